@@ -1,1 +1,6 @@
-export {};
+export * from "./features.js";
+export * from "./status.js";
+export * from "./split-ring.js";
+export * from "./packed-ring.js";
+export * from "./net.js";
+export * from "./transport.js";

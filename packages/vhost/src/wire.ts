@@ -1,0 +1,58 @@
+/**
+ * A wire is what a device is attached to: it supplies the frames the device
+ * receives (device -> driver, the RX direction) and takes the frames the
+ * driver transmits (driver -> device, the TX direction).
+ *
+ * A wire has two halves:
+ *  - a spec, parsed and validated on the main thread from the vdev's keys
+ *    (`wire=gen,size=64,...`) before anything starts; structured-cloneable so
+ *    it can be handed to the device thread;
+ *  - the live Wire, built from the spec on the device thread and driven by the
+ *    device loop. Everything below runs on the hot path: no allocation.
+ *
+ * Counters live in a per-wire stats block in shared memory (Float64 slots,
+ * written by the device thread only) so the main thread can read them while
+ * traffic flows.
+ *
+ * Accounting (DEVELOPERS.md): generated = received + missed, where "missed"
+ * are frames the device dropped because the driver had posted no buffer.
+ * The device calls exactly one of produce() or drop() for every frame
+ * ready() announced, so the wire can count both.
+ */
+export interface Wire {
+  readonly kind: string;
+
+  /**
+   * How many frames are due now (0 = none). `now` is the device loop's clock
+   * reading for this pass (performance.now(), ms), read once per pass.
+   * The device may take fewer; the rest stay due.
+   */
+  ready(now: number): number;
+
+  /** Length in bytes of the next due frame (valid after ready() > 0). */
+  frameLength(): number;
+
+  /**
+   * Write the next due frame at u8[addr .. addr + frameLength()) and advance.
+   * The device has checked that the range lies inside shared memory.
+   */
+  produce(u8: Uint8Array, addr: number): void;
+
+  /** The device could not place the next due frame (no buffer posted): count it missed and advance. */
+  drop(): void;
+
+  /**
+   * A frame the driver transmitted, contiguous at u8[addr .. addr + len).
+   * The wire copies what it keeps: the bytes are the driver's again once this returns.
+   */
+  consume(u8: Uint8Array, addr: number, len: number, now: number): void;
+
+  /** True once a finite input has been wholly produced or dropped (never true for unlimited wires). */
+  exhausted(): boolean;
+
+  /** Push buffered output (pcap) to its destination. Cold path: called when idle and at stop. */
+  flush(): void;
+
+  /** Flush and release (files, sockets). Cold path. */
+  close(): void;
+}
