@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { EAL_DEFAULTS, parseCoreList, parseEalArgs, resolveEalOptions } from "./args.js";
+import { UsageError } from "./errors.js";
+
+function usageMessage(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return (e as Error).message;
+  }
+  throw new Error("expected a UsageError");
+}
+
+describe("parseCoreList", () => {
+  it("parses singles, ranges and mixes, sorted and unique", () => {
+    expect(parseCoreList("1")).toEqual([1]);
+    expect(parseCoreList("0-1")).toEqual([0, 1]);
+    expect(parseCoreList("0,2-3")).toEqual([0, 2, 3]);
+    expect(parseCoreList("3,1,1-2")).toEqual([1, 2, 3]);
+    expect(parseCoreList("63")).toEqual([63]);
+  });
+  it("rejects junk with the option name and a fix", () => {
+    expect(usageMessage(() => parseCoreList("0-x"))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
+    expect(usageMessage(() => parseCoreList(""))).toMatch(/^-l: empty core list; use e.g. -l 0/);
+    expect(usageMessage(() => parseCoreList("1,"))).toMatch(/^-l: "1," is not a core list/);
+    expect(usageMessage(() => parseCoreList("-1"))).toMatch(/is not a core list/);
+    expect(usageMessage(() => parseCoreList("64"))).toBe("-l: core 64 is out of range; core ids are 0..63");
+    expect(usageMessage(() => parseCoreList("0-100"))).toMatch(/core 100 is out of range/);
+    expect(usageMessage(() => parseCoreList("3-1"))).toBe('-l: range "3-1" is reversed; write it low-high, e.g. -l 1-3');
+  });
+});
+
+describe("parseEalArgs", () => {
+  it("defaults when empty", () => {
+    const { eal, appArgs } = parseEalArgs([]);
+    expect(eal).toEqual(EAL_DEFAULTS);
+    expect(eal.lcores).toEqual([0]);
+    expect(eal.memoryMb).toBe(256);
+    expect(appArgs).toEqual([]);
+  });
+  it("splits at -- and keeps vdevs in order", () => {
+    const { eal, appArgs } = parseEalArgs([
+      "-l", "0-1", "-m", "64", "--vdev", "virtio0,wire=gen", "--vdev=virtio1,wire=sink",
+      "--no-pin", "--busy-poll", "--", "-p", "0x3", "--", "-T", "1",
+    ]);
+    expect(eal.lcores).toEqual([0, 1]);
+    expect(eal.memoryMb).toBe(64);
+    expect(eal.vdevs).toEqual(["virtio0,wire=gen", "virtio1,wire=sink"]);
+    expect(eal.noPin).toBe(true);
+    expect(eal.busyPoll).toBe(true);
+    expect(eal.help).toBe(false);
+    expect(appArgs).toEqual(["-p", "0x3", "--", "-T", "1"]);
+  });
+  it("accepts attached short values and help", () => {
+    const { eal } = parseEalArgs(["-l1", "-m16", "-h"]);
+    expect(eal.lcores).toEqual([1]);
+    expect(eal.memoryMb).toBe(16);
+    expect(eal.help).toBe(true);
+    expect(parseEalArgs(["--help"]).eal.help).toBe(true);
+  });
+  it("rejects bad input naming the option", () => {
+    expect(usageMessage(() => parseEalArgs(["-l", "0-x"]))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
+    expect(usageMessage(() => parseEalArgs(["-l"]))).toMatch(/^-l: missing value; use e\.g\. -l 0/);
+    expect(usageMessage(() => parseEalArgs(["-l", "--no-pin"]))).toMatch(/^-l: missing value/);
+    expect(usageMessage(() => parseEalArgs(["-m", "lots"]))).toBe('-m: "lots" is not a number of megabytes; use e.g. -m 256');
+    expect(usageMessage(() => parseEalArgs(["-m", "5000"]))).toMatch(/^-m: 5000 MB is too large; the maximum is 4095/);
+    expect(usageMessage(() => parseEalArgs(["-m", "0"]))).toMatch(/^-m: 0 is not a memory size/);
+    expect(usageMessage(() => parseEalArgs(["--vdev"]))).toMatch(/^--vdev: missing value; use e\.g\. --vdev virtio0/);
+    expect(usageMessage(() => parseEalArgs(["-p", "3"]))).toMatch(/^unknown EAL option '-p'; .* before '--'/);
+    expect(usageMessage(() => parseEalArgs(["--no-pin=1"]))).toMatch(/^--no-pin takes no value/);
+    expect(usageMessage(() => parseEalArgs(["-l", "0", "-l", "1"]))).toMatch(/^-l given twice/);
+    expect(usageMessage(() => parseEalArgs(["stray"]))).toMatch(/^unexpected argument 'stray' before '--'/);
+  });
+  it("resolveEalOptions validates programmatic options the same way", () => {
+    expect(resolveEalOptions({ lcores: [1, 0, 1], memoryMb: 8 }).lcores).toEqual([0, 1]);
+    expect(usageMessage(() => resolveEalOptions({ lcores: [64] }))).toMatch(/^-l: core 64 is out of range/);
+    expect(usageMessage(() => resolveEalOptions({ lcores: [] }))).toMatch(/^-l: no lcores/);
+    expect(usageMessage(() => resolveEalOptions({ memoryMb: 1.5 }))).toMatch(/^-m: /);
+  });
+});
