@@ -8,3 +8,4 @@ export {
   type Devargs, type IntOpts, parseDevargs, devargsName, takeInt, takeBool, takeString, takeMac, takeList, takeIntList,
   assertNoUnknownKeys,
 } from "./devargs.js";
+export { runMain, progName, describeError, EXIT_FAILURE, EXIT_USAGE, type RunMainOptions } from "./run-main.js";

@@ -1,0 +1,35 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const script = fileURLToPath(new URL("../dist/testing/run-main-script.js", import.meta.url));
+
+function run(arg: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [script, arg], { encoding: "utf8", env: { ...process.env, ...env } });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+describe("runMain", () => {
+  it("UsageError: one stderr line, exit 2", () => {
+    const r = run("usage");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('run-main-script: -l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1\n');
+  });
+  it("TpdkError: one line with the code, exit 1", () => {
+    const r = run("tpdk");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("run-main-script: out of mbufs (ENOMEM)\n");
+  });
+  it("unexpected error: message only, stack with TPDK_DEBUG=1", () => {
+    const r = run("plain");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("run-main-script: kaboom\n");
+    const d = run("plain", { TPDK_DEBUG: "1" });
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/^run-main-script: Error: kaboom\n\s+at /);
+  });
+  it("success and returned exit codes", () => {
+    expect(run("ok")).toMatchObject({ code: 0, stdout: "ok\n", stderr: "" });
+    expect(run("code").code).toBe(3);
+  });
+});

@@ -1,0 +1,60 @@
+import path from "node:path";
+import { TpdkError, UsageError, isTpdkError } from "./errors.js";
+
+/** Exit codes: 0 ok, 1 runtime failure, 2 usage error (like getopt-based tools). */
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export interface RunMainOptions {
+  /** Program name for messages; default: the script's base name without extension. */
+  prog?: string;
+}
+
+/** The name messages are prefixed with: `prog` or the main script's base name. */
+export function progName(prog?: string): string {
+  if (prog) return prog;
+  const script = process.argv[1];
+  if (!script || script === "-e" || process.argv.length < 2) return "tpdk";
+  return path.basename(script).replace(/\.[cm]?[jt]s$/, "");
+}
+
+/**
+ * Format an error the way runMain reports it, and the exit code that goes with
+ * it. User errors are one line with no stack; unexpected errors show their
+ * stack only with TPDK_DEBUG=1.
+ */
+export function describeError(e: unknown, prog: string): { text: string; exitCode: number } {
+  // Name checks too: a second copy of this module (src next to dist) has its own classes.
+  if (e instanceof UsageError || (isTpdkError(e) && e.name === "UsageError")) {
+    return { text: `${prog}: ${e.message}`, exitCode: EXIT_USAGE };
+  }
+  if (e instanceof TpdkError || (isTpdkError(e) && e.name === "TpdkError")) return { text: `${prog}: ${e.message} (${e.code})`, exitCode: EXIT_FAILURE };
+  const debug = process.env.TPDK_DEBUG === "1";
+  if (e instanceof Error) {
+    return { text: debug && e.stack ? `${prog}: ${e.stack}` : `${prog}: ${e.message}`, exitCode: EXIT_FAILURE };
+  }
+  return { text: `${prog}: ${String(e)}`, exitCode: EXIT_FAILURE };
+}
+
+/**
+ * Run an application's async main. A resolved number becomes the exit code
+ * (the process then exits once its event loop drains, so call eal.close()).
+ * A thrown error prints one line on stderr and exits at once: 2 for a
+ * UsageError, 1 otherwise (stdio to pipes and files is synchronous on Linux,
+ * so the line is not lost).
+ */
+export function runMain(main: () => Promise<number | void> | number | void, opts: RunMainOptions = {}): void {
+  const prog = progName(opts.prog);
+  Promise.resolve()
+    .then(main)
+    .then(
+      (code) => {
+        if (typeof code === "number") process.exitCode = code;
+      },
+      (e: unknown) => {
+        const { text, exitCode } = describeError(e, prog);
+        process.stderr.write(text + "\n");
+        process.exit(exitCode);
+      },
+    );
+}

@@ -1,0 +1,13 @@
+// Fixture for run-main.test.ts: `node run-main-script.js <usage|tpdk|plain|ok>`.
+import { TpdkError, UsageError } from "../errors.js";
+import { runMain } from "../run-main.js";
+
+runMain(async () => {
+  const what = process.argv[2];
+  await new Promise((r) => setTimeout(r, 1));
+  if (what === "usage") throw new UsageError('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
+  if (what === "tpdk") throw new TpdkError("ENOMEM", "out of mbufs");
+  if (what === "plain") throw new Error("kaboom");
+  if (what === "code") return 3;
+  process.stdout.write("ok\n");
+});
