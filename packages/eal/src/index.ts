@@ -9,3 +9,11 @@ export {
   assertNoUnknownKeys,
 } from "./devargs.js";
 export { runMain, progName, describeError, EXIT_FAILURE, EXIT_USAGE, type RunMainOptions } from "./run-main.js";
+export { Backoff, type BackoffOptions, BACKOFF_SPIN_PASSES, BACKOFF_MIN_WAIT_MS, BACKOFF_MAX_WAIT_MS } from "./backoff.js";
+export { CTRL_STOP, CTRL_PIN_WARNED, LCORE_ZONE, lcoreWakeIndex, stopRequested } from "./control.js";
+export {
+  type PinResult, pinCurrentThread, warnUnpinnedOnce, allowedCpus, currentTid, currentAffinity, expandCpuList,
+} from "./pin.js";
+export type { LcoreContext, LcoreInfo } from "./lcore.js";
+export { Eal } from "./eal.js";
+export { installSignalHandlers, type SignalHandler } from "./signals.js";

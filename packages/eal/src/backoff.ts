@@ -1,0 +1,101 @@
+/**
+ * Idle policy for poll loops. The machines tpdk runs on have few CPUs, and two
+ * busy-polling threads sharing one CPU run ~1000x slower (each burns its whole
+ * time slice before the other can publish anything). So a loop that found no
+ * work spins a little (cheap, keeps latency low when the peer is on another
+ * CPU), then sleeps in Atomics.wait with a short timeout that grows from
+ * ~20 µs to ~1 ms, and drops back to spinning as soon as it does useful work.
+ *
+ * The sleep waits on a "wake word" in shared memory. A peer that publishes
+ * work may wake the sleeper early with Backoff.wake (add 1, then notify). No
+ * wakeup is lost: idle() remembers the word's value from its previous call and
+ * skips the sleep if the word moved since, so a wake that lands between the
+ * caller's last poll and the sleep only costs one more poll pass. Without a
+ * wake the sleeper still re-polls within the current timeout (<= ~1 ms).
+ *
+ * With busyPoll (`--busy-poll`) idle() never sleeps: only for benchmarks where
+ * every polling thread has its own CPU.
+ *
+ * Hot path: idle() and reset() allocate nothing and do at most one
+ * Atomics.load + one Atomics.wait.
+ */
+export const BACKOFF_SPIN_PASSES = 64;
+export const BACKOFF_MIN_WAIT_MS = 0.02;
+export const BACKOFF_MAX_WAIT_MS = 1;
+
+export interface BackoffOptions {
+  /** Empty polls before the first sleep (default 64). */
+  spinPasses?: number;
+  /** First sleep, in ms (default 0.02 = 20 µs). */
+  minWaitMs?: number;
+  /** Longest sleep, in ms (default 1). */
+  maxWaitMs?: number;
+}
+
+export class Backoff {
+  readonly busyPoll: boolean;
+  private readonly i32: Int32Array;
+  private readonly index: number;
+  private readonly spinPasses: number;
+  private readonly minWaitMs: number;
+  private readonly maxWaitMs: number;
+  private spins = 0;
+  private waitMs: number;
+  private seen: number;
+  /** Diagnostics: number of sleeps so far (Atomics.wait calls). */
+  sleeps = 0;
+
+  /**
+   * @param i32 an Int32Array over shared memory (e.g. `mem.i32`)
+   * @param index the wake word's index in `i32`
+   * @param busyPoll when true, idle() only spins
+   */
+  constructor(i32: Int32Array, index: number, busyPoll = false, opts: BackoffOptions = {}) {
+    if (!Number.isInteger(index) || index < 0 || index >= i32.length) throw new RangeError(`wake word ${index} is outside the array`);
+    this.i32 = i32;
+    this.index = index;
+    this.busyPoll = busyPoll;
+    this.spinPasses = opts.spinPasses ?? BACKOFF_SPIN_PASSES;
+    this.minWaitMs = opts.minWaitMs ?? BACKOFF_MIN_WAIT_MS;
+    this.maxWaitMs = opts.maxWaitMs ?? BACKOFF_MAX_WAIT_MS;
+    this.waitMs = this.minWaitMs;
+    this.seen = Atomics.load(i32, index);
+  }
+
+  /** The wake word's index (peers pass it to Backoff.wake). */
+  get wakeIndex(): number {
+    return this.index;
+  }
+
+  /** Call after a poll pass that found nothing to do. */
+  idle(): void {
+    if (this.busyPoll) return;
+    if (++this.spins <= this.spinPasses) return;
+    const v = Atomics.load(this.i32, this.index);
+    if (v !== this.seen) {
+      // Woken (or about to be) since the last look: poll again before sleeping.
+      this.seen = v;
+      return;
+    }
+    // Pairs with Backoff.wake: returns early on notify or when the word already moved.
+    Atomics.wait(this.i32, this.index, v, this.waitMs);
+    this.sleeps++;
+    const next = this.waitMs * 2;
+    this.waitMs = next < this.maxWaitMs ? next : this.maxWaitMs;
+  }
+
+  /** Call after a poll pass that did useful work: back to spinning, shortest sleep. */
+  reset(): void {
+    this.spins = 0;
+    this.waitMs = this.minWaitMs;
+  }
+
+  /**
+   * Wake a thread sleeping in idle() on word `index` (cold-ish: one atomic add
+   * and a notify syscall only when someone waits; call once per burst at most).
+   */
+  static wake(i32: Int32Array, index: number): void {
+    Atomics.add(i32, index, 1);
+    Atomics.notify(i32, index);
+  }
+}

@@ -1,0 +1,41 @@
+import { TpdkError } from "./errors.js";
+import { MAX_LCORE } from "./lcore-id.js";
+import { CONTROL_WORD_BASE } from "./memory.js";
+import type { Memory } from "./memory.js";
+
+/**
+ * EAL control state in shared memory.
+ *
+ * Header control words (Int32 indices into mem.i32, fixed, no lookup needed):
+ *   CTRL_STOP        0 = run, 1 = lcores should return (eal.stop())
+ *   CTRL_PIN_WARNED  0/1: the "running unpinned" warning was printed
+ *
+ * Zone "eal.lcores" (reserved by Eal.init): one 64-byte cache line per
+ * possible lcore id, so wake words of different lcores never share a line:
+ *   +0  wake word: the lcore's Backoff sleeps on it; peers Backoff.wake() it
+ */
+export const CTRL_STOP = CONTROL_WORD_BASE + 0;
+export const CTRL_PIN_WARNED = CONTROL_WORD_BASE + 1;
+
+export const LCORE_ZONE = "eal.lcores";
+export const LCORE_SLOT_BYTES = 64;
+export const LCORE_ZONE_BYTES = MAX_LCORE * LCORE_SLOT_BYTES;
+
+/** Reserve the EAL control zone (Eal.init). */
+export function reserveControlZone(mem: Memory): void {
+  mem.reserve(LCORE_ZONE, LCORE_ZONE_BYTES, LCORE_SLOT_BYTES);
+}
+
+/**
+ * Int32 index (into mem.i32) of lcore `id`'s wake word. Cold: look it up once,
+ * then wake with `Backoff.wake(mem.i32, index)` after publishing work.
+ */
+export function lcoreWakeIndex(mem: Memory, id: number): number {
+  if (!Number.isInteger(id) || id < 0 || id >= MAX_LCORE) throw new TpdkError("EINVAL", `lcore id ${id} out of range 0..${MAX_LCORE - 1}`);
+  return (mem.zone(LCORE_ZONE).offset + id * LCORE_SLOT_BYTES) >>> 2;
+}
+
+/** True once eal.stop() was called (one Atomics.load). */
+export function stopRequested(mem: Memory): boolean {
+  return Atomics.load(mem.i32, CTRL_STOP) !== 0;
+}

@@ -1,0 +1,126 @@
+import fs from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { lcoreWakeIndex } from "./control.js";
+import { Eal } from "./eal.js";
+import { TpdkError } from "./errors.js";
+import { LCORE_ID_ANY, lcoreId } from "./lcore-id.js";
+import type { CountResult } from "./testing/lcore-fixture.js";
+
+const FIXTURE = new URL("../dist/testing/lcore-fixture.js", import.meta.url);
+const hasTaskset = fs.existsSync("/usr/bin/taskset");
+
+/** Wait (bounded, sleeping) until `cond` holds. */
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("Eal lcores", () => {
+  const eal = Eal.init({ lcores: [0, 1], memoryMb: 4 });
+  afterAll(() => eal.close());
+
+  it("launches one pinned thread per lcore, stops them and collects results", async () => {
+    const z = eal.mem.reserve("test.ids", 64 * 16);
+    const w = z.offset >>> 2;
+    const infos = await eal.launch(FIXTURE, "countUntilStopped", () => ({ zone: "test.ids" }));
+    expect(infos.map((i) => [i.lcoreId, i.cpu])).toEqual([[0, 0], [1, 1]]);
+    expect(eal.lcoreInfo()).toEqual(infos);
+    for (const i of infos) {
+      expect(i.tid).toBeGreaterThan(0);
+      if (hasTaskset) {
+        expect(i.pinned).toBe(true);
+        expect(i.affinity).toBe(String(i.cpu));
+        expect(i.reason).toBeUndefined();
+      } else {
+        expect(i.pinned).toBe(false);
+        expect(i.reason).toMatch(/taskset/);
+      }
+    }
+    expect(infos[0]!.tid).not.toBe(infos[1]!.tid);
+
+    // Both lcores run and keep passing through their loops.
+    await until(() => Atomics.load(eal.mem.i32, w + 3) > 3 && Atomics.load(eal.mem.i32, w + 4 + 3) > 3, "loop passes");
+    expect(eal.stopped()).toBe(false);
+    eal.stop();
+    expect(eal.stopped()).toBe(true);
+    const results = (await eal.wait()) as CountResult[];
+    expect(results.map((r) => [r.lcoreId, r.tlsLcoreId])).toEqual([[0, 0], [1, 1]]);
+    for (const r of results) {
+      expect(r.passes).toBeGreaterThan(3);
+      expect(r.pinned).toBe(hasTaskset);
+      expect(r.sleeps).toBeGreaterThan(0); // an idle lcore backs off instead of spinning
+    }
+    // What the lcores wrote in shared memory: [lcoreId, lcoreId() on the thread, started, passes].
+    expect(Array.from(eal.mem.i32.subarray(w, w + 3))).toEqual([0, 0, 1]);
+    expect(Array.from(eal.mem.i32.subarray(w + 4, w + 7))).toEqual([1, 1, 1]);
+    expect(Atomics.load(eal.mem.i32, w + 3)).toBe(results[0]!.passes);
+    // The main thread is not an lcore.
+    expect(lcoreId()).toBe(LCORE_ID_ANY);
+  });
+
+  it("passes each lcore its own argument and can launch again", async () => {
+    await eal.launch(FIXTURE, "echo", (id) => ({ id, tag: `for-${id}` }));
+    expect(await eal.wait()).toEqual([
+      { lcoreId: 0, arg: { id: 0, tag: "for-0" } },
+      { lcoreId: 1, arg: { id: 1, tag: "for-1" } },
+    ]);
+  });
+
+  it("an lcore that throws rejects wait() naming the lcore; the others are stopped", async () => {
+    await eal.launch(FIXTURE, "failOnLcore1");
+    const err = await eal.wait().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TpdkError);
+    expect((err as TpdkError).message).toBe("lcore 1: boom on purpose");
+    expect((err as TpdkError).code).toBe("EBOOM");
+    expect(eal.stopped()).toBe(true);
+  });
+
+  it("launch rejects a missing export and refuses to launch twice", async () => {
+    await expect(eal.launch(FIXTURE, "noSuchExport")).rejects.toThrow(/does not export a function named noSuchExport/);
+    await eal.wait().catch(() => {});
+    await eal.launch(FIXTURE, "countUntilStopped", () => ({ zone: "test.ids" }));
+    await expect(eal.launch(FIXTURE, "echo")).rejects.toThrow(/still running/);
+    eal.stop();
+    await eal.wait();
+  });
+
+  it("serviceCpu avoids lcore CPUs; wake words are per lcore", () => {
+    const cpu = eal.serviceCpu();
+    expect(eal.lcores.includes(cpu)).toBe(false);
+    const one = Eal.init({ lcores: [0], memoryMb: 2 });
+    expect(one.serviceCpu()).not.toBe(0);
+    expect(lcoreWakeIndex(eal.mem, 1) - lcoreWakeIndex(eal.mem, 0)).toBe(16);
+    void one.close();
+  });
+});
+
+describe("Eal --no-pin", () => {
+  it("runs unpinned with the reason recorded", async () => {
+    const eal = Eal.init({ lcores: [0, 1], memoryMb: 2, noPin: true });
+    try {
+      const infos = await eal.launch(FIXTURE, "echo");
+      for (const i of infos) expect(i).toMatchObject({ pinned: false, reason: "--no-pin" });
+      await eal.wait();
+    } finally {
+      await eal.close();
+    }
+  });
+
+  it("an lcore on a CPU the machine lacks runs unpinned", async () => {
+    const eal = Eal.init({ lcores: [63], memoryMb: 2 });
+    try {
+      const [info] = await eal.launch(FIXTURE, "echo");
+      expect(info!.pinned).toBe(false);
+      expect(info!.reason).toMatch(/cpu 63 is not available/);
+      expect(await eal.wait()).toEqual([{ lcoreId: 63, arg: undefined }]);
+    } finally {
+      await eal.close();
+    }
+  });
+});
