@@ -10,9 +10,15 @@ export interface RunMainOptions {
   prog?: string;
 }
 
-/** The name messages are prefixed with: `prog` or the main script's base name. */
+let runningProg: string | undefined;
+
+/**
+ * The name messages are prefixed with: `prog`, else the name given to
+ * runMain, else the main script's base name.
+ */
 export function progName(prog?: string): string {
   if (prog) return prog;
+  if (runningProg) return runningProg;
   const script = process.argv[1];
   if (!script || script === "-e" || process.argv.length < 2) return "tpdk";
   return path.basename(script).replace(/\.[cm]?[jt]s$/, "");
@@ -45,6 +51,7 @@ export function describeError(e: unknown, prog: string): { text: string; exitCod
  */
 export function runMain(main: () => Promise<number | void> | number | void, opts: RunMainOptions = {}): void {
   const prog = progName(opts.prog);
+  runningProg = prog;
   Promise.resolve()
     .then(main)
     .then(
