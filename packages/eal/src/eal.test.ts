@@ -90,6 +90,14 @@ describe("Eal lcores", () => {
     await eal.wait();
   });
 
+  it("a non-cloneable argument rejects launch naming the lcore", async () => {
+    await expect(eal.launch(FIXTURE, "echo", (id) => (id === 1 ? () => 1 : 0))).rejects.toThrow(/^lcore 1: .*could not be cloned/);
+    await expect(eal.wait()).rejects.toThrow(/^lcore 1: /);
+    // Still usable afterwards.
+    await eal.launch(FIXTURE, "echo", (id) => id * 10);
+    expect(await eal.wait()).toEqual([{ lcoreId: 0, arg: 0 }, { lcoreId: 1, arg: 10 }]);
+  });
+
   it("serviceCpu avoids lcore CPUs; wake words are per lcore", () => {
     const cpu = eal.serviceCpu();
     expect(eal.lcores.includes(cpu)).toBe(false);

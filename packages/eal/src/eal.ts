@@ -71,6 +71,8 @@ export class Eal {
     if (this.run?.running) throw new TpdkError("EBUSY", "lcores are still running; stop() and wait() first");
     const url = toModuleUrl(moduleUrl);
     const n = this.lcores.length;
+    // All arguments first: if argFor throws, no lcore has started yet.
+    const args = this.lcores.map((id) => argFor(id));
     this.pool ??= new Piscina({
       filename: LCORE_WORKER_URL.href,
       minThreads: n,
@@ -83,16 +85,17 @@ export class Eal {
     this.infos = [];
 
     let firstError: TpdkError | null = null;
-    const fail = (lcoreId: number, code: string, message: string, cause?: unknown) => {
+    const fail = (lcoreId: number, code: string, message: string) => {
       if (!firstError) {
-        firstError = new TpdkError(code, `lcore ${lcoreId}: ${message}`, { cause });
+        firstError = new TpdkError(code, `lcore ${lcoreId}: ${message}`);
         this.stop(); // the other lcores leave their loops so wait() can finish
       }
     };
 
     const started: Promise<LcoreInfo>[] = [];
     const results: Promise<unknown>[] = [];
-    for (const lcoreId of this.lcores) {
+    for (let k = 0; k < n; k++) {
+      const lcoreId = this.lcores[k]!;
       const { port1, port2 } = new MessageChannel();
       const task: LcoreTask = {
         sab: this.mem.sab,
@@ -102,7 +105,7 @@ export class Eal {
         busyPoll: this.options.busyPoll,
         moduleUrl: url,
         exportName,
-        arg: argFor(lcoreId),
+        arg: args[k],
         port: port2,
       };
       const result = (this.pool.run(task, { transferList: [port2] }) as Promise<LcoreResult>).then(
