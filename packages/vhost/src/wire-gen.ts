@@ -1,0 +1,193 @@
+import type { Wire } from "./wire.js";
+import {
+  L3_OFF, L4_OFF, PAYLOAD_OFF, PL_SEQ, PL_TIMESTAMP, DEFAULT_UDP_PORT, buildUdpFrame, defaultSrcMac, fold16,
+  onesSum, pseudoHeaderSum,
+} from "./frame.js";
+import { FrameChecker, type CheckOptions } from "./wire-sink.js";
+import { S_EXHAUSTED, S_GENERATED, S_GENERATED_BYTES, S_KIND, S_MISSED, WIRE_KIND_GEN } from "./wire-stats.js";
+
+/**
+ * Frames an unpaced wire (gen without rate=, pcap) reports due per pass: it is
+ * always ready, this just bounds one pass's work. The device takes what it
+ * can place; whatever it neither produces nor drops stays due.
+ */
+export const UNPACED_DUE = 256;
+
+export interface GenOptions extends CheckOptions {
+  /** Frame lengths in bytes without FCS, cycled (or drawn, with seed) frame by frame. */
+  frameLengths: number[];
+  /** Frames to offer in total; null = unlimited. */
+  count: number | null;
+  /** Frames per second; null = unpaced. */
+  rate: number | null;
+  /** UDP source ports used: DEFAULT_UDP_PORT + 0 .. flows-1 (mod 65536). */
+  flows: number;
+  /** Source MAC; null = defaultSrcMac(deviceIndex). */
+  srcMac: number[] | null;
+  dstMac: number[];
+  /** Embed the send time in every frame. */
+  timestamp: boolean;
+  /** With a seed, each frame's length and flow are drawn from a xorshift32 stream instead of cycling. */
+  seed: number | null;
+}
+
+/**
+ * wire=gen: offers valid Ethernet/IPv4/UDP frames (frame.ts) at a paced or
+ * unpaced rate, and checks what the driver transmits to it like a sink.
+ *
+ * Per frame the generator copies a template prepared at creation (one per
+ * frame length), then patches the source port, the sequence number, the
+ * timestamp and the UDP checksum: template sum (computed with those fields
+ * zero) plus the patched words, folded. The IPv4 header never changes, so its
+ * checksum is in the template. Nothing is allocated per frame.
+ *
+ * Sequence numbers advance on drop() too: a frame the device missed is a gap a
+ * sink downstream counts as lost, so end-to-end loss includes device misses.
+ */
+export class GenWire implements Wire {
+  readonly kind = "gen";
+  private readonly f64: Float64Array;
+  private readonly s: number;
+  private readonly checker: FrameChecker;
+  private readonly templates: Uint8Array[];
+  private readonly lengths: Int32Array;
+  /** UDP checksum partial sums of the templates (pseudo-header + datagram with port/seq/timestamp zero). */
+  private readonly baseSums: Float64Array;
+  private readonly nSizes: number;
+  private readonly flows: number;
+  private readonly limit: number;
+  private readonly perMs: number; // frames per ms; 0 = unpaced
+  private readonly stamp: boolean;
+  private readonly seeded: boolean;
+  private readonly origin: number;
+  private readonly tsView = new DataView(new ArrayBuffer(8));
+  private rng: number;
+  private sizeIdx = 0;
+  private flow = 0;
+  private seq = 0;
+  /** Frames offered so far (produced + dropped). */
+  private offered = 0;
+  private t0 = NaN;
+  private now = 0;
+
+  constructor(o: GenOptions, f64: Float64Array, statsBase: number, deviceIndex: number) {
+    this.f64 = f64;
+    this.s = statsBase;
+    f64[statsBase + S_KIND] = WIRE_KIND_GEN;
+    this.checker = new FrameChecker(f64, statsBase, o);
+    const src = o.srcMac ?? defaultSrcMac(deviceIndex);
+    this.nSizes = o.frameLengths.length;
+    this.templates = [];
+    this.lengths = new Int32Array(this.nSizes);
+    this.baseSums = new Float64Array(this.nSizes);
+    for (let i = 0; i < this.nSizes; i++) {
+      const len = o.frameLengths[i]!;
+      const t = buildUdpFrame({ length: len, srcMac: src, dstMac: o.dstMac, srcPort: 0, stream: deviceIndex, seq: 0, timestamp: 0 });
+      t[L4_OFF + 6] = 0;
+      t[L4_OFF + 7] = 0;
+      const udpLen = len - L4_OFF;
+      this.baseSums[i] = onesSum(t, L4_OFF, udpLen, pseudoHeaderSum(t, L3_OFF, udpLen));
+      this.templates.push(t);
+      this.lengths[i] = len;
+    }
+    this.flows = o.flows;
+    this.limit = o.count ?? Infinity;
+    this.perMs = o.rate === null ? 0 : o.rate / 1000;
+    this.stamp = o.timestamp;
+    this.seeded = o.seed !== null;
+    this.rng = (o.seed ?? 0) >>> 0 || 0x9e3779b9; // xorshift32 must not start at 0
+    this.origin = performance.timeOrigin;
+    if (this.seeded) this.pick();
+    if (this.limit === 0) f64[statsBase + S_EXHAUSTED] = 1;
+  }
+
+  ready(now: number): number {
+    this.now = now;
+    const left = this.limit - this.offered;
+    if (left <= 0) return 0;
+    if (this.perMs === 0) return left < UNPACED_DUE ? left : UNPACED_DUE;
+    if (this.t0 !== this.t0) this.t0 = now; // first pass: frame 0 is due now
+    // Frame k is due at t0 + k / rate.
+    let target = Math.floor((now - this.t0) * this.perMs) + 1;
+    if (target > this.limit) target = this.limit;
+    const due = target - this.offered;
+    return due > 0 ? due : 0;
+  }
+
+  frameLength(): number {
+    return this.lengths[this.sizeIdx]!;
+  }
+
+  produce(u8: Uint8Array, addr: number): void {
+    const i = this.sizeIdx;
+    const len = this.lengths[i]!;
+    u8.set(this.templates[i]!, addr);
+    const sport = (DEFAULT_UDP_PORT + this.flow) & 0xffff;
+    u8[addr + L4_OFF] = sport >>> 8;
+    u8[addr + L4_OFF + 1] = sport & 0xff;
+    const seq = this.seq;
+    const p = addr + PAYLOAD_OFF;
+    u8[p + PL_SEQ] = seq >>> 24;
+    u8[p + PL_SEQ + 1] = (seq >>> 16) & 0xff;
+    u8[p + PL_SEQ + 2] = (seq >>> 8) & 0xff;
+    u8[p + PL_SEQ + 3] = seq & 0xff;
+    let sum = this.baseSums[i]! + sport + (seq >>> 16) + (seq & 0xffff);
+    if (this.stamp) {
+      const v = this.tsView;
+      v.setFloat64(0, this.origin + this.now); // big-endian
+      for (let k = 0; k < 8; k++) u8[p + PL_TIMESTAMP + k] = v.getUint8(k);
+      sum += v.getUint16(0) + v.getUint16(2) + v.getUint16(4) + v.getUint16(6);
+    }
+    let c = ~fold16(sum) & 0xffff;
+    if (c === 0) c = 0xffff;
+    u8[addr + L4_OFF + 6] = c >>> 8;
+    u8[addr + L4_OFF + 7] = c & 0xff;
+    this.f64[this.s + S_GENERATED_BYTES]! += len;
+    this.advance();
+  }
+
+  drop(): void {
+    this.f64[this.s + S_MISSED]! += 1;
+    this.f64[this.s + S_GENERATED_BYTES]! += this.lengths[this.sizeIdx]!;
+    this.advance();
+  }
+
+  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
+    this.checker.consume(u8, addr, len, now);
+  }
+
+  exhausted(): boolean {
+    return this.offered >= this.limit;
+  }
+
+  flush(): void {}
+  close(): void {}
+
+  private advance(): void {
+    this.seq = (this.seq + 1) >>> 0;
+    this.offered++;
+    this.f64[this.s + S_GENERATED] = this.offered;
+    if (this.offered >= this.limit) this.f64[this.s + S_EXHAUSTED] = 1;
+    if (this.seeded) {
+      this.pick();
+    } else {
+      if (++this.sizeIdx === this.nSizes) this.sizeIdx = 0;
+      if (++this.flow === this.flows) this.flow = 0;
+    }
+  }
+
+  /** Draw the next frame's length and flow (seeded mode). */
+  private pick(): void {
+    this.sizeIdx = this.nSizes === 1 ? 0 : this.next() % this.nSizes;
+    this.flow = this.flows === 1 ? 0 : this.next() % this.flows;
+  }
+
+  private next(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng;
+  }
+}

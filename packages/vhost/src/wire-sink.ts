@@ -1,0 +1,189 @@
+import type { Wire } from "./wire.js";
+import {
+  CSUM_OK, PL_SEQ, PL_STREAM, PL_TIMESTAMP, readF64, readU16, readU32, tpdkPayloadOffset, verifyIpv4Udp,
+} from "./frame.js";
+import { histRecord } from "./latency-histogram.js";
+import {
+  S_BAD_CHECKSUM, S_DUPLICATED, S_EXHAUSTED, S_FOREIGN, S_HIST, S_KIND, S_LATENCY_ON, S_LOST, S_RECEIVED,
+  S_RECEIVED_BYTES, S_REORDERED, S_UNTRACKED, WIRE_KIND_SINK,
+} from "./wire-stats.js";
+
+/** Streams whose sequence numbers are tracked per wire; frames of later streams count as untracked. */
+export const MAX_STREAMS = 64;
+/** Sequence numbers remembered behind the highest seen, per stream (bitmap window). */
+export const SEQ_WINDOW = 1024;
+const WINDOW_WORDS = SEQ_WINDOW >>> 5;
+const WINDOW_MASK = SEQ_WINDOW - 1;
+
+export interface CheckOptions {
+  /** Verify IPv4 and UDP checksums of frames that carry our magic. */
+  check: boolean;
+  /** Record send-to-receive latency of timestamped frames. */
+  latency: boolean;
+}
+
+/**
+ * The receiving half every wire shares: counts what the driver transmits to
+ * the wire and checks frames that carry the tpdk payload header.
+ *
+ * Sequence accounting per stream (streams start at sequence 0):
+ *  - seq above the highest seen H: the numbers in between count as lost;
+ *  - seq == H, or below H and already seen within SEQ_WINDOW: duplicated;
+ *  - seq below H, not seen yet, within the window: reordered, and one lost is
+ *    taken back (it filled a gap);
+ *  - seq more than SEQ_WINDOW below H: reordered, and one lost taken back
+ *    (too old to tell a late frame from a duplicate; late is far more likely).
+ * So once traffic stops, lost = frames never seen below the highest, and
+ * received(ours) = distinct + duplicated.
+ */
+export class FrameChecker {
+  private readonly f64: Float64Array;
+  private readonly s: number;
+  private readonly check: boolean;
+  private readonly latency: boolean;
+  /** performance.timeOrigin of this thread: `now` arguments are relative to it. */
+  private readonly origin: number;
+  private readonly ids = new Int32Array(MAX_STREAMS);
+  private nStreams = 0;
+  private readonly highest = new Uint32Array(MAX_STREAMS);
+  /** Sequence numbers advanced past per stream (from 0), to tell "before the start" from "late". */
+  private readonly covered = new Float64Array(MAX_STREAMS);
+  private readonly window = new Uint32Array(MAX_STREAMS * WINDOW_WORDS);
+  private lastId = -1;
+  private lastSlot = -1;
+
+  constructor(f64: Float64Array, statsBase: number, opts: CheckOptions) {
+    this.f64 = f64;
+    this.s = statsBase;
+    this.check = opts.check;
+    this.latency = opts.latency;
+    this.origin = performance.timeOrigin;
+    f64[statsBase + S_LATENCY_ON] = opts.latency ? 1 : 0;
+  }
+
+  /** Count and check one transmitted frame at u8[addr .. addr+len). Hot path. */
+  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
+    const f = this.f64;
+    const s = this.s;
+    f[s + S_RECEIVED]! += 1;
+    f[s + S_RECEIVED_BYTES]! += len;
+    const pl = tpdkPayloadOffset(u8, addr, len);
+    if (pl < 0) {
+      f[s + S_FOREIGN]! += 1;
+      return;
+    }
+    const p = addr + pl;
+    if (this.check && verifyIpv4Udp(u8, addr, len) !== CSUM_OK) f[s + S_BAD_CHECKSUM]! += 1;
+    if (this.latency) {
+      const ts = readF64(u8, p + PL_TIMESTAMP);
+      if (ts > 0) histRecord(f, s + S_HIST, (this.origin + now - ts) * 1000);
+    }
+    this.sequence(readU16(u8, p + PL_STREAM), readU32(u8, p + PL_SEQ));
+  }
+
+  private slotOf(id: number): number {
+    if (id === this.lastId) return this.lastSlot;
+    let slot = -1;
+    const n = this.nStreams;
+    for (let i = 0; i < n; i++) {
+      if (this.ids[i] === id) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0) {
+      if (n === MAX_STREAMS) return -1;
+      slot = n;
+      this.ids[slot] = id;
+      this.highest[slot] = 0xffffffff; // "-1": the stream's first frame is expected to be 0
+      this.nStreams = n + 1;
+    }
+    this.lastId = id;
+    this.lastSlot = slot;
+    return slot;
+  }
+
+  private sequence(id: number, seq: number): void {
+    const f = this.f64;
+    const s = this.s;
+    const slot = this.slotOf(id);
+    if (slot < 0) {
+      f[s + S_UNTRACKED]! += 1;
+      return;
+    }
+    const w = slot * WINDOW_WORDS;
+    const h = this.highest[slot]!;
+    const d = (seq - h) | 0; // signed distance modulo 2^32
+    if (d > 0) {
+      // New highest: clear the window bits of the skipped numbers and of seq, then mark seq.
+      if (d > 1) f[s + S_LOST]! += d - 1;
+      if (d >= SEQ_WINDOW) {
+        this.window.fill(0, w, w + WINDOW_WORDS);
+      } else {
+        for (let k = 1; k <= d; k++) {
+          const b = (h + k) & WINDOW_MASK;
+          this.window[w + (b >>> 5)]! &= ~(1 << (b & 31));
+        }
+      }
+      const b = seq & WINDOW_MASK;
+      this.window[w + (b >>> 5)]! |= 1 << (b & 31);
+      this.highest[slot] = seq;
+      this.covered[slot]! += d;
+      return;
+    }
+    if (d === 0) {
+      f[s + S_DUPLICATED]! += 1;
+      return;
+    }
+    const age = -d;
+    if (age >= this.covered[slot]!) {
+      f[s + S_REORDERED]! += 1; // below the stream's start: never counted lost
+      return;
+    }
+    if (age < SEQ_WINDOW) {
+      const b = seq & WINDOW_MASK;
+      const i = w + (b >>> 5);
+      const bit = 1 << (b & 31);
+      if ((this.window[i]! & bit) !== 0) {
+        f[s + S_DUPLICATED]! += 1;
+        return;
+      }
+      this.window[i]! |= bit;
+    }
+    f[s + S_REORDERED]! += 1;
+    if (f[s + S_LOST]! > 0) f[s + S_LOST]! -= 1;
+  }
+}
+
+/**
+ * wire=sink: supplies nothing, swallows and checks what the driver transmits.
+ * Its input is empty, hence finite and wholly offered: exhausted() is true
+ * from the start, so "every wire exhausted" means "all finite traffic sent".
+ */
+export class SinkWire implements Wire {
+  readonly kind = "sink";
+  private readonly checker: FrameChecker;
+
+  constructor(f64: Float64Array, statsBase: number, opts: CheckOptions) {
+    f64[statsBase + S_KIND] = WIRE_KIND_SINK;
+    f64[statsBase + S_EXHAUSTED] = 1;
+    this.checker = new FrameChecker(f64, statsBase, opts);
+  }
+
+  ready(_now: number): number {
+    return 0;
+  }
+  frameLength(): number {
+    return 0;
+  }
+  produce(_u8: Uint8Array, _addr: number): void {}
+  drop(): void {}
+  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
+    this.checker.consume(u8, addr, len, now);
+  }
+  exhausted(): boolean {
+    return true;
+  }
+  flush(): void {}
+  close(): void {}
+}

@@ -1,0 +1,101 @@
+import type { Memory } from "@tpdk/eal";
+import { HIST_BYTES, histSummary, type LatencySummary } from "./latency-histogram.js";
+
+/**
+ * The per-wire stats block: Float64 slots in EAL memory, reserved by the
+ * device (WIRE_STATS_BYTES at a multiple of 8), written only by the device
+ * thread (plain stores: one writer, and an 8-byte aligned store is not torn on
+ * the platforms Node runs on), read by anyone with readWireStats(). A reader
+ * sees values that may lag by the frames in flight, never a mix of runs:
+ * createWire() zeroes the block before the device starts.
+ */
+
+export const WIRE_KIND_GEN = 1;
+export const WIRE_KIND_SINK = 2;
+export const WIRE_KIND_PCAP = 3;
+const KIND_NAMES = ["none", "gen", "sink", "pcap"] as const;
+
+// Slot indices (Float64 units from the block start).
+export const S_KIND = 0;
+export const S_GENERATED = 1;
+export const S_GENERATED_BYTES = 2;
+export const S_MISSED = 3;
+export const S_RECEIVED = 4;
+export const S_RECEIVED_BYTES = 5;
+export const S_LOST = 6;
+export const S_REORDERED = 7;
+export const S_DUPLICATED = 8;
+export const S_BAD_CHECKSUM = 9;
+export const S_FOREIGN = 10;
+export const S_WRITE_ERRORS = 11;
+export const S_EXHAUSTED = 12;
+export const S_UNTRACKED = 13;
+export const S_LATENCY_ON = 14;
+/** First slot of the latency histogram (see latency-histogram.ts). */
+export const S_HIST = 16;
+
+export const WIRE_STATS_BYTES = S_HIST * 8 + HIST_BYTES;
+
+export type WireKind = "gen" | "sink" | "pcap";
+
+export interface WireStats {
+  kind: WireKind | "none";
+  /** Frames the wire offered the device: produced into driver buffers plus missed. */
+  generated: number;
+  generatedBytes: number;
+  /** Offered frames the device dropped because the driver had posted no buffer. */
+  missed: number;
+  /** Frames the driver transmitted to the wire (consumed), ours and foreign. */
+  received: number;
+  receivedBytes: number;
+  /** Sequence gaps not (yet) filled by late frames, over all tracked streams. */
+  lost: number;
+  /** Frames that arrived below the highest sequence number seen on their stream. */
+  reordered: number;
+  /** Frames whose sequence number had already arrived (within the tracking window). */
+  duplicated: number;
+  /** Frames with our magic and a wrong IPv4 or UDP checksum (only with check=1). */
+  badChecksum: number;
+  /** Frames without our magic (not IPv4/UDP, or someone else's payload). */
+  foreign: number;
+  /** Frames a tx_pcap could not write (I/O error, e.g. disk full). */
+  writeErrors: number;
+  /** Frames of streams beyond the tracked ones: counted, not sequence-checked. */
+  untracked: number;
+  /** True once a finite input has been wholly offered (see Wire.exhausted). */
+  exhausted: boolean;
+  /** Send-to-receive latency in µs, present when the wire records latency (latency=1). */
+  latency?: LatencySummary;
+}
+
+/** Float64 index of the block at byte offset statsOffset (must be 8-aligned). */
+export function statsBase(statsOffset: number): number {
+  if (!Number.isInteger(statsOffset) || statsOffset <= 0 || statsOffset % 8 !== 0) {
+    throw new RangeError(`wire stats offset ${statsOffset} is not a positive multiple of 8`);
+  }
+  return statsOffset >>> 3;
+}
+
+/** Read a wire's counters (any thread, cold path). */
+export function readWireStats(mem: Memory, statsOffset: number): WireStats {
+  const b = statsBase(statsOffset);
+  const f = mem.f64;
+  const s: WireStats = {
+    kind: KIND_NAMES[f[b + S_KIND]! | 0] ?? "none",
+    generated: f[b + S_GENERATED]!,
+    generatedBytes: f[b + S_GENERATED_BYTES]!,
+    missed: f[b + S_MISSED]!,
+    received: f[b + S_RECEIVED]!,
+    receivedBytes: f[b + S_RECEIVED_BYTES]!,
+    lost: f[b + S_LOST]!,
+    reordered: f[b + S_REORDERED]!,
+    duplicated: f[b + S_DUPLICATED]!,
+    badChecksum: f[b + S_BAD_CHECKSUM]!,
+    foreign: f[b + S_FOREIGN]!,
+    writeErrors: f[b + S_WRITE_ERRORS]!,
+    untracked: f[b + S_UNTRACKED]!,
+    exhausted: f[b + S_EXHAUSTED]! !== 0,
+  };
+  if (f[b + S_LATENCY_ON]! !== 0) s.latency = histSummary(f, b + S_HIST);
+  return s;
+}
