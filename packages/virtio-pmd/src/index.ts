@@ -1,1 +1,14 @@
-export {};
+export { type VirtioTransport, type TrapHandler, SharedMemoryTransport, InProcessTransport, ringDoorbell, DEFAULT_TRAP_TIMEOUT_MS } from "./transport.js";
+export {
+  type VirtioPmdOptions, type TxMode, TX_MODES, DRIVER_KEYS, DEFAULT_QUEUE_SIZE, MIN_QUEUE_SIZE, MAX_QUEUE_SIZE, parseDriverArgs,
+} from "./options.js";
+export { DRIVER_FEATURES, negotiateFeatures, type FeatureOverrides } from "./negotiate.js";
+export { formatMac, defaultMac } from "./mac.js";
+export {
+  VirtioPort, type ProbeArgs, type RxQueueConf, type TxQueueConf, type PortInfo, type LinkStatus, STOP_DRAIN_MS, portTable,
+} from "./port.js";
+export { type EthStats, type XStat, RX_XSTATS, TX_XSTATS, sizeBin } from "./stats.js";
+export { RxQueue, RX_BURST_MAX } from "./rxq.js";
+export { TxQueue, TX_BURST_MAX } from "./txq.js";
+export { rxBurst, txBurst, rxQueue, txQueue, bindThreadMemory } from "./registry.js";
+export { PMD_MAX_PORTS, PMD_MAX_QUEUES } from "./layout.js";

@@ -1,0 +1,150 @@
+import { splitRingLayout } from "@tpdk/virtio";
+
+/**
+ * Shared-memory layout of the driver's state, so that the lcore owning a
+ * queue drives it while the main thread configures ports and reads counters.
+ *
+ * Port table, zone PORT_TABLE_ZONE: PMD_MAX_PORTS entries of PORT_ENTRY bytes,
+ * u32 fields (written by the main thread, control path):
+ *
+ *   +0   state        PORT_FREE / PORT_PROBED / PORT_CONFIGURED / PORT_STARTED / PORT_STOPPED
+ *   +4   features lo  +8 features hi (negotiated)
+ *   +12  hdr size     virtio_net_hdr bytes (12, or 10 for legacy without MRG_RXBUF)
+ *   +16  nb rx queues +20 nb tx queues
+ *   +24  tx mode      TXM_*
+ *   +28  transport region offset
+ *   +32  mac[6]
+ *   +64  rx queue zone offsets [PMD_MAX_QUEUES]   +128 tx queue zone offsets [PMD_MAX_QUEUES]
+ *
+ * Queue zone ("vpmd<port>.<rx|tx>q<q>.<Q>"), one per queue, 64-byte aligned:
+ *
+ *   +0     header, u32 words Q_* (main thread writes at setup/start/stop)
+ *   +128   statistics, Float64 slots S_* (only the owning lcore writes)
+ *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line)
+ *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
+ *   ...    TX only: Q per-descriptor regions of TX_REGION bytes
+ *            +0 virtio_net_hdr (zeroed at setup, stays zero: no offloads)
+ *            +16 indirect table, TX_INDIRECT_MAX descriptors
+ */
+export const PORT_TABLE_ZONE = "vpmd.ports";
+export const PMD_MAX_PORTS = 32;
+export const PMD_MAX_QUEUES = 16;
+export const PORT_ENTRY = 256;
+
+export const P_STATE = 0;
+export const P_FEAT_LO = 4;
+export const P_FEAT_HI = 8;
+export const P_HDR_SIZE = 12;
+export const P_NB_RXQ = 16;
+export const P_NB_TXQ = 20;
+export const P_TX_MODE = 24;
+export const P_TRANSPORT = 28;
+export const P_MAC = 32;
+export const P_RXQ_ZONES = 64;
+export const P_TXQ_ZONES = 128;
+
+export const PORT_FREE = 0;
+export const PORT_PROBED = 1;
+export const PORT_CONFIGURED = 2;
+export const PORT_STARTED = 3;
+export const PORT_STOPPED = 4;
+
+export const TXM_AUTO = 0;
+export const TXM_CHAINED = 1;
+export const TXM_PUSH = 2;
+export const TXM_INDIRECT = 3;
+
+// --- queue zone header (byte offsets of u32 words) ---
+/** 0 = stopped; otherwise the run generation, bumped at every start (lcores resync when it changes). */
+export const Q_RUN = 0;
+export const Q_SIZE = 4;
+export const Q_VQ = 8;
+export const Q_FLAGS = 12;
+export const Q_HDR_SIZE = 16;
+export const Q_DESC = 20;
+export const Q_AVAIL = 24;
+export const Q_USED = 28;
+export const Q_NOTIFY = 32;
+export const Q_DOORBELL = 36;
+export const Q_INTERRUPT = 40;
+export const Q_OWNER = 44;
+export const Q_TX_REGION = 48;
+export const Q_FREE_THRESH = 52;
+/** RX: avail.idx after the main thread's initial fill at start. */
+export const Q_START_AVAIL = 56;
+export const Q_PORT = 60;
+export const Q_QUEUE = 64;
+export const Q_TX_MODE = 68;
+export const Q_POOL_ID = 72;
+/** Run generation counter: survives re-setup of the zone so Q_RUN values never repeat. */
+export const Q_GEN = 76;
+/** RX: pool name, NUL-padded UTF-8 (the lcore looks the pool up by name). */
+export const Q_POOL_NAME = 80;
+export const Q_POOL_NAME_BYTES = 48;
+export const Q_STATS = 128;
+export const Q_STATS_SLOTS = 48;
+export const Q_HEADER_BYTES = 512;
+
+export const QF_IN_ORDER = 1;
+export const QF_EVENT_IDX = 2;
+export const QF_MRG_RXBUF = 4;
+export const QF_INDIRECT = 8;
+/** VERSION_1 or ANY_LAYOUT: header and data may share a descriptor (push path). */
+export const QF_ANY_LAYOUT = 16;
+
+// --- statistics slots (Float64 index within the stats block) ---
+export const S_PACKETS = 0;
+export const S_BYTES = 1;
+export const S_ERRORS = 2;
+export const S_MULTICAST = 3;
+export const S_BROADCAST = 4;
+/** 8 size bins: <64, 64, 65-127, 128-255, 256-511, 512-1023, 1024-1518, >=1519. */
+export const S_SIZE_BINS = 5;
+export const S_KICKS = 13;
+export const S_NOMBUF = 14;
+export const S_RUNTS = 15;
+export const S_TRUNCATED = 16;
+export const S_BAD_USED_ID = 17;
+export const S_BAD_USED_LEN = 18;
+export const S_BAD_USED_IDX = 19;
+export const S_TX_PUSH = 20;
+export const S_TX_INDIRECT = 21;
+export const S_TX_CHAINED = 22;
+export const S_INTERRUPTS = 23;
+export const S_BAD_NUM_BUFFERS = 24;
+export const S_TX_FULL = 25;
+
+/** Indirect table entries per TX slot (DPDK's VIRTIO_MAX_TX_INDIRECT): header + up to 7 segments. */
+export const TX_INDIRECT_MAX = 8;
+export const TX_REGION_HDR = 0;
+export const TX_REGION_TABLE = 16;
+export const TX_REGION = TX_REGION_TABLE + 16 * TX_INDIRECT_MAX;
+
+export interface QueueZoneLayout {
+  readonly ring: number;
+  readonly owner: number;
+  readonly txRegion: number;
+  readonly bytes: number;
+}
+
+/** Offsets within a queue zone for queue size `q`. */
+export function queueZoneLayout(q: number, tx: boolean): QueueZoneLayout {
+  const ringLayout = splitRingLayout(q);
+  const ring = Q_HEADER_BYTES;
+  const owner = align64(ring + ringLayout.totalBytes);
+  const txRegion = align64(owner + 4 * q);
+  const bytes = tx ? txRegion + TX_REGION * q : txRegion;
+  return { ring, owner, txRegion: tx ? txRegion : 0, bytes };
+}
+
+export function queueZoneName(port: number, tx: boolean, q: number, size: number): string {
+  return `vpmd${port}.${tx ? "tx" : "rx"}q${q}.${size}`;
+}
+
+export function portEntry(table: number, port: number): number {
+  return table + port * PORT_ENTRY;
+}
+
+function align64(n: number): number {
+  return (n + 63) & ~63;
+}

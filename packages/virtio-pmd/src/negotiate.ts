@@ -1,0 +1,84 @@
+import { TpdkError } from "@tpdk/eal";
+import {
+  type Features,
+  VIRTIO_F_ACCESS_PLATFORM,
+  VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_IN_ORDER,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_MTU,
+  VIRTIO_NET_F_STATUS,
+  FEATURE_NAMES,
+  features,
+  hasFeature,
+  intersectFeatures,
+  withFeature,
+} from "@tpdk/virtio";
+import type { TxMode } from "./options.js";
+
+/**
+ * Everything this driver can use. Not here: CSUM/GUEST_CSUM/GSO (no
+ * offloads), CTRL_VQ and MQ (no control queue: one queue pair per port, as
+ * the device's max_virtqueue_pairs allows), RING_PACKED (split ring only).
+ * ACCESS_PLATFORM is accepted: our bus addresses are the shared-memory
+ * offsets the device uses, an identity mapping.
+ */
+export const DRIVER_FEATURES: Features = features(
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_F_MTU,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_IN_ORDER,
+  VIRTIO_F_ACCESS_PLATFORM,
+);
+
+/** The per-port feature overrides and the devargs key each comes from. */
+export const FEATURE_OVERRIDES: readonly { key: string; opt: "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect"; bit: number }[] = [
+  { key: "mrg_rxbuf", opt: "mrgRxbuf", bit: VIRTIO_NET_F_MRG_RXBUF },
+  { key: "in_order", opt: "inOrder", bit: VIRTIO_F_IN_ORDER },
+  { key: "event_idx", opt: "eventIdx", bit: VIRTIO_F_EVENT_IDX },
+  { key: "indirect", opt: "indirect", bit: VIRTIO_F_INDIRECT_DESC },
+];
+
+export interface FeatureOverrides {
+  mrgRxbuf?: boolean | undefined;
+  inOrder?: boolean | undefined;
+  eventIdx?: boolean | undefined;
+  indirect?: boolean | undefined;
+  txMode?: TxMode | undefined;
+}
+
+/**
+ * What the driver writes to driver_feature: (what it supports ∩ what the
+ * device offers), then the per-port overrides: `key=0` removes a feature,
+ * `key=1` requires it (an error naming it when the device does not offer
+ * it). A forced tx_mode must be possible with the result. Pure; throws
+ * TpdkError "EFEATURES".
+ */
+export function negotiateFeatures(name: string, offered: Features, o: FeatureOverrides = {}): Features {
+  let f = intersectFeatures(DRIVER_FEATURES, offered);
+  for (const { key, opt, bit } of FEATURE_OVERRIDES) {
+    const want = o[opt];
+    if (want === false) f = withFeature(f, bit, false);
+    else if (want === true && !hasFeature(offered, bit)) {
+      throw new TpdkError(
+        "EFEATURES",
+        `${name}: ${key}=1 but the device does not offer ${FEATURE_NAMES[bit]}; use ${key}=0 or leave ${key} out`,
+      );
+    }
+  }
+  if (o.txMode === "indirect" && !hasFeature(f, VIRTIO_F_INDIRECT_DESC)) {
+    throw new TpdkError("EFEATURES", `${name}: tx_mode=indirect but INDIRECT_DESC is not negotiated (device lacks it or indirect=0)`);
+  }
+  if (o.txMode === "push" && !hasFeature(f, VIRTIO_F_VERSION_1) && !hasFeature(f, VIRTIO_F_ANY_LAYOUT)) {
+    throw new TpdkError("EFEATURES", `${name}: tx_mode=push needs VERSION_1 or ANY_LAYOUT, the device offers neither`);
+  }
+  return f;
+}

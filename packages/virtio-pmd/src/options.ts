@@ -1,0 +1,93 @@
+import { TpdkError, UsageError, takeBool, takeInt, takeMac, takeString } from "@tpdk/eal";
+import { isValidQueueSize } from "@tpdk/virtio";
+
+export type TxMode = "auto" | "chained" | "push" | "indirect";
+export const TX_MODES: readonly TxMode[] = ["auto", "chained", "push", "indirect"];
+
+/** Per-port driver options (the driver's devargs keys, parsed). */
+export interface VirtioPmdOptions {
+  /** `mac=`: the port's MAC, written to the device config. Default: the device's, else 02:70:64:6b:00:<port id>. */
+  mac?: Uint8Array | undefined;
+  /** `queue_size=`: descriptors per queue (power of two); capped at the device's maximum. Default 1024. */
+  queueSize?: number;
+  /** `mrg_rxbuf=`, `in_order=`, `event_idx=`, `indirect=`: undefined = take it if the device offers it; false = never; true = required. */
+  mrgRxbuf?: boolean | undefined;
+  inOrder?: boolean | undefined;
+  eventIdx?: boolean | undefined;
+  indirect?: boolean | undefined;
+  /** `tx_mode=`: auto (DPDK's per-packet choice), or force chained / push / indirect. */
+  txMode?: TxMode;
+  /** Register-access (trap) timeout in ms; a device that does not answer is dead. */
+  trapTimeoutMs?: number;
+}
+
+export const DEFAULT_QUEUE_SIZE = 1024;
+export const MIN_QUEUE_SIZE = 8;
+export const MAX_QUEUE_SIZE = 32768;
+
+/** The keys parseDriverArgs consumes. */
+export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "tx_mode"] as const;
+
+function takeTri(args: Map<string, string>, key: string): boolean | undefined {
+  if (!args.has(key)) {
+    takeBool(args, key, { default: false }); // marks the key as known
+    return undefined;
+  }
+  return takeBool(args, key);
+}
+
+/**
+ * Read the driver's keys from a vdev's devargs map (the wire's keys stay for
+ * the device). Marks them as known so assertNoUnknownKeys() accepts them.
+ * Throws UsageError naming the key and the fix.
+ */
+export function parseDriverArgs(vdevName: string, args: Map<string, string>): VirtioPmdOptions {
+  const opts: VirtioPmdOptions = {};
+  if (args.has("mac")) {
+    const mac = takeMac(args, "mac");
+    if ((mac[0]! & 1) !== 0) {
+      throw new UsageError(`${vdevName}: mac=${args.get("mac")} is a multicast address; use a unicast one, e.g. mac=02:00:00:00:00:01`);
+    }
+    opts.mac = mac;
+  } else {
+    takeString(args, "mac", { default: "" });
+  }
+  const qs = takeInt(args, "queue_size", { min: MIN_QUEUE_SIZE, max: MAX_QUEUE_SIZE, default: DEFAULT_QUEUE_SIZE });
+  if (!isValidQueueSize(qs)) {
+    throw new UsageError(`${vdevName}: queue_size=${qs} is not a power of two; use e.g. queue_size=1024 (${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE})`);
+  }
+  opts.queueSize = qs;
+  opts.mrgRxbuf = takeTri(args, "mrg_rxbuf");
+  opts.inOrder = takeTri(args, "in_order");
+  opts.eventIdx = takeTri(args, "event_idx");
+  opts.indirect = takeTri(args, "indirect");
+  opts.txMode = takeString(args, "tx_mode", { default: "auto", choices: TX_MODES }) as TxMode;
+  if (opts.txMode === "indirect" && opts.indirect === false) {
+    throw new UsageError(`${vdevName}: tx_mode=indirect needs indirect descriptors but indirect=0; drop one of them`);
+  }
+  return opts;
+}
+
+/** Validate programmatic options (the same rules as parseDriverArgs); returns a filled copy. */
+export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required<Omit<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect">> &
+  Pick<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect"> {
+  const queueSize = o.queueSize ?? DEFAULT_QUEUE_SIZE;
+  if (!isValidQueueSize(queueSize) || queueSize < MIN_QUEUE_SIZE) {
+    throw new TpdkError("EINVAL", `${name}: queue size ${queueSize} is not a power of two in ${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE}`);
+  }
+  const txMode = o.txMode ?? "auto";
+  if (!TX_MODES.includes(txMode)) throw new TpdkError("EINVAL", `${name}: tx mode "${txMode}" is not one of ${TX_MODES.join(", ")}`);
+  if (o.mac !== undefined && (o.mac.length !== 6 || (o.mac[0]! & 1) !== 0)) {
+    throw new TpdkError("EINVAL", `${name}: MAC must be 6 bytes, unicast`);
+  }
+  return {
+    mac: o.mac,
+    queueSize,
+    mrgRxbuf: o.mrgRxbuf,
+    inOrder: o.inOrder,
+    eventIdx: o.eventIdx,
+    indirect: o.indirect,
+    txMode,
+    trapTimeoutMs: o.trapTimeoutMs ?? 2000,
+  };
+}

@@ -1,0 +1,736 @@
+import { type Memory, TpdkError } from "@tpdk/eal";
+import { Mbufs, Mempool, PKTMBUF_HEADROOM } from "@tpdk/mbuf";
+import {
+  AVAIL_FLAGS,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_SIZE,
+  ETH_MAX_FRAME,
+  type Features,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DEVICE_NEEDS_RESET,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FAILED,
+  STATUS_FEATURES_OK,
+  USED_IDX,
+  VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_IN_ORDER,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VRING_AVAIL_F_NO_INTERRUPT,
+  VRING_DESC_F_NEXT,
+  VRING_DESC_F_WRITE,
+  featureNames,
+  hasFeature,
+  netHdrSize,
+  rxQueueIndex,
+  splitRingLayout,
+  txQueueIndex,
+  usedEventOffset,
+} from "@tpdk/virtio";
+import {
+  addStatus,
+  queueMaxSize,
+  readDeviceFeatures,
+  readLinkUp,
+  readNetConfig,
+  readStatus,
+  resetDevice,
+  setFailed,
+  setupQueue,
+  writeConfigMac,
+  writeDriverFeatures,
+} from "./bringup.js";
+import {
+  PMD_MAX_PORTS,
+  PMD_MAX_QUEUES,
+  PORT_CONFIGURED,
+  PORT_FREE,
+  PORT_PROBED,
+  PORT_STARTED,
+  PORT_STOPPED,
+  PORT_TABLE_ZONE,
+  PORT_ENTRY,
+  P_FEAT_HI,
+  P_FEAT_LO,
+  P_HDR_SIZE,
+  P_MAC,
+  P_NB_RXQ,
+  P_NB_TXQ,
+  P_RXQ_ZONES,
+  P_STATE,
+  P_TRANSPORT,
+  P_TXQ_ZONES,
+  P_TX_MODE,
+  QF_ANY_LAYOUT,
+  QF_EVENT_IDX,
+  QF_INDIRECT,
+  QF_IN_ORDER,
+  QF_MRG_RXBUF,
+  Q_AVAIL,
+  Q_DESC,
+  Q_DOORBELL,
+  Q_FLAGS,
+  Q_FREE_THRESH,
+  Q_GEN,
+  Q_HDR_SIZE,
+  Q_INTERRUPT,
+  Q_NOTIFY,
+  Q_OWNER,
+  Q_POOL_ID,
+  Q_POOL_NAME,
+  Q_POOL_NAME_BYTES,
+  Q_PORT,
+  Q_QUEUE,
+  Q_RUN,
+  Q_SIZE,
+  Q_START_AVAIL,
+  Q_TX_MODE,
+  Q_TX_REGION,
+  Q_USED,
+  Q_VQ,
+  TXM_AUTO,
+  TXM_CHAINED,
+  TXM_INDIRECT,
+  TXM_PUSH,
+  TX_INDIRECT_MAX,
+  TX_REGION,
+  TX_REGION_HDR,
+  TX_REGION_TABLE,
+  portEntry,
+  queueZoneLayout,
+  queueZoneName,
+} from "./layout.js";
+import { formatMac, defaultMac, isZeroMac } from "./mac.js";
+import { negotiateFeatures } from "./negotiate.js";
+import { type TxMode, type VirtioPmdOptions, resolveOptions } from "./options.js";
+import { type EthStats, type XStat, readQueueStats, sumStats, xstatsOf } from "./stats.js";
+import { SharedMemoryTransport, type VirtioTransport } from "./transport.js";
+import { bindThreadMemory } from "./registry.js";
+
+export interface ProbeArgs {
+  /** ethdev port id, 0..PMD_MAX_PORTS-1. */
+  portId: number;
+  /** For messages, e.g. "virtio0". Default "virtio<portId>". */
+  name?: string;
+  /** Byte offset of the device's transport region in EAL memory (the real, trap-based transport). */
+  transportOffset?: number;
+  /** Or a transport object (tests: InProcessTransport). Wins over transportOffset. */
+  transport?: VirtioTransport;
+  options?: VirtioPmdOptions;
+}
+
+export interface RxQueueConf {
+  /** Descriptors; default the port's queue_size. Capped at the device's maximum. */
+  nbDesc?: number;
+  /** The mempool RX buffers come from (or its name). */
+  pool: Mempool | string;
+}
+
+export interface TxQueueConf {
+  nbDesc?: number;
+  /** Reclaim used descriptors when fewer than this many are free. Default min(Q/4, 32). */
+  txFreeThresh?: number;
+}
+
+/** What start() returns, so the app can print "Port N, MAC address: ..." as DPDK does. */
+export interface PortInfo {
+  portId: number;
+  name: string;
+  mac: Uint8Array;
+  /** "02:70:64:6b:00:00" */
+  macString: string;
+  linkUp: boolean;
+  mtu: number;
+  features: string[];
+  hdrSize: number;
+  rxQueueSizes: number[];
+  txQueueSizes: number[];
+  txMode: TxMode;
+}
+
+export interface LinkStatus {
+  up: boolean;
+  /** Mb/s; virtio reports no speed without VIRTIO_NET_F_SPEED_DUPLEX, DPDK then says 10G. */
+  speed: number;
+  duplex: "full";
+}
+
+interface QueueSlot {
+  zone: number;
+  size: number;
+  pool?: Mempool;
+}
+
+const TXM_CODES: Record<TxMode, number> = { auto: TXM_AUTO, chained: TXM_CHAINED, push: TXM_PUSH, indirect: TXM_INDIRECT };
+/** How long stop() waits for the device to consume outstanding TX before resetting it. */
+export const STOP_DRAIN_MS = 1000;
+const RESET_TIMEOUT_MS = 1000;
+/** A word nobody notifies: Atomics.wait on it is a sleep. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+/** Queue-zone marker for a zone that a queue no longer uses (lcores re-bind through the port table). */
+export const Q_RUN_RETIRED = 0xffffffff;
+
+/**
+ * An ethdev-like virtio-net port: the control path, on the main thread.
+ * probe -> configure -> rx/txQueueSetup -> start -> (lcores burst) -> stop -> close.
+ *
+ * Every failing step sets FAILED in the device status and throws TpdkError
+ * naming the step. Queue state and counters live in shared memory so lcores
+ * (rxBurst/txBurst) drive queues while this object reads their statistics.
+ *
+ * Contract: lcores stop calling rxBurst/txBurst on a port before stop() and
+ * resume after start(), as with DPDK.
+ */
+export class VirtioPort {
+  readonly portId: number;
+  readonly name: string;
+  readonly mem: Memory;
+  readonly transport: VirtioTransport;
+  private readonly opts: ReturnType<typeof resolveOptions>;
+  private readonly entry: number;
+  private readonly mbufs: Mbufs;
+  private offered: Features = { lo: 0, hi: 0 };
+  private negotiated: Features = { lo: 0, hi: 0 };
+  private hdrSize = 12;
+  private mac: Uint8Array = new Uint8Array(6);
+  private mtu = 1500;
+  private maxPairs = 1;
+  private nbRx = 0;
+  private nbTx = 0;
+  private readonly rxq: (QueueSlot | undefined)[] = [];
+  private readonly txq: (QueueSlot | undefined)[] = [];
+  private state = PORT_FREE;
+  private promisc = false;
+  private baseline = new Map<string, number>();
+  private deviceIsReset = false;
+
+  private constructor(mem: Memory, args: ProbeArgs, transport: VirtioTransport) {
+    this.mem = mem;
+    this.portId = args.portId;
+    this.name = args.name ?? `virtio${args.portId}`;
+    this.transport = transport;
+    this.opts = resolveOptions(this.name, args.options);
+    this.entry = portEntry(portTable(mem), this.portId);
+    this.mbufs = new Mbufs(mem);
+  }
+
+  /**
+   * Find and initialise the device: reset, ACKNOWLEDGE, DRIVER, feature
+   * negotiation, FEATURES_OK (read back), device config, MAC. Queues come
+   * later (configure / queue setup / start). Throws TpdkError naming the step.
+   */
+  static probe(mem: Memory, args: ProbeArgs): VirtioPort {
+    const name = args.name ?? `virtio${args.portId}`;
+    if (!Number.isInteger(args.portId) || args.portId < 0 || args.portId >= PMD_MAX_PORTS) {
+      throw new TpdkError("EINVAL", `${name}: port id ${args.portId} out of range 0..${PMD_MAX_PORTS - 1}`);
+    }
+    const table = portTable(mem);
+    const e = portEntry(table, args.portId);
+    if (mem.u32[(e + P_STATE) >>> 2] !== PORT_FREE) {
+      throw new TpdkError("EEXIST", `${name}: port ${args.portId} is already probed; close() it first`);
+    }
+    let transport = args.transport;
+    if (!transport) {
+      if (args.transportOffset === undefined) throw new TpdkError("EINVAL", `${name}: probe needs transportOffset or transport`);
+      const o: { name: string; timeoutMs?: number } = { name };
+      if (args.options?.trapTimeoutMs !== undefined) o.timeoutMs = args.options.trapTimeoutMs;
+      transport = new SharedMemoryTransport(mem, args.transportOffset, o);
+    }
+    bindThreadMemory(mem);
+    const port = new VirtioPort(mem, { ...args, name }, transport);
+    port.initDevice(true);
+    const u32 = mem.u32;
+    u32.fill(0, e >>> 2, (e + PORT_ENTRY) >>> 2);
+    u32[(e + P_FEAT_LO) >>> 2] = port.negotiated.lo;
+    u32[(e + P_FEAT_HI) >>> 2] = port.negotiated.hi;
+    u32[(e + P_HDR_SIZE) >>> 2] = port.hdrSize;
+    u32[(e + P_TX_MODE) >>> 2] = TXM_CODES[port.opts.txMode];
+    u32[(e + P_TRANSPORT) >>> 2] = args.transportOffset ?? 0;
+    mem.u8.set(port.mac, e + P_MAC);
+    port.setState(PORT_PROBED);
+    return port;
+  }
+
+  // ---------------------------------------------------------------- bring-up
+
+  /** Run `fn` as bring-up step `step`: on failure set FAILED and rethrow naming the step. */
+  private step<T>(step: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      setFailed(this.transport);
+      if (e instanceof TpdkError) {
+        if (e.message.includes(`during ${step}`) || e.code === "EFEATURES") throw e;
+        throw new TpdkError(e.code, `${e.message} (during ${step})`, { cause: e });
+      }
+      throw new TpdkError("EIO", `${this.name}: ${step} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** reset .. FEATURES_OK and config (first probe), or the same again before a restart. */
+  private initDevice(first: boolean): void {
+    const t = this.transport;
+    this.step("reset", () => resetDevice(t, RESET_TIMEOUT_MS));
+    this.step("ACKNOWLEDGE", () => addStatus(t, STATUS_ACKNOWLEDGE));
+    this.step("DRIVER", () => addStatus(t, STATUS_DRIVER));
+    this.step("feature negotiation", () => {
+      const offered = readDeviceFeatures(t);
+      if (!first && (offered.lo !== this.offered.lo || offered.hi !== this.offered.hi)) {
+        throw new TpdkError("EFEATURES", `${this.name}: device features changed across a restart`);
+      }
+      this.offered = offered;
+      if (first) this.negotiated = negotiateFeatures(this.name, offered, this.opts);
+      writeDriverFeatures(t, this.negotiated);
+    });
+    this.step("FEATURES_OK", () => {
+      addStatus(t, STATUS_FEATURES_OK);
+      if ((readStatus(t) & STATUS_FEATURES_OK) === 0) {
+        throw new TpdkError(
+          "EFEATURES",
+          `${this.name}: device refused FEATURES_OK for features [${featureNames(this.negotiated).join(", ")}]`,
+        );
+      }
+    });
+    this.deviceIsReset = false;
+    const f = this.negotiated;
+    this.hdrSize = netHdrSize(hasFeature(f, VIRTIO_F_VERSION_1), hasFeature(f, VIRTIO_NET_F_MRG_RXBUF));
+    if (!first) {
+      // The device forgot the MAC we wrote with the reset (a device may keep it; writing is harmless).
+      if (this.opts.mac || !hasFeature(f, VIRTIO_NET_F_MAC)) this.step("MAC", () => writeConfigMac(t, this.mac));
+      return;
+    }
+    const cfg = this.step("config read", () => readNetConfig(t, f));
+    this.maxPairs = Math.max(1, Math.min(cfg.maxPairs, PMD_MAX_QUEUES));
+    this.mtu = cfg.mtu ?? 1500;
+    this.step("MAC", () => {
+      // DPDK: use the device's MAC when it has one, else choose one and write it to the config.
+      if (this.opts.mac) {
+        this.mac = Uint8Array.from(this.opts.mac);
+        if (!writeConfigMac(t, this.mac)) {
+          throw new TpdkError("EMAC", `${this.name}: device did not accept mac=${formatMac(this.mac)} (config MAC is read-only); leave mac= out`);
+        }
+      } else if (cfg.mac && !isZeroMac(cfg.mac)) {
+        this.mac = cfg.mac;
+      } else {
+        this.mac = defaultMac(this.portId);
+        // Best effort: a device without a writable MAC still works, it just does not know ours.
+        writeConfigMac(t, this.mac);
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- ethdev API
+
+  /** rte_eth_dev_configure: queue counts (at most the device's max_virtqueue_pairs each). */
+  configure(nbRxQueues: number, nbTxQueues: number): void {
+    this.requireState("configure", PORT_PROBED, PORT_CONFIGURED, PORT_STOPPED);
+    for (const [what, n] of [["rx", nbRxQueues], ["tx", nbTxQueues]] as const) {
+      if (!Number.isInteger(n) || n < 0 || n > this.maxPairs) {
+        throw new TpdkError("EINVAL", `${this.name}: ${n} ${what} queues requested, the device has ${this.maxPairs} queue pair(s)`);
+      }
+    }
+    if (nbRxQueues + nbTxQueues === 0) throw new TpdkError("EINVAL", `${this.name}: configure needs at least one queue`);
+    this.nbRx = nbRxQueues;
+    this.nbTx = nbTxQueues;
+    this.rxq.length = 0;
+    this.txq.length = 0;
+    const u32 = this.mem.u32;
+    u32[(this.entry + P_NB_RXQ) >>> 2] = nbRxQueues;
+    u32[(this.entry + P_NB_TXQ) >>> 2] = nbTxQueues;
+    this.setState(PORT_CONFIGURED);
+  }
+
+  /** rte_eth_rx_queue_setup. Buffers are posted at start(). */
+  rxQueueSetup(q: number, conf: RxQueueConf): void {
+    this.requireState("rxQueueSetup", PORT_CONFIGURED, PORT_STOPPED);
+    if (!Number.isInteger(q) || q < 0 || q >= this.nbRx) throw new TpdkError("EINVAL", `${this.name}: rx queue ${q} not configured (have ${this.nbRx})`);
+    const pool = typeof conf.pool === "string" ? Mempool.lookup(this.mem, conf.pool) : conf.pool;
+    const mrg = hasFeature(this.negotiated, VIRTIO_NET_F_MRG_RXBUF);
+    const room = pool.dataRoomSize - PKTMBUF_HEADROOM;
+    const need = mrg ? 64 : Math.max(ETH_MAX_FRAME, this.mtu + 14);
+    if (room < need) {
+      throw new TpdkError(
+        "EINVAL",
+        `${this.name}: mempool "${pool.name}" has ${room} bytes after the ${PKTMBUF_HEADROOM}-byte headroom; rx queue needs ${need}${mrg ? "" : " (whole frames: MRG_RXBUF not negotiated)"}`,
+      );
+    }
+    const vq = rxQueueIndex(q);
+    const size = this.queueSize(vq, conf.nbDesc);
+    const zone = this.queueZone(false, q, size);
+    const u32 = this.mem.u32;
+    const z = zone >>> 2;
+    this.writeQueueHeader(zone, vq, q, size, false);
+    u32[z + (Q_POOL_ID >>> 2)] = pool.id;
+    const nameBytes = new TextEncoder().encode(pool.name).subarray(0, Q_POOL_NAME_BYTES - 1);
+    this.mem.u8.fill(0, zone + Q_POOL_NAME, zone + Q_POOL_NAME + Q_POOL_NAME_BYTES);
+    this.mem.u8.set(nameBytes, zone + Q_POOL_NAME);
+    this.rxq[q] = { zone, size, pool };
+    u32[(this.entry + P_RXQ_ZONES + 4 * q) >>> 2] = zone;
+  }
+
+  /** rte_eth_tx_queue_setup. */
+  txQueueSetup(q: number, conf: TxQueueConf = {}): void {
+    this.requireState("txQueueSetup", PORT_CONFIGURED, PORT_STOPPED);
+    if (!Number.isInteger(q) || q < 0 || q >= this.nbTx) throw new TpdkError("EINVAL", `${this.name}: tx queue ${q} not configured (have ${this.nbTx})`);
+    const vq = txQueueIndex(q);
+    const size = this.queueSize(vq, conf.nbDesc);
+    const thresh = conf.txFreeThresh ?? Math.min(size >>> 2, 32);
+    if (!Number.isInteger(thresh) || thresh < 1 || thresh >= size) {
+      throw new TpdkError("EINVAL", `${this.name}: txFreeThresh ${thresh} must be in 1..${size - 1}`);
+    }
+    const zone = this.queueZone(true, q, size);
+    this.writeQueueHeader(zone, vq, q, size, true);
+    this.mem.u32[(zone + Q_FREE_THRESH) >>> 2] = thresh;
+    this.txq[q] = { zone, size };
+    this.mem.u32[(this.entry + P_TXQ_ZONES + 4 * q) >>> 2] = zone;
+  }
+
+  /**
+   * rte_eth_dev_start: program every queue, post RX buffers, DRIVER_OK.
+   * Prints nothing; returns what the app prints ("Port N, MAC address: ...").
+   */
+  start(): PortInfo {
+    this.requireState("start", PORT_CONFIGURED, PORT_STOPPED);
+    for (let q = 0; q < this.nbRx; q++) if (!this.rxq[q]) throw new TpdkError("ESTATE", `${this.name}: rx queue ${q} is not set up`);
+    for (let q = 0; q < this.nbTx; q++) if (!this.txq[q]) throw new TpdkError("ESTATE", `${this.name}: tx queue ${q} is not set up`);
+    if (this.deviceIsReset) this.initDevice(false);
+    const t = this.transport;
+    this.step("queue setup", () => {
+      for (let q = 0; q < this.nbRx; q++) this.programQueue(this.rxq[q]!, rxQueueIndex(q), false);
+      for (let q = 0; q < this.nbTx; q++) this.programQueue(this.txq[q]!, txQueueIndex(q), true);
+    });
+    this.step("DRIVER_OK", () => {
+      addStatus(t, STATUS_DRIVER_OK);
+      const s = readStatus(t);
+      if (s & (STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED) || !(s & STATUS_DRIVER_OK)) {
+        throw new TpdkError("EDEVICE", `${this.name}: device status 0x${s.toString(16)} after DRIVER_OK`);
+      }
+    });
+    // Open the queues to the lcores last: a new run generation per queue.
+    for (let q = 0; q < this.nbRx; q++) this.openQueue(this.rxq[q]!.zone);
+    for (let q = 0; q < this.nbTx; q++) this.openQueue(this.txq[q]!.zone);
+    this.setState(PORT_STARTED);
+    return this.info();
+  }
+
+  /**
+   * rte_eth_dev_stop: wait (up to `drainMs`) for the device to consume
+   * outstanding TX, reset the device, then free every mbuf the RX and TX
+   * rings still hold, so every mbuf is back in its pool. Lcores must have
+   * stopped bursting on this port.
+   */
+  stop(drainMs = STOP_DRAIN_MS): void {
+    if (this.state !== PORT_STARTED) return;
+    const { u16, u32 } = this.mem;
+    const deadline = Date.now() + drainMs;
+    for (let q = 0; q < this.nbTx; q++) {
+      const z = this.txq[q]!.zone;
+      const availW = u32[(z + Q_AVAIL) >>> 2]! + AVAIL_IDX;
+      const usedW = u32[(z + Q_USED) >>> 2]! + USED_IDX;
+      while (Atomics.load(u16, usedW >>> 1) !== Atomics.load(u16, availW >>> 1) && Date.now() < deadline) {
+        Atomics.wait(NAP, 0, 0, 1);
+      }
+    }
+    for (let q = 0; q < this.nbRx; q++) Atomics.store(u32, (this.rxq[q]!.zone + Q_RUN) >>> 2, 0);
+    for (let q = 0; q < this.nbTx; q++) Atomics.store(u32, (this.txq[q]!.zone + Q_RUN) >>> 2, 0);
+    try {
+      resetDevice(this.transport, RESET_TIMEOUT_MS);
+    } finally {
+      // Even with a dead device the mbufs come back: nobody will touch these buffers again.
+      this.deviceIsReset = true;
+      for (let q = 0; q < this.nbRx; q++) this.releaseQueue(this.rxq[q]!);
+      for (let q = 0; q < this.nbTx; q++) this.releaseQueue(this.txq[q]!);
+      this.setState(PORT_STOPPED);
+    }
+  }
+
+  /** rte_eth_dev_close: stop if needed, reset the device, free the port id. */
+  close(): void {
+    try {
+      if (this.state === PORT_STARTED) this.stop();
+      else if (!this.deviceIsReset) {
+        try {
+          resetDevice(this.transport, RESET_TIMEOUT_MS);
+        } catch {
+          // Closing a port on a dead device still frees the port.
+        }
+      }
+    } finally {
+      this.setState(PORT_FREE);
+    }
+  }
+
+  linkStatus(): LinkStatus {
+    const up = this.state === PORT_STARTED && readLinkUp(this.transport, this.negotiated);
+    return { up, speed: 10000, duplex: "full" };
+  }
+
+  macAddr(): Uint8Array {
+    return Uint8Array.from(this.mac);
+  }
+
+  /** Accepted: the device has no MAC filter, it delivers every frame anyway. */
+  promiscuousEnable(): void {
+    this.promisc = true;
+  }
+  promiscuousDisable(): void {
+    this.promisc = false;
+  }
+  get promiscuous(): boolean {
+    return this.promisc;
+  }
+
+  /** Negotiated features. */
+  features(): Features {
+    return this.negotiated;
+  }
+  /** Features the device offered. */
+  deviceFeatures(): Features {
+    return this.offered;
+  }
+  get maxQueuePairs(): number {
+    return this.maxPairs;
+  }
+  get started(): boolean {
+    return this.state === PORT_STARTED;
+  }
+
+  /** rte_eth_stats_get. Counters since probe or the last statsReset(). imissed: frames the device dropped are the device's to count (0 here). */
+  stats(): EthStats {
+    const s = sumStats(this.mem, this.rxZones(), this.txZones());
+    return {
+      ipackets: s.ipackets - (this.baseline.get("ipackets") ?? 0),
+      opackets: s.opackets - (this.baseline.get("opackets") ?? 0),
+      ibytes: s.ibytes - (this.baseline.get("ibytes") ?? 0),
+      obytes: s.obytes - (this.baseline.get("obytes") ?? 0),
+      imissed: 0,
+      ierrors: s.ierrors - (this.baseline.get("ierrors") ?? 0),
+      oerrors: s.oerrors - (this.baseline.get("oerrors") ?? 0),
+      rx_nombuf: s.rx_nombuf - (this.baseline.get("rx_nombuf") ?? 0),
+    };
+  }
+
+  /** rte_eth_xstats_get: per-queue counters by DPDK's virtio names, plus kicks and device-misbehaviour counters. */
+  xstats(): XStat[] {
+    return xstatsOf(this.mem, this.rxZones(), this.txZones()).map((x) => ({ name: x.name, value: x.value - (this.baseline.get("x." + x.name) ?? 0) }));
+  }
+
+  /**
+   * rte_eth_stats_reset. The counters belong to the lcores (single writer),
+   * so a reset records a baseline here instead of writing them.
+   */
+  statsReset(): void {
+    const s = sumStats(this.mem, this.rxZones(), this.txZones());
+    this.baseline = new Map(Object.entries(s));
+    for (const x of xstatsOf(this.mem, this.rxZones(), this.txZones())) this.baseline.set("x." + x.name, x.value);
+  }
+
+  /** Raw per-queue counters (tests and diagnostics). */
+  queueStats(tx: boolean, q: number): Float64Array {
+    const slot = (tx ? this.txq : this.rxq)[q];
+    if (!slot) throw new TpdkError("EINVAL", `${this.name}: no ${tx ? "tx" : "rx"} queue ${q}`);
+    return readQueueStats(this.mem, slot.zone);
+  }
+
+  info(): PortInfo {
+    return {
+      portId: this.portId,
+      name: this.name,
+      mac: this.macAddr(),
+      macString: formatMac(this.mac),
+      linkUp: this.state === PORT_STARTED ? readLinkUp(this.transport, this.negotiated) : false,
+      mtu: this.mtu,
+      features: featureNames(this.negotiated),
+      hdrSize: this.hdrSize,
+      rxQueueSizes: this.rxq.slice(0, this.nbRx).map((s) => s?.size ?? 0),
+      txQueueSizes: this.txq.slice(0, this.nbTx).map((s) => s?.size ?? 0),
+      txMode: this.opts.txMode,
+    };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private rxZones(): number[] {
+    return this.rxq.slice(0, this.nbRx).map((s) => s?.zone ?? 0).filter((z) => z !== 0);
+  }
+  private txZones(): number[] {
+    return this.txq.slice(0, this.nbTx).map((s) => s?.zone ?? 0).filter((z) => z !== 0);
+  }
+
+  private setState(s: number): void {
+    this.state = s;
+    Atomics.store(this.mem.u32, (this.entry + P_STATE) >>> 2, s);
+  }
+
+  private requireState(op: string, ...ok: number[]): void {
+    if (!ok.includes(this.state)) {
+      const names = ["closed", "probed", "configured", "started", "stopped"];
+      throw new TpdkError("ESTATE", `${this.name}: ${op}() not allowed while the port is ${names[this.state]}`);
+    }
+  }
+
+  /** Queue size for `vq`: requested (or queue_size=), capped at the device's maximum (a power of two). */
+  private queueSize(vq: number, nbDesc: number | undefined): number {
+    const want = nbDesc ?? this.opts.queueSize;
+    if (!Number.isInteger(want) || want < 8 || want > 32768 || (want & (want - 1)) !== 0) {
+      throw new TpdkError("EINVAL", `${this.name}: ${want} descriptors is not a power of two in 8..32768`);
+    }
+    const max = this.step("queue setup", () => queueMaxSize(this.transport, vq));
+    if (max === 0) throw new TpdkError("EQUEUE", `${this.name}: device has no virtqueue ${vq}`);
+    let cap = 1;
+    while (cap * 2 <= max && cap < 32768) cap *= 2;
+    return Math.min(want, cap);
+  }
+
+  /** Reserve (or reuse) the queue's zone; a zone the queue used before with another size is retired. */
+  private queueZone(tx: boolean, q: number, size: number): number {
+    const zname = queueZoneName(this.portId, tx, q, size);
+    const layout = queueZoneLayout(size, tx);
+    const prev = this.mem.u32[(this.entry + (tx ? P_TXQ_ZONES : P_RXQ_ZONES) + 4 * q) >>> 2]!;
+    const existing = this.mem.lookup(zname);
+    const zone = existing ? existing.offset : this.mem.reserve(zname, layout.bytes, 4096).offset;
+    if (prev !== 0 && prev !== zone) Atomics.store(this.mem.u32, (prev + Q_RUN) >>> 2, Q_RUN_RETIRED);
+    return zone;
+  }
+
+  private writeQueueHeader(zone: number, vq: number, q: number, size: number, tx: boolean): void {
+    const { u32, u8 } = this.mem;
+    const layout = queueZoneLayout(size, tx);
+    const ring = splitRingLayout(size);
+    // Keep the run generation word (+4: its counter) so an lcore never mistakes a new run for an old one.
+    const gen = u32[(zone + Q_GEN) >>> 2]!;
+    u8.fill(0, zone, zone + layout.bytes);
+    u32[(zone + Q_GEN) >>> 2] = gen;
+    const f = this.negotiated;
+    let flags = 0;
+    if (hasFeature(f, VIRTIO_F_IN_ORDER)) flags |= QF_IN_ORDER;
+    if (hasFeature(f, VIRTIO_F_EVENT_IDX)) flags |= QF_EVENT_IDX;
+    if (hasFeature(f, VIRTIO_NET_F_MRG_RXBUF)) flags |= QF_MRG_RXBUF;
+    if (hasFeature(f, VIRTIO_F_INDIRECT_DESC)) flags |= QF_INDIRECT;
+    if (hasFeature(f, VIRTIO_F_VERSION_1) || hasFeature(f, VIRTIO_F_ANY_LAYOUT)) flags |= QF_ANY_LAYOUT;
+    const w = zone >>> 2;
+    u32[w + (Q_SIZE >>> 2)] = size;
+    u32[w + (Q_VQ >>> 2)] = vq;
+    u32[w + (Q_FLAGS >>> 2)] = flags;
+    u32[w + (Q_HDR_SIZE >>> 2)] = this.hdrSize;
+    u32[w + (Q_DESC >>> 2)] = zone + layout.ring + ring.desc;
+    u32[w + (Q_AVAIL >>> 2)] = zone + layout.ring + ring.avail;
+    u32[w + (Q_USED >>> 2)] = zone + layout.ring + ring.used;
+    u32[w + (Q_OWNER >>> 2)] = zone + layout.owner;
+    u32[w + (Q_TX_REGION >>> 2)] = tx ? zone + layout.txRegion : 0;
+    u32[w + (Q_PORT >>> 2)] = this.portId;
+    u32[w + (Q_QUEUE >>> 2)] = q;
+    u32[w + (Q_TX_MODE >>> 2)] = TXM_CODES[this.opts.txMode];
+    u32[w + (Q_DOORBELL >>> 2)] = this.transport.doorbellAddr();
+    u32[w + (Q_INTERRUPT >>> 2)] = this.transport.interruptAddr(vq);
+  }
+
+  /**
+   * Reinitialise the ring memory, tell the device where it is, and (RX) post
+   * buffers. Runs at every start: after a stop the device was reset and the
+   * ring starts over at index 0.
+   */
+  private programQueue(slot: QueueSlot, vq: number, tx: boolean): void {
+    const { u8, u16, u32 } = this.mem;
+    const zone = slot.zone;
+    const size = slot.size;
+    const w = zone >>> 2;
+    const desc = u32[w + (Q_DESC >>> 2)]!;
+    const avail = u32[w + (Q_AVAIL >>> 2)]!;
+    const used = u32[w + (Q_USED >>> 2)]!;
+    const owner = u32[w + (Q_OWNER >>> 2)]!;
+    const flags = u32[w + (Q_FLAGS >>> 2)]!;
+    const ring = splitRingLayout(size);
+    u8.fill(0, desc, desc + ring.totalBytes);
+    u32.fill(0, owner >>> 2, (owner >>> 2) + size);
+    // Pure poll mode: no used-buffer interrupts (RxQueue.enableInterrupt changes this).
+    u16[(avail + AVAIL_FLAGS) >>> 1] = VRING_AVAIL_F_NO_INTERRUPT;
+    // Under EVENT_IDX the flag is ignored; used_event just behind index 0 means "not before 65536 more".
+    u16[(avail + usedEventOffset(size)) >>> 1] = 0xffff;
+    if (flags & QF_IN_ORDER) {
+      // In order, descriptor i sits in ring slot i: the avail ring is written once, here.
+      for (let i = 0; i < size; i++) u16[(avail + AVAIL_RING + 2 * i) >>> 1] = i;
+    }
+    if (tx) this.initTxRegions(zone, size);
+    const notifyOff = setupQueue(this.transport, vq, size, desc, avail, used);
+    u32[w + (Q_NOTIFY >>> 2)] = this.transport.notifyAddr(notifyOff);
+    if (!tx) this.fillRx(slot, desc, avail, owner);
+  }
+
+  /** Indirect tables: entry 0 always points at the slot's (zero) header; next links fixed. Written once. */
+  private initTxRegions(zone: number, size: number): void {
+    const { u8, u16, u32 } = this.mem;
+    const region = u32[(zone + Q_TX_REGION) >>> 2]!;
+    u8.fill(0, region, region + TX_REGION * size);
+    for (let i = 0; i < size; i++) {
+      const r = region + i * TX_REGION;
+      const table = r + TX_REGION_TABLE;
+      u32[table >>> 2] = r + TX_REGION_HDR;
+      u32[(table + 8) >>> 2] = this.hdrSize;
+      u16[(table + 12) >>> 1] = VRING_DESC_F_NEXT;
+      for (let k = 0; k < TX_INDIRECT_MAX; k++) u16[(table + DESC_SIZE * k + 14) >>> 1] = k + 1 < TX_INDIRECT_MAX ? k + 1 : 0;
+    }
+  }
+
+  /** Post every descriptor with a fresh mbuf (as DPDK's rx queue start); fewer if the pool runs dry. */
+  private fillRx(slot: QueueSlot, desc: number, avail: number, owner: number): void {
+    const { u16, u32 } = this.mem;
+    const pool = slot.pool!;
+    const hdr = this.hdrSize;
+    let n = 0;
+    for (; n < slot.size; n++) {
+      const m = pool.alloc();
+      if (m === 0) break;
+      const d = desc + DESC_SIZE * n;
+      u32[d >>> 2] = this.mbufs.bufAddr(m) + PKTMBUF_HEADROOM - hdr;
+      u32[(d + 4) >>> 2] = 0;
+      u32[(d + 8) >>> 2] = this.mbufs.bufLen(m) - PKTMBUF_HEADROOM + hdr;
+      u16[(d + 12) >>> 1] = VRING_DESC_F_WRITE;
+      u16[(d + 14) >>> 1] = 0;
+      u32[(owner >>> 2) + n] = m;
+      u16[(avail + AVAIL_RING + 2 * n) >>> 1] = n;
+    }
+    u32[(slot.zone + Q_START_AVAIL) >>> 2] = n;
+    // Publishes the descriptors and ring entries above to the device.
+    Atomics.store(u16, (avail + AVAIL_IDX) >>> 1, n);
+  }
+
+  private openQueue(zone: number): void {
+    const u32 = this.mem.u32;
+    let gen = (u32[(zone + Q_GEN) >>> 2]! + 1) >>> 0;
+    if (gen === 0 || gen === Q_RUN_RETIRED) gen = 1;
+    u32[(zone + Q_GEN) >>> 2] = gen;
+    // Pairs with the lcore's read of Q_RUN at the top of each burst: a changed value makes it resync.
+    Atomics.store(u32, (zone + Q_RUN) >>> 2, gen);
+  }
+
+  /** After the reset: free whatever mbufs the queue's descriptors still own. */
+  private releaseQueue(slot: QueueSlot): void {
+    const u32 = this.mem.u32;
+    const owner = u32[(slot.zone + Q_OWNER) >>> 2]! >>> 2;
+    for (let i = 0; i < slot.size; i++) {
+      const m = u32[owner + i]!;
+      if (m !== 0) {
+        u32[owner + i] = 0;
+        this.mbufs.free(m);
+      }
+    }
+  }
+}
+
+/** The port table zone (reserved by the first probe in this memory). */
+export function portTable(mem: Memory): number {
+  const z = mem.lookup(PORT_TABLE_ZONE);
+  if (z) return z.offset;
+  try {
+    return mem.reserve(PORT_TABLE_ZONE, PMD_MAX_PORTS * PORT_ENTRY, 64).offset;
+  } catch (e) {
+    if (e instanceof TpdkError && e.code === "EEXIST") return mem.zone(PORT_TABLE_ZONE).offset;
+    throw e;
+  }
+}

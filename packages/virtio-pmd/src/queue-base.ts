@@ -1,0 +1,260 @@
+import { type Memory, TpdkError } from "@tpdk/eal";
+import { Mbufs } from "@tpdk/mbuf";
+import {
+  AVAIL_FLAGS,
+  AVAIL_IDX,
+  AVAIL_RING,
+  USED_FLAGS,
+  USED_IDX,
+  USED_RING,
+  VRING_USED_F_NO_NOTIFY,
+  availEventOffset,
+  usedEventOffset,
+} from "@tpdk/virtio";
+import {
+  PMD_MAX_PORTS,
+  PMD_MAX_QUEUES,
+  PORT_FREE,
+  PORT_TABLE_ZONE,
+  P_RXQ_ZONES,
+  P_STATE,
+  P_TXQ_ZONES,
+  QF_EVENT_IDX,
+  QF_IN_ORDER,
+  Q_AVAIL,
+  Q_DESC,
+  Q_DOORBELL,
+  Q_FLAGS,
+  Q_HDR_SIZE,
+  Q_INTERRUPT,
+  Q_NOTIFY,
+  Q_OWNER,
+  Q_RUN,
+  Q_SIZE,
+  Q_STATS,
+  Q_USED,
+  S_KICKS,
+  portEntry,
+} from "./layout.js";
+
+const Q_RUN_RETIRED = 0xffffffff;
+
+/**
+ * What RX and TX queues share on the lcore side: the views, the ring
+ * addresses (as typed-array indices, computed once per binding), the
+ * driver's shadow indices, the descriptor free list and the kick logic.
+ *
+ * Binding: the queue follows its zone through the port table. Each burst
+ * reads the zone's run word (one plain load): when it differs from the run
+ * this object last synced to, the port was stopped (0), restarted (a new
+ * generation: start over from the state the main thread left) or the queue
+ * moved to a new zone (retired: re-bind). That is the cold path.
+ */
+export abstract class QueueBase {
+  readonly portId: number;
+  readonly queueId: number;
+  protected readonly mem: Memory;
+  protected readonly u8: Uint8Array;
+  protected readonly u16: Uint16Array;
+  protected readonly u32: Uint32Array;
+  protected readonly i32: Int32Array;
+  protected readonly f64: Float64Array;
+  protected readonly mbufs: Mbufs;
+  private readonly tx: boolean;
+  private readonly portTable: number;
+
+  protected zone = 0;
+  /** u32 index of the zone's run word. */
+  protected runW = 0;
+  /** Run generation this object is synced to (0 = never). */
+  protected run = 0;
+
+  // ring geometry (valid once synced)
+  size = 0;
+  protected mask = 0;
+  protected flags = 0;
+  protected hdr = 12;
+  protected inOrder = false;
+  protected eventIdx = false;
+  /** Byte address of descriptor 0. */
+  protected desc = 0;
+  /** u16 indices. */
+  protected availFlagsH = 0;
+  protected availIdxH = 0;
+  protected availRingH = 0;
+  protected usedEventH = 0;
+  protected usedFlagsH = 0;
+  protected usedIdxH = 0;
+  protected availEventH = 0;
+  /** u32 index of used.ring[0]. */
+  protected usedRingW = 0;
+  /** u32 index of owner[0]: the mbuf each descriptor holds (0 = none). */
+  protected ownerW = 0;
+  /** i32 indices of the notify word, the device's doorbell, our interrupt word. */
+  protected notifyI = 0;
+  protected doorbellI = 0;
+  protected interruptI = 0;
+  /** f64 index of the statistics block. */
+  protected st = 0;
+
+  // driver-side shadow state (this thread only)
+  /** avail.idx as we last published it (free-running u16). */
+  protected availIdx = 0;
+  /** Next used.ring entry to consume (free-running u16). */
+  protected usedSeen = 0;
+  /** used.idx as last loaded from the device. */
+  protected usedCached = 0;
+  /** Chains made available and not yet reclaimed (what used.idx may legitimately run ahead by). */
+  protected pending = 0;
+  /** Free descriptors. */
+  protected nfree = 0;
+  /** Free list (not IN_ORDER): a stack of descriptor indices. */
+  protected freeStack = new Uint16Array(0);
+  protected freeTop = 0;
+  /** IN_ORDER: next descriptor to hand out / next expected back (free-running). */
+  protected descHead = 0;
+  protected descCons = 0;
+
+  protected constructor(mem: Memory, portId: number, queueId: number, tx: boolean) {
+    const what = tx ? "tx" : "rx";
+    if (!Number.isInteger(portId) || portId < 0 || portId >= PMD_MAX_PORTS || !Number.isInteger(queueId) || queueId < 0 || queueId >= PMD_MAX_QUEUES) {
+      throw new TpdkError("EINVAL", `virtio-pmd: no ${what} queue ${queueId} on port ${portId} (ports 0..${PMD_MAX_PORTS - 1}, queues 0..${PMD_MAX_QUEUES - 1})`);
+    }
+    const t = mem.lookup(PORT_TABLE_ZONE);
+    if (!t) throw new TpdkError("ESTATE", `virtio-pmd: port ${portId} is not probed (no port table in this memory)`);
+    this.mem = mem;
+    this.u8 = mem.u8;
+    this.u16 = mem.u16;
+    this.u32 = mem.u32;
+    this.i32 = mem.i32;
+    this.f64 = mem.f64;
+    this.mbufs = new Mbufs(mem);
+    this.portId = portId;
+    this.queueId = queueId;
+    this.tx = tx;
+    this.portTable = t.offset;
+    const zone = this.currentZone();
+    if (zone === 0) throw new TpdkError("ESTATE", `virtio-pmd: ${what} queue ${queueId} of port ${portId} is not set up`);
+    this.bind(zone);
+  }
+
+  private currentZone(): number {
+    const e = portEntry(this.portTable, this.portId);
+    if (Atomics.load(this.u32, (e + P_STATE) >>> 2) === PORT_FREE) return 0;
+    return this.u32[(e + (this.tx ? P_TXQ_ZONES : P_RXQ_ZONES) + 4 * this.queueId) >>> 2]!;
+  }
+
+  private bind(zone: number): void {
+    this.zone = zone;
+    this.runW = (zone + Q_RUN) >>> 2;
+    this.st = (zone + Q_STATS) >>> 3;
+    this.run = 0;
+  }
+
+  /**
+   * Cold path, called when the run word differs from `this.run`. Returns
+   * true when the queue is running and the shadow state is in sync with it.
+   */
+  protected resync(run: number): boolean {
+    if (run === Q_RUN_RETIRED) {
+      const zone = this.currentZone();
+      if (zone === 0 || zone === this.zone) return false;
+      this.bind(zone);
+      run = Atomics.load(this.u32, this.runW);
+      if (run === 0 || run === Q_RUN_RETIRED) return false;
+    }
+    if (run === 0) return false;
+    const u32 = this.u32;
+    const z = this.zone;
+    const w = z >>> 2;
+    const size = u32[w + (Q_SIZE >>> 2)]!;
+    this.size = size;
+    this.mask = size - 1;
+    this.flags = u32[w + (Q_FLAGS >>> 2)]!;
+    this.hdr = u32[w + (Q_HDR_SIZE >>> 2)]!;
+    this.inOrder = (this.flags & QF_IN_ORDER) !== 0;
+    this.eventIdx = (this.flags & QF_EVENT_IDX) !== 0;
+    this.desc = u32[w + (Q_DESC >>> 2)]!;
+    const avail = u32[w + (Q_AVAIL >>> 2)]!;
+    const used = u32[w + (Q_USED >>> 2)]!;
+    this.availFlagsH = (avail + AVAIL_FLAGS) >>> 1;
+    this.availIdxH = (avail + AVAIL_IDX) >>> 1;
+    this.availRingH = (avail + AVAIL_RING) >>> 1;
+    this.usedEventH = (avail + usedEventOffset(size)) >>> 1;
+    this.usedFlagsH = (used + USED_FLAGS) >>> 1;
+    this.usedIdxH = (used + USED_IDX) >>> 1;
+    this.availEventH = (used + availEventOffset(size)) >>> 1;
+    this.usedRingW = (used + USED_RING) >>> 2;
+    this.ownerW = u32[w + (Q_OWNER >>> 2)]! >>> 2;
+    this.notifyI = u32[w + (Q_NOTIFY >>> 2)]! >>> 2;
+    this.doorbellI = u32[w + (Q_DOORBELL >>> 2)]! >>> 2;
+    this.interruptI = u32[w + (Q_INTERRUPT >>> 2)]! >>> 2;
+    if (this.freeStack.length !== size) this.freeStack = new Uint16Array(size);
+    this.resizeLocal(size);
+    // The main thread left the ring at start: avail.idx = what it posted
+    // (RX), used.idx = 0, owner[] nonzero exactly for the posted descriptors.
+    this.availIdx = Atomics.load(this.u16, this.availIdxH);
+    this.usedSeen = 0;
+    this.usedCached = 0;
+    this.pending = this.availIdx;
+    this.freeTop = 0;
+    for (let d = size - 1; d >= 0; d--) if (u32[this.ownerW + d] === 0) this.freeStack[this.freeTop++] = d;
+    this.nfree = this.freeTop;
+    this.descHead = this.availIdx;
+    this.descCons = 0;
+    this.onResync();
+    this.run = run;
+    return true;
+  }
+
+  /** Subclass hook: allocate per-descriptor side tables of `size` entries. */
+  protected abstract resizeLocal(size: number): void;
+  /** Subclass hook: after a resync (pool lookup, thresholds). */
+  protected abstract onResync(): void;
+
+  /** A free descriptor (the caller checked nfree > 0). IN_ORDER: the next in table order. */
+  protected allocDesc(): number {
+    this.nfree--;
+    if (this.inOrder) {
+      const d = this.descHead & this.mask;
+      this.descHead = (this.descHead + 1) & 0xffff;
+      return d;
+    }
+    return this.freeStack[--this.freeTop]!;
+  }
+
+  /** Return descriptor `d` (not IN_ORDER; IN_ORDER frees by advancing descCons). */
+  protected freeDesc(d: number): void {
+    this.freeStack[this.freeTop++] = d;
+    this.nfree++;
+  }
+
+  /**
+   * After publishing avail.idx (old -> now): kick unless the device
+   * suppressed it (§2.7.10). The loads pair with the device's stores of
+   * used.flags / avail_event, and come after our Atomics.store of avail.idx
+   * (the barrier the spec asks for before reading them).
+   */
+  protected kickIfNeeded(oldIdx: number, newIdx: number): void {
+    let kick: boolean;
+    if (this.eventIdx) {
+      const ev = Atomics.load(this.u16, this.availEventH);
+      kick = ((newIdx - ev - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
+    } else {
+      kick = (Atomics.load(this.u16, this.usedFlagsH) & VRING_USED_F_NO_NOTIFY) === 0;
+    }
+    if (kick) {
+      Atomics.add(this.i32, this.notifyI, 1);
+      // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
+      Atomics.add(this.i32, this.doorbellI, 1);
+      Atomics.notify(this.i32, this.doorbellI);
+      this.f64[this.st + S_KICKS] += 1;
+    }
+  }
+
+  /** True while the port is started and this object is in sync (cold check for non-burst methods). */
+  get running(): boolean {
+    const run = Atomics.load(this.u32, this.runW);
+    return run === this.run && run !== 0 ? true : this.resync(run);
+  }
+}

@@ -1,0 +1,69 @@
+import { type Memory, TpdkError } from "@tpdk/eal";
+import { PMD_MAX_QUEUES } from "./layout.js";
+import { RxQueue } from "./rxq.js";
+import { TxQueue } from "./txq.js";
+
+/**
+ * The per-thread queue registry behind the DPDK-style rxBurst/txBurst
+ * wrappers: queue objects are attached on first use (cold) and kept, indexed
+ * by port * PMD_MAX_QUEUES + queue.
+ */
+let threadMem: Memory | null = null;
+const rxqs: (RxQueue | undefined)[] = [];
+const txqs: (TxQueue | undefined)[] = [];
+
+/**
+ * Tell this thread which EAL memory the ports live in. probe() does it on the
+ * main thread; an lcore calls it once before its first burst (with ctx.mem).
+ */
+export function bindThreadMemory(mem: Memory): void {
+  if (threadMem !== mem) {
+    threadMem = mem;
+    rxqs.length = 0;
+    txqs.length = 0;
+  }
+}
+
+function memOrThrow(): Memory {
+  if (!threadMem) throw new TpdkError("ESTATE", "virtio-pmd: call bindThreadMemory(mem) in this thread before rxBurst/txBurst");
+  return threadMem;
+}
+
+/** This thread's RxQueue for (port, queue), attached on first use. Throws ESTATE if the queue is not set up. */
+export function rxQueue(port: number, queue: number): RxQueue {
+  const q = rxqs[port * PMD_MAX_QUEUES + queue];
+  if (q !== undefined && q.queueId === queue) return q;
+  const a = RxQueue.attach(memOrThrow(), port, queue);
+  rxqs[port * PMD_MAX_QUEUES + queue] = a;
+  return a;
+}
+
+export function txQueue(port: number, queue: number): TxQueue {
+  const q = txqs[port * PMD_MAX_QUEUES + queue];
+  if (q !== undefined && q.queueId === queue) return q;
+  const a = TxQueue.attach(memOrThrow(), port, queue);
+  txqs[port * PMD_MAX_QUEUES + queue] = a;
+  return a;
+}
+
+/**
+ * rte_eth_rx_burst(port, queue, mbufs, n): receive up to n (<= 64) packets
+ * into mbufs[off..]. Returns how many; the caller owns them (sends or frees
+ * each). 0 while the port is stopped. Hot path after the first call.
+ */
+export function rxBurst(port: number, queue: number, mbufs: Uint32Array, n: number, off = 0): number {
+  let q = rxqs[port * PMD_MAX_QUEUES + queue];
+  if (q === undefined || queue >= PMD_MAX_QUEUES) q = rxQueue(port, queue);
+  return q.rxBurst(mbufs, n, off);
+}
+
+/**
+ * rte_eth_tx_burst(port, queue, mbufs, n): send mbufs[off..off+n) (<= 64).
+ * Returns k: the first k now belong to the driver (freed after the device
+ * used them); the caller retries or frees the rest. Hot path after the first call.
+ */
+export function txBurst(port: number, queue: number, mbufs: Uint32Array, n: number, off = 0): number {
+  let q = txqs[port * PMD_MAX_QUEUES + queue];
+  if (q === undefined || queue >= PMD_MAX_QUEUES) q = txQueue(port, queue);
+  return q.txBurst(mbufs, n, off);
+}

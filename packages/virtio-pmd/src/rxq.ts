@@ -1,0 +1,378 @@
+import { type Memory, TpdkError } from "@tpdk/eal";
+import { M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, Mempool, PKTMBUF_HEADROOM } from "@tpdk/mbuf";
+import { ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } from "@tpdk/virtio";
+import {
+  QF_MRG_RXBUF,
+  Q_POOL_ID,
+  Q_POOL_NAME,
+  Q_POOL_NAME_BYTES,
+  S_BAD_NUM_BUFFERS,
+  S_BAD_USED_ID,
+  S_BAD_USED_IDX,
+  S_BAD_USED_LEN,
+  S_BROADCAST,
+  S_BYTES,
+  S_ERRORS,
+  S_INTERRUPTS,
+  S_MULTICAST,
+  S_NOMBUF,
+  S_PACKETS,
+  S_RUNTS,
+  S_SIZE_BINS,
+  S_TRUNCATED,
+} from "./layout.js";
+import { QueueBase } from "./queue-base.js";
+
+/** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
+export const RX_BURST_MAX = 64;
+const REFILL_CHUNK = 64;
+
+/**
+ * The lcore side of a receive queue: attach once per thread, then call
+ * rxBurst in the poll loop. Hot path: no allocation, no exceptions; one
+ * Atomics.load of used.idx per burst (only when the cached copy is used up),
+ * one Atomics.store of avail.idx per burst that refilled.
+ *
+ * RX buffers are posted as addr = buf + headroom - hdr, len = buf_len -
+ * headroom + hdr (WRITE): the device writes the virtio-net header into the
+ * end of the headroom and the frame lands at data_off = headroom. No copy.
+ *
+ * The device is not trusted: a used id out of range or not outstanding, a
+ * used len beyond the posted buffer, a used.idx ahead of what was made
+ * available, a num_buffers the ring cannot satisfy: each is counted
+ * (bad_used_*, errors) and skipped. The owner table (one mbuf handle per
+ * descriptor, cleared when taken back) guarantees an mbuf is handed out at
+ * most once and never lost: whatever a descriptor still owns is freed by the
+ * port's stop().
+ */
+export class RxQueue extends QueueBase {
+  private pool: Mempool | null = null;
+  private poolId = 0;
+  private readonly refill = new Uint32Array(REFILL_CHUNK);
+  private refillThresh = 1;
+  private mrg = false;
+  private interrupts = false;
+
+  private constructor(mem: Memory, portId: number, queueId: number) {
+    super(mem, portId, queueId, false);
+  }
+
+  /** This thread's handle on rx queue `q` of port `portId` (cold; keep it). Throws ESTATE if not set up. */
+  static attach(mem: Memory, portId: number, q: number): RxQueue {
+    return new RxQueue(mem, portId, q);
+  }
+
+  protected resizeLocal(): void {}
+
+  protected onResync(): void {
+    this.mrg = (this.flags & QF_MRG_RXBUF) !== 0;
+    this.refillThresh = Math.max(1, Math.min(32, this.size >>> 2));
+    const id = this.u32[(this.zone + Q_POOL_ID) >>> 2]!;
+    if (this.pool === null || this.poolId !== id) {
+      const b = this.zone + Q_POOL_NAME;
+      let end = b;
+      while (end < b + Q_POOL_NAME_BYTES && this.u8[end] !== 0) end++;
+      const name = new TextDecoder().decode(this.u8.slice(b, end));
+      this.pool = Mempool.lookup(this.mem, name);
+      this.poolId = id;
+    }
+    this.interrupts = false;
+  }
+
+  /**
+   * rte_eth_rx_burst: up to `n` (at most 64) received packets into
+   * mbufs[off..]. Returns how many; the caller owns those mbufs (it sends or
+   * frees each). Each is a chain of nbSegs mbufs under MRG_RXBUF, with port
+   * set and data at the default headroom. 0 when the port is stopped.
+   */
+  rxBurst(mbufs: Uint32Array, n: number, off = 0): number {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run && !this.resync(run)) return 0;
+    if (n > RX_BURST_MAX) n = RX_BURST_MAX;
+    const u8 = this.u8;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const f64 = this.f64;
+    const st = this.st;
+    const ownerW = this.ownerW;
+    const usedRingW = this.usedRingW;
+    const mask = this.mask;
+    const size = this.size;
+    const hdr = this.hdr;
+    const inOrder = this.inOrder;
+    const port = this.portId;
+    let avail = (this.usedCached - this.usedSeen) & 0xffff;
+    if (avail === 0) {
+      // The one poll of used.idx per burst; pairs with the device's
+      // Atomics.store of used.idx after it wrote the used entries and buffers.
+      avail = this.loadUsed();
+    }
+    let nrx = 0;
+    let bytes = 0;
+    let errors = 0;
+    while (nrx < n && avail > 0) {
+      // ---- take one used entry: the frame's first buffer
+      let e = usedRingW + 2 * (this.usedSeen & mask);
+      let id = u32[e]!;
+      let len = u32[e + 1]!;
+      this.usedSeen = (this.usedSeen + 1) & 0xffff;
+      avail--;
+      let d: number;
+      if (inOrder) {
+        // In order, the position identifies the buffer; an id that disagrees is counted and ignored.
+        d = this.descCons & mask;
+        if (id !== d) f64[st + S_BAD_USED_ID] += 1;
+      } else {
+        d = id;
+        if (id >= size || u32[ownerW + id] === 0) {
+          f64[st + S_BAD_USED_ID] += 1;
+          errors++;
+          continue;
+        }
+      }
+      const m = u32[ownerW + d]!;
+      if (m === 0) {
+        // Cannot happen in order (the position is always outstanding); kept so no 0 is ever handed out.
+        f64[st + S_BAD_USED_ID] += 1;
+        errors++;
+        continue;
+      }
+      this.takeBack(d);
+      const maxLen = u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr;
+      if (len > maxLen) {
+        f64[st + S_BAD_USED_LEN] += 1;
+        errors++;
+        this.mbufs.free(m);
+        continue;
+      }
+      if (len < hdr + ETH_HDR_LEN) {
+        f64[st + S_RUNTS] += 1;
+        errors++;
+        this.mbufs.free(m);
+        continue;
+      }
+      const bufAddr = u32[(m + M_BUF_ADDR) >>> 2]!;
+      let nb = 1;
+      if (this.mrg) {
+        const h = bufAddr + PKTMBUF_HEADROOM - hdr + NET_HDR_NUM_BUFFERS;
+        nb = u8[h]! | (u8[h + 1]! << 8);
+        if (nb === 0 || nb > size) {
+          f64[st + S_BAD_NUM_BUFFERS] += 1;
+          errors++;
+          this.mbufs.free(m);
+          continue;
+        }
+      }
+      let pktLen = len - hdr;
+      u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
+      u16[(m + M_DATA_LEN) >>> 1] = pktLen;
+      u16[(m + M_NB_SEGS) >>> 1] = nb;
+      u16[(m + M_PORT) >>> 1] = port;
+      u32[(m + M_NEXT) >>> 2] = 0;
+      if (nb > 1) {
+        // ---- mergeable: the rest of the frame is in the next nb-1 used entries
+        if (avail < nb - 1) avail = this.loadUsedMore(avail);
+        if (avail < nb - 1) {
+          // The device must publish a frame's buffers together (§5.1.6.4.2): cut short, drop it.
+          f64[st + S_TRUNCATED] += 1;
+          errors++;
+          this.mbufs.free(m);
+          continue;
+        }
+        let prev = m;
+        let ok = true;
+        for (let k = 1; k < nb; k++) {
+          e = usedRingW + 2 * (this.usedSeen & mask);
+          id = u32[e]!;
+          len = u32[e + 1]!;
+          this.usedSeen = (this.usedSeen + 1) & 0xffff;
+          avail--;
+          if (inOrder) {
+            d = this.descCons & mask;
+            if (id !== d) f64[st + S_BAD_USED_ID] += 1;
+          } else {
+            d = id;
+            if (id >= size || u32[ownerW + id] === 0) {
+              f64[st + S_BAD_USED_ID] += 1;
+              ok = false;
+              continue;
+            }
+          }
+          const s = u32[ownerW + d]!;
+          if (s === 0) {
+            f64[st + S_BAD_USED_ID] += 1;
+            ok = false;
+            continue;
+          }
+          this.takeBack(d);
+          if (len > u16[(s + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr) {
+            f64[st + S_BAD_USED_LEN] += 1;
+            ok = false;
+            this.mbufs.free(s);
+            continue;
+          }
+          // Later buffers carry no header: their data starts where the header would be.
+          u16[(s + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM - hdr;
+          u16[(s + M_DATA_LEN) >>> 1] = len;
+          u16[(s + M_NB_SEGS) >>> 1] = 1;
+          u32[(s + M_NEXT) >>> 2] = 0;
+          u32[(prev + M_NEXT) >>> 2] = s;
+          prev = s;
+          pktLen += len;
+        }
+        if (!ok) {
+          errors++;
+          this.mbufs.free(m);
+          continue;
+        }
+      }
+      u32[(m + M_PKT_LEN) >>> 2] = pktLen;
+      mbufs[off + nrx++] = m;
+      // ---- per-packet statistics (DPDK's virtio_update_packet_stats)
+      bytes += pktLen;
+      f64[st + S_SIZE_BINS + sizeBinOf(pktLen)] += 1;
+      const a = bufAddr + PKTMBUF_HEADROOM;
+      if ((u8[a]! & 1) !== 0) {
+        if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
+        else f64[st + S_MULTICAST] += 1;
+      }
+    }
+    if (nrx !== 0) {
+      f64[st + S_PACKETS] += nrx;
+      f64[st + S_BYTES] += bytes;
+    }
+    if (errors !== 0) f64[st + S_ERRORS] += errors;
+    if (this.nfree >= this.refillThresh) this.refillRing();
+    if (this.eventIdx && !this.interrupts) {
+      // Poll mode under EVENT_IDX: keep used_event just behind us, so the device never interrupts.
+      u16[this.usedEventH] = (this.usedSeen - 1) & 0xffff;
+    }
+    return nrx;
+  }
+
+  /** Load used.idx; a value ahead of what we made available is counted and skipped whole. */
+  private loadUsed(): number {
+    this.usedCached = Atomics.load(this.u16, this.usedIdxH);
+    const avail = (this.usedCached - this.usedSeen) & 0xffff;
+    if (avail > this.pending) {
+      this.f64[this.st + S_BAD_USED_IDX] += 1;
+      this.f64[this.st + S_ERRORS] += 1;
+      this.usedSeen = this.usedCached;
+      return 0;
+    }
+    return avail;
+  }
+
+  /** A frame's buffers go past the cached used.idx: look once more (rare: only under MRG_RXBUF). */
+  private loadUsedMore(avail: number): number {
+    const idx = Atomics.load(this.u16, this.usedIdxH);
+    const more = (idx - this.usedSeen) & 0xffff;
+    if (more > this.pending) return avail;
+    this.usedCached = idx;
+    return more;
+  }
+
+  /** Descriptor `d` is back from the device: clear its owner, free it, one fewer pending. */
+  private takeBack(d: number): void {
+    this.u32[this.ownerW + d] = 0;
+    this.pending--;
+    if (this.inOrder) {
+      this.descCons = (this.descCons + 1) & 0xffff;
+      this.nfree++;
+    } else this.freeDesc(d);
+  }
+
+  /** Post fresh mbufs on every free descriptor, in bulk; count rx_nombuf when the pool is short. */
+  private refillRing(): void {
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const pool = this.pool!;
+    const arr = this.refill;
+    const hdr = this.hdr;
+    const old = this.availIdx;
+    let idx = old;
+    while (this.nfree > 0) {
+      const c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
+      if (pool.allocBulk(arr, c) === 0) {
+        // Retried next burst (DPDK's rx_mbuf_alloc_failed counts what could not be posted).
+        this.f64[this.st + S_NOMBUF] += c;
+        break;
+      }
+      for (let i = 0; i < c; i++) {
+        const m = arr[i]!;
+        const d = this.allocDesc();
+        const a = this.desc + 16 * d;
+        u32[a >>> 2] = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM - hdr;
+        u32[(a + 4) >>> 2] = 0;
+        u32[(a + 8) >>> 2] = u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr;
+        u16[(a + 12) >>> 1] = VRING_DESC_F_WRITE;
+        u32[this.ownerW + d] = m;
+        const slot = this.availRingH + (idx & this.mask);
+        // In order the slot already names descriptor d (written at setup): skip the store.
+        if (u16[slot] !== d) u16[slot] = d;
+        idx = (idx + 1) & 0xffff;
+      }
+      this.pending += c;
+    }
+    if (idx !== old) {
+      this.availIdx = idx;
+      // The one publish per burst: makes the descriptors and ring entries above visible to the device.
+      Atomics.store(u16, this.availIdxH, idx);
+      this.kickIfNeeded(old, idx);
+    }
+  }
+
+  // ---------------------------------------------------------------- interrupt mode
+
+  /**
+   * rte_eth_dev_rx_intr_enable: ask the device for a used-buffer interrupt
+   * (clears NO_INTERRUPT; under EVENT_IDX sets used_event to our position).
+   * For apps that would rather sleep (waitInterrupt) than spin when idle.
+   */
+  enableInterrupt(): void {
+    if (!this.running) throw new TpdkError("ESTATE", `virtio-pmd: port ${this.portId} rx queue ${this.queueId} is not started`);
+    this.interrupts = true;
+    if (this.eventIdx) Atomics.store(this.u16, this.usedEventH, this.usedSeen);
+    Atomics.store(this.u16, this.availFlagsH, 0);
+  }
+
+  /** rte_eth_dev_rx_intr_disable: back to pure polling. */
+  disableInterrupt(): void {
+    if (!this.running) return;
+    this.interrupts = false;
+    Atomics.store(this.u16, this.availFlagsH, VRING_AVAIL_F_NO_INTERRUPT);
+    if (this.eventIdx) Atomics.store(this.u16, this.usedEventH, (this.usedSeen - 1) & 0xffff);
+  }
+
+  /**
+   * Sleep until the device signals a used buffer on this queue, or
+   * `timeoutMs` passes. Returns true when there is (probably) work: an
+   * interrupt arrived, or used entries were already waiting. Call after
+   * enableInterrupt() and after an rxBurst that returned 0.
+   */
+  waitInterrupt(timeoutMs: number): boolean {
+    if (!this.running) return false;
+    const v = Atomics.load(this.i32, this.interruptI);
+    if (this.eventIdx) Atomics.store(this.u16, this.usedEventH, this.usedSeen);
+    // Checked after reading the interrupt word: a device publishing after this
+    // check bumps the word, so the wait below returns at once.
+    if (Atomics.load(this.u16, this.usedIdxH) !== this.usedSeen) return true;
+    const r = Atomics.wait(this.i32, this.interruptI, v, timeoutMs);
+    if (r === "timed-out") return false;
+    this.f64[this.st + S_INTERRUPTS] += 1;
+    return true;
+  }
+
+  /** Descriptors currently posted to the device (diagnostics). */
+  get posted(): number {
+    return this.pending;
+  }
+}
+
+/** DPDK's size bin (see stats.ts sizeBin), inlined here for the hot path. */
+function sizeBinOf(s: number): number {
+  if (s === 64) return 1;
+  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
+  if (s < 64) return 0;
+  return s < 1519 ? 6 : 7;
+}

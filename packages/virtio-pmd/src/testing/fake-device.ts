@@ -1,0 +1,452 @@
+import type { Memory } from "@tpdk/eal";
+import {
+  AVAIL_FLAGS,
+  AVAIL_IDX,
+  AVAIL_RING,
+  CC_CONFIG_GENERATION,
+  CC_DEVICE_FEATURE,
+  CC_DEVICE_FEATURE_SELECT,
+  CC_DEVICE_STATUS,
+  CC_DRIVER_FEATURE,
+  CC_DRIVER_FEATURE_SELECT,
+  CC_NUM_QUEUES,
+  CC_QUEUE_DESC_HI,
+  CC_QUEUE_DESC_LO,
+  CC_QUEUE_DEVICE_HI,
+  CC_QUEUE_DEVICE_LO,
+  CC_QUEUE_DRIVER_HI,
+  CC_QUEUE_DRIVER_LO,
+  CC_QUEUE_ENABLE,
+  CC_QUEUE_NOTIFY_OFF,
+  CC_QUEUE_SELECT,
+  CC_QUEUE_SIZE,
+  DESC_SIZE,
+  type Features,
+  HDR_DEVICE_ID,
+  HDR_DOORBELL_ADDR,
+  HDR_MAGIC,
+  HDR_MAX_QUEUES,
+  HDR_NOTIFY_OFF_MULTIPLIER,
+  HDR_VERSION,
+  INTERRUPT_WORDS,
+  NET_CFG_MAC,
+  NET_CFG_MAX_VIRTQUEUE_PAIRS,
+  NET_CFG_MTU,
+  NET_CFG_SIZE,
+  NET_CFG_STATUS,
+  NET_HDR_NUM_BUFFERS,
+  NOTIFY_AREA,
+  NOTIFY_OFF_MULTIPLIER,
+  SPACE_COMMON_CFG,
+  SPACE_DEVICE_CFG,
+  SPACE_ISR,
+  STATUS_FEATURES_OK,
+  TRANSPORT_MAGIC,
+  TRANSPORT_MAX_QUEUES,
+  TRANSPORT_REGION_BYTES,
+  TRANSPORT_VERSION,
+  USED_FLAGS,
+  USED_IDX,
+  USED_RING,
+  VIRTIO_ID_NET,
+  VRING_DESC_F_INDIRECT,
+  VRING_DESC_F_NEXT,
+  VRING_DESC_F_WRITE,
+  VIRTIO_NET_S_LINK_UP,
+  isSubset,
+} from "@tpdk/virtio";
+import type { TrapHandler } from "../transport.js";
+
+/**
+ * A virtio-net device for unit tests, living in the test's own thread: it
+ * answers register traps synchronously (through InProcessTransport) and the
+ * test services the rings by hand with the helpers below. It does only what
+ * the test asks, so tests can also make it misbehave.
+ */
+export interface FakeDeviceOptions {
+  offered: Features;
+  mac?: ArrayLike<number>;
+  linkUp?: boolean;
+  maxPairs?: number;
+  mtu?: number;
+  maxQueueSize?: number;
+  /** Refuse FEATURES_OK (clear it on the status write). */
+  refuseFeaturesOk?: boolean;
+  /** Ignore writes to the config MAC. */
+  macReadOnly?: boolean;
+  /** Bump config_generation on every N-th config read (tests the driver's retry). */
+  tornConfigReads?: number;
+  /** Never report status 0 after a reset. */
+  stuckReset?: boolean;
+  name?: string;
+}
+
+export interface FakeQueue {
+  size: number;
+  enabled: boolean;
+  desc: number;
+  avail: number;
+  used: number;
+  /** Device's next avail index to read (free-running u16). */
+  lastAvail: number;
+  /** Device's used index shadow (published by publishUsed). */
+  usedShadow: number;
+}
+
+export interface Seg {
+  addr: number;
+  len: number;
+  flags: number;
+  next: number;
+}
+
+export interface Chain {
+  head: number;
+  /** Segments as the device sees them (indirect tables expanded). */
+  segs: Seg[];
+  /** Main-ring descriptors the chain occupies (1 for indirect). */
+  ringDescs: number;
+  indirect: boolean;
+}
+
+export class FakeNetDevice implements TrapHandler {
+  readonly mem: Memory;
+  readonly region: number;
+  readonly doorbell: number;
+  readonly opts: FakeDeviceOptions;
+  status = 0;
+  driverFeatures = { lo: 0, hi: 0 };
+  deviceFeatureSelect = 0;
+  driverFeatureSelect = 0;
+  queueSelect = 0;
+  generation = 0;
+  configReads = 0;
+  resets = 0;
+  readonly queues: FakeQueue[] = [];
+  readonly config = new Uint8Array(NET_CFG_SIZE);
+  /** Every trap as "r|w space off width [value]" (tests may inspect the order). */
+  readonly log: string[] = [];
+
+  constructor(mem: Memory, opts: FakeDeviceOptions) {
+    this.mem = mem;
+    this.opts = opts;
+    const z = mem.reserve(`fakedev.${opts.name ?? "virtio"}.${Math.random().toString(36).slice(2, 8)}`, TRANSPORT_REGION_BYTES + 64, 64);
+    this.region = z.offset;
+    this.doorbell = z.offset + TRANSPORT_REGION_BYTES;
+    const w = this.region >>> 2;
+    mem.u32[w + (HDR_VERSION >>> 2)] = TRANSPORT_VERSION;
+    mem.u32[w + (HDR_DEVICE_ID >>> 2)] = VIRTIO_ID_NET;
+    mem.u32[w + (HDR_MAX_QUEUES >>> 2)] = TRANSPORT_MAX_QUEUES;
+    mem.u32[w + (HDR_DOORBELL_ADDR >>> 2)] = this.doorbell;
+    mem.u32[w + (HDR_NOTIFY_OFF_MULTIPLIER >>> 2)] = NOTIFY_OFF_MULTIPLIER;
+    Atomics.store(mem.u32, w + (HDR_MAGIC >>> 2), TRANSPORT_MAGIC);
+    if (opts.mac) this.config.set(Array.from(opts.mac), NET_CFG_MAC);
+    const st = opts.linkUp === false ? 0 : VIRTIO_NET_S_LINK_UP;
+    this.config[NET_CFG_STATUS] = st;
+    this.config[NET_CFG_MAX_VIRTQUEUE_PAIRS] = opts.maxPairs ?? 1;
+    const mtu = opts.mtu ?? 1500;
+    this.config[NET_CFG_MTU] = mtu & 0xff;
+    this.config[NET_CFG_MTU + 1] = mtu >>> 8;
+    this.resetQueues();
+  }
+
+  private resetQueues(): void {
+    this.queues.length = 0;
+    for (let i = 0; i < 4; i++) {
+      this.queues.push({ size: this.opts.maxQueueSize ?? 4096, enabled: false, desc: 0, avail: 0, used: 0, lastAvail: 0, usedShadow: 0 });
+    }
+  }
+
+  // ---- TrapHandler ----
+  read(space: number, off: number, width: number): number {
+    this.log.push(`r ${space} ${off} ${width}`);
+    if (space === SPACE_COMMON_CFG) return this.readCommon(off);
+    if (space === SPACE_DEVICE_CFG) {
+      this.configReads++;
+      if (this.opts.tornConfigReads && this.configReads % this.opts.tornConfigReads === 0) this.generation = (this.generation + 1) & 0xff;
+      let v = 0;
+      for (let i = 0; i < width; i++) v |= (this.config[off + i] ?? 0) << (8 * i);
+      return v >>> 0;
+    }
+    if (space === SPACE_ISR) return 0;
+    return 0;
+  }
+
+  write(space: number, off: number, width: number, value: number): void {
+    this.log.push(`w ${space} ${off} ${width} ${value}`);
+    if (space === SPACE_COMMON_CFG) this.writeCommon(off, value);
+    else if (space === SPACE_DEVICE_CFG) {
+      if (off >= NET_CFG_MAC && off + width <= NET_CFG_MAC + 6 && !this.opts.macReadOnly) {
+        for (let i = 0; i < width; i++) this.config[off + i] = (value >>> (8 * i)) & 0xff;
+      }
+    }
+  }
+
+  private q(): FakeQueue {
+    return this.queues[this.queueSelect] ?? { size: 0, enabled: false, desc: 0, avail: 0, used: 0, lastAvail: 0, usedShadow: 0 };
+  }
+
+  private readCommon(off: number): number {
+    const q = this.q();
+    switch (off) {
+      case CC_DEVICE_FEATURE_SELECT:
+        return this.deviceFeatureSelect;
+      case CC_DEVICE_FEATURE:
+        return this.deviceFeatureSelect === 0 ? this.opts.offered.lo : this.deviceFeatureSelect === 1 ? this.opts.offered.hi : 0;
+      case CC_DRIVER_FEATURE_SELECT:
+        return this.driverFeatureSelect;
+      case CC_DRIVER_FEATURE:
+        return this.driverFeatureSelect === 0 ? this.driverFeatures.lo : this.driverFeatureSelect === 1 ? this.driverFeatures.hi : 0;
+      case CC_NUM_QUEUES:
+        return this.queues.length;
+      case CC_DEVICE_STATUS:
+        return this.status;
+      case CC_CONFIG_GENERATION:
+        return this.generation;
+      case CC_QUEUE_SELECT:
+        return this.queueSelect;
+      case CC_QUEUE_SIZE:
+        return q.size;
+      case CC_QUEUE_ENABLE:
+        return q.enabled ? 1 : 0;
+      case CC_QUEUE_NOTIFY_OFF:
+        return this.queueSelect;
+      case CC_QUEUE_DESC_LO:
+        return q.desc;
+      case CC_QUEUE_DRIVER_LO:
+        return q.avail;
+      case CC_QUEUE_DEVICE_LO:
+        return q.used;
+      default:
+        return 0;
+    }
+  }
+
+  private writeCommon(off: number, value: number): void {
+    const q = this.q();
+    switch (off) {
+      case CC_DEVICE_FEATURE_SELECT:
+        this.deviceFeatureSelect = value;
+        break;
+      case CC_DRIVER_FEATURE_SELECT:
+        this.driverFeatureSelect = value;
+        break;
+      case CC_DRIVER_FEATURE:
+        if (this.driverFeatureSelect === 0) this.driverFeatures = { lo: value >>> 0, hi: this.driverFeatures.hi };
+        else if (this.driverFeatureSelect === 1) this.driverFeatures = { lo: this.driverFeatures.lo, hi: value >>> 0 };
+        break;
+      case CC_DEVICE_STATUS:
+        if (value === 0) {
+          if (this.opts.stuckReset) {
+            this.status = 1;
+            return;
+          }
+          this.status = 0;
+          this.resets++;
+          this.driverFeatures = { lo: 0, hi: 0 };
+          this.resetQueues();
+          return;
+        }
+        if (value & STATUS_FEATURES_OK && !(this.status & STATUS_FEATURES_OK)) {
+          if (this.opts.refuseFeaturesOk || !isSubset(this.driverFeatures, this.opts.offered)) value &= ~STATUS_FEATURES_OK;
+        }
+        this.status = value & 0xff;
+        break;
+      case CC_QUEUE_SELECT:
+        this.queueSelect = value;
+        break;
+      case CC_QUEUE_SIZE:
+        q.size = value;
+        break;
+      case CC_QUEUE_ENABLE:
+        q.enabled = value === 1;
+        q.lastAvail = 0;
+        q.usedShadow = 0;
+        break;
+      case CC_QUEUE_DESC_LO:
+        q.desc = value;
+        break;
+      case CC_QUEUE_DRIVER_LO:
+        q.avail = value;
+        break;
+      case CC_QUEUE_DEVICE_LO:
+        q.used = value;
+        break;
+      case CC_QUEUE_DESC_HI:
+      case CC_QUEUE_DRIVER_HI:
+      case CC_QUEUE_DEVICE_HI:
+        break;
+    }
+  }
+
+  // ---- ring helpers for tests ----
+  availIdx(vq: number): number {
+    const q = this.queues[vq]!;
+    return Atomics.load(this.mem.u16, (q.avail + AVAIL_IDX) >>> 1);
+  }
+  availFlags(vq: number): number {
+    return this.mem.u16[(this.queues[vq]!.avail + AVAIL_FLAGS) >>> 1]!;
+  }
+  usedEvent(vq: number): number {
+    const q = this.queues[vq]!;
+    return this.mem.u16[(q.avail + AVAIL_RING + 2 * q.size) >>> 1]!;
+  }
+  /** Avail entries the device has not taken yet. */
+  pending(vq: number): number {
+    const q = this.queues[vq]!;
+    return (this.availIdx(vq) - q.lastAvail) & 0xffff;
+  }
+  kicks(vq: number): number {
+    return Atomics.load(this.mem.i32, (this.region + NOTIFY_AREA + NOTIFY_OFF_MULTIPLIER * vq) >>> 2);
+  }
+  interruptWord(vq: number): number {
+    return (this.region + INTERRUPT_WORDS + 4 * vq) >>> 2;
+  }
+  desc(vq: number, i: number, table = this.queues[vq]!.desc): Seg {
+    const a = table + DESC_SIZE * i;
+    const m = this.mem;
+    return { addr: m.u32[a >>> 2]!, len: m.u32[(a + 8) >>> 2]!, flags: m.u16[(a + 12) >>> 1]!, next: m.u16[(a + 14) >>> 1]! };
+  }
+  /** Read the chain starting at `head`, following NEXT and expanding an indirect table. */
+  chain(vq: number, head: number): Chain {
+    const q = this.queues[vq]!;
+    const segs: Seg[] = [];
+    let d = this.desc(vq, head);
+    let ringDescs = 1;
+    if (d.flags & VRING_DESC_F_INDIRECT) {
+      const n = d.len / DESC_SIZE;
+      let i = 0;
+      for (;;) {
+        const s = this.desc(vq, i, d.addr);
+        segs.push(s);
+        if (!(s.flags & VRING_DESC_F_NEXT) || segs.length > n) break;
+        i = s.next;
+      }
+      return { head, segs, ringDescs, indirect: true };
+    }
+    segs.push(d);
+    while (d.flags & VRING_DESC_F_NEXT) {
+      if (segs.length > q.size) throw new Error("descriptor loop");
+      d = this.desc(vq, d.next);
+      segs.push(d);
+      ringDescs++;
+    }
+    return { head, segs, ringDescs, indirect: false };
+  }
+  /** Take the next available chain head (or -1). */
+  popAvail(vq: number): number {
+    const q = this.queues[vq]!;
+    if (this.pending(vq) === 0) return -1;
+    const head = this.mem.u16[(q.avail + AVAIL_RING + 2 * (q.lastAvail & (q.size - 1))) >>> 1]!;
+    q.lastAvail = (q.lastAvail + 1) & 0xffff;
+    return head;
+  }
+  /** Write a used element at the shadow index (not yet visible: publishUsed). */
+  pushUsed(vq: number, id: number, len: number): void {
+    const q = this.queues[vq]!;
+    const e = q.used + USED_RING + 8 * (q.usedShadow & (q.size - 1));
+    this.mem.u32[e >>> 2] = id >>> 0;
+    this.mem.u32[(e + 4) >>> 2] = len >>> 0;
+    q.usedShadow = (q.usedShadow + 1) & 0xffff;
+  }
+  /** Make pushed used elements visible (and optionally set used.idx to anything). */
+  publishUsed(vq: number, idx?: number): void {
+    const q = this.queues[vq]!;
+    if (idx !== undefined) q.usedShadow = idx & 0xffff;
+    Atomics.store(this.mem.u16, (q.used + USED_IDX) >>> 1, q.usedShadow);
+  }
+  usedIdx(vq: number): number {
+    return Atomics.load(this.mem.u16, (this.queues[vq]!.used + USED_IDX) >>> 1);
+  }
+  setUsedFlags(vq: number, flags: number): void {
+    this.mem.u16[(this.queues[vq]!.used + USED_FLAGS) >>> 1] = flags;
+  }
+  setAvailEvent(vq: number, v: number): void {
+    const q = this.queues[vq]!;
+    this.mem.u16[(q.used + USED_RING + 8 * q.size) >>> 1] = v & 0xffff;
+  }
+  /** Raise a used-buffer interrupt on `vq` (as a device does when the driver allows it). */
+  interrupt(vq: number): void {
+    Atomics.add(this.mem.i32, this.interruptWord(vq), 1);
+    Atomics.notify(this.mem.i32, this.interruptWord(vq));
+  }
+
+  /**
+   * Deliver one frame on receive queue `vq` the way a device does: take as
+   * many posted buffers as needed (one without MRG_RXBUF), write the header
+   * (num_buffers when mergeable) then the frame, push the used elements.
+   * Returns the heads used, or null when not enough buffers are posted.
+   * Does not publish: call publishUsed.
+   */
+  deliver(vq: number, frame: Uint8Array, hdrSize: number, mergeable: boolean, numBuffersOverride?: number): number[] | null {
+    const q = this.queues[vq]!;
+    const heads: number[] = [];
+    const saveLast = q.lastAvail;
+    let off = 0;
+    let total = hdrSize + frame.length;
+    const lens: number[] = [];
+    while (total > 0) {
+      const h = this.popAvail(vq);
+      if (h < 0) {
+        q.lastAvail = saveLast;
+        return null;
+      }
+      const d = this.desc(vq, h);
+      if (!(d.flags & VRING_DESC_F_WRITE)) throw new Error(`rx descriptor ${h} is not device-writable`);
+      heads.push(h);
+      let room = d.len;
+      let addr = d.addr;
+      let written = 0;
+      if (heads.length === 1) {
+        this.mem.u8.fill(0, addr, addr + hdrSize);
+        room -= hdrSize;
+        addr += hdrSize;
+        written += hdrSize;
+        total -= hdrSize;
+      }
+      const n = Math.min(room, frame.length - off);
+      this.mem.u8.set(frame.subarray(off, off + n), addr);
+      off += n;
+      total -= n;
+      written += n;
+      lens.push(written);
+      if (!mergeable && total > 0) throw new Error("frame does not fit a non-mergeable buffer");
+    }
+    if (mergeable) {
+      const d0 = this.desc(vq, heads[0]!);
+      const nb = numBuffersOverride ?? heads.length;
+      this.mem.u8[d0.addr + NET_HDR_NUM_BUFFERS] = nb & 0xff;
+      this.mem.u8[d0.addr + NET_HDR_NUM_BUFFERS + 1] = nb >>> 8;
+    }
+    for (let i = 0; i < heads.length; i++) this.pushUsed(vq, heads[i]!, lens[i]!);
+    return heads;
+  }
+
+  /** Bytes of a TX chain after the `hdrSize` header (the frame the driver sent). */
+  gather(c: Chain, hdrSize: number): Uint8Array {
+    const parts: number[] = [];
+    let skip = hdrSize;
+    for (const s of c.segs) {
+      for (let i = 0; i < s.len; i++) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        parts.push(this.mem.u8[s.addr + i]!);
+      }
+    }
+    return Uint8Array.from(parts);
+  }
+
+  /** Take every pending TX chain, return them; mark each used (len 0) unless `complete` is false. Publishes. */
+  drainTx(vq: number, complete = true): Chain[] {
+    const out: Chain[] = [];
+    for (let h = this.popAvail(vq); h >= 0; h = this.popAvail(vq)) {
+      const c = this.chain(vq, h);
+      out.push(c);
+      if (complete) this.pushUsed(vq, h, 0);
+    }
+    if (complete) this.publishUsed(vq);
+    return out;
+  }
+}

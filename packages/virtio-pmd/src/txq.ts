@@ -1,0 +1,319 @@
+import type { Memory } from "@tpdk/eal";
+import { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_REFCNT } from "@tpdk/mbuf";
+import { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT } from "@tpdk/virtio";
+import {
+  QF_ANY_LAYOUT,
+  QF_INDIRECT,
+  Q_FREE_THRESH,
+  Q_TX_MODE,
+  Q_TX_REGION,
+  S_BAD_USED_ID,
+  S_BAD_USED_IDX,
+  S_BROADCAST,
+  S_BYTES,
+  S_ERRORS,
+  S_MULTICAST,
+  S_PACKETS,
+  S_SIZE_BINS,
+  S_TX_CHAINED,
+  S_TX_FULL,
+  S_TX_INDIRECT,
+  S_TX_PUSH,
+  TXM_AUTO,
+  TXM_CHAINED,
+  TXM_INDIRECT,
+  TXM_PUSH,
+  TX_INDIRECT_MAX,
+  TX_REGION,
+  TX_REGION_HDR,
+  TX_REGION_TABLE,
+} from "./layout.js";
+import { QueueBase } from "./queue-base.js";
+
+/** Most packets one txBurst call takes. */
+export const TX_BURST_MAX = 64;
+const FREE_BATCH = 64;
+
+/**
+ * The lcore side of a transmit queue. Per packet, DPDK's choice (or the
+ * port's forced tx_mode):
+ *
+ *  push      one descriptor over header + frame; the header is written into
+ *            the mbuf's headroom (VERSION_1 or ANY_LAYOUT, refcnt 1, one
+ *            segment, headroom >= header)
+ *  indirect  one ring descriptor (INDIRECT) -> this slot's table:
+ *            [0] the slot's zero header, [1..] the segments (< 8 segments)
+ *  chained   the slot's header descriptor, then one per segment (NEXT)
+ *
+ * Hot path: no allocation, no exceptions. One Atomics.store of avail.idx per
+ * burst; used.idx is loaded only when descriptors run short (fewer free than
+ * tx_free_thresh, or not enough for the next packet).
+ *
+ * Ownership: txBurst takes mbufs[off..off+k) and returns k; those belong to
+ * the driver, which frees them once the device has used them. The caller
+ * still owns the rest (retry or free them).
+ */
+export class TxQueue extends QueueBase {
+  /** Descriptors in the chain headed by each descriptor (0 = not a head). */
+  private ndesc = new Uint16Array(0);
+  /** Our own copy of each chain's next links (the device cannot corrupt it). */
+  private nextLocal = new Uint16Array(0);
+  private readonly freeArr = new Uint32Array(FREE_BATCH);
+  private freeThresh = 32;
+  private region = 0;
+  private mode = TXM_AUTO;
+  private anyLayout = false;
+  private indirectOk = false;
+
+  private constructor(mem: Memory, portId: number, queueId: number) {
+    super(mem, portId, queueId, true);
+  }
+
+  /** This thread's handle on tx queue `q` of port `portId` (cold; keep it). Throws ESTATE if not set up. */
+  static attach(mem: Memory, portId: number, q: number): TxQueue {
+    return new TxQueue(mem, portId, q);
+  }
+
+  protected resizeLocal(size: number): void {
+    if (this.ndesc.length !== size) {
+      this.ndesc = new Uint16Array(size);
+      this.nextLocal = new Uint16Array(size);
+    } else this.ndesc.fill(0);
+  }
+
+  protected onResync(): void {
+    const w = this.zone >>> 2;
+    this.freeThresh = this.u32[w + (Q_FREE_THRESH >>> 2)]!;
+    this.region = this.u32[w + (Q_TX_REGION >>> 2)]!;
+    this.mode = this.u32[w + (Q_TX_MODE >>> 2)]!;
+    this.anyLayout = (this.flags & QF_ANY_LAYOUT) !== 0;
+    this.indirectOk = (this.flags & QF_INDIRECT) !== 0;
+  }
+
+  /**
+   * rte_eth_tx_burst: enqueue mbufs[off..off+n) (at most 64), in order, until
+   * one does not fit. Returns k: the first k now belong to the driver (freed
+   * once the device has used them); the caller keeps the rest. 0 when stopped.
+   */
+  txBurst(mbufs: Uint32Array, n: number, off = 0): number {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run && !this.resync(run)) return 0;
+    if (n > TX_BURST_MAX) n = TX_BURST_MAX;
+    if (this.nfree < this.freeThresh) this.reclaim();
+    const u8 = this.u8;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const f64 = this.f64;
+    const st = this.st;
+    const hdr = this.hdr;
+    const mode = this.mode;
+    const old = this.availIdx;
+    let idx = old;
+    let bytes = 0;
+    let sent = 0;
+    for (; sent < n; sent++) {
+      const m = mbufs[off + sent]!;
+      const nseg = u16[(m + M_NB_SEGS) >>> 1]!;
+      const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
+      // DPDK's order: push if possible, else indirect, else chained (tx_mode may force one).
+      let path = TXM_CHAINED;
+      if (
+        (mode === TXM_AUTO || mode === TXM_PUSH) &&
+        this.anyLayout &&
+        nseg === 1 &&
+        dataOff >= hdr &&
+        u16[(m + M_REFCNT) >>> 1] === 1
+      ) {
+        path = TXM_PUSH;
+      } else if ((mode === TXM_AUTO || mode === TXM_INDIRECT) && this.indirectOk && nseg < TX_INDIRECT_MAX) {
+        path = TXM_INDIRECT;
+      }
+      const need = path === TXM_CHAINED ? nseg + 1 : 1;
+      if (need > this.nfree) {
+        this.reclaim();
+        if (need > this.nfree) {
+          f64[st + S_TX_FULL] += 1;
+          break;
+        }
+      }
+      let head: number;
+      if (path === TXM_PUSH) {
+        head = this.allocDesc();
+        const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
+        const h = data - hdr;
+        // Zero the header in the headroom, writing only bytes that are not already zero.
+        for (let i = 0; i < hdr; i++) if (u8[h + i] !== 0) u8[h + i] = 0;
+        const a = this.desc + 16 * head;
+        u32[a >>> 2] = h;
+        u32[(a + 4) >>> 2] = 0;
+        u32[(a + 8) >>> 2] = u16[(m + M_DATA_LEN) >>> 1]! + hdr;
+        u16[(a + 12) >>> 1] = 0;
+        this.ndesc[head] = 1;
+        f64[st + S_TX_PUSH] += 1;
+      } else if (path === TXM_INDIRECT) {
+        head = this.allocDesc();
+        // The slot's table: [0] (header, NEXT, next=1) and the next links were written at setup.
+        const table = this.region + TX_REGION * head + TX_REGION_TABLE;
+        let s = m;
+        for (let k = 1; k <= nseg; k++) {
+          const t = table + 16 * k;
+          u32[t >>> 2] = u32[(s + M_BUF_ADDR) >>> 2]! + u16[(s + M_DATA_OFF) >>> 1]!;
+          u32[(t + 4) >>> 2] = 0;
+          u32[(t + 8) >>> 2] = u16[(s + M_DATA_LEN) >>> 1]!;
+          u16[(t + 12) >>> 1] = k < nseg ? VRING_DESC_F_NEXT : 0;
+          s = u32[(s + M_NEXT) >>> 2]!;
+        }
+        const a = this.desc + 16 * head;
+        u32[a >>> 2] = table;
+        u32[(a + 4) >>> 2] = 0;
+        u32[(a + 8) >>> 2] = 16 * (nseg + 1);
+        u16[(a + 12) >>> 1] = VRING_DESC_F_INDIRECT;
+        this.ndesc[head] = 1;
+        f64[st + S_TX_INDIRECT] += 1;
+      } else {
+        head = this.allocDesc();
+        // Header descriptor from the slot's region (zeroed at setup, stays zero).
+        let a = this.desc + 16 * head;
+        u32[a >>> 2] = this.region + TX_REGION * head + TX_REGION_HDR;
+        u32[(a + 4) >>> 2] = 0;
+        u32[(a + 8) >>> 2] = hdr;
+        u16[(a + 12) >>> 1] = VRING_DESC_F_NEXT;
+        let prev = head;
+        let s = m;
+        for (let k = 0; k < nseg; k++) {
+          const d = this.allocDesc();
+          u16[(a + 14) >>> 1] = d;
+          this.nextLocal[prev] = d;
+          a = this.desc + 16 * d;
+          u32[a >>> 2] = u32[(s + M_BUF_ADDR) >>> 2]! + u16[(s + M_DATA_OFF) >>> 1]!;
+          u32[(a + 4) >>> 2] = 0;
+          u32[(a + 8) >>> 2] = u16[(s + M_DATA_LEN) >>> 1]!;
+          u16[(a + 12) >>> 1] = k + 1 < nseg ? VRING_DESC_F_NEXT : 0;
+          prev = d;
+          s = u32[(s + M_NEXT) >>> 2]!;
+        }
+        this.ndesc[head] = nseg + 1;
+        f64[st + S_TX_CHAINED] += 1;
+      }
+      u32[this.ownerW + head] = m;
+      const slot = this.availRingH + (idx & this.mask);
+      // In order with one descriptor per packet the slot already names `head` (written at setup).
+      if (u16[slot] !== head) u16[slot] = head;
+      idx = (idx + 1) & 0xffff;
+      this.pending++;
+      // ---- statistics
+      const len = u32[(m + M_PKT_LEN) >>> 2]!;
+      bytes += len;
+      f64[st + S_SIZE_BINS + sizeBinOf(len)] += 1;
+      const e = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
+      if ((u8[e]! & 1) !== 0) {
+        if ((u8[e]! & u8[e + 1]! & u8[e + 2]! & u8[e + 3]! & u8[e + 4]! & u8[e + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
+        else f64[st + S_MULTICAST] += 1;
+      }
+    }
+    if (sent !== 0) {
+      this.availIdx = idx;
+      // The one publish per burst: makes the descriptors, tables and ring entries above visible.
+      Atomics.store(u16, this.availIdxH, idx);
+      this.kickIfNeeded(old, idx);
+      f64[st + S_PACKETS] += sent;
+      f64[st + S_BYTES] += bytes;
+    }
+    return sent;
+  }
+
+  /**
+   * Take back what the device has used: return each chain's descriptors to
+   * the free list and free its mbuf (batched). Loads used.idx only when the
+   * cached copy is used up.
+   */
+  private reclaim(): void {
+    let avail = (this.usedCached - this.usedSeen) & 0xffff;
+    if (avail === 0) {
+      // Pairs with the device's Atomics.store of used.idx after it wrote the used entries.
+      this.usedCached = Atomics.load(this.u16, this.usedIdxH);
+      avail = (this.usedCached - this.usedSeen) & 0xffff;
+      if (avail > this.pending) {
+        this.f64[this.st + S_BAD_USED_IDX] += 1;
+        this.f64[this.st + S_ERRORS] += 1;
+        this.usedSeen = this.usedCached;
+        return;
+      }
+    }
+    const u32 = this.u32;
+    const ownerW = this.ownerW;
+    const mask = this.mask;
+    const size = this.size;
+    const arr = this.freeArr;
+    let nf = 0;
+    let errors = 0;
+    for (; avail > 0; avail--) {
+      const id = u32[this.usedRingW + 2 * (this.usedSeen & mask)]!;
+      this.usedSeen = (this.usedSeen + 1) & 0xffff;
+      let head: number;
+      if (this.inOrder) {
+        // In order a device may write one used entry per batch (§2.7.9): the position says which chain.
+        head = this.descCons & mask;
+      } else {
+        head = id;
+        if (id >= size || u32[ownerW + id] === 0) {
+          this.f64[this.st + S_BAD_USED_ID] += 1;
+          errors++;
+          continue;
+        }
+      }
+      const m = u32[ownerW + head]!;
+      if (m === 0) {
+        this.f64[this.st + S_BAD_USED_ID] += 1;
+        errors++;
+        continue;
+      }
+      u32[ownerW + head] = 0;
+      const k = this.ndesc[head]!;
+      this.ndesc[head] = 0;
+      this.pending--;
+      if (this.inOrder) {
+        this.descCons = (this.descCons + k) & 0xffff;
+        this.nfree += k;
+      } else {
+        let d = head;
+        for (let i = 0; i < k; i++) {
+          this.freeDesc(d);
+          d = this.nextLocal[d]!;
+        }
+      }
+      arr[nf++] = m;
+      if (nf === FREE_BATCH) {
+        this.mbufs.freeBulk(arr, nf);
+        nf = 0;
+      }
+    }
+    if (nf !== 0) this.mbufs.freeBulk(arr, nf);
+    if (errors !== 0) this.f64[this.st + S_ERRORS] += errors;
+  }
+
+  /** Take back everything the device has used now (e.g. before an lcore parks). Returns free descriptors. */
+  cleanup(): number {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run && !this.resync(run)) return 0;
+    this.usedCached = this.usedSeen; // force a fresh load
+    this.reclaim();
+    return this.nfree;
+  }
+
+  /** Free descriptors (diagnostics). */
+  get free(): number {
+    return this.nfree;
+  }
+  /** Packets handed to the device and not yet reclaimed (diagnostics). */
+  get inFlight(): number {
+    return this.pending;
+  }
+}
+
+function sizeBinOf(s: number): number {
+  if (s === 64) return 1;
+  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
+  if (s < 64) return 0;
+  return s < 1519 ? 6 : 7;
+}
