@@ -74,7 +74,7 @@ export interface FakeDeviceOptions {
   refuseFeaturesOk?: boolean;
   /** Ignore writes to the config MAC. */
   macReadOnly?: boolean;
-  /** Bump config_generation on every N-th config read (tests the driver's retry). */
+  /** Bump config_generation on this many device-config reads, then stop (tests the driver's retry). */
   tornConfigReads?: number;
   /** Never report status 0 after a reset. */
   stuckReset?: boolean;
@@ -163,7 +163,7 @@ export class FakeNetDevice implements TrapHandler {
     if (space === SPACE_COMMON_CFG) return this.readCommon(off);
     if (space === SPACE_DEVICE_CFG) {
       this.configReads++;
-      if (this.opts.tornConfigReads && this.configReads % this.opts.tornConfigReads === 0) this.generation = (this.generation + 1) & 0xff;
+      if (this.opts.tornConfigReads && this.configReads <= this.opts.tornConfigReads) this.generation = (this.generation + 1) & 0xff;
       let v = 0;
       for (let i = 0; i < width; i++) v |= (this.config[off + i] ?? 0) << (8 * i);
       return v >>> 0;

@@ -1,0 +1,139 @@
+import { Memory } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import {
+  type Features,
+  VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_IN_ORDER,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_MTU,
+  VIRTIO_NET_F_STATUS,
+  features,
+} from "@tpdk/virtio";
+import type { VirtioPmdOptions } from "../options.js";
+import { type PortInfo, VirtioPort } from "../port.js";
+import { RxQueue } from "../rxq.js";
+import { InProcessTransport } from "../transport.js";
+import { TxQueue } from "../txq.js";
+import { type FakeDeviceOptions, FakeNetDevice } from "./fake-device.js";
+
+/** A device offering everything the driver can use. */
+export const ALL_FEATURES: Features = features(
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_F_MTU,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_IN_ORDER,
+);
+
+export interface Rig {
+  mem: Memory;
+  dev: FakeNetDevice;
+  transport: InProcessTransport;
+  port: VirtioPort;
+  pool: Mempool;
+  mbufs: Mbufs;
+  info: PortInfo;
+  rxq: RxQueue;
+  txq: TxQueue;
+  hdr: number;
+  /** rx vq 0, tx vq 1 */
+  rxVq: number;
+  txVq: number;
+}
+
+export interface RigOptions {
+  device?: Partial<FakeDeviceOptions>;
+  pmd?: VirtioPmdOptions;
+  poolSize?: number;
+  dataRoom?: number;
+  rxDesc?: number;
+  txDesc?: number;
+  txFreeThresh?: number;
+  memMb?: number;
+}
+
+/** Memory + fake device + probed, configured and started port with 1 rx and 1 tx queue. */
+export function rig(o: RigOptions = {}): Rig {
+  const mem = Memory.create((o.memMb ?? 48) << 20);
+  const dev = new FakeNetDevice(mem, { offered: ALL_FEATURES, mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], ...o.device });
+  const transport = new InProcessTransport(mem, dev.region, dev, "virtio0");
+  const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: 64, ...o.pmd } });
+  const popts: { n: number; cacheSize: number; debug: boolean; dataRoomSize?: number } = { n: o.poolSize ?? 512, cacheSize: 0, debug: true };
+  if (o.dataRoom !== undefined) popts.dataRoomSize = o.dataRoom;
+  const pool = Mempool.create(mem, "pool0", popts);
+  port.configure(1, 1);
+  const rxc: { pool: Mempool; nbDesc?: number } = { pool };
+  if (o.rxDesc !== undefined) rxc.nbDesc = o.rxDesc;
+  port.rxQueueSetup(0, rxc);
+  const txc: { nbDesc?: number; txFreeThresh?: number } = {};
+  if (o.txDesc !== undefined) txc.nbDesc = o.txDesc;
+  if (o.txFreeThresh !== undefined) txc.txFreeThresh = o.txFreeThresh;
+  port.txQueueSetup(0, txc);
+  const info = port.start();
+  return {
+    mem,
+    dev,
+    transport,
+    port,
+    pool,
+    mbufs: new Mbufs(mem),
+    info,
+    rxq: RxQueue.attach(mem, 0, 0),
+    txq: TxQueue.attach(mem, 0, 0),
+    hdr: info.hdrSize,
+    rxVq: 0,
+    txVq: 1,
+  };
+}
+
+/** A frame of `len` bytes: dst MAC, src MAC, ethertype 0x88b5, then a pattern from `seed`. */
+export function frame(len: number, seed: number, dst: number[] = [0x02, 0, 0, 0, 0, 1]): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set(dst.slice(0, Math.min(6, len)), 0);
+  if (len >= 12) f.set([0x02, 0, 0, 0, 0, 2], 6);
+  if (len >= 14) {
+    f[12] = 0x88;
+    f[13] = 0xb5;
+  }
+  for (let i = 14; i < len; i++) f[i] = (seed * 31 + i * 7) & 0xff;
+  return f;
+}
+
+/** Copy `bytes` into a fresh chain of mbufs with `segs` segments (as even as possible). */
+export function toMbuf(r: Rig, bytes: Uint8Array, segs = 1): number {
+  const { pool, mbufs } = r;
+  const per = Math.ceil(bytes.length / segs);
+  let head = 0;
+  let off = 0;
+  for (let s = 0; s < segs; s++) {
+    const m = pool.alloc();
+    if (m === 0) throw new Error("pool empty");
+    const n = Math.min(per, bytes.length - off);
+    r.mem.u8.set(bytes.subarray(off, off + n), mbufs.dataAddr(m));
+    mbufs.setDataLen(m, n);
+    mbufs.setPktLen(m, n);
+    off += n;
+    if (head === 0) head = m;
+    else mbufs.chain(head, m);
+  }
+  return head;
+}
+
+/** The bytes of an mbuf chain. */
+export function fromMbuf(r: Rig, m: number): Uint8Array {
+  const { mbufs } = r;
+  const out: number[] = [];
+  for (let s = m; s !== 0; s = mbufs.next(s)) {
+    const a = mbufs.dataAddr(s);
+    for (let i = 0; i < mbufs.dataLen(s); i++) out.push(r.mem.u8[a + i]!);
+  }
+  return Uint8Array.from(out);
+}
