@@ -1,1 +1,13 @@
-export {};
+export { Vhost, type VhostOptions, type DeviceOptions, type VhostStartInfo } from "./vhost.js";
+export { VhostDevice } from "./vhost-device.js";
+export { DeviceLoop } from "./device-loop.js";
+export type { DeviceConfig, LoopConfig } from "./config.js";
+export { OFFERABLE_FEATURES, type FeatureName, offeredFeatures } from "./offer.js";
+export { DEVICE_STAT_NAMES, type DeviceStatName, type DeviceStats, readDeviceStats } from "./stats.js";
+export {
+  CTL_DOORBELL, CTL_STOP, CTL_STATE, THREAD_CREATED, THREAD_RUNNING, THREAD_STOPPED, THREAD_FAILED,
+  DEV_ZONE_BYTES, MAX_FRAME, SCRATCH_BYTES,
+} from "./layout.js";
+export type { Wire } from "./wire.js";
+export { type DeviceWireSpec } from "./wire-factory.js";
+export { TestWire, type TestWireSpec, type TestWireRecord, testWireSpec, readTestWire, releaseTestWire } from "./test-wire.js";

@@ -1,0 +1,384 @@
+import type { Memory } from "@tpdk/eal";
+import {
+  COMMON_CFG_BASE,
+  CC_DEVICE_STATUS,
+  DEVICE_CFG_BASE,
+  HDR_DEVICE_ID,
+  HDR_DOORBELL_ADDR,
+  HDR_MAGIC,
+  HDR_MAX_QUEUES,
+  HDR_NOTIFY_OFF_MULTIPLIER,
+  HDR_VERSION,
+  ISR_BASE,
+  ISR_CONFIG,
+  ISR_QUEUE,
+  NET_CFG_MAC,
+  NET_CFG_MAX_VIRTQUEUE_PAIRS,
+  NET_CFG_MTU,
+  NET_CFG_STATUS,
+  NOTIFY_OFF_MULTIPLIER,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DEVICE_NEEDS_RESET,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FAILED,
+  STATUS_FEATURES_OK,
+  TRANSPORT_MAGIC,
+  TRANSPORT_STAT_INTERRUPTS,
+  TRANSPORT_STAT_RESETS,
+  TRANSPORT_VERSION,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_IN_ORDER,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_ID_NET,
+  VIRTIO_MSI_NO_VECTOR,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_MTU,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_S_LINK_UP,
+  interruptWordOffset,
+  netHdrSize,
+} from "@tpdk/virtio";
+import type { DeviceConfig } from "./config.js";
+import {
+  CTRL_LINK_REQUEST,
+  DEV_QINFO,
+  DEV_STATS,
+  MAX_FRAME,
+  QINFO_AVAIL,
+  QINFO_BYTES,
+  QINFO_SERVED,
+  QINFO_SIZE,
+  QINFO_USED,
+} from "./layout.js";
+import {
+  S_ERR_FEATURES,
+  S_ERR_LATE_WRITE,
+  S_ERR_STATUS,
+  S_NEEDS_RESET,
+} from "./stats.js";
+import { DeviceQueue } from "./virtqueue.js";
+
+const DRIVER_BITS = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK | STATUS_FAILED;
+/** Ethernet header plus one 802.1Q tag: what "MTU plus the low-level header" allows on RX (§5.1.6.3.2). */
+const L2_OVERHEAD = 18;
+
+/**
+ * The device's control state (virtio 1.2 §2.1 status, §3.1 feature
+ * negotiation, §4.1.4.3 common configuration): everything a trap can change.
+ * The data path (net-device.ts) reads the derived flags below and never
+ * changes them.
+ */
+export class DeviceState {
+  readonly cfg: DeviceConfig;
+  readonly mem: Memory;
+  /** Transport region (byte offset). */
+  readonly t: number;
+  /** First Float64 index of this device's counters. */
+  readonly sb: number;
+  readonly f64: Float64Array;
+  readonly queues: DeviceQueue[];
+  readonly numQueues: number;
+  readonly offeredLo: number;
+  readonly offeredHi: number;
+
+  // --- registers ---
+  status = 0;
+  deviceFeatureSelect = 0;
+  driverFeatureSelect = 0;
+  driverLo = 0;
+  driverHi = 0;
+  configMsix = VIRTIO_MSI_NO_VECTOR;
+  queueSelect = 0;
+  configGeneration = 0;
+  linkUp = true;
+
+  // --- derived at FEATURES_OK / DRIVER_OK, read by the data path ---
+  /** DRIVER_OK set, FAILED and DEVICE_NEEDS_RESET clear: the queues are processed. */
+  active = false;
+  hdrSize = 12;
+  mrg = false;
+  inOrder = false;
+  eventIdx = false;
+  indirect = false;
+  /** Queue pairs the data path serves: all with MQ negotiated, else the first. */
+  activePairs = 1;
+  /** Longest frame handed to the driver. */
+  rxMaxFrame = MAX_FRAME;
+
+  constructor(mem: Memory, cfg: DeviceConfig, memLo: number) {
+    this.cfg = cfg;
+    this.mem = mem;
+    this.t = cfg.zoneOffset;
+    this.sb = (cfg.zoneOffset + DEV_STATS) >>> 3;
+    this.f64 = mem.f64;
+    this.numQueues = 2 * cfg.queuePairs;
+    this.offeredLo = cfg.offeredLo;
+    this.offeredHi = cfg.offeredHi;
+    this.queues = [];
+    for (let i = 0; i < this.numQueues; i++) this.queues.push(new DeviceQueue(mem, i, cfg.maxQueueSize, memLo, mem.size));
+    this.linkUp = Atomics.load(mem.i32, (this.t + CTRL_LINK_REQUEST) >>> 2) !== 0;
+    this.mirrorStatus();
+  }
+
+  /** Count one event in counter `slot`. */
+  count(slot: number): void {
+    this.f64[this.sb + slot] += 1;
+  }
+
+  hasDriverFeature(bit: number): boolean {
+    return bit < 32 ? ((this.driverLo >>> bit) & 1) === 1 : ((this.driverHi >>> (bit - 32)) & 1) === 1;
+  }
+
+  // ------------------------------------------------------------------ status
+
+  /** A driver write of device_status (§2.1, §3.1.1). */
+  writeStatus(value: number): void {
+    const v = value & 0xff;
+    if (v === 0) {
+      this.reset();
+      return;
+    }
+    const old = this.status;
+    // §2.1.1: the driver never clears a bit (only a reset does) and never sets DEVICE_NEEDS_RESET.
+    if ((old & DRIVER_BITS & ~v) !== 0) this.count(S_ERR_STATUS);
+    let s = old | (v & DRIVER_BITS);
+    if ((s & STATUS_FEATURES_OK) !== 0 && (old & STATUS_FEATURES_OK) === 0) {
+      if (this.featuresAcceptable()) this.negotiate();
+      else {
+        // §3.1.1: the device refuses by leaving FEATURES_OK clear; the driver reads it back.
+        s &= ~STATUS_FEATURES_OK;
+        this.count(S_ERR_FEATURES);
+      }
+    }
+    if ((s & STATUS_DRIVER_OK) !== 0 && (old & STATUS_DRIVER_OK) === 0 && (s & STATUS_FEATURES_OK) === 0) {
+      s &= ~STATUS_DRIVER_OK;
+      this.count(S_ERR_STATUS);
+    }
+    this.status = s;
+    if ((s & STATUS_DRIVER_OK) !== 0 && (old & STATUS_DRIVER_OK) === 0) this.startQueues();
+    this.updateActive();
+    this.mirrorStatus();
+  }
+
+  /** Device reset: status 0, features cleared, queues disabled and zeroed. Notify/interrupt words stay monotonic. */
+  reset(): void {
+    this.status = 0;
+    this.deviceFeatureSelect = 0;
+    this.driverFeatureSelect = 0;
+    this.driverLo = 0;
+    this.driverHi = 0;
+    this.configMsix = VIRTIO_MSI_NO_VECTOR;
+    this.queueSelect = 0;
+    for (const q of this.queues) {
+      q.reset();
+      this.publishQueueInfo(q);
+    }
+    this.mem.u8[this.t + ISR_BASE] = 0;
+    this.hdrSize = 12;
+    this.mrg = this.inOrder = this.eventIdx = this.indirect = false;
+    this.activePairs = 1;
+    this.rxMaxFrame = MAX_FRAME;
+    this.updateActive();
+    this.mirrorStatus();
+    const r = (this.t + TRANSPORT_STAT_RESETS) >>> 2;
+    Atomics.store(this.mem.u32, r, this.mem.u32[r]! + 1);
+    this.onReset();
+  }
+
+  /** Hook for the data path to drop per-reset state. */
+  protected onReset(): void {}
+
+  /**
+   * Enter DEVICE_NEEDS_RESET (§2.1.2) after a fatal error counted in `slot`:
+   * the device stops processing until the driver resets it, and tells a
+   * running driver with a configuration change notification.
+   */
+  needsReset(slot: number): void {
+    this.count(slot);
+    if ((this.status & STATUS_DEVICE_NEEDS_RESET) !== 0) return;
+    this.count(S_NEEDS_RESET);
+    this.status |= STATUS_DEVICE_NEEDS_RESET;
+    this.updateActive();
+    this.mirrorStatus();
+    if ((this.status & STATUS_DRIVER_OK) !== 0) this.configInterrupt();
+  }
+
+  private updateActive(): void {
+    this.active = (this.status & (STATUS_DRIVER_OK | STATUS_FAILED | STATUS_DEVICE_NEEDS_RESET)) === STATUS_DRIVER_OK;
+  }
+
+  /** Mirror of device_status in the common-config backing, for main-thread diagnostics. */
+  private mirrorStatus(): void {
+    Atomics.store(this.mem.u8, this.t + COMMON_CFG_BASE + CC_DEVICE_STATUS, this.status);
+  }
+
+  // ------------------------------------------------------------------ features
+
+  /** driver_feature writes: only before FEATURES_OK (§3.1.1). */
+  writeDriverFeature(value: number): void {
+    if ((this.status & STATUS_FEATURES_OK) !== 0) {
+      this.count(S_ERR_LATE_WRITE);
+      return;
+    }
+    if (this.driverFeatureSelect === 0) this.driverLo = value >>> 0;
+    else if (this.driverFeatureSelect === 1) this.driverHi = value >>> 0;
+    else if (value !== 0) this.count(S_ERR_LATE_WRITE); // no feature bits beyond 63
+  }
+
+  /**
+   * The device accepts any subset of what it offered: every offered feature
+   * works with every other (MQ is served without CTRL_VQ, see README), and
+   * VERSION_1 is not required (without it the header is the 10-byte legacy one).
+   * Bits not offered (RING_PACKED, CTRL_VQ, CSUM, ...) make it refuse.
+   */
+  featuresAcceptable(): boolean {
+    return ((this.driverLo & ~this.offeredLo) >>> 0) === 0 && ((this.driverHi & ~this.offeredHi) >>> 0) === 0;
+  }
+
+  private negotiate(): void {
+    this.mrg = this.hasDriverFeature(VIRTIO_NET_F_MRG_RXBUF);
+    this.hdrSize = netHdrSize(this.hasDriverFeature(VIRTIO_F_VERSION_1), this.mrg);
+    this.inOrder = this.hasDriverFeature(VIRTIO_F_IN_ORDER);
+    this.eventIdx = this.hasDriverFeature(VIRTIO_F_EVENT_IDX);
+    this.indirect = this.hasDriverFeature(VIRTIO_F_INDIRECT_DESC);
+    this.activePairs = this.hasDriverFeature(VIRTIO_NET_F_MQ) ? this.cfg.queuePairs : 1;
+    const mtu = this.hasDriverFeature(VIRTIO_NET_F_MTU) ? this.cfg.mtu + L2_OVERHEAD : MAX_FRAME;
+    this.rxMaxFrame = mtu < MAX_FRAME ? mtu : MAX_FRAME;
+  }
+
+  // ------------------------------------------------------------------ queues
+
+  /** The selected queue, or undefined when queue_select is out of range. */
+  selected(): DeviceQueue | undefined {
+    return this.queueSelect < this.numQueues ? this.queues[this.queueSelect] : undefined;
+  }
+
+  /** Queue registers are writable while the queue is disabled and DRIVER_OK is clear. */
+  queueWritable(q: DeviceQueue): boolean {
+    if (q.enabled || (this.status & STATUS_DRIVER_OK) !== 0) {
+      this.count(S_ERR_LATE_WRITE);
+      return false;
+    }
+    return true;
+  }
+
+  /** queue_enable = 1: validate the queue's registers, then enable it. */
+  enableQueue(q: DeviceQueue): void {
+    const err = q.validate();
+    if (err !== 0) {
+      this.needsReset(err);
+      return;
+    }
+    q.enable();
+  }
+
+  private startQueues(): void {
+    for (const q of this.queues) {
+      if (q.enabled) {
+        q.configure(this.indirect, this.eventIdx);
+        // Polling from now on: ask the driver not to kick.
+        q.setNotify(false);
+      }
+      this.publishQueueInfo(q);
+    }
+    this.onStart();
+  }
+
+  /** True when the data path processes queue q: enabled, and within the pairs MQ negotiation allows. */
+  served(q: DeviceQueue): boolean {
+    return q.enabled && q.index >>> 1 < this.activePairs;
+  }
+
+  /** Hook for the data path when DRIVER_OK is set. */
+  protected onStart(): void {}
+
+  private publishQueueInfo(q: DeviceQueue): void {
+    const b = (this.t + DEV_QINFO + q.index * QINFO_BYTES) >>> 2;
+    const u32 = this.mem.u32;
+    u32[b + (QINFO_AVAIL >>> 2)] = q.avail;
+    u32[b + (QINFO_USED >>> 2)] = q.used;
+    u32[b + (QINFO_SIZE >>> 2)] = q.size;
+    // Pairs with the main thread's Atomics.load in VhostDevice.inputExhausted().
+    Atomics.store(u32, b + (QINFO_SERVED >>> 2), this.served(q) && (this.status & STATUS_DRIVER_OK) !== 0 ? 1 : 0);
+  }
+
+  // ------------------------------------------------------------------ notifications
+
+  /** Used-buffer notification for queue q (§4.1.5.4): ISR bit 0, then bump and wake its interrupt word. */
+  interrupt(q: DeviceQueue): void {
+    const mem = this.mem;
+    mem.u8[this.t + ISR_BASE] = mem.u8[this.t + ISR_BASE]! | ISR_QUEUE;
+    const w = (this.t + interruptWordOffset(q.index)) >>> 2;
+    Atomics.add(mem.i32, w, 1);
+    Atomics.notify(mem.i32, w);
+    const s = (this.t + TRANSPORT_STAT_INTERRUPTS) >>> 2;
+    mem.u32[s] = mem.u32[s]! + 1;
+  }
+
+  /**
+   * Configuration change notification (§4.1.5.3): ISR bit 1. The transport has
+   * no separate config vector, so every enabled queue's interrupt word is woken
+   * too: a driver sleeping on any of them rereads status and ISR.
+   */
+  configInterrupt(): void {
+    const mem = this.mem;
+    mem.u8[this.t + ISR_BASE] = mem.u8[this.t + ISR_BASE]! | ISR_CONFIG;
+    for (const q of this.queues) {
+      if (!q.enabled) continue;
+      const w = (this.t + interruptWordOffset(q.index)) >>> 2;
+      Atomics.add(mem.i32, w, 1);
+      Atomics.notify(mem.i32, w);
+    }
+  }
+
+  /** Read and clear the ISR (§4.1.4.5). */
+  readIsr(): number {
+    const v = this.mem.u8[this.t + ISR_BASE]!;
+    this.mem.u8[this.t + ISR_BASE] = 0;
+    return v;
+  }
+
+  // ------------------------------------------------------------------ link
+
+  /** Apply the link state the main thread asked for (cold, ~once per ms). */
+  applyLinkRequest(): void {
+    const want = Atomics.load(this.mem.i32, (this.t + CTRL_LINK_REQUEST) >>> 2) !== 0;
+    if (want === this.linkUp) return;
+    this.linkUp = want;
+    writeNetConfigStatus(this.mem, this.t, want);
+    // §2.5.1 / §4.1.4.3: config changed, so the generation changes and the driver is told.
+    this.configGeneration = (this.configGeneration + 1) & 0xff;
+    if ((this.status & STATUS_DRIVER_OK) !== 0 && (this.offeredLo >>> VIRTIO_NET_F_STATUS) & 1) this.configInterrupt();
+  }
+}
+
+/**
+ * Write the transport header and the device configuration backing when the
+ * device is created (main thread, cold), so a driver sees a valid header even
+ * before the device thread runs.
+ */
+export function initTransport(mem: Memory, cfg: DeviceConfig, doorbellAddr: number, linkUp: boolean): void {
+  const t = cfg.zoneOffset;
+  const u32 = mem.u32;
+  u32[(t + HDR_VERSION) >>> 2] = TRANSPORT_VERSION;
+  u32[(t + HDR_DEVICE_ID) >>> 2] = VIRTIO_ID_NET;
+  u32[(t + HDR_MAX_QUEUES) >>> 2] = 2 * cfg.queuePairs;
+  u32[(t + HDR_DOORBELL_ADDR) >>> 2] = doorbellAddr;
+  u32[(t + HDR_NOTIFY_OFF_MULTIPLIER) >>> 2] = NOTIFY_OFF_MULTIPLIER;
+  const c = t + DEVICE_CFG_BASE;
+  for (let i = 0; i < 6; i++) mem.u8[c + NET_CFG_MAC + i] = cfg.mac[i]!;
+  mem.u16[(c + NET_CFG_MAX_VIRTQUEUE_PAIRS) >>> 1] = cfg.queuePairs;
+  mem.u16[(c + NET_CFG_MTU) >>> 1] = cfg.mtu;
+  writeNetConfigStatus(mem, t, linkUp);
+  Atomics.store(mem.i32, (t + CTRL_LINK_REQUEST) >>> 2, linkUp ? 1 : 0);
+  Atomics.store(mem.u8, t + COMMON_CFG_BASE + CC_DEVICE_STATUS, 0);
+  // Published last: a driver that sees the magic sees the rest of the header.
+  Atomics.store(u32, (t + HDR_MAGIC) >>> 2, TRANSPORT_MAGIC);
+}
+
+function writeNetConfigStatus(mem: Memory, t: number, up: boolean): void {
+  mem.u16[(t + DEVICE_CFG_BASE + NET_CFG_STATUS) >>> 1] = up ? VIRTIO_NET_S_LINK_UP : 0;
+}

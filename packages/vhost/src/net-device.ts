@@ -1,0 +1,135 @@
+import type { Memory } from "@tpdk/eal";
+import {
+  HDR_HEARTBEAT,
+  TRAP_REQUEST,
+  TRAP_STATE,
+  TRANSPORT_STAT_KICKS,
+  notifyWordOffset,
+} from "@tpdk/virtio";
+import type { DeviceConfig } from "./config.js";
+import { DeviceState } from "./device-state.js";
+import { CTRL_WIRE_EXHAUSTED, SCRATCH_BYTES } from "./layout.js";
+import { RxBuffers, processRx } from "./rx-path.js";
+import { S_ERR_INTERNAL } from "./stats.js";
+import { serviceTrap } from "./transport-regs.js";
+import { processTx } from "./tx-path.js";
+import type { Chain } from "./virtqueue.js";
+import type { Wire } from "./wire.js";
+
+/**
+ * One virtio-net device: the control state (DeviceState) plus the data path
+ * the device loop drives once per pass with poll().
+ */
+export class NetDevice extends DeviceState {
+  readonly wire: Wire;
+  readonly u8: Uint8Array;
+  /** Shared with the other devices of the loop (one chain is walked at a time). */
+  readonly chain: Chain;
+  readonly rxBufs: RxBuffers;
+  readonly burst: number;
+  /** Scratch of TX pair 0; pair p's is at txScratch + p * SCRATCH_BYTES. */
+  readonly txScratch: number;
+  readonly rxScratch: number;
+  /** avail.idx of the RX queue was loaded during this pass (at most one load per pass). */
+  rxLoaded = false;
+  /** Next pair to receive into (round-robin per pass over the served RX queues). */
+  rxNext = 0;
+  /** The last unexpected exception (the device then needs a reset). */
+  lastError: unknown = undefined;
+  /** Called when an exception puts the device into DEVICE_NEEDS_RESET (the loop reports it). */
+  onError: ((dev: NetDevice, err: unknown) => void) | undefined = undefined;
+
+  private readonly i32: Int32Array;
+  private readonly trapI: number;
+  private wireExhausted = false;
+
+  constructor(mem: Memory, cfg: DeviceConfig, memLo: number, wire: Wire, chain: Chain, rxBufs: RxBuffers) {
+    super(mem, cfg, memLo);
+    this.wire = wire;
+    this.u8 = mem.u8;
+    this.i32 = mem.i32;
+    this.chain = chain;
+    this.rxBufs = rxBufs;
+    this.burst = cfg.burst;
+    this.txScratch = cfg.scratchOffset;
+    this.rxScratch = cfg.scratchOffset + cfg.queuePairs * SCRATCH_BYTES;
+    this.trapI = (this.t + TRAP_STATE) >>> 2;
+  }
+
+  /**
+   * One pass over the device: the trap mailbox (one Atomics.load), then,
+   * while the driver has the device running, every served TX queue (one
+   * Atomics.load of avail.idx each) and the wire's due frames into an RX
+   * queue. Returns how much work was done (0 = idle). Never throws: an
+   * exception (a bug, or a wire failing) is counted in errInternal and puts
+   * this device into DEVICE_NEEDS_RESET; the others keep running.
+   */
+  poll(now: number): number {
+    let work = 0;
+    try {
+      // Pairs with the driver's Atomics.store(TRAP_STATE, TRAP_REQUEST) after it filled the mailbox.
+      if (Atomics.load(this.i32, this.trapI) === TRAP_REQUEST) {
+        serviceTrap(this);
+        work = 1;
+      }
+      if (!this.active) return work;
+      const pairs = this.activePairs;
+      for (let p = 0; p < pairs; p++) {
+        const q = this.queues[2 * p + 1]!;
+        if (q.enabled) work += processTx(this, q, now, this.txScratch + p * SCRATCH_BYTES);
+        if (!this.active) return work;
+      }
+      if (this.linkUp) {
+        this.rxLoaded = false;
+        work += processRx(this, now);
+      }
+    } catch (e) {
+      this.internalError(e);
+      work++;
+    }
+    return work;
+  }
+
+  /** Ask for kicks on the served TX queues (on: about to sleep) or suppress them (off: polling). */
+  setNotify(on: boolean): void {
+    if (!this.active) return;
+    const pairs = this.activePairs;
+    for (let p = 0; p < pairs; p++) {
+      const q = this.queues[2 * p + 1]!;
+      if (q.enabled && q.notifyOn !== on) q.setNotify(on);
+    }
+  }
+
+  /**
+   * Housekeeping, about once per ms (cold): heartbeat, kick count, link
+   * requests from the main thread, the wire's exhausted flag.
+   */
+  tick(): void {
+    const mem = this.mem;
+    Atomics.add(mem.u32, (this.t + HDR_HEARTBEAT) >>> 2, 1);
+    let kicks = 0;
+    for (let i = 0; i < this.numQueues; i++) kicks += Atomics.load(mem.u32, (this.t + notifyWordOffset(i)) >>> 2);
+    Atomics.store(mem.u32, (this.t + TRANSPORT_STAT_KICKS) >>> 2, kicks >>> 0);
+    this.applyLinkRequest();
+    if (!this.wireExhausted) {
+      try {
+        if (this.wire.exhausted()) {
+          this.wireExhausted = true;
+          Atomics.store(mem.i32, (this.t + CTRL_WIRE_EXHAUSTED) >>> 2, 1);
+        }
+      } catch (e) {
+        this.internalError(e);
+      }
+    }
+  }
+
+  protected override onReset(): void {
+    this.rxNext = 0;
+  }
+
+  private internalError(e: unknown): void {
+    this.lastError = e;
+    this.needsReset(S_ERR_INTERNAL);
+    if (this.onError) this.onError(this, e);
+  }
+}

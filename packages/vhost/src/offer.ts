@@ -1,0 +1,52 @@
+import { TpdkError } from "@tpdk/eal";
+import {
+  type Features,
+  VIRTIO_F_ANY_LAYOUT,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_IN_ORDER,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_MTU,
+  VIRTIO_NET_F_STATUS,
+  features,
+} from "@tpdk/virtio";
+
+/**
+ * The features this device implements and offers by default (virtio 1.2 §6,
+ * §5.1.3). Each can be switched off per device with DeviceOptions.offer, for
+ * tests and for comparing paths; none outside this list can be switched on.
+ */
+export const OFFERABLE_FEATURES = {
+  VERSION_1: VIRTIO_F_VERSION_1,
+  MAC: VIRTIO_NET_F_MAC,
+  STATUS: VIRTIO_NET_F_STATUS,
+  MTU: VIRTIO_NET_F_MTU,
+  MRG_RXBUF: VIRTIO_NET_F_MRG_RXBUF,
+  INDIRECT_DESC: VIRTIO_F_INDIRECT_DESC,
+  EVENT_IDX: VIRTIO_F_EVENT_IDX,
+  IN_ORDER: VIRTIO_F_IN_ORDER,
+  ANY_LAYOUT: VIRTIO_F_ANY_LAYOUT,
+  MQ: VIRTIO_NET_F_MQ,
+} as const;
+
+export type FeatureName = keyof typeof OFFERABLE_FEATURES;
+
+/** The offered feature set: every offerable feature, minus those switched off. Cold path. */
+export function offeredFeatures(offer: Partial<Record<string, boolean>> = {}): Features {
+  const bits: number[] = [];
+  for (const name of Object.keys(offer)) {
+    if (!(name in OFFERABLE_FEATURES)) {
+      throw new TpdkError(
+        "EINVAL",
+        `cannot offer feature "${name}": the device implements ${Object.keys(OFFERABLE_FEATURES).join(", ")}`,
+      );
+    }
+  }
+  for (const [name, bit] of Object.entries(OFFERABLE_FEATURES)) {
+    if (offer[name] !== false) bits.push(bit);
+  }
+  return features(...bits);
+}

@@ -1,0 +1,223 @@
+import type { NetDevice } from "./net-device.js";
+import {
+  S_ERR_AVAIL_IDX,
+  S_ERR_HEAD_INDEX,
+  S_ERR_RX_BUFFER_SMALL,
+  S_ERR_RX_READABLE,
+  S_RX_BYTES,
+  S_RX_DROPPED,
+  S_RX_MISSED,
+  S_RX_NO_FIT,
+  S_RX_OVERSIZE,
+  S_RX_PACKETS,
+} from "./stats.js";
+import { type DeviceQueue, WALK_FULL } from "./virtqueue.js";
+
+/** The buffers (chains) gathered for one frame: per buffer its head, avail position and segments. */
+export class RxBuffers {
+  readonly head: Int32Array;
+  readonly pos: Int32Array;
+  readonly segStart: Int32Array;
+  readonly segEnd: Int32Array;
+  constructor(capacity: number) {
+    this.head = new Int32Array(capacity);
+    this.pos = new Int32Array(capacity);
+    this.segStart = new Int32Array(capacity);
+    this.segEnd = new Int32Array(capacity);
+  }
+}
+
+const DELIVERED = 0;
+const MISSED = 1;
+const NO_FIT = 2;
+const DROPPED = 3;
+const FATAL = 4;
+
+/**
+ * Receive queue (device -> driver, queue 2k), virtio 1.2 §5.1.6.3/§5.1.6.4.
+ *
+ * Takes up to `burst` frames the wire has due and writes each, after a
+ * virtio-net header, into buffers the driver posted: one buffer (chain)
+ * without MRG_RXBUF, as many as needed with it (num_buffers says how many).
+ * A frame finds no buffer: dropped and counted missed (wire.drop()), as are
+ * the rest of the batch; the wire never waits. Without MRG_RXBUF a frame
+ * larger than the buffer is dropped (rxNoFit) and the buffer kept for the
+ * next one. With several queue pairs served, each pass's batch goes to the
+ * next RX queue in turn (round-robin per batch).
+ * At most one Atomics.load of avail.idx and one Atomics.store of used.idx per call.
+ */
+export function processRx(dev: NetDevice, now: number): number {
+  const wire = dev.wire;
+  let due = wire.ready(now);
+  if (due === 0) return 0;
+  if (due > dev.burst) due = dev.burst;
+  const q = pickQueue(dev);
+  const maxFrame = dev.rxMaxFrame;
+  let delivered = 0;
+  let bytes = 0;
+  let missed = 0;
+  let oversize = 0;
+  let noFit = 0;
+  let dropped = 0;
+  let starved = q === null;
+  for (let i = 0; i < due; i++) {
+    const flen = wire.frameLength();
+    if (starved) {
+      wire.drop();
+      missed++;
+      continue;
+    }
+    if (flen > maxFrame) {
+      wire.drop();
+      oversize++;
+      continue;
+    }
+    const r = receiveOne(dev, q!, flen);
+    if (r === DELIVERED) {
+      delivered++;
+      bytes += flen;
+      continue;
+    }
+    if (r === FATAL) return i + 1;
+    wire.drop();
+    if (r === MISSED) {
+      missed++;
+      starved = true;
+    } else if (r === NO_FIT) noFit++;
+    else dropped++;
+  }
+  if (q !== null && q.publish()) dev.interrupt(q);
+  const f64 = dev.f64;
+  const sb = dev.sb;
+  f64[sb + S_RX_PACKETS] += delivered;
+  f64[sb + S_RX_BYTES] += bytes;
+  if (missed !== 0) f64[sb + S_RX_MISSED] += missed;
+  if (oversize !== 0) f64[sb + S_RX_OVERSIZE] += oversize;
+  if (noFit !== 0) f64[sb + S_RX_NO_FIT] += noFit;
+  if (dropped !== 0) f64[sb + S_RX_DROPPED] += dropped;
+  return due;
+}
+
+/** The next served RX queue, round-robin over the pairs; null when none is enabled. */
+function pickQueue(dev: NetDevice): DeviceQueue | null {
+  const pairs = dev.activePairs;
+  for (let k = 0; k < pairs; k++) {
+    const p = dev.rxNext < pairs ? dev.rxNext : 0;
+    dev.rxNext = p + 1 < pairs ? p + 1 : 0;
+    const q = dev.queues[2 * p]!;
+    if (q.enabled) return q;
+  }
+  return null;
+}
+
+/**
+ * Place one frame of `flen` bytes. Gathers buffers first (validating each;
+ * a malformed chain met before the frame's first buffer is returned used
+ * with len 0 on its own; met after it, the frame is dropped and every chain
+ * taken for it is returned with len 0, in order), then has the wire produce
+ * the frame: straight into the buffer when header and frame fit its first
+ * descriptor, else into the RX scratch area and scattered from there.
+ */
+function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
+  const hdr = dev.hdrSize;
+  const total = hdr + flen;
+  const mrg = dev.mrg;
+  const c = dev.chain;
+  const b = dev.rxBufs;
+  c.n = 0;
+  let nb = 0;
+  let cap = 0;
+  while (cap < total) {
+    if (q.lastAvail === q.availCached) {
+      if (dev.rxLoaded) break;
+      dev.rxLoaded = true;
+      const n = q.pollAvail();
+      if (n < 0) {
+        dev.needsReset(S_ERR_AVAIL_IDX);
+        return FATAL;
+      }
+      if (n === 0) break;
+    }
+    const pos = q.lastAvail;
+    const head = q.nextHead();
+    const segStart = c.n;
+    let err = q.walk(head, c);
+    if (err === 0) {
+      if (c.nRead !== 0) err = S_ERR_RX_READABLE;
+      else if (mrg && c.writeBytes < hdr) err = S_ERR_RX_BUFFER_SMALL;
+      if (err !== 0) c.n = segStart;
+    }
+    if (err !== 0) {
+      if (err === S_ERR_HEAD_INDEX) {
+        dev.needsReset(err);
+        return FATAL;
+      }
+      if (err === WALK_FULL) {
+        // Not this chain's fault: the segment list is full. Leave it for the next frame.
+        q.lastAvail = pos;
+        break;
+      }
+      dev.count(err);
+      if (nb === 0) {
+        q.addUsed(head, 0);
+        continue;
+      }
+      for (let k = 0; k < nb; k++) q.addUsed(b.head[k]!, 0);
+      q.addUsed(head, 0);
+      return DROPPED;
+    }
+    b.head[nb] = head;
+    b.pos[nb] = pos;
+    b.segStart[nb] = segStart;
+    b.segEnd[nb] = c.n;
+    nb++;
+    cap += c.writeBytes;
+    if (!mrg) break;
+  }
+  if (cap < total) {
+    // Give the buffers back untouched (they stay available) and drop the frame.
+    if (nb > 0) q.lastAvail = b.pos[0]!;
+    return nb > 0 && !mrg ? NO_FIT : MISSED;
+  }
+  const u8 = dev.u8;
+  const wire = dev.wire;
+  const s0 = b.segStart[0]!;
+  if (c.len[s0]! >= total) {
+    // One descriptor holds header and frame (the common case): no copy.
+    const a = c.addr[s0]!;
+    writeHeader(u8, a, hdr, 1);
+    wire.produce(u8, a + hdr);
+    q.addUsed(b.head[0]!, total);
+    return DELIVERED;
+  }
+  const src = dev.rxScratch;
+  writeHeader(u8, src, hdr, nb);
+  wire.produce(u8, src + hdr);
+  let off = 0;
+  for (let k = 0; k < nb; k++) {
+    let written = 0;
+    const end = b.segEnd[k]!;
+    for (let s = b.segStart[k]!; s < end && off < total; s++) {
+      const room = c.len[s]!;
+      const l = room < total - off ? room : total - off;
+      u8.copyWithin(c.addr[s]!, src + off, src + off + l);
+      off += l;
+      written += l;
+    }
+    q.addUsed(b.head[k]!, written);
+  }
+  return DELIVERED;
+}
+
+/**
+ * virtio_net_hdr for a received frame (§5.1.6.4): no checksum or GSO offload
+ * is negotiable here, so everything is 0 except num_buffers (12-byte header
+ * only): the buffers used with MRG_RXBUF, 1 without.
+ */
+function writeHeader(u8: Uint8Array, a: number, hdr: number, numBuffers: number): void {
+  u8.fill(0, a, a + hdr);
+  if (hdr === 12) {
+    u8[a + 10] = numBuffers & 0xff;
+    u8[a + 11] = numBuffers >>> 8;
+  }
+}

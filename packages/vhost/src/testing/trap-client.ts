@@ -1,0 +1,170 @@
+import type { Memory } from "@tpdk/eal";
+import {
+  CC_DEVICE_FEATURE,
+  CC_DEVICE_FEATURE_SELECT,
+  CC_DEVICE_STATUS,
+  CC_DRIVER_FEATURE,
+  CC_DRIVER_FEATURE_SELECT,
+  CC_QUEUE_DESC_HI,
+  CC_QUEUE_DESC_LO,
+  CC_QUEUE_DEVICE_HI,
+  CC_QUEUE_DEVICE_LO,
+  CC_QUEUE_DRIVER_HI,
+  CC_QUEUE_DRIVER_LO,
+  CC_QUEUE_ENABLE,
+  CC_QUEUE_SELECT,
+  CC_QUEUE_SIZE,
+  COMMON_CFG_WIDTHS,
+  type Features,
+  HDR_DOORBELL_ADDR,
+  SPACE_COMMON_CFG,
+  SPACE_DEVICE_CFG,
+  SPACE_ISR,
+  STATUS_ACKNOWLEDGE,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FEATURES_OK,
+  TRAP_DONE,
+  TRAP_IDLE,
+  TRAP_OFFSET,
+  TRAP_OP,
+  TRAP_OP_READ,
+  TRAP_OP_WRITE,
+  TRAP_REQUEST,
+  TRAP_SEQ,
+  TRAP_SPACE,
+  TRAP_STATE,
+  TRAP_VALUE,
+  TRAP_WIDTH,
+  notifyWordOffset,
+} from "@tpdk/virtio";
+import type { DriverRing } from "./driver-ring.js";
+
+/**
+ * The driver's side of the trap protocol (transport.ts), for device tests.
+ * With `pump` (in-thread tests) each access steps the device loop until the
+ * trap is answered; without it (cross-thread tests) it waits on TRAP_STATE.
+ */
+export class TrapClient {
+  private readonly mem: Memory;
+  private readonly t: number;
+  private readonly pump: (() => void) | undefined;
+  private readonly timeoutMs: number;
+  private seq = 0;
+
+  constructor(mem: Memory, transportOffset: number, pump?: () => void, timeoutMs = 5000) {
+    this.mem = mem;
+    this.t = transportOffset;
+    this.pump = pump;
+    this.timeoutMs = timeoutMs;
+  }
+
+  read(space: number, offset: number, width: number): number {
+    return this.access(TRAP_OP_READ, space, offset, width, 0);
+  }
+
+  write(space: number, offset: number, width: number, value: number): void {
+    this.access(TRAP_OP_WRITE, space, offset, width, value);
+  }
+
+  readCommon(off: number): number {
+    return this.read(SPACE_COMMON_CFG, off, COMMON_CFG_WIDTHS[off]!);
+  }
+
+  writeCommon(off: number, v: number): void {
+    this.write(SPACE_COMMON_CFG, off, COMMON_CFG_WIDTHS[off]!, v);
+  }
+
+  readDeviceCfg(off: number, width: number): number {
+    return this.read(SPACE_DEVICE_CFG, off, width);
+  }
+
+  readIsr(): number {
+    return this.read(SPACE_ISR, 0, 1);
+  }
+
+  status(): number {
+    return this.readCommon(CC_DEVICE_STATUS);
+  }
+
+  setStatus(v: number): void {
+    this.writeCommon(CC_DEVICE_STATUS, v);
+  }
+
+  deviceFeatures(): Features {
+    this.writeCommon(CC_DEVICE_FEATURE_SELECT, 0);
+    const lo = this.readCommon(CC_DEVICE_FEATURE);
+    this.writeCommon(CC_DEVICE_FEATURE_SELECT, 1);
+    return { lo, hi: this.readCommon(CC_DEVICE_FEATURE) };
+  }
+
+  writeDriverFeatures(f: Features): void {
+    this.writeCommon(CC_DRIVER_FEATURE_SELECT, 0);
+    this.writeCommon(CC_DRIVER_FEATURE, f.lo);
+    this.writeCommon(CC_DRIVER_FEATURE_SELECT, 1);
+    this.writeCommon(CC_DRIVER_FEATURE, f.hi);
+  }
+
+  /** Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK; true when the device kept FEATURES_OK. */
+  negotiate(f: Features): boolean {
+    this.setStatus(0);
+    this.setStatus(STATUS_ACKNOWLEDGE);
+    this.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER);
+    this.writeDriverFeatures(f);
+    this.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK);
+    return (this.status() & STATUS_FEATURES_OK) !== 0;
+  }
+
+  /** Program queue q with the ring's size and addresses and enable it. */
+  setupQueue(q: number, ring: DriverRing): void {
+    this.writeCommon(CC_QUEUE_SELECT, q);
+    this.writeCommon(CC_QUEUE_SIZE, ring.size);
+    this.writeCommon(CC_QUEUE_DESC_LO, ring.desc);
+    this.writeCommon(CC_QUEUE_DESC_HI, 0);
+    this.writeCommon(CC_QUEUE_DRIVER_LO, ring.avail);
+    this.writeCommon(CC_QUEUE_DRIVER_HI, 0);
+    this.writeCommon(CC_QUEUE_DEVICE_LO, ring.used);
+    this.writeCommon(CC_QUEUE_DEVICE_HI, 0);
+    this.writeCommon(CC_QUEUE_ENABLE, 1);
+  }
+
+  driverOk(): void {
+    this.setStatus(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+  }
+
+  /** Kick queue q: bump its notify word and wake the device thread. */
+  kick(q: number): void {
+    Atomics.add(this.mem.u32, (this.t + notifyWordOffset(q)) >>> 2, 1);
+    this.ringDoorbell();
+  }
+
+  private ringDoorbell(): void {
+    const bell = this.mem.u32[(this.t + HDR_DOORBELL_ADDR) >>> 2]!;
+    Atomics.notify(this.mem.i32, bell >>> 2);
+  }
+
+  private access(op: number, space: number, offset: number, width: number, value: number): number {
+    const u32 = this.mem.u32;
+    const i32 = this.mem.i32;
+    const t = this.t;
+    u32[(t + TRAP_OP) >>> 2] = op;
+    u32[(t + TRAP_SPACE) >>> 2] = space;
+    u32[(t + TRAP_OFFSET) >>> 2] = offset;
+    u32[(t + TRAP_WIDTH) >>> 2] = width;
+    u32[(t + TRAP_VALUE) >>> 2] = value >>> 0;
+    u32[(t + TRAP_SEQ) >>> 2] = ++this.seq;
+    const st = (t + TRAP_STATE) >>> 2;
+    Atomics.store(i32, st, TRAP_REQUEST);
+    this.ringDoorbell();
+    if (this.pump) {
+      for (let i = 0; i < 1000 && Atomics.load(i32, st) !== TRAP_DONE; i++) this.pump();
+    } else {
+      const deadline = Date.now() + this.timeoutMs;
+      while (Atomics.load(i32, st) !== TRAP_DONE && Date.now() < deadline) Atomics.wait(i32, st, TRAP_REQUEST, 10);
+    }
+    if (Atomics.load(i32, st) !== TRAP_DONE) throw new Error(`trap ${op}/${space}/${offset} not answered`);
+    const r = u32[(t + TRAP_VALUE) >>> 2]!;
+    Atomics.store(i32, st, TRAP_IDLE);
+    return r;
+  }
+}

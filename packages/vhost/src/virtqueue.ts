@@ -1,0 +1,354 @@
+import type { Memory } from "@tpdk/eal";
+import {
+  AVAIL_ALIGN,
+  AVAIL_FLAGS,
+  AVAIL_IDX,
+  AVAIL_RING,
+  DESC_ALIGN,
+  USED_ALIGN,
+    USED_IDX,
+  USED_FLAGS,
+  USED_RING,
+  VIRTIO_MSI_NO_VECTOR,
+  VRING_AVAIL_F_NO_INTERRUPT,
+  VRING_DESC_F_INDIRECT,
+  VRING_DESC_F_NEXT,
+  VRING_DESC_F_WRITE,
+  VRING_USED_F_NO_NOTIFY,
+  availEventOffset,
+  availRingBytes,
+  descTableBytes,
+  usedEventOffset,
+  usedRingBytes,
+} from "@tpdk/virtio";
+import {
+  S_ERR_ADDR_HIGH,
+  S_ERR_ADDR_RANGE,
+  S_ERR_CHAIN_LENGTH,
+  S_ERR_DESC_ORDER,
+  S_ERR_HEAD_INDEX,
+  S_ERR_INDIRECT_FEATURE,
+  S_ERR_INDIRECT_NESTED,
+  S_ERR_INDIRECT_NEXT,
+  S_ERR_INDIRECT_TABLE,
+  S_ERR_NEXT_INDEX,
+  S_ERR_QUEUE_SETUP,
+} from "./stats.js";
+
+/** walk() result when the shared segment list is full (not the chain's fault). */
+export const WALK_FULL = -1;
+
+/**
+ * Segments of walked descriptor chains (one per device thread, reused for
+ * every chain: the loop walks one queue at a time). A walk appends the
+ * chain's buffers at `n`; the device-readable ones come first (the walk
+ * rejects chains where they do not).
+ */
+export class Chain {
+  readonly addr: Uint32Array;
+  readonly len: Uint32Array;
+  /** Segments stored so far (callers reset it to 0 for a fresh chain). */
+  n = 0;
+  /** Of the last successful walk: */
+  nRead = 0;
+  nWrite = 0;
+  readBytes = 0;
+  writeBytes = 0;
+
+  constructor(capacity: number) {
+    this.addr = new Uint32Array(capacity);
+    this.len = new Uint32Array(capacity);
+  }
+}
+
+/**
+ * The device side of one split virtqueue (virtio 1.2 §2.7): its transport
+ * registers, avail reading, chain walking and validation, used writing and
+ * notification suppression.
+ *
+ * The driver is untrusted. Addresses are checked when the queue is enabled
+ * (validate()) and every descriptor's buffer on every walk; nothing here
+ * reads or writes outside [memLo, memHi) of the shared buffer, and no loop
+ * runs longer than the queue size.
+ */
+export class DeviceQueue {
+  readonly index: number;
+  readonly maxSize: number;
+  // --- transport registers (§4.1.4.3) ---
+  size: number;
+  enabled = false;
+  msixVector = VIRTIO_MSI_NO_VECTOR;
+  descLo = 0;
+  descHi = 0;
+  driverLo = 0;
+  driverHi = 0;
+  deviceLo = 0;
+  deviceHi = 0;
+  // --- ring state, valid once enabled ---
+  mask = 0;
+  desc = 0;
+  avail = 0;
+  used = 0;
+  /** Next avail ring position the device will read (free-running u16). */
+  lastAvail = 0;
+  /** avail.idx as last loaded: entries up to here are known available without another load. */
+  availCached = 0;
+  /** used.idx as last published. */
+  usedIdx = 0;
+  /** Used entries written after usedIdx but not yet published. */
+  pending = 0;
+  // --- negotiated ---
+  indirectOk = false;
+  eventIdx = false;
+  /** True while the device asks the driver for kicks (it is about to sleep). */
+  notifyOn = false;
+
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly memLo: number;
+  private readonly memHi: number;
+  // Precomputed u16 / u32 indices.
+  private availIdxI = 0;
+  private availFlagsI = 0;
+  private availRingI = 0;
+  private usedEventI = 0;
+  private usedIdxI = 0;
+  private usedFlagsI = 0;
+  private usedRingI = 0;
+  private availEventI = 0;
+
+  constructor(mem: Memory, index: number, maxSize: number, memLo: number, memHi: number) {
+    this.index = index;
+    this.maxSize = maxSize;
+    this.size = maxSize;
+    this.u16 = mem.u16;
+    this.u32 = mem.u32;
+    this.memLo = memLo;
+    this.memHi = memHi;
+  }
+
+  /** Device reset (§2.1): disabled, registers and indices back to their initial values. */
+  reset(): void {
+    this.size = this.maxSize;
+    this.enabled = false;
+    this.msixVector = VIRTIO_MSI_NO_VECTOR;
+    this.descLo = this.descHi = this.driverLo = this.driverHi = this.deviceLo = this.deviceHi = 0;
+    this.mask = this.desc = this.avail = this.used = 0;
+    this.lastAvail = this.availCached = this.usedIdx = this.pending = 0;
+    this.indirectOk = this.eventIdx = this.notifyOn = false;
+  }
+
+  /**
+   * Check the queue's registers before enabling it: size a power of two, the
+   * three parts inside memory, aligned as §2.7 requires, high halves 0.
+   * Returns 0 or S_ERR_QUEUE_SETUP.
+   */
+  validate(): number {
+    const q = this.size;
+    if (q < 1 || q > this.maxSize || (q & (q - 1)) !== 0) return S_ERR_QUEUE_SETUP;
+    if (this.descHi !== 0 || this.driverHi !== 0 || this.deviceHi !== 0) return S_ERR_QUEUE_SETUP;
+    if (!this.inMem(this.descLo, descTableBytes(q)) || this.descLo % DESC_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (!this.inMem(this.driverLo, availRingBytes(q)) || this.driverLo % AVAIL_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (!this.inMem(this.deviceLo, usedRingBytes(q)) || this.deviceLo % USED_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    return 0;
+  }
+
+  /** Enable with validated registers; indices start at 0 (§2.7: fresh rings). */
+  enable(): void {
+    this.enabled = true;
+    this.mask = this.size - 1;
+    this.desc = this.descLo;
+    this.avail = this.driverLo;
+    this.used = this.deviceLo;
+    this.lastAvail = this.availCached = this.usedIdx = this.pending = 0;
+    this.availIdxI = (this.avail + AVAIL_IDX) >>> 1;
+    this.availFlagsI = (this.avail + AVAIL_FLAGS) >>> 1;
+    this.availRingI = (this.avail + AVAIL_RING) >>> 1;
+    this.usedEventI = (this.avail + usedEventOffset(this.size)) >>> 1;
+    this.usedIdxI = (this.used + USED_IDX) >>> 1;
+    this.usedFlagsI = (this.used + USED_FLAGS) >>> 1;
+    this.usedRingI = (this.used + USED_RING) >>> 2;
+    this.availEventI = (this.used + availEventOffset(this.size)) >>> 1;
+  }
+
+  /** Features that change how the ring is read (set at DRIVER_OK). */
+  configure(indirect: boolean, eventIdx: boolean): void {
+    this.indirectOk = indirect;
+    this.eventIdx = eventIdx;
+  }
+
+  // ------------------------------------------------------------------ avail
+
+  /**
+   * Load avail.idx (the one Atomics.load per queue per pass) and return how
+   * many entries are available, or -1 when the driver moved it more than a
+   * queue size ahead of what the device has consumed (fatal, §2.7.6: the
+   * driver can never have more than Q chains outstanding).
+   */
+  pollAvail(): number {
+    // Pairs with the driver's Atomics.store of avail.idx, which it issues after
+    // writing the descriptors and ring entries: everything up to idx is visible.
+    const idx = Atomics.load(this.u16, this.availIdxI);
+    const n = (idx - this.lastAvail) & 0xffff;
+    if (n > this.size) return -1;
+    this.availCached = idx;
+    return n;
+  }
+
+  /** Entries known available from the cached avail.idx (no load). */
+  cachedAvail(): number {
+    return (this.availCached - this.lastAvail) & 0xffff;
+  }
+
+  /** The next head from the avail ring (caller checked one is available); advances lastAvail. */
+  nextHead(): number {
+    const head = this.u16[this.availRingI + (this.lastAvail & this.mask)]!;
+    this.lastAvail = (this.lastAvail + 1) & 0xffff;
+    return head;
+  }
+
+  // ------------------------------------------------------------------ chains
+
+  /**
+   * Walk the chain starting at `head`, validating every descriptor, and
+   * append its buffers to `c` (from c.n). Returns 0, an S_ERR_* slot (the
+   * chain is malformed: nothing appended), or WALK_FULL.
+   *
+   * Follows §2.7.5: NEXT chains within the table, an INDIRECT descriptor
+   * switches to its table (allowed at the end of a normal chain, never with
+   * NEXT, never nested; its WRITE flag is ignored), readable buffers before
+   * writable ones, at most `size` buffers (so loops end).
+   */
+  walk(head: number, c: Chain): number {
+    if (head >= this.size) return S_ERR_HEAD_INDEX;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const lo = this.memLo;
+    const hi = this.memHi;
+    const cap = c.addr.length;
+    let n = c.n;
+    let table = this.desc;
+    let tableSize = this.size;
+    let inIndirect = false;
+    let i = head;
+    let count = 0;
+    let nRead = 0;
+    let nWrite = 0;
+    let rb = 0;
+    let wb = 0;
+    for (;;) {
+      const d = table + (i << 4);
+      const w = d >>> 2;
+      const addr = u32[w]!;
+      const addrHi = u32[w + 1]!;
+      const len = u32[w + 2]!;
+      const flags = u16[(d >>> 1) + 6]!;
+      const next = u16[(d >>> 1) + 7]!;
+      if ((flags & VRING_DESC_F_INDIRECT) !== 0) {
+        if (!this.indirectOk) return S_ERR_INDIRECT_FEATURE;
+        if (inIndirect) return S_ERR_INDIRECT_NESTED;
+        if ((flags & VRING_DESC_F_NEXT) !== 0) return S_ERR_INDIRECT_NEXT;
+        if (addrHi !== 0) return S_ERR_ADDR_HIGH;
+        // Read with 4-byte typed-array views: the table must be 4-byte aligned.
+        if (len === 0 || (len & 15) !== 0 || (addr & 3) !== 0) return S_ERR_INDIRECT_TABLE;
+        if (addr < lo || addr + len > hi) return S_ERR_ADDR_RANGE;
+        table = addr;
+        tableSize = len >>> 4;
+        inIndirect = true;
+        i = 0;
+        continue; // the pointer itself is not a buffer: not counted
+      }
+      if (++count > this.size) return S_ERR_CHAIN_LENGTH;
+      if (addrHi !== 0) return S_ERR_ADDR_HIGH;
+      if (addr < lo || addr + len > hi) return S_ERR_ADDR_RANGE;
+      if ((flags & VRING_DESC_F_WRITE) !== 0) {
+        nWrite++;
+        wb += len;
+      } else {
+        if (nWrite !== 0) return S_ERR_DESC_ORDER;
+        nRead++;
+        rb += len;
+      }
+      if (n >= cap) return WALK_FULL;
+      c.addr[n] = addr;
+      c.len[n] = len;
+      n++;
+      if ((flags & VRING_DESC_F_NEXT) === 0) break;
+      if (next >= tableSize) return S_ERR_NEXT_INDEX;
+      i = next;
+    }
+    c.n = n;
+    c.nRead = nRead;
+    c.nWrite = nWrite;
+    c.readBytes = rb;
+    c.writeBytes = wb;
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ used
+
+  /** Write a used entry (published later by publish()). */
+  addUsed(id: number, len: number): void {
+    const e = this.usedRingI + (((this.usedIdx + this.pending) & this.mask) << 1);
+    this.u32[e] = id;
+    this.u32[e + 1] = len;
+    this.pending++;
+  }
+
+  /**
+   * IN_ORDER batch (virtio 1.2, in-order use of descriptors): one used entry carrying the id of
+   * the last chain of the batch, written at the batch's first slot; used.idx
+   * then advances by the whole batch.
+   */
+  addUsedInOrder(lastId: number, count: number, len: number): void {
+    if (count === 0) return;
+    const e = this.usedRingI + (((this.usedIdx + this.pending) & this.mask) << 1);
+    this.u32[e] = lastId;
+    this.u32[e + 1] = len;
+    this.pending += count;
+  }
+
+  /**
+   * Publish the pending used entries with one Atomics.store of used.idx and
+   * say whether the driver wants a used-buffer notification for them
+   * (§2.7.7: NO_INTERRUPT, or under EVENT_IDX vring_need_event(used_event)).
+   */
+  publish(): boolean {
+    if (this.pending === 0) return false;
+    const old = this.usedIdx;
+    const now = (old + this.pending) & 0xffff;
+    this.pending = 0;
+    this.usedIdx = now;
+    // Pairs with the driver's Atomics.load of used.idx: the entries (and the
+    // buffer contents) written before this store are visible once it sees `now`.
+    Atomics.store(this.u16, this.usedIdxI, now);
+    if (this.eventIdx) {
+      // Read after publishing so a driver that just re-armed used_event is seen (§2.7.10).
+      const ev = Atomics.load(this.u16, this.usedEventI);
+      return ((now - ev - 1) & 0xffff) < ((now - old) & 0xffff);
+    }
+    return (Atomics.load(this.u16, this.availFlagsI) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
+  }
+
+  // ------------------------------------------------------------------ kicks
+
+  /**
+   * Ask for (on) or suppress (off) available-buffer notifications (§2.7.10).
+   * Without EVENT_IDX this is used.flags NO_NOTIFY; with it, on = avail_event
+   * set to the next entry the device will read, off = leave avail_event behind
+   * (the driver then kicks at most once per 2^16 entries).
+   */
+  setNotify(on: boolean): void {
+    this.notifyOn = on;
+    if (this.eventIdx) {
+      // Pairs with the driver's load of avail_event after it publishes avail.idx.
+      if (on) Atomics.store(this.u16, this.availEventI, this.lastAvail);
+    } else {
+      Atomics.store(this.u16, this.usedFlagsI, on ? 0 : VRING_USED_F_NO_NOTIFY);
+    }
+  }
+
+  private inMem(addr: number, len: number): boolean {
+    return addr >= this.memLo && addr + len <= this.memHi;
+  }
+}
