@@ -1,0 +1,133 @@
+import { Eal, TpdkError, parseEalArgs, runMain } from "@tpdk/eal";
+import { Mempool } from "@tpdk/mbuf";
+import { VdevPorts, planVdevs } from "@tpdk/vdev";
+import { formatMac } from "@tpdk/virtio-pmd";
+import type { LcoreArg } from "./lcore-loop.js";
+import { parseL2fwdArgs } from "./options.js";
+import { assignLcores, destinations, enabledPorts } from "./pairing.js";
+import { type PortCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
+
+// DPDK l2fwd's sizes: RTE_TEST_RX_DESC_DEFAULT, RTE_TEST_TX_DESC_DEFAULT, MAX_PKT_BURST, MEMPOOL_CACHE_SIZE.
+const NB_RXD = 1024;
+const NB_TXD = 1024;
+const MAX_PKT_BURST = 32;
+const MEMPOOL_CACHE_SIZE = 256;
+/** How often main checks whether finite inputs have drained (ms). */
+const DRAIN_CHECK_MS = 50;
+
+runMain(async () => {
+  // 1. Everything the user typed is checked before any thread starts.
+  const { eal: ealOpts, appArgs } = parseEalArgs(process.argv.slice(2));
+  const opts = parseL2fwdArgs(appArgs);
+  const plans = planVdevs(ealOpts.vdevs);
+  const nbPorts = plans.length;
+  const enabled = enabledPorts(opts.portmask, nbPorts);
+  const { dst, notices } = destinations(enabled, opts.portmap, nbPorts);
+  const lcorePorts = assignLcores(enabled, ealOpts.lcores, opts.portsPerLcore);
+  notices.forEach((n) => console.log(n));
+
+  // 2. Memory, the mbuf pool, the devices and their ports.
+  const eal = Eal.init(ealOpts);
+  const nbMbufs = Math.max(nbPorts * (NB_RXD + NB_TXD + MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
+  const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
+  const bus = await VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll });
+  const macs: number[][] = [];
+  for (const port of bus.ports) {
+    const id = port.portId;
+    macs[id] = [...port.macAddr()];
+    if (!enabled.includes(id)) continue;
+    console.log(`Initializing port ${id}... done`);
+    port.configure(1, 1);
+    port.rxQueueSetup(0, { nbDesc: NB_RXD, pool });
+    port.txQueueSetup(0, { nbDesc: NB_TXD });
+    const info = port.start();
+    if (opts.promiscuous) port.promiscuousEnable();
+    console.log(`Port ${id}, MAC address: ${formatMac(info.mac)}`);
+  }
+  for (const p of enabled) {
+    const link = bus.ports[p]!.linkStatus();
+    console.log(link.up ? `Port ${p} Link up at ${link.speed / 1000} Gbps FDX` : `Port ${p} Link down`);
+  }
+
+  // 3. The forwarding lcores.
+  const statsOffset = reserveStats(eal.mem, nbPorts);
+  let stopping: string | undefined;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = why;
+    eal.stop();
+  };
+  eal.onSignal((signo) => {
+    console.log(`\n\nSignal ${signo} received, preparing to exit...`);
+    stop("signal");
+  });
+  for (const [lcore, ports] of lcorePorts) {
+    for (const p of ports) console.log(`Lcore ${lcore}: RX port ${p} TX port ${dst[p]}`);
+  }
+  const lcoreIds = [...lcorePorts.keys()];
+  await eal.launch(new URL("./lcore-loop.js", import.meta.url), "l2fwdLoop", (lcore): LcoreArg => ({
+    rxPorts: lcorePorts.get(lcore) ?? [],
+    dst,
+    macs,
+    macUpdating: opts.macUpdating,
+    burst: opts.burst,
+    statsOffset,
+    drainUs: 100,
+  }));
+  const done = eal.wait();
+  done.catch(() => stop("lcore failed"));
+
+  // 4. Statistics every -T seconds; stop by ourselves once finite inputs drained.
+  const t0 = performance.now();
+  let prev: PortCounters[] | undefined;
+  let prevT = t0;
+  const print = (): void => {
+    const now = readCounters(eal.mem, statsOffset, enabled);
+    const t = performance.now();
+    if (opts.json) console.log(formatJson((t - t0) / 1000, now, prev, (t - prevT) / 1000));
+    else console.log(formatTable(now, process.stdout.isTTY === true));
+    prev = now;
+    prevT = t;
+  };
+  const timers: NodeJS.Timeout[] = [];
+  if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
+  timers.push(
+    setInterval(() => {
+      if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
+    }, DRAIN_CHECK_MS),
+  );
+  if (lcoreIds.length === 0) stop("no lcore has a port");
+
+  // 5. Shutdown: lcores stop and flush their TX buffers, ports drain and close, wires flush.
+  let failure: unknown;
+  try {
+    await done;
+  } catch (e) {
+    failure = e;
+  }
+  timers.forEach((t) => clearInterval(t));
+  await bus.close();
+  await eal.close();
+  print();
+  if (failure) throw failure;
+  const leaked = pool.inUse();
+  if (leaked !== 0) throw new TpdkError("ELEAK", `${leaked} mbuf(s) of ${pool.size} were not returned to mbuf_pool`);
+  console.log("Bye...");
+  return 0;
+});
+
+/**
+ * Everything the devices delivered has been received by l2fwd, and everything
+ * l2fwd received has been sent or dropped (no frame sits in a TX buffer).
+ * Called after inputExhausted(): the devices will deliver nothing more.
+ */
+function drained(c: readonly PortCounters[], bus: VdevPorts, enabled: readonly number[]): boolean {
+  let rx = 0;
+  let out = 0;
+  for (let i = 0; i < enabled.length; i++) {
+    if (bus.devices[enabled[i]!]!.stats().rxPackets !== c[i]!.rx) return false;
+    rx += c[i]!.rx;
+    out += c[i]!.tx + c[i]!.dropped;
+  }
+  return rx === out;
+}

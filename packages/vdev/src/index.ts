@@ -1,0 +1,2 @@
+export { type VdevPlan, planVdevs } from "./plan.js";
+export { VdevPorts, type VdevStartOptions } from "./ports.js";

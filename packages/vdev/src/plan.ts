@@ -1,0 +1,35 @@
+import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
+import { type WireSpec, parseWireSpec } from "@tpdk/vhost";
+import { type VirtioPmdOptions, PMD_MAX_PORTS, parseDriverArgs } from "@tpdk/virtio-pmd";
+
+/**
+ * One `--vdev` string, understood: the device's wire and the driver's options.
+ * Planning only reads and validates (pcap inputs are read, outputs opened), so
+ * every bad vdev is reported before any thread starts.
+ */
+export interface VdevPlan {
+  /** ethdev port id: the position of the --vdev on the command line. */
+  readonly portId: number;
+  /** "virtio0" */
+  readonly name: string;
+  readonly vdev: string;
+  readonly wire: WireSpec;
+  readonly driver: VirtioPmdOptions;
+}
+
+export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
+  if (vdevs.length > PMD_MAX_PORTS) throw new UsageError(`--vdev: ${vdevs.length} devices given, at most ${PMD_MAX_PORTS} ports are supported`);
+  const seen = new Set<string>();
+  return vdevs.map((vdev, portId) => {
+    const d = parseDevargs(vdev);
+    if (d.driver !== "virtio") {
+      throw new UsageError(`--vdev ${vdev}: unknown driver "${d.driver}"; tpdk has virtio devices: use --vdev virtio0,wire=gen`);
+    }
+    if (seen.has(d.name)) throw new UsageError(`--vdev ${vdev}: device name ${d.name} is used twice; give each --vdev its own index`);
+    seen.add(d.name);
+    const driver = parseDriverArgs(d.name, d.args);
+    const wire = parseWireSpec(d.name, d.args);
+    assertNoUnknownKeys(d.args, d.name);
+    return { portId, name: d.name, vdev, wire, driver };
+  });
+}

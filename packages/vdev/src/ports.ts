@@ -1,0 +1,70 @@
+import type { Memory } from "@tpdk/eal";
+import { Vhost, type VhostDevice } from "@tpdk/vhost";
+import { VirtioPort } from "@tpdk/virtio-pmd";
+import type { VdevPlan } from "./plan.js";
+
+export interface VdevStartOptions {
+  /** CPU for the device thread (eal.serviceCpu()); -1 or undefined: unpinned. */
+  readonly deviceCpu?: number;
+  /** The device thread never sleeps (benchmarks with a CPU to spare). */
+  readonly busyPoll?: boolean;
+  /** Queue pairs each device offers (one per lcore that polls it). Default 1. */
+  readonly queuePairs?: number;
+}
+
+/**
+ * The vdev bus: for each plan, a software virtio-net device (served by one
+ * device thread) and the virtio PMD port bound to it. The driver meets the
+ * device only through the transport offset, as it would a PCI function.
+ */
+export class VdevPorts {
+  readonly vhost: Vhost;
+  readonly devices: readonly VhostDevice[];
+  readonly ports: readonly VirtioPort[];
+  private closed = false;
+
+  private constructor(vhost: Vhost, devices: VhostDevice[], ports: VirtioPort[]) {
+    this.vhost = vhost;
+    this.devices = devices;
+    this.ports = ports;
+  }
+
+  static async start(mem: Memory, plans: readonly VdevPlan[], opts: VdevStartOptions = {}): Promise<VdevPorts> {
+    const vhostOpts: { cpu?: number; busyPoll?: boolean } = {};
+    if (opts.deviceCpu !== undefined && opts.deviceCpu >= 0) vhostOpts.cpu = opts.deviceCpu;
+    if (opts.busyPoll) vhostOpts.busyPoll = true;
+    const vhost = new Vhost(mem, vhostOpts);
+    const devices = plans.map((p) => vhost.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1 }));
+    await vhost.start();
+    const ports: VirtioPort[] = [];
+    try {
+      for (const p of plans) {
+        ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transportOffset: devices[p.portId]!.transportOffset, options: p.driver }));
+      }
+    } catch (e) {
+      await vhost.stop().catch(() => undefined);
+      throw e;
+    }
+    return new VdevPorts(vhost, devices, ports);
+  }
+
+  /** Every device's finite input is used up and everything sent to it was taken. */
+  inputExhausted(): boolean {
+    return this.devices.every((d) => d.inputExhausted());
+  }
+
+  /**
+   * Stop and close every port (each waits for the device to take its
+   * outstanding TX, then frees the mbufs its rings held), then stop the device
+   * thread, which flushes and closes the wires (pcap outputs). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const port of this.ports) {
+      port.stop();
+      port.close();
+    }
+    await this.vhost.stop();
+  }
+}
