@@ -1,0 +1,246 @@
+import { PKTMBUF_HEADROOM } from "@tpdk/mbuf";
+import { VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } from "@tpdk/virtio";
+import { describe, expect, it } from "vitest";
+import { bindThreadMemory, rxBurst, txBurst } from "./registry.js";
+import { frame, fromMbuf, rig, toMbuf, type Rig } from "./testing/harness.js";
+
+function xs(r: Rig, name: string): number {
+  const x = r.port.xstats().find((s) => s.name === name);
+  if (!x) throw new Error(`no xstat ${name}`);
+  return x.value;
+}
+
+function deliver(r: Rig, frames: Uint8Array[], mergeable = r.info.features.includes("MRG_RXBUF")): void {
+  for (const f of frames) if (!r.dev.deliver(r.rxVq, f, r.hdr, mergeable)) throw new Error("no rx buffer");
+  r.dev.publishUsed(r.rxVq);
+}
+
+function receive(r: Rig, max = 64): number[] {
+  const arr = new Uint32Array(64);
+  const n = r.rxq.rxBurst(arr, max);
+  return Array.from(arr.subarray(0, n));
+}
+
+function freeAll(r: Rig, ms: number[]): void {
+  for (const m of ms) r.mbufs.free(m);
+}
+
+function stopAndCheck(r: Rig): void {
+  r.port.stop();
+  expect(r.pool.available()).toBe(r.pool.size);
+}
+
+describe("RX", () => {
+  it("posts every descriptor at start: addr = buf + headroom - hdr, len = buf_len - headroom + hdr, WRITE", () => {
+    const r = rig({ rxDesc: 64 });
+    expect(r.dev.availIdx(r.rxVq)).toBe(64);
+    expect(r.dev.availFlags(r.rxVq)).toBe(VRING_AVAIL_F_NO_INTERRUPT);
+    for (let i = 0; i < 64; i++) {
+      const d = r.dev.desc(r.rxVq, i);
+      expect(d.flags).toBe(VRING_DESC_F_WRITE);
+      expect(d.len).toBe(2176 - PKTMBUF_HEADROOM + 12);
+      // The header ends exactly at data_off: addr + 12 = buf_addr + headroom, buf_addr = handle + 64.
+      const m = d.addr + 12 - PKTMBUF_HEADROOM - 64;
+      expect(r.pool.indexOf(m)).toBeGreaterThanOrEqual(0);
+      expect(r.mbufs.bufAddr(m) + PKTMBUF_HEADROOM).toBe(d.addr + 12);
+    }
+    expect(r.pool.inUse()).toBe(64);
+    stopAndCheck(r);
+  });
+
+  it("non-mergeable: frames land at data_off with no copy, header stripped by arithmetic", () => {
+    const r = rig({ pmd: { mrgRxbuf: false } });
+    expect(r.hdr).toBe(12); // VERSION_1
+    const frames = [frame(60, 1), frame(1514, 2), frame(64, 3)];
+    deliver(r, frames);
+    const got = receive(r);
+    expect(got).toHaveLength(3);
+    got.forEach((m, i) => {
+      expect(fromMbuf(r, m)).toEqual(frames[i]);
+      expect(r.mbufs.dataOff(m)).toBe(PKTMBUF_HEADROOM);
+      expect(r.mbufs.nbSegs(m)).toBe(1);
+      expect(r.mbufs.pktLen(m)).toBe(frames[i]!.length);
+      expect(r.mbufs.port(m)).toBe(0);
+      expect(r.mbufs.next(m)).toBe(0);
+    });
+    expect(r.port.stats()).toMatchObject({ ipackets: 3, ibytes: 60 + 1514 + 64, ierrors: 0 });
+    freeAll(r, got);
+    stopAndCheck(r);
+  });
+
+  it("refills freed slots in bulk and publishes them once", () => {
+    const r = rig({ rxDesc: 64 });
+    const frames = Array.from({ length: 40 }, (_, i) => frame(100, i));
+    deliver(r, frames);
+    const got = receive(r, 32);
+    expect(got).toHaveLength(32);
+    expect(r.dev.availIdx(r.rxVq)).toBe(64 + 32); // refill threshold min(32, Q/4) = 16 reached
+    const rest = receive(r);
+    expect(rest).toHaveLength(8);
+    [...got, ...rest].forEach((m, i) => expect(fromMbuf(r, m)).toEqual(frames[i]));
+    freeAll(r, [...got, ...rest]);
+    stopAndCheck(r);
+  });
+
+  it("mergeable: a frame over several buffers becomes an mbuf chain", () => {
+    // 256-byte rooms: a 1000-byte frame takes 4 buffers (244 + 3 * 268 ... as the device fills them).
+    const r = rig({ dataRoom: PKTMBUF_HEADROOM + 256, poolSize: 256 });
+    expect(r.info.features).toContain("MRG_RXBUF");
+    const f = frame(1000, 7);
+    const small = frame(100, 8);
+    deliver(r, [f, small]);
+    const got = receive(r);
+    expect(got).toHaveLength(2);
+    expect(r.mbufs.nbSegs(got[0]!)).toBe(4);
+    expect(r.mbufs.pktLen(got[0]!)).toBe(1000);
+    expect(fromMbuf(r, got[0]!)).toEqual(f);
+    let s = r.mbufs.next(got[0]!);
+    expect(r.mbufs.dataOff(s)).toBe(PKTMBUF_HEADROOM - 12); // later buffers have no header
+    s = r.mbufs.next(s);
+    expect(s).not.toBe(0);
+    expect(fromMbuf(r, got[1]!)).toEqual(small);
+    expect(r.mbufs.nbSegs(got[1]!)).toBe(1);
+    freeAll(r, got);
+    stopAndCheck(r);
+  });
+
+  it("runts (< header + 14 bytes) are dropped and counted", () => {
+    const r = rig();
+    deliver(r, [frame(10, 1), frame(60, 2)]);
+    const got = receive(r);
+    expect(got).toHaveLength(1);
+    expect(xs(r, "rx_q0_runt_packets")).toBe(1);
+    expect(r.port.stats().ierrors).toBe(1);
+    freeAll(r, got);
+    stopAndCheck(r);
+  });
+
+  it("rx_nombuf: counted when the pool cannot refill, retried next burst", () => {
+    const r = rig({ rxDesc: 64, poolSize: 80 });
+    expect(r.pool.available()).toBe(16);
+    deliver(r, Array.from({ length: 40 }, (_, i) => frame(64, i)));
+    const got = receive(r);
+    expect(got).toHaveLength(40);
+    expect(r.port.stats().rx_nombuf).toBe(40); // 40 free slots, 16 mbufs in the pool
+    expect(r.dev.availIdx(r.rxVq)).toBe(64);
+    freeAll(r, got);
+    expect(receive(r)).toHaveLength(0);
+    expect(r.dev.availIdx(r.rxVq)).toBe(64 + 40);
+    expect(r.port.stats().rx_nombuf).toBe(40);
+    stopAndCheck(r);
+  });
+
+  it("statistics: packets, bytes, multicast, broadcast and DPDK's size bins; statsReset", () => {
+    const r = rig({ rxDesc: 64 });
+    const sizes = [60, 64, 100, 200, 300, 600, 1200, 1514];
+    const frames = sizes.map((s, i) => frame(s, i));
+    frames.push(frame(70, 20, [0x01, 0x00, 0x5e, 0, 0, 1])); // multicast
+    frames.push(frame(70, 21, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])); // broadcast
+    deliver(r, frames);
+    freeAll(r, receive(r));
+    const x = Object.fromEntries(r.port.xstats().map((s) => [s.name, s.value]));
+    expect(x).toMatchObject({
+      rx_q0_good_packets: 10,
+      rx_q0_good_bytes: sizes.reduce((a, b) => a + b, 0) + 140,
+      rx_q0_multicast_packets: 1,
+      rx_q0_broadcast_packets: 1,
+      rx_q0_undersize_packets: 1,
+      rx_q0_size_64_packets: 1,
+      rx_q0_size_65_127_packets: 3,
+      rx_q0_size_128_255_packets: 1,
+      rx_q0_size_256_511_packets: 1,
+      rx_q0_size_512_1023_packets: 1,
+      rx_q0_size_1024_1518_packets: 2,
+      rx_q0_size_1519_max_packets: 0,
+      rx_q0_errors: 0,
+    });
+    expect(Object.keys(x)).toContain("tx_q0_good_packets");
+    r.port.statsReset();
+    expect(r.port.stats()).toEqual({ ipackets: 0, opackets: 0, ibytes: 0, obytes: 0, imissed: 0, ierrors: 0, oerrors: 0, rx_nombuf: 0 });
+    expect(r.port.xstats().every((s) => s.value === 0)).toBe(true);
+    deliver(r, [frame(64, 1)]);
+    freeAll(r, receive(r));
+    expect(r.port.stats().ipackets).toBe(1);
+    stopAndCheck(r);
+  });
+
+  it("IN_ORDER: refills keep descriptor i in slot i and never rewrite the avail ring", () => {
+    const r = rig({ rxDesc: 64 });
+    expect(r.info.features).toContain("IN_ORDER");
+    const q = r.dev.queues[r.rxVq]!;
+    const ring = () => Array.from(r.mem.u16.subarray((q.avail + 4) >>> 1, ((q.avail + 4) >>> 1) + 64));
+    const before = ring();
+    expect(before).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    for (let round = 0; round < 5; round++) {
+      deliver(r, Array.from({ length: 30 }, (_, i) => frame(64 + i, round * 100 + i)));
+      const got = receive(r);
+      expect(got).toHaveLength(30);
+      got.forEach((m, i) => expect(fromMbuf(r, m)).toEqual(frame(64 + i, round * 100 + i)));
+      freeAll(r, got);
+    }
+    expect(ring()).toEqual(before);
+    expect(xs(r, "rx_q0_bad_used_id")).toBe(0);
+    stopAndCheck(r);
+  });
+
+  it("rxBurst/txBurst wrappers attach on first use and forward", () => {
+    const r = rig();
+    bindThreadMemory(r.mem);
+    deliver(r, [frame(64, 1), frame(65, 2)]);
+    const arr = new Uint32Array(4);
+    expect(rxBurst(0, 0, arr, 4)).toBe(2);
+    expect(txBurst(0, 0, arr, 2)).toBe(2);
+    const sent = r.dev.drainTx(r.txVq).map((c) => r.dev.gather(c, r.hdr));
+    expect(sent).toEqual([frame(64, 1), frame(65, 2)]);
+    expect(() => rxBurst(0, 3, arr, 4)).toThrow(/not set up/);
+    stopAndCheck(r);
+  });
+
+  it("stop then start again: lcore objects resync; every mbuf comes back each time", () => {
+    const r = rig({ rxDesc: 64 });
+    for (let cycle = 0; cycle < 3; cycle++) {
+      deliver(r, [frame(64, cycle), frame(128, cycle)]);
+      const got = receive(r);
+      expect(got.map((m) => fromMbuf(r, m))).toEqual([frame(64, cycle), frame(128, cycle)]);
+      expect(r.txq.txBurst(Uint32Array.from(got), 2)).toBe(2);
+      r.port.stop(10);
+      expect(r.pool.available()).toBe(r.pool.size);
+      expect(r.rxq.rxBurst(new Uint32Array(4), 4)).toBe(0); // stopped: nothing, no crash
+      const extra = toMbuf(r, frame(64, 0));
+      expect(r.txq.txBurst(Uint32Array.of(extra), 1)).toBe(0); // the caller keeps it
+      r.mbufs.free(extra);
+      r.port.start();
+    }
+    r.port.close();
+  });
+});
+
+describe("RX interrupt mode", () => {
+  it("enable clears NO_INTERRUPT; waitInterrupt sleeps until the device signals", () => {
+    const r = rig({ pmd: { eventIdx: false } });
+    r.rxq.enableInterrupt();
+    expect(r.dev.availFlags(r.rxVq)).toBe(0);
+    expect(r.rxq.waitInterrupt(5)).toBe(false); // nothing: times out
+    deliver(r, [frame(64, 1)]);
+    expect(r.rxq.waitInterrupt(1000)).toBe(true); // used entries already waiting: no sleep
+    r.dev.interrupt(r.rxVq);
+    const got = receive(r);
+    expect(got).toHaveLength(1);
+    freeAll(r, got);
+    r.rxq.disableInterrupt();
+    expect(r.dev.availFlags(r.rxVq)).toBe(VRING_AVAIL_F_NO_INTERRUPT);
+    stopAndCheck(r);
+  });
+
+  it("under EVENT_IDX, used_event asks for the next used entry while waiting, and is far behind while polling", () => {
+    const r = rig();
+    deliver(r, [frame(64, 1)]);
+    freeAll(r, receive(r));
+    expect(r.dev.usedEvent(r.rxVq)).toBe(0); // used_event = 1 - 1: never reached while polling
+    r.rxq.enableInterrupt();
+    expect(r.rxq.waitInterrupt(1)).toBe(false);
+    expect(r.dev.usedEvent(r.rxVq)).toBe(1);
+    r.rxq.disableInterrupt();
+    stopAndCheck(r);
+  });
+});

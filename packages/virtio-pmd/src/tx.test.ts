@@ -1,0 +1,276 @@
+import {
+  VIRTIO_F_EVENT_IDX,
+  VRING_DESC_F_INDIRECT,
+  VRING_DESC_F_NEXT,
+  VRING_USED_F_NO_NOTIFY,
+  withFeature,
+} from "@tpdk/virtio";
+import { describe, expect, it } from "vitest";
+import { ALL_FEATURES, frame, rig, toMbuf, type Rig, type RigOptions } from "./testing/harness.js";
+
+function xs(r: Rig, name: string): number {
+  const x = r.port.xstats().find((s) => s.name === name);
+  if (!x) throw new Error(`no xstat ${name}`);
+  return x.value;
+}
+
+/** Stop the port and check every mbuf is back in the pool. */
+function stopAndCheck(r: Rig, drainMs?: number): void {
+  r.port.stop(drainMs);
+  expect(r.pool.available()).toBe(r.pool.size);
+}
+
+function send(r: Rig, m: number): number {
+  return r.txq.txBurst(Uint32Array.of(m), 1);
+}
+
+describe("TX paths: descriptor shapes", () => {
+  it("push: one descriptor over header + frame; the header in the headroom is zeroed", () => {
+    const r = rig();
+    const f = frame(100, 1);
+    const m = toMbuf(r, f);
+    const data = r.mbufs.dataAddr(m);
+    r.mem.u8.fill(0xee, data - r.hdr, data);
+    expect(send(r, m)).toBe(1);
+    const [c, ...rest] = r.dev.drainTx(r.txVq);
+    expect(rest).toHaveLength(0);
+    expect(c!.indirect).toBe(false);
+    expect(c!.segs).toEqual([{ addr: data - 12, len: 112, flags: 0, next: c!.segs[0]!.next }]);
+    expect(Array.from(r.mem.u8.subarray(data - 12, data))).toEqual(new Array(12).fill(0));
+    expect(r.dev.gather(c!, r.hdr)).toEqual(f);
+    expect(xs(r, "tx_q0_push_packets")).toBe(1);
+    stopAndCheck(r);
+  });
+
+  it("chained (tx_mode=chained): the slot's zero header, then one descriptor per segment", () => {
+    const r = rig({ pmd: { txMode: "chained" } });
+    const f = frame(300, 2);
+    for (const segs of [1, 3]) {
+      const m = toMbuf(r, f, segs);
+      expect(send(r, m)).toBe(1);
+      const [c] = r.dev.drainTx(r.txVq);
+      expect(c!.indirect).toBe(false);
+      expect(c!.ringDescs).toBe(segs + 1);
+      expect(c!.segs[0]!.len).toBe(12);
+      expect(c!.segs[0]!.flags).toBe(VRING_DESC_F_NEXT);
+      expect(Array.from(r.mem.u8.subarray(c!.segs[0]!.addr, c!.segs[0]!.addr + 12))).toEqual(new Array(12).fill(0));
+      const segFlags = c!.segs.slice(1).map((s) => s.flags);
+      expect(segFlags).toEqual([...new Array(segs - 1).fill(VRING_DESC_F_NEXT), 0]);
+      let s = m;
+      for (let k = 1; k <= segs; k++, s = r.mbufs.next(s)) {
+        expect(c!.segs[k]!.addr).toBe(r.mbufs.dataAddr(s));
+        expect(c!.segs[k]!.len).toBe(r.mbufs.dataLen(s));
+      }
+      expect(r.dev.gather(c!, r.hdr)).toEqual(f);
+    }
+    expect(xs(r, "tx_q0_chained_packets")).toBe(2);
+    expect(xs(r, "tx_q0_push_packets")).toBe(0);
+    stopAndCheck(r);
+  });
+
+  it("indirect: one ring slot whose table holds the header then the segments (< 8 segments)", () => {
+    const r = rig();
+    const f = frame(700, 3);
+    const m = toMbuf(r, f, 3); // multi-segment: not pushable, indirect in auto mode
+    expect(send(r, m)).toBe(1);
+    const [c] = r.dev.drainTx(r.txVq);
+    expect(c!.indirect).toBe(true);
+    expect(c!.ringDescs).toBe(1);
+    const ring = r.dev.desc(r.txVq, c!.head);
+    expect(ring.flags).toBe(VRING_DESC_F_INDIRECT);
+    expect(ring.len).toBe(16 * 4);
+    expect(c!.segs).toHaveLength(4);
+    expect(c!.segs[0]!.len).toBe(12);
+    expect(c!.segs.map((s) => s.flags)).toEqual([VRING_DESC_F_NEXT, VRING_DESC_F_NEXT, VRING_DESC_F_NEXT, 0]);
+    expect(r.dev.gather(c!, r.hdr)).toEqual(f);
+    expect(xs(r, "tx_q0_indirect_packets")).toBe(1);
+
+    // 8 segments do not fit a table: chained.
+    const m8 = toMbuf(r, frame(800, 4), 8);
+    expect(send(r, m8)).toBe(1);
+    const [c8] = r.dev.drainTx(r.txVq);
+    expect(c8!.indirect).toBe(false);
+    expect(c8!.ringDescs).toBe(9);
+    expect(r.dev.gather(c8!, r.hdr)).toEqual(frame(800, 4));
+    stopAndCheck(r);
+  });
+
+  it("DPDK's per-packet rules: refcnt > 1 or too little headroom is not pushed", () => {
+    const r = rig();
+    const shared = toMbuf(r, frame(80, 5));
+    r.mbufs.setRefcnt(shared, 2);
+    expect(send(r, shared)).toBe(1);
+    const thin = toMbuf(r, frame(80, 6));
+    r.mbufs.setDataOff(thin, 4);
+    r.mem.u8.set(frame(80, 6), r.mbufs.dataAddr(thin));
+    expect(send(r, thin)).toBe(1);
+    const chains = r.dev.drainTx(r.txVq);
+    expect(chains.map((c) => c.indirect)).toEqual([true, true]);
+    expect(r.dev.gather(chains[1]!, r.hdr)).toEqual(frame(80, 6));
+    expect(xs(r, "tx_q0_push_packets")).toBe(0);
+    r.txq.cleanup(); // driver drops its reference to `shared`
+    expect(r.mbufs.refcnt(shared)).toBe(1);
+    r.mbufs.free(shared);
+    stopAndCheck(r);
+  });
+
+  it("forced modes: push falls back to chained, never indirect; indirect=0 means chained", () => {
+    const r = rig({ pmd: { txMode: "push" } });
+    expect(send(r, toMbuf(r, frame(90, 7), 2))).toBe(1);
+    expect(send(r, toMbuf(r, frame(90, 8)))).toBe(1);
+    const [a, b] = r.dev.drainTx(r.txVq);
+    expect([a!.indirect, a!.ringDescs, b!.ringDescs, b!.segs.length]).toEqual([false, 3, 1, 1]);
+    stopAndCheck(r);
+
+    const r2 = rig({ pmd: { txMode: "indirect" } });
+    expect(send(r2, toMbuf(r2, frame(90, 9)))).toBe(1);
+    expect(r2.dev.drainTx(r2.txVq)[0]!.indirect).toBe(true);
+    stopAndCheck(r2);
+
+    const r3 = rig({ pmd: { indirect: false } });
+    expect(send(r3, toMbuf(r3, frame(90, 10), 2))).toBe(1);
+    const [c3] = r3.dev.drainTx(r3.txVq);
+    expect([c3!.indirect, c3!.ringDescs]).toEqual([false, 3]);
+    stopAndCheck(r3);
+  });
+});
+
+describe("TX ring management", () => {
+  it("returns k < n when the ring is full; the caller keeps the rest; reclaim frees mbufs", () => {
+    const r = rig({ txDesc: 64 });
+    const arr = new Uint32Array(80);
+    for (let i = 0; i < 80; i++) arr[i] = toMbuf(r, frame(64, i));
+    let sent = 0;
+    while (sent < 80) {
+      const k = r.txq.txBurst(arr, Math.min(32, 80 - sent), sent);
+      if (k === 0) break;
+      sent += k;
+    }
+    expect(sent).toBe(64);
+    expect(xs(r, "tx_q0_ring_full")).toBeGreaterThan(0);
+    const inUseBefore = r.pool.inUse();
+    const chains = r.dev.drainTx(r.txVq);
+    expect(chains).toHaveLength(64);
+    chains.forEach((c, i) => expect(r.dev.gather(c, r.hdr)).toEqual(frame(64, i)));
+    expect(r.txq.txBurst(arr, 16, 64)).toBe(16); // reclaimed first, then sent
+    expect(r.pool.inUse()).toBe(inUseBefore - 64);
+    expect(r.port.stats()).toMatchObject({ opackets: 80, obytes: 80 * 64, oerrors: 0 });
+    // 16 still outstanding: stop waits briefly for the device, then frees them anyway.
+    stopAndCheck(r, 20);
+  });
+
+  it("reclaims only below tx_free_thresh", () => {
+    const r = rig({ txDesc: 64, txFreeThresh: 16 });
+    for (let i = 0; i < 40; i++) expect(send(r, toMbuf(r, frame(64, i)))).toBe(1);
+    r.dev.drainTx(r.txVq); // all used, nothing reclaimed yet: 24 free >= 16
+    const held = r.pool.inUse();
+    expect(send(r, toMbuf(r, frame(64, 99)))).toBe(1);
+    expect(r.pool.inUse()).toBe(held + 1);
+    for (let i = 0; i < 8; i++) send(r, toMbuf(r, frame(64, i))); // 15 free now: next burst reclaims
+    const before = r.pool.inUse();
+    send(r, toMbuf(r, frame(64, 100)));
+    expect(r.pool.inUse()).toBe(before + 1 - 40);
+    r.dev.drainTx(r.txVq);
+    stopAndCheck(r);
+  });
+
+  it("IN_ORDER: descriptor i in ring slot i, avail ring written once; one used entry may cover a batch", () => {
+    const r = rig({ txDesc: 64 });
+    expect(r.info.features).toContain("IN_ORDER");
+    const q = r.dev.queues[r.txVq]!;
+    const ringBefore = Array.from(r.mem.u16.subarray((q.avail + 4) >>> 1, ((q.avail + 4) >>> 1) + 64));
+    expect(ringBefore).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    const arr = new Uint32Array(10);
+    for (let i = 0; i < 10; i++) arr[i] = toMbuf(r, frame(64, i));
+    expect(r.txq.txBurst(arr, 10)).toBe(10);
+    const heads: number[] = [];
+    for (let h = r.dev.popAvail(r.txVq); h >= 0; h = r.dev.popAvail(r.txVq)) heads.push(h);
+    expect(heads).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // One used element for the batch (id of the last), used.idx advanced by 10.
+    r.dev.pushUsed(r.txVq, 9, 0);
+    r.dev.publishUsed(r.txVq, 10);
+    const inUse = r.pool.inUse();
+    expect(r.txq.cleanup()).toBe(64);
+    expect(r.pool.inUse()).toBe(inUse - 10);
+    // The avail ring was never rewritten: only avail.idx moved.
+    expect(Array.from(r.mem.u16.subarray((q.avail + 4) >>> 1, ((q.avail + 4) >>> 1) + 64))).toEqual(ringBefore);
+    stopAndCheck(r);
+  });
+
+  it("IN_ORDER chained packets use consecutive descriptors", () => {
+    const r = rig({ txDesc: 64, pmd: { txMode: "chained" } });
+    expect(send(r, toMbuf(r, frame(200, 1), 2))).toBe(1);
+    expect(send(r, toMbuf(r, frame(200, 2), 1))).toBe(1);
+    const [a, b] = r.dev.drainTx(r.txVq);
+    expect(a!.head).toBe(0);
+    expect(r.dev.desc(r.txVq, 0).next).toBe(1);
+    expect(r.dev.desc(r.txVq, 1).next).toBe(2);
+    expect(b!.head).toBe(3);
+    expect(r.dev.desc(r.txVq, 3).next).toBe(4);
+    stopAndCheck(r);
+  });
+});
+
+describe("TX notifications", () => {
+  function kickRig(o: RigOptions) {
+    const r = rig(o);
+    const kicks = () => r.dev.kicks(r.txVq);
+    const one = (i: number) => send(r, toMbuf(r, frame(64, i)));
+    return { r, kicks, one };
+  }
+
+  it("without EVENT_IDX: kick per burst unless the device set NO_NOTIFY", () => {
+    const { r, kicks, one } = kickRig({ pmd: { eventIdx: false } });
+    one(1);
+    one(2);
+    expect(kicks()).toBe(2);
+    r.dev.setUsedFlags(r.txVq, VRING_USED_F_NO_NOTIFY);
+    one(3);
+    one(4);
+    expect(kicks()).toBe(2);
+    r.dev.setUsedFlags(r.txVq, 0);
+    const arr = new Uint32Array(5);
+    for (let i = 0; i < 5; i++) arr[i] = toMbuf(r, frame(64, i));
+    r.txq.txBurst(arr, 5);
+    expect(kicks()).toBe(3); // one kick per burst, not per packet
+    expect(xs(r, "tx_q0_kicks")).toBe(3);
+    r.dev.drainTx(r.txVq);
+    stopAndCheck(r);
+  });
+
+  it("EVENT_IDX: kick only when avail.idx crosses avail_event (vring_need_event)", () => {
+    const { r, kicks, one } = kickRig({});
+    expect(r.info.features).toContain("EVENT_IDX");
+    // avail_event = 0: the first publish (0 -> 1) crosses it.
+    one(1);
+    expect(kicks()).toBe(1);
+    one(2); // 1 -> 2, event 0: no
+    expect(kicks()).toBe(1);
+    r.dev.setAvailEvent(r.txVq, 5);
+    one(3); // 2 -> 3
+    one(4); // 3 -> 4
+    expect(kicks()).toBe(1);
+    const arr = new Uint32Array(4);
+    for (let i = 0; i < 4; i++) arr[i] = toMbuf(r, frame(64, i));
+    r.txq.txBurst(arr, 4); // 4 -> 8 crosses 5
+    expect(kicks()).toBe(2);
+    // NO_NOTIFY is ignored under EVENT_IDX (flags are 0 then): the event index rules.
+    r.dev.setAvailEvent(r.txVq, 8);
+    r.dev.setUsedFlags(r.txVq, VRING_USED_F_NO_NOTIFY);
+    one(9); // 8 -> 9 crosses 8
+    expect(kicks()).toBe(3);
+    r.dev.drainTx(r.txVq);
+    stopAndCheck(r);
+  });
+
+  it("the data path takes no traps", () => {
+    const { r, one } = kickRig({ device: { offered: withFeature(ALL_FEATURES, VIRTIO_F_EVENT_IDX, false) } });
+    const traps = r.transport.traps;
+    for (let i = 0; i < 20; i++) one(i);
+    r.dev.drainTx(r.txVq);
+    r.txq.cleanup();
+    r.rxq.rxBurst(new Uint32Array(64), 64);
+    expect(r.transport.traps).toBe(traps);
+    stopAndCheck(r);
+  });
+});
