@@ -63,7 +63,7 @@ export class DeviceLoop {
     this.devices = [];
     try {
       for (const d of cfg.devices) {
-        const wire = wires[d.name] ?? makeWire(d.wire, mem, d.wireStatsOffset);
+        const wire = wires[d.name] ?? makeWire(d.wire, mem, d.wireStatsOffset, d.index);
         this.devices.push(new NetDevice(mem, d, cfg.memLo, wire, chain, rxBufs));
       }
     } catch (e) {

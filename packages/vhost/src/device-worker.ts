@@ -13,7 +13,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { Memory, type PinResult, pinCurrentThread, warnUnpinnedOnce } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import { DeviceLoop } from "./device-loop.js";
-import { CTL_STATE, THREAD_FAILED } from "./layout.js";
+import { CTL_STATE, THREAD_FAILED, THREAD_RUNNING } from "./layout.js";
 
 interface WorkerInit extends LoopConfig {
   sab: SharedArrayBuffer;
@@ -39,6 +39,8 @@ try {
   for (const d of loop.devices) {
     d.onError = (dev, e) => port.postMessage({ type: "device-error", device: dev.cfg.name, ...describe(e) });
   }
+  // Running from here on (run() stores it too): published before "ready" so the main thread sees it.
+  Atomics.store(mem.i32, (init.ctlOffset + CTL_STATE) >>> 2, THREAD_RUNNING);
   port.postMessage({ type: "ready", pin });
   loop.run();
   loop.close();

@@ -28,6 +28,8 @@ export interface TestWireSpec {
   readonly perReady?: number;
   /** Announce only frames the test released with releaseTestWire (default false). */
   readonly gated?: boolean;
+  /** Fault injection: consume() throws once this many frames were consumed. */
+  readonly failAfter?: number;
   /** Zone for recording consumed frames (see testWireZone). */
   readonly recordOffset: number;
   readonly recordBytes: number;
@@ -49,7 +51,7 @@ export function testWireSpec(
   mem: Memory,
   zoneName: string,
   frames: readonly Uint8Array[],
-  opts: { repeat?: number; perReady?: number; recordBytes?: number; gated?: boolean } = {},
+  opts: { repeat?: number; perReady?: number; recordBytes?: number; gated?: boolean; failAfter?: number } = {},
 ): TestWireSpec {
   const recordBytes = opts.recordBytes ?? 1 << 16;
   const zone = mem.reserve(zoneName, R_DATA + recordBytes);
@@ -61,6 +63,7 @@ export function testWireSpec(
     recordBytes,
     gated: opts.gated ?? false,
     ...(opts.perReady !== undefined ? { perReady: opts.perReady } : {}),
+    ...(opts.failAfter !== undefined ? { failAfter: opts.failAfter } : {}),
   };
   return spec;
 }
@@ -113,6 +116,8 @@ export class TestWire implements Wire {
   private readonly recEnd: number;
   private readonly perReady: number;
   private readonly gated: boolean;
+  private readonly failAfter: number;
+  private consumed = 0;
   private next = 0;
   /** Frames produced or dropped so far. */
   private taken = 0;
@@ -128,6 +133,7 @@ export class TestWire implements Wire {
     this.recEnd = spec.recordOffset + R_DATA + spec.recordBytes;
     this.perReady = spec.perReady ?? 0x7fffffff;
     this.gated = spec.gated ?? false;
+    this.failAfter = spec.failAfter ?? Infinity;
     const repeat = spec.repeat ?? 1;
     this.remaining = repeat === 0 ? -1 : repeat * this.frames.length;
     this.u32[(this.rec + R_REMAINING) >>> 2] = this.remaining < 0 ? UNLIMITED : this.remaining;
@@ -160,6 +166,8 @@ export class TestWire implements Wire {
   }
 
   consume(u8: Uint8Array, addr: number, len: number, _now: number): void {
+    if (this.consumed >= this.failAfter) throw new TpdkError("EIO", "test wire: injected consume failure");
+    this.consumed++;
     this.bump(R_CONSUMED);
     const used = this.u32[(this.rec + R_USED) >>> 2]!;
     const p = this.rec + R_DATA + used;

@@ -22,6 +22,7 @@ import {
 } from "./layout.js";
 import { type DeviceStats, readDeviceStats } from "./stats.js";
 import { readWireCounters } from "./wire-factory.js";
+import type { WireStats } from "./wires.js";
 
 /**
  * Main-thread handle of one device (returned by Vhost.addDevice). Everything
@@ -63,7 +64,7 @@ export class VhostDevice {
   }
 
   /** The wire's own counters (snapshot). */
-  wireStats(): Record<string, number> {
+  wireStats(): WireStats {
     return readWireCounters(this.mem, this.config.wire, this.config.wireStatsOffset);
   }
 

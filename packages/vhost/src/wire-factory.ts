@@ -1,24 +1,42 @@
 import type { Memory } from "@tpdk/eal";
-import { TpdkError } from "@tpdk/eal";
-import { TestWire, type TestWireSpec } from "./test-wire.js";
+import { TestWire, type TestWireSpec, readTestWire } from "./test-wire.js";
 import type { Wire } from "./wire.js";
+import { WIRE_STATS_BYTES, type WireSpec, type WireStats, createWire, readWireStats } from "./wires.js";
 
 /**
- * What a device can be attached to: the test wire (this package's tests) or
- * one of the real wires. Structured-cloneable: it travels to the device thread.
+ * What a device can be attached to: one of the real wires (WireSpec, from
+ * parseWireSpec) or the test wire of this package's tests. Plain data: it
+ * travels to the device thread.
  */
-export type DeviceWireSpec = TestWireSpec | { readonly kind: string };
+export type DeviceWireSpec = WireSpec | TestWireSpec;
 
-/** Bytes reserved for a wire's statistics block. */
-export const DEVICE_WIRE_STATS_BYTES = 256;
+/** Bytes reserved per device for its wire's statistics block. */
+export const DEVICE_WIRE_STATS_BYTES = WIRE_STATS_BYTES;
 
 /** Build the live wire on the device thread (cold). */
-export function makeWire(spec: DeviceWireSpec, mem: Memory, _statsOffset: number): Wire {
-  if (spec.kind === "test") return new TestWire(spec as TestWireSpec, mem);
-  throw new TpdkError("EINVAL", `wire kind "${spec.kind}" is not available`);
+export function makeWire(spec: DeviceWireSpec, mem: Memory, statsOffset: number, deviceIndex: number): Wire {
+  if (spec.kind === "test") return new TestWire(spec, mem);
+  return createWire(spec, mem, statsOffset, deviceIndex);
 }
 
-/** The wire's counters (any thread, cold). */
-export function readWireCounters(_mem: Memory, _spec: DeviceWireSpec, _statsOffset: number): Record<string, number> {
-  return {};
+/** The wire's counters (any thread, cold). The test wire reports its own counts in the same shape. */
+export function readWireCounters(mem: Memory, spec: DeviceWireSpec, statsOffset: number): WireStats {
+  if (spec.kind !== "test") return readWireStats(mem, statsOffset);
+  const r = readTestWire(mem, spec.recordOffset);
+  return {
+    kind: "none",
+    generated: r.produced + r.missed,
+    generatedBytes: 0,
+    missed: r.missed,
+    received: r.consumed,
+    receivedBytes: 0,
+    lost: 0,
+    reordered: 0,
+    duplicated: 0,
+    badChecksum: 0,
+    foreign: 0,
+    writeErrors: 0,
+    untracked: 0,
+    exhausted: r.remaining === 0,
+  };
 }

@@ -1,0 +1,158 @@
+// The device on its own thread, driven from this (main) thread as a driver
+// would: traps through the mailbox (answered by the device thread), rings
+// built by hand, kicks on the doorbell. Loads the compiled dist/ (the test
+// command builds first). Every wait is bounded; nothing asserts on timing.
+import { afterEach, describe, expect, it } from "vitest";
+import { Memory } from "../packages/eal/dist/index.js";
+import * as v from "../packages/virtio/dist/index.js";
+import { THREAD_RUNNING, Vhost, readTestWire, releaseTestWire, testWireSpec } from "../packages/vhost/dist/index.js";
+import { Arena, DriverRing, TrapClient, frame } from "../packages/vhost/dist/testing/index.js";
+
+const W = v.VRING_DESC_F_WRITE;
+
+/** Poll `cond` (sleeping 1 ms between looks) for at most `ms`; returns its last value. */
+async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return true;
+}
+
+const running: Vhost[] = [];
+afterEach(async () => {
+  for (const vh of running.splice(0)) await vh.kill();
+});
+
+function setup(opts: { frames?: Uint8Array[]; repeat?: number; failAfter?: number } = {}) {
+  const mem = Memory.create(16 << 20);
+  const vhost = new Vhost(mem, { maxSleepMs: 1 });
+  running.push(vhost);
+  const spec = testWireSpec(mem, "t.wire", opts.frames ?? [], {
+    repeat: opts.repeat ?? 1,
+    gated: true,
+    ...(opts.failAfter !== undefined ? { failAfter: opts.failAfter } : {}),
+  });
+  const dev = vhost.addDevice({ name: "virtio0", wire: spec, maxQueueSize: 256 });
+  const rx = new DriverRing(mem, "t.rx", 64);
+  const tx = new DriverRing(mem, "t.tx", 64);
+  const arena = new Arena(mem, "t.arena", 1 << 20);
+  const client = new TrapClient(mem, dev.transportOffset);
+  return { mem, vhost, dev, rx, tx, arena, client, spec };
+}
+
+describe("vhost device thread", () => {
+  it("starts, answers traps, moves frames both ways, drains, and stops", async () => {
+    const frames = [frame(60, 1), frame(1000, 2), frame(64, 3)];
+    const s = setup({ frames });
+    await s.vhost.start();
+    expect(Atomics.load(s.mem.i32, (s.vhost.doorbellAddr + 8) >>> 2)).toBe(THREAD_RUNNING);
+    expect(s.client.negotiate(s.dev.offered)).toBe(true);
+    s.client.setupQueue(0, s.rx);
+    s.client.setupQueue(1, s.tx);
+    for (let i = 0; i < 8; i++) {
+      s.rx.setDesc(i, s.arena.alloc(2048), 2048, W);
+      s.rx.add(i);
+    }
+    s.rx.publish();
+    s.client.driverOk();
+    expect(s.client.status() & v.STATUS_DRIVER_OK).toBe(v.STATUS_DRIVER_OK);
+    // RX: the wire's frames land in the posted buffers.
+    releaseTestWire(s.mem, s.spec.recordOffset, frames.length);
+    expect(await until(() => s.rx.usedIdx() === 3)).toBe(true);
+    for (let i = 0; i < 3; i++) expect(s.rx.usedElem(i).len).toBe(12 + frames[i]!.length);
+    // TX: transmitted frames reach the wire.
+    for (let i = 0; i < 5; i++) {
+      const a = s.arena.alloc(12 + 60);
+      s.mem.u8.set(frame(60, 10 + i), a + 12);
+      s.tx.setDesc(i, a, 72);
+      s.tx.add(i);
+    }
+    s.tx.publish();
+    s.client.kick(1);
+    expect(await until(() => s.tx.usedIdx() === 5)).toBe(true);
+    expect(readTestWire(s.mem, s.spec.recordOffset).frames).toEqual([0, 1, 2, 3, 4].map((i) => frame(60, 10 + i)));
+    expect(await until(() => s.dev.inputExhausted())).toBe(true);
+    const st = s.dev.stats();
+    expect([st.rxPackets, st.txPackets, st.rxMissed]).toEqual([3, 5, 0]);
+    expect(s.dev.wireStats()).toMatchObject({ generated: 3, received: 5, exhausted: true });
+    await s.vhost.stop();
+  });
+
+  it("asks for kicks before sleeping, and a kick wakes it", async () => {
+    const s = setup();
+    await s.vhost.start();
+    s.client.negotiate(v.withFeature(s.dev.offered, v.VIRTIO_F_EVENT_IDX, false));
+    s.client.setupQueue(0, s.rx);
+    s.client.setupQueue(1, s.tx);
+    s.client.driverOk();
+    // Idle: the thread re-enables notifications (clears NO_NOTIFY) and sleeps.
+    expect(await until(() => s.tx.usedFlags() === 0)).toBe(true);
+    const hb = (s.dev.transportOffset + v.HDR_HEARTBEAT) >>> 2;
+    const h0 = Atomics.load(s.mem.u32, hb);
+    expect(await until(() => Atomics.load(s.mem.u32, hb) > h0 + 2)).toBe(true); // heartbeat while idle
+    for (let round = 0; round < 20; round++) {
+      const a = s.arena.alloc(72);
+      s.tx.setDesc(round % 64, a, 72);
+      s.tx.add(round % 64);
+      s.tx.publish();
+      // A driver kicks only when the device asked for it (§2.7.10).
+      if ((s.tx.usedFlags() & v.VRING_USED_F_NO_NOTIFY) === 0) s.client.kick(1);
+      expect(await until(() => s.tx.usedIdx() === round + 1)).toBe(true);
+    }
+    expect(s.dev.stats().kicks).toBeGreaterThan(0);
+    await s.vhost.stop();
+  });
+
+  it("kill() stops the heartbeat, and traps then go unanswered", async () => {
+    const s = setup();
+    await s.vhost.start();
+    const hb = (s.dev.transportOffset + v.HDR_HEARTBEAT) >>> 2;
+    const h0 = Atomics.load(s.mem.u32, hb);
+    expect(await until(() => Atomics.load(s.mem.u32, hb) > h0)).toBe(true);
+    await s.vhost.kill();
+    const h1 = Atomics.load(s.mem.u32, hb);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Atomics.load(s.mem.u32, hb)).toBe(h1);
+    const dead = new TrapClient(s.mem, s.dev.transportOffset, undefined, 50);
+    expect(() => dead.status()).toThrow(/not answered/);
+  });
+
+  it("rejects start() when the thread cannot build a device", async () => {
+    const mem = Memory.create(4 << 20);
+    const vhost = new Vhost(mem);
+    running.push(vhost);
+    vhost.addDevice({ name: "bad", wire: { kind: "test", frames: [], repeat: 0, recordOffset: 0, recordBytes: 0 } });
+    await expect(vhost.start()).rejects.toThrow(/device thread failed/);
+    await expect(vhost.failed).rejects.toThrow();
+  });
+
+  it("an exception in the data path puts that device in DEVICE_NEEDS_RESET and rejects `failed`", async () => {
+    const s = setup({ failAfter: 1 });
+    await s.vhost.start();
+    s.client.negotiate(s.dev.offered);
+    s.client.setupQueue(0, s.rx);
+    s.client.setupQueue(1, s.tx);
+    s.client.driverOk();
+    for (let i = 0; i < 2; i++) {
+      s.tx.setDesc(i, s.arena.alloc(72), 72);
+      s.tx.add(i);
+    }
+    s.tx.publish();
+    s.client.kick(1);
+    const stderr = process.stderr.write;
+    process.stderr.write = () => true; // the thread logs the error once
+    try {
+      await expect(s.vhost.failed).rejects.toThrow(/injected consume failure/);
+    } finally {
+      process.stderr.write = stderr;
+    }
+    expect(s.client.status() & v.STATUS_DEVICE_NEEDS_RESET).toBe(v.STATUS_DEVICE_NEEDS_RESET);
+    expect(s.dev.stats().errInternal).toBe(1);
+    // The thread still serves traps: the driver can reset the device.
+    s.client.setStatus(0);
+    expect(s.client.status()).toBe(0);
+    await s.vhost.stop();
+  });
+});
