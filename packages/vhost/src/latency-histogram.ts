@@ -4,7 +4,7 @@
  * main thread reads percentiles while traffic flows.
  *
  * Values are recorded in whole nanoseconds v (0 .. 2^32-1, about 4.29 s; larger
- * values land in the last bucket, `max` stays exact). Buckets:
+ * values land in the last bucket, `max` stays exact to the ns). Buckets:
  *  - v < 2*SUB (64): one bucket per nanosecond (exact);
  *  - otherwise, with m = floor(log2 v) - SUB_BITS, bucket m*SUB + (v >> m):
  *    SUB buckets per power of two, each 2^m ns wide.
@@ -49,15 +49,18 @@ export function bucketWidth(b: number): number {
 }
 
 /**
- * Record one latency in µs into the histogram at f64[base ..]. Hot path:
- * no allocation. Negative values (clock skew between threads) count as 0.
+ * Record one latency of `ns` nanoseconds (any number; rounded, negatives and
+ * NaN count as 0 = clock skew between threads) into the histogram at
+ * f64[base ..]. Hot path: no allocation. Callers pass nanoseconds so the
+ * argument is usually a small integer (a Smi), not a boxed double.
  */
-export function histRecord(f64: Float64Array, base: number, us: number): void {
-  if (!(us > 0)) us = 0; // also catches NaN
-  let ns = Math.round(us * 1000);
-  if (ns > MAX_NS) ns = MAX_NS;
-  f64[base + H_BUCKETS + bucketOf(ns)]! += 1;
+export function histRecord(f64: Float64Array, base: number, ns: number): void {
+  let v = Math.round(ns);
+  if (!(v > 0)) v = 0; // also catches NaN
+  const clamped = v > MAX_NS ? MAX_NS : v;
+  f64[base + H_BUCKETS + bucketOf(clamped)]! += 1;
   f64[base + H_COUNT]! += 1;
+  const us = v / 1000;
   f64[base + H_SUM]! += us;
   if (us > f64[base + H_MAX]!) f64[base + H_MAX] = us;
 }
@@ -117,8 +120,9 @@ export class LatencyHistogram {
   constructor() {
     this.f64 = new Float64Array(HIST_SLOTS);
   }
+  /** Record a latency in µs. */
   record(us: number): void {
-    histRecord(this.f64, 0, us);
+    histRecord(this.f64, 0, us * 1000);
   }
   percentile(q: number): number {
     return histPercentile(this.f64, 0, q);

@@ -239,10 +239,17 @@ export class PcapWriter {
   private readonly buf: Uint8Array;
   private readonly view: DataView;
   private pos = 0;
+  private sec = 0; // capture time of the next records (setTime)
+  private usec = 0;
   private pending = 0; // frames in buf
-  private fileBytes = 0; // bytes known to be in the file
-  private srcU8: Uint8Array | null = null;
-  private srcView: DataView | null = null;
+  // Bytes known to be in the file. A Float64Array slot, not a field: the count
+  // passes 2^31 on big captures, and a field turning from small integer to
+  // double would change the object's shape and deoptimize write().
+  private readonly fileBytesSlot = new Float64Array(1);
+  // Placeholders of the final types (not null): a field changing from null to
+  // an object changes the object's shape and deoptimizes the hot path once warm.
+  private srcU8: Uint8Array = new Uint8Array(0);
+  private srcView: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(path: string, opts: { bufferBytes?: number; snaplen?: number } = {}) {
     this.path = path;
@@ -269,8 +276,28 @@ export class PcapWriter {
   /**
    * Append the frame at u8[off .. off+len), captured at `timeMs` (ms since the
    * Unix epoch). Frames longer than snaplen are cut (orig_len keeps the length).
+   * Hot loops call setTime() once per pass and writeRecord() per frame instead:
+   * a computed double passed to a call may be boxed (allocated) per frame.
    */
   write(u8: Uint8Array, off: number, len: number, timeMs: number): void {
+    this.setTime(timeMs);
+    this.writeRecord(u8, off, len);
+  }
+
+  /** Set the capture time (ms since the Unix epoch) of the records writeRecord() appends next. */
+  setTime(timeMs: number): void {
+    let sec = Math.floor(timeMs / 1000);
+    let usec = Math.round((timeMs - sec * 1000) * 1000);
+    if (usec >= 1e6) {
+      sec++;
+      usec -= 1e6;
+    }
+    this.sec = sec;
+    this.usec = usec;
+  }
+
+  /** Hot path: append the frame at u8[off .. off+len), stamped with the last setTime(). No allocation. */
+  writeRecord(u8: Uint8Array, off: number, len: number): void {
     if (this.fd < 0) {
       this.errors++;
       return;
@@ -284,17 +311,11 @@ export class PcapWriter {
     if (this.pos + PCAP_RECORD_HEADER_LEN + cap > this.buf.byteLength) this.flush();
     const v = this.view;
     const p = this.pos;
-    let sec = Math.floor(timeMs / 1000);
-    let usec = Math.round((timeMs - sec * 1000) * 1000);
-    if (usec >= 1e6) {
-      sec++;
-      usec -= 1e6;
-    }
-    v.setUint32(p, sec >>> 0, true);
-    v.setUint32(p + 4, usec, true);
+    v.setUint32(p, this.sec >>> 0, true);
+    v.setUint32(p + 4, this.usec, true);
     v.setUint32(p + 8, cap, true);
     v.setUint32(p + 12, len, true);
-    copyBytes(v, p + PCAP_RECORD_HEADER_LEN, this.srcView!, off, cap);
+    copyBytes(v, p + PCAP_RECORD_HEADER_LEN, this.srcView, off, cap);
     this.pos = p + PCAP_RECORD_HEADER_LEN + cap;
     this.pending++;
   }
@@ -306,13 +327,13 @@ export class PcapWriter {
 
   /** Write the buffered records to the file. Never throws. */
   flush(): void {
-    if (this.pending === 0 && this.fileBytes > 0) return;
+    if (this.pending === 0 && this.fileBytesSlot[0]! > 0) return;
     if (this.fd < 0) return;
     const len = this.pos;
     let done = 0;
     try {
       while (done < len) done += fs.writeSync(this.fd, this.buf, done, len - done);
-      this.fileBytes += len;
+      this.fileBytesSlot[0]! += len;
       this.written += this.pending;
     } catch (e) {
       this.lastError = e;
@@ -320,7 +341,7 @@ export class PcapWriter {
       // Keep the file a valid pcap: drop the partial records just written.
       if (done > 0) {
         try {
-          fs.ftruncateSync(this.fd, this.fileBytes);
+          fs.ftruncateSync(this.fd, this.fileBytesSlot[0]);
         } catch {
           // A file we cannot even truncate (e.g. a device node): nothing more to do.
         }
@@ -328,7 +349,7 @@ export class PcapWriter {
     }
     // Until the file header is in the file, keep it at the front of the buffer
     // (bytes 0..24 are untouched: records start after it) so it goes out first.
-    this.pos = this.fileBytes === 0 ? PCAP_HEADER_LEN : 0;
+    this.pos = this.fileBytesSlot[0] === 0 ? PCAP_HEADER_LEN : 0;
     this.pending = 0;
   }
 

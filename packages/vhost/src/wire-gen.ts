@@ -52,7 +52,7 @@ export class GenWire implements Wire {
   private readonly templates: Uint8Array[];
   private readonly lengths: Int32Array;
   /** UDP checksum partial sums of the templates (pseudo-header + datagram with port/seq/timestamp zero). */
-  private readonly baseSums: Float64Array;
+  private readonly baseSums: Int32Array;
   private readonly nSizes: number;
   private readonly flows: number;
   private readonly limit: number;
@@ -79,7 +79,7 @@ export class GenWire implements Wire {
     this.nSizes = o.frameLengths.length;
     this.templates = [];
     this.lengths = new Int32Array(this.nSizes);
-    this.baseSums = new Float64Array(this.nSizes);
+    this.baseSums = new Int32Array(this.nSizes); // < 2^31 even for 9014-byte frames: stays a small integer
     for (let i = 0; i < this.nSizes; i++) {
       const len = o.frameLengths[i]!;
       const t = buildUdpFrame({ length: len, srcMac: src, dstMac: o.dstMac, srcPort: 0, stream: deviceIndex, seq: 0, timestamp: 0 });
@@ -95,7 +95,7 @@ export class GenWire implements Wire {
     this.perMs = o.rate === null ? 0 : o.rate / 1000;
     this.stamp = o.timestamp;
     this.seeded = o.seed !== null;
-    this.rng = (o.seed ?? 0) >>> 0 || 0x9e3779b9; // xorshift32 must not start at 0
+    this.rng = (o.seed ?? 0) | 0 || 0x9e3779b9 | 0; // xorshift32 must not start at 0
     this.origin = performance.timeOrigin;
     if (this.seeded) this.pick();
     if (this.limit === 0) f64[statsBase + S_EXHAUSTED] = 1;
@@ -164,7 +164,7 @@ export class GenWire implements Wire {
   close(): void {}
 
   private advance(): void {
-    this.seq = (this.seq + 1) >>> 0;
+    this.seq = (this.seq + 1) | 0; // int32 (a small integer to V8); written to the frame as u32
     this.offered++;
     this.f64[this.s + S_GENERATED] = this.offered;
     if (this.offered >= this.limit) this.f64[this.s + S_EXHAUSTED] = 1;
@@ -178,16 +178,20 @@ export class GenWire implements Wire {
 
   /** Draw the next frame's length and flow (seeded mode). */
   private pick(): void {
-    this.sizeIdx = this.nSizes === 1 ? 0 : this.next() % this.nSizes;
-    this.flow = this.flows === 1 ? 0 : this.next() % this.flows;
+    this.sizeIdx = this.nSizes === 1 ? 0 : (this.next() >>> 0) % this.nSizes;
+    this.flow = this.flows === 1 ? 0 : (this.next() >>> 0) % this.flows;
   }
 
+  /**
+   * xorshift32, kept as a signed 32-bit value: an unsigned one above 2^31 is
+   * not a small integer to V8 and would be boxed (allocated) per call.
+   */
   private next(): number {
     let x = this.rng;
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    this.rng = x >>> 0;
+    this.rng = x | 0;
     return this.rng;
   }
 }

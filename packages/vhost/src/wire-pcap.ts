@@ -26,15 +26,18 @@ export class PcapWire implements Wire {
   private readonly s: number;
   private readonly checker: FrameChecker;
   private readonly origin: number;
-  private readonly srcView: DataView | null;
+  private readonly srcView: DataView;
   private readonly offsets: Uint32Array;
   private readonly nFrames: number;
   private readonly infinite: boolean;
   private readonly writer: PcapWriter | null;
   private next = 0; // index of the next frame to offer
   private offered = 0;
-  private dstU8: Uint8Array | null = null;
-  private dstView: DataView | null = null;
+  // Placeholders of the final types, not null (see PcapWriter.srcView).
+  private dstU8: Uint8Array = new Uint8Array(0);
+  private dstView: DataView = new DataView(new ArrayBuffer(0));
+  /** The pass clock reading the writer's current record time was set from. */
+  private stampNow = NaN;
 
   constructor(o: PcapOptions, f64: Float64Array, statsBase: number) {
     this.f64 = f64;
@@ -49,7 +52,7 @@ export class PcapWire implements Wire {
       this.nFrames = o.rx.offsets.length - 1;
       this.infinite = o.rx.infinite;
     } else {
-      this.srcView = null;
+      this.srcView = new DataView(new ArrayBuffer(0));
       this.offsets = new Uint32Array(1);
       this.nFrames = 0;
       this.infinite = false;
@@ -80,7 +83,7 @@ export class PcapWire implements Wire {
     const i = this.next;
     const start = this.offsets[i]!;
     const len = this.offsets[i + 1]! - start;
-    copyBytes(this.dstView!, addr, this.srcView!, start, len);
+    copyBytes(this.dstView, addr, this.srcView, start, len);
     this.f64[this.s + S_GENERATED_BYTES]! += len;
     this.advance();
   }
@@ -96,7 +99,12 @@ export class PcapWire implements Wire {
     this.checker.consume(u8, addr, len, now);
     const w = this.writer;
     if (w !== null) {
-      w.write(u8, addr, len, this.origin + now);
+      if (now !== this.stampNow) {
+        // Once per pass (the device's clock reading changes per pass), not per frame.
+        this.stampNow = now;
+        w.setTime(this.origin + now);
+      }
+      w.writeRecord(u8, addr, len);
       this.f64[this.s + S_WRITE_ERRORS] = w.errors;
     }
   }

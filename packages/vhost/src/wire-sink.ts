@@ -1,6 +1,6 @@
 import type { Wire } from "./wire.js";
 import {
-  CSUM_OK, PL_SEQ, PL_STREAM, PL_TIMESTAMP, readF64, readU16, readU32, tpdkPayloadOffset, verifyIpv4Udp,
+  CSUM_OK, PL_SEQ, PL_STREAM, PL_TIMESTAMP, readU16, readU32, tpdkPayloadOffset, verifyIpv4Udp,
 } from "./frame.js";
 import { histRecord } from "./latency-histogram.js";
 import {
@@ -49,6 +49,7 @@ export class FrameChecker {
   /** Sequence numbers advanced past per stream (from 0), to tell "before the start" from "late". */
   private readonly covered = new Float64Array(MAX_STREAMS);
   private readonly window = new Uint32Array(MAX_STREAMS * WINDOW_WORDS);
+  private readonly tsView = new DataView(new ArrayBuffer(8));
   private lastId = -1;
   private lastSlot = -1;
 
@@ -75,8 +76,12 @@ export class FrameChecker {
     const p = addr + pl;
     if (this.check && verifyIpv4Udp(u8, addr, len) !== CSUM_OK) f[s + S_BAD_CHECKSUM]! += 1;
     if (this.latency) {
-      const ts = readF64(u8, p + PL_TIMESTAMP);
-      if (ts > 0) histRecord(f, s + S_HIST, (this.origin + now - ts) * 1000);
+      // Inline big-endian f64 read: a helper returning a double could box it per frame.
+      const v = this.tsView;
+      const t = p + PL_TIMESTAMP;
+      for (let i = 0; i < 8; i++) v.setUint8(i, u8[t + i]!);
+      const ts = v.getFloat64(0);
+      if (ts > 0) histRecord(f, s + S_HIST, Math.round((this.origin + now - ts) * 1e6));
     }
     this.sequence(readU16(u8, p + PL_STREAM), readU32(u8, p + PL_SEQ));
   }
