@@ -78,15 +78,21 @@ export function processRx(dev: NetDevice, now: number): number {
       bytes += flen;
       continue;
     }
-    if (r === FATAL) return i + 1;
     wire.drop();
     if (r === MISSED) {
       missed++;
       starved = true;
     } else if (r === NO_FIT) noFit++;
-    else dropped++;
+    else {
+      dropped++;
+      if (r === FATAL) {
+        // The ring is broken (DEVICE_NEEDS_RESET): nothing more is published; the rest stay due.
+        due = i + 1;
+        break;
+      }
+    }
   }
-  if (q !== null && q.publish()) dev.interrupt(q);
+  if (q !== null && dev.active && q.publish()) dev.interrupt(q);
   const f64 = dev.f64;
   const sb = dev.sb;
   f64[sb + S_RX_PACKETS] += delivered;

@@ -46,14 +46,15 @@ export function processTx(dev: NetDevice, q: DeviceQueue, now: number, scratch: 
   let dropped = 0;
   let gathered = 0;
   let lastHead = 0;
-  for (let i = 0; i < n; i++) {
+  let taken = 0;
+  for (; taken < n; taken++) {
     const head = q.nextHead();
     c.n = 0;
     let err = q.walk(head, c);
     if (err === S_ERR_HEAD_INDEX) {
       // No used entry can name a head that is not in the table: the ring is broken (§2.7).
       dev.needsReset(err);
-      return i;
+      break;
     }
     if (err === 0) {
       const rb = c.readBytes;
@@ -98,8 +99,10 @@ export function processTx(dev: NetDevice, q: DeviceQueue, now: number, scratch: 
     if (inOrder) lastHead = head;
     else q.addUsed(head, 0);
   }
-  if (inOrder) q.addUsedInOrder(lastHead, n, 0);
-  if (q.publish()) dev.interrupt(q);
+  if (dev.active) {
+    if (inOrder) q.addUsedInOrder(lastHead, taken, 0);
+    if (q.publish()) dev.interrupt(q);
+  }
   const f64 = dev.f64;
   const sb = dev.sb;
   f64[sb + S_TX_PACKETS] += packets;
