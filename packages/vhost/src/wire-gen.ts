@@ -98,7 +98,6 @@ export class GenWire implements Wire {
     this.rng = (o.seed ?? 0) | 0 || 0x9e3779b9 | 0; // xorshift32 must not start at 0
     this.origin = performance.timeOrigin;
     if (this.seeded) this.pick();
-    if (this.limit === 0) f64[statsBase + S_EXHAUSTED] = 1;
   }
 
   ready(now: number): number {
