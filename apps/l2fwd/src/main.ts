@@ -7,10 +7,9 @@ import { parseL2fwdArgs } from "./options.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
 import { type PortCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
 
-// DPDK l2fwd's sizes: RTE_TEST_RX_DESC_DEFAULT, RTE_TEST_TX_DESC_DEFAULT, MAX_PKT_BURST, MEMPOOL_CACHE_SIZE.
-const NB_RXD = 1024;
-const NB_TXD = 1024;
-const MAX_PKT_BURST = 32;
+// DPDK l2fwd's sizes: MAX_PKT_BURST, MEMPOOL_CACHE_SIZE. Ring sizes come from
+// each vdev's queue_size= (default 1024, DPDK's RTE_TEST_RX/TX_DESC_DEFAULT).
+const MAX_PKT_BURST = 64;
 const MEMPOOL_CACHE_SIZE = 256;
 /** How often main checks whether finite inputs have drained (ms). */
 const DRAIN_CHECK_MS = 50;
@@ -28,7 +27,8 @@ runMain(async () => {
 
   // 2. Memory, the mbuf pool, the devices and their ports.
   const eal = Eal.init(ealOpts);
-  const nbMbufs = Math.max(nbPorts * (NB_RXD + NB_TXD + MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
+  const ringMbufs = plans.reduce((n, p) => n + 2 * (p.driver.queueSize ?? 1024), 0);
+  const nbMbufs = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
   const bus = await VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll });
   const macs: number[][] = [];
@@ -38,8 +38,8 @@ runMain(async () => {
     if (!enabled.includes(id)) continue;
     console.log(`Initializing port ${id}... done`);
     port.configure(1, 1);
-    port.rxQueueSetup(0, { nbDesc: NB_RXD, pool });
-    port.txQueueSetup(0, { nbDesc: NB_TXD });
+    port.rxQueueSetup(0, { pool });
+    port.txQueueSetup(0);
     const info = port.start();
     if (opts.promiscuous) port.promiscuousEnable();
     console.log(`Port ${id}, MAC address: ${formatMac(info.mac)}`);
@@ -84,7 +84,10 @@ runMain(async () => {
   const print = (): void => {
     const now = readCounters(eal.mem, statsOffset, enabled);
     const t = performance.now();
-    if (opts.json) console.log(formatJson((t - t0) / 1000, now, prev, (t - prevT) / 1000));
+    if (opts.json) {
+      const wires = enabled.map((p) => ({ missed: bus.devices[p]!.stats().rxMissed, delivered: bus.devices[p]!.wireStats().received }));
+      console.log(formatJson((t - t0) / 1000, now, prev, (t - prevT) / 1000, wires));
+    }
     else console.log(formatTable(now, process.stdout.isTTY === true));
     prev = now;
     prevT = t;
@@ -114,7 +117,7 @@ runMain(async () => {
   if (leaked !== 0) throw new TpdkError("ELEAK", `${leaked} mbuf(s) of ${pool.size} were not returned to mbuf_pool`);
   console.log("Bye...");
   return 0;
-});
+}, { prog: "l2fwd" });
 
 /**
  * Everything the devices delivered has been received by l2fwd, and everything

@@ -30,6 +30,12 @@ export interface PortCounters {
   readonly dropped: number;
 }
 
+/** What the port's device and wire counted (for --json): frames missed for want of an RX buffer, frames the wire took. */
+export interface WireCounters {
+  readonly missed: number;
+  readonly delivered: number;
+}
+
 export function readCounters(mem: Memory, statsOffset: number, ports: readonly number[]): PortCounters[] {
   return ports.map((port) => ({
     port,
@@ -65,7 +71,13 @@ export function formatTable(now: readonly PortCounters[], clearScreen: boolean):
 }
 
 /** --json: one object per period, counters cumulative, rates over the last period. */
-export function formatJson(t: number, now: readonly PortCounters[], prev: readonly PortCounters[] | undefined, dt: number): string {
+export function formatJson(
+  t: number,
+  now: readonly PortCounters[],
+  prev: readonly PortCounters[] | undefined,
+  dt: number,
+  wires: readonly WireCounters[] = [],
+): string {
   let tx = 0;
   let rx = 0;
   let dropped = 0;
@@ -81,6 +93,7 @@ export function formatJson(t: number, now: readonly PortCounters[], prev: readon
       dropped: c.dropped,
       rx_pps: p && dt > 0 ? Math.round((c.rx - p.rx) / dt) : 0,
       tx_pps: p && dt > 0 ? Math.round((c.tx - p.tx) / dt) : 0,
+      ...(wires[i] ? { missed: wires[i]!.missed, wire_delivered: wires[i]!.delivered } : {}),
     };
   });
   return JSON.stringify({ t: Math.round(t * 1000) / 1000, ports, total: { rx, tx, dropped } });

@@ -40,7 +40,8 @@ const FATAL = 4;
  * virtio-net header, into buffers the driver posted: one buffer (chain)
  * without MRG_RXBUF, as many as needed with it (num_buffers says how many).
  * A frame finds no buffer: dropped and counted missed (wire.drop()), as are
- * the rest of the batch; the wire never waits. Without MRG_RXBUF a frame
+ * the rest of the batch; the wire never waits, unless it is lossless (file
+ * replay), whose frames stay due until buffers are posted. Without MRG_RXBUF a frame
  * larger than the buffer is dropped (rxNoFit) and the buffer kept for the
  * next one. With several queue pairs served, each pass's batch goes to the
  * next RX queue in turn (round-robin per batch).
@@ -60,6 +61,7 @@ export function processRx(dev: NetDevice, now: number): number {
   let noFit = 0;
   let dropped = 0;
   let starved = q === null;
+  if (starved && wire.lossless) return 0;
   for (let i = 0; i < due; i++) {
     const flen = wire.frameLength();
     if (starved) {
@@ -77,6 +79,11 @@ export function processRx(dev: NetDevice, now: number): number {
       delivered++;
       bytes += flen;
       continue;
+    }
+    if (r === MISSED && wire.lossless) {
+      // The frame stays due until the driver posts a buffer.
+      due = i;
+      break;
     }
     wire.drop();
     if (r === MISSED) {

@@ -46,6 +46,7 @@ export interface GenOptions extends CheckOptions {
  */
 export class GenWire implements Wire {
   readonly kind = "gen";
+  readonly lossless = false;
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly checker: FrameChecker;

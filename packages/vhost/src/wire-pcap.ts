@@ -22,6 +22,7 @@ export interface PcapOptions extends CheckOptions {
  */
 export class PcapWire implements Wire {
   readonly kind = "pcap";
+  readonly lossless = true;
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly checker: FrameChecker;

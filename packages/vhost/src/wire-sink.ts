@@ -167,6 +167,7 @@ export class FrameChecker {
  */
 export class SinkWire implements Wire {
   readonly kind = "sink";
+  readonly lossless = false;
   private readonly checker: FrameChecker;
 
   constructor(f64: Float64Array, statsBase: number, opts: CheckOptions) {

@@ -23,6 +23,14 @@ export interface Wire {
   readonly kind: string;
 
   /**
+   * A lossless wire's frames wait for RX buffers instead of being missed:
+   * the device takes only as many as the driver has posted room for. File
+   * replay (pcap) is lossless, as DPDK's net_pcap reads the file only as fast
+   * as the application polls; a generator is a line-rate source and is not.
+   */
+  readonly lossless: boolean;
+
+  /**
    * How many frames are due now (0 = none). `now` is the device loop's clock
    * reading for this pass (performance.now(), ms), read once per pass.
    * The device may take fewer; the rest stay due.
