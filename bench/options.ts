@@ -1,0 +1,269 @@
+import { TX_PATHS, type TxPath } from "./pipeline/types.js";
+
+/**
+ * Options of `pnpm bench` (bench/run.ts). Defaults live in DEFAULTS and
+ * QUICK (what --quick changes) only; parseOptions validates every value and
+ * names the option in its message.
+ */
+export type Section = "throughput" | "features" | "latency" | "dpdk";
+export const SECTIONS: readonly Section[] = ["throughput", "features", "latency", "dpdk"];
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Sections to run. */
+  only: Section[];
+  /** Main sweep: burst x TX path x frame size, with IN_ORDER and MRG_RXBUF on. */
+  bursts: number[];
+  txPaths: TxPath[];
+  sizes: number[];
+  /** Feature sweep: in_order x mrg_rxbuf x TX path at 64 B, for these bursts. */
+  inOrder: boolean[];
+  mrgRxbuf: boolean[];
+  featureBursts: number[];
+  /** Repetitions of every configuration (each a fresh process). */
+  repeat: number;
+  warmupMs: number;
+  durationMs: number;
+  queueSize: number;
+  /** Latency (one configuration per TX path at 64 B): offered rate (frames/s), window, burst. */
+  latencyRate: number;
+  latencyDurationMs: number;
+  latencyBurst: number;
+  /** DPDK comparison: bursts, measurement seconds, warm-up seconds. */
+  dpdkBursts: number[];
+  dpdkDurationS: number;
+  dpdkWarmupS: number;
+  /** Results directory and the base name of the files written there. */
+  out: string;
+  name: string;
+  /** Synthetic results, to work on the reports without running anything. */
+  fake: boolean;
+  /** Directory for V8 CPU profiles of every run (node --cpu-prof); "" = none. */
+  cpuProf: string;
+  /** Extra time a run may take beyond warm-up + duration before it is killed, ms. */
+  timeoutMs: number;
+  help: boolean;
+}
+
+export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
+  quick: false,
+  only: [...SECTIONS],
+  bursts: [1, 2, 4, 8, 16, 32, 64],
+  txPaths: [...TX_PATHS],
+  sizes: [64, 512, 1518],
+  inOrder: [false, true],
+  mrgRxbuf: [false, true],
+  featureBursts: [1, 32],
+  repeat: 3,
+  warmupMs: 1000,
+  durationMs: 2000,
+  queueSize: 1024,
+  latencyRate: 1e6,
+  latencyDurationMs: 5000,
+  latencyBurst: 32,
+  dpdkBursts: [1, 32],
+  dpdkDurationS: 5,
+  dpdkWarmupS: 2,
+  out: "bench/results",
+  name: "full",
+  fake: false,
+  cpuProf: "",
+  timeoutMs: 30_000,
+  help: false,
+});
+
+/** What --quick changes (seconds in total: for CI). Explicit options still win. */
+export const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
+  bursts: [1, 32],
+  sizes: [64],
+  inOrder: [false, true],
+  mrgRxbuf: [true],
+  featureBursts: [32],
+  repeat: 1,
+  warmupMs: 300,
+  durationMs: 500,
+  latencyDurationMs: 1000,
+  dpdkBursts: [32],
+  dpdkDurationS: 2,
+  dpdkWarmupS: 1,
+  name: "quick",
+});
+
+export const USAGE = `usage: pnpm bench [-- options]   (node bench/dist/run.js [options])
+
+Runs the tpdk pipeline (gen wire -> device -> virtio-pmd rx -> l2fwd -> virtio-pmd tx
+-> device -> sink wire; l2fwd lcore on CPU 0, device thread on CPU 1, both busy-polling)
+one process per configuration and repetition, then writes <out>/<name>.json, .md, .svg.
+
+  --quick                 CI mode: a few configurations, short runs (seconds)
+  --only LIST             sections: ${SECTIONS.join(",")} (default all)
+  --bursts LIST           main sweep bursts (default ${DEFAULTS.bursts.join(",")})
+  --tx-paths LIST         TX paths (all sections): ${TX_PATHS.join(",")} (default all)
+  --sizes LIST            frame sizes with FCS, 64..1518 (default ${DEFAULTS.sizes.join(",")})
+  --in-order LIST         feature sweep in_order values, 0/1 (default 0,1)
+  --mrg-rxbuf LIST        feature sweep mrg_rxbuf values, 0/1 (default 0,1)
+  --feature-bursts LIST   feature sweep bursts (default ${DEFAULTS.featureBursts.join(",")})
+  --repeat N              runs per configuration (default ${DEFAULTS.repeat})
+  --warmup MS             warm-up before measuring (default ${DEFAULTS.warmupMs})
+  --duration MS           measurement window (default ${DEFAULTS.durationMs})
+  --queue-size N          descriptors per queue (default ${DEFAULTS.queueSize})
+  --latency-rate PPS      offered rate of the latency runs, e.g. 1M (default 1M)
+  --latency-duration MS   latency measurement window (default ${DEFAULTS.latencyDurationMs})
+  --latency-burst N       l2fwd burst in the latency runs (default ${DEFAULTS.latencyBurst})
+  --dpdk-bursts LIST      bursts compared with DPDK testpmd (default ${DEFAULTS.dpdkBursts.join(",")})
+  --dpdk-duration S       DPDK/tpdk comparison window, seconds (default ${DEFAULTS.dpdkDurationS})
+  --dpdk-warmup S         DPDK warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
+  --out DIR               results directory (default ${DEFAULTS.out})
+  --name NAME             results file name (default full, or quick with --quick)
+  --fake                  synthetic results (to work on the reports; marked as such)
+  --cpu-prof DIR          write V8 CPU profiles of every run's threads to DIR
+  --timeout MS            slack per run before it is killed (default ${DEFAULTS.timeoutMs})
+  -h, --help              this help`;
+
+export class OptionError extends Error {}
+
+const FLAGS = new Set(["--quick", "--fake", "-h", "--help"]);
+
+/** Parse argv (without node and script). Throws OptionError naming the option. */
+export function parseOptions(argv: readonly string[]): BenchOptions {
+  const given = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    if (a === "--") continue;
+    let v: string | undefined;
+    const eq = a.indexOf("=");
+    if (a.startsWith("--") && eq > 0) {
+      v = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    if (FLAGS.has(a)) {
+      if (v !== undefined) throw new OptionError(`${a} takes no value`);
+      given.set(a, "1");
+      continue;
+    }
+    if (!KNOWN.has(a)) throw new OptionError(`unknown option ${a}; see --help`);
+    if (v === undefined) {
+      v = argv[++i];
+      if (v === undefined || (v.startsWith("--") && v.length > 2)) throw new OptionError(`${a} needs a value`);
+    }
+    given.set(a, v);
+  }
+  const quick = given.has("--quick");
+  const o: BenchOptions = { ...DEFAULTS, ...(quick ? QUICK : {}), quick };
+  o.help = given.has("-h") || given.has("--help");
+  o.fake = given.has("--fake");
+  for (const [opt, v] of given) PARSERS[opt]?.(o, v, opt);
+  if (o.only.length === 0) throw new OptionError("--only: no section left");
+  return o;
+}
+
+type Parser = (o: BenchOptions, v: string, opt: string) => void;
+
+function int(v: string, opt: string, lo: number, hi: number): number {
+  if (!/^\d+$/.test(v)) throw new OptionError(`${opt} ${v}: not a whole number; use ${lo}..${hi}`);
+  const n = Number(v);
+  if (n < lo || n > hi) throw new OptionError(`${opt} ${v}: out of range; use ${lo}..${hi}`);
+  return n;
+}
+
+function list<T>(v: string, opt: string, one: (s: string) => T): T[] {
+  const parts = v.split(",").map((s) => s.trim());
+  if (parts.some((p) => p === "")) throw new OptionError(`${opt} ${v}: empty item; write e.g. ${opt} 1,32`);
+  const out = parts.map(one);
+  return [...new Set(out)];
+}
+
+function bit(s: string, opt: string): boolean {
+  if (s === "0") return false;
+  if (s === "1") return true;
+  throw new OptionError(`${opt} ${s}: use 0 and/or 1, e.g. ${opt} 0,1`);
+}
+
+function txPath(s: string, opt: string): TxPath {
+  if (!TX_PATHS.includes(s as TxPath)) throw new OptionError(`${opt} ${s}: not a TX path; use ${TX_PATHS.join(", ")}`);
+  return s as TxPath;
+}
+
+/** "1000000", "1M", "2.5M", "500k" */
+function rate(v: string, opt: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(v);
+  const n = m ? Number(m[1]) * ({ "": 1, k: 1e3, m: 1e6 } as Record<string, number>)[m[2]!.toLowerCase()]! : NaN;
+  if (!(n >= 1000 && n <= 50e6) || !Number.isInteger(n)) throw new OptionError(`${opt} ${v}: use a rate in frames/s from 1k to 50M, e.g. 1M`);
+  return n;
+}
+
+const sortNum = (a: number, b: number) => a - b;
+
+const PARSERS: Record<string, Parser> = {
+  "--only": (o, v, opt) => {
+    o.only = list(v, opt, (s) => {
+      if (!SECTIONS.includes(s as Section)) throw new OptionError(`${opt} ${s}: not a section; use ${SECTIONS.join(", ")}`);
+      return s as Section;
+    });
+  },
+  "--bursts": (o, v, opt) => {
+    o.bursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);
+  },
+  "--tx-paths": (o, v, opt) => {
+    o.txPaths = list(v, opt, (s) => txPath(s, opt));
+  },
+  "--sizes": (o, v, opt) => {
+    o.sizes = list(v, opt, (s) => int(s, opt, 64, 1518)).sort(sortNum);
+  },
+  "--in-order": (o, v, opt) => {
+    o.inOrder = list(v, opt, (s) => bit(s, opt));
+  },
+  "--mrg-rxbuf": (o, v, opt) => {
+    o.mrgRxbuf = list(v, opt, (s) => bit(s, opt));
+  },
+  "--feature-bursts": (o, v, opt) => {
+    o.featureBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);
+  },
+  "--repeat": (o, v, opt) => {
+    o.repeat = int(v, opt, 1, 100);
+  },
+  "--warmup": (o, v, opt) => {
+    o.warmupMs = int(v, opt, 0, 600_000);
+  },
+  "--duration": (o, v, opt) => {
+    o.durationMs = int(v, opt, 100, 600_000);
+  },
+  "--queue-size": (o, v, opt) => {
+    const n = int(v, opt, 64, 4096);
+    if ((n & (n - 1)) !== 0) throw new OptionError(`${opt} ${v}: not a power of two; use e.g. 256, 1024`);
+    o.queueSize = n;
+  },
+  "--latency-rate": (o, v, opt) => {
+    o.latencyRate = rate(v, opt);
+  },
+  "--latency-duration": (o, v, opt) => {
+    o.latencyDurationMs = int(v, opt, 100, 600_000);
+  },
+  "--latency-burst": (o, v, opt) => {
+    o.latencyBurst = int(v, opt, 1, 64);
+  },
+  "--dpdk-bursts": (o, v, opt) => {
+    o.dpdkBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);
+  },
+  "--dpdk-duration": (o, v, opt) => {
+    o.dpdkDurationS = int(v, opt, 1, 600);
+  },
+  "--dpdk-warmup": (o, v, opt) => {
+    o.dpdkWarmupS = int(v, opt, 0, 600);
+  },
+  "--out": (o, v) => {
+    o.out = v;
+  },
+  "--name": (o, v, opt) => {
+    if (!/^[A-Za-z0-9._-]+$/.test(v)) throw new OptionError(`${opt} ${v}: use letters, digits, . _ - only (it names files)`);
+    o.name = v;
+  },
+  "--cpu-prof": (o, v) => {
+    o.cpuProf = v;
+  },
+  "--timeout": (o, v, opt) => {
+    o.timeoutMs = int(v, opt, 1000, 3_600_000);
+  },
+};
+
+const KNOWN = new Set(Object.keys(PARSERS));

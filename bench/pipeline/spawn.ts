@@ -1,0 +1,73 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { RESULT_PREFIX, type RunConfig, type RunResult } from "./types.js";
+
+const RUN_ONE = fileURLToPath(new URL("./run-one.js", import.meta.url));
+const GC_PROBE = fileURLToPath(new URL("./gc-probe.cjs", import.meta.url));
+
+export interface RunFailure {
+  config: RunConfig;
+  error: string;
+}
+
+export interface SpawnOptions {
+  /** Slack beyond warm-up + duration before the child is killed, ms. */
+  timeoutMs: number;
+  /** Directory for V8 CPU profiles ("" = none). */
+  cpuProf: string;
+}
+
+/**
+ * Run one configuration in a fresh `node` process (run-one.js, with the GC
+ * probe preloaded into every thread) and parse its result line. Never
+ * rejects: a crash, a timeout or a missing result line is a RunFailure
+ * carrying the end of the child's stderr.
+ */
+export function runOne(config: RunConfig, o: SpawnOptions): Promise<RunResult | RunFailure> {
+  const args = ["--require", GC_PROBE];
+  if (o.cpuProf) args.push("--cpu-prof", "--cpu-prof-dir", o.cpuProf);
+  args.push(RUN_ONE, JSON.stringify(config));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, TPDK_BENCH_GC_PROBE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      err += d;
+      if (err.length > 64_000) err = err.slice(-32_000);
+    });
+    const limit = config.warmupMs + config.durationMs + o.timeoutMs;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, limit);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
+      if (line && code === 0) {
+        try {
+          resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult);
+          return;
+        } catch (e) {
+          err += `\nbad result line: ${(e as Error).message}`;
+        }
+      }
+      const why = timedOut ? `killed after ${limit} ms (timeout)` : signal ? `killed by ${signal}` : `exit code ${code}`;
+      resolve({ config, error: `${why}${err.trim() ? `: ${tail(err.trim(), 12)}` : ""}` });
+    });
+  });
+}
+
+export function isFailure(r: RunResult | RunFailure): r is RunFailure {
+  return "error" in r;
+}
+
+function tail(s: string, lines: number): string {
+  return s.split("\n").slice(-lines).join("\n");
+}

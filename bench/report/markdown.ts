@@ -1,0 +1,106 @@
+import { fmt } from "../lib/summary.js";
+import { describe, fmtRate } from "../pipeline/plan.js";
+import type { BenchResults } from "./results.js";
+import { dpdkTable, featuresTable, latencyTable, targets, throughputTable } from "./sections.js";
+import { renderMarkdown } from "./table.js";
+
+/** The markdown report (<name>.md), with the chart (<name>.svg) beside it. */
+export function markdownReport(r: BenchResults, svgFile: string): string {
+  const m = r.meta;
+  const o = m.options;
+  const out: string[] = [];
+  out.push(`# tpdk pipeline benchmark (${o.name})`);
+  out.push("");
+  if (m.fake) out.push("> **SYNTHETIC DATA** (`--fake`): nothing was measured; this file only shows the report's layout.\n");
+  out.push(`- CPU: ${m.cpu} (${m.cpus} logical CPUs)`);
+  out.push(`- Node ${m.node} (V8 ${m.v8}), ${m.os}`);
+  out.push(`- Date: ${m.date}${m.commit ? `, commit ${m.commit}` : ""}`);
+  out.push(`- Load average (1/5/15 min): ${m.loadavgStart.map((x) => x.toFixed(2)).join(" ")} at the start, ${m.loadavgEnd.map((x) => x.toFixed(2)).join(" ")} at the end; the run took ${fmtDuration(m.elapsedS)}`);
+  out.push(
+    `- Method: each configuration runs in a fresh process: gen wire -> device thread (CPU 1) -> virtio-pmd rx -> l2fwd loop (lcore 0, CPU 0) -> virtio-pmd tx -> device -> sink wire, both threads busy-polling; ` +
+      `${o.warmupMs} ms warm-up, then a ${o.durationMs} ms window (latency: ${o.latencyDurationMs} ms at ${fmtRate(o.latencyRate)}), ` +
+      `${o.repeat} repetition${o.repeat > 1 ? "s" : ""}, repetitions interleaved; figures are the median with the min–max range in parentheses.`,
+  );
+  out.push("");
+  out.push("## Targets");
+  out.push("");
+  out.push(
+    renderMarkdown({
+      header: ["target", "measured", "met"],
+      align: ["l", "l", "l"],
+      rows: targets(r).map((t) => [t.target, t.measured, t.met === null ? "–" : t.met ? "yes" : "**no**"]),
+    }),
+  );
+  out.push("");
+  if (r.throughput.length > 0) {
+    out.push("## Throughput by burst, TX path and frame size");
+    out.push("");
+    out.push(`IN_ORDER and MRG_RXBUF on, queue size ${o.queueSize}, unpaced generator.`);
+    out.push("");
+    out.push(`![Mpps against burst size, one line per TX path](${svgFile})`);
+    out.push("");
+    out.push(renderMarkdown(throughputTable(r.throughput)));
+    out.push("");
+  }
+  if (r.features.length > 0) {
+    out.push("## IN_ORDER and MRG_RXBUF");
+    out.push("");
+    out.push("64-byte frames.");
+    out.push("");
+    out.push(renderMarkdown(featuresTable(r.features)));
+    out.push("");
+  }
+  if (r.latency.length > 0) {
+    out.push(`## Latency at ${fmtRate(o.latencyRate)} offered`);
+    out.push("");
+    out.push(
+      "64-byte frames stamped by the generator (`timestamp=1`) when the device writes them into an RX buffer and read by the sink (`latency=1`) when the device takes them from the TX ring: the time a frame spends in the driver's RX ring, l2fwd and the TX ring, with both ends on the device thread's clock. Percentiles come from the sink's histogram, restricted to the measurement window.",
+    );
+    out.push("");
+    out.push(renderMarkdown(latencyTable(r.latency)));
+    out.push("");
+  }
+  if (r.dpdk) {
+    out.push("## Against DPDK");
+    out.push("");
+    if (r.dpdk.skipped) out.push(r.dpdk.skipped);
+    else {
+      out.push(
+        `Two dpdk-testpmd processes joined by vhost-user, one forwarding core each, on the same CPUs as tpdk: a vhost-user port in flowgen mode (generates 64 B frames and counts what comes back: the device with its gen and sink wires) on CPU 1, and a virtio-user port (split ring) in mac forwarding mode (l2fwd) on CPU 0. ${r.dpdk.env?.version ?? ""}; ${r.dpdk.env?.hugeNote ?? ""}. tpdk runs ${r.dpdk.tpdkShape}. DPDK and tpdk runs alternate.`,
+      );
+      out.push("");
+      const t = dpdkTable(r);
+      if (t) out.push(renderMarkdown(t));
+      out.push("");
+      if (r.dpdk.commands) {
+        out.push("```sh");
+        out.push(r.dpdk.commands.vhost);
+        out.push(r.dpdk.commands.virtio);
+        out.push("```");
+      }
+    }
+    out.push("");
+  }
+  if (r.failures.length > 0) {
+    out.push("## Failed runs");
+    out.push("");
+    for (const f of r.failures) out.push(`- ${describe(f.config)}: ${f.error.split("\n")[0]}`);
+    out.push("");
+  }
+  out.push("## Columns");
+  out.push("");
+  out.push("- **Mpps**: frames the sink received per second of the window (delivered end to end). **Gbit/s** counts each frame's size plus 20 bytes of preamble, start delimiter and inter-frame gap.");
+  out.push("- **ns/pkt**: wall time per delivered frame (1e9 / pps): the cost per packet of the slowest stage.");
+  out.push("- **kicks/pkt**, **traps/pkt**: the devices' transport counters per delivered frame (available-buffer notifications; register accesses through the trap mailbox). A busy-polling pair should show about 0 of both.");
+  out.push("- **loss %**: frames l2fwd received but did not deliver (TX ring full drops, device TX drops) / frames received. **rx miss %**: frames the unpaced generator offered that found no RX buffer: the excess offer, not a loss of the pipeline. **e2e loss %** (latency runs, paced): sink sequence gaps / frames offered.");
+  out.push("- **pkts/pass**: frames per l2fwd loop pass (received / passes over the whole run): how full the bursts are.");
+  out.push("- **GC l/d/m**: garbage collections inside the window on the lcore, the device thread and the run's main thread (most in any repetition), seen by a `PerformanceObserver` preloaded into every thread.");
+  out.push(`- **TX path**: the path forced with \`tx_mode=\`; in parentheses when the queue's counters show it used another for some frames.`);
+  out.push("");
+  return out.join("\n");
+}
+
+function fmtDuration(s: number): string {
+  if (s < 120) return `${fmt(s)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}

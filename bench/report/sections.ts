@@ -1,0 +1,140 @@
+import { type Agg, fmt, fmtAgg } from "../lib/summary.js";
+import type { CaseSummary } from "../pipeline/aggregate.js";
+import { fmtRate } from "../pipeline/plan.js";
+import type { BenchResults } from "./results.js";
+import type { Table } from "./table.js";
+
+/** The tables of a results document (shared by the terminal and the markdown report). */
+
+const gcCell = (c: CaseSummary): string => `${fmt(c.gcLcore.max)}/${fmt(c.gcDevice.max)}/${fmt(c.gcMain.max)}`;
+const pct = (a: Agg): string => (a.n === 0 ? "–" : a.max === 0 ? "0" : fmtAgg(a, 2));
+
+export function throughputTable(cases: readonly CaseSummary[]): Table {
+  return {
+    header: ["size", "TX path", "burst", "Mpps", "Gbit/s", "ns/pkt", "kicks/pkt", "traps/pkt", "loss %", "rx miss %", "pkts/pass", "GC l/d/m", "runs"],
+    align: ["r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    rows: cases.map((c) => [
+      String(c.config.frameSize),
+      c.txPathSeen === c.config.txPath ? c.config.txPath : `${c.config.txPath} (${c.txPathSeen})`,
+      String(c.config.burst),
+      fmtAgg(c.mpps),
+      fmt(c.gbps.median),
+      fmt(c.nsPerPacket.median),
+      fmt(c.kicksPerPacket.median, 2),
+      fmt(c.trapsPerPacket.median, 2),
+      pct(c.lossPct),
+      fmt(c.rxMissPct.median, 2),
+      fmt(c.pktsPerPass.median, 2),
+      gcCell(c),
+      runsCell(c),
+    ]),
+  };
+}
+
+export function featuresTable(cases: readonly CaseSummary[]): Table {
+  return {
+    header: ["in_order", "mrg_rxbuf", "TX path", "burst", "Mpps", "ns/pkt", "kicks/pkt", "loss %", "GC l/d/m", "runs"],
+    align: ["r", "r", "l", "r", "r", "r", "r", "r", "r", "r"],
+    rows: cases.map((c) => [
+      String(+c.config.inOrder),
+      String(+c.config.mrgRxbuf),
+      c.txPathSeen === c.config.txPath ? c.config.txPath : `${c.config.txPath} (${c.txPathSeen})`,
+      String(c.config.burst),
+      fmtAgg(c.mpps),
+      fmt(c.nsPerPacket.median),
+      fmt(c.kicksPerPacket.median, 2),
+      pct(c.lossPct),
+      gcCell(c),
+      runsCell(c),
+    ]),
+  };
+}
+
+export function latencyTable(cases: readonly CaseSummary[]): Table {
+  const us = (a: Agg | undefined): string => (a ? fmtAgg(a) : "–");
+  return {
+    header: ["offered", "TX path", "burst", "delivered Mpps", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "e2e loss %", "GC l/d/m", "max GC pause ms", "runs"],
+    align: ["r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    rows: cases.map((c) => [
+      fmtRate(c.config.rate ?? 0),
+      c.config.txPath,
+      String(c.config.burst),
+      fmtAgg(c.mpps),
+      us(c.latency?.p50),
+      us(c.latency?.p99),
+      us(c.latency?.p999),
+      us(c.latency?.max),
+      pct(c.e2eLossPct),
+      gcCell(c),
+      fmt(c.gcMaxPauseMs.max, 2),
+      runsCell(c),
+    ]),
+  };
+}
+
+export function dpdkTable(r: BenchResults): Table | null {
+  const d = r.dpdk;
+  if (!d || d.skipped) return null;
+  return {
+    header: ["burst", "DPDK Mpps", "tpdk Mpps", "tpdk/DPDK", "runs (DPDK/tpdk)"],
+    align: ["r", "r", "r", "r", "r"],
+    rows: d.rows.map((row) => [
+      String(row.burst),
+      fmtAgg(row.dpdk),
+      fmtAgg(row.tpdk),
+      Number.isFinite(row.ratio) ? `${(100 * row.ratio).toFixed(0)} %` : "–",
+      `${row.dpdk.n}/${row.tpdk.n}`,
+    ]),
+  };
+}
+
+function runsCell(c: CaseSummary): string {
+  return c.failures.length > 0 ? `${c.runs} (+${c.failures.length} failed)` : String(c.runs);
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+/** The issue's targets against what was measured (null: not measured in this run). */
+export function targets(r: BenchResults): TargetCheck[] {
+  const at = (burst: number): CaseSummary | undefined =>
+    r.throughput.find((c) => c.config.frameSize === 64 && c.config.burst === burst && c.config.txPath === "push") ??
+    r.throughput.find((c) => c.config.frameSize === 64 && c.config.burst === burst);
+  const best = (burst: number): CaseSummary | undefined =>
+    r.throughput
+      .filter((c) => c.config.frameSize === 64 && c.config.burst === burst && c.runs > 0)
+      .sort((a, b) => b.mpps.median - a.mpps.median)[0] ?? at(burst);
+  const out: TargetCheck[] = [];
+  const b32 = best(32);
+  out.push({
+    target: "≥ 10 Mpps delivered, 64 B, burst 32, one forwarding lcore",
+    measured: b32 && b32.runs > 0 ? `${fmt(b32.mpps.median)} Mpps (${b32.config.txPath})` : "not measured",
+    met: b32 && b32.runs > 0 ? b32.mpps.median >= 10 : null,
+  });
+  const b1 = best(1);
+  out.push({
+    target: "≥ 3 Mpps at burst 1",
+    measured: b1 && b1.runs > 0 ? `${fmt(b1.mpps.median)} Mpps (${b1.config.txPath})` : "not measured",
+    met: b1 && b1.runs > 0 ? b1.mpps.median >= 3 : null,
+  });
+  const all = [...new Map([...r.throughput, ...r.features, ...r.latency].map((c) => [c.key, c])).values()].filter((c) => c.runs > 0);
+  if (all.length > 0) {
+    const l = Math.max(...all.map((c) => c.gcLcore.max));
+    const d = Math.max(...all.map((c) => c.gcDevice.max));
+    const withGc = all.filter((c) => c.gcLcore.max > 0 || c.gcDevice.max > 0).length;
+    out.push({
+      target: "no GC in steady state (lcore and device threads, measurement window)",
+      measured: `at most ${l} on the lcore, ${d} on the device thread per run; ${withGc} of ${all.length} configurations had any`,
+      met: l === 0 && d === 0,
+    });
+  } else out.push({ target: "no GC in steady state", measured: "not measured", met: null });
+  const lat = r.latency.filter((c) => c.latency && c.config.rate === 1e6);
+  if (lat.length > 0) {
+    const worst = Math.max(...lat.map((c) => c.latency!.p99.median));
+    out.push({ target: "p99 latency ≤ 20 µs at 1 Mpps", measured: `worst TX path: p99 ${fmt(worst)} µs (median of runs)`, met: worst <= 20 });
+  } else out.push({ target: "p99 latency ≤ 20 µs at 1 Mpps", measured: "not measured", met: null });
+  return out;
+}

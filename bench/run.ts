@@ -1,0 +1,194 @@
+/**
+ * `pnpm bench`: the pipeline throughput sweep, the IN_ORDER / MRG_RXBUF
+ * sweep, latency at a fixed offered rate and the side-by-side with DPDK's
+ * testpmd pair. Progress on stderr, tables on stdout, results in
+ * <out>/<name>.json, .md and .svg. See bench/README.md.
+ *
+ *   node bench/dist/run.js [--quick] [options]     (--help for all)
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, type } from "node:os";
+import { join, resolve } from "node:path";
+import { compareWithDpdk, type DpdkSection, TPDK_SHAPE } from "./dpdk/compare.js";
+import { detectDpdk } from "./dpdk/testpmd.js";
+import { agg } from "./lib/summary.js";
+import { type BenchOptions, OptionError, USAGE, parseOptions } from "./options.js";
+import { summarizeKeys } from "./pipeline/aggregate.js";
+import { fakeResult } from "./pipeline/fake.js";
+import { buildPlan, configKey, describe } from "./pipeline/plan.js";
+import { type RunFailure, isFailure, runOne } from "./pipeline/spawn.js";
+import type { RunConfig, RunResult } from "./pipeline/types.js";
+import { renderChartSvg } from "./report/chart.js";
+import { markdownReport } from "./report/markdown.js";
+import type { BenchResults, Meta } from "./report/results.js";
+import { dpdkTable, featuresTable, latencyTable, targets, throughputTable } from "./report/sections.js";
+import { renderText } from "./report/table.js";
+
+const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    if (m) return m[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return cpus()[0]?.model ?? "unknown";
+}
+
+function gitCommit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return "";
+  }
+}
+
+function fmtEta(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
+
+async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Promise<{ results: RunResult[]; failures: RunFailure[] }> {
+  const results: RunResult[] = [];
+  const failures: RunFailure[] = [];
+  const total = configs.length * o.repeat;
+  const t0 = performance.now();
+  let done = 0;
+  // Repetitions are the outer loop: drift in the machine's load spreads over every configuration.
+  for (let rep = 0; rep < o.repeat; rep++) {
+    for (const c of configs) {
+      const r = o.fake ? fakeResult(c, rep) : await runOne(c, { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf });
+      done++;
+      const eta = ((performance.now() - t0) / done) * (total - done);
+      const tag = `[${String(done).padStart(String(total).length)}/${total}] rep ${rep + 1}/${o.repeat} ${describe(c)}`;
+      if (isFailure(r)) {
+        failures.push(r);
+        progress(`${tag}  FAILED: ${r.error.split("\n")[0]}`);
+        continue;
+      }
+      results.push(r);
+      const lat = r.latency ? `  p50 ${r.latency.p50.toFixed(1)} p99 ${r.latency.p99.toFixed(1)} µs` : "";
+      const gc = r.gcWindow.lcore + r.gcWindow.device > 0 ? `  GC lcore ${r.gcWindow.lcore} device ${r.gcWindow.device}` : "";
+      progress(`${tag}  ${r.mpps.toFixed(2)} Mpps${lat}${gc}  (eta ${fmtEta(eta)})`);
+    }
+  }
+  return { results, failures };
+}
+
+function fakeDpdk(o: BenchOptions): DpdkSection {
+  const rows = o.dpdkBursts.map((burst) => {
+    const d = [1, 2, 3].map((i) => 4 + 9 * (1 - 1 / burst) + 0.2 * i);
+    const t = [1, 2, 3].map((i) => fakeResult({ ...fakeConfig(burst), durationMs: 1000 }, i).mpps);
+    const da = agg(d);
+    const ta = agg(t);
+    return { burst, dpdk: da, tpdk: ta, ratio: ta.median / da.median, dpdkRuns: d, tpdkRuns: t, failures: [] };
+  });
+  return { skipped: null, env: detectDpdk(), commands: { vhost: "dpdk-testpmd ... (synthetic)", virtio: "dpdk-testpmd ... (synthetic)" }, tpdkShape: TPDK_SHAPE, rows, tpdkResults: [] };
+}
+
+function fakeConfig(burst: number): RunConfig {
+  return { kind: "throughput", burst, txPath: "push", frameSize: 64, inOrder: true, mrgRxbuf: true, eventIdx: null, queueSize: 1024, rate: null, warmupMs: 0, durationMs: 1000, memoryMb: 256 };
+}
+
+async function main(): Promise<number> {
+  let o: BenchOptions;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof OptionError) {
+      process.stderr.write(`bench: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (o.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const start = performance.now();
+  const meta: Meta = {
+    date: new Date().toISOString(),
+    cpu: cpuModel(),
+    cpus: cpus().length,
+    node: process.version,
+    v8: process.versions.v8,
+    os: `${type()} ${release()}`,
+    commit: gitCommit(),
+    loadavgStart: loadavg(),
+    loadavgEnd: [],
+    elapsedS: 0,
+    fake: o.fake,
+    quick: o.quick,
+    options: o,
+  };
+  const plan = buildPlan(o);
+  progress(`tpdk bench${o.fake ? " (SYNTHETIC: --fake)" : ""}: ${meta.cpu}, ${meta.cpus} CPUs, Node ${meta.node}, load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`);
+  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}`);
+  if (cpus().length < 2) progress("warning: fewer than 2 CPUs: the lcore and the device thread share one; numbers will be low");
+
+  const { results, failures } = await runPipeline(o, plan.configs);
+  let dpdk: DpdkSection | null = null;
+  if (o.only.includes("dpdk")) {
+    dpdk = o.fake
+      ? fakeDpdk(o)
+      : await compareWithDpdk({
+          bursts: o.dpdkBursts,
+          repeat: o.repeat,
+          warmupS: o.dpdkWarmupS,
+          durationS: o.dpdkDurationS,
+          queueSize: o.queueSize,
+          spawn: { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf },
+          progress,
+        });
+    if (dpdk.skipped) progress(dpdk.skipped);
+  }
+
+  const byKey = new Map(plan.configs.map((c) => [configKey(c), c]));
+  meta.loadavgEnd = loadavg();
+  meta.elapsedS = (performance.now() - start) / 1000;
+  const r: BenchResults = {
+    meta,
+    throughput: summarizeKeys(plan.sections.throughput, byKey, results, failures),
+    features: summarizeKeys(plan.sections.features, byKey, results, failures),
+    latency: summarizeKeys(plan.sections.latency, byKey, results, failures),
+    dpdk,
+    failures,
+    runs: results,
+  };
+
+  const outDir = resolve(o.out);
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, o.name);
+  writeFileSync(`${base}.json`, `${JSON.stringify(r, null, 1)}\n`);
+  writeFileSync(`${base}.svg`, await renderChartSvg(r));
+  writeFileSync(`${base}.md`, markdownReport(r, `${o.name}.svg`));
+
+  const print = (s: string): void => {
+    process.stdout.write(`${s}\n`);
+  };
+  if (o.fake) print("\nSYNTHETIC RESULTS (--fake): nothing was measured.");
+  if (r.throughput.length > 0) print(`\nThroughput (IN_ORDER and MRG_RXBUF on; median (min-max) of ${o.repeat})\n${renderText(throughputTable(r.throughput))}`);
+  if (r.features.length > 0) print(`\nIN_ORDER x MRG_RXBUF, 64 B\n${renderText(featuresTable(r.features))}`);
+  if (r.latency.length > 0) print(`\nLatency\n${renderText(latencyTable(r.latency))}`);
+  const dt = dpdkTable(r);
+  if (dt) print(`\nAgainst DPDK (${dpdk?.env?.hugeNote ?? ""})\n${renderText(dt)}`);
+  print("\nTargets");
+  for (const t of targets(r)) print(`  ${t.met === null ? "-  " : t.met ? "ok " : "NO "} ${t.target}: ${t.measured}`);
+  if (failures.length > 0) print(`\n${failures.length} run(s) failed; see ${base}.md`);
+  print(`\nWrote ${base}.json, ${base}.md, ${base}.svg (${(meta.elapsedS / 60).toFixed(1)} min)`);
+  return failures.length > 0 && results.length === 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
