@@ -17,7 +17,7 @@ export function agg(values: readonly number[]): Agg {
 /** Number formatting for tables: 3 significant digits, thousands without decimals. */
 export function fmt(x: number, digits = 3): string {
   if (!Number.isFinite(x)) return "–";
-  if (x === 0) return "0";
+  if (Number.isInteger(x)) return String(x);
   const a = Math.abs(x);
   if (a >= 1000) return x.toFixed(0);
   if (a < 0.001) return x.toExponential(1);

@@ -24,6 +24,8 @@ export interface CaseSummary {
   gcDevice: Agg;
   gcMain: Agg;
   gcMaxPauseMs: Agg;
+  /** Some run's GCs could not all be attributed to threads (counts are a lower bound). */
+  gcIncomplete: boolean;
   latency: { mean: Agg; p50: Agg; p99: Agg; p999: Agg; max: Agg } | null;
   /** How the TX queue actually sent (share of each path over all runs), e.g. "push". */
   txPathSeen: string;
@@ -71,6 +73,7 @@ export function summarize(key: string, results: readonly RunResult[], failures: 
     gcDevice: pick((r) => r.gcWindow.device),
     gcMain: pick((r) => r.gcWindow.main),
     gcMaxPauseMs: pick((r) => r.gcWindow.maxPauseMs),
+    gcIncomplete: results.some((r) => !r.gcComplete),
     latency:
       lat.length === 0
         ? null

@@ -54,6 +54,9 @@ export function fakeResult(c: RunConfig, rep: number): RunResult {
     latency: c.kind === "latency" ? { count: delivered, mean: 4 * noise, p50: 3.5 * noise, p99: 9 * noise, p999: 14 * noise, max: 40 * noise } : null,
     gcWindow: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },
     gcTotal: { main: 1, lcore: 1, device: 1, maxPauseMs: 1 },
+    gcComplete: true,
+    windowEpochMs: [0, windowMs],
+    gcMarks: [],
     features: ["MTU", "MAC", "MRG_RXBUF", "STATUS", "ANY_LAYOUT", "INDIRECT_DESC", "EVENT_IDX", "VERSION_1", "IN_ORDER"].filter(
       (f) => (f !== "MRG_RXBUF" || c.mrgRxbuf) && (f !== "IN_ORDER" || c.inOrder),
     ),

@@ -14,6 +14,7 @@
  * Prints one line `TPDK-BENCH-RESULT {RunResult}` on stdout; exits 1 with a
  * message on stderr when the run fails.
  */
+import { writeSync } from "node:fs";
 import { loadavg } from "node:os";
 import { BroadcastChannel } from "node:worker_threads";
 import { Eal } from "@tpdk/eal";
@@ -21,15 +22,13 @@ import { Mempool } from "@tpdk/mbuf";
 import { VdevPorts, planVdevs } from "@tpdk/vdev";
 import type { LcoreArg } from "@tpdk/l2fwd/dist/lcore-loop.js";
 import { readCounters, reserveStats } from "@tpdk/l2fwd/dist/stats.js";
-import type { GcEntry } from "./gc-probe.cjs";
-import { RESULT_PREFIX, type GcCounts, type RunResult, type WindowCounters } from "./types.js";
+import type { GcMark } from "./gc-probe.cjs";
+import { RESULT_PREFIX, type RunResult, type WindowCounters } from "./types.js";
 import { checkKind, snapshotWire, windowLatency, type WireSnapshot } from "./wire-block.js";
 import { validateRunConfig } from "./validate.js";
 
 const GC_CHANNEL = "tpdk-bench-gc"; // gc-probe.cts
 const MEMPOOL_CACHE_SIZE = 256;
-/** Wait for late GC reports (threads deliver them when their loops end). */
-const GC_SETTLE_MS = 150;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -52,9 +51,12 @@ async function main(): Promise<void> {
   const load = loadavg()[0]!;
   const latency = cfg.kind === "latency";
 
-  const gcs: GcEntry[] = [];
+  // Each thread's GC mark (gc-probe.cts); this thread's was made before the channel below existed.
+  const gcMarks: GcMark[] = [];
+  const own = (globalThis as { __tpdkBenchGcMark?: GcMark }).__tpdkBenchGcMark;
+  if (own) gcMarks.push(own);
   const ch = new BroadcastChannel(GC_CHANNEL);
-  ch.onmessage = (ev) => gcs.push((ev as { data: GcEntry }).data);
+  ch.onmessage = (ev) => gcMarks.push((ev as { data: GcMark }).data);
 
   const eal = Eal.init({ lcores: [0], memoryMb: cfg.memoryMb, busyPoll: true });
   const drv =
@@ -137,10 +139,8 @@ async function main(): Promise<void> {
   const whole = readCounters(eal.mem, statsOffset, [0, 1]);
   const wholeRx = whole[0]!.rx + whole[1]!.rx;
   const features = txPort.info().features;
-  await sleep(GC_SETTLE_MS); // the lcore's GC reports, before its worker is destroyed
   await bus.close();
   await eal.close();
-  await sleep(GC_SETTLE_MS);
   ch.close();
   const leaked = pool.inUse();
   if (leaked !== 0) throw new Error(`${leaked} mbuf(s) were not returned to the pool`);
@@ -167,15 +167,23 @@ async function main(): Promise<void> {
     passesPerSec: (passes * 1000) / (tStop - tLaunch),
     pktsPerPass: passes > 0 ? wholeRx / passes : 0,
     latency: latency ? windowLatency(s0.sink.hist!, s1.sink.hist!) : null,
-    gcWindow: countGcs(gcs, w0, w1),
-    gcTotal: countGcs(gcs, -Infinity, Infinity),
+    gcWindow: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },
+    gcTotal: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },
+    gcComplete: false,
+    windowEpochMs: [w0, w1],
+    gcMarks,
     features,
     lcoreCpu: infos[0]?.pinned ? infos[0].cpu : -1,
     deviceCpu,
     pinned: infos[0]?.pinned === true,
     loadavg: load,
   };
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  const line = `${RESULT_PREFIX}${JSON.stringify(result)}\n`;
+  try {
+    writeSync(3, line); // the parent's result pipe: stdout carries V8's --trace-gc lines
+  } catch {
+    process.stdout.write(line);
+  }
 }
 
 function windowCounters(a: Snapshot, b: Snapshot): WindowCounters {
@@ -199,16 +207,6 @@ function windowCounters(a: Snapshot, b: Snapshot): WindowCounters {
     txChained: tx("tx_q0_chained_packets"),
     txRingFull: tx("tx_q0_ring_full"),
   };
-}
-
-function countGcs(gcs: readonly GcEntry[], from: number, to: number): GcCounts {
-  const c: GcCounts = { main: 0, lcore: 0, device: 0, maxPauseMs: 0 };
-  for (const g of gcs) {
-    if (g.t < from || g.t >= to) continue;
-    c[g.thread]++;
-    if (g.d > c.maxPauseMs) c.maxPauseMs = g.d;
-  }
-  return c;
 }
 
 main().then(

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { attributeGcs, parseTraceGc } from "./trace-gc.js";
 import { RESULT_PREFIX, type RunConfig, type RunResult } from "./types.js";
 
 const RUN_ONE = fileURLToPath(new URL("./run-one.js", import.meta.url));
@@ -24,20 +25,26 @@ export interface SpawnOptions {
  * carrying the end of the child's stderr.
  */
 export function runOne(config: RunConfig, o: SpawnOptions): Promise<RunResult | RunFailure> {
-  const args = ["--require", GC_PROBE];
+  const args = ["--expose-gc", "--trace-gc", "--require", GC_PROBE];
   if (o.cpuProf) args.push("--cpu-prof", "--cpu-prof-dir", o.cpuProf);
   args.push(RUN_ONE, JSON.stringify(config));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       env: { ...process.env, TPDK_BENCH_GC_PROBE: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
+      // fd 3 carries the result line; stdout carries V8's --trace-gc lines (buffered by libc, so kept apart).
+      stdio: ["ignore", "pipe", "pipe", "pipe"],
     });
     let out = "";
+    let trace = "";
     let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      trace += d;
+    });
+    (child.stdio[3] as NodeJS.ReadableStream).setEncoding("utf8");
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: string) => {
       out += d;
     });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       err += d;
       if (err.length > 64_000) err = err.slice(-32_000);
     });
@@ -52,7 +59,12 @@ export function runOne(config: RunConfig, o: SpawnOptions): Promise<RunResult | 
       const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
       if (line && code === 0) {
         try {
-          resolve(JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult);
+          const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult;
+          const gc = attributeGcs(parseTraceGc(trace), r.gcMarks, r.windowEpochMs[0], r.windowEpochMs[1]);
+          r.gcWindow = gc.window;
+          r.gcTotal = gc.total;
+          r.gcComplete = gc.complete;
+          resolve(r);
           return;
         } catch (e) {
           err += `\nbad result line: ${(e as Error).message}`;

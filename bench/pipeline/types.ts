@@ -33,6 +33,8 @@ export interface RunConfig {
   readonly memoryMb: number;
 }
 
+import type { GcMark } from "./gc-probe.cjs";
+
 /** Counters of one measurement window (deltas between two snapshots). */
 export interface WindowCounters {
   /** Frames the sink wire received (delivered end to end). */
@@ -106,9 +108,18 @@ export interface RunResult {
   passesPerSec: number;
   pktsPerPass: number;
   latency: LatencyStats | null;
-  /** GCs inside the measurement window, and over the whole run. */
+  /**
+   * GCs inside the measurement window and over the whole run, per thread
+   * (filled in by the parent from the child's --trace-gc output, see
+   * trace-gc.ts); gcComplete is false when some thread's GCs could not be
+   * attributed.
+   */
   gcWindow: GcCounts;
   gcTotal: GcCounts;
+  gcComplete: boolean;
+  /** The measurement window in wall-clock ms since the epoch, and each thread's GC mark (gc-probe.cts). */
+  windowEpochMs: [number, number];
+  gcMarks: GcMark[];
   /** Features the ports negotiated (names), from the transmitting port. */
   features: string[];
   /** Pinning as it happened: lcore CPU and device CPU (-1: unpinned). */
@@ -119,5 +130,5 @@ export interface RunResult {
   loadavg: number;
 }
 
-/** One line run-one prints on stdout, after this prefix. */
+/** The line run-one writes on fd 3 (stdout when fd 3 is not open), after this prefix. */
 export const RESULT_PREFIX = "TPDK-BENCH-RESULT ";

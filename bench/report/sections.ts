@@ -6,7 +6,7 @@ import type { Table } from "./table.js";
 
 /** The tables of a results document (shared by the terminal and the markdown report). */
 
-const gcCell = (c: CaseSummary): string => `${fmt(c.gcLcore.max)}/${fmt(c.gcDevice.max)}/${fmt(c.gcMain.max)}`;
+const gcCell = (c: CaseSummary): string => `${fmt(c.gcLcore.max)}/${fmt(c.gcDevice.max)}/${fmt(c.gcMain.max)}${c.gcIncomplete ? "?" : ""}`;
 const pct = (a: Agg): string => (a.n === 0 ? "–" : a.max === 0 ? "0" : fmtAgg(a, 2));
 
 export function throughputTable(cases: readonly CaseSummary[]): Table {
