@@ -117,7 +117,8 @@ export class RxQueue extends QueueBase {
     const hdr = this.hdr;
     const inOrder = this.inOrder;
     const port = this.portId;
-    let avail = (this.usedCached - this.usedSeen) & 0xffff;
+    const seen0 = this.usedSeen;
+    let avail = (this.usedCached - seen0) & 0xffff;
     if (avail === 0) {
       // The one poll of used.idx per burst; pairs with the device's
       // Atomics.store of used.idx after it wrote the used entries and buffers.
@@ -259,7 +260,7 @@ export class RxQueue extends QueueBase {
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
     if (this.nfree >= this.refillThresh) this.refillRing();
-    if (this.eventIdx && !this.interrupts) {
+    if (this.eventIdx && !this.interrupts && this.usedSeen !== seen0) {
       // Poll mode under EVENT_IDX: keep used_event just behind us, so the device never interrupts.
       u16[this.usedEventH] = (this.usedSeen - 1) & 0xffff;
     }

@@ -152,8 +152,16 @@ export class TxQueue extends QueueBase {
         head = this.allocDesc();
         const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
         const h = data - hdr;
-        // Zero the header in the headroom, writing only bytes that are not already zero.
-        for (let i = 0; i < hdr; i++) if (u8[h + i] !== 0) u8[h + i] = 0;
+        // Zero the header in the headroom, writing only where it is not already zero
+        // (a recycled mbuf's headroom usually is: DPDK measured up to 20% on small packets).
+        if ((h & 3) === 0 && hdr === 12) {
+          const w = h >>> 2;
+          if (u32[w] !== 0) u32[w] = 0;
+          if (u32[w + 1] !== 0) u32[w + 1] = 0;
+          if (u32[w + 2] !== 0) u32[w + 2] = 0;
+        } else {
+          for (let i = 0; i < hdr; i++) if (u8[h + i] !== 0) u8[h + i] = 0;
+        }
         const a = this.desc + 16 * head;
         u32[a >>> 2] = h;
         u32[(a + 4) >>> 2] = 0;
