@@ -156,6 +156,9 @@ export abstract class QueueBase {
    * true when the queue is running and the shadow state is in sync with it.
    */
   protected resync(run: number): boolean {
+    // Re-read atomically: pairs with the main thread's Atomics.store of the run
+    // word in start(), after it wrote the ring and header fields read below.
+    run = Atomics.load(this.u32, this.runW);
     if (run === Q_RUN_RETIRED) {
       const zone = this.currentZone();
       if (zone === 0 || zone === this.zone) return false;
