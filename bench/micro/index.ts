@@ -1,9 +1,11 @@
 /**
- * tpdk micro-benchmarks: ring round trips by burst size and mempool get/put
- * (single, bulk, with and without the lcore cache). Prints the environment
- * and a markdown table of median ns per operation and per object.
+ * tpdk micro-benchmarks: ring round trips by burst size, mempool get/put
+ * (single, bulk, with and without the lcore cache), virtio-pmd TX per path
+ * and RX with refill against a fake device, and the push path's header
+ * write against skip. Prints the environment and a markdown table of median
+ * ns per operation and per object.
  *
- *   node bench/dist/micro/index.js [--quick] [--time MS] [--only ring|mempool]
+ *   node bench/dist/micro/index.js [--quick] [--time MS] [--only ring|mempool|pmd|header]
  */
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -11,6 +13,9 @@ import { LCORE_ID_ANY, Memory, setLcoreId } from "@tpdk/eal";
 import { formatTable, runCases, type MicroCase } from "./harness.js";
 import { ringCases } from "./ring.bench.js";
 import { mempoolCases } from "./mempool.bench.js";
+import { pmdCases } from "./pmd.bench.js";
+import { headerCases } from "./header.bench.js";
+import { loadFakeDevice } from "./pmd-rig.js";
 
 function cpuModel(): string {
   try {
@@ -31,10 +36,15 @@ async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
   const time = Number(arg("--time") ?? (quick ? 100 : 400));
   const only = arg("--only");
-  const mem = Memory.create(64 << 20);
+  const mem = Memory.create(256 << 20);
   const cases: MicroCase[] = [];
   if (!only || only === "ring") cases.push(...ringCases(mem));
   if (!only || only === "mempool") cases.push(...mempoolCases(mem));
+  if (!only || only === "pmd") {
+    await loadFakeDevice();
+    cases.push(...pmdCases(mem));
+  }
+  if (!only || only === "header") cases.push(...headerCases(mem));
 
   console.log(`# tpdk micro-benchmarks`);
   console.log(`CPU: ${cpuModel()} (${cpus().length} logical CPUs)`);
