@@ -57,6 +57,8 @@ export const TXM_INDIRECT = 3;
 // --- queue zone header (byte offsets of u32 words) ---
 /** 0 = stopped; otherwise the run generation, bumped at every start (lcores resync when it changes). */
 export const Q_RUN = 0;
+/** Q_RUN of a zone its queue no longer uses (re-set up with another size): lcores re-bind through the port table. */
+export const Q_RUN_RETIRED = 0xffffffff;
 export const Q_SIZE = 4;
 export const Q_VQ = 8;
 export const Q_FLAGS = 12;

@@ -1,10 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mbufs, Mempool, PKTMBUF_HEADROOM } from "@tpdk/mbuf";
 import {
-  AVAIL_FLAGS,
   AVAIL_IDX,
-  AVAIL_RING,
-  DESC_SIZE,
   ETH_MAX_FRAME,
   type Features,
   STATUS_ACKNOWLEDGE,
@@ -21,16 +18,11 @@ import {
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MRG_RXBUF,
-  VRING_AVAIL_F_NO_INTERRUPT,
-  VRING_DESC_F_NEXT,
-  VRING_DESC_F_WRITE,
   featureNames,
   hasFeature,
   netHdrSize,
   rxQueueIndex,
-  splitRingLayout,
   txQueueIndex,
-  usedEventOffset,
 } from "@tpdk/virtio";
 import {
   addStatus,
@@ -73,37 +65,17 @@ import {
   QF_MRG_RXBUF,
   Q_AVAIL,
   Q_DESC,
-  Q_DOORBELL,
-  Q_FLAGS,
   Q_FREE_THRESH,
-  Q_GEN,
-  Q_HDR_SIZE,
-  Q_INTERRUPT,
   Q_NOTIFY,
-  Q_OWNER,
   Q_POOL_ID,
   Q_POOL_NAME,
   Q_POOL_NAME_BYTES,
-  Q_PORT,
-  Q_QUEUE,
-  Q_RUN,
-  Q_SIZE,
-  Q_START_AVAIL,
-  Q_TX_MODE,
-  Q_TX_REGION,
   Q_USED,
-  Q_VQ,
   TXM_AUTO,
   TXM_CHAINED,
   TXM_INDIRECT,
   TXM_PUSH,
-  TX_INDIRECT_MAX,
-  TX_REGION,
-  TX_REGION_HDR,
-  TX_REGION_TABLE,
   portEntry,
-  queueZoneLayout,
-  queueZoneName,
 } from "./layout.js";
 import { formatMac, defaultMac, isZeroMac } from "./mac.js";
 import { negotiateFeatures } from "./negotiate.js";
@@ -111,6 +83,9 @@ import { type TxMode, type VirtioPmdOptions, resolveOptions } from "./options.js
 import { type EthStats, type XStat, readQueueStats, sumStats, xstatsOf } from "./stats.js";
 import { SharedMemoryTransport, type VirtioTransport } from "./transport.js";
 import { bindThreadMemory } from "./registry.js";
+import {
+  type QueueHeader, closeQueue, fillRx, openQueue, releaseQueue, reserveQueueZone, resetRing, writeQueueHeader,
+} from "./queue-zone.js";
 
 export interface ProbeArgs {
   /** ethdev port id, 0..PMD_MAX_PORTS-1. */
@@ -172,8 +147,6 @@ export const STOP_DRAIN_MS = 1000;
 const RESET_TIMEOUT_MS = 1000;
 /** A word nobody notifies: Atomics.wait on it is a sleep. */
 const NAP = new Int32Array(new SharedArrayBuffer(4));
-/** Queue-zone marker for a zone that a queue no longer uses (lcores re-bind through the port table). */
-export const Q_RUN_RETIRED = 0xffffffff;
 
 /**
  * An ethdev-like virtio-net port: the control path, on the main thread.
@@ -361,10 +334,10 @@ export class VirtioPort {
     }
     const vq = rxQueueIndex(q);
     const size = this.queueSize(vq, conf.nbDesc);
-    const zone = this.queueZone(false, q, size);
+    const zone = reserveQueueZone(this.mem, this.entry, this.portId, false, q, size);
     const u32 = this.mem.u32;
     const z = zone >>> 2;
-    this.writeQueueHeader(zone, vq, q, size, false);
+    writeQueueHeader(this.mem, zone, this.queueHeader(vq, q, size, false));
     u32[z + (Q_POOL_ID >>> 2)] = pool.id;
     const nameBytes = new TextEncoder().encode(pool.name).subarray(0, Q_POOL_NAME_BYTES - 1);
     this.mem.u8.fill(0, zone + Q_POOL_NAME, zone + Q_POOL_NAME + Q_POOL_NAME_BYTES);
@@ -383,8 +356,8 @@ export class VirtioPort {
     if (!Number.isInteger(thresh) || thresh < 1 || thresh >= size) {
       throw new TpdkError("EINVAL", `${this.name}: txFreeThresh ${thresh} must be in 1..${size - 1}`);
     }
-    const zone = this.queueZone(true, q, size);
-    this.writeQueueHeader(zone, vq, q, size, true);
+    const zone = reserveQueueZone(this.mem, this.entry, this.portId, true, q, size);
+    writeQueueHeader(this.mem, zone, this.queueHeader(vq, q, size, true));
     this.mem.u32[(zone + Q_FREE_THRESH) >>> 2] = thresh;
     this.txq[q] = { zone, size };
     this.mem.u32[(this.entry + P_TXQ_ZONES + 4 * q) >>> 2] = zone;
@@ -412,8 +385,8 @@ export class VirtioPort {
       }
     });
     // Open the queues to the lcores last: a new run generation per queue.
-    for (let q = 0; q < this.nbRx; q++) this.openQueue(this.rxq[q]!.zone);
-    for (let q = 0; q < this.nbTx; q++) this.openQueue(this.txq[q]!.zone);
+    for (let q = 0; q < this.nbRx; q++) openQueue(this.mem, this.rxq[q]!.zone);
+    for (let q = 0; q < this.nbTx; q++) openQueue(this.mem, this.txq[q]!.zone);
     this.setState(PORT_STARTED);
     return this.info();
   }
@@ -436,15 +409,15 @@ export class VirtioPort {
         Atomics.wait(NAP, 0, 0, 1);
       }
     }
-    for (let q = 0; q < this.nbRx; q++) Atomics.store(u32, (this.rxq[q]!.zone + Q_RUN) >>> 2, 0);
-    for (let q = 0; q < this.nbTx; q++) Atomics.store(u32, (this.txq[q]!.zone + Q_RUN) >>> 2, 0);
+    for (let q = 0; q < this.nbRx; q++) closeQueue(this.mem, this.rxq[q]!.zone);
+    for (let q = 0; q < this.nbTx; q++) closeQueue(this.mem, this.txq[q]!.zone);
     try {
       resetDevice(this.transport, RESET_TIMEOUT_MS);
     } finally {
       // Even with a dead device the mbufs come back: nobody will touch these buffers again.
       this.deviceIsReset = true;
-      for (let q = 0; q < this.nbRx; q++) this.releaseQueue(this.rxq[q]!);
-      for (let q = 0; q < this.nbTx; q++) this.releaseQueue(this.txq[q]!);
+      for (let q = 0; q < this.nbRx; q++) releaseQueue(this.mem, this.mbufs, this.rxq[q]!.zone);
+      for (let q = 0; q < this.nbTx; q++) releaseQueue(this.mem, this.mbufs, this.txq[q]!.zone);
       this.setState(PORT_STOPPED);
     }
   }
@@ -567,6 +540,38 @@ export class VirtioPort {
     Atomics.store(this.mem.u32, (this.entry + P_STATE) >>> 2, s);
   }
 
+  private queueHeader(vq: number, queue: number, size: number, tx: boolean): QueueHeader {
+    const f = this.negotiated;
+    let flags = 0;
+    if (hasFeature(f, VIRTIO_F_IN_ORDER)) flags |= QF_IN_ORDER;
+    if (hasFeature(f, VIRTIO_F_EVENT_IDX)) flags |= QF_EVENT_IDX;
+    if (hasFeature(f, VIRTIO_NET_F_MRG_RXBUF)) flags |= QF_MRG_RXBUF;
+    if (hasFeature(f, VIRTIO_F_INDIRECT_DESC)) flags |= QF_INDIRECT;
+    if (hasFeature(f, VIRTIO_F_VERSION_1) || hasFeature(f, VIRTIO_F_ANY_LAYOUT)) flags |= QF_ANY_LAYOUT;
+    return {
+      vq,
+      portId: this.portId,
+      queue,
+      size,
+      tx,
+      flags,
+      hdrSize: this.hdrSize,
+      txMode: TXM_CODES[this.opts.txMode],
+      doorbell: this.transport.doorbellAddr(),
+      interrupt: this.transport.interruptAddr(vq),
+    };
+  }
+
+  /** Reset the ring, tell the device where it is (traps), post RX buffers. */
+  private programQueue(slot: QueueSlot, vq: number, tx: boolean): void {
+    const u32 = this.mem.u32;
+    const w = slot.zone >>> 2;
+    resetRing(this.mem, slot.zone, tx);
+    const notifyOff = setupQueue(this.transport, vq, slot.size, u32[w + (Q_DESC >>> 2)]!, u32[w + (Q_AVAIL >>> 2)]!, u32[w + (Q_USED >>> 2)]!);
+    u32[w + (Q_NOTIFY >>> 2)] = this.transport.notifyAddr(notifyOff);
+    if (!tx) fillRx(this.mem, this.mbufs, slot.zone, slot.pool!);
+  }
+
   private requireState(op: string, ...ok: number[]): void {
     if (!ok.includes(this.state)) {
       const names = ["closed", "probed", "configured", "started", "stopped"];
@@ -585,141 +590,6 @@ export class VirtioPort {
     let cap = 1;
     while (cap * 2 <= max && cap < 32768) cap *= 2;
     return Math.min(want, cap);
-  }
-
-  /** Reserve (or reuse) the queue's zone; a zone the queue used before with another size is retired. */
-  private queueZone(tx: boolean, q: number, size: number): number {
-    const zname = queueZoneName(this.portId, tx, q, size);
-    const layout = queueZoneLayout(size, tx);
-    const prev = this.mem.u32[(this.entry + (tx ? P_TXQ_ZONES : P_RXQ_ZONES) + 4 * q) >>> 2]!;
-    const existing = this.mem.lookup(zname);
-    const zone = existing ? existing.offset : this.mem.reserve(zname, layout.bytes, 4096).offset;
-    if (prev !== 0 && prev !== zone) Atomics.store(this.mem.u32, (prev + Q_RUN) >>> 2, Q_RUN_RETIRED);
-    return zone;
-  }
-
-  private writeQueueHeader(zone: number, vq: number, q: number, size: number, tx: boolean): void {
-    const { u32, u8 } = this.mem;
-    const layout = queueZoneLayout(size, tx);
-    const ring = splitRingLayout(size);
-    // Keep the run generation word (+4: its counter) so an lcore never mistakes a new run for an old one.
-    const gen = u32[(zone + Q_GEN) >>> 2]!;
-    u8.fill(0, zone, zone + layout.bytes);
-    u32[(zone + Q_GEN) >>> 2] = gen;
-    const f = this.negotiated;
-    let flags = 0;
-    if (hasFeature(f, VIRTIO_F_IN_ORDER)) flags |= QF_IN_ORDER;
-    if (hasFeature(f, VIRTIO_F_EVENT_IDX)) flags |= QF_EVENT_IDX;
-    if (hasFeature(f, VIRTIO_NET_F_MRG_RXBUF)) flags |= QF_MRG_RXBUF;
-    if (hasFeature(f, VIRTIO_F_INDIRECT_DESC)) flags |= QF_INDIRECT;
-    if (hasFeature(f, VIRTIO_F_VERSION_1) || hasFeature(f, VIRTIO_F_ANY_LAYOUT)) flags |= QF_ANY_LAYOUT;
-    const w = zone >>> 2;
-    u32[w + (Q_SIZE >>> 2)] = size;
-    u32[w + (Q_VQ >>> 2)] = vq;
-    u32[w + (Q_FLAGS >>> 2)] = flags;
-    u32[w + (Q_HDR_SIZE >>> 2)] = this.hdrSize;
-    u32[w + (Q_DESC >>> 2)] = zone + layout.ring + ring.desc;
-    u32[w + (Q_AVAIL >>> 2)] = zone + layout.ring + ring.avail;
-    u32[w + (Q_USED >>> 2)] = zone + layout.ring + ring.used;
-    u32[w + (Q_OWNER >>> 2)] = zone + layout.owner;
-    u32[w + (Q_TX_REGION >>> 2)] = tx ? zone + layout.txRegion : 0;
-    u32[w + (Q_PORT >>> 2)] = this.portId;
-    u32[w + (Q_QUEUE >>> 2)] = q;
-    u32[w + (Q_TX_MODE >>> 2)] = TXM_CODES[this.opts.txMode];
-    u32[w + (Q_DOORBELL >>> 2)] = this.transport.doorbellAddr();
-    u32[w + (Q_INTERRUPT >>> 2)] = this.transport.interruptAddr(vq);
-  }
-
-  /**
-   * Reinitialise the ring memory, tell the device where it is, and (RX) post
-   * buffers. Runs at every start: after a stop the device was reset and the
-   * ring starts over at index 0.
-   */
-  private programQueue(slot: QueueSlot, vq: number, tx: boolean): void {
-    const { u8, u16, u32 } = this.mem;
-    const zone = slot.zone;
-    const size = slot.size;
-    const w = zone >>> 2;
-    const desc = u32[w + (Q_DESC >>> 2)]!;
-    const avail = u32[w + (Q_AVAIL >>> 2)]!;
-    const used = u32[w + (Q_USED >>> 2)]!;
-    const owner = u32[w + (Q_OWNER >>> 2)]!;
-    const flags = u32[w + (Q_FLAGS >>> 2)]!;
-    const ring = splitRingLayout(size);
-    u8.fill(0, desc, desc + ring.totalBytes);
-    u32.fill(0, owner >>> 2, (owner >>> 2) + size);
-    // Pure poll mode: no used-buffer interrupts (RxQueue.enableInterrupt changes this).
-    u16[(avail + AVAIL_FLAGS) >>> 1] = VRING_AVAIL_F_NO_INTERRUPT;
-    // Under EVENT_IDX the flag is ignored; used_event just behind index 0 means "not before 65536 more".
-    u16[(avail + usedEventOffset(size)) >>> 1] = 0xffff;
-    if (flags & QF_IN_ORDER) {
-      // In order, descriptor i sits in ring slot i: the avail ring is written once, here.
-      for (let i = 0; i < size; i++) u16[(avail + AVAIL_RING + 2 * i) >>> 1] = i;
-    }
-    if (tx) this.initTxRegions(zone, size);
-    const notifyOff = setupQueue(this.transport, vq, size, desc, avail, used);
-    u32[w + (Q_NOTIFY >>> 2)] = this.transport.notifyAddr(notifyOff);
-    if (!tx) this.fillRx(slot, desc, avail, owner);
-  }
-
-  /** Indirect tables: entry 0 always points at the slot's (zero) header; next links fixed. Written once. */
-  private initTxRegions(zone: number, size: number): void {
-    const { u8, u16, u32 } = this.mem;
-    const region = u32[(zone + Q_TX_REGION) >>> 2]!;
-    u8.fill(0, region, region + TX_REGION * size);
-    for (let i = 0; i < size; i++) {
-      const r = region + i * TX_REGION;
-      const table = r + TX_REGION_TABLE;
-      u32[table >>> 2] = r + TX_REGION_HDR;
-      u32[(table + 8) >>> 2] = this.hdrSize;
-      u16[(table + 12) >>> 1] = VRING_DESC_F_NEXT;
-      for (let k = 0; k < TX_INDIRECT_MAX; k++) u16[(table + DESC_SIZE * k + 14) >>> 1] = k + 1 < TX_INDIRECT_MAX ? k + 1 : 0;
-    }
-  }
-
-  /** Post every descriptor with a fresh mbuf (as DPDK's rx queue start); fewer if the pool runs dry. */
-  private fillRx(slot: QueueSlot, desc: number, avail: number, owner: number): void {
-    const { u16, u32 } = this.mem;
-    const pool = slot.pool!;
-    const hdr = this.hdrSize;
-    let n = 0;
-    for (; n < slot.size; n++) {
-      const m = pool.alloc();
-      if (m === 0) break;
-      const d = desc + DESC_SIZE * n;
-      u32[d >>> 2] = this.mbufs.bufAddr(m) + PKTMBUF_HEADROOM - hdr;
-      u32[(d + 4) >>> 2] = 0;
-      u32[(d + 8) >>> 2] = this.mbufs.bufLen(m) - PKTMBUF_HEADROOM + hdr;
-      u16[(d + 12) >>> 1] = VRING_DESC_F_WRITE;
-      u16[(d + 14) >>> 1] = 0;
-      u32[(owner >>> 2) + n] = m;
-      u16[(avail + AVAIL_RING + 2 * n) >>> 1] = n;
-    }
-    u32[(slot.zone + Q_START_AVAIL) >>> 2] = n;
-    // Publishes the descriptors and ring entries above to the device.
-    Atomics.store(u16, (avail + AVAIL_IDX) >>> 1, n);
-  }
-
-  private openQueue(zone: number): void {
-    const u32 = this.mem.u32;
-    let gen = (u32[(zone + Q_GEN) >>> 2]! + 1) >>> 0;
-    if (gen === 0 || gen === Q_RUN_RETIRED) gen = 1;
-    u32[(zone + Q_GEN) >>> 2] = gen;
-    // Pairs with the lcore's read of Q_RUN at the top of each burst: a changed value makes it resync.
-    Atomics.store(u32, (zone + Q_RUN) >>> 2, gen);
-  }
-
-  /** After the reset: free whatever mbufs the queue's descriptors still own. */
-  private releaseQueue(slot: QueueSlot): void {
-    const u32 = this.mem.u32;
-    const owner = u32[(slot.zone + Q_OWNER) >>> 2]! >>> 2;
-    for (let i = 0; i < slot.size; i++) {
-      const m = u32[owner + i]!;
-      if (m !== 0) {
-        u32[owner + i] = 0;
-        this.mbufs.free(m);
-      }
-    }
   }
 }
 

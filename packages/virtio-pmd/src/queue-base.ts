@@ -37,7 +37,7 @@ const Q_STATS = L.Q_STATS;
 const Q_USED = L.Q_USED;
 const S_KICKS = L.S_KICKS;
 
-const Q_RUN_RETIRED = 0xffffffff;
+const Q_RUN_RETIRED = L.Q_RUN_RETIRED;
 
 /**
  * What RX and TX queues share on the lcore side: the views, the ring

@@ -215,6 +215,28 @@ describe("RX", () => {
   });
 });
 
+describe("queue re-setup", () => {
+  it("a queue set up again with another size moves to a new zone; attached lcore objects follow", () => {
+    const r = rig({ rxDesc: 64, txDesc: 64 });
+    deliver(r, [frame(64, 1)]);
+    freeAll(r, receive(r));
+    r.port.stop();
+    r.port.rxQueueSetup(0, { pool: r.pool, nbDesc: 256 });
+    r.port.txQueueSetup(0, { nbDesc: 128 });
+    const info = r.port.start();
+    expect(info.rxQueueSizes).toEqual([256]);
+    expect(r.dev.availIdx(r.rxVq)).toBe(256);
+    deliver(r, [frame(100, 2), frame(101, 3)]);
+    const got = receive(r); // the same RxQueue object, re-bound
+    expect(got.map((m) => fromMbuf(r, m))).toEqual([frame(100, 2), frame(101, 3)]);
+    expect(r.rxq.size).toBe(256);
+    expect(r.txq.txBurst(Uint32Array.from(got), 2)).toBe(2);
+    expect(r.txq.size).toBe(128);
+    expect(r.dev.drainTx(r.txVq).map((c) => r.dev.gather(c, r.hdr))).toEqual([frame(100, 2), frame(101, 3)]);
+    stopAndCheck(r);
+  });
+});
+
 describe("RX interrupt mode", () => {
   it("enable clears NO_INTERRUPT; waitInterrupt sleeps until the device signals", () => {
     const r = rig({ pmd: { eventIdx: false } });
