@@ -33,7 +33,7 @@ describe("l2fwd gen -> sink", () => {
     const count = 200_000;
     const r = await runL2fwd([
       "-l", "0",
-      "--vdev", `virtio0,wire=gen,count=${count}`,
+      "--vdev", `virtio0,wire=gen,count=${count},rate=50M`,
       "--vdev", "virtio1,wire=sink",
       "--", "-p", "0x3", "-q", "2", "-T", "0", "--json", "--burst", "4",
     ]);

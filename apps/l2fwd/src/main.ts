@@ -79,7 +79,7 @@ runMain(async () => {
 
   // 4. Statistics every -T seconds; stop by ourselves once finite inputs drained.
   const t0 = performance.now();
-  let prev: PortCounters[] | undefined;
+  let prev: PortCounters[] = readCounters(eal.mem, statsOffset, enabled);
   let prevT = t0;
   const print = (): void => {
     const now = readCounters(eal.mem, statsOffset, enabled);

@@ -74,7 +74,7 @@ export function formatTable(now: readonly PortCounters[], clearScreen: boolean):
 export function formatJson(
   t: number,
   now: readonly PortCounters[],
-  prev: readonly PortCounters[] | undefined,
+  prev: readonly PortCounters[],
   dt: number,
   wires: readonly WireCounters[] = [],
 ): string {
@@ -82,7 +82,7 @@ export function formatJson(
   let rx = 0;
   let dropped = 0;
   const ports = now.map((c, i) => {
-    const p = prev?.[i];
+    const p = prev[i];
     tx += c.tx;
     rx += c.rx;
     dropped += c.dropped;

@@ -46,7 +46,13 @@ export interface GenOptions extends CheckOptions {
  */
 export class GenWire implements Wire {
   readonly kind = "gen";
-  readonly lossless = false;
+  /**
+   * Without rate= the generator is as fast as the driver takes frames (frames
+   * wait for RX buffers, like testpmd's txonly against a full ring), so the
+   * device thread spends nothing on frames nobody could receive. With rate=
+   * it is a paced line-rate source: a frame finding no buffer is missed.
+   */
+  readonly lossless: boolean;
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly checker: FrameChecker;
@@ -94,6 +100,7 @@ export class GenWire implements Wire {
     this.flows = o.flows;
     this.limit = o.count ?? Infinity;
     this.perMs = o.rate === null ? 0 : o.rate / 1000;
+    this.lossless = o.rate === null;
     this.stamp = o.timestamp;
     this.seeded = o.seed !== null;
     this.rng = (o.seed ?? 0) | 0 || 0x9e3779b9 | 0; // xorshift32 must not start at 0
