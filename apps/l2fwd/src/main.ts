@@ -16,7 +16,9 @@ const DRAIN_CHECK_MS = 50;
 
 runMain(async () => {
   // 1. Everything the user typed is checked before any thread starts.
-  const { eal: ealOpts, appArgs } = parseEalArgs(process.argv.slice(2));
+  // `pnpm l2fwd -- [EAL] -- [app]` hands us the script runner's own "--" first.
+  const argv = process.argv.slice(2);
+  const { eal: ealOpts, appArgs } = parseEalArgs(argv[0] === "--" ? argv.slice(1) : argv);
   const opts = parseL2fwdArgs(appArgs);
   const plans = planVdevs(ealOpts.vdevs);
   const nbPorts = plans.length;
