@@ -88,7 +88,7 @@ async function runConfig(c: Config, distinct: number, repeat = 1): Promise<void>
   expect(info0.features.includes("IN_ORDER")).toBe(c.inOrder);
   expect(info0.features.includes("EVENT_IDX")).toBe(c.eventIdx);
   expect(info0.rxQueueSizes).toEqual([c.queueSize]);
-  expect(info0.macString).toBe(dev0.mac);
+  expect(info0.macString).toBe(dev0.mac.toUpperCase());
 
   // The test thread is the lcore. Release frames to the generator no faster
   // than RX buffers are posted, so the device never has to drop one.

@@ -119,13 +119,13 @@ describe("device configuration", () => {
 
   it("uses the device's MAC when it offers one", () => {
     const port = probe({ mac: [0x52, 0x54, 0, 0xaa, 0xbb, 0xcc] }).probe();
-    expect(formatMac(port.macAddr())).toBe("52:54:00:aa:bb:cc");
+    expect(formatMac(port.macAddr())).toBe("52:54:00:AA:BB:CC");
   });
 
   it("without mac= and without a device MAC: 02:70:64:6b:00:<port id>, written to the device", () => {
     const p = probe({ offered: withFeature(ALL_FEATURES, VIRTIO_NET_F_MAC, false) });
     const port = p.probe();
-    expect(formatMac(port.macAddr())).toBe("02:70:64:6b:00:00");
+    expect(formatMac(port.macAddr())).toBe("02:70:64:6B:00:00");
     expect(Array.from(p.dev.config.subarray(NET_CFG_MAC, NET_CFG_MAC + 6))).toEqual([2, 0x70, 0x64, 0x6b, 0, 0]);
   });
 

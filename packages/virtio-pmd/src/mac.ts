@@ -1,9 +1,9 @@
 /** MAC address helpers (cold path). */
 
-/** "02:70:64:6b:00:05" from 6 bytes (rte_ether_format_addr, lower-case hex as DPDK prints). */
+/** "02:70:64:6B:00:05" from 6 bytes: upper-case hex, as DPDK prints (RTE_ETHER_ADDR_PRT_FMT, "%02X:..."). */
 export function formatMac(mac: ArrayLike<number>): string {
   const parts: string[] = [];
-  for (let i = 0; i < 6; i++) parts.push(((mac[i] ?? 0) & 0xff).toString(16).padStart(2, "0"));
+  for (let i = 0; i < 6; i++) parts.push(((mac[i] ?? 0) & 0xff).toString(16).toUpperCase().padStart(2, "0"));
   return parts.join(":");
 }
 
