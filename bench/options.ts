@@ -25,10 +25,10 @@ export interface BenchOptions {
   warmupMs: number;
   durationMs: number;
   queueSize: number;
-  /** Latency (one configuration per TX path at 64 B): offered rate (frames/s), window, burst. */
+  /** Latency (64 B, per TX path and burst): offered rate (frames/s), window, bursts. */
   latencyRate: number;
   latencyDurationMs: number;
-  latencyBurst: number;
+  latencyBursts: number[];
   /** DPDK comparison: bursts, measurement seconds, warm-up seconds. */
   dpdkBursts: number[];
   dpdkDurationS: number;
@@ -60,7 +60,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   queueSize: 1024,
   latencyRate: 1e6,
   latencyDurationMs: 5000,
-  latencyBurst: 32,
+  latencyBursts: [1, 32],
   dpdkBursts: [1, 32],
   dpdkDurationS: 5,
   dpdkWarmupS: 2,
@@ -83,6 +83,7 @@ export const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
   warmupMs: 300,
   durationMs: 500,
   latencyDurationMs: 1000,
+  latencyBursts: [32],
   dpdkBursts: [32],
   dpdkDurationS: 2,
   dpdkWarmupS: 1,
@@ -109,7 +110,7 @@ one process per configuration and repetition, then writes <out>/<name>.json, .md
   --queue-size N          descriptors per queue (default ${DEFAULTS.queueSize})
   --latency-rate PPS      offered rate of the latency runs, e.g. 1M (default 1M)
   --latency-duration MS   latency measurement window (default ${DEFAULTS.latencyDurationMs})
-  --latency-burst N       l2fwd burst in the latency runs (default ${DEFAULTS.latencyBurst})
+  --latency-bursts LIST   l2fwd bursts in the latency runs (default ${DEFAULTS.latencyBursts.join(",")})
   --dpdk-bursts LIST      bursts compared with DPDK testpmd (default ${DEFAULTS.dpdkBursts.join(",")})
   --dpdk-duration S       DPDK/tpdk comparison window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         DPDK warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
@@ -239,8 +240,8 @@ const PARSERS: Record<string, Parser> = {
   "--latency-duration": (o, v, opt) => {
     o.latencyDurationMs = int(v, opt, 100, 600_000);
   },
-  "--latency-burst": (o, v, opt) => {
-    o.latencyBurst = int(v, opt, 1, 64);
+  "--latency-bursts": (o, v, opt) => {
+    o.latencyBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);
   },
   "--dpdk-bursts": (o, v, opt) => {
     o.dpdkBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);

@@ -59,8 +59,10 @@ export function buildPlan(o: BenchOptions): Plan {
     }
   }
   if (o.only.includes("latency")) {
-    for (const p of o.txPaths) {
-      add("latency", { ...base(o.latencyBurst, p, 64, true, true), kind: "latency", rate: o.latencyRate, durationMs: o.latencyDurationMs });
+    for (const b of o.latencyBursts) {
+      for (const p of o.txPaths) {
+        add("latency", { ...base(b, p, 64, true, true), kind: "latency", rate: o.latencyRate, durationMs: o.latencyDurationMs });
+      }
     }
   }
   return { configs: [...byKey.values()], sections };

@@ -31,6 +31,7 @@ export function chartSpec(r: BenchResults): vl.TopLevelSpec {
   }
   const bursts = [...new Set(values.map((v) => v.burst))].sort((a, b) => a - b);
   const sizes = [...new Set(values.map((v) => v.size))].sort((a, b) => parseInt(a) - parseInt(b));
+  const color = { field: "series", type: "nominal", title: null, legend: { orient: "bottom", symbolOpacity: 1, symbolStrokeWidth: 3 } } as const;
   const x = { field: "burst", type: "quantitative", title: "burst size (packets)", scale: { type: "log", base: 2 }, axis: { values: bursts, format: "d" } } as const;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -45,13 +46,13 @@ export function chartSpec(r: BenchResults): vl.TopLevelSpec {
       width: 260,
       height: 220,
       layer: [
-        { mark: { type: "area", opacity: 0.18 }, encoding: { x, y: { field: "min", type: "quantitative" }, y2: { field: "max" }, color: { field: "series", type: "nominal", legend: null } } },
+        { mark: { type: "area", opacity: 0.18 }, encoding: { x, y: { field: "min", type: "quantitative" }, y2: { field: "max" }, color } },
         {
           mark: { type: "line", point: true },
           encoding: {
             x,
             y: { field: "mpps", type: "quantitative", title: "delivered Mpps (median)" },
-            color: { field: "series", type: "nominal", title: null, legend: { orient: "bottom" } },
+            color,
           },
         },
       ],
