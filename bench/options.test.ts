@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULTS, OptionError, parseOptions } from "./options.js";
+
+describe("parseOptions", () => {
+  it("defaults, and --quick changes only its own keys", () => {
+    expect(parseOptions([])).toEqual({ ...DEFAULTS });
+    const q = parseOptions(["--quick"]);
+    expect(q.quick).toBe(true);
+    expect(q.bursts).toEqual([1, 32]);
+    expect(q.repeat).toBe(1);
+    expect(q.txPaths).toEqual(DEFAULTS.txPaths);
+    expect(parseOptions(["--quick", "--repeat", "2"]).repeat).toBe(2);
+  });
+
+  it("parses lists, rates and name=value", () => {
+    const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
+    expect(o.bursts).toEqual([1, 32]);
+    expect(o.txPaths).toEqual(["push"]);
+    expect(o.inOrder).toEqual([true]);
+    expect(o.latencyRate).toBe(2_500_000);
+    expect(o.only).toEqual(["throughput", "latency"]);
+  });
+
+  it("names the option in every error", () => {
+    const bad: [string[], RegExp][] = [
+      [["--bursts", "0"], /^--bursts 0: out of range/],
+      [["--bursts", "1,,2"], /^--bursts 1,,2: empty item/],
+      [["--tx-paths", "simple"], /^--tx-paths simple: not a TX path/],
+      [["--queue-size", "1000"], /^--queue-size 1000: not a power of two/],
+      [["--latency-rate", "fast"], /^--latency-rate fast:/],
+      [["--only", "micro"], /^--only micro: not a section/],
+      [["--repeat"], /^--repeat needs a value/],
+      [["--frobnicate"], /^unknown option --frobnicate/],
+      [["--quick=1"], /^--quick takes no value/],
+      [["--name", "a/b"], /^--name a\/b:/],
+    ];
+    for (const [argv, re] of bad) {
+      expect(() => parseOptions(argv)).toThrow(OptionError);
+      expect(() => parseOptions(argv)).toThrow(re);
+    }
+  });
+});
