@@ -12,3 +12,4 @@ export { RxQueue, RX_BURST_MAX } from "./rxq.js";
 export { TxQueue, TX_BURST_MAX } from "./txq.js";
 export { rxBurst, txBurst, rxQueue, txQueue, bindThreadMemory } from "./registry.js";
 export { PMD_MAX_PORTS, PMD_MAX_QUEUES } from "./layout.js";
+export { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./liveness.js";

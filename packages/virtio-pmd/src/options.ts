@@ -1,5 +1,6 @@
 import { TpdkError, UsageError, takeBool, takeInt, takeMac, takeString } from "@tpdk/eal";
 import { isValidQueueSize } from "@tpdk/virtio";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./liveness.js";
 
 export type TxMode = "auto" | "chained" | "push" | "indirect";
 export const TX_MODES: readonly TxMode[] = ["auto", "chained", "push", "indirect"];
@@ -19,6 +20,8 @@ export interface VirtioPmdOptions {
   txMode?: TxMode;
   /** Register-access (trap) timeout in ms; a device that does not answer is dead. */
   trapTimeoutMs?: number;
+  /** VirtioPort.checkDevice(): a heartbeat silent this long (ms) means the device is dead. Default 500. */
+  heartbeatTimeoutMs?: number;
 }
 
 export const DEFAULT_QUEUE_SIZE = 1024;
@@ -77,6 +80,9 @@ export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required
   }
   const txMode = o.txMode ?? "auto";
   if (!TX_MODES.includes(txMode)) throw new TpdkError("EINVAL", `${name}: tx mode "${txMode}" is not one of ${TX_MODES.join(", ")}`);
+  if (o.heartbeatTimeoutMs !== undefined && !(o.heartbeatTimeoutMs > 0)) {
+    throw new TpdkError("EINVAL", `${name}: heartbeat timeout ${o.heartbeatTimeoutMs} ms must be positive`);
+  }
   if (o.mac !== undefined && (o.mac.length !== 6 || (o.mac[0]! & 1) !== 0)) {
     throw new TpdkError("EINVAL", `${name}: MAC must be 6 bytes, unicast`);
   }
@@ -89,5 +95,6 @@ export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required
     indirect: o.indirect,
     txMode,
     trapTimeoutMs: o.trapTimeoutMs ?? 2000,
+    heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
   };
 }

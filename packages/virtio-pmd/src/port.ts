@@ -82,6 +82,7 @@ import { negotiateFeatures } from "./negotiate.js";
 import { type TxMode, type VirtioPmdOptions, resolveOptions } from "./options.js";
 import { type EthStats, type XStat, readQueueStats, sumStats, xstatsOf } from "./stats.js";
 import { SharedMemoryTransport, type VirtioTransport } from "./transport.js";
+import { DeviceLiveness, GuardedTransport } from "./liveness.js";
 import { bindThreadMemory } from "./registry.js";
 import {
   type QueueHeader, closeQueue, fillRx, openQueue, releaseQueue, reserveQueueZone, resetRing, writeQueueHeader,
@@ -163,7 +164,9 @@ export class VirtioPort {
   readonly portId: number;
   readonly name: string;
   readonly mem: Memory;
+  /** The device's transport as the port uses it: traps fail at once (ENODEV) once the device is known dead. */
   readonly transport: VirtioTransport;
+  private readonly live: DeviceLiveness;
   private readonly opts: ReturnType<typeof resolveOptions>;
   private readonly entry: number;
   private readonly mbufs: Mbufs;
@@ -186,8 +189,9 @@ export class VirtioPort {
     this.mem = mem;
     this.portId = args.portId;
     this.name = args.name ?? `virtio${args.portId}`;
-    this.transport = transport;
     this.opts = resolveOptions(this.name, args.options);
+    this.live = new DeviceLiveness(() => transport.heartbeat(), this.opts.heartbeatTimeoutMs);
+    this.transport = new GuardedTransport(transport, this.live);
     this.entry = portEntry(portTable(mem), this.portId);
     this.mbufs = new Mbufs(mem);
   }
@@ -401,18 +405,22 @@ export class VirtioPort {
     if (this.state !== PORT_STARTED) return;
     const { u16, u32 } = this.mem;
     const deadline = Date.now() + drainMs;
-    for (let q = 0; q < this.nbTx; q++) {
+    for (let q = 0; q < this.nbTx && this.live.alive; q++) {
       const z = this.txq[q]!.zone;
       const availW = u32[(z + Q_AVAIL) >>> 2]! + AVAIL_IDX;
       const usedW = u32[(z + Q_USED) >>> 2]! + USED_IDX;
-      while (Atomics.load(u16, usedW >>> 1) !== Atomics.load(u16, availW >>> 1) && Date.now() < deadline) {
+      // A dead device consumes nothing: the heartbeat check cuts the wait short.
+      while (Atomics.load(u16, usedW >>> 1) !== Atomics.load(u16, availW >>> 1) && Date.now() < deadline && this.live.check(performance.now())) {
         Atomics.wait(NAP, 0, 0, 1);
       }
     }
     for (let q = 0; q < this.nbRx; q++) closeQueue(this.mem, this.rxq[q]!.zone);
     for (let q = 0; q < this.nbTx; q++) closeQueue(this.mem, this.txq[q]!.zone);
     try {
-      resetDevice(this.transport, RESET_TIMEOUT_MS);
+      if (this.live.alive) resetDevice(this.transport, RESET_TIMEOUT_MS);
+    } catch (e) {
+      // A device that died under us is not an error of stop(): the port is stopped and its mbufs come back.
+      if (this.live.alive) throw e;
     } finally {
       // Even with a dead device the mbufs come back: nobody will touch these buffers again.
       this.deviceIsReset = true;
@@ -426,7 +434,7 @@ export class VirtioPort {
   close(): void {
     try {
       if (this.state === PORT_STARTED) this.stop();
-      else if (!this.deviceIsReset) {
+      else if (!this.deviceIsReset && this.live.alive) {
         try {
           resetDevice(this.transport, RESET_TIMEOUT_MS);
         } catch {
@@ -438,9 +446,28 @@ export class VirtioPort {
     }
   }
 
+  /** rte_eth_link_get: down while stopped, and once the device is known dead (no trap is made then). */
   linkStatus(): LinkStatus {
-    const up = this.state === PORT_STARTED && readLinkUp(this.transport, this.negotiated);
-    return { up, speed: 10000, duplex: "full" };
+    return { up: this.linkUpNow(), speed: 10000, duplex: "full" };
+  }
+
+  /**
+   * Watchdog, main thread only (cold; call it from a timer, never from the
+   * data path): samples the device's heartbeat and returns false once it has
+   * not moved for the heartbeatTimeoutMs option (default 500 ms). A dead
+   * device: link down, xstat `device_not_answering` counted, `deviceFault`
+   * says why; the port makes no more traps, so stop() and close() return at
+   * once (and still free every mbuf the rings hold). Lcores keep getting 0
+   * from rxBurst and a ring that never drains from txBurst: the app should
+   * stop them and close the port.
+   */
+  checkDevice(now = performance.now()): boolean {
+    return this.live.check(now);
+  }
+
+  /** Why the device is considered dead ("no heartbeat for 512 ms", "a register access timed out"), or null. */
+  get deviceFault(): string | null {
+    return this.live.reason;
   }
 
   macAddr(): Uint8Array {
@@ -490,7 +517,7 @@ export class VirtioPort {
 
   /** rte_eth_xstats_get: per-queue counters by DPDK's virtio names, plus kicks and device-misbehaviour counters. */
   xstats(): XStat[] {
-    return xstatsOf(this.mem, this.rxZones(), this.txZones()).map((x) => ({ name: x.name, value: x.value - (this.baseline.get("x." + x.name) ?? 0) }));
+    return this.rawXstats().map((x) => ({ name: x.name, value: x.value - (this.baseline.get("x." + x.name) ?? 0) }));
   }
 
   /**
@@ -500,7 +527,7 @@ export class VirtioPort {
   statsReset(): void {
     const s = sumStats(this.mem, this.rxZones(), this.txZones());
     this.baseline = new Map(Object.entries(s));
-    for (const x of xstatsOf(this.mem, this.rxZones(), this.txZones())) this.baseline.set("x." + x.name, x.value);
+    for (const x of this.rawXstats()) this.baseline.set("x." + x.name, x.value);
   }
 
   /** Raw per-queue counters (tests and diagnostics). */
@@ -516,7 +543,7 @@ export class VirtioPort {
       name: this.name,
       mac: this.macAddr(),
       macString: formatMac(this.mac),
-      linkUp: this.state === PORT_STARTED ? readLinkUp(this.transport, this.negotiated) : false,
+      linkUp: this.linkUpNow(),
       mtu: this.mtu,
       features: featureNames(this.negotiated),
       hdrSize: this.hdrSize,
@@ -527,6 +554,24 @@ export class VirtioPort {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** Per-queue counters, then the port's own (main-thread) ones. */
+  private rawXstats(): XStat[] {
+    const out = xstatsOf(this.mem, this.rxZones(), this.txZones());
+    out.push({ name: "device_not_answering", value: this.live.deaths });
+    return out;
+  }
+
+  private linkUpNow(): boolean {
+    if (this.state !== PORT_STARTED || !this.live.alive) return false;
+    try {
+      return readLinkUp(this.transport, this.negotiated);
+    } catch (e) {
+      // A trap that timed out declared the device dead: that is a link down, not an error.
+      if (!this.live.alive) return false;
+      throw e;
+    }
+  }
 
   private rxZones(): number[] {
     return this.rxq.slice(0, this.nbRx).map((s) => s?.zone ?? 0).filter((z) => z !== 0);
