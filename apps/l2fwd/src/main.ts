@@ -5,14 +5,19 @@ import { formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { parseL2fwdArgs } from "./options.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
-import { type PortCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
+import { type PortCounters, type WireCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
 
 // DPDK l2fwd's sizes: MAX_PKT_BURST, MEMPOOL_CACHE_SIZE. Ring sizes come from
 // each vdev's queue_size= (default 1024, DPDK's RTE_TEST_RX/TX_DESC_DEFAULT).
 const MAX_PKT_BURST = 64;
 const MEMPOOL_CACHE_SIZE = 256;
-/** How often main checks whether finite inputs have drained (ms). */
+/** How often main checks whether finite inputs have drained, and the devices' heartbeats (ms). */
 const DRAIN_CHECK_MS = 50;
+/**
+ * TEST ONLY (test/faults-device.test.ts): kill the device thread this many ms
+ * after the lcores start, as a crash would, to exercise the watchdog.
+ */
+const TEST_KILL_DEVICE_ENV = "TPDK_TEST_KILL_DEVICE_AFTER_MS";
 
 runMain(async () => {
   // 1. Everything the user typed is checked before any thread starts.
@@ -79,28 +84,45 @@ runMain(async () => {
   const done = eal.wait();
   done.catch(() => stop("lcore failed"));
 
-  // 4. Statistics every -T seconds; stop by ourselves once finite inputs drained.
+  // 4. Statistics every -T seconds; every 50 ms the devices' heartbeats (a
+  // dead device thread: report, stop, exit 1) and whether finite inputs drained.
   const t0 = performance.now();
   let prev: PortCounters[] = readCounters(eal.mem, statsOffset, enabled);
   let prevT = t0;
+  const wireCounters = (): WireCounters[] => enabled.map((p) => portFaultCounters(bus, p));
   const print = (): void => {
     const now = readCounters(eal.mem, statsOffset, enabled);
     const t = performance.now();
-    if (opts.json) {
-      const wires = enabled.map((p) => ({ missed: bus.devices[p]!.stats().rxMissed, delivered: bus.devices[p]!.wireStats().received }));
-      console.log(formatJson((t - t0) / 1000, now, prev, (t - prevT) / 1000, wires));
-    }
-    else console.log(formatTable(now, process.stdout.isTTY === true));
+    if (opts.json) console.log(formatJson((t - t0) / 1000, now, prev, (t - prevT) / 1000, wireCounters()));
+    else console.log(formatTable(now, process.stdout.isTTY === true, wireCounters()));
     prev = now;
     prevT = t;
   };
+  let fault: string | undefined;
+  const deviceFault = (why: string): void => {
+    if (fault || stopping) return;
+    fault = why;
+    process.stderr.write(`l2fwd: ${why}; exiting\n`);
+    // Every port is served by the same device thread: none of them will answer.
+    for (const port of bus.ports) port.markDeviceDead(why);
+    stop("device fault");
+  };
+  bus.vhost.failed.catch((e: unknown) => deviceFault(`device thread failed: ${e instanceof Error ? e.message : String(e)}`));
   const timers: NodeJS.Timeout[] = [];
   if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
   timers.push(
     setInterval(() => {
+      // The watchdog runs here, on the main thread, never on the data path.
+      const now = performance.now();
+      for (const p of enabled) {
+        const port = bus.ports[p]!;
+        if (!port.checkDevice(now)) return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`);
+      }
       if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
     }, DRAIN_CHECK_MS),
   );
+  const killAfter = process.env[TEST_KILL_DEVICE_ENV];
+  const killTimer = killAfter === undefined ? undefined : setTimeout(() => void bus.vhost.kill(), Number(killAfter));
   if (lcoreIds.length === 0) stop("no lcore has a port");
 
   // 5. Shutdown: lcores stop and flush their TX buffers, ports drain and close, wires flush.
@@ -111,15 +133,38 @@ runMain(async () => {
     failure = e;
   }
   timers.forEach((t) => clearInterval(t));
+  clearTimeout(killTimer);
+  // A silent thread may be hung rather than gone: stop() would wait for it, terminating it cannot hang.
+  if (fault) await bus.vhost.kill();
   await bus.close();
   await eal.close();
   print();
   if (failure) throw failure;
   const leaked = pool.inUse();
   if (leaked !== 0) throw new TpdkError("ELEAK", `${leaked} mbuf(s) of ${pool.size} were not returned to mbuf_pool`);
+  for (const [i, w] of wireCounters().entries()) {
+    if (w.wireWriteErrors) process.stderr.write(`l2fwd: warning: port ${enabled[i]}: its wire failed to write ${w.wireWriteErrors} frame(s)\n`);
+  }
+  if (fault) return 1; // the reason was printed when it was noticed
   console.log("Bye...");
   return 0;
 }, { prog: "l2fwd" });
+
+/** The port's fault counters from its driver, device and wire (cold: every -T seconds and at exit). */
+function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
+  const port = bus.ports[p]!;
+  const dev = bus.devices[p]!;
+  const wire = dev.wireStats();
+  let txRingFull = 0;
+  for (const x of port.xstats()) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
+  return {
+    missed: dev.stats().rxMissed,
+    delivered: wire.received,
+    rxNombuf: port.stats().rx_nombuf,
+    txRingFull,
+    wireWriteErrors: wire.writeErrors,
+  };
+}
 
 /**
  * Everything the devices delivered has been received by l2fwd, and everything

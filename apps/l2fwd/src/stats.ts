@@ -30,10 +30,21 @@ export interface PortCounters {
   readonly dropped: number;
 }
 
-/** What the port's device and wire counted (for --json): frames missed for want of an RX buffer, frames the wire took. */
+/**
+ * What the port's driver, device and wire counted, beside l2fwd's own
+ * counters (for --json and the fault lines of the table).
+ */
 export interface WireCounters {
+  /** Frames the port's device dropped for want of an RX buffer. */
   readonly missed: number;
+  /** Frames the port's wire took from it (transmitted out of the port and consumed). */
   readonly delivered: number;
+  /** RX mbufs the driver could not allocate to refill its ring (DPDK's rx_nombuf: mbufs, not frames). */
+  readonly rxNombuf?: number;
+  /** txBurst calls on the port that found the TX ring full (events, not frames: the frames are in `dropped`). */
+  readonly txRingFull?: number;
+  /** Of the frames the wire took, those it failed to write out (tx_pcap on a full disk, a udp send error). */
+  readonly wireWriteErrors?: number;
 }
 
 export function readCounters(mem: Memory, statsOffset: number, ports: readonly number[]): PortCounters[] {
@@ -46,22 +57,27 @@ export function readCounters(mem: Memory, statsOffset: number, ports: readonly n
 }
 
 /** DPDK's l2fwd statistics block, printed every -T seconds and at exit. */
-export function formatTable(now: readonly PortCounters[], clearScreen: boolean): string {
+export function formatTable(now: readonly PortCounters[], clearScreen: boolean, wires: readonly WireCounters[] = []): string {
   const lines: string[] = [];
   if (clearScreen) lines.push("\x1b[2J\x1b[1;1H");
   lines.push("\nPort statistics ====================================");
   let tx = 0;
   let rx = 0;
   let dropped = 0;
-  for (const c of now) {
+  now.forEach((c, i) => {
     lines.push(`\nStatistics for port ${c.port} ------------------------------`);
     lines.push(`Packets sent: ${pad(c.tx)}`);
     lines.push(`Packets received: ${pad(c.rx, 20)}`);
     lines.push(`Packets dropped: ${pad(c.dropped, 21)}`);
+    // Faults, only when they happened (DPDK's table has none of these).
+    const w = wires[i];
+    if (w?.rxNombuf) lines.push(`RX mbuf alloc failures: ${pad(w.rxNombuf, 14)}`);
+    if (w?.txRingFull) lines.push(`TX ring full: ${pad(w.txRingFull)}`);
+    if (w?.wireWriteErrors) lines.push(`Wire write errors: ${pad(w.wireWriteErrors, 19)}`);
     tx += c.tx;
     rx += c.rx;
     dropped += c.dropped;
-  }
+  });
   lines.push("\nAggregate statistics ===============================");
   lines.push(`Total packets sent: ${pad(tx, 18)}`);
   lines.push(`Total packets received: ${pad(rx, 14)}`);
@@ -93,10 +109,18 @@ export function formatJson(
       dropped: c.dropped,
       rx_pps: p && dt > 0 ? Math.round((c.rx - p.rx) / dt) : 0,
       tx_pps: p && dt > 0 ? Math.round((c.tx - p.tx) / dt) : 0,
-      ...(wires[i] ? { missed: wires[i]!.missed, wire_delivered: wires[i]!.delivered } : {}),
+      ...(wires[i] ? wireFields(wires[i]!) : {}),
     };
   });
   return JSON.stringify({ t: Math.round(t * 1000) / 1000, ports, total: { rx, tx, dropped } });
+}
+
+function wireFields(w: WireCounters): Record<string, number> {
+  const o: Record<string, number> = { missed: w.missed, wire_delivered: w.delivered };
+  if (w.rxNombuf !== undefined) o.rx_nombuf = w.rxNombuf;
+  if (w.txRingFull !== undefined) o.tx_ring_full = w.txRingFull;
+  if (w.wireWriteErrors !== undefined) o.wire_write_errors = w.wireWriteErrors;
+  return o;
 }
 
 function pad(n: number, width = 24): string {

@@ -470,6 +470,15 @@ export class VirtioPort {
     return this.live.reason;
   }
 
+  /**
+   * The app knows the device is gone (its thread was killed, or another port
+   * served by the same thread went silent): treat it as dead now, as
+   * checkDevice() would. Counted like any other death; the first reason wins.
+   */
+  markDeviceDead(reason: string): void {
+    this.live.declare(reason);
+  }
+
   macAddr(): Uint8Array {
     return Uint8Array.from(this.mac);
   }
