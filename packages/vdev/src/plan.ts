@@ -1,5 +1,5 @@
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
-import { type WireSpec, parseWireSpec } from "@tpdk/vhost";
+import { type WireSpec, parseWireSpec, validateWirePeers } from "@tpdk/vhost";
 import { type VirtioPmdOptions, PMD_MAX_PORTS, parseDriverArgs } from "@tpdk/virtio-pmd";
 
 /**
@@ -20,7 +20,7 @@ export interface VdevPlan {
 export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
   if (vdevs.length > PMD_MAX_PORTS) throw new UsageError(`--vdev: ${vdevs.length} devices given, at most ${PMD_MAX_PORTS} ports are supported`);
   const seen = new Set<string>();
-  return vdevs.map((vdev, portId) => {
+  const plans = vdevs.map((vdev, portId) => {
     const d = parseDevargs(vdev);
     if (d.driver !== "virtio") {
       throw new UsageError(`--vdev ${vdev}: unknown driver "${d.driver}"; tpdk has virtio devices: use --vdev virtio0,wire=gen`);
@@ -32,4 +32,6 @@ export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
     assertNoUnknownKeys(d.args, d.name);
     return { portId, name: d.name, vdev, wire, driver };
   });
+  validateWirePeers(plans); // across vdevs: loop peers point back, udp local addresses distinct
+  return plans;
 }

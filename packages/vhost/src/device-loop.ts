@@ -4,13 +4,30 @@ import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNI
 import { NetDevice } from "./net-device.js";
 import { RxBuffers } from "./rx-path.js";
 import { Chain } from "./virtqueue.js";
-import type { Wire } from "./wire.js";
+import type { Wire, WireEventLoop } from "./wire.js";
 import { makeWire } from "./wire-factory.js";
+import { connectLoopWires } from "./wire-loop.js";
 
 /** First sleep on the doorbell, ms. */
 const MIN_SLEEP_MS = 0.02;
 /** Housekeeping period (heartbeat, kicks, link, exhausted flag), ms. */
 const TICK_MS = 1;
+/** runAsync: passes between event-loop turns while the sockets are quiet, ms. */
+const YIELD_IDLE_MS = 1;
+/** runAsync: the same while the last turn handled callbacks (datagrams, send completions), ms. */
+const YIELD_BUSY_MS = 0.05;
+
+/** Atomics.waitAsync (Node >= 16; ES2024, newer than this project's lib setting). */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, index: number, value: number, timeoutMs: number): { async: false; value: string } | { async: true; value: Promise<string> };
+  }
+).waitAsync;
+
+/** What spin() stopped for. */
+const STOPPED = 0;
+const YIELD = 1;
+const SLEEP = 2;
 
 /**
  * The device thread's loop: ONE thread polls every queue of every device.
@@ -25,6 +42,14 @@ const TICK_MS = 1;
  * and trap; a notify that lands between the re-check and the sleep is covered
  * by the timeout (and by the snapshot, for drivers that also bump the word).
  * As soon as a pass finds work, kicks are suppressed again.
+ *
+ * Wires with sockets (udp) need the thread's event loop to turn: then the
+ * thread runs runAsync() instead, which is the same loop, but every
+ * YIELD_IDLE_MS of passes (YIELD_BUSY_MS while the sockets are busy) it
+ * yields to the event loop with setImmediate (about 2 µs when nothing is
+ * pending), and it sleeps with Atomics.waitAsync so socket callbacks run
+ * during the sleep and wake it. Devices on other wires lose only those
+ * yields: the clock is read once per pass anyway.
  */
 export class DeviceLoop {
   readonly devices: NetDevice[];
@@ -41,6 +66,18 @@ export class DeviceLoop {
   private notifyOn = false;
   private dirty = false;
   private closed = false;
+  /** Idle policy state shared by run() and runAsync(). */
+  private idle = 0;
+  private sleepMs = MIN_SLEEP_MS;
+  /** Doorbell snapshot taken before the re-check pass that precedes a sleep. */
+  private bell = 0;
+  /** The clock reading of the last pass. */
+  private now = 0;
+  /** The event-loop sides of the wires that have one (udp). */
+  private readonly io: WireEventLoop[] = [];
+  private yieldAt = 0;
+  private ioEvents = 0;
+  private sleeping = false;
 
   /**
    * Build the devices and their wires (cold). `wires` overrides the wire of
@@ -66,15 +103,41 @@ export class DeviceLoop {
         const wire = wires[d.name] ?? makeWire(d.wire, mem, d.wireStatsOffset, d.index);
         this.devices.push(new NetDevice(mem, d, cfg.memLo, wire, chain, rxBufs));
       }
+      connectLoopWires(
+        this.devices.map((d) => d.wire),
+        cfg.devices.map((d) => d.name),
+      );
+      const wake = (): void => {
+        // Pairs with the Atomics.waitAsync on the doorbell in runAsync(): a callback queued frames.
+        if (this.sleeping) Atomics.notify(this.i32, this.doorbellI);
+      };
+      for (const d of this.devices) {
+        const io = d.wire.eventLoop;
+        if (io !== undefined) {
+          io.setWake(wake);
+          this.io.push(io);
+        }
+      }
     } catch (e) {
       this.close();
       throw e;
     }
   }
 
+  /** True when some wire needs the event loop: the thread must use runAsync(), not run(). */
+  get usesEventLoop(): boolean {
+    return this.io.length > 0;
+  }
+
+  /** Open the wires that have an event-loop side (bind sockets); cold, before the first pass. */
+  async open(): Promise<void> {
+    await Promise.all(this.io.map((io) => io.open()));
+  }
+
   /** One pass over every device; returns the work done (0 = nothing to do). */
   pass(): number {
     const now = performance.now();
+    this.now = now;
     const devs = this.devices;
     let work = 0;
     for (let i = 0; i < devs.length; i++) work += devs[i]!.poll(now);
@@ -83,39 +146,99 @@ export class DeviceLoop {
     return work;
   }
 
-  /** Run passes until the stop word is set (the device thread's body). */
+  /** Run passes until the stop word is set (the device thread's body when no wire needs the event loop). */
   run(): void {
     const i32 = this.i32;
     Atomics.store(i32, this.stateI, THREAD_RUNNING);
-    let idle = 0;
-    let sleepMs = MIN_SLEEP_MS;
-    while (Atomics.load(i32, this.stopI) === 0) {
-      if (this.pass() > 0) {
-        idle = 0;
-        sleepMs = MIN_SLEEP_MS;
-        this.busy();
-        continue;
-      }
-      if (this.busyPoll || ++idle <= this.spinPasses) continue;
-      // Cheap when nothing changed: only queues whose state differs are written.
-      this.setNotify(true);
-      const bell = Atomics.load(i32, this.doorbellI);
-      if (this.pass() > 0) {
-        idle = 0;
-        sleepMs = MIN_SLEEP_MS;
-        this.busy();
-        continue;
-      }
-      if (this.dirty) {
-        this.dirty = false;
-        for (const d of this.devices) d.wire.flush();
-      }
+    while (this.spin(false) === SLEEP) {
       // Pairs with the drivers' Atomics.notify(doorbell) after a kick or a trap.
-      Atomics.wait(i32, this.doorbellI, bell, sleepMs);
-      this.sleeps++;
-      sleepMs = sleepMs * 2 < this.maxSleepMs ? sleepMs * 2 : this.maxSleepMs;
+      Atomics.wait(i32, this.doorbellI, this.bell, this.sleepMs);
+      this.slept();
     }
     this.tick(performance.now());
+  }
+
+  /**
+   * run() for threads with event-loop wires (udp): the same passes and idle
+   * policy, but the event loop turns every YIELD_IDLE_MS (YIELD_BUSY_MS
+   * while callbacks keep coming) and sleeps let it run. Resolves when the
+   * stop word is set.
+   */
+  async runAsync(): Promise<void> {
+    const i32 = this.i32;
+    Atomics.store(i32, this.stateI, THREAD_RUNNING);
+    // A waitAsync timeout does not keep the event loop alive by itself.
+    const keepAlive = setInterval(noop, 1 << 30);
+    try {
+      this.nextYield(performance.now());
+      for (;;) {
+        const r = this.spin(true);
+        if (r === STOPPED) break;
+        if (r === YIELD) {
+          await turnEventLoop();
+        } else {
+          this.sleeping = true;
+          // Pairs with the drivers' Atomics.notify(doorbell) and with wake() from socket callbacks.
+          const w = waitAsync(i32, this.doorbellI, this.bell, this.sleepMs);
+          if (w.async) await w.value;
+          this.sleeping = false;
+          this.slept();
+        }
+        this.nextYield(performance.now());
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+    this.tick(performance.now());
+  }
+
+  /**
+   * Passes until the stop word is set (STOPPED), the event loop is due a turn
+   * (YIELD, only when `evented`), or every device has been idle for
+   * spinPasses passes and one more pass after asking for kicks found nothing
+   * (SLEEP: sleep on the doorbell, expecting this.bell, for this.sleepMs).
+   */
+  private spin(evented: boolean): number {
+    const i32 = this.i32;
+    while (Atomics.load(i32, this.stopI) === 0) {
+      if (this.pass() > 0) {
+        this.resetIdle();
+      } else if (!this.busyPoll && ++this.idle > this.spinPasses) {
+        // Cheap when nothing changed: only queues whose state differs are written.
+        this.setNotify(true);
+        this.bell = Atomics.load(i32, this.doorbellI);
+        if (this.pass() > 0) {
+          this.resetIdle();
+        } else {
+          if (this.dirty) {
+            this.dirty = false;
+            for (const d of this.devices) d.wire.flush();
+          }
+          return SLEEP;
+        }
+      }
+      if (evented && this.now >= this.yieldAt) return YIELD;
+    }
+    return STOPPED;
+  }
+
+  private resetIdle(): void {
+    this.idle = 0;
+    this.sleepMs = MIN_SLEEP_MS;
+    this.busy();
+  }
+
+  private slept(): void {
+    this.sleeps++;
+    this.sleepMs = this.sleepMs * 2 < this.maxSleepMs ? this.sleepMs * 2 : this.maxSleepMs;
+  }
+
+  /** After an event-loop turn: the next one soon if callbacks ran since the last. */
+  private nextYield(now: number): void {
+    let events = 0;
+    for (let i = 0; i < this.io.length; i++) events += this.io[i]!.events();
+    this.yieldAt = now + (events !== this.ioEvents ? YIELD_BUSY_MS : YIELD_IDLE_MS);
+    this.ioEvents = events;
   }
 
   /** Flush and close every wire (cold; once). */
@@ -152,4 +275,11 @@ export class DeviceLoop {
     Atomics.store(this.i32, this.stateI + (CTL_PASSES - CTL_STATE) / 4, this.passes | 0);
     Atomics.store(this.i32, this.stateI + (CTL_SLEEPS - CTL_STATE) / 4, this.sleeps | 0);
   }
+}
+
+function noop(): void {}
+
+/** Let the event loop run once (I/O callbacks included): resolves from the check phase. */
+function turnEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

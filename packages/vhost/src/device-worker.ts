@@ -1,8 +1,9 @@
 /**
  * Entry of the device thread (compiled to dist/device-worker.js and started
  * by Vhost.start()). Builds the devices and wires from workerData, pins
- * itself, reports "ready", then runs the device loop until the stop word is
- * set; flushes and closes the wires on the way out. Messages to the main
+ * itself, opens the wires that have sockets, reports "ready", then runs the
+ * device loop until the stop word is set (runAsync when a wire needs the
+ * event loop); flushes and closes the wires on the way out. Messages to the main
  * thread (all structured data, errors included):
  *   { type: "ready", pin }                   polling
  *   { type: "device-error", device, message, stack }  a device needs a reset after an exception
@@ -29,7 +30,7 @@ function describe(e: unknown): { message: string; code: string; stack: string } 
 }
 
 let loop: DeviceLoop | undefined;
-try {
+async function main(): Promise<void> {
   let pin: PinResult | null = null;
   if (init.cpu >= 0) {
     pin = pinCurrentThread(init.cpu);
@@ -39,12 +40,18 @@ try {
   for (const d of loop.devices) {
     d.onError = (dev, e) => port.postMessage({ type: "device-error", device: dev.cfg.name, ...describe(e) });
   }
+  await loop.open();
   // Running from here on (run() stores it too): published before "ready" so the main thread sees it.
   Atomics.store(mem.i32, (init.ctlOffset + CTL_STATE) >>> 2, THREAD_RUNNING);
   port.postMessage({ type: "ready", pin });
-  loop.run();
+  if (loop.usesEventLoop) await loop.runAsync();
+  else loop.run();
   loop.close();
   port.postMessage({ type: "stopped" });
+}
+
+try {
+  await main();
 } catch (e) {
   try {
     loop?.close();

@@ -38,5 +38,11 @@ export function readWireCounters(mem: Memory, spec: DeviceWireSpec, statsOffset:
     writeErrors: 0,
     untracked: 0,
     exhausted: r.remaining === 0,
+    overflow: 0,
+    datagramsIn: 0,
+    datagramsOut: 0,
+    badVxlan: 0,
+    badLength: 0,
+    sendDropped: 0,
   };
 }

@@ -33,7 +33,7 @@ describe("parseWireSpec: wire and defaults", () => {
   });
 
   it("rejects an unknown wire", () => {
-    expect(error("virtio3,wire=tap")).toBe("virtio3: wire=tap is not a wire; use wire=gen, wire=sink or wire=pcap");
+    expect(error("virtio3,wire=tap")).toBe("virtio3: wire=tap is not a wire; use wire=gen, wire=sink, wire=pcap, wire=loop or wire=udp");
   });
 
   it("gen defaults: 64-byte frames (60 without FCS), unlimited, unpaced, one flow, broadcast", () => {

@@ -1,5 +1,5 @@
 import type { Memory } from "@tpdk/eal";
-import { HIST_BYTES, histSummary, type LatencySummary } from "./latency-histogram.js";
+import { HIST_SLOTS, histSummary, type LatencySummary } from "./latency-histogram.js";
 
 /**
  * The per-wire stats block: Float64 slots in EAL memory, reserved by the
@@ -13,7 +13,9 @@ import { HIST_BYTES, histSummary, type LatencySummary } from "./latency-histogra
 export const WIRE_KIND_GEN = 1;
 export const WIRE_KIND_SINK = 2;
 export const WIRE_KIND_PCAP = 3;
-const KIND_NAMES = ["none", "gen", "sink", "pcap"] as const;
+export const WIRE_KIND_LOOP = 4;
+export const WIRE_KIND_UDP = 5;
+const KIND_NAMES = ["none", "gen", "sink", "pcap", "loop", "udp"] as const;
 
 // Slot indices (Float64 units from the block start).
 export const S_KIND = 0;
@@ -33,10 +35,20 @@ export const S_UNTRACKED = 13;
 export const S_LATENCY_ON = 14;
 /** First slot of the latency histogram (see latency-histogram.ts). */
 export const S_HIST = 16;
+// Slots added after the histogram (so the slots above keep their indices):
+// the loop and udp wires' queue and socket counters.
+/** Frames that found the wire's receive queue full: also counted generated and missed. */
+export const S_OVERFLOW = S_HIST + HIST_SLOTS; // 916
+export const S_DATAGRAMS_IN = S_OVERFLOW + 1;
+export const S_DATAGRAMS_OUT = S_OVERFLOW + 2;
+export const S_BAD_VXLAN = S_OVERFLOW + 3;
+export const S_BAD_LENGTH = S_OVERFLOW + 4;
+export const S_SEND_DROPPED = S_OVERFLOW + 5;
+const S_END = S_OVERFLOW + 8; // two spare slots
 
-export const WIRE_STATS_BYTES = S_HIST * 8 + HIST_BYTES;
+export const WIRE_STATS_BYTES = S_END * 8;
 
-export type WireKind = "gen" | "sink" | "pcap";
+export type WireKind = "gen" | "sink" | "pcap" | "loop" | "udp";
 
 export interface WireStats {
   kind: WireKind | "none";
@@ -58,12 +70,27 @@ export interface WireStats {
   badChecksum: number;
   /** Frames without our magic (not IPv4/UDP, or someone else's payload). */
   foreign: number;
-  /** Frames a tx_pcap could not write (I/O error, e.g. disk full). */
+  /** Frames the wire could not pass on: a tx_pcap write error (e.g. disk full), a udp send error or closed socket. */
   writeErrors: number;
   /** Frames of streams beyond the tracked ones: counted, not sequence-checked. */
   untracked: number;
   /** True once a finite input has been wholly offered (see Wire.exhausted). */
   exhausted: boolean;
+  /**
+   * loop, udp: frames that arrived while the wire's receive queue was full
+   * (the device was not taking frames); included in generated and missed.
+   */
+  overflow: number;
+  /** udp: datagrams read from the socket (valid frames, bad VXLAN headers and bad lengths alike). */
+  datagramsIn: number;
+  /** udp: datagrams the socket reported sent. */
+  datagramsOut: number;
+  /** udp with vxlan=: datagrams dropped for a bad VXLAN header (no I flag, another VNI, under 8 bytes). */
+  badVxlan: number;
+  /** udp: datagrams dropped because the frame inside is shorter than an Ethernet header (14 bytes). */
+  badLength: number;
+  /** udp: transmitted frames dropped because every send buffer was in flight. */
+  sendDropped: number;
   /** Send-to-receive latency in µs, present when the wire records latency (latency=1). */
   latency?: LatencySummary;
 }
@@ -95,6 +122,12 @@ export function readWireStats(mem: Memory, statsOffset: number): WireStats {
     writeErrors: f[b + S_WRITE_ERRORS]!,
     untracked: f[b + S_UNTRACKED]!,
     exhausted: f[b + S_EXHAUSTED]! !== 0,
+    overflow: f[b + S_OVERFLOW]!,
+    datagramsIn: f[b + S_DATAGRAMS_IN]!,
+    datagramsOut: f[b + S_DATAGRAMS_OUT]!,
+    badVxlan: f[b + S_BAD_VXLAN]!,
+    badLength: f[b + S_BAD_LENGTH]!,
+    sendDropped: f[b + S_SEND_DROPPED]!,
   };
   if (f[b + S_LATENCY_ON]! !== 0) s.latency = histSummary(f, b + S_HIST);
   return s;

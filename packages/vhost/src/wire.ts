@@ -63,4 +63,31 @@ export interface Wire {
 
   /** Flush and release (files, sockets). Cold path. */
   close(): void;
+
+  /**
+   * Present on wires that do their I/O through Node's event loop (udp): the
+   * device thread then opens them before it reports ready and lets its event
+   * loop turn between passes (DeviceLoop.runAsync). Absent on the others.
+   */
+  readonly eventLoop?: WireEventLoop;
+}
+
+/**
+ * The event-loop side of a wire (sockets). Callbacks run on the device thread
+ * whenever the loop yields or sleeps; they only queue frames and count, so
+ * ready()/produce()/consume() never wait for them.
+ */
+export interface WireEventLoop {
+  /** Bind sockets (cold). The device thread awaits it before "ready"; a rejection fails Vhost.start(). */
+  open(): Promise<void>;
+  /**
+   * Callbacks handled so far (datagrams read, sends completed), monotonic:
+   * while it grows the device loop yields to the event loop more often.
+   */
+  events(): number;
+  /**
+   * `wake` is called by the wire after a callback queued frames, so a device
+   * loop sleeping on its doorbell wakes at once instead of at its timeout.
+   */
+  setWake(wake: () => void): void;
 }

@@ -1,12 +1,16 @@
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as nodePath from "node:path";
 import { TpdkError, UsageError, takeString, type Memory } from "@tpdk/eal";
 import type { Wire } from "./wire.js";
 import { BROADCAST_MAC, FCS_LEN, MAX_FRAME_LEN, MIN_FRAME_LEN } from "./frame.js";
 import { ioReason, packFrames, parsePcap, readFileChecked } from "./pcap-file.js";
+import { VNI_MAX } from "./vxlan.js";
 import { GenWire, type GenOptions } from "./wire-gen.js";
+import { LoopWire, type LoopOptions } from "./wire-loop.js";
 import { PcapWire, type PcapOptions } from "./wire-pcap.js";
 import { SinkWire, type CheckOptions } from "./wire-sink.js";
+import { UdpWire, type UdpEndpoint, type UdpOptions } from "./wire-udp.js";
 import { WIRE_STATS_BYTES, statsBase } from "./wire-stats.js";
 
 /**
@@ -14,7 +18,9 @@ import { WIRE_STATS_BYTES, statsBase } from "./wire-stats.js";
  * vdev's `wire=` key (WIRES.md has the key table and the frame format):
  *   gen   offers generated Ethernet/IPv4/UDP frames;
  *   sink  offers nothing;
- *   pcap  offers a capture's frames and/or writes transmitted frames to a file.
+ *   pcap  offers a capture's frames and/or writes transmitted frames to a file;
+ *   loop  joins two devices of the same device thread like a cable;
+ *   udp   carries each frame in a UDP datagram (optionally VXLAN) to a remote.
  * Every wire counts and checks what the driver transmits to it.
  *
  * Two halves: parseWireSpec (main thread, cold, validates everything including
@@ -22,7 +28,7 @@ import { WIRE_STATS_BYTES, statsBase } from "./wire-stats.js";
  * live Wire from it.
  */
 
-export { type Wire } from "./wire.js";
+export { type Wire, type WireEventLoop } from "./wire.js";
 export {
   WIRE_STATS_BYTES, readWireStats, type WireStats, type WireKind,
 } from "./wire-stats.js";
@@ -35,6 +41,9 @@ export {
   PL_TIMESTAMP, PL_HEADER_LEN, MIN_FRAME_LEN, MAX_FRAME_LEN, FCS_LEN, BROADCAST_MAC, DEFAULT_SRC_IP, DEFAULT_DST_IP,
   DEFAULT_UDP_PORT,
 } from "./frame.js";
+export { LOOP_QUEUE_FRAMES, LOOP_QUEUE_BYTES, connectLoopWires } from "./wire-loop.js";
+export { UDP_RX_FRAMES, UDP_RX_BYTES, UDP_TX_FRAMES, UDP_TX_BYTES, UDP_MAX_PAYLOAD, type UdpEndpoint } from "./wire-udp.js";
+export { VXLAN_HDR_LEN, VXLAN_FLAG_I, VXLAN_PORT, VNI_MAX, writeVxlanHeader, readVxlanVni } from "./vxlan.js";
 export {
   readPcap, parsePcap, packFrames, PcapWriter, type PcapCapture, type PcapRecord, type PackedFrames,
   PCAP_DEFAULT_SNAPLEN, PCAP_MAX_FILE, LINKTYPE_ETHERNET,
@@ -49,8 +58,14 @@ export interface SinkWireSpec extends CheckOptions {
 export interface PcapWireSpec extends PcapOptions {
   kind: "pcap";
 }
+export interface LoopWireSpec extends LoopOptions {
+  kind: "loop";
+}
+export interface UdpWireSpec extends UdpOptions {
+  kind: "udp";
+}
 /** Plain data (structured-cloneable): what the main thread hands the device thread. */
-export type WireSpec = GenWireSpec | SinkWireSpec | PcapWireSpec;
+export type WireSpec = GenWireSpec | SinkWireSpec | PcapWireSpec | LoopWireSpec | UdpWireSpec;
 
 /** Smallest and largest `size=` (Ethernet frame size including the 4-byte FCS). */
 export const SIZE_MIN = MIN_FRAME_LEN + FCS_LEN; // 64
@@ -62,8 +77,13 @@ export const DEFAULT_SIZE = 64;
 
 const GEN_KEYS = ["size", "count", "rate", "flows", "src_mac", "dst_mac", "timestamp", "seed"] as const;
 const PCAP_KEYS = ["rx_pcap", "tx_pcap", "infinite_rx"] as const;
+const LOOP_KEYS = ["peer"] as const;
+const UDP_KEYS = ["local", "remote", "vxlan"] as const;
 const COMMON_KEYS = ["check", "latency"] as const;
-const ALL_KEYS = ["wire", ...GEN_KEYS, ...PCAP_KEYS, ...COMMON_KEYS];
+const ALL_KEYS = ["wire", ...GEN_KEYS, ...PCAP_KEYS, ...LOOP_KEYS, ...UDP_KEYS, ...COMMON_KEYS];
+const KINDS = ["gen", "sink", "pcap", "loop", "udp"] as const;
+/** Largest peer= accepted by the parser; validateWirePeers checks it names a port. */
+const PEER_MAX = 65535;
 
 /**
  * Parse and validate the wire keys of one vdev (main thread, cold). Consumes
@@ -72,7 +92,8 @@ const ALL_KEYS = ["wire", ...GEN_KEYS, ...PCAP_KEYS, ...COMMON_KEYS];
  * Files are checked here: rx_pcap is read and parsed (its frames travel in
  * the spec), tx_pcap is opened for writing (created/truncated).
  * Throws UsageError with one line: "<vdev>: <key>=<value> <problem>; <fix>".
- * Without `wire=`, the device gets a sink.
+ * Without `wire=`, the device gets a sink. A loop's peer= can only be checked
+ * against the other vdevs: call validateWirePeers once every vdev is parsed.
  */
 export function parseWireSpec(vdevName: string, args: Map<string, string>): WireSpec {
   const raw = new Map<string, string>();
@@ -84,10 +105,11 @@ export function parseWireSpec(vdevName: string, args: Map<string, string>): Wire
   }
   const p = new KeyParser(vdevName, raw);
   const kind = raw.get("wire") ?? "sink";
-  if (kind !== "gen" && kind !== "sink" && kind !== "pcap") {
-    throw new UsageError(`${vdevName}: wire=${kind} is not a wire; use wire=gen, wire=sink or wire=pcap`);
+  if (!(KINDS as readonly string[]).includes(kind)) {
+    throw new UsageError(`${vdevName}: wire=${kind} is not a wire; use wire=gen, wire=sink, wire=pcap, wire=loop or wire=udp`);
   }
-  for (const [owner, keys] of [["gen", GEN_KEYS], ["pcap", PCAP_KEYS]] as const) {
+  const owners = [["gen", GEN_KEYS], ["pcap", PCAP_KEYS], ["loop", LOOP_KEYS], ["udp", UDP_KEYS]] as const;
+  for (const [owner, keys] of owners) {
     if (owner === kind) continue;
     for (const k of keys) {
       if (raw.has(k)) {
@@ -116,6 +138,59 @@ export function parseWireSpec(vdevName: string, args: Map<string, string>): Wire
       };
     case "pcap":
       return { kind, ...common, ...p.pcap() };
+    case "loop":
+      return { kind, ...common, peer: p.peer() };
+    case "udp":
+      return { kind, ...common, ...p.udp() };
+    default:
+      throw new UsageError(`${vdevName}: wire=${kind} is not a wire`); // unreachable: checked above
+  }
+}
+
+/** One vdev's name and wire, as validateWirePeers sees it (packages/vdev's VdevPlan fits). */
+export interface NamedWireSpec {
+  readonly name: string;
+  readonly wire: WireSpec;
+}
+
+/**
+ * Checks across vdevs, which parseWireSpec (one vdev at a time) cannot make
+ * (main thread, cold). `ports[i]` is port i (the i-th --vdev, which is also
+ * its device index in the Vhost):
+ *  - a loop's peer= names a port whose wire is a loop with peer= back to it
+ *    (peer= naming the port itself is a loopback plug);
+ *  - no two udp wires bind the same local address and port.
+ * Throws UsageError with one line naming the vdev, the key and the fix.
+ */
+export function validateWirePeers(ports: readonly NamedWireSpec[]): void {
+  const bound = new Map<string, string>();
+  for (let i = 0; i < ports.length; i++) {
+    const { name, wire } = ports[i]!;
+    if (wire.kind === "udp") {
+      const where = endpointText(wire.local);
+      const other = bound.get(where);
+      if (other !== undefined) {
+        throw new UsageError(`${name}: local=${where} is already the local address of ${other}; give each udp wire its own port`);
+      }
+      bound.set(where, name);
+      continue;
+    }
+    if (wire.kind !== "loop") continue;
+    const p = wire.peer;
+    const peer = ports[p];
+    if (peer === undefined) {
+      throw new UsageError(
+        `${name}: peer=${p} names no port; ports are numbered by --vdev order from 0, here 0..${ports.length - 1}: give the port id of the other end`,
+      );
+    }
+    if (peer.wire.kind !== "loop") {
+      throw new UsageError(`${name}: peer=${p} is ${peer.name}, whose wire is ${peer.wire.kind}; give ${peer.name} wire=loop,peer=${i}`);
+    }
+    if (peer.wire.peer !== i) {
+      throw new UsageError(
+        `${name}: peer=${p} is ${peer.name}, which loops to port ${peer.wire.peer}; a loop joins two ports both ways, give ${peer.name} peer=${i}`,
+      );
+    }
   }
 }
 
@@ -140,6 +215,10 @@ export function createWire(spec: WireSpec, mem: Memory, statsOffset: number, dev
       return new SinkWire(mem.f64, base, spec);
     case "pcap":
       return new PcapWire(spec, mem.f64, base);
+    case "loop":
+      return new LoopWire(spec, mem, base, statsOffset);
+    case "udp":
+      return new UdpWire(spec, mem, base, statsOffset);
     default:
       throw new TpdkError("EINVAL", `unknown wire kind ${(spec as { kind: unknown }).kind}`);
   }
@@ -163,7 +242,15 @@ export function describeWireSpec(spec: WireSpec): string {
         : "";
       return `pcap${rx}${spec.tx ? ` tx_pcap=${spec.tx.path}` : ""}${extras}`;
     }
+    case "loop":
+      return `loop peer=${spec.peer}${extras}`;
+    case "udp":
+      return `udp local=${endpointText(spec.local)} remote=${endpointText(spec.remote)}${spec.vni !== null ? ` vxlan=${spec.vni}` : ""}${extras}`;
   }
+}
+
+function endpointText(e: UdpEndpoint): string {
+  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 // ------------------------------------------------------------------ parsing
@@ -257,6 +344,54 @@ class KeyParser {
       throw this.fail(`src_mac=${v} is a multicast address; a source MAC must be unicast (even first byte), e.g. 02:00:00:00:01:00`);
     }
     return bytes;
+  }
+
+  peer(): number {
+    const v = this.raw.get("peer");
+    if (v === undefined) {
+      throw this.fail(`wire=loop needs peer=N, the port id of the other end (ports are numbered by --vdev order from 0), whose wire is loop with peer= this port`);
+    }
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 0 && n <= PEER_MAX)) throw this.fail(`peer=${v} is not a port id; use the other end's port number, e.g. peer=1`);
+    return n;
+  }
+
+  udp(): Omit<UdpOptions, keyof CheckOptions> {
+    const local = this.endpoint("local");
+    const remote = this.endpoint("remote");
+    if (local.family !== remote.family) {
+      throw this.fail(`local=${this.raw.get("local")} and remote=${this.raw.get("remote")} are of different IP versions; use IPv4 for both or IPv6 for both`);
+    }
+    let vni: number | null = null;
+    const v = this.raw.get("vxlan");
+    if (v !== undefined) {
+      vni = /^\d+$/.test(v) ? Number(v) : NaN;
+      if (!(vni >= 0 && vni <= VNI_MAX)) throw this.fail(`vxlan=${v} is not a VXLAN network identifier; use 0..${VNI_MAX}, e.g. vxlan=42`);
+    }
+    return {
+      vdev: this.vdev,
+      family: local.family,
+      local: { address: local.address, port: local.port },
+      remote: { address: remote.address, port: remote.port },
+      vni,
+    };
+  }
+
+  private endpoint(key: "local" | "remote"): UdpEndpoint & { family: 4 | 6 } {
+    const v = this.raw.get(key);
+    const example = key === "local" ? "10.99.1.1:4789" : "10.99.1.2:4789";
+    if (v === undefined) {
+      throw this.fail(`wire=udp needs ${key}=ADDR:PORT, the ${key === "local" ? "address to bind" : "address to send to"}, e.g. ${key}=${example}`);
+    }
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+    const address = m ? (m[1] ?? m[2]!) : "";
+    const family = net.isIPv4(address) ? 4 : net.isIPv6(address) && m?.[1] !== undefined ? 6 : 0;
+    if (!m || family === 0) {
+      throw this.fail(`${key}=${v} is not ADDR:PORT; use an IP address and a port, e.g. ${key}=${example} ([ADDR]:PORT for IPv6); names are not looked up`);
+    }
+    const port = Number(m[3]);
+    if (!(port >= 1 && port <= 65535)) throw this.fail(`${key}=${v}: port ${m[3]} is out of range; use 1..65535 (VXLAN's is 4789)`);
+    return { address, port, family };
   }
 
   pcap(): Omit<PcapOptions, keyof CheckOptions> {
