@@ -16,10 +16,10 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run l2fwd with `args`; kill it (and fail) after `timeoutMs`. */
-export function runL2fwd(args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
+/** Run l2fwd with `args` (and extra environment `env`); kill it (and fail) after `timeoutMs`. */
+export function runL2fwd(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
