@@ -309,10 +309,13 @@ export class RxQueue extends QueueBase {
     const old = this.availIdx;
     let idx = old;
     while (this.nfree > 0) {
-      const c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
-      if (pool.allocBulk(arr, c) === 0) {
+      let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
+      // A bulk is all or nothing: when the pool runs short, smaller bulks post
+      // whatever it still has (only a dry pool pays these retries).
+      while (c > 0 && pool.allocBulk(arr, c) === 0) c >>>= 1;
+      if (c === 0) {
         // Retried next burst (DPDK's rx_mbuf_alloc_failed counts what could not be posted).
-        this.f64[this.st + S_NOMBUF] += c;
+        this.f64[this.st + S_NOMBUF] += this.nfree;
         break;
       }
       for (let i = 0; i < c; i++) {
