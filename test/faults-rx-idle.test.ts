@@ -1,0 +1,64 @@
+// Faults: the RX side goes quiet for a long time (the link of the generating
+// port is down). The lcore and the device thread back off instead of
+// spinning: the whole process uses a fraction of a CPU while idle. When frames
+// come again, forwarding resumes with nothing lost. l2fwd runs in this
+// process (scripts/dist/lib/inproc-l2fwd.js: the real lcore loop) so that its
+// counters and the devices are at hand.
+import { describe, expect, it } from "vitest";
+import { InprocL2fwd, sleep } from "../scripts/dist/lib/inproc-l2fwd.js";
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await sleep(20);
+  }
+  return true;
+}
+
+describe("RX idle for a long time", () => {
+  it("costs a fraction of a CPU (backoff, no busy spin); traffic resumes when frames come back", async () => {
+    const app = await InprocL2fwd.start({ vdevs: ["virtio0,wire=gen,size=64:512", "virtio1,wire=sink,check=1"], memoryMb: 128 });
+    let stopped = false;
+    try {
+      const rx = (): number => app.appCounters()[0]!.rx;
+      expect(await until(() => rx() > 10_000, 30_000)).toBe(true);
+      // The generating port's link goes down: no more frames; wait for the pipeline to empty.
+      app.bus.devices[0]!.setLinkUp(false);
+      let last = -1;
+      expect(await until(() => {
+        const now = rx();
+        const still = now === last;
+        last = now;
+        return still;
+      }, 10_000)).toBe(true);
+      await sleep(100);
+      const idleRx = rx();
+      // One second of nothing to do: every polling thread should be sleeping most of it.
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await sleep(1000);
+      const cpu = process.cpuUsage(c0);
+      const wallUs = (performance.now() - t0) * 1000;
+      const share = (cpu.user + cpu.system) / wallUs;
+      expect(rx()).toBe(idleRx);
+      // Busy polling would cost 2 CPUs here (lcore + device thread); backing off, a few percent.
+      expect(share).toBeLessThan(0.5);
+      // Frames again: forwarding resumes.
+      app.bus.devices[0]!.setLinkUp(true);
+      expect(await until(() => rx() > idleRx + 10_000, 30_000)).toBe(true);
+      const r = await app.stop();
+      stopped = true;
+      expect(r.lcoreError).toBeNull();
+      expect(r.leaked).toBe(0);
+      const [p0, p1] = app.appCounters();
+      expect(p0!.rx).toBe(p1!.tx + p1!.dropped);
+      const w1 = app.bus.devices[1]!.wireStats();
+      expect(w1.received).toBe(p1!.tx);
+      expect(w1.badChecksum).toBe(0);
+      expect(w1.duplicated).toBe(0);
+    } finally {
+      if (!stopped) await app.stop();
+    }
+  });
+});
