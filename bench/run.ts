@@ -75,7 +75,7 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
       results.push(r);
       const lat = r.latency ? `  p50 ${r.latency.p50.toFixed(1)} p99 ${r.latency.p99.toFixed(1)} µs` : "";
       const gc = r.gcWindow.lcore + r.gcWindow.device > 0 ? `  GC lcore ${r.gcWindow.lcore} device ${r.gcWindow.device}` : "";
-      progress(`${tag}  ${r.mpps.toFixed(2)} Mpps${lat}${gc}  (eta ${fmtEta(eta)})`);
+      progress(`${tag}  ${r.mpps.toFixed(2)} Mpps${lat}${gc}  cpu ${(100 * r.cpuShare).toFixed(0)}%  (eta ${fmtEta(eta)})`);
     }
   }
   return { results, failures };

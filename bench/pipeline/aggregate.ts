@@ -12,6 +12,7 @@ export interface CaseSummary {
   mpps: Agg;
   gbps: Agg;
   nsPerPacket: Agg;
+  cpuShare: Agg;
   kicksPerPacket: Agg;
   trapsPerPacket: Agg;
   interruptsPerPacket: Agg;
@@ -62,6 +63,7 @@ export function summarize(key: string, results: readonly RunResult[], failures: 
     mpps: pick((r) => r.mpps),
     gbps: pick((r) => r.gbps),
     nsPerPacket: pick((r) => r.nsPerPacket),
+    cpuShare: pick((r) => r.cpuShare),
     kicksPerPacket: pick((r) => r.kicksPerPacket),
     trapsPerPacket: pick((r) => r.trapsPerPacket),
     interruptsPerPacket: pick((r) => r.interruptsPerPacket),

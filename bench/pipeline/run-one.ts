@@ -29,11 +29,15 @@ import { validateRunConfig } from "./validate.js";
 
 const GC_CHANNEL = "tpdk-bench-gc"; // gc-probe.cts
 const MEMPOOL_CACHE_SIZE = 256;
+/** Threads that spin all the time: the lcore and the device thread. */
+const BUSY_THREADS = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Snapshot {
   t: number;
+  /** CPU time of the whole process (every thread), µs. */
+  cpu: number;
   gen: WireSnapshot;
   sink: WireSnapshot;
   l2fwd: { rx: number; tx: number; dropped: number };
@@ -83,11 +87,13 @@ async function main(): Promise<void> {
 
   const snap = (): Snapshot => {
     const t = performance.now();
+    const u = process.cpuUsage();
     const c = readCounters(eal.mem, statsOffset, [0, 1]);
     const d0 = genDev.stats();
     const d1 = sinkDev.stats();
     return {
       t,
+      cpu: u.user + u.system,
       gen: snapshotWire(eal.mem, genStats, false),
       sink: snapshotWire(eal.mem, sinkStats, latency),
       l2fwd: { rx: c[0]!.rx + c[1]!.rx, tx: c[0]!.tx + c[1]!.tx, dropped: c[0]!.dropped + c[1]!.dropped },
@@ -158,6 +164,7 @@ async function main(): Promise<void> {
     mpps: pps / 1e6,
     gbps: (pps * (cfg.frameSize + 20) * 8) / 1e9,
     nsPerPacket: pps > 0 ? 1e9 / pps : 0,
+    cpuShare: (s1.cpu - s0.cpu) / 1000 / (BUSY_THREADS * windowMs),
     kicksPerPacket: w.delivered > 0 ? w.kicks / w.delivered : 0,
     trapsPerPacket: w.delivered > 0 ? w.traps / w.delivered : 0,
     interruptsPerPacket: w.delivered > 0 ? w.interrupts / w.delivered : 0,

@@ -95,6 +95,12 @@ export interface RunResult {
   gbps: number;
   /** Wall time per delivered frame, ns (1e9 / pps). */
   nsPerPacket: number;
+  /**
+   * CPU time the run's process got in the window / (2 x window): about 1
+   * when both busy threads had their CPU to themselves; lower when other
+   * processes took turns on those CPUs (the run is then not representative).
+   */
+  cpuShare: number;
   kicksPerPacket: number;
   trapsPerPacket: number;
   interruptsPerPacket: number;

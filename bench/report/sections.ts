@@ -11,8 +11,8 @@ const pct = (a: Agg): string => (a.n === 0 ? "–" : a.max === 0 ? "0" : fmtAgg(
 
 export function throughputTable(cases: readonly CaseSummary[]): Table {
   return {
-    header: ["size", "TX path", "burst", "Mpps", "Gbit/s", "ns/pkt", "kicks/pkt", "traps/pkt", "loss %", "rx miss %", "pkts/pass", "GC l/d/m", "runs"],
-    align: ["r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    header: ["size", "TX path", "burst", "Mpps", "Gbit/s", "ns/pkt", "kicks/pkt", "traps/pkt", "loss %", "rx miss %", "pkts/pass", "GC l/d/m", "CPU %", "runs"],
+    align: ["r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     rows: cases.map((c) => [
       String(c.config.frameSize),
       c.txPathSeen === c.config.txPath ? c.config.txPath : `${c.config.txPath} (${c.txPathSeen})`,
@@ -26,6 +26,7 @@ export function throughputTable(cases: readonly CaseSummary[]): Table {
       fmt(c.rxMissPct.median, 2),
       fmt(c.pktsPerPass.median, 2),
       gcCell(c),
+      cpuCell(c),
       runsCell(c),
     ]),
   };
@@ -33,8 +34,8 @@ export function throughputTable(cases: readonly CaseSummary[]): Table {
 
 export function featuresTable(cases: readonly CaseSummary[]): Table {
   return {
-    header: ["in_order", "mrg_rxbuf", "TX path", "burst", "Mpps", "ns/pkt", "kicks/pkt", "loss %", "GC l/d/m", "runs"],
-    align: ["r", "r", "l", "r", "r", "r", "r", "r", "r", "r"],
+    header: ["in_order", "mrg_rxbuf", "TX path", "burst", "Mpps", "ns/pkt", "kicks/pkt", "loss %", "GC l/d/m", "CPU %", "runs"],
+    align: ["r", "r", "l", "r", "r", "r", "r", "r", "r", "r", "r"],
     rows: cases.map((c) => [
       String(+c.config.inOrder),
       String(+c.config.mrgRxbuf),
@@ -45,6 +46,7 @@ export function featuresTable(cases: readonly CaseSummary[]): Table {
       fmt(c.kicksPerPacket.median, 2),
       pct(c.lossPct),
       gcCell(c),
+      cpuCell(c),
       runsCell(c),
     ]),
   };
@@ -53,8 +55,8 @@ export function featuresTable(cases: readonly CaseSummary[]): Table {
 export function latencyTable(cases: readonly CaseSummary[]): Table {
   const us = (a: Agg | undefined): string => (a ? fmtAgg(a) : "–");
   return {
-    header: ["offered", "TX path", "burst", "delivered Mpps", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "e2e loss %", "GC l/d/m", "max GC pause ms", "runs"],
-    align: ["r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    header: ["offered", "TX path", "burst", "delivered Mpps", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "e2e loss %", "GC l/d/m", "max GC pause ms", "CPU %", "runs"],
+    align: ["r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     rows: cases.map((c) => [
       fmtRate(c.config.rate ?? 0),
       c.config.txPath,
@@ -67,6 +69,7 @@ export function latencyTable(cases: readonly CaseSummary[]): Table {
       pct(c.e2eLossPct),
       gcCell(c),
       fmt(c.gcMaxPauseMs.max, 2),
+      cpuCell(c),
       runsCell(c),
     ]),
   };
@@ -86,6 +89,11 @@ export function dpdkTable(r: BenchResults): Table | null {
       `${row.dpdk.n}/${row.tpdk.n}`,
     ]),
   };
+}
+
+/** Lowest CPU share of the repetitions, %: below ~90 other processes took turns on the benchmark's CPUs. */
+function cpuCell(c: CaseSummary): string {
+  return c.cpuShare.n === 0 ? "–" : (100 * c.cpuShare.min).toFixed(0);
 }
 
 function runsCell(c: CaseSummary): string {
