@@ -87,7 +87,7 @@ function fakeDpdk(o: BenchOptions): DpdkSection {
     const t = [1, 2, 3].map((i) => fakeResult({ ...fakeConfig(burst), durationMs: 1000 }, i).mpps);
     const da = agg(d);
     const ta = agg(t);
-    return { burst, dpdk: da, tpdk: ta, ratio: ta.median / da.median, dpdkRuns: d, tpdkRuns: t, failures: [] };
+    return { burst, dpdk: da, tpdk: ta, ratio: ta.median / da.median, dpdkCpu: agg([1]), tpdkCpu: agg([1]), dpdkRuns: d, tpdkRuns: t, failures: [] };
   });
   return { skipped: null, env: detectDpdk(), commands: { vhost: "dpdk-testpmd ... (synthetic)", virtio: "dpdk-testpmd ... (synthetic)" }, tpdkShape: TPDK_SHAPE, rows, tpdkResults: [] };
 }

@@ -11,6 +11,9 @@ export interface DpdkRow {
   tpdk: Agg;
   /** tpdk median / DPDK median. */
   ratio: number;
+  /** CPU share of the DPDK and tpdk runs (see RunResult.cpuShare). */
+  dpdkCpu: Agg;
+  tpdkCpu: Agg;
   dpdkRuns: number[];
   tpdkRuns: number[];
   failures: string[];
@@ -68,6 +71,8 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
   const d = new Map<number, number[]>();
   const t = new Map<number, number[]>();
   const fails = new Map<number, string[]>();
+  const dCpu = new Map<number, number[]>();
+  const tCpu = new Map<number, number[]>();
   const tpdkResults: RunResult[] = [];
   const total = o.repeat * o.bursts.length;
   let i = 0;
@@ -78,7 +83,8 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
       try {
         const r = await runDpdkPair({ burst, warmupS: o.warmupS, durationS: o.durationS, hugepages: env.hugepages, testpmd: env.testpmd });
         push(d, burst, r.pps / 1e6);
-        o.progress(`${tag} DPDK ${(r.pps / 1e6).toFixed(2)} Mpps`);
+        push(dCpu, burst, r.cpuShare);
+        o.progress(`${tag} DPDK ${(r.pps / 1e6).toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%`);
       } catch (e) {
         push(fails, burst, `DPDK: ${(e as Error).message}`);
         o.progress(`${tag} DPDK FAILED: ${(e as Error).message.split("\n")[0]}`);
@@ -90,7 +96,8 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
       } else {
         tpdkResults.push(r);
         push(t, burst, r.mpps);
-        o.progress(`${tag} tpdk ${r.mpps.toFixed(2)} Mpps`);
+        push(tCpu, burst, r.cpuShare);
+        o.progress(`${tag} tpdk ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%`);
       }
     }
   }
@@ -99,7 +106,17 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
     const tr = t.get(burst) ?? [];
     const da = agg(dr);
     const ta = agg(tr);
-    return { burst, dpdk: da, tpdk: ta, ratio: ta.median / da.median, dpdkRuns: dr, tpdkRuns: tr, failures: fails.get(burst) ?? [] };
+    return {
+      burst,
+      dpdk: da,
+      tpdk: ta,
+      ratio: ta.median / da.median,
+      dpdkCpu: agg(dCpu.get(burst) ?? []),
+      tpdkCpu: agg(tCpu.get(burst) ?? []),
+      dpdkRuns: dr,
+      tpdkRuns: tr,
+      failures: fails.get(burst) ?? [],
+    };
   });
   return { skipped: null, env, commands, tpdkShape, rows, tpdkResults };
 }

@@ -90,6 +90,11 @@ export interface DpdkRun {
   /** Delivered frames per second over the window (A's RX). */
   pps: number;
   windowS: number;
+  /**
+   * CPU time both testpmds got in the window over 2 x window (each has one
+   * busy forwarding core): about 1 when they had their CPUs to themselves.
+   */
+  cpuShare: number;
   /** Per-second samples of A's RX rate in the window (Mpps). */
   samples: number[];
 }
@@ -181,7 +186,11 @@ export async function runDpdkPair(o: DpdkRunOptions): Promise<DpdkRun> {
     await waitFor(() => samples.length > 0 && samples[samples.length - 1]!.rx > 0, 15_000, anyExit, () => `no traffic between the testpmds:\n${tailOf(logs.virtio)}\n${tailOf(logs.vhost)}`);
     await sleepOrExit(o.warmupS * 1000, anyExit, logs);
     const from = samples.length - 1;
+    const cpu0 = cpuTicks(vhost.pid) + cpuTicks(virtio.pid);
+    const c0 = performance.now();
     await sleepOrExit(o.durationS * 1000 + 1100, anyExit, logs);
+    const cpu1 = cpuTicks(vhost.pid) + cpuTicks(virtio.pid);
+    const c1 = performance.now();
     const a = samples[from]!;
     const b = samples[samples.length - 1]!;
     const windowS = (b.t - a.t) / 1000;
@@ -191,11 +200,27 @@ export async function runDpdkPair(o: DpdkRunOptions): Promise<DpdkRun> {
       const dt = (samples[i]!.t - samples[i - 1]!.t) / 1000;
       if (dt > 0) per.push((samples[i]!.rx - samples[i - 1]!.rx) / dt / 1e6);
     }
-    return { burst: o.burst, pps: (b.rx - a.rx) / windowS, windowS, samples: per };
+    const cpuShare = (((cpu1 - cpu0) / CLK_TCK) * 1000) / (2 * (c1 - c0));
+    return { burst: o.burst, pps: (b.rx - a.rx) / windowS, windowS, cpuShare, samples: per };
   } finally {
     await stop(virtio);
     await stop(vhost);
     rmSync(sock, { force: true });
+  }
+}
+
+/** Linux clock ticks per second (USER_HZ), which /proc/<pid>/stat times are in. */
+const CLK_TCK = 100;
+
+/** utime + stime of a process (every thread), in clock ticks; NaN when unreadable. */
+function cpuTicks(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return NaN;
   }
 }
 

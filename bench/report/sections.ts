@@ -79,13 +79,14 @@ export function dpdkTable(r: BenchResults): Table | null {
   const d = r.dpdk;
   if (!d || d.skipped) return null;
   return {
-    header: ["burst", "DPDK Mpps", "tpdk Mpps", "tpdk/DPDK", "runs (DPDK/tpdk)"],
-    align: ["r", "r", "r", "r", "r"],
+    header: ["burst", "DPDK Mpps", "tpdk Mpps", "tpdk/DPDK", "CPU % (DPDK/tpdk)", "runs (DPDK/tpdk)"],
+    align: ["r", "r", "r", "r", "r", "r"],
     rows: d.rows.map((row) => [
       String(row.burst),
       fmtAgg(row.dpdk),
       fmtAgg(row.tpdk),
       Number.isFinite(row.ratio) ? `${(100 * row.ratio).toFixed(0)} %` : "–",
+      `${row.dpdkCpu.n ? (100 * row.dpdkCpu.min).toFixed(0) : "–"}/${row.tpdkCpu.n ? (100 * row.tpdkCpu.min).toFixed(0) : "–"}`,
       `${row.dpdk.n}/${row.tpdk.n}`,
     ]),
   };
