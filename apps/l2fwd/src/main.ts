@@ -159,7 +159,8 @@ function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
   for (const x of port.xstats()) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
   return {
     missed: dev.stats().rxMissed,
-    delivered: wire.received,
+    // What the wire took and did write out: sent = delivered + wire write errors.
+    delivered: wire.received - wire.writeErrors,
     rxNombuf: port.stats().rx_nombuf,
     txRingFull,
     wireWriteErrors: wire.writeErrors,

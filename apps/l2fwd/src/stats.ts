@@ -37,13 +37,13 @@ export interface PortCounters {
 export interface WireCounters {
   /** Frames the port's device dropped for want of an RX buffer. */
   readonly missed: number;
-  /** Frames the port's wire took from it (transmitted out of the port and consumed). */
+  /** Frames sent out of the port that its wire took and wrote out (sent = delivered + wireWriteErrors). */
   readonly delivered: number;
   /** RX mbufs the driver could not allocate to refill its ring (DPDK's rx_nombuf: mbufs, not frames). */
   readonly rxNombuf?: number;
   /** txBurst calls on the port that found the TX ring full (events, not frames: the frames are in `dropped`). */
   readonly txRingFull?: number;
-  /** Of the frames the wire took, those it failed to write out (tx_pcap on a full disk, a udp send error). */
+  /** Frames the wire took but failed to write out (tx_pcap on a full disk, a udp send error). */
   readonly wireWriteErrors?: number;
 }
 
