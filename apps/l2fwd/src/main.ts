@@ -157,13 +157,16 @@ function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
   const wire = dev.wireStats();
   let txRingFull = 0;
   for (const x of port.xstats()) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
+  // Frames the wire took but could not write out: failed writes or sends, and
+  // (udp) frames dropped because its send pool was full.
+  const notWritten = wire.writeErrors + wire.sendDropped;
   return {
     missed: dev.stats().rxMissed,
-    // What the wire took and did write out: sent = delivered + wire write errors.
-    delivered: wire.received - wire.writeErrors,
+    // What the wire took and did write out (or has in flight): sent = delivered + wire write errors.
+    delivered: wire.received - notWritten,
     rxNombuf: port.stats().rx_nombuf,
     txRingFull,
-    wireWriteErrors: wire.writeErrors,
+    wireWriteErrors: notWritten,
   };
 }
 
