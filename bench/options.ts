@@ -40,6 +40,10 @@ export interface BenchOptions {
   fake: boolean;
   /** Directory for V8 CPU profiles of every run (node --cpu-prof); "" = none. */
   cpuProf: string;
+  /** A run whose CPU share (see RunResult.cpuShare) is below this is retried; 0 = never. */
+  minCpuShare: number;
+  /** Extra attempts for such a run; the attempt with the highest share is kept. */
+  retries: number;
   /** Extra time a run may take beyond warm-up + duration before it is killed, ms. */
   timeoutMs: number;
   help: boolean;
@@ -68,6 +72,8 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   name: "full",
   fake: false,
   cpuProf: "",
+  minCpuShare: 0.9,
+  retries: 2,
   timeoutMs: 30_000,
   help: false,
 });
@@ -87,6 +93,7 @@ export const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
   dpdkBursts: [32],
   dpdkDurationS: 2,
   dpdkWarmupS: 1,
+  retries: 1,
   name: "quick",
 });
 
@@ -118,6 +125,8 @@ one process per configuration and repetition, then writes <out>/<name>.json, .md
   --name NAME             results file name (default full, or quick with --quick)
   --fake                  synthetic results (to work on the reports; marked as such)
   --cpu-prof DIR          write V8 CPU profiles of every run's threads to DIR
+  --min-cpu-share F       retry a run that got less than this share of its 2 CPUs (default ${DEFAULTS.minCpuShare}; 0 = never)
+  --retries N             extra attempts for such a run, best kept (default ${DEFAULTS.retries}, --quick 1)
   --timeout MS            slack per run before it is killed (default ${DEFAULTS.timeoutMs})
   -h, --help              this help`;
 
@@ -261,6 +270,14 @@ const PARSERS: Record<string, Parser> = {
   },
   "--cpu-prof": (o, v) => {
     o.cpuProf = v;
+  },
+  "--min-cpu-share": (o, v, opt) => {
+    const f = Number(v);
+    if (!/^\d*\.?\d+$/.test(v) || !(f >= 0 && f <= 1)) throw new OptionError(`${opt} ${v}: use a fraction from 0 to 1, e.g. 0.9`);
+    o.minCpuShare = f;
+  },
+  "--retries": (o, v, opt) => {
+    o.retries = int(v, opt, 0, 10);
   },
   "--timeout": (o, v, opt) => {
     o.timeoutMs = int(v, opt, 1000, 3_600_000);

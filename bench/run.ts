@@ -17,7 +17,7 @@ import { type BenchOptions, OptionError, USAGE, parseOptions } from "./options.j
 import { summarizeKeys } from "./pipeline/aggregate.js";
 import { fakeResult } from "./pipeline/fake.js";
 import { buildPlan, configKey, describe } from "./pipeline/plan.js";
-import { type RunFailure, isFailure, runOne } from "./pipeline/spawn.js";
+import { type RunFailure, isFailure, runBest } from "./pipeline/spawn.js";
 import type { RunConfig, RunResult } from "./pipeline/types.js";
 import { renderChartSvg } from "./report/chart.js";
 import { markdownReport } from "./report/markdown.js";
@@ -63,7 +63,7 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
   // Repetitions are the outer loop: drift in the machine's load spreads over every configuration.
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const c of configs) {
-      const r = o.fake ? fakeResult(c, rep) : await runOne(c, { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf });
+      const r = o.fake ? fakeResult(c, rep) : await runBest(c, { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf, minCpuShare: o.minCpuShare, retries: o.retries });
       done++;
       const eta = ((performance.now() - t0) / done) * (total - done);
       const tag = `[${String(done).padStart(String(total).length)}/${total}] rep ${rep + 1}/${o.repeat} ${describe(c)}`;
@@ -75,7 +75,7 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
       results.push(r);
       const lat = r.latency ? `  p50 ${r.latency.p50.toFixed(1)} p99 ${r.latency.p99.toFixed(1)} µs` : "";
       const gc = r.gcWindow.lcore + r.gcWindow.device > 0 ? `  GC lcore ${r.gcWindow.lcore} device ${r.gcWindow.device}` : "";
-      progress(`${tag}  ${r.mpps.toFixed(2)} Mpps${lat}${gc}  cpu ${(100 * r.cpuShare).toFixed(0)}%  (eta ${fmtEta(eta)})`);
+      progress(`${tag}  ${r.mpps.toFixed(2)} Mpps${lat}${gc}  cpu ${(100 * r.cpuShare).toFixed(0)}%${r.attempts > 1 ? ` (${r.attempts} attempts)` : ""}  (eta ${fmtEta(eta)})`);
     }
   }
   return { results, failures };
@@ -143,7 +143,7 @@ async function main(): Promise<number> {
           warmupS: o.dpdkWarmupS,
           durationS: o.dpdkDurationS,
           queueSize: o.queueSize,
-          spawn: { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf },
+          spawn: { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf, minCpuShare: o.minCpuShare, retries: o.retries },
           progress,
         });
     if (dpdk.skipped) progress(dpdk.skipped);

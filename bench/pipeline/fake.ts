@@ -44,6 +44,7 @@ export function fakeResult(c: RunConfig, rep: number): RunResult {
     gbps: (pps * (c.frameSize + 20) * 8) / 1e9,
     nsPerPacket: ns,
     cpuShare: 1,
+    attempts: 1,
     kicksPerPacket: 0,
     trapsPerPacket: 0,
     interruptsPerPacket: 0,

@@ -165,6 +165,7 @@ async function main(): Promise<void> {
     gbps: (pps * (cfg.frameSize + 20) * 8) / 1e9,
     nsPerPacket: pps > 0 ? 1e9 / pps : 0,
     cpuShare: (s1.cpu - s0.cpu) / 1000 / (BUSY_THREADS * windowMs),
+    attempts: 1,
     kicksPerPacket: w.delivered > 0 ? w.kicks / w.delivered : 0,
     trapsPerPacket: w.delivered > 0 ? w.traps / w.delivered : 0,
     interruptsPerPacket: w.delivered > 0 ? w.interrupts / w.delivered : 0,

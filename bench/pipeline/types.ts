@@ -101,6 +101,8 @@ export interface RunResult {
    * processes took turns on those CPUs (the run is then not representative).
    */
   cpuShare: number;
+  /** Attempts this result took (set by the parent: runs that shared their CPUs are retried). */
+  attempts: number;
   kicksPerPacket: number;
   trapsPerPacket: number;
   interruptsPerPacket: number;
