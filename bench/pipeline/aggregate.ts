@@ -8,6 +8,8 @@ export interface CaseSummary {
   key: string;
   config: RunConfig;
   runs: number;
+  /** Attempts over all runs (more than runs when some were retried for lack of CPU). */
+  attempts: number;
   failures: string[];
   mpps: Agg;
   gbps: Agg;
@@ -59,6 +61,7 @@ export function summarize(key: string, results: readonly RunResult[], failures: 
     key,
     config,
     runs: results.length,
+    attempts: results.reduce((a, r) => a + (r.attempts ?? 1), 0),
     failures: failures.map((f) => f.error),
     mpps: pick((r) => r.mpps),
     gbps: pick((r) => r.gbps),

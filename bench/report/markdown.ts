@@ -96,6 +96,7 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   out.push("- **pkts/pass**: frames per l2fwd loop pass (received / passes over the whole run): how full the bursts are.");
   out.push("- **GC l/d/m**: garbage collections inside the window on the lcore, the device thread and the run's main thread (most in any repetition), counted from V8's `--trace-gc` output, each thread's isolate identified by a marker preloaded into every thread (`pipeline/gc-probe.cts`); a `?` means some GCs could not be attributed.");
   out.push("- **CPU %**: CPU time the run's process got during the window over twice the window (two busy-polling threads), lowest of the repetitions. About 100 when the lcore and the device thread had their CPUs to themselves; lower means other processes took turns on them and the figures understate.");
+  out.push(`- **runs**: repetitions measured; "tries" counts attempts when runs that got less than ${(100 * o.minCpuShare).toFixed(0)} % of their CPUs were retried (best attempt kept, at most ${o.retries} retries).`);
   out.push(`- **TX path**: the path forced with \`tx_mode=\`; in parentheses when the queue's counters show it used another for some frames.`);
   out.push("");
   return out.join("\n");

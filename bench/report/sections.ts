@@ -98,7 +98,8 @@ function cpuCell(c: CaseSummary): string {
 }
 
 function runsCell(c: CaseSummary): string {
-  return c.failures.length > 0 ? `${c.runs} (+${c.failures.length} failed)` : String(c.runs);
+  const retried = c.attempts > c.runs ? ` (${c.attempts} tries)` : "";
+  return c.failures.length > 0 ? `${c.runs}${retried} (+${c.failures.length} failed)` : `${c.runs}${retried}`;
 }
 
 export interface TargetCheck {
