@@ -131,7 +131,7 @@ export function dpdkCommands(o: DpdkRunOptions, sock: string): { vhost: string[]
       o.testpmd,
       ...ealArgs(o, 1, "tpdkbench-virtio"),
       "--vdev",
-      `net_virtio_user0,path=${sock},queues=1,packed_vq=0`,
+      `net_virtio_user0,path=${sock},queues=1,packed_vq=0,in_order=1,mrg_rxbuf=1`,
       "--",
       "--forward-mode=mac",
       "--port-topology=loop",
