@@ -114,7 +114,8 @@ async function main(): Promise<void> {
     statsOffset,
     drainUs: 100,
   };
-  const lcoreUrl = import.meta.resolve("@tpdk/l2fwd/dist/lcore-loop.js");
+  // TPDK_BENCH_LCORE_URL: another module exporting l2fwdLoop (experiments with a modified loop).
+  const lcoreUrl = process.env.TPDK_BENCH_LCORE_URL || import.meta.resolve("@tpdk/l2fwd/dist/lcore-loop.js");
   const tLaunch = performance.now();
   const infos = await eal.launch(lcoreUrl, "l2fwdLoop", () => arg);
   const failed = eal.wait();
