@@ -49,7 +49,7 @@ describe("the device thread dies (in-process, vhost.kill())", () => {
     await vhost.start();
     cleanup = () => vhost.stop().catch(() => {});
     const transport = new CountingTransport(mem, dev.transportOffset, { name: "virtio0" });
-    const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: 256, heartbeatTimeoutMs: 300 } });
+    const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: 256, heartbeatTimeoutMs: 1000 } });
     const pool = Mempool.create(mem, "fd", { n: 2048, cacheSize: 0, debug: true });
     port.configure(1, 1);
     port.rxQueueSetup(0, { pool });
