@@ -99,15 +99,17 @@ runMain(async () => {
     prevT = t;
   };
   let fault: string | undefined;
-  const deviceFault = (why: string): void => {
+  let silent = false;
+  const deviceFault = (why: string, noHeartbeat: boolean): void => {
     if (fault || stopping) return;
     fault = why;
+    silent = noHeartbeat;
     process.stderr.write(`l2fwd: ${why}; exiting\n`);
     // Every port is served by the same device thread: none of them will answer.
     for (const port of bus.ports) port.markDeviceDead(why);
     stop("device fault");
   };
-  bus.vhost.failed.catch((e: unknown) => deviceFault(`device thread failed: ${e instanceof Error ? e.message : String(e)}`));
+  bus.vhost.failed.catch((e: unknown) => deviceFault(`device thread failed: ${e instanceof Error ? e.message : String(e)}`, false));
   const timers: NodeJS.Timeout[] = [];
   if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
   timers.push(
@@ -116,7 +118,7 @@ runMain(async () => {
       const now = performance.now();
       for (const p of enabled) {
         const port = bus.ports[p]!;
-        if (!port.checkDevice(now)) return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`);
+        if (!port.checkDevice(now)) return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`, true);
       }
       if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
     }, DRAIN_CHECK_MS),
@@ -135,7 +137,8 @@ runMain(async () => {
   timers.forEach((t) => clearInterval(t));
   clearTimeout(killTimer);
   // A silent thread may be hung rather than gone: stop() would wait for it, terminating it cannot hang.
-  if (fault) await bus.vhost.kill();
+  // (A thread that reported a failure still runs: it is stopped normally, flushing the wires.)
+  if (silent) await bus.vhost.kill();
   await bus.close();
   await eal.close();
   print();
