@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     macUpdating: true,
     burst: cfg.burst,
     statsOffset,
-    drainUs: 100,
+    drainPasses: 32,
   };
   // TPDK_BENCH_LCORE_URL: another module exporting l2fwdLoop (experiments with a modified loop).
   const lcoreUrl = process.env.TPDK_BENCH_LCORE_URL || import.meta.resolve("@tpdk/l2fwd/dist/lcore-loop.js");

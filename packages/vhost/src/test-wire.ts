@@ -110,6 +110,7 @@ export function readTestWire(mem: Memory, recordOffset: number): TestWireRecord 
 export class TestWire implements Wire {
   readonly kind = "test";
   readonly lossless = false;
+  readonly needsClock = false;
   private readonly frames: Uint8Array[];
   private readonly u32: Uint32Array;
   private readonly u8: Uint8Array;

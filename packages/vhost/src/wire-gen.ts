@@ -53,6 +53,7 @@ export class GenWire implements Wire {
    * it is a paced line-rate source: a frame finding no buffer is missed.
    */
   readonly lossless: boolean;
+  readonly needsClock: boolean;
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly checker: FrameChecker;
@@ -101,6 +102,7 @@ export class GenWire implements Wire {
     this.limit = o.count ?? Infinity;
     this.perMs = o.rate === null ? 0 : o.rate / 1000;
     this.lossless = o.rate === null;
+    this.needsClock = o.rate !== null || o.timestamp || this.checker.latency;
     this.stamp = o.timestamp;
     this.seeded = o.seed !== null;
     this.rng = (o.seed ?? 0) | 0 || 0x9e3779b9 | 0; // xorshift32 must not start at 0

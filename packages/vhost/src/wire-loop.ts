@@ -39,6 +39,7 @@ export interface LoopOptions extends CheckOptions {
 export class LoopWire implements Wire {
   readonly kind = "loop";
   readonly lossless = false;
+  readonly needsClock: boolean;
   readonly peer: number;
   private readonly f64: Float64Array;
   private readonly s: number;
@@ -56,6 +57,7 @@ export class LoopWire implements Wire {
     this.u8 = mem.u8;
     mem.f64[statsBase + S_KIND] = WIRE_KIND_LOOP;
     this.checker = new FrameChecker(mem.f64, statsBase, o);
+    this.needsClock = this.checker.latency;
     const base = reserveWireZone(mem, statsOffset, LOOP_QUEUE_BYTES, `wire=loop,peer=${o.peer}`);
     this.inbound = new FrameQueue(base, LOOP_QUEUE_BYTES, LOOP_QUEUE_FRAMES);
     this.out = this;

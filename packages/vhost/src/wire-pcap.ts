@@ -23,6 +23,7 @@ export interface PcapOptions extends CheckOptions {
 export class PcapWire implements Wire {
   readonly kind = "pcap";
   readonly lossless = true;
+  readonly needsClock: boolean;
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly checker: FrameChecker;
@@ -61,6 +62,8 @@ export class PcapWire implements Wire {
     if (this.nFrames === 0) f64[statsBase + S_EXHAUSTED] = 1; // nothing to offer: vacuously done
     // The main thread proved the path writable; a failure here still throws (cold, at device set-up).
     this.writer = o.tx ? new PcapWriter(o.tx.path) : null;
+    // Record times in tx_pcap come from the pass clock.
+    this.needsClock = this.checker.latency || this.writer !== null;
   }
 
   ready(_now: number): number {

@@ -40,7 +40,8 @@ export class FrameChecker {
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly check: boolean;
-  private readonly latency: boolean;
+  /** Send-to-receive latency is recorded: consume() needs the pass's clock. */
+  readonly latency: boolean;
   /** performance.timeOrigin of this thread: `now` arguments are relative to it. */
   private readonly origin: number;
   private readonly ids = new Int32Array(MAX_STREAMS);
@@ -168,12 +169,14 @@ export class FrameChecker {
 export class SinkWire implements Wire {
   readonly kind = "sink";
   readonly lossless = false;
+  readonly needsClock: boolean;
   private readonly checker: FrameChecker;
 
   constructor(f64: Float64Array, statsBase: number, opts: CheckOptions) {
     f64[statsBase + S_KIND] = WIRE_KIND_SINK;
     f64[statsBase + S_EXHAUSTED] = 1;
     this.checker = new FrameChecker(f64, statsBase, opts);
+    this.needsClock = this.checker.latency;
   }
 
   ready(_now: number): number {

@@ -69,6 +69,7 @@ function noop(): void {}
 export class UdpWire implements Wire {
   readonly kind = "udp";
   readonly lossless = false;
+  readonly needsClock: boolean;
   readonly eventLoop: WireEventLoop;
   private readonly o: UdpOptions;
   private readonly f64: Float64Array;
@@ -101,6 +102,7 @@ export class UdpWire implements Wire {
     this.u8 = mem.u8;
     mem.f64[statsBase + S_KIND] = WIRE_KIND_UDP;
     this.checker = new FrameChecker(mem.f64, statsBase, o);
+    this.needsClock = this.checker.latency;
     this.lead = o.vni === null ? 0 : VXLAN_HDR_LEN;
     this.vni = o.vni ?? -1;
     this.remotePort = o.remote.port;

@@ -31,6 +31,14 @@ export interface Wire {
   readonly lossless: boolean;
 
   /**
+   * True when the wire uses the `now` arguments (pacing, timestamps, latency,
+   * pcap record times). The device then reads the clock every pass; otherwise
+   * only every few hundred microseconds, because on Node 20 every clock read
+   * (performance.now, Date.now) allocates, and a steady-state loop must not.
+   */
+  readonly needsClock: boolean;
+
+  /**
    * How many frames are due now (0 = none). `now` is the device loop's clock
    * reading for this pass (performance.now(), ms), read once per pass.
    * The device may take fewer; the rest stay due.

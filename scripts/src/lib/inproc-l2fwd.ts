@@ -94,7 +94,7 @@ export class InprocL2fwd {
       macUpdating: o.macUpdating ?? true,
       burst: app.burst,
       statsOffset,
-      drainUs: 100,
+      drainPasses: 32,
     }));
     app.done = eal.wait();
     app.done.catch(() => {});
