@@ -33,11 +33,13 @@ import {
   VIRTIO_F_VERSION_1,
   VIRTIO_ID_NET,
   VIRTIO_MSI_NO_VECTOR,
+  VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
+  ctrlQueueIndex,
   interruptWordOffset,
   netHdrSize,
 } from "@tpdk/virtio";
@@ -61,6 +63,9 @@ import {
 } from "./stats.js";
 import { DeviceQueue } from "./virtqueue.js";
 
+/** Largest control queue the device accepts (the driver may ask for less; QEMU uses 64 too). */
+export const CTRL_QUEUE_MAX_SIZE = 64;
+
 const DRIVER_BITS = STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK | STATUS_FAILED;
 /** Ethernet header plus one 802.1Q tag: what "MTU plus the low-level header" allows on RX (§5.1.6.3.2). */
 const L2_OVERHEAD = 18;
@@ -79,8 +84,13 @@ export class DeviceState {
   /** First Float64 index of this device's counters. */
   readonly sb: number;
   readonly f64: Float64Array;
+  /** The data queues: receiveq k = queues[2k], transmitq k = queues[2k+1], k < max_virtqueue_pairs. */
   readonly queues: DeviceQueue[];
+  /** The control queue (§5.1.6.5) when CTRL_VQ is offered, else null. Its index follows the negotiation. */
+  readonly ctrl: DeviceQueue | null;
+  /** num_queues: every data queue plus the control queue. */
   readonly numQueues: number;
+  readonly numDataQueues: number;
   readonly offeredLo: number;
   readonly offeredHi: number;
 
@@ -103,8 +113,24 @@ export class DeviceState {
   inOrder = false;
   eventIdx = false;
   indirect = false;
-  /** Queue pairs the data path serves: all with MQ negotiated, else the first. */
+  /**
+   * Queue pairs the data path serves: 1 after every reset (§5.1.6.5.5: only
+   * receiveq1/transmitq1 until the driver enables more), then what the
+   * driver's last VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET asked for.
+   */
   activePairs = 1;
+  /**
+   * RX steering set: virtqueue indices of the enabled receive queues among the
+   * first activePairs, in order (rebuilt at DRIVER_OK, VQ_PAIRS_SET, reset).
+   * One entry: every frame goes there; several: steered per flow (rx-steer.ts).
+   */
+  readonly rxSteer: Int32Array;
+  rxSteerCount = 0;
+  /** Round-robin position for frames the flow hash cannot classify. */
+  rxSteerNext = 0;
+  /** VIRTIO_NET_CTRL_RX state as the driver last set it. Recorded only: the device has no filter, it delivers every frame. */
+  rxPromisc = false;
+  rxAllmulti = false;
   /** Longest frame handed to the driver. */
   rxMaxFrame = MAX_FRAME;
 
@@ -114,11 +140,15 @@ export class DeviceState {
     this.t = cfg.zoneOffset;
     this.sb = (cfg.zoneOffset + DEV_STATS) >>> 3;
     this.f64 = mem.f64;
-    this.numQueues = 2 * cfg.queuePairs;
+    this.numDataQueues = 2 * cfg.queuePairs;
     this.offeredLo = cfg.offeredLo;
     this.offeredHi = cfg.offeredHi;
     this.queues = [];
-    for (let i = 0; i < this.numQueues; i++) this.queues.push(new DeviceQueue(mem, i, cfg.maxQueueSize, memLo, mem.size));
+    for (let i = 0; i < this.numDataQueues; i++) this.queues.push(new DeviceQueue(mem, i, cfg.maxQueueSize, memLo, mem.size));
+    const ctrlSize = cfg.maxQueueSize < CTRL_QUEUE_MAX_SIZE ? cfg.maxQueueSize : CTRL_QUEUE_MAX_SIZE;
+    this.ctrl = ctrlOffered(cfg) ? new DeviceQueue(mem, this.numDataQueues, ctrlSize, memLo, mem.size) : null;
+    this.numQueues = deviceQueueCount(cfg);
+    this.rxSteer = new Int32Array(cfg.queuePairs);
     this.linkUp = Atomics.load(mem.i32, (this.t + CTRL_LINK_REQUEST) >>> 2) !== 0;
     this.mirrorStatus();
   }
@@ -176,10 +206,17 @@ export class DeviceState {
       q.reset();
       this.publishQueueInfo(q);
     }
+    if (this.ctrl !== null) {
+      this.ctrl.reset();
+      this.ctrl.index = this.numDataQueues;
+    }
     this.mem.u8[this.t + ISR_BASE] = 0;
     this.hdrSize = 12;
     this.mrg = this.inOrder = this.eventIdx = this.indirect = false;
     this.activePairs = 1;
+    this.rxSteerCount = 0;
+    this.rxSteerNext = 0;
+    this.rxPromisc = this.rxAllmulti = false;
     this.rxMaxFrame = MAX_FRAME;
     this.updateActive();
     this.mirrorStatus();
@@ -229,13 +266,14 @@ export class DeviceState {
   }
 
   /**
-   * The device accepts any subset of what it offered: every offered feature
-   * works with every other (MQ is served without CTRL_VQ, see README), and
-   * VERSION_1 is not required (without it the header is the 10-byte legacy one).
-   * Bits not offered (RING_PACKED, CTRL_VQ, CSUM, ...) make it refuse.
+   * The device accepts any subset of what it offered that respects the
+   * feature dependencies (§5.1.3.1: MQ requires CTRL_VQ). VERSION_1 is not
+   * required (without it the header is the 10-byte legacy one). Bits not
+   * offered (RING_PACKED, CSUM, ...) make it refuse.
    */
   featuresAcceptable(): boolean {
-    return ((this.driverLo & ~this.offeredLo) >>> 0) === 0 && ((this.driverHi & ~this.offeredHi) >>> 0) === 0;
+    if (((this.driverLo & ~this.offeredLo) >>> 0) !== 0 || ((this.driverHi & ~this.offeredHi) >>> 0) !== 0) return false;
+    return !this.hasDriverFeature(VIRTIO_NET_F_MQ) || this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ);
   }
 
   private negotiate(): void {
@@ -244,16 +282,33 @@ export class DeviceState {
     this.inOrder = this.hasDriverFeature(VIRTIO_F_IN_ORDER);
     this.eventIdx = this.hasDriverFeature(VIRTIO_F_EVENT_IDX);
     this.indirect = this.hasDriverFeature(VIRTIO_F_INDIRECT_DESC);
-    this.activePairs = this.hasDriverFeature(VIRTIO_NET_F_MQ) ? this.cfg.queuePairs : 1;
+    // §5.1.6.5.5: even with MQ only the first pair is used until VQ_PAIRS_SET.
+    this.activePairs = 1;
+    // §5.1.2: the control queue follows the last pair the negotiation allows.
+    if (this.ctrl !== null) this.ctrl.index = ctrlQueueIndex(this.cfg.queuePairs, this.hasDriverFeature(VIRTIO_NET_F_MQ));
     const mtu = this.hasDriverFeature(VIRTIO_NET_F_MTU) ? this.cfg.mtu + L2_OVERHEAD : MAX_FRAME;
     this.rxMaxFrame = mtu < MAX_FRAME ? mtu : MAX_FRAME;
   }
 
   // ------------------------------------------------------------------ queues
 
-  /** The selected queue, or undefined when queue_select is out of range. */
+  /**
+   * The selected queue, or undefined when queue_select names no queue. Once
+   * FEATURES_OK is set the numbering follows the negotiation (§5.1.2):
+   * without MQ only pair 0 exists and the control queue (with CTRL_VQ) is 2;
+   * with MQ every pair exists and the control queue is 2 * max_virtqueue_pairs.
+   * Before FEATURES_OK every queue num_queues counts is visible.
+   */
   selected(): DeviceQueue | undefined {
-    return this.queueSelect < this.numQueues ? this.queues[this.queueSelect] : undefined;
+    const s = this.queueSelect;
+    const c = this.ctrl;
+    if ((this.status & STATUS_FEATURES_OK) === 0) {
+      if (s < this.numDataQueues) return this.queues[s];
+      return c !== null && s === c.index ? c : undefined;
+    }
+    if (c !== null && s === c.index && this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ)) return c;
+    const limit = this.hasDriverFeature(VIRTIO_NET_F_MQ) ? this.numDataQueues : 2;
+    return s < limit ? this.queues[s] : undefined;
   }
 
   /** Queue registers are writable while the queue is disabled and DRIVER_OK is clear. */
@@ -284,10 +339,39 @@ export class DeviceState {
       }
       this.publishQueueInfo(q);
     }
+    const c = this.ctrl;
+    if (c !== null && c.enabled) {
+      c.configure(this.indirect, this.eventIdx);
+      // The control queue is looked at when kicked: always ask for kicks.
+      c.setNotify(true);
+    }
+    this.buildSteering();
     this.onStart();
   }
 
-  /** True when the data path processes queue q: enabled, and within the pairs MQ negotiation allows. */
+  /**
+   * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET (§5.1.6.5.5), already validated
+   * (1..max_virtqueue_pairs): from now on RX is steered over the first n
+   * receive queues and TX is served on the first n transmit queues. The
+   * caller publishes the command's used entry after this returns.
+   */
+  setQueuePairs(n: number): void {
+    this.activePairs = n;
+    for (const q of this.queues) this.publishQueueInfo(q);
+    this.buildSteering();
+  }
+
+  /** Rebuild the RX steering set from activePairs and the enabled receive queues (cold). */
+  private buildSteering(): void {
+    let n = 0;
+    for (let p = 0; p < this.activePairs; p++) {
+      if (this.queues[2 * p]!.enabled) this.rxSteer[n++] = 2 * p;
+    }
+    this.rxSteerCount = n;
+    this.rxSteerNext = 0;
+  }
+
+  /** True when the data path processes queue q: enabled, and within the pairs the driver enabled (VQ_PAIRS_SET). */
   served(q: DeviceQueue): boolean {
     return q.enabled && q.index >>> 1 < this.activePairs;
   }
@@ -332,6 +416,12 @@ export class DeviceState {
       Atomics.add(mem.i32, w, 1);
       Atomics.notify(mem.i32, w);
     }
+    const c = this.ctrl;
+    if (c !== null && c.enabled) {
+      const w = (this.t + interruptWordOffset(c.index)) >>> 2;
+      Atomics.add(mem.i32, w, 1);
+      Atomics.notify(mem.i32, w);
+    }
   }
 
   /** Read and clear the ISR (§4.1.4.5). */
@@ -365,7 +455,7 @@ export function initTransport(mem: Memory, cfg: DeviceConfig, doorbellAddr: numb
   const u32 = mem.u32;
   u32[(t + HDR_VERSION) >>> 2] = TRANSPORT_VERSION;
   u32[(t + HDR_DEVICE_ID) >>> 2] = VIRTIO_ID_NET;
-  u32[(t + HDR_MAX_QUEUES) >>> 2] = 2 * cfg.queuePairs;
+  u32[(t + HDR_MAX_QUEUES) >>> 2] = deviceQueueCount(cfg);
   u32[(t + HDR_DOORBELL_ADDR) >>> 2] = doorbellAddr;
   u32[(t + HDR_NOTIFY_OFF_MULTIPLIER) >>> 2] = NOTIFY_OFF_MULTIPLIER;
   const c = t + DEVICE_CFG_BASE;
@@ -377,6 +467,16 @@ export function initTransport(mem: Memory, cfg: DeviceConfig, doorbellAddr: numb
   Atomics.store(mem.u8, t + COMMON_CFG_BASE + CC_DEVICE_STATUS, 0);
   // Published last: a driver that sees the magic sees the rest of the header.
   Atomics.store(u32, (t + HDR_MAGIC) >>> 2, TRANSPORT_MAGIC);
+}
+
+/** True when the device offers VIRTIO_NET_F_CTRL_VQ (and so has a control queue). */
+function ctrlOffered(cfg: DeviceConfig): boolean {
+  return ((cfg.offeredLo >>> VIRTIO_NET_F_CTRL_VQ) & 1) === 1;
+}
+
+/** num_queues (§4.1.4.3): the data queues of every pair, plus the control queue when offered. */
+export function deviceQueueCount(cfg: DeviceConfig): number {
+  return 2 * cfg.queuePairs + (ctrlOffered(cfg) ? 1 : 0);
 }
 
 function writeNetConfigStatus(mem: Memory, t: number, up: boolean): void {

@@ -8,8 +8,10 @@ import {
 } from "@tpdk/virtio";
 import type { DeviceConfig } from "./config.js";
 import { DeviceState } from "./device-state.js";
+import { processCtrl } from "./ctrl-path.js";
 import { CTRL_WIRE_EXHAUSTED, SCRATCH_BYTES } from "./layout.js";
 import { RxBuffers, processRx } from "./rx-path.js";
+import { processRxSteered } from "./rx-steer.js";
 import { S_ERR_INTERNAL } from "./stats.js";
 import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
@@ -30,10 +32,6 @@ export class NetDevice extends DeviceState {
   /** Scratch of TX pair 0; pair p's is at txScratch + p * SCRATCH_BYTES. */
   readonly txScratch: number;
   readonly rxScratch: number;
-  /** avail.idx of the RX queue was loaded during this pass (at most one load per pass). */
-  rxLoaded = false;
-  /** Next pair to receive into (round-robin per pass over the served RX queues). */
-  rxNext = 0;
   /** The last unexpected exception (the device then needs a reset). */
   lastError: unknown = undefined;
   /** Called when an exception puts the device into DEVICE_NEEDS_RESET (the loop reports it). */
@@ -42,6 +40,9 @@ export class NetDevice extends DeviceState {
   private readonly i32: Int32Array;
   private readonly trapI: number;
   private wireExhausted = false;
+  /** u32 index of the control queue's notify word (-1 without a control queue), and its value when last served. */
+  private ctrlKickI = -1;
+  private ctrlKicks = 0;
 
   constructor(mem: Memory, cfg: DeviceConfig, memLo: number, wire: Wire, chain: Chain, rxBufs: RxBuffers) {
     super(mem, cfg, memLo);
@@ -73,16 +74,24 @@ export class NetDevice extends DeviceState {
         work = 1;
       }
       if (!this.active) return work;
+      // A plain read of the control queue's kick counter, as a hint only: a
+      // stale value delays the command by a pass, and tick() checks the
+      // queue with an Atomics.load once per ms anyway. processCtrl's
+      // Atomics.load of avail.idx (pairs with the driver's store) is what
+      // makes the command visible.
+      const ck = this.ctrlKickI;
+      if (ck >= 0 && this.mem.u32[ck] !== this.ctrlKicks) {
+        this.ctrlKicks = this.mem.u32[ck]!;
+        work += processCtrl(this);
+        if (!this.active) return work;
+      }
       const pairs = this.activePairs;
       for (let p = 0; p < pairs; p++) {
         const q = this.queues[2 * p + 1]!;
         if (q.enabled) work += processTx(this, q, now, this.txScratch + p * SCRATCH_BYTES);
         if (!this.active) return work;
       }
-      if (this.linkUp) {
-        this.rxLoaded = false;
-        work += processRx(this, now);
-      }
+      if (this.linkUp) work += this.rxSteerCount > 1 ? processRxSteered(this, now) : processRx(this, now);
     } catch (e) {
       this.internalError(e);
       work++;
@@ -111,6 +120,15 @@ export class NetDevice extends DeviceState {
     for (let i = 0; i < this.numQueues; i++) kicks += Atomics.load(mem.u32, (this.t + notifyWordOffset(i)) >>> 2);
     Atomics.store(mem.u32, (this.t + TRANSPORT_STAT_KICKS) >>> 2, kicks >>> 0);
     this.applyLinkRequest();
+    if (this.ctrlKickI >= 0 && this.active) {
+      // Backstop for poll()'s plain read of the kick counter (and for drivers that post without kicking).
+      try {
+        this.ctrlKicks = Atomics.load(mem.u32, this.ctrlKickI);
+        processCtrl(this);
+      } catch (e) {
+        this.internalError(e);
+      }
+    }
     if (!this.wireExhausted) {
       try {
         if (this.wire.exhausted()) {
@@ -124,7 +142,16 @@ export class NetDevice extends DeviceState {
   }
 
   protected override onReset(): void {
-    this.rxNext = 0;
+    this.ctrlKickI = -1;
+  }
+
+  protected override onStart(): void {
+    // The control queue is served once the driver enabled it (its index is fixed by then).
+    const c = this.ctrl;
+    if (c !== null && c.enabled) {
+      this.ctrlKickI = (this.t + notifyWordOffset(c.index)) >>> 2;
+      this.ctrlKicks = Atomics.load(this.mem.u32, this.ctrlKickI);
+    } else this.ctrlKickI = -1;
   }
 
   private internalError(e: unknown): void {

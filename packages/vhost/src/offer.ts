@@ -6,6 +6,7 @@ import {
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
@@ -18,6 +19,7 @@ import {
  * The features this device implements and offers by default (virtio 1.2 §6,
  * §5.1.3). Each can be switched off per device with DeviceOptions.offer, for
  * tests and for comparing paths; none outside this list can be switched on.
+ * MQ requires CTRL_VQ: switching CTRL_VQ off alone is refused.
  */
 export const OFFERABLE_FEATURES = {
   VERSION_1: VIRTIO_F_VERSION_1,
@@ -29,6 +31,7 @@ export const OFFERABLE_FEATURES = {
   EVENT_IDX: VIRTIO_F_EVENT_IDX,
   IN_ORDER: VIRTIO_F_IN_ORDER,
   ANY_LAYOUT: VIRTIO_F_ANY_LAYOUT,
+  CTRL_VQ: VIRTIO_NET_F_CTRL_VQ,
   MQ: VIRTIO_NET_F_MQ,
 } as const;
 
@@ -47,6 +50,10 @@ export function offeredFeatures(offer: Partial<Record<string, boolean>> = {}): F
   }
   for (const [name, bit] of Object.entries(OFFERABLE_FEATURES)) {
     if (offer[name] !== false) bits.push(bit);
+  }
+  if (offer.CTRL_VQ === false && offer.MQ !== false) {
+    // §5.1.3.1: VIRTIO_NET_F_MQ requires VIRTIO_NET_F_CTRL_VQ (the pairs are set with a control command).
+    throw new TpdkError("EINVAL", "cannot offer MQ without CTRL_VQ (virtio 1.2 §5.1.3.1); switch MQ off too: offer { CTRL_VQ: false, MQ: false }");
   }
   return features(...bits);
 }

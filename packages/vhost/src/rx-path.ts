@@ -27,11 +27,12 @@ export class RxBuffers {
   }
 }
 
-const DELIVERED = 0;
-const MISSED = 1;
-const NO_FIT = 2;
-const DROPPED = 3;
-const FATAL = 4;
+// receiveOne() results (rx-steer.ts uses them too).
+export const DELIVERED = 0;
+export const MISSED = 1;
+export const NO_FIT = 2;
+export const DROPPED = 3;
+export const FATAL = 4;
 
 /**
  * Receive queue (device -> driver, queue 2k), virtio 1.2 §5.1.6.3/§5.1.6.4.
@@ -43,8 +44,8 @@ const FATAL = 4;
  * the rest of the batch; the wire never waits, unless it is lossless (file
  * replay), whose frames stay due until buffers are posted. Without MRG_RXBUF a frame
  * larger than the buffer is dropped (rxNoFit) and the buffer kept for the
- * next one. With several queue pairs served, each pass's batch goes to the
- * next RX queue in turn (round-robin per batch).
+ * next one. This is the path for one steered RX queue (the default: one
+ * pair); with several, NetDevice uses processRxSteered (rx-steer.ts).
  * At most one Atomics.load of avail.idx and one Atomics.store of used.idx per call.
  */
 export function processRx(dev: NetDevice, now: number): number {
@@ -52,7 +53,8 @@ export function processRx(dev: NetDevice, now: number): number {
   let due = wire.ready(now);
   if (due === 0) return 0;
   if (due > dev.burst) due = dev.burst;
-  const q = pickQueue(dev);
+  const q = dev.rxSteerCount !== 0 ? dev.queues[dev.rxSteer[0]!]! : null;
+  if (q !== null) q.rxLoaded = false;
   const maxFrame = dev.rxMaxFrame;
   let delivered = 0;
   let bytes = 0;
@@ -111,18 +113,6 @@ export function processRx(dev: NetDevice, now: number): number {
   return due;
 }
 
-/** The next served RX queue, round-robin over the pairs; null when none is enabled. */
-function pickQueue(dev: NetDevice): DeviceQueue | null {
-  const pairs = dev.activePairs;
-  for (let k = 0; k < pairs; k++) {
-    const p = dev.rxNext < pairs ? dev.rxNext : 0;
-    dev.rxNext = p + 1 < pairs ? p + 1 : 0;
-    const q = dev.queues[2 * p]!;
-    if (q.enabled) return q;
-  }
-  return null;
-}
-
 /**
  * Place one frame of `flen` bytes. Gathers buffers first (validating each;
  * a malformed chain met before the frame's first buffer is returned used
@@ -131,7 +121,7 @@ function pickQueue(dev: NetDevice): DeviceQueue | null {
  * the frame: straight into the buffer when header and frame fit its first
  * descriptor, else into the RX scratch area and scattered from there.
  */
-function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
+export function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
   const hdr = dev.hdrSize;
   const total = hdr + flen;
   const mrg = dev.mrg;
@@ -142,8 +132,8 @@ function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
   let cap = 0;
   while (cap < total) {
     if (q.lastAvail === q.availCached) {
-      if (dev.rxLoaded) break;
-      dev.rxLoaded = true;
+      if (q.rxLoaded) break;
+      q.rxLoaded = true;
       const n = q.pollAvail();
       if (n < 0) {
         dev.needsReset(S_ERR_AVAIL_IDX);

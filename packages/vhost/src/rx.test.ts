@@ -221,25 +221,6 @@ describe("RX drops and spreading", () => {
     expect(f.rings[0]!.usedIdx()).toBe(20);
   });
 
-  it("round-robins batches over the RX queues of the served pairs (MQ)", () => {
-    const f = deviceFixture({ frames: [frame(60)], repeat: 0, device: { queuePairs: 2, burst: 4 } });
-    const [rx0, rx1] = [f.rings[0]!, f.rings[2]!];
-    for (const rx of [rx0, rx1]) {
-      for (let i = 0; i < 8; i++) {
-        rx.setDesc(i, f.arena.alloc(128), 128, W);
-        rx.add(i);
-      }
-      rx.publish();
-    }
-    f.release(4);
-    f.pass();
-    f.release(4);
-    f.pass();
-    f.release(4);
-    f.pass();
-    expect([rx0.usedIdx(), rx1.usedIdx()]).toEqual([8, 4]);
-  });
-
   it("serves only the first pair when MQ is not negotiated", () => {
     const f = deviceFixture({
       frames: [frame(60)],

@@ -52,7 +52,11 @@ export const S_ERR_LATE_WRITE = 27; // register write refused (features after FE
 export const S_ERR_FEATURES = 28; // FEATURES_OK refused (features not offered)
 export const S_ERR_STATUS = 29; // status write refused (DRIVER_OK before FEATURES_OK, clearing bits)
 export const S_ERR_INTERNAL = 30; // exception inside the device code or the wire (NEEDS_RESET)
-export const DEVICE_STAT_SLOTS = 31;
+// --- control virtqueue (§5.1.6.5) ---
+export const S_CTRL_COMMANDS = 31; // control chains the device took (answered or returned)
+export const S_CTRL_ERRORS = 32; // of those: answered VIRTIO_NET_ERR, or returned unanswered (no ack byte)
+export const S_ERR_CTRL_CHAIN = 33; // malformed control chain/command (bad descriptors, header < 2 bytes, no ack byte, wrong data size)
+export const DEVICE_STAT_SLOTS = 34;
 
 export const DEVICE_STAT_NAMES = [
   "rxPackets",
@@ -86,6 +90,9 @@ export const DEVICE_STAT_NAMES = [
   "errFeatures",
   "errStatus",
   "errInternal",
+  "ctrlCommands",
+  "ctrlErrors",
+  "errCtrlChain",
 ] as const;
 
 export type DeviceStatName = (typeof DEVICE_STAT_NAMES)[number];

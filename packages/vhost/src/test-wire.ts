@@ -156,6 +156,13 @@ export class TestWire implements Wire {
     return this.frames[this.next]!.length;
   }
 
+  peek(u8: Uint8Array, addr: number, max: number): number {
+    const f = this.frames[this.next]!;
+    const n = f.length < max ? f.length : max;
+    for (let k = 0; k < n; k++) u8[addr + k] = f[k]!;
+    return n;
+  }
+
   produce(u8: Uint8Array, addr: number): void {
     u8.set(this.frames[this.next]!, addr);
     this.bump(R_PRODUCED);

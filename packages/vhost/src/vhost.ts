@@ -34,7 +34,11 @@ export interface DeviceOptions {
   mac?: string;
   /** Default 1500 (offered with the MTU feature). */
   mtu?: number;
-  /** Queue pairs (one per lcore that polls the device). Default 1, at most 32. */
+  /**
+   * max_virtqueue_pairs (one pair per lcore that polls the device). Default 1,
+   * at most 31. More than 1 needs MQ (and so CTRL_VQ) offered; the driver
+   * enables them with VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET.
+   */
   queuePairs?: number;
   /** Largest queue size the device accepts (power of two). Default 4096. */
   maxQueueSize?: number;
@@ -53,6 +57,8 @@ export interface VhostStartInfo {
 }
 
 const DEFAULT_MAX_QUEUE_SIZE = 4096;
+/** Most queue pairs per device: 2 * 31 data queues + the control queue = 63 <= TRANSPORT_MAX_QUEUES. */
+export const MAX_QUEUE_PAIRS = (TRANSPORT_MAX_QUEUES - 1) >>> 1;
 const DEFAULT_BURST = 64;
 const ZONE_NAME_MAX = 47;
 
@@ -127,7 +133,8 @@ export class Vhost {
     if (`${this.prefix}.${name}.scratch`.length > ZONE_NAME_MAX) throw new TpdkError("EINVAL", `vhost: device name "${name}" is too long`);
     if (this.devs.some((d) => d.name === name)) throw new TpdkError("EEXIST", `vhost: device "${name}" already exists`);
     const index = this.devs.length;
-    const queuePairs = positiveInt("queuePairs", o.queuePairs ?? 1, 1, TRANSPORT_MAX_QUEUES / 2);
+    // Every pair's two queues plus the control queue must fit the transport's notify/interrupt words.
+    const queuePairs = positiveInt("queuePairs", o.queuePairs ?? 1, 1, MAX_QUEUE_PAIRS);
     const maxQueueSize = positiveInt("maxQueueSize", o.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE, 1, QUEUE_SIZE_MAX);
     if ((maxQueueSize & (maxQueueSize - 1)) !== 0) throw new TpdkError("EINVAL", `vhost: maxQueueSize ${maxQueueSize} is not a power of two`);
     const mtu = positiveInt("mtu", o.mtu ?? 1500, 68, 65535);

@@ -72,7 +72,12 @@ export class Chain {
  * runs longer than the queue size.
  */
 export class DeviceQueue {
-  readonly index: number;
+  /**
+   * Virtqueue index (also queue_notify_off and the interrupt word). Fixed for
+   * data queues; the control queue's depends on the negotiated features
+   * (2 without MQ, 2 * max_virtqueue_pairs with it: §5.1.2) and is set by DeviceState.
+   */
+  index: number;
   readonly maxSize: number;
   // --- transport registers (§4.1.4.3) ---
   size: number;
@@ -102,6 +107,10 @@ export class DeviceQueue {
   eventIdx = false;
   /** True while the device asks the driver for kicks (it is about to sleep). */
   notifyOn = false;
+  /** RX, per pass: avail.idx was loaded this pass (at most one load per queue per pass). */
+  rxLoaded = false;
+  /** RX, per pass: a frame found no buffer here; the rest steered here this pass are missed. */
+  rxStarved = false;
 
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;

@@ -127,6 +127,20 @@ export class GenWire implements Wire {
     return this.lengths[this.sizeIdx]!;
   }
 
+  /** The next frame's headers up to the UDP ports (what the device steers by): the template with this frame's source port. */
+  peek(u8: Uint8Array, addr: number, max: number): number {
+    const t = this.templates[this.sizeIdx]!;
+    let n = t.length < max ? t.length : max;
+    if (n > L4_OFF + 4) n = L4_OFF + 4;
+    for (let k = 0; k < n; k++) u8[addr + k] = t[k]!;
+    if (n >= L4_OFF + 2) {
+      const sport = (DEFAULT_UDP_PORT + this.flow) & 0xffff;
+      u8[addr + L4_OFF] = sport >>> 8;
+      u8[addr + L4_OFF + 1] = sport & 0xff;
+    }
+    return n;
+  }
+
   produce(u8: Uint8Array, addr: number): void {
     const i = this.sizeIdx;
     const len = this.lengths[i]!;

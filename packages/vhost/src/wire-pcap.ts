@@ -78,6 +78,16 @@ export class PcapWire implements Wire {
     return this.offsets[i + 1]! - this.offsets[i]!;
   }
 
+  peek(u8: Uint8Array, addr: number, max: number): number {
+    const i = this.next;
+    const start = this.offsets[i]!;
+    const len = this.offsets[i + 1]! - start;
+    const n = len < max ? len : max;
+    const src = this.srcView;
+    for (let k = 0; k < n; k++) u8[addr + k] = src.getUint8(start + k);
+    return n;
+  }
+
   produce(u8: Uint8Array, addr: number): void {
     if (u8 !== this.dstU8) {
       // Once per destination array (normally once: EAL memory), not per frame.

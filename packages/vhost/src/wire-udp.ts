@@ -135,6 +135,16 @@ export class UdpWire implements Wire {
     return this.rx.frontLength();
   }
 
+  peek(u8: Uint8Array, addr: number, max: number): number {
+    const q = this.rx;
+    const src = q.frontOffset();
+    const len = q.frontLength();
+    const n = len < max ? len : max;
+    if (u8 === this.u8) u8.copyWithin(addr, src, src + n);
+    else for (let k = 0; k < n; k++) u8[addr + k] = this.u8[src + k]!; // not EAL memory: only tests do this
+    return n;
+  }
+
   produce(u8: Uint8Array, addr: number): void {
     const q = this.rx;
     const src = q.frontOffset();

@@ -49,6 +49,18 @@ export interface Wire {
   frameLength(): number;
 
   /**
+   * Optional: copy leading bytes of the next due frame to u8[addr ..)
+   * WITHOUT taking it, and return how many: at most min(max, frameLength()),
+   * and at least the Ethernet, IPv4 and UDP-port headers when the frame has
+   * them (42 bytes without IP options) or the whole frame. With several
+   * RX queues in use the device steers each frame by its flow before it
+   * takes buffers (rx-steer.ts); a wire without peek is steered round-robin.
+   * The device has checked that the range lies inside shared memory. Hot
+   * path: no allocation.
+   */
+  peek?(u8: Uint8Array, addr: number, max: number): number;
+
+  /**
    * Write the next due frame at u8[addr .. addr + frameLength()) and advance.
    * The device has checked that the range lies inside shared memory.
    */

@@ -12,6 +12,7 @@ export const VIRTIO_NET_F_MAC = 5;
 export const VIRTIO_NET_F_MRG_RXBUF = 15;
 export const VIRTIO_NET_F_STATUS = 16;
 export const VIRTIO_NET_F_CTRL_VQ = 17;
+export const VIRTIO_NET_F_CTRL_RX = 18;
 export const VIRTIO_NET_F_MQ = 22;
 export const VIRTIO_F_ANY_LAYOUT = 27;
 export const VIRTIO_F_INDIRECT_DESC = 28; // VIRTIO_RING_F_INDIRECT_DESC
@@ -29,6 +30,7 @@ export const FEATURE_NAMES: Readonly<Record<number, string>> = {
   [VIRTIO_NET_F_MRG_RXBUF]: "MRG_RXBUF",
   [VIRTIO_NET_F_STATUS]: "STATUS",
   [VIRTIO_NET_F_CTRL_VQ]: "CTRL_VQ",
+  [VIRTIO_NET_F_CTRL_RX]: "CTRL_RX",
   [VIRTIO_NET_F_MQ]: "MQ",
   [VIRTIO_F_ANY_LAYOUT]: "ANY_LAYOUT",
   [VIRTIO_F_INDIRECT_DESC]: "INDIRECT_DESC",

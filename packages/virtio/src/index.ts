@@ -3,4 +3,5 @@ export * from "./status.js";
 export * from "./split-ring.js";
 export * from "./packed-ring.js";
 export * from "./net.js";
+export * from "./net-ctrl.js";
 export * from "./transport.js";

@@ -1,5 +1,5 @@
 import { Memory } from "@tpdk/eal";
-import { type Features, STATUS_DRIVER_OK } from "@tpdk/virtio";
+import { type Features, STATUS_DRIVER_OK, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ, ctrlQueueIndex, hasFeature } from "@tpdk/virtio";
 import type { DeviceLoop } from "../device-loop.js";
 import { type TestWireSpec, readTestWire, releaseTestWire, testWireSpec } from "../test-wire.js";
 import { type DeviceOptions, Vhost } from "../vhost.js";
@@ -39,8 +39,14 @@ export interface Fixture {
   dev: VhostDevice;
   loop: DeviceLoop;
   client: TrapClient;
-  /** rings[q] for each queue (2 per pair). */
+  /**
+   * rings[q] for each data queue (2 per pair). Only the queues the
+   * negotiation leaves are set up: every pair with MQ, else pair 0.
+   */
   rings: DriverRing[];
+  /** The control queue's ring (set up when CTRL_VQ is negotiated), and its virtqueue index. */
+  ctrl: DriverRing;
+  ctrlIndex: number;
   arena: Arena;
   wireSpec: TestWireSpec;
   /** Step the device loop n times; returns total work. */
@@ -70,11 +76,21 @@ export function deviceFixture(o: FixtureOptions = {}): Fixture {
   const size = o.queueSize ?? 8;
   const rings: DriverRing[] = [];
   for (let q = 0; q < 2 * dev.queuePairs; q++) rings.push(new DriverRing(mem, `test.ring${q}`, size));
+  const ctrl = new DriverRing(mem, "test.ctrlring", 16);
+  const features = o.features ?? dev.offered;
+  const mq = hasFeature(features, VIRTIO_NET_F_MQ);
+  const ctrlIndex = ctrlQueueIndex(dev.queuePairs, mq);
   const arena = new Arena(mem, "test.arena", o.arenaBytes ?? 1 << 20);
-  const f: Fixture = { mem, vhost, dev, loop, client, rings, arena, wireSpec, pass, release: (n) => releaseTestWire(mem, wireSpec.recordOffset, n), wire: () => readTestWire(mem, wireSpec.recordOffset) };
+  const f: Fixture = {
+    mem, vhost, dev, loop, client, rings, ctrl, ctrlIndex, arena, wireSpec, pass,
+    release: (n) => releaseTestWire(mem, wireSpec.recordOffset, n),
+    wire: () => readTestWire(mem, wireSpec.recordOffset),
+  };
   if (!o.noStart) {
-    if (!client.negotiate(o.features ?? dev.offered)) throw new Error("fixture: FEATURES_OK refused");
-    for (let q = 0; q < rings.length; q++) client.setupQueue(q, rings[q]!);
+    if (!client.negotiate(features)) throw new Error("fixture: FEATURES_OK refused");
+    const nData = mq ? rings.length : 2;
+    for (let q = 0; q < nData; q++) client.setupQueue(q, rings[q]!);
+    if (hasFeature(features, VIRTIO_NET_F_CTRL_VQ)) client.setupQueue(ctrlIndex, ctrl);
     client.driverOk();
     if ((client.status() & STATUS_DRIVER_OK) === 0) throw new Error("fixture: DRIVER_OK refused");
   }
