@@ -7,7 +7,9 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_STATUS,
@@ -20,11 +22,13 @@ import {
 import type { TxMode } from "./options.js";
 
 /**
- * Everything this driver can use. Not here: CSUM/GUEST_CSUM/GSO (no
- * offloads), CTRL_VQ and MQ (no control queue: one queue pair per port, as
- * the device's max_virtqueue_pairs allows), RING_PACKED (split ring only).
- * ACCESS_PLATFORM is accepted: our bus addresses are the shared-memory
- * offsets the device uses, an identity mapping.
+ * Everything this driver can use. CTRL_VQ and MQ: a control queue (set up at
+ * start) and up to max_virtqueue_pairs queue pairs, enabled with
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. Not here: CSUM/GUEST_CSUM/GSO (no
+ * offloads), CTRL_RX (no receive filter is programmed: promiscuous mode is
+ * accepted without one), RING_PACKED (split ring only). ACCESS_PLATFORM is
+ * accepted: our bus addresses are the shared-memory offsets the device uses,
+ * an identity mapping.
  */
 export const DRIVER_FEATURES: Features = features(
   VIRTIO_F_VERSION_1,
@@ -37,14 +41,17 @@ export const DRIVER_FEATURES: Features = features(
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_ACCESS_PLATFORM,
+  VIRTIO_NET_F_CTRL_VQ,
+  VIRTIO_NET_F_MQ,
 );
 
 /** The per-port feature overrides and the devargs key each comes from. */
-export const FEATURE_OVERRIDES: readonly { key: string; opt: "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect"; bit: number }[] = [
+export const FEATURE_OVERRIDES: readonly { key: string; opt: "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq"; bit: number }[] = [
   { key: "mrg_rxbuf", opt: "mrgRxbuf", bit: VIRTIO_NET_F_MRG_RXBUF },
   { key: "in_order", opt: "inOrder", bit: VIRTIO_F_IN_ORDER },
   { key: "event_idx", opt: "eventIdx", bit: VIRTIO_F_EVENT_IDX },
   { key: "indirect", opt: "indirect", bit: VIRTIO_F_INDIRECT_DESC },
+  { key: "mq", opt: "mq", bit: VIRTIO_NET_F_MQ },
 ];
 
 export interface FeatureOverrides {
@@ -52,6 +59,7 @@ export interface FeatureOverrides {
   inOrder?: boolean | undefined;
   eventIdx?: boolean | undefined;
   indirect?: boolean | undefined;
+  mq?: boolean | undefined;
   txMode?: TxMode | undefined;
 }
 
@@ -59,8 +67,10 @@ export interface FeatureOverrides {
  * What the driver writes to driver_feature: (what it supports ∩ what the
  * device offers), then the per-port overrides: `key=0` removes a feature,
  * `key=1` requires it (an error naming it when the device does not offer
- * it). A forced tx_mode must be possible with the result. Pure; throws
- * TpdkError "EFEATURES".
+ * it). A forced tx_mode must be possible with the result. MQ needs CTRL_VQ
+ * (§5.1.3.1): from a device that offers MQ alone the driver takes neither
+ * multiqueue nor, with mq=1, the device at all. Pure; throws TpdkError
+ * "EFEATURES".
  */
 export function negotiateFeatures(name: string, offered: Features, o: FeatureOverrides = {}): Features {
   let f = intersectFeatures(DRIVER_FEATURES, offered);
@@ -73,6 +83,12 @@ export function negotiateFeatures(name: string, offered: Features, o: FeatureOve
         `${name}: ${key}=1 but the device does not offer ${FEATURE_NAMES[bit]}; use ${key}=0 or leave ${key} out`,
       );
     }
+  }
+  if (hasFeature(f, VIRTIO_NET_F_MQ) && !hasFeature(f, VIRTIO_NET_F_CTRL_VQ)) {
+    if (o.mq === true) {
+      throw new TpdkError("EFEATURES", `${name}: mq=1 but the device offers MQ without CTRL_VQ, which MQ requires (virtio 1.2 §5.1.3.1); leave mq out`);
+    }
+    f = withFeature(f, VIRTIO_NET_F_MQ, false);
   }
   if (o.txMode === "indirect" && !hasFeature(f, VIRTIO_F_INDIRECT_DESC)) {
     throw new TpdkError("EFEATURES", `${name}: tx_mode=indirect but INDIRECT_DESC is not negotiated (device lacks it or indirect=0)`);

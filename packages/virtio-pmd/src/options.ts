@@ -16,6 +16,8 @@ export interface VirtioPmdOptions {
   inOrder?: boolean | undefined;
   eventIdx?: boolean | undefined;
   indirect?: boolean | undefined;
+  /** `mq=`: multiqueue (VIRTIO_NET_F_MQ, with the control queue it needs). undefined = if offered; false = one pair; true = required. */
+  mq?: boolean | undefined;
   /** `tx_mode=`: auto (DPDK's per-packet choice), or force chained / push / indirect. */
   txMode?: TxMode;
   /** Register-access (trap) timeout in ms; a device that does not answer is dead. */
@@ -29,7 +31,7 @@ export const MIN_QUEUE_SIZE = 8;
 export const MAX_QUEUE_SIZE = 32768;
 
 /** The keys parseDriverArgs consumes. */
-export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "tx_mode"] as const;
+export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "mq", "tx_mode"] as const;
 
 function takeTri(args: Map<string, string>, key: string): boolean | undefined {
   if (!args.has(key)) {
@@ -64,6 +66,7 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
   opts.inOrder = takeTri(args, "in_order");
   opts.eventIdx = takeTri(args, "event_idx");
   opts.indirect = takeTri(args, "indirect");
+  opts.mq = takeTri(args, "mq");
   opts.txMode = takeString(args, "tx_mode", { default: "auto", choices: TX_MODES }) as TxMode;
   if (opts.txMode === "indirect" && opts.indirect === false) {
     throw new UsageError(`${vdevName}: tx_mode=indirect needs indirect descriptors but indirect=0; drop one of them`);
@@ -72,8 +75,8 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
 }
 
 /** Validate programmatic options (the same rules as parseDriverArgs); returns a filled copy. */
-export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required<Omit<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect">> &
-  Pick<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect"> {
+export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required<Omit<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq">> &
+  Pick<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq"> {
   const queueSize = o.queueSize ?? DEFAULT_QUEUE_SIZE;
   if (!isValidQueueSize(queueSize) || queueSize < MIN_QUEUE_SIZE) {
     throw new TpdkError("EINVAL", `${name}: queue size ${queueSize} is not a power of two in ${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE}`);
@@ -93,6 +96,7 @@ export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required
     inOrder: o.inOrder,
     eventIdx: o.eventIdx,
     indirect: o.indirect,
+    mq: o.mq,
     txMode,
     trapTimeoutMs: o.trapTimeoutMs ?? 2000,
     heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,

@@ -16,8 +16,13 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_CTRL_MQ,
+  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+  VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
+  ctrlQueueIndex,
   featureNames,
   hasFeature,
   netHdrSize,
@@ -78,6 +83,7 @@ import {
   portEntry,
 } from "./layout.js";
 import { formatMac, defaultMac, isZeroMac } from "./mac.js";
+import { CTRL_QUEUE_SIZE, ControlQueue } from "./ctrl-queue.js";
 import { negotiateFeatures } from "./negotiate.js";
 import { type TxMode, type VirtioPmdOptions, resolveOptions } from "./options.js";
 import { type EthStats, type XStat, readQueueStats, sumStats, xstatsOf } from "./stats.js";
@@ -176,6 +182,12 @@ export class VirtioPort {
   private mac: Uint8Array = new Uint8Array(6);
   private mtu = 1500;
   private maxPairs = 1;
+  /** max_virtqueue_pairs as the device reports it (1 without MQ): where its control queue is. */
+  private devicePairs = 1;
+  /** The control queue (CTRL_VQ negotiated), created at the first start. */
+  private ctrlq: ControlQueue | null = null;
+  /** Between DRIVER_OK and PORT_STARTED in start(): control commands may be sent. */
+  private starting = false;
   private nbRx = 0;
   private nbTx = 0;
   private readonly rxq: (QueueSlot | undefined)[] = [];
@@ -282,7 +294,8 @@ export class VirtioPort {
       return;
     }
     const cfg = this.step("config read", () => readNetConfig(t, f));
-    this.maxPairs = Math.max(1, Math.min(cfg.maxPairs, PMD_MAX_QUEUES));
+    this.devicePairs = Math.max(1, cfg.maxPairs);
+    this.maxPairs = Math.min(this.devicePairs, PMD_MAX_QUEUES);
     this.mtu = cfg.mtu ?? 1500;
     this.step("MAC", () => {
       // DPDK: use the device's MAC when it has one, else choose one and write it to the config.
@@ -303,12 +316,18 @@ export class VirtioPort {
 
   // ---------------------------------------------------------------- ethdev API
 
-  /** rte_eth_dev_configure: queue counts (at most the device's max_virtqueue_pairs each). */
+  /**
+   * rte_eth_dev_configure: queue counts, each at most max_virtqueue_pairs
+   * (the device's, with MQ negotiated; 1 without) and PMD_MAX_QUEUES. With
+   * more than one of either, start() enables max(nbRx, nbTx) pairs with
+   * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET; the device then steers RX by flow over
+   * the first nbRx receive queues it has buffers for.
+   */
   configure(nbRxQueues: number, nbTxQueues: number): void {
     this.requireState("configure", PORT_PROBED, PORT_CONFIGURED, PORT_STOPPED);
     for (const [what, n] of [["rx", nbRxQueues], ["tx", nbTxQueues]] as const) {
       if (!Number.isInteger(n) || n < 0 || n > this.maxPairs) {
-        throw new TpdkError("EINVAL", `${this.name}: ${n} ${what} queues requested, the device has ${this.maxPairs} queue pair(s)`);
+        throw new TpdkError("EINVAL", `${this.name}: ${n} ${what} queues requested, at most ${this.maxPairs}: ${this.pairsLimit()}`);
       }
     }
     if (nbRxQueues + nbTxQueues === 0) throw new TpdkError("EINVAL", `${this.name}: configure needs at least one queue`);
@@ -381,13 +400,28 @@ export class VirtioPort {
       for (let q = 0; q < this.nbRx; q++) this.programQueue(this.rxq[q]!, rxQueueIndex(q), false);
       for (let q = 0; q < this.nbTx; q++) this.programQueue(this.txq[q]!, txQueueIndex(q), true);
     });
-    this.step("DRIVER_OK", () => {
-      addStatus(t, STATUS_DRIVER_OK);
-      const s = readStatus(t);
-      if (s & (STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED) || !(s & STATUS_DRIVER_OK)) {
-        throw new TpdkError("EDEVICE", `${this.name}: device status 0x${s.toString(16)} after DRIVER_OK`);
+    if (hasFeature(this.negotiated, VIRTIO_NET_F_CTRL_VQ)) this.step("control queue setup", () => this.programCtrl());
+    try {
+      this.step("DRIVER_OK", () => {
+        addStatus(t, STATUS_DRIVER_OK);
+        const s = readStatus(t);
+        if (s & (STATUS_DEVICE_NEEDS_RESET | STATUS_FAILED) || !(s & STATUS_DRIVER_OK)) {
+          throw new TpdkError("EDEVICE", `${this.name}: device status 0x${s.toString(16)} after DRIVER_OK`);
+        }
+      });
+      const pairs = Math.max(this.nbRx, this.nbTx);
+      if (pairs > 1) {
+        // §5.1.6.5.5: every queue is configured (and RX filled) before they are enabled; the device
+        // uses only pair 0 until it has returned this command.
+        this.starting = true;
+        this.step("VQ_PAIRS_SET", () => this.ctrlCommand(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, [pairs & 0xff, pairs >>> 8]));
       }
-    });
+    } catch (e) {
+      this.abortStart();
+      throw e;
+    } finally {
+      this.starting = false;
+    }
     // Open the queues to the lcores last: a new run generation per queue.
     for (let q = 0; q < this.nbRx; q++) openQueue(this.mem, this.rxq[q]!.zone);
     for (let q = 0; q < this.nbTx; q++) openQueue(this.mem, this.txq[q]!.zone);
@@ -483,7 +517,11 @@ export class VirtioPort {
     return Uint8Array.from(this.mac);
   }
 
-  /** Accepted: the device has no MAC filter, it delivers every frame anyway. */
+  /**
+   * Accepted without a command: this driver does not negotiate
+   * VIRTIO_NET_F_CTRL_RX (it programs no receive filter), and without it the
+   * device applies none and delivers every frame (§5.1.6.5.1).
+   */
   promiscuousEnable(): void {
     this.promisc = true;
   }
@@ -614,6 +652,68 @@ export class VirtioPort {
       doorbell: this.transport.doorbellAddr(),
       interrupt: this.transport.interruptAddr(vq),
     };
+  }
+
+  /**
+   * Send a control command and check its ack (control path, main thread;
+   * blocks until the device answers, at most trapTimeoutMs). A command that
+   * times out declares the device dead, as a trap that times out does.
+   * Throws TpdkError naming the command (ECTRL, ETIMEDOUT, EPROTO, ENODEV).
+   */
+  ctrlCommand(cls: number, cmd: number, data: ArrayLike<number> = []): void {
+    const cq = this.ctrlq;
+    if (cq === null || (this.state !== PORT_STARTED && !this.starting)) {
+      const why = hasFeature(this.negotiated, VIRTIO_NET_F_CTRL_VQ) ? "the port is not started" : "CTRL_VQ is not negotiated";
+      throw new TpdkError("ESTATE", `${this.name}: cannot send a control command: ${why}`);
+    }
+    if (!this.live.alive) throw new TpdkError("ENODEV", `${this.name}: device is not answering (${this.live.reason})`);
+    try {
+      cq.send(this.transport, cls, cmd, data, this.opts.trapTimeoutMs);
+    } catch (e) {
+      if (e instanceof TpdkError && e.code === "ETIMEDOUT") this.live.declare("a control command timed out");
+      throw e;
+    }
+  }
+
+  /**
+   * start() failed after the RX rings were filled: reset the device (best
+   * effort) and take every mbuf back, so a failed start leaks nothing. The
+   * next start() re-runs the bring-up.
+   */
+  private abortStart(): void {
+    try {
+      if (this.live.alive) {
+        // The reset stops the device touching the buffers freed below; FAILED again says the driver gave up.
+        resetDevice(this.transport, RESET_TIMEOUT_MS);
+        setFailed(this.transport);
+      }
+    } catch {
+      // The device is failing anyway; what matters is the error being thrown.
+    }
+    this.deviceIsReset = true;
+    for (let q = 0; q < this.nbRx; q++) releaseQueue(this.mem, this.mbufs, this.rxq[q]!.zone);
+    for (let q = 0; q < this.nbTx; q++) releaseQueue(this.mem, this.mbufs, this.txq[q]!.zone);
+  }
+
+  /** Why configure() allows no more queues than it does (messages). */
+  private pairsLimit(): string {
+    if (!hasFeature(this.offered, VIRTIO_NET_F_MQ)) return "the device does not offer MQ (one queue pair)";
+    if (!hasFeature(this.negotiated, VIRTIO_NET_F_MQ)) return "MQ is not negotiated (mq=0, or the device lacks CTRL_VQ)";
+    if (this.devicePairs > PMD_MAX_QUEUES) return `the driver handles ${PMD_MAX_QUEUES} queues per direction (the device has ${this.devicePairs} pairs)`;
+    return `the device's max_virtqueue_pairs is ${this.devicePairs}`;
+  }
+
+  /** Create (first start) and program the control queue; before DRIVER_OK. */
+  private programCtrl(): void {
+    const vq = ctrlQueueIndex(this.devicePairs, hasFeature(this.negotiated, VIRTIO_NET_F_MQ));
+    if (this.ctrlq === null || this.ctrlq.vq !== vq) {
+      const max = queueMaxSize(this.transport, vq);
+      if (max === 0) throw new TpdkError("EQUEUE", `${this.name}: device has no control virtqueue ${vq}`);
+      let size = 1;
+      while (size * 2 <= max && size < CTRL_QUEUE_SIZE) size *= 2;
+      this.ctrlq = new ControlQueue(this.mem, this.portId, vq, size);
+    }
+    this.ctrlq.program(this.transport);
   }
 
   /** Reset the ring, tell the device where it is (traps), post RX buffers. */

@@ -49,10 +49,17 @@ import {
   USED_IDX,
   USED_RING,
   VIRTIO_ID_NET,
+  VIRTIO_NET_CTRL_MQ,
+  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+  VIRTIO_NET_ERR,
+  VIRTIO_NET_F_MQ,
+  VIRTIO_NET_OK,
   VRING_DESC_F_INDIRECT,
   VRING_DESC_F_NEXT,
   VRING_DESC_F_WRITE,
   VIRTIO_NET_S_LINK_UP,
+  ctrlQueueIndex,
+  hasFeature,
   isSubset,
 } from "@tpdk/virtio";
 import type { TrapHandler } from "../transport.js";
@@ -78,7 +85,21 @@ export interface FakeDeviceOptions {
   tornConfigReads?: number;
   /** Never report status 0 after a reset. */
   stuckReset?: boolean;
+  /**
+   * Control queue (offer CTRL_VQ): how a kicked command is answered. Default:
+   * VIRTIO_NET_OK for MQ VQ_PAIRS_SET with 1..maxPairs (MQ negotiated),
+   * VIRTIO_NET_ERR for anything else. "silent": never answered (the driver
+   * times out); "unanswered": returned with used len 0.
+   */
+  ctrl?: ((cls: number, cmd: number, data: number[]) => number) | "silent" | "unanswered";
   name?: string;
+}
+
+/** A control command as the fake device received it. */
+export interface CtrlCommand {
+  cls: number;
+  cmd: number;
+  data: number[];
 }
 
 export interface FakeQueue {
@@ -126,6 +147,10 @@ export class FakeNetDevice implements TrapHandler {
   readonly config = new Uint8Array(NET_CFG_SIZE);
   /** Every trap as "r|w space off width [value]" (tests may inspect the order). */
   readonly log: string[] = [];
+  /** Control commands received, in order. */
+  readonly ctrlLog: CtrlCommand[] = [];
+  /** Queue pairs the last accepted VQ_PAIRS_SET enabled (1 after reset). */
+  pairs = 1;
 
   constructor(mem: Memory, opts: FakeDeviceOptions) {
     this.mem = mem;
@@ -152,7 +177,9 @@ export class FakeNetDevice implements TrapHandler {
 
   private resetQueues(): void {
     this.queues.length = 0;
-    for (let i = 0; i < 4; i++) {
+    this.pairs = 1;
+    const n = Math.max(4, 2 * (this.opts.maxPairs ?? 1) + 1);
+    for (let i = 0; i < n; i++) {
       this.queues.push({ size: this.opts.maxQueueSize ?? 4096, enabled: false, desc: 0, avail: 0, used: 0, lastAvail: 0, usedShadow: 0 });
     }
   }
@@ -277,6 +304,49 @@ export class FakeNetDevice implements TrapHandler {
       case CC_QUEUE_DEVICE_HI:
         break;
     }
+  }
+
+  /** The control queue's index under the features the driver wrote (§5.1.2). */
+  ctrlVq(): number {
+    return ctrlQueueIndex(this.opts.maxPairs ?? 1, hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ));
+  }
+
+  /** TrapHandler: a control-path kick. The control queue is answered at once (unless `ctrl` says otherwise). */
+  kicked(queue: number): void {
+    if (queue === this.ctrlVq() && this.opts.ctrl !== "silent") this.serviceCtrl();
+  }
+
+  /** Take every pending control command, answer it (see FakeDeviceOptions.ctrl), publish. */
+  serviceCtrl(): void {
+    const vq = this.ctrlVq();
+    for (let h = this.popAvail(vq); h >= 0; h = this.popAvail(vq)) {
+      const c = this.chain(vq, h);
+      const bytes: number[] = [];
+      let ack = -1;
+      for (const s of c.segs) {
+        if (s.flags & VRING_DESC_F_WRITE) {
+          if (ack < 0 && s.len > 0) ack = s.addr;
+        } else for (let i = 0; i < s.len; i++) bytes.push(this.mem.u8[s.addr + i]!);
+      }
+      const cmd: CtrlCommand = { cls: bytes[0] ?? -1, cmd: bytes[1] ?? -1, data: bytes.slice(2) };
+      this.ctrlLog.push(cmd);
+      if (this.opts.ctrl === "unanswered" || ack < 0) {
+        this.pushUsed(vq, h, 0);
+        continue;
+      }
+      const answer = typeof this.opts.ctrl === "function" ? this.opts.ctrl(cmd.cls, cmd.cmd, cmd.data) : this.defaultCtrl(cmd);
+      this.mem.u8[ack] = answer;
+      this.pushUsed(vq, h, 1);
+    }
+    this.publishUsed(vq);
+  }
+
+  private defaultCtrl(c: CtrlCommand): number {
+    if (c.cls !== VIRTIO_NET_CTRL_MQ || c.cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || c.data.length !== 2) return VIRTIO_NET_ERR;
+    const n = c.data[0]! | (c.data[1]! << 8);
+    if (!hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ) || n < 1 || n > (this.opts.maxPairs ?? 1)) return VIRTIO_NET_ERR;
+    this.pairs = n;
+    return VIRTIO_NET_OK;
   }
 
   // ---- ring helpers for tests ----

@@ -1,0 +1,202 @@
+import { Memory, TpdkError } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import * as v from "@tpdk/virtio";
+import { describe, expect, it } from "vitest";
+import { negotiateFeatures } from "./negotiate.js";
+import { parseDriverArgs, type VirtioPmdOptions } from "./options.js";
+import { VirtioPort } from "./port.js";
+import { RxQueue } from "./rxq.js";
+import { type FakeDeviceOptions, FakeNetDevice } from "./testing/fake-device.js";
+import { ALL_FEATURES, frame } from "./testing/harness.js";
+import { InProcessTransport } from "./transport.js";
+import { TxQueue } from "./txq.js";
+
+const MQ_FEATURES = v.withFeature(v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_CTRL_VQ, true), v.VIRTIO_NET_F_MQ, true);
+
+function setup(device: Partial<FakeDeviceOptions> = {}, pmd: VirtioPmdOptions = {}) {
+  const mem = Memory.create(48 << 20);
+  const dev = new FakeNetDevice(mem, { offered: MQ_FEATURES, maxPairs: 4, mac: [0x52, 0x54, 0, 0, 0, 1], ...device });
+  const transport = new InProcessTransport(mem, dev.region, dev, "virtio0");
+  const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: 64, trapTimeoutMs: 200, ...pmd } });
+  const pool = Mempool.create(mem, "mqpool", { n: 1024, cacheSize: 0, debug: true });
+  return { mem, dev, transport, port, pool, mbufs: new Mbufs(mem) };
+}
+
+type Rig = ReturnType<typeof setup>;
+
+function configure(r: Rig, nbRx: number, nbTx: number): void {
+  r.port.configure(nbRx, nbTx);
+  for (let q = 0; q < nbRx; q++) r.port.rxQueueSetup(q, { pool: r.pool });
+  for (let q = 0; q < nbTx; q++) r.port.txQueueSetup(q);
+}
+
+function errorOf(fn: () => unknown): TpdkError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TpdkError);
+    return e as TpdkError;
+  }
+  throw new Error("no error");
+}
+
+describe("MQ and CTRL_VQ negotiation", () => {
+  it("takes CTRL_VQ and MQ when offered; mq=0 drops MQ only; MQ without CTRL_VQ is never taken", () => {
+    const f = negotiateFeatures("virtio0", MQ_FEATURES);
+    expect([v.hasFeature(f, v.VIRTIO_NET_F_CTRL_VQ), v.hasFeature(f, v.VIRTIO_NET_F_MQ)]).toEqual([true, true]);
+    const g = negotiateFeatures("virtio0", MQ_FEATURES, { mq: false });
+    expect([v.hasFeature(g, v.VIRTIO_NET_F_CTRL_VQ), v.hasFeature(g, v.VIRTIO_NET_F_MQ)]).toEqual([true, false]);
+    const broken = v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_MQ, true); // MQ offered alone: not spec-conforming
+    expect(v.hasFeature(negotiateFeatures("virtio0", broken), v.VIRTIO_NET_F_MQ)).toBe(false);
+    expect(errorOf(() => negotiateFeatures("virtio0", broken, { mq: true })).message).toMatch(/mq=1 but the device offers MQ without CTRL_VQ/);
+    expect(errorOf(() => negotiateFeatures("virtio0", ALL_FEATURES, { mq: true })).message).toMatch(/mq=1 but the device does not offer MQ/);
+  });
+
+  it("parseDriverArgs takes mq=0|1", () => {
+    expect(parseDriverArgs("virtio0", new Map([["mq", "0"]])).mq).toBe(false);
+    expect(parseDriverArgs("virtio0", new Map([["mq", "1"]])).mq).toBe(true);
+    expect(parseDriverArgs("virtio0", new Map()).mq).toBeUndefined();
+  });
+
+  it("configure allows up to max_virtqueue_pairs queues and names the limit", () => {
+    const r = setup();
+    expect(r.port.maxQueuePairs).toBe(4);
+    expect(errorOf(() => r.port.configure(5, 1)).message).toMatch(/5 rx queues requested, at most 4: the device's max_virtqueue_pairs is 4/);
+    r.port.configure(4, 4);
+    const s = setup({}, { mq: false });
+    expect(s.port.maxQueuePairs).toBe(1);
+    expect(errorOf(() => s.port.configure(1, 2)).message).toMatch(/at most 1: MQ is not negotiated/);
+    const t = setup({ offered: v.withFeature(MQ_FEATURES, v.VIRTIO_NET_F_MQ, false) });
+    expect(errorOf(() => t.port.configure(2, 2)).message).toMatch(/the device does not offer MQ/);
+  });
+});
+
+describe("the control queue at start (§5.1.6.5)", () => {
+  it("sets the control queue up at vq 2N and sends VQ_PAIRS_SET(n) after DRIVER_OK, with every queue set up", () => {
+    const statusAtCommand: number[] = [];
+    const enabledAtCommand: boolean[] = [];
+    let r!: Rig;
+    r = setup({
+      ctrl: (cls, cmd, data) => {
+        statusAtCommand.push(r.dev.status);
+        enabledAtCommand.push(...[0, 1, 2, 3].map((q) => r.dev.queues[q]!.enabled));
+        return cls === v.VIRTIO_NET_CTRL_MQ && cmd === v.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && data[0] === 2 && data[1] === 0 ? v.VIRTIO_NET_OK : v.VIRTIO_NET_ERR;
+      },
+    });
+    configure(r, 2, 2);
+    r.port.start();
+    expect(r.dev.queues[8]!.enabled).toBe(true); // 4 pairs: control queue 8
+    expect(r.dev.queues[8]!.size).toBe(16);
+    expect(r.dev.ctrlLog).toEqual([{ cls: v.VIRTIO_NET_CTRL_MQ, cmd: v.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, data: [2, 0] }]);
+    expect(statusAtCommand[0]! & v.STATUS_DRIVER_OK).toBe(v.STATUS_DRIVER_OK);
+    expect(enabledAtCommand).toEqual([true, true, true, true]);
+    // RX rings of both queues were filled before the command.
+    expect(r.dev.pending(0)).toBe(64);
+    expect(r.dev.pending(2)).toBe(64);
+  });
+
+  it("uses control queue 2 without MQ, and sends no command for one pair", () => {
+    const r = setup({}, { mq: false });
+    configure(r, 1, 1);
+    r.port.start();
+    expect(r.dev.queues[2]!.enabled).toBe(true);
+    expect(r.dev.ctrlLog).toEqual([]);
+    const s = setup();
+    configure(s, 1, 1);
+    s.port.start();
+    expect(s.dev.queues[8]!.enabled).toBe(true);
+    expect(s.dev.ctrlLog).toEqual([]);
+  });
+
+  it("asks for max(nb_rx, nb_tx) pairs", () => {
+    const r = setup();
+    configure(r, 3, 1);
+    r.port.start();
+    expect(r.dev.ctrlLog.map((c) => c.data)).toEqual([[3, 0]]);
+    expect(r.dev.pairs).toBe(3);
+  });
+
+  it("resends VQ_PAIRS_SET after a restart (the reset went back to one pair)", () => {
+    const r = setup();
+    configure(r, 2, 2);
+    r.port.start();
+    r.port.stop();
+    expect(r.dev.pairs).toBe(1);
+    r.port.start();
+    expect(r.dev.pairs).toBe(2);
+    expect(r.dev.ctrlLog.length).toBe(2);
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
+  });
+
+  it("a device answering ERR fails start naming the command; FAILED is set and every mbuf is back", () => {
+    const r = setup({ ctrl: () => v.VIRTIO_NET_ERR });
+    configure(r, 2, 2);
+    const e = errorOf(() => r.port.start());
+    expect(e.code).toBe("ECTRL");
+    expect(e.message).toMatch(/control command MQ VQ_PAIRS_SET\(2,0\): device answered VIRTIO_NET_ERR \(during VQ_PAIRS_SET\)/);
+    expect(r.dev.status & v.STATUS_FAILED).toBe(v.STATUS_FAILED);
+    expect(r.pool.available()).toBe(r.pool.size);
+    expect(r.port.started).toBe(false);
+  });
+
+  it("a command returned unanswered fails start (ECTRL)", () => {
+    const r = setup({ ctrl: "unanswered" });
+    configure(r, 2, 1);
+    expect(errorOf(() => r.port.start()).message).toMatch(/returned the command unanswered/);
+    expect(r.pool.available()).toBe(r.pool.size);
+  });
+
+  it("a device that never answers: ETIMEDOUT naming the command, the device is declared dead", () => {
+    const r = setup({ ctrl: "silent" }, { trapTimeoutMs: 50 });
+    configure(r, 2, 2);
+    const e = errorOf(() => r.port.start());
+    expect(e.code).toBe("ETIMEDOUT");
+    expect(e.message).toMatch(/MQ VQ_PAIRS_SET\(2,0\) not answered within 50 ms/);
+    expect(r.port.deviceFault).toMatch(/control command timed out/);
+    expect(r.pool.available()).toBe(r.pool.size);
+    expect(errorOf(() => r.port.start()).code).toBe("ENODEV");
+  });
+
+  it("ctrlCommand is refused while stopped", () => {
+    const r = setup();
+    configure(r, 1, 1);
+    expect(errorOf(() => r.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [1])).code).toBe("ESTATE");
+    r.port.start();
+    // The fake answers ERR to RX commands (the driver does not negotiate CTRL_RX, so it would not send them).
+    expect(errorOf(() => r.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [1])).code).toBe("ECTRL");
+    // promiscuousEnable sends nothing: no CTRL_RX, no filter.
+    r.port.promiscuousEnable();
+    expect(r.dev.ctrlLog.length).toBe(1);
+    expect(r.port.promiscuous).toBe(true);
+  });
+});
+
+describe("traffic on several queues", () => {
+  it("each queue receives what the device put in its receive queue and sends on its transmit queue, with its own stats", () => {
+    const r = setup();
+    configure(r, 2, 2);
+    const info = r.port.start();
+    const hdr = info.hdrSize;
+    const rx = [RxQueue.attach(r.mem, 0, 0), RxQueue.attach(r.mem, 0, 1)];
+    const tx = [TxQueue.attach(r.mem, 0, 0), TxQueue.attach(r.mem, 0, 1)];
+    for (let i = 0; i < 6; i++) r.dev.deliver(i % 2 === 0 ? 0 : 2, frame(60 + i, i), hdr, true);
+    r.dev.publishUsed(0);
+    r.dev.publishUsed(2);
+    const got = new Uint32Array(32);
+    for (const q of [0, 1]) {
+      const n = rx[q]!.rxBurst(got, 32);
+      expect(n).toBe(3);
+      for (let k = 0; k < n; k++) expect(r.mbufs.pktLen(got[k]!)).toBe(60 + 2 * k + q);
+      // Send them back out on the same queue index.
+      expect(tx[q]!.txBurst(got, n)).toBe(n);
+    }
+    expect(r.dev.drainTx(1).length).toBe(3);
+    expect(r.dev.drainTx(3).length).toBe(3);
+    const x = Object.fromEntries(r.port.xstats().map((s) => [s.name, s.value]));
+    expect([x["rx_q0_good_packets"], x["rx_q1_good_packets"], x["tx_q0_good_packets"], x["tx_q1_good_packets"]]).toEqual([3, 3, 3, 3]);
+    expect(r.port.stats().ipackets).toBe(6);
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
+  });
+});
