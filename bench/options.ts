@@ -44,6 +44,8 @@ export interface BenchOptions {
   minCpuShare: number;
   /** Extra attempts for such a run; the attempt with the highest share is kept. */
   retries: number;
+  /** Before each run, wait up to this many seconds for the CPUs to be 90 % idle (other jobs); 0 = don't. */
+  waitIdleS: number;
   /** Extra time a run may take beyond warm-up + duration before it is killed, ms. */
   timeoutMs: number;
   help: boolean;
@@ -74,6 +76,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   cpuProf: "",
   minCpuShare: 0.9,
   retries: 2,
+  waitIdleS: 60,
   timeoutMs: 30_000,
   help: false,
 });
@@ -94,6 +97,7 @@ export const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
   dpdkDurationS: 2,
   dpdkWarmupS: 1,
   retries: 1,
+  waitIdleS: 0,
   name: "quick",
 });
 
@@ -127,6 +131,7 @@ one process per configuration and repetition, then writes <out>/<name>.json, .md
   --cpu-prof DIR          write V8 CPU profiles of every run's threads to DIR
   --min-cpu-share F       retry a run that got less than this share of its 2 CPUs (default ${DEFAULTS.minCpuShare}; 0 = never)
   --retries N             extra attempts for such a run, best kept (default ${DEFAULTS.retries}, --quick 1)
+  --wait-idle S           before each run wait up to S seconds for 90 % idle CPUs (default ${DEFAULTS.waitIdleS}, --quick 0)
   --timeout MS            slack per run before it is killed (default ${DEFAULTS.timeoutMs})
   -h, --help              this help`;
 
@@ -278,6 +283,9 @@ const PARSERS: Record<string, Parser> = {
   },
   "--retries": (o, v, opt) => {
     o.retries = int(v, opt, 0, 10);
+  },
+  "--wait-idle": (o, v, opt) => {
+    o.waitIdleS = int(v, opt, 0, 3600);
   },
   "--timeout": (o, v, opt) => {
     o.timeoutMs = int(v, opt, 1000, 3_600_000);

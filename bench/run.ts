@@ -17,7 +17,7 @@ import { type BenchOptions, OptionError, USAGE, parseOptions } from "./options.j
 import { summarizeKeys } from "./pipeline/aggregate.js";
 import { fakeResult } from "./pipeline/fake.js";
 import { buildPlan, configKey, describe } from "./pipeline/plan.js";
-import { type RunFailure, isFailure, runBest } from "./pipeline/spawn.js";
+import { type BestOptions, type RunFailure, isFailure, runBest } from "./pipeline/spawn.js";
 import type { RunConfig, RunResult } from "./pipeline/types.js";
 import { renderChartSvg } from "./report/chart.js";
 import { markdownReport } from "./report/markdown.js";
@@ -63,7 +63,7 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
   // Repetitions are the outer loop: drift in the machine's load spreads over every configuration.
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const c of configs) {
-      const r = o.fake ? fakeResult(c, rep) : await runBest(c, { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf, minCpuShare: o.minCpuShare, retries: o.retries });
+      const r = o.fake ? fakeResult(c, rep) : await runBest(c, bestOptions(o));
       done++;
       const eta = ((performance.now() - t0) / done) * (total - done);
       const tag = `[${String(done).padStart(String(total).length)}/${total}] rep ${rep + 1}/${o.repeat} ${describe(c)}`;
@@ -79,6 +79,17 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
     }
   }
   return { results, failures };
+}
+
+function bestOptions(o: BenchOptions): BestOptions {
+  return {
+    timeoutMs: o.timeoutMs,
+    cpuProf: o.cpuProf,
+    minCpuShare: o.minCpuShare,
+    retries: o.retries,
+    waitIdleS: o.waitIdleS,
+    onWait: (idle) => progress(`  (waiting up to ${o.waitIdleS} s for idle CPUs: ${(100 * idle).toFixed(0)} % idle)`),
+  };
 }
 
 function fakeDpdk(o: BenchOptions): DpdkSection {
@@ -143,7 +154,7 @@ async function main(): Promise<number> {
           warmupS: o.dpdkWarmupS,
           durationS: o.dpdkDurationS,
           queueSize: o.queueSize,
-          spawn: { timeoutMs: o.timeoutMs, cpuProf: o.cpuProf, minCpuShare: o.minCpuShare, retries: o.retries },
+          spawn: bestOptions(o),
           progress,
         });
     if (dpdk.skipped) progress(dpdk.skipped);

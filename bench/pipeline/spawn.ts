@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { waitForIdle } from "../lib/idle.js";
 import { attributeGcs, parseTraceGc } from "./trace-gc.js";
 import { RESULT_PREFIX, type RunConfig, type RunResult } from "./types.js";
 
@@ -81,12 +82,21 @@ export function runOne(config: RunConfig, o: SpawnOptions): Promise<RunResult | 
  * (other processes took turns on them), at most `retries` more times; keeps
  * the attempt with the highest share and says how many there were.
  */
-export async function runBest(config: RunConfig, o: SpawnOptions & { minCpuShare: number; retries: number }): Promise<RunResult | RunFailure> {
+export interface BestOptions extends SpawnOptions {
+  minCpuShare: number;
+  retries: number;
+  /** Wait up to this long for idle CPUs before each attempt (0: don't). */
+  waitIdleS: number;
+  onWait?: (idle: number) => void;
+}
+
+export async function runBest(config: RunConfig, o: BestOptions): Promise<RunResult | RunFailure> {
   let best: RunResult | null = null;
   let failure: RunFailure | null = null;
   let attempts = 0;
   while (attempts <= o.retries) {
     attempts++;
+    if (o.waitIdleS > 0) await waitForIdle(0.9, o.waitIdleS, o.onWait ?? (() => {}));
     const r = await runOne(config, o);
     if (isFailure(r)) {
       failure = r; // a crash is not retried: it would most likely crash again
