@@ -1,27 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { Memory, UsageError, parseDevargs } from "@tpdk/eal";
+import { Memory, parseDevargs } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
+import { usageErrorOf as error, wireSpec as spec } from "./testing/wire-spec.js";
 import { LOOP_QUEUE_FRAMES, LoopWire, connectLoopWires } from "./wire-loop.js";
 import {
-  WIRE_STATS_BYTES, createWire, describeWireSpec, parseWireSpec, readWireStats, validateWirePeers, type WireSpec,
+  WIRE_STATS_BYTES, createWire, describeWireSpec, readWireStats, validateWirePeers,
 } from "./wires.js";
 import type { Wire } from "./wire.js";
-
-function spec(devargs: string): WireSpec {
-  const d = parseDevargs(devargs);
-  return parseWireSpec(d.name, d.args);
-}
-
-function error(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    expect((e as Error).message).not.toContain("\n");
-    return (e as Error).message;
-  }
-  throw new Error("no error");
-}
 
 /** Two loop wires on devices 0 and 1 (or one looping to itself), built as the device thread builds them. */
 function pair(peers: number[] = [1, 0], mem = Memory.create(16 << 20)) {

@@ -1,29 +1,13 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as dgram from "node:dgram";
-import { Memory, UsageError, parseDevargs } from "@tpdk/eal";
+import { Memory, parseDevargs } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
+import { usageErrorOf as error, wireSpec as spec } from "./testing/wire-spec.js";
 import { UDP_RX_FRAMES, UDP_TX_FRAMES, UdpWire } from "./wire-udp.js";
 import { readVxlanVni, writeVxlanHeader } from "./vxlan.js";
 import {
-  WIRE_STATS_BYTES, createWire, describeWireSpec, parseWireSpec, readWireStats, validateWirePeers, type UdpWireSpec,
-  type WireSpec,
+  WIRE_STATS_BYTES, createWire, describeWireSpec, readWireStats, validateWirePeers, type UdpWireSpec,
 } from "./wires.js";
-
-function spec(devargs: string): WireSpec {
-  const d = parseDevargs(devargs);
-  return parseWireSpec(d.name, d.args);
-}
-
-function error(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    expect((e as Error).message).not.toContain("\n");
-    return (e as Error).message;
-  }
-  throw new Error("no error");
-}
 
 const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
 

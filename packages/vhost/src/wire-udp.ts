@@ -1,12 +1,12 @@
 import * as dgram from "node:dgram";
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { ETH_HDR_LEN } from "./frame.js";
-import { FrameQueue, reserveWireZone } from "./frame-queue.js";
+import { FrameQueue } from "./frame-queue.js";
+import { QueuedRxWire } from "./queued-rx.js";
 import { VXLAN_HDR_LEN, readVxlanVni, writeVxlanHeader } from "./vxlan.js";
-import { FrameChecker, type CheckOptions } from "./wire-sink.js";
+import type { CheckOptions } from "./wire-sink.js";
 import {
-  S_BAD_LENGTH, S_BAD_VXLAN, S_DATAGRAMS_IN, S_DATAGRAMS_OUT, S_GENERATED, S_GENERATED_BYTES, S_KIND, S_MISSED,
-  S_OVERFLOW, S_SEND_DROPPED, S_WRITE_ERRORS, WIRE_KIND_UDP,
+  S_BAD_LENGTH, S_BAD_VXLAN, S_DATAGRAMS_IN, S_DATAGRAMS_OUT, S_SEND_DROPPED, S_WRITE_ERRORS, WIRE_KIND_UDP,
 } from "./wire-stats.js";
 import type { Wire, WireEventLoop } from "./wire.js";
 
@@ -52,7 +52,7 @@ function noop(): void {}
  * The socket lives on the device thread, whose loop lets the event loop turn
  * between passes (DeviceLoop.runAsync). Receive: the 'message' callback
  * checks the datagram and copies it into a FrameQueue in EAL memory, which
- * ready()/produce() drain without allocating; the Buffer (and the rinfo
+ * ready()/produce() (QueuedRxWire) drain without allocating; the Buffer (and the rinfo
  * object) dgram hands the callback are Node's allocations, one per datagram,
  * which no JS code can avoid. Transmit: consume() copies the frame (after the
  * VXLAN header) into a second FrameQueue whose zone is viewed as one Buffer,
@@ -66,22 +66,15 @@ function noop(): void {}
  * generated = produced + missed (missed includes overflow: the receive queue
  * was full); received = datagramsOut + sendDropped + writeErrors + in flight.
  */
-export class UdpWire implements Wire {
+export class UdpWire extends QueuedRxWire implements Wire {
   readonly kind = "udp";
   readonly lossless = false;
-  readonly needsClock: boolean;
   readonly eventLoop: WireEventLoop;
   private readonly o: UdpOptions;
-  private readonly f64: Float64Array;
-  private readonly s: number;
-  private readonly u8: Uint8Array;
-  private readonly checker: FrameChecker;
   private readonly socket: dgram.Socket;
-  private readonly rx: FrameQueue;
   private readonly tx: FrameQueue;
   /** The zone as a Buffer: sends name a range of it. */
   private readonly zoneBuf: Buffer;
-  private readonly zoneBase: number;
   /** Per TX entry: 1 once its send completed (completions may come out of order). */
   private readonly sendDone: Uint8Array;
   /** One completion callback per TX entry, made once. */
@@ -96,22 +89,14 @@ export class UdpWire implements Wire {
   private closed = false;
 
   constructor(o: UdpOptions, mem: Memory, statsBase: number, statsOffset: number) {
+    super(mem, statsBase, statsOffset, WIRE_KIND_UDP, o, UDP_RX_BYTES, UDP_RX_FRAMES, UDP_RX_BYTES + UDP_TX_BYTES, `${o.vdev}: wire=udp`);
     this.o = o;
-    this.f64 = mem.f64;
-    this.s = statsBase;
-    this.u8 = mem.u8;
-    mem.f64[statsBase + S_KIND] = WIRE_KIND_UDP;
-    this.checker = new FrameChecker(mem.f64, statsBase, o);
-    this.needsClock = this.checker.latency;
     this.lead = o.vni === null ? 0 : VXLAN_HDR_LEN;
     this.vni = o.vni ?? -1;
     this.remotePort = o.remote.port;
     this.remoteAddress = o.remote.address;
-    const bytes = UDP_RX_BYTES + UDP_TX_BYTES;
-    const base = reserveWireZone(mem, statsOffset, bytes, `${o.vdev}: wire=udp`);
-    this.zoneBase = base;
-    this.zoneBuf = Buffer.from(mem.sab, base, bytes);
-    this.rx = new FrameQueue(base, UDP_RX_BYTES, UDP_RX_FRAMES);
+    const base = this.zoneBase;
+    this.zoneBuf = Buffer.from(mem.sab, base, UDP_RX_BYTES + UDP_TX_BYTES);
     this.tx = new FrameQueue(base + UDP_RX_BYTES, UDP_TX_BYTES, UDP_TX_FRAMES);
     this.sendDone = new Uint8Array(UDP_TX_FRAMES);
     this.sendCbs = [];
@@ -125,43 +110,6 @@ export class UdpWire implements Wire {
         this.wake = wake;
       },
     };
-  }
-
-  ready(_now: number): number {
-    return this.rx.count();
-  }
-
-  frameLength(): number {
-    return this.rx.frontLength();
-  }
-
-  peek(u8: Uint8Array, addr: number, max: number): number {
-    const q = this.rx;
-    const src = q.frontOffset();
-    const len = q.frontLength();
-    const n = len < max ? len : max;
-    if (u8 === this.u8) u8.copyWithin(addr, src, src + n);
-    else for (let k = 0; k < n; k++) u8[addr + k] = this.u8[src + k]!; // not EAL memory: only tests do this
-    return n;
-  }
-
-  produce(u8: Uint8Array, addr: number): void {
-    const q = this.rx;
-    const src = q.frontOffset();
-    const len = q.frontLength();
-    if (u8 === this.u8) u8.copyWithin(addr, src, src + len);
-    else u8.set(this.u8.subarray(src, src + len), addr); // not EAL memory: only tests do this
-    q.pop();
-    this.f64[this.s + S_GENERATED]! += 1;
-    this.f64[this.s + S_GENERATED_BYTES]! += len;
-  }
-
-  drop(): void {
-    const q = this.rx;
-    this.f64[this.s + S_GENERATED]! += 1;
-    this.f64[this.s + S_GENERATED_BYTES]! += q.frontLength();
-    this.f64[this.s + S_MISSED]! += 1;
-    q.pop();
   }
 
   consume(u8: Uint8Array, addr: number, len: number, now: number): void {
@@ -209,11 +157,6 @@ export class UdpWire implements Wire {
     }
   }
 
-  /** Frames received and not yet taken by the device. */
-  queued(): number {
-    return this.rx.count();
-  }
-
   /** Frames handed to the socket whose send has not completed yet. */
   inFlight(): number {
     return this.tx.count();
@@ -243,11 +186,7 @@ export class UdpWire implements Wire {
     }
     const at = this.rx.push(flen, lead);
     if (at < 0) {
-      // The device is not taking frames: offered and missed at once.
-      f[s + S_GENERATED]! += 1;
-      f[s + S_GENERATED_BYTES]! += flen;
-      f[s + S_MISSED]! += 1;
-      f[s + S_OVERFLOW]! += 1;
+      this.rxOverflow(flen);
       return;
     }
     this.u8.set(msg, at);

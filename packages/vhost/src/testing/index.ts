@@ -3,3 +3,4 @@ export { DriverRing, Arena } from "./driver-ring.js";
 export { TrapClient } from "./trap-client.js";
 export { deviceFixture, frame, type Fixture, type FixtureOptions } from "./fixture.js";
 export { sendCtrl, postCtrl, type CtrlResult } from "./ctrl.js";
+export { wireSpec, usageErrorOf } from "./wire-spec.js";
