@@ -102,6 +102,14 @@ export function processRx(dev: NetDevice, now: number): number {
     }
   }
   if (q !== null && dev.active && q.publish()) dev.interrupt(q);
+  countRx(dev, delivered, bytes, missed, oversize, noFit, dropped);
+  return due;
+}
+
+/** Add one RX pass's counts to the device's stats block (processRx and processRxSteered; once per burst). */
+export function countRx(
+  dev: NetDevice, delivered: number, bytes: number, missed: number, oversize: number, noFit: number, dropped: number,
+): void {
   const f64 = dev.f64;
   const sb = dev.sb;
   f64[sb + S_RX_PACKETS] += delivered;
@@ -110,7 +118,6 @@ export function processRx(dev: NetDevice, now: number): number {
   if (oversize !== 0) f64[sb + S_RX_OVERSIZE] += oversize;
   if (noFit !== 0) f64[sb + S_RX_NO_FIT] += noFit;
   if (dropped !== 0) f64[sb + S_RX_DROPPED] += dropped;
-  return due;
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { NetDevice } from "./net-device.js";
-import { DELIVERED, FATAL, MISSED, NO_FIT, receiveOne } from "./rx-path.js";
-import { S_RX_BYTES, S_RX_DROPPED, S_RX_MISSED, S_RX_NO_FIT, S_RX_OVERSIZE, S_RX_PACKETS } from "./stats.js";
+import { DELIVERED, FATAL, MISSED, NO_FIT, countRx, receiveOne } from "./rx-path.js";
 import type { Wire } from "./wire.js";
 
 /**
@@ -158,13 +157,6 @@ export function processRxSteered(dev: NetDevice, now: number): number {
       if (q.publish()) dev.interrupt(q);
     }
   }
-  const f64 = dev.f64;
-  const sb = dev.sb;
-  f64[sb + S_RX_PACKETS] += delivered;
-  f64[sb + S_RX_BYTES] += bytes;
-  if (missed !== 0) f64[sb + S_RX_MISSED] += missed;
-  if (oversize !== 0) f64[sb + S_RX_OVERSIZE] += oversize;
-  if (noFit !== 0) f64[sb + S_RX_NO_FIT] += noFit;
-  if (dropped !== 0) f64[sb + S_RX_DROPPED] += dropped;
+  countRx(dev, delivered, bytes, missed, oversize, noFit, dropped);
   return due;
 }
