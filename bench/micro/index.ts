@@ -15,7 +15,6 @@ import { ringCases } from "./ring.bench.js";
 import { mempoolCases } from "./mempool.bench.js";
 import { pmdCases } from "./pmd.bench.js";
 import { headerCases } from "./header.bench.js";
-import { loadFakeDevice } from "./pmd-rig.js";
 
 function cpuModel(): string {
   try {
@@ -40,10 +39,7 @@ async function main(): Promise<void> {
   const cases: MicroCase[] = [];
   if (!only || only === "ring") cases.push(...ringCases(mem));
   if (!only || only === "mempool") cases.push(...mempoolCases(mem));
-  if (!only || only === "pmd") {
-    await loadFakeDevice();
-    cases.push(...pmdCases(mem));
-  }
+  if (!only || only === "pmd") cases.push(...pmdCases(mem));
   if (!only || only === "header") cases.push(...headerCases(mem));
 
   console.log(`# tpdk micro-benchmarks`);

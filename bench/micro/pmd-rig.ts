@@ -1,64 +1,18 @@
 import { type Memory, setLcoreId } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
-import {
-  AVAIL_IDX,
-  AVAIL_RING,
-  type Features,
-  USED_IDX,
-  USED_RING,
-  VIRTIO_F_ANY_LAYOUT,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_IN_ORDER,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_STATUS,
-  features,
-} from "@tpdk/virtio";
-import { InProcessTransport, RxQueue, type TrapHandler, TxQueue, type TxMode, VirtioPort } from "@tpdk/virtio-pmd";
+import { AVAIL_IDX, AVAIL_RING, USED_IDX, USED_RING } from "@tpdk/virtio";
+import { InProcessTransport, RxQueue, TxQueue, type TxMode, VirtioPort } from "@tpdk/virtio-pmd";
+import { ALL_FEATURES, FakeNetDevice, type FakeQueue } from "@tpdk/virtio-pmd/testing";
 
 /**
  * A virtio-pmd port on this thread against virtio-pmd's own fake device (its
- * test helper, loaded from the package's dist/testing: the package does not
- * export it), so the driver's TX and RX bursts can be timed without another
- * thread. The fake device answers the bring-up traps; the data path is
+ * test helper, @tpdk/virtio-pmd/testing), so the driver's TX and RX bursts
+ * can be timed without another thread. The fake device, offering everything
+ * the driver can use, answers the bring-up traps; the data path is
  * completed by the small ring walkers below, which do what a device does
  * with the least work: return each TX chain unread, mark posted RX buffers
  * used with a 60-byte frame already in place.
  */
-interface FakeQueue {
-  size: number;
-  avail: number;
-  used: number;
-}
-interface FakeDevice extends TrapHandler {
-  readonly region: number;
-  readonly queues: FakeQueue[];
-}
-type FakeDeviceCtor = new (mem: Memory, opts: { offered: Features; mac?: number[] }) => FakeDevice;
-
-let ctor: FakeDeviceCtor | null = null;
-
-/** Load the fake device class once (cold). */
-export async function loadFakeDevice(): Promise<void> {
-  if (ctor) return;
-  const url = new URL("./testing/fake-device.js", import.meta.resolve("@tpdk/virtio-pmd"));
-  ctor = ((await import(url.href)) as { FakeNetDevice: FakeDeviceCtor }).FakeNetDevice;
-}
-
-const OFFERED = features(
-  VIRTIO_F_VERSION_1,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_F_ANY_LAYOUT,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_IN_ORDER,
-);
 
 export const FRAME_LEN = 60;
 
@@ -87,9 +41,8 @@ let rigCount = 0;
 
 /** Probe, configure and start port `portId` (one RX and one TX queue) against a fresh fake device. Cold. */
 export function pmdRig(mem: Memory, portId: number, o: RigOptions): PmdRig {
-  if (!ctor) throw new Error("pmdRig: call loadFakeDevice() first");
   setLcoreId(0); // the pool's lcore cache, as on an lcore
-  const dev = new ctor(mem, { offered: OFFERED, mac: [0x02, 0, 0, 0, 0, portId + 1] });
+  const dev = new FakeNetDevice(mem, { offered: ALL_FEATURES, mac: [0x02, 0, 0, 0, 0, portId + 1] });
   const transport = new InProcessTransport(mem, dev.region, dev, `virtio${portId}`);
   const port = VirtioPort.probe(mem, {
     portId,

@@ -1,0 +1,5 @@
+/** Test helpers: a fake virtio-net device answering the driver's register traps in process, and a rig built on it. Not for production. */
+export {
+  FakeNetDevice, type FakeDeviceOptions, type FakeQueue, type CtrlCommand, type Seg, type Chain,
+} from "./fake-device.js";
+export { ALL_FEATURES, rig, frame, toMbuf, fromMbuf, type Rig, type RigOptions } from "./harness.js";
