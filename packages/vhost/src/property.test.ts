@@ -3,7 +3,8 @@ import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import { deviceFixture, frame } from "./testing/fixture.js";
 import {
-  type RingWorld, descArb, firstForbiddenWrite, headArb, idxArb, noise, ringWorld, writeDesc, allowedRanges,
+  type RingWorld, allowedRanges, chosenFeatures, descArb, firstForbiddenWrite, headArb, idxArb, ringWorld, scribble,
+  setAvail, writeDesc,
 } from "./testing/ring-arbitraries.js";
 
 /**
@@ -44,27 +45,17 @@ type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
 
 function build(s: Scenario): RingWorld {
   const size = 1 << s.qlog;
-  const bits = [v.VIRTIO_NET_F_MAC];
-  if (s.mrg) bits.push(v.VIRTIO_NET_F_MRG_RXBUF);
-  if (s.eventIdx) bits.push(v.VIRTIO_F_EVENT_IDX);
-  if (s.inOrder) bits.push(v.VIRTIO_F_IN_ORDER);
-  if (s.indirect) bits.push(v.VIRTIO_F_INDIRECT_DESC);
-  if (s.version1) bits.push(v.VIRTIO_F_VERSION_1);
   const f = deviceFixture({
     memBytes: MEM,
     arenaBytes: 256 << 10,
     queueSize: size,
-    features: v.features(...bits),
+    features: chosenFeatures(s),
     frames: s.frames.map((n, i) => frame(n, i)),
     device: { maxQueueSize: 16, mtu: 1500 },
   });
   const w = ringWorld(f, s.tables.map((t) => t.length));
   // Noise everywhere the driver owns or nobody owns; then the driver's structures.
-  let x = noise(f.mem, f.arena.base, f.arena.end, s.noise);
-  const lastZone = Math.max(...f.mem.zones().map((z) => z.offset + z.length));
-  x = noise(f.mem, lastZone, Math.min(f.mem.size, lastZone + (64 << 10)), x);
-  noise(f.mem, f.mem.size - 4096, f.mem.size, x);
-  s.tables.forEach((t, i) => t.forEach((d, j) => writeDesc(w, w.tables[i]! + 16 * j, d, size)));
+  scribble(w, s.noise, s.tables, size);
   const [rx, tx] = [f.rings[0]!, f.rings[1]!];
   for (let i = 0; i < size; i++) {
     writeDesc(w, rx.desc + 16 * i, s.rxDescs[i]!, size);
@@ -73,14 +64,7 @@ function build(s: Scenario): RingWorld {
   const head = (h: number): number => (h < 16 ? h % size : size + h - 16);
   for (const h of s.rxHeads.slice(0, size)) rx.add(head(h));
   for (const h of s.txHeads.slice(0, size)) tx.add(head(h));
-  rx.setAvailFlags(s.availFlags);
-  tx.setAvailFlags(s.availFlags);
-  rx.setUsedEvent(s.usedEvent);
-  tx.setUsedEvent(s.usedEvent);
-  if (s.rxIdx !== null) rx.setAvailIdx(s.rxIdx);
-  else rx.publish();
-  if (s.txIdx !== null) tx.setAvailIdx(s.txIdx);
-  else tx.publish();
+  setAvail(rx, tx, s);
   return w;
 }
 

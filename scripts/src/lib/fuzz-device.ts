@@ -19,7 +19,8 @@ import * as fc from "fast-check";
 import * as v from "../../../packages/virtio/dist/index.js";
 import { deviceFixture, frame } from "../../../packages/vhost/dist/testing/index.js";
 import {
-  type DescSpec, type RingWorld, DATA_BYTES, allowedRanges, descArb, firstForbiddenWrite, noise, ringWorld, writeDesc,
+  type DescSpec, type RingWorld, DATA_BYTES, allowedRanges, chosenFeatures, descArb, firstForbiddenWrite, ringWorld,
+  scribble, setAvail, writeDesc,
 } from "../../../packages/vhost/dist/testing/ring-arbitraries.js";
 
 const MEM = 2 << 20;
@@ -139,28 +140,18 @@ export function newDeviceFuzzStats(): DeviceFuzzStats {
 
 export function runDeviceScenario(s: DeviceScenario, stats?: DeviceFuzzStats): void {
   const size = 1 << s.qlog;
-  const bits = [v.VIRTIO_NET_F_MAC];
-  if (s.mrg) bits.push(v.VIRTIO_NET_F_MRG_RXBUF);
-  if (s.eventIdx) bits.push(v.VIRTIO_F_EVENT_IDX);
-  if (s.inOrder) bits.push(v.VIRTIO_F_IN_ORDER);
-  if (s.indirect) bits.push(v.VIRTIO_F_INDIRECT_DESC);
-  if (s.version1) bits.push(v.VIRTIO_F_VERSION_1);
   const f = deviceFixture({
     memBytes: MEM,
     arenaBytes: 256 << 10,
     queueSize: size,
-    features: v.features(...bits),
+    features: chosenFeatures(s),
     frames: s.frameLens.map((n, i) => frame(n, i)),
     repeat: 0,
     device: { maxQueueSize: MAX_Q, mtu: 1500 },
   });
   const hdr = v.netHdrSize(s.version1, s.mrg);
   const w = ringWorld(f, s.tables.map((t) => t.length));
-  let x = noise(f.mem, f.arena.base, f.arena.end, s.noise);
-  const lastZone = Math.max(...f.mem.zones().map((z) => z.offset + z.length));
-  x = noise(f.mem, lastZone, Math.min(f.mem.size, lastZone + (64 << 10)), x);
-  noise(f.mem, f.mem.size - 4096, f.mem.size, x);
-  s.tables.forEach((t, i) => t.forEach((d, j) => writeDesc(w, w.tables[i]! + 16 * j, d, size)));
+  scribble(w, s.noise, s.tables, size);
   const [rx, tx] = [f.rings[0]!, f.rings[1]!];
   const head = (h: number): number => (h < 100 ? h % size : size + h - 100);
   let released = 0;
@@ -179,14 +170,7 @@ export function runDeviceScenario(s: DeviceScenario, stats?: DeviceFuzzStats): v
     const room = r.overfill ? size : Math.max(0, size - outstanding);
     for (const h of r.rxHeads.slice(0, room)) rx.add(head(h));
     for (const h of r.txHeads.slice(0, size)) tx.add(head(h));
-    rx.setAvailFlags(r.availFlags);
-    tx.setAvailFlags(r.availFlags);
-    rx.setUsedEvent(r.usedEvent);
-    tx.setUsedEvent(r.usedEvent);
-    if (r.rxIdx !== null) rx.setAvailIdx(r.rxIdx);
-    else rx.publish();
-    if (r.txIdx !== null) tx.setAvailIdx(r.txIdx);
-    else tx.publish();
+    setAvail(rx, tx, r);
     allowed.push(...allowedRanges(w));
     const before = f.mem.u8.slice();
     f.release(r.frames);

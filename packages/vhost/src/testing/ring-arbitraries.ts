@@ -8,6 +8,7 @@
 import * as fc from "fast-check";
 import type { Memory } from "@tpdk/eal";
 import * as v from "@tpdk/virtio";
+import type { DriverRing } from "./driver-ring.js";
 import type { Fixture } from "./fixture.js";
 
 /** Bytes of the data area descriptors point into. */
@@ -116,6 +117,55 @@ export function noise(mem: Memory, from: number, to: number, seed: number): numb
     mem.u8[i] = x & 0xff;
   }
   return x;
+}
+
+/** The feature choices a scenario draws (VIRTIO_NET_F_MAC is always offered). */
+export interface FeatureChoice {
+  mrg: boolean;
+  eventIdx: boolean;
+  inOrder: boolean;
+  indirect: boolean;
+  version1: boolean;
+}
+
+/** The feature bits a scenario's choices stand for. */
+export function chosenFeatures(s: FeatureChoice): v.Features {
+  const bits = [v.VIRTIO_NET_F_MAC];
+  if (s.mrg) bits.push(v.VIRTIO_NET_F_MRG_RXBUF);
+  if (s.eventIdx) bits.push(v.VIRTIO_F_EVENT_IDX);
+  if (s.inOrder) bits.push(v.VIRTIO_F_IN_ORDER);
+  if (s.indirect) bits.push(v.VIRTIO_F_INDIRECT_DESC);
+  if (s.version1) bits.push(v.VIRTIO_F_VERSION_1);
+  return v.features(...bits);
+}
+
+/**
+ * Noise (from `seed`) everywhere the driver owns or nobody owns: the arena,
+ * 64 KiB past the last zone, the last 4 KiB of memory; then the indirect
+ * tables' descriptors over it (queue size `size`).
+ */
+export function scribble(w: RingWorld, seed: number, tables: DescSpec[][], size: number): void {
+  const { f } = w;
+  let x = noise(f.mem, f.arena.base, f.arena.end, seed);
+  const lastZone = Math.max(...f.mem.zones().map((z) => z.offset + z.length));
+  x = noise(f.mem, lastZone, Math.min(f.mem.size, lastZone + (64 << 10)), x);
+  noise(f.mem, f.mem.size - 4096, f.mem.size, x);
+  tables.forEach((t, i) => t.forEach((d, j) => writeDesc(w, w.tables[i]! + 16 * j, d, size)));
+}
+
+/** Set RX and TX rings' avail flags and used_event, then each one's avail.idx: the drawn one, or (null) what the added entries imply. */
+export function setAvail(
+  rx: DriverRing, tx: DriverRing,
+  s: { availFlags: number; usedEvent: number; rxIdx: number | null; txIdx: number | null },
+): void {
+  rx.setAvailFlags(s.availFlags);
+  tx.setAvailFlags(s.availFlags);
+  rx.setUsedEvent(s.usedEvent);
+  tx.setUsedEvent(s.usedEvent);
+  if (s.rxIdx !== null) rx.setAvailIdx(s.rxIdx);
+  else rx.publish();
+  if (s.txIdx !== null) tx.setAvailIdx(s.txIdx);
+  else tx.publish();
 }
 
 /** Byte ranges the device may write now: its zones, the used rings, RX device-writable buffers (indirect tables' entries included). */
