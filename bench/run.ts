@@ -81,14 +81,17 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
   return { results, failures };
 }
 
+const idleState = { busy: false };
+
 function bestOptions(o: BenchOptions): BestOptions {
   return {
+    idleState,
     timeoutMs: o.timeoutMs,
     cpuProf: o.cpuProf,
     minCpuShare: o.minCpuShare,
     retries: o.retries,
     waitIdleS: o.waitIdleS,
-    onWait: (idle) => progress(`  (waiting up to ${o.waitIdleS} s for idle CPUs: ${(100 * idle).toFixed(0)} % idle)`),
+    onWait: (idle) => progress(`  (waiting for idle CPUs: ${(100 * idle).toFixed(0)} % idle now)`),
   };
 }
 

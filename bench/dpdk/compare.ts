@@ -1,7 +1,6 @@
 import { type Agg, agg } from "../lib/summary.js";
-import { waitForIdle } from "../lib/idle.js";
 import type { BestOptions, RunFailure } from "../pipeline/spawn.js";
-import { isFailure, runBest } from "../pipeline/spawn.js";
+import { isFailure, maybeWaitIdle, runBest } from "../pipeline/spawn.js";
 import type { RunConfig, RunResult } from "../pipeline/types.js";
 import { type DpdkEnv, type DpdkRun, INSTALL_HINT, detectDpdk, dpdkCommands, runDpdkPair } from "./testpmd.js";
 
@@ -85,7 +84,7 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
       let best: DpdkRun | null = null;
       for (let attempt = 0; attempt <= o.spawn.retries; attempt++) {
         try {
-          if (o.spawn.waitIdleS > 0) await waitForIdle(0.9, o.spawn.waitIdleS, o.spawn.onWait ?? (() => {}));
+          await maybeWaitIdle(o.spawn);
           const r = await runDpdkPair({ burst, warmupS: o.warmupS, durationS: o.durationS, hugepages: env.hugepages, testpmd: env.testpmd });
           if (best === null || r.cpuShare > best.cpuShare) best = r;
           if (r.cpuShare >= o.spawn.minCpuShare) break;

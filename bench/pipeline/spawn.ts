@@ -88,6 +88,16 @@ export interface BestOptions extends SpawnOptions {
   /** Wait up to this long for idle CPUs before each attempt (0: don't). */
   waitIdleS: number;
   onWait?: (idle: number) => void;
+  /** Shared across runs: after a wait timed out, the next waits are short (5 s) until the CPUs were idle again. */
+  idleState?: { busy: boolean };
+}
+
+/** Wait for idle CPUs per o.waitIdleS (see BestOptions.idleState). */
+export async function maybeWaitIdle(o: BestOptions): Promise<void> {
+  if (o.waitIdleS <= 0) return;
+  const st = o.idleState;
+  const r = await waitForIdle(0.9, st?.busy ? Math.min(5, o.waitIdleS) : o.waitIdleS, o.onWait ?? (() => {}));
+  if (st) st.busy = r.idle < 0.9;
 }
 
 export async function runBest(config: RunConfig, o: BestOptions): Promise<RunResult | RunFailure> {
@@ -96,7 +106,7 @@ export async function runBest(config: RunConfig, o: BestOptions): Promise<RunRes
   let attempts = 0;
   while (attempts <= o.retries) {
     attempts++;
-    if (o.waitIdleS > 0) await waitForIdle(0.9, o.waitIdleS, o.onWait ?? (() => {}));
+    await maybeWaitIdle(o);
     const r = await runOne(config, o);
     if (isFailure(r)) {
       failure = r; // a crash is not retried: it would most likely crash again
