@@ -116,13 +116,21 @@ export class Eal {
           code: "ELCORE",
           stack: e instanceof Error ? (e.stack ?? "") : "",
           info: null,
+          started: false,
         }),
       );
       started.push(
         new Promise<LcoreInfo>((resolve, reject) => {
           port1.once("message", (info: LcoreInfo) => resolve(info));
-          // The task ended without reporting a start: it failed while starting.
-          result.then((r) => (r.ok ? resolve(r.info) : reject(new TpdkError(r.code, `lcore ${lcoreId}: ${r.message}`))));
+          // The start report and the task's result travel on different channels, so
+          // the result of an entry function that failed at once can arrive first:
+          // `started` tells a failed start (reject launch) from a failed run
+          // (launch resolves; wait() reports it).
+          result.then((r) => {
+            if (r.ok) resolve(r.info);
+            else if (r.started && r.info) resolve(r.info);
+            else reject(new TpdkError(r.code, `lcore ${lcoreId}: ${r.message}`));
+          });
         }).finally(() => port1.close()),
       );
       results.push(

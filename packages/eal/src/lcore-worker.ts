@@ -15,6 +15,7 @@ import { currentAffinity, currentTid, pinCurrentThread } from "./pin.js";
 export default async function runLcore(task: LcoreTask): Promise<LcoreResult> {
   const port = task.port;
   let info: LcoreInfo | null = null;
+  let started = false;
   try {
     const mem = Memory.attach(task.sab);
     setLcoreId(task.lcoreId);
@@ -41,13 +42,14 @@ export default async function runLcore(task: LcoreTask): Promise<LcoreResult> {
     };
     // Delivered even if the entry function then blocks this thread for good.
     port.postMessage(info);
+    started = true;
     const value = await (entry as (c: LcoreContext, a: unknown) => unknown)(ctx, task.arg);
     return { ok: true, value, info };
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const c = (err as { code?: unknown }).code;
     const code = typeof c === "string" ? c : "ELCORE";
-    return { ok: false, message: err.message, code, stack: err.stack ?? "", info };
+    return { ok: false, message: err.message, code, stack: err.stack ?? "", info, started };
   } finally {
     setLcoreId(LCORE_ID_ANY);
     port.close();

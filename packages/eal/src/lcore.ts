@@ -52,4 +52,12 @@ export interface LcoreTask {
 /** Result of one lcore task (worker -> main). Errors travel as data so code and message survive. */
 export type LcoreResult =
   | { ok: true; value: unknown; info: LcoreInfo }
-  | { ok: false; message: string; code: string; stack: string; info: LcoreInfo | null };
+  | {
+      ok: false;
+      message: string;
+      code: string;
+      stack: string;
+      info: LcoreInfo | null;
+      /** The entry function had been called (the start report was posted) before it failed. */
+      started: boolean;
+    };
