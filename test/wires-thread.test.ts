@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Memory, parseDevargs } from "../packages/eal/dist/index.js";
 import {
-  PAYLOAD_OFF, PL_SEQ, WIRE_STATS_BYTES, createWire, parseWireSpec, readPcap, readWireStats, type WireSpec,
+  PAYLOAD_OFF, PL_SEQ, WIRE_STATS_BYTES, consumeAt, createWire, parseWireSpec, readPcap, readWireStats, type WireSpec,
 } from "../packages/vhost/dist/wires.js";
 
 const EAL_URL = new URL("../packages/eal/dist/index.js", import.meta.url).href;
@@ -33,7 +33,7 @@ const DEVICE = `
 const { workerData, parentPort } = require("node:worker_threads");
 (async () => {
   const { Memory } = await import(workerData.ealUrl);
-  const { createWire } = await import(workerData.wiresUrl);
+  const { createWire, readyAt, consumeAt } = await import(workerData.wiresUrl);
   const { sab, a, b, statsA, statsB, buf, dropEvery, slots } = workerData;
   const mem = Memory.attach(sab);
   const A = createWire(a, mem, statsA, 1);
@@ -41,13 +41,13 @@ const { workerData, parentPort } = require("node:worker_threads");
   const sleeper = new Int32Array(new SharedArrayBuffer(4));
   let k = 0;
   while (!A.exhausted()) {
-    const n = A.ready(performance.now());
+    const n = readyAt(A, performance.now());
     for (let i = 0; i < n; i++, k++) {
       if (slots) { A.produce(mem.u8, buf + k * 128); continue; }
       if (dropEvery && k % dropEvery === dropEvery - 1) { A.drop(); continue; }
       const len = A.frameLength();
       A.produce(mem.u8, buf);
-      B.consume(mem.u8, buf, len, performance.now());
+      consumeAt(B, mem.u8, buf, len, performance.now());
     }
     if (n === 0) Atomics.wait(sleeper, 0, 0, 0.05); // paced and nothing due: sleep 50 µs
   }
@@ -110,7 +110,7 @@ describe("wires across threads", () => {
     await runDevice({ sab: mem.sab, a, statsA, buf, slots: true });
     // Receive on the main thread, with the main thread's own clock.
     const sink = createWire(specOf("virtio2,latency=1,check=1"), mem, statsB, 2);
-    for (let k = 0; k < 1000; k++) sink.consume(mem.u8, buf + k * 128, 60, performance.now());
+    for (let k = 0; k < 1000; k++) consumeAt(sink, mem.u8, buf + k * 128, 60, performance.now());
     const s = readWireStats(mem, statsB);
     expect(s).toMatchObject({ received: 1000, lost: 0, badChecksum: 0 });
     expect(s.latency!.count).toBe(1000);

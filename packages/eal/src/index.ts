@@ -17,3 +17,4 @@ export {
 export type { LcoreContext, LcoreInfo } from "./lcore.js";
 export { Eal } from "./eal.js";
 export { installSignalHandlers, type SignalHandler } from "./signals.js";
+export { clockMs } from "./clock.js";

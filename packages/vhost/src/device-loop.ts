@@ -1,7 +1,8 @@
-import type { Memory } from "@tpdk/eal";
+import { clockMs, type Memory } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNING, THREAD_STOPPED } from "./layout.js";
 import { NetDevice } from "./net-device.js";
+import { deviceClock } from "./clock.js";
 import { RxBuffers } from "./rx-path.js";
 import { Chain } from "./virtqueue.js";
 import type { Wire, WireEventLoop } from "./wire.js";
@@ -71,13 +72,8 @@ export class DeviceLoop {
   private sleepMs = MIN_SLEEP_MS;
   /** Doorbell snapshot taken before the re-check pass that precedes a sleep. */
   private bell = 0;
-  /**
-   * The clock reading of the last pass that read it, kept as the boxed number
-   * performance.now() returned: the field starts as null so V8 gives it a
-   * tagged representation, and passing it on to every device and wire each
-   * pass moves a pointer instead of boxing a fresh double per call.
-   */
-  private now: number = null as unknown as number;
+  /** The clock reading of the last pass that read it (also in deviceClock[0], where the wires read it). */
+  private now = 0;
   /** Some wire needs the clock every pass (see Wire.needsClock), or the event loop is paced by it. */
   private clockEveryPass = false;
   /** Work (passes + frames) left before the next clock read when no wire needs it every pass. */
@@ -146,18 +142,22 @@ export class DeviceLoop {
 
   /** One pass over every device; returns the work done (0 = nothing to do). */
   pass(): number {
-    // On Node 20 every clock read allocates (performance.now builds an array),
-    // so unless a wire needs the time every pass, read it once per
-    // CLOCK_BUDGET passes-plus-frames: every few hundred µs, idle or busy,
-    // often enough for the tick (heartbeat, housekeeping).
+    // A clock read costs ~35 ns, a fifth of a busy pass, so unless a wire
+    // needs the time every pass, read it once per CLOCK_BUDGET
+    // passes-plus-frames: every few hundred µs, idle or busy, often enough
+    // for the tick (heartbeat, housekeeping). clockMs() does not allocate
+    // (performance.now() does on Node 20), and the wires read the reading
+    // from deviceClock rather than from an argument (see clock.ts).
     if (this.clockEveryPass || this.clockBudget <= 0) {
-      this.now = performance.now();
+      const t = clockMs();
+      deviceClock[0] = t;
+      this.now = t;
       this.clockBudget = CLOCK_BUDGET;
     }
     const now = this.now;
     const devs = this.devices;
     let work = 0;
-    for (let i = 0; i < devs.length; i++) work += devs[i]!.poll(now);
+    for (let i = 0; i < devs.length; i++) work += devs[i]!.poll();
     this.passes++;
     this.clockBudget -= 1 + work;
     if (now >= this.nextTick) this.tick(now);
@@ -173,7 +173,7 @@ export class DeviceLoop {
       Atomics.wait(i32, this.doorbellI, this.bell, this.sleepMs);
       this.slept();
     }
-    this.tick(performance.now());
+    this.tick(clockMs());
   }
 
   /**
@@ -188,7 +188,7 @@ export class DeviceLoop {
     // A waitAsync timeout does not keep the event loop alive by itself.
     const keepAlive = setInterval(noop, 1 << 30);
     try {
-      this.nextYield(performance.now());
+      this.nextYield(clockMs());
       for (;;) {
         const r = this.spin(true);
         if (r === STOPPED) break;
@@ -202,12 +202,12 @@ export class DeviceLoop {
           this.sleeping = false;
           this.slept();
         }
-        this.nextYield(performance.now());
+        this.nextYield(clockMs());
       }
     } finally {
       clearInterval(keepAlive);
     }
-    this.tick(performance.now());
+    this.tick(clockMs());
   }
 
   /**

@@ -12,3 +12,4 @@ export type { Wire } from "./wire.js";
 export { type DeviceWireSpec } from "./wire-factory.js";
 export * from "./wires.js";
 export { TestWire, type TestWireSpec, type TestWireRecord, testWireSpec, readTestWire, releaseTestWire } from "./test-wire.js";
+export { deviceClock } from "./clock.js";

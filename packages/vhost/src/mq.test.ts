@@ -10,6 +10,7 @@ import { PEEK_BYTES, flowHash } from "./rx-steer.js";
 import { postCtrl, sendCtrl } from "./testing/ctrl.js";
 import { type Fixture, deviceFixture, frame } from "./testing/fixture.js";
 import type { Wire } from "./wire.js";
+import { readyAt, consumeAt } from "./at-time.js";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;
@@ -413,7 +414,7 @@ describe("Wire.peek: the device sees the frame produce() will write, without tak
       const a = mem.reserve("txbuf", 4096).offset;
       for (const [i, f] of [udp(1, 1), frame(30, 2), udp(3, 3, 200)].entries()) {
         mem.u8.set(f, a + 1024 * i);
-        w.consume(mem.u8, a + 1024 * i, f.length, 0);
+        consumeAt(w, mem.u8, a + 1024 * i, f.length, 0);
       }
       return w;
     }],
@@ -424,7 +425,7 @@ describe("Wire.peek: the device sees the frame produce() will write, without tak
     const buf = mem.reserve("buf", 1 << 16).offset;
     expect(typeof wire.peek).toBe("function");
     let n = 0;
-    for (let i = 0; i < 12 && wire.ready(0) > 0; i++, n++) {
+    for (let i = 0; i < 12 && readyAt(wire, 0) > 0; i++, n++) {
       const len = wire.frameLength();
       const seen = wire.peek!(mem.u8, buf + 4096, PEEK_BYTES);
       // At most what was asked, at least up to the UDP ports (these frames have no IP options).

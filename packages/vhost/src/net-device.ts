@@ -65,7 +65,7 @@ export class NetDevice extends DeviceState {
    * exception (a bug, or a wire failing) is counted in errInternal and puts
    * this device into DEVICE_NEEDS_RESET; the others keep running.
    */
-  poll(now: number): number {
+  poll(): number {
     let work = 0;
     try {
       // Pairs with the driver's Atomics.store(TRAP_STATE, TRAP_REQUEST) after it filled the mailbox.
@@ -88,10 +88,10 @@ export class NetDevice extends DeviceState {
       const pairs = this.activePairs;
       for (let p = 0; p < pairs; p++) {
         const q = this.queues[2 * p + 1]!;
-        if (q.enabled) work += processTx(this, q, now, this.txScratch + p * SCRATCH_BYTES);
+        if (q.enabled) work += processTx(this, q, this.txScratch + p * SCRATCH_BYTES);
         if (!this.active) return work;
       }
-      if (this.linkUp) work += this.rxSteerCount > 1 ? processRxSteered(this, now) : processRx(this, now);
+      if (this.linkUp) work += this.rxSteerCount > 1 ? processRxSteered(this) : processRx(this);
     } catch (e) {
       this.internalError(e);
       work++;

@@ -43,7 +43,7 @@ export abstract class QueuedRxWire {
     this.rx = new FrameQueue(this.zoneBase, rxBytes, rxFrames);
   }
 
-  ready(_now: number): number {
+  ready(): number {
     return this.rx.count();
   }
 

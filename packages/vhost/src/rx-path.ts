@@ -48,9 +48,9 @@ export const FATAL = 4;
  * pair); with several, NetDevice uses processRxSteered (rx-steer.ts).
  * At most one Atomics.load of avail.idx and one Atomics.store of used.idx per call.
  */
-export function processRx(dev: NetDevice, now: number): number {
+export function processRx(dev: NetDevice): number {
   const wire = dev.wire;
-  let due = wire.ready(now);
+  let due = wire.ready();
   if (due === 0) return 0;
   if (due > dev.burst) due = dev.burst;
   const q = dev.rxSteerCount !== 0 ? dev.queues[dev.rxSteer[0]!]! : null;

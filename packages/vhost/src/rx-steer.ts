@@ -82,9 +82,9 @@ type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
  * avail.idx per queue per pass, one Atomics.store of used.idx per queue that
  * received. Hot path: nothing allocated.
  */
-export function processRxSteered(dev: NetDevice, now: number): number {
+export function processRxSteered(dev: NetDevice): number {
   const wire: Wire & { peek?: PeekFn } = dev.wire;
-  let due = wire.ready(now);
+  let due = wire.ready();
   if (due === 0) return 0;
   if (due > dev.burst) due = dev.burst;
   const queues = dev.queues;

@@ -141,7 +141,7 @@ export class TestWire implements Wire {
     this.u32[(this.rec + R_REMAINING) >>> 2] = this.remaining < 0 ? UNLIMITED : this.remaining;
   }
 
-  ready(_now: number): number {
+  ready(): number {
     const r = this.remaining;
     if (r === 0) return 0;
     let n = r < 0 || r > this.perReady ? this.perReady : r;
@@ -174,7 +174,7 @@ export class TestWire implements Wire {
     this.advance();
   }
 
-  consume(u8: Uint8Array, addr: number, len: number, _now: number): void {
+  consume(u8: Uint8Array, addr: number, len: number): void {
     if (this.consumed >= this.failAfter) throw new TpdkError("EIO", "test wire: injected consume failure");
     this.consumed++;
     this.bump(R_CONSUMED);

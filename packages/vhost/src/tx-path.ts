@@ -26,7 +26,7 @@ import { type DeviceQueue, WALK_FULL } from "./virtqueue.js";
  * One Atomics.load of avail.idx, one Atomics.store of used.idx per call.
  * Returns the number of chains taken.
  */
-export function processTx(dev: NetDevice, q: DeviceQueue, now: number, scratch: number): number {
+export function processTx(dev: NetDevice, q: DeviceQueue, scratch: number): number {
   const avail = q.pollAvail();
   if (avail <= 0) {
     if (avail < 0) dev.needsReset(S_ERR_AVAIL_IDX);
@@ -78,7 +78,7 @@ export function processTx(dev: NetDevice, q: DeviceQueue, now: number, scratch: 
       const a = addr[s]! + skip;
       const rem = len[s]! - skip;
       if (rem >= flen) {
-        wire.consume(u8, a, flen, now);
+        wire.consume(u8, a, flen);
       } else {
         u8.copyWithin(scratch, a, a + rem);
         let dst = scratch + rem;
@@ -90,7 +90,7 @@ export function processTx(dev: NetDevice, q: DeviceQueue, now: number, scratch: 
           dst += l;
           left -= l;
         }
-        wire.consume(u8, scratch, flen, now);
+        wire.consume(u8, scratch, flen);
         gathered++;
       }
       packets++;

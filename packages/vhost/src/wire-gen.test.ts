@@ -3,6 +3,7 @@ import { Memory } from "@tpdk/eal";
 import { L3_OFF, L4_OFF, PAYLOAD_OFF, PL_SEQ, PL_STREAM, PL_TIMESTAMP, readF64, readU16, readU32 } from "./frame.js";
 import { UNPACED_DUE } from "./wire-gen.js";
 import { WIRE_STATS_BYTES, createWire, readWireStats, type GenWireSpec } from "./wires.js";
+import { readyAt, consumeAt } from "./at-time.js";
 
 function refSum(bytes: ArrayLike<number>): number {
   let s = 0;
@@ -39,7 +40,7 @@ function setup(spec: GenWireSpec, deviceIndex = 3) {
   };
   const inject = (f: Uint8Array, now = 0): void => {
     mem.u8.set(f, buf.offset + 8192);
-    wire.consume(mem.u8, buf.offset + 8192, f.length, now);
+    consumeAt(wire, mem.u8, buf.offset + 8192, f.length, now);
   };
   return { mem, wire, take, inject, stats: () => readWireStats(mem, stats.offset) };
 }
@@ -50,7 +51,7 @@ describe("wire=gen frames", () => {
     let now = 1000.25;
     for (let k = 0; k < 2000; k++) {
       if (k % 10 === 0) now += 0.137;
-      expect(wire.ready(now)).toBeGreaterThan(0);
+      expect(readyAt(wire, now)).toBeGreaterThan(0);
       const f = take();
       expect(f.length).toBe([60, 508, 1514, 61][k % 4]);
       expect(checksumsValid(f)).toBe(true);
@@ -64,7 +65,7 @@ describe("wire=gen frames", () => {
 
   it("leave the timestamp 0 without timestamp=1 and use the given MACs", () => {
     const { wire, take } = setup(gen({ srcMac: [2, 1, 2, 3, 4, 5], dstMac: [2, 9, 9, 9, 9, 9] }));
-    wire.ready(5);
+    readyAt(wire, 5);
     const f = take();
     expect(readF64(f, PAYLOAD_OFF + PL_TIMESTAMP)).toBe(0);
     expect([...f.slice(0, 12)]).toEqual([2, 9, 9, 9, 9, 9, 2, 1, 2, 3, 4, 5]);
@@ -77,7 +78,7 @@ describe("wire=gen frames", () => {
     for (const start of [0x00123456, 0x12345678, 0x8000fffe, 0xfffffffd]) {
       seqOf.seq = start;
       for (let k = 0; k < 5; k++) {
-        wire.ready(k);
+        readyAt(wire, k);
         const f = take();
         expect(checksumsValid(f)).toBe(true);
         expect(readU32(f, PAYLOAD_OFF + PL_SEQ)).toBe((start + k) >>> 0);
@@ -89,7 +90,7 @@ describe("wire=gen frames", () => {
     const { wire, take } = setup(gen({ flows: 65536 }));
     const seen = new Uint8Array(65536);
     for (let k = 0; k < 65536; k++) {
-      wire.ready(0);
+      readyAt(wire, 0);
       const f = take();
       seen[readU16(f, L4_OFF)] = 1;
       if (k > 65520) expect(checksumsValid(f)).toBe(true); // ports past 65535 wrap to 0..8
@@ -102,7 +103,7 @@ describe("wire=gen frames", () => {
       const { wire, take } = setup(gen({ frameLengths: [60, 100, 200], flows: 4, seed }));
       const out: string[] = [];
       for (let k = 0; k < 300; k++) {
-        wire.ready(0);
+        readyAt(wire, 0);
         expect(wire.frameLength()).toBeGreaterThan(0);
         const f = take();
         expect(checksumsValid(f)).toBe(true);
@@ -123,33 +124,33 @@ describe("wire=gen pacing and accounting", () => {
     const { wire, take, stats } = setup(gen({ count: 600 }));
     const dues: number[] = [];
     while (!wire.exhausted()) {
-      const n = wire.ready(0);
+      const n = readyAt(wire, 0);
       dues.push(n);
       for (let i = 0; i < n; i++) take();
     }
     expect(dues).toEqual([UNPACED_DUE, UNPACED_DUE, 600 - 2 * UNPACED_DUE]);
-    expect(wire.ready(1)).toBe(0);
+    expect(readyAt(wire, 1)).toBe(0);
     const s = stats();
     expect(s).toMatchObject({ kind: "gen", generated: 600, missed: 0, generatedBytes: 600 * 60, exhausted: true });
   });
 
   it("keeps what the device does not take due", () => {
     const { wire, take } = setup(gen({ count: 10 }));
-    expect(wire.ready(0)).toBe(10);
+    expect(readyAt(wire, 0)).toBe(10);
     take();
     take();
-    expect(wire.ready(0)).toBe(8);
+    expect(readyAt(wire, 0)).toBe(8);
   });
 
   it("paces to rate= with a synthetic clock: frame k is due at t0 + k/rate", () => {
     const { wire, take } = setup(gen({ rate: 1000 })); // one per ms
-    expect(wire.ready(500)).toBe(1);
+    expect(readyAt(wire, 500)).toBe(1);
     take();
-    expect(wire.ready(500.9)).toBe(0);
-    expect(wire.ready(501)).toBe(1);
-    expect(wire.ready(510)).toBe(10); // not taken yet: all stay due
+    expect(readyAt(wire, 500.9)).toBe(0);
+    expect(readyAt(wire, 501)).toBe(1);
+    expect(readyAt(wire, 510)).toBe(10); // not taken yet: all stay due
     for (let i = 0; i < 4; i++) take();
-    expect(wire.ready(510)).toBe(6);
+    expect(readyAt(wire, 510)).toBe(6);
   });
 
   it("never runs ahead of rate= and catches up over random clock steps", () => {
@@ -163,7 +164,7 @@ describe("wire=gen pacing and accounting", () => {
       rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
       t += (rnd % 1000) / 10000; // 0 .. 0.1 ms
       if (Number.isNaN(t0)) t0 = t; // the wire's clock starts at its first ready()
-      const n = wire.ready(t);
+      const n = readyAt(wire, t);
       const ideal = Math.min(50_000, Math.floor((t - t0) * rate / 1000) + 1);
       expect(offered + n).toBe(ideal);
       for (let i = 0; i < n; i++) {
@@ -183,7 +184,7 @@ describe("wire=gen pacing and accounting", () => {
     let bytes = 0;
     let lastSeq = -1;
     for (let k = 0; k < 1000; k++) {
-      expect(wire.ready(0)).toBeGreaterThan(0);
+      expect(readyAt(wire, 0)).toBeGreaterThan(0);
       const len = wire.frameLength();
       expect(len).toBe(k % 2 ? 1000 : 60);
       bytes += len;
@@ -210,7 +211,7 @@ describe("wire=gen pacing and accounting", () => {
   it("is never exhausted without count", () => {
     const { wire, take } = setup(gen());
     for (let k = 0; k < 1000; k++) {
-      expect(wire.ready(k)).toBe(UNPACED_DUE);
+      expect(readyAt(wire, k)).toBe(UNPACED_DUE);
       take();
     }
     expect(wire.exhausted()).toBe(false);
@@ -219,7 +220,7 @@ describe("wire=gen pacing and accounting", () => {
   it("counts and checks what the driver transmits to it, like a sink", () => {
     const a = setup(gen({ count: 5 }), 1);
     const b = setup(gen({ check: true }), 2);
-    a.wire.ready(0);
+    readyAt(a.wire, 0);
     for (let k = 0; k < 5; k++) {
       const f = a.take();
       if (k === 2) continue; // lost

@@ -3,6 +3,7 @@ import {
   L3_OFF, L4_OFF, PAYLOAD_OFF, PL_SEQ, PL_TIMESTAMP, DEFAULT_UDP_PORT, buildUdpFrame, defaultSrcMac, fold16,
   onesSum, pseudoHeaderSum,
 } from "./frame.js";
+import { deviceClock } from "./clock.js";
 import { FrameChecker, type CheckOptions } from "./wire-sink.js";
 import { S_EXHAUSTED, S_GENERATED, S_GENERATED_BYTES, S_KIND, S_MISSED, WIRE_KIND_GEN } from "./wire-stats.js";
 
@@ -110,7 +111,8 @@ export class GenWire implements Wire {
     if (this.seeded) this.pick();
   }
 
-  ready(now: number): number {
+  ready(): number {
+    const now = deviceClock[0]!;
     this.now = now;
     const left = this.limit - this.offered;
     if (left <= 0) return 0;
@@ -175,8 +177,8 @@ export class GenWire implements Wire {
     this.advance();
   }
 
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
-    this.checker.consume(u8, addr, len, now);
+  consume(u8: Uint8Array, addr: number, len: number): void {
+    this.checker.consume(u8, addr, len);
   }
 
   exhausted(): boolean {

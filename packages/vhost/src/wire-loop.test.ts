@@ -7,6 +7,7 @@ import {
   WIRE_STATS_BYTES, createWire, describeWireSpec, readWireStats, validateWirePeers,
 } from "./wires.js";
 import type { Wire } from "./wire.js";
+import { readyAt, consumeAt } from "./at-time.js";
 
 /** Two loop wires on devices 0 and 1 (or one looping to itself), built as the device thread builds them. */
 function pair(peers: number[] = [1, 0], mem = Memory.create(16 << 20)) {
@@ -72,18 +73,18 @@ describe("loop wire", () => {
     const { mem, wires, stats, buf } = pair();
     const [a, b] = wires as [Wire, Wire];
     const frames = [60, 1514, 61, 9014, 100].map((len, i) => tpdkFrame(len, i));
-    for (const f of frames) a.consume(mem.u8, buf, put(mem, buf, f), 0);
+    for (const f of frames) consumeAt(a, mem.u8, buf, put(mem, buf, f), 0);
     mem.u8.fill(0, buf, buf + 10000); // the driver reuses its buffer: the wire kept copies
-    expect(a.ready(0)).toBe(0);
-    expect(b.ready(0)).toBe(frames.length);
+    expect(readyAt(a, 0)).toBe(0);
+    expect(readyAt(b, 0)).toBe(frames.length);
     for (const f of frames) {
       expect(b.frameLength()).toBe(f.length);
       b.produce(mem.u8, buf + 100);
       expect(mem.u8.subarray(buf + 100, buf + 100 + f.length)).toEqual(f);
     }
-    expect(b.ready(0)).toBe(0);
-    b.consume(mem.u8, buf, put(mem, buf, frames[0]!), 0);
-    expect(a.ready(0)).toBe(1);
+    expect(readyAt(b, 0)).toBe(0);
+    consumeAt(b, mem.u8, buf, put(mem, buf, frames[0]!), 0);
+    expect(readyAt(a, 0)).toBe(1);
     a.produce(mem.u8, buf + 100);
     expect(stats(1)).toMatchObject({ kind: "loop", generated: 5, missed: 0, overflow: 0, received: 1, exhausted: false });
     expect(stats(1).generatedBytes).toBe(frames.reduce((s, f) => s + f.length, 0));
@@ -93,7 +94,7 @@ describe("loop wire", () => {
   it("counts a frame the peer had no buffer for as missed there: generated = produced + missed", () => {
     const { mem, wires, stats, buf } = pair();
     const [a, b] = wires as [Wire, Wire];
-    for (let i = 0; i < 10; i++) a.consume(mem.u8, buf, put(mem, buf, tpdkFrame(64 + i, i)), 0);
+    for (let i = 0; i < 10; i++) consumeAt(a, mem.u8, buf, put(mem, buf, tpdkFrame(64 + i, i)), 0);
     for (let i = 0; i < 10; i++) {
       if (i % 3 === 0) b.drop();
       else b.produce(mem.u8, buf + 4096);
@@ -108,18 +109,18 @@ describe("loop wire", () => {
     const { mem, wires, stats, buf } = pair();
     const [a, b] = wires as [LoopWire, LoopWire];
     const n = LOOP_QUEUE_FRAMES + 10;
-    for (let i = 0; i < n; i++) a.consume(mem.u8, buf, put(mem, buf, tpdkFrame(60, i)), 0);
+    for (let i = 0; i < n; i++) consumeAt(a, mem.u8, buf, put(mem, buf, tpdkFrame(60, i)), 0);
     expect(b.queued()).toBe(LOOP_QUEUE_FRAMES);
     expect(stats(1)).toMatchObject({ generated: 10, missed: 10, overflow: 10 });
     // by bytes too: 1 MiB holds 692 frames of 1514 bytes
     const big = pair();
     const [c, d] = big.wires as [LoopWire, LoopWire];
-    for (let i = 0; i < 700; i++) c.consume(big.mem.u8, big.buf, put(big.mem, big.buf, tpdkFrame(1514, i)), 0);
+    for (let i = 0; i < 700; i++) consumeAt(c, big.mem.u8, big.buf, put(big.mem, big.buf, tpdkFrame(1514, i)), 0);
     expect(d.queued()).toBe(692);
     expect(big.stats(1)).toMatchObject({ generated: 8, missed: 8, overflow: 8 });
     // Draining makes room again; the identity holds throughout.
     for (let i = 0; i < 692; i++) d.produce(big.mem.u8, big.buf + 65536);
-    c.consume(big.mem.u8, big.buf, put(big.mem, big.buf, tpdkFrame(1514, 700)), 0);
+    consumeAt(c, big.mem.u8, big.buf, put(big.mem, big.buf, tpdkFrame(1514, 700)), 0);
     expect(d.queued()).toBe(1);
     const s = big.stats(1);
     expect(big.stats(0).received).toBe(s.generated + d.queued());
@@ -129,8 +130,8 @@ describe("loop wire", () => {
   it("a port looped to itself receives what it transmits (loopback plug)", () => {
     const { mem, wires, stats, buf } = pair([0]);
     const [a] = wires as [Wire];
-    a.consume(mem.u8, buf, put(mem, buf, tpdkFrame(128, 0)), 0);
-    expect(a.ready(0)).toBe(1);
+    consumeAt(a, mem.u8, buf, put(mem, buf, tpdkFrame(128, 0)), 0);
+    expect(readyAt(a, 0)).toBe(1);
     a.produce(mem.u8, buf + 200);
     expect(mem.u8.subarray(buf + 200, buf + 328)).toEqual(tpdkFrame(128, 0));
     expect(stats(0)).toMatchObject({ generated: 1, received: 1 });

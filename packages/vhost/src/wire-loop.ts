@@ -52,8 +52,8 @@ export class LoopWire extends QueuedRxWire implements Wire {
     this.out = peer;
   }
 
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
-    this.checker.consume(u8, addr, len, now);
+  consume(u8: Uint8Array, addr: number, len: number): void {
+    this.checker.consume(u8, addr, len);
     const peer = this.out;
     const at = peer.rx.push(len, 0);
     if (at < 0) {

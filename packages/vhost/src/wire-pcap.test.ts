@@ -11,6 +11,7 @@ import { UNPACED_DUE } from "./wire-gen.js";
 import { WIRE_STATS_BYTES, createWire, parseWireSpec, readWireStats } from "./wires.js";
 // @ts-expect-error: a plain .mjs script, no types
 import { fixtureFrame } from "../../../test/fixtures/wires/make-fixtures.mjs";
+import { readyAt, consumeAt } from "./at-time.js";
 
 const FIXTURE = fileURLToPath(new URL("../../../test/fixtures/wires/be-ns.pcap", import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-pcap-"));
@@ -35,7 +36,7 @@ function setup(keys: Record<string, string>) {
   };
   const send = (f: Uint8Array, now = 0): void => {
     mem.u8.set(f, buf.offset + 8192);
-    wire.consume(mem.u8, buf.offset + 8192, f.length, now);
+    consumeAt(wire, mem.u8, buf.offset + 8192, f.length, now);
   };
   return { wire, take, send, stats: () => readWireStats(mem, stats.offset) };
 }
@@ -46,21 +47,21 @@ describe("wire=pcap rx_pcap", () => {
   it("offers the capture's frames once, in order, then is exhausted", () => {
     const { wire, take, stats } = setup({ rx_pcap: FIXTURE });
     expect(wire.exhausted()).toBe(false);
-    expect(wire.ready(0)).toBe(3);
+    expect(readyAt(wire, 0)).toBe(3);
     expect(wire.frameLength()).toBe(60);
     expect(take()).toEqual(expected[0]);
-    expect(wire.ready(0)).toBe(2);
+    expect(readyAt(wire, 0)).toBe(2);
     expect(take()).toEqual(expected[1]);
     expect(wire.frameLength()).toBe(96); // the captured bytes (the frame was cut at snaplen)
     expect(take()).toEqual(expected[2]);
-    expect(wire.ready(1)).toBe(0);
+    expect(readyAt(wire, 1)).toBe(0);
     expect(wire.exhausted()).toBe(true);
     expect(stats()).toMatchObject({ kind: "pcap", generated: 3, generatedBytes: 60 + 64 + 96, missed: 0, exhausted: true });
   });
 
   it("counts dropped frames as missed, and they still use up the capture", () => {
     const { wire, take, stats } = setup({ rx_pcap: FIXTURE });
-    wire.ready(0);
+    readyAt(wire, 0);
     wire.drop();
     expect(take()).toEqual(expected[1]);
     wire.drop();
@@ -71,7 +72,7 @@ describe("wire=pcap rx_pcap", () => {
   it("replays forever with infinite_rx=1", () => {
     const { wire, take, stats } = setup({ rx_pcap: FIXTURE, infinite_rx: "1" });
     for (let k = 0; k < 100; k++) {
-      expect(wire.ready(k)).toBe(UNPACED_DUE);
+      expect(readyAt(wire, k)).toBe(UNPACED_DUE);
       if (k % 7 === 3) wire.drop();
       else expect(take()).toEqual(expected[k % 3]);
     }
@@ -81,7 +82,7 @@ describe("wire=pcap rx_pcap", () => {
 
   it("with only tx_pcap offers nothing and is exhausted", () => {
     const { wire, stats } = setup({ tx_pcap: path.join(tmp, "only-tx.pcap") });
-    expect(wire.ready(0)).toBe(0);
+    expect(readyAt(wire, 0)).toBe(0);
     expect(wire.exhausted()).toBe(true);
     expect(stats().exhausted).toBe(true);
   });
@@ -135,7 +136,7 @@ describe("wire=pcap tx_pcap", () => {
   it("does rx and tx at once, into different files", () => {
     const file = path.join(tmp, "both.pcap");
     const { wire, take, send } = setup({ rx_pcap: FIXTURE, tx_pcap: file });
-    wire.ready(0);
+    readyAt(wire, 0);
     for (let k = 0; k < 3; k++) send(Uint8Array.from(take()));
     wire.close();
     expect(readPcap(file).records.map((r) => [...r.data])).toEqual(expected);

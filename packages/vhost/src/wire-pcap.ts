@@ -1,4 +1,5 @@
 import type { Wire } from "./wire.js";
+import { deviceClock } from "./clock.js";
 import { copyBytes } from "./frame.js";
 import { PcapWriter, type PackedFrames } from "./pcap-file.js";
 import { UNPACED_DUE } from "./wire-gen.js";
@@ -66,7 +67,7 @@ export class PcapWire implements Wire {
     this.needsClock = this.checker.latency || this.writer !== null;
   }
 
-  ready(_now: number): number {
+  ready(): number {
     if (this.nFrames === 0) return 0;
     if (this.infinite) return UNPACED_DUE;
     const left = this.nFrames - this.offered;
@@ -109,10 +110,11 @@ export class PcapWire implements Wire {
     this.advance();
   }
 
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
-    this.checker.consume(u8, addr, len, now);
+  consume(u8: Uint8Array, addr: number, len: number): void {
+    this.checker.consume(u8, addr, len);
     const w = this.writer;
     if (w !== null) {
+      const now = deviceClock[0]!;
       if (now !== this.stampNow) {
         // Once per pass (the device's clock reading changes per pass), not per frame.
         this.stampNow = now;

@@ -4,6 +4,7 @@ import { Memory } from "@tpdk/eal";
 import { L4_OFF, PAYLOAD_OFF, buildUdpFrame } from "./frame.js";
 import { MAX_STREAMS, SEQ_WINDOW } from "./wire-sink.js";
 import { WIRE_STATS_BYTES, createWire, readWireStats, type SinkWireSpec, type WireStats } from "./wires.js";
+import { readyAt, consumeAt } from "./at-time.js";
 
 function setup(over: Partial<SinkWireSpec> = {}) {
   const mem = Memory.create(1 << 20);
@@ -13,7 +14,7 @@ function setup(over: Partial<SinkWireSpec> = {}) {
   // Frames go through EAL memory at an odd offset, as a driver's buffer might be.
   const send = (f: Uint8Array, now = 0): void => {
     mem.u8.set(f, buf.offset + 3);
-    wire.consume(mem.u8, buf.offset + 3, f.length, now);
+    consumeAt(wire, mem.u8, buf.offset + 3, f.length, now);
   };
   return { mem, wire, send, stats: (): WireStats => readWireStats(mem, stats.offset) };
 }
@@ -30,7 +31,7 @@ function sendSeqs(send: (f: Uint8Array) => void, seqs: number[], stream = 1): vo
 describe("wire=sink", () => {
   it("offers nothing and is exhausted from the start", () => {
     const { wire, stats } = setup();
-    expect(wire.ready(0)).toBe(0);
+    expect(readyAt(wire, 0)).toBe(0);
     expect(wire.exhausted()).toBe(true);
     expect(stats()).toMatchObject({ kind: "sink", generated: 0, exhausted: true });
     expect(stats().latency).toBeUndefined();

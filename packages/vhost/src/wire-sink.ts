@@ -2,6 +2,7 @@ import type { Wire } from "./wire.js";
 import {
   CSUM_OK, PL_SEQ, PL_STREAM, PL_TIMESTAMP, readU16, readU32, tpdkPayloadOffset, verifyIpv4Udp,
 } from "./frame.js";
+import { deviceClock } from "./clock.js";
 import { histRecord } from "./latency-histogram.js";
 import {
   S_BAD_CHECKSUM, S_DUPLICATED, S_EXHAUSTED, S_FOREIGN, S_HIST, S_KIND, S_LATENCY_ON, S_LOST, S_RECEIVED,
@@ -40,9 +41,9 @@ export class FrameChecker {
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly check: boolean;
-  /** Send-to-receive latency is recorded: consume() needs the pass's clock. */
+  /** Send-to-receive latency is recorded: consume() reads the device clock. */
   readonly latency: boolean;
-  /** performance.timeOrigin of this thread: `now` arguments are relative to it. */
+  /** performance.timeOrigin of this thread: deviceClock is relative to it. */
   private readonly origin: number;
   private readonly ids = new Int32Array(MAX_STREAMS);
   private nStreams = 0;
@@ -64,7 +65,7 @@ export class FrameChecker {
   }
 
   /** Count and check one transmitted frame at u8[addr .. addr+len). Hot path. */
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
+  consume(u8: Uint8Array, addr: number, len: number): void {
     const f = this.f64;
     const s = this.s;
     f[s + S_RECEIVED]! += 1;
@@ -82,7 +83,7 @@ export class FrameChecker {
       const t = p + PL_TIMESTAMP;
       for (let i = 0; i < 8; i++) v.setUint8(i, u8[t + i]!);
       const ts = v.getFloat64(0);
-      if (ts > 0) histRecord(f, s + S_HIST, Math.round((this.origin + now - ts) * 1e6));
+      if (ts > 0) histRecord(f, s + S_HIST, Math.round((this.origin + deviceClock[0]! - ts) * 1e6));
     }
     this.sequence(readU16(u8, p + PL_STREAM), readU32(u8, p + PL_SEQ));
   }
@@ -179,7 +180,7 @@ export class SinkWire implements Wire {
     this.needsClock = this.checker.latency;
   }
 
-  ready(_now: number): number {
+  ready(): number {
     return 0;
   }
   frameLength(): number {
@@ -187,8 +188,8 @@ export class SinkWire implements Wire {
   }
   produce(_u8: Uint8Array, _addr: number): void {}
   drop(): void {}
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
-    this.checker.consume(u8, addr, len, now);
+  consume(u8: Uint8Array, addr: number, len: number): void {
+    this.checker.consume(u8, addr, len);
   }
   exhausted(): boolean {
     return true;

@@ -8,6 +8,7 @@ import { readVxlanVni, writeVxlanHeader } from "./vxlan.js";
 import {
   WIRE_STATS_BYTES, createWire, describeWireSpec, readWireStats, validateWirePeers, type UdpWireSpec,
 } from "./wires.js";
+import { readyAt, consumeAt } from "./at-time.js";
 
 const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
 
@@ -141,14 +142,14 @@ describe("udp wire over 127.0.0.1", () => {
     const peer = await remoteSocket();
     const frames = [60, 1514, 100, 9014].map((l, i) => frame(l, i));
     for (const f of frames) peer.sock.send(f, port, "127.0.0.1");
-    await until(() => wire.ready(0) === frames.length, "4 frames due");
+    await until(() => readyAt(wire, 0) === frames.length, "4 frames due");
     expect(wakes()).toBe(4);
     for (const f of frames) {
       expect(wire.frameLength()).toBe(f.length);
       wire.produce(mem.u8, buf);
       expect(mem.u8.subarray(buf, buf + f.length)).toEqual(f);
     }
-    expect(wire.ready(0)).toBe(0);
+    expect(readyAt(wire, 0)).toBe(0);
     expect(stats()).toMatchObject({
       kind: "udp", datagramsIn: 4, generated: 4, missed: 0, generatedBytes: 60 + 1514 + 100 + 9014, exhausted: false,
     });
@@ -167,7 +168,7 @@ describe("udp wire over 127.0.0.1", () => {
     peer.sock.send(vxlanDatagram(42, frame(61, 1), 0x08 | 0x40), port, "127.0.0.1"); // reserved bit: ignored
     await until(() => stats().datagramsIn === 6, "6 datagrams");
     expect(stats()).toMatchObject({ datagramsIn: 6, badVxlan: 3, badLength: 1 });
-    expect(wire.ready(0)).toBe(2);
+    expect(readyAt(wire, 0)).toBe(2);
     wire.produce(mem.u8, buf);
     expect(mem.u8.subarray(buf, buf + 60)).toEqual(good);
     expect(wire.frameLength()).toBe(61);
@@ -184,7 +185,7 @@ describe("udp wire over 127.0.0.1", () => {
     const frames = [60, 1514, 333].map((l, i) => frame(l, i));
     for (const f of frames) {
       mem.u8.set(f, buf);
-      wire.consume(mem.u8, buf, f.length, performance.now());
+      consumeAt(wire, mem.u8, buf, f.length, performance.now());
       mem.u8.fill(0xaa, buf, buf + f.length); // the driver reuses the buffer
     }
     await until(() => peer.got.length === 3, "3 datagrams at the remote");
@@ -204,14 +205,14 @@ describe("udp wire over 127.0.0.1", () => {
     const f = frame(60, 0);
     mem.u8.set(f, buf);
     // Completions only arrive when the event loop turns: no turn between these sends.
-    for (let i = 0; i < UDP_TX_FRAMES + 50; i++) wire.consume(mem.u8, buf, 60, 0);
+    for (let i = 0; i < UDP_TX_FRAMES + 50; i++) consumeAt(wire, mem.u8, buf, 60, 0);
     expect(wire.inFlight()).toBe(UDP_TX_FRAMES);
     expect(stats()).toMatchObject({ received: UDP_TX_FRAMES + 50, sendDropped: 50, datagramsOut: 0 });
     await until(() => wire.inFlight() === 0, "completions");
     const s = stats();
     expect(s.datagramsOut + s.writeErrors).toBe(UDP_TX_FRAMES);
     expect(s.received).toBe(s.datagramsOut + s.sendDropped + s.writeErrors);
-    wire.consume(mem.u8, buf, 60, 0);
+    consumeAt(wire, mem.u8, buf, 60, 0);
     expect(wire.inFlight()).toBe(1);
   });
 
@@ -224,7 +225,7 @@ describe("udp wire over 127.0.0.1", () => {
       for (let k = i; k < Math.min(n, i + 50); k++) peer.sock.send(f, port, "127.0.0.1");
       await until(() => stats().datagramsIn === Math.min(n, i + 50), "datagrams read"); // keep the socket buffer short
     }
-    expect(wire.ready(0)).toBe(UDP_RX_FRAMES);
+    expect(readyAt(wire, 0)).toBe(UDP_RX_FRAMES);
     expect(stats()).toMatchObject({ datagramsIn: n, generated: 40, missed: 40, overflow: 40 });
     for (let i = 0; i < UDP_RX_FRAMES; i++) wire.produce(mem.u8, buf);
     expect(stats()).toMatchObject({ generated: n, missed: 40 });
@@ -234,7 +235,7 @@ describe("udp wire over 127.0.0.1", () => {
     const { mem, wire, buf, stats } = await udpWire("", 9);
     wire.close();
     mem.u8.set(frame(60, 0), buf);
-    expect(() => wire.consume(mem.u8, buf, 60, 0)).not.toThrow();
+    expect(() => consumeAt(wire, mem.u8, buf, 60, 0)).not.toThrow();
     expect(stats()).toMatchObject({ received: 1, writeErrors: 1, datagramsOut: 0 });
     wire.close(); // twice is fine
   });

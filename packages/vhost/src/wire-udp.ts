@@ -112,8 +112,8 @@ export class UdpWire extends QueuedRxWire implements Wire {
     };
   }
 
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void {
-    this.checker.consume(u8, addr, len, now);
+  consume(u8: Uint8Array, addr: number, len: number): void {
+    this.checker.consume(u8, addr, len);
     const f = this.f64;
     const s = this.s;
     const lead = this.lead;

@@ -31,19 +31,19 @@ export interface Wire {
   readonly lossless: boolean;
 
   /**
-   * True when the wire uses the `now` arguments (pacing, timestamps, latency,
-   * pcap record times). The device then reads the clock every pass; otherwise
-   * only every few hundred microseconds, because on Node 20 every clock read
-   * (performance.now, Date.now) allocates, and a steady-state loop must not.
+   * True when the wire reads the time (deviceClock[0], clock.ts: pacing,
+   * timestamps, latency, pcap record times). The device then reads the clock
+   * every pass; otherwise only every few hundred microseconds, because a
+   * clock read costs a fifth of a busy pass.
    */
   readonly needsClock: boolean;
 
   /**
-   * How many frames are due now (0 = none). `now` is the device loop's clock
-   * reading for this pass (performance.now(), ms), read once per pass.
+   * How many frames are due now (0 = none); "now" is deviceClock[0], the
+   * device loop's clock reading for this pass (ms on performance.now()'s scale).
    * The device may take fewer; the rest stay due.
    */
-  ready(now: number): number;
+  ready(): number;
 
   /** Length in bytes of the next due frame (valid after ready() > 0). */
   frameLength(): number;
@@ -73,7 +73,7 @@ export interface Wire {
    * A frame the driver transmitted, contiguous at u8[addr .. addr + len).
    * The wire copies what it keeps: the bytes are the driver's again once this returns.
    */
-  consume(u8: Uint8Array, addr: number, len: number, now: number): void;
+  consume(u8: Uint8Array, addr: number, len: number): void;
 
   /** True once a finite input has been wholly produced or dropped (never true for unlimited wires). */
   exhausted(): boolean;

@@ -445,3 +445,4 @@ function sameFile(a: string, b: string): boolean {
     return false; // b does not exist yet: cannot be a itself
   }
 }
+export { readyAt, consumeAt } from "./at-time.js";
