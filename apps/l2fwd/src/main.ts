@@ -39,17 +39,22 @@ runMain(async () => {
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
   const bus = await VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll });
   const macs: number[][] = [];
-  for (const port of bus.ports) {
-    const id = port.portId;
-    macs[id] = [...port.macAddr()];
-    if (!enabled.includes(id)) continue;
-    console.log(`Initializing port ${id}... done`);
-    port.configure(1, 1);
-    port.rxQueueSetup(0, { pool });
-    port.txQueueSetup(0);
-    const info = port.start();
-    if (opts.promiscuous) port.promiscuousEnable();
-    console.log(`Port ${id}, MAC address: ${formatMac(info.mac)}`);
+  try {
+    for (const port of bus.ports) {
+      const id = port.portId;
+      macs[id] = [...port.macAddr()];
+      if (!enabled.includes(id)) continue;
+      console.log(`Initializing port ${id}... done`);
+      port.configure(1, 1);
+      port.rxQueueSetup(0, { pool });
+      port.txQueueSetup(0);
+      const info = port.start();
+      if (opts.promiscuous) port.promiscuousEnable();
+      console.log(`Port ${id}, MAC address: ${formatMac(info.mac)}`);
+    }
+  } catch (e) {
+    // A trap to a failed device thread only times out: name the failure instead.
+    throw await bus.explain(e);
   }
   for (const p of enabled) {
     const link = bus.ports[p]!.linkStatus();
@@ -110,7 +115,7 @@ runMain(async () => {
     for (const port of bus.ports) port.markDeviceDead(why);
     stop("device fault");
   };
-  bus.vhost.failed.catch((e: unknown) => deviceFault(`device thread failed: ${e instanceof Error ? e.message : String(e)}`, false));
+  bus.vhost.failed.catch((e: unknown) => deviceFault(`device thread failed: ${failureReason(e)}`, false));
   const timers: NodeJS.Timeout[] = [];
   if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
   timers.push(
@@ -153,6 +158,11 @@ runMain(async () => {
   console.log("Bye...");
   return 0;
 }, { prog: "l2fwd" });
+
+/** Why the device thread failed, without Vhost's own "device thread failed" prefix (l2fwd says it). */
+function failureReason(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/^vhost: device thread failed: /, "");
+}
 
 /** The port's fault counters from its driver, device and wire (cold: every -T seconds and at exit). */
 function portFaultCounters(bus: VdevPorts, p: number): WireCounters {

@@ -1,4 +1,4 @@
-import type { Memory } from "@tpdk/eal";
+import { type Memory, TpdkError } from "@tpdk/eal";
 import { Vhost, type VhostDevice } from "@tpdk/vhost";
 import { VirtioPort } from "@tpdk/virtio-pmd";
 import type { VdevPlan } from "./plan.js";
@@ -22,11 +22,13 @@ export class VdevPorts {
   readonly devices: readonly VhostDevice[];
   readonly ports: readonly VirtioPort[];
   private closed = false;
+  private readonly failure: { error?: Error };
 
-  private constructor(vhost: Vhost, devices: VhostDevice[], ports: VirtioPort[]) {
+  private constructor(vhost: Vhost, devices: VhostDevice[], ports: VirtioPort[], failure: { error?: Error }) {
     this.vhost = vhost;
     this.devices = devices;
     this.ports = ports;
+    this.failure = failure;
   }
 
   static async start(mem: Memory, plans: readonly VdevPlan[], opts: VdevStartOptions = {}): Promise<VdevPorts> {
@@ -36,16 +38,38 @@ export class VdevPorts {
     const vhost = new Vhost(mem, vhostOpts);
     const devices = plans.map((p) => vhost.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1 }));
     await vhost.start();
+    const failure: { error?: Error } = {};
+    vhost.failed.catch((e: Error) => (failure.error = e));
     const ports: VirtioPort[] = [];
     try {
       for (const p of plans) {
         ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transportOffset: devices[p.portId]!.transportOffset, options: p.driver }));
       }
     } catch (e) {
-      await vhost.stop().catch(() => undefined);
-      throw e;
+      const why = await explain(failure, e);
+      // A trap that timed out with no failure reported: the thread is hung, and
+      // stop() would wait for it in vain; terminating it cannot hang.
+      const silent = failure.error === undefined && (e as { code?: unknown }).code === "ETIMEDOUT";
+      await (silent ? vhost.kill() : vhost.stop()).catch(() => undefined);
+      throw why;
     }
-    return new VdevPorts(vhost, devices, ports);
+    return new VdevPorts(vhost, devices, ports, failure);
+  }
+
+  /** The device thread's failure once it has been reported (`vhost.failed` rejected), else undefined. */
+  get deviceFailure(): Error | undefined {
+    return this.failure.error;
+  }
+
+  /**
+   * For an error thrown by a driver call (cold path: bring-up, stop): when the
+   * device thread has failed, an error naming that failure, the real cause
+   * (a trap to a dead thread only times out as "device not answering");
+   * otherwise `e` itself. Waits a moment first: the thread's report is a
+   * message that queued up while the trap blocked the event loop.
+   */
+  explain(e: unknown): Promise<unknown> {
+    return explain(this.failure, e);
   }
 
   /** Every device's finite input is used up and everything sent to it was taken. */
@@ -67,4 +91,16 @@ export class VdevPorts {
     }
     await this.vhost.stop();
   }
+}
+
+/** How long explain() lets queued messages arrive, ms. */
+const REPORT_GRACE_MS = 20;
+
+async function explain(failure: { error?: Error }, e: unknown): Promise<unknown> {
+  if (failure.error === undefined) await new Promise((r) => setTimeout(r, REPORT_GRACE_MS));
+  const f = failure.error;
+  if (f === undefined) return e;
+  const reason = f.message.replace(/^vhost: device thread failed: /, "");
+  const code = (f as { code?: unknown }).code;
+  return new TpdkError(typeof code === "string" ? code : "EDEVICE", `device thread failed: ${reason}`);
 }

@@ -14,10 +14,14 @@ import { parentPort, workerData } from "node:worker_threads";
 import { Memory, type PinResult, pinCurrentThread, warnUnpinnedOnce } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import { DeviceLoop } from "./device-loop.js";
-import { CTL_STATE, THREAD_FAILED, THREAD_RUNNING } from "./layout.js";
+import { CTL_STATE, DEV_STATS, THREAD_FAILED, THREAD_RUNNING } from "./layout.js";
+import { S_TX_PACKETS } from "./stats.js";
+import type { DeviceFault } from "./vhost.js";
 
 interface WorkerInit extends LoopConfig {
   sab: SharedArrayBuffer;
+  /** TEST ONLY: TPDK_FAULT_DEVICE, parsed by Vhost.start() (see vhost.ts). */
+  fault: DeviceFault | null;
 }
 
 const init = workerData as WorkerInit;
@@ -44,10 +48,43 @@ async function main(): Promise<void> {
   // Running from here on (run() stores it too): published before "ready" so the main thread sees it.
   Atomics.store(mem.i32, (init.ctlOffset + CTL_STATE) >>> 2, THREAD_RUNNING);
   port.postMessage({ type: "ready", pin });
+  if (init.fault) injectFault(loop, init.fault);
   if (loop.usesEventLoop) await loop.runAsync();
   else loop.run();
   loop.close();
   port.postMessage({ type: "stopped" });
+}
+
+/**
+ * TEST ONLY (TPDK_FAULT_DEVICE): wrap this loop's pass() so that, once the
+ * trigger is reached, it throws (crash) or blocks for good (hang). The
+ * wrapper is an own property of this one instance, installed only when the
+ * variable is set: production passes run the class's method untouched.
+ */
+function injectFault(l: DeviceLoop, f: DeviceFault): void {
+  const pass = l.pass.bind(l);
+  const what = `${f.action}-after-${f.unit}:${f.after}`;
+  const f64 = mem.f64;
+  const txSlots = init.devices.map((d) => (d.zoneOffset + DEV_STATS) / 8 + S_TX_PACKETS);
+  const t0 = Date.now();
+  l.pass = (): number => {
+    let due: boolean;
+    if (f.unit === "ms") {
+      due = Date.now() - t0 >= f.after;
+    } else {
+      let tx = 0;
+      for (const i of txSlots) tx += f64[i]!;
+      due = tx >= f.after;
+    }
+    if (due) {
+      if (f.action === "crash") throw new Error(`injected fault (TPDK_FAULT_DEVICE=${what})`);
+      // A hang that sleeps: no heartbeat, no traps answered, no CPU burnt.
+      // terminate() ends it (it interrupts the wait, or the next loop turn).
+      const cell = new Int32Array(new SharedArrayBuffer(4));
+      for (;;) Atomics.wait(cell, 0, 0, 50);
+    }
+    return pass();
+  };
 }
 
 try {
