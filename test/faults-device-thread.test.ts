@@ -1,10 +1,14 @@
-// Faults: the device thread crashes (an exception) or hangs (alive, silent),
-// injected with the test-only TPDK_FAULT_DEVICE hook (packages/vhost/src/vhost.ts),
-// through the real l2fwd binary. A crash reaches l2fwd as Vhost.failed ("device
-// thread failed: <reason>"); a hang only as a silent heartbeat (the watchdog:
-// "device thread stopped answering"), and the hung thread must be terminated.
-// Either way: one line on stderr with the reason, no stack trace, exit 1,
-// nothing hangs, every mbuf back, and the counters conserve packets.
+// Faults in the device thread, through the real l2fwd binary, injected with the
+// test-only TPDK_FAULT_DEVICE hook (packages/vhost/src/vhost.ts):
+// - crash (an exception in the thread): reaches l2fwd as Vhost.failed,
+//   "device thread failed: <reason>"; the thread still flushes its wires;
+// - hang (alive, silent, asleep): only the heartbeat watchdog notices,
+//   "device thread stopped answering", and the hung thread is terminated;
+// - wire-error (one device's wire throws): that device needs a reset, the
+//   library logs it, l2fwd says "device failed: <device>: <reason>".
+// Each: the reason on stderr in one line from l2fwd, no stack trace, exit 1,
+// nothing hangs (bounded), every mbuf back, counters conserve packets.
+// Before the ports are up, the failed thread's reason replaces the trap timeout.
 // test/faults-device.test.ts covers a thread that vanishes (terminated).
 import * as dgram from "node:dgram";
 import { join } from "node:path";
@@ -104,6 +108,21 @@ describe("l2fwd when its device thread crashes or hangs (TPDK_FAULT_DEVICE)", ()
     });
   }
 
+  it("a wire that throws: its device needs a reset (the library's line), l2fwd names the device, exit 1", async () => {
+    const r = await runL2fwd(
+      ["-l", "0", "--vdev", "virtio0,wire=gen,rate=50000", "--vdev", "virtio1,wire=sink", "--", "-p", "0x3", "-q", "2", "-T", "0", "--json"],
+      BOUND_MS,
+      { TPDK_FAULT_DEVICE: `wire-error-after-tx-frames:${AFTER}` },
+    );
+    expect(r.code, r.stderr).toBe(1);
+    const why = `injected fault (TPDK_FAULT_DEVICE=wire-error-after-tx-frames:${AFTER})`;
+    // Only port 1 transmits into a wire (a sink): its device failed, the thread did not.
+    expect(r.stderr).toBe(`tpdk: vhost: virtio1: ${why} (device needs reset)\nl2fwd: device failed: virtio1: ${why}; exiting\n`);
+    expect(r.stdout).not.toContain("Bye...");
+    const ports = expectConserved(r, [[0, 1]]);
+    expect(ports[1]!.wire_delivered).toBeGreaterThanOrEqual(AFTER);
+  });
+
   it("a crashing thread still flushes its wires: tx_pcap holds every frame its wire took, whole", async () => {
     const t = tempDir();
     try {
@@ -130,7 +149,7 @@ describe("l2fwd when its device thread crashes or hangs (TPDK_FAULT_DEVICE)", ()
         TPDK_FAULT_DEVICE: bad,
       });
       expect(r.code).toBe(1);
-      expectOneLine(r, /^l2fwd: vhost: TPDK_FAULT_DEVICE=\S+ is not a fault; use crash-after-ms:N, .* \(EINVAL\)$/);
+      expectOneLine(r, /^l2fwd: vhost: TPDK_FAULT_DEVICE=\S+ is not a fault; use crash-, hang- or wire-error-after-ms:N or -after-tx-frames:N .* \(EINVAL\)$/);
       expect(r.stderr).toContain(`TPDK_FAULT_DEVICE=${bad} `);
       expect(r.stdout).not.toContain("Initializing port");
     });

@@ -1,6 +1,6 @@
 import { Eal, TpdkError, parseEalArgs, runMain } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
-import { VdevPorts, planVdevs } from "@tpdk/vdev";
+import { VdevPorts, deviceFailureText, planVdevs } from "@tpdk/vdev";
 import { formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { parseL2fwdArgs } from "./options.js";
@@ -115,7 +115,7 @@ runMain(async () => {
     for (const port of bus.ports) port.markDeviceDead(why);
     stop("device fault");
   };
-  bus.vhost.failed.catch((e: unknown) => deviceFault(`device thread failed: ${failureReason(e)}`, false));
+  bus.vhost.failed.catch((e: unknown) => deviceFault(deviceFailureText(e), false));
   const timers: NodeJS.Timeout[] = [];
   if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
   timers.push(
@@ -158,11 +158,6 @@ runMain(async () => {
   console.log("Bye...");
   return 0;
 }, { prog: "l2fwd" });
-
-/** Why the device thread failed, without Vhost's own "device thread failed" prefix (l2fwd says it). */
-function failureReason(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/^vhost: device thread failed: /, "");
-}
 
 /** The port's fault counters from its driver, device and wire (cold: every -T seconds and at exit). */
 function portFaultCounters(bus: VdevPorts, p: number): WireCounters {

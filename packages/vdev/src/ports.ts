@@ -1,6 +1,7 @@
-import { type Memory, TpdkError } from "@tpdk/eal";
+import type { Memory } from "@tpdk/eal";
 import { Vhost, type VhostDevice } from "@tpdk/vhost";
 import { VirtioPort } from "@tpdk/virtio-pmd";
+import { type DeviceFailure, explainFailure } from "./failure.js";
 import type { VdevPlan } from "./plan.js";
 
 export interface VdevStartOptions {
@@ -22,9 +23,9 @@ export class VdevPorts {
   readonly devices: readonly VhostDevice[];
   readonly ports: readonly VirtioPort[];
   private closed = false;
-  private readonly failure: { error?: Error };
+  private readonly failure: DeviceFailure;
 
-  private constructor(vhost: Vhost, devices: VhostDevice[], ports: VirtioPort[], failure: { error?: Error }) {
+  private constructor(vhost: Vhost, devices: VhostDevice[], ports: VirtioPort[], failure: DeviceFailure) {
     this.vhost = vhost;
     this.devices = devices;
     this.ports = ports;
@@ -38,7 +39,7 @@ export class VdevPorts {
     const vhost = new Vhost(mem, vhostOpts);
     const devices = plans.map((p) => vhost.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1 }));
     await vhost.start();
-    const failure: { error?: Error } = {};
+    const failure: DeviceFailure = {};
     vhost.failed.catch((e: Error) => (failure.error = e));
     const ports: VirtioPort[] = [];
     try {
@@ -46,7 +47,7 @@ export class VdevPorts {
         ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transportOffset: devices[p.portId]!.transportOffset, options: p.driver }));
       }
     } catch (e) {
-      const why = await explain(failure, e);
+      const why = await explainFailure(failure, e);
       // A trap that timed out with no failure reported: the thread is hung, and
       // stop() would wait for it in vain; terminating it cannot hang.
       const silent = failure.error === undefined && (e as { code?: unknown }).code === "ETIMEDOUT";
@@ -69,7 +70,7 @@ export class VdevPorts {
    * message that queued up while the trap blocked the event loop.
    */
   explain(e: unknown): Promise<unknown> {
-    return explain(this.failure, e);
+    return explainFailure(this.failure, e);
   }
 
   /** Every device's finite input is used up and everything sent to it was taken. */
@@ -93,14 +94,3 @@ export class VdevPorts {
   }
 }
 
-/** How long explain() lets queued messages arrive, ms. */
-const REPORT_GRACE_MS = 20;
-
-async function explain(failure: { error?: Error }, e: unknown): Promise<unknown> {
-  if (failure.error === undefined) await new Promise((r) => setTimeout(r, REPORT_GRACE_MS));
-  const f = failure.error;
-  if (f === undefined) return e;
-  const reason = f.message.replace(/^vhost: device thread failed: /, "");
-  const code = (f as { code?: unknown }).code;
-  return new TpdkError(typeof code === "string" ? code : "EDEVICE", `device thread failed: ${reason}`);
-}

@@ -56,28 +56,40 @@ async function main(): Promise<void> {
 }
 
 /**
- * TEST ONLY (TPDK_FAULT_DEVICE): wrap this loop's pass() so that, once the
- * trigger is reached, it throws (crash) or blocks for good (hang). The
- * wrapper is an own property of this one instance, installed only when the
- * variable is set: production passes run the class's method untouched.
+ * TEST ONLY (TPDK_FAULT_DEVICE): once the trigger is reached, this loop's
+ * pass() throws (crash) or blocks for good (hang), or a wire's consume()
+ * throws (wire-error: the device's own exception path). The wrappers are own
+ * properties of these instances, installed only when the variable is set:
+ * production runs the classes' methods untouched.
  */
 function injectFault(l: DeviceLoop, f: DeviceFault): void {
-  const pass = l.pass.bind(l);
-  const what = `${f.action}-after-${f.unit}:${f.after}`;
+  const message = `injected fault (TPDK_FAULT_DEVICE=${f.action}-after-${f.unit}:${f.after})`;
   const f64 = mem.f64;
   const txSlots = init.devices.map((d) => (d.zoneOffset + DEV_STATS) / 8 + S_TX_PACKETS);
   const t0 = Date.now();
-  l.pass = (): number => {
-    let due: boolean;
-    if (f.unit === "ms") {
-      due = Date.now() - t0 >= f.after;
-    } else {
-      let tx = 0;
-      for (const i of txSlots) tx += f64[i]!;
-      due = tx >= f.after;
+  const due = (): boolean => {
+    if (f.unit === "ms") return Date.now() - t0 >= f.after;
+    let tx = 0;
+    for (const i of txSlots) tx += f64[i]!;
+    return tx >= f.after;
+  };
+  if (f.action === "wire-error") {
+    // The first wire handed a frame after the trigger throws; its device counts
+    // errInternal, needs a reset and reports "device-error"; the thread lives on.
+    for (const d of l.devices) {
+      const wire = d.wire;
+      const consume = wire.consume.bind(wire);
+      wire.consume = (u8, addr, len): void => {
+        if (due()) throw new Error(message);
+        consume(u8, addr, len);
+      };
     }
-    if (due) {
-      if (f.action === "crash") throw new Error(`injected fault (TPDK_FAULT_DEVICE=${what})`);
+    return;
+  }
+  const pass = l.pass.bind(l);
+  l.pass = (): number => {
+    if (due()) {
+      if (f.action === "crash") throw new Error(message);
       // A hang that sleeps: no heartbeat, no traps answered, no CPU burnt.
       // terminate() ends it (it interrupts the wait, or the next loop turn).
       const cell = new Int32Array(new SharedArrayBuffer(4));

@@ -283,10 +283,15 @@ export class Vhost {
  *                                              their drivers' TX queues (all devices together)
  *   TPDK_FAULT_DEVICE=hang-after-ms:N          stop polling and block forever (asleep, no CPU)
  *   TPDK_FAULT_DEVICE=hang-after-tx-frames:N   ... the same, counted in transmitted frames
+ *   TPDK_FAULT_DEVICE=wire-error-after-ms:N, wire-error-after-tx-frames:N
+ *                                              the next frame a wire is handed throws:
+ *                                              its device needs a reset, the thread lives on
  *
  * A crash goes the way of any exception in the thread: wires flushed and
  * closed, "fatal" posted, `failed` rejects. A hang stops the heartbeat and
  * answers no trap: only a watchdog notices, and only terminate() ends it.
+ * A wire error takes the device's own path: errInternal, DEVICE_NEEDS_RESET,
+ * a "device-error" message, `failed` rejects naming the device.
  * "tx-frames" triggers strike while the application is sending, whatever the
  * machine's load (a "ms" trigger may strike before its lcores even start).
  * Unset or empty: no fault. Anything else: start() throws EINVAL.
@@ -295,7 +300,7 @@ export const DEVICE_FAULT_ENV = "TPDK_FAULT_DEVICE";
 
 /** A parsed TPDK_FAULT_DEVICE (travels to the device thread in workerData). */
 export interface DeviceFault {
-  readonly action: "crash" | "hang";
+  readonly action: "crash" | "hang" | "wire-error";
   readonly unit: "ms" | "tx-frames";
   readonly after: number;
 }
@@ -303,11 +308,11 @@ export interface DeviceFault {
 /** Parse TPDK_FAULT_DEVICE's value; null when unset or empty. */
 export function parseDeviceFault(v: string | undefined): DeviceFault | null {
   if (v === undefined || v === "") return null;
-  const m = /^(crash|hang)-after-(ms|tx-frames):(\d{1,9})$/.exec(v);
+  const m = /^(crash|hang|wire-error)-after-(ms|tx-frames):(\d{1,9})$/.exec(v);
   if (!m) {
     throw new TpdkError(
       "EINVAL",
-      `vhost: ${DEVICE_FAULT_ENV}=${v} is not a fault; use crash-after-ms:N, crash-after-tx-frames:N, hang-after-ms:N or hang-after-tx-frames:N (N a whole number; test only), or unset it`,
+      `vhost: ${DEVICE_FAULT_ENV}=${v} is not a fault; use crash-, hang- or wire-error-after-ms:N or -after-tx-frames:N (N a whole number; test only), or unset it`,
     );
   }
   return { action: m[1] as DeviceFault["action"], unit: m[2] as DeviceFault["unit"], after: Number(m[3]) };
