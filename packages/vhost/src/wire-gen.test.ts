@@ -63,6 +63,30 @@ describe("wire=gen frames", () => {
     }
   });
 
+  it("write exactly the frame's bytes, the same at any alignment (word copy or not)", () => {
+    const lengths = [60, 61, 62, 63, 255, 257, 1514];
+    const mem = Memory.create(1 << 20);
+    const stats = mem.reserve("stats", WIRE_STATS_BYTES);
+    const buf = mem.reserve("buf", 8192);
+    const wire = createWire(gen({ frameLengths: lengths }), mem, stats.offset, 1);
+    const ref = createWire(gen({ frameLengths: lengths }), mem, mem.reserve("stats2", WIRE_STATS_BYTES).offset, 1);
+    const refBuf = new Uint8Array(2048);
+    for (let k = 0; k < 4 * lengths.length; k++) {
+      const len = wire.frameLength();
+      const at = buf.offset + 64 + (k % 4); // aligned, then 1-3 bytes off
+      mem.u8.fill(0xaa, buf.offset, buf.offset + 4096);
+      readyAt(wire, 0);
+      wire.produce(mem.u8, at);
+      // The reference produces into a private (non-shared) array: the byte path.
+      readyAt(ref, 0);
+      ref.produce(refBuf, 0);
+      expect(mem.u8.slice(at, at + len)).toEqual(refBuf.slice(0, len));
+      expect(checksumsValid(mem.u8.slice(at, at + len))).toBe(true);
+      expect(mem.u8[at - 1]).toBe(0xaa); // nothing before the frame...
+      for (let b = 0; b < 8; b++) expect(mem.u8[at + len + b]).toBe(0xaa); // ...or after it
+    }
+  });
+
   it("leave the timestamp 0 without timestamp=1 and use the given MACs", () => {
     const { wire, take } = setup(gen({ srcMac: [2, 1, 2, 3, 4, 5], dstMac: [2, 9, 9, 9, 9, 9] }));
     readyAt(wire, 5);

@@ -210,7 +210,7 @@ export function createWire(spec: WireSpec, mem: Memory, statsOffset: number, dev
   mem.f64.fill(0, base, base + WIRE_STATS_BYTES / 8);
   switch (spec.kind) {
     case "gen":
-      return new GenWire(spec, mem.f64, base, deviceIndex);
+      return new GenWire(spec, mem, base, deviceIndex);
     case "sink":
       return new SinkWire(mem.f64, base, spec);
     case "pcap":
