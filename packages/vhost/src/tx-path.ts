@@ -53,8 +53,23 @@ export function processTx(dev: NetDevice, q: DeviceQueue, scratch: number): numb
   let gathered = 0;
   let lastHead = 0;
   let taken = 0;
+  const minLen = hdr + ETH_HDR_LEN;
+  const maxLen = hdr + MAX_FRAME;
   for (; taken < n; taken++) {
     const head = q.nextHead();
+    // Fast path: header and frame in one readable descriptor (the push and
+    // indirect-free single-segment shape). Anything else: walk() below.
+    if (linkUp && q.simpleBuffer(head, false)) {
+      const l = q.simpleLen;
+      if (l >= minLen && l <= maxLen) {
+        wire.consume(u8, q.simpleAddr + hdr, l - hdr);
+        packets++;
+        bytes += l - hdr;
+        if (inOrder) lastHead = head;
+        else q.addUsed(head, 0);
+        continue;
+      }
+    }
     c.n = 0;
     let err = q.walk(head, c);
     if (err === S_ERR_HEAD_INDEX) {

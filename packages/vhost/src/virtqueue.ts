@@ -97,6 +97,9 @@ export class DeviceQueue {
   rxLoaded = false;
   /** RX, per pass: a frame found no buffer here; the rest steered here this pass are missed. */
   rxStarved = false;
+  /** Of the last simpleBuffer() that returned true. */
+  simpleAddr = 0;
+  simpleLen = 0;
 
   private readonly u16: Uint16Array;
   private readonly u32: Uint32Array;
@@ -203,6 +206,34 @@ export class DeviceQueue {
   }
 
   // ------------------------------------------------------------------ chains
+
+  /**
+   * The fast path's test for the commonest chain: `head` names one
+   * descriptor, without NEXT or INDIRECT, writable when `writable` says so
+   * (RX) or readable (TX), whose buffer lies inside memory. Then its address
+   * and length are left in simpleAddr/simpleLen and this returns true; for
+   * any other shape (or anything malformed) it returns false and the caller
+   * takes walk(), which validates everything and says what is wrong.
+   * Reads the descriptor's four fields and nothing else.
+   */
+  simpleBuffer(head: number, writable: boolean): boolean {
+    if (head >= this.size) return false;
+    const d = this.desc + (head << 4);
+    const flags = this.u16[(d >>> 1) + 6]!;
+    if (flags !== (writable ? VRING_DESC_F_WRITE : 0)) return false;
+    const w = d >>> 2;
+    const addr = this.u32[w]!;
+    const len = this.u32[w + 2]!;
+    if (this.u32[w + 1]! !== 0 || addr < this.memLo || addr + len > this.memHi) return false;
+    this.simpleAddr = addr;
+    this.simpleLen = len;
+    return true;
+  }
+
+  /** The head of the next available chain, without taking it (caller checked one is available). */
+  peekHead(): number {
+    return this.u16[this.availRingI + (this.lastAvail & this.mask)]!;
+  }
 
   /**
    * Walk the chain starting at `head`, validating every descriptor, and
