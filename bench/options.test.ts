@@ -12,6 +12,16 @@ describe("parseOptions", () => {
     expect(parseOptions(["--quick", "--repeat", "2"]).repeat).toBe(2);
   });
 
+  it("jitter: a section of its own, 5 s by default, 1 s with --quick", () => {
+    expect(parseOptions([]).only).toContain("jitter");
+    expect(parseOptions([]).jitterDurationMs).toBe(5000);
+    expect(parseOptions(["--quick"]).jitterDurationMs).toBe(1000);
+    const o = parseOptions(["--only", "jitter", "--jitter-duration", "2000"]);
+    expect(o.only).toEqual(["jitter"]);
+    expect(o.jitterDurationMs).toBe(2000);
+    expect(() => parseOptions(["--jitter-duration", "50"])).toThrow(/^--jitter-duration 50: out of range/);
+  });
+
   it("parses lists, rates and name=value", () => {
     const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
     expect(o.bursts).toEqual([1, 32]);

@@ -5,8 +5,8 @@ import { TX_PATHS, type TxPath } from "./pipeline/types.js";
  * QUICK (what --quick changes) only; parseOptions validates every value and
  * names the option in its message.
  */
-export type Section = "throughput" | "features" | "latency" | "dpdk";
-export const SECTIONS: readonly Section[] = ["throughput", "features", "latency", "dpdk"];
+export type Section = "throughput" | "features" | "jitter" | "latency" | "dpdk";
+export const SECTIONS: readonly Section[] = ["throughput", "features", "jitter", "latency", "dpdk"];
 
 export interface BenchOptions {
   quick: boolean;
@@ -29,6 +29,8 @@ export interface BenchOptions {
   latencyRate: number;
   latencyDurationMs: number;
   latencyBursts: number[];
+  /** Machine-jitter probe (bare pinned loop on the pipeline's CPUs), ms per repetition, run before the latency runs. */
+  jitterDurationMs: number;
   /** DPDK comparison: bursts, measurement seconds, warm-up seconds. */
   dpdkBursts: number[];
   dpdkDurationS: number;
@@ -67,6 +69,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   latencyRate: 1e6,
   latencyDurationMs: 5000,
   latencyBursts: [1, 32],
+  jitterDurationMs: 5000,
   dpdkBursts: [1, 32],
   dpdkDurationS: 5,
   dpdkWarmupS: 2,
@@ -93,6 +96,7 @@ export const QUICK: Readonly<Partial<BenchOptions>> = Object.freeze({
   durationMs: 500,
   latencyDurationMs: 1000,
   latencyBursts: [32],
+  jitterDurationMs: 1000,
   dpdkBursts: [32],
   dpdkDurationS: 2,
   dpdkWarmupS: 1,
@@ -122,6 +126,9 @@ one process per configuration and repetition, then writes <out>/<name>.json, .md
   --latency-rate PPS      offered rate of the latency runs, e.g. 1M (default 1M)
   --latency-duration MS   latency measurement window (default ${DEFAULTS.latencyDurationMs})
   --latency-bursts LIST   l2fwd bursts in the latency runs (default ${DEFAULTS.latencyBursts.join(",")})
+  --jitter-duration MS    machine-jitter probe per repetition: a bare allocation-free loop pinned
+                          to each pipeline CPU, before the latency runs (default ${DEFAULTS.jitterDurationMs};
+                          --quick runs it too, for ${QUICK.jitterDurationMs} ms)
   --dpdk-bursts LIST      bursts compared with DPDK testpmd (default ${DEFAULTS.dpdkBursts.join(",")})
   --dpdk-duration S       DPDK/tpdk comparison window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         DPDK warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
@@ -256,6 +263,9 @@ const PARSERS: Record<string, Parser> = {
   },
   "--latency-bursts": (o, v, opt) => {
     o.latencyBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);
+  },
+  "--jitter-duration": (o, v, opt) => {
+    o.jitterDurationMs = int(v, opt, 100, 600_000);
   },
   "--dpdk-bursts": (o, v, opt) => {
     o.dpdkBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);

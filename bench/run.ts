@@ -12,16 +12,21 @@ import { cpus, loadavg, release, type } from "node:os";
 import { join, resolve } from "node:path";
 import { compareWithDpdk, type DpdkSection, TPDK_SHAPE } from "./dpdk/compare.js";
 import { detectDpdk } from "./dpdk/testpmd.js";
+import { allowedCpus } from "@tpdk/eal";
+import { fakeJitterRun, jitterNote, jitterProgress, jitterTable } from "./jitter/report.js";
+import { runJitter } from "./jitter/spawn.js";
+import { aggregateJitter } from "./jitter/stats.js";
+import type { JitterRun } from "./jitter/types.js";
 import { agg } from "./lib/summary.js";
 import { type BenchOptions, OptionError, USAGE, parseOptions } from "./options.js";
 import { summarizeKeys } from "./pipeline/aggregate.js";
 import { fakeResult } from "./pipeline/fake.js";
 import { buildPlan, configKey, describe } from "./pipeline/plan.js";
-import { type BestOptions, type RunFailure, isFailure, runBest } from "./pipeline/spawn.js";
+import { type BestOptions, type RunFailure, isFailure, maybeWaitIdle, runBest } from "./pipeline/spawn.js";
 import type { RunConfig, RunResult } from "./pipeline/types.js";
 import { renderChartSvg } from "./report/chart.js";
 import { markdownReport } from "./report/markdown.js";
-import type { BenchResults, Meta } from "./report/results.js";
+import type { BenchResults, JitterSection, Meta } from "./report/results.js";
 import { dpdkTable, featuresTable, latencyTable, targets, throughputTable } from "./report/sections.js";
 import { renderText } from "./report/table.js";
 
@@ -54,7 +59,36 @@ function fmtEta(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Promise<{ results: RunResult[]; failures: RunFailure[] }> {
+/** The CPUs the pipeline runs on: lcore 0 on CPU 0, the device thread on the first other CPU (Eal.serviceCpu). */
+function pipelineCpus(): number[] {
+  const other = allowedCpus().find((c) => c !== 0);
+  return other === undefined ? [0] : [0, other];
+}
+
+/** One run of the machine-jitter probe (after the same wait for idle CPUs as a pipeline run). */
+async function jitterRep(o: BenchOptions, rep: number, into: JitterSection): Promise<void> {
+  const cpus = pipelineCpus();
+  let r: JitterRun | { error: string };
+  if (o.fake) r = fakeJitterRun(cpus, o.jitterDurationMs, rep);
+  else {
+    await maybeWaitIdle(bestOptions(o));
+    r = await runJitter({ durationMs: o.jitterDurationMs, warmupMs: 300, cpus, thresholdUs: 5 }, o.timeoutMs);
+  }
+  const tag = `[jitter] rep ${rep + 1}/${o.repeat} bare pinned loop ${o.jitterDurationMs} ms`;
+  if ("error" in r) {
+    into.failures.push(r.error);
+    progress(`${tag}  FAILED: ${r.error.split("\n")[0]}`);
+    return;
+  }
+  into.runs.push(r);
+  progress(`${tag}  ${jitterProgress(r)}`);
+}
+
+async function runPipeline(
+  o: BenchOptions,
+  configs: readonly RunConfig[],
+  jitter: JitterSection | null,
+): Promise<{ results: RunResult[]; failures: RunFailure[] }> {
   const results: RunResult[] = [];
   const failures: RunFailure[] = [];
   const total = configs.length * o.repeat;
@@ -62,7 +96,13 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
   let done = 0;
   // Repetitions are the outer loop: drift in the machine's load spreads over every configuration.
   for (let rep = 0; rep < o.repeat; rep++) {
+    // The jitter probe runs right before this repetition's latency runs (or at the end without any).
+    let jitterDone = jitter === null;
     for (const c of configs) {
+      if (!jitterDone && c.kind === "latency") {
+        await jitterRep(o, rep, jitter!);
+        jitterDone = true;
+      }
       const r = o.fake ? fakeResult(c, rep) : await runBest(c, bestOptions(o));
       done++;
       const eta = ((performance.now() - t0) / done) * (total - done);
@@ -77,6 +117,7 @@ async function runPipeline(o: BenchOptions, configs: readonly RunConfig[]): Prom
       const gc = r.gcWindow.lcore + r.gcWindow.device > 0 ? `  GC lcore ${r.gcWindow.lcore} device ${r.gcWindow.device}` : "";
       progress(`${tag}  ${r.mpps.toFixed(2)} Mpps${lat}${gc}  cpu ${(100 * r.cpuShare).toFixed(0)}%${r.attempts > 1 ? ` (${r.attempts} attempts)` : ""}  (eta ${fmtEta(eta)})`);
     }
+    if (!jitterDone) await jitterRep(o, rep, jitter!);
   }
   return { results, failures };
 }
@@ -143,10 +184,12 @@ async function main(): Promise<number> {
   };
   const plan = buildPlan(o);
   progress(`tpdk bench${o.fake ? " (SYNTHETIC: --fake)" : ""}: ${meta.cpu}, ${meta.cpus} CPUs, Node ${meta.node}, load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`);
-  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}`);
+  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("jitter") ? ` + jitter probe (${o.jitterDurationMs} ms)` : ""}${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}`);
   if (cpus().length < 2) progress("warning: fewer than 2 CPUs: the lcore and the device thread share one; numbers will be low");
 
-  const { results, failures } = await runPipeline(o, plan.configs);
+  const jitter: JitterSection | null = o.only.includes("jitter") ? { runs: [], summary: null, failures: [] } : null;
+  const { results, failures } = await runPipeline(o, plan.configs, jitter);
+  if (jitter) jitter.summary = aggregateJitter(jitter.runs);
   let dpdk: DpdkSection | null = null;
   if (o.only.includes("dpdk")) {
     dpdk = o.fake
@@ -171,6 +214,7 @@ async function main(): Promise<number> {
     throughput: summarizeKeys(plan.sections.throughput, byKey, results, failures),
     features: summarizeKeys(plan.sections.features, byKey, results, failures),
     latency: summarizeKeys(plan.sections.latency, byKey, results, failures),
+    jitter,
     dpdk,
     failures,
     runs: results,
@@ -189,6 +233,8 @@ async function main(): Promise<number> {
   if (o.fake) print("\nSYNTHETIC RESULTS (--fake): nothing was measured.");
   if (r.throughput.length > 0) print(`\nThroughput (IN_ORDER and MRG_RXBUF on; median (min-max) of ${o.repeat})\n${renderText(throughputTable(r.throughput))}`);
   if (r.features.length > 0) print(`\nIN_ORDER x MRG_RXBUF, 64 B\n${renderText(featuresTable(r.features))}`);
+  if (jitter?.summary) print(`\nMachine jitter: a bare pinned loop per CPU (stalls per second by length; "wait": a frame arriving at a random instant)\n${renderText(jitterTable(jitter.summary))}\n${jitterNote(jitter.summary)}`);
+  for (const e of jitter?.failures ?? []) print(`jitter probe failed: ${e.split("\n")[0]}`);
   if (r.latency.length > 0) print(`\nLatency\n${renderText(latencyTable(r.latency))}`);
   const dt = dpdkTable(r);
   if (dt) print(`\nAgainst DPDK (${dpdk?.env?.hugeNote ?? ""})\n${renderText(dt)}`);
@@ -196,7 +242,8 @@ async function main(): Promise<number> {
   for (const t of targets(r)) print(`  ${t.met === null ? "-  " : t.met ? "ok " : "NO "} ${t.target}: ${t.measured}`);
   if (failures.length > 0) print(`\n${failures.length} run(s) failed; see ${base}.md`);
   print(`\nWrote ${base}.json, ${base}.md, ${base}.svg (${(meta.elapsedS / 60).toFixed(1)} min)`);
-  return failures.length > 0 && results.length === 0 ? 1 : 0;
+  const nothing = results.length === 0 && (jitter?.runs.length ?? 0) === 0;
+  return (failures.length > 0 || (jitter?.failures.length ?? 0) > 0) && nothing ? 1 : 0;
 }
 
 main().then(

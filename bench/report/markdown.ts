@@ -1,6 +1,7 @@
 import { fmt } from "../lib/summary.js";
 import { describe, fmtRate } from "../pipeline/plan.js";
 import type { BenchResults } from "./results.js";
+import { jitterNote, jitterTable } from "../jitter/report.js";
 import { dpdkTable, featuresTable, latencyTable, targets, throughputTable } from "./sections.js";
 import { renderMarkdown } from "./table.js";
 
@@ -49,6 +50,25 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
     out.push("");
     out.push(renderMarkdown(featuresTable(r.features)));
     out.push("");
+  }
+  const j = r.jitter;
+  if (j) {
+    out.push("## Machine jitter (bare pinned loop)");
+    out.push("");
+    out.push(
+      `Before the latency runs, one thread pinned to each CPU the pipeline uses runs a busy loop that allocates nothing and only reads a monotonic clock (\`jitter/\`), all at the same time, for ${fmt(o.jitterDurationMs / 1000)} s per repetition. ` +
+        "Every gap between two passes longer than 5 µs is time the thread did not run although it never yields: the guest kernel or the hypervisor took the CPU. " +
+        "**lost %**: gaps' total time over the window; **/s** columns: gaps per second by length; **wait**: the delay a frame arriving at a random instant would see before that CPU runs again (the rest of the gap it lands in), p99, p99.9 and the share above 20 µs (a quantile of at most 5 µs reads `≤ 5`); **invol. switches**: the guest kernel preempting the thread (the host's preemption does not show here, nor, mostly, in **steal %**); **GC**: collections during the measured loop (0: it allocated nothing).",
+    );
+    out.push("");
+    if (j.summary) {
+      out.push(renderMarkdown(jitterTable(j.summary)));
+      out.push("");
+      out.push(jitterNote(j.summary));
+      out.push("");
+    }
+    for (const e of j.failures) out.push(`- probe failed: ${e.split("\n")[0]}`);
+    if (j.failures.length > 0) out.push("");
   }
   if (r.latency.length > 0) {
     out.push(`## Latency at ${fmtRate(o.latencyRate)} offered`);

@@ -3,6 +3,15 @@ import type { CaseSummary } from "../pipeline/aggregate.js";
 import type { RunFailure } from "../pipeline/spawn.js";
 import type { RunResult } from "../pipeline/types.js";
 import type { DpdkSection } from "../dpdk/compare.js";
+import type { JitterSummary } from "../jitter/stats.js";
+import type { JitterRun } from "../jitter/types.js";
+
+/** The machine-jitter probe's runs (one per repetition) and their summary. */
+export interface JitterSection {
+  runs: JitterRun[];
+  summary: JitterSummary | null;
+  failures: string[];
+}
 
 /** Everything one `pnpm bench` produced: written as <out>/<name>.json, rendered to .md and .svg. */
 export interface BenchResults {
@@ -10,6 +19,8 @@ export interface BenchResults {
   throughput: CaseSummary[];
   features: CaseSummary[];
   latency: CaseSummary[];
+  /** Absent in results written before the probe existed; null when not run. */
+  jitter?: JitterSection | null;
   dpdk: DpdkSection | null;
   failures: RunFailure[];
   /** Every pipeline run's raw result. */

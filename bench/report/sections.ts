@@ -1,6 +1,7 @@
 import { type Agg, fmt, fmtAgg } from "../lib/summary.js";
 import type { CaseSummary } from "../pipeline/aggregate.js";
 import { fmtRate } from "../pipeline/plan.js";
+import { jitterTarget } from "../jitter/report.js";
 import type { BenchResults } from "./results.js";
 import type { Table } from "./table.js";
 
@@ -146,5 +147,6 @@ export function targets(r: BenchResults): TargetCheck[] {
     const worst = Math.max(...lat.map((c) => c.latency!.p99.median));
     out.push({ target: "p99 latency ≤ 20 µs at 1 Mpps", measured: `worst TX path: p99 ${fmt(worst)} µs (median of runs)`, met: worst <= 20 });
   } else out.push({ target: "p99 latency ≤ 20 µs at 1 Mpps", measured: "not measured", met: null });
+  if (r.jitter?.summary) out.push(jitterTarget(r.jitter.summary));
   return out;
 }
