@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   });
   const from = Math.max(...reports.map((r) => r.out[OUT_START_MS]!));
   const to = Math.min(...reports.map((r) => r.out[OUT_END_MS]!));
-  const union = to > from ? stalledUnion(threads, from, to) : { eitherMs: NaN, allMs: NaN };
+  const union = to > from ? stalledUnion(threads, from, to) : { eitherMs: NaN, allMs: NaN, mergedMs: [] };
   const cpus = reports.map((r, i) => {
     const s0 = steal0?.get(r.cpu);
     const s1 = steal1?.get(r.cpu);
@@ -124,9 +124,26 @@ async function main(): Promise<void> {
       gcs: r.gcs,
     });
   });
+  const either =
+    cpus.length > 1 && to > from
+      ? summarizeCpu({
+          cpu: -1,
+          pinned: cpus.every((c) => c.pinned),
+          pinNote: "merged",
+          durationMs: to - from,
+          loops: Math.min(...cpus.map((c) => c.loops)),
+          gapsUs: union.mergedMs.map((ms) => ms * 1000),
+          dropped: 0,
+          droppedUs: 0,
+          involuntarySwitches: cpus.reduce((a, c) => a + c.involuntarySwitches, 0),
+          stealPct: null,
+          gcs: cpus.reduce((a, c) => a + c.gcs, 0),
+        })
+      : null;
   const run: JitterRun = {
     config: cfg,
     cpus,
+    either,
     eitherLostPct: (100 * union.eitherMs) / (to - from),
     allLostPct: (100 * union.allMs) / (to - from),
     cpuShare: (cpuUsed.user + cpuUsed.system) / 1000 / (cfg.cpus.length * cfg.durationMs),

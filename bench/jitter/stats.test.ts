@@ -106,15 +106,16 @@ describe("stalledUnion", () => {
       [99, 5],
     ]);
     // either: [0,3) + [10,15) + [20,21) + [99,100) = 3 + 5 + 1 + 1; all: [1,2) = 1
-    expect(stalledUnion([a, b], 0, 100)).toEqual({ eitherMs: 10, allMs: 1 });
+    expect(stalledUnion([a, b], 0, 100)).toEqual({ eitherMs: 10, allMs: 1, mergedMs: [3, 5, 1, 1] });
   });
 
   it("touching intervals do not count as overlap; one thread: all = either", () => {
     const a = iv([[0, 1]]);
     const b = iv([[1, 1]]);
-    expect(stalledUnion([a, b], 0, 10)).toEqual({ eitherMs: 2, allMs: 0 });
-    expect(stalledUnion([a], 0, 10)).toEqual({ eitherMs: 1, allMs: 1 });
-    expect(stalledUnion([], 0, 10)).toEqual({ eitherMs: 0, allMs: 0 });
+    // [0,1) and [1,2) touch: one merged stall of 2
+    expect(stalledUnion([a, b], 0, 10)).toEqual({ eitherMs: 2, allMs: 0, mergedMs: [2] });
+    expect(stalledUnion([a], 0, 10)).toEqual({ eitherMs: 1, allMs: 1, mergedMs: [1] });
+    expect(stalledUnion([], 0, 10)).toEqual({ eitherMs: 0, allMs: 0, mergedMs: [] });
   });
 });
 
@@ -126,6 +127,7 @@ describe("aggregateJitter", () => {
       lostPct: l,
       delayOver20Pct: over20[i]!,
     })),
+    either: { ...summarizeCpu(record([], 1000, { cpu: -1 })), lostPct: lost[0]! + lost[1]! },
     eitherLostPct: lost[0]! + lost[1]!,
     allLostPct: 0,
     cpuShare: share,
@@ -142,6 +144,8 @@ describe("aggregateJitter", () => {
     expect(s.cpus[0]!.gcsMax).toBe(2);
     expect(s.cpus[0]!.loopNs).toBeCloseTo(40, 10);
     expect(s.eitherLostPct.median).toBe(5);
+    expect(s.either!.cpu).toBe(-1);
+    expect(s.either!.lostPct).toEqual({ median: 5, min: 3, max: 7, n: 3 });
     expect(s.cpuShare.min).toBe(0.8);
   });
 

@@ -110,11 +110,12 @@ export interface Intervals {
 
 /**
  * Time during which at least one / all of the threads were stalled, ms, over
- * [from, to). One thread's intervals never overlap each other (its loop
- * records them one after the other), so a sweep counting open intervals
- * counts stalled threads.
+ * [from, to), and the lengths of the merged "at least one stalled" intervals
+ * (a frame that needs every thread waits through those). One thread's
+ * intervals never overlap each other (its loop records them one after the
+ * other), so a sweep counting open intervals counts stalled threads.
  */
-export function stalledUnion(threads: readonly Intervals[], from: number, to: number): { eitherMs: number; allMs: number } {
+export function stalledUnion(threads: readonly Intervals[], from: number, to: number): { eitherMs: number; allMs: number; mergedMs: number[] } {
   const ev: [number, number][] = [];
   for (const t of threads) {
     for (let i = 0; i < t.n; i++) {
@@ -123,18 +124,22 @@ export function stalledUnion(threads: readonly Intervals[], from: number, to: nu
       if (b > a) ev.push([a, 1], [b, -1]);
     }
   }
-  ev.sort((x, y) => x[0] - y[0] || x[1] - y[1]); // ends before starts at the same instant
+  ev.sort((x, y) => x[0] - y[0] || y[1] - x[1]); // starts before ends at the same instant: back-to-back stalls merge
   let open = 0;
   let last = from;
   let either = 0;
   let all = 0;
+  let mergedStart = from;
+  const mergedMs: number[] = [];
   for (const [t, d] of ev) {
     if (open > 0) either += t - last;
     if (open === threads.length && threads.length > 0) all += t - last;
+    if (open === 0 && d > 0) mergedStart = t;
     open += d;
+    if (open === 0 && d < 0) mergedMs.push(t - mergedStart);
     last = t;
   }
-  return { eitherMs: either, allMs: all };
+  return { eitherMs: either, allMs: all, mergedMs };
 }
 
 /** One CPU over the repetitions: median (min–max) of every figure. */
@@ -164,6 +169,8 @@ export interface JitterSummary {
   durationMs: number;
   thresholdUs: number;
   cpus: JitterCpuSummary[];
+  /** The merged stalls of all CPUs (any one stalled) summarised like a CPU (cpu -1); null with one CPU. */
+  either: JitterCpuSummary | null;
   eitherLostPct: Agg;
   allLostPct: Agg;
   cpuShare: Agg;
@@ -173,8 +180,7 @@ export interface JitterSummary {
 export function aggregateJitter(runs: readonly JitterRun[]): JitterSummary | null {
   if (runs.length === 0) return null;
   const cpuIds = [...new Set(runs.flatMap((r) => r.cpus.map((c) => c.cpu)))].sort((a, b) => a - b);
-  const cpus = cpuIds.map((cpu): JitterCpuSummary => {
-    const rs = runs.flatMap((r) => r.cpus.filter((c) => c.cpu === cpu));
+  const summarize = (cpu: number, rs: JitterCpu[]): JitterCpuSummary => {
     const a = (f: (c: JitterCpu) => number | null): Agg => agg(rs.map((c) => f(c) ?? NaN));
     return {
       cpu,
@@ -193,12 +199,15 @@ export function aggregateJitter(runs: readonly JitterRun[]): JitterSummary | nul
       gcsMax: Math.max(...rs.map((c) => c.gcs)),
       loopNs: agg(rs.map((c) => (c.loops > 0 ? (1e6 * c.durationMs) / c.loops : NaN))).median,
     };
-  });
+  };
+  const cpus = cpuIds.map((cpu) => summarize(cpu, runs.flatMap((r) => r.cpus.filter((c) => c.cpu === cpu))));
+  const eitherRuns = runs.flatMap((r) => (r.either ? [r.either] : []));
   return {
     runs: runs.length,
     durationMs: runs[0]!.config.durationMs,
     thresholdUs: runs[0]!.config.thresholdUs,
     cpus,
+    either: eitherRuns.length > 0 ? summarize(-1, eitherRuns) : null,
     eitherLostPct: agg(runs.map((r) => r.eitherLostPct)),
     allLostPct: agg(runs.map((r) => r.allLostPct)),
     cpuShare: agg(runs.map((r) => r.cpuShare)),

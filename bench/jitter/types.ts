@@ -59,6 +59,12 @@ export interface JitterCpu {
 export interface JitterRun {
   config: JitterConfig;
   cpus: JitterCpu[];
+  /**
+   * The CPUs' stalls merged (at least one CPU stalled), summarised like one
+   * CPU (cpu -1): what a frame that needs every CPU's thread in turn is
+   * exposed to, before any backlog. Null with a single CPU.
+   */
+  either: JitterCpu | null;
   /** Time at least one CPU / all CPUs were stalled (> threshold) at once, % of the window. */
   eitherLostPct: number;
   allLostPct: number;
