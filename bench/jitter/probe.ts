@@ -38,6 +38,24 @@ function stealJiffies(): Map<number, { steal: number; total: number }> | null {
   }
 }
 
+/** Interrupts taken so far per CPU (/proc/interrupts: every row's count in that CPU's column); null off Linux. */
+function interrupts(): Map<number, number> | null {
+  try {
+    const lines = readFileSync("/proc/interrupts", "utf8").split("\n");
+    const cols = lines[0]!.trim().split(/\s+/).map((h) => Number(/^CPU(\d+)$/.exec(h)?.[1] ?? NaN));
+    const m = new Map<number, number>(cols.map((c) => [c, 0]));
+    for (const line of lines.slice(1)) {
+      const f = line.trim().split(/\s+/).slice(1, 1 + cols.length);
+      f.forEach((v, i) => {
+        if (/^\d+$/.test(v)) m.set(cols[i]!, m.get(cols[i]!)! + Number(v));
+      });
+    }
+    return m;
+  } catch {
+    return null;
+  }
+}
+
 export function validateJitterConfig(x: unknown): JitterConfig {
   const c = x as JitterConfig;
   const ok =
@@ -65,6 +83,7 @@ async function main(): Promise<void> {
   let ready = 0;
   let cpu0 = process.cpuUsage();
   let steal0 = stealJiffies();
+  let irq0 = interrupts();
   const reports = await Promise.all(
     cfg.cpus.map(
       (cpu, i) =>
@@ -88,6 +107,7 @@ async function main(): Promise<void> {
             if (++ready < cfg.cpus.length) return;
             cpu0 = process.cpuUsage();
             steal0 = stealJiffies();
+            irq0 = interrupts();
             Atomics.store(go32, 0, 1); // pairs with the workers' Atomics.wait: all start together
             Atomics.notify(go32, 0);
           });
@@ -98,6 +118,7 @@ async function main(): Promise<void> {
   );
   const cpuUsed = process.cpuUsage(cpu0);
   const steal1 = stealJiffies();
+  const irq1 = interrupts();
 
   const threads: Intervals[] = reports.map((r, i) => {
     const n = r.out[OUT_GAPS]!;
@@ -110,16 +131,20 @@ async function main(): Promise<void> {
     const s0 = steal0?.get(r.cpu);
     const s1 = steal1?.get(r.cpu);
     const stealPct = s0 && s1 && s1.total > s0.total ? (100 * (s1.steal - s0.steal)) / (s1.total - s0.total) : null;
+    const i0 = irq0?.get(r.cpu);
+    const i1 = irq1?.get(r.cpu);
+    const durationMs = r.out[OUT_END_MS]! - r.out[OUT_START_MS]!;
     return summarizeCpu({
       cpu: r.cpu,
       pinned: r.pinned,
       pinNote: r.pinNote,
-      durationMs: r.out[OUT_END_MS]! - r.out[OUT_START_MS]!,
+      durationMs,
       loops: r.out[OUT_LOOPS]!,
       gapsUs: Array.from(threads[i]!.lens, (ms) => ms * 1000),
       dropped: r.out[OUT_DROPPED]!,
       droppedUs: r.out[OUT_DROPPED_MS]! * 1000,
       involuntarySwitches: r.involuntarySwitches,
+      interruptsPerSecond: i0 !== undefined && i1 !== undefined ? (1000 * (i1 - i0)) / durationMs : null,
       stealPct,
       gcs: r.gcs,
     });
@@ -136,6 +161,7 @@ async function main(): Promise<void> {
           dropped: 0,
           droppedUs: 0,
           involuntarySwitches: cpus.reduce((a, c) => a + c.involuntarySwitches, 0),
+          interruptsPerSecond: null,
           stealPct: null,
           gcs: cpus.reduce((a, c) => a + c.gcs, 0),
         })

@@ -33,11 +33,12 @@ export function jitterTable(s: JitterSummary): Table {
       "wait p99.9 µs",
       "wait > 20 µs %",
       "invol. switches",
+      "IRQ /s",
       "steal %",
       "GC",
       "runs",
     ],
-    align: ["r", "r", "r", ...JITTER_BUCKETS.map(() => "r" as const), "r", "r", "r", "r", "r", "r", "r", "r"],
+    align: ["r", "r", "r", ...JITTER_BUCKETS.map(() => "r" as const), "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     rows: [...s.cpus, ...(s.either ? [s.either] : [])].map((c) => [
       `${c.cpu < 0 ? "either" : c.cpu}${c.pinned ? "" : " (unpinned)"}`,
       fmtAgg(c.lostPct, 2),
@@ -48,6 +49,7 @@ export function jitterTable(s: JitterSummary): Table {
       delayCell(c.delayP999Us, s.thresholdUs),
       fmtAgg(c.delayOver20Pct, 2),
       c.involuntarySwitches.n === 0 ? "–" : fmtAgg(c.involuntarySwitches),
+      c.interruptsPerSecond.n === 0 ? "–" : fmtAgg(c.interruptsPerSecond),
       c.stealPct.n === 0 ? "–" : fmtAgg(c.stealPct, 2),
       String(c.gcsMax),
       String(c.runs),
@@ -125,6 +127,7 @@ export function fakeJitterRun(cpus: readonly number[], durationMs: number, rep: 
       delayP999Us: 900 * k,
       delayOver20Pct: 1.3 * k,
       involuntarySwitches: Math.round(2 * s),
+      interruptsPerSecond: 300 * k,
       stealPct: 0,
       gcs: 0,
     };
@@ -132,7 +135,7 @@ export function fakeJitterRun(cpus: readonly number[], durationMs: number, rep: 
   return {
     config: { durationMs, warmupMs: 0, cpus, thresholdUs: 5 },
     cpus: cpus.map((cpu) => fake(cpu, 1 + 0.1 * Math.sin(cpu * 3.1 + rep * 1.7))),
-    either: cpus.length > 1 ? { ...fake(-1, 1.8), stealPct: null } : null,
+    either: cpus.length > 1 ? { ...fake(-1, 1.8), interruptsPerSecond: null, stealPct: null } : null,
     eitherLostPct: 3.9,
     allLostPct: 0.3,
     cpuShare: 0.99,

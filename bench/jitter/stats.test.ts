@@ -12,6 +12,7 @@ const record = (gapsUs: number[], durationMs: number, extra: Partial<LoopRecord>
   dropped: 0,
   droppedUs: 0,
   involuntarySwitches: 0,
+  interruptsPerSecond: 250,
   stealPct: 0,
   gcs: 0,
   ...extra,

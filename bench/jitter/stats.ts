@@ -57,6 +57,7 @@ export interface LoopRecord {
   dropped: number;
   droppedUs: number;
   involuntarySwitches: number;
+  interruptsPerSecond: number | null;
   stealPct: number | null;
   gcs: number;
 }
@@ -96,6 +97,7 @@ export function summarizeCpu(r: LoopRecord): JitterCpu {
     delayP999Us: delayQuantile(r.gapsUs, totalUs, 0.999, JITTER_BUCKETS[0]![0]),
     delayOver20Pct: delayOverPct(r.gapsUs, totalUs, 20),
     involuntarySwitches: r.involuntarySwitches,
+    interruptsPerSecond: r.interruptsPerSecond,
     stealPct: r.stealPct,
     gcs: r.gcs,
   };
@@ -157,6 +159,7 @@ export interface JitterCpuSummary {
   delayP999Us: Agg;
   delayOver20Pct: Agg;
   involuntarySwitches: Agg;
+  interruptsPerSecond: Agg;
   stealPct: Agg;
   /** Most GCs in any repetition (0: the loop allocated nothing). */
   gcsMax: number;
@@ -195,6 +198,7 @@ export function aggregateJitter(runs: readonly JitterRun[]): JitterSummary | nul
       delayP999Us: a((c) => c.delayP999Us),
       delayOver20Pct: a((c) => c.delayOver20Pct),
       involuntarySwitches: a((c) => c.involuntarySwitches),
+      interruptsPerSecond: a((c) => c.interruptsPerSecond),
       stealPct: a((c) => c.stealPct),
       gcsMax: Math.max(...rs.map((c) => c.gcs)),
       loopNs: agg(rs.map((c) => (c.loops > 0 ? (1e6 * c.durationMs) / c.loops : NaN))).median,

@@ -49,6 +49,8 @@ export interface JitterCpu {
   delayOver20Pct: number;
   /** Involuntary context switches of the thread (the guest kernel preempted it; the host's preemption is invisible here). */
   involuntarySwitches: number;
+  /** Interrupts this CPU took per second of the window (all of /proc/interrupts: timer, IPIs, devices); null off Linux. */
+  interruptsPerSecond: number | null;
   /** Steal time of this CPU over the window (/proc/stat), %; null off Linux. */
   stealPct: number | null;
   /** GCs of the thread's isolate during the measured loop (v8.GCProfiler): 0 when the loop allocates nothing. */
