@@ -36,6 +36,10 @@ const Q_SIZE = L.Q_SIZE;
 const Q_STATS = L.Q_STATS;
 const Q_USED = L.Q_USED;
 const S_KICKS = L.S_KICKS;
+/** Atomics.notify count: every waiter. */
+const WAKE_ALL = Number.POSITIVE_INFINITY;
+/** Publishes after a resync that run the kick path as a no-op (see kickIfNeeded). */
+const KICK_PRIMES = 64;
 
 const Q_RUN_RETIRED = L.Q_RUN_RETIRED;
 
@@ -114,6 +118,8 @@ export abstract class QueueBase {
   /** IN_ORDER: next descriptor to hand out / next expected back (free-running). */
   protected descHead = 0;
   protected descCons = 0;
+  /** Publishes left that run the kick path as a no-op (see kickIfNeeded). */
+  private kickPrimes = KICK_PRIMES;
 
   protected constructor(mem: Memory, portId: number, queueId: number, tx: boolean) {
     const what = tx ? "tx" : "rx";
@@ -206,6 +212,7 @@ export abstract class QueueBase {
     this.descHead = this.availIdx;
     this.descCons = 0;
     this.onResync();
+    this.kickPrimes = KICK_PRIMES;
     this.run = run;
     return true;
   }
@@ -246,13 +253,34 @@ export abstract class QueueBase {
     } else {
       kick = (Atomics.load(this.u16, this.usedFlagsH) & VRING_USED_F_NO_NOTIFY) === 0;
     }
-    if (kick) {
-      Atomics.add(this.i32, this.notifyI, 1);
-      // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
-      Atomics.add(this.i32, this.doorbellI, 1);
-      Atomics.notify(this.i32, this.doorbellI);
-      this.f64[this.st + S_KICKS] += 1;
+    // A busy-polling device suppresses kicks, but one still comes every 2^16
+    // entries (the index passes a stale avail_event), long after the burst
+    // functions were optimized. Code that was never run has no type feedback,
+    // so the first real kick would deoptimize the burst that inlined this;
+    // when that burst also has on-stack-replacement code cached, Node 20's V8
+    // then keeps running it half interpreted, and the interpreter boxes
+    // every Float64 counter it touches (steady scavenges on the lcore). So
+    // the first KICK_PRIMES publishes after a resync run the kick path with
+    // n = 0 (adds 0, wakes nobody, counts 0): the feedback is there before
+    // any optimization. (Several, not one: V8 allocates a function's feedback
+    // vector only after its first few calls; until then nothing is recorded.)
+    if (kick || this.kickPrimes !== 0) {
+      let n = 1;
+      if (!kick) {
+        n = 0;
+        this.kickPrimes--;
+      }
+      this.kick(n);
     }
+  }
+
+  /** Notify the device `n` (1, or 0 for the priming no-op above) times. */
+  private kick(n: number): void {
+    Atomics.add(this.i32, this.notifyI, n);
+    // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
+    Atomics.add(this.i32, this.doorbellI, n);
+    Atomics.notify(this.i32, this.doorbellI, n === 0 ? 0 : WAKE_ALL);
+    this.f64[this.st + S_KICKS] += n;
   }
 
   /** True while the port is started and this object is in sync (cold check for non-burst methods). */

@@ -122,6 +122,7 @@ export class TxQueue extends QueueBase {
     let idx = old;
     let bytes = 0;
     let sent = 0;
+    let full = 0;
     for (; sent < n; sent++) {
       const m = mbufs[off + sent]!;
       const nseg = u16[(m + M_NB_SEGS) >>> 1]!;
@@ -143,7 +144,7 @@ export class TxQueue extends QueueBase {
       if (need > this.nfree) {
         this.reclaim();
         if (need > this.nfree) {
-          f64[st + S_TX_FULL] += 1;
+          full = 1;
           break;
         }
       }
@@ -238,6 +239,9 @@ export class TxQueue extends QueueBase {
       f64[st + S_PACKETS] += sent;
       f64[st + S_BYTES] += bytes;
     }
+    // Counted on every call, not in the rare branch: code first run long after
+    // optimization deoptimizes the burst (see QueueBase.kickIfNeeded).
+    f64[st + S_TX_FULL] += full;
     return sent;
   }
 
