@@ -1,0 +1,94 @@
+/**
+ * A forwarding loop for TPDK_BENCH_LCORE_URL that runs the real one (or the
+ * module in TPDK_HEAP_SAMPLE_INNER) under V8's sampling heap profiler, objects
+ * collected by scavenges included, and writes the profile when the loop
+ * returns: what the lcore allocates, by function.
+ *
+ *   TPDK_BENCH_LCORE_URL=file://$PWD/bench/dist/tools/lcore-heap-sample.js \
+ *   TPDK_HEAP_SAMPLE_OUT=/tmp/lcore.heapprofile node bench/dist/tools/lcore-gc.js ...
+ *   node bench/dist/tools/lcore-heap-sample.js /tmp/lcore.heapprofile   # summary: bytes by function
+ *
+ * Sampling starts TPDK_HEAP_SAMPLE_DELAY_MS (default 2000) after the loop
+ * starts, so start-up and JIT warm-up allocations stay out of it: the wrapper
+ * checks the clock once every 2^20 calls of ctx.stopped() until then.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
+import { isMainThread } from "node:worker_threads";
+import type { LcoreContext } from "@tpdk/eal";
+
+interface SampleNode {
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  selfSize: number;
+  id: number;
+  children: SampleNode[];
+}
+interface SamplingProfile {
+  head: SampleNode;
+  samples: { size: number; nodeId: number; ordinal: number }[];
+}
+
+function post<T>(s: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    s.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T)));
+  });
+}
+
+export async function l2fwdLoop(ctx: LcoreContext, arg: unknown): Promise<unknown> {
+  const innerUrl = process.env.TPDK_HEAP_SAMPLE_INNER || import.meta.resolve("@tpdk/l2fwd/dist/lcore-loop.js");
+  const out = process.env.TPDK_HEAP_SAMPLE_OUT || "/tmp/lcore.heapprofile";
+  const delayMs = Number(process.env.TPDK_HEAP_SAMPLE_DELAY_MS || "2000");
+  const inner = (await import(innerUrl)) as { l2fwdLoop: (c: LcoreContext, a: unknown) => Promise<unknown> };
+  const s = new Session();
+  s.connect();
+  const t0 = process.hrtime()[0];
+  let calls = 0;
+  let sampling = false;
+  const realStopped = ctx.stopped;
+  const start = (): void => {
+    sampling = true;
+    // Same-thread session: the command is dispatched synchronously.
+    s.post("HeapProfiler.startSampling", {
+      samplingInterval: 64,
+      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: true,
+    });
+  };
+  const wrapped: LcoreContext = {
+    ...ctx,
+    stopped: () => {
+      if (!sampling && (++calls & 0xfffff) === 0 && (process.hrtime()[0] - t0) * 1000 >= delayMs) start();
+      return realStopped();
+    },
+  };
+  const value = await inner.l2fwdLoop(wrapped, arg);
+  if (sampling) {
+    const { profile } = await post<{ profile: SamplingProfile }>(s, "HeapProfiler.stopSampling");
+    writeFileSync(out, JSON.stringify(profile));
+  }
+  s.disconnect();
+  return value;
+}
+
+/** Bytes sampled per function (self), highest first. */
+export function summarize(p: SamplingProfile, top = 25): string[] {
+  const self = new Map<string, number>();
+  const walk = (n: SampleNode, path: string[]): void => {
+    const cf = n.callFrame;
+    const name = `${cf.functionName || "(anonymous)"} ${cf.url.split("/").slice(-2).join("/")}:${cf.lineNumber + 1}`;
+    if (n.selfSize > 0) {
+      const key = `${name}  <- ${path.slice(-3).reverse().join(" <- ")}`;
+      self.set(key, (self.get(key) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, [...path, cf.functionName || "(anonymous)"]);
+  };
+  walk(p.head, []);
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [`total sampled: ${total} bytes`, ...rows.map(([k, v]) => `${String(v).padStart(12)}  ${k}`)];
+}
+
+if (isMainThread && process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
+  const file = process.argv[2] ?? "/tmp/lcore.heapprofile";
+  for (const line of summarize(JSON.parse(readFileSync(file, "utf8")) as SamplingProfile)) console.log(line);
+}
