@@ -94,6 +94,6 @@ describe("a udp wire whose sends fail", () => {
     expect(p0.tx).toBe(p0.wire_delivered);
     expect(p0.wire_write_errors).toBe(0);
     // Reported once, at exit, and nothing else on stderr (no stack, no crash).
-    expect(l2fwd.stderr).toBe(`l2fwd: warning: port 1: its wire failed to write ${p1.wire_write_errors} frame(s)\n`);
+    expect(l2fwd.stderr).toBe(`l2fwd: warning: port 1: its wire failed to write ${p1.wire_write_errors} frame(s) (last error: EACCES)\n`);
   });
 });

@@ -29,7 +29,7 @@ describe("a wire that fails to write", () => {
     expect(p1.wire_delivered).toBe(0);
     expect(p1.wire_write_errors).toBeGreaterThan(0);
     expect(p0.wire_write_errors).toBe(0);
-    expect(r.stderr).toContain(`l2fwd: warning: port 1: its wire failed to write ${p1.wire_write_errors} frame(s)`);
+    expect(r.stderr).toContain(`l2fwd: warning: port 1: its wire failed to write ${p1.wire_write_errors} frame(s) (last error: ENOSPC)`);
     expect(r.stdout).toContain("Bye...");
   });
 

@@ -152,7 +152,10 @@ runMain(async () => {
   const leaked = pool.inUse();
   if (leaked !== 0) throw new TpdkError("ELEAK", `${leaked} mbuf(s) of ${pool.size} were not returned to mbuf_pool`);
   for (const [i, w] of wireCounters().entries()) {
-    if (w.wireWriteErrors) process.stderr.write(`l2fwd: warning: port ${enabled[i]}: its wire failed to write ${w.wireWriteErrors} frame(s)\n`);
+    if (w.wireWriteErrors) {
+      const why = w.wireLastWriteError ? ` (last error: ${w.wireLastWriteError})` : "";
+      process.stderr.write(`l2fwd: warning: port ${enabled[i]}: its wire failed to write ${w.wireWriteErrors} frame(s)${why}\n`);
+    }
   }
   if (fault) return 1; // the reason was printed when it was noticed
   console.log("Bye...");
@@ -176,6 +179,7 @@ function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
     rxNombuf: port.stats().rx_nombuf,
     txRingFull,
     wireWriteErrors: notWritten,
+    wireLastWriteError: wire.lastWriteError,
   };
 }
 

@@ -45,6 +45,8 @@ export interface WireCounters {
   readonly txRingFull?: number;
   /** Frames the wire took but failed to write out (tx_pcap on a full disk, a udp send error). */
   readonly wireWriteErrors?: number;
+  /** Why the last write failed (ENOSPC, EACCES, ...; "socket closed"), when one did. */
+  readonly wireLastWriteError?: string | null;
 }
 
 export function readCounters(mem: Memory, statsOffset: number, ports: readonly number[]): PortCounters[] {

@@ -36,6 +36,7 @@ export function readWireCounters(mem: Memory, spec: DeviceWireSpec, statsOffset:
     badChecksum: 0,
     foreign: 0,
     writeErrors: 0,
+    lastWriteError: null,
     untracked: 0,
     exhausted: r.remaining === 0,
     overflow: 0,

@@ -129,8 +129,9 @@ describe("wire=pcap tx_pcap", () => {
     const f = buildUdpFrame({ length: 1514 });
     for (let k = 0; k < 1000; k++) send(f); // ~1.5 MB: the 1 MiB buffer fills once
     expect(stats().writeErrors).toBeGreaterThan(0);
+    expect(stats().lastWriteError).toBe("ENOSPC");
     wire.close();
-    expect(stats()).toMatchObject({ writeErrors: 1000, received: 1000 });
+    expect(stats()).toMatchObject({ writeErrors: 1000, received: 1000, lastWriteError: "ENOSPC" });
   });
 
   it("does rx and tx at once, into different files", () => {

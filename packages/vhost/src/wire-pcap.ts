@@ -5,7 +5,7 @@ import { PcapWriter, type PackedFrames } from "./pcap-file.js";
 import { UNPACED_DUE } from "./wire-gen.js";
 import { FrameChecker, type CheckOptions } from "./wire-sink.js";
 import {
-  S_EXHAUSTED, S_GENERATED, S_GENERATED_BYTES, S_KIND, S_MISSED, S_WRITE_ERRORS, WIRE_KIND_PCAP,
+  S_EXHAUSTED, S_GENERATED, S_GENERATED_BYTES, S_KIND, S_MISSED, S_WRITE_ERRORS, WIRE_KIND_PCAP, recordWriteError,
 } from "./wire-stats.js";
 
 export interface PcapOptions extends CheckOptions {
@@ -120,8 +120,9 @@ export class PcapWire implements Wire {
         this.stampNow = now;
         w.setTime(this.origin + now);
       }
+      const before = w.errors;
       w.writeRecord(u8, addr, len);
-      this.f64[this.s + S_WRITE_ERRORS] = w.errors;
+      if (w.errors !== before) this.countErrors(w);
     }
   }
 
@@ -133,7 +134,7 @@ export class PcapWire implements Wire {
     const w = this.writer;
     if (w !== null) {
       w.flush();
-      this.f64[this.s + S_WRITE_ERRORS] = w.errors;
+      this.countErrors(w);
     }
   }
 
@@ -141,8 +142,14 @@ export class PcapWire implements Wire {
     const w = this.writer;
     if (w !== null) {
       w.close();
-      this.f64[this.s + S_WRITE_ERRORS] = w.errors;
+      this.countErrors(w);
     }
+  }
+
+  /** Publish the writer's error count and last error (cold: after a failed write, flush, close). */
+  private countErrors(w: PcapWriter): void {
+    this.f64[this.s + S_WRITE_ERRORS] = w.errors;
+    if (w.errors !== 0) recordWriteError(this.f64, this.s, w.lastError);
   }
 
   private advance(): void {

@@ -1,3 +1,4 @@
+import { constants as osConstants } from "node:os";
 import type { Memory } from "@tpdk/eal";
 import { HIST_SLOTS, histSummary, type LatencySummary } from "./latency-histogram.js";
 
@@ -44,7 +45,30 @@ export const S_DATAGRAMS_OUT = S_OVERFLOW + 2;
 export const S_BAD_VXLAN = S_OVERFLOW + 3;
 export const S_BAD_LENGTH = S_OVERFLOW + 4;
 export const S_SEND_DROPPED = S_OVERFLOW + 5;
-const S_END = S_OVERFLOW + 8; // two spare slots
+/** Why the last write failed: an errno number (os.constants.errno), or WRITE_ERROR_CLOSED; 0 = none yet. */
+export const S_LAST_WRITE_ERROR = S_OVERFLOW + 6;
+const S_END = S_OVERFLOW + 8; // one spare slot
+
+/** S_LAST_WRITE_ERROR value for a write to a socket that is closed (no errno of its own). */
+export const WRITE_ERROR_CLOSED = -1;
+
+/**
+ * Remember why a write failed (cold: error paths only): the error's errno
+ * code (EACCES, ENOSPC, EMSGSIZE, ...), readable later as
+ * WireStats.lastWriteError. Errors without an errno code leave the slot alone.
+ */
+export function recordWriteError(f64: Float64Array, base: number, err: unknown): void {
+  const code = (err as { code?: unknown } | null)?.code;
+  const n = typeof code === "string" ? (osConstants.errno as Record<string, number | undefined>)[code] : undefined;
+  if (n !== undefined) f64[base + S_LAST_WRITE_ERROR] = n;
+}
+
+function writeErrorName(v: number): string | null {
+  if (v === 0) return null;
+  if (v === WRITE_ERROR_CLOSED) return "socket closed";
+  for (const [name, n] of Object.entries(osConstants.errno)) if (n === v) return name;
+  return `errno ${v}`;
+}
 
 export const WIRE_STATS_BYTES = S_END * 8;
 
@@ -72,6 +96,8 @@ export interface WireStats {
   foreign: number;
   /** Frames the wire could not pass on: a tx_pcap write error (e.g. disk full), a udp send error or closed socket. */
   writeErrors: number;
+  /** Why the last of them failed: an errno name (ENOSPC, EACCES, EMSGSIZE, ...) or "socket closed"; null when none did. */
+  lastWriteError: string | null;
   /** Frames of streams beyond the tracked ones: counted, not sequence-checked. */
   untracked: number;
   /** True once a finite input has been wholly offered (see Wire.exhausted). */
@@ -120,6 +146,7 @@ export function readWireStats(mem: Memory, statsOffset: number): WireStats {
     badChecksum: f[b + S_BAD_CHECKSUM]!,
     foreign: f[b + S_FOREIGN]!,
     writeErrors: f[b + S_WRITE_ERRORS]!,
+    lastWriteError: writeErrorName(f[b + S_LAST_WRITE_ERROR]!),
     untracked: f[b + S_UNTRACKED]!,
     exhausted: f[b + S_EXHAUSTED]! !== 0,
     overflow: f[b + S_OVERFLOW]!,

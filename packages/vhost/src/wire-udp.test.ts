@@ -236,7 +236,7 @@ describe("udp wire over 127.0.0.1", () => {
     wire.close();
     mem.u8.set(frame(60, 0), buf);
     expect(() => consumeAt(wire, mem.u8, buf, 60, 0)).not.toThrow();
-    expect(stats()).toMatchObject({ received: 1, writeErrors: 1, datagramsOut: 0 });
+    expect(stats()).toMatchObject({ received: 1, writeErrors: 1, datagramsOut: 0, lastWriteError: "socket closed" });
     wire.close(); // twice is fine
   });
 

@@ -1,4 +1,5 @@
 import * as dgram from "node:dgram";
+import { constants as osConstants } from "node:os";
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { ETH_HDR_LEN } from "./frame.js";
 import { FrameQueue } from "./frame-queue.js";
@@ -6,9 +7,12 @@ import { QueuedRxWire } from "./queued-rx.js";
 import { VXLAN_HDR_LEN, readVxlanVni, writeVxlanHeader } from "./vxlan.js";
 import type { CheckOptions } from "./wire-sink.js";
 import {
-  S_BAD_LENGTH, S_BAD_VXLAN, S_DATAGRAMS_IN, S_DATAGRAMS_OUT, S_SEND_DROPPED, S_WRITE_ERRORS, WIRE_KIND_UDP,
+  S_BAD_LENGTH, S_BAD_VXLAN, S_DATAGRAMS_IN, S_DATAGRAMS_OUT, S_LAST_WRITE_ERROR, S_SEND_DROPPED, S_WRITE_ERRORS,
+  WIRE_KIND_UDP, WRITE_ERROR_CLOSED, recordWriteError,
 } from "./wire-stats.js";
 import type { Wire, WireEventLoop } from "./wire.js";
+
+const EMSGSIZE = osConstants.errno.EMSGSIZE;
 
 /** Received frames a udp wire holds until the device takes them (a power of two). */
 export const UDP_RX_FRAMES = 1024;
@@ -119,6 +123,7 @@ export class UdpWire extends QueuedRxWire implements Wire {
     const lead = this.lead;
     if (this.closed || lead + len > UDP_MAX_PAYLOAD) {
       f[s + S_WRITE_ERRORS]! += 1;
+      f[s + S_LAST_WRITE_ERROR] = this.closed ? WRITE_ERROR_CLOSED : EMSGSIZE;
       return;
     }
     const at = this.tx.push(len, lead);
@@ -136,6 +141,7 @@ export class UdpWire extends QueuedRxWire implements Wire {
     } catch {
       // The socket is closed or was never bound (ERR_SOCKET_DGRAM_NOT_RUNNING): counted, never thrown.
       f[s + S_WRITE_ERRORS]! += 1;
+      f[s + S_LAST_WRITE_ERROR] = WRITE_ERROR_CLOSED;
       this.release(i);
     }
   }
@@ -196,8 +202,10 @@ export class UdpWire extends QueuedRxWire implements Wire {
   /** A send completed (event loop callback). */
   private sent(i: number, err: Error | null): void {
     this.nEvents++;
-    if (err) this.f64[this.s + S_WRITE_ERRORS]! += 1;
-    else this.f64[this.s + S_DATAGRAMS_OUT]! += 1;
+    if (err) {
+      this.f64[this.s + S_WRITE_ERRORS]! += 1;
+      recordWriteError(this.f64, this.s, err);
+    } else this.f64[this.s + S_DATAGRAMS_OUT]! += 1;
     this.release(i);
   }
 
