@@ -158,7 +158,10 @@ export class DeviceLoop {
     const devs = this.devices;
     let work = 0;
     for (let i = 0; i < devs.length; i++) work += devs[i]!.poll();
-    this.passes++;
+    // Modulo 2^30: a count that stays a small integer. A busy loop passes
+    // 2^31 within hours; an overflowing counter deopts the pass and then
+    // boxes (allocates) the count on every pass.
+    this.passes = (this.passes + 1) & 0x3fffffff;
     this.clockBudget -= 1 + work;
     if (now >= this.nextTick) this.tick(now);
     return work;
@@ -247,7 +250,7 @@ export class DeviceLoop {
   }
 
   private slept(): void {
-    this.sleeps++;
+    this.sleeps = (this.sleeps + 1) & 0x3fffffff;
     this.clockBudget = 0; // time went by while asleep: read the clock on the next pass
 
     this.sleepMs = this.sleepMs * 2 < this.maxSleepMs ? this.sleepMs * 2 : this.maxSleepMs;

@@ -31,6 +31,7 @@ import { DEVICE_STAT_SLOTS } from "./stats.js";
 export const CTL_DOORBELL = 0;
 export const CTL_STOP = 4;
 export const CTL_STATE = 8;
+/** Device loop passes and sleeps so far, modulo 2^30 (diagnostics; published about once per ms). */
 export const CTL_PASSES = 12;
 export const CTL_SLEEPS = 16;
 export const CTL_ZONE_BYTES = 64;

@@ -94,8 +94,12 @@ export class GenWire implements Wire {
   private sizeIdx = 0;
   private flow = 0;
   private seq = 0;
-  /** Frames offered so far (produced + dropped). */
-  private offered = 0;
+  /**
+   * Frames offered so far, in a Float64Array cell: an unlimited generator
+   * passes 2^31 within minutes, and a counter field that outgrows a small
+   * integer deopts the hot path once it does.
+   */
+  private readonly offered = new Float64Array(1);
   private t0 = NaN;
   private now = 0;
 
@@ -141,14 +145,14 @@ export class GenWire implements Wire {
   ready(): number {
     const now = deviceClock[0]!;
     this.now = now;
-    const left = this.limit - this.offered;
+    const left = this.limit - this.offered[0]!;
     if (left <= 0) return 0;
     if (this.perMs === 0) return left < UNPACED_DUE ? left : UNPACED_DUE;
     if (this.t0 !== this.t0) this.t0 = now; // first pass: frame 0 is due now
     // Frame k is due at t0 + k / rate.
     let target = Math.floor((now - this.t0) * this.perMs) + 1;
     if (target > this.limit) target = this.limit;
-    const due = target - this.offered;
+    const due = target - this.offered[0]!;
     return due > 0 ? due : 0;
   }
 
@@ -226,7 +230,7 @@ export class GenWire implements Wire {
   }
 
   exhausted(): boolean {
-    return this.offered >= this.limit;
+    return this.offered[0]! >= this.limit;
   }
 
   flush(): void {}
@@ -234,9 +238,9 @@ export class GenWire implements Wire {
 
   private advance(): void {
     this.seq = (this.seq + 1) | 0; // int32 (a small integer to V8); written to the frame as u32
-    this.offered++;
-    this.f64[this.s + S_GENERATED] = this.offered;
-    if (this.offered >= this.limit) this.f64[this.s + S_EXHAUSTED] = 1;
+    this.offered[0]! += 1;
+    this.f64[this.s + S_GENERATED] = this.offered[0]!;
+    if (this.offered[0]! >= this.limit) this.f64[this.s + S_EXHAUSTED] = 1;
     if (this.seeded) {
       this.pick();
     } else {

@@ -35,7 +35,12 @@ export class PcapWire implements Wire {
   private readonly infinite: boolean;
   private readonly writer: PcapWriter | null;
   private next = 0; // index of the next frame to offer
-  private offered = 0;
+  /**
+   * Frames offered so far, in a Float64Array cell: an endless replay (loop)
+   * passes 2^31 within minutes, and a counter field that outgrows a small
+   * integer deopts the hot path once it does.
+   */
+  private readonly offered = new Float64Array(1);
   // Placeholders of the final types, not null (see PcapWriter.srcView).
   private dstU8: Uint8Array = new Uint8Array(0);
   private dstView: DataView = new DataView(new ArrayBuffer(0));
@@ -70,7 +75,7 @@ export class PcapWire implements Wire {
   ready(): number {
     if (this.nFrames === 0) return 0;
     if (this.infinite) return UNPACED_DUE;
-    const left = this.nFrames - this.offered;
+    const left = this.nFrames - this.offered[0]!;
     return left < UNPACED_DUE ? left : UNPACED_DUE;
   }
 
@@ -127,7 +132,7 @@ export class PcapWire implements Wire {
   }
 
   exhausted(): boolean {
-    return !this.infinite && this.offered >= this.nFrames;
+    return !this.infinite && this.offered[0]! >= this.nFrames;
   }
 
   flush(): void {
@@ -153,8 +158,8 @@ export class PcapWire implements Wire {
   }
 
   private advance(): void {
-    this.offered++;
-    this.f64[this.s + S_GENERATED] = this.offered;
+    this.offered[0]! += 1;
+    this.f64[this.s + S_GENERATED] = this.offered[0]!;
     if (++this.next === this.nFrames) {
       this.next = 0;
       if (!this.infinite) this.f64[this.s + S_EXHAUSTED] = 1;

@@ -177,7 +177,7 @@ export class UdpWire extends QueuedRxWire implements Wire {
   private receive(msg: Buffer): void {
     const f = this.f64;
     const s = this.s;
-    this.nEvents++;
+    this.nEvents = (this.nEvents + 1) & 0x3fffffff; // compared for change only: wraps as a small integer
     f[s + S_DATAGRAMS_IN]! += 1;
     const lead = this.lead;
     const dlen = msg.length;
@@ -201,7 +201,7 @@ export class UdpWire extends QueuedRxWire implements Wire {
 
   /** A send completed (event loop callback). */
   private sent(i: number, err: Error | null): void {
-    this.nEvents++;
+    this.nEvents = (this.nEvents + 1) & 0x3fffffff; // compared for change only: wraps as a small integer
     if (err) {
       this.f64[this.s + S_WRITE_ERRORS]! += 1;
       recordWriteError(this.f64, this.s, err);
