@@ -73,6 +73,8 @@ export function formatTable(now: readonly PortCounters[], clearScreen: boolean, 
     lines.push(`Packets dropped: ${pad(c.dropped, 21)}`);
     // Faults, only when they happened (DPDK's table has none of these).
     const w = wires[i];
+    // imissed: frames the device had no RX buffer for (the lcore was late), so generated = received + missed.
+    if (w?.missed) lines.push(`Packets missed: ${pad(w.missed, 22)}`);
     if (w?.rxNombuf) lines.push(`RX mbuf alloc failures: ${pad(w.rxNombuf, 14)}`);
     if (w?.txRingFull) lines.push(`TX ring full: ${pad(w.txRingFull)}`);
     if (w?.wireWriteErrors) lines.push(`Wire write errors: ${pad(w.wireWriteErrors, 19)}`);
