@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { superviseChild } from "../lib/child.js";
 import { waitForIdle } from "../lib/idle.js";
 import { attributeGcs, parseTraceGc } from "./trace-gc.js";
 import { RESULT_PREFIX, type RunConfig, type RunResult } from "./types.js";
@@ -29,51 +30,29 @@ export function runOne(config: RunConfig, o: SpawnOptions): Promise<RunResult | 
   const args = ["--expose-gc", "--trace-gc", "--require", GC_PROBE];
   if (o.cpuProf) args.push("--cpu-prof", "--cpu-prof-dir", o.cpuProf);
   args.push(RUN_ONE, JSON.stringify(config));
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, TPDK_BENCH_GC_PROBE: "1" },
-      // fd 3 carries the result line; stdout carries V8's --trace-gc lines (buffered by libc, so kept apart).
-      stdio: ["ignore", "pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let trace = "";
-    let err = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      trace += d;
-    });
-    (child.stdio[3] as NodeJS.ReadableStream).setEncoding("utf8");
-    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: string) => {
-      out += d;
-    });
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-      if (err.length > 64_000) err = err.slice(-32_000);
-    });
-    const limit = config.warmupMs + config.durationMs + o.timeoutMs;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, limit);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
-      if (line && code === 0) {
-        try {
-          const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult;
-          const gc = attributeGcs(parseTraceGc(trace), r.gcMarks, r.windowEpochMs[0], r.windowEpochMs[1]);
-          r.gcWindow = gc.window;
-          r.gcTotal = gc.total;
-          r.gcComplete = gc.complete;
-          resolve(r);
-          return;
-        } catch (e) {
-          err += `\nbad result line: ${(e as Error).message}`;
-        }
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, TPDK_BENCH_GC_PROBE: "1" },
+    // fd 3 carries the result line; stdout carries V8's --trace-gc lines (buffered by libc, so kept apart).
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+  });
+  const limitMs = config.warmupMs + config.durationMs + o.timeoutMs;
+  return superviseChild(child, {
+    limitMs, results: child.stdio[3] as NodeJS.ReadableStream, prefix: RESULT_PREFIX, other: child.stdout!, errChars: 64_000, errLines: 12,
+  }).then((c) => {
+    let why = c.why;
+    if (c.result !== null) {
+      try {
+        const r = JSON.parse(c.result) as RunResult;
+        const gc = attributeGcs(parseTraceGc(c.other), r.gcMarks, r.windowEpochMs[0], r.windowEpochMs[1]);
+        r.gcWindow = gc.window;
+        r.gcTotal = gc.total;
+        r.gcComplete = gc.complete;
+        return r;
+      } catch (e) {
+        why = `bad result line: ${(e as Error).message}`;
       }
-      const why = timedOut ? `killed after ${limit} ms (timeout)` : signal ? `killed by ${signal}` : `exit code ${code}`;
-      resolve({ config, error: `${why}${err.trim() ? `: ${tail(err.trim(), 12)}` : ""}` });
-    });
+    }
+    return { config, error: `${why}${c.errTail ? `: ${c.errTail}` : ""}` };
   });
 }
 
@@ -124,6 +103,3 @@ export function isFailure(r: RunResult | RunFailure): r is RunFailure {
   return "error" in r;
 }
 
-function tail(s: string, lines: number): string {
-  return s.split("\n").slice(-lines).join("\n");
-}
