@@ -42,6 +42,10 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   const rxPorts = Int32Array.from(arg.rxPorts);
   const nRx = rxPorts.length;
   const dst = Int32Array.from(arg.dst);
+  // The ports this lcore sends out of (its RX ports' destinations): the only
+  // TX buffers it fills, so the only ones a drain visits (as DPDK's l2fwd does).
+  const outPorts = Int32Array.from(new Set(arg.rxPorts.map((p) => arg.dst[p]!)));
+  const nOut = outPorts.length;
   const macUpdating = arg.macUpdating;
 
   // Per destination port: a TX buffer (rte_eth_dev_tx_buffer) and its fill.
@@ -124,7 +128,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
     // found no input (nothing more is coming soon), and every drainPasses
     // passes (about 100 µs at full load, sooner when lighter).
     if (work === 0 || passes >= drainPasses) {
-      for (let p = 0; p < MAX_PORTS; p++) if (txFill[p]! > 0) flush(p);
+      for (let k = 0; k < nOut; k++) flush(outPorts[k]!);
       passTotal[0] += passes;
       passes = 0;
       if (ctx.stopped()) break;
@@ -132,6 +136,6 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
     if (work === 0) backoff.idle();
     else backoff.reset();
   }
-  for (let p = 0; p < MAX_PORTS; p++) flush(p);
+  for (let k = 0; k < nOut; k++) flush(outPorts[k]!);
   return { passes: passTotal[0]! + passes };
 }
