@@ -60,8 +60,6 @@ export function processRx(dev: NetDevice): number {
   const q = dev.rxSteerCount !== 0 ? dev.queues[dev.rxSteer[0]!]! : null;
   if (q !== null) q.rxLoaded = false;
   const maxFrame = dev.rxMaxFrame;
-  const hdr = dev.hdrSize;
-  const u8 = dev.u8;
   let delivered = 0;
   let bytes = 0;
   let missed = 0;
@@ -81,21 +79,6 @@ export function processRx(dev: NetDevice): number {
       wire.drop();
       oversize++;
       continue;
-    }
-    // Fast path: the next buffer is one writable descriptor that holds
-    // header and frame (what virtio-pmd posts). Anything else: receiveOne.
-    if (q!.lastAvail !== q!.availCached) {
-      const head = q!.peekHead();
-      if (q!.simpleBuffer(head, true) && q!.simpleLen >= hdr + flen) {
-        q!.lastAvail = (q!.lastAvail + 1) & 0xffff;
-        const a = q!.simpleAddr;
-        writeHeader(u8, a, hdr, 1);
-        wire.produce(u8, a + hdr);
-        q!.addUsed(head, hdr + flen);
-        delivered++;
-        bytes += flen;
-        continue;
-      }
     }
     const r = receiveOne(dev, q!, flen);
     if (r === DELIVERED) {
@@ -142,14 +125,39 @@ export function countRx(
 }
 
 /**
- * Place one frame of `flen` bytes. Gathers buffers first (validating each;
+ * Place one frame of `flen` bytes; returns DELIVERED, MISSED, NO_FIT,
+ * DROPPED or FATAL. The commonest shape, one writable descriptor holding
+ * header and frame (what virtio-pmd posts), is placed right here; anything
+ * else goes to receiveChain. Kept small so that the RX loops inline it and
+ * the common frame costs no call.
+ */
+export function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
+  const hdr = dev.hdrSize;
+  const total = hdr + flen;
+  if (q.lastAvail !== q.availCached) {
+    const head = q.peekHead();
+    if (q.simpleBuffer(head, true) && q.simpleLen >= total) {
+      q.lastAvail = (q.lastAvail + 1) & 0xffff;
+      const a = q.simpleAddr;
+      const u8 = dev.u8;
+      writeHeader(u8, a, hdr, 1);
+      dev.wire.produce(u8, a + hdr);
+      q.addUsed(head, total);
+      return DELIVERED;
+    }
+  }
+  return receiveChain(dev, q, flen);
+}
+
+/**
+ * receiveOne for any other shape. Gathers buffers first (validating each;
  * a malformed chain met before the frame's first buffer is returned used
  * with len 0 on its own; met after it, the frame is dropped and every chain
  * taken for it is returned with len 0, in order), then has the wire produce
  * the frame: straight into the buffer when header and frame fit its first
  * descriptor, else into the RX scratch area and scattered from there.
  */
-export function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
+function receiveChain(dev: NetDevice, q: DeviceQueue, flen: number): number {
   const hdr = dev.hdrSize;
   const total = hdr + flen;
   const mrg = dev.mrg;
