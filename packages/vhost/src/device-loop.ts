@@ -72,8 +72,6 @@ export class DeviceLoop {
   private sleepMs = MIN_SLEEP_MS;
   /** Doorbell snapshot taken before the re-check pass that precedes a sleep. */
   private bell = 0;
-  /** The clock reading of the last pass that read it (also in deviceClock[0], where the wires read it). */
-  private now = 0;
   /** Some wire needs the clock every pass (see Wire.needsClock), or the event loop is paced by it. */
   private clockEveryPass = false;
   /** Work (passes + frames) left before the next clock read when no wire needs it every pass. */
@@ -149,12 +147,10 @@ export class DeviceLoop {
     // (performance.now() does on Node 20), and the wires read the reading
     // from deviceClock rather than from an argument (see clock.ts).
     if (this.clockEveryPass || this.clockBudget <= 0) {
-      const t = clockMs();
-      deviceClock[0] = t;
-      this.now = t;
+      deviceClock[0] = clockMs();
       this.clockBudget = CLOCK_BUDGET;
     }
-    const now = this.now;
+    const now = deviceClock[0]!;
     const devs = this.devices;
     let work = 0;
     for (let i = 0; i < devs.length; i++) work += devs[i]!.poll();
@@ -238,7 +234,7 @@ export class DeviceLoop {
           return SLEEP;
         }
       }
-      if (evented && this.now >= this.yieldAt) return YIELD;
+      if (evented && deviceClock[0]! >= this.yieldAt) return YIELD;
     }
     return STOPPED;
   }
