@@ -10,10 +10,10 @@
 // nothing hangs (bounded), every mbuf back, counters conserve packets.
 // Before the ports are up, the failed thread's reason replaces the trap timeout.
 // test/faults-device.test.ts covers a thread that vanishes (terminated).
-import * as dgram from "node:dgram";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type RunResult, lastJson, readPcap, runL2fwd, tempDir } from "./support/l2fwd.js";
+import { freeUdpPort } from "./support/udp.js";
 
 /** l2fwd must finish well within this (watchdog 500 ms, trap timeout 2 s); a hang fails the test. */
 const BOUND_MS = 30_000;
@@ -21,14 +21,6 @@ const AFTER = 2000; // frames the devices take from l2fwd's TX queues before the
 
 const CRASH = /^l2fwd: device thread failed: injected fault \(TPDK_FAULT_DEVICE=crash-after-tx-frames:2000\); exiting$/;
 const HANG = /^l2fwd: device thread stopped answering \(port \d+: no heartbeat for \d+ ms\); exiting$/;
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** stderr is exactly the one report line: no stack trace, no second message. */
 function expectOneLine(r: RunResult, line: RegExp): void {

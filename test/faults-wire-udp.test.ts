@@ -10,24 +10,11 @@
 // conserve packets in both directions:
 //   gen -> port 0 -> l2fwd -> port 1 -> (send fails)      received = sent + dropped; sent = delivered + wire errors
 //   test socket -> port 1 -> l2fwd -> port 0 -> gen wire   datagrams = received + missed; received = sent + dropped
-import * as dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { L2fwdChild } from "./support/netns.js";
+import { freeUdpPort, udpSocket } from "./support/udp.js";
 
 const BROADCAST = "255.255.255.255";
-
-async function udpSocket(): Promise<dgram.Socket> {
-  const s = dgram.createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  return s;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = await udpSocket();
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** The error a send from 127.0.0.1 to the broadcast address gets here (null: it was sent). */
 async function broadcastSendError(): Promise<string | null> {

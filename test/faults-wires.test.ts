@@ -3,10 +3,10 @@
 // (wire_write_errors, a warning) and carries on: no crash, packets conserved.
 // A pcap input that turns out corrupt in the middle is refused before
 // anything starts, with the record's index in the message.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { lastJson, makeFrames, runL2fwd, tempDir } from "./support/l2fwd.js";
+import { lastJson, makeFrames, runL2fwd, tempDir, writePcap } from "./support/l2fwd.js";
 
 const t = tempDir();
 afterAll(() => t.cleanup());
@@ -48,29 +48,16 @@ describe("a wire that fails to write", () => {
   });
 });
 
-/** A classic pcap whose record `bad` (1-based) has a broken header. */
+/** A classic pcap (writePcap's) whose record `bad` (1-based) then gets a broken header. */
 function corruptPcap(path: string, frames: Uint8Array[], bad: number, how: "snaplen" | "orig" | "usec"): void {
-  const size = 24 + frames.reduce((s, f) => s + 16 + f.length, 0);
-  const b = Buffer.alloc(size);
-  b.writeUInt32LE(0xa1b2c3d4, 0);
-  b.writeUInt16LE(2, 4);
-  b.writeUInt16LE(4, 6);
-  b.writeUInt32LE(2048, 16);
-  b.writeUInt32LE(1, 20);
-  let o = 24;
-  frames.forEach((f, i) => {
-    b.writeUInt32LE(1_700_000_000 + i, o);
-    b.writeUInt32LE(i, o + 4);
-    b.writeUInt32LE(f.length, o + 8);
-    b.writeUInt32LE(f.length, o + 12);
-    if (i + 1 === bad) {
-      if (how === "snaplen") b.writeUInt32LE(100_000, o + 8);
-      else if (how === "orig") b.writeUInt32LE(f.length - 1, o + 12);
-      else b.writeUInt32LE(2_000_000, o + 4);
-    }
-    b.set(f, o + 16);
-    o += 16 + f.length;
-  });
+  writePcap(path, frames);
+  const b = readFileSync(path);
+  b.writeUInt32LE(2048, 16); // snaplen: well below what the "snaplen" case claims
+  const o = 24 + frames.slice(0, bad - 1).reduce((s, f) => s + 16 + f.length, 0); // record `bad`'s header
+  const f = frames[bad - 1]!;
+  if (how === "snaplen") b.writeUInt32LE(100_000, o + 8);
+  else if (how === "orig") b.writeUInt32LE(f.length - 1, o + 12);
+  else b.writeUInt32LE(2_000_000, o + 4);
   writeFileSync(path, b);
 }
 

@@ -9,18 +9,11 @@ import { Backoff, Memory, parseDevargs } from "../packages/eal/dist/index.js";
 import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
 import { Vhost, parseWireSpec, type WireSpec } from "../packages/vhost/dist/index.js";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
+import { freeUdpPort } from "./support/udp.js";
 
 function spec(devargs: string): WireSpec {
   const d = parseDevargs(devargs);
   return parseWireSpec(d.name, d.args);
-}
-
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 let cleanup: (() => Promise<void>) | null = null;
@@ -31,7 +24,7 @@ afterEach(async () => {
 
 describe("wire=udp across threads, with the real driver", () => {
   it("frames cross 127.0.0.1 in VXLAN datagrams both ways, intact and in order; a gen device on the same thread keeps going", async () => {
-    const [pa, pb] = [await freePort(), await freePort()];
+    const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
     const mem = Memory.create(96 << 20);
     const vhost = new Vhost(mem, {});
     const devs = [
