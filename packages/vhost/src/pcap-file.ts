@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { UsageError } from "@tpdk/eal";
+import { deviceClock } from "./clock.js";
 import { copyBytes } from "./frame.js";
 
 /**
@@ -241,6 +242,12 @@ export class PcapWriter {
   private pos = 0;
   private sec = 0; // capture time of the next records (setTime)
   private usec = 0;
+  // The capture time in ms, handed over in a cell rather than as an argument:
+  // a double passed to a call V8 does not inline is boxed (allocated).
+  private readonly timeCell = new Float64Array(1);
+  /** deviceClock[0] when stampFromDeviceClock() last set the time. */
+  private clockSeen = NaN;
+  private readonly origin = performance.timeOrigin;
   private pending = 0; // frames in buf
   // Bytes known to be in the file. A Float64Array slot, not a field: the count
   // passes 2^31 on big captures, and a field turning from small integer to
@@ -276,8 +283,8 @@ export class PcapWriter {
   /**
    * Append the frame at u8[off .. off+len), captured at `timeMs` (ms since the
    * Unix epoch). Frames longer than snaplen are cut (orig_len keeps the length).
-   * Hot loops call setTime() once per pass and writeRecord() per frame instead:
-   * a computed double passed to a call may be boxed (allocated) per frame.
+   * Hot loops call stampFromDeviceClock() and writeRecord() per frame instead:
+   * a computed double passed to a call may be boxed (allocated) per call.
    */
   write(u8: Uint8Array, off: number, len: number, timeMs: number): void {
     this.setTime(timeMs);
@@ -286,6 +293,25 @@ export class PcapWriter {
 
   /** Set the capture time (ms since the Unix epoch) of the records writeRecord() appends next. */
   setTime(timeMs: number): void {
+    this.timeCell[0] = timeMs;
+    this.applyTime();
+  }
+
+  /**
+   * Hot path: stamp the records appended next with the device thread's clock
+   * (deviceClock, on this thread's performance.now() scale). Takes no argument
+   * and recomputes only when the reading changed (once per device pass).
+   */
+  stampFromDeviceClock(): void {
+    const now = deviceClock[0]!;
+    if (now === this.clockSeen) return;
+    this.clockSeen = now;
+    this.timeCell[0] = this.origin + now;
+    this.applyTime();
+  }
+
+  private applyTime(): void {
+    const timeMs = this.timeCell[0]!;
     let sec = Math.floor(timeMs / 1000);
     let usec = Math.round((timeMs - sec * 1000) * 1000);
     if (usec >= 1e6) {

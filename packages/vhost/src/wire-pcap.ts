@@ -1,5 +1,4 @@
 import type { Wire } from "./wire.js";
-import { deviceClock } from "./clock.js";
 import { copyBytes } from "./frame.js";
 import { PcapWriter, type PackedFrames } from "./pcap-file.js";
 import { UNPACED_DUE } from "./wire-gen.js";
@@ -28,7 +27,6 @@ export class PcapWire implements Wire {
   private readonly f64: Float64Array;
   private readonly s: number;
   private readonly checker: FrameChecker;
-  private readonly origin: number;
   private readonly srcView: DataView;
   private readonly offsets: Uint32Array;
   private readonly nFrames: number;
@@ -44,15 +42,12 @@ export class PcapWire implements Wire {
   // Placeholders of the final types, not null (see PcapWriter.srcView).
   private dstU8: Uint8Array = new Uint8Array(0);
   private dstView: DataView = new DataView(new ArrayBuffer(0));
-  /** The pass clock reading the writer's current record time was set from. */
-  private stampNow = NaN;
 
   constructor(o: PcapOptions, f64: Float64Array, statsBase: number) {
     this.f64 = f64;
     this.s = statsBase;
     f64[statsBase + S_KIND] = WIRE_KIND_PCAP;
     this.checker = new FrameChecker(f64, statsBase, o);
-    this.origin = performance.timeOrigin;
     if (o.rx) {
       const b = o.rx.bytes;
       this.srcView = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -119,12 +114,7 @@ export class PcapWire implements Wire {
     this.checker.consume(u8, addr, len);
     const w = this.writer;
     if (w !== null) {
-      const now = deviceClock[0]!;
-      if (now !== this.stampNow) {
-        // Once per pass (the device's clock reading changes per pass), not per frame.
-        this.stampNow = now;
-        w.setTime(this.origin + now);
-      }
+      w.stampFromDeviceClock();
       const before = w.errors;
       w.writeRecord(u8, addr, len);
       if (w.errors !== before) this.countErrors(w);
