@@ -159,7 +159,7 @@ export class DeviceLoop {
     // boxes (allocates) the count on every pass.
     this.passes = (this.passes + 1) & 0x3fffffff;
     this.clockBudget -= 1 + work;
-    if (now >= this.nextTick) this.tick(now);
+    if (now >= this.nextTick) this.tick();
     return work;
   }
 
@@ -172,7 +172,8 @@ export class DeviceLoop {
       Atomics.wait(i32, this.doorbellI, this.bell, this.sleepMs);
       this.slept();
     }
-    this.tick(clockMs());
+    deviceClock[0] = clockMs();
+    this.tick();
   }
 
   /**
@@ -206,7 +207,8 @@ export class DeviceLoop {
     } finally {
       clearInterval(keepAlive);
     }
-    this.tick(clockMs());
+    deviceClock[0] = clockMs();
+    this.tick();
   }
 
   /**
@@ -289,8 +291,9 @@ export class DeviceLoop {
     if (this.notifyOn) this.setNotify(false);
   }
 
-  private tick(now: number): void {
-    this.nextTick = now + TICK_MS;
+  /** Housekeeping, about once per ms (at the time in deviceClock: no double argument to box). */
+  private tick(): void {
+    this.nextTick = deviceClock[0]! + TICK_MS;
     // Indexed, not for..of: an iterator object per tick (1000 a second) is garbage.
     const devs = this.devices;
     for (let i = 0; i < devs.length; i++) devs[i]!.tick();
