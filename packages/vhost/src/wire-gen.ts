@@ -101,7 +101,6 @@ export class GenWire implements Wire {
    */
   private readonly offered = new Float64Array(1);
   private t0 = NaN;
-  private now = 0;
 
   constructor(o: GenOptions, mem: Memory, statsBase: number, deviceIndex: number) {
     const f64 = mem.f64;
@@ -144,7 +143,6 @@ export class GenWire implements Wire {
 
   ready(): number {
     const now = deviceClock[0]!;
-    this.now = now;
     const left = this.limit - this.offered[0]!;
     if (left <= 0) return 0;
     if (this.perMs === 0) return left < UNPACED_DUE ? left : UNPACED_DUE;
@@ -203,7 +201,7 @@ export class GenWire implements Wire {
     let sum = this.baseSums[i]! + sport + (seq >>> 16) + (seq & 0xffff);
     if (this.stamp) {
       const v = this.tsView;
-      v.setFloat64(0, this.origin + this.now); // big-endian
+      v.setFloat64(0, this.origin + deviceClock[0]!); // big-endian: the pass's time, as ready() saw it
       for (let k = 0; k < 8; k++) u8[p + PL_TIMESTAMP + k] = v.getUint8(k);
       sum += v.getUint16(0) + v.getUint16(2) + v.getUint16(4) + v.getUint16(6);
     }
