@@ -5,16 +5,13 @@
 // device thread and must keep delivering. Loads the compiled dist/.
 import { afterEach, describe, expect, it } from "vitest";
 import * as dgram from "node:dgram";
-import { Backoff, Memory, parseDevargs } from "../packages/eal/dist/index.js";
+import { Backoff, Memory } from "../packages/eal/dist/index.js";
 import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost, parseWireSpec, type WireSpec } from "../packages/vhost/dist/index.js";
+import { Vhost } from "../packages/vhost/dist/index.js";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
 import { freeUdpPort } from "./support/udp.js";
+import { wireSpec as spec } from "../packages/vhost/dist/testing/index.js";
 
-function spec(devargs: string): WireSpec {
-  const d = parseDevargs(devargs);
-  return parseWireSpec(d.name, d.args);
-}
 
 let cleanup: (() => Promise<void>) | null = null;
 afterEach(async () => {

@@ -8,15 +8,12 @@
 // loop drops at port 1 (missed) and the counters say exactly where each
 // frame went. Loads the compiled dist/ (the test command builds first).
 import { afterEach, describe, expect, it } from "vitest";
-import { Backoff, Memory, parseDevargs } from "../packages/eal/dist/index.js";
+import { Backoff, Memory } from "../packages/eal/dist/index.js";
 import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost, type VhostDevice, parseWireSpec, type WireSpec } from "../packages/vhost/dist/index.js";
+import { Vhost, type VhostDevice } from "../packages/vhost/dist/index.js";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
+import { wireSpec as spec } from "../packages/vhost/dist/testing/index.js";
 
-function spec(devargs: string): WireSpec {
-  const d = parseDevargs(devargs);
-  return parseWireSpec(d.name, d.args);
-}
 
 function makeFrame(i: number, from: number): Uint8Array {
   const len = 60 + ((i * 131 + from * 7) % 1455);

@@ -7,21 +7,17 @@ import { Worker } from "node:worker_threads";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Memory, parseDevargs } from "../packages/eal/dist/index.js";
+import { Memory } from "../packages/eal/dist/index.js";
 import {
-  PAYLOAD_OFF, PL_SEQ, WIRE_STATS_BYTES, consumeAt, createWire, parseWireSpec, readPcap, readWireStats, type WireSpec,
+  PAYLOAD_OFF, PL_SEQ, WIRE_STATS_BYTES, consumeAt, createWire, readPcap, readWireStats,
 } from "../packages/vhost/dist/wires.js";
+import { wireSpec as specOf } from "../packages/vhost/dist/testing/index.js";
 
 const EAL_URL = new URL("../packages/eal/dist/index.js", import.meta.url).href;
 const WIRES_URL = new URL("../packages/vhost/dist/wires.js", import.meta.url).href;
 const FIXTURE = new URL("./fixtures/wires/le-us.pcap", import.meta.url).pathname;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wires-thread-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function specOf(devargs: string): WireSpec {
-  const d = parseDevargs(devargs);
-  return parseWireSpec(d.name, d.args);
-}
 
 /**
  * A stand-in for the device thread: builds wire A (offering) and wire B

@@ -4,17 +4,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
-import { describeWireSpec, parseWireSpec, type WireSpec } from "./wires.js";
+import { describeWireSpec, parseWireSpec } from "./wires.js";
+import { wireSpec as spec } from "./testing/wire-spec.js";
 
 const FIXTURE = fileURLToPath(new URL("../../../test/fixtures/wires/le-us.pcap", import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-spec-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Parse "virtio0,key=value,..." the way the device will. */
-function spec(devargs: string): WireSpec {
-  const d = parseDevargs(devargs);
-  return parseWireSpec(d.name, d.args);
-}
 
 function error(devargs: string): string {
   try {
