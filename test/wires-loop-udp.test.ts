@@ -9,6 +9,7 @@ import { Backoff, Memory } from "../packages/eal/dist/index.js";
 import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
 import { Vhost } from "../packages/vhost/dist/index.js";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
+import { startPorts } from "./support/ports.js";
 import { freeUdpPort } from "./support/udp.js";
 import { wireSpec as spec } from "../packages/vhost/dist/testing/index.js";
 
@@ -36,14 +37,7 @@ describe("wire=udp across threads, with the real driver", () => {
       await vhost.stop();
     };
     const pool = Mempool.create(mem, "udp", { n: 8192, cacheSize: 0 });
-    for (const d of devs) {
-      const p = VirtioPort.probe(mem, { portId: d.index, name: d.name, transportOffset: d.transportOffset, options: { queueSize: 512 } });
-      ports.push(p);
-      p.configure(1, 1);
-      p.rxQueueSetup(0, { pool });
-      p.txQueueSetup(0, {});
-      p.start();
-    }
+    startPorts(mem, devs, pool, 512, ports);
     bindThreadMemory(mem);
     const mbufs = new Mbufs(mem);
     const backoff = new Backoff(new Int32Array(new SharedArrayBuffer(4)), 0, false, { spinPasses: 16, maxWaitMs: 0.5 });

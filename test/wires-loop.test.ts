@@ -13,6 +13,7 @@ import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
 import { Vhost, type VhostDevice } from "../packages/vhost/dist/index.js";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
 import { wireSpec as spec } from "../packages/vhost/dist/testing/index.js";
+import { startPorts } from "./support/ports.js";
 
 
 function makeFrame(i: number, from: number): Uint8Array {
@@ -56,14 +57,7 @@ async function setUp(queueSize: number): Promise<Bench> {
     await vhost.stop();
   };
   const pool = Mempool.create(mem, "loop", { n: 4 * queueSize + 2048, cacheSize: 0 });
-  for (const d of devs) {
-    const p = VirtioPort.probe(mem, { portId: d.index, name: d.name, transportOffset: d.transportOffset, options: { queueSize } });
-    ports.push(p);
-    p.configure(1, 1);
-    p.rxQueueSetup(0, { pool });
-    p.txQueueSetup(0, {});
-    p.start();
-  }
+  startPorts(mem, devs, pool, queueSize, ports);
   bindThreadMemory(mem);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   return { mem, vhost, devs, ports, pool, mbufs: new Mbufs(mem), backoff: new Backoff(nap, 0, false, { spinPasses: 16, maxWaitMs: 0.5 }) };
