@@ -17,10 +17,12 @@ interface Case {
   /** dst[p]: where frames received on p go. */
   dst: number[];
   macUpdating: boolean;
+  /** mac= per port (the device's MAC: l2fwd prints it and rewrites with it). */
+  macs?: string[];
 }
 
 const cases: Case[] = [
-  { name: "2 ports, 1 lcore, MAC updating", nbPorts: 2, frames: 3000, eal: ["-l", "0"], app: ["-q", "2"], dst: [1, 0], macUpdating: true },
+  { name: "2 ports, 1 lcore, MAC updating, port 0 with mac=", nbPorts: 2, frames: 3000, eal: ["-l", "0"], app: ["-q", "2"], dst: [1, 0], macUpdating: true, macs: ["02:00:00:00:0a:01"] },
   { name: "2 ports, --no-mac-updating", nbPorts: 2, frames: 2000, eal: ["-l", "0"], app: ["-q", "2", "--no-mac-updating"], dst: [1, 0], macUpdating: false },
   {
     name: "4 ports on 2 lcores, --portmap, burst 8",
@@ -45,13 +47,15 @@ describe("l2fwd pcap in, pcap out", () => {
       // while (2 CPUs, a loaded CI machine) cannot make l2fwd drop, so the output is exact.
       for (let p = 0; p < c.nbPorts; p++) {
         writePcap(join(t.dir, `in${p}.pcap`), inputs[p]!);
-        vdevs.push("--vdev", `virtio${p},wire=pcap,rx_pcap=${join(t.dir, `in${p}.pcap`)},tx_pcap=${join(t.dir, `out${p}.pcap`)},queue_size=4096`);
+        const mac = c.macs?.[p] ? `,mac=${c.macs[p]}` : "";
+        vdevs.push("--vdev", `virtio${p},wire=pcap,rx_pcap=${join(t.dir, `in${p}.pcap`)},tx_pcap=${join(t.dir, `out${p}.pcap`)},queue_size=4096${mac}`);
       }
       const mask = `0x${((1 << c.nbPorts) - 1).toString(16)}`;
       const r = await runL2fwd([...c.eal, ...vdevs, "--", "-p", mask, "-T", "0", "--json", ...c.app]);
       expect(r.stderr.replace(/.*warning.*\n/g, "")).toBe("");
       expect(r.code).toBe(0);
       expect(r.stdout).toContain("Bye...");
+      for (const [p, mac] of (c.macs ?? []).entries()) expect(portMac(r.stdout, p)).toEqual(mac.split(":").map((h) => parseInt(h, 16)));
 
       for (let out = 0; out < c.nbPorts; out++) {
         const sources = c.dst.flatMap((d, src) => (d === out ? [src] : []));

@@ -1,6 +1,6 @@
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { type WireSpec, parseWireSpec, validateWirePeers } from "@tpdk/vhost";
-import { type VirtioPmdOptions, PMD_MAX_PORTS, parseDriverArgs } from "@tpdk/virtio-pmd";
+import { type VirtioPmdOptions, PMD_MAX_PORTS, formatMac, parseDriverArgs } from "@tpdk/virtio-pmd";
 
 /**
  * One `--vdev` string, understood: the device's wire and the driver's options.
@@ -15,6 +15,12 @@ export interface VdevPlan {
   readonly vdev: string;
   readonly wire: WireSpec;
   readonly driver: VirtioPmdOptions;
+  /**
+   * `mac=`: the device's MAC ("02:00:00:00:00:0a"), as DPDK virtio_user's
+   * `mac=` sets its device's. The driver then reads it from the device config
+   * (it may not write it there, virtio 1.2 §5.1.4.2), so `driver.mac` stays unset.
+   */
+  readonly mac?: string;
 }
 
 export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
@@ -30,7 +36,9 @@ export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
     const driver = parseDriverArgs(d.name, d.args);
     const wire = parseWireSpec(d.name, d.args);
     assertNoUnknownKeys(d.args, d.name);
-    return { portId, name: d.name, vdev, wire, driver };
+    const mac = driver.mac === undefined ? undefined : formatMac(driver.mac);
+    delete driver.mac;
+    return mac === undefined ? { portId, name: d.name, vdev, wire, driver } : { portId, name: d.name, vdev, wire, driver, mac };
   });
   validateWirePeers(plans); // across vdevs: loop peers point back, udp local addresses distinct
   return plans;

@@ -37,7 +37,8 @@ export class VdevPorts {
     if (opts.deviceCpu !== undefined && opts.deviceCpu >= 0) vhostOpts.cpu = opts.deviceCpu;
     if (opts.busyPoll) vhostOpts.busyPoll = true;
     const vhost = new Vhost(mem, vhostOpts);
-    const devices = plans.map((p) => vhost.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1 }));
+    // A vdev's mac= is its device's MAC (the driver reads it from the config).
+    const devices = plans.map((p) => vhost.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}) }));
     await vhost.start();
     const failure: DeviceFailure = {};
     vhost.failed.catch((e: Error) => (failure.error = e));

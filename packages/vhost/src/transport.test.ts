@@ -69,6 +69,7 @@ describe("transport header and registers (§4.1.4)", () => {
   it("answers bad traps with 0 and counts them, and counts every trap", () => {
     const f = deviceFixture({ noStart: true });
     const c = f.client;
+    const mac0 = c.readDeviceCfg(v.NET_CFG_MAC, 1);
     const before = f.dev.stats();
     expect(c.read(v.SPACE_COMMON_CFG, v.CC_DEVICE_STATUS, 4)).toBe(0); // wrong width
     expect(c.read(v.SPACE_COMMON_CFG, 0x3e, 2)).toBe(0); // past the block
@@ -77,11 +78,13 @@ describe("transport header and registers (§4.1.4)", () => {
     expect(c.read(99, 0, 4)).toBe(0);
     c.write(v.SPACE_COMMON_CFG, v.CC_NUM_QUEUES, 2, 7); // read-only
     c.write(v.SPACE_DEVICE_CFG, v.NET_CFG_MTU, 2, 100); // read-only
+    c.write(v.SPACE_DEVICE_CFG, v.NET_CFG_MAC, 1, mac0 ^ 0x10); // read-only too (§5.1.4.2): mac= goes through the device's options
     expect(c.readCommon(v.CC_NUM_QUEUES)).toBe(3);
     expect(c.readDeviceCfg(v.NET_CFG_MTU, 2)).toBe(1500);
+    expect(c.readDeviceCfg(v.NET_CFG_MAC, 1)).toBe(mac0);
     const after = f.dev.stats();
-    expect(after.badTraps - before.badTraps).toBe(7);
-    expect(after.traps - before.traps).toBe(9);
+    expect(after.badTraps - before.badTraps).toBe(8);
+    expect(after.traps - before.traps).toBe(11);
   });
 
   it("reading the ISR clears it", () => {

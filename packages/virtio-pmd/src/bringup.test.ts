@@ -13,11 +13,18 @@ import {
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_F_CTRL_VQ,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
+  VIRTIO_NET_CTRL_MAC,
+  VIRTIO_NET_CTRL_MAC_ADDR_SET,
+  VIRTIO_NET_ERR,
+  VIRTIO_NET_OK,
   features,
   hasFeature,
   withFeature,
   NET_CFG_MAC,
 } from "@tpdk/virtio";
+import { Mempool } from "@tpdk/mbuf";
 import { describe, expect, it } from "vitest";
 import { DRIVER_FEATURES, negotiateFeatures } from "./negotiate.js";
 import { parseDriverArgs } from "./options.js";
@@ -122,20 +129,78 @@ describe("device configuration", () => {
     expect(formatMac(port.macAddr())).toBe("52:54:00:AA:BB:CC");
   });
 
-  it("without mac= and without a device MAC: 02:70:64:6b:00:<port id>, written to the device", () => {
+  it("without mac= and without a device MAC: 02:70:64:6b:00:<port id>, kept in the driver (the config is never written)", () => {
     const p = probe({ offered: withFeature(ALL_FEATURES, VIRTIO_NET_F_MAC, false) });
     const port = p.probe();
     expect(formatMac(port.macAddr())).toBe("02:70:64:6B:00:00");
-    expect(Array.from(p.dev.config.subarray(NET_CFG_MAC, NET_CFG_MAC + 6))).toEqual([2, 0x70, 0x64, 0x6b, 0, 0]);
+    // §5.1.4.2: the net config is read-only to a 1.x driver (this failed when the driver wrote its MAC there).
+    expect(p.dev.configWrites).toBe(0);
+    expect(Array.from(p.dev.config.subarray(NET_CFG_MAC, NET_CFG_MAC + 6))).toEqual([0, 0, 0, 0, 0, 0]);
   });
 
-  it("mac= is written into the device config; a read-only config MAC is an error", () => {
+  it("mac= without CTRL_MAC_ADDR: MAC is not negotiated (§5.1.4.2) and the driver uses mac= as its own; nothing is written", () => {
     const mac = Uint8Array.of(2, 0, 0, 0, 0, 9);
     const p = probe({ mac: [0x52, 0x54, 0, 1, 2, 3] }, { mac });
-    expect(formatMac(p.probe().macAddr())).toBe("02:00:00:00:00:09");
-    expect(Array.from(p.dev.config.subarray(0, 6))).toEqual([2, 0, 0, 0, 0, 9]);
-    const ro = probe({ mac: [0x52, 0x54, 0, 1, 2, 3], macReadOnly: true }, { mac });
-    expectError(ro.probe, "EMAC", /did not accept mac=02:00:00:00:00:09/);
+    const port = p.probe();
+    expect(formatMac(port.macAddr())).toBe("02:00:00:00:00:09");
+    expect(hasFeature(port.features(), VIRTIO_NET_F_MAC)).toBe(false);
+    expect(p.dev.configWrites).toBe(0);
+    expect(Array.from(p.dev.config.subarray(0, 6))).toEqual([0x52, 0x54, 0, 1, 2, 3]);
+    // Without mac= the device's MAC is negotiated and used.
+    expect(hasFeature(probe({ mac: [0x52, 0x54, 0, 1, 2, 3] }).probe().features(), VIRTIO_NET_F_MAC)).toBe(true);
+  });
+
+  it("mac= with CTRL_VQ + CTRL_MAC_ADDR: VIRTIO_NET_CTRL_MAC_ADDR_SET after DRIVER_OK at every start; the config is never written", () => {
+    const mac = [2, 0, 0, 0, 0, 9];
+    const offered = withFeature(withFeature(ALL_FEATURES, VIRTIO_NET_F_CTRL_VQ, true), VIRTIO_NET_F_CTRL_MAC_ADDR, true);
+    const mem = Memory.create(16 << 20);
+    const statusAtCommand: number[] = [];
+    const d: FakeNetDevice = new FakeNetDevice(mem, {
+      offered,
+      mac: [0x52, 0x54, 0, 1, 2, 3],
+      ctrl: (cls, cmd, data) => {
+        statusAtCommand.push(d.status);
+        if (cls !== VIRTIO_NET_CTRL_MAC || cmd !== VIRTIO_NET_CTRL_MAC_ADDR_SET || data.length !== 6) return VIRTIO_NET_ERR;
+        return VIRTIO_NET_OK;
+      },
+    });
+    const t = new InProcessTransport(mem, d.region, d, "virtio0");
+    const port = VirtioPort.probe(mem, { portId: 0, transport: t, options: { queueSize: 64, mac: Uint8Array.from(mac) } });
+    const pool = Mempool.create(mem, "p", { n: 256, cacheSize: 0 });
+    port.configure(1, 1);
+    port.rxQueueSetup(0, { pool });
+    port.txQueueSetup(0);
+    const info = port.start();
+    expect(hasFeature(port.features(), VIRTIO_NET_F_MAC)).toBe(true);
+    expect(info.macString).toBe("02:00:00:00:00:09");
+    expect(d.ctrlLog).toEqual([{ cls: VIRTIO_NET_CTRL_MAC, cmd: VIRTIO_NET_CTRL_MAC_ADDR_SET, data: mac }]);
+    expect(statusAtCommand[0]! & STATUS_DRIVER_OK).toBe(STATUS_DRIVER_OK);
+    expect(d.configWrites).toBe(0);
+    port.stop();
+    port.start();
+    expect(d.ctrlLog.length).toBe(2); // the reset forgot it: sent again
+    port.stop();
+    expect(pool.available()).toBe(pool.size);
+  });
+
+  it("a device refusing MAC_ADDR_SET fails start naming the command; every mbuf is back", () => {
+    const offered = withFeature(withFeature(ALL_FEATURES, VIRTIO_NET_F_CTRL_VQ, true), VIRTIO_NET_F_CTRL_MAC_ADDR, true);
+    const mem = Memory.create(16 << 20);
+    const d = new FakeNetDevice(mem, { offered, ctrl: () => VIRTIO_NET_ERR });
+    const t = new InProcessTransport(mem, d.region, d, "virtio0");
+    const port = VirtioPort.probe(mem, { portId: 0, transport: t, options: { queueSize: 64, mac: Uint8Array.of(2, 0, 0, 0, 0, 9) } });
+    const pool = Mempool.create(mem, "p", { n: 256, cacheSize: 0 });
+    port.configure(1, 1);
+    port.rxQueueSetup(0, { pool });
+    port.txQueueSetup(0);
+    expectError(() => port.start(), "ECTRL", /MAC ADDR_SET\(2,0,0,0,0,9\): device answered VIRTIO_NET_ERR \(during MAC_ADDR_SET\)/);
+    expect(pool.available()).toBe(pool.size);
+  });
+
+  it("a device without VERSION_1 fails probe naming the port (modern-only transport)", () => {
+    const p = probe({ offered: withFeature(ALL_FEATURES, VIRTIO_F_VERSION_1, false) });
+    expectError(p.probe, "EFEATURES", /^virtio0: the device does not offer VERSION_1; this driver drives modern \(virtio 1\.x\) devices only/);
+    expect(p.dev.status & STATUS_FAILED).toBe(STATUS_FAILED);
   });
 
   it("link status follows the config status field", () => {

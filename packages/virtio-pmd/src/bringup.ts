@@ -134,13 +134,6 @@ export function readLinkUp(t: VirtioTransport, f: Features): boolean {
   return (t.read(SPACE_DEVICE_CFG, NET_CFG_STATUS, 2) & VIRTIO_NET_S_LINK_UP) !== 0;
 }
 
-/** Write the MAC into the device config, byte by byte, then read it back: true if the device took it. */
-export function writeConfigMac(t: VirtioTransport, mac: Uint8Array): boolean {
-  for (let b = 0; b < 6; b++) t.write(SPACE_DEVICE_CFG, NET_CFG_MAC + b, 1, mac[b]!);
-  for (let b = 0; b < 6; b++) if (t.read(SPACE_DEVICE_CFG, NET_CFG_MAC + b, 1) !== mac[b]) return false;
-  return true;
-}
-
 /** The device's maximum size for virtqueue `vq` (0 = the queue does not exist). */
 export function queueMaxSize(t: VirtioTransport, vq: number): number {
   t.write(SPACE_COMMON_CFG, CC_QUEUE_SELECT, 2, vq);

@@ -7,6 +7,7 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
@@ -24,7 +25,8 @@ import type { TxMode } from "./options.js";
 /**
  * Everything this driver can use. CTRL_VQ and MQ: a control queue (set up at
  * start) and up to max_virtqueue_pairs queue pairs, enabled with
- * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. Not here: CSUM/GUEST_CSUM/GSO (no
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. CTRL_MAC_ADDR: `mac=` is given to the
+ * device with VIRTIO_NET_CTRL_MAC_ADDR_SET (the config MAC is read-only). Not here: CSUM/GUEST_CSUM/GSO (no
  * offloads), CTRL_RX (no receive filter is programmed: promiscuous mode is
  * accepted without one), RING_PACKED (split ring only). ACCESS_PLATFORM is
  * accepted: our bus addresses are the shared-memory offsets the device uses,
@@ -43,6 +45,7 @@ export const DRIVER_FEATURES: Features = features(
   VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MQ,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
 );
 
 /** The per-port feature overrides and the devargs key each comes from. */
@@ -61,6 +64,8 @@ export interface FeatureOverrides {
   indirect?: boolean | undefined;
   mq?: boolean | undefined;
   txMode?: TxMode | undefined;
+  /** `mac=`: the driver will use this MAC (decides whether VIRTIO_NET_F_MAC is taken, see below). */
+  mac?: Uint8Array | undefined;
 }
 
 /**
@@ -69,10 +74,27 @@ export interface FeatureOverrides {
  * `key=1` requires it (an error naming it when the device does not offer
  * it). A forced tx_mode must be possible with the result. MQ needs CTRL_VQ
  * (§5.1.3.1): from a device that offers MQ alone the driver takes neither
- * multiqueue nor, with mq=1, the device at all. Pure; throws TpdkError
- * "EFEATURES".
+ * multiqueue nor, with mq=1, the device at all. CTRL_MAC_ADDR needs CTRL_VQ
+ * too (§5.1.3.1).
+ *
+ * VERSION_1 is required: this transport is modern-only (virtio 1.2 §4.1: the
+ * virtio-pci modern interface), so a device that does not offer it is not one
+ * this driver can drive.
+ *
+ * MAC (§5.1.4.2): a driver that negotiates VIRTIO_NET_F_MAC MUST use the
+ * config `mac`, and in virtio 1.x it may not write that field. So with `mac=`
+ * the driver keeps MAC only when it can tell the device the new address
+ * (CTRL_VQ + CTRL_MAC_ADDR: VIRTIO_NET_CTRL_MAC_ADDR_SET at start); otherwise
+ * it leaves MAC out and uses `mac=` as its own address. Pure; throws
+ * TpdkError "EFEATURES".
  */
 export function negotiateFeatures(name: string, offered: Features, o: FeatureOverrides = {}): Features {
+  if (!hasFeature(offered, VIRTIO_F_VERSION_1)) {
+    throw new TpdkError(
+      "EFEATURES",
+      `${name}: the device does not offer VERSION_1; this driver drives modern (virtio 1.x) devices only (virtio 1.2 §6.1)`,
+    );
+  }
   let f = intersectFeatures(DRIVER_FEATURES, offered);
   for (const { key, opt, bit } of FEATURE_OVERRIDES) {
     const want = o[opt];
@@ -90,6 +112,8 @@ export function negotiateFeatures(name: string, offered: Features, o: FeatureOve
     }
     f = withFeature(f, VIRTIO_NET_F_MQ, false);
   }
+  if (hasFeature(f, VIRTIO_NET_F_CTRL_MAC_ADDR) && !hasFeature(f, VIRTIO_NET_F_CTRL_VQ)) f = withFeature(f, VIRTIO_NET_F_CTRL_MAC_ADDR, false);
+  if (o.mac !== undefined && !hasFeature(f, VIRTIO_NET_F_CTRL_MAC_ADDR)) f = withFeature(f, VIRTIO_NET_F_MAC, false);
   if (o.txMode === "indirect" && !hasFeature(f, VIRTIO_F_INDIRECT_DESC)) {
     throw new TpdkError("EFEATURES", `${name}: tx_mode=indirect but INDIRECT_DESC is not negotiated (device lacks it or indirect=0)`);
   }

@@ -7,7 +7,7 @@ export const TX_MODES: readonly TxMode[] = ["auto", "chained", "push", "indirect
 
 /** Per-port driver options (the driver's devargs keys, parsed). */
 export interface VirtioPmdOptions {
-  /** `mac=`: the port's MAC, written to the device config. Default: the device's, else 02:70:64:6b:00:<port id>. */
+  /** `mac=`: the port's MAC (VIRTIO_NET_CTRL_MAC_ADDR_SET when negotiated, else the driver's own; never written to the config). Default: the device's, else 02:70:64:6b:00:<port id>. */
   mac?: Uint8Array | undefined;
   /** `queue_size=`: descriptors per queue (power of two); capped at the device's maximum. Default 1024. */
   queueSize?: number;

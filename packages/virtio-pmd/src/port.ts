@@ -16,10 +16,12 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_CTRL_MAC,
+  VIRTIO_NET_CTRL_MAC_ADDR_SET,
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
   ctrlQueueIndex,
@@ -39,7 +41,6 @@ import {
   resetDevice,
   setFailed,
   setupQueue,
-  writeConfigMac,
   writeDriverFeatures,
 } from "./bringup.js";
 import {
@@ -288,30 +289,23 @@ export class VirtioPort {
     this.deviceIsReset = false;
     const f = this.negotiated;
     this.hdrSize = netHdrSize(hasFeature(f, VIRTIO_F_VERSION_1), hasFeature(f, VIRTIO_NET_F_MRG_RXBUF));
-    if (!first) {
-      // The device forgot the MAC we wrote with the reset (a device may keep it; writing is harmless).
-      if (this.opts.mac || !hasFeature(f, VIRTIO_NET_F_MAC)) this.step("MAC", () => writeConfigMac(t, this.mac));
-      return;
-    }
+    // The driver never writes the device configuration (§5.1.4.2: read-only in virtio 1.x): a
+    // restart has nothing to redo here; start() sends MAC_ADDR_SET again after the reset.
+    if (!first) return;
     const cfg = this.step("config read", () => readNetConfig(t, f));
     this.devicePairs = Math.max(1, cfg.maxPairs);
     this.maxPairs = Math.min(this.devicePairs, PMD_MAX_QUEUES);
     this.mtu = cfg.mtu ?? 1500;
-    this.step("MAC", () => {
-      // DPDK: use the device's MAC when it has one, else choose one and write it to the config.
-      if (this.opts.mac) {
-        this.mac = Uint8Array.from(this.opts.mac);
-        if (!writeConfigMac(t, this.mac)) {
-          throw new TpdkError("EMAC", `${this.name}: device did not accept mac=${formatMac(this.mac)} (config MAC is read-only); leave mac= out`);
-        }
-      } else if (cfg.mac && !isZeroMac(cfg.mac)) {
-        this.mac = cfg.mac;
-      } else {
-        this.mac = defaultMac(this.portId);
-        // Best effort: a device without a writable MAC still works, it just does not know ours.
-        writeConfigMac(t, this.mac);
-      }
-    });
+    // mac= wins (given to the device with MAC_ADDR_SET when CTRL_MAC_ADDR is negotiated, else the
+    // driver's own address with MAC left out: negotiate.ts); then the device's; then ours.
+    if (this.opts.mac) this.mac = Uint8Array.from(this.opts.mac);
+    else if (cfg.mac && !isZeroMac(cfg.mac)) this.mac = cfg.mac;
+    else this.mac = defaultMac(this.portId);
+  }
+
+  /** mac= is told to the device at each start (VIRTIO_NET_CTRL_MAC_ADDR_SET, §5.1.6.5.2). */
+  private get macToSet(): boolean {
+    return this.opts.mac !== undefined && hasFeature(this.negotiated, VIRTIO_NET_F_CTRL_MAC_ADDR);
   }
 
   // ---------------------------------------------------------------- ethdev API
@@ -415,6 +409,10 @@ export class VirtioPort {
         // uses only pair 0 until it has returned this command.
         this.starting = true;
         this.step("VQ_PAIRS_SET", () => this.ctrlCommand(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, [pairs & 0xff, pairs >>> 8]));
+      }
+      if (this.macToSet) {
+        this.starting = true;
+        this.step("MAC_ADDR_SET", () => this.ctrlCommand(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, this.mac));
       }
     } catch (e) {
       this.abortStart();

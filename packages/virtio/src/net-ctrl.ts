@@ -25,6 +25,15 @@ export const VIRTIO_NET_CTRL_RX = 0;
 export const VIRTIO_NET_CTRL_RX_PROMISC = 0;
 export const VIRTIO_NET_CTRL_RX_ALLMULTI = 1;
 
+/**
+ * MAC address filtering (§5.1.6.5.2). ADDR_SET (needs VIRTIO_NET_F_CTRL_MAC_ADDR): data is the
+ * 6-byte default MAC the device's receive filter accepts. In virtio 1.x this is the only way a
+ * driver changes the device's MAC: the config field is read-only (§5.1.4.2).
+ */
+export const VIRTIO_NET_CTRL_MAC = 1;
+export const VIRTIO_NET_CTRL_MAC_TABLE_SET = 0;
+export const VIRTIO_NET_CTRL_MAC_ADDR_SET = 1;
+
 /** Multiqueue (§5.1.6.5.5). VQ_PAIRS_SET data: le16 virtqueue_pairs in MIN..max_virtqueue_pairs. */
 export const VIRTIO_NET_CTRL_MQ = 4;
 export const VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET = 0;
@@ -39,6 +48,7 @@ export function ctrlQueueIndex(maxVirtqueuePairs: number, mqNegotiated: boolean)
 /** "MQ VQ_PAIRS_SET", "RX PROMISC", or "class 9 command 3" (messages, cold). */
 export function ctrlCommandName(cls: number, cmd: number): string {
   if (cls === VIRTIO_NET_CTRL_MQ && cmd === VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) return "MQ VQ_PAIRS_SET";
+  if (cls === VIRTIO_NET_CTRL_MAC && cmd === VIRTIO_NET_CTRL_MAC_ADDR_SET) return "MAC ADDR_SET";
   if (cls === VIRTIO_NET_CTRL_RX && cmd === VIRTIO_NET_CTRL_RX_PROMISC) return "RX PROMISC";
   if (cls === VIRTIO_NET_CTRL_RX && cmd === VIRTIO_NET_CTRL_RX_ALLMULTI) return "RX ALLMULTI";
   return `class ${cls} command ${cmd}`;

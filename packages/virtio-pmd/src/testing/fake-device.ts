@@ -49,8 +49,11 @@ import {
   USED_IDX,
   USED_RING,
   VIRTIO_ID_NET,
+  VIRTIO_NET_CTRL_MAC,
+  VIRTIO_NET_CTRL_MAC_ADDR_SET,
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_ERR,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_OK,
@@ -79,16 +82,15 @@ export interface FakeDeviceOptions {
   maxQueueSize?: number;
   /** Refuse FEATURES_OK (clear it on the status write). */
   refuseFeaturesOk?: boolean;
-  /** Ignore writes to the config MAC. */
-  macReadOnly?: boolean;
   /** Bump config_generation on this many device-config reads, then stop (tests the driver's retry). */
   tornConfigReads?: number;
   /** Never report status 0 after a reset. */
   stuckReset?: boolean;
   /**
    * Control queue (offer CTRL_VQ): how a kicked command is answered. Default:
-   * VIRTIO_NET_OK for MQ VQ_PAIRS_SET with 1..maxPairs (MQ negotiated),
-   * VIRTIO_NET_ERR for anything else. "silent": never answered (the driver
+   * VIRTIO_NET_OK for MQ VQ_PAIRS_SET with 1..maxPairs (MQ negotiated) and
+   * MAC ADDR_SET with 6 bytes (CTRL_MAC_ADDR negotiated: the config mac
+   * becomes that address, as QEMU does), VIRTIO_NET_ERR for anything else. "silent": never answered (the driver
    * times out); "unanswered": returned with used len 0.
    */
   ctrl?: ((cls: number, cmd: number, data: number[]) => number) | "silent" | "unanswered";
@@ -151,6 +153,12 @@ export class FakeNetDevice implements TrapHandler {
   readonly ctrlLog: CtrlCommand[] = [];
   /** Queue pairs the last accepted VQ_PAIRS_SET enabled (1 after reset). */
   pairs = 1;
+  /**
+   * Driver writes to the device configuration. The device refuses them (the
+   * write is ignored): in virtio 1.x the net config is read-only to the
+   * driver (§5.1.4.2), the MAC included.
+   */
+  configWrites = 0;
 
   constructor(mem: Memory, opts: FakeDeviceOptions) {
     this.mem = mem;
@@ -202,11 +210,7 @@ export class FakeNetDevice implements TrapHandler {
   write(space: number, off: number, width: number, value: number): void {
     this.log.push(`w ${space} ${off} ${width} ${value}`);
     if (space === SPACE_COMMON_CFG) this.writeCommon(off, value);
-    else if (space === SPACE_DEVICE_CFG) {
-      if (off >= NET_CFG_MAC && off + width <= NET_CFG_MAC + 6 && !this.opts.macReadOnly) {
-        for (let i = 0; i < width; i++) this.config[off + i] = (value >>> (8 * i)) & 0xff;
-      }
-    }
+    else if (space === SPACE_DEVICE_CFG) this.configWrites++; // refused: read-only (§5.1.4.2)
   }
 
   private q(): FakeQueue {
@@ -342,6 +346,11 @@ export class FakeNetDevice implements TrapHandler {
   }
 
   private defaultCtrl(c: CtrlCommand): number {
+    if (c.cls === VIRTIO_NET_CTRL_MAC && c.cmd === VIRTIO_NET_CTRL_MAC_ADDR_SET) {
+      if (!hasFeature(this.driverFeatures, VIRTIO_NET_F_CTRL_MAC_ADDR) || c.data.length !== 6) return VIRTIO_NET_ERR;
+      this.config.set(c.data, NET_CFG_MAC);
+      return VIRTIO_NET_OK;
+    }
     if (c.cls !== VIRTIO_NET_CTRL_MQ || c.cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || c.data.length !== 2) return VIRTIO_NET_ERR;
     const n = c.data[0]! | (c.data[1]! << 8);
     if (!hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ) || n < 1 || n > (this.opts.maxPairs ?? 1)) return VIRTIO_NET_ERR;
