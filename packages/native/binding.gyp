@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "tpdk_native",
+      "sources": ["src/tpdk_native.cc"],
+      "cflags_cc": ["-std=gnu++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"],
+      "defines": ["_GNU_SOURCE"]
+    }
+  ]
+}

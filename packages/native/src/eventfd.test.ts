@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { native, nativeMissingReason } from "./index.js";
+
+const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
+
+describe.skipIf(native === null)(`eventfd${skipNote}`, () => {
+  const n = native!;
+  const fds: number[] = [];
+  afterEach(() => {
+    for (const fd of fds.splice(0)) n.close(fd);
+  });
+
+  it("write adds, read returns the sum and resets; empty read is 0 (EAGAIN)", () => {
+    const fd = n.eventfd(0);
+    fds.push(fd);
+    expect(n.eventfdRead(fd)).toBe(0);
+    expect(n.eventfdWrite(fd)).toBe(true);
+    expect(n.eventfdWrite(fd, 41)).toBe(true);
+    expect(n.eventfdRead(fd)).toBe(42);
+    expect(n.eventfdRead(fd)).toBe(0);
+  });
+
+  it("initval and semaphore mode", () => {
+    const fd = n.eventfd(3, { semaphore: true });
+    fds.push(fd);
+    expect([n.eventfdRead(fd), n.eventfdRead(fd), n.eventfdRead(fd), n.eventfdRead(fd)]).toEqual([1, 1, 1, 0]);
+  });
+
+  it("a write that would overflow the counter returns false (EAGAIN) on a non-blocking eventfd", () => {
+    const fd = n.eventfd(0);
+    fds.push(fd);
+    // The counter's maximum is 2^64 - 2; keep adding 2^53 - 1 until it is full.
+    let ok = 0;
+    while (ok < 5000 && n.eventfdWrite(fd, Number.MAX_SAFE_INTEGER)) ok++;
+    expect(ok).toBe(2048); // floor((2^64 - 2) / (2^53 - 1)): 2048 * (2^53 - 1) = 2^64 - 2048
+    expect(n.eventfdWrite(fd, Number.MAX_SAFE_INTEGER)).toBe(false);
+    expect(n.eventfdRead(fd)).toBeGreaterThan(0);
+    expect(n.eventfdWrite(fd)).toBe(true);
+  });
+
+  it("poll sees it readable only after a write", () => {
+    const fd = n.eventfd(0);
+    fds.push(fd);
+    expect(n.poll(fd, n.POLLIN, 0)).toBe(0);
+    n.eventfdWrite(fd);
+    expect(n.poll(fd, n.POLLIN, 0) & n.POLLIN).toBe(n.POLLIN);
+  });
+
+  it("rejects bad arguments with TypeError/RangeError", () => {
+    expect(() => n.eventfd(-1)).toThrow(RangeError);
+    expect(() => n.eventfdWrite(1.5, 1)).toThrow(TypeError);
+    expect(() => n.eventfdRead(1 << 30)).toThrow(expect.objectContaining({ code: "EBADF" }));
+  });
+});

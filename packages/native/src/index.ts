@@ -1,0 +1,148 @@
+/**
+ * @tpdk/native: the one native addon in tpdk (build/Release/tpdk_native.node,
+ * source src/tpdk_native.cc). This module loads it once per thread and hands
+ * out the binding itself: no wrapper functions, so a call costs one native
+ * call. When the addon is missing (not built, fails to load, or disabled with
+ * TPDK_NATIVE_DISABLE=1) `native` is null and `nativeMissingReason` says why in
+ * one line; everything that does not need it keeps working.
+ *
+ * See README.md for what each call guarantees (fd ownership, threads, errors).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export interface RecvResult {
+  /** Bytes received; 0 on EOF (the peer closed), -1 when nothing is queued (EAGAIN). */
+  bytes: number;
+  /** Descriptors received (CLOEXEC); the caller owns them and must close them. */
+  fds: number[];
+  /** True when descriptors were dropped (more than maxFds, or MSG_CTRUNC); those were closed. */
+  truncated: boolean;
+}
+
+export interface WatchHandle {
+  /** Stop watching and close the libuv handle (not the fd). Idempotent. */
+  stop(): void;
+}
+
+export interface NativeBinding {
+  /** memfd_create (CLOEXEC) then ftruncate to `size`. Returns the fd (caller closes). */
+  memfdCreate(name: string, size: number, opts?: { hugetlb?: boolean; allowSealing?: boolean }): number;
+  /** mmap PROT_READ|PROT_WRITE, MAP_SHARED; unmapped when the last SharedArrayBuffer over it is collected. */
+  mmapShared(fd: number, length: number, offset: number): SharedArrayBuffer;
+  /** fstat st_size. */
+  fileSize(fd: number): number;
+  /** fcntl F_GET_SEALS; 0 when the file cannot be sealed. */
+  getSeals(fd: number): number;
+  /** fcntl F_ADD_SEALS. */
+  addSeals(fd: number, seals: number): void;
+  /** close; EBADF throws. */
+  close(fd: number): void;
+  /** eventfd (CLOEXEC; nonblock default true). */
+  eventfd(initval: number, opts?: { nonblock?: boolean; semaphore?: boolean }): number;
+  /** Adds `value` (default 1) to the counter; false on EAGAIN (counter would overflow, non-blocking fd). */
+  eventfdWrite(fd: number, value?: number): boolean;
+  /** Reads and resets the counter (semaphore: decrements by 1); 0 on EAGAIN. */
+  eventfdRead(fd: number): number;
+  /** socket(AF_UNIX, SOCK_STREAM|NONBLOCK|CLOEXEC), bind, listen (backlog default 16). Does not unlink an old path. */
+  unixListen(path: string, backlog?: number): number;
+  /**
+   * Blocking connect bounded by `timeoutMs` (default 5000; EAGAIN when the listener's backlog
+   * stays full), then O_NONBLOCK. ENOENT / ECONNREFUSED throw with that code.
+   */
+  unixConnect(path: string, timeoutMs?: number): number;
+  /** accept4 NONBLOCK|CLOEXEC; -1 when nobody is waiting. */
+  unixAccept(listenFd: number): number;
+  /** sendmsg with SCM_RIGHTS (max 16 fds, needs >= 1 data byte), MSG_NOSIGNAL; bytes sent, -1 on EAGAIN. */
+  sendMsg(fd: number, data: Uint8Array, fds?: readonly number[]): number;
+  /** recvmsg MSG_CMSG_CLOEXEC|MSG_DONTWAIT; keeps at most maxFds (default 16) descriptors. */
+  recvMsg(fd: number, buf: Uint8Array, maxFds?: number): RecvResult;
+  /** poll one fd; revents, 0 on timeout; a negative timeout waits forever. EINTR retried with the time left. */
+  poll(fd: number, events: number, timeoutMs: number): number;
+  /**
+   * libuv poll handle on the calling thread's event loop: `callback(revents, status)` whenever
+   * `events` (POLLIN, POLLOUT, POLLHUP) are ready; status < 0 is a libuv error (then revents 0).
+   * Level-triggered: drain the fd in the callback. One watch per fd per thread (EEXIST otherwise).
+   */
+  watch(fd: number, events: number, callback: (revents: number, status: number) => void): WatchHandle;
+  /** shutdown SHUT_RDWR; ENOTCONN ignored. */
+  shutdown(fd: number): void;
+  readonly POLLIN: number;
+  readonly POLLOUT: number;
+  readonly POLLHUP: number;
+  readonly POLLERR: number;
+  readonly F_SEAL_SEAL: number;
+  readonly F_SEAL_SHRINK: number;
+  readonly F_SEAL_GROW: number;
+  readonly F_SEAL_WRITE: number;
+}
+
+/** A failed system call: `code` is the errno name ("ENOENT"), message "<syscall>(<arg>): <strerror>". */
+export class NativeError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  constructor(message: string, code: string, errno: number, syscall: string) {
+    super(message);
+    this.name = "NativeError";
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+  }
+}
+
+const ENOTSUP = 95;
+export const REBUILD_COMMAND = "pnpm --filter @tpdk/native rebuild";
+const BINARY_REL = "build/Release/tpdk_native.node";
+const BINARY_URL = new URL(`../${BINARY_REL}`, import.meta.url);
+const FAILED_URL = new URL("../build/install-failed.txt", import.meta.url);
+
+interface RawBinding extends NativeBinding {
+  _setErrorClass(ctor: typeof NativeError): void;
+}
+
+function load(): { binding: NativeBinding | null; reason: string | null } {
+  if (process.env.TPDK_NATIVE_DISABLE === "1") return { binding: null, reason: "disabled by TPDK_NATIVE_DISABLE" };
+  const path = fileURLToPath(BINARY_URL);
+  if (!existsSync(path)) {
+    let why = "not built";
+    try {
+      why = `node-gyp build failed at install: ${readFileSync(FAILED_URL, "utf8").trim()}`;
+    } catch {
+      // no recorded failure: the install step never ran (or build/ was removed)
+    }
+    return { binding: null, reason: `${BINARY_REL} not found: ${why}` };
+  }
+  try {
+    const raw = createRequire(import.meta.url)(path) as RawBinding;
+    raw._setErrorClass(NativeError);
+    return { binding: raw, reason: null };
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+    return { binding: null, reason: `${BINARY_REL} does not load: ${msg}` };
+  }
+}
+
+const loaded = load();
+
+/** The addon, or null when it is not available (see nativeMissingReason). */
+export const native: NativeBinding | null = loaded.binding;
+
+/** One line: why `native` is null; null when it is loaded. */
+export const nativeMissingReason: string | null = loaded.reason;
+
+/**
+ * The addon, for a feature that cannot work without it. Throws a NativeError
+ * with code ENOTSUP: "<feature> needs the native addon @tpdk/native: <reason>;
+ * rebuild with: pnpm --filter @tpdk/native rebuild".
+ */
+export function requireNative(feature: string): NativeBinding {
+  if (native) return native;
+  throw new NativeError(
+    `${feature} needs the native addon @tpdk/native: ${nativeMissingReason}; rebuild with: ${REBUILD_COMMAND}`,
+    "ENOTSUP",
+    ENOTSUP,
+    "dlopen",
+  );
+}

@@ -1,0 +1,95 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { native, nativeMissingReason, NativeError } from "./index.js";
+
+const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
+
+const BINARY = fileURLToPath(new URL("../build/Release/tpdk_native.node", import.meta.url));
+const MB = 1 << 20;
+
+describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () => {
+  const n = native!;
+  const fds: number[] = [];
+  afterEach(() => {
+    for (const fd of fds.splice(0)) n.close(fd);
+  });
+
+  it("memfdCreate sizes the file; mmapShared gives a SharedArrayBuffer over it", () => {
+    const fd = n.memfdCreate("tpdk-test", 2 * MB);
+    fds.push(fd);
+    expect(n.fileSize(fd)).toBe(2 * MB);
+    const sab = n.mmapShared(fd, 2 * MB, 0);
+    expect(sab).toBeInstanceOf(SharedArrayBuffer);
+    expect(sab.byteLength).toBe(2 * MB);
+    expect(new Uint8Array(sab).every((b) => b === 0)).toBe(true);
+  });
+
+  it("a second mapping of the same fd (and one at an offset) sees the same bytes", () => {
+    const fd = n.memfdCreate("tpdk-test", 2 * MB);
+    fds.push(fd);
+    const a = new Uint32Array(n.mmapShared(fd, 2 * MB, 0));
+    const b = new Uint32Array(n.mmapShared(fd, 2 * MB, 0));
+    const c = new Uint32Array(n.mmapShared(fd, 4096, MB));
+    a[7] = 0xdeadbeef;
+    expect(b[7]).toBe(0xdeadbeef);
+    b[MB / 4 + 3] = 1234;
+    expect(c[3]).toBe(1234);
+    expect(a[MB / 4 + 3]).toBe(1234);
+  });
+
+  it("another process mapping the fd sees our writes and we see its writes", () => {
+    const fd = n.memfdCreate("tpdk-test", MB);
+    fds.push(fd);
+    const u32 = new Uint32Array(n.mmapShared(fd, MB, 0));
+    u32[100] = 0x11223344;
+    // The child gets the memfd as its fd 3 (spawn dup2s it, clearing CLOEXEC).
+    const child = `
+      const n = require(${JSON.stringify(BINARY)});
+      const u32 = new Uint32Array(n.mmapShared(3, ${MB}, 0));
+      if (u32[100] !== 0x11223344) { console.log("child saw " + u32[100]); process.exit(1); }
+      Atomics.store(u32, 101, 0x55667788);
+    `;
+    const r = spawnSync(process.execPath, ["-e", child], { stdio: ["ignore", "pipe", "pipe", fd], timeout: 20_000, encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(Atomics.load(u32, 101)).toBe(0x55667788);
+  });
+
+  it("getSeals: 0 on an unsealed memfd, F_SEAL_SHRINK once added; sealing needs allowSealing", () => {
+    const fd = n.memfdCreate("tpdk-test", MB, { allowSealing: true });
+    fds.push(fd);
+    expect(n.getSeals(fd)).toBe(0);
+    n.addSeals(fd, n.F_SEAL_SHRINK | n.F_SEAL_GROW);
+    expect(n.getSeals(fd) & n.F_SEAL_SHRINK).toBe(n.F_SEAL_SHRINK);
+    expect(n.getSeals(fd) & n.F_SEAL_GROW).toBe(n.F_SEAL_GROW);
+
+    const plain = n.memfdCreate("tpdk-test", MB);
+    fds.push(plain);
+    expect(n.getSeals(plain)).toBe(n.F_SEAL_SEAL); // the kernel seals memfds created without MFD_ALLOW_SEALING
+    expect(() => n.addSeals(plain, n.F_SEAL_SHRINK)).toThrow(expect.objectContaining({ code: "EPERM" }));
+
+    const ev = n.eventfd(0);
+    fds.push(ev);
+    expect(n.getSeals(ev)).toBe(0); // not a sealable file: EINVAL -> 0
+  });
+
+  it("errors are NativeErrors with errno names; bad arguments are TypeErrors", () => {
+    let err: unknown;
+    try {
+      n.close(1 << 30);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NativeError);
+    expect(err).toMatchObject({ code: "EBADF", errno: 9, syscall: "close", message: `close(${1 << 30}): Bad file descriptor` });
+    expect(() => n.mmapShared(1 << 30, MB, 0)).toThrow(expect.objectContaining({ code: "EBADF", syscall: "mmap" }));
+    const fd = n.memfdCreate("tpdk-test", MB);
+    fds.push(fd);
+    expect(() => n.mmapShared(fd, MB, 100)).toThrow(expect.objectContaining({ code: "EINVAL" })); // offset not page-aligned
+    expect(() => n.mmapShared(fd, 0, 0)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(() => n.fileSize("3" as unknown as number)).toThrow(TypeError);
+    expect(() => n.memfdCreate("x", -1)).toThrow(RangeError);
+    expect(() => n.memfdCreate("x", MB, { hugetlb: 1 as unknown as boolean })).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,771 @@
+// tpdk's only native code: the few Linux system calls the vhost-user data and
+// control paths need and Node 20 does not offer (see ../README.md for what each
+// call guarantees). Every function validates its arguments (TypeError), makes
+// one system call (retrying EINTR), and turns errno into a NativeError
+// { code: "ENOENT", errno, syscall } with message "<syscall>(<arg>): <strerror>".
+//
+// Registered context-aware (NODE_MODULE_INIT): each Node environment (the main
+// thread and every worker thread) gets its own instance state (Addon).
+//
+// Why V8 and not Node-API: Node-API on Node 20 cannot wrap external memory in a
+// SharedArrayBuffer; v8::SharedArrayBuffer::NewBackingStore(ptr, len, deleter)
+// can, and such a buffer posts to workers and supports Atomics.
+
+#include <node.h>
+#include <uv.h>
+#include <v8.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21U << 26)  // MFD_HUGE_SHIFT 26, log2(2 MB) = 21
+#endif
+
+namespace {
+
+using v8::Array;
+using v8::ArrayBufferView;
+using v8::Context;
+using v8::External;
+using v8::Function;
+using v8::FunctionCallbackInfo;
+using v8::FunctionTemplate;
+using v8::Global;
+using v8::HandleScope;
+using v8::Integer;
+using v8::Isolate;
+using v8::Local;
+using v8::MaybeLocal;
+using v8::Number;
+using v8::Object;
+using v8::PropertyAttribute;
+using v8::SharedArrayBuffer;
+using v8::String;
+using v8::Value;
+
+constexpr int kMaxSendFds = 16;     // sendMsg limit (the vhost-user spec's VHOST_MEMORY_BASELINE_NREGIONS is 8)
+constexpr int kMaxRecvFds = 253;    // SCM_MAX_FD: room for everything a peer can send, so extras get closed
+constexpr double kMaxSafeInt = 9007199254740991.0;
+
+struct Watch;
+
+// Per-environment state (main thread and each worker have their own).
+struct Addon {
+  Isolate* isolate;
+  Global<Function> errorCtor;  // NativeError, set by the TypeScript wrapper
+  std::unordered_map<uint32_t, Watch*> watches;
+  uint32_t nextWatchId = 1;
+};
+
+// ---------------------------------------------------------------- errors
+
+const char* ErrnoName(int err, char* buf, size_t n) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char* s = strerrorname_np(err);
+  if (s != nullptr) return s;
+#endif
+  // Fallback: libuv's names (UV_E* == -errno on Linux for the common ones).
+  if (err > 0 && err < 4096) {
+    const char* name = uv_err_name_r(-err, buf, n);
+    if (name != nullptr && strncmp(name, "Unknown", 7) != 0) return name;
+  }
+  snprintf(buf, n, "E%d", err);
+  return buf;
+}
+
+Local<String> Str(Isolate* iso, const std::string& s) {
+  return String::NewFromUtf8(iso, s.c_str()).ToLocalChecked();
+}
+
+void ThrowErrno(Addon* a, const char* syscall, const std::string& arg, int err) {
+  Isolate* iso = a->isolate;
+  HandleScope hs(iso);
+  Local<Context> ctx = iso->GetCurrentContext();
+  char nameBuf[64];
+  const char* code = ErrnoName(err, nameBuf, sizeof nameBuf);
+  char msgBuf[256];
+  const char* text = strerror_r(err, msgBuf, sizeof msgBuf);  // GNU variant returns the string
+  std::string message = std::string(syscall) + "(" + arg + "): " + text;
+  Local<Value> errObj;
+  if (!a->errorCtor.IsEmpty()) {
+    Local<Value> argv[4] = {Str(iso, message), Str(iso, code), Integer::New(iso, err), Str(iso, syscall)};
+    MaybeLocal<Object> made = a->errorCtor.Get(iso)->NewInstance(ctx, 4, argv);
+    if (made.IsEmpty()) return;  // the constructor threw; that exception propagates
+    errObj = made.ToLocalChecked();
+  } else {
+    Local<Object> e = v8::Exception::Error(Str(iso, message)).As<Object>();
+    e->Set(ctx, Str(iso, "code"), Str(iso, code)).Check();
+    e->Set(ctx, Str(iso, "errno"), Integer::New(iso, err)).Check();
+    e->Set(ctx, Str(iso, "syscall"), Str(iso, syscall)).Check();
+    errObj = e;
+  }
+  iso->ThrowException(errObj);
+}
+
+void ThrowType(Isolate* iso, const std::string& msg) {
+  iso->ThrowException(v8::Exception::TypeError(Str(iso, msg)));
+}
+
+void ThrowRange(Isolate* iso, const std::string& msg) {
+  iso->ThrowException(v8::Exception::RangeError(Str(iso, msg)));
+}
+
+Addon* GetAddon(const FunctionCallbackInfo<Value>& args) {
+  return static_cast<Addon*>(args.Data().As<External>()->Value());
+}
+
+// ---------------------------------------------------------------- argument helpers
+
+bool ArgFd(const FunctionCallbackInfo<Value>& args, int i, const char* fn, int* out) {
+  if (!args[i]->IsInt32()) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": fd must be an integer");
+    return false;
+  }
+  *out = args[i].As<v8::Int32>()->Value();
+  return true;
+}
+
+// A non-negative safe integer (sizes, offsets, counter values).
+bool ArgSize(const FunctionCallbackInfo<Value>& args, int i, const char* fn, const char* what, double max, double* out) {
+  if (!args[i]->IsNumber()) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": " + what + " must be a number");
+    return false;
+  }
+  double v = args[i].As<Number>()->Value();
+  if (!(v >= 0) || v > max || v != static_cast<double>(static_cast<uint64_t>(v))) {
+    ThrowRange(args.GetIsolate(), std::string(fn) + ": " + what + " must be an integer 0.." + std::to_string(static_cast<uint64_t>(max)));
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+bool ArgInt(const FunctionCallbackInfo<Value>& args, int i, const char* fn, const char* what, int* out) {
+  if (!args[i]->IsInt32()) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": " + what + " must be an integer");
+    return false;
+  }
+  *out = args[i].As<v8::Int32>()->Value();
+  return true;
+}
+
+bool ArgString(const FunctionCallbackInfo<Value>& args, int i, const char* fn, const char* what, std::string* out) {
+  if (!args[i]->IsString()) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": " + what + " must be a string");
+    return false;
+  }
+  String::Utf8Value s(args.GetIsolate(), args[i]);
+  out->assign(*s, s.length());
+  if (out->find('\0') != std::string::npos) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": " + what + " must not contain NUL");
+    return false;
+  }
+  return true;
+}
+
+// Optional boolean property of an options object (undefined: default).
+bool OptBool(const FunctionCallbackInfo<Value>& args, int i, const char* fn, const char* key, bool def, bool* out) {
+  *out = def;
+  if (args.Length() <= i || args[i]->IsUndefined()) return true;
+  Isolate* iso = args.GetIsolate();
+  if (!args[i]->IsObject()) {
+    ThrowType(iso, std::string(fn) + ": options must be an object");
+    return false;
+  }
+  Local<Value> v;
+  if (!args[i].As<Object>()->Get(iso->GetCurrentContext(), Str(iso, key)).ToLocal(&v)) return false;
+  if (v->IsUndefined()) return true;
+  if (!v->IsBoolean()) {
+    ThrowType(iso, std::string(fn) + ": option " + key + " must be a boolean");
+    return false;
+  }
+  *out = v->IsTrue();
+  return true;
+}
+
+// Bytes of a Uint8Array (or any ArrayBufferView), on or off the V8 heap, shared or not.
+bool ArgBytes(const FunctionCallbackInfo<Value>& args, int i, const char* fn, char** data, size_t* len) {
+  if (!args[i]->IsArrayBufferView()) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": data must be a Uint8Array");
+    return false;
+  }
+  Local<ArrayBufferView> v = args[i].As<ArrayBufferView>();
+  *len = v->ByteLength();
+  // Buffer() moves an on-heap typed array's bytes off the heap, so the pointer stays valid.
+  *data = static_cast<char*>(v->Buffer()->Data()) + v->ByteOffset();
+  return true;
+}
+
+bool FillSockaddr(const FunctionCallbackInfo<Value>& args, Addon* a, const char* fn, const std::string& path, sockaddr_un* sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (path.empty()) {
+    ThrowType(args.GetIsolate(), std::string(fn) + ": path must not be empty");
+    return false;
+  }
+  if (path.size() >= sizeof sa->sun_path) {
+    ThrowErrno(a, fn, path, ENAMETOOLONG);
+    return false;
+  }
+  memcpy(sa->sun_path, path.data(), path.size());
+  return true;
+}
+
+double NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// poll() one fd; EINTR retried with the time that is left. Returns revents, 0 on
+// timeout, -1 with errno set.
+int PollOne(int fd, int events, int timeoutMs) {
+  double deadline = timeoutMs >= 0 ? NowMs() + timeoutMs : 0;
+  for (;;) {
+    pollfd p = {fd, static_cast<short>(events), 0};
+    int r = ::poll(&p, 1, timeoutMs);
+    if (r > 0) return p.revents;
+    if (r == 0) return 0;
+    if (errno != EINTR) return -1;
+    if (timeoutMs >= 0) {
+      double left = deadline - NowMs();
+      timeoutMs = left > 0 ? static_cast<int>(left + 0.999) : 0;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- memory
+
+void MemfdCreate(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  std::string name;
+  double size;
+  bool huge, sealing;
+  if (!ArgString(args, 0, "memfdCreate", "name", &name)) return;
+  if (!ArgSize(args, 1, "memfdCreate", "size", kMaxSafeInt, &size)) return;
+  if (!OptBool(args, 2, "memfdCreate", "hugetlb", false, &huge)) return;
+  if (!OptBool(args, 2, "memfdCreate", "allowSealing", false, &sealing)) return;
+  unsigned flags = MFD_CLOEXEC;
+  if (huge) flags |= MFD_HUGETLB | MFD_HUGE_2MB;
+  if (sealing) flags |= MFD_ALLOW_SEALING;
+  int fd = memfd_create(name.c_str(), flags);
+  if (fd < 0) return ThrowErrno(a, "memfd_create", name, errno);
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(a, "ftruncate", name, err);
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+void Unmap(void* data, size_t length, void* /*deleter_data*/) {
+  // May run on any thread, once the last SharedArrayBuffer (in any isolate) using it is gone.
+  munmap(data, length);
+}
+
+void MmapShared(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  double length, offset;
+  if (!ArgFd(args, 0, "mmapShared", &fd)) return;
+  if (!ArgSize(args, 1, "mmapShared", "length", kMaxSafeInt, &length)) return;
+  if (!ArgSize(args, 2, "mmapShared", "offset", kMaxSafeInt, &offset)) return;
+  if (length == 0) return ThrowErrno(a, "mmap", std::to_string(fd), EINVAL);
+  void* p = mmap(nullptr, static_cast<size_t>(length), PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) return ThrowErrno(a, "mmap", std::to_string(fd), errno);
+  std::shared_ptr<v8::BackingStore> store =
+      SharedArrayBuffer::NewBackingStore(p, static_cast<size_t>(length), Unmap, nullptr);
+  args.GetReturnValue().Set(SharedArrayBuffer::New(a->isolate, std::move(store)));
+}
+
+void FileSize(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  if (!ArgFd(args, 0, "fileSize", &fd)) return;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ThrowErrno(a, "fstat", std::to_string(fd), errno);
+  args.GetReturnValue().Set(static_cast<double>(st.st_size));
+}
+
+void GetSeals(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  if (!ArgFd(args, 0, "getSeals", &fd)) return;
+  int r = fcntl(fd, F_GET_SEALS);
+  if (r < 0) {
+    if (errno == EINVAL) return args.GetReturnValue().Set(0);  // not a sealable file
+    return ThrowErrno(a, "fcntl(F_GET_SEALS)", std::to_string(fd), errno);
+  }
+  args.GetReturnValue().Set(r);
+}
+
+void AddSeals(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd, seals;
+  if (!ArgFd(args, 0, "addSeals", &fd)) return;
+  if (!ArgInt(args, 1, "addSeals", "seals", &seals)) return;
+  if (fcntl(fd, F_ADD_SEALS, seals) != 0) return ThrowErrno(a, "fcntl(F_ADD_SEALS)", std::to_string(fd), errno);
+}
+
+void Close(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  if (!ArgFd(args, 0, "close", &fd)) return;
+  // Linux releases the fd even when close() reports EINTR: never retry.
+  if (close(fd) != 0 && errno != EINTR) return ThrowErrno(a, "close", std::to_string(fd), errno);
+}
+
+// ---------------------------------------------------------------- eventfd
+
+void Eventfd(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  double init;
+  bool nonblock, semaphore;
+  if (!ArgSize(args, 0, "eventfd", "initval", 4294967295.0, &init)) return;
+  if (!OptBool(args, 1, "eventfd", "nonblock", true, &nonblock)) return;
+  if (!OptBool(args, 1, "eventfd", "semaphore", false, &semaphore)) return;
+  int flags = EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0) | (semaphore ? EFD_SEMAPHORE : 0);
+  int fd = eventfd(static_cast<unsigned>(init), flags);
+  if (fd < 0) return ThrowErrno(a, "eventfd", std::to_string(static_cast<unsigned>(init)), errno);
+  args.GetReturnValue().Set(fd);
+}
+
+void EventfdWrite(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  double value = 1;
+  if (!ArgFd(args, 0, "eventfdWrite", &fd)) return;
+  if (args.Length() > 1 && !args[1]->IsUndefined() && !ArgSize(args, 1, "eventfdWrite", "value", kMaxSafeInt, &value)) return;
+  uint64_t v = static_cast<uint64_t>(value);
+  for (;;) {
+    ssize_t n = write(fd, &v, sizeof v);
+    if (n == sizeof v) return args.GetReturnValue().Set(true);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return args.GetReturnValue().Set(false);
+    return ThrowErrno(a, "write", std::to_string(fd), n < 0 ? errno : EIO);
+  }
+}
+
+void EventfdRead(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  if (!ArgFd(args, 0, "eventfdRead", &fd)) return;
+  uint64_t v = 0;
+  for (;;) {
+    ssize_t n = read(fd, &v, sizeof v);
+    if (n == sizeof v) return args.GetReturnValue().Set(static_cast<double>(v));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return args.GetReturnValue().Set(0);
+    return ThrowErrno(a, "read", std::to_string(fd), n < 0 ? errno : EIO);
+  }
+}
+
+// ---------------------------------------------------------------- unix sockets
+
+void UnixListen(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  std::string path;
+  int backlog = 16;
+  if (!ArgString(args, 0, "unixListen", "path", &path)) return;
+  if (args.Length() > 1 && !args[1]->IsUndefined() && !ArgInt(args, 1, "unixListen", "backlog", &backlog)) return;
+  sockaddr_un sa;
+  if (!FillSockaddr(args, a, "unixListen", path, &sa)) return;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(a, "socket", path, errno);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(a, "bind", path, err);
+  }
+  if (listen(fd, backlog) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(a, "listen", path, err);
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+void UnixConnect(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  std::string path;
+  int timeoutMs = 5000;
+  if (!ArgString(args, 0, "unixConnect", "path", &path)) return;
+  if (args.Length() > 1 && !args[1]->IsUndefined() && !ArgInt(args, 1, "unixConnect", "timeoutMs", &timeoutMs)) return;
+  if (timeoutMs < 1) timeoutMs = 1;
+  sockaddr_un sa;
+  if (!FillSockaddr(args, a, "unixConnect", path, &sa)) return;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(a, "socket", path, errno);
+  // A blocking AF_UNIX connect sleeps while the listener's backlog is full
+  // (a back-end that never accepts); the kernel bounds that sleep by
+  // SO_SNDTIMEO and then fails with EAGAIN, so the main thread never hangs.
+  timeval tv = {timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  int r = connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  int err = r == 0 ? 0 : errno;
+  if (err == EINTR || err == EINPROGRESS) {
+    // Interrupted by a signal: the connection completes in the background.
+    int rev = PollOne(fd, POLLOUT, timeoutMs);
+    socklen_t len = sizeof err;
+    if (rev <= 0) err = rev == 0 ? ETIMEDOUT : errno;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  }
+  if (err != 0) {
+    close(fd);
+    return ThrowErrno(a, "connect", path, err);
+  }
+  timeval zero = {0, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    int e = errno;
+    close(fd);
+    return ThrowErrno(a, "fcntl(O_NONBLOCK)", path, e);
+  }
+  args.GetReturnValue().Set(fd);
+}
+
+void UnixAccept(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int lfd;
+  if (!ArgFd(args, 0, "unixAccept", &lfd)) return;
+  for (;;) {
+    int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) return args.GetReturnValue().Set(fd);
+    if (errno == EINTR || errno == ECONNABORTED) continue;  // a peer that gave up: take the next one
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return args.GetReturnValue().Set(-1);
+    return ThrowErrno(a, "accept4", std::to_string(lfd), errno);
+  }
+}
+
+void SendMsg(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  Isolate* iso = a->isolate;
+  int fd;
+  char* data;
+  size_t len;
+  if (!ArgFd(args, 0, "sendMsg", &fd)) return;
+  if (!ArgBytes(args, 1, "sendMsg", &data, &len)) return;
+  int fds[kMaxSendFds];
+  int nfds = 0;
+  if (args.Length() > 2 && !args[2]->IsUndefined()) {
+    if (!args[2]->IsArray()) return ThrowType(iso, "sendMsg: fds must be an array of integers");
+    Local<Array> arr = args[2].As<Array>();
+    if (arr->Length() > kMaxSendFds) return ThrowRange(iso, "sendMsg: at most 16 fds per message");
+    Local<Context> ctx = iso->GetCurrentContext();
+    for (uint32_t i = 0; i < arr->Length(); i++) {
+      Local<Value> v;
+      if (!arr->Get(ctx, i).ToLocal(&v)) return;
+      if (!v->IsInt32() || v.As<v8::Int32>()->Value() < 0) return ThrowType(iso, "sendMsg: fds must be an array of integers >= 0");
+      fds[nfds++] = v.As<v8::Int32>()->Value();
+    }
+  }
+  if (len == 0 && nfds > 0) return ThrowRange(iso, "sendMsg: fds need at least one data byte to travel with");
+  iovec iov = {data, len};
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxSendFds)];
+  if (nfds > 0) {
+    msg.msg_control = cbuf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    memset(cbuf, 0, msg.msg_controllen);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  for (;;) {
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return args.GetReturnValue().Set(static_cast<double>(n));
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return args.GetReturnValue().Set(-1);
+    return ThrowErrno(a, "sendmsg", std::to_string(fd), errno);
+  }
+}
+
+void RecvMsg(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  Isolate* iso = a->isolate;
+  int fd;
+  char* data;
+  size_t len;
+  int maxFds = kMaxSendFds;
+  if (!ArgFd(args, 0, "recvMsg", &fd)) return;
+  if (!ArgBytes(args, 1, "recvMsg", &data, &len)) return;
+  if (args.Length() > 2 && !args[2]->IsUndefined()) {
+    if (!ArgInt(args, 2, "recvMsg", "maxFds", &maxFds)) return;
+    if (maxFds < 0) return ThrowRange(iso, "recvMsg: maxFds must be >= 0");
+  }
+  iovec iov = {data, len};
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  // Big enough for SCM_MAX_FD descriptors: whatever the peer sends lands here
+  // and what the caller did not ask for is closed, never leaked.
+  std::unique_ptr<char[]> cbuf(new char[CMSG_SPACE(sizeof(int) * kMaxRecvFds)]);
+  msg.msg_control = cbuf.get();
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * kMaxRecvFds);
+  ssize_t n;
+  for (;;) {
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    return ThrowErrno(a, "recvmsg", std::to_string(fd), errno);
+  }
+  Local<Context> ctx = iso->GetCurrentContext();
+  Local<Array> out = Array::New(iso);
+  bool truncated = n >= 0 && (msg.msg_flags & MSG_CTRUNC) != 0;
+  uint32_t kept = 0;
+  if (n >= 0) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      const unsigned char* p = CMSG_DATA(c);
+      for (size_t i = 0; i < count; i++) {
+        int rfd;
+        memcpy(&rfd, p + i * sizeof(int), sizeof rfd);
+        if (static_cast<int>(kept) < maxFds) {
+          out->Set(ctx, kept++, Integer::New(iso, rfd)).Check();
+        } else {
+          close(rfd);
+          truncated = true;
+        }
+      }
+    }
+  }
+  Local<Object> res = Object::New(iso);
+  res->Set(ctx, Str(iso, "bytes"), Number::New(iso, n >= 0 ? static_cast<double>(n) : -1)).Check();
+  res->Set(ctx, Str(iso, "fds"), out).Check();
+  res->Set(ctx, Str(iso, "truncated"), v8::Boolean::New(iso, truncated)).Check();
+  args.GetReturnValue().Set(res);
+}
+
+void Shutdown(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd;
+  if (!ArgFd(args, 0, "shutdown", &fd)) return;
+  // ENOTCONN: already down (the peer went away first); shutdown is idempotent.
+  if (shutdown(fd, SHUT_RDWR) != 0 && errno != ENOTCONN) return ThrowErrno(a, "shutdown", std::to_string(fd), errno);
+}
+
+// ---------------------------------------------------------------- readiness
+
+void Poll(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  int fd, events, timeoutMs;
+  if (!ArgFd(args, 0, "poll", &fd)) return;
+  if (!ArgInt(args, 1, "poll", "events", &events)) return;
+  if (!ArgInt(args, 2, "poll", "timeoutMs", &timeoutMs)) return;
+  int r = PollOne(fd, events, timeoutMs < 0 ? -1 : timeoutMs);
+  if (r < 0) return ThrowErrno(a, "poll", std::to_string(fd), errno);
+  args.GetReturnValue().Set(r);
+}
+
+// A libuv poll handle on the calling environment's loop. Owned by the handle:
+// freed in its close callback. The JavaScript side holds only the id, so a
+// stop() after the handle is gone finds nothing and does nothing.
+struct WatchCleanupArg {
+  Addon* addon;
+  uint32_t id;
+};
+
+struct Watch {
+  uv_poll_t handle;
+  Isolate* isolate;
+  Global<Function> callback;
+  node::AsyncCleanupHookHandle cleanupHook;
+  WatchCleanupArg* cleanupHookArg = nullptr;  // owned by the hook until it runs or is removed
+  void (*cleanupDone)(void*) = nullptr;
+  void* cleanupArg = nullptr;
+};
+
+void WatchClosed(uv_handle_t* h) {
+  Watch* w = static_cast<Watch*>(h->data);
+  void (*done)(void*) = w->cleanupDone;
+  void* arg = w->cleanupArg;
+  delete w;
+  if (done != nullptr) done(arg);
+}
+
+// Stop and close; the callback is released at once (the isolate is alive here).
+void WatchClose(Watch* w) {
+  uv_poll_stop(&w->handle);
+  w->callback.Reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), WatchClosed);
+}
+
+int ToUvEvents(int ev) {
+  return ((ev & POLLIN) ? UV_READABLE : 0) | ((ev & POLLOUT) ? UV_WRITABLE : 0) |
+         ((ev & (POLLHUP | POLLRDHUP)) ? UV_DISCONNECT : 0) | ((ev & POLLPRI) ? UV_PRIORITIZED : 0);
+}
+
+int FromUvEvents(int ev) {
+  return ((ev & UV_READABLE) ? POLLIN : 0) | ((ev & UV_WRITABLE) ? POLLOUT : 0) |
+         ((ev & UV_DISCONNECT) ? POLLHUP : 0) | ((ev & UV_PRIORITIZED) ? POLLPRI : 0);
+}
+
+void WatchFired(uv_poll_t* h, int status, int events) {
+  Watch* w = static_cast<Watch*>(h->data);
+  if (w->callback.IsEmpty()) return;
+  Isolate* iso = w->isolate;
+  HandleScope hs(iso);
+  Local<Function> fn = w->callback.Get(iso);
+  Local<Context> ctx = fn->GetCreationContext().ToLocalChecked();
+  Context::Scope cs(ctx);
+  Local<Value> argv[2] = {Integer::New(iso, status < 0 ? 0 : FromUvEvents(events)), Integer::New(iso, status)};
+  // MakeCallback runs microtasks afterwards and reports a throw as an uncaught exception.
+  (void)node::MakeCallback(iso, ctx->Global(), fn, 2, argv, node::async_context{0, 0});
+}
+
+// The environment is going away (worker exit, process exit) with the watch
+// still running: close the handle and tell Node when it is closed.
+void WatchEnvCleanup(void* arg, void (*done)(void*), void* doneArg) {
+  std::unique_ptr<WatchCleanupArg> c(static_cast<WatchCleanupArg*>(arg));
+  auto it = c->addon->watches.find(c->id);
+  if (it == c->addon->watches.end()) return done(doneArg);
+  Watch* w = it->second;
+  c->addon->watches.erase(it);
+  w->cleanupDone = done;
+  w->cleanupArg = doneArg;
+  WatchClose(w);
+}
+
+void WatchStop(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = static_cast<Addon*>(args.Data().As<Object>()->GetAlignedPointerFromInternalField(0));
+  uint32_t id = static_cast<uint32_t>(args.Data().As<Object>()->GetInternalField(1).As<Value>().As<Integer>()->Value());
+  auto it = a->watches.find(id);
+  if (it == a->watches.end()) return;  // idempotent
+  Watch* w = it->second;
+  a->watches.erase(it);
+  node::RemoveEnvironmentCleanupHook(std::move(w->cleanupHook));
+  delete w->cleanupHookArg;
+  WatchClose(w);
+}
+
+void WatchFd(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  Isolate* iso = a->isolate;
+  int fd, events;
+  if (!ArgFd(args, 0, "watch", &fd)) return;
+  if (!ArgInt(args, 1, "watch", "events", &events)) return;
+  if (!args[2]->IsFunction()) return ThrowType(iso, "watch: callback must be a function");
+  int uvEvents = ToUvEvents(events);
+  if (uvEvents == 0) return ThrowType(iso, "watch: events must include POLLIN, POLLOUT, POLLHUP or POLLPRI");
+  uv_loop_t* loop = node::GetCurrentEventLoop(iso);
+  if (loop == nullptr) return ThrowErrno(a, "uv_poll_init", std::to_string(fd), ENODEV);
+  Watch* w = new Watch();
+  w->isolate = iso;
+  w->handle.data = w;
+  int r = uv_poll_init(loop, &w->handle, fd);  // EEXIST: this loop already watches fd
+  if (r != 0) {
+    delete w;
+    return ThrowErrno(a, "uv_poll_init", std::to_string(fd), -r);
+  }
+  r = uv_poll_start(&w->handle, uvEvents, WatchFired);
+  if (r != 0) {
+    w->cleanupDone = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), WatchClosed);
+    return ThrowErrno(a, "uv_poll_start", std::to_string(fd), -r);
+  }
+  w->callback.Reset(iso, args[2].As<Function>());
+  uint32_t id = a->nextWatchId++;
+  a->watches[id] = w;
+  w->cleanupHookArg = new WatchCleanupArg{a, id};
+  w->cleanupHook = node::AddEnvironmentCleanupHook(iso, WatchEnvCleanup, w->cleanupHookArg);
+
+  // { stop() }: the stop function carries (addon, id) in an internal-field object.
+  Local<Context> ctx = iso->GetCurrentContext();
+  Local<v8::ObjectTemplate> dt = v8::ObjectTemplate::New(iso);
+  dt->SetInternalFieldCount(2);
+  Local<Object> data = dt->NewInstance(ctx).ToLocalChecked();
+  data->SetAlignedPointerInInternalField(0, a);
+  data->SetInternalField(1, Integer::NewFromUnsigned(iso, id));
+  Local<Function> stop = Function::New(ctx, WatchStop, data).ToLocalChecked();
+  Local<Object> res = Object::New(iso);
+  res->Set(ctx, Str(iso, "stop"), stop).Check();
+  args.GetReturnValue().Set(res);
+}
+
+// ---------------------------------------------------------------- registration
+
+void SetErrorClass(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  if (!args[0]->IsFunction()) return ThrowType(a->isolate, "_setErrorClass: expected a constructor");
+  a->errorCtor.Reset(a->isolate, args[0].As<Function>());
+}
+
+void AddonCleanup(void* arg) {
+  Addon* a = static_cast<Addon*>(arg);
+  // Watches still open have their own (earlier-run) async hooks; drop what is left.
+  a->errorCtor.Reset();
+  delete a;
+}
+
+void SetMethod(Local<Context> ctx, Local<Object> exports, Addon* a, const char* name, v8::FunctionCallback fn) {
+  Isolate* iso = a->isolate;
+  Local<FunctionTemplate> t = FunctionTemplate::New(iso, fn, External::New(iso, a));
+  Local<Function> f = t->GetFunction(ctx).ToLocalChecked();
+  f->SetName(Str(iso, name));
+  exports->Set(ctx, Str(iso, name), f).Check();
+}
+
+void SetConst(Local<Context> ctx, Local<Object> exports, const char* name, int value) {
+  Isolate* iso = ctx->GetIsolate();
+  exports->DefineOwnProperty(ctx, Str(iso, name), Integer::New(iso, value),
+                             static_cast<PropertyAttribute>(v8::ReadOnly | v8::DontDelete)).Check();
+}
+
+}  // namespace
+
+NODE_MODULE_INIT(/* exports, module, context */) {
+  Isolate* iso = context->GetIsolate();
+  Addon* a = new Addon();
+  a->isolate = iso;
+  node::AddEnvironmentCleanupHook(iso, AddonCleanup, a);
+  SetMethod(context, exports, a, "memfdCreate", MemfdCreate);
+  SetMethod(context, exports, a, "mmapShared", MmapShared);
+  SetMethod(context, exports, a, "fileSize", FileSize);
+  SetMethod(context, exports, a, "getSeals", GetSeals);
+  SetMethod(context, exports, a, "addSeals", AddSeals);
+  SetMethod(context, exports, a, "close", Close);
+  SetMethod(context, exports, a, "eventfd", Eventfd);
+  SetMethod(context, exports, a, "eventfdWrite", EventfdWrite);
+  SetMethod(context, exports, a, "eventfdRead", EventfdRead);
+  SetMethod(context, exports, a, "unixListen", UnixListen);
+  SetMethod(context, exports, a, "unixConnect", UnixConnect);
+  SetMethod(context, exports, a, "unixAccept", UnixAccept);
+  SetMethod(context, exports, a, "sendMsg", SendMsg);
+  SetMethod(context, exports, a, "recvMsg", RecvMsg);
+  SetMethod(context, exports, a, "poll", Poll);
+  SetMethod(context, exports, a, "watch", WatchFd);
+  SetMethod(context, exports, a, "shutdown", Shutdown);
+  SetMethod(context, exports, a, "_setErrorClass", SetErrorClass);
+  SetConst(context, exports, "POLLIN", POLLIN);
+  SetConst(context, exports, "POLLOUT", POLLOUT);
+  SetConst(context, exports, "POLLHUP", POLLHUP);
+  SetConst(context, exports, "POLLERR", POLLERR);
+  SetConst(context, exports, "F_SEAL_SEAL", F_SEAL_SEAL);
+  SetConst(context, exports, "F_SEAL_SHRINK", F_SEAL_SHRINK);
+  SetConst(context, exports, "F_SEAL_GROW", F_SEAL_GROW);
+  SetConst(context, exports, "F_SEAL_WRITE", F_SEAL_WRITE);
+}
