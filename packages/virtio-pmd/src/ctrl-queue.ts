@@ -44,12 +44,17 @@ export function ctrlZoneName(portId: number, size: number): string {
  * The driver's control virtqueue (virtio 1.2 §5.1.6.5): control path, main
  * thread only, one command in flight.
  *
- * Its zone holds the split ring and a preallocated command buffer; every
- * command uses the same three descriptors:
+ * Its zone holds the split ring and a preallocated command buffer; a command
+ * is a chain of two or three descriptors, taken in ring order (descriptor
+ * i, i+1, i+2 mod the table size, the next command starting after them):
  *
- *   desc 0  class, command (2 bytes, device-readable)   NEXT -> 1 (or 2 without data)
- *   desc 1  command data (device-readable)              NEXT -> 2
- *   desc 2  ack (1 byte, device-writable)
+ *   head    class, command (2 bytes, device-readable)   NEXT
+ *   +1      command data (device-readable; absent without data)  NEXT
+ *   last    ack (1 byte, device-writable)
+ *
+ * Ring order is what IN_ORDER requires (§2.7.5: descriptors are used in the
+ * order of the table, wrapping at its end); without IN_ORDER any free
+ * descriptors would do and these are as good as any.
  *
  * send() posts the chain (one Atomics.store of avail.idx), kicks the queue
  * (notify word + doorbell, always: the device looks at this queue when
@@ -70,6 +75,8 @@ export class ControlQueue {
   private notifyOff = 0;
   private availIdx = 0;
   private usedIdx = 0;
+  /** Next descriptor to use (free-running; the table index is & (size - 1)). */
+  private nextDesc = 0;
 
   /** Reserve (or reuse, across restarts) the zone of port `portId`'s control queue `vq` with `size` descriptors. Cold. */
   constructor(mem: Memory, portId: number, vq: number, size: number) {
@@ -91,16 +98,16 @@ export class ControlQueue {
    * descriptor links, then program it into the device (traps) and enable it.
    * Before DRIVER_OK, like every queue.
    */
-  program(t: VirtioTransport): void {
+  program(t: VirtioTransport, eventIdx: boolean): void {
     const { u8, u16 } = this.mem;
     u8.fill(0, this.desc, this.buf + BUF_BYTES);
-    this.writeDesc(0, this.buf + BUF_HDR, CTRL_HDR_SIZE, VRING_DESC_F_NEXT, 1);
-    this.writeDesc(2, this.buf + BUF_ACK, CTRL_ACK_SIZE, VRING_DESC_F_WRITE, 0);
-    // The driver polls for the answer: no used-buffer interrupts (and, under EVENT_IDX, none before 65536 more).
-    u16[(this.avail + AVAIL_FLAGS) >>> 1] = VRING_AVAIL_F_NO_INTERRUPT;
+    // The driver polls for the answer: no used-buffer interrupts. Under EVENT_IDX the flags stay 0
+    // (§2.7.7: the driver then uses used_event) and used_event just behind 0 means none before 65536 more.
+    u16[(this.avail + AVAIL_FLAGS) >>> 1] = eventIdx ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
     u16[(this.avail + usedEventOffset(this.size)) >>> 1] = 0xffff;
     this.availIdx = 0;
     this.usedIdx = 0;
+    this.nextDesc = 0;
     this.notifyOff = setupQueue(t, this.vq, this.size, this.desc, this.avail, this.used);
   }
 
@@ -119,13 +126,22 @@ export class ControlQueue {
     u8[this.buf + BUF_HDR + 1] = cmd;
     for (let i = 0; i < data.length; i++) u8[this.buf + BUF_DATA + i] = data[i]!;
     u8[this.buf + BUF_ACK] = 0xff; // neither OK nor ERR until the device writes it
+    // The next descriptors in ring order (§2.7.5 under IN_ORDER), wrapping at the end of the table.
+    const mask = this.size - 1;
+    const head = this.nextDesc & mask;
+    let d = head;
+    const next = (i: number): number => (i + 1) & mask;
     if (data.length > 0) {
-      this.writeDesc(0, this.buf + BUF_HDR, CTRL_HDR_SIZE, VRING_DESC_F_NEXT, 1);
-      this.writeDesc(1, this.buf + BUF_DATA, data.length, VRING_DESC_F_NEXT, 2);
+      this.writeDesc(d, this.buf + BUF_HDR, CTRL_HDR_SIZE, VRING_DESC_F_NEXT, next(d));
+      d = next(d);
+      this.writeDesc(d, this.buf + BUF_DATA, data.length, VRING_DESC_F_NEXT, next(d));
     } else {
-      this.writeDesc(0, this.buf + BUF_HDR, CTRL_HDR_SIZE, VRING_DESC_F_NEXT, 2);
+      this.writeDesc(d, this.buf + BUF_HDR, CTRL_HDR_SIZE, VRING_DESC_F_NEXT, next(d));
     }
-    u16[(this.avail + AVAIL_RING + 2 * (this.availIdx & (this.size - 1))) >>> 1] = 0;
+    d = next(d);
+    this.writeDesc(d, this.buf + BUF_ACK, CTRL_ACK_SIZE, VRING_DESC_F_WRITE, 0);
+    this.nextDesc = (this.nextDesc + (data.length > 0 ? 3 : 2)) & 0xffff;
+    u16[(this.avail + AVAIL_RING + 2 * (this.availIdx & mask)) >>> 1] = head;
     this.availIdx = (this.availIdx + 1) & 0xffff;
     // Publishes the descriptors, the command bytes and the ring entry; pairs with the device's Atomics.load of avail.idx.
     Atomics.store(u16, (this.avail + AVAIL_IDX) >>> 1, this.availIdx);
@@ -147,7 +163,7 @@ export class ControlQueue {
     const id = u32[e]!;
     const len = u32[e + 1]!;
     this.usedIdx = want;
-    if (id !== 0) throw new TpdkError("EPROTO", `${what}: device returned descriptor ${id}, the command was 0`);
+    if (id !== head) throw new TpdkError("EPROTO", `${what}: device returned descriptor ${id}, the command was ${head}`);
     if (len < CTRL_ACK_SIZE) throw new TpdkError("ECTRL", `${what}: device returned the command unanswered (used len ${len})`);
     const ack = u8[this.buf + BUF_ACK]!;
     if (ack !== VIRTIO_NET_OK) throw new TpdkError("ECTRL", `${what}: device answered ${ack === 1 ? "VIRTIO_NET_ERR" : `ack ${ack}`}`);

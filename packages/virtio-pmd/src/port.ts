@@ -85,6 +85,7 @@ import {
 } from "./layout.js";
 import { formatMac, defaultMac, isZeroMac } from "./mac.js";
 import { CTRL_QUEUE_SIZE, ControlQueue } from "./ctrl-queue.js";
+import { IDLE_QUEUE_SIZE, programIdleQueue } from "./idle-queue.js";
 import { negotiateFeatures } from "./negotiate.js";
 import { type TxMode, type VirtioPmdOptions, resolveOptions } from "./options.js";
 import { type EthStats, type XStat, readQueueStats, sumStats, xstatsOf } from "./stats.js";
@@ -147,6 +148,8 @@ interface QueueSlot {
   zone: number;
   size: number;
   pool?: Mempool;
+  /** queue_notify_off the device reported at the last start (control-path kicks). */
+  notifyOff: number;
 }
 
 const TXM_CODES: Record<TxMode, number> = { auto: TXM_AUTO, chained: TXM_CHAINED, push: TXM_PUSH, indirect: TXM_INDIRECT };
@@ -359,7 +362,7 @@ export class VirtioPort {
     const nameBytes = new TextEncoder().encode(pool.name).subarray(0, Q_POOL_NAME_BYTES - 1);
     this.mem.u8.fill(0, zone + Q_POOL_NAME, zone + Q_POOL_NAME + Q_POOL_NAME_BYTES);
     this.mem.u8.set(nameBytes, zone + Q_POOL_NAME);
-    this.rxq[q] = { zone, size, pool };
+    this.rxq[q] = { zone, size, pool, notifyOff: 0 };
     u32[(this.entry + P_RXQ_ZONES + 4 * q) >>> 2] = zone;
   }
 
@@ -376,7 +379,7 @@ export class VirtioPort {
     const zone = reserveQueueZone(this.mem, this.entry, this.portId, true, q, size);
     writeQueueHeader(this.mem, zone, this.queueHeader(vq, q, size, true));
     this.mem.u32[(zone + Q_FREE_THRESH) >>> 2] = thresh;
-    this.txq[q] = { zone, size };
+    this.txq[q] = { zone, size, notifyOff: 0 };
     this.mem.u32[(this.entry + P_TXQ_ZONES + 4 * q) >>> 2] = zone;
   }
 
@@ -388,14 +391,21 @@ export class VirtioPort {
     this.requireState("start", PORT_CONFIGURED, PORT_STOPPED);
     for (let q = 0; q < this.nbRx; q++) if (!this.rxq[q]) throw new TpdkError("ESTATE", `${this.name}: rx queue ${q} is not set up`);
     for (let q = 0; q < this.nbTx; q++) if (!this.txq[q]) throw new TpdkError("ESTATE", `${this.name}: tx queue ${q} is not set up`);
-    if (this.deviceIsReset) this.initDevice(false);
     const t = this.transport;
-    this.step("queue setup", () => {
-      for (let q = 0; q < this.nbRx; q++) this.programQueue(this.rxq[q]!, rxQueueIndex(q), false);
-      for (let q = 0; q < this.nbTx; q++) this.programQueue(this.txq[q]!, txQueueIndex(q), true);
-    });
-    if (hasFeature(this.negotiated, VIRTIO_NET_F_CTRL_VQ)) this.step("control queue setup", () => this.programCtrl());
+    const pairs = Math.max(this.nbRx, this.nbTx);
     try {
+      if (this.deviceIsReset) this.initDevice(false);
+      this.step("queue setup", () => {
+        for (let q = 0; q < this.nbRx; q++) this.programQueue(this.rxq[q]!, rxQueueIndex(q), false);
+        for (let q = 0; q < this.nbTx; q++) this.programQueue(this.txq[q]!, txQueueIndex(q), true);
+        // §5.1.6.5.5: VQ_PAIRS_SET(n) enables both queues of n pairs, and the driver MUST have
+        // configured them. A pair the app set up on one side only gets an empty queue on the other.
+        for (let p = 0; p < pairs; p++) {
+          if (p >= this.nbRx) this.programIdle(rxQueueIndex(p));
+          if (p >= this.nbTx) this.programIdle(txQueueIndex(p));
+        }
+      });
+      if (hasFeature(this.negotiated, VIRTIO_NET_F_CTRL_VQ)) this.step("control queue setup", () => this.programCtrl());
       this.step("DRIVER_OK", () => {
         addStatus(t, STATUS_DRIVER_OK);
         const s = readStatus(t);
@@ -403,18 +413,19 @@ export class VirtioPort {
           throw new TpdkError("EDEVICE", `${this.name}: device status 0x${s.toString(16)} after DRIVER_OK`);
         }
       });
-      const pairs = Math.max(this.nbRx, this.nbTx);
+      this.starting = true;
       if (pairs > 1) {
-        // §5.1.6.5.5: every queue is configured (and RX filled) before they are enabled; the device
-        // uses only pair 0 until it has returned this command.
-        this.starting = true;
+        // The device uses only pair 0 until it has returned this command.
         this.step("VQ_PAIRS_SET", () => this.ctrlCommand(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, [pairs & 0xff, pairs >>> 8]));
       }
-      if (this.macToSet) {
-        this.starting = true;
-        this.step("MAC_ADDR_SET", () => this.ctrlCommand(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, this.mac));
-      }
+      if (this.macToSet) this.step("MAC_ADDR_SET", () => this.ctrlCommand(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, this.mac));
+      // Tell the device its receive buffers are there (DPDK notifies every RX queue at start): a
+      // device that waits for a kick before looking at a ring would otherwise never see them.
+      this.step("RX notify", () => {
+        for (let q = 0; q < this.nbRx; q++) t.kick(this.rxq[q]!.notifyOff);
+      });
     } catch (e) {
+      // Whatever step failed, before or after DRIVER_OK: reset, FAILED, and every mbuf the RX rings took comes back.
       this.abortStart();
       throw e;
     } finally {
@@ -474,6 +485,10 @@ export class VirtioPort {
         }
       }
     } finally {
+      // Whatever the rings still hold goes back to its pool (each owner slot is cleared once, so
+      // this frees nothing twice after stop()); the device was reset above or is dead.
+      for (let q = 0; q < this.nbRx; q++) if (this.rxq[q]) releaseQueue(this.mem, this.mbufs, this.rxq[q]!.zone);
+      for (let q = 0; q < this.nbTx; q++) if (this.txq[q]) releaseQueue(this.mem, this.mbufs, this.txq[q]!.zone);
       this.setState(PORT_FREE);
     }
   }
@@ -709,9 +724,24 @@ export class VirtioPort {
       if (max === 0) throw new TpdkError("EQUEUE", `${this.name}: device has no control virtqueue ${vq}`);
       let size = 1;
       while (size * 2 <= max && size < CTRL_QUEUE_SIZE) size *= 2;
+      if (size < 4) throw new TpdkError("EQUEUE", `${this.name}: control virtqueue ${vq} holds ${max} descriptors; a command needs 3`);
       this.ctrlq = new ControlQueue(this.mem, this.portId, vq, size);
     }
-    this.ctrlq.program(this.transport);
+    this.ctrlq.program(this.transport, hasFeature(this.negotiated, VIRTIO_F_EVENT_IDX));
+  }
+
+  /**
+   * Configure virtqueue `vq` as an empty queue nobody drives: the other half
+   * of a pair the app set up on one side only (start()). A device may steer
+   * frames to such a receive queue and drop them for want of buffers (DPDK
+   * behaves the same): configure as many RX queues as pairs to avoid it.
+   */
+  private programIdle(vq: number): void {
+    const max = queueMaxSize(this.transport, vq);
+    if (max === 0) throw new TpdkError("EQUEUE", `${this.name}: device has no virtqueue ${vq}`);
+    let size = 1;
+    while (size * 2 <= max && size < IDLE_QUEUE_SIZE) size *= 2;
+    programIdleQueue(this.mem, this.transport, this.portId, vq, size, hasFeature(this.negotiated, VIRTIO_F_EVENT_IDX));
   }
 
   /** Reset the ring, tell the device where it is (traps), post RX buffers. */
@@ -720,6 +750,7 @@ export class VirtioPort {
     const w = slot.zone >>> 2;
     resetRing(this.mem, slot.zone, tx);
     const notifyOff = setupQueue(this.transport, vq, slot.size, u32[w + (Q_DESC >>> 2)]!, u32[w + (Q_AVAIL >>> 2)]!, u32[w + (Q_USED >>> 2)]!);
+    slot.notifyOff = notifyOff;
     u32[w + (Q_NOTIFY >>> 2)] = this.transport.notifyAddr(notifyOff);
     if (!tx) fillRx(this.mem, this.mbufs, slot.zone, slot.pool!);
   }

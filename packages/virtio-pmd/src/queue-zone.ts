@@ -14,6 +14,7 @@ import {
 import {
   P_RXQ_ZONES,
   P_TXQ_ZONES,
+  QF_EVENT_IDX,
   QF_IN_ORDER,
   Q_AVAIL,
   Q_DESC,
@@ -111,9 +112,11 @@ export function resetRing(mem: Memory, zone: number, tx: boolean): void {
   const owner = u32[w + (Q_OWNER >>> 2)]!;
   u8.fill(0, desc, desc + splitRingLayout(size).totalBytes);
   u32.fill(0, owner >>> 2, (owner >>> 2) + size);
-  // Pure poll mode: no used-buffer interrupts (RxQueue.enableInterrupt changes this).
-  u16[(avail + AVAIL_FLAGS) >>> 1] = VRING_AVAIL_F_NO_INTERRUPT;
-  // Under EVENT_IDX the flag is ignored; used_event just behind index 0 means "not before 65536 more".
+  // Pure poll mode: no used-buffer interrupts (RxQueue.enableInterrupt changes this). Under
+  // EVENT_IDX the driver MUST leave the flags 0 (§2.7.7) and says it with used_event instead:
+  // just behind index 0 means "not before 65536 more".
+  const eventIdx = (u32[w + (Q_FLAGS >>> 2)]! & QF_EVENT_IDX) !== 0;
+  u16[(avail + AVAIL_FLAGS) >>> 1] = eventIdx ? 0 : VRING_AVAIL_F_NO_INTERRUPT;
   u16[(avail + usedEventOffset(size)) >>> 1] = 0xffff;
   if (u32[w + (Q_FLAGS >>> 2)]! & QF_IN_ORDER) {
     // In order, descriptor i sits in ring slot i: the avail ring is written once, here.

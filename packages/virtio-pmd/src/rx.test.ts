@@ -34,7 +34,7 @@ describe("RX", () => {
   it("posts every descriptor at start: addr = buf + headroom - hdr, len = buf_len - headroom + hdr, WRITE", () => {
     const r = rig({ rxDesc: 64 });
     expect(r.dev.availIdx(r.rxVq)).toBe(64);
-    expect(r.dev.availFlags(r.rxVq)).toBe(VRING_AVAIL_F_NO_INTERRUPT);
+    expect(r.dev.availFlags(r.rxVq)).toBe(0); // EVENT_IDX: used_event says it, the flags stay 0 (§2.7.7)
     for (let i = 0; i < 64; i++) {
       const d = r.dev.desc(r.rxVq, i);
       expect(d.flags).toBe(VRING_DESC_F_WRITE);
@@ -266,7 +266,9 @@ describe("RX interrupt mode", () => {
     r.rxq.enableInterrupt();
     expect(r.rxq.waitInterrupt(1)).toBe(false);
     expect(r.dev.usedEvent(r.rxVq)).toBe(1);
+    expect(r.dev.availFlags(r.rxVq)).toBe(0); // §2.7.7: under EVENT_IDX the flags stay 0
     r.rxq.disableInterrupt();
+    expect(r.dev.availFlags(r.rxVq)).toBe(0);
     stopAndCheck(r);
   });
 });

@@ -352,16 +352,17 @@ export class RxQueue extends QueueBase {
   enableInterrupt(): void {
     if (!this.running) throw new TpdkError("ESTATE", `virtio-pmd: port ${this.portId} rx queue ${this.queueId} is not started`);
     this.interrupts = true;
+    // Under EVENT_IDX used_event alone asks for the interrupt (the flags stay 0, §2.7.7).
     if (this.eventIdx) Atomics.store(this.u16, this.usedEventH, this.usedSeen);
-    Atomics.store(this.u16, this.availFlagsH, 0);
+    else Atomics.store(this.u16, this.availFlagsH, 0);
   }
 
   /** rte_eth_dev_rx_intr_disable: back to pure polling. */
   disableInterrupt(): void {
     if (!this.running) return;
     this.interrupts = false;
-    Atomics.store(this.u16, this.availFlagsH, VRING_AVAIL_F_NO_INTERRUPT);
     if (this.eventIdx) Atomics.store(this.u16, this.usedEventH, (this.usedSeen - 1) & 0xffff);
+    else Atomics.store(this.u16, this.availFlagsH, VRING_AVAIL_F_NO_INTERRUPT);
   }
 
   /**

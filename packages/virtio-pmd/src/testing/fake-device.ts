@@ -54,6 +54,7 @@ import {
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
   VIRTIO_NET_F_CTRL_MAC_ADDR,
+  VIRTIO_F_IN_ORDER,
   VIRTIO_NET_ERR,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_OK,
@@ -184,6 +185,7 @@ export class FakeNetDevice implements TrapHandler {
   }
 
   private resetQueues(): void {
+    this.ctrlNextDesc = 0;
     this.queues.length = 0;
     this.pairs = 1;
     const n = Math.max(4, 2 * (this.opts.maxPairs ?? 1) + 1);
@@ -315,16 +317,39 @@ export class FakeNetDevice implements TrapHandler {
     return ctrlQueueIndex(this.opts.maxPairs ?? 1, hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ));
   }
 
+  /** Control-path kicks (InProcessTransport.kick), with the device status when each came. */
+  readonly kickLog: { queue: number; status: number }[] = [];
+
   /** TrapHandler: a control-path kick. The control queue is answered at once (unless `ctrl` says otherwise). */
   kicked(queue: number): void {
+    this.kickLog.push({ queue, status: this.status });
     if (queue === this.ctrlVq() && this.opts.ctrl !== "silent") this.serviceCtrl();
   }
+
+  /**
+   * Control chains whose descriptors were not the next ones in ring order
+   * while IN_ORDER is negotiated (§2.7.5: the driver uses descriptors in
+   * table order, wrapping at its end). A spec device may rely on that.
+   */
+  ctrlOrderViolations = 0;
+  private ctrlNextDesc = 0;
 
   /** Take every pending control command, answer it (see FakeDeviceOptions.ctrl), publish. */
   serviceCtrl(): void {
     const vq = this.ctrlVq();
     for (let h = this.popAvail(vq); h >= 0; h = this.popAvail(vq)) {
       const c = this.chain(vq, h);
+      if (hasFeature(this.driverFeatures, VIRTIO_F_IN_ORDER)) {
+        const mask = this.queues[vq]!.size - 1;
+        let d = h;
+        let ok = h === (this.ctrlNextDesc & mask);
+        for (let i = 0; i + 1 < c.segs.length; i++) {
+          if (c.segs[i]!.next !== ((d + 1) & mask)) ok = false;
+          d = c.segs[i]!.next;
+        }
+        if (!ok) this.ctrlOrderViolations++;
+        this.ctrlNextDesc = (h + c.segs.length) & 0xffff;
+      }
       const bytes: number[] = [];
       let ack = -1;
       for (const s of c.segs) {
@@ -354,6 +379,8 @@ export class FakeNetDevice implements TrapHandler {
     if (c.cls !== VIRTIO_NET_CTRL_MQ || c.cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || c.data.length !== 2) return VIRTIO_NET_ERR;
     const n = c.data[0]! | (c.data[1]! << 8);
     if (!hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ) || n < 1 || n > (this.opts.maxPairs ?? 1)) return VIRTIO_NET_ERR;
+    // §5.1.6.5.5: the driver MUST have configured every queue it enables; this device refuses otherwise.
+    for (let q = 0; q < 2 * n; q++) if (!this.queues[q]!.enabled) return VIRTIO_NET_ERR;
     this.pairs = n;
     return VIRTIO_NET_OK;
   }
