@@ -12,8 +12,8 @@
 // test/faults-device.test.ts covers a thread that vanishes (terminated).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type RunResult, lastJson, readPcap, runL2fwd, tempDir } from "./support/l2fwd.js";
-import { freeUdpPort } from "./support/udp.js";
+import { type RunResult, lastJson, readPcap, runL2fwd, tempDir } from "@tpdk/testing/e2e";
+import { freeUdpPort } from "@tpdk/testing/e2e";
 
 /** l2fwd must finish well within this (watchdog 500 ms, trap timeout 2 s); a hang fails the test. */
 const BOUND_MS = 30_000;

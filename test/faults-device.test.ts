@@ -2,15 +2,16 @@
 // (the transport heartbeat stops moving), marks the link down and counts it;
 // stop()/close() return at once without touching the dead device and still
 // free every mbuf the rings hold. l2fwd reports it in one line, stops its
-// lcores and exits 1; nothing hangs. Loads the compiled dist/ (the test
+// lcores and exits 1; nothing hangs. Its threads load the compiled dist/ (the test
 // command builds first).
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Memory } from "../packages/eal/dist/index.js";
-import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost, testWireSpec } from "../packages/vhost/dist/index.js";
-import { RxQueue, SharedMemoryTransport, TxQueue, VirtioPort } from "../packages/virtio-pmd/dist/index.js";
-import { lastJson, runL2fwd, tempDir } from "./support/l2fwd.js";
+import { Memory } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import { Vhost } from "@tpdk/vhost";
+import { testWireSpec } from "@tpdk/testing/vhost";
+import { RxQueue, SharedMemoryTransport, TxQueue, VirtioPort } from "@tpdk/virtio-pmd";
+import { lastJson, runL2fwd, tempDir } from "@tpdk/testing/e2e";
 
 let cleanup: (() => Promise<void>) | null = null;
 afterEach(async () => {

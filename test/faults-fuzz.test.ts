@@ -3,7 +3,7 @@
 // driver against a random, hostile device, in a worker with a hang watchdog.
 // Fixed seed, so a failure here replays with pnpm fuzz -- --seed <seed>.
 import { describe, expect, it } from "vitest";
-import { superviseFuzz } from "../scripts/dist/lib/fuzz-supervisor.js";
+import { superviseFuzz } from "@tpdk/scripts/fuzz-supervisor";
 
 describe("hostile rings, both directions (fuzz, 4 s)", () => {
   it("never throws, never hangs, writes only where allowed, loses no mbuf, accounts for every frame", async () => {

@@ -5,8 +5,8 @@
 // for: generated = received + missed. Deterministic: the device runs on this
 // thread, stepped by hand.
 import { describe, expect, it } from "vitest";
-import { releaseTestWire, readTestWire, testWireSpec } from "../packages/vhost/dist/index.js";
-import { inThreadPort, testFrames } from "./support/inthread.js";
+import { releaseTestWire, readTestWire, testWireSpec } from "@tpdk/testing/vhost";
+import { inThreadPort, testFrames } from "@tpdk/testing/e2e";
 
 describe("mempool exhaustion", () => {
   it.each([

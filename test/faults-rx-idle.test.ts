@@ -5,7 +5,7 @@
 // process (scripts/dist/lib/inproc-l2fwd.js: the real lcore loop) so that its
 // counters and the devices are at hand.
 import { describe, expect, it } from "vitest";
-import { InprocL2fwd, sleep } from "../scripts/dist/lib/inproc-l2fwd.js";
+import { InprocL2fwd, sleep } from "@tpdk/scripts/inproc-l2fwd";
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

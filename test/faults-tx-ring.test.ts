@@ -3,9 +3,9 @@
 // and counts them dropped). Once the device consumes, sending resumes; every
 // packet the driver took reaches the wire.
 import { describe, expect, it } from "vitest";
-import { readTestWire, testWireSpec } from "../packages/vhost/dist/index.js";
-import { inThreadPort, testFrames } from "./support/inthread.js";
-import { lastJson, runL2fwd } from "./support/l2fwd.js";
+import { readTestWire, testWireSpec } from "@tpdk/testing/vhost";
+import { inThreadPort, testFrames } from "@tpdk/testing/e2e";
+import { lastJson, runL2fwd } from "@tpdk/testing/e2e";
 
 describe("TX ring full (in-thread device, stepped by hand)", () => {
   it.each([

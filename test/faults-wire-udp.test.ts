@@ -11,8 +11,8 @@
 //   gen -> port 0 -> l2fwd -> port 1 -> (send fails)      received = sent + dropped; sent = delivered + wire errors
 //   test socket -> port 1 -> l2fwd -> port 0 -> gen wire   datagrams = received + missed; received = sent + dropped
 import { afterEach, describe, expect, it } from "vitest";
-import { L2fwdChild } from "./support/netns.js";
-import { freeUdpPort, udpSocket } from "./support/udp.js";
+import { L2fwdChild } from "@tpdk/testing/e2e";
+import { freeUdpPort, udpSocket } from "@tpdk/testing/e2e";
 
 const BROADCAST = "255.255.255.255";
 

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { lastJson, makeFrames, runL2fwd, tempDir, writePcap } from "./support/l2fwd.js";
+import { lastJson, makeFrames, runL2fwd, tempDir, writePcap } from "@tpdk/testing/e2e";
 
 const t = tempDir();
 afterAll(() => t.cleanup());

@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runL2fwd, tempDir } from "./support/l2fwd.js";
+import { runL2fwd, tempDir } from "@tpdk/testing/e2e";
 
 const t = tempDir();
 afterAll(() => t.cleanup());

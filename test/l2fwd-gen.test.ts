@@ -4,7 +4,7 @@
 // pipeline sustains, nothing is missed or dropped.
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { L2FWD, lastJson, runL2fwd } from "./support/l2fwd.js";
+import { L2FWD, lastJson, runL2fwd } from "@tpdk/testing/e2e";
 
 describe("l2fwd gen -> sink", () => {
   it("conserves packets and loses none at a sustainable rate", async () => {

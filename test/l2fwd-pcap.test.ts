@@ -3,7 +3,7 @@
 // here from the inputs (pairing, MAC rewrite), independently of the app.
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeFrames, portMac, readPcap, rewritten, runL2fwd, tempDir, writePcap } from "./support/l2fwd.js";
+import { makeFrames, portMac, readPcap, rewritten, runL2fwd, tempDir, writePcap } from "@tpdk/testing/e2e";
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());

@@ -19,10 +19,10 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir } from "./support/l2fwd.js";
+import { tempDir } from "@tpdk/testing/e2e";
 import {
   type Host, L2fwdChild, addHost, addVxlan, freeSubnets, netnsUnavailable, removeHost, removeStaleHosts,
-} from "./support/netns.js";
+} from "@tpdk/testing/e2e";
 
 const unavailable = netnsUnavailable();
 if (unavailable) console.warn(`linux-peer.test: skipped: ${unavailable}`);

@@ -1,12 +1,13 @@
 // The driver against the real device thread, beyond plain traffic: RX
 // interrupt mode (sleep in Atomics.wait until the device signals), a dead
 // device thread noticed through the trap timeout, restart after stop.
-// Loads the compiled dist/ (the test command builds first).
+// Its threads load the compiled dist/ (the test command builds first).
 import { afterEach, describe, expect, it } from "vitest";
-import { Memory, TpdkError } from "../packages/eal/dist/index.js";
-import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost, readTestWire, releaseTestWire, testWireSpec } from "../packages/vhost/dist/index.js";
-import { RxQueue, TxQueue, VirtioPort, type VirtioPmdOptions } from "../packages/virtio-pmd/dist/index.js";
+import { Memory, TpdkError } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import { Vhost } from "@tpdk/vhost";
+import { readTestWire, releaseTestWire, testWireSpec } from "@tpdk/testing/vhost";
+import { RxQueue, TxQueue, VirtioPort, type VirtioPmdOptions } from "@tpdk/virtio-pmd";
 
 let cleanup: (() => Promise<void>) | null = null;
 afterEach(async () => {

@@ -6,12 +6,13 @@
 // For each configuration: every frame arrives intact and in order on both
 // sides, the counters balance (wire produced = ipackets = opackets = sink
 // consumed, nothing missed), and after stop() every mbuf is back in its pool.
-// Loads the compiled dist/ (the test command builds first).
+// Its threads load the compiled dist/ (the test command builds first).
 import { afterEach, describe, expect, it } from "vitest";
-import { Backoff, Memory } from "../packages/eal/dist/index.js";
-import { Mbufs, Mempool, PKTMBUF_HEADROOM } from "../packages/mbuf/dist/index.js";
-import { Vhost, readTestWire, releaseTestWire, testWireSpec } from "../packages/vhost/dist/index.js";
-import { VirtioPort, bindThreadMemory, rxBurst, txBurst, type TxMode, type VirtioPmdOptions } from "../packages/virtio-pmd/dist/index.js";
+import { Backoff, Memory } from "@tpdk/eal";
+import { Mbufs, Mempool, PKTMBUF_HEADROOM } from "@tpdk/mbuf";
+import { Vhost } from "@tpdk/vhost";
+import { readTestWire, releaseTestWire, testWireSpec } from "@tpdk/testing/vhost";
+import { VirtioPort, bindThreadMemory, rxBurst, txBurst, type TxMode, type VirtioPmdOptions } from "@tpdk/virtio-pmd";
 
 interface Config {
   txMode: TxMode;

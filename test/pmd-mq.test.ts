@@ -3,19 +3,20 @@
 // enabling both pairs with VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, and two worker
 // threads, each polling its own RX queue and sending what it receives on its
 // own TX queue. Every frame is accounted for, each flow stays on one queue in
-// order, and every mbuf comes back. Loads the compiled dist/ (the test
+// order, and every mbuf comes back. Its threads load the compiled dist/ (the test
 // command builds first).
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import { Memory } from "../packages/eal/dist/index.js";
-import { Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost, parseWireSpec } from "../packages/vhost/dist/index.js";
-import { VirtioPort } from "../packages/virtio-pmd/dist/index.js";
-import * as v from "../packages/virtio/dist/index.js";
+import { distUrl } from "@tpdk/testing/e2e";
+import { Memory } from "@tpdk/eal";
+import { Mempool } from "@tpdk/mbuf";
+import { Vhost, parseWireSpec } from "@tpdk/vhost";
+import { VirtioPort } from "@tpdk/virtio-pmd";
+import * as v from "@tpdk/virtio";
 
-const EAL_URL = new URL("../packages/eal/dist/index.js", import.meta.url).href;
-const PMD_URL = new URL("../packages/virtio-pmd/dist/index.js", import.meta.url).href;
-const MBUF_URL = new URL("../packages/mbuf/dist/index.js", import.meta.url).href;
+const EAL_URL = distUrl("@tpdk/eal");
+const PMD_URL = distUrl("@tpdk/virtio-pmd");
+const MBUF_URL = distUrl("@tpdk/mbuf");
 
 const FLOWS = 12;
 const FRAMES = 30_000;

@@ -1,9 +1,9 @@
 // The soak (pnpm soak), short: two phases of l2fwd in this process with
 // different TX paths, queue sizes, frame sizes, features and bursts; counter
 // drift checked while traffic flows, exact conservation and no mbuf leak at
-// the end of each phase. Loads the compiled scripts/dist (the test command builds first).
+// the end of each phase. Its lcores load the compiled dist/ (the test command builds first).
 import { describe, expect, it } from "vitest";
-import { runSoak } from "../scripts/dist/lib/soak.js";
+import { runSoak } from "@tpdk/scripts/soak";
 
 describe("soak (5 s)", () => {
   it("no drift, every frame accounted for, no mbuf leaked", async () => {

@@ -1,14 +1,12 @@
 // The device on its own thread, driven from this (main) thread as a driver
 // would: traps through the mailbox (answered by the device thread), rings
-// built by hand, kicks on the doorbell. Loads the compiled dist/ (the test
+// built by hand, kicks on the doorbell. Its threads load the compiled dist/ (the test
 // command builds first). Every wait is bounded; nothing asserts on timing.
 import { afterEach, describe, expect, it } from "vitest";
-import { Memory, parseDevargs } from "../packages/eal/dist/index.js";
-import * as v from "../packages/virtio/dist/index.js";
-import {
-  THREAD_RUNNING, Vhost, parseWireSpec, readTestWire, releaseTestWire, testWireSpec,
-} from "../packages/vhost/dist/index.js";
-import { Arena, DriverRing, TrapClient, frame } from "../packages/vhost/dist/testing/index.js";
+import { Memory, parseDevargs } from "@tpdk/eal";
+import * as v from "@tpdk/virtio";
+import { THREAD_RUNNING, Vhost, parseWireSpec } from "@tpdk/vhost";
+import { Arena, DriverRing, TrapClient, frame, readTestWire, releaseTestWire, testWireSpec } from "@tpdk/testing/vhost";
 
 const W = v.VRING_DESC_F_WRITE;
 
@@ -125,7 +123,7 @@ describe("vhost device thread", () => {
     const mem = Memory.create(4 << 20);
     const vhost = new Vhost(mem);
     running.push(vhost);
-    vhost.addDevice({ name: "bad", wire: { kind: "test", frames: [], repeat: 0, recordOffset: 0, recordBytes: 0 } });
+    vhost.addDevice({ name: "bad", wire: testWireSpec(mem, "bad.rec", [], { repeat: 0 }) });
     await expect(vhost.start()).rejects.toThrow(/device thread failed/);
     await expect(vhost.failed).rejects.toThrow();
   });

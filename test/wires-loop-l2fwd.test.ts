@@ -8,8 +8,8 @@
 // taken every frame, then sends SIGINT and expects a clean exit.
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeFrames, portMac, readPcap, rewritten, tempDir, writePcap } from "./support/l2fwd.js";
-import { L2fwdChild } from "./support/netns.js";
+import { makeFrames, portMac, readPcap, rewritten, tempDir, writePcap } from "@tpdk/testing/e2e";
+import { L2fwdChild } from "@tpdk/testing/e2e";
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());

@@ -2,16 +2,16 @@
 // 127.0.0.1, so each frame crosses the kernel in a datagram (with a VXLAN
 // header). The sockets live on the device thread (DeviceLoop.runAsync), the
 // real driver runs on this thread. A third device on a gen wire shares the
-// device thread and must keep delivering. Loads the compiled dist/.
+// device thread and must keep delivering. Its threads load the compiled dist/.
 import { afterEach, describe, expect, it } from "vitest";
 import * as dgram from "node:dgram";
-import { Backoff, Memory } from "../packages/eal/dist/index.js";
-import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost } from "../packages/vhost/dist/index.js";
-import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
-import { startPorts } from "./support/ports.js";
-import { freeUdpPort } from "./support/udp.js";
-import { wireSpec as spec } from "../packages/vhost/dist/testing/index.js";
+import { Backoff, Memory } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import { Vhost } from "@tpdk/vhost";
+import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
+import { startPorts } from "@tpdk/testing/e2e";
+import { freeUdpPort } from "@tpdk/testing/e2e";
+import { wireSpec as spec } from "@tpdk/testing/vhost";
 
 
 let cleanup: (() => Promise<void>) | null = null;

@@ -6,14 +6,14 @@
 //
 // Frames arrive intact and in order; when port 1 stops taking frames the
 // loop drops at port 1 (missed) and the counters say exactly where each
-// frame went. Loads the compiled dist/ (the test command builds first).
+// frame went. Its threads load the compiled dist/ (the test command builds first).
 import { afterEach, describe, expect, it } from "vitest";
-import { Backoff, Memory } from "../packages/eal/dist/index.js";
-import { Mbufs, Mempool } from "../packages/mbuf/dist/index.js";
-import { Vhost, type VhostDevice } from "../packages/vhost/dist/index.js";
-import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "../packages/virtio-pmd/dist/index.js";
-import { wireSpec as spec } from "../packages/vhost/dist/testing/index.js";
-import { startPorts } from "./support/ports.js";
+import { Backoff, Memory } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import { Vhost, type VhostDevice } from "@tpdk/vhost";
+import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
+import { wireSpec as spec } from "@tpdk/testing/vhost";
+import { startPorts } from "@tpdk/testing/e2e";
 
 
 function makeFrame(i: number, from: number): Uint8Array {

@@ -1,20 +1,21 @@
 // Wires across threads, as the device uses them: the spec is parsed and
 // validated on the main thread, structured-cloned to another thread, the live
 // wire runs there against EAL memory, and the main thread reads the stats
-// block while it runs. Loads the compiled dist/ (the test command builds first).
+// block while it runs. Its threads load the compiled dist/ (the test command builds first).
 import { afterAll, describe, expect, it } from "vitest";
+import { distUrl } from "@tpdk/testing/e2e";
 import { Worker } from "node:worker_threads";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Memory } from "../packages/eal/dist/index.js";
+import { Memory } from "@tpdk/eal";
 import {
   PAYLOAD_OFF, PL_SEQ, WIRE_STATS_BYTES, consumeAt, createWire, readPcap, readWireStats,
-} from "../packages/vhost/dist/wires.js";
-import { wireSpec as specOf } from "../packages/vhost/dist/testing/index.js";
+} from "@tpdk/vhost";
+import { wireSpec as specOf } from "@tpdk/testing/vhost";
 
-const EAL_URL = new URL("../packages/eal/dist/index.js", import.meta.url).href;
-const WIRES_URL = new URL("../packages/vhost/dist/wires.js", import.meta.url).href;
+const EAL_URL = distUrl("@tpdk/eal");
+const WIRES_URL = distUrl("@tpdk/vhost");
 const FIXTURE = new URL("./fixtures/wires/le-us.pcap", import.meta.url).pathname;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wires-thread-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -2,7 +2,7 @@ import { type Memory, setLcoreId } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { AVAIL_IDX, AVAIL_RING, USED_IDX, USED_RING } from "@tpdk/virtio";
 import { InProcessTransport, RxQueue, TxQueue, type TxMode, VirtioPort } from "@tpdk/virtio-pmd";
-import { ALL_FEATURES, FakeNetDevice, type FakeQueue } from "@tpdk/virtio-pmd/testing";
+import { ALL_FEATURES, FakeNetDevice, type FakeQueue } from "@tpdk/testing/virtio-pmd";
 
 /**
  * A virtio-pmd port on this thread against virtio-pmd's own fake device (its

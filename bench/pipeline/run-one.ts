@@ -20,8 +20,7 @@ import { BroadcastChannel } from "node:worker_threads";
 import { Eal } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import { VdevPorts, planVdevs } from "@tpdk/vdev";
-import type { LcoreArg } from "@tpdk/l2fwd/dist/lcore-loop.js";
-import { readCounters, reserveStats } from "@tpdk/l2fwd/dist/stats.js";
+import { type LcoreArg, readCounters, reserveStats } from "@tpdk/l2fwd";
 import type { GcMark } from "./gc-probe.cjs";
 import { RESULT_PREFIX, type RunResult, type WindowCounters } from "./types.js";
 import { checkKind, snapshotWire, windowLatency, type WireSnapshot } from "./wire-block.js";
@@ -115,7 +114,7 @@ async function main(): Promise<void> {
     drainPasses: 32,
   };
   // TPDK_BENCH_LCORE_URL: another module exporting l2fwdLoop (experiments with a modified loop).
-  const lcoreUrl = process.env.TPDK_BENCH_LCORE_URL || import.meta.resolve("@tpdk/l2fwd/dist/lcore-loop.js");
+  const lcoreUrl = process.env.TPDK_BENCH_LCORE_URL || import.meta.resolve("@tpdk/l2fwd/lcore-loop");
   const tLaunch = performance.now();
   const infos = await eal.launch(lcoreUrl, "l2fwdLoop", () => arg);
   const failed = eal.wait();

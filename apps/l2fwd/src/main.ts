@@ -3,6 +3,7 @@ import { Mempool } from "@tpdk/mbuf";
 import { VdevPorts, deviceFailureText, planVdevs } from "@tpdk/vdev";
 import { formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
+import { armDeviceKill } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
 import { type PortCounters, type WireCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
@@ -13,11 +14,6 @@ const MAX_PKT_BURST = 64;
 const MEMPOOL_CACHE_SIZE = 256;
 /** How often main checks whether finite inputs have drained, and the devices' heartbeats (ms). */
 const DRAIN_CHECK_MS = 50;
-/**
- * TEST ONLY (test/faults-device.test.ts): kill the device thread this many ms
- * after the lcores start, as a crash would, to exercise the watchdog.
- */
-const TEST_KILL_DEVICE_ENV = "TPDK_TEST_KILL_DEVICE_AFTER_MS";
 
 runMain(async () => {
   // 1. Everything the user typed is checked before any thread starts.
@@ -129,8 +125,7 @@ runMain(async () => {
       if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
     }, DRAIN_CHECK_MS),
   );
-  const killAfter = process.env[TEST_KILL_DEVICE_ENV];
-  const killTimer = killAfter === undefined ? undefined : setTimeout(() => void bus.vhost.kill(), Number(killAfter));
+  const killTimer = armDeviceKill(() => void bus.vhost.kill());
   if (lcoreIds.length === 0) stop("no lcore has a port");
 
   // 5. Shutdown: lcores stop and flush their TX buffers, ports drain and close, wires flush.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Backoff } from "./backoff.js";
-import { pingPong } from "./testing/pingpong.js";
+import { pingPong } from "@tpdk/testing/eal";
 
 describe("Backoff", () => {
   it("spins spinPasses times, then sleeps; reset() goes back to spinning", () => {

@@ -5,9 +5,9 @@ import { Eal } from "./eal.js";
 import { TpdkError } from "./errors.js";
 import { LCORE_ID_ANY, lcoreId } from "./lcore-id.js";
 import { allowedCpus } from "./pin.js";
-import type { CountResult } from "./testing/lcore-fixture.js";
+import { type CountResult, LCORE_FIXTURE_URL } from "@tpdk/testing/eal";
 
-const FIXTURE = new URL("../dist/testing/lcore-fixture.js", import.meta.url);
+const FIXTURE = LCORE_FIXTURE_URL;
 const hasTaskset = fs.existsSync("/usr/bin/taskset");
 
 /** Wait (bounded, sleeping) until `cond` holds. */

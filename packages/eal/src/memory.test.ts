@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Eal } from "./eal.js";
 import { TpdkError } from "./errors.js";
 import { Memory } from "./memory.js";
+import { LCORE_FIXTURE_URL } from "@tpdk/testing/eal";
 
 function errCode(f: () => unknown): string {
   try {
@@ -62,7 +63,7 @@ describe("Memory across threads", () => {
 
   it("workers see the main thread's zones and the main thread sees theirs", async () => {
     const z = eal.mem.reserve("main.zone", 123, 1024);
-    await eal.launch(new URL("../dist/testing/lcore-fixture.js", import.meta.url), "zonesSeen", () => ({ reserve: "w" }));
+    await eal.launch(LCORE_FIXTURE_URL, "zonesSeen", () => ({ reserve: "w" }));
     const results = (await eal.wait()) as { seen: { name: string; offset: number }[]; own: { name: string; offset: number } }[];
     for (const r of results) expect(r.seen).toContainEqual({ name: "main.zone", offset: z.offset, length: 123 });
     expect(eal.mem.lookup("w0")).toEqual({ name: "w0", offset: results[0]!.own.offset, length: 100 });

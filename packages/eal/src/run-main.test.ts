@@ -1,8 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { RUN_MAIN_SCRIPT_URL } from "@tpdk/testing/eal";
 
-const script = fileURLToPath(new URL("../dist/testing/run-main-script.js", import.meta.url));
+const script = fileURLToPath(RUN_MAIN_SCRIPT_URL);
 
 function run(arg: string, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [script, arg], { encoding: "utf8", env: { ...process.env, ...env } });

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { TpdkError, UsageError, isTpdkError } from "./errors.js";
+import { TpdkError, UsageError } from "./errors.js";
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 usage error (like getopt-based tools). */
 export const EXIT_FAILURE = 1;
@@ -30,11 +30,10 @@ export function progName(prog?: string): string {
  * stack only with TPDK_DEBUG=1.
  */
 export function describeError(e: unknown, prog: string): { text: string; exitCode: number } {
-  // Name checks too: a second copy of this module (src next to dist) has its own classes.
-  if (e instanceof UsageError || (isTpdkError(e) && e.name === "UsageError")) {
+  if (e instanceof UsageError) {
     return { text: `${prog}: ${e.message}`, exitCode: EXIT_USAGE };
   }
-  if (e instanceof TpdkError || (isTpdkError(e) && e.name === "TpdkError")) return { text: `${prog}: ${e.message} (${e.code})`, exitCode: EXIT_FAILURE };
+  if (e instanceof TpdkError) return { text: `${prog}: ${e.message} (${e.code})`, exitCode: EXIT_FAILURE };
   const debug = process.env.TPDK_DEBUG === "1";
   if (e instanceof Error) {
     return { text: debug && e.stack ? `${prog}: ${e.stack}` : `${prog}: ${e.message}`, exitCode: EXIT_FAILURE };

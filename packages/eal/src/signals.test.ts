@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { SIGNAL_SCRIPT_URL } from "@tpdk/testing/eal";
 
-const script = fileURLToPath(new URL("../dist/testing/signal-script.js", import.meta.url));
+const script = fileURLToPath(SIGNAL_SCRIPT_URL);
 
 /** Start the fixture, wait for "ready", send `signals` (one at a time, after each handler printed), collect the outcome. */
 function runWithSignals(mode: string, signals: NodeJS.Signals[]) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Memory, TpdkError } from "@tpdk/eal";
 import { Ring, initRingRegion } from "./ring.js";
-import { createRingForTest } from "./testing.js";
+import { createRingForTest } from "@tpdk/testing/ring";
 import { ringFlags, type RingOptions } from "./layout.js";
 
 const MODES: Array<[string, RingOptions]> = [

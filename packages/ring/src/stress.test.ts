@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Worker } from "node:worker_threads";
 import { Memory } from "@tpdk/eal";
-import { createRingForTest } from "./testing.js";
+import { createRingForTest } from "@tpdk/testing/ring";
 import type { RingOptions } from "./layout.js";
 import type { StressJob, StressResult } from "./stress-worker.js";
 

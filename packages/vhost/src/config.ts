@@ -1,4 +1,4 @@
-import type { DeviceWireSpec } from "./wire-factory.js";
+import type { DeviceWireSpec } from "./wire-registry.js";
 
 /**
  * Everything the device thread needs to build one device, resolved and

@@ -6,7 +6,7 @@ import { deviceClock } from "./clock.js";
 import { RxBuffers } from "./rx-path.js";
 import { Chain } from "./virtqueue.js";
 import type { Wire, WireEventLoop } from "./wire.js";
-import { makeWire } from "./wire-factory.js";
+import { makeWire } from "./wire-registry.js";
 import { connectLoopWires } from "./wire-loop.js";
 
 /** First sleep on the doorbell, ms. */

@@ -14,13 +14,13 @@ import { parentPort, workerData } from "node:worker_threads";
 import { Memory, type PinResult, pinCurrentThread, warnUnpinnedOnce } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import { DeviceLoop } from "./device-loop.js";
-import { CTL_STATE, DEV_STATS, THREAD_FAILED, THREAD_RUNNING } from "./layout.js";
-import { S_TX_PACKETS } from "./stats.js";
-import type { DeviceFault } from "./vhost.js";
+import { type DeviceFault, injectFault } from "./faults.js";
+import { CTL_STATE, THREAD_FAILED, THREAD_RUNNING } from "./layout.js";
+import { loadWireKinds } from "./wire-registry.js";
 
 interface WorkerInit extends LoopConfig {
   sab: SharedArrayBuffer;
-  /** TEST ONLY: TPDK_FAULT_DEVICE, parsed by Vhost.start() (see vhost.ts). */
+  /** TEST ONLY: TPDK_FAULT_DEVICE, parsed by Vhost.start() (see faults.ts). */
   fault: DeviceFault | null;
 }
 
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     pin = pinCurrentThread(init.cpu);
     if (!pin.pinned) warnUnpinnedOnce(`vhost device thread not pinned to CPU ${init.cpu}: ${pin.reason}`, mem);
   }
+  await loadWireKinds(init.devices.map((d) => d.wire));
   loop = new DeviceLoop(mem, init);
   for (const d of loop.devices) {
     d.onError = (dev, e) => port.postMessage({ type: "device-error", device: dev.cfg.name, ...describe(e) });
@@ -48,55 +49,11 @@ async function main(): Promise<void> {
   // Running from here on (run() stores it too): published before "ready" so the main thread sees it.
   Atomics.store(mem.i32, (init.ctlOffset + CTL_STATE) >>> 2, THREAD_RUNNING);
   port.postMessage({ type: "ready", pin });
-  if (init.fault) injectFault(loop, init.fault);
+  if (init.fault) injectFault(mem, init, loop, init.fault);
   if (loop.usesEventLoop) await loop.runAsync();
   else loop.run();
   loop.close();
   port.postMessage({ type: "stopped" });
-}
-
-/**
- * TEST ONLY (TPDK_FAULT_DEVICE): once the trigger is reached, this loop's
- * pass() throws (crash) or blocks for good (hang), or a wire's consume()
- * throws (wire-error: the device's own exception path). The wrappers are own
- * properties of these instances, installed only when the variable is set:
- * production runs the classes' methods untouched.
- */
-function injectFault(l: DeviceLoop, f: DeviceFault): void {
-  const message = `injected fault (TPDK_FAULT_DEVICE=${f.action}-after-${f.unit}:${f.after})`;
-  const f64 = mem.f64;
-  const txSlots = init.devices.map((d) => (d.zoneOffset + DEV_STATS) / 8 + S_TX_PACKETS);
-  const t0 = Date.now();
-  const due = (): boolean => {
-    if (f.unit === "ms") return Date.now() - t0 >= f.after;
-    let tx = 0;
-    for (const i of txSlots) tx += f64[i]!;
-    return tx >= f.after;
-  };
-  if (f.action === "wire-error") {
-    // The first wire handed a frame after the trigger throws; its device counts
-    // errInternal, needs a reset and reports "device-error"; the thread lives on.
-    for (const d of l.devices) {
-      const wire = d.wire;
-      const consume = wire.consume.bind(wire);
-      wire.consume = (u8, addr, len): void => {
-        if (due()) throw new Error(message);
-        consume(u8, addr, len);
-      };
-    }
-    return;
-  }
-  const pass = l.pass.bind(l);
-  l.pass = (): number => {
-    if (due()) {
-      if (f.action === "crash") throw new Error(message);
-      // A hang that sleeps: no heartbeat, no traps answered, no CPU burnt.
-      // terminate() ends it (it interrupts the wait, or the next loop turn).
-      const cell = new Int32Array(new SharedArrayBuffer(4));
-      for (;;) Atomics.wait(cell, 0, 0, 50);
-    }
-    return pass();
-  };
 }
 
 try {

@@ -1,8 +1,8 @@
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import type { DeviceStatName } from "./stats.js";
-import type { DriverRing } from "./testing/driver-ring.js";
-import { type Fixture, deviceFixture, frame } from "./testing/fixture.js";
+import type { DriverRing } from "@tpdk/testing/vhost";
+import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;

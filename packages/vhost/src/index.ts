@@ -9,7 +9,6 @@ export {
   DEV_ZONE_BYTES, MAX_FRAME, SCRATCH_BYTES,
 } from "./layout.js";
 export type { Wire } from "./wire.js";
-export { type DeviceWireSpec } from "./wire-factory.js";
+export { type DeviceWireSpec, type RegisteredWireSpec, type WireKindHooks, registerWireKind } from "./wire-registry.js";
 export * from "./wires.js";
-export { TestWire, type TestWireSpec, type TestWireRecord, testWireSpec, readTestWire, releaseTestWire } from "./test-wire.js";
 export { deviceClock } from "./clock.js";

@@ -3,12 +3,12 @@ import { Memory } from "@tpdk/eal";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import { PAYLOAD_OFF, PL_SEQ, buildUdpFrame } from "./frame.js";
-import { TestWire, testWireSpec } from "./test-wire.js";
+import { TestWire, testWireSpec } from "@tpdk/testing/vhost";
 import { connectLoopWires } from "./wire-loop.js";
 import { WIRE_STATS_BYTES, createWire, parseWireSpec } from "./wires.js";
 import { PEEK_BYTES, flowHash } from "./rx-steer.js";
-import { postCtrl, sendCtrl } from "./testing/ctrl.js";
-import { type Fixture, deviceFixture, frame } from "./testing/fixture.js";
+import { postCtrl, sendCtrl } from "@tpdk/testing/vhost";
+import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
 import type { Wire } from "./wire.js";
 import { readyAt, consumeAt } from "./at-time.js";
 

@@ -1,6 +1,6 @@
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { type Fixture, deviceFixture, frame } from "./testing/fixture.js";
+import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
 
 const OFFERED = deviceFixture({ noStart: true }).dev.offered;
 const NO_EVENT_IDX = v.withFeature(OFFERED, v.VIRTIO_F_EVENT_IDX, false);

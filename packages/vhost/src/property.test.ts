@@ -1,11 +1,11 @@
 import * as fc from "fast-check";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { deviceFixture, frame } from "./testing/fixture.js";
+import { deviceFixture, frame } from "@tpdk/testing/vhost";
 import {
   type RingWorld, allowedRanges, chosenFeatures, descArb, firstForbiddenWrite, headArb, idxArb, ringWorld, scribble,
   setAvail, writeDesc,
-} from "./testing/ring-arbitraries.js";
+} from "@tpdk/testing/ring-arbitraries";
 
 /**
  * Property: whatever the driver puts in its rings (random descriptors,

@@ -1,9 +1,9 @@
 import { Memory } from "@tpdk/eal";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { deviceFixture, frame } from "./testing/fixture.js";
-import { TrapClient } from "./testing/trap-client.js";
-import { testWireSpec } from "./test-wire.js";
+import { deviceFixture, frame } from "@tpdk/testing/vhost";
+import { TrapClient } from "@tpdk/testing/vhost";
+import { testWireSpec } from "@tpdk/testing/vhost";
 import { Vhost } from "./vhost.js";
 
 const OFFERED = [

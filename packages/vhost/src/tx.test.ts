@@ -1,6 +1,6 @@
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { type Fixture, deviceFixture, frame } from "./testing/fixture.js";
+import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;

@@ -21,7 +21,7 @@ import {
   QINFO_USED,
 } from "./layout.js";
 import { type DeviceStats, readDeviceStats } from "./stats.js";
-import { readWireCounters } from "./wire-factory.js";
+import { readWireCounters } from "./wire-registry.js";
 import type { WireStats } from "./wires.js";
 
 /**

@@ -8,9 +8,10 @@ import { DeviceLoop } from "./device-loop.js";
 import { initTransport } from "./device-state.js";
 import { CTL_DOORBELL, CTL_STOP, CTL_ZONE_BYTES, DEV_ZONE_BYTES, scratchZoneBytes } from "./layout.js";
 import { type FeatureName, offeredFeatures } from "./offer.js";
+import { deviceFaultFromEnv } from "./faults.js";
 import { VhostDevice } from "./vhost-device.js";
 import type { Wire } from "./wire.js";
-import { DEVICE_WIRE_STATS_BYTES, type DeviceWireSpec } from "./wire-factory.js";
+import { DEVICE_WIRE_STATS_BYTES, type DeviceWireSpec } from "./wire-registry.js";
 
 export interface VhostOptions {
   /** Pin the device thread to this CPU (pick one no lcore uses, e.g. eal.serviceCpu()). Default: unpinned. */
@@ -200,7 +201,7 @@ export class Vhost {
     if (!fs.existsSync(fileURLToPath(url))) {
       throw new TpdkError("ENOENT", `vhost: ${fileURLToPath(url)} is missing; run pnpm build`);
     }
-    const fault = parseDeviceFault(process.env[DEVICE_FAULT_ENV]);
+    const fault = deviceFaultFromEnv();
     this.state = "starting";
     const worker = new Worker(url, { workerData: { ...this.loopConfig(), sab: this.mem.sab, fault } });
     this.worker = worker;
@@ -271,51 +272,6 @@ export class Vhost {
     this.failedOnce = true;
     this.rejectFailed(e);
   }
-}
-
-/**
- * TEST ONLY: the environment variable that makes the device thread fail on
- * purpose, so the drivers' and applications' fault paths can be exercised
- * end to end (test/faults-device-thread.test.ts). Read once, by start().
- *
- *   TPDK_FAULT_DEVICE=crash-after-ms:N         throw from the device loop N ms after "ready"
- *   TPDK_FAULT_DEVICE=crash-after-tx-frames:N  ... once the devices have taken N frames from
- *                                              their drivers' TX queues (all devices together)
- *   TPDK_FAULT_DEVICE=hang-after-ms:N          stop polling and block forever (asleep, no CPU)
- *   TPDK_FAULT_DEVICE=hang-after-tx-frames:N   ... the same, counted in transmitted frames
- *   TPDK_FAULT_DEVICE=wire-error-after-ms:N, wire-error-after-tx-frames:N
- *                                              the next frame a wire is handed throws:
- *                                              its device needs a reset, the thread lives on
- *
- * A crash goes the way of any exception in the thread: wires flushed and
- * closed, "fatal" posted, `failed` rejects. A hang stops the heartbeat and
- * answers no trap: only a watchdog notices, and only terminate() ends it.
- * A wire error takes the device's own path: errInternal, DEVICE_NEEDS_RESET,
- * a "device-error" message, `failed` rejects naming the device.
- * "tx-frames" triggers strike while the application is sending, whatever the
- * machine's load (a "ms" trigger may strike before its lcores even start).
- * Unset or empty: no fault. Anything else: start() throws EINVAL.
- */
-export const DEVICE_FAULT_ENV = "TPDK_FAULT_DEVICE";
-
-/** A parsed TPDK_FAULT_DEVICE (travels to the device thread in workerData). */
-export interface DeviceFault {
-  readonly action: "crash" | "hang" | "wire-error";
-  readonly unit: "ms" | "tx-frames";
-  readonly after: number;
-}
-
-/** Parse TPDK_FAULT_DEVICE's value; null when unset or empty. */
-export function parseDeviceFault(v: string | undefined): DeviceFault | null {
-  if (v === undefined || v === "") return null;
-  const m = /^(crash|hang|wire-error)-after-(ms|tx-frames):(\d{1,9})$/.exec(v);
-  if (!m) {
-    throw new TpdkError(
-      "EINVAL",
-      `vhost: ${DEVICE_FAULT_ENV}=${v} is not a fault; use crash-, hang- or wire-error-after-ms:N or -after-tx-frames:N (N a whole number; test only), or unset it`,
-    );
-  }
-  return { action: m[1] as DeviceFault["action"], unit: m[2] as DeviceFault["unit"], after: Number(m[3]) };
 }
 
 type WorkerMessage =

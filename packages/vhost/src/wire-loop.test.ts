@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Memory, parseDevargs } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
-import { usageErrorOf as error, wireSpec as spec } from "./testing/wire-spec.js";
+import { usageErrorOf as error, wireSpec as spec } from "@tpdk/testing/vhost";
 import { LOOP_QUEUE_FRAMES, LoopWire, connectLoopWires } from "./wire-loop.js";
 import {
   WIRE_STATS_BYTES, createWire, describeWireSpec, readWireStats, validateWirePeers,

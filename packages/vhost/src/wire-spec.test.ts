@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { describeWireSpec, parseWireSpec } from "./wires.js";
-import { wireSpec as spec } from "./testing/wire-spec.js";
+import { wireSpec as spec } from "@tpdk/testing/vhost";
 
 const FIXTURE = fileURLToPath(new URL("../../../test/fixtures/wires/le-us.pcap", import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-spec-"));

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as dgram from "node:dgram";
 import { Memory, parseDevargs } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
-import { usageErrorOf as error, wireSpec as spec } from "./testing/wire-spec.js";
+import { usageErrorOf as error, wireSpec as spec } from "@tpdk/testing/vhost";
 import { UDP_RX_FRAMES, UDP_TX_FRAMES, UdpWire } from "./wire-udp.js";
 import { readVxlanVni, writeVxlanHeader } from "./vxlan.js";
 import {

@@ -30,8 +30,8 @@ import { DRIVER_FEATURES, negotiateFeatures } from "./negotiate.js";
 import { parseDriverArgs } from "./options.js";
 import { VirtioPort } from "./port.js";
 import { formatMac } from "./mac.js";
-import { FakeNetDevice, type FakeDeviceOptions } from "./testing/fake-device.js";
-import { ALL_FEATURES, rig } from "./testing/harness.js";
+import { FakeNetDevice, type FakeDeviceOptions } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, rig } from "@tpdk/testing/virtio-pmd";
 import { InProcessTransport, SharedMemoryTransport } from "./transport.js";
 
 function probe(dev: Partial<FakeDeviceOptions>, options = {}) {

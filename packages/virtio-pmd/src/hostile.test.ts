@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { frame, fromMbuf, rig, toMbuf, type Rig, type RigOptions } from "./testing/harness.js";
+import { frame, fromMbuf, rig, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
 
 /**
  * A device that misbehaves must cost counted errors, never a crash, a lost

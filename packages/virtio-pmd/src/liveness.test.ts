@@ -1,7 +1,7 @@
 import { HDR_HEARTBEAT } from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import { DeviceLiveness } from "./liveness.js";
-import { frame, rig, toMbuf } from "./testing/harness.js";
+import { frame, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
 
 /**
  * The heartbeat watchdog, driven with a synthetic clock against the fake

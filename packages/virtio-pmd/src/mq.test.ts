@@ -6,8 +6,8 @@ import { negotiateFeatures } from "./negotiate.js";
 import { parseDriverArgs, type VirtioPmdOptions } from "./options.js";
 import { VirtioPort } from "./port.js";
 import { RxQueue } from "./rxq.js";
-import { type FakeDeviceOptions, FakeNetDevice } from "./testing/fake-device.js";
-import { ALL_FEATURES, frame } from "./testing/harness.js";
+import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, frame } from "@tpdk/testing/virtio-pmd";
 import { InProcessTransport } from "./transport.js";
 import { TxQueue } from "./txq.js";
 

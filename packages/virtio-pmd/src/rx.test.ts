@@ -2,7 +2,7 @@ import { PKTMBUF_HEADROOM } from "@tpdk/mbuf";
 import { VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import { bindThreadMemory, rxBurst, txBurst } from "./registry.js";
-import { frame, fromMbuf, rig, toMbuf, type Rig } from "./testing/harness.js";
+import { frame, fromMbuf, rig, toMbuf, type Rig } from "@tpdk/testing/virtio-pmd";
 
 function xs(r: Rig, name: string): number {
   const x = r.port.xstats().find((s) => s.name === name);

@@ -6,7 +6,7 @@ import {
   withFeature,
 } from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { ALL_FEATURES, frame, rig, toMbuf, type Rig, type RigOptions } from "./testing/harness.js";
+import { ALL_FEATURES, frame, rig, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
 
 function xs(r: Rig, name: string): number {
   const x = r.port.xstats().find((s) => s.name === name);

@@ -4,7 +4,7 @@
  * formed), adds avail entries (or stores any avail.idx), releases frames on
  * the wire, and the device loop runs a few passes. It extends vhost's
  * property test (packages/vhost/src/property.test.ts, whose generators it
- * shares: vhost/dist/testing/ring-arbitraries.js) from one shot to a ring
+ * shares: @tpdk/testing/ring-arbitraries) from one shot to a ring
  * state that evolves, wraps and mixes good and bad chains.
  *
  * Invariants: the device never throws (errInternal 0) and every pass
@@ -16,12 +16,12 @@
  * and what was sent is what the wire consumed.
  */
 import * as fc from "fast-check";
-import * as v from "../../../packages/virtio/dist/index.js";
-import { deviceFixture, frame } from "../../../packages/vhost/dist/testing/index.js";
+import * as v from "@tpdk/virtio";
+import { deviceFixture, frame } from "@tpdk/testing/vhost";
 import {
   type DescSpec, type RingWorld, DATA_BYTES, allowedRanges, chosenFeatures, descArb, firstForbiddenWrite, ringWorld,
   scribble, setAvail, writeDesc,
-} from "../../../packages/vhost/dist/testing/ring-arbitraries.js";
+} from "@tpdk/testing/ring-arbitraries";
 
 const MEM = 2 << 20;
 const MAX_Q = 32;

@@ -15,7 +15,7 @@
  * for byte, and the counters say exactly that.
  */
 import * as fc from "fast-check";
-import { type Rig, type RigOptions, fromMbuf, rig, toMbuf } from "../../../packages/virtio-pmd/dist/testing/harness.js";
+import { type Rig, type RigOptions, fromMbuf, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
 
 type Step =
   | { k: "deliver"; len: number; seed: number; nb: number | null }

@@ -2,7 +2,8 @@ import { Worker } from "node:worker_threads";
 import type { FuzzFailure, FuzzOptions, FuzzResult, FuzzSide, FuzzStats } from "./fuzz.js";
 import { newFuzzStats } from "./fuzz.js";
 
-const WORKER = new URL("./fuzz-worker.js", import.meta.url);
+// The compiled worker: the same relative path from src/lib and dist/lib.
+const WORKER = new URL("../../dist/lib/fuzz-worker.js", import.meta.url);
 
 export interface SupervisedFuzzOptions extends FuzzOptions {
   /** A run silent this long is a hang (ms, default 30 s; a run normally takes well under 100 ms). */

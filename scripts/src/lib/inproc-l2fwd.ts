@@ -2,14 +2,15 @@
 // does it (same pool sizing, same lcore loop), so that the soak and the fault
 // tests can read every layer's counters while traffic flows: the wires', the
 // devices', the driver's and l2fwd's own.
-import { Eal } from "../../../packages/eal/dist/index.js";
-import { Mempool } from "../../../packages/mbuf/dist/index.js";
-import { VdevPorts, planVdevs } from "../../../packages/vdev/dist/index.js";
-import type { LcoreArg } from "../../../apps/l2fwd/dist/lcore-loop.js";
-import { assignLcores, destinations, enabledPorts } from "../../../apps/l2fwd/dist/pairing.js";
-import { type PortCounters, readCounters, reserveStats } from "../../../apps/l2fwd/dist/stats.js";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Eal } from "@tpdk/eal";
+import { Mempool } from "@tpdk/mbuf";
+import { VdevPorts, planVdevs } from "@tpdk/vdev";
+import { type LcoreArg, type PortCounters, assignLcores, destinations, enabledPorts, readCounters, reserveStats } from "@tpdk/l2fwd";
 
-const LCORE_LOOP = new URL("../../../apps/l2fwd/dist/lcore-loop.js", import.meta.url);
+// The compiled loop, through l2fwd's exports map (lcores are plain Node threads).
+const LCORE_LOOP = pathToFileURL(createRequire(import.meta.url).resolve("@tpdk/l2fwd/lcore-loop"));
 const MAX_PKT_BURST = 64;
 const MEMPOOL_CACHE_SIZE = 256;
 

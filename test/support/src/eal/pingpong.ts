@@ -2,7 +2,7 @@
  * Measure the idle policy: two threads pinned to the SAME CPU hand a turn back
  * and forth through a shared word. With Backoff they sleep when it is not
  * their turn, so the other one gets the CPU; with pure busy polling each burns
- * its time slice first. Run: node packages/eal/dist/testing/pingpong.js
+ * its time slice first. Run: node test/support/dist/eal/pingpong.js
  */
 import { Worker } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
@@ -31,7 +31,7 @@ export async function pingPong(opts: {
   const i32 = new Int32Array(sab);
   const t0 = performance.now();
   const deadline = Date.now() + (opts.maxMs ?? 30_000);
-  const url = new URL("../../dist/testing/pingpong-worker.js", import.meta.url) // same file from src/ or dist/;
+  const url = new URL("../../dist/eal/pingpong-worker.js", import.meta.url) // same file from src/ or dist/;
   const sides = ([0, 1] as const).map((side) => {
     const data: PingPongSide = {
       sab, side, rounds: opts.rounds, cpu: opts.cpus?.[side] ?? 0, busyPoll: !!opts.busyPoll, wake: opts.wake ?? true, deadline,

@@ -1,6 +1,6 @@
 // Fixture for run-main.test.ts: `node run-main-script.js <usage|tpdk|plain|ok>`.
-import { TpdkError, UsageError } from "../errors.js";
-import { runMain } from "../run-main.js";
+import { TpdkError, UsageError } from "@tpdk/eal";
+import { runMain } from "@tpdk/eal";
 
 runMain(async () => {
   const what = process.argv[2];

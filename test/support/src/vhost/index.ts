@@ -4,3 +4,6 @@ export { TrapClient } from "./trap-client.js";
 export { deviceFixture, frame, type Fixture, type FixtureOptions } from "./fixture.js";
 export { sendCtrl, postCtrl, type CtrlResult } from "./ctrl.js";
 export { wireSpec, usageErrorOf } from "./wire-spec.js";
+export {
+  TestWire, TEST_WIRE_TYPE, type TestWireSpec, type TestWireRecord, testWireSpec, readTestWire, releaseTestWire,
+} from "./test-wire.js";

@@ -1,10 +1,10 @@
 import { Memory } from "@tpdk/eal";
 import { type Features, STATUS_DRIVER_OK, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ, ctrlQueueIndex, hasFeature } from "@tpdk/virtio";
-import type { DeviceLoop } from "../device-loop.js";
-import { type TestWireSpec, readTestWire, releaseTestWire, testWireSpec } from "../test-wire.js";
-import { type DeviceOptions, Vhost } from "../vhost.js";
-import type { VhostDevice } from "../vhost-device.js";
-import type { Wire } from "../wire.js";
+import type { DeviceLoop } from "@tpdk/vhost";
+import { type TestWireSpec, readTestWire, releaseTestWire, testWireSpec } from "./test-wire.js";
+import { type DeviceOptions, Vhost } from "@tpdk/vhost";
+import type { VhostDevice } from "@tpdk/vhost";
+import type { Wire } from "@tpdk/vhost";
 import { Arena, DriverRing } from "./driver-ring.js";
 import { TrapClient } from "./trap-client.js";
 

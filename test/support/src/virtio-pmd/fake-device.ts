@@ -66,7 +66,7 @@ import {
   hasFeature,
   isSubset,
 } from "@tpdk/virtio";
-import type { TrapHandler } from "../transport.js";
+import type { TrapHandler } from "@tpdk/virtio-pmd";
 
 /**
  * A virtio-net device for unit tests, living in the test's own thread: it

@@ -1,6 +1,10 @@
 import type { Memory } from "@tpdk/eal";
 import { TpdkError } from "@tpdk/eal";
-import type { Wire } from "./wire.js";
+import { type RegisteredWireSpec, type Wire, type WireStats, registerWireKind } from "@tpdk/vhost";
+
+/** The test wire's registered type, and the module the device thread imports to register it (the compiled file: same path from src/ and dist/). */
+export const TEST_WIRE_TYPE = "test";
+const TEST_WIRE_MODULE = new URL("../../dist/vhost/test-wire.js", import.meta.url).href;
 
 /**
  * A wire for tests: produces a fixed list of frames (in order, `repeat`
@@ -18,8 +22,8 @@ import type { Wire } from "./wire.js";
  *   +28 gate (gated wires only): frames released so far by the test (releaseTestWire)
  *   +32 records: { len u32, bytes, padded to 4 }
  */
-export interface TestWireSpec {
-  readonly kind: "test";
+export interface TestWireSpec extends RegisteredWireSpec {
+  readonly type: typeof TEST_WIRE_TYPE;
   /** Frames to produce, in order. */
   readonly frames: readonly Uint8Array[];
   /** How many times to go through `frames` (default 1; 0 = forever). */
@@ -56,7 +60,9 @@ export function testWireSpec(
   const recordBytes = opts.recordBytes ?? 1 << 16;
   const zone = mem.reserve(zoneName, R_DATA + recordBytes);
   const spec: TestWireSpec = {
-    kind: "test",
+    kind: "registered",
+    type: TEST_WIRE_TYPE,
+    module: TEST_WIRE_MODULE,
     frames: frames.map((f) => Uint8Array.from(f)),
     repeat: opts.repeat ?? 1,
     recordOffset: zone.offset,
@@ -214,3 +220,38 @@ export class TestWire implements Wire {
     this.u32[i] = this.u32[i]! + 1;
   }
 }
+
+/** The test wire's counts in the shape of a real wire's statistics. */
+function testWireStats(mem: Memory, spec: TestWireSpec): WireStats {
+  const r = readTestWire(mem, spec.recordOffset);
+  return {
+    kind: "none",
+    generated: r.produced + r.missed,
+    generatedBytes: 0,
+    missed: r.missed,
+    received: r.consumed,
+    receivedBytes: 0,
+    lost: 0,
+    reordered: 0,
+    duplicated: 0,
+    badChecksum: 0,
+    foreign: 0,
+    writeErrors: 0,
+    lastWriteError: null,
+    untracked: 0,
+    exhausted: r.remaining === 0,
+    overflow: 0,
+    datagramsIn: 0,
+    datagramsOut: 0,
+    badVxlan: 0,
+    badLength: 0,
+    sendDropped: 0,
+  };
+}
+
+// Every thread that imports this module (the test's, and the device thread
+// through TestWireSpec.module) can build and read test wires.
+registerWireKind<TestWireSpec>(TEST_WIRE_TYPE, {
+  create: (spec, mem) => new TestWire(spec, mem),
+  stats: (mem, spec) => testWireStats(mem, spec),
+});

@@ -2,11 +2,11 @@
 // probes the vhost device through its trap mailbox, each trap pumping the
 // device loop until it is answered (TrapClient), and the test runs device
 // passes and bursts in whatever order the scenario needs. Deterministic.
-import { Memory } from "../../packages/eal/dist/index.js";
-import { Mbufs, Mempool } from "../../packages/mbuf/dist/index.js";
-import { type DeviceWireSpec, type VhostDevice, Vhost } from "../../packages/vhost/dist/index.js";
-import { TrapClient } from "../../packages/vhost/dist/testing/index.js";
-import { InProcessTransport, RxQueue, TxQueue, type VirtioPmdOptions, VirtioPort } from "../../packages/virtio-pmd/dist/index.js";
+import { Memory } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
+import { type DeviceWireSpec, type VhostDevice, Vhost } from "@tpdk/vhost";
+import { TrapClient } from "../vhost/index.js";
+import { InProcessTransport, RxQueue, TxQueue, type VirtioPmdOptions, VirtioPort } from "@tpdk/virtio-pmd";
 
 export interface InThread {
   mem: Memory;

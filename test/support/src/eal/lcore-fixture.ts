@@ -1,7 +1,7 @@
 // Lcore entry functions for eal.test.ts (loaded by lcore workers from dist/).
-import { TpdkError } from "../errors.js";
-import type { LcoreContext } from "../lcore.js";
-import { lcoreId } from "../lcore-id.js";
+import { TpdkError } from "@tpdk/eal";
+import type { LcoreContext } from "@tpdk/eal";
+import { lcoreId } from "@tpdk/eal";
 
 export interface CountResult {
   lcoreId: number;

@@ -1,8 +1,8 @@
 // Ports on the real device thread, brought up as an application does.
-import type { Memory } from "../../packages/eal/dist/index.js";
-import type { Mempool } from "../../packages/mbuf/dist/index.js";
-import type { VhostDevice } from "../../packages/vhost/dist/index.js";
-import { VirtioPort } from "../../packages/virtio-pmd/dist/index.js";
+import type { Memory } from "@tpdk/eal";
+import type { Mempool } from "@tpdk/mbuf";
+import type { VhostDevice } from "@tpdk/vhost";
+import { VirtioPort } from "@tpdk/virtio-pmd";
 
 /**
  * Probe each device's port, configure one queue pair (RX buffers from

@@ -13,11 +13,11 @@ import {
   VIRTIO_NET_F_STATUS,
   features,
 } from "@tpdk/virtio";
-import type { VirtioPmdOptions } from "../options.js";
-import { type PortInfo, VirtioPort } from "../port.js";
-import { RxQueue } from "../rxq.js";
-import { InProcessTransport } from "../transport.js";
-import { TxQueue } from "../txq.js";
+import type { VirtioPmdOptions } from "@tpdk/virtio-pmd";
+import { type PortInfo, VirtioPort } from "@tpdk/virtio-pmd";
+import { RxQueue } from "@tpdk/virtio-pmd";
+import { InProcessTransport } from "@tpdk/virtio-pmd";
+import { TxQueue } from "@tpdk/virtio-pmd";
 import { type FakeDeviceOptions, FakeNetDevice } from "./fake-device.js";
 
 /** A device offering everything the driver can use. */

@@ -1,6 +1,6 @@
 // Fixture for signals.test.ts: `node signal-script.js graceful|stuck`.
-import { Eal } from "../eal.js";
-import { runMain } from "../run-main.js";
+import { Eal } from "@tpdk/eal";
+import { runMain } from "@tpdk/eal";
 
 runMain(async () => {
   const mode = process.argv[2];
@@ -12,7 +12,7 @@ runMain(async () => {
     console.log(`Signal ${signo} received, preparing to exit...`);
     if (mode === "graceful") eal.stop();
   });
-  await eal.launch(new URL("./lcore-fixture.js", import.meta.url), "countUntilStopped", () => ({ zone: "ids" }));
+  await eal.launch(new URL("./lcore-fixture.js", import.meta.url) /* this script runs from dist/ */, "countUntilStopped", () => ({ zone: "ids" }));
   console.log("ready");
   // "stuck" never stops: only a second signal ends it.
   await eal.wait();

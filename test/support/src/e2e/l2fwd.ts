@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const L2FWD = fileURLToPath(new URL("../../apps/l2fwd/bin/tpdk-l2fwd.js", import.meta.url));
+export const L2FWD = fileURLToPath(new URL("../../../../apps/l2fwd/bin/tpdk-l2fwd.js", import.meta.url) /* same path from src/e2e and dist/e2e */);
 
 export interface RunResult {
   code: number | null;

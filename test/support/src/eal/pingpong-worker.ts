@@ -1,7 +1,7 @@
 // One side of a ping-pong through a shared word (see pingpong.ts).
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { Backoff } from "../backoff.js";
-import { pinCurrentThread } from "../pin.js";
+import { Backoff } from "@tpdk/eal";
+import { pinCurrentThread } from "@tpdk/eal";
 
 export interface PingPongSide {
   sab: SharedArrayBuffer;

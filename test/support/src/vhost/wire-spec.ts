@@ -1,5 +1,5 @@
 import { UsageError, parseDevargs } from "@tpdk/eal";
-import { parseWireSpec, type WireSpec } from "../wires.js";
+import { parseWireSpec, type WireSpec } from "@tpdk/vhost";
 
 /** Parse "virtio0,key=value,..." into a wire spec the way the device will. */
 export function wireSpec(devargs: string): WireSpec {

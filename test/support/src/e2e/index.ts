@@ -1,0 +1,7 @@
+/** Helpers of the cross-thread and end-to-end tests in test/. */
+export * from "./inthread.js";
+export * from "./l2fwd.js";
+export * from "./netns.js";
+export * from "./ports.js";
+export * from "./udp.js";
+export * from "./dist-url.js";
