@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import type { VirtioPmdOptions } from "./options.js";
 import { VirtioPort } from "./port.js";
 import { RxQueue } from "./rxq.js";
-import { type FakeDeviceOptions, FakeNetDevice } from "./testing/fake-device.js";
-import { ALL_FEATURES } from "./testing/harness.js";
+import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES } from "@tpdk/testing/virtio-pmd";
 import { InProcessTransport, type TrapHandler } from "./transport.js";
 
 const CTRL = v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_CTRL_VQ, true);

@@ -1,6 +1,6 @@
 /**
  * The driver (virtio-pmd) against a random, optionally hostile device: the
- * fake device of virtio-pmd's tests (dist/testing), driven step by step by a
+ * fake device of virtio-pmd's tests (@tpdk/testing/virtio-pmd), driven step by step by a
  * fast-check scenario that interleaves what the device does (deliver frames,
  * write garbage used entries, publish any used.idx, claim any num_buffers,
  * return TX chains honestly or not) with what the app does (rxBurst, txBurst
