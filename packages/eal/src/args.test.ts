@@ -50,6 +50,8 @@ describe("parseEalArgs", () => {
     expect(eal.noPin).toBe(true);
     expect(eal.busyPoll).toBe(true);
     expect(eal.help).toBe(false);
+    expect(eal.noHuge).toBe(false);
+    expect(eal.sharedMemory).toBe(false);
     expect(appArgs).toEqual(["-p", "0x3", "--", "-T", "1"]);
   });
   it("accepts attached short values and help", () => {
@@ -58,6 +60,14 @@ describe("parseEalArgs", () => {
     expect(eal.memoryMb).toBe(16);
     expect(eal.help).toBe(true);
     expect(parseEalArgs(["--help"]).eal.help).toBe(true);
+  });
+  it("accepts --no-huge (DPDK's flag) and stores it; sharedMemory has no flag and defaults to false", () => {
+    expect(parseEalArgs(["--no-huge"]).eal.noHuge).toBe(true);
+    expect(EAL_DEFAULTS.noHuge).toBe(false);
+    expect(EAL_DEFAULTS.sharedMemory).toBe(false);
+    expect(resolveEalOptions({ sharedMemory: true }).sharedMemory).toBe(true);
+    expect(usageMessage(() => parseEalArgs(["--no-huge=1"]))).toMatch(/^--no-huge takes no value/);
+    expect(usageMessage(() => parseEalArgs(["--shared-memory"]))).toMatch(/^unknown EAL option '--shared-memory'/);
   });
   it("rejects bad input naming the option", () => {
     expect(usageMessage(() => parseEalArgs(["-l", "0-x"]))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');

@@ -17,6 +17,15 @@ export interface EalOptions {
   readonly noPin: boolean;
   /** `--busy-poll`: idle loops spin without ever sleeping (benchmarks on dedicated CPUs). */
   readonly busyPoll: boolean;
+  /**
+   * EAL memory on a memfd (MAP_SHARED), so another process (a vhost-user
+   * back-end) can map it; needs the native addon. No command-line flag: the
+   * application asks for it (e.g. when a port needs it). Default false: a
+   * plain SharedArrayBuffer.
+   */
+  readonly sharedMemory: boolean;
+  /** `--no-huge` (DPDK's name): with sharedMemory, use 4 KB pages and do not try 2 MB hugepages first. */
+  readonly noHuge: boolean;
   /** `-h` / `--help`: the application should print usage and exit 0. */
   readonly help: boolean;
 }
@@ -30,6 +39,8 @@ export const EAL_DEFAULTS: EalOptions = Object.freeze({
   vdevs: Object.freeze([]),
   noPin: false,
   busyPoll: false,
+  sharedMemory: false,
+  noHuge: false,
   help: false,
 });
 
@@ -39,6 +50,7 @@ export const EAL_USAGE = `EAL options (before --):
   --vdev DEVARGS   add a virtual device, e.g. --vdev virtio0,wire=gen,size=64:512 (repeatable)
   --no-pin         do not pin lcore threads to CPUs
   --busy-poll      never sleep when idle (only with one CPU per busy thread)
+  --no-huge        memory shared with other processes uses 4 KB pages, not 2 MB hugepages
   -h, --help       show this help`;
 
 const CORELIST_HINT = "use e.g. -l 0 or -l 0-1";
@@ -101,6 +113,8 @@ export function resolveEalOptions(partial: Partial<EalOptions> = {}): EalOptions
     vdevs: Object.freeze([...o.vdevs]),
     noPin: !!o.noPin,
     busyPoll: !!o.busyPoll,
+    sharedMemory: !!o.sharedMemory,
+    noHuge: !!o.noHuge,
     help: !!o.help,
   });
 }
@@ -179,6 +193,10 @@ export function parseEalArgs(argv: readonly string[]): { eal: EalOptions; appArg
         flag();
         p.busyPoll = true;
         break;
+      case "--no-huge":
+        flag();
+        p.noHuge = true;
+        break;
       case "-h":
       case "--help":
         flag();
@@ -187,7 +205,7 @@ export function parseEalArgs(argv: readonly string[]): { eal: EalOptions; appArg
       default:
         if (arg.startsWith("-")) {
           throw new UsageError(
-            `unknown EAL option '${opt}'; EAL options (-l, -m, --vdev, --no-pin, --busy-poll, -h) come before '--', application options after it`,
+            `unknown EAL option '${opt}'; EAL options (-l, -m, --vdev, --no-pin, --busy-poll, --no-huge, -h) come before '--', application options after it`,
           );
         }
         throw new UsageError(`unexpected argument '${arg}' before '--'; application arguments go after '--'`);

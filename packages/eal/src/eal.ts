@@ -7,6 +7,7 @@ import { CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
 import { TpdkError } from "./errors.js";
 import type { LcoreInfo, LcoreResult, LcoreTask } from "./lcore.js";
 import { Memory } from "./memory.js";
+import { closeSharedMemoryFd, createSharedMemory, type SharedMemory } from "./shared-memory.js";
 import { allowedCpus, warnUnpinnedOnce } from "./pin.js";
 import { installSignalHandlers, type SignalHandler } from "./signals.js";
 
@@ -39,23 +40,43 @@ export class Eal {
   private infos: LcoreInfo[] = [];
   private removeSignals: (() => void) | null = null;
   private closed = false;
+  private memFd: number;
+  /** True when EAL memory is on 2 MB hugepages (sharedMemory only). */
+  readonly memoryHuge: boolean;
 
-  private constructor(options: EalOptions, mem: Memory) {
+  private constructor(options: EalOptions, shared: SharedMemory) {
     this.options = options;
-    this.mem = mem;
+    this.mem = shared.mem;
+    this.memFd = shared.fd;
+    this.memoryHuge = shared.hugepages;
     this.lcores = options.lcores;
   }
 
   /**
+   * The memfd under EAL memory (options.sharedMemory), to hand to another
+   * process (a vhost-user back-end maps it as one region starting at bus
+   * address 0); -1 for a plain SharedArrayBuffer and after close(). Owned by
+   * the EAL: do not close it; the receiver gets its own copy over SCM_RIGHTS.
+   */
+  get memoryFd(): number {
+    return this.memFd;
+  }
+
+  /**
    * Create the process's EAL: validates options (defaults filled in), creates
-   * `-m` MB of shared memory and reserves the EAL control zone. Throws
-   * UsageError for bad options, TpdkError ENOMEM when memory cannot be had.
+   * `-m` MB of shared memory and reserves the EAL control zone. With
+   * `sharedMemory` the memory is a memfd another process can map (see
+   * shared-memory.ts; hugepages first unless `noHuge`). Throws UsageError for
+   * bad options, TpdkError ENOMEM when memory cannot be had, ENOTSUP when
+   * `sharedMemory` needs the native addon and it is missing.
    */
   static init(opts: Partial<EalOptions> = {}): Eal {
     const options = resolveEalOptions(opts);
-    const mem = Memory.create(options.memoryMb * 1024 * 1024);
-    reserveControlZone(mem);
-    return new Eal(options, mem);
+    const shared: SharedMemory = options.sharedMemory
+      ? createSharedMemory(options.memoryMb, options.noHuge)
+      : { mem: Memory.create(options.memoryMb * 1024 * 1024), fd: -1, hugepages: false };
+    reserveControlZone(shared.mem);
+    return new Eal(options, shared);
   }
 
   /**
@@ -212,8 +233,8 @@ export class Eal {
 
   /**
    * Tear down: stops lcores still running (terminating threads that do not
-   * return), destroys the worker pool and removes signal handlers. Memory
-   * stays readable.
+   * return), destroys the worker pool, removes signal handlers and closes the
+   * memfd (memoryFd becomes -1). Memory stays readable.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -230,6 +251,9 @@ export class Eal {
       }
       await pool.destroy();
     }
+    const fd = this.memFd;
+    this.memFd = -1;
+    closeSharedMemoryFd(fd);
   }
 }
 

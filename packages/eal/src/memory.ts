@@ -72,8 +72,27 @@ export class Memory {
     } catch (e) {
       throw new TpdkError("ENOMEM", `cannot allocate ${size >>> 20} MB of shared memory; lower -m`, { cause: e });
     }
+    return Memory.format(sab);
+  }
+
+  /**
+   * Create the process's shared memory over a buffer made elsewhere (a memfd
+   * mapped with @tpdk/native's mmapShared): formats the header as create()
+   * does, overwriting what the buffer held. Size: its byteLength, a multiple
+   * of 4096 in 1 MB .. 4095 MB.
+   */
+  static createOver(sab: SharedArrayBuffer): Memory {
+    const size = sab.byteLength;
+    if (size < 1 << 20 || size > MEMORY_MAX_BYTES || size % 4096 !== 0) {
+      throw new TpdkError("EINVAL", `memory size ${size} must be a multiple of 4096 in 1 MB .. 4095 MB`);
+    }
+    return Memory.format(sab);
+  }
+
+  private static format(sab: SharedArrayBuffer): Memory {
     const m = new Memory(sab);
-    m.i32[W_SIZE] = size;
+    m.u8.fill(0, 0, HEADER_BYTES);
+    m.i32[W_SIZE] = m.size;
     m.i32[W_BUMP] = align(HEADER_BYTES, 4096);
     m.i32[W_COUNT] = 0;
     Atomics.store(m.i32, W_MAGIC, MAGIC);

@@ -29,8 +29,12 @@ export interface WatchHandle {
 export interface NativeBinding {
   /** memfd_create (CLOEXEC) then ftruncate to `size`. Returns the fd (caller closes). */
   memfdCreate(name: string, size: number, opts?: { hugetlb?: boolean; allowSealing?: boolean }): number;
-  /** mmap PROT_READ|PROT_WRITE, MAP_SHARED; unmapped when the last SharedArrayBuffer over it is collected. */
-  mmapShared(fd: number, length: number, offset: number): SharedArrayBuffer;
+  /**
+   * mmap PROT_READ|PROT_WRITE, MAP_SHARED; unmapped when the last SharedArrayBuffer over it is collected.
+   * `populate`: fault every page in now (MADV_POPULATE_WRITE), so memory the system cannot supply is an
+   * error here (ENOMEM, EFAULT) instead of SIGBUS later; ignored on kernels before 5.14.
+   */
+  mmapShared(fd: number, length: number, offset: number, opts?: { populate?: boolean }): SharedArrayBuffer;
   /** fstat st_size. */
   fileSize(fd: number): number;
   /** fcntl F_GET_SEALS; 0 when the file cannot be sealed. */

@@ -60,6 +60,7 @@ using v8::Value;
 
 constexpr int kMaxSendFds = 16;     // sendMsg limit (the vhost-user spec's VHOST_MEMORY_BASELINE_NREGIONS is 8)
 constexpr int kMaxRecvFds = 253;    // SCM_MAX_FD: room for everything a peer can send, so extras get closed
+constexpr int kMadvPopulateWrite = 23;  // MADV_POPULATE_WRITE (Linux 5.14); older libc headers lack it
 constexpr double kMaxSafeInt = 9007199254740991.0;
 
 struct Watch;
@@ -285,9 +286,21 @@ void MmapShared(const FunctionCallbackInfo<Value>& args) {
   if (!ArgFd(args, 0, "mmapShared", &fd)) return;
   if (!ArgSize(args, 1, "mmapShared", "length", kMaxSafeInt, &length)) return;
   if (!ArgSize(args, 2, "mmapShared", "offset", kMaxSafeInt, &offset)) return;
+  bool populate;
+  if (!OptBool(args, 3, "mmapShared", "populate", false, &populate)) return;
   if (length == 0) return ThrowErrno(a, "mmap", std::to_string(fd), EINVAL);
   void* p = mmap(nullptr, static_cast<size_t>(length), PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) return ThrowErrno(a, "mmap", std::to_string(fd), errno);
+  if (populate) {
+    // Fault every page in now, so a page the system cannot supply (hugetlb
+    // pages gone, a cgroup limit) is an error here instead of SIGBUS on first
+    // touch. Kernels before 5.14 do not know the advice (EINVAL): skip it there.
+    if (madvise(p, static_cast<size_t>(length), kMadvPopulateWrite) != 0 && errno != EINVAL) {
+      int err = errno;
+      munmap(p, static_cast<size_t>(length));
+      return ThrowErrno(a, "madvise(MADV_POPULATE_WRITE)", std::to_string(fd), err);
+    }
+  }
   std::shared_ptr<v8::BackingStore> store =
       SharedArrayBuffer::NewBackingStore(p, static_cast<size_t>(length), Unmap, nullptr);
   args.GetReturnValue().Set(SharedArrayBuffer::New(a->isolate, std::move(store)));
