@@ -93,3 +93,23 @@ describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () =
     expect(() => n.memfdCreate("x", MB, { hugetlb: 1 as unknown as boolean })).toThrow(TypeError);
   });
 });
+
+describe.skipIf(native === null)(`mappings are released${skipNote}`, () => {
+  it("a collected SharedArrayBuffer unmaps its memory (no mapping leak), in a child process with --expose-gc", () => {
+    const child = `
+      const n = require(${JSON.stringify(BINARY)});
+      const fs = require("node:fs");
+      const count = () => fs.readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => l.includes("memfd:tpdk-gc")).length;
+      const fd = n.memfdCreate("tpdk-gc", 16 << 20);
+      for (let i = 0; i < 40; i++) new Uint8Array(n.mmapShared(fd, 16 << 20, 0))[i] = 1;
+      const before = count();
+      const settle = (k) => { globalThis.gc(); if (count() > 2 && k > 0) return setTimeout(() => settle(k - 1), 20); console.log(JSON.stringify({ before, after: count() })); };
+      settle(100);
+    `;
+    const r = spawnSync(process.execPath, ["--expose-gc", "-e", child], { timeout: 20_000, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    const { before, after } = JSON.parse(r.stdout) as { before: number; after: number };
+    expect(before).toBeGreaterThan(2); // some were still mapped before collection
+    expect(after).toBeLessThanOrEqual(2);
+  });
+});

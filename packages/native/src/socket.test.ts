@@ -177,3 +177,55 @@ describe.skipIf(native === null)(`Unix stream sockets with SCM_RIGHTS, poll, wat
     expect(n.recvMsg(s, new Uint8Array(4)).bytes).toBe(0);
   });
 });
+
+describe.skipIf(native === null)(`Unix sockets: bounded connect, shared buffers${skipNote}`, () => {
+  const n = native!;
+  const dir = mkdtempSync(join(tmpdir(), "tpdk-native-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("connect to a listener that never accepts fails with EAGAIN after timeoutMs instead of hanging", () => {
+    const path = join(dir, "full.sock");
+    const l = n.unixListen(path, 0);
+    const conns: number[] = [];
+    try {
+      let err: unknown = null;
+      const t0 = performance.now();
+      // The backlog fills after a connection or two; the next connect sleeps until the timeout.
+      for (let i = 0; i < 8 && err === null; i++) {
+        try {
+          conns.push(n.unixConnect(path, 200));
+        } catch (e) {
+          err = e;
+        }
+      }
+      expect(err).toMatchObject({ code: "EAGAIN", syscall: "connect" });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(150);
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      for (const c of conns) n.close(c);
+      n.close(l);
+    }
+  });
+
+  it("sends from and receives into views of a SharedArrayBuffer (EAL memory)", () => {
+    const path = join(dir, "sab.sock");
+    const l = n.unixListen(path);
+    const c = n.unixConnect(path);
+    const s = n.unixAccept(l);
+    try {
+      const sab = new SharedArrayBuffer(4096);
+      const out = new Uint8Array(sab, 100, 12);
+      out.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      expect(n.sendMsg(c, out)).toBe(12);
+      const into = new Uint8Array(sab, 2000, 12);
+      expect(n.recvMsg(s, into).bytes).toBe(12);
+      expect([...into]).toEqual([...out]);
+      expect(new Uint8Array(sab)[1999]).toBe(0); // nothing written outside the view
+      expect(new Uint8Array(sab)[2012]).toBe(0);
+    } finally {
+      n.close(s);
+      n.close(c);
+      n.close(l);
+    }
+  });
+});

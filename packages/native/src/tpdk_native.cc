@@ -534,9 +534,9 @@ void RecvMsg(const FunctionCallbackInfo<Value>& args) {
   msg.msg_iovlen = 1;
   // Big enough for SCM_MAX_FD descriptors: whatever the peer sends lands here
   // and what the caller did not ask for is closed, never leaked.
-  std::unique_ptr<char[]> cbuf(new char[CMSG_SPACE(sizeof(int) * kMaxRecvFds)]);
-  msg.msg_control = cbuf.get();
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * kMaxRecvFds);
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxRecvFds)];
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
   ssize_t n;
   for (;;) {
     n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
