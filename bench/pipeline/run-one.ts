@@ -23,7 +23,8 @@ import { VdevPorts, planVdevs } from "@tpdk/vdev";
 import { type LcoreArg, readCounters, reserveStats } from "@tpdk/l2fwd";
 import type { GcMark } from "./gc-probe.cjs";
 import { RESULT_PREFIX, type RunResult, type WindowCounters } from "./types.js";
-import { checkKind, snapshotWire, windowLatency, type WireSnapshot } from "./wire-block.js";
+import { histWindow } from "@tpdk/vhost";
+import { snapshotWire, type WireSnapshot } from "./wire-block.js";
 import { validateRunConfig } from "./validate.js";
 
 const GC_CHANNEL = "tpdk-bench-gc"; // gc-probe.cts
@@ -93,8 +94,8 @@ async function main(): Promise<void> {
     return {
       t,
       cpu: u.user + u.system,
-      gen: snapshotWire(eal.mem, genStats, false),
-      sink: snapshotWire(eal.mem, sinkStats, latency),
+      gen: snapshotWire(eal.mem, genStats, "gen", false),
+      sink: snapshotWire(eal.mem, sinkStats, "sink", latency),
       l2fwd: { rx: c[0]!.rx + c[1]!.rx, tx: c[0]!.tx + c[1]!.tx, dropped: c[0]!.dropped + c[1]!.dropped },
       kicks: d0.kicks + d1.kicks,
       traps: d0.traps + d1.traps,
@@ -131,8 +132,8 @@ async function main(): Promise<void> {
     await Promise.race([sleep(ms), guard, bus.vhost.failed]);
   };
 
-  checkKind(eal.mem, genStats, "gen");
-  checkKind(eal.mem, sinkStats, "sink");
+  snapshotWire(eal.mem, genStats, "gen", false); // throws unless these are the gen and sink wires
+  snapshotWire(eal.mem, sinkStats, "sink", false);
   await raced(cfg.warmupMs);
   const s0 = snap();
   await raced(cfg.durationMs);
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
     e2eLossPct: w.generated > 0 ? (100 * w.lost) / w.generated : 0,
     passesPerSec: (passes * 1000) / (tStop - tLaunch),
     pktsPerPass: passes > 0 ? wholeRx / passes : 0,
-    latency: latency ? windowLatency(s0.sink.hist!, s1.sink.hist!) : null,
+    latency: latency ? histWindow(s0.sink.hist!, s1.sink.hist!) : null,
     gcWindow: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },
     gcTotal: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },
     gcComplete: false,

@@ -109,6 +109,38 @@ export function histSummary(f64: Float64Array, base: number): LatencySummary {
   };
 }
 
+/**
+ * Latency of the frames recorded between two copies of a histogram region
+ * (`before`, `after`: HIST_SLOTS values each, e.g. WireStatsSnapshot.hist),
+ * bucket counts subtracted: a measurement window without its warm-up.
+ * Percentiles by nearest rank at the bucket midpoint (within 1.6 %); max is
+ * the top non-empty bucket's upper edge, capped by the all-time max. Cold.
+ */
+export function histWindow(before: Float64Array, after: Float64Array): LatencySummary {
+  const count = after[H_COUNT]! - before[H_COUNT]!;
+  if (count <= 0) return { count: 0, mean: 0, p50: 0, p99: 0, p999: 0, max: 0 };
+  const mean = (after[H_SUM]! - before[H_SUM]!) / count;
+  const allMax = after[H_MAX]!;
+  const diff = new Float64Array(HIST_BUCKETS);
+  let top = 0;
+  for (let i = 0; i < HIST_BUCKETS; i++) {
+    const d = after[H_BUCKETS + i]! - before[H_BUCKETS + i]!;
+    diff[i] = d;
+    if (d > 0) top = i;
+  }
+  const topEdge = Math.min((bucketLow(top) + bucketWidth(top) - 1) / 1000, allMax);
+  const pct = (q: number): number => {
+    const rank = Math.max(1, Math.ceil(q * count));
+    let seen = 0;
+    for (let i = 0; i < HIST_BUCKETS; i++) {
+      seen += diff[i]!;
+      if (seen >= rank) return Math.min((bucketLow(i) + (bucketWidth(i) - 1) / 2) / 1000, allMax);
+    }
+    return topEdge;
+  };
+  return { count, mean, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), max: topEdge };
+}
+
 /** Zero the histogram at f64[base ..]. */
 export function histReset(f64: Float64Array, base: number): void {
   f64.fill(0, base, base + HIST_SLOTS);

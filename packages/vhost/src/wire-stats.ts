@@ -129,6 +129,24 @@ export function statsBase(statsOffset: number): number {
   return statsOffset >>> 3;
 }
 
+/**
+ * A wire's counters plus a copy of its raw latency histogram (HIST_SLOTS
+ * values; null when the wire records no latency): two snapshots give a
+ * window's latency with histWindow(before.hist, after.hist), so nobody needs
+ * this block's layout (any thread, cold path).
+ */
+export interface WireStatsSnapshot {
+  readonly stats: WireStats;
+  readonly hist: Float64Array | null;
+}
+
+export function snapshotWireStats(mem: Memory, statsOffset: number): WireStatsSnapshot {
+  const b = statsBase(statsOffset);
+  const f = mem.f64;
+  const hist = f[b + S_LATENCY_ON]! !== 0 ? f.slice(b + S_HIST, b + S_HIST + HIST_SLOTS) : null;
+  return { stats: readWireStats(mem, statsOffset), hist };
+}
+
 /** Read a wire's counters (any thread, cold path). */
 export function readWireStats(mem: Memory, statsOffset: number): WireStats {
   const b = statsBase(statsOffset);

@@ -30,9 +30,9 @@ import { WIRE_STATS_BYTES, statsBase } from "./wire-stats.js";
 
 export { type Wire, type WireEventLoop } from "./wire.js";
 export {
-  WIRE_STATS_BYTES, readWireStats, type WireStats, type WireKind,
+  WIRE_STATS_BYTES, readWireStats, snapshotWireStats, type WireStats, type WireStatsSnapshot, type WireKind,
 } from "./wire-stats.js";
-export { type LatencySummary, LatencyHistogram } from "./latency-histogram.js";
+export { type LatencySummary, LatencyHistogram, histWindow } from "./latency-histogram.js";
 export { UNPACED_DUE } from "./wire-gen.js";
 export { MAX_STREAMS, SEQ_WINDOW, FrameChecker } from "./wire-sink.js";
 export {

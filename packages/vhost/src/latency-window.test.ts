@@ -1,30 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { windowLatency } from "./wire-block.js";
+import { HIST_SLOTS, histRecord, histWindow } from "./latency-histogram.js";
 
-// The sink's histogram layout (vhost latency-histogram.ts): [count, sum µs, max µs, reserved, buckets...].
-const SUB_BITS = 5;
-const BUCKETS = (32 - SUB_BITS + 1) << SUB_BITS;
-function bucketOf(ns: number): number {
-  if (ns < 64) return ns;
-  const m = 31 - Math.clz32(ns) - SUB_BITS;
-  return (m << SUB_BITS) + (ns >>> m);
-}
 function record(h: Float64Array, ns: number, times = 1): void {
-  h[4 + bucketOf(ns)]! += times;
-  h[0]! += times;
-  h[1]! += (ns / 1000) * times;
-  if (ns / 1000 > h[2]!) h[2] = ns / 1000;
+  for (let i = 0; i < times; i++) histRecord(h, 0, ns);
 }
 
-describe("windowLatency", () => {
+describe("histWindow (a window's latency from two histogram copies)", () => {
   it("keeps only what was recorded between the snapshots", () => {
-    const h = new Float64Array(4 + BUCKETS);
+    const h = new Float64Array(HIST_SLOTS);
     record(h, 500_000, 1000); // warm-up: 500 µs each
     const before = h.slice();
     record(h, 2_000, 980); // window: 2 µs
     record(h, 10_000, 19); // 10 µs
     record(h, 40_000, 1); // 40 µs
-    const w = windowLatency(before, h);
+    const w = histWindow(before, h);
     expect(w.count).toBe(1000);
     expect(w.p50).toBeGreaterThan(1.96);
     expect(w.p50).toBeLessThan(2.04);
@@ -36,8 +25,8 @@ describe("windowLatency", () => {
   });
 
   it("is all zero for an empty window", () => {
-    const h = new Float64Array(4 + BUCKETS);
+    const h = new Float64Array(HIST_SLOTS);
     record(h, 1000, 5);
-    expect(windowLatency(h, h.slice())).toEqual({ count: 0, mean: 0, p50: 0, p99: 0, p999: 0, max: 0 });
+    expect(histWindow(h, h.slice())).toEqual({ count: 0, mean: 0, p50: 0, p99: 0, p999: 0, max: 0 });
   });
 });
