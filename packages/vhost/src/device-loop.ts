@@ -3,6 +3,7 @@ import type { LoopConfig } from "./config.js";
 import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNING, THREAD_STOPPED } from "./layout.js";
 import { NetDevice } from "./net-device.js";
 import { deviceClock } from "./clock.js";
+import { DemandWindow } from "./demand.js";
 import { RxBuffers } from "./rx-path.js";
 import { Chain } from "./virtqueue.js";
 import type { Wire, WireEventLoop } from "./wire.js";
@@ -54,6 +55,8 @@ const SLEEP = 2;
  */
 export class DeviceLoop {
   readonly devices: NetDevice[];
+  /** Back-pressure from the transmit rings to on-demand sources (pcap replay), thread-wide. */
+  readonly demand = new DemandWindow();
   private readonly i32: Int32Array;
   private readonly doorbellI: number;
   private readonly stopI: number;
@@ -104,7 +107,7 @@ export class DeviceLoop {
     try {
       for (const d of cfg.devices) {
         const wire = wires[d.name] ?? makeWire(d.wire, mem, d.wireStatsOffset, d.index);
-        this.devices.push(new NetDevice(mem, d, cfg.memLo, wire, chain, rxBufs));
+        this.devices.push(new NetDevice(mem, d, cfg.memLo, wire, chain, rxBufs, this.demand));
       }
       connectLoopWires(
         this.devices.map((d) => d.wire),
@@ -297,6 +300,7 @@ export class DeviceLoop {
     // Indexed, not for..of: an iterator object per tick (1000 a second) is garbage.
     const devs = this.devices;
     for (let i = 0; i < devs.length; i++) devs[i]!.tick();
+    if (this.demand.used) this.demand.tick(devs, deviceClock[0]!, devs[0]!.burst);
     Atomics.store(this.i32, this.stateI + (CTL_PASSES - CTL_STATE) / 4, this.passes | 0);
     Atomics.store(this.i32, this.stateI + (CTL_SLEEPS - CTL_STATE) / 4, this.sleeps | 0);
   }

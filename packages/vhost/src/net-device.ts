@@ -16,6 +16,7 @@ import { S_ERR_INTERNAL } from "./stats.js";
 import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
 import type { Chain } from "./virtqueue.js";
+import { DemandWindow } from "./demand.js";
 import type { Wire } from "./wire.js";
 
 /**
@@ -32,6 +33,10 @@ export class NetDevice extends DeviceState {
   /** Scratch of TX pair 0; pair p's is at txScratch + p * SCRATCH_BYTES. */
   readonly txScratch: number;
   readonly rxScratch: number;
+  /** The thread's back-pressure window for on-demand sources (shared by the loop's devices). */
+  readonly demand: DemandWindow;
+  /** The wire is an on-demand source (Wire.onDemand): its RX is held to `demand`'s window. */
+  readonly onDemand: boolean;
   /** The last unexpected exception (the device then needs a reset). */
   lastError: unknown = undefined;
   /** Called when an exception puts the device into DEVICE_NEEDS_RESET (the loop reports it). */
@@ -44,7 +49,10 @@ export class NetDevice extends DeviceState {
   private ctrlKickI = -1;
   private ctrlKicks = 0;
 
-  constructor(mem: Memory, cfg: DeviceConfig, memLo: number, wire: Wire, chain: Chain, rxBufs: RxBuffers) {
+  constructor(
+    mem: Memory, cfg: DeviceConfig, memLo: number, wire: Wire, chain: Chain, rxBufs: RxBuffers,
+    demand: DemandWindow = new DemandWindow(),
+  ) {
     super(mem, cfg, memLo);
     this.wire = wire;
     this.u8 = mem.u8;
@@ -55,6 +63,9 @@ export class NetDevice extends DeviceState {
     this.txScratch = cfg.scratchOffset;
     this.rxScratch = cfg.scratchOffset + cfg.queuePairs * SCRATCH_BYTES;
     this.trapI = (this.t + TRAP_STATE) >>> 2;
+    this.demand = demand;
+    this.onDemand = wire.onDemand === true;
+    if (this.onDemand) demand.used = true;
   }
 
   /**
@@ -86,11 +97,18 @@ export class NetDevice extends DeviceState {
         if (!this.active) return work;
       }
       const pairs = this.activePairs;
+      let tx = 0;
       for (let p = 0; p < pairs; p++) {
         const q = this.queues[2 * p + 1]!;
-        if (q.enabled) work += processTx(this, q, this.txScratch + p * SCRATCH_BYTES);
-        if (!this.active) return work;
+        if (q.enabled) tx += processTx(this, q, this.txScratch + p * SCRATCH_BYTES);
+        if (!this.active) break;
       }
+      // Chains taken back from the application give on-demand sources room (demand.ts).
+      if (tx !== 0) {
+        this.demand.consumed(tx);
+        work += tx;
+      }
+      if (!this.active) return work;
       if (this.linkUp) work += this.rxSteerCount > 1 ? processRxSteered(this) : processRx(this);
     } catch (e) {
       this.internalError(e);
@@ -146,6 +164,8 @@ export class NetDevice extends DeviceState {
   }
 
   protected override onStart(): void {
+    // A new transmit queue may be smaller: no on-demand frames until the next tick has sized the window.
+    this.demand.window = 0;
     // The control queue is served once the driver enabled it (its index is fixed by then).
     const c = this.ctrl;
     if (c !== null && c.enabled) {

@@ -46,7 +46,9 @@ export const FATAL = 4;
  * without MRG_RXBUF, as many as needed with it (num_buffers says how many).
  * A frame finds no buffer: dropped and counted missed (wire.drop()), as are
  * the rest of the batch; the wire never waits, unless it is lossless (file
- * replay), whose frames stay due until buffers are posted. Without MRG_RXBUF a frame
+ * replay), whose frames stay due until buffers are posted; an on-demand
+ * source (file replay) also produces no more than its thread's back-pressure
+ * window allows (demand.ts). Without MRG_RXBUF a frame
  * larger than the buffer is dropped (rxNoFit) and the buffer kept for the
  * next one. This is the path for one steered RX queue (the default: one
  * pair); with several, NetDevice uses processRxSteered (rx-steer.ts).
@@ -57,6 +59,12 @@ export function processRx(dev: NetDevice): number {
   let due = wire.ready();
   if (due === 0) return 0;
   if (due > dev.burst) due = dev.burst;
+  if (dev.onDemand) {
+    // A file source waits for the application to transmit what it has out (demand.ts).
+    const room = dev.demand.window - dev.demand.out;
+    if (room <= 0) return 0;
+    if (due > room) due = room;
+  }
   const q = dev.rxSteerCount !== 0 ? dev.queues[dev.rxSteer[0]!]! : null;
   if (q !== null) q.rxLoaded = false;
   const maxFrame = dev.rxMaxFrame;
@@ -106,6 +114,7 @@ export function processRx(dev: NetDevice): number {
     }
   }
   if (q !== null && dev.active && q.publish()) dev.interrupt(q);
+  if (dev.onDemand && delivered !== 0) dev.demand.produced(delivered);
   countRx(dev, delivered, bytes, missed, oversize, noFit, dropped);
   return due;
 }

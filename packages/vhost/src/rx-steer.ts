@@ -87,6 +87,12 @@ export function processRxSteered(dev: NetDevice): number {
   let due = wire.ready();
   if (due === 0) return 0;
   if (due > dev.burst) due = dev.burst;
+  if (dev.onDemand) {
+    // A file source waits for the application to transmit what it has out (demand.ts).
+    const room = dev.demand.window - dev.demand.out;
+    if (room <= 0) return 0;
+    if (due > room) due = room;
+  }
   const queues = dev.queues;
   const steer = dev.rxSteer;
   const nq = dev.rxSteerCount;
@@ -157,6 +163,7 @@ export function processRxSteered(dev: NetDevice): number {
       if (q.publish()) dev.interrupt(q);
     }
   }
+  if (dev.onDemand && delivered !== 0) dev.demand.produced(delivered);
   countRx(dev, delivered, bytes, missed, oversize, noFit, dropped);
   return due;
 }

@@ -193,6 +193,12 @@ export class DeviceQueue {
     return n;
   }
 
+  /** Entries available now, without caching the index (cold: the back-pressure check in demand.ts). */
+  availableNow(): number {
+    // Pairs with the driver's Atomics.store of avail.idx.
+    return (Atomics.load(this.u16, this.availIdxI) - this.lastAvail) & 0xffff;
+  }
+
   /** Entries known available from the cached avail.idx (no load). */
   cachedAvail(): number {
     return (this.availCached - this.lastAvail) & 0xffff;

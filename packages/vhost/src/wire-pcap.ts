@@ -23,6 +23,8 @@ export interface PcapOptions extends CheckOptions {
 export class PcapWire implements Wire {
   readonly kind = "pcap";
   readonly lossless = true;
+  /** A file: read as the application sends (demand.ts), as DPDK's net_pcap reads it as the application polls. */
+  readonly onDemand: boolean;
   readonly needsClock: boolean;
   private readonly f64: Float64Array;
   private readonly s: number;
@@ -60,6 +62,7 @@ export class PcapWire implements Wire {
       this.nFrames = 0;
       this.infinite = false;
     }
+    this.onDemand = this.nFrames > 0;
     if (this.nFrames === 0) f64[statsBase + S_EXHAUSTED] = 1; // nothing to offer: vacuously done
     // The main thread proved the path writable; a failure here still throws (cold, at device set-up).
     this.writer = o.tx ? new PcapWriter(o.tx.path) : null;

@@ -31,6 +31,16 @@ export interface Wire {
   readonly lossless: boolean;
 
   /**
+   * Optional, true for a source with no arrival times (a file: wire=pcap's
+   * rx_pcap): the device produces its frames only as fast as the application
+   * sends frames back out, at most a transmit ring's worth out at a time
+   * (demand.ts), so that replaying a file through a forwarding application
+   * cannot overrun a transmit ring. Absent or false: the wire's frames are due
+   * when ready() says (a generator, a cable, a socket).
+   */
+  readonly onDemand?: boolean;
+
+  /**
    * True when the wire reads the time (deviceClock[0], clock.ts: pacing,
    * timestamps, latency, pcap record times). The device then reads the clock
    * every pass; otherwise only every few hundred microseconds, because a

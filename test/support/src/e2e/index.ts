@@ -5,3 +5,4 @@ export * from "./netns.js";
 export * from "./ports.js";
 export * from "./udp.js";
 export * from "./dist-url.js";
+export * from "./varied-frames.js";

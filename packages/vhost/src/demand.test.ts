@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { DEMAND_FIRST_RELEASE_MS, DEMAND_RELEASE_ANYWAY_MS, DEMAND_RELEASE_MS, DemandWindow, type DemandDevice } from "./demand.js";
+import type { DeviceQueue } from "./virtqueue.js";
+
+/** A device with one pair: RX queue of `rxSize` with `posted` buffers available, TX queue of `txSize`. */
+function device(o: { txSize: number; rxSize?: number; posted?: number; onDemand?: boolean; active?: boolean; txEnabled?: boolean }) {
+  const rx = { enabled: true, size: o.rxSize ?? 256, posted: o.posted ?? o.rxSize ?? 256, availableNow() { return this.posted; } };
+  const tx = { enabled: o.txEnabled ?? true, size: o.txSize, availableNow: () => 0 };
+  const d = { active: o.active ?? true, activePairs: 1, onDemand: o.onDemand ?? false, queues: [rx, tx] as unknown as DeviceQueue[] };
+  return { d: d as DemandDevice, rx };
+}
+
+describe("DemandWindow", () => {
+  it("is half the smallest enabled TX queue of the active devices, sized at each tick", () => {
+    const w = new DemandWindow();
+    w.used = true;
+    expect(w.window).toBe(0); // nothing produced before the first tick
+    const a = device({ txSize: 1024, onDemand: true });
+    const b = device({ txSize: 64 });
+    const c = device({ txSize: 16, active: false });
+    w.tick([a.d, b.d, c.d], 1, 64);
+    expect(w.window).toBe(32);
+    w.tick([device({ txSize: 64, txEnabled: false }).d], 2, 64);
+    expect(w.window).toBe(64); // no TX queue at all: the RX burst
+  });
+
+  it("counts frames out: produced minus TX chains taken, never below 0", () => {
+    const w = new DemandWindow();
+    w.produced(30);
+    w.consumed(10);
+    expect(w.out).toBe(20);
+    w.consumed(64); // TX chains that were not the source's frames
+    expect(w.out).toBe(0);
+  });
+
+  it("receive-only: released once the driver has taken the frames and nothing moved (first after a longer wait)", () => {
+    const w = new DemandWindow();
+    w.used = true;
+    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+    let t = 1;
+    w.tick([a.d], t, 64);
+    w.produced(128);
+    a.rx.posted = 128; // the frames sit in the RX ring: the lcores have not polled yet
+    for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(128);
+    // The driver takes them and re-posts: progress, the idle time starts again.
+    a.rx.posted = 256;
+    w.tick([a.d], ++t, 64);
+    for (const end = t + DEMAND_FIRST_RELEASE_MS - 1; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(128); // a forwarding lcore may just be descheduled
+    for (const end = t + 2; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(0);
+    // Later windows: DEMAND_RELEASE_MS.
+    w.produced(128);
+    a.rx.posted = 128;
+    w.tick([a.d], ++t, 64);
+    a.rx.posted = 256;
+    w.tick([a.d], ++t, 64);
+    for (const end = t + DEMAND_RELEASE_MS + 1; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(0);
+  });
+
+  it("forwarding: a pause is not a release until DEMAND_RELEASE_ANYWAY_MS", () => {
+    const w = new DemandWindow();
+    w.used = true;
+    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+    let t = 1;
+    w.tick([a.d], t, 64);
+    w.produced(128);
+    w.consumed(64); // frames come back: the application forwards
+    w.tick([a.d], ++t, 64);
+    for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(64);
+    for (const end = t + DEMAND_RELEASE_ANYWAY_MS; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(0);
+  });
+
+  it("is released after DEMAND_RELEASE_ANYWAY_MS without progress whatever the rings hold", () => {
+    const w = new DemandWindow();
+    w.used = true;
+    const a = device({ txSize: 256, rxSize: 256, posted: 0, onDemand: true });
+    w.tick([a.d], 1, 64);
+    w.produced(128);
+    let t = 2;
+    for (; t < DEMAND_RELEASE_ANYWAY_MS; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(128);
+    w.tick([a.d], t + 2, 64);
+    expect(w.out).toBe(0);
+  });
+});

@@ -1,0 +1,146 @@
+import type { DeviceQueue } from "./virtqueue.js";
+
+/** A receive-only application: no progress for this long, the driver has taken the frames: release the window, ms. */
+export const DEMAND_RELEASE_MS = 5;
+/** The same before the first such release, while a forwarding application's thread may just be descheduled, ms. */
+export const DEMAND_FIRST_RELEASE_MS = 100;
+/** No progress for this long while frames are out: release the window anyway (a driver that keeps buffers back), ms. */
+export const DEMAND_RELEASE_ANYWAY_MS = 1000;
+
+/** The device facts the window is sized from (NetDevice satisfies it). */
+export interface DemandDevice {
+  readonly active: boolean;
+  readonly activePairs: number;
+  readonly queues: readonly DeviceQueue[];
+  readonly onDemand: boolean;
+}
+
+/**
+ * Back-pressure from the transmit side to on-demand sources (Wire.onDemand:
+ * a file replayed by wire=pcap), shared by every device of one device thread.
+ *
+ * A file has no line rate: nothing forces it to be read before the
+ * application has room for its frames (DPDK's net_pcap reads it as the
+ * application polls and writes on transmit). Here the application sits
+ * between two rings served by the same thread: frames placed in a receive
+ * ring go to the application, which forwards them into a transmit ring. If
+ * the thread fills receive rings faster than it drains transmit rings, an
+ * application that runs (or is descheduled) at the wrong moment finds a
+ * transmit ring full and drops (l2fwd: "TX ring full"), more with
+ * tx_mode=chained, whose packets take two descriptors.
+ *
+ * So on-demand sources keep at most `window` frames out: produced into a
+ * receive ring of the thread and not yet matched by a chain taken from a
+ * transmit ring of the thread, wherever they are in between (receive ring,
+ * application buffers, transmit ring). `window` is half the smallest enabled
+ * transmit queue (a chained packet takes two descriptors), so everything out
+ * fits the transmit ring it is sent to, whatever the TX path, queue size and
+ * scheduling. Line-rate sources (gen, loop, udp) are not held back; this
+ * costs them one addition per transmit pass.
+ *
+ * An application that receives without transmitting never gives the window
+ * back. As long as the thread has not taken a single transmit chain since an
+ * on-demand source first produced, the window is released when nothing moved
+ * (no frame produced, no receive buffer re-posted) and the driver has taken
+ * the frames out of the receive rings (it has re-posted all but half a window
+ * of buffers, less than virtio-pmd's refill threshold: not the case while the
+ * lcores have yet to start polling): the first time after
+ * DEMAND_FIRST_RELEASE_MS, since a forwarding lcore that has received the
+ * first frames may just be descheduled before it sends them, then after
+ * DEMAND_RELEASE_MS each time (a receive-only replay proceeds one window per
+ * DEMAND_RELEASE_MS). Once frames are seen coming back (a forwarding
+ * application), a pause means an application thread holds frames, and
+ * releasing the window then would overrun a transmit ring: only
+ * DEMAND_RELEASE_ANYWAY_MS without any progress releases it, so that no
+ * driver or application can stall a replay for good.
+ *
+ * The window is recomputed at each tick and zeroed when a device starts
+ * (DRIVER_OK), so a source waits for the next tick to see every transmit
+ * queue the drivers enabled.
+ *
+ * Hot path: plain integer fields, no allocation. One writer: the device thread.
+ */
+export class DemandWindow {
+  /** Frames on-demand sources may have out (0 until the first tick sizes it). */
+  window = 0;
+  /** Frames on-demand sources produced and not yet matched by transmit chains taken (≥ 0). */
+  out = 0;
+  /** True when some device of the thread has an on-demand source (else tick() does nothing). */
+  used = false;
+  /** Transmit passes and on-demand productions since the last tick. */
+  private progress = 0;
+  /** Transmit passes since the last tick. */
+  private txProgress = 0;
+  /** Some on-demand frame was produced; then some transmit chain was taken (the application forwards). */
+  private producedAny = false;
+  private forwarding = false;
+  /** Releases by the receive-only rule so far. */
+  private releases = 0;
+  private idleMs = 0;
+  private lastTick = 0;
+  /** `unposted` at the last tick: a driver that takes frames and re-posts buffers is progress too. */
+  private lastUnposted = -1;
+
+  /** `n` frames of an on-demand source were placed in a receive ring (hot). */
+  produced(n: number): void {
+    this.out += n;
+    this.progress++;
+    this.producedAny = true;
+  }
+
+  /** `n` chains were taken from a transmit ring (hot; n > 0). */
+  consumed(n: number): void {
+    const o = this.out - n;
+    this.out = o > 0 ? o : 0;
+    this.progress++;
+    this.txProgress++;
+  }
+
+  /**
+   * About once per ms (cold): size the window from the transmit queues the
+   * drivers have enabled, and release it when nothing moved for
+   * DEMAND_RELEASE_MS although the drivers took the frames.
+   */
+  tick(devices: readonly DemandDevice[], now: number, burst: number): void {
+    if (!this.used) return;
+    let min = 0;
+    // Buffers the drivers of on-demand devices have not (re-)posted: frames not yet taken, or taken and not refilled.
+    let unposted = 0;
+    for (let i = 0; i < devices.length; i++) {
+      const d = devices[i]!;
+      if (!d.active) continue;
+      for (let p = 0; p < d.activePairs; p++) {
+        const tq = d.queues[2 * p + 1];
+        if (tq !== undefined && tq.enabled) {
+          const w = tq.size >>> 1;
+          if (min === 0 || w < min) min = w;
+        }
+        const rq = d.queues[2 * p];
+        if (d.onDemand && rq !== undefined && rq.enabled) unposted += rq.size - rq.availableNow();
+      }
+    }
+    // No transmit queue at all: nothing to protect, only the receive rings' own limit.
+    this.window = min > 0 ? min : burst;
+    const dt = this.lastTick === 0 ? 0 : now - this.lastTick;
+    this.lastTick = now;
+    if (this.txProgress !== 0 && this.producedAny) this.forwarding = true;
+    this.txProgress = 0;
+    const refilled = unposted !== this.lastUnposted;
+    this.lastUnposted = unposted;
+    if (this.progress !== 0 || this.out === 0 || refilled) {
+      this.progress = 0;
+      this.idleMs = 0;
+      return;
+    }
+    this.idleMs += dt;
+    // Taken: all but what a driver holds back until its refill threshold
+    // (virtio-pmd: min(32, size / 4), below half the window) is posted again.
+    const wait = this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS;
+    const taken = !this.forwarding && this.idleMs >= wait && unposted < this.window >>> 1;
+    if (taken) this.releases++;
+    if (taken || this.idleMs >= DEMAND_RELEASE_ANYWAY_MS) {
+      this.out = 0;
+      this.idleMs = 0;
+    }
+  }
+}
