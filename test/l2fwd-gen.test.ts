@@ -8,8 +8,8 @@ import { L2FWD, lastJson, runL2fwd } from "@tpdk/testing/e2e";
 
 describe("l2fwd gen -> sink", () => {
   it("conserves packets and loses none at a sustainable rate", async () => {
-    // 4096 RX buffers at 10 kpps cover the 400 ms before the lcore polls (its
-    // thread starts after the ports, as in DPDK): nothing can be missed.
+    // 4096 RX buffers at 10 kpps are 400 ms of frames: far more than a loaded
+    // machine can delay the lcore's first poll (test/l2fwd-start.test.ts).
     const count = 10_000;
     const r = await runL2fwd([
       "-l", "0",

@@ -28,12 +28,19 @@ runMain(async () => {
   const lcorePorts = assignLcores(enabled, ealOpts.lcores, opts.portsPerLcore);
   notices.forEach((n) => console.log(n));
 
-  // 2. Memory, the mbuf pool, the devices and their ports.
-  const eal = Eal.init(ealOpts);
+  // 2. Memory and the lcore threads (created, pinned and with the forwarding
+  // loop loaded now, as rte_eal_init does, so that the launch below is one
+  // message and the first poll follows the ports' start within a millisecond),
+  // the mbuf pool, the devices and their ports.
+  const lcoreLoop = new URL("./lcore-loop.js", import.meta.url);
+  const eal = Eal.init(ealOpts, { preload: [lcoreLoop] });
   const ringMbufs = plans.reduce((n, p) => n + 2 * (p.driver.queueSize ?? 1024), 0);
   const nbMbufs = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
-  const bus = await VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll });
+  const [bus] = await Promise.all([
+    VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll }),
+    eal.ready(),
+  ]);
   const macs: number[][] = [];
   try {
     for (const port of bus.ports) {
@@ -44,6 +51,12 @@ runMain(async () => {
       port.configure(1, 1);
       port.rxQueueSetup(0, { pool });
       port.txQueueSetup(0);
+    }
+    // Every port is set up before the first one starts: a port's wire may
+    // deliver from its start on (a paced generator), so the ports start back
+    // to back and the lcores are launched right after.
+    for (const id of enabled) {
+      const port = bus.ports[id]!;
       const info = port.start();
       if (opts.promiscuous) port.promiscuousEnable();
       console.log(`Port ${id}, MAC address: ${formatMac(info.mac)}`);
@@ -73,7 +86,7 @@ runMain(async () => {
     for (const p of ports) console.log(`Lcore ${lcore}: RX port ${p} TX port ${dst[p]}`);
   }
   const lcoreIds = [...lcorePorts.keys()];
-  await eal.launch(new URL("./lcore-loop.js", import.meta.url), "l2fwdLoop", (lcore): LcoreArg => ({
+  await eal.launch(lcoreLoop, "l2fwdLoop", (lcore): LcoreArg => ({
     rxPorts: lcorePorts.get(lcore) ?? [],
     dst,
     macs,

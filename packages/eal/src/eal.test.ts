@@ -114,6 +114,38 @@ describe("Eal lcores", () => {
   });
 });
 
+describe("Eal lcore threads exist from init (rte_eal_init)", () => {
+  it("creates, pins and preloads the threads at init; launch reuses them", async () => {
+    const eal = Eal.init({ lcores: [0, 1], memoryMb: 2, noPin: true }, { preload: [FIXTURE] });
+    try {
+      const ready = await eal.ready();
+      expect(ready.map((i) => i.lcoreId)).toEqual([0, 1]);
+      const before = Date.now();
+      for (const launch of [1, 2]) {
+        const infos = await eal.launch(FIXTURE, "threadState");
+        expect(infos).toEqual(ready);
+        const states = (await eal.wait()) as { tid: number; loadedAt: number; runs: number }[];
+        // The same threads each time, the module loaded once, before the first launch.
+        expect(states.map((s) => s.tid)).toEqual(ready.map((i) => i.tid));
+        expect(states.map((s) => s.runs)).toEqual([launch, launch]);
+        for (const s of states) expect(s.loadedAt).toBeLessThanOrEqual(before);
+      }
+    } finally {
+      await eal.close();
+    }
+  });
+
+  it("a module that cannot be preloaded rejects ready() and launch() naming the lcore", async () => {
+    const eal = Eal.init({ lcores: [0], memoryMb: 2, noPin: true }, { preload: [new URL("./no-such-module.js", FIXTURE)] });
+    try {
+      await expect(eal.ready()).rejects.toThrow(/^lcore 0: cannot load .*no-such-module\.js/);
+      await expect(eal.launch(FIXTURE, "echo")).rejects.toThrow(/^lcore 0: cannot load/);
+    } finally {
+      await eal.close();
+    }
+  });
+});
+
 describe("Eal --no-pin", () => {
   it("runs unpinned with the reason recorded", async () => {
     const eal = Eal.init({ lcores: [0, 1], memoryMb: 2, noPin: true });

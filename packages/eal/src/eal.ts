@@ -1,11 +1,11 @@
-import { MessageChannel } from "node:worker_threads";
+import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import { resolveEalOptions, type EalOptions } from "./args.js";
 import { Backoff } from "./backoff.js";
 import { CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
 import { TpdkError } from "./errors.js";
-import type { LcoreInfo, LcoreResult, LcoreTask } from "./lcore.js";
+import type { LcoreCommand, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { Memory } from "./memory.js";
 import { closeSharedMemoryFd, createSharedMemory, type SharedMemory } from "./shared-memory.js";
 import { allowedCpus, warnUnpinnedOnce } from "./pin.js";
@@ -20,12 +20,34 @@ interface Run {
   running: boolean;
 }
 
+/** The main thread's end of one lcore thread. */
+interface LcoreThread {
+  readonly lcoreId: number;
+  readonly port: MessagePort;
+  /** Where the thread's replies go (the operation under way), or null. */
+  on: ((r: LcoreReply) => void) | null;
+  /** Settles when the thread's task ends (with the error if it failed). */
+  readonly ended: Promise<unknown>;
+}
+
+/** How Eal.init prepares the lcore threads. */
+export interface LcoreThreadOptions {
+  /**
+   * Modules (paths or URLs) every lcore thread imports at init, before it
+   * reports ready: typically the module whose entry function launch() will
+   * run, so that the launch finds it loaded and compiled.
+   */
+  preload?: readonly (string | URL)[];
+}
+
 /**
  * The environment abstraction layer of one process (rte_eal_init and the
  * lcore launch API). Main thread only.
  *
- *   Eal.init(opts)  -> memory, lcore list, control zone
- *   eal.launch(...) -> one pinned worker thread per lcore runs the entry function
+ *   Eal.init(opts)  -> memory, lcore list, control zone, and one pinned worker
+ *                      thread per lcore, waiting for work (modules preloaded)
+ *   eal.ready()     -> every lcore thread is pinned and has its modules loaded
+ *   eal.launch(...) -> a message to each waiting thread: run the entry function
  *   eal.stop()      -> lcores see ctx.stopped() and return
  *   eal.wait()      -> their return values (or the first lcore's error)
  *   eal.close()     -> worker threads gone, signal handlers removed
@@ -36,6 +58,8 @@ export class Eal {
   /** lcore ids, sorted; lcore i runs on CPU i. */
   readonly lcores: readonly number[];
   private pool: Piscina | null = null;
+  private readonly threads: LcoreThread[] = [];
+  private readyP: Promise<LcoreInfo[]> = Promise.resolve([]);
   private run: Run | null = null;
   private infos: LcoreInfo[] = [];
   private removeSignals: (() => void) | null = null;
@@ -44,12 +68,13 @@ export class Eal {
   /** True when EAL memory is on 2 MB hugepages (sharedMemory only). */
   readonly memoryHuge: boolean;
 
-  private constructor(options: EalOptions, shared: SharedMemory) {
+  private constructor(options: EalOptions, shared: SharedMemory, threads: LcoreThreadOptions) {
     this.options = options;
     this.mem = shared.mem;
     this.memFd = shared.fd;
     this.memoryHuge = shared.hugepages;
     this.lcores = options.lcores;
+    this.startThreads((threads.preload ?? []).map(toModuleUrl));
   }
 
   /**
@@ -64,37 +89,30 @@ export class Eal {
 
   /**
    * Create the process's EAL: validates options (defaults filled in), creates
-   * `-m` MB of shared memory and reserves the EAL control zone. With
-   * `sharedMemory` the memory is a memfd another process can map (see
-   * shared-memory.ts; hugepages first unless `noHuge`). Throws UsageError for
-   * bad options, TpdkError ENOMEM when memory cannot be had, ENOTSUP when
-   * `sharedMemory` needs the native addon and it is missing.
+   * `-m` MB of shared memory, reserves the EAL control zone and starts the
+   * lcore threads (they pin themselves and import `threads.preload`; await
+   * ready() to know they have). With `sharedMemory` the memory is a memfd
+   * another process can map (see shared-memory.ts; hugepages first unless
+   * `noHuge`). Throws UsageError for bad options, TpdkError ENOMEM when memory
+   * cannot be had, ENOTSUP when `sharedMemory` needs the native addon and it
+   * is missing.
    */
-  static init(opts: Partial<EalOptions> = {}): Eal {
+  static init(opts: Partial<EalOptions> = {}, threads: LcoreThreadOptions = {}): Eal {
     const options = resolveEalOptions(opts);
     const shared: SharedMemory = options.sharedMemory
       ? createSharedMemory(options.memoryMb, options.noHuge)
       : { mem: Memory.create(options.memoryMb * 1024 * 1024), fd: -1, hugepages: false };
     reserveControlZone(shared.mem);
-    return new Eal(options, shared);
+    return new Eal(options, shared, threads);
   }
 
   /**
-   * Start `exportName` from module `moduleUrl` on every lcore
-   * (rte_eal_mp_remote_launch): `export async function NAME(ctx: LcoreContext, arg)`.
-   * `argFor(lcoreId)` gives each lcore its argument (structured-cloneable).
-   * Resolves once every lcore has pinned itself and loaded the module, with
-   * how each started; rejects if an lcore fails before that (bad module,
-   * missing export). Then use stop() and wait().
+   * One long-running piscina task per lcore (rte_eal_init's lcore threads):
+   * pool with min = max threads = lcores, one task per worker, no idle timeout.
    */
-  async launch(moduleUrl: string | URL, exportName: string, argFor: (lcoreId: number) => unknown = () => undefined): Promise<LcoreInfo[]> {
-    if (this.closed) throw new TpdkError("ECLOSED", "EAL is closed");
-    if (this.run?.running) throw new TpdkError("EBUSY", "lcores are still running; stop() and wait() first");
-    const url = toModuleUrl(moduleUrl);
+  private startThreads(preload: string[]): void {
     const n = this.lcores.length;
-    // All arguments first: if argFor throws, no lcore has started yet.
-    const args = this.lcores.map((id) => argFor(id));
-    this.pool ??= new Piscina({
+    const pool = new Piscina({
       filename: LCORE_WORKER_URL.href,
       minThreads: n,
       maxThreads: n,
@@ -102,8 +120,93 @@ export class Eal {
       idleTimeout: Infinity,
       maxQueue: n,
     });
+    this.pool = pool;
+    const ready: Promise<LcoreInfo>[] = [];
+    for (const lcoreId of this.lcores) {
+      const { port1, port2 } = new MessageChannel();
+      const task: LcoreThreadTask = {
+        sab: this.mem.sab,
+        lcoreId,
+        cpu: lcoreId,
+        pin: !this.options.noPin,
+        busyPoll: this.options.busyPoll,
+        preload,
+        port: port2,
+      };
+      const ended = (pool.run(task, { transferList: [port2] }) as Promise<void>).then(
+        () => undefined,
+        (e: unknown) => e ?? new Error("thread failed"),
+      );
+      const th: LcoreThread = { lcoreId, port: port1, on: null, ended };
+      port1.on("message", (r: LcoreReply) => th.on?.(r));
+      this.threads.push(th);
+      ready.push(
+        new Promise<LcoreInfo>((resolve, reject) => {
+          th.on = (r) => {
+            if (r.t !== "ready") return;
+            th.on = null;
+            if (r.loadError) reject(new TpdkError("ENOENT", `lcore ${lcoreId}: ${r.loadError}`));
+            else resolve(r.info);
+          };
+          void ended.then((e) =>
+            reject(new TpdkError("ELCORE", `lcore ${lcoreId}: thread ended before it was ready${e ? `: ${errorText(e)}` : ""}`)),
+          );
+        }).finally(() => port1.unref()),
+      );
+    }
+    this.readyP = Promise.all(ready).then((infos) => {
+      this.infos = infos;
+      const unpinned = infos.filter((i) => !i.pinned);
+      if (unpinned.length > 0) {
+        const ids = unpinned.map((i) => i.lcoreId).join(",");
+        warnUnpinnedOnce(
+          `lcore${unpinned.length > 1 ? "s" : ""} ${ids} run${unpinned.length > 1 ? "" : "s"} unpinned (${unpinned[0]!.reason}); polling threads may share a CPU`,
+          this.mem,
+        );
+      }
+      return infos;
+    });
+    this.readyP.catch(() => {}); // reported by ready() and launch()
+  }
+
+  /**
+   * Resolves, with how each lcore thread started, once every one is pinned
+   * and has imported the preloaded modules; rejects naming the lcore if one
+   * could not (a module that fails to load). launch() waits for it too.
+   */
+  ready(): Promise<LcoreInfo[]> {
+    return this.readyP;
+  }
+
+  /**
+   * Start `exportName` from module `moduleUrl` on every lcore
+   * (rte_eal_mp_remote_launch): `export async function NAME(ctx: LcoreContext, arg)`.
+   * `argFor(lcoreId)` gives each lcore its argument (structured-cloneable).
+   * The lcore threads already exist (Eal.init): this is one message to each,
+   * and the entry functions start within a millisecond when the module was
+   * preloaded. Resolves once every lcore has started it, with how each thread
+   * started; rejects if an lcore cannot (missing export, an argument that
+   * cannot be cloned). Then use stop() and wait().
+   */
+  async launch(moduleUrl: string | URL, exportName: string, argFor: (lcoreId: number) => unknown = () => undefined): Promise<LcoreInfo[]> {
+    if (this.closed) throw new TpdkError("ECLOSED", "EAL is closed");
+    if (this.run?.running) throw new TpdkError("EBUSY", "lcores are still running; stop() and wait() first");
+    const url = toModuleUrl(moduleUrl);
+    // All arguments first, each proved cloneable: if one is not, no lcore has started.
+    const args = this.lcores.map((id) => argFor(id));
+    for (let k = 0; k < args.length; k++) {
+      try {
+        structuredClone(args[k]);
+      } catch (e) {
+        const err = new TpdkError("ELCORE", `lcore ${this.lcores[k]}: ${errorText(e)}`);
+        this.run = { running: false, done: Promise.reject(err) };
+        this.run.done.catch(() => {}); // reported through wait()
+        throw err;
+      }
+    }
+    await this.readyP;
+    if (this.closed) throw new TpdkError("ECLOSED", "EAL is closed");
     Atomics.store(this.mem.i32, CTRL_STOP, 0);
-    this.infos = [];
 
     let firstError: TpdkError | null = null;
     const fail = (lcoreId: number, code: string, message: string) => {
@@ -113,47 +216,37 @@ export class Eal {
       }
     };
 
-    const started: Promise<LcoreInfo>[] = [];
+    const started: Promise<void>[] = [];
     const results: Promise<unknown>[] = [];
-    for (let k = 0; k < n; k++) {
-      const lcoreId = this.lcores[k]!;
-      const { port1, port2 } = new MessageChannel();
-      const task: LcoreTask = {
-        sab: this.mem.sab,
-        lcoreId,
-        cpu: lcoreId,
-        pin: !this.options.noPin,
-        busyPoll: this.options.busyPoll,
-        moduleUrl: url,
-        exportName,
-        arg: args[k],
-        port: port2,
-      };
-      const result = (this.pool.run(task, { transferList: [port2] }) as Promise<LcoreResult>).then(
-        (r) => r,
-        (e: unknown): LcoreResult => ({
-          ok: false,
-          message: e instanceof Error ? e.message : String(e),
-          code: "ELCORE",
-          stack: e instanceof Error ? (e.stack ?? "") : "",
-          info: null,
-          started: false,
+    for (let k = 0; k < this.threads.length; k++) {
+      const th = this.threads[k]!;
+      const lcoreId = th.lcoreId;
+      let onStarted!: () => void;
+      let onStartFailed!: (e: TpdkError) => void;
+      started.push(
+        new Promise<void>((resolve, reject) => {
+          onStarted = resolve;
+          onStartFailed = reject;
         }),
       );
-      started.push(
-        new Promise<LcoreInfo>((resolve, reject) => {
-          port1.once("message", (info: LcoreInfo) => resolve(info));
-          // The start report and the task's result travel on different channels, so
-          // the result of an entry function that failed at once can arrive first:
-          // `started` tells a failed start (reject launch) from a failed run
-          // (launch resolves; wait() reports it).
-          result.then((r) => {
-            if (r.ok) resolve(r.info);
-            else if (r.started && r.info) resolve(r.info);
-            else reject(new TpdkError(r.code, `lcore ${lcoreId}: ${r.message}`));
-          });
-        }).finally(() => port1.close()),
-      );
+      const result = new Promise<LcoreResult>((resolve) => {
+        th.on = (r) => {
+          if (r.t === "started") onStarted();
+          else if (r.t === "done") {
+            th.on = null;
+            th.port.unref();
+            resolve(r.result);
+          }
+        };
+        void th.ended.then((e) =>
+          resolve({ ok: false, message: `thread ended${e ? `: ${errorText(e)}` : ""}`, code: "ELCORE", stack: "", info: null, started: false }),
+        );
+      }).then((r) => {
+        // A failure before the entry function was called rejects launch; after it, wait().
+        if (!r.ok && !r.started) onStartFailed(new TpdkError(r.code, `lcore ${lcoreId}: ${r.message}`));
+        else onStarted();
+        return r;
+      });
       results.push(
         result.then((r) => {
           if (r.ok) return r.value;
@@ -161,6 +254,8 @@ export class Eal {
           return undefined;
         }),
       );
+      th.port.ref();
+      th.port.postMessage({ t: "run", url, exportName, arg: args[k] } satisfies LcoreCommand);
     }
 
     const run: Run = { running: true, done: Promise.resolve([]) };
@@ -172,17 +267,8 @@ export class Eal {
     run.done.catch(() => {}); // reported through wait()
     this.run = run;
 
-    const infos = await Promise.all(started);
-    this.infos = infos;
-    const unpinned = infos.filter((i) => !i.pinned);
-    if (unpinned.length > 0) {
-      const ids = unpinned.map((i) => i.lcoreId).join(",");
-      warnUnpinnedOnce(
-        `lcore${unpinned.length > 1 ? "s" : ""} ${ids} run${unpinned.length > 1 ? "" : "s"} unpinned (${unpinned[0]!.reason}); polling threads may share a CPU`,
-        this.mem,
-      );
-    }
-    return infos;
+    await Promise.all(started);
+    return this.infos.slice();
   }
 
   /**
@@ -244,21 +330,33 @@ export class Eal {
     if (this.run?.running) this.stop();
     const pool = this.pool;
     this.pool = null;
-    if (pool) {
-      if (this.run?.running) {
-        // Give lcores a moment to see the stop flag before terminating them.
-        await Promise.race([this.run.done.catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
-      }
-      await pool.destroy();
+    if (this.run?.running) {
+      // Give lcores a moment to see the stop flag before terminating them.
+      await Promise.race([this.run.done.catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     }
+    for (const th of this.threads) {
+      th.on = null;
+      try {
+        th.port.postMessage({ t: "exit" } satisfies LcoreCommand);
+      } catch {
+        // The thread is gone already.
+      }
+      th.port.close();
+    }
+    if (pool) await pool.destroy();
     const fd = this.memFd;
     this.memFd = -1;
     closeSharedMemoryFd(fd);
   }
+
 }
 
 function toModuleUrl(m: string | URL): string {
   if (m instanceof URL) return m.href;
   if (/^(file|data|node):/.test(m)) return m;
   return pathToFileURL(m).href;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -36,20 +36,31 @@ export interface LcoreInfo {
   readonly reason?: string;
 }
 
-/** Payload of one lcore task (main -> worker). Structured-cloned; `port` is transferred. */
-export interface LcoreTask {
+/** The task that becomes one lcore thread (Eal.init -> lcore-worker.ts). Structured-cloned; `port` is transferred. */
+export interface LcoreThreadTask {
   sab: SharedArrayBuffer;
   lcoreId: number;
   cpu: number;
   pin: boolean;
   busyPoll: boolean;
-  moduleUrl: string;
-  exportName: string;
-  arg: unknown;
+  /** Modules imported before the thread reports ready (file: URLs). */
+  preload: string[];
+  /** Commands in (LcoreCommand), replies out (LcoreReply). */
   port: MessagePort;
 }
 
-/** Result of one lcore task (worker -> main). Errors travel as data so code and message survive. */
+/** Main -> lcore thread. */
+export type LcoreCommand =
+  | { t: "run"; url: string; exportName: string; arg: unknown }
+  | { t: "exit" };
+
+/** Lcore thread -> main. */
+export type LcoreReply =
+  | { t: "ready"; info: LcoreInfo; loadError?: string }
+  | { t: "started" }
+  | { t: "done"; result: LcoreResult };
+
+/** Result of one launch on one lcore (worker -> main). Errors travel as data so code and message survive. */
 export type LcoreResult =
   | { ok: true; value: unknown; info: LcoreInfo }
   | {

@@ -74,11 +74,12 @@ export class InprocL2fwd {
     const enabled = enabledPorts((1 << nbPorts) - 1, nbPorts);
     const { dst } = destinations(enabled, [], nbPorts);
     const lcorePorts = assignLcores(enabled, lcores, o.portsPerLcore ?? nbPorts);
-    const eal = Eal.init({ lcores, memoryMb: o.memoryMb ?? 256 });
+    // The lcore threads load the loop now (rte_eal_init), so that launch is one message.
+    const eal = Eal.init({ lcores, memoryMb: o.memoryMb ?? 256 }, { preload: [LCORE_LOOP] });
     const ringMbufs = plans.reduce((n, p) => n + 2 * (p.driver.queueSize ?? 1024), 0);
     const n = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192) + (o.extraMbufs ?? 0);
     const pool = Mempool.create(eal.mem, "mbuf_pool", { n, cacheSize: MEMPOOL_CACHE_SIZE });
-    const bus = await VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu() });
+    const [bus] = await Promise.all([VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu() }), eal.ready()]);
     for (const port of bus.ports) {
       port.configure(1, 1);
       port.rxQueueSetup(0, { pool });

@@ -1,7 +1,7 @@
 // Lcore entry functions for eal.test.ts (loaded by lcore workers from dist/).
 import { TpdkError } from "@tpdk/eal";
 import type { LcoreContext } from "@tpdk/eal";
-import { lcoreId } from "@tpdk/eal";
+import { currentTid, lcoreId } from "@tpdk/eal";
 
 export interface CountResult {
   lcoreId: number;
@@ -48,4 +48,14 @@ export async function zonesSeen(ctx: LcoreContext, arg: { reserve: string }) {
   const seen = ctx.mem.zones();
   const own = ctx.mem.reserve(`${arg.reserve}${ctx.lcoreId}`, 100, 256);
   return { seen, own };
+}
+
+/** When this module was evaluated on the thread (once per thread: the lcore threads outlive launches). */
+const loadedAt = Date.now();
+let runs = 0;
+
+/** Which thread runs the entry, when its module was loaded, and how many launches this thread has run it. */
+export async function threadState(): Promise<{ tid: number; loadedAt: number; runs: number }> {
+  runs++;
+  return { tid: currentTid(), loadedAt, runs };
 }
