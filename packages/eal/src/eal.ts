@@ -348,7 +348,6 @@ export class Eal {
     this.memFd = -1;
     closeSharedMemoryFd(fd);
   }
-
 }
 
 function toModuleUrl(m: string | URL): string {
