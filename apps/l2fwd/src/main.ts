@@ -115,13 +115,13 @@ runMain(async () => {
   };
   let fault: string | undefined;
   let silent = false;
-  const deviceFault = (why: string, noHeartbeat: boolean): void => {
+  const deviceFault = (why: string, noHeartbeat: boolean, threadAlive = false): void => {
     if (fault || stopping) return;
     fault = why;
     silent = noHeartbeat;
     process.stderr.write(`l2fwd: ${why}; exiting\n`);
-    // Every port is served by the same device thread: none of them will answer.
-    for (const port of bus.ports) port.markDeviceDead(why);
+    // Every port is served by the same device thread: none of them will answer (unless it lives on).
+    if (!threadAlive) for (const port of bus.ports) port.markDeviceDead(why);
     stop("device fault");
   };
   bus.vhost.failed.catch((e: unknown) => deviceFault(deviceFailureText(e), false));
@@ -133,7 +133,11 @@ runMain(async () => {
       const now = performance.now();
       for (const p of enabled) {
         const port = bus.ports[p]!;
-        if (!port.checkDevice(now)) return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`, true);
+        if (!port.checkDevice(now)) {
+          // DEVICE_NEEDS_RESET: that device stopped processing (link down), the thread still answers.
+          if (port.needsReset) return deviceFault(`port ${p} (${port.name}): link down: ${port.deviceFault}`, false, true);
+          return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`, true);
+        }
       }
       if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
     }, DRAIN_CHECK_MS),

@@ -173,3 +173,67 @@ describe("a start that fails", () => {
     expect(() => RxQueue.attach(s.mem, 0, 0)).toThrow(/not set up/);
   });
 });
+
+describe("DEVICE_NEEDS_RESET after start (§2.1.2)", () => {
+  /** The fake device's heartbeat moves (it is alive) before each check. */
+  function beat(s: Setup): void {
+    const w = (s.dev.region + v.HDR_HEARTBEAT) >>> 2;
+    s.mem.u32[w] = s.mem.u32[w]! + 1;
+  }
+  const xstat = (s: Setup, name: string): number => s.port.xstats().find((x) => x.name === name)!.value;
+
+  it("is noticed on the configuration change notification: link down, deviceFault says so, stop/start recovers", () => {
+    const s = setup();
+    configure(s, 1, 1);
+    s.port.start();
+    const t0 = performance.now();
+    beat(s);
+    expect(s.port.checkDevice(t0)).toBe(true);
+    s.dev.setNeedsReset();
+    beat(s);
+    // Right away (no poll period waited): the notification moved the interrupt words.
+    expect(s.port.checkDevice(t0 + 1)).toBe(false);
+    expect(s.port.needsReset).toBe(true);
+    expect(s.port.deviceFault).toMatch(/^device needs reset \(DEVICE_NEEDS_RESET\)/);
+    expect(s.port.linkStatus().up).toBe(false);
+    expect(xstat(s, "device_needs_reset")).toBe(1);
+    beat(s);
+    expect(s.port.checkDevice(t0 + 2)).toBe(false); // sticky until restarted; counted once
+    expect(xstat(s, "device_needs_reset")).toBe(1);
+    // The device is alive: stop() resets it and gives every mbuf back; start() brings the port up again.
+    s.port.stop();
+    expect(s.pool.available()).toBe(s.pool.size);
+    s.port.start();
+    beat(s);
+    expect(s.port.checkDevice(performance.now())).toBe(true);
+    expect(s.port.needsReset).toBe(false);
+    expect(s.port.deviceFault).toBeNull();
+    expect(s.port.linkStatus().up).toBe(true);
+    s.port.close();
+  });
+
+  it("without a control queue, the TX queues' words carry the notification", () => {
+    const s = setup({ offered: ALL_FEATURES, maxPairs: 1 });
+    configure(s, 1, 1);
+    s.port.start();
+    beat(s);
+    expect(s.port.checkDevice()).toBe(true);
+    s.dev.setNeedsReset();
+    beat(s);
+    expect(s.port.checkDevice()).toBe(false);
+    expect(s.port.needsReset).toBe(true);
+    s.port.close();
+  });
+
+  it("linkStatus() reads it too (a device that did not notify)", () => {
+    const s = setup();
+    configure(s, 1, 1);
+    s.port.start();
+    s.dev.setNeedsReset(false);
+    beat(s);
+    expect(s.port.checkDevice()).toBe(true); // nothing was notified: no status read
+    expect(s.port.linkStatus().up).toBe(false);
+    expect(s.port.needsReset).toBe(true);
+    s.port.close();
+  });
+});

@@ -91,6 +91,7 @@ import { type TxMode, type VirtioPmdOptions, resolveOptions } from "./options.js
 import { type EthStats, type XStat, readQueueStats, sumStats, xstatsOf } from "./stats.js";
 import { SharedMemoryTransport, type VirtioTransport } from "./transport.js";
 import { DeviceLiveness, GuardedTransport } from "./liveness.js";
+import { ResetWatch } from "./reset-watch.js";
 import { bindThreadMemory } from "./registry.js";
 import {
   type QueueHeader, closeQueue, fillRx, openQueue, releaseQueue, reserveQueueZone, resetRing, writeQueueHeader,
@@ -200,6 +201,8 @@ export class VirtioPort {
   private promisc = false;
   private baseline = new Map<string, number>();
   private deviceIsReset = false;
+  /** DEVICE_NEEDS_RESET after start (reset-watch.ts). */
+  private readonly resetWatch = new ResetWatch();
 
   private constructor(mem: Memory, args: ProbeArgs, transport: VirtioTransport) {
     this.mem = mem;
@@ -431,6 +434,7 @@ export class VirtioPort {
     } finally {
       this.starting = false;
     }
+    this.resetWatch.arm(this.configChangeWords(pairs), this.mem.i32);
     // Open the queues to the lcores last: a new run generation per queue.
     for (let q = 0; q < this.nbRx; q++) openQueue(this.mem, this.rxq[q]!.zone);
     for (let q = 0; q < this.nbTx; q++) openQueue(this.mem, this.txq[q]!.zone);
@@ -459,6 +463,7 @@ export class VirtioPort {
     }
     for (let q = 0; q < this.nbRx; q++) closeQueue(this.mem, this.rxq[q]!.zone);
     for (let q = 0; q < this.nbTx; q++) closeQueue(this.mem, this.txq[q]!.zone);
+    this.resetWatch.disarm();
     try {
       if (this.live.alive) resetDevice(this.transport, RESET_TIMEOUT_MS);
     } catch (e) {
@@ -507,14 +512,41 @@ export class VirtioPort {
    * once (and still free every mbuf the rings hold). Lcores keep getting 0
    * from rxBurst and a ring that never drains from txBurst: the app should
    * stop them and close the port.
+   *
+   * Also false once the device has set DEVICE_NEEDS_RESET (§2.1.2; read
+   * after a configuration change notification):
+   * link down, xstat `device_needs_reset`, `deviceFault` says so and
+   * `needsReset` is true; the device is alive, so stop() resets it and
+   * start() brings the port up again.
    */
   checkDevice(now = performance.now()): boolean {
-    return this.live.check(now);
+    if (!this.live.check(now)) return false;
+    // DEVICE_NEEDS_RESET (§2.1.2): a status read when a configuration change may have been
+    // notified (reset-watch.ts). Main thread, off the data path.
+    if (this.state === PORT_STARTED && this.resetWatch.due(this.mem.i32)) {
+      try {
+        this.resetWatch.note(readStatus(this.transport));
+      } catch (e) {
+        if (!this.live.alive) return false; // the read timed out: the device is dead, said above
+        throw e;
+      }
+    }
+    return this.resetWatch.reason === null;
   }
 
-  /** Why the device is considered dead ("no heartbeat for 512 ms", "a register access timed out"), or null. */
+  /**
+   * Why the port cannot carry traffic: the device is dead ("no heartbeat for
+   * 512 ms", "a register access timed out"), or it set DEVICE_NEEDS_RESET
+   * after start ("device needs reset ..."; stop() and start() recover). Null
+   * while all is well.
+   */
   get deviceFault(): string | null {
-    return this.live.reason;
+    return this.live.reason ?? this.resetWatch.reason;
+  }
+
+  /** The device set DEVICE_NEEDS_RESET since the last start (noticed by checkDevice() or linkStatus()). */
+  get needsReset(): boolean {
+    return this.resetWatch.reason !== null;
   }
 
   /**
@@ -619,12 +651,15 @@ export class VirtioPort {
   private rawXstats(): XStat[] {
     const out = xstatsOf(this.mem, this.rxZones(), this.txZones());
     out.push({ name: "device_not_answering", value: this.live.deaths });
+    out.push({ name: "device_needs_reset", value: this.resetWatch.count });
     return out;
   }
 
   private linkUpNow(): boolean {
-    if (this.state !== PORT_STARTED || !this.live.alive) return false;
+    if (this.state !== PORT_STARTED || !this.live.alive || this.resetWatch.reason !== null) return false;
     try {
+      // A device that needs a reset processes nothing: its link is down whatever the config says.
+      if (!this.resetWatch.note(readStatus(this.transport))) return false;
       return readLinkUp(this.transport, this.negotiated);
     } catch (e) {
       // A trap that timed out declared the device dead: that is a link down, not an error.
@@ -742,6 +777,22 @@ export class VirtioPort {
     let size = 1;
     while (size * 2 <= max && size < IDLE_QUEUE_SIZE) size *= 2;
     programIdleQueue(this.mem, this.transport, this.portId, vq, size, hasFeature(this.negotiated, VIRTIO_F_EVENT_IDX));
+  }
+
+  /**
+   * The interrupt words that tell of a configuration change (reset-watch.ts):
+   * our transport wakes every queue's word then. Only those of queues on
+   * which the driver asks for no used-buffer interrupt are watched, so they
+   * move (almost) only for configuration changes: the control queue's, else
+   * the transmit queues' (under EVENT_IDX a TX word also moves once per 65536
+   * packets). RX words move with data in interrupt mode, and some devices
+   * signal RX even in poll mode.
+   */
+  private configChangeWords(pairs: number): number[] {
+    if (this.ctrlq !== null && hasFeature(this.negotiated, VIRTIO_NET_F_CTRL_VQ)) return [this.transport.interruptAddr(this.ctrlq.vq)];
+    const out: number[] = [];
+    for (let p = 0; p < pairs; p++) out.push(this.transport.interruptAddr(txQueueIndex(p)));
+    return out;
   }
 
   /** Reset the ring, tell the device where it is (traps), post RX buffers. */

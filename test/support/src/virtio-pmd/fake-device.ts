@@ -41,6 +41,9 @@ import {
   SPACE_DEVICE_CFG,
   SPACE_ISR,
   STATUS_FEATURES_OK,
+  STATUS_DEVICE_NEEDS_RESET,
+  STATUS_DRIVER_OK,
+  ISR_CONFIG,
   TRANSPORT_MAGIC,
   TRANSPORT_MAX_QUEUES,
   TRANSPORT_REGION_BYTES,
@@ -205,7 +208,11 @@ export class FakeNetDevice implements TrapHandler {
       for (let i = 0; i < width; i++) v |= (this.config[off + i] ?? 0) << (8 * i);
       return v >>> 0;
     }
-    if (space === SPACE_ISR) return 0;
+    if (space === SPACE_ISR) {
+      const v = this.isr;
+      this.isr = 0;
+      return v;
+    }
     return 0;
   }
 
@@ -471,6 +478,22 @@ export class FakeNetDevice implements TrapHandler {
     const q = this.queues[vq]!;
     this.mem.u16[(q.used + USED_RING + 8 * q.size) >>> 1] = v & 0xffff;
   }
+  /**
+   * Enter DEVICE_NEEDS_RESET as a device does after an error it cannot
+   * recover from (§2.1.2): set the bit and, with DRIVER_OK, send a
+   * configuration change notification (ISR bit 1, every enabled queue's
+   * interrupt word woken) unless `notify` is false.
+   */
+  setNeedsReset(notify = true): void {
+    this.status |= STATUS_DEVICE_NEEDS_RESET;
+    if (!notify || !(this.status & STATUS_DRIVER_OK)) return;
+    this.isr |= ISR_CONFIG;
+    this.queues.forEach((q, i) => {
+      if (q.enabled) this.interrupt(i);
+    });
+  }
+  isr = 0;
+
   /** Raise a used-buffer interrupt on `vq` (as a device does when the driver allows it). */
   interrupt(vq: number): void {
     Atomics.add(this.mem.i32, this.interruptWord(vq), 1);
