@@ -102,6 +102,33 @@ describe.skipIf(native === null)(`mmapShared buffers and the addon in worker thr
     await exit;
   });
 
+  it("watch() in a worker fires on the worker's own loop (the main thread writes the eventfd)", async () => {
+    const ev = n.eventfd(0);
+    fds.push(ev);
+    const w = new Worker(
+      `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const n = require(${JSON.stringify(BINARY)});
+      const w = n.watch(workerData.ev, n.POLLIN, (revents, status) => {
+        const value = n.eventfdRead(workerData.ev);
+        w.stop();
+        parentPort.postMessage({ revents, status, value });
+      });
+      parentPort.postMessage("watching");
+      `,
+      { eval: true, workerData: { ev } },
+    );
+    workers.push(w);
+    expect(await firstMessage(w)).toBe("watching");
+    const fired = firstMessage(w);
+    // Listen before the write: a worker that ends emits its last message and "exit" in one go.
+    const exited = new Promise((r) => w.once("exit", r));
+    n.eventfdWrite(ev, 3);
+    expect(await fired).toEqual({ revents: n.POLLIN, status: 0, value: 3 });
+    // The worker's watch stopped, so nothing keeps its loop alive: it exits by itself.
+    expect(await exited).toBe(0);
+  });
+
   it("the mapping stays valid while a worker holds the buffer after the main thread dropped its own", async () => {
     const fd = n.memfdCreate("tpdk-test", MB);
     fds.push(fd);
