@@ -605,6 +605,7 @@ struct WatchCleanupArg {
 struct Watch {
   uv_poll_t handle;
   Isolate* isolate;
+  Global<Context> context;  // the context watch() was called in; callbacks run there
   Global<Function> callback;
   node::AsyncCleanupHookHandle cleanupHook;
   WatchCleanupArg* cleanupHookArg = nullptr;  // owned by the hook until it runs or is removed
@@ -624,6 +625,7 @@ void WatchClosed(uv_handle_t* h) {
 void WatchClose(Watch* w) {
   uv_poll_stop(&w->handle);
   w->callback.Reset();
+  w->context.Reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), WatchClosed);
 }
 
@@ -643,7 +645,7 @@ void WatchFired(uv_poll_t* h, int status, int events) {
   Isolate* iso = w->isolate;
   HandleScope hs(iso);
   Local<Function> fn = w->callback.Get(iso);
-  Local<Context> ctx = fn->GetCreationContext().ToLocalChecked();
+  Local<Context> ctx = w->context.Get(iso);
   Context::Scope cs(ctx);
   Local<Value> argv[2] = {Integer::New(iso, status < 0 ? 0 : FromUvEvents(events)), Integer::New(iso, status)};
   // MakeCallback runs microtasks afterwards and reports a throw as an uncaught exception.
@@ -701,6 +703,7 @@ void WatchFd(const FunctionCallbackInfo<Value>& args) {
     return ThrowErrno(a, "uv_poll_start", std::to_string(fd), -r);
   }
   w->callback.Reset(iso, args[2].As<Function>());
+  w->context.Reset(iso, iso->GetCurrentContext());
   uint32_t id = a->nextWatchId++;
   a->watches[id] = w;
   w->cleanupHookArg = new WatchCleanupArg{a, id};
