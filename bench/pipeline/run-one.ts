@@ -73,7 +73,9 @@ async function main(): Promise<void> {
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
   const deviceCpu = eal.serviceCpu();
   const bus = await VdevPorts.start(eal.mem, plans, { deviceCpu, busyPoll: true });
-  const [genDev, sinkDev] = bus.devices as [(typeof bus.devices)[0], (typeof bus.devices)[0]];
+  // This pipeline's two ports are built-in devices (gen and sink).
+  const genDev = bus.devices[0]!;
+  const sinkDev = bus.devices[1]!;
   const [rxPort, txPort] = bus.ports as [(typeof bus.ports)[0], (typeof bus.ports)[0]];
   for (const port of bus.ports) {
     port.configure(1, 1);
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
   );
   guard.catch(() => {});
   const raced = async (ms: number): Promise<void> => {
-    await Promise.race([sleep(ms), guard, bus.vhost.failed]);
+    await Promise.race([sleep(ms), guard, bus.failed]);
   };
 
   snapshotWire(eal.mem, genStats, "gen", false); // throws unless these are the gen and sink wires

@@ -1,6 +1,6 @@
 import { Eal, TpdkError, parseEalArgs, runMain } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
-import { VdevPorts, deviceFailureText, planVdevs } from "@tpdk/vdev";
+import { VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
 import { formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { armDeviceKill } from "./faults.js";
@@ -31,14 +31,15 @@ runMain(async () => {
   // 2. Memory and the lcore threads (created, pinned and with the forwarding
   // loop loaded now, as rte_eal_init does, so that the launch below is one
   // message and the first poll follows the ports' start within a millisecond),
-  // the mbuf pool, the devices and their ports.
+  // the mbuf pool, the devices and their ports. net_virtio_user ports share
+  // EAL memory with their back-end: a memfd it can map.
   const lcoreLoop = new URL("./lcore-loop.js", import.meta.url);
-  const eal = Eal.init(ealOpts, { preload: [lcoreLoop] });
+  const eal = Eal.init({ ...ealOpts, sharedMemory: needsSharedMemory(plans) }, { preload: [lcoreLoop] });
   const ringMbufs = plans.reduce((n, p) => n + 2 * (p.driver.queueSize ?? 1024), 0);
   const nbMbufs = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
   const [bus] = await Promise.all([
-    VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll }),
+    VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll, memoryFd: eal.memoryFd }),
     eal.ready(),
   ]);
   const macs: number[][] = [];
@@ -124,7 +125,18 @@ runMain(async () => {
     if (!threadAlive) for (const port of bus.ports) port.markDeviceDead(why);
     stop("device fault");
   };
-  bus.vhost.failed.catch((e: unknown) => deviceFault(deviceFailureText(e), false));
+  bus.failed.catch((e: unknown) => deviceFault(deviceFailureText(e), false));
+  bus.onLinkChange((p, up, why) => {
+    if (up) return console.log(`Port ${p} Link up (${bus.ports[p]!.name}: ${why})`);
+    // A client port has nobody to wait for (DPDK's virtio_user client does not reconnect): stop.
+    if (bus.userTransports[p]?.waitsForReconnect) return console.log(`Port ${p} Link down (${bus.ports[p]!.name}: ${why}); waiting for the back-end to reconnect`);
+    if (fault || stopping) return;
+    fault = `port ${p} (${bus.ports[p]!.name}): vhost-user back-end gone: ${why}`;
+    process.stderr.write(`l2fwd: ${fault}; exiting\n`);
+    // Only this port lost its device: its rings' mbufs come back without waiting for it; the others drain normally.
+    bus.ports[p]!.markDeviceDead(why);
+    stop("device fault");
+  });
   const timers: NodeJS.Timeout[] = [];
   if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
   timers.push(
@@ -142,7 +154,7 @@ runMain(async () => {
       if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
     }, DRAIN_CHECK_MS),
   );
-  const killTimer = armDeviceKill(() => void bus.vhost.kill());
+  const killTimer = armDeviceKill(() => void bus.kill());
   if (lcoreIds.length === 0) stop("no lcore has a port");
 
   // 5. Shutdown: lcores stop and flush their TX buffers, ports drain and close, wires flush.
@@ -156,7 +168,7 @@ runMain(async () => {
   clearTimeout(killTimer);
   // A silent thread may be hung rather than gone: stop() would wait for it, terminating it cannot hang.
   // (A thread that reported a failure still runs: it is stopped normally, flushing the wires.)
-  if (silent) await bus.vhost.kill();
+  if (silent) await bus.kill();
   await bus.close();
   await eal.close();
   print();
@@ -177,10 +189,14 @@ runMain(async () => {
 /** The port's fault counters from its driver, device and wire (cold: every -T seconds and at exit). */
 function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
   const port = bus.ports[p]!;
-  const dev = bus.devices[p]!;
-  const wire = dev.wireStats();
+  const dev = bus.devices[p];
   let txRingFull = 0;
   for (const x of port.xstats()) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
+  if (!dev) {
+    // A vhost-user port: what the back-end did with the frames is its own to count.
+    return { missed: 0, delivered: port.stats().opackets, rxNombuf: port.stats().rx_nombuf, txRingFull, wireWriteErrors: 0, wireLastWriteError: null };
+  }
+  const wire = dev.wireStats();
   // Frames the wire took but could not write out: failed writes or sends, and
   // (udp) frames dropped because its send pool was full.
   const notWritten = wire.writeErrors + wire.sendDropped;
@@ -204,7 +220,8 @@ function drained(c: readonly PortCounters[], bus: VdevPorts, enabled: readonly n
   let rx = 0;
   let out = 0;
   for (let i = 0; i < enabled.length; i++) {
-    if (bus.devices[enabled[i]!]!.stats().rxPackets !== c[i]!.rx) return false;
+    const dev = bus.devices[enabled[i]!];
+    if (dev && dev.stats().rxPackets !== c[i]!.rx) return false;
     rx += c[i]!.rx;
     out += c[i]!.tx + c[i]!.dropped;
   }

@@ -1,19 +1,14 @@
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { type WireSpec, parseWireSpec, validateWirePeers } from "@tpdk/vhost";
+import { type VirtioUserOptions, DEFAULT_VIRTIO_USER_QUEUE_SIZE, parseVirtioUserArgs } from "@tpdk/vhost-user";
 import { type VirtioPmdOptions, PMD_MAX_PORTS, formatMac, parseDriverArgs } from "@tpdk/virtio-pmd";
 
-/**
- * One `--vdev` string, understood: the device's wire and the driver's options.
- * Planning only reads and validates (pcap inputs are read, outputs opened), so
- * every bad vdev is reported before any thread starts.
- */
-export interface VdevPlan {
+interface PlanBase {
   /** ethdev port id: the position of the --vdev on the command line. */
   readonly portId: number;
-  /** "virtio0" */
+  /** "virtio0", "net_virtio_user0" */
   readonly name: string;
   readonly vdev: string;
-  readonly wire: WireSpec;
   readonly driver: VirtioPmdOptions;
   /**
    * `mac=`: the device's MAC ("02:00:00:00:00:0a"), as DPDK virtio_user's
@@ -23,23 +18,70 @@ export interface VdevPlan {
   readonly mac?: string;
 }
 
+/** A built-in software virtio-net device (device thread) on a wire. */
+export interface BuiltinPlan extends PlanBase {
+  readonly kind: "virtio";
+  readonly wire: WireSpec;
+}
+
+/** The driver as a vhost-user front-end to a back-end in another process (DPDK's net_virtio_user). */
+export interface VirtioUserPlan extends PlanBase {
+  readonly kind: "virtio_user";
+  readonly user: VirtioUserOptions;
+}
+
+/**
+ * One `--vdev` string, understood. Planning only reads and validates (pcap
+ * inputs are read, outputs opened), so every bad vdev is reported before any
+ * thread starts.
+ */
+export type VdevPlan = BuiltinPlan | VirtioUserPlan;
+
+/** The vdev kinds --vdev takes, for messages and --help. */
+export const VDEV_KINDS: readonly { readonly prefix: string; readonly what: string }[] = [
+  { prefix: "virtio", what: "built-in software virtio-net device on a wire: --vdev virtio0,wire=gen|sink|pcap|udp|loop,..." },
+  { prefix: "net_virtio_user", what: "virtio-user: our driver on a vhost-user back-end: --vdev net_virtio_user0,path=SOCKET[,queues=N][,queue_size=N][,server=1][,mac=MAC]" },
+];
+
 export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
   if (vdevs.length > PMD_MAX_PORTS) throw new UsageError(`--vdev: ${vdevs.length} devices given, at most ${PMD_MAX_PORTS} ports are supported`);
   const seen = new Set<string>();
-  const plans = vdevs.map((vdev, portId) => {
+  const plans = vdevs.map((vdev, portId): VdevPlan => {
     const d = parseDevargs(vdev);
-    if (d.driver !== "virtio") {
-      throw new UsageError(`--vdev ${vdev}: unknown driver "${d.driver}"; tpdk has virtio devices: use --vdev virtio0,wire=gen`);
-    }
     if (seen.has(d.name)) throw new UsageError(`--vdev ${vdev}: device name ${d.name} is used twice; give each --vdev its own index`);
     seen.add(d.name);
+    if (d.driver === "net_virtio_user" || d.driver === "virtio_user") {
+      // DPDK's virtio_user rings default to 256 entries, not the ethdev's 1024.
+      if (!d.args.has("queue_size")) d.args.set("queue_size", String(DEFAULT_VIRTIO_USER_QUEUE_SIZE));
+      const driver = parseDriverArgs(d.name, d.args);
+      // mac= is the device's MAC here too: the front-end's emulated config holds it.
+      const user = parseVirtioUserArgs(d.name, d.args, driver.queueSize ?? DEFAULT_VIRTIO_USER_QUEUE_SIZE, driver.mac);
+      delete driver.mac;
+      assertNoUnknownKeys(d.args, d.name);
+      return { kind: "virtio_user", portId, name: d.name, vdev, driver, user };
+    }
+    if (d.driver !== "virtio") {
+      throw new UsageError(`--vdev ${vdev}: unknown driver "${d.driver}"; tpdk has ${VDEV_KINDS.map((k) => `${k.prefix}N`).join(" and ")}, e.g. --vdev virtio0,wire=gen`);
+    }
     const driver = parseDriverArgs(d.name, d.args);
     const wire = parseWireSpec(d.name, d.args);
     assertNoUnknownKeys(d.args, d.name);
     const mac = driver.mac === undefined ? undefined : formatMac(driver.mac);
     delete driver.mac;
-    return mac === undefined ? { portId, name: d.name, vdev, wire, driver } : { portId, name: d.name, vdev, wire, driver, mac };
+    return mac === undefined ? { kind: "virtio", portId, name: d.name, vdev, wire, driver } : { kind: "virtio", portId, name: d.name, vdev, wire, driver, mac };
   });
-  validateWirePeers(plans); // across vdevs: loop peers point back, udp local addresses distinct
+  const builtin = plans.filter((p): p is BuiltinPlan => p.kind === "virtio");
+  // The device thread numbers its devices in --vdev order; a loop's peer= is a port id, so the two must agree.
+  const firstUser = plans.findIndex((p) => p.kind === "virtio_user");
+  const misplaced = builtin.find((p) => p.wire.kind === "loop" && firstUser >= 0 && firstUser < builtin[builtin.length - 1]!.portId);
+  if (misplaced) {
+    throw new UsageError(`${misplaced.name}: wire=loop ports need their --vdev before every net_virtio_user one; move the net_virtio_user --vdev last`);
+  }
+  validateWirePeers(builtin); // loop peers point back, udp local addresses distinct
   return plans;
+}
+
+/** True when some port needs EAL memory another process can map. */
+export function needsSharedMemory(plans: readonly VdevPlan[]): boolean {
+  return plans.some((p) => p.kind === "virtio_user");
 }

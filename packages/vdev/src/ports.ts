@@ -1,8 +1,13 @@
-import type { Memory } from "@tpdk/eal";
+import { type Memory, TpdkError } from "@tpdk/eal";
+import { native, nativeMissingReason } from "@tpdk/native";
 import { Vhost, type VhostDevice } from "@tpdk/vhost";
+import { VhostUserTransport } from "@tpdk/vhost-user";
 import { VirtioPort } from "@tpdk/virtio-pmd";
 import { type DeviceFailure, explainFailure } from "./failure.js";
-import type { VdevPlan } from "./plan.js";
+import type { BuiltinPlan, VdevPlan } from "./plan.js";
+
+/** A port's link went down or came back (vhost-user back-ends): the app prints it. */
+export type PortLinkListener = (portId: number, up: boolean, why: string) => void;
 
 export interface VdevStartOptions {
   /** CPU for the device thread (eal.serviceCpu()); -1 or undefined: unpinned. */
@@ -11,43 +16,80 @@ export interface VdevStartOptions {
   readonly busyPoll?: boolean;
   /** Queue pairs each device offers (one per lcore that polls it). Default 1. */
   readonly queuePairs?: number;
+  /** The EAL memory's memfd (eal.memoryFd): net_virtio_user shares it with the back-end. */
+  readonly memoryFd?: number;
 }
 
 /**
- * The vdev bus: for each plan, a software virtio-net device (served by one
- * device thread) and the virtio PMD port bound to it. The driver meets the
- * device only through the transport offset, as it would a PCI function.
+ * The vdev bus: for each plan, the virtio PMD port and what is behind it:
+ * a software virtio-net device (built-in `virtio` ports, all served by one
+ * device thread; the driver meets it only through the transport offset, as
+ * it would a PCI function), or a vhost-user back-end in another process
+ * (`net_virtio_user` ports, through a VhostUserTransport).
  */
 export class VdevPorts {
-  readonly vhost: Vhost;
-  readonly devices: readonly VhostDevice[];
+  /** The device thread, when some port is built-in. */
+  readonly vhost: Vhost | null;
+  /** By port id: the built-in device, or undefined for a vhost-user port. */
+  readonly devices: readonly (VhostDevice | undefined)[];
   readonly ports: readonly VirtioPort[];
+  /** By port id: the vhost-user transport of a net_virtio_user port. */
+  readonly userTransports: readonly (VhostUserTransport | undefined)[];
   private closed = false;
   private readonly failure: DeviceFailure;
 
-  private constructor(vhost: Vhost, devices: VhostDevice[], ports: VirtioPort[], failure: DeviceFailure) {
+  private constructor(vhost: Vhost | null, devices: (VhostDevice | undefined)[], ports: VirtioPort[], users: (VhostUserTransport | undefined)[], failure: DeviceFailure) {
     this.vhost = vhost;
     this.devices = devices;
     this.ports = ports;
+    this.userTransports = users;
     this.failure = failure;
   }
 
   static async start(mem: Memory, plans: readonly VdevPlan[], opts: VdevStartOptions = {}): Promise<VdevPorts> {
-    const vhostOpts: { cpu?: number; busyPoll?: boolean } = {};
-    if (opts.deviceCpu !== undefined && opts.deviceCpu >= 0) vhostOpts.cpu = opts.deviceCpu;
-    if (opts.busyPoll) vhostOpts.busyPoll = true;
-    const vhost = new Vhost(mem, vhostOpts);
-    // A vdev's mac= is its device's MAC (the driver reads it from the config).
-    const devices = plans.map((p) => vhost.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}) }));
-    await vhost.start();
+    const builtin = plans.filter((p): p is BuiltinPlan => p.kind === "virtio");
+    let vhost: Vhost | null = null;
+    const devices: (VhostDevice | undefined)[] = [];
     const failure: DeviceFailure = {};
-    vhost.failed.catch((e: Error) => (failure.error = e));
+    if (builtin.length > 0) {
+      const vhostOpts: { cpu?: number; busyPoll?: boolean } = {};
+      if (opts.deviceCpu !== undefined && opts.deviceCpu >= 0) vhostOpts.cpu = opts.deviceCpu;
+      if (opts.busyPoll) vhostOpts.busyPoll = true;
+      const v = new Vhost(mem, vhostOpts);
+      vhost = v;
+      for (const p of builtin) {
+        // A vdev's mac= is its device's MAC (the driver reads it from the config).
+        devices[p.portId] = v.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}) });
+      }
+      await v.start();
+      v.failed.catch((e: Error) => (failure.error = e));
+    }
     const ports: VirtioPort[] = [];
+    const users: (VhostUserTransport | undefined)[] = [];
     try {
       for (const p of plans) {
-        ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transportOffset: devices[p.portId]!.transportOffset, options: p.driver }));
+        if (p.kind === "virtio") {
+          ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transportOffset: devices[p.portId]!.transportOffset, options: p.driver }));
+          continue;
+        }
+        if (!native) throw new TpdkError("ENOTSUP", `${p.name}: net_virtio_user needs the native addon @tpdk/native: ${nativeMissingReason}`);
+        if (opts.memoryFd === undefined || opts.memoryFd < 0) {
+          throw new TpdkError("ENOTSUP", `${p.name}: net_virtio_user needs EAL memory another process can map (Eal.init with sharedMemory)`);
+        }
+        const t = VhostUserTransport.open(mem, native, opts.memoryFd, p.name, p.user);
+        users[p.portId] = t;
+        try {
+          ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transport: t, options: p.driver }));
+        } catch (e) {
+          t.close();
+          users[p.portId] = undefined;
+          throw e;
+        }
       }
     } catch (e) {
+      for (const port of ports) port.close();
+      for (const t of users) t?.close();
+      if (!vhost) throw e;
       const why = await explainFailure(failure, e);
       // A trap that timed out with no failure reported: the thread is hung, and
       // stop() would wait for it in vain; terminating it cannot hang.
@@ -55,7 +97,22 @@ export class VdevPorts {
       await (silent ? vhost.kill() : vhost.stop()).catch(() => undefined);
       throw why;
     }
-    return new VdevPorts(vhost, devices, ports, failure);
+    return new VdevPorts(vhost, devices, ports, users, failure);
+  }
+
+  /** Tell `l` when a vhost-user port's link goes down or comes back. */
+  onLinkChange(l: PortLinkListener): void {
+    this.userTransports.forEach((t, portId) => t?.onLinkChange((up, why) => l(portId, up, why)));
+  }
+
+  /** The device thread's failure, as a promise that never resolves when there is no device thread. */
+  get failed(): Promise<never> {
+    return this.vhost ? this.vhost.failed : new Promise<never>(() => undefined);
+  }
+
+  /** Terminate the device thread (when it may be hung). */
+  async kill(): Promise<void> {
+    await this.vhost?.kill();
   }
 
   /** The device thread's failure once it has been reported (`vhost.failed` rejected), else undefined. */
@@ -76,7 +133,9 @@ export class VdevPorts {
 
   /** Every device's finite input is used up and everything sent to it was taken. */
   inputExhausted(): boolean {
-    return this.devices.every((d) => d.inputExhausted());
+    // A vhost-user back-end's input has no end we could know of.
+    if (this.userTransports.some((t) => t !== undefined)) return false;
+    return this.devices.every((d) => d === undefined || d.inputExhausted());
   }
 
   /**
@@ -91,7 +150,8 @@ export class VdevPorts {
       port.stop();
       port.close();
     }
-    await this.vhost.stop();
+    for (const t of this.userTransports) t?.close();
+    await this.vhost?.stop();
   }
 }
 

@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { Eal } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import { VdevPorts, planVdevs } from "@tpdk/vdev";
+import type { VhostDevice } from "@tpdk/vhost";
 import { type LcoreArg, type PortCounters, assignLcores, destinations, enabledPorts, readCounters, reserveStats } from "@tpdk/l2fwd";
 
 // The compiled loop, through l2fwd's exports map (lcores are plain Node threads).
@@ -132,9 +133,14 @@ export class InprocL2fwd {
     return this.drained();
   }
 
+  /** This harness plans built-in ports only: every port has a device. */
+  private builtinDevices(): VhostDevice[] {
+    return this.bus.devices.map((d) => d!);
+  }
+
   /** Layer readers, one call per layer (all ports), for ordered snapshots. */
   readWires(): PortLayers["wire"][] {
-    return this.bus.devices.map((d) => {
+    return this.builtinDevices().map((d) => {
       const w = d.wireStats();
       return {
         generated: w.generated, missed: w.missed, received: w.received, lost: w.lost, duplicated: w.duplicated,
@@ -143,7 +149,7 @@ export class InprocL2fwd {
     });
   }
   readDevices(): PortLayers["device"][] {
-    return this.bus.devices.map((d) => {
+    return this.builtinDevices().map((d) => {
       const s = d.stats();
       return {
         rxPackets: s.rxPackets, rxMissed: s.rxMissed, rxOther: s.rxOversize + s.rxNoFit + s.rxDropped,

@@ -6,3 +6,5 @@ export * from "./ports.js";
 export * from "./udp.js";
 export * from "./dist-url.js";
 export * from "./varied-frames.js";
+export * from "./testpmd.js";
+export * from "./fake-vhost-backend.js";

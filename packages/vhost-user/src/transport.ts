@@ -1,0 +1,524 @@
+import { type Memory, TpdkError } from "@tpdk/eal";
+import type { NativeBinding } from "@tpdk/native";
+import {
+  CC_CONFIG_GENERATION, CC_DEVICE_FEATURE, CC_DEVICE_FEATURE_SELECT, CC_DEVICE_STATUS, CC_DRIVER_FEATURE,
+  CC_DRIVER_FEATURE_SELECT, CC_NUM_QUEUES, CC_QUEUE_DESC_HI, CC_QUEUE_DESC_LO, CC_QUEUE_DEVICE_HI, CC_QUEUE_DEVICE_LO,
+  CC_QUEUE_DRIVER_HI, CC_QUEUE_DRIVER_LO, CC_QUEUE_ENABLE, CC_QUEUE_NOTIFY_OFF, CC_QUEUE_SELECT, CC_QUEUE_SIZE,
+  type Features, ISR_CONFIG, NET_CFG_MAC, NET_CFG_MAX_VIRTQUEUE_PAIRS, NET_CFG_STATUS, SPACE_COMMON_CFG,
+  SPACE_DEVICE_CFG, SPACE_ISR, STATUS_DRIVER_OK, STATUS_FEATURES_OK, USED_IDX, VIRTIO_NET_S_LINK_UP,
+} from "@tpdk/virtio";
+import type { VirtioTransport } from "@tpdk/virtio-pmd";
+import { acceptWithin, connectClient, listenServer, removeSocket } from "./connection.js";
+import { CtrlResponder } from "./ctrl-responder.js";
+import { deviceFeatures, backendFeatureMask } from "./features.js";
+import { type BackendInfo, VhostUserFrontend } from "./frontend.js";
+import type { VirtioUserOptions } from "./options.js";
+
+/**
+ * Where our memory appears in the back-end's "front-end virtual address"
+ * space: any base works as long as SET_VRING_ADDR uses the same one
+ * (vhost-user-facts §2); a non-zero base keeps address 0 meaning "none".
+ */
+export const USERSPACE_BASE = 0x1000_0000_0000;
+
+/** Words this transport keeps in EAL memory: the data path kicks and waits by address, as with the built-in device. */
+const NOTIFY_WORDS = 0;
+const INTERRUPT_WORDS = 64 * 4;
+const DOORBELL_WORD = 128 * 4;
+const ZONE_BYTES = 129 * 4;
+const MAX_QUEUES = 64;
+/** How often the main thread forwards data-path kicks to the back-end's kick eventfds (ms). */
+const KICK_FORWARD_MS = 1;
+
+interface QueueRegs {
+  size: number;
+  desc: number;
+  avail: number;
+  used: number;
+  enabled: boolean;
+}
+
+type Link =
+  | { state: "connected"; frontend: VhostUserFrontend; backend: BackendInfo }
+  | { state: "waiting"; why: string }
+  | { state: "closed" };
+
+/** Told when the link goes down or comes back (server=1): l2fwd prints one line. */
+export type LinkListener = (up: boolean, why: string) => void;
+
+/**
+ * net_virtio_user's transport: the register file the driver already speaks
+ * (virtio 1.2 §4.1.4.3 common configuration, §5.1.4 net configuration),
+ * emulated here, with status transitions turned into vhost-user messages as
+ * DPDK's virtio_user_dev does:
+ *
+ *   FEATURES_OK  -> SET_FEATURES
+ *   DRIVER_OK    -> SET_MEM_TABLE (our EAL memfd as one region: guest
+ *                   address = bus address), then per ring NUM, BASE, ADDR,
+ *                   KICK, CALL, and ENABLE for pair 0
+ *   status 0     -> per ring ENABLE 0 and GET_VRING_BASE (the back-end stops)
+ *   control queue kicks -> answered here (CtrlResponder); VQ_PAIRS_SET
+ *                   enables/disables ring pairs
+ *
+ * The data path is untouched: rings, notify and interrupt words live in EAL
+ * memory. Data-path kicks (rare: DPDK's back-end sets NO_NOTIFY) are
+ * forwarded to the kick eventfds from a main-thread timer; call eventfds are
+ * watched on the event loop and turned into interrupt-word wakes.
+ */
+export class VhostUserTransport implements VirtioTransport {
+  readonly name: string;
+  private readonly mem: Memory;
+  private readonly native: NativeBinding;
+  private readonly memFd: number;
+  private readonly opts: VirtioUserOptions;
+  private readonly zone: number;
+  private link: Link;
+  private listenFd = -1;
+  private acceptWatch: { stop(): void } | null = null;
+  private connWatch: { stop(): void } | null = null;
+  private kickTimer: NodeJS.Timeout | null = null;
+  private readonly listeners: LinkListener[] = [];
+  private beats = 0;
+
+  // Register file state.
+  private status = 0;
+  private deviceFeatureSelect = 0;
+  private driverFeatureSelect = 0;
+  private offered: Features = { lo: 0, hi: 0 };
+  private driverFeatures: { lo: number; hi: number } = { lo: 0, hi: 0 };
+  private queueSelect = 0;
+  private readonly queues: QueueRegs[] = [];
+  private configGeneration = 0;
+  private isr = 0;
+  private readonly mac = new Uint8Array(6);
+  private readonly pairs: number;
+  private readonly ctrlIndex: number;
+  private activePairs = 1;
+  private ringsUp = false;
+  private readonly kickFds: number[] = [];
+  private readonly callFds: number[] = [];
+  private readonly callWatches: ({ stop(): void } | null)[] = [];
+  private readonly lastNotify: number[] = [];
+  private readonly ctrl: CtrlResponder;
+
+  private constructor(mem: Memory, native: NativeBinding, memFd: number, name: string, opts: VirtioUserOptions, link: Link) {
+    this.mem = mem;
+    this.native = native;
+    this.memFd = memFd;
+    this.name = name;
+    this.opts = opts;
+    this.link = link;
+    const zoneName = `vuser.${name}`;
+    this.zone = (mem.lookup(zoneName) ?? mem.reserve(zoneName, ZONE_BYTES, 64)).offset;
+    const backendPairs = link.state === "connected" ? link.backend.queuePairs : opts.queues;
+    this.pairs = Math.max(1, Math.min(opts.queues, backendPairs, (MAX_QUEUES - 1) >>> 1));
+    this.ctrlIndex = 2 * this.pairs;
+    for (let q = 0; q <= this.ctrlIndex; q++) this.queues.push(emptyQueue(opts.queueSize));
+    if (opts.mac) this.mac.set(opts.mac);
+    this.ctrl = new CtrlResponder(mem, {
+      setQueuePairs: (n) => this.setQueuePairs(n),
+      setMac: (m) => this.mac.set(m),
+    });
+    if (link.state === "connected") this.offered = deviceFeatures(link.backend, this.pairs);
+  }
+
+  /**
+   * Connect (client) or listen and accept (server=1), then the handshake.
+   * `memFd` is the EAL memory's memfd: the one region the back-end maps.
+   */
+  static open(mem: Memory, native: NativeBinding, memFd: number, name: string, opts: VirtioUserOptions): VhostUserTransport {
+    let listenFd = -1;
+    let fd: number;
+    if (opts.server) {
+      listenFd = listenServer(native, opts.path, name);
+      try {
+        fd = acceptWithin(native, listenFd, opts.connectTimeoutMs, name, opts.path);
+      } catch (e) {
+        native.close(listenFd);
+        removeSocket(opts.path);
+        throw e;
+      }
+    } else {
+      fd = connectClient(native, opts.path, name);
+    }
+    const frontend = new VhostUserFrontend(native, fd, name, opts.replyTimeoutMs);
+    let backend: BackendInfo;
+    try {
+      backend = frontend.handshake();
+    } catch (e) {
+      frontend.close();
+      if (listenFd >= 0) {
+        native.close(listenFd);
+        removeSocket(opts.path);
+      }
+      throw withStep(e, "handshake");
+    }
+    const t = new VhostUserTransport(mem, native, memFd, name, opts, { state: "connected", frontend, backend });
+    t.listenFd = listenFd;
+    t.watchConnection();
+    return t;
+  }
+
+  onLinkChange(l: LinkListener): void {
+    this.listeners.push(l);
+  }
+
+  /** server=1: a lost back-end may come back (we keep listening). */
+  get waitsForReconnect(): boolean {
+    return this.opts.server;
+  }
+
+  get linkUp(): boolean {
+    return this.link.state === "connected";
+  }
+
+  // ------------------------------------------------------------ VirtioTransport
+
+  read(space: number, off: number, width: 1 | 2 | 4): number {
+    if (space === SPACE_COMMON_CFG) return this.readCommon(off, width);
+    if (space === SPACE_DEVICE_CFG) return this.readConfig(off, width);
+    if (space === SPACE_ISR) {
+      const v = this.isr;
+      this.isr = 0;
+      return v;
+    }
+    return 0;
+  }
+
+  write(space: number, off: number, width: 1 | 2 | 4, value: number): void {
+    // §5.1.4.2: the driver must not write device configuration; like a conforming device we ignore it.
+    if (space !== SPACE_COMMON_CFG) return;
+    const q = this.queues[this.queueSelect];
+    switch (off) {
+      case CC_DEVICE_FEATURE_SELECT: this.deviceFeatureSelect = value; return;
+      case CC_DRIVER_FEATURE_SELECT: this.driverFeatureSelect = value; return;
+      case CC_DRIVER_FEATURE:
+        if (this.driverFeatureSelect === 0) this.driverFeatures.lo = value >>> 0;
+        else if (this.driverFeatureSelect === 1) this.driverFeatures.hi = value >>> 0;
+        return;
+      case CC_DEVICE_STATUS: this.writeStatus(value & 0xff); return;
+      case CC_QUEUE_SELECT: this.queueSelect = value & 0xffff; return;
+    }
+    if (!q || this.ringsUp) return; // queue registers are fixed once the rings run
+    switch (off) {
+      case CC_QUEUE_SIZE: if (value >= 1 && value <= this.opts.queueSize) q.size = value; return;
+      case CC_QUEUE_DESC_LO: q.desc = value >>> 0; return;
+      case CC_QUEUE_DRIVER_LO: q.avail = value >>> 0; return;
+      case CC_QUEUE_DEVICE_LO: q.used = value >>> 0; return;
+      case CC_QUEUE_DESC_HI: case CC_QUEUE_DRIVER_HI: case CC_QUEUE_DEVICE_HI:
+        // EAL memory is below 4 GiB: bus addresses have no high half.
+        if (value !== 0) q.enabled = false;
+        return;
+      case CC_QUEUE_ENABLE: q.enabled = value === 1 && this.mem.contains(q.desc, 16); return;
+    }
+    void width;
+  }
+
+  kick(queueNotifyOff: number): void {
+    if (queueNotifyOff === this.ctrlIndex) {
+      if (this.ctrl.process() > 0) this.isr |= 1;
+      return;
+    }
+    const fd = this.kickFds[queueNotifyOff];
+    if (fd !== undefined && this.ringsUp) this.native.eventfdWrite(fd, 1);
+  }
+
+  notifyAddr(queueNotifyOff: number): number {
+    return this.zone + NOTIFY_WORDS + 4 * queueNotifyOff;
+  }
+  interruptAddr(queue: number): number {
+    return this.zone + INTERRUPT_WORDS + 4 * queue;
+  }
+  doorbellAddr(): number {
+    return this.zone + DOORBELL_WORD;
+  }
+  /** Moves while the back-end is connected (or, with server=1, while we wait for it): the port's liveness check. */
+  heartbeat(): number {
+    if (this.link.state === "connected" || (this.link.state === "waiting" && this.opts.server)) this.beats = (this.beats + 1) >>> 0;
+    return this.beats;
+  }
+  maxQueues(): number {
+    return this.ctrlIndex + 1;
+  }
+
+  /** Close the connection, the eventfds and (server) the socket file. Idempotent. */
+  close(): void {
+    this.stopRings(false);
+    this.dropConnection({ state: "closed" });
+    this.acceptWatch?.stop();
+    this.acceptWatch = null;
+    if (this.listenFd >= 0) {
+      safeClose(this.native, this.listenFd);
+      this.listenFd = -1;
+      removeSocket(this.opts.path);
+    }
+    for (const fd of [...this.kickFds, ...this.callFds]) if (fd !== undefined) safeClose(this.native, fd);
+    this.kickFds.length = 0;
+    this.callFds.length = 0;
+  }
+
+  // ------------------------------------------------------------ registers
+
+  private readCommon(off: number, width: number): number {
+    const q = this.queues[this.queueSelect];
+    switch (off) {
+      case CC_DEVICE_FEATURE_SELECT: return this.deviceFeatureSelect;
+      case CC_DEVICE_FEATURE: return this.deviceFeatureSelect === 0 ? this.offered.lo : this.deviceFeatureSelect === 1 ? this.offered.hi : 0;
+      case CC_DRIVER_FEATURE_SELECT: return this.driverFeatureSelect;
+      case CC_DRIVER_FEATURE: return this.driverFeatureSelect === 0 ? this.driverFeatures.lo : this.driverFeatureSelect === 1 ? this.driverFeatures.hi : 0;
+      case CC_NUM_QUEUES: return this.ctrlIndex + 1;
+      case CC_DEVICE_STATUS: return this.status;
+      case CC_CONFIG_GENERATION: return this.configGeneration & 0xff;
+      case CC_QUEUE_SELECT: return this.queueSelect;
+      case CC_QUEUE_SIZE: return q ? q.size : 0;
+      case CC_QUEUE_ENABLE: return q?.enabled ? 1 : 0;
+      case CC_QUEUE_NOTIFY_OFF: return q ? this.queueSelect : 0;
+      case CC_QUEUE_DESC_LO: return q ? q.desc : 0;
+      case CC_QUEUE_DRIVER_LO: return q ? q.avail : 0;
+      case CC_QUEUE_DEVICE_LO: return q ? q.used : 0;
+    }
+    void width;
+    return 0;
+  }
+
+  private readConfig(off: number, width: number): number {
+    if (off >= NET_CFG_MAC && off < NET_CFG_MAC + 6 && width === 1) return this.mac[off - NET_CFG_MAC]!;
+    if (off === NET_CFG_STATUS) return this.link.state === "connected" ? VIRTIO_NET_S_LINK_UP : 0;
+    if (off === NET_CFG_MAX_VIRTQUEUE_PAIRS) return this.pairs;
+    return 0;
+  }
+
+  private writeStatus(v: number): void {
+    if (v === 0) {
+      this.stopRings(true);
+      this.ctrl.forget();
+      this.status = 0;
+      this.driverFeatures = { lo: 0, hi: 0 };
+      this.activePairs = 1;
+      for (let q = 0; q < this.queues.length; q++) this.queues[q] = emptyQueue(this.opts.queueSize);
+      return;
+    }
+    const added = v & ~this.status;
+    if (added & STATUS_FEATURES_OK) {
+      const f = this.driverFeatures;
+      if ((f.lo & ~this.offered.lo) !== 0 || (f.hi & ~this.offered.hi) !== 0) {
+        this.status = v & ~STATUS_FEATURES_OK; // §3.1.1: the driver re-reads and sees it refused
+        return;
+      }
+      const link = this.connected("SET_FEATURES");
+      try {
+        link.frontend.setFeatures(backendFeatureMask(f, link.backend));
+      } catch (e) {
+        this.lose((e as Error).message);
+        throw e;
+      }
+    }
+    this.status = v;
+    if (added & STATUS_DRIVER_OK) this.startRings();
+  }
+
+  private connected(step: string): { frontend: VhostUserFrontend; backend: BackendInfo } {
+    if (this.link.state !== "connected") {
+      throw new TpdkError("ENOTCONN", `${this.name}: no vhost-user back-end is connected (${step}): ${this.link.state === "waiting" ? this.link.why : "port closed"}`);
+    }
+    return this.link;
+  }
+
+  // ------------------------------------------------------------ rings
+
+  /** DRIVER_OK (or a back-end that came back): memory table, every programmed ring, enable the active pairs. */
+  private startRings(): void {
+    const { frontend } = this.connected("DRIVER_OK");
+    try {
+      frontend.setMemTable(
+        [{ guestPhysAddr: 0, memorySize: this.mem.size, userspaceAddr: USERSPACE_BASE, mmapOffset: 0 }],
+        [this.memFd],
+      );
+      for (let i = 0; i < this.ctrlIndex; i++) {
+        const q = this.queues[i]!;
+        if (!q.enabled) continue;
+        this.kickFds[i] ??= this.native.eventfd(0, { nonblock: true });
+        this.callFds[i] ??= this.native.eventfd(0, { nonblock: true });
+        this.lastNotify[i] = Atomics.load(this.mem.i32, (this.zone + NOTIFY_WORDS + 4 * i) >>> 2);
+        frontend.setupRing({
+          index: i,
+          num: q.size,
+          // A ring that already ran resumes where the back-end left it: at what it has used.
+          base: Atomics.load(this.mem.u16, (q.used + USED_IDX) >>> 1),
+          desc: USERSPACE_BASE + q.desc,
+          avail: USERSPACE_BASE + q.avail,
+          used: USERSPACE_BASE + q.used,
+          kickFd: this.kickFds[i]!,
+          callFd: this.callFds[i]!,
+        });
+        this.watchCall(i);
+      }
+      for (let i = 0; i < this.ctrlIndex; i++) if (this.queues[i]!.enabled) frontend.enableRing(i, i < 2 * this.activePairs);
+    } catch (e) {
+      this.lose((e as Error).message);
+      throw withStep(e, "DRIVER_OK (ring setup)");
+    }
+    const cq = this.queues[this.ctrlIndex]!;
+    if (cq.enabled) this.ctrl.attach(cq.desc, cq.avail, cq.used, cq.size);
+    this.ringsUp = true;
+    this.kickTimer ??= setInterval(() => this.forwardKicks(), KICK_FORWARD_MS).unref();
+  }
+
+  /** Reset: the back-end stops every ring and says where it stopped (GET_VRING_BASE). */
+  private stopRings(tellBackend: boolean): void {
+    if (!this.ringsUp) return;
+    this.ringsUp = false;
+    if (this.kickTimer) clearInterval(this.kickTimer);
+    this.kickTimer = null;
+    this.ctrl.detach();
+    for (let i = 0; i < this.callWatches.length; i++) {
+      this.callWatches[i]?.stop();
+      this.callWatches[i] = null;
+    }
+    if (!tellBackend || this.link.state !== "connected") return;
+    const { frontend } = this.link;
+    try {
+      for (let i = 0; i < this.ctrlIndex; i++) {
+        if (!this.queues[i]!.enabled) continue;
+        frontend.enableRing(i, false);
+        frontend.getRingBase(i);
+      }
+    } catch (e) {
+      // A back-end that fails while we stop it is gone: the reset still completes on our side.
+      this.lose(`stopping the rings: ${(e as Error).message}`);
+    }
+  }
+
+  private setQueuePairs(n: number): boolean {
+    if (n < 1 || n > this.pairs) return false;
+    // §5.1.6.5.5: only pairs the driver configured can be enabled.
+    for (let p = 0; p < n; p++) if (!this.queues[2 * p]!.enabled || !this.queues[2 * p + 1]!.enabled) return false;
+    this.activePairs = n;
+    if (this.ringsUp && this.link.state === "connected") {
+      const { frontend } = this.link;
+      try {
+        for (let i = 0; i < this.ctrlIndex; i++) if (this.queues[i]!.enabled) frontend.enableRing(i, i < 2 * n);
+      } catch (e) {
+        this.lose((e as Error).message);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Data-path kicks (notify words moved) become kick-eventfd writes. Main thread, every KICK_FORWARD_MS. */
+  private forwardKicks(): void {
+    const i32 = this.mem.i32;
+    for (let i = 0; i < this.ctrlIndex; i++) {
+      const fd = this.kickFds[i];
+      if (fd === undefined) continue;
+      // Pairs with the lcore's Atomics.add on the notify word in its kick path.
+      const w = Atomics.load(i32, (this.zone + NOTIFY_WORDS + 4 * i) >>> 2);
+      if (w !== this.lastNotify[i]) {
+        this.lastNotify[i] = w;
+        this.native.eventfdWrite(fd, 1);
+      }
+    }
+  }
+
+  /** The back-end's used-buffer notification wakes a driver waiting on the queue's interrupt word. */
+  private watchCall(i: number): void {
+    this.callWatches[i]?.stop();
+    const fd = this.callFds[i]!;
+    const word = (this.zone + INTERRUPT_WORDS + 4 * i) >>> 2;
+    this.callWatches[i] = this.native.watch(fd, this.native.POLLIN, () => {
+      if (this.native.eventfdRead(fd) === 0) return;
+      this.isr |= 1;
+      Atomics.add(this.mem.i32, word, 1);
+      Atomics.notify(this.mem.i32, word);
+    });
+  }
+
+  // ------------------------------------------------------------ connection
+
+  /** Readable outside a request means the back-end hung up (or broke the protocol: it never speaks first). */
+  private watchConnection(): void {
+    if (this.link.state !== "connected") return;
+    const { frontend } = this.link;
+    const probe = new Uint8Array(64);
+    this.connWatch = this.native.watch(frontend.channel.fd, this.native.POLLIN, () => {
+      let r: { bytes: number; fds: number[] };
+      try {
+        r = this.native.recvMsg(frontend.channel.fd, probe, 8);
+      } catch (e) {
+        this.lose(`connection error: ${(e as Error).message}`);
+        return;
+      }
+      for (const fd of r.fds) safeClose(this.native, fd);
+      if (r.bytes === 0) this.lose("the back-end closed the connection");
+      else if (r.bytes > 0) this.lose("the back-end sent a message nobody asked for");
+    });
+  }
+
+  private lose(why: string): void {
+    if (this.link.state !== "connected") return;
+    this.stopRings(false); // the back-end is gone: nothing to tell it; our timers and watches stop
+    this.dropConnection({ state: "waiting", why });
+    this.configGeneration++;
+    this.isr |= ISR_CONFIG;
+    for (const l of this.listeners) l(false, why);
+    if (this.opts.server && this.listenFd >= 0) this.waitForBackend();
+  }
+
+  private dropConnection(next: Link): void {
+    this.connWatch?.stop();
+    this.connWatch = null;
+    if (this.link.state === "connected") this.link.frontend.close();
+    this.link = next;
+  }
+
+  /** server=1: accept the next back-end, redo the handshake, resume the rings where they stopped. */
+  private waitForBackend(): void {
+    this.acceptWatch?.stop();
+    this.acceptWatch = this.native.watch(this.listenFd, this.native.POLLIN, () => {
+      const fd = this.native.unixAccept(this.listenFd);
+      if (fd < 0) return;
+      this.acceptWatch?.stop();
+      this.acceptWatch = null;
+      const frontend = new VhostUserFrontend(this.native, fd, this.name, this.opts.replyTimeoutMs);
+      try {
+        const backend = frontend.handshake();
+        const offered = deviceFeatures(backend, this.pairs);
+        if ((this.driverFeatures.lo & ~offered.lo) !== 0 || (this.driverFeatures.hi & ~offered.hi) !== 0) {
+          throw new TpdkError("EFEATURES", `${this.name}: the new back-end lacks features the driver negotiated`);
+        }
+        this.link = { state: "connected", frontend, backend };
+        if (this.status & STATUS_FEATURES_OK) frontend.setFeatures(backendFeatureMask(this.driverFeatures, backend));
+        if (this.status & STATUS_DRIVER_OK) this.startRings();
+      } catch (e) {
+        frontend.close();
+        this.link = { state: "waiting", why: (e as Error).message };
+        for (const l of this.listeners) l(false, `reconnect failed: ${(e as Error).message}`);
+        this.waitForBackend();
+        return;
+      }
+      this.configGeneration++;
+      this.isr |= ISR_CONFIG;
+      this.watchConnection();
+      for (const l of this.listeners) l(true, "back-end reconnected");
+    });
+  }
+}
+
+function emptyQueue(size: number): QueueRegs {
+  return { size, desc: 0, avail: 0, used: 0, enabled: false };
+}
+
+function safeClose(native: NativeBinding, fd: number): void {
+  try {
+    native.close(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function withStep(e: unknown, step: string): TpdkError {
+  const code = (e as { code?: string }).code ?? "EIO";
+  const msg = (e as Error).message ?? String(e);
+  return new TpdkError(code, msg.includes(`(${step})`) ? msg : `${msg} (vhost-user ${step})`, { cause: e });
+}

@@ -1,0 +1,182 @@
+// DPDK's testpmd as a peer for vhost-user tests: started interactive (-i) with
+// its commands on stdin, pinned, bounded in time, stopped by PID, its
+// statistics parsed from what it prints. Also a long-running l2fwd child the
+// test can watch and signal.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, rmSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { L2FWD, type RunResult } from "./l2fwd.js";
+
+const TESTPMD = "dpdk-testpmd";
+
+function which(cmd: string): string | null {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return join(dir, cmd);
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** null when testpmd can run here, else the reason a test skips. */
+export function testpmdMissing(): string | null {
+  const path = which(TESTPMD);
+  if (!path) return "dpdk-testpmd not found (Debian: apt-get install dpdk-dev)";
+  const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  if (r.error) return `dpdk-testpmd does not run: ${r.error.message}`;
+  return null;
+}
+
+export interface PortStats {
+  rxPackets: number;
+  rxDropped: number;
+  txPackets: number;
+  txDropped: number;
+}
+
+export interface TestpmdOptions {
+  /** e.g. "net_vhost0,iface=/tmp/x.sock,queues=1" */
+  vdev: string;
+  /** --forward-mode */
+  mode: "txonly" | "rxonly" | "io" | "mac" | "macswap";
+  /** CPU of testpmd's forwarding lcore (its main lcore takes the other). */
+  cpu: number;
+  /** More application arguments (after --). */
+  extra?: readonly string[];
+  /** Unique per instance (DPDK's runtime files). */
+  prefix: string;
+}
+
+let instances = 0;
+
+/**
+ * One testpmd process. Its main lcore and forwarding lcore are pinned
+ * (-l 0,1 --main-lcore M). Memory is --no-huge: this machine has no
+ * hugepages, and a memfd region is what a vhost-user peer needs.
+ */
+export class Testpmd {
+  private readonly child: ChildProcess;
+  private out = "";
+  private exited: Promise<number | null>;
+  readonly prefix: string;
+
+  private constructor(child: ChildProcess, prefix: string) {
+    this.child = child;
+    this.prefix = prefix;
+    child.stdout!.on("data", (d) => (this.out += d));
+    child.stderr!.on("data", (d) => (this.out += d));
+    this.exited = new Promise((resolve) => child.on("close", (code) => resolve(code)));
+  }
+
+  static start(o: TestpmdOptions): Testpmd {
+    const main = o.cpu === 0 ? 1 : 0;
+    const prefix = `${o.prefix}-${process.pid}-${instances++}`;
+    const args = [
+      "-l", "0,1", "--main-lcore", String(main), "--no-huge", "-m", "256", "--file-prefix", prefix, "--no-pci",
+      "--log-level", "lib.eal:error", "--log-level", "lib.vhost.*:error", "--vdev", o.vdev,
+      "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192", `--forward-mode=${o.mode}`, ...(o.extra ?? []),
+    ];
+    // Line-buffered: testpmd prints with stdio, which a pipe would otherwise hold until exit.
+    const child = spawn("stdbuf", ["-oL", "-eL", TESTPMD, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    return new Testpmd(child, prefix);
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  get output(): string {
+    return this.out;
+  }
+
+  /** Wait until the output matches `re` (from `from` on). */
+  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = re.exec(this.out.slice(from));
+      if (m) return m;
+      if (this.child.exitCode !== null) throw new Error(`testpmd exited (${this.child.exitCode}) before printing ${re}:\n${this.out}`);
+      if (Date.now() > deadline) throw new Error(`testpmd did not print ${re} within ${timeoutMs} ms:\n${this.out}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  command(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** "stop": forwarding ends; returns each port's forward statistics. */
+  async stop(timeoutMs = 10_000): Promise<PortStats[]> {
+    const from = this.out.length;
+    this.command("stop");
+    await this.waitFor(/Accumulated forward statistics/, timeoutMs, from);
+    await this.waitFor(/\+{20,}\s*\n\s*\n?Done\./, timeoutMs, from).catch(() => undefined);
+    return parseForwardStats(this.out.slice(from));
+  }
+
+  /** quit, then SIGKILL if it lingers; removes its runtime files. */
+  async quit(timeoutMs = 10_000): Promise<void> {
+    if (this.child.exitCode === null) {
+      this.command("quit");
+      const t = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+      await this.exited;
+      clearTimeout(t);
+    }
+    rmSync(`/var/run/dpdk/${this.prefix}`, { recursive: true, force: true });
+  }
+
+  /** SIGKILL (a back-end that dies). */
+  async kill(): Promise<void> {
+    this.child.kill("SIGKILL");
+    await this.exited;
+    rmSync(`/var/run/dpdk/${this.prefix}`, { recursive: true, force: true });
+  }
+}
+
+/** The "Forward statistics for port N" blocks testpmd prints at stop. */
+export function parseForwardStats(text: string): PortStats[] {
+  const out: PortStats[] = [];
+  const re = /Forward statistics for port (\d+)\s*-+\s*\n\s*RX-packets:\s*(\d+)\s+RX-dropped:\s*(\d+)[^\n]*\n\s*TX-packets:\s*(\d+)\s+TX-dropped:\s*(\d+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    out[Number(m[1])] = { rxPackets: Number(m[2]), rxDropped: Number(m[3]), txPackets: Number(m[4]), txDropped: Number(m[5]) };
+  }
+  return out;
+}
+
+/** A running l2fwd the test watches (output) and stops (signal); bounded by `timeoutMs`. */
+export class WatchedL2fwd {
+  private readonly child: ChildProcess;
+  stdout = "";
+  stderr = "";
+  readonly done: Promise<RunResult>;
+
+  constructor(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    this.child.stdout!.on("data", (d) => (this.stdout += d));
+    this.child.stderr!.on("data", (d) => (this.stderr += d));
+    this.done = new Promise((resolve) => {
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+      this.child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  async waitFor(re: RegExp, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!re.test(this.stdout + this.stderr)) {
+      if (this.child.exitCode !== null) throw new Error(`l2fwd exited (${this.child.exitCode}) before printing ${re}:\n${this.stdout}\n${this.stderr}`);
+      if (Date.now() > deadline) throw new Error(`l2fwd did not print ${re} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  signal(sig: NodeJS.Signals = "SIGINT"): void {
+    this.child.kill(sig);
+  }
+}
