@@ -9,6 +9,13 @@ import { WatchedL2fwd, Testpmd, lastJson, readPcap, tempDir, testpmdMissing, wri
 
 const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
 const started: Testpmd[] = [];
+/**
+ * Two CPUs, three busy threads when a built-in port is in the run (l2fwd's
+ * lcore on CPU 0, the device thread on the service CPU 1, testpmd's
+ * forwarding lcore): testpmd shares CPU 0 with the lcore, so the device
+ * thread is never starved past its heartbeat timeout.
+ */
+const SHARED_CPU = 0;
 const cleanups: (() => void)[] = [];
 
 afterEach(async () => {
@@ -53,7 +60,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
       const dir = sockDir();
       const sock = join(dir, "vhost.sock");
       const out = join(dir, "out.pcap");
-      const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "txonly", cpu: 1, prefix: "vu-tx", extra: ["--txpkts=60"] });
+      const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "txonly", cpu: SHARED_CPU, prefix: "vu-tx", extra: ["--txpkts=60"] });
       const l2 = new WatchedL2fwd([
         "-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock}${v.keys}`, "--vdev", v.pcap ? `virtio1,wire=pcap,tx_pcap=${out}` : "virtio1,wire=sink",
         "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
@@ -83,7 +90,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
     const count = 200_000;
-    const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "rxonly", cpu: 1, prefix: "vu-rx" });
+    const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "rxonly", cpu: SHARED_CPU, prefix: "vu-rx" });
     pmd.command("start");
     const l2 = new WatchedL2fwd([
       "-l", "0", "--no-huge", "--vdev", `virtio0,wire=gen,count=${count},rate=100k`, "--vdev", `net_virtio_user1,path=${sock},queue_size=1024`,
@@ -119,7 +126,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
       frames.push(f);
     }
     writePcap(inPcap, frames);
-    const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "macswap", cpu: 1, prefix: "vu-swap" });
+    const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "macswap", cpu: SHARED_CPU, prefix: "vu-swap" });
     pmd.command("start");
     const l2 = new WatchedL2fwd([
       "-l", "0", "--no-huge", "--vdev", `virtio0,wire=pcap,rx_pcap=${inPcap},tx_pcap=${outPcap}`, "--vdev", `net_virtio_user1,path=${sock},queue_size=1024`,
