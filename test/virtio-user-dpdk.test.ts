@@ -18,7 +18,10 @@ const started: Testpmd[] = [];
 const SHARED_CPU = 0;
 const cleanups: (() => void)[] = [];
 
+const l2fwds: WatchedL2fwd[] = [];
 afterEach(async () => {
+  // A failed test leaves its processes behind otherwise: stop them by PID.
+  for (const l of l2fwds.splice(0)) l.signal("SIGKILL");
   for (const t of started.splice(0)) await t.kill().catch(() => undefined);
   for (const c of cleanups.splice(0)) c();
 });
@@ -34,6 +37,12 @@ async function testpmd(o: Parameters<typeof Testpmd.start>[0]): Promise<Testpmd>
   started.push(t);
   await t.waitFor(/testpmd> /, 30_000);
   return t;
+}
+
+function l2fwd(...args: ConstructorParameters<typeof WatchedL2fwd>): WatchedL2fwd {
+  const l = new WatchedL2fwd(...args);
+  l2fwds.push(l);
+  return l;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,7 +70,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
       const sock = join(dir, "vhost.sock");
       const out = join(dir, "out.pcap");
       const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "txonly", cpu: SHARED_CPU, prefix: "vu-tx", extra: ["--txpkts=60"] });
-      const l2 = new WatchedL2fwd([
+      const l2 = l2fwd([
         "-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock}${v.keys}`, "--vdev", v.pcap ? `virtio1,wire=pcap,tx_pcap=${out}` : "virtio1,wire=sink",
         "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
       ]);
@@ -92,7 +101,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     const count = 200_000;
     const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "rxonly", cpu: SHARED_CPU, prefix: "vu-rx" });
     pmd.command("start");
-    const l2 = new WatchedL2fwd([
+    const l2 = l2fwd([
       "-l", "0", "--no-huge", "--vdev", `virtio0,wire=gen,count=${count},rate=100k`, "--vdev", `net_virtio_user1,path=${sock},queue_size=1024`,
       "--", "-p", "0x3", "-q", "2", "-T", "0", "--json",
     ]);
@@ -128,7 +137,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     writePcap(inPcap, frames);
     const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "macswap", cpu: SHARED_CPU, prefix: "vu-swap" });
     pmd.command("start");
-    const l2 = new WatchedL2fwd([
+    const l2 = l2fwd([
       "-l", "0", "--no-huge", "--vdev", `virtio0,wire=pcap,rx_pcap=${inPcap},tx_pcap=${outPcap}`, "--vdev", `net_virtio_user1,path=${sock},queue_size=1024`,
       "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
     ]);
@@ -154,7 +163,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
     const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "txonly", cpu: 1, prefix: "vu-kill", extra: ["--txpkts=60"] });
-    const l2 = new WatchedL2fwd(["-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock}`, "--", "-p", "0x1", "-T", "0", "--json"]);
+    const l2 = l2fwd(["-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock}`, "--", "-p", "0x1", "-T", "0", "--json"]);
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
     pmd.command("start");
     await sleep(800);
@@ -171,7 +180,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
   it("server=1: the back-end goes away and comes back; link down, then up, traffic resumes, nothing leaks", async () => {
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
-    const l2 = new WatchedL2fwd(["-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock},server=1`, "--", "-p", "0x1", "-T", "0", "--json"]);
+    const l2 = l2fwd(["-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock},server=1`, "--", "-p", "0x1", "-T", "0", "--json"]);
     for (let i = 0; i < 200 && !existsSync(sock); i++) await sleep(25);
     const first = await testpmd({ vdev: `net_vhost0,iface=${sock},client=1,queues=1`, mode: "txonly", cpu: 1, prefix: "vu-srv1", extra: ["--txpkts=60"] });
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
