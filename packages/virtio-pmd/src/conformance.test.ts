@@ -8,7 +8,7 @@ import type { VirtioPmdOptions } from "./options.js";
 import { VirtioPort } from "./port.js";
 import { RxQueue } from "./rxq.js";
 import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
-import { ALL_FEATURES } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, type Rig, frame, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
 import { InProcessTransport, type TrapHandler } from "./transport.js";
 
 const CTRL = v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_CTRL_VQ, true);
@@ -235,5 +235,35 @@ describe("DEVICE_NEEDS_RESET after start (§2.1.2)", () => {
     expect(s.port.linkStatus().up).toBe(false);
     expect(s.port.needsReset).toBe(true);
     s.port.close();
+  });
+});
+
+describe("frames longer than the MTU are not transmitted (§5.1.4.1)", () => {
+  const xs = (r: Rig, name: string): number => r.port.xstats().find((x) => x.name === name)!.value;
+
+  it.each([
+    ["MTU 1500 negotiated", { mtu: 1500 }, 1518],
+    ["MTU 9000 negotiated", { mtu: 9000 }, 9018],
+    ["MTU not offered (the device's 9000 is not the driver's to use)", { mtu: 9000, offered: v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_MTU, false) }, 1518],
+  ] as const)("%s: up to %i bytes (MTU + 14 + one VLAN tag) go out; one byte more is counted and freed", (_name, device, max) => {
+    const r = rig({ device, dataRoom: 2048 + 128, poolSize: 512 });
+    const segs = Math.ceil((max + 1) / 2048);
+    const pkts = Uint32Array.of(
+      toMbuf(r, frame(64, 1)),
+      toMbuf(r, frame(max + 1, 2), segs),
+      toMbuf(r, frame(max, 3), segs),
+      toMbuf(r, frame(max + 100, 4), segs),
+      toMbuf(r, frame(60, 5)),
+    );
+    // Every packet is the driver's: the oversize ones are freed, not handed back.
+    expect(r.txq.txBurst(pkts, 5)).toBe(5);
+    const sent = r.dev.drainTx(r.txVq).map((c) => r.dev.gather(c, r.hdr).length);
+    expect(sent).toEqual([64, max, 60]);
+    expect(xs(r, "tx_q0_oversize_packets")).toBe(2);
+    expect(xs(r, "tx_q0_good_packets")).toBe(3);
+    expect(r.port.stats()).toMatchObject({ opackets: 3, obytes: 64 + max + 60, oerrors: 2 });
+    r.txq.cleanup();
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
   });
 });

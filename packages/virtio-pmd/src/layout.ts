@@ -14,6 +14,7 @@ import { splitRingLayout } from "@tpdk/virtio";
  *   +24  tx mode      TXM_*
  *   +28  transport region offset
  *   +32  mac[6]
+ *   +40  max frame    longest frame TX sends: MTU (negotiated, else 1500) + 14 + 4 (one VLAN tag)
  *   +64  rx queue zone offsets [PMD_MAX_QUEUES]   +128 tx queue zone offsets [PMD_MAX_QUEUES]
  *
  * Queue zone ("vpmd<port>.<rx|tx>q<q>.<Q>"), one per queue, 64-byte aligned:
@@ -40,6 +41,7 @@ export const P_NB_TXQ = 20;
 export const P_TX_MODE = 24;
 export const P_TRANSPORT = 28;
 export const P_MAC = 32;
+export const P_MAX_FRAME = 40;
 export const P_RXQ_ZONES = 64;
 export const P_TXQ_ZONES = 128;
 
@@ -115,6 +117,8 @@ export const S_TX_CHAINED = 22;
 export const S_INTERRUPTS = 23;
 export const S_BAD_NUM_BUFFERS = 24;
 export const S_TX_FULL = 25;
+/** TX: frames longer than P_MAX_FRAME, freed untransmitted (also in S_ERRORS). */
+export const S_TX_OVERSIZE = 26;
 
 /** Indirect table entries per TX slot (DPDK's VIRTIO_MAX_TX_INDIRECT): header + up to 7 segments. */
 export const TX_INDIRECT_MAX = 8;

@@ -2,6 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mbufs, Mempool, PKTMBUF_HEADROOM } from "@tpdk/mbuf";
 import {
   AVAIL_IDX,
+  ETH_HDR_LEN,
   ETH_MAX_FRAME,
   type Features,
   STATUS_ACKNOWLEDGE,
@@ -57,6 +58,7 @@ import {
   P_FEAT_LO,
   P_HDR_SIZE,
   P_MAC,
+  P_MAX_FRAME,
   P_NB_RXQ,
   P_NB_TXQ,
   P_RXQ_ZONES,
@@ -154,6 +156,8 @@ interface QueueSlot {
 }
 
 const TXM_CODES: Record<TxMode, number> = { auto: TXM_AUTO, chained: TXM_CHAINED, push: TXM_PUSH, indirect: TXM_INDIRECT };
+/** One 802.1Q tag: a VLAN-tagged frame of MTU bytes is this much longer (DPDK's RTE_VLAN_HLEN). */
+const VLAN_TAG_LEN = 4;
 /** How long stop() waits for the device to consume outstanding TX before resetting it. */
 export const STOP_DRAIN_MS = 1000;
 const RESET_TIMEOUT_MS = 1000;
@@ -248,6 +252,9 @@ export class VirtioPort {
     u32[(e + P_TX_MODE) >>> 2] = TXM_CODES[port.opts.txMode];
     u32[(e + P_TRANSPORT) >>> 2] = args.transportOffset ?? 0;
     mem.u8.set(port.mac, e + P_MAC);
+    // What TX may send: the negotiated MTU (the device's limit, §5.1.4.1), else 1500, plus the
+    // Ethernet header and one VLAN tag. Longer frames are counted and freed by txBurst.
+    u32[(e + P_MAX_FRAME) >>> 2] = port.mtu + ETH_HDR_LEN + VLAN_TAG_LEN;
     port.setState(PORT_PROBED);
     return port;
   }

@@ -66,6 +66,8 @@ export abstract class QueueBase {
   protected readonly mbufs: Mbufs;
   private readonly tx: boolean;
   private readonly portTable: number;
+  /** Byte offset of this port's entry in the port table. */
+  protected readonly portEntry: number;
 
   protected zone = 0;
   /** u32 index of the zone's run word. */
@@ -139,6 +141,7 @@ export abstract class QueueBase {
     this.queueId = queueId;
     this.tx = tx;
     this.portTable = t.offset;
+    this.portEntry = portEntry(t.offset, portId);
     const zone = this.currentZone();
     if (zone === 0) throw new TpdkError("ESTATE", `virtio-pmd: ${what} queue ${queueId} of port ${portId} is not set up`);
     this.bind(zone);

@@ -21,6 +21,7 @@ import {
   S_TX_CHAINED,
   S_TX_FULL,
   S_TX_INDIRECT,
+  S_TX_OVERSIZE,
   S_TX_PUSH,
 } from "./layout.js";
 
@@ -78,6 +79,7 @@ export const TX_XSTATS: readonly [string, number][] = [
   ["indirect_packets", S_TX_INDIRECT],
   ["chained_packets", S_TX_CHAINED],
   ["ring_full", S_TX_FULL],
+  ["oversize_packets", S_TX_OVERSIZE],
   ["bad_used_id", S_BAD_USED_ID],
   ["bad_used_idx", S_BAD_USED_IDX],
 ];

@@ -31,6 +31,8 @@ const S_SIZE_BINS = L.S_SIZE_BINS;
 const S_TX_CHAINED = L.S_TX_CHAINED;
 const S_TX_FULL = L.S_TX_FULL;
 const S_TX_INDIRECT = L.S_TX_INDIRECT;
+const S_TX_OVERSIZE = L.S_TX_OVERSIZE;
+const P_MAX_FRAME = L.P_MAX_FRAME;
 const S_TX_PUSH = L.S_TX_PUSH;
 const TXM_AUTO = L.TXM_AUTO;
 const TXM_CHAINED = L.TXM_CHAINED;
@@ -75,6 +77,8 @@ export class TxQueue extends QueueBase {
   private mode = TXM_AUTO;
   private anyLayout = false;
   private indirectOk = false;
+  /** Longest frame the device takes (P_MAX_FRAME: MTU + Ethernet header + one VLAN tag). */
+  private maxFrame = 1518;
 
   private constructor(mem: Memory, portId: number, queueId: number) {
     super(mem, portId, queueId, true);
@@ -99,6 +103,7 @@ export class TxQueue extends QueueBase {
     this.mode = this.u32[w + (Q_TX_MODE >>> 2)]!;
     this.anyLayout = (this.flags & QF_ANY_LAYOUT) !== 0;
     this.indirectOk = (this.flags & QF_INDIRECT) !== 0;
+    this.maxFrame = this.u32[(this.portEntry + P_MAX_FRAME) >>> 2]! || 1518;
   }
 
   /**
@@ -120,11 +125,21 @@ export class TxQueue extends QueueBase {
     const mode = this.mode;
     const old = this.availIdx;
     let idx = old;
+    const maxFrame = this.maxFrame;
     let bytes = 0;
     let sent = 0;
     let full = 0;
+    let over = 0;
     for (; sent < n; sent++) {
       const m = mbufs[off + sent]!;
+      const len = u32[(m + M_PKT_LEN) >>> 2]!;
+      if (len > maxFrame) {
+        // Longer than the device accepts (the negotiated MTU, §5.1.4.1; else 1500): the driver
+        // takes it and frees it untransmitted, counted (oversize_packets, errors: DPDK's oerrors).
+        this.mbufs.free(m);
+        over++;
+        continue;
+      }
       const nseg = u16[(m + M_NB_SEGS) >>> 1]!;
       const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
       // DPDK's order: push if possible, else indirect, else chained (tx_mode may force one).
@@ -222,7 +237,6 @@ export class TxQueue extends QueueBase {
       idx = (idx + 1) & 0xffff;
       this.pending++;
       // ---- statistics
-      const len = u32[(m + M_PKT_LEN) >>> 2]!;
       bytes += len;
       f64[st + S_SIZE_BINS + sizeBinOf(len)] += 1;
       const e = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
@@ -231,17 +245,19 @@ export class TxQueue extends QueueBase {
         else f64[st + S_MULTICAST] += 1;
       }
     }
-    if (sent !== 0) {
+    if (idx !== old) {
       this.availIdx = idx;
       // The one publish per burst: makes the descriptors, tables and ring entries above visible.
       Atomics.store(u16, this.availIdxH, idx);
       this.kickIfNeeded(old, idx);
-      f64[st + S_PACKETS] += sent;
+      f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
     // Counted on every call, not in the rare branch: code first run long after
     // optimization deoptimizes the burst (see QueueBase.kickIfNeeded).
     f64[st + S_TX_FULL] += full;
+    f64[st + S_TX_OVERSIZE] += over;
+    f64[st + S_ERRORS] += over;
     return sent;
   }
 
