@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { VirtioPmdOptions } from "./options.js";
 import { VirtioPort } from "./port.js";
 import { RxQueue } from "./rxq.js";
+import { TxQueue } from "./txq.js";
 import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
 import { ALL_FEATURES, type Rig, frame, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
 import { InProcessTransport, type TrapHandler } from "./transport.js";
@@ -263,6 +264,42 @@ describe("frames longer than the MTU are not transmitted (§5.1.4.1)", () => {
     expect(xs(r, "tx_q0_good_packets")).toBe(3);
     expect(r.port.stats()).toMatchObject({ opackets: 3, obytes: 64 + max + 60, oerrors: 2 });
     r.txq.cleanup();
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
+  });
+});
+
+describe("one queue object per queue (the ring indices are the object's own)", () => {
+  it("a second attach of a queue in use is refused with EBUSY; after detach() it is allowed", () => {
+    const r = rig();
+    const e = errorOf(() => RxQueue.attach(r.mem, 0, 0));
+    expect(e.code).toBe("EBUSY");
+    expect(e.message).toMatch(/^virtio-pmd: rx queue 0 of port 0 is already driven by another queue object/);
+    expect(errorOf(() => TxQueue.attach(r.mem, 0, 0)).code).toBe("EBUSY");
+    r.rxq.detach();
+    const rx2 = RxQueue.attach(r.mem, 0, 0);
+    r.dev.deliver(r.rxVq, frame(64, 1), r.hdr, true);
+    r.dev.publishUsed(r.rxVq);
+    const got = new Uint32Array(4);
+    expect(r.rxq.rxBurst(got, 4)).toBe(0); // the detached object does not touch the ring
+    expect(rx2.rxBurst(got, 4)).toBe(1);
+    r.mbufs.free(got[0]!);
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
+  });
+
+  it("a restart frees the claims: a new object takes the queue over and the old one stays out", () => {
+    const r = rig();
+    r.port.stop();
+    r.port.start();
+    const rx2 = RxQueue.attach(r.mem, 0, 0); // e.g. another lcore after the restart
+    r.dev.deliver(r.rxVq, frame(64, 1), r.hdr, true);
+    r.dev.publishUsed(r.rxVq);
+    const got = new Uint32Array(4);
+    expect(r.rxq.rxBurst(got, 4)).toBe(0);
+    expect(rx2.rxBurst(got, 4)).toBe(1);
+    expect(rx2.posted + 1).toBe(64); // one buffer taken, the old object refilled nothing
+    r.mbufs.free(got[0]!);
     r.port.stop();
     expect(r.pool.available()).toBe(r.pool.size);
   });

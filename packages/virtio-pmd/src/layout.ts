@@ -15,12 +15,14 @@ import { splitRingLayout } from "@tpdk/virtio";
  *   +28  transport region offset
  *   +32  mac[6]
  *   +40  max frame    longest frame TX sends: MTU (negotiated, else 1500) + 14 + 4 (one VLAN tag)
+ *   +44  queue seq    tokens for queue objects' claims (Atomics.add; kept across re-probes)
  *   +64  rx queue zone offsets [PMD_MAX_QUEUES]   +128 tx queue zone offsets [PMD_MAX_QUEUES]
  *
  * Queue zone ("vpmd<port>.<rx|tx>q<q>.<Q>"), one per queue, 64-byte aligned:
  *
  *   +0     header, u32 words Q_* (main thread writes at setup/start/stop)
  *   +128   statistics, Float64 slots S_* (only the owning lcore writes)
+ *   +448   claim: u32 token of the queue object driving the queue this run (0 = none)
  *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
  *   ...    TX only: Q per-descriptor regions of TX_REGION bytes
@@ -42,6 +44,7 @@ export const P_TX_MODE = 24;
 export const P_TRANSPORT = 28;
 export const P_MAC = 32;
 export const P_MAX_FRAME = 40;
+export const P_QUEUE_SEQ = 44;
 export const P_RXQ_ZONES = 64;
 export const P_TXQ_ZONES = 128;
 
@@ -86,7 +89,9 @@ export const Q_GEN = 76;
 export const Q_POOL_NAME = 80;
 export const Q_POOL_NAME_BYTES = 48;
 export const Q_STATS = 128;
-export const Q_STATS_SLOTS = 48;
+export const Q_STATS_SLOTS = 40;
+/** u32: token of the RxQueue/TxQueue object that drives the queue in this run, 0 = none (QueueBase.claim). */
+export const Q_CLAIM = Q_STATS + 8 * Q_STATS_SLOTS;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;

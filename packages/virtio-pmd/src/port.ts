@@ -59,6 +59,7 @@ import {
   P_HDR_SIZE,
   P_MAC,
   P_MAX_FRAME,
+  P_QUEUE_SEQ,
   P_NB_RXQ,
   P_NB_TXQ,
   P_RXQ_ZONES,
@@ -245,7 +246,10 @@ export class VirtioPort {
     const port = new VirtioPort(mem, { ...args, name }, transport);
     port.initDevice(true);
     const u32 = mem.u32;
+    // Fresh entry, but the queue-object token sequence goes on (no token is ever reused).
+    const seq = u32[(e + P_QUEUE_SEQ) >>> 2]!;
     u32.fill(0, e >>> 2, (e + PORT_ENTRY) >>> 2);
+    u32[(e + P_QUEUE_SEQ) >>> 2] = seq;
     u32[(e + P_FEAT_LO) >>> 2] = port.negotiated.lo;
     u32[(e + P_FEAT_HI) >>> 2] = port.negotiated.hi;
     u32[(e + P_HDR_SIZE) >>> 2] = port.hdrSize;

@@ -42,6 +42,8 @@ const WAKE_ALL = Number.POSITIVE_INFINITY;
 const KICK_PRIMES = 64;
 
 const Q_RUN_RETIRED = L.Q_RUN_RETIRED;
+const Q_CLAIM = L.Q_CLAIM;
+const P_QUEUE_SEQ = L.P_QUEUE_SEQ;
 
 /**
  * What RX and TX queues share on the lcore side: the views, the ring
@@ -74,6 +76,10 @@ export abstract class QueueBase {
   protected runW = 0;
   /** Run generation this object is synced to (0 = never). */
   protected run = 0;
+  /** u32 index of the zone's claim word, and this object's token in it (claim()). */
+  private claimW = 0;
+  private token = 0;
+  private detached = false;
 
   // ring geometry (valid once synced)
   size = 0;
@@ -145,6 +151,51 @@ export abstract class QueueBase {
     const zone = this.currentZone();
     if (zone === 0) throw new TpdkError("ESTATE", `virtio-pmd: ${what} queue ${queueId} of port ${portId} is not set up`);
     this.bind(zone);
+    // A token no other queue object of this port has (the sequence word survives re-probes).
+    const seqW = (this.portEntry + P_QUEUE_SEQ) >>> 2;
+    let token = (Atomics.add(this.u32, seqW, 1) + 1) >>> 0;
+    if (token === 0) token = (Atomics.add(this.u32, seqW, 1) + 1) >>> 0;
+    this.token = token;
+    if (!this.claim()) {
+      throw new TpdkError(
+        "EBUSY",
+        `virtio-pmd: ${what} queue ${queueId} of port ${portId} is already driven by another queue object (another thread?): ` +
+          "one object drives a queue at a time (its ring indices are its own); detach() that one first, or stop and start the port",
+      );
+    }
+  }
+
+  /**
+   * Take the queue for this object in the current run: compare-and-swap of
+   * the zone's claim word from 0 to our token (pairs with other claimants'
+   * CAS, detach() and the main thread's clear at stop). Cold: at attach and
+   * at each resync, never per burst. The driver's ring indices (availIdx,
+   * usedSeen, the free list) live in this object, so a second object
+   * bursting on the same ring would corrupt it: it is refused instead.
+   */
+  private claim(): boolean {
+    if (this.detached) return false;
+    const cur = Atomics.compareExchange(this.u32, this.claimW, 0, this.token);
+    return cur === 0 || cur === this.token;
+  }
+
+  /**
+   * Let the queue go (cold): another object, in this thread or another, may
+   * attach it afterwards. This object's bursts return 0 from now on. Call it
+   * before a thread hands its queues to another, or drop the object and
+   * stop/start the port (a stop frees every claim).
+   */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    // Only our own claim is released (a restart may have let another object take the queue).
+    Atomics.compareExchange(this.u32, this.claimW, this.token, 0);
+    this.run = 0;
+  }
+
+  /** True once detach() was called: this object no longer drives its queue. */
+  get detachedFromQueue(): boolean {
+    return this.detached;
   }
 
   private currentZone(): number {
@@ -156,6 +207,7 @@ export abstract class QueueBase {
   private bind(zone: number): void {
     this.zone = zone;
     this.runW = (zone + Q_RUN) >>> 2;
+    this.claimW = (zone + Q_CLAIM) >>> 2;
     this.st = (zone + Q_STATS) >>> 3;
     this.run = 0;
   }
@@ -176,6 +228,9 @@ export abstract class QueueBase {
       if (run === 0 || run === Q_RUN_RETIRED) return false;
     }
     if (run === 0) return false;
+    // A new run (a restart cleared every claim) or a new zone: claim it again. Taken by another
+    // object meanwhile (the queue was handed over): this one stays out, its bursts return 0.
+    if (!this.claim()) return false;
     const u32 = this.u32;
     const z = this.zone;
     const w = z >>> 2;

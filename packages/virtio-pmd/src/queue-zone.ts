@@ -17,6 +17,7 @@ import {
   QF_EVENT_IDX,
   QF_IN_ORDER,
   Q_AVAIL,
+  Q_CLAIM,
   Q_DESC,
   Q_DOORBELL,
   Q_FLAGS,
@@ -182,9 +183,10 @@ export function openQueue(mem: Memory, zone: number): void {
   Atomics.store(u32, (zone + Q_RUN) >>> 2, gen);
 }
 
-/** Close it: lcores' bursts return 0 from now on. */
+/** Close it: lcores' bursts return 0 from now on, and every claim is gone (the next run's objects claim again). */
 export function closeQueue(mem: Memory, zone: number): void {
   Atomics.store(mem.u32, (zone + Q_RUN) >>> 2, 0);
+  Atomics.store(mem.u32, (zone + Q_CLAIM) >>> 2, 0);
 }
 
 /** After the device reset: free whatever mbufs the queue's descriptors still own (each exactly once). */

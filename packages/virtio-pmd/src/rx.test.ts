@@ -189,6 +189,9 @@ describe("RX", () => {
 
   it("rxBurst/txBurst wrappers attach on first use and forward", () => {
     const r = rig();
+    // The rig's own objects let the queues go: one object drives a queue at a time.
+    r.rxq.detach();
+    r.txq.detach();
     bindThreadMemory(r.mem);
     deliver(r, [frame(64, 1), frame(65, 2)]);
     const arr = new Uint32Array(4);
