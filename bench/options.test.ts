@@ -22,6 +22,14 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--jitter-duration", "50"])).toThrow(/^--jitter-duration 50: out of range/);
   });
 
+  it("vhost-user: a section of its own, with the dpdk sections' bursts and times", () => {
+    expect(parseOptions([]).only).toContain("vhost-user");
+    const o = parseOptions(["--only", "vhost-user", "--dpdk-bursts", "32,1", "--repeat", "3"]);
+    expect(o.only).toEqual(["vhost-user"]);
+    expect(o.dpdkBursts).toEqual([1, 32]);
+    expect(() => parseOptions(["--only", "vhost"])).toThrow(/^--only vhost: not a section; use .*vhost-user/);
+  });
+
   it("parses lists, rates and name=value", () => {
     const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
     expect(o.bursts).toEqual([1, 32]);

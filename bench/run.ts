@@ -10,14 +10,15 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, type } from "node:os";
 import { join, resolve } from "node:path";
-import { compareWithDpdk, type DpdkSection, TPDK_SHAPE } from "./dpdk/compare.js";
+import { type CompareOptions, compareWithDpdk, type DpdkSection, TPDK_SHAPE } from "./dpdk/compare.js";
 import { detectDpdk } from "./dpdk/testpmd.js";
+import { type VhostUserSection, compareFrontEnds, vhostUserCommands } from "./dpdk/vhost-user.js";
 import { allowedCpus } from "@tpdk/eal";
 import { fakeJitterRun, jitterNote, jitterProgress, jitterTable } from "./jitter/report.js";
 import { runJitter } from "./jitter/spawn.js";
 import { aggregateJitter } from "./jitter/stats.js";
 import type { JitterRun } from "./jitter/types.js";
-import { agg } from "./lib/summary.js";
+import { type Agg, agg } from "./lib/summary.js";
 import { type BenchOptions, OptionError, USAGE, parseOptions } from "./options.js";
 import { summarizeKeys } from "./pipeline/aggregate.js";
 import { fakeResult } from "./pipeline/fake.js";
@@ -27,7 +28,7 @@ import type { RunConfig, RunResult } from "./pipeline/types.js";
 import { renderChartSvg } from "./report/chart.js";
 import { markdownReport } from "./report/markdown.js";
 import type { BenchResults, JitterSection, Meta } from "./report/results.js";
-import { dpdkTable, featuresTable, latencyTable, targets, throughputTable } from "./report/sections.js";
+import { dpdkTable, featuresTable, latencyTable, targets, throughputTable, vhostUserTable } from "./report/sections.js";
 import { renderText } from "./report/table.js";
 
 const progress = (line: string): void => {
@@ -136,6 +137,10 @@ function bestOptions(o: BenchOptions): BestOptions {
   };
 }
 
+function compareOptions(o: BenchOptions): CompareOptions {
+  return { bursts: o.dpdkBursts, repeat: o.repeat, warmupS: o.dpdkWarmupS, durationS: o.dpdkDurationS, queueSize: o.queueSize, spawn: bestOptions(o), progress };
+}
+
 function fakeDpdk(o: BenchOptions): DpdkSection {
   const rows = o.dpdkBursts.map((burst) => {
     const d = [1, 2, 3].map((i) => 4 + 9 * (1 - 1 / burst) + 0.2 * i);
@@ -145,6 +150,14 @@ function fakeDpdk(o: BenchOptions): DpdkSection {
     return { burst, dpdk: da, tpdk: ta, ratio: ta.median / da.median, dpdkCpu: agg([1]), tpdkCpu: agg([1]), dpdkRuns: d, tpdkRuns: t, failures: [] };
   });
   return { skipped: null, env: detectDpdk(), commands: { vhost: "dpdk-testpmd ... (synthetic)", virtio: "dpdk-testpmd ... (synthetic)" }, tpdkShape: TPDK_SHAPE, rows, tpdkResults: [] };
+}
+
+/** Synthetic vhost-user rows (--fake). */
+function fakeVhostUser(o: BenchOptions): VhostUserSection {
+  const env = detectDpdk();
+  const slower = (a: Agg): Agg => ({ ...a, median: 0.6 * a.median, min: 0.6 * a.min, max: 0.6 * a.max });
+  const rows = fakeDpdk(o).rows.map((row) => ({ ...row, tpdk: slower(row.tpdk), tpdkRuns: row.tpdkRuns.map((x) => 0.6 * x), ratio: (0.6 * row.tpdk.median) / row.dpdk.median }));
+  return { skipped: null, env, commands: vhostUserCommands(o.dpdkBursts, env.hugepages), rows };
 }
 
 function fakeConfig(burst: number): RunConfig {
@@ -184,7 +197,7 @@ async function main(): Promise<number> {
   };
   const plan = buildPlan(o);
   progress(`tpdk bench${o.fake ? " (SYNTHETIC: --fake)" : ""}: ${meta.cpu}, ${meta.cpus} CPUs, Node ${meta.node}, load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`);
-  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("jitter") ? ` + jitter probe (${o.jitterDurationMs} ms)` : ""}${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}`);
+  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("jitter") ? ` + jitter probe (${o.jitterDurationMs} ms)` : ""}${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}${o.only.includes("vhost-user") ? ` + vhost-user front-ends (bursts ${o.dpdkBursts.join(",")})` : ""}`);
   if (cpus().length < 2) progress("warning: fewer than 2 CPUs: the lcore and the device thread share one; numbers will be low");
 
   const jitter: JitterSection | null = o.only.includes("jitter") ? { runs: [], summary: null, failures: [] } : null;
@@ -194,16 +207,13 @@ async function main(): Promise<number> {
   if (o.only.includes("dpdk")) {
     dpdk = o.fake
       ? fakeDpdk(o)
-      : await compareWithDpdk({
-          bursts: o.dpdkBursts,
-          repeat: o.repeat,
-          warmupS: o.dpdkWarmupS,
-          durationS: o.dpdkDurationS,
-          queueSize: o.queueSize,
-          spawn: bestOptions(o),
-          progress,
-        });
+      : await compareWithDpdk(compareOptions(o));
     if (dpdk.skipped) progress(dpdk.skipped);
+  }
+  let vhostUser: VhostUserSection | null = null;
+  if (o.only.includes("vhost-user")) {
+    vhostUser = o.fake ? fakeVhostUser(o) : await compareFrontEnds(compareOptions(o));
+    if (vhostUser.skipped) progress(vhostUser.skipped);
   }
 
   const byKey = new Map(plan.configs.map((c) => [configKey(c), c]));
@@ -216,6 +226,7 @@ async function main(): Promise<number> {
     latency: summarizeKeys(plan.sections.latency, byKey, results, failures),
     jitter,
     dpdk,
+    vhostUser,
     failures,
     runs: results,
   };
@@ -238,11 +249,14 @@ async function main(): Promise<number> {
   if (r.latency.length > 0) print(`\nLatency\n${renderText(latencyTable(r.latency))}`);
   const dt = dpdkTable(r);
   if (dt) print(`\nAgainst DPDK (${dpdk?.env?.hugeNote ?? ""})\n${renderText(dt)}`);
+  const vt = vhostUserTable(r);
+  if (vt) print(`\nvhost-user: one DPDK back-end, DPDK's front-end against tpdk's (64 B; ${vhostUser?.env?.hugeNote ?? ""})\n${renderText(vt)}`);
+  if (vhostUser?.skipped) print(`\n${vhostUser.skipped}`);
   print("\nTargets");
   for (const t of targets(r)) print(`  ${t.met === null ? "-  " : t.met ? "ok " : "NO "} ${t.target}: ${t.measured}`);
   if (failures.length > 0) print(`\n${failures.length} run(s) failed; see ${base}.md`);
   print(`\nWrote ${base}.json, ${base}.md, ${base}.svg (${(meta.elapsedS / 60).toFixed(1)} min)`);
-  const nothing = results.length === 0 && (jitter?.runs.length ?? 0) === 0;
+  const nothing = results.length === 0 && (jitter?.runs.length ?? 0) === 0 && !(vhostUser?.rows.some((row) => row.dpdk.n + row.tpdk.n > 0) ?? false);
   return (failures.length > 0 || (jitter?.failures.length ?? 0) > 0) && nothing ? 1 : 0;
 }
 

@@ -2,7 +2,9 @@ import { type Agg, agg } from "../lib/summary.js";
 import type { BestOptions, RunFailure } from "../pipeline/spawn.js";
 import { isFailure, maybeWaitIdle, runBest } from "../pipeline/spawn.js";
 import type { RunConfig, RunResult } from "../pipeline/types.js";
-import { type DpdkEnv, type DpdkRun, INSTALL_HINT, detectDpdk, dpdkCommands, runDpdkPair } from "./testpmd.js";
+import { fileURLToPath } from "node:url";
+import { type PairOptions, backEndCommand, frontEndCommand } from "./commands.js";
+import { type DpdkEnv, type DpdkRun, type DpdkRunOptions, INSTALL_HINT, TESTPMD, detectDpdk, runVhostPair } from "./testpmd.js";
 
 export interface DpdkRow {
   burst: number;
@@ -66,54 +68,73 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
   const env = detectDpdk();
   const tpdkShape = TPDK_SHAPE;
   if (!env.testpmd) return { skipped: INSTALL_HINT, env, commands: null, tpdkShape, rows: [], tpdkResults: [] };
-  const sample = dpdkCommands({ burst: o.bursts.includes(32) ? 32 : o.bursts[0]!, warmupS: 0, durationS: 0, hugepages: env.hugepages, testpmd: "dpdk-testpmd" }, "/tmp/tpdk-bench.sock");
-  const commands = { vhost: sample.vhost.join(" "), virtio: sample.virtio.join(" ") };
-  const d = new Map<number, number[]>();
-  const t = new Map<number, number[]>();
-  const fails = new Map<number, string[]>();
-  const dCpu = new Map<number, number[]>();
-  const tCpu = new Map<number, number[]>();
+  const shown = displayPair(o.bursts, env.hugepages);
+  const commands = { vhost: backEndCommand(shown, SHOWN_SOCK).join(" "), virtio: frontEndCommand("dpdk", shown, SHOWN_SOCK).join(" ") };
+  const testpmd = env.testpmd;
   const tpdkResults: RunResult[] = [];
+  const rows = await alternate(o, "dpdk", {
+    dpdk: (burst) => bestPair(() => runVhostPair({ ...pairOptions(o, env.hugepages, testpmd), burst }, "dpdk"), o.spawn),
+    tpdk: async (burst) => {
+      const r: RunResult | RunFailure = await runBest(tpdkConfig(burst, o), o.spawn);
+      if (isFailure(r)) throw new Error(r.error);
+      tpdkResults.push(r);
+      return { mpps: r.mpps, cpuShare: r.cpuShare };
+    },
+  });
+  return { skipped: null, env, commands, tpdkShape, rows, tpdkResults };
+}
+
+/** The socket path shown in the reports' command lines. */
+export const SHOWN_SOCK = "/tmp/tpdk-bench.sock";
+
+/** The pair's options as shown in the report (burst 32 or the first burst compared). */
+export function displayPair(bursts: readonly number[], hugepages: boolean): PairOptions {
+  return { burst: bursts.includes(32) ? 32 : bursts[0]!, hugepages, testpmd: TESTPMD, l2fwd: ["node", "apps/l2fwd/bin/tpdk-l2fwd.js"], tag: "PID" };
+}
+
+/** The options of a real pair (burst set per run). */
+export function pairOptions(o: CompareOptions, hugepages: boolean, testpmd: string): Omit<DpdkRunOptions, "burst"> {
+  return { warmupS: o.warmupS, durationS: o.durationS, hugepages, testpmd, l2fwd: [process.execPath, L2FWD_MAIN], tag: String(process.pid) };
+}
+
+/** l2fwd's entry point (what its bin, tpdk-l2fwd, imports). */
+export const L2FWD_MAIN = fileURLToPath(new URL("./main.js", import.meta.resolve("@tpdk/l2fwd")));
+
+/** One measurement of a contender at one burst. Throws when the run failed. */
+export type Contender = (burst: number) => Promise<{ mpps: number; cpuShare: number }>;
+
+/**
+ * Repetitions x bursts, DPDK's run then tpdk's at each step (so drift in the
+ * machine's load hits both), into one row per burst. A failed run is noted
+ * in its row and the comparison goes on.
+ */
+export async function alternate(o: CompareOptions, section: string, run: { dpdk: Contender; tpdk: Contender }): Promise<DpdkRow[]> {
+  const mpps = { dpdk: new Map<number, number[]>(), tpdk: new Map<number, number[]>() };
+  const cpu = { dpdk: new Map<number, number[]>(), tpdk: new Map<number, number[]>() };
+  const fails = new Map<number, string[]>();
   const total = o.repeat * o.bursts.length;
   let i = 0;
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const burst of o.bursts) {
       i++;
-      const tag = `[dpdk ${i}/${total}] rep ${rep + 1}/${o.repeat} burst=${burst}`;
-      // The DPDK run gets the same retry rule as tpdk's: best CPU share of up to 1 + retries attempts.
-      let best: DpdkRun | null = null;
-      for (let attempt = 0; attempt <= o.spawn.retries; attempt++) {
+      const tag = `[${section} ${i}/${total}] rep ${rep + 1}/${o.repeat} burst=${burst}`;
+      for (const who of ["dpdk", "tpdk"] as const) {
+        const name = who === "dpdk" ? "DPDK" : "tpdk";
         try {
-          await maybeWaitIdle(o.spawn);
-          const r = await runDpdkPair({ burst, warmupS: o.warmupS, durationS: o.durationS, hugepages: env.hugepages, testpmd: env.testpmd });
-          if (best === null || r.cpuShare > best.cpuShare) best = r;
-          if (r.cpuShare >= o.spawn.minCpuShare) break;
+          const r = await run[who](burst);
+          push(mpps[who], burst, r.mpps);
+          push(cpu[who], burst, r.cpuShare);
+          o.progress(`${tag} ${name} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%`);
         } catch (e) {
-          push(fails, burst, `DPDK: ${(e as Error).message}`);
-          o.progress(`${tag} DPDK FAILED: ${(e as Error).message.split("\n")[0]}`);
-          break;
+          push(fails, burst, `${name}: ${(e as Error).message}`);
+          o.progress(`${tag} ${name} FAILED: ${(e as Error).message.split("\n")[0]}`);
         }
-      }
-      if (best) {
-        push(d, burst, best.pps / 1e6);
-        push(dCpu, burst, best.cpuShare);
-        o.progress(`${tag} DPDK ${(best.pps / 1e6).toFixed(2)} Mpps  cpu ${(100 * best.cpuShare).toFixed(0)}%`);
-      }
-      const r: RunResult | RunFailure = await runBest(tpdkConfig(burst, o), o.spawn);
-      if (isFailure(r)) {
-        push(fails, burst, `tpdk: ${r.error}`);
-        o.progress(`${tag} tpdk FAILED: ${r.error.split("\n")[0]}`);
-      } else {
-        tpdkResults.push(r);
-        push(t, burst, r.mpps);
-        push(tCpu, burst, r.cpuShare);
-        o.progress(`${tag} tpdk ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%`);
       }
     }
   }
-  const rows = o.bursts.map((burst): DpdkRow => {
-    const dr = d.get(burst) ?? [];
-    const tr = t.get(burst) ?? [];
+  return o.bursts.map((burst): DpdkRow => {
+    const dr = mpps.dpdk.get(burst) ?? [];
+    const tr = mpps.tpdk.get(burst) ?? [];
     const da = agg(dr);
     const ta = agg(tr);
     return {
@@ -121,14 +142,29 @@ export async function compareWithDpdk(o: CompareOptions): Promise<DpdkSection> {
       dpdk: da,
       tpdk: ta,
       ratio: ta.median / da.median,
-      dpdkCpu: agg(dCpu.get(burst) ?? []),
-      tpdkCpu: agg(tCpu.get(burst) ?? []),
+      dpdkCpu: agg(cpu.dpdk.get(burst) ?? []),
+      tpdkCpu: agg(cpu.tpdk.get(burst) ?? []),
       dpdkRuns: dr,
       tpdkRuns: tr,
       failures: fails.get(burst) ?? [],
     };
   });
-  return { skipped: null, env, commands, tpdkShape, rows, tpdkResults };
+}
+
+/**
+ * A pair gets the same retry rule as tpdk's pipeline runs: after a wait for
+ * idle CPUs, up to 1 + retries attempts while the CPU share is below the
+ * minimum, the best share kept. A failure is not retried.
+ */
+export async function bestPair(run: () => Promise<DpdkRun>, o: BestOptions): Promise<{ mpps: number; cpuShare: number }> {
+  let best: DpdkRun | null = null;
+  for (let attempt = 0; attempt <= o.retries; attempt++) {
+    await maybeWaitIdle(o);
+    const r = await run();
+    if (best === null || r.cpuShare > best.cpuShare) best = r;
+    if (r.cpuShare >= o.minCpuShare) break;
+  }
+  return { mpps: best!.pps / 1e6, cpuShare: best!.cpuShare };
 }
 
 function push<T>(m: Map<number, T[]>, k: number, v: T): void {

@@ -1,20 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { type FrontEndKind, MEM_MB, type PairOptions, backEndCommand, frontEndCommand, prefixOf, runtimeDir } from "./commands.js";
+import { RxSampler, windowRate } from "./samples.js";
 
 /**
- * The DPDK side of the comparison: the same shape as tpdk's pipeline, with
- * two dpdk-testpmd processes joined by vhost-user, one core each.
+ * Runs a vhost-user pair (commands.ts): DPDK's back-end facing DPDK's or
+ * tpdk's front-end, one forwarding core each, the back-end on CPU 1 and the
+ * front-end on CPU 0, the same CPUs as tpdk's device thread and lcore.
  *
- *   testpmd A (CPU 1)  net_vhost0, flowgen: generates 60-byte frames (64 B
- *                      on the wire) into the vhost port and counts and frees
- *                      what comes back                -- tpdk's device thread
- *                      with its gen and sink wires
- *   testpmd B (CPU 0)  net_virtio_user0 (split ring), mac forwarding, port
- *                      topology loop (RX -> TX of the same port) -- l2fwd
- *
- * Delivered rate = RX-packets of A's port (frames that made the round trip),
- * from the port statistics testpmd prints every second.
+ * Delivered rate = RX-packets of the back-end's port (frames that made the
+ * round trip), from the port statistics it prints every second (samples.ts).
+ * With DPDK's front-end this is the "DPDK pair" of the dpdk section; the
+ * vhost-user section alternates both front-ends against the same back-end.
  */
 
 export const TESTPMD = "dpdk-testpmd";
@@ -22,7 +20,7 @@ export const TESTPMD = "dpdk-testpmd";
 export interface DpdkEnv {
   /** Absolute path of dpdk-testpmd, or null. */
   testpmd: string | null;
-  /** Free 2 MB hugepages and a hugetlbfs mount: use them; else --no-huge (much slower, noted). */
+  /** Free 2 MB hugepages (2 x MEM_MB) and a hugetlbfs mount: use them; else --no-huge (much slower, noted). */
   hugepages: boolean;
   hugeNote: string;
   version: string;
@@ -68,7 +66,7 @@ export function detectDpdk(): DpdkEnv {
   const hugepages = mounted && haveMb >= needMb;
   const hugeNote = hugepages
     ? `${free} free ${size / 1024} MB hugepages`
-    : `no hugepages (${mounted ? `${haveMb} MB free, need ${needMb}` : "no hugetlbfs mount"}): DPDK runs with --no-huge, ` +
+    : `no hugepages (${mounted ? `${haveMb} MB free, need ${needMb}` : "no hugetlbfs mount"}): testpmd and l2fwd run with --no-huge, ` +
       `which is several times slower; reserve some with: dpdk-hugepages.py -p 2M --setup 512M`;
   let version = "";
   if (testpmd) {
@@ -83,129 +81,73 @@ export function detectDpdk(): DpdkEnv {
   return { testpmd, hugepages, hugeNote, version };
 }
 
-const MEM_MB = 128;
-
 export interface DpdkRun {
   burst: number;
-  /** Delivered frames per second over the window (A's RX). */
+  /** Delivered frames per second over the window (the back-end's RX). */
   pps: number;
   windowS: number;
   /**
-   * CPU time both testpmds got in the window over 2 x window (each has one
+   * CPU time both processes got in the window over 2 x window (each has one
    * busy forwarding core): about 1 when they had their CPUs to themselves.
    */
   cpuShare: number;
-  /** Per-second samples of A's RX rate in the window (Mpps). */
+  /** Per-second samples of the back-end's RX rate in the window (Mpps). */
   samples: number[];
 }
 
-export interface DpdkRunOptions {
-  burst: number;
+export interface DpdkRunOptions extends PairOptions {
   warmupS: number;
   durationS: number;
-  hugepages: boolean;
-  testpmd: string;
-}
-
-/** EAL arguments shared by both sides. */
-function ealArgs(o: DpdkRunOptions, mainLcore: number, prefix: string): string[] {
-  const mem = o.hugepages ? ["-m", String(MEM_MB)] : ["--no-huge", "-m", String(2 * MEM_MB)];
-  return ["-l", "0,1", "--main-lcore", String(mainLcore), ...mem, "--in-memory", "--single-file-segments", "--file-prefix", prefix, "--no-pci", "--log-level", "lib.eal:error"];
-}
-
-/** The exact command lines (for bench/README.md and the report). */
-export function dpdkCommands(o: DpdkRunOptions, sock: string): { vhost: string[]; virtio: string[] } {
-  const fwd = ["--auto-start", "--nb-cores=1", `--burst=${o.burst}`, "--stats-period=1", "--total-num-mbufs=8192"];
-  return {
-    vhost: [
-      o.testpmd,
-      ...ealArgs(o, 0, "tpdkbench-vhost"),
-      "--vdev",
-      `net_vhost0,iface=${sock},queues=1`,
-      "--",
-      "--forward-mode=flowgen",
-      "--txpkts=60",
-      ...fwd,
-    ],
-    virtio: [
-      o.testpmd,
-      ...ealArgs(o, 1, "tpdkbench-virtio"),
-      "--vdev",
-      `net_virtio_user0,path=${sock},queues=1,packed_vq=0,in_order=1,mrg_rxbuf=1`,
-      "--",
-      "--forward-mode=mac",
-      "--port-topology=loop",
-      ...fwd,
-    ],
-  };
-}
-
-interface Sample {
-  t: number;
-  rx: number;
 }
 
 /**
- * Run one DPDK pair for warm-up + duration and measure. Rejects with the
- * tail of testpmd's output when a side fails to start or no statistics come.
+ * Run the DPDK back-end facing one front-end for warm-up + duration and
+ * measure. Rejects with the tail of both sides' output when a side fails to
+ * start, no traffic comes back or no statistics come.
  */
-export async function runDpdkPair(o: DpdkRunOptions): Promise<DpdkRun> {
+export async function runVhostPair(o: DpdkRunOptions, front: FrontEndKind): Promise<DpdkRun> {
   const sock = `/tmp/tpdk-bench-${process.pid}.sock`;
   rmSync(sock, { force: true });
-  const cmd = dpdkCommands(o, sock);
-  const samples: Sample[] = [];
-  const logs = { vhost: "", virtio: "" };
-  const vhost = spawn(cmd.vhost[0]!, cmd.vhost.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  let virtio: ChildProcess | null = null;
-  let buf = "";
-  const keep = (k: "vhost" | "virtio", d: string): void => {
+  const backCmd = backEndCommand(o, sock);
+  const frontCmd = frontEndCommand(front, o, sock);
+  const sampler = new RxSampler();
+  const logs = { back: "", front: "" };
+  const keep = (k: "back" | "front", d: string): void => {
     logs[k] = (logs[k] + d).slice(-20_000);
   };
-  vhost.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    keep("vhost", d);
-    buf += d;
-    const lines = buf.split("\n");
-    buf = lines.pop()!;
-    // The periodic NIC statistics: "RX-packets: N   RX-missed: M   RX-bytes: B" (the final
-    // forward statistics say RX-dropped instead, and are not samples).
-    for (const l of lines) {
-      const m = /RX-packets:\s+(\d+)\s+RX-missed:/.exec(l);
-      if (m) samples.push({ t: performance.now(), rx: Number(m[1]) });
-    }
+  const tails = (): string => `front-end (${front}):\n${tailOf(logs.front)}\nback-end:\n${tailOf(logs.back)}`;
+  const back = spawn(backCmd[0]!, backCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let frontP: ChildProcess | null = null;
+  back.stdout!.setEncoding("utf8").on("data", (d: string) => {
+    keep("back", d);
+    sampler.push(d, performance.now());
   });
-  vhost.stderr!.setEncoding("utf8").on("data", (d: string) => keep("vhost", d));
-  const vhostExit = exited(vhost);
+  back.stderr!.setEncoding("utf8").on("data", (d: string) => keep("back", d));
+  const backExit = exited(back);
   try {
-    await waitFor(() => existsSync(sock), 10_000, vhostExit, () => `vhost testpmd did not create ${sock}:\n${tailOf(logs.vhost)}`);
-    virtio = spawn(cmd.virtio[0]!, cmd.virtio.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    virtio.stdout!.setEncoding("utf8").on("data", (d: string) => keep("virtio", d));
-    virtio.stderr!.setEncoding("utf8").on("data", (d: string) => keep("virtio", d));
-    const virtioExit = exited(virtio);
-    const anyExit = Promise.race([vhostExit, virtioExit]);
+    await waitFor(() => existsSync(sock), 10_000, backExit, () => `the back-end testpmd did not create ${sock}:\n${tailOf(logs.back)}`);
+    frontP = spawn(frontCmd[0]!, frontCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    frontP.stdout!.setEncoding("utf8").on("data", (d: string) => keep("front", d));
+    frontP.stderr!.setEncoding("utf8").on("data", (d: string) => keep("front", d));
+    const anyExit = Promise.race([backExit, exited(frontP)]);
     // Wait for traffic, then warm up, then measure.
-    await waitFor(() => samples.length > 0 && samples[samples.length - 1]!.rx > 0, 15_000, anyExit, () => `no traffic between the testpmds:\n${tailOf(logs.virtio)}\n${tailOf(logs.vhost)}`);
-    await sleepOrExit(o.warmupS * 1000, anyExit, logs);
-    const from = samples.length - 1;
-    const cpu0 = cpuTicks(vhost.pid) + cpuTicks(virtio.pid);
+    await waitFor(() => sampler.flowing, 20_000, anyExit, () => `no traffic between the back-end and the ${front} front-end:\n${tails()}`);
+    await sleepOrExit(o.warmupS * 1000, anyExit, tails);
+    const from = sampler.samples.length - 1;
+    const cpu0 = cpuTicks(back.pid) + cpuTicks(frontP.pid);
     const c0 = performance.now();
-    await sleepOrExit(o.durationS * 1000 + 1100, anyExit, logs);
-    const cpu1 = cpuTicks(vhost.pid) + cpuTicks(virtio.pid);
+    await sleepOrExit(o.durationS * 1000 + 1100, anyExit, tails);
+    const cpu1 = cpuTicks(back.pid) + cpuTicks(frontP.pid);
     const c1 = performance.now();
-    const a = samples[from]!;
-    const b = samples[samples.length - 1]!;
-    const windowS = (b.t - a.t) / 1000;
-    if (!(windowS > 0.5)) throw new Error(`testpmd printed too few statistics (${samples.length})`);
-    const per: number[] = [];
-    for (let i = from + 1; i < samples.length; i++) {
-      const dt = (samples[i]!.t - samples[i - 1]!.t) / 1000;
-      if (dt > 0) per.push((samples[i]!.rx - samples[i - 1]!.rx) / dt / 1e6);
-    }
+    const w = windowRate(sampler.samples, from);
+    if (!w) throw new Error(`testpmd printed too few statistics (${sampler.samples.length})`);
     const cpuShare = (((cpu1 - cpu0) / CLK_TCK) * 1000) / (2 * (c1 - c0));
-    return { burst: o.burst, pps: (b.rx - a.rx) / windowS, windowS, cpuShare, samples: per };
+    return { burst: o.burst, pps: w.pps, windowS: w.windowS, cpuShare, samples: w.perSecond };
   } finally {
-    await stop(virtio);
-    await stop(vhost);
+    await stop(frontP);
+    await stop(back);
     rmSync(sock, { force: true });
+    for (const side of ["vhost", "virtio"] as const) rmSync(runtimeDir(prefixOf(o, side)), { recursive: true, force: true });
   }
 }
 
@@ -235,15 +177,15 @@ async function waitFor(cond: () => boolean, ms: number, exit: Promise<number>, m
     dead = true;
   });
   while (!cond()) {
-    if (dead) throw new Error(`testpmd exited early. ${msg()}`);
+    if (dead) throw new Error(`a side exited early. ${msg()}`);
     if (performance.now() > deadline) throw new Error(msg());
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-async function sleepOrExit(ms: number, exit: Promise<number>, logs: { vhost: string; virtio: string }): Promise<void> {
+async function sleepOrExit(ms: number, exit: Promise<number>, tails: () => string): Promise<void> {
   const r = await Promise.race([new Promise<"slept">((res) => setTimeout(() => res("slept"), ms)), exit]);
-  if (r !== "slept") throw new Error(`testpmd exited during the run (code ${r}):\n${tailOf(logs.virtio)}\n${tailOf(logs.vhost)}`);
+  if (r !== "slept") throw new Error(`a side exited during the run (code ${r}):\n${tails()}`);
 }
 
 /** SIGINT (testpmd stops forwarding and closes ports), SIGKILL after 5 s. */

@@ -2,7 +2,7 @@ import { fmt } from "../lib/summary.js";
 import { describe, fmtRate } from "../pipeline/plan.js";
 import type { BenchResults } from "./results.js";
 import { jitterNote, jitterTable } from "../jitter/report.js";
-import { dpdkTable, featuresTable, latencyTable, targets, throughputTable } from "./sections.js";
+import { dpdkTable, featuresTable, latencyTable, targets, throughputTable, vhostUserTable } from "./sections.js";
 import { renderMarkdown } from "./table.js";
 
 /** The markdown report (<name>.md), with the chart (<name>.svg) beside it. */
@@ -96,6 +96,30 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
         out.push("```sh");
         out.push(r.dpdk.commands.vhost);
         out.push(r.dpdk.commands.virtio);
+        out.push("```");
+      }
+    }
+    out.push("");
+  }
+  const v = r.vhostUser;
+  if (v) {
+    out.push("## vhost-user: same back-end, two front-ends");
+    out.push("");
+    if (v.skipped) out.push(v.skipped);
+    else {
+      out.push(
+        `One dpdk-testpmd back-end (a vhost-user port in flowgen mode: generates 64 B frames and counts what comes back) on CPU 1 faces, in alternating runs, DPDK's front-end (testpmd, a virtio-user port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_virtio_user port forwarding to itself), each on CPU 0 with one forwarding core; both front-ends get the same keys (split ring, IN_ORDER, MRG_RXBUF, 256 entries). Delivered: what the back-end receives back. ${v.env?.version ?? ""}; ${v.env?.hugeNote ?? ""}.`,
+      );
+      out.push("");
+      const t = vhostUserTable(r);
+      if (t) out.push(renderMarkdown(t));
+      out.push("");
+      for (const row of v.rows) for (const f of row.failures) out.push(`- burst ${row.burst}: ${f.split("\n")[0]}`);
+      if (v.commands) {
+        out.push("```sh");
+        out.push(v.commands.backEnd);
+        out.push(v.commands.dpdk);
+        out.push(v.commands.tpdk);
         out.push("```");
       }
     }

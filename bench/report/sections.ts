@@ -2,6 +2,7 @@ import { type Agg, fmt, fmtAgg } from "../lib/summary.js";
 import type { CaseSummary } from "../pipeline/aggregate.js";
 import { fmtRate } from "../pipeline/plan.js";
 import { jitterTarget } from "../jitter/report.js";
+import type { DpdkRow } from "../dpdk/compare.js";
 import type { BenchResults } from "./results.js";
 import type { Table } from "./table.js";
 
@@ -78,17 +79,35 @@ export function latencyTable(cases: readonly CaseSummary[]): Table {
 
 export function dpdkTable(r: BenchResults): Table | null {
   const d = r.dpdk;
-  if (!d || d.skipped) return null;
+  return d && !d.skipped ? comparisonTable(d.rows) : null;
+}
+
+export function vhostUserTable(r: BenchResults): Table | null {
+  const v = r.vhostUser;
+  return v && !v.skipped ? comparisonTable(v.rows) : null;
+}
+
+/** 64-byte frames plus preamble, start delimiter and inter-frame gap, in bits. */
+const WIRE_BITS_64 = (64 + 20) * 8;
+
+/** DPDK against tpdk per burst (64 B): Mpps (median and range), ns/packet and Gbit/s of the medians, the ratio. */
+export function comparisonTable(rows: readonly DpdkRow[]): Table {
+  const ns = (a: Agg): string => (a.n === 0 ? "–" : fmt(1e3 / a.median));
+  const gbps = (a: Agg): string => (a.n === 0 ? "–" : fmt((a.median * WIRE_BITS_64) / 1e3));
   return {
-    header: ["burst", "DPDK Mpps", "tpdk Mpps", "tpdk/DPDK", "CPU % (DPDK/tpdk)", "runs (DPDK/tpdk)"],
-    align: ["r", "r", "r", "r", "r", "r"],
-    rows: d.rows.map((row) => [
+    header: ["burst", "DPDK Mpps", "tpdk Mpps", "DPDK ns/pkt", "tpdk ns/pkt", "DPDK Gbit/s", "tpdk Gbit/s", "tpdk/DPDK", "CPU % (DPDK/tpdk)", "runs (DPDK/tpdk)"],
+    align: ["r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    rows: rows.map((row) => [
       String(row.burst),
       fmtAgg(row.dpdk),
       fmtAgg(row.tpdk),
+      ns(row.dpdk),
+      ns(row.tpdk),
+      gbps(row.dpdk),
+      gbps(row.tpdk),
       Number.isFinite(row.ratio) ? `${(100 * row.ratio).toFixed(0)} %` : "–",
       `${row.dpdkCpu.n ? (100 * row.dpdkCpu.min).toFixed(0) : "–"}/${row.tpdkCpu.n ? (100 * row.tpdkCpu.min).toFixed(0) : "–"}`,
-      `${row.dpdk.n}/${row.tpdk.n}`,
+      `${row.dpdk.n}/${row.tpdk.n}${row.failures.length > 0 ? ` (+${row.failures.length} failed)` : ""}`,
     ]),
   };
 }

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { FRONT_END_KEYS, type PairOptions, backEndCommand, frontEndCommand } from "./commands.js";
+
+const opts = (hugepages: boolean): PairOptions => ({ burst: 1, hugepages, testpmd: "dpdk-testpmd", l2fwd: ["node", "main.js"], tag: "42" });
+const after = (argv: string[], opt: string): string | undefined => argv[argv.indexOf(opt) + 1];
+
+describe("vhost-user pair command lines", () => {
+  it("without hugepages: --no-huge and never --in-memory (DPDK 22.11 refuses the pair), a file prefix per testpmd", () => {
+    const o = opts(false);
+    const cmds = [backEndCommand(o, "/s"), frontEndCommand("dpdk", o, "/s")];
+    for (const c of cmds) {
+      expect(c).toContain("--no-huge");
+      expect(c).not.toContain("--in-memory");
+    }
+    expect(after(cmds[0]!, "--file-prefix")).not.toBe(after(cmds[1]!, "--file-prefix"));
+    const l2fwd = frontEndCommand("tpdk", o, "/s");
+    expect(l2fwd).toContain("--no-huge");
+  });
+
+  it("with hugepages: --in-memory for testpmd, and no --no-huge anywhere", () => {
+    const o = opts(true);
+    expect(backEndCommand(o, "/s")).toContain("--in-memory");
+    expect(frontEndCommand("dpdk", o, "/s")).toContain("--in-memory");
+    for (const c of [backEndCommand(o, "/s"), frontEndCommand("dpdk", o, "/s"), frontEndCommand("tpdk", o, "/s")]) expect(c).not.toContain("--no-huge");
+  });
+
+  it("back-end forwards on CPU 1, both front-ends on CPU 0, with the same vdev keys and burst", () => {
+    const o = opts(false);
+    const back = backEndCommand(o, "/s");
+    expect(after(back, "-l")).toBe("0,1");
+    expect(after(back, "--main-lcore")).toBe("0");
+    expect(after(back, "--vdev")).toBe("net_vhost0,iface=/s,queues=1");
+    expect(back).toContain("--forward-mode=flowgen");
+    expect(back).toContain("--burst=1");
+    const dpdk = frontEndCommand("dpdk", o, "/s");
+    expect(after(dpdk, "--main-lcore")).toBe("1");
+    expect(after(dpdk, "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+    expect(dpdk).toContain("--burst=1");
+    const tpdk = frontEndCommand("tpdk", o, "/s");
+    expect(tpdk.slice(0, 2)).toEqual(["node", "main.js"]);
+    expect(after(tpdk, "-l")).toBe("0");
+    expect(tpdk).toContain("--busy-poll");
+    expect(after(tpdk, "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+    expect(tpdk.slice(tpdk.indexOf("--"))).toEqual(["--", "-p", "0x1", "-T", "0", "--burst=1"]);
+  });
+
+  it("backEndBurst keeps the back-end's burst whatever the front-end's", () => {
+    const o = { ...opts(false), backEndBurst: 32 };
+    expect(backEndCommand(o, "/s")).toContain("--burst=32");
+    expect(frontEndCommand("dpdk", o, "/s")).toContain("--burst=1");
+    expect(frontEndCommand("tpdk", o, "/s")).toContain("--burst=1");
+  });
+});

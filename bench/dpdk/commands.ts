@@ -1,0 +1,119 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * The command lines of a vhost-user pair: one DPDK back-end and one of two
+ * front-ends, one forwarding core each, on the CPUs tpdk's pipeline uses.
+ *
+ *   back-end (CPU 1)   testpmd, net_vhost0, flowgen: generates 60-byte frames
+ *                      (64 B on the wire) into the port and counts and frees
+ *                      what comes back
+ *   front-end (CPU 0)  dpdk: testpmd, net_virtio_user0, mac forwarding, port
+ *                      topology loop (RX -> TX of the same port)
+ *                      tpdk: l2fwd, net_virtio_user0, one lcore, -p 0x1 (the
+ *                      port forwards to itself, MACs rewritten)
+ *
+ * Both front-ends get the same vdev keys: a split ring with DPDK's
+ * virtio_user defaults (IN_ORDER, MRG_RXBUF, 256 entries) spelled out.
+ */
+
+export type FrontEndKind = "dpdk" | "tpdk";
+
+export interface PairOptions {
+  /** Packets per burst of the front-end (and of the back-end unless backEndBurst says otherwise). */
+  burst: number;
+  /** The back-end's burst when it is not `burst` (the vhost-user section keeps one back-end, at 32, for every run). */
+  backEndBurst?: number;
+  /** Free hugepages for every process of the pair; else --no-huge. */
+  hugepages: boolean;
+  /** How to start testpmd (an absolute path, or the name for display). */
+  testpmd: string;
+  /** How to start l2fwd: [node, main.js], or ["tpdk-l2fwd"] for display. */
+  l2fwd: readonly string[];
+  /** Makes the --file-prefix of each testpmd unique on the machine (e.g. the harness's pid). */
+  tag: string;
+}
+
+/** EAL memory per process, MB: testpmd -m and l2fwd -m (doubled without hugepages, as 4 KB pages are used less tightly). */
+export const MEM_MB = 128;
+
+export const FRONT_END_KEYS = "queues=1,packed_vq=0,in_order=1,mrg_rxbuf=1";
+
+/** Options both testpmds' forwarding takes. */
+function fwdArgs(burst: number): string[] {
+  return ["--auto-start", "--nb-cores=1", `--burst=${burst}`, "--stats-period=1", "--total-num-mbufs=8192"];
+}
+
+function memArgs(hugepages: boolean): string[] {
+  return hugepages ? ["-m", String(MEM_MB)] : ["--no-huge", "-m", String(2 * MEM_MB)];
+}
+
+/**
+ * testpmd's EAL arguments. `--in-memory` (no runtime files) works only with
+ * hugepages: DPDK 22.11 refuses it with --no-huge ("Option --legacy-mem is
+ * not compatible with --in-memory"), so without hugepages each instance keeps
+ * its runtime directory under its own --file-prefix (removed after the run,
+ * see runtimeDir). `--single-file-segments`: with one file per 2 MB page
+ * vhost-user refuses the memory table ("Too many memory regions").
+ */
+function ealArgs(o: PairOptions, mainLcore: number, prefix: string): string[] {
+  const mem = [...memArgs(o.hugepages), ...(o.hugepages ? ["--in-memory"] : [])];
+  return ["-l", "0,1", "--main-lcore", String(mainLcore), ...mem, "--single-file-segments", "--file-prefix", prefix, "--no-pci", "--log-level", "lib.eal:error"];
+}
+
+export function prefixOf(o: PairOptions, side: "vhost" | "virtio"): string {
+  return `tpdkbench-${side}-${o.tag}`;
+}
+
+/** Where a testpmd without --in-memory keeps its runtime files (DPDK's eal_get_runtime_dir). */
+export function runtimeDir(prefix: string): string {
+  const base = process.getuid?.() === 0 ? "/var/run" : (process.env.XDG_RUNTIME_DIR ?? tmpdir());
+  return join(base, "dpdk", prefix);
+}
+
+/** The back-end: main lcore on CPU 0 (statistics only), forwarding lcore 1 on CPU 1. */
+export function backEndCommand(o: PairOptions, sock: string): string[] {
+  return [
+    o.testpmd,
+    ...ealArgs(o, 0, prefixOf(o, "vhost")),
+    "--vdev",
+    `net_vhost0,iface=${sock},queues=1`,
+    "--",
+    "--forward-mode=flowgen",
+    "--txpkts=60",
+    ...fwdArgs(o.backEndBurst ?? o.burst),
+  ];
+}
+
+/** A front-end whose forwarding core is on CPU 0. */
+export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string): string[] {
+  if (kind === "dpdk") {
+    // Main lcore on CPU 1 (statistics only), forwarding lcore 0 on CPU 0.
+    return [
+      o.testpmd,
+      ...ealArgs(o, 1, prefixOf(o, "virtio")),
+      "--vdev",
+      `net_virtio_user0,path=${sock},${FRONT_END_KEYS}`,
+      "--",
+      "--forward-mode=mac",
+      "--port-topology=loop",
+      ...fwdArgs(o.burst),
+    ];
+  }
+  // l2fwd's lcore 0 is pinned to CPU 0 and busy-polls; its main thread (bring-up, kicks, signals) is not pinned.
+  return [
+    ...o.l2fwd,
+    "-l",
+    "0",
+    ...memArgs(o.hugepages),
+    "--busy-poll",
+    "--vdev",
+    `net_virtio_user0,path=${sock},${FRONT_END_KEYS}`,
+    "--",
+    "-p",
+    "0x1",
+    "-T",
+    "0",
+    `--burst=${o.burst}`,
+  ];
+}
