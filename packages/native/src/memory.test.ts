@@ -88,6 +88,12 @@ describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () =
     fds.push(fd);
     expect(() => n.mmapShared(fd, MB, 100)).toThrow(expect.objectContaining({ code: "EINVAL" })); // offset not page-aligned
     expect(() => n.mmapShared(fd, 0, 0)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    // Past the end of the file: refused, not mapped (a touch there would be SIGBUS).
+    expect(() => n.mmapShared(fd, 2 * MB, 0)).toThrow(
+      expect.objectContaining({ code: "EINVAL", message: `mmap(${fd}, offset 0 + length ${2 * MB} > file size ${MB}): Invalid argument` }),
+    );
+    expect(() => n.mmapShared(fd, MB, 4096)).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    expect(n.mmapShared(fd, MB - 4096, 4096).byteLength).toBe(MB - 4096);
     expect(() => n.fileSize("3" as unknown as number)).toThrow(TypeError);
     expect(() => n.memfdCreate("x", -1)).toThrow(RangeError);
     expect(() => n.memfdCreate("x", MB, { hugetlb: 1 as unknown as boolean })).toThrow(TypeError);

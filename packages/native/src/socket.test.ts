@@ -162,6 +162,13 @@ describe.skipIf(native === null)(`Unix stream sockets with SCM_RIGHTS, poll, wat
     w2.stop();
   });
 
+  it("watch on a bad fd or a regular file throws (EBADF, EPERM: epoll cannot watch files) instead of aborting", () => {
+    expect(() => n.watch(1 << 20, n.POLLIN, () => {})).toThrow(expect.objectContaining({ code: "EBADF", syscall: "uv_poll_init" }));
+    const mem = own(n.memfdCreate("tpdk-test", 4096));
+    expect(() => n.watch(mem, n.POLLIN, () => {})).toThrow(expect.objectContaining({ code: "EPERM" }));
+    expect(() => n.watch(mem, 0, () => {})).toThrow(TypeError);
+  });
+
   it("watch reports a peer hang-up as POLLHUP", async () => {
     const [c, s] = pair();
     const got = new Promise<number>((resolve) => {

@@ -289,6 +289,16 @@ void MmapShared(const FunctionCallbackInfo<Value>& args) {
   bool populate;
   if (!OptBool(args, 3, "mmapShared", "populate", false, &populate)) return;
   if (length == 0) return ThrowErrno(a, "mmap", std::to_string(fd), EINVAL);
+  // A page of a mapping past the end of its file is SIGBUS on first touch,
+  // which kills Node: refuse such a mapping of a regular file (memfd,
+  // hugetlbfs) up front, e.g. a peer's memory region whose size is a lie.
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ThrowErrno(a, "mmap", std::to_string(fd), errno);
+  if (S_ISREG(st.st_mode) && offset + length > static_cast<double>(st.st_size)) {
+    return ThrowErrno(a, "mmap", std::to_string(fd) + ", offset " + std::to_string(static_cast<uint64_t>(offset)) + " + length " +
+                                     std::to_string(static_cast<uint64_t>(length)) + " > file size " + std::to_string(st.st_size),
+                      EINVAL);
+  }
   void* p = mmap(nullptr, static_cast<size_t>(length), PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(offset));
   if (p == MAP_FAILED) return ThrowErrno(a, "mmap", std::to_string(fd), errno);
   if (populate) {
