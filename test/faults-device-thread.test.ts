@@ -1,5 +1,5 @@
 // Faults in the device thread, through the real l2fwd binary, injected with the
-// test-only TPDK_FAULT_DEVICE hook (packages/vhost/src/vhost.ts):
+// test-only TPDK_FAULT_DEVICE hook (packages/vhost/src/faults.ts):
 // - crash (an exception in the thread): reaches l2fwd as Vhost.failed,
 //   "device thread failed: <reason>"; the thread still flushes its wires;
 // - hang (alive, silent, asleep): only the heartbeat watchdog notices,

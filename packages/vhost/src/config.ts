@@ -1,4 +1,4 @@
-import type { DeviceWireSpec } from "./wire-registry.js";
+import type { DeviceWireSpec } from "./wires/wire-registry.js";
 
 /**
  * Everything the device thread needs to build one device, resolved and

@@ -1,14 +1,14 @@
 import { clockMs, type Memory } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
-import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNING, THREAD_STOPPED } from "./layout.js";
-import { NetDevice } from "./net-device.js";
+import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNING, THREAD_STOPPED } from "./device/layout.js";
+import { NetDevice } from "./device/net-device.js";
 import { deviceClock } from "./clock.js";
-import { DemandWindow } from "./demand.js";
-import { RxBuffers } from "./rx-path.js";
-import { Chain } from "./virtqueue.js";
-import type { Wire, WireEventLoop } from "./wire.js";
-import { makeWire } from "./wire-registry.js";
-import { connectLoopWires } from "./wire-loop.js";
+import { DemandWindow } from "./device/demand.js";
+import { RxBuffers } from "./device/rx-path.js";
+import { Chain } from "./device/virtqueue.js";
+import type { Wire, WireEventLoop } from "./wires/wire.js";
+import { makeWire } from "./wires/wire-registry.js";
+import { connectLoopWires } from "./wires/wire-loop.js";
 
 /** First sleep on the doorbell, ms. */
 const MIN_SLEEP_MS = 0.02;

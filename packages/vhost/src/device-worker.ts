@@ -15,8 +15,8 @@ import { Memory, type PinResult, pinCurrentThread, warnUnpinnedOnce } from "@tpd
 import type { LoopConfig } from "./config.js";
 import { DeviceLoop } from "./device-loop.js";
 import { type DeviceFault, injectFault } from "./faults.js";
-import { CTL_STATE, THREAD_FAILED, THREAD_RUNNING } from "./layout.js";
-import { loadWireKinds } from "./wire-registry.js";
+import { CTL_STATE, THREAD_FAILED, THREAD_RUNNING } from "./device/layout.js";
+import { loadWireKinds } from "./wires/wire-registry.js";
 
 interface WorkerInit extends LoopConfig {
   sab: SharedArrayBuffer;

@@ -7,8 +7,8 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import type { DeviceLoop } from "./device-loop.js";
-import { DEV_STATS } from "./layout.js";
-import { S_TX_PACKETS } from "./stats.js";
+import { DEV_STATS } from "./device/layout.js";
+import { S_TX_PACKETS } from "./device/stats.js";
 
 /**
  * TEST ONLY: the environment variable that makes the device thread fail on

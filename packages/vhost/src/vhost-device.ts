@@ -19,10 +19,10 @@ import {
   QINFO_BYTES,
   QINFO_SERVED,
   QINFO_USED,
-} from "./layout.js";
-import { type DeviceStats, readDeviceStats } from "./stats.js";
-import { readWireCounters } from "./wire-registry.js";
-import type { WireStats } from "./wires.js";
+} from "./device/layout.js";
+import { type DeviceStats, readDeviceStats } from "./device/stats.js";
+import { readWireCounters } from "./wires/wire-registry.js";
+import type { WireStats } from "./wires/wires.js";
 
 /**
  * Main-thread handle of one device (returned by Vhost.addDevice). Everything

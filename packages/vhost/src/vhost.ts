@@ -5,13 +5,13 @@ import { type Memory, type PinResult, TpdkError } from "@tpdk/eal";
 import { QUEUE_SIZE_MAX, TRANSPORT_MAX_QUEUES, VIRTIO_NET_F_MQ, hasFeature } from "@tpdk/virtio";
 import type { DeviceConfig, LoopConfig } from "./config.js";
 import { DeviceLoop } from "./device-loop.js";
-import { initTransport } from "./device-state.js";
-import { CTL_DOORBELL, CTL_STOP, CTL_ZONE_BYTES, DEV_ZONE_BYTES, scratchZoneBytes } from "./layout.js";
-import { type FeatureName, offeredFeatures } from "./offer.js";
+import { initTransport } from "./device/device-state.js";
+import { CTL_DOORBELL, CTL_STOP, CTL_ZONE_BYTES, DEV_ZONE_BYTES, scratchZoneBytes } from "./device/layout.js";
+import { type FeatureName, offeredFeatures } from "./device/offer.js";
 import { deviceFaultFromEnv } from "./faults.js";
 import { VhostDevice } from "./vhost-device.js";
-import type { Wire } from "./wire.js";
-import { DEVICE_WIRE_STATS_BYTES, type DeviceWireSpec } from "./wire-registry.js";
+import type { Wire } from "./wires/wire.js";
+import { DEVICE_WIRE_STATS_BYTES, type DeviceWireSpec } from "./wires/wire-registry.js";
 
 export interface VhostOptions {
   /** Pin the device thread to this CPU (pick one no lcore uses, e.g. eal.serviceCpu()). Default: unpinned. */

@@ -1,7 +1,7 @@
 import type { Wire } from "./wire.js";
 import * as F from "./frame.js";
 import { readU16, readU32, tpdkPayloadOffset, verifyIpv4Udp } from "./frame.js";
-import { deviceClock } from "./clock.js";
+import { deviceClock } from "../clock.js";
 import { histRecord } from "./latency-histogram.js";
 import * as W from "./wire-stats.js";
 import { S_EXHAUSTED, S_KIND, S_LATENCY_ON, WIRE_KIND_SINK } from "./wire-stats.js";

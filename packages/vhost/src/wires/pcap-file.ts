@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { UsageError } from "@tpdk/eal";
-import { deviceClock } from "./clock.js";
+import { deviceClock } from "../clock.js";
 import { copyBytes } from "./frame.js";
 
 /**

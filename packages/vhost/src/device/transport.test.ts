@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { deviceFixture, frame } from "@tpdk/testing/vhost";
 import { TrapClient } from "@tpdk/testing/vhost";
 import { testWireSpec } from "@tpdk/testing/vhost";
-import { Vhost } from "./vhost.js";
+import { Vhost } from "../vhost.js";
 
 const OFFERED = [
   v.VIRTIO_F_VERSION_1, v.VIRTIO_NET_F_MAC, v.VIRTIO_NET_F_STATUS, v.VIRTIO_NET_F_MTU, v.VIRTIO_NET_F_MRG_RXBUF,

@@ -2,7 +2,7 @@ import type { Memory } from "@tpdk/eal";
 import type { Wire } from "./wire.js";
 import * as F from "./frame.js";
 import { buildUdpFrame, defaultSrcMac, onesSum, pseudoHeaderSum } from "./frame.js";
-import { deviceClock } from "./clock.js";
+import { deviceClock } from "../clock.js";
 import { FrameChecker, type CheckOptions } from "./wire-sink.js";
 import * as W from "./wire-stats.js";
 

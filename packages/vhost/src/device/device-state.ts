@@ -43,7 +43,7 @@ import {
   interruptWordOffset,
   netHdrSize,
 } from "@tpdk/virtio";
-import type { DeviceConfig } from "./config.js";
+import type { DeviceConfig } from "../config.js";
 import {
   CTRL_LINK_REQUEST,
   DEV_QINFO,

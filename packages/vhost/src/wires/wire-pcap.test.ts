@@ -10,10 +10,10 @@ import { readPcap } from "./pcap-file.js";
 import { UNPACED_DUE } from "./wire-gen.js";
 import { WIRE_STATS_BYTES, createWire, parseWireSpec, readWireStats } from "./wires.js";
 // @ts-expect-error: a plain .mjs script, no types
-import { fixtureFrame } from "../../../test/fixtures/wires/make-fixtures.mjs";
+import { fixtureFrame } from "../../../../test/fixtures/wires/make-fixtures.mjs";
 import { readyAt, consumeAt } from "./at-time.js";
 
-const FIXTURE = fileURLToPath(new URL("../../../test/fixtures/wires/be-ns.pcap", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../../../../test/fixtures/wires/be-ns.pcap", import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-pcap-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

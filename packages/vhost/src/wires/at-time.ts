@@ -1,4 +1,4 @@
-import { deviceClock } from "./clock.js";
+import { deviceClock } from "../clock.js";
 import type { Wire } from "./wire.js";
 
 /**

@@ -6,7 +6,7 @@ import {
   TRANSPORT_STAT_KICKS,
   notifyWordOffset,
 } from "@tpdk/virtio";
-import type { DeviceConfig } from "./config.js";
+import type { DeviceConfig } from "../config.js";
 import { DeviceState } from "./device-state.js";
 import { processCtrl } from "./ctrl-path.js";
 import { CTRL_WIRE_EXHAUSTED, SCRATCH_BYTES } from "./layout.js";
@@ -17,7 +17,7 @@ import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
 import type { Chain } from "./virtqueue.js";
 import { DemandWindow } from "./demand.js";
-import type { Wire } from "./wire.js";
+import type { Wire } from "../wires/wire.js";
 
 /**
  * One virtio-net device: the control state (DeviceState) plus the data path

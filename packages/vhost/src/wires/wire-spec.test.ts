@@ -7,7 +7,7 @@ import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { describeWireSpec, parseWireSpec } from "./wires.js";
 import { wireSpec as spec } from "@tpdk/testing/vhost";
 
-const FIXTURE = fileURLToPath(new URL("../../../test/fixtures/wires/le-us.pcap", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../../../../test/fixtures/wires/le-us.pcap", import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-spec-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,6 +1,6 @@
 import type { NetDevice } from "./net-device.js";
 import { DELIVERED, FATAL, MISSED, NO_FIT, countRx, receiveOne } from "./rx-path.js";
-import type { Wire } from "./wire.js";
+import type { Wire } from "../wires/wire.js";
 
 /**
  * Automatic receive steering in multiqueue mode (virtio 1.2 §5.1.6.5.5):

@@ -2,15 +2,15 @@ import { fileURLToPath } from "node:url";
 import { Memory } from "@tpdk/eal";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { PAYLOAD_OFF, PL_SEQ, buildUdpFrame } from "./frame.js";
+import { PAYLOAD_OFF, PL_SEQ, buildUdpFrame } from "../wires/frame.js";
 import { TestWire, testWireSpec } from "@tpdk/testing/vhost";
-import { connectLoopWires } from "./wire-loop.js";
-import { WIRE_STATS_BYTES, createWire, parseWireSpec } from "./wires.js";
+import { connectLoopWires } from "../wires/wire-loop.js";
+import { WIRE_STATS_BYTES, createWire, parseWireSpec } from "../wires/wires.js";
 import { PEEK_BYTES, flowHash } from "./rx-steer.js";
 import { postCtrl, sendCtrl } from "@tpdk/testing/vhost";
 import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
-import type { Wire } from "./wire.js";
-import { readyAt, consumeAt } from "./at-time.js";
+import type { Wire } from "../wires/wire.js";
+import { readyAt, consumeAt } from "../wires/at-time.js";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;
@@ -402,7 +402,7 @@ describe("automatic receive steering (§5.1.6.5.5)", () => {
 });
 
 describe("Wire.peek: the device sees the frame produce() will write, without taking it", () => {
-  const FIXTURE = fileURLToPath(new URL("../../../test/fixtures/wires/le-us.pcap", import.meta.url));
+  const FIXTURE = fileURLToPath(new URL("../../../../test/fixtures/wires/le-us.pcap", import.meta.url));
   const cases: [string, (mem: Memory) => Wire][] = [
     ["gen, flows and sizes cycling", (mem) => createWire(parseWireSpec("virtio0", new Map([["wire", "gen"], ["flows", "5"], ["size", "64:128"]])), mem, mem.reserve("st", WIRE_STATS_BYTES).offset, 0)],
     ["gen, seeded", (mem) => createWire(parseWireSpec("virtio0", new Map([["wire", "gen"], ["flows", "7"], ["seed", "3"]])), mem, mem.reserve("st", WIRE_STATS_BYTES).offset, 0)],

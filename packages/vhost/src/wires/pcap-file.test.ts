@@ -6,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { buildUdpFrame } from "./frame.js";
 import { PcapWriter, packFrames, parsePcap, readPcap } from "./pcap-file.js";
 // @ts-expect-error: a plain .mjs script, no types
-import { LENGTHS, ORIG, fixtureFrame } from "../../../test/fixtures/wires/make-fixtures.mjs";
+import { LENGTHS, ORIG, fixtureFrame } from "../../../../test/fixtures/wires/make-fixtures.mjs";
 
-const FIXTURES = fileURLToPath(new URL("../../../test/fixtures/wires/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../../../test/fixtures/wires", import.meta.url));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-pcap-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
