@@ -8,3 +8,7 @@ export { VhostUserFrontend, type BackendInfo, type RingSetup } from "./frontend.
 export { VhostUserTransport, type LinkListener, USERSPACE_BASE } from "./transport.js";
 export { type VirtioUserOptions, VIRTIO_USER_KEYS, parseVirtioUserArgs, DEFAULT_VIRTIO_USER_QUEUE_SIZE } from "./options.js";
 export { deviceFeatures, backendFeatureMask } from "./features.js";
+export { VhostUserBackend, type BackendOptions, type BackendCounters, type BackendLinkListener } from "./backend/server.js";
+export { BackendSession, ProtocolError, type DataPlane, type RingRun, type SessionOptions } from "./backend/session.js";
+export { GuestMemoryTable, MemTableError, MAX_FILE_BYTES, translate } from "./backend/guest-memory.js";
+export { offeredFeatures, offeredProtocolFeatures } from "./backend/features.js";

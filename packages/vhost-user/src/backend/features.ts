@@ -1,0 +1,37 @@
+import {
+  VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF,
+} from "@tpdk/virtio";
+import { PROTOCOL_F_MQ, PROTOCOL_F_REPLY_ACK, VHOST_USER_F_PROTOCOL_FEATURES } from "../protocol.js";
+
+/**
+ * What net_vhost offers its front-end (GET_FEATURES, GET_PROTOCOL_FEATURES).
+ * Feature words are numbers: every bit we use is below 53, and these helpers
+ * never use 32-bit operators on them.
+ */
+
+export function bit(n: number): number {
+  return 2 ** n;
+}
+
+export function hasBit(features: number, n: number): boolean {
+  return Math.floor(features / 2 ** n) % 2 === 1;
+}
+
+/** True when every bit of `sub` is in `set` (both below 2^53). */
+export function isSubset(sub: number, set: number): boolean {
+  for (let n = 0; n < 53; n++) if (hasBit(sub, n) && !hasBit(set, n)) return false;
+  return true;
+}
+
+/** VERSION_1, MRG_RXBUF, INDIRECT_DESC, EVENT_IDX, IN_ORDER, PROTOCOL_FEATURES; MQ with more than one pair. */
+export function offeredFeatures(pairs: number): number {
+  let f = bit(VIRTIO_F_VERSION_1) + bit(VIRTIO_NET_F_MRG_RXBUF) + bit(VIRTIO_F_INDIRECT_DESC) + bit(VIRTIO_F_EVENT_IDX)
+    + bit(VIRTIO_F_IN_ORDER) + bit(VHOST_USER_F_PROTOCOL_FEATURES);
+  if (pairs > 1) f += bit(VIRTIO_NET_F_MQ);
+  return f;
+}
+
+/** Protocol features: MQ (GET_QUEUE_NUM), REPLY_ACK. */
+export function offeredProtocolFeatures(): number {
+  return bit(PROTOCOL_F_MQ) + bit(PROTOCOL_F_REPLY_ACK);
+}

@@ -1,0 +1,148 @@
+import { fstatSync } from "node:fs";
+import type { NativeBinding } from "@tpdk/native";
+import type { MemoryRegion } from "../message.js";
+import { MAX_REGIONS } from "../protocol.js";
+
+/**
+ * The front-end's memory as SET_MEM_TABLE describes it (vhost-user spec,
+ * "Memory regions"): up to 8 regions, each a range of guest physical
+ * addresses (what descriptors hold), the front-end's virtual address of the
+ * same bytes (what SET_VRING_ADDR holds), and where they lie in the file
+ * whose fd came with the message.
+ *
+ * tpdk maps a table's file once, whole, from offset 0 (QEMU sends two
+ * regions of one memfd; DPDK's virtio_user one), so every region is a range
+ * of one mapping and a translation is one subtraction after a range check.
+ * Regions from more than one file are refused (a documented limit: DPDK
+ * with hugepages needs --single-file-segments, as it does for its own
+ * 8-region limit). Control path: validation allocates; translate* do not.
+ */
+
+/** Offsets in a mapping are u32 (typed-array indices): the file must stay below 4 GiB. */
+export const MAX_FILE_BYTES = 0xffff_f000;
+/** 2^53: every u64 we accept is below it; sums of two such never round to a smaller value. */
+const LIMIT = 2 ** 53;
+
+/** Per region in `ranges`: guest physical [lo, hi), front-end virtual [lo, hi), offset of gpa lo in the file. */
+const R_GPA_LO = 0;
+const R_GPA_HI = 1;
+const R_UVA_LO = 2;
+const R_UVA_HI = 3;
+const R_FILE_OFF = 4;
+const R_FIELDS = 5;
+
+/** What is wrong with a memory table (the message names it; the session counts it). */
+export class MemTableError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = "MemTableError";
+  }
+}
+
+/** The identity of the file behind the table (for reusing a mapping across tables). */
+export interface FileKey {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+}
+
+export class GuestMemoryTable {
+  readonly regions: readonly MemoryRegion[];
+  /** The fd the data path maps (the first region's; the others name the same file). */
+  readonly fd: number;
+  readonly file: FileKey;
+  /** F_SEAL_SHRINK held on the file: a peer cannot shrink it under our mapping. */
+  readonly sealed: boolean;
+  /** Flat per-region ranges (R_* fields), made once. */
+  readonly ranges: Float64Array;
+  readonly n: number;
+
+  private constructor(regions: readonly MemoryRegion[], fd: number, file: FileKey, sealed: boolean) {
+    this.regions = regions;
+    this.fd = fd;
+    this.file = file;
+    this.sealed = sealed;
+    this.n = regions.length;
+    this.ranges = new Float64Array(MAX_REGIONS * R_FIELDS);
+    regions.forEach((r, i) => {
+      const o = i * R_FIELDS;
+      this.ranges[o + R_GPA_LO] = r.guestPhysAddr;
+      this.ranges[o + R_GPA_HI] = r.guestPhysAddr + r.memorySize;
+      this.ranges[o + R_UVA_LO] = r.userspaceAddr;
+      this.ranges[o + R_UVA_HI] = r.userspaceAddr + r.memorySize;
+      this.ranges[o + R_FILE_OFF] = r.mmapOffset;
+    });
+  }
+
+  /**
+   * Check a table and its fds (one per region, owned by the caller) and
+   * build it. Throws MemTableError: no regions, an empty region, a range
+   * that wraps or passes 2^53, regions overlapping in guest physical or
+   * front-end virtual space, a region past its file's end (touching it would
+   * be SIGBUS), regions from more than one file, a file of 4 GiB or more,
+   * or (requireSealed) a file not sealed against shrinking.
+   */
+  static fromMessage(native: NativeBinding, regions: readonly MemoryRegion[], fds: readonly number[], requireSealed: boolean): GuestMemoryTable {
+    if (regions.length === 0) throw new MemTableError("no regions");
+    if (regions.length !== fds.length) throw new MemTableError(`${regions.length} regions but ${fds.length} file descriptors`);
+    let key: FileKey | null = null;
+    for (let i = 0; i < regions.length; i++) {
+      const r = regions[i]!;
+      if (r.memorySize === 0) throw new MemTableError(`region ${i} is empty`);
+      if (r.guestPhysAddr + r.memorySize > LIMIT || r.userspaceAddr + r.memorySize > LIMIT || r.mmapOffset + r.memorySize > LIMIT) {
+        throw new MemTableError(`region ${i} wraps or lies above 2^53`);
+      }
+      let st;
+      try {
+        st = fstatSync(fds[i]!);
+      } catch (e) {
+        throw new MemTableError(`region ${i}: fstat: ${(e as Error).message}`);
+      }
+      if (!st.isFile()) throw new MemTableError(`region ${i}: the fd is not a regular file (memfd)`);
+      const k = { dev: st.dev, ino: st.ino, size: st.size };
+      if (key === null) key = k;
+      else if (k.dev !== key.dev || k.ino !== key.ino) throw new MemTableError(`region ${i} comes from another file than region 0 (one file per table is supported)`);
+      if (r.mmapOffset + r.memorySize > k.size) throw new MemTableError(`region ${i} ends at file offset ${r.mmapOffset + r.memorySize}, past the file's ${k.size} bytes`);
+      for (let j = 0; j < i; j++) {
+        const q = regions[j]!;
+        if (overlaps(r.guestPhysAddr, q.guestPhysAddr, r.memorySize, q.memorySize)) throw new MemTableError(`regions ${j} and ${i} overlap in guest physical addresses`);
+        if (overlaps(r.userspaceAddr, q.userspaceAddr, r.memorySize, q.memorySize)) throw new MemTableError(`regions ${j} and ${i} overlap in front-end virtual addresses`);
+      }
+    }
+    if (key!.size > MAX_FILE_BYTES) throw new MemTableError(`the memory file has ${key!.size} bytes; at most ${MAX_FILE_BYTES} are supported`);
+    const sealed = (native.getSeals(fds[0]!) & native.F_SEAL_SHRINK) !== 0;
+    if (requireSealed && !sealed) throw new MemTableError("the memory file is not sealed against shrinking (F_SEAL_SHRINK) and sealed=1 requires it");
+    return new GuestMemoryTable(regions, fds[0]!, key!, sealed);
+  }
+
+  /**
+   * A guest physical address range [gpa, gpa + len) as an offset into the
+   * mapped file, or -1 when it is not wholly inside one region. len 0 is
+   * checked as len 1 (its address must still be in a region).
+   */
+  translateGpa(gpa: number, len: number): number {
+    return translate(this.ranges, this.n, R_GPA_LO, gpa, len);
+  }
+
+  /** The same for a front-end virtual address (ring addresses, SET_VRING_ADDR). */
+  translateUva(uva: number, len: number): number {
+    return translate(this.ranges, this.n, R_UVA_LO, uva, len);
+  }
+}
+
+function overlaps(a: number, b: number, la: number, lb: number): boolean {
+  return a < b + lb && b < a + la;
+}
+
+/** Hot-path-safe (no allocation): `lo` is R_GPA_LO or R_UVA_LO (hi follows it). */
+export function translate(ranges: Float64Array, n: number, lo: number, addr: number, len: number): number {
+  const end = addr + (len === 0 ? 1 : len);
+  for (let i = 0; i < n; i++) {
+    const o = i * R_FIELDS;
+    const base = ranges[o + lo]!;
+    if (addr >= base && end <= ranges[o + lo + 1]!) return ranges[o + R_FILE_OFF]! + (addr - base);
+  }
+  return -1;
+}
+
+export const RANGE_FIELDS = { R_GPA_LO, R_GPA_HI, R_UVA_LO, R_UVA_HI, R_FILE_OFF, R_FIELDS } as const;
