@@ -147,7 +147,12 @@ runMain(async () => {
         const port = bus.ports[p]!;
         if (!port.checkDevice(now)) {
           // DEVICE_NEEDS_RESET: that device stopped processing (link down), the thread still answers.
-          if (port.needsReset) return deviceFault(`port ${p} (${port.name}): link down: ${port.deviceFault}`, false, true);
+          if (port.needsReset) {
+            // The device thread may have said why (`failed`, a message perhaps still queued): its line wins.
+            const line = `port ${p} (${port.name}): link down: ${port.deviceFault}`;
+            void bus.explain(null).then(() => deviceFault(line, false, true));
+            return;
+          }
           return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`, true);
         }
       }
