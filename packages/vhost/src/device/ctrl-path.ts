@@ -1,5 +1,7 @@
 import {
   CTRL_HDR_SIZE,
+  VIRTIO_NET_CTRL_MAC,
+  VIRTIO_NET_CTRL_MAC_ADDR_SET,
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
@@ -7,6 +9,7 @@ import {
   VIRTIO_NET_CTRL_RX_ALLMULTI,
   VIRTIO_NET_CTRL_RX_PROMISC,
   VIRTIO_NET_ERR,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_OK,
 } from "@tpdk/virtio";
@@ -14,7 +17,7 @@ import type { NetDevice } from "./net-device.js";
 import { S_CTRL_COMMANDS, S_CTRL_ERRORS, S_ERR_AVAIL_IDX, S_ERR_CTRL_CHAIN, S_ERR_HEAD_INDEX } from "./stats.js";
 import { type Chain, WALK_FULL } from "./virtqueue.js";
 
-/** The command bytes the device reads: class, command and up to 6 bytes of data (the longest command taken is 2). */
+/** The command bytes the device reads: class, command and up to 6 bytes of data (the longest command taken, MAC ADDR_SET, has 6). */
 const CMD_BYTES = 8;
 /** Gathered command bytes (one control command at a time on the device thread). */
 const cmd = new Uint8Array(CMD_BYTES);
@@ -39,6 +42,8 @@ const MALFORMED = -1;
  *     negotiated): RX is steered over the first n receive queues and TX is
  *     served on the first n transmit queues, effective before the used entry
  *     is published (§5.1.6.5.5).
+ *   VIRTIO_NET_CTRL_MAC ADDR_SET (6 bytes; CTRL_MAC_ADDR negotiated): the
+ *     default MAC, shown in the config mac until the next reset (§5.1.6.5.2).
  *   VIRTIO_NET_CTRL_RX PROMISC / ALLMULTI (one byte, 0 or 1): recorded and
  *     acknowledged; the device has no receive filter, it delivers every
  *     frame in either mode (filtering is best-effort, §5.1.6.5.1). It accepts
@@ -112,6 +117,12 @@ function execute(dev: NetDevice, cls: number, command: number, dataLen: number):
     const pairs = cmd[2]! | (cmd[3]! << 8);
     if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > dev.cfg.queuePairs) return VIRTIO_NET_ERR;
     dev.setQueuePairs(pairs);
+    return VIRTIO_NET_OK;
+  }
+  if (cls === VIRTIO_NET_CTRL_MAC && command === VIRTIO_NET_CTRL_MAC_ADDR_SET) {
+    if (dataLen !== 6) return MALFORMED;
+    if (!dev.hasDriverFeature(VIRTIO_NET_F_CTRL_MAC_ADDR)) return VIRTIO_NET_ERR;
+    dev.setMac(cmd, CTRL_HDR_SIZE);
     return VIRTIO_NET_OK;
   }
   if (cls === VIRTIO_NET_CTRL_RX && (command === VIRTIO_NET_CTRL_RX_PROMISC || command === VIRTIO_NET_CTRL_RX_ALLMULTI)) {

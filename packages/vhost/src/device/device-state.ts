@@ -33,6 +33,7 @@ import {
   VIRTIO_F_VERSION_1,
   VIRTIO_ID_NET,
   VIRTIO_MSI_NO_VECTOR,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
@@ -218,6 +219,8 @@ export class DeviceState {
     this.rxSteerNext = 0;
     this.rxPromisc = this.rxAllmulti = false;
     this.rxMaxFrame = MAX_FRAME;
+    // A MAC the driver set with MAC_ADDR_SET lasts until the reset (QEMU restores its configured one too).
+    for (let i = 0; i < 6; i++) this.mem.u8[this.t + DEVICE_CFG_BASE + NET_CFG_MAC + i] = this.cfg.mac[i]!;
     this.updateActive();
     this.mirrorStatus();
     const r = (this.t + TRANSPORT_STAT_RESETS) >>> 2;
@@ -273,7 +276,20 @@ export class DeviceState {
    */
   featuresAcceptable(): boolean {
     if (((this.driverLo & ~this.offeredLo) >>> 0) !== 0 || ((this.driverHi & ~this.offeredHi) >>> 0) !== 0) return false;
+    if (this.hasDriverFeature(VIRTIO_NET_F_CTRL_MAC_ADDR) && !this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ)) return false;
     return !this.hasDriverFeature(VIRTIO_NET_F_MQ) || this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ);
+  }
+
+  /**
+   * VIRTIO_NET_CTRL_MAC_ADDR_SET (§5.1.6.5.2), already validated: the
+   * default MAC becomes cmd[off..off+6) and the config `mac` shows it (as
+   * QEMU's does), with a new config_generation. The device has no receive
+   * filter, so nothing else changes. A reset restores the configured MAC.
+   */
+  setMac(bytes: Uint8Array, off: number): void {
+    const c = this.t + DEVICE_CFG_BASE + NET_CFG_MAC;
+    for (let i = 0; i < 6; i++) this.mem.u8[c + i] = bytes[off + i]!;
+    this.configGeneration = (this.configGeneration + 1) & 0xff;
   }
 
   private negotiate(): void {

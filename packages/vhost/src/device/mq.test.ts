@@ -175,6 +175,22 @@ describe("control virtqueue (§5.1.6.5)", () => {
     expect([s.ctrlCommands, s.ctrlErrors, s.errCtrlChain]).toEqual([8, 5, 0]);
   });
 
+  it("MAC ADDR_SET (CTRL_MAC_ADDR negotiated): the config mac shows it with a new generation; ERR without the feature; a reset restores the configured MAC", () => {
+    const f = deviceFixture();
+    const mac = (): number[] => [0, 1, 2, 3, 4, 5].map((i) => f.client.readDeviceCfg(v.NET_CFG_MAC + i, 1));
+    const mac0 = mac();
+    const gen0 = f.client.readCommon(v.CC_CONFIG_GENERATION);
+    expect(sendCtrl(f, v.VIRTIO_NET_CTRL_MAC, v.VIRTIO_NET_CTRL_MAC_ADDR_SET, [2, 0, 0, 0, 0x0a, 1]).ack).toBe(OK);
+    expect(mac()).toEqual([2, 0, 0, 0, 0x0a, 1]);
+    expect(f.client.readCommon(v.CC_CONFIG_GENERATION)).not.toBe(gen0);
+    expect(sendCtrl(f, v.VIRTIO_NET_CTRL_MAC, v.VIRTIO_NET_CTRL_MAC_ADDR_SET, [2, 0, 0, 0, 0x0b]).ack).toBe(ERR); // 5 bytes
+    expect(mac()).toEqual([2, 0, 0, 0, 0x0a, 1]);
+    f.client.setStatus(0);
+    expect(mac()).toEqual(mac0);
+    const g = deviceFixture({ features: v.withFeature(deviceFixture({ noStart: true }).dev.offered, v.VIRTIO_NET_F_CTRL_MAC_ADDR, false) });
+    expect(sendCtrl(g, v.VIRTIO_NET_CTRL_MAC, v.VIRTIO_NET_CTRL_MAC_ADDR_SET, [2, 0, 0, 0, 0x0a, 1]).ack).toBe(ERR);
+  });
+
   it("counts commands whose data has the wrong size as malformed and answers ERR", () => {
     const f = deviceFixture({ device: { queuePairs: 2 } });
     expect(sendCtrl(f, MQ, PAIRS_SET, [2]).ack).toBe(ERR);

@@ -6,6 +6,7 @@ import {
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
+  VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
@@ -20,6 +21,7 @@ import {
  * §5.1.3). Each can be switched off per device with DeviceOptions.offer, for
  * tests and for comparing paths; none outside this list can be switched on.
  * MQ requires CTRL_VQ: switching CTRL_VQ off alone is refused.
+ * CTRL_MAC_ADDR requires CTRL_VQ too: it goes with it (§5.1.3.1).
  */
 export const OFFERABLE_FEATURES = {
   VERSION_1: VIRTIO_F_VERSION_1,
@@ -33,6 +35,7 @@ export const OFFERABLE_FEATURES = {
   ANY_LAYOUT: VIRTIO_F_ANY_LAYOUT,
   CTRL_VQ: VIRTIO_NET_F_CTRL_VQ,
   MQ: VIRTIO_NET_F_MQ,
+  CTRL_MAC_ADDR: VIRTIO_NET_F_CTRL_MAC_ADDR,
 } as const;
 
 export type FeatureName = keyof typeof OFFERABLE_FEATURES;
@@ -49,6 +52,8 @@ export function offeredFeatures(offer: Partial<Record<string, boolean>> = {}): F
     }
   }
   for (const [name, bit] of Object.entries(OFFERABLE_FEATURES)) {
+    // Without a control queue there is no MAC_ADDR_SET to take (§5.1.3.1): CTRL_MAC_ADDR goes with CTRL_VQ.
+    if (name === "CTRL_MAC_ADDR" && offer.CTRL_VQ === false) continue;
     if (offer[name] !== false) bits.push(bit);
   }
   if (offer.CTRL_VQ === false && offer.MQ !== false) {
