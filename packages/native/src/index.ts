@@ -35,6 +35,12 @@ export interface NativeBinding {
    * error here (ENOMEM, EFAULT) instead of SIGBUS later; ignored on kernels before 5.14.
    */
   mmapShared(fd: number, length: number, offset: number, opts?: { populate?: boolean }): SharedArrayBuffer;
+  /**
+   * Release a mmapShared mapping's file pages now (a peer's memory table replaced, a back-end gone),
+   * without waiting for garbage collection: the range becomes private zero pages in place, so the
+   * buffer and its views stay valid (reads give 0) until collected. TypeError for any other buffer.
+   */
+  unmapShared(sab: SharedArrayBuffer): void;
   /** fstat st_size. */
   fileSize(fd: number): number;
   /** fcntl F_GET_SEALS; 0 when the file cannot be sealed. */

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason, NativeError } from "./index.js";
@@ -117,5 +118,36 @@ describe.skipIf(native === null)(`mappings are released${skipNote}`, () => {
     const { before, after } = JSON.parse(r.stdout) as { before: number; after: number };
     expect(before).toBeGreaterThan(2); // some were still mapped before collection
     expect(after).toBeLessThanOrEqual(2);
+  });
+});
+
+describe.skipIf(native === null)(`unmapShared${skipNote}`, () => {
+  const n = native!;
+
+  it("releases the file's pages at once; the buffer stays valid and reads zeros; the file keeps its bytes", () => {
+    const fd = n.memfdCreate("tpdk-revoke", MB);
+    try {
+      const sab = n.mmapShared(fd, MB, 0);
+      const u32 = new Uint32Array(sab);
+      u32[3] = 42;
+      const maps = () => readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("memfd:tpdk-revoke")).length;
+      expect(maps()).toBe(1);
+      n.unmapShared(sab);
+      expect(maps()).toBe(0); // no longer backed by the file
+      expect(u32[3]).toBe(0);
+      u32[4] = 7; // writable private memory: no fault
+      expect(Atomics.load(u32, 4)).toBe(7);
+      n.unmapShared(sab); // again: still ours, still harmless
+      const again = new Uint32Array(n.mmapShared(fd, MB, 0));
+      expect(again[3]).toBe(42); // the file's bytes were not touched
+      expect(again[4]).toBe(0);
+    } finally {
+      n.close(fd);
+    }
+  });
+
+  it("refuses buffers it did not map", () => {
+    expect(() => n.unmapShared(new SharedArrayBuffer(4096))).toThrow(TypeError);
+    expect(() => n.unmapShared(new ArrayBuffer(8) as unknown as SharedArrayBuffer)).toThrow(TypeError);
   });
 });

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <mutex>
 #include <unordered_map>
 
 #ifndef MFD_HUGE_2MB
@@ -274,9 +275,38 @@ void MemfdCreate(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(fd);
 }
 
+// Every live mapping made by mmapShared (address -> length), process-wide:
+// unmapShared only ever touches memory listed here, never V8's own buffers.
+std::mutex gMapsMutex;
+std::unordered_map<void*, size_t> gMaps;
+
 void Unmap(void* data, size_t length, void* /*deleter_data*/) {
   // May run on any thread, once the last SharedArrayBuffer (in any isolate) using it is gone.
+  {
+    std::lock_guard<std::mutex> lock(gMapsMutex);
+    gMaps.erase(data);
+  }
   munmap(data, length);
+}
+
+// Release the file's pages now, keep the buffer valid: the range is replaced
+// in place by private anonymous zero pages (MAP_FIXED), so any thread still
+// reading it sees zeros instead of faulting, and the peer's memory is freed
+// without waiting for garbage collection; the address range itself goes when
+// the buffer is collected.
+void UnmapShared(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  if (!args[0]->IsSharedArrayBuffer()) return ThrowType(a->isolate, "unmapShared: expected a SharedArrayBuffer from mmapShared");
+  Local<SharedArrayBuffer> sab = args[0].As<SharedArrayBuffer>();
+  void* p = sab->Data();
+  size_t len = sab->ByteLength();
+  std::lock_guard<std::mutex> lock(gMapsMutex);
+  auto it = gMaps.find(p);
+  if (it == gMaps.end() || it->second != len) {
+    return ThrowType(a->isolate, "unmapShared: expected a SharedArrayBuffer from mmapShared");
+  }
+  void* q = mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (q == MAP_FAILED) return ThrowErrno(a, "mmap(MAP_FIXED)", "unmapShared", errno);
 }
 
 void MmapShared(const FunctionCallbackInfo<Value>& args) {
@@ -310,6 +340,10 @@ void MmapShared(const FunctionCallbackInfo<Value>& args) {
       munmap(p, static_cast<size_t>(length));
       return ThrowErrno(a, "madvise(MADV_POPULATE_WRITE)", std::to_string(fd), err);
     }
+  }
+  {
+    std::lock_guard<std::mutex> lock(gMapsMutex);
+    gMaps[p] = static_cast<size_t>(length);
   }
   std::shared_ptr<v8::BackingStore> store =
       SharedArrayBuffer::NewBackingStore(p, static_cast<size_t>(length), Unmap, nullptr);
@@ -770,6 +804,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   node::AddEnvironmentCleanupHook(iso, AddonCleanup, a);
   SetMethod(context, exports, a, "memfdCreate", MemfdCreate);
   SetMethod(context, exports, a, "mmapShared", MmapShared);
+  SetMethod(context, exports, a, "unmapShared", UnmapShared);
   SetMethod(context, exports, a, "fileSize", FileSize);
   SetMethod(context, exports, a, "getSeals", GetSeals);
   SetMethod(context, exports, a, "addSeals", AddSeals);
