@@ -77,16 +77,16 @@ function firstCause(output) {
 }
 
 function fail(why, log = "") {
+  const line = log ? `${why} (log: packages/native/build/install.log)` : why;
   try {
     mkdirSync(BUILD_DIR, { recursive: true });
-    writeFileSync(FAILED_FILE, `${why}\n`);
+    writeFileSync(FAILED_FILE, `${line}\n`);
     if (log) writeFileSync(LOG_FILE, log);
   } catch {
     // the line below still says it
   }
-  const seeLog = log ? ` (log: ${rel(LOG_FILE)})` : "";
   console.log(
-    `@tpdk/native: not built: ${why}${seeLog}; tpdk runs without it except memfd EAL memory and vhost-user ports; rebuild with: ${REBUILD}`,
+    `@tpdk/native: not built: ${line}; tpdk runs without it except memfd EAL memory and vhost-user ports; rebuild with: ${REBUILD}`,
   );
   process.exit(0);
 }

@@ -118,7 +118,7 @@ function load(): { binding: NativeBinding | null; reason: string | null } {
   if (!existsSync(path)) {
     let why = "not built";
     try {
-      why = `node-gyp build failed at install: ${readFileSync(FAILED_URL, "utf8").trim()}`;
+      why = `at install, ${readFileSync(FAILED_URL, "utf8").trim()}`;
     } catch {
       // no recorded failure: the install step never ran (or build/ was removed)
     }

@@ -1,12 +1,15 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const DIST = new URL("../dist/index.js", import.meta.url);
 
 /** Run a snippet that imports the compiled loader in a fresh process. */
-function run(env: Record<string, string>, body: string) {
-  const code = `import(${JSON.stringify(DIST.href)}).then((m) => { ${body} });`;
+function run(env: Record<string, string>, body: string, dist: URL = DIST) {
+  const code = `import(${JSON.stringify(dist.href)}).then((m) => { ${body} });`;
   return spawnSync(process.execPath, ["-e", code], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 20_000 });
 }
 
@@ -25,5 +28,33 @@ describe.skipIf(!existsSync(DIST))("the loader when the addon is missing (skippe
       name: "NativeError",
       msg: "vhost-user port net_virtio_user0 needs the native addon @tpdk/native: disabled by TPDK_NATIVE_DISABLE; rebuild with: pnpm --filter @tpdk/native rebuild",
     });
+  });
+
+  it("a binary that is not there or does not load: native is null with a one-line reason (the install step's record when there is one)", () => {
+    // A copy of the package without build/Release: dist/index.js plus the install step's record.
+    const pkg = mkdtempSync(join(tmpdir(), "tpdk-native-pkg-"));
+    try {
+      mkdirSync(join(pkg, "dist"));
+      mkdirSync(join(pkg, "build"));
+      writeFileSync(join(pkg, "package.json"), JSON.stringify({ type: "module" }));
+      copyFileSync(fileURLToPath(DIST), join(pkg, "dist", "index.js"));
+      const dist = pathToFileURL(join(pkg, "dist", "index.js"));
+      const show = `console.log(JSON.stringify({ n: m.native, why: m.nativeMissingReason }));`;
+      expect(JSON.parse(run({}, show, dist).stdout)).toEqual({ n: null, why: "build/Release/tpdk_native.node not found: not built" });
+      writeFileSync(join(pkg, "build", "install-failed.txt"), "node-gyp build failed: g++: not found (log: packages/native/build/install.log)\n");
+      expect(JSON.parse(run({}, show, dist).stdout)).toEqual({
+        n: null,
+        why: "build/Release/tpdk_native.node not found: at install, node-gyp build failed: g++: not found (log: packages/native/build/install.log)",
+      });
+      // A file that is not a loadable addon (a build for another Node, a truncated copy).
+      mkdirSync(join(pkg, "build", "Release"));
+      writeFileSync(join(pkg, "build", "Release", "tpdk_native.node"), "not an ELF file");
+      const broken = JSON.parse(run({}, show, dist).stdout) as { n: null; why: string };
+      expect(broken.n).toBeNull();
+      expect(broken.why).toMatch(/^build\/Release\/tpdk_native\.node does not load: .+/);
+      expect(broken.why).not.toContain("\n");
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
   });
 });
