@@ -4,7 +4,7 @@ import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNI
 import { NetDevice } from "./device/net-device.js";
 import { deviceClock } from "./clock.js";
 import { DemandWindow } from "./device/demand.js";
-import { RxBuffers } from "./device/rx-path.js";
+import { RxBuffers } from "./device/rx-buffers.js";
 import { Chain } from "./device/virtqueue.js";
 import type { Wire, WireEventLoop } from "./wires/wire.js";
 import { makeWire } from "./wires/wire-registry.js";

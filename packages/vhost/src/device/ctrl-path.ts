@@ -13,7 +13,7 @@ import {
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_OK,
 } from "@tpdk/virtio";
-import type { NetDevice } from "./net-device.js";
+import type { PathDevice } from "./path-device.js";
 import { S_CTRL_COMMANDS, S_CTRL_ERRORS, S_ERR_AVAIL_IDX, S_ERR_CTRL_CHAIN, S_ERR_HEAD_INDEX } from "./stats.js";
 import { type Chain, WALK_FULL } from "./virtqueue.js";
 
@@ -52,7 +52,7 @@ const MALFORMED = -1;
  *
  * Returns the number of chains taken.
  */
-export function processCtrl(dev: NetDevice): number {
+export function processCtrl(dev: PathDevice): number {
   const q = dev.ctrl!;
   const n = q.pollAvail();
   if (n < 0) {
@@ -88,7 +88,7 @@ export function processCtrl(dev: NetDevice): number {
 }
 
 /** Execute the walked command in `c` and write its ack; returns the used len (1, or 0 without an ack byte). */
-function answer(dev: NetDevice, c: Chain): number {
+function answer(dev: PathDevice, c: Chain): number {
   const ack = ackAddress(c);
   const rb = c.readBytes;
   if (rb < CTRL_HDR_SIZE || ack < 0) {
@@ -110,7 +110,7 @@ function answer(dev: NetDevice, c: Chain): number {
 }
 
 /** VIRTIO_NET_OK, VIRTIO_NET_ERR, or MALFORMED (data of the wrong size). Data bytes are cmd[2..]. */
-function execute(dev: NetDevice, cls: number, command: number, dataLen: number): number {
+function execute(dev: PathDevice, cls: number, command: number, dataLen: number): number {
   if (cls === VIRTIO_NET_CTRL_MQ && command === VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET) {
     if (dataLen !== 2) return MALFORMED;
     if (!dev.hasDriverFeature(VIRTIO_NET_F_MQ)) return VIRTIO_NET_ERR;

@@ -10,20 +10,21 @@ import type { DeviceConfig } from "../config.js";
 import { DeviceState } from "./device-state.js";
 import { processCtrl } from "./ctrl-path.js";
 import { CTRL_WIRE_EXHAUSTED, SCRATCH_BYTES } from "./layout.js";
-import { RxBuffers, processRx } from "./rx-path.js";
-import { processRxSteered } from "./rx-steer.js";
+import type { RxBuffers } from "./rx-buffers.js";
+import { processRx } from "./rx-path.js";
 import { S_ERR_INTERNAL } from "./stats.js";
 import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
 import type { Chain } from "./virtqueue.js";
 import { DemandWindow } from "./demand.js";
+import type { PathDevice } from "./path-device.js";
 import type { Wire } from "../wires/wire.js";
 
 /**
  * One virtio-net device: the control state (DeviceState) plus the data path
  * the device loop drives once per pass with poll().
  */
-export class NetDevice extends DeviceState {
+export class NetDevice extends DeviceState implements PathDevice {
   readonly wire: Wire;
   readonly u8: Uint8Array;
   /** Shared with the other devices of the loop (one chain is walked at a time). */
@@ -109,7 +110,7 @@ export class NetDevice extends DeviceState {
         work += tx;
       }
       if (!this.active) return work;
-      if (this.linkUp) work += this.rxSteerCount > 1 ? processRxSteered(this) : processRx(this);
+      if (this.linkUp) work += processRx(this);
     } catch (e) {
       this.internalError(e);
       work++;

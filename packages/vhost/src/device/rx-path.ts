@@ -1,4 +1,6 @@
-import type { NetDevice } from "./net-device.js";
+import type { Wire } from "../wires/wire.js";
+import type { PathDevice } from "./path-device.js";
+import { PEEK_BYTES, flowHash } from "./rx-steer.js";
 import * as S from "./stats.js";
 import * as Q from "./virtqueue.js";
 import { type DeviceQueue } from "./virtqueue.js";
@@ -17,45 +19,43 @@ const S_RX_NO_FIT = S.S_RX_NO_FIT;
 const S_RX_OVERSIZE = S.S_RX_OVERSIZE;
 const S_RX_PACKETS = S.S_RX_PACKETS;
 
-/** The buffers (chains) gathered for one frame: per buffer its head, avail position and segments. */
-export class RxBuffers {
-  readonly head: Int32Array;
-  readonly pos: Int32Array;
-  readonly segStart: Int32Array;
-  readonly segEnd: Int32Array;
-  constructor(capacity: number) {
-    this.head = new Int32Array(capacity);
-    this.pos = new Int32Array(capacity);
-    this.segStart = new Int32Array(capacity);
-    this.segEnd = new Int32Array(capacity);
-  }
-}
+// receiveOne() results.
+const DELIVERED = 0;
+const MISSED = 1;
+const NO_FIT = 2;
+const DROPPED = 3;
+const FATAL = 4;
 
-// receiveOne() results (rx-steer.ts uses them too).
-export const DELIVERED = 0;
-export const MISSED = 1;
-export const NO_FIT = 2;
-export const DROPPED = 3;
-export const FATAL = 4;
+/** The optional peek of a wire (see Wire.peek). */
+type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
 
 /**
- * Receive queue (device -> driver, queue 2k), virtio 1.2 §5.1.6.3/§5.1.6.4.
+ * The receive path (device -> driver, queues 2k), virtio 1.2 §5.1.6.3/§5.1.6.4:
+ * the one RX loop, for one receive queue or several.
  *
  * Takes up to `burst` frames the wire has due and writes each, after a
- * virtio-net header, into buffers the driver posted: one buffer (chain)
- * without MRG_RXBUF, as many as needed with it (num_buffers says how many).
- * A frame finds no buffer: dropped and counted missed (wire.drop()), as are
- * the rest of the batch; the wire never waits, unless it is lossless (file
- * replay), whose frames stay due until buffers are posted; an on-demand
- * source (file replay) also produces no more than its thread's back-pressure
- * window allows (demand.ts). Without MRG_RXBUF a frame
- * larger than the buffer is dropped (rxNoFit) and the buffer kept for the
- * next one. This is the path for one steered RX queue (the default: one
- * pair); with several, NetDevice uses processRxSteered (rx-steer.ts).
- * At most one Atomics.load of avail.idx and one Atomics.store of used.idx per call.
+ * virtio-net header, into buffers the driver posted on its receive queue:
+ * one buffer (chain) without MRG_RXBUF, as many as needed with it
+ * (num_buffers says how many). With several queues enabled (multiqueue,
+ * dev.rxSteerCount > 1) each frame goes to the queue its flow hashes to
+ * (rx-steer.ts); with one, to that queue.
+ *
+ * A frame longer than the negotiated maximum is dropped (rxOversize). A
+ * frame that finds no buffer on its queue is dropped and counted missed
+ * (wire.drop()), as is every later frame for that queue this pass (other
+ * queues keep receiving); the wire never waits, unless it is lossless (file
+ * replay), whose frames stay due until buffers are posted (it stops at that
+ * frame: frames leave the wire in order). An on-demand source (file replay)
+ * also produces no more than its thread's back-pressure window allows
+ * (demand.ts). Without MRG_RXBUF a frame larger than the buffer is dropped
+ * (rxNoFit) and the buffer kept for the next one. No queue enabled: every
+ * due frame is missed (a lossless wire keeps them).
+ *
+ * At most one Atomics.load of avail.idx per queue per pass and one
+ * Atomics.store of used.idx per queue that received. Hot path: nothing allocated.
  */
-export function processRx(dev: NetDevice): number {
-  const wire = dev.wire;
+export function processRx(dev: PathDevice): number {
+  const wire: Wire & { peek?: PeekFn } = dev.wire;
   let due = wire.ready();
   if (due === 0) return 0;
   if (due > dev.burst) due = dev.burst;
@@ -65,8 +65,29 @@ export function processRx(dev: NetDevice): number {
     if (room <= 0) return 0;
     if (due > room) due = room;
   }
-  const q = dev.rxSteerCount !== 0 ? dev.queues[dev.rxSteer[0]!]! : null;
-  if (q !== null) q.rxLoaded = false;
+  const lossless = wire.lossless;
+  const nq = dev.rxSteerCount;
+  if (nq === 0) {
+    if (lossless) return 0;
+    for (let i = 0; i < due; i++) {
+      wire.frameLength();
+      wire.drop();
+    }
+    countRx(dev, 0, 0, due, 0, 0, 0);
+    return due;
+  }
+  const queues = dev.queues;
+  const steer = dev.rxSteer;
+  for (let k = 0; k < nq; k++) {
+    const q = queues[steer[k]!]!;
+    q.rxLoaded = false;
+    q.rxStarved = false;
+  }
+  // Steered only with several queues, and by flow only when the wire can show a frame before it is taken.
+  const single = nq === 1 ? queues[steer[0]!]! : null;
+  const canPeek = typeof wire.peek === "function";
+  const u8 = dev.u8;
+  const peekAt = dev.rxScratch;
   const maxFrame = dev.rxMaxFrame;
   let delivered = 0;
   let bytes = 0;
@@ -74,27 +95,38 @@ export function processRx(dev: NetDevice): number {
   let oversize = 0;
   let noFit = 0;
   let dropped = 0;
-  let starved = q === null;
-  if (starved && wire.lossless) return 0;
   for (let i = 0; i < due; i++) {
     const flen = wire.frameLength();
-    if (starved) {
-      wire.drop();
-      missed++;
-      continue;
-    }
     if (flen > maxFrame) {
       wire.drop();
       oversize++;
       continue;
     }
-    const r = receiveOne(dev, q!, flen);
+    let q = single;
+    if (q === null) {
+      let h = canPeek ? flowHash(u8, peekAt, wire.peek!(u8, peekAt, PEEK_BYTES)) : -1;
+      if (h < 0) {
+        h = dev.rxSteerNext;
+        dev.rxSteerNext = h + 1 < nq ? h + 1 : 0;
+      }
+      q = queues[steer[h % nq]!]!;
+    }
+    if (q.rxStarved) {
+      if (lossless) {
+        due = i;
+        break;
+      }
+      wire.drop();
+      missed++;
+      continue;
+    }
+    const r = receiveOne(dev, q, flen);
     if (r === DELIVERED) {
       delivered++;
       bytes += flen;
       continue;
     }
-    if (r === MISSED && wire.lossless) {
+    if (r === MISSED && lossless) {
       // The frame stays due until the driver posts a buffer.
       due = i;
       break;
@@ -102,7 +134,7 @@ export function processRx(dev: NetDevice): number {
     wire.drop();
     if (r === MISSED) {
       missed++;
-      starved = true;
+      q.rxStarved = true;
     } else if (r === NO_FIT) noFit++;
     else {
       dropped++;
@@ -113,15 +145,20 @@ export function processRx(dev: NetDevice): number {
       }
     }
   }
-  if (q !== null && dev.active && q.publish()) dev.interrupt(q);
+  if (dev.active) {
+    for (let k = 0; k < nq; k++) {
+      const q = queues[steer[k]!]!;
+      if (q.publish()) dev.interrupt(q);
+    }
+  }
   if (dev.onDemand && delivered !== 0) dev.demand.produced(delivered);
   countRx(dev, delivered, bytes, missed, oversize, noFit, dropped);
   return due;
 }
 
-/** Add one RX pass's counts to the device's stats block (processRx and processRxSteered; once per burst). */
-export function countRx(
-  dev: NetDevice, delivered: number, bytes: number, missed: number, oversize: number, noFit: number, dropped: number,
+/** Add one RX pass's counts to the device's stats block (once per burst). */
+function countRx(
+  dev: PathDevice, delivered: number, bytes: number, missed: number, oversize: number, noFit: number, dropped: number,
 ): void {
   const f64 = dev.f64;
   const sb = dev.sb;
@@ -140,7 +177,7 @@ export function countRx(
  * else goes to receiveChain. Kept small so that the RX loops inline it and
  * the common frame costs no call.
  */
-export function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number {
+function receiveOne(dev: PathDevice, q: DeviceQueue, flen: number): number {
   const hdr = dev.hdrSize;
   const total = hdr + flen;
   if (q.lastAvail !== q.availCached) {
@@ -166,7 +203,7 @@ export function receiveOne(dev: NetDevice, q: DeviceQueue, flen: number): number
  * the frame: straight into the buffer when header and frame fit its first
  * descriptor, else into the RX scratch area and scattered from there.
  */
-function receiveChain(dev: NetDevice, q: DeviceQueue, flen: number): number {
+function receiveChain(dev: PathDevice, q: DeviceQueue, flen: number): number {
   const hdr = dev.hdrSize;
   const total = hdr + flen;
   const mrg = dev.mrg;

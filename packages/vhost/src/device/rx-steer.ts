@@ -1,7 +1,3 @@
-import type { NetDevice } from "./net-device.js";
-import { DELIVERED, FATAL, MISSED, NO_FIT, countRx, receiveOne } from "./rx-path.js";
-import type { Wire } from "../wires/wire.js";
-
 /**
  * Automatic receive steering in multiqueue mode (virtio 1.2 §5.1.6.5.5):
  * once the driver enabled n > 1 queue pairs with VQ_PAIRS_SET, each frame
@@ -21,7 +17,7 @@ import type { Wire } from "../wires/wire.js";
  * which this device does not track (a hash is stateless, and a forwarding
  * app's flows come from the wire, not from its TX).
  *
- * The device must pick the queue before it takes buffers and before the wire
+ * The RX loop (rx-path.ts processRx) picks the queue before it takes buffers and before the wire
  * writes the frame, so it asks the wire for the frame's first PEEK_BYTES
  * (Wire.peek, optional) into the RX scratch area and hashes those.
  */
@@ -67,103 +63,4 @@ export function flowHash(u8: Uint8Array, a: number, len: number): number {
   h = Math.imul(h, 0x846ca68b);
   h ^= h >>> 16;
   return h & 0x7fffffff;
-}
-
-/** The optional peek of a wire (see Wire.peek). */
-type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
-
-/**
- * processRx for several steered RX queues (dev.rxSteerCount > 1): up to
- * `burst` due frames, each to the queue its flow hashes to. The same rules
- * as processRx, per queue: a frame that finds no buffer on its queue is
- * missed and so is every later frame steered to that queue this pass (other
- * queues keep receiving); a lossless wire stops at that frame instead (it
- * stays due: frames leave the wire in order). At most one Atomics.load of
- * avail.idx per queue per pass, one Atomics.store of used.idx per queue that
- * received. Hot path: nothing allocated.
- */
-export function processRxSteered(dev: NetDevice): number {
-  const wire: Wire & { peek?: PeekFn } = dev.wire;
-  let due = wire.ready();
-  if (due === 0) return 0;
-  if (due > dev.burst) due = dev.burst;
-  if (dev.onDemand) {
-    // A file source waits for the application to transmit what it has out (demand.ts).
-    const room = dev.demand.window - dev.demand.out;
-    if (room <= 0) return 0;
-    if (due > room) due = room;
-  }
-  const queues = dev.queues;
-  const steer = dev.rxSteer;
-  const nq = dev.rxSteerCount;
-  for (let k = 0; k < nq; k++) {
-    const q = queues[steer[k]!]!;
-    q.rxLoaded = false;
-    q.rxStarved = false;
-  }
-  const canPeek = typeof wire.peek === "function";
-  const u8 = dev.u8;
-  const peekAt = dev.rxScratch;
-  const maxFrame = dev.rxMaxFrame;
-  const lossless = wire.lossless;
-  let delivered = 0;
-  let bytes = 0;
-  let missed = 0;
-  let oversize = 0;
-  let noFit = 0;
-  let dropped = 0;
-  for (let i = 0; i < due; i++) {
-    const flen = wire.frameLength();
-    if (flen > maxFrame) {
-      wire.drop();
-      oversize++;
-      continue;
-    }
-    let h = canPeek ? flowHash(u8, peekAt, wire.peek!(u8, peekAt, PEEK_BYTES)) : -1;
-    if (h < 0) {
-      h = dev.rxSteerNext;
-      dev.rxSteerNext = h + 1 < nq ? h + 1 : 0;
-    }
-    const q = queues[steer[h % nq]!]!;
-    if (q.rxStarved) {
-      if (lossless) {
-        due = i;
-        break;
-      }
-      wire.drop();
-      missed++;
-      continue;
-    }
-    const r = receiveOne(dev, q, flen);
-    if (r === DELIVERED) {
-      delivered++;
-      bytes += flen;
-      continue;
-    }
-    if (r === MISSED && lossless) {
-      due = i;
-      break;
-    }
-    wire.drop();
-    if (r === MISSED) {
-      missed++;
-      q.rxStarved = true;
-    } else if (r === NO_FIT) noFit++;
-    else {
-      dropped++;
-      if (r === FATAL) {
-        due = i + 1;
-        break;
-      }
-    }
-  }
-  if (dev.active) {
-    for (let k = 0; k < nq; k++) {
-      const q = queues[steer[k]!]!;
-      if (q.publish()) dev.interrupt(q);
-    }
-  }
-  if (dev.onDemand && delivered !== 0) dev.demand.produced(delivered);
-  countRx(dev, delivered, bytes, missed, oversize, noFit, dropped);
-  return due;
 }

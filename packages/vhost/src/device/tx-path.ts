@@ -1,6 +1,6 @@
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
-import type { NetDevice } from "./net-device.js";
+import type { PathDevice } from "./path-device.js";
 import * as S from "./stats.js";
 import * as Q from "./virtqueue.js";
 import { type DeviceQueue } from "./virtqueue.js";
@@ -32,7 +32,7 @@ const ETH_HDR_LEN = V.ETH_HDR_LEN;
  * One Atomics.load of avail.idx, one Atomics.store of used.idx per call.
  * Returns the number of chains taken.
  */
-export function processTx(dev: NetDevice, q: DeviceQueue, scratch: number): number {
+export function processTx(dev: PathDevice, q: DeviceQueue, scratch: number): number {
   const avail = q.pollAvail();
   if (avail <= 0) {
     if (avail < 0) dev.needsReset(S_ERR_AVAIL_IDX);

@@ -1,0 +1,50 @@
+import type { DeviceConfig } from "../config.js";
+import type { Wire } from "../wires/wire.js";
+import type { DemandWindow } from "./demand.js";
+import type { RxBuffers } from "./rx-buffers.js";
+import type { Chain, DeviceQueue } from "./virtqueue.js";
+
+/**
+ * What the data and control paths (rx-path.ts, tx-path.ts, ctrl-path.ts)
+ * read and call on a device; NetDevice implements it. Declared here so that
+ * the paths never import net-device.ts, which imports them (no circle), and
+ * so a reader sees at one glance what a path depends on. The negotiated
+ * state comes from DeviceState, whoever configured it (register traps
+ * here; vhost-user messages for a future net_vhost back-end).
+ */
+export interface PathDevice {
+  readonly cfg: DeviceConfig;
+  readonly wire: Wire;
+  /** The whole shared memory (guest buffers are addressed by bus address = offset). */
+  readonly u8: Uint8Array;
+  readonly f64: Float64Array;
+  /** Float64 index of this device's statistics block. */
+  readonly sb: number;
+  readonly queues: readonly DeviceQueue[];
+  readonly ctrl: DeviceQueue | null;
+  readonly chain: Chain;
+  readonly rxBufs: RxBuffers;
+  readonly burst: number;
+  readonly rxScratch: number;
+  readonly demand: DemandWindow;
+  readonly onDemand: boolean;
+  // Negotiated state (DeviceState), read per pass.
+  readonly active: boolean;
+  readonly linkUp: boolean;
+  readonly hdrSize: number;
+  readonly mrg: boolean;
+  readonly inOrder: boolean;
+  readonly rxMaxFrame: number;
+  /** The receive queues frames are steered over (queue indices), and how many. */
+  readonly rxSteer: Int32Array;
+  readonly rxSteerCount: number;
+  /** Round-robin cursor for frames without a flow (the RX path advances it). */
+  rxSteerNext: number;
+  rxPromisc: boolean;
+  rxAllmulti: boolean;
+  count(slot: number): void;
+  needsReset(slot: number): void;
+  interrupt(q: DeviceQueue): void;
+  hasDriverFeature(bit: number): boolean;
+  setQueuePairs(n: number): void;
+}
