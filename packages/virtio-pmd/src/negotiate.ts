@@ -1,7 +1,6 @@
 import { TpdkError } from "@tpdk/eal";
 import {
   type Features,
-  VIRTIO_F_ACCESS_PLATFORM,
   VIRTIO_F_ANY_LAYOUT,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
@@ -12,9 +11,10 @@ import {
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_STATUS,
   FEATURE_NAMES,
+  NET_CTRL_FEATURES,
+  NET_DATA_FEATURES,
+  NET_DRIVER_ONLY_FEATURES,
   features,
   hasFeature,
   intersectFeatures,
@@ -33,19 +33,9 @@ import type { TxMode } from "./options.js";
  * an identity mapping.
  */
 export const DRIVER_FEATURES: Features = features(
-  VIRTIO_F_VERSION_1,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_F_ANY_LAYOUT,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_IN_ORDER,
-  VIRTIO_F_ACCESS_PLATFORM,
-  VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_MQ,
-  VIRTIO_NET_F_CTRL_MAC_ADDR,
+  ...Object.values(NET_DATA_FEATURES),
+  ...Object.values(NET_CTRL_FEATURES),
+  ...Object.values(NET_DRIVER_ONLY_FEATURES),
 );
 
 /** The per-port feature overrides and the devargs key each comes from. */

@@ -5,3 +5,4 @@ export * from "./packed-ring.js";
 export * from "./net.js";
 export * from "./net-ctrl.js";
 export * from "./transport.js";
+export * from "./feature-sets.js";

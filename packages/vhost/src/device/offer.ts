@@ -1,20 +1,5 @@
 import { TpdkError } from "@tpdk/eal";
-import {
-  type Features,
-  VIRTIO_F_ANY_LAYOUT,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_IN_ORDER,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_NET_F_CTRL_MAC_ADDR,
-  VIRTIO_NET_F_CTRL_VQ,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_MQ,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_STATUS,
-  features,
-} from "@tpdk/virtio";
+import { type Features, NET_CTRL_FEATURES, NET_DATA_FEATURES, features } from "@tpdk/virtio";
 
 /**
  * The features this device implements and offers by default (virtio 1.2 §6,
@@ -23,20 +8,7 @@ import {
  * MQ requires CTRL_VQ: switching CTRL_VQ off alone is refused.
  * CTRL_MAC_ADDR requires CTRL_VQ too: it goes with it (§5.1.3.1).
  */
-export const OFFERABLE_FEATURES = {
-  VERSION_1: VIRTIO_F_VERSION_1,
-  MAC: VIRTIO_NET_F_MAC,
-  STATUS: VIRTIO_NET_F_STATUS,
-  MTU: VIRTIO_NET_F_MTU,
-  MRG_RXBUF: VIRTIO_NET_F_MRG_RXBUF,
-  INDIRECT_DESC: VIRTIO_F_INDIRECT_DESC,
-  EVENT_IDX: VIRTIO_F_EVENT_IDX,
-  IN_ORDER: VIRTIO_F_IN_ORDER,
-  ANY_LAYOUT: VIRTIO_F_ANY_LAYOUT,
-  CTRL_VQ: VIRTIO_NET_F_CTRL_VQ,
-  MQ: VIRTIO_NET_F_MQ,
-  CTRL_MAC_ADDR: VIRTIO_NET_F_CTRL_MAC_ADDR,
-} as const;
+export const OFFERABLE_FEATURES = { ...NET_DATA_FEATURES, ...NET_CTRL_FEATURES } as const;
 
 export type FeatureName = keyof typeof OFFERABLE_FEATURES;
 

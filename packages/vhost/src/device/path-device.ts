@@ -47,4 +47,6 @@ export interface PathDevice {
   interrupt(q: DeviceQueue): void;
   hasDriverFeature(bit: number): boolean;
   setQueuePairs(n: number): void;
+  /** VIRTIO_NET_CTRL_MAC_ADDR_SET: the 6 bytes at bytes[off ..] become the config MAC. */
+  setMac(bytes: Uint8Array, off: number): void;
 }

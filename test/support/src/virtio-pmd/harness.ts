@@ -2,15 +2,7 @@ import { Memory } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import {
   type Features,
-  VIRTIO_F_ANY_LAYOUT,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_IN_ORDER,
-  VIRTIO_F_VERSION_1,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_STATUS,
+  NET_DATA_FEATURES,
   features,
 } from "@tpdk/virtio";
 import type { VirtioPmdOptions } from "@tpdk/virtio-pmd";
@@ -20,18 +12,8 @@ import { InProcessTransport } from "@tpdk/virtio-pmd";
 import { TxQueue } from "@tpdk/virtio-pmd";
 import { type FakeDeviceOptions, FakeNetDevice } from "./fake-device.js";
 
-/** A device offering everything the driver can use. */
-export const ALL_FEATURES: Features = features(
-  VIRTIO_F_VERSION_1,
-  VIRTIO_NET_F_MAC,
-  VIRTIO_NET_F_STATUS,
-  VIRTIO_NET_F_MTU,
-  VIRTIO_NET_F_MRG_RXBUF,
-  VIRTIO_F_ANY_LAYOUT,
-  VIRTIO_F_INDIRECT_DESC,
-  VIRTIO_F_EVENT_IDX,
-  VIRTIO_F_IN_ORDER,
-);
+/** A fake device offering the data-path features (@tpdk/virtio NET_DATA_FEATURES; no control queue). */
+export const ALL_FEATURES: Features = features(...Object.values(NET_DATA_FEATURES));
 
 export interface Rig {
   mem: Memory;
