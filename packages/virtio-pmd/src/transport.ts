@@ -13,18 +13,14 @@ import {
   TRANSPORT_MAX_QUEUES,
   TRANSPORT_REGION_BYTES,
   TRANSPORT_VERSION,
-  TRAP_DONE,
-  TRAP_IDLE,
-  TRAP_OFFSET,
-  TRAP_OP,
   TRAP_OP_READ,
   TRAP_OP_WRITE,
   TRAP_REQUEST,
-  TRAP_SEQ,
-  TRAP_SPACE,
   TRAP_STATE,
-  TRAP_VALUE,
-  TRAP_WIDTH,
+  trapAnswered,
+  trapPost,
+  trapTake,
+  trapWithdraw,
   VIRTIO_ID_NET,
 } from "@tpdk/virtio";
 
@@ -169,28 +165,14 @@ export class SharedMemoryTransport extends RegionTransport {
   private trap(op: number, space: number, off: number, width: number, value: number): number {
     const { i32, u32 } = this.mem;
     const r = this.region;
-    if (Atomics.load(i32, this.wState) !== TRAP_IDLE) {
-      // A previous trap was withdrawn after a timeout and the device answered late: clear it.
-      Atomics.store(i32, this.wState, TRAP_IDLE);
-    }
-    u32[(r + TRAP_OP) >>> 2] = op;
-    u32[(r + TRAP_SPACE) >>> 2] = space;
-    u32[(r + TRAP_OFFSET) >>> 2] = off;
-    u32[(r + TRAP_WIDTH) >>> 2] = width;
-    u32[(r + TRAP_VALUE) >>> 2] = value >>> 0;
-    u32[(r + TRAP_SEQ) >>> 2] = (u32[(r + TRAP_SEQ) >>> 2]! + 1) >>> 0;
-    // Publishes the fields above (seq-cst store); pairs with the device's Atomics.load of the state.
-    Atomics.store(i32, this.wState, TRAP_REQUEST);
+    trapPost(i32, u32, r, op, space, off, width, value);
     ringDoorbell(i32, this.doorbellAddr() >>> 2);
     const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      // Pairs with the device's Atomics.store(TRAP_DONE) after it wrote TRAP_VALUE.
-      const s = Atomics.load(i32, this.wState);
-      if (s === TRAP_DONE) break;
+    while (!trapAnswered(i32, r)) {
       const left = deadline - Date.now();
       if (left <= 0) {
         // Withdraw the request; if the device completed it meanwhile, take the answer.
-        if (Atomics.compareExchange(i32, this.wState, TRAP_REQUEST, TRAP_IDLE) === TRAP_DONE) break;
+        if (trapWithdraw(i32, r)) break;
         throw new TpdkError(
           "ETIMEDOUT",
           `${this.name}: device not answering (${op === TRAP_OP_READ ? "read" : "write"} of register space ${space} offset 0x${off.toString(16)} timed out after ${this.timeoutMs} ms); is the device thread alive?`,
@@ -198,9 +180,7 @@ export class SharedMemoryTransport extends RegionTransport {
       }
       Atomics.wait(i32, this.wState, TRAP_REQUEST, Math.min(left, 50));
     }
-    const v = u32[(r + TRAP_VALUE) >>> 2]!;
-    Atomics.store(i32, this.wState, TRAP_IDLE);
-    return v;
+    return trapTake(i32, u32, r);
   }
 }
 

@@ -6,3 +6,4 @@ export * from "./net.js";
 export * from "./net-ctrl.js";
 export * from "./transport.js";
 export * from "./feature-sets.js";
+export * from "./trap.js";

@@ -24,18 +24,13 @@ import {
   STATUS_DRIVER,
   STATUS_DRIVER_OK,
   STATUS_FEATURES_OK,
-  TRAP_DONE,
-  TRAP_IDLE,
-  TRAP_OFFSET,
-  TRAP_OP,
   TRAP_OP_READ,
   TRAP_OP_WRITE,
   TRAP_REQUEST,
-  TRAP_SEQ,
-  TRAP_SPACE,
   TRAP_STATE,
-  TRAP_VALUE,
-  TRAP_WIDTH,
+  trapAnswered,
+  trapPost,
+  trapTake,
   notifyWordOffset,
 } from "@tpdk/virtio";
 import type { DriverRing } from "./driver-ring.js";
@@ -50,7 +45,6 @@ export class TrapClient {
   private readonly t: number;
   private readonly pump: (() => void) | undefined;
   private readonly timeoutMs: number;
-  private seq = 0;
 
   constructor(mem: Memory, transportOffset: number, pump?: () => void, timeoutMs = 5000) {
     this.mem = mem;
@@ -144,27 +138,18 @@ export class TrapClient {
   }
 
   private access(op: number, space: number, offset: number, width: number, value: number): number {
-    const u32 = this.mem.u32;
-    const i32 = this.mem.i32;
+    const { i32, u32 } = this.mem;
     const t = this.t;
-    u32[(t + TRAP_OP) >>> 2] = op;
-    u32[(t + TRAP_SPACE) >>> 2] = space;
-    u32[(t + TRAP_OFFSET) >>> 2] = offset;
-    u32[(t + TRAP_WIDTH) >>> 2] = width;
-    u32[(t + TRAP_VALUE) >>> 2] = value >>> 0;
-    u32[(t + TRAP_SEQ) >>> 2] = ++this.seq;
-    const st = (t + TRAP_STATE) >>> 2;
-    Atomics.store(i32, st, TRAP_REQUEST);
+    trapPost(i32, u32, t, op, space, offset, width, value);
     this.ringDoorbell();
     if (this.pump) {
-      for (let i = 0; i < 1000 && Atomics.load(i32, st) !== TRAP_DONE; i++) this.pump();
+      for (let i = 0; i < 1000 && !trapAnswered(i32, t); i++) this.pump();
     } else {
+      const st = (t + TRAP_STATE) >>> 2;
       const deadline = Date.now() + this.timeoutMs;
-      while (Atomics.load(i32, st) !== TRAP_DONE && Date.now() < deadline) Atomics.wait(i32, st, TRAP_REQUEST, 10);
+      while (!trapAnswered(i32, t) && Date.now() < deadline) Atomics.wait(i32, st, TRAP_REQUEST, 10);
     }
-    if (Atomics.load(i32, st) !== TRAP_DONE) throw new Error(`trap ${op}/${space}/${offset} not answered`);
-    const r = u32[(t + TRAP_VALUE) >>> 2]!;
-    Atomics.store(i32, st, TRAP_IDLE);
-    return r;
+    if (!trapAnswered(i32, t)) throw new Error(`trap ${op}/${space}/${offset} not answered`);
+    return trapTake(i32, u32, t);
   }
 }
