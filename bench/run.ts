@@ -252,8 +252,11 @@ async function main(): Promise<number> {
   const vt = vhostUserTable(r);
   if (vt) print(`\nvhost-user: one DPDK back-end, DPDK's front-end against tpdk's (64 B; ${vhostUser?.env?.hugeNote ?? ""})\n${renderText(vt)}`);
   if (vhostUser?.skipped) print(`\n${vhostUser.skipped}`);
-  print("\nTargets");
-  for (const t of targets(r)) print(`  ${t.met === null ? "-  " : t.met ? "ok " : "NO "} ${t.target}: ${t.measured}`);
+  const checks = targets(r);
+  if (checks.some((t) => t.met !== null)) {
+    print("\nTargets");
+    for (const t of checks) print(`  ${t.met === null ? "-  " : t.met ? "ok " : "NO "} ${t.target}: ${t.measured}`);
+  }
   if (failures.length > 0) print(`\n${failures.length} run(s) failed; see ${base}.md`);
   print(`\nWrote ${base}.json, ${base}.md, ${base}.svg (${(meta.elapsedS / 60).toFixed(1)} min)`);
   const nothing = results.length === 0 && (jitter?.runs.length ?? 0) === 0 && !(vhostUser?.rows.some((row) => row.dpdk.n + row.tpdk.n > 0) ?? false);

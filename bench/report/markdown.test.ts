@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import type { DpdkRow } from "../dpdk/compare.js";
+import { agg } from "../lib/summary.js";
+import { DEFAULTS } from "../options.js";
+import { markdownReport } from "./markdown.js";
+import type { BenchResults } from "./results.js";
+import { comparisonTable } from "./sections.js";
+
+function row(burst: number, dpdk: number[], tpdk: number[]): DpdkRow {
+  const d = agg(dpdk);
+  const t = agg(tpdk);
+  return { burst, dpdk: d, tpdk: t, ratio: t.median / d.median, dpdkCpu: agg([0.92]), tpdkCpu: agg([0.95]), dpdkRuns: dpdk, tpdkRuns: tpdk, failures: [] };
+}
+
+function vhostOnly(rows: DpdkRow[]): BenchResults {
+  return {
+    meta: {
+      date: "2026-12-03T09:44:57.737Z", cpu: "cpu", cpus: 2, node: "v20", v8: "11", os: "Linux", commit: "abc", loadavgStart: [1, 1, 1], loadavgEnd: [1, 1, 1],
+      elapsedS: 130, fake: false, quick: false, options: { ...DEFAULTS, only: ["vhost-user"], name: "vhost-user" },
+    },
+    throughput: [], features: [], latency: [], jitter: null, dpdk: null, failures: [], runs: [],
+    vhostUser: { skipped: null, env: null, commands: { backEnd: "dpdk-testpmd BACK", dpdk: "dpdk-testpmd FRONT", tpdk: "node l2fwd FRONT" }, rows },
+  };
+}
+
+describe("comparisonTable", () => {
+  it("Mpps with the range, ns/pkt and Gbit/s (64 B + 20 B) of the medians, the ratio, CPU share and runs", () => {
+    const t = comparisonTable([row(32, [12, 12.5, 11.8], [9, 8.6, 9.1])]);
+    expect(t.header).toEqual(["burst", "DPDK Mpps", "tpdk Mpps", "DPDK ns/pkt", "tpdk ns/pkt", "DPDK Gbit/s", "tpdk Gbit/s", "tpdk/DPDK", "CPU % (DPDK/tpdk)", "runs (DPDK/tpdk)"]);
+    expect(t.rows[0]).toEqual(["32", "12 (11.8–12.5)", "9 (8.60–9.10)", "83.3", "111", "8.06", "6.05", "75 %", "92/95", "3/3"]);
+  });
+
+  it("a side with no run shows dashes", () => {
+    const t = comparisonTable([{ ...row(1, [5], []), failures: ["tpdk: no traffic"] }]);
+    expect(t.rows[0]).toEqual(["1", "5", "–", "200", "–", "3.36", "–", "–", "92/95", "1/0 (+1 failed)"]);
+  });
+});
+
+describe("markdownReport with only the vhost-user section", () => {
+  it("has the section's table and command lines, and no pipeline method or targets", () => {
+    const md = markdownReport(vhostOnly([row(1, [5.4, 5.5], [4, 4.2]), row(32, [12.3], [8.97])]), "x.svg");
+    expect(md).toContain("## vhost-user: same back-end, two front-ends");
+    expect(md).toContain("| 32 | 12.3 | 8.97 | 81.3 | 111 | 8.27 | 6.03 | 73 % | 92/95 | 1/1 |");
+    expect(md).toContain("dpdk-testpmd BACK\ndpdk-testpmd FRONT\nnode l2fwd FRONT");
+    expect(md).toContain("- DPDK comparisons: 2 s warm-up, then a 5 s window per run");
+    expect(md).not.toContain("## Targets");
+    expect(md).not.toContain("- Method: each configuration");
+  });
+
+  it("a skipped section says why", () => {
+    const r = vhostOnly([]);
+    r.vhostUser = { skipped: "vhost-user section skipped: dpdk-testpmd not found", env: null, commands: null, rows: [] };
+    expect(markdownReport(r, "x.svg")).toContain("## vhost-user: same back-end, two front-ends\n\nvhost-user section skipped: dpdk-testpmd not found");
+  });
+});
