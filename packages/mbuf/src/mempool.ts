@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the pool and its per-lcore caches are one concept (rte_mempool), and the
+// alloc/free fast paths must see the cache fields directly; cold validation sits beside them.
 import { MAX_LCORE, TpdkError, align, lcoreId, type Memory } from "@tpdk/eal";
 import { RING_F_EXACT_SZ, Ring } from "@tpdk/ring";
 import * as L from "./layout.js";

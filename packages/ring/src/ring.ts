@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: rte_ring's four enqueue/dequeue variants (bulk/burst x SP/MP, SC/MC) are
+// written out one by one so each hot loop stays monomorphic and allocation-free; they share one layout.
 import { TpdkError, type Memory } from "@tpdk/eal";
 import {
   CONS_HEAD,

@@ -1,3 +1,5 @@
+// Over 400 lines until it is split (issue 11: status, features, queue registers, steering, interrupts,
+// link): today one class holds the device's whole negotiated state, which the paths read per pass.
 import type { Memory } from "@tpdk/eal";
 import {
   COMMON_CFG_BASE,

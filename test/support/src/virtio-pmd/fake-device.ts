@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: a whole second device model for the driver's unit tests, with every hostile
+// behaviour a test can switch on; it speaks the transport contract of @tpdk/virtio.
 import type { Memory } from "@tpdk/eal";
 import {
   AVAIL_FLAGS,
