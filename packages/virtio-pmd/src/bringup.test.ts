@@ -91,6 +91,13 @@ describe("feature negotiation", () => {
     expect(statusWrites).toEqual([0, 1, 3, 11]);
   });
 
+  it("a whole bring-up and stop access every common-config register at its width (@tpdk/virtio COMMON_CFG_WIDTHS)", () => {
+    const r = rig();
+    r.port.stop();
+    expect(r.dev.log.length).toBeGreaterThan(20);
+    expect(r.dev.badWidths).toBe(0);
+  });
+
   it("a per-port override of 1 for a feature the device lacks fails probe with FAILED set", () => {
     const p = probe({ offered: withFeature(ALL_FEATURES, VIRTIO_NET_F_MRG_RXBUF, false) }, { mrgRxbuf: true });
     expectError(p.probe, "EFEATURES", /mrg_rxbuf=1 .*MRG_RXBUF/);

@@ -6,6 +6,7 @@ import {
   AVAIL_IDX,
   AVAIL_RING,
   CC_CONFIG_GENERATION,
+  COMMON_CFG_WIDTHS,
   CC_DEVICE_FEATURE,
   CC_DEVICE_FEATURE_SELECT,
   CC_DEVICE_STATUS,
@@ -165,6 +166,12 @@ export class FakeNetDevice implements TrapHandler {
    * driver (§5.1.4.2), the MAC included.
    */
   configWrites = 0;
+  /**
+   * Common-config accesses whose width is not the register's (@tpdk/virtio
+   * COMMON_CFG_WIDTHS, the contract the real device enforces too): answered 0 /
+   * ignored, as the real device does; a correct driver makes none.
+   */
+  badWidths = 0;
 
   constructor(mem: Memory, opts: FakeDeviceOptions) {
     this.mem = mem;
@@ -202,7 +209,13 @@ export class FakeNetDevice implements TrapHandler {
   // ---- TrapHandler ----
   read(space: number, off: number, width: number): number {
     this.log.push(`r ${space} ${off} ${width}`);
-    if (space === SPACE_COMMON_CFG) return this.readCommon(off);
+    if (space === SPACE_COMMON_CFG) {
+      if (COMMON_CFG_WIDTHS[off] !== width) {
+        this.badWidths++;
+        return 0;
+      }
+      return this.readCommon(off);
+    }
     if (space === SPACE_DEVICE_CFG) {
       this.configReads++;
       if (this.opts.tornConfigReads && this.configReads <= this.opts.tornConfigReads) this.generation = (this.generation + 1) & 0xff;
@@ -220,7 +233,10 @@ export class FakeNetDevice implements TrapHandler {
 
   write(space: number, off: number, width: number, value: number): void {
     this.log.push(`w ${space} ${off} ${width} ${value}`);
-    if (space === SPACE_COMMON_CFG) this.writeCommon(off, value);
+    if (space === SPACE_COMMON_CFG) {
+      if (COMMON_CFG_WIDTHS[off] !== width) this.badWidths++;
+      else this.writeCommon(off, value);
+    }
     else if (space === SPACE_DEVICE_CFG) this.configWrites++; // refused: read-only (§5.1.4.2)
   }
 
