@@ -35,7 +35,7 @@ function post<T>(s: Session, method: string, params?: object): Promise<T> {
 }
 
 export async function l2fwdLoop(ctx: LcoreContext, arg: unknown): Promise<unknown> {
-  const innerUrl = process.env.TPDK_HEAP_SAMPLE_INNER || import.meta.resolve("@tpdk/l2fwd/dist/lcore-loop.js");
+  const innerUrl = process.env.TPDK_HEAP_SAMPLE_INNER || import.meta.resolve("@tpdk/l2fwd/lcore-loop");
   const out = process.env.TPDK_HEAP_SAMPLE_OUT || "/tmp/lcore.heapprofile";
   const delayMs = Number(process.env.TPDK_HEAP_SAMPLE_DELAY_MS || "2000");
   const inner = (await import(innerUrl)) as { l2fwdLoop: (c: LcoreContext, a: unknown) => Promise<unknown> };
