@@ -1,5 +1,6 @@
 import type { LcoreContext } from "@tpdk/eal";
 import { Mbufs } from "@tpdk/mbuf";
+import { registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 import { STAT_DROPPED, STAT_RX, STAT_TX, statIndex } from "./stats.js";
 
@@ -34,6 +35,8 @@ const MAX_PORTS = 32;
 export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ passes: number }> {
   const { mem, backoff } = ctx;
   bindThreadMemory(mem);
+  // net_vhost ports are served by this lcore's rxBurst/txBurst too (DPDK's net_vhost: no device thread).
+  registerNetVhostQueues();
   const mbufs = new Mbufs(mem);
   const u8 = mem.u8;
   const u32 = mem.u32;

@@ -35,7 +35,8 @@ runMain(async () => {
   // EAL memory with their back-end: a memfd it can map.
   const lcoreLoop = new URL("./lcore-loop.js", import.meta.url);
   const eal = Eal.init({ ...ealOpts, sharedMemory: needsSharedMemory(plans) }, { preload: [lcoreLoop] });
-  const ringMbufs = plans.reduce((n, p) => n + 2 * (p.driver.queueSize ?? 1024), 0);
+  // net_vhost ports keep no mbufs in rings (frames are copied within a burst).
+  const ringMbufs = plans.reduce((n, p) => n + (p.kind === "net_vhost" ? 0 : 2 * (p.driver.queueSize ?? 1024)), 0);
   const nbMbufs = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
   const [bus] = await Promise.all([
@@ -66,6 +67,7 @@ runMain(async () => {
     // A trap to a failed device thread only times out: name the failure instead.
     throw await bus.explain(e);
   }
+  await waitForLinks(bus, enabled);
   for (const p of enabled) {
     const link = bus.ports[p]!.linkStatus();
     console.log(link.up ? `Port ${p} Link up at ${link.speed / 1000} Gbps FDX` : `Port ${p} Link down`);
@@ -128,6 +130,8 @@ runMain(async () => {
   bus.failed.catch((e: unknown) => deviceFault(deviceFailureText(e), false));
   bus.onLinkChange((p, up, why) => {
     if (up) return console.log(`Port ${p} Link up (${bus.ports[p]!.name}: ${why})`);
+    // A net_vhost port serves whichever front-end comes: its leaving is no fault.
+    if (bus.vhostPort(p)) return console.log(`Port ${p} Link down (${bus.ports[p]!.name}: ${why}); waiting for a front-end`);
     // A client port has nobody to wait for (DPDK's virtio_user client does not reconnect): stop.
     if (bus.userTransports[p]?.waitsForReconnect) return console.log(`Port ${p} Link down (${bus.ports[p]!.name}: ${why}); waiting for the back-end to reconnect`);
     if (fault || stopping) return;
@@ -190,6 +194,26 @@ runMain(async () => {
   console.log("Bye...");
   return 0;
 }, { prog: "l2fwd" });
+
+/**
+ * DPDK l2fwd's check_all_ports_link_status: wait up to 9 s (90 x 100 ms) for
+ * every enabled port's link, printing a dot per wait, then go on either way
+ * (a net_vhost port's link comes up when a front-end enables its rings; the
+ * lines printed after this say which links are down). The event loop runs
+ * meanwhile: that is where vhost-user front-ends are served.
+ */
+async function waitForLinks(bus: VdevPorts, enabled: readonly number[]): Promise<void> {
+  // Only net_vhost links come up later (the other kinds' are up at start, or down for a reason
+  // waiting would not change: a device fault is reported on its own).
+  const down = (): boolean => enabled.some((p) => bus.vhostPort(p) !== undefined && !bus.ports[p]!.linkStatus().up);
+  if (!down()) return;
+  process.stdout.write("\nChecking link status");
+  for (let i = 0; i < 90 && down(); i++) {
+    process.stdout.write(".");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.log(down() ? "done (some links are still down; forwarding starts anyway)" : "done");
+}
 
 /** The port's fault counters from its driver, device and wire (cold: every -T seconds and at exit). */
 function portFaultCounters(bus: VdevPorts, p: number): WireCounters {

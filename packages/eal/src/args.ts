@@ -47,7 +47,10 @@ export const EAL_DEFAULTS: EalOptions = Object.freeze({
 export const EAL_USAGE = `EAL options (before --):
   -l CORELIST      lcores to run on, e.g. 0, 0-1, 0,2-3 (default 0; ids 0..${MAX_LCORE - 1})
   -m MB            shared memory size in MB (default ${EAL_DEFAULTS.memoryMb}, max ${MEMORY_MB_MAX})
-  --vdev DEVARGS   add a virtual device, e.g. --vdev virtio0,wire=gen,size=64:512 (repeatable)
+  --vdev DEVARGS   add a virtual device, e.g. --vdev virtio0,wire=gen,size=64:512 (repeatable):
+                   virtioN,wire=...           built-in virtio-net device on a wire
+                   net_virtio_userN,path=S    our driver on a vhost-user back-end listening at S
+                   net_vhostN,iface=S         a vhost-user back-end at S for a foreign front-end
   --no-pin         do not pin lcore threads to CPUs
   --busy-poll      never sleep when idle (only with one CPU per busy thread)
   --no-huge        memory shared with other processes uses 4 KB pages, not 2 MB hugepages

@@ -1,3 +1,3 @@
-export { type VdevPlan, type BuiltinPlan, type VirtioUserPlan, VDEV_KINDS, needsSharedMemory, planVdevs } from "./plan.js";
-export { VdevPorts, type VdevStartOptions, type PortLinkListener } from "./ports.js";
+export { type VdevPlan, type BuiltinPlan, type VirtioUserPlan, type NetVhostPlan, VDEV_KINDS, needsSharedMemory, planVdevs } from "./plan.js";
+export { VdevPorts, type VdevStartOptions, type PortLinkListener, type EthPort } from "./ports.js";
 export { deviceFailureText } from "./failure.js";

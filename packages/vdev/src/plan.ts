@@ -1,6 +1,6 @@
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { type WireSpec, parseWireSpec, validateWirePeers } from "@tpdk/vhost";
-import { type VirtioUserOptions, DEFAULT_VIRTIO_USER_QUEUE_SIZE, parseVirtioUserArgs } from "@tpdk/vhost-user";
+import { type NetVhostOptions, type VirtioUserOptions, DEFAULT_VIRTIO_USER_QUEUE_SIZE, parseNetVhostArgs, parseVirtioUserArgs } from "@tpdk/vhost-user";
 import { type VirtioPmdOptions, PMD_MAX_PORTS, formatMac, parseDriverArgs } from "@tpdk/virtio-pmd";
 
 interface PlanBase {
@@ -31,15 +31,28 @@ export interface VirtioUserPlan extends PlanBase {
 }
 
 /**
+ * A vhost-user back-end port serving a front-end in another process (DPDK's
+ * net_vhost): no virtio driver, its rxBurst/txBurst work on the front-end's rings.
+ */
+export interface NetVhostPlan {
+  readonly kind: "net_vhost";
+  readonly portId: number;
+  readonly name: string;
+  readonly vdev: string;
+  readonly vhost: NetVhostOptions;
+}
+
+/**
  * One `--vdev` string, understood. Planning only reads and validates (pcap
  * inputs are read, outputs opened), so every bad vdev is reported before any
  * thread starts.
  */
-export type VdevPlan = BuiltinPlan | VirtioUserPlan;
+export type VdevPlan = BuiltinPlan | VirtioUserPlan | NetVhostPlan;
 
 /** The vdev kinds --vdev takes, for messages and --help. */
 export const VDEV_KINDS: readonly { readonly prefix: string; readonly what: string }[] = [
   { prefix: "virtio", what: "built-in software virtio-net device on a wire: --vdev virtio0,wire=gen|sink|pcap|udp|loop,..." },
+  { prefix: "net_vhost", what: "vhost-user back-end: serve a front-end in another process (DPDK virtio_user, QEMU): --vdev net_vhost0,iface=SOCKET[,queues=N][,client=1][,sealed=1]" },
   { prefix: "net_virtio_user", what: "virtio-user: our driver on a vhost-user back-end: --vdev net_virtio_user0,path=SOCKET[,queues=N][,queue_size=N][,server=1][,mac=MAC]" },
 ];
 
@@ -60,6 +73,11 @@ export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
       assertNoUnknownKeys(d.args, d.name);
       return { kind: "virtio_user", portId, name: d.name, vdev, driver, user };
     }
+    if (d.driver === "net_vhost" || d.driver === "eth_vhost") {
+      const vhost = parseNetVhostArgs(d.name, d.args);
+      assertNoUnknownKeys(d.args, d.name);
+      return { kind: "net_vhost", portId, name: d.name, vdev, vhost };
+    }
     if (d.driver !== "virtio") {
       throw new UsageError(`--vdev ${vdev}: unknown driver "${d.driver}"; tpdk has ${VDEV_KINDS.map((k) => `${k.prefix}N`).join(" and ")}, e.g. --vdev virtio0,wire=gen`);
     }
@@ -72,12 +90,19 @@ export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
   });
   const builtin = plans.filter((p): p is BuiltinPlan => p.kind === "virtio");
   // The device thread numbers its devices in --vdev order; a loop's peer= is a port id, so the two must agree.
-  const firstUser = plans.findIndex((p) => p.kind === "virtio_user");
+  const firstUser = plans.findIndex((p) => p.kind !== "virtio");
   const misplaced = builtin.find((p) => p.wire.kind === "loop" && firstUser >= 0 && firstUser < builtin[builtin.length - 1]!.portId);
   if (misplaced) {
-    throw new UsageError(`${misplaced.name}: wire=loop ports need their --vdev before every net_virtio_user one; move the net_virtio_user --vdev last`);
+    throw new UsageError(`${misplaced.name}: wire=loop ports need their --vdev before every net_virtio_user and net_vhost one; move those --vdev last`);
   }
   validateWirePeers(builtin); // loop peers point back, udp local addresses distinct
+  const ifaces = new Map<string, string>();
+  for (const p of plans) {
+    if (p.kind !== "net_vhost") continue;
+    const other = ifaces.get(p.vhost.iface);
+    if (other) throw new UsageError(`${p.name}: iface=${p.vhost.iface} is also ${other}'s; give each net_vhost port its own socket`);
+    ifaces.set(p.vhost.iface, p.name);
+  }
   return plans;
 }
 

@@ -1,10 +1,16 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { Vhost, type VhostDevice } from "@tpdk/vhost";
-import { VhostUserTransport } from "@tpdk/vhost-user";
+import { NetVhostPort, VhostUserTransport } from "@tpdk/vhost-user";
 import { VirtioPort } from "@tpdk/virtio-pmd";
 import { type DeviceFailure, explainFailure } from "./failure.js";
 import type { BuiltinPlan, VdevPlan } from "./plan.js";
+
+/**
+ * An ethdev port as the application drives it: the virtio PMD's port (built-in
+ * device or net_virtio_user), or a net_vhost port (no driver: the front-end's rings).
+ */
+export type EthPort = VirtioPort | NetVhostPort;
 
 /** A port's link went down or came back (vhost-user back-ends): the app prints it. */
 export type PortLinkListener = (portId: number, up: boolean, why: string) => void;
@@ -32,13 +38,13 @@ export class VdevPorts {
   readonly vhost: Vhost | null;
   /** By port id: the built-in device, or undefined for a vhost-user port. */
   readonly devices: readonly (VhostDevice | undefined)[];
-  readonly ports: readonly VirtioPort[];
+  readonly ports: readonly EthPort[];
   /** By port id: the vhost-user transport of a net_virtio_user port. */
   readonly userTransports: readonly (VhostUserTransport | undefined)[];
   private closed = false;
   private readonly failure: DeviceFailure;
 
-  private constructor(vhost: Vhost | null, devices: (VhostDevice | undefined)[], ports: VirtioPort[], users: (VhostUserTransport | undefined)[], failure: DeviceFailure) {
+  private constructor(vhost: Vhost | null, devices: (VhostDevice | undefined)[], ports: EthPort[], users: (VhostUserTransport | undefined)[], failure: DeviceFailure) {
     this.vhost = vhost;
     this.devices = devices;
     this.ports = ports;
@@ -64,12 +70,17 @@ export class VdevPorts {
       await v.start();
       v.failed.catch((e: Error) => (failure.error = e));
     }
-    const ports: VirtioPort[] = [];
+    const ports: EthPort[] = [];
     const users: (VhostUserTransport | undefined)[] = [];
     try {
       for (const p of plans) {
         if (p.kind === "virtio") {
           ports.push(VirtioPort.probe(mem, { portId: p.portId, name: p.name, transportOffset: devices[p.portId]!.transportOffset, options: p.driver }));
+          continue;
+        }
+        if (p.kind === "net_vhost") {
+          if (!native) throw new TpdkError("ENOTSUP", `${p.name}: net_vhost needs the native addon @tpdk/native: ${nativeMissingReason}`);
+          ports.push(new NetVhostPort(mem, native, p.portId, p.name, p.vhost));
           continue;
         }
         if (!native) throw new TpdkError("ENOTSUP", `${p.name}: net_virtio_user needs the native addon @tpdk/native: ${nativeMissingReason}`);
@@ -103,6 +114,13 @@ export class VdevPorts {
   /** Tell `l` when a vhost-user port's link goes down or comes back. */
   onLinkChange(l: PortLinkListener): void {
     this.userTransports.forEach((t, portId) => t?.onLinkChange((up, why) => l(portId, up, why)));
+    for (const p of this.ports) if (p instanceof NetVhostPort) p.onLinkChange((up, why) => l(p.portId, up, why));
+  }
+
+  /** The net_vhost port with this id, or undefined (its front-end may come and go: a link down is not a fault). */
+  vhostPort(portId: number): NetVhostPort | undefined {
+    const p = this.ports[portId];
+    return p instanceof NetVhostPort ? p : undefined;
   }
 
   /** The device thread's failure, as a promise that never resolves when there is no device thread. */
@@ -135,6 +153,7 @@ export class VdevPorts {
   inputExhausted(): boolean {
     // A vhost-user back-end's input has no end we could know of.
     if (this.userTransports.some((t) => t !== undefined)) return false;
+    if (this.ports.some((p) => p instanceof NetVhostPort)) return false;
     return this.devices.every((d) => d === undefined || d.inputExhausted());
   }
 

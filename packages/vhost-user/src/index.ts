@@ -12,3 +12,9 @@ export { VhostUserBackend, type BackendOptions, type BackendCounters, type Backe
 export { BackendSession, ProtocolError, type DataPlane, type RingRun, type SessionOptions } from "./backend/session.js";
 export { GuestMemoryTable, MemTableError, MAX_FILE_BYTES, translate } from "./backend/guest-memory.js";
 export { offeredFeatures, offeredProtocolFeatures } from "./backend/features.js";
+export { NetVhostPort } from "./backend/port.js";
+export { type NetVhostOptions, NET_VHOST_KEYS, NET_VHOST_MAX_QUEUES, parseNetVhostArgs } from "./backend/options-backend.js";
+export { registerNetVhostQueues } from "./backend/lcore.js";
+export { NetVhostRxQueue, NetVhostTxQueue } from "./backend/bursts.js";
+export { GuestQueue } from "./backend/guest-queue.js";
+export { RingControl, RingWords, RING_BYTES } from "./backend/ring-control.js";

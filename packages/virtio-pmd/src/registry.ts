@@ -9,8 +9,34 @@ import { TxQueue } from "./txq.js";
  * by port * PMD_MAX_QUEUES + queue.
  */
 let threadMem: Memory | null = null;
-const rxqs: (RxQueue | undefined)[] = [];
-const txqs: (TxQueue | undefined)[] = [];
+const rxqs: (BurstRxQueue | undefined)[] = [];
+const txqs: (BurstTxQueue | undefined)[] = [];
+
+/** What rxBurst dispatches to: the PMD's RxQueue, or a queue of another port kind (net_vhost). */
+export interface BurstRxQueue {
+  readonly queueId: number;
+  rxBurst(mbufs: Uint32Array, n: number, off: number): number;
+}
+export interface BurstTxQueue {
+  readonly queueId: number;
+  txBurst(mbufs: Uint32Array, n: number, off: number): number;
+}
+
+/**
+ * Another port kind's queues (e.g. net_vhost, whose ports are not virtio
+ * devices): asked first when a queue is attached (cold), null when the port
+ * is not of that kind. Registered per thread (the lcore's module calls it).
+ * A thread that polls only PMD ports keeps one queue shape at the call site.
+ */
+export interface QueueAttacher {
+  rx(mem: Memory, port: number, queue: number): BurstRxQueue | null;
+  tx(mem: Memory, port: number, queue: number): BurstTxQueue | null;
+}
+const attachers: QueueAttacher[] = [];
+
+export function registerQueueAttacher(a: QueueAttacher): void {
+  if (!attachers.includes(a)) attachers.push(a);
+}
 
 /**
  * Tell this thread which EAL memory the ports live in. probe() does it on the
@@ -30,17 +56,25 @@ function memOrThrow(): Memory {
 }
 
 /** This thread's RxQueue for (port, queue), attached on first use. Throws ESTATE if the queue is not set up. */
-export function rxQueue(port: number, queue: number): RxQueue {
+export function rxQueue(port: number, queue: number): BurstRxQueue {
   const q = rxqs[port * PMD_MAX_QUEUES + queue];
   if (q !== undefined && q.queueId === queue) return q;
+  for (const at of attachers) {
+    const f = at.rx(memOrThrow(), port, queue);
+    if (f !== null) return (rxqs[port * PMD_MAX_QUEUES + queue] = f);
+  }
   const a = RxQueue.attach(memOrThrow(), port, queue);
   rxqs[port * PMD_MAX_QUEUES + queue] = a;
   return a;
 }
 
-export function txQueue(port: number, queue: number): TxQueue {
+export function txQueue(port: number, queue: number): BurstTxQueue {
   const q = txqs[port * PMD_MAX_QUEUES + queue];
   if (q !== undefined && q.queueId === queue) return q;
+  for (const at of attachers) {
+    const f = at.tx(memOrThrow(), port, queue);
+    if (f !== null) return (txqs[port * PMD_MAX_QUEUES + queue] = f);
+  }
   const a = TxQueue.attach(memOrThrow(), port, queue);
   txqs[port * PMD_MAX_QUEUES + queue] = a;
   return a;

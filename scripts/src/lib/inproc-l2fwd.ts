@@ -77,7 +77,7 @@ export class InprocL2fwd {
     const lcorePorts = assignLcores(enabled, lcores, o.portsPerLcore ?? nbPorts);
     // The lcore threads load the loop now (rte_eal_init), so that launch is one message.
     const eal = Eal.init({ lcores, memoryMb: o.memoryMb ?? 256 }, { preload: [LCORE_LOOP] });
-    const ringMbufs = plans.reduce((n, p) => n + 2 * (p.driver.queueSize ?? 1024), 0);
+    const ringMbufs = plans.reduce((n, p) => n + (p.kind === "net_vhost" ? 0 : 2 * (p.driver.queueSize ?? 1024)), 0);
     const n = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192) + (o.extraMbufs ?? 0);
     const pool = Mempool.create(eal.mem, "mbuf_pool", { n, cacheSize: MEMPOOL_CACHE_SIZE });
     const [bus] = await Promise.all([VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu() }), eal.ready()]);

@@ -1,0 +1,201 @@
+import type { Memory } from "@tpdk/eal";
+import { Mbufs, type Mempool } from "@tpdk/mbuf";
+import { E_FULL, type GuestQueue } from "./guest-queue.js";
+
+/**
+ * net_vhost's rxBurst and txBurst for the lcore that polls the port
+ * (DPDK's rte_vhost_dequeue_burst / rte_vhost_enqueue_burst as an ethdev):
+ *   rxBurst: the front-end's TX ring (2q+1) → mbufs from the port's pool
+ *   txBurst: mbufs → the front-end's RX ring (2q), freed once copied
+ * Frames are copied (the front-end's buffers are its own memory). Nothing
+ * here allocates; counts are returned.
+ */
+
+/** struct virtio_net_hdr_v1 (12 bytes with VERSION_1, §5.1.6); num_buffers at 10. */
+const HDR = 12;
+const HDR_NUM_BUFFERS = 10;
+
+/** Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike. */
+function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
+  let i = 0;
+  if (((d ^ s) & 3) === 0) {
+    while (((s + i) & 3) !== 0 && i < len) {
+      dst[d + i] = src[s + i]!;
+      i++;
+    }
+    const words = (len - i) >>> 2;
+    const dw = (d + i) >>> 2;
+    const sw = (s + i) >>> 2;
+    for (let k = 0; k < words; k++) dst32[dw + k] = src32[sw + k]!;
+    i += words << 2;
+  }
+  for (; i < len; i++) dst[d + i] = src[s + i]!;
+}
+
+export class NetVhostRxQueue {
+  private readonly mbufs: Mbufs;
+  private readonly u8: Uint8Array<ArrayBufferLike>;
+  private readonly u32: Uint32Array<ArrayBufferLike>;
+  /** [0] packets, [1] bytes, [2] dropped (bad chain, too long, no mbuf) */
+  readonly stats: Float64Array<ArrayBufferLike>;
+
+  constructor(mem: Memory, private readonly q: GuestQueue, private readonly pool: Mempool, readonly portId: number, readonly queueId = 0, stats: Float64Array<ArrayBufferLike> = new Float64Array(3)) {
+    this.stats = stats;
+    this.mbufs = new Mbufs(mem);
+    this.u8 = mem.u8;
+    this.u32 = mem.u32;
+  }
+
+  rxBurst(out: Uint32Array, n: number, off = 0): number {
+    const q = this.q;
+    if (!q.begin()) return 0;
+    let got = 0;
+    const avail = q.available();
+    const take = avail < n ? avail : n;
+    const mb = this.mbufs;
+    let bytes = 0;
+    let dropped = 0;
+    for (let k = 0; k < take; k++) {
+      const head = q.nextHead();
+      const err = q.walk(head);
+      const flen = q.readBytes - HDR;
+      if (err !== 0 || flen < 14) {
+        if (err !== 0) q.counts[err]++;
+        dropped++;
+        q.addUsed(head, 0);
+        continue;
+      }
+      const m = this.pool.alloc();
+      if (m < 0 || flen > mb.tailroom(m)) {
+        if (m >= 0) mb.free(m);
+        q.counts[E_FULL]++;
+        dropped++;
+        q.addUsed(head, 0);
+        continue;
+      }
+      // Gather the frame after the header (which may span segments, ANY_LAYOUT).
+      let dst = mb.dataAddr(m);
+      let skip = HDR;
+      for (let s = 0; s < q.nRead; s++) {
+        let so = q.segOff[s]!;
+        let sl = q.segLen[s]!;
+        if (skip >= sl) {
+          skip -= sl;
+          continue;
+        }
+        so += skip;
+        sl -= skip;
+        skip = 0;
+        copy(this.u8, this.u32, dst, q.u8, q.u32, so, sl);
+        dst += sl;
+      }
+      mb.setDataLen(m, flen);
+      mb.setPktLen(m, flen);
+      mb.setPort(m, this.portId);
+      out[off + got++] = m;
+      bytes += flen;
+      q.addUsed(head, 0);
+    }
+    q.publish();
+    q.end();
+    const st = this.stats;
+    st[0] += got;
+    st[1] += bytes;
+    if (dropped !== 0) st[2] += dropped;
+    return got;
+  }
+}
+
+export class NetVhostTxQueue {
+  private readonly mbufs: Mbufs;
+  private readonly u8: Uint8Array<ArrayBufferLike>;
+  private readonly u32: Uint32Array<ArrayBufferLike>;
+  /** [0] packets, [1] bytes, [2] ring full (not taken), [3] bad chains */
+  readonly stats: Float64Array<ArrayBufferLike>;
+
+  constructor(mem: Memory, private readonly q: GuestQueue, readonly portId: number, readonly queueId = 0, stats: Float64Array<ArrayBufferLike> = new Float64Array(4)) {
+    this.stats = stats;
+    this.mbufs = new Mbufs(mem);
+    this.u8 = mem.u8;
+    this.u32 = mem.u32;
+  }
+
+  /** Take mbufs[off..off+n): returns k, the first k were copied and freed; the caller keeps the rest. */
+  txBurst(pkts: Uint32Array, n: number, off = 0): number {
+    const q = this.q;
+    if (!q.begin()) return 0;
+    const mb = this.mbufs;
+    let sent = 0;
+    let bytes = 0;
+    let bad = 0;
+    let avail = q.available();
+    for (; sent < n; sent++) {
+      const m = pkts[off + sent]!;
+      const flen = mb.dataLen(m);
+      const need = flen + HDR;
+      // One chain, or with MRG_RXBUF as many as it takes (§5.1.6.3.2); each counted in num_buffers.
+      let done = 0;
+      let buffers = 0;
+      let hdrAt = -1;
+      let ok = true;
+      while (done < need) {
+        if (avail <= 0) {
+          ok = false;
+          break;
+        }
+        const head = q.nextHead();
+        avail--;
+        const err = q.walk(head);
+        if (err !== 0 || q.nRead !== 0 || q.writeBytes === 0) {
+          q.counts[err === 0 ? 6 : err]++;
+          bad++;
+          q.addUsed(head, 0);
+          continue;
+        }
+        let written = 0;
+        for (let s = 0; s < q.nSeg && done < need; s++) {
+          let so = q.segOff[s]!;
+          let sl = q.segLen[s]!;
+          if (done < HDR) {
+            // The header (zeroed: no offloads); it may be split across the first segments.
+            // num_buffers is written only when the whole header lies in this segment.
+            if (hdrAt < 0 && buffers === 0) hdrAt = sl >= HDR ? so : -2;
+            while (done < HDR && sl > 0) {
+              q.u8[so++] = 0;
+              sl--;
+              done++;
+              written++;
+            }
+          }
+          if (sl === 0 || done >= need) continue;
+          const take = need - done < sl ? need - done : sl;
+          copy(q.u8, q.u32, so, this.u8, this.u32, mb.dataAddr(m) + (done - HDR), take);
+          done += take;
+          written += take;
+        }
+        buffers++;
+        q.addUsed(head, written);
+        if (!q.mrg) break;
+      }
+      if (!ok && buffers === 0) {
+        break; // no room at all: the caller keeps this mbuf and the rest
+      }
+      if (hdrAt >= 0) {
+        q.u8[hdrAt + HDR_NUM_BUFFERS] = buffers & 0xff;
+        q.u8[hdrAt + HDR_NUM_BUFFERS + 1] = buffers >>> 8;
+      }
+      // A frame that did not fit (no MRG_RXBUF, or the ring ran out mid-frame) is cut: still sent as taken.
+      bytes += flen;
+      mb.free(m);
+    }
+    q.publish();
+    q.end();
+    const st = this.stats;
+    st[0] += sent;
+    st[1] += bytes;
+    if (sent < n) st[2] += n - sent;
+    if (bad !== 0) st[3] += bad;
+    return sent;
+  }
+}
+
