@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { ftruncateSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { native } from "@tpdk/native";
@@ -151,6 +151,20 @@ describe.skipIf(!native)("net_vhost control path (skipped: native addon missing)
     expect(r.memory.translateGpa(0xa0000, 1)).toBe(-1); // the hole between the regions
     expect(r.memory.translateGpa(0x9ff00, 0x200)).toBe(-1); // crosses region 0's end
     expect(r.memory.translateGpa(0xc0000 + 5, 10)).toBe(0xc0005);
+  });
+
+  it("sealed memory is safe: the front-end cannot shrink it under the mapping; sealed=1 takes it", async () => {
+    const { dp } = backend(1, true);
+    const fe = frontend();
+    const mem = memfd(MB, true);
+    await dpdkSequence(fe, mem);
+    const r = dp.running.get(1)!;
+    expect(r.memory.sealed).toBe(true);
+    // The peer's own fd: shrinking is refused by the kernel (EPERM), so no page of our mapping can go.
+    expect(() => ftruncateSync(mem, 4096)).toThrow(/EPERM|not permitted/);
+    const view = new Uint8Array(n.mmapShared(mem, MB, 0));
+    view[MB - 1] = 7;
+    expect(view[MB - 1]).toBe(7);
   });
 
   it("refuses unsealed memory with sealed=1 (closing the connection)", async () => {

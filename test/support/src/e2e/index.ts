@@ -8,3 +8,4 @@ export * from "./dist-url.js";
 export * from "./varied-frames.js";
 export * from "./testpmd.js";
 export * from "./fake-vhost-backend.js";
+export * from "./qemu-guest.js";
