@@ -1,6 +1,6 @@
 import type { Memory } from "@tpdk/eal";
 import { Mbufs, type Mempool } from "@tpdk/mbuf";
-import { E_FULL, type GuestQueue } from "./guest-queue.js";
+import { E_FULL, E_ORDER, type GuestQueue } from "./guest-queue.js";
 
 /**
  * net_vhost's rxBurst and txBurst for the lcore that polls the port
@@ -147,7 +147,8 @@ export class NetVhostTxQueue {
         avail--;
         const err = q.walk(head);
         if (err !== 0 || q.nRead !== 0 || q.writeBytes === 0) {
-          q.counts[err === 0 ? 6 : err]++;
+          // An RX chain must be all device-writable (§5.1.6.3): a readable buffer counts as bad order.
+          q.counts[err === 0 ? E_ORDER : err]++;
           bad++;
           q.addUsed(head, 0);
           continue;

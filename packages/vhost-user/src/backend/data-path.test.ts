@@ -132,6 +132,23 @@ describe.skipIf(!native)("net_vhost data path (skipped: native addon missing)", 
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("MRG_RXBUF: a frame larger than one buffer spreads over several, num_buffers says how many", () => {
+    const t = setup(bit(15));
+    for (let i = 0; i < 8; i++) t.post(0, i, GPA + BUF(i), 64, 2);
+    const mb = new Mbufs(t.mem);
+    const m = t.pool.alloc();
+    mb.append(m, 200);
+    for (let b = 0; b < 200; b++) t.mem.u8[mb.dataAddr(m) + b] = (b * 3) & 0xff;
+    expect(t.tx.txBurst(Uint32Array.of(m), 1)).toBe(1);
+    expect(t.usedIdx(0)).toBe(4); // 12 + 200 bytes in 64-byte buffers
+    expect([t.usedElem(0, 0), t.usedElem(0, 3)]).toEqual([[0, 64], [3, 212 - 192]]);
+    expect(t.g8[BUF(0) + 10] | (t.g8[BUF(0) + 11]! << 8)).toBe(4);
+    const got: number[] = [];
+    for (let i = 0; i < 4; i++) for (let b = i === 0 ? 12 : 0; b < (i === 3 ? 20 : 64); b++) got.push(t.g8[BUF(i) + b]!);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, b) => (b * 3) & 0xff));
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("a descriptor outside guest memory is counted and returned used, never touched; GET_VRING_BASE reports where the lcore is", () => {
     const t = setup(0);
     t.post(1, 0, GPA + FILE - 8, 72, 0); // crosses the region's end
