@@ -7,7 +7,7 @@ import { memTablePayload } from "../message.js";
 import * as P from "../protocol.js";
 import { NetVhostRxQueue, NetVhostTxQueue } from "./bursts.js";
 import { bit } from "./features.js";
-import { E_ADDR, GuestQueue } from "./guest-queue.js";
+import { E_ADDR, GuestQueue, mappedFiles } from "./guest-queue.js";
 import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
 import { BackendSession } from "./session.js";
 import { msg } from "./test-peer.js";
@@ -165,7 +165,11 @@ describe.skipIf(!native)("net_vhost data path (skipped: native addon missing)", 
     // Stopped: the lcore's burst does nothing now.
     t.post(1, 3, GPA + BUF(3), 72, 0);
     expect(t.rx.rxBurst(out, 8)).toBe(0);
+    // The front-end goes: at its next burst the ring lets go of the mapping (its only user), unmapped at once.
+    const mapped = mappedFiles();
     t.s.close();
+    expect(t.rx.rxBurst(out, 8)).toBe(0);
+    expect(mappedFiles()).toBe(mapped - 1);
   });
 
   it("ring fuzz: random descriptor tables never make a burst throw or leak an mbuf", () => {

@@ -25,20 +25,40 @@ export const E_AVAIL_IDX = 7;
 export const E_FULL = 8;
 export const ERROR_KINDS = 9;
 
-/** Per thread: one mapping per file (device, inode, size), so rings of one table share it. */
-const mappings = new Map<string, SharedArrayBuffer>();
-const MAX_CACHED = 4;
+/**
+ * Per thread: one mapping per file (device, inode, size), shared by the
+ * rings of one table and counted; the last ring to let go unmaps it at once
+ * (native.unmapShared: the pages become private zeros, views stay valid), so
+ * a front-end's file stays mapped only while one of its rings may run here.
+ */
+interface Mapping {
+  readonly sab: SharedArrayBuffer;
+  users: number;
+}
+const mappings = new Map<string, Mapping>();
 
-function mapFile(native: NativeBinding, fd: number): SharedArrayBuffer {
+function mapFile(native: NativeBinding, fd: number): { key: string; sab: SharedArrayBuffer } {
   const st = fstatSync(fd);
   const key = `${st.dev}:${st.ino}:${st.size}`;
-  let sab = mappings.get(key);
-  if (sab === undefined) {
-    sab = native.mmapShared(fd, st.size, 0);
-    if (mappings.size >= MAX_CACHED) mappings.delete(mappings.keys().next().value!);
-    mappings.set(key, sab);
+  let m = mappings.get(key);
+  if (m === undefined) {
+    m = { sab: native.mmapShared(fd, st.size, 0), users: 0 };
+    mappings.set(key, m);
   }
-  return sab;
+  m.users++;
+  return { key, sab: m.sab };
+}
+
+function unmapFile(native: NativeBinding, key: string): void {
+  const m = mappings.get(key);
+  if (m === undefined || --m.users > 0) return;
+  mappings.delete(key);
+  native.unmapShared(m.sab);
+}
+
+/** Mappings this thread holds (tests). */
+export function mappedFiles(): number {
+  return mappings.size;
 }
 
 /**
@@ -78,6 +98,7 @@ export class GuestQueue {
   private nRegions = 0;
   private gen = -1;
   private memGen = -1;
+  private memKey: string | null = null;
   private desc = 0;
   private availIdxI = 0;
   private availFlagsI = 0;
@@ -104,6 +125,8 @@ export class GuestQueue {
     Atomics.store(i, W_BUSY, 1);
     // Pairs with the control path's Atomics.store of STATE.
     if (Atomics.load(i, W_STATE) !== RUNNING) {
+      // Stopped, and the table we mapped is gone (new table, reset, disconnect): let go of it.
+      if (this.memKey !== null && Atomics.load(i, W_MEM_GEN) !== this.memGen) this.releaseMemory();
       Atomics.store(i, W_BUSY, 0);
       return false;
     }
@@ -123,7 +146,9 @@ export class GuestQueue {
     const i = this.i32;
     this.gen = Atomics.load(i, W_GEN);
     if (i[W_MEM_GEN] !== this.memGen) {
-      const sab = mapFile(this.native, i[W_MEM_FD]!);
+      this.releaseMemory();
+      const { key, sab } = mapFile(this.native, i[W_MEM_FD]!);
+      this.memKey = key;
       this.u8 = new Uint8Array(sab);
       this.u16 = new Uint16Array(sab, 0, sab.byteLength >>> 1);
       this.u32 = new Uint32Array(sab, 0, sab.byteLength >>> 2);
@@ -154,6 +179,17 @@ export class GuestQueue {
     this.callFd = i[W_CALL_FD]!;
     // We poll: ask for no kicks (§2.7.10; under EVENT_IDX avail_event stays behind instead).
     Atomics.store(this.u16, (used + USED_FLAGS) >>> 1, VRING_USED_F_NO_NOTIFY);
+  }
+
+  /** Cold: drop this ring's hold on its mapping (unmapped when no ring of this thread uses it). */
+  private releaseMemory(): void {
+    if (this.memKey === null) return;
+    unmapFile(this.native, this.memKey);
+    this.memKey = null;
+    this.memGen = -1;
+    this.u8 = new Uint8Array(0);
+    this.u16 = new Uint16Array(0);
+    this.u32 = new Uint32Array(0);
   }
 
   /** Entries available (-1: the front-end moved avail.idx more than a ring ahead: counted, nothing taken). */

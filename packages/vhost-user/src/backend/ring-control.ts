@@ -108,6 +108,17 @@ export class RingControl implements DataPlane {
     return Atomics.load(i, W_LAST_AVAIL) & 0xffff;
   }
 
+  /**
+   * The session dropped a table (new table, reset, disconnect): every ring is
+   * stopped by now. MEM_GEN 0 tells each lcore, at its next burst, to let go
+   * of its mapping (unmapped at once when no ring of that thread uses it).
+   */
+  memoryReleased(table: unknown): void {
+    if (table === this.lastMemory) this.lastMemory = null;
+    // Pairs with the lcore's Atomics.load of MEM_GEN on its stopped path (guest-queue.ts begin()).
+    for (const w of this.words) if (Atomics.load(w.i32, W_STATE) !== RUNNING) Atomics.store(w.i32, W_MEM_GEN, 0);
+  }
+
   /** Whether ring `index` is running (for the link and tests). */
   running(index: number): boolean {
     return Atomics.load(this.words[index]!.i32, W_STATE) === RUNNING;
