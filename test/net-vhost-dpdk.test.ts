@@ -62,21 +62,24 @@ function checkTxonlyFrame(f: Uint8Array): void {
 }
 
 describe.skipIf(missing !== null)(`net_vhost against DPDK testpmd's virtio_user${missing ? ` (skipped: ${missing})` : ""}`, () => {
-  it("testpmd txonly into l2fwd's net_vhost port: every frame testpmd sent is received and written, byte-checked", async () => {
+  // queues=2: MQ and GET_QUEUE_NUM negotiated, four rings set up; testpmd and l2fwd use pair 0
+  // (l2fwd polls one queue per port), pair 1 stays disabled and must not hold the link down.
+  for (const v of [{ name: "one pair", keys: "" }, { name: "queues=2 on both sides, pair 0 used", keys: ",queues=2" }]) {
+  it(`testpmd txonly into l2fwd's net_vhost port: every frame testpmd sent is received and written, byte-checked (${v.name})`, async () => {
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
     const out = join(dir, "out.pcap");
     const l2 = l2fwd([
-      "-l", "0", "--no-huge", "--vdev", `net_vhost0,iface=${sock}`, "--vdev", `virtio1,wire=pcap,tx_pcap=${out}`,
+      "-l", "0", "--no-huge", "--vdev", `net_vhost0,iface=${sock}${v.keys}`, "--vdev", `virtio1,wire=pcap,tx_pcap=${out}`,
       "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
     ]);
     await listening(sock);
-    const pmd = await testpmd({ vdev: `net_virtio_user0,path=${sock}`, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-tx", extra: ["--txpkts=60"] });
+    const pmd = await testpmd({ vdev: `net_virtio_user0,path=${sock}${v.keys}`, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-tx", extra: ["--txpkts=60"] });
     await l2.waitFor(/Port 0 Link up/, 20_000);
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
     await sleep(1000); // the lcore thread starts polling
     pmd.command("start");
-    await sleep(300);
+    await sleep(800);
     const [sent] = await pmd.stop();
     await sleep(500);
     l2.signal("SIGINT");
@@ -91,6 +94,7 @@ describe.skipIf(missing !== null)(`net_vhost against DPDK testpmd's virtio_user$
     checkTxonlyFrame(frames[0]!);
     for (const f of frames) expect(Buffer.compare(Buffer.from(f), Buffer.from(frames[0]!))).toBe(0);
   }, 60_000);
+  }
 
   it("l2fwd into testpmd rxonly: every frame the net_vhost port enqueued is counted by testpmd", async () => {
     const dir = sockDir();
