@@ -172,6 +172,16 @@ describe.skipIf(!native)("net_vhost data path (skipped: native addon missing)", 
     expect(mappedFiles()).toBe(mapped - 1);
   });
 
+  it("one queue object per ring: a second claimant is refused (EBUSY) until the claims are cleared", () => {
+    const t = setup(0);
+    const a = new GuestQueue(n, t.rw[1]!, undefined, 7);
+    expect(() => new GuestQueue(n, t.rw[1]!, undefined, 8)).toThrow(/already driven/);
+    expect(a.begin()).toBe(true);
+    a.end();
+    t.control.clearClaims();
+    expect(() => new GuestQueue(n, t.rw[1]!, undefined, 9)).not.toThrow();
+  });
+
   it("ring fuzz: random descriptor tables never make a burst throw or leak an mbuf", () => {
     const t = setup(bit(28) + bit(15));
     const mb = new Mbufs(t.mem);

@@ -1,11 +1,12 @@
 import { fstatSync } from "node:fs";
+import { TpdkError } from "@tpdk/eal";
 import type { NativeBinding } from "@tpdk/native";
 import {
   AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER,
   VIRTIO_NET_F_MRG_RXBUF, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, VRING_USED_F_NO_NOTIFY,
 } from "@tpdk/virtio";
 import { translate } from "./guest-memory.js";
-import { RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_FD, W_MEM_GEN, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
+import { RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_FD, W_MEM_GEN, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
 
 // Module-local copies of imported constants used on the hot path (V8 does not constant-fold imports).
 const F_NEXT = VRING_DESC_F_NEXT;
@@ -107,9 +108,16 @@ export class GuestQueue {
   private usedIdxI = 0;
   private usedRingI = 0;
 
-  constructor(private readonly native: NativeBinding, words: RingWords, counts: Float64Array<ArrayBufferLike> = new Float64Array(ERROR_KINDS + 1), maxSegs = 64) {
+  /**
+   * `token` (non-zero: from the port's sequence) claims the ring for this
+   * object: a second object on the same ring (another thread polling the
+   * same queue) would corrupt its indices, so it is refused (EBUSY). 0: no
+   * claim (tests that drive a ring by hand).
+   */
+  constructor(private readonly native: NativeBinding, words: RingWords, counts: Float64Array<ArrayBufferLike> = new Float64Array(ERROR_KINDS + 1), private readonly token = 0, maxSegs = 64) {
     this.counts = counts;
     this.i32 = words.i32;
+    if (!this.claim()) throw new TpdkError("EBUSY", "net_vhost: this queue is already driven by another queue object (another thread?); stop and start the port to hand it over");
     this.ranges = words.f64;
     this.segOff = new Uint32Array(maxSegs);
     this.segLen = new Uint32Array(maxSegs);
@@ -130,7 +138,10 @@ export class GuestQueue {
       Atomics.store(i, W_BUSY, 0);
       return false;
     }
-    if (Atomics.load(i, W_GEN) !== this.gen) this.reload();
+    if (Atomics.load(i, W_GEN) !== this.gen && !this.reload()) {
+      Atomics.store(i, W_BUSY, 0);
+      return false;
+    }
     return true;
   }
 
@@ -141,9 +152,18 @@ export class GuestQueue {
     Atomics.store(this.i32, W_BUSY, 0);
   }
 
+  /** Compare-and-swap of the claim word from 0 to our token (pairs with other claimants and clearClaims at stop). Cold. */
+  private claim(): boolean {
+    if (this.token === 0) return true;
+    const cur = Atomics.compareExchange(this.i32, W_CLAIM, 0, this.token);
+    return cur === 0 || cur === this.token;
+  }
+
   /** Cold: a (re)started ring. Maps the memory if it is new to this thread. */
-  private reload(): void {
+  private reload(): boolean {
     const i = this.i32;
+    // After a port stop/start another object may have taken the ring: then this one stays idle.
+    if (!this.claim()) return false;
     this.gen = Atomics.load(i, W_GEN);
     if (i[W_MEM_GEN] !== this.memGen) {
       this.releaseMemory();
@@ -179,6 +199,7 @@ export class GuestQueue {
     this.callFd = i[W_CALL_FD]!;
     // We poll: ask for no kicks (§2.7.10; under EVENT_IDX avail_event stays behind instead).
     Atomics.store(this.u16, (used + USED_FLAGS) >>> 1, VRING_USED_F_NO_NOTIFY);
+    return true;
   }
 
   /** Cold: drop this ring's hold on its mapping (unmapped when no ring of this thread uses it). */

@@ -21,7 +21,7 @@ const attacher: QueueAttacher = {
     if (poolId < 0) throw new TpdkError("ESTATE", `port ${port}: net_vhost RX queue ${queue} has no mempool (rxQueueSetup first)`);
     const n = requireAddon(port);
     const ring = 2 * queue + 1;
-    const q = new GuestQueue(n, z.ringWords(ring), z.counts(ring));
+    const q = new GuestQueue(n, z.ringWords(ring), z.counts(ring), z.nextToken());
     return new NetVhostRxQueue(mem, q, Mempool.attachById(mem, poolId), port, queue, z.burstStats(ring));
   },
   tx(mem, port, queue) {
@@ -30,7 +30,7 @@ const attacher: QueueAttacher = {
     if (queue >= z.pairs) throw new TpdkError("EINVAL", `port ${port}: net_vhost TX queue ${queue} does not exist (${z.pairs} pair(s))`);
     const n = requireAddon(port);
     const ring = 2 * queue;
-    return new NetVhostTxQueue(mem, new GuestQueue(n, z.ringWords(ring), z.counts(ring)), port, queue, z.burstStats(ring));
+    return new NetVhostTxQueue(mem, new GuestQueue(n, z.ringWords(ring), z.counts(ring), z.nextToken()), port, queue, z.burstStats(ring));
   },
 };
 

@@ -19,6 +19,8 @@ const MAGIC = 0x6e76686f; // "nvho"
 const H_MAGIC = 0;
 const H_PAIRS = 1;
 const H_POOL = 2;
+/** Tokens for queue objects (claims), never 0. */
+const H_SEQ = 24;
 const HEADER_BYTES = 128;
 const STATS_F64 = 32;
 /** Within a ring's statistics: the burst's counters start here (the walk's counts first). */
@@ -55,6 +57,13 @@ export class PortZone {
 
   setPool(queue: number, poolId: number): void {
     Atomics.store(this.i32, H_POOL + queue, poolId);
+  }
+
+  /** A token no other queue object of this port has. */
+  nextToken(): number {
+    let t = (Atomics.add(this.i32, H_SEQ, 1) + 1) | 0;
+    if (t === 0) t = (Atomics.add(this.i32, H_SEQ, 1) + 1) | 0;
+    return t;
   }
 
   pool(queue: number): number {

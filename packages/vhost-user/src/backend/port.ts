@@ -83,6 +83,7 @@ export class NetVhostPort {
   stop(): void {
     if (this.state !== "started") return;
     this.be.close();
+    this.control.clearClaims();
     this.state = "stopped";
   }
 

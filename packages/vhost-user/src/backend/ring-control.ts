@@ -33,6 +33,8 @@ export const W_MEM_GEN = 10;
 export const W_FEAT_LO = 11;
 export const W_FEAT_HI = 12;
 export const W_NREGIONS = 13;
+/** The queue object that drives this ring (its token), 0 = none: one object per ring, like the PMD's queues. */
+export const W_CLAIM = 14;
 /** Int32 words per ring; then MAX_REGIONS * 5 f64 (the table's ranges) at RING_F64. */
 export const RING_WORDS = 16;
 const RING_F64_FIELDS = MAX_REGIONS * 5;
@@ -117,6 +119,11 @@ export class RingControl implements DataPlane {
     if (table === this.lastMemory) this.lastMemory = null;
     // Pairs with the lcore's Atomics.load of MEM_GEN on its stopped path (guest-queue.ts begin()).
     for (const w of this.words) if (Atomics.load(w.i32, W_STATE) !== RUNNING) Atomics.store(w.i32, W_MEM_GEN, 0);
+  }
+
+  /** Port stopped: every ring may be taken again by a new queue object. */
+  clearClaims(): void {
+    for (const w of this.words) Atomics.store(w.i32, W_CLAIM, 0);
   }
 
   /** Whether ring `index` is running (for the link and tests). */
