@@ -1,7 +1,7 @@
 import { ftruncateSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { native } from "@tpdk/native";
+import { native, nativeMissingReason } from "@tpdk/native";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeState, decodeU64 } from "../message.js";
 import * as P from "../protocol.js";
@@ -22,7 +22,7 @@ const MB = 1 << 20;
 const VERSION_1 = 32;
 const PROTOCOL_FEATURES = 30;
 
-describe.skipIf(!native)("net_vhost control path (skipped: native addon missing)", () => {
+describe.skipIf(!native)(`net_vhost control path${native ? "" : ` (skipped: ${nativeMissingReason})`}`, () => {
   let dir: string;
   let path: string;
   const cleanup: (() => void)[] = [];

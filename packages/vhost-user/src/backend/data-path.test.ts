@@ -1,7 +1,7 @@
 import { openSync } from "node:fs";
 import { Memory } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
-import { native } from "@tpdk/native";
+import { native, nativeMissingReason } from "@tpdk/native";
 import { afterEach, describe, expect, it } from "vitest";
 import { memTablePayload } from "../message.js";
 import * as P from "../protocol.js";
@@ -27,7 +27,7 @@ const Q = 64;
 const ringOff = (r: number): number => r * 0x4000;
 const BUF = (i: number): number => 0x10000 + i * 2048;
 
-describe.skipIf(!native)("net_vhost data path (skipped: native addon missing)", () => {
+describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativeMissingReason})`}`, () => {
   const opened: number[] = [];
   const sessions: BackendSession[] = [];
   afterEach(() => {

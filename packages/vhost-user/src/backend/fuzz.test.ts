@@ -1,5 +1,5 @@
 import { openSync } from "node:fs";
-import { native } from "@tpdk/native";
+import { native, nativeMissingReason } from "@tpdk/native";
 import { availRingBytes, descTableBytes, usedRingBytes } from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import { type MemoryRegion, encode, memTablePayload } from "../message.js";
@@ -52,7 +52,7 @@ function checkRun(r: RingRun): void {
   expect(r.desc).toBeGreaterThanOrEqual(0);
 }
 
-describe.skipIf(!native)("net_vhost message-channel fuzz (skipped: native addon missing)", () => {
+describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipped: ${nativeMissingReason})`}`, () => {
   it("random sessions end in replies or a protocol error; no fd leaks; rings always inside memory", () => {
     const mem = n.memfdCreate("nvhost-fuzz", FILE, { allowSealing: true });
     const baseline = openFds();
