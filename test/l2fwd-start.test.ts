@@ -12,7 +12,9 @@ import { lastJson, runL2fwd } from "@tpdk/testing/e2e";
 
 describe("l2fwd start: the first poll follows the ports' start", () => {
   for (const [lcores, perLcore] of [["0", "2"], ["0-1", "1"]] as const) {
-    it(`-l ${lcores}: a 10 kpps generator misses 0 frames after start`, async () => {
+    // Retried: a stall of the shared VM longer than the ring lasts is random, while
+    // a late lcore start misses frames on every try and still fails all three.
+    it(`-l ${lcores}: a 10 kpps generator misses 0 frames after start`, { retry: 2 }, async () => {
       const count = 3000;
       const r = await runL2fwd([
         "-l", lcores,
