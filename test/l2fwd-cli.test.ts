@@ -56,3 +56,21 @@ describe("l2fwd rejects bad input", () => {
     });
   }
 });
+
+describe("l2fwd --help", () => {
+  // Before the "--" (EAL), after it (l2fwd), through pnpm's extra "--", alone or with other options.
+  const asked: string[][] = [["--help"], ["-h"], ["--", "--help"], ["--", "--", "-h"], ["-l", "0", ...GEN, "--", "-p", "0x3", "--help"]];
+  for (const args of asked) {
+    it(`l2fwd ${args.join(" ")}: usage on stdout, exit 0, nothing started`, async () => {
+      const r = await runL2fwd(args, 30_000);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toMatch(/^usage: l2fwd \[EAL options\] -- -p PORTMASK/);
+      // EAL options, l2fwd options with their defaults, the --vdev kinds and wires.
+      for (const want of [/-l CORELIST .*\(default 0/, /-m MB .*\(default 256/, /--busy-poll/, /-p PORTMASK .*required/, /-q NQ .*\(default 1\)/, /-T PERIOD .*\(default 10\)/, /--burst N .*\(default 32\)/, /--vdev virtioN,wire=KIND/, /wire=gen /, /wire=sink /, /wire=pcap /, /wire=loop /, /wire=udp /]) {
+        expect(r.stdout).toMatch(want);
+      }
+      expect(r.stdout).not.toContain("Initializing port");
+    });
+  }
+});

@@ -9,24 +9,28 @@ interface Point {
   max: number;
   series: string;
   size: string;
+  /** A sweep over every burst (drawn as a line) or a few measured bursts only (drawn as points). */
+  sweep: boolean;
 }
 
 /**
  * Mpps against burst size, one line per TX path (median, with the min-max
  * band of the repetitions), one panel per frame size; DPDK testpmd's pair, when
- * measured, as its own line in the 64 B panel. Rendered headless by vega
+ * measured, as points (with their min-max) in the 64 B panel: it is measured at
+ * a few bursts only, and a line between them across the log axis would show
+ * values nobody measured. Rendered headless by vega
  * (renderer "none" -> SVG string).
  */
 export function chartSpec(r: BenchResults): vl.TopLevelSpec {
   const values: Point[] = [];
   for (const c of r.throughput) {
     if (c.runs === 0) continue;
-    values.push({ burst: c.config.burst, mpps: c.mpps.median, min: c.mpps.min, max: c.mpps.max, series: `tpdk ${c.config.txPath}`, size: `${c.config.frameSize} B frames` });
+    values.push({ burst: c.config.burst, mpps: c.mpps.median, min: c.mpps.min, max: c.mpps.max, series: `tpdk ${c.config.txPath}`, size: `${c.config.frameSize} B frames`, sweep: true });
   }
   if (r.dpdk && !r.dpdk.skipped) {
     for (const row of r.dpdk.rows) {
       if (row.dpdk.n === 0) continue;
-      values.push({ burst: row.burst, mpps: row.dpdk.median, min: row.dpdk.min, max: row.dpdk.max, series: "DPDK testpmd pair", size: "64 B frames" });
+      values.push({ burst: row.burst, mpps: row.dpdk.median, min: row.dpdk.min, max: row.dpdk.max, series: "DPDK testpmd pair", size: "64 B frames", sweep: false });
     }
   }
   const bursts = [...new Set(values.map((v) => v.burst))].sort((a, b) => a - b);
@@ -46,14 +50,30 @@ export function chartSpec(r: BenchResults): vl.TopLevelSpec {
       width: 260,
       height: 220,
       layer: [
-        { mark: { type: "area", opacity: 0.18 }, encoding: { x, y: { field: "min", type: "quantitative" }, y2: { field: "max" }, color } },
         {
+          transform: [{ filter: "datum.sweep" }],
+          mark: { type: "area", opacity: 0.18 },
+          encoding: { x, y: { field: "min", type: "quantitative" }, y2: { field: "max" }, color },
+        },
+        {
+          transform: [{ filter: "datum.sweep" }],
           mark: { type: "line", point: true },
           encoding: {
             x,
             y: { field: "mpps", type: "quantitative", title: "delivered Mpps (median)" },
             color,
           },
+        },
+        // Measured at a few bursts only: a point and its min-max per burst, nothing in between.
+        {
+          transform: [{ filter: "!datum.sweep" }],
+          mark: { type: "rule", strokeWidth: 2 },
+          encoding: { x, y: { field: "min", type: "quantitative" }, y2: { field: "max" }, color },
+        },
+        {
+          transform: [{ filter: "!datum.sweep" }],
+          mark: { type: "point", shape: "diamond", filled: true, size: 90 },
+          encoding: { x, y: { field: "mpps", type: "quantitative" }, color },
         },
       ],
     },

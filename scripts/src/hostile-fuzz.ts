@@ -12,6 +12,19 @@ import { join } from "node:path";
 import { FUZZ_SIDES, type FuzzSide } from "./lib/fuzz.js";
 import { superviseFuzz } from "./lib/fuzz-supervisor.js";
 
+const USAGE = `usage: pnpm fuzz [-- options]   (node scripts/dist/hostile-fuzz.js [options])
+
+Property-based runs over hostile rings in both directions: the device (vhost) against
+random driver-written rings, the driver (virtio-pmd) against a random, hostile device.
+Batch b uses seed S + b; a failure prints the seed that replays it. Exit 0 when nothing
+failed, 1 otherwise, 2 for bad options.
+
+  --seconds N                  how long to run, 1..86400 (default 60)
+  --seed S                     first batch's seed, 0..4294967295 (default: the time; printed)
+  --side device|driver|both    which side to fuzz (default both)
+  --runs R                     fast-check runs per batch, 1..100000 (default 25)
+  -h, --help                   this help`;
+
 interface Args {
   seconds: number;
   seed: number;
@@ -28,6 +41,10 @@ function parseArgs(argv: string[]): Args {
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
+    if (a === "-h" || a === "--help") {
+      console.log(USAGE);
+      process.exit(0);
+    }
     const v = args[++i];
     const num = (min: number, max: number): number => {
       const n = Number(v);
@@ -41,7 +58,7 @@ function parseArgs(argv: string[]): Args {
       if (v === "both") out.sides = [...FUZZ_SIDES];
       else if (v === "device" || v === "driver") out.sides = [v];
       else fail(`--side ${v}: use device, driver or both`);
-    } else fail(`unknown option ${a}; use --seconds N, --seed S, --side device|driver|both, --runs R`);
+    } else fail(`unknown option ${a}; use --seconds N, --seed S, --side device|driver|both, --runs R (see --help)`);
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { armDeviceKill } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
+import { l2fwdUsage } from "./usage.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
 import { type PortCounters, type WireCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
 
@@ -20,6 +21,11 @@ runMain(async () => {
   // `pnpm l2fwd -- [EAL] -- [app]` hands us the script runner's own "--" first.
   const argv = process.argv.slice(2);
   const { eal: ealOpts, appArgs } = parseEalArgs(argv[0] === "--" ? argv.slice(1) : argv);
+  // A request for help, before or after the "--", prints the usage and nothing is checked.
+  if (ealOpts.help || parseL2fwdArgs(appArgs).help) {
+    console.log(l2fwdUsage());
+    return 0;
+  }
   const opts = parseL2fwdArgs(appArgs);
   const plans = planVdevs(ealOpts.vdevs);
   const nbPorts = plans.length;

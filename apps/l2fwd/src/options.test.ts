@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseL2fwdArgs, parsePortmap } from "./options.js";
+import { registerVdevKindHelp } from "@tpdk/vdev";
+import { L2FWD_DEFAULTS, parseL2fwdArgs, parsePortmap } from "./options.js";
+import { l2fwdUsage } from "./usage.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
 
 function usage(fn: () => unknown): string {
@@ -32,6 +34,25 @@ describe("l2fwd options", () => {
     expect(usage(() => parseL2fwdArgs(["-p", "3", "--burst"]))).toMatch(/--burst needs a value/);
     expect(usage(() => parseL2fwdArgs(["-p", "3", "--frobnicate"]))).toMatch(/unknown l2fwd option "--frobnicate"/);
     expect(usage(() => parsePortmap("(0,1"))).toMatch(/^--portmap: cannot parse/);
+  });
+});
+
+describe("l2fwd help", () => {
+  it("-h or --help anywhere asks for the usage, whatever else is on the line", () => {
+    expect(parseL2fwdArgs(["--help"]).help).toBe(true);
+    expect(parseL2fwdArgs(["-q", "zz", "-h"]).help).toBe(true);
+    expect(parseL2fwdArgs(["-p", "0x3"]).help).toBe(false);
+  });
+
+  it("the usage names every option with its default and every --vdev kind", () => {
+    const u = l2fwdUsage();
+    expect(u).toContain(`-q NQ               ports (RX queues) polled by one lcore, 1..16 (default ${L2FWD_DEFAULTS.portsPerLcore})`);
+    expect(u).toContain(`(default ${L2FWD_DEFAULTS.statsPeriod})`);
+    expect(u).toContain(`(default ${L2FWD_DEFAULTS.burst})`);
+    expect(u).toContain("EAL options (before --):");
+    for (const w of ["gen", "sink", "pcap", "loop", "udp"]) expect(u).toMatch(new RegExp(`wire=${w} `));
+    registerVdevKindHelp({ syntax: "net_example0,path=SOCKET", summary: "a kind registered later shows up too" });
+    expect(l2fwdUsage()).toMatch(/--vdev net_example0,path=SOCKET\n\s+a kind registered later shows up too/);
   });
 });
 

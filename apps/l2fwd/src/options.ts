@@ -21,6 +21,8 @@ export interface L2fwdOptions {
   readonly burst: number;
   /** --json: one JSON object per statistics period instead of the table. */
   readonly json: boolean;
+  /** -h / --help: print the usage and exit 0 (nothing else is checked). */
+  readonly help: boolean;
 }
 
 export const L2FWD_DEFAULTS = {
@@ -30,21 +32,24 @@ export const L2FWD_DEFAULTS = {
   promiscuous: false,
   burst: 32,
   json: false,
+  help: false,
 } as const;
 
 export const MAX_PORTS = 32;
 const MAX_PORTS_PER_LCORE = 16;
 const MAX_TIMER_PERIOD = 86400;
 
-export const L2FWD_USAGE = `l2fwd [EAL options] -- -p PORTMASK [-P] [-q NQ] [-T PERIOD]
-  -p PORTMASK: hexadecimal bitmask of ports to configure (required)
-  -P: enable promiscuous mode
-  -q NQ: number of ports (queues) per lcore (default ${L2FWD_DEFAULTS.portsPerLcore}, 1..${MAX_PORTS_PER_LCORE})
-  -T PERIOD: statistics refresh period in seconds (default ${L2FWD_DEFAULTS.statsPeriod}, 0 to disable, max ${MAX_TIMER_PERIOD})
-  --no-mac-updating: forward frames untouched
-  --portmap="(a,b)(c,d)": explicit port pairs
-  --burst N: packets per burst, 1..64 (default ${L2FWD_DEFAULTS.burst}; 1 is the per-packet path)
-  --json: statistics as one JSON object per line`;
+/** l2fwd's options, for the usage text (defaults from L2FWD_DEFAULTS). */
+export const L2FWD_USAGE = `l2fwd options (after --):
+  -p PORTMASK         hexadecimal bitmask of the ports to use (required), e.g. -p 0x3 for ports 0 and 1
+  -P                  enable promiscuous mode (accepted: the device has no filter) (default off)
+  -q NQ               ports (RX queues) polled by one lcore, 1..${MAX_PORTS_PER_LCORE} (default ${L2FWD_DEFAULTS.portsPerLcore})
+  -T PERIOD           statistics period in seconds, 0 = off, max ${MAX_TIMER_PERIOD} (default ${L2FWD_DEFAULTS.statsPeriod})
+  --no-mac-updating   forward frames untouched (default: rewrite the Ethernet addresses)
+  --portmap="(a,b)(c,d)"  explicit port pairs (default: consecutive enabled ports)
+  --burst N           packets per burst, 1..64; 1 is the per-packet path (default ${L2FWD_DEFAULTS.burst})
+  --json              statistics as one JSON object per line (default: a table)
+  -h, --help          this help`;
 
 export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
   let portmask: number | undefined;
@@ -54,6 +59,9 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
   let promiscuous: boolean = L2FWD_DEFAULTS.promiscuous;
   let burst: number = L2FWD_DEFAULTS.burst;
   let json: boolean = L2FWD_DEFAULTS.json;
+  const base = { portsPerLcore, statsPeriod, macUpdating, portmap: [], promiscuous, burst, json };
+  // A request for help wins over everything else on the line, as getopt's -h does.
+  if (argv.includes("-h") || argv.includes("--help")) return { ...base, portmask: 0, help: true };
   let portmap: Array<[number, number]> = [];
 
   for (let i = 0; i < argv.length; i++) {
@@ -109,15 +117,12 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
       case "--json":
         json = true;
         break;
-      case "-h":
-      case "--help":
-        throw new UsageError(L2FWD_USAGE, "EHELP");
       default:
-        throw new UsageError(`unknown l2fwd option "${raw}"; l2fwd takes -p PORTMASK [-P] [-q NQ] [-T PERIOD] [--no-mac-updating] [--portmap=...] [--burst N] [--json]`);
+        throw new UsageError(`unknown l2fwd option "${raw}"; l2fwd takes -p PORTMASK [-P] [-q NQ] [-T PERIOD] [--no-mac-updating] [--portmap=...] [--burst N] [--json] (see --help)`);
     }
   }
   if (portmask === undefined) throw new UsageError("-p PORTMASK is required; use e.g. -p 0x3 for ports 0 and 1");
-  return { portmask, portsPerLcore, statsPeriod, macUpdating, portmap, promiscuous, burst, json };
+  return { portmask, portsPerLcore, statsPeriod, macUpdating, portmap, promiscuous, burst, json, help: false };
 }
 
 function intOption(name: string, v: string, min: number, max: number, what: string): number {
