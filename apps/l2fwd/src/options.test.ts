@@ -51,7 +51,8 @@ describe("l2fwd help", () => {
     expect(u).toContain(`(default ${L2FWD_DEFAULTS.burst})`);
     expect(u).toContain("EAL options (before --):");
     for (const w of ["gen", "sink", "pcap", "loop", "udp"]) expect(u).toMatch(new RegExp(`wire=${w} `));
-    registerVdevKindHelp({ syntax: "net_example0,path=SOCKET", summary: "a kind registered later shows up too" });
+    expect(u).toMatch(/--vdev net_virtio_userN,path=SOCKET/);
+    registerVdevKindHelp({ prefix: "net_example", syntax: "net_example0,path=SOCKET", summary: "a kind registered later shows up too" });
     expect(l2fwdUsage()).toMatch(/--vdev net_example0,path=SOCKET\n\s+a kind registered later shows up too/);
   });
 });

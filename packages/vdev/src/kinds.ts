@@ -5,6 +5,8 @@
  * where it is parsed. Cold; plain strings.
  */
 export interface VdevKindHelp {
+  /** The device name's prefix (the driver), e.g. `virtio` for `virtio0`. */
+  readonly prefix: string;
   /** What the --vdev string looks like, e.g. `virtioN,wire=KIND[,key=value...]`. */
   readonly syntax: string;
   /** One line or more saying what it is and where its keys are documented. */
@@ -15,6 +17,7 @@ export interface VdevKindHelp {
 
 const kinds: VdevKindHelp[] = [
   {
+    prefix: "virtio",
     syntax: "virtioN,wire=KIND[,key=value...]",
     summary:
       "a virtio-net port on tpdk's software device (device thread); driver keys queue_size=, tx_mode=auto|push|chained|indirect,\n" +
@@ -28,11 +31,27 @@ const kinds: VdevKindHelp[] = [
       ["udp", "frames in UDP datagrams: local=ADDR:PORT, remote=ADDR:PORT, vxlan=VNI"],
     ],
   },
+  {
+    prefix: "net_vhost",
+    syntax: "net_vhostN,iface=SOCKET[,queues=N][,client=1][,sealed=1]",
+    summary:
+      "vhost-user back-end: serves a front-end in another process (DPDK's virtio_user, QEMU); packages/vhost-user/README.md",
+  },
+  {
+    prefix: "net_virtio_user",
+    syntax: "net_virtio_userN,path=SOCKET[,queues=N][,queue_size=N][,server=1][,mac=MAC]",
+    summary:
+      "virtio-user: tpdk's driver as a vhost-user front-end to a back-end in another process (DPDK's net_virtio_user;\n" +
+      "e.g. testpmd's net_vhost); needs the native addon; packages/vhost-user/README.md",
+  },
 ];
+
+/** The kinds --vdev takes (live: kinds registered later appear), for messages and --help. */
+export const VDEV_KINDS: readonly VdevKindHelp[] = kinds;
 
 /** Add a --vdev kind to every usage text (call where the kind is parsed, at module top level). */
 export function registerVdevKindHelp(k: VdevKindHelp): void {
-  if (!kinds.some((x) => x.syntax === k.syntax)) kinds.push(k);
+  if (!kinds.some((x) => x.prefix === k.prefix)) kinds.push(k);
 }
 
 /** The kinds, for a usage text: `--vdev` forms, each with its summary and choices, indented. */

@@ -2,6 +2,7 @@ import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { type WireSpec, parseWireSpec, validateWirePeers } from "@tpdk/vhost";
 import { type NetVhostOptions, type VirtioUserOptions, DEFAULT_VIRTIO_USER_QUEUE_SIZE, parseNetVhostArgs, parseVirtioUserArgs } from "@tpdk/vhost-user";
 import { type VirtioPmdOptions, PMD_MAX_PORTS, formatMac, parseDriverArgs } from "@tpdk/virtio-pmd";
+import { VDEV_KINDS } from "./kinds.js";
 
 interface PlanBase {
   /** ethdev port id: the position of the --vdev on the command line. */
@@ -48,13 +49,6 @@ export interface NetVhostPlan {
  * thread starts.
  */
 export type VdevPlan = BuiltinPlan | VirtioUserPlan | NetVhostPlan;
-
-/** The vdev kinds --vdev takes, for messages and --help. */
-export const VDEV_KINDS: readonly { readonly prefix: string; readonly what: string }[] = [
-  { prefix: "virtio", what: "built-in software virtio-net device on a wire: --vdev virtio0,wire=gen|sink|pcap|udp|loop,..." },
-  { prefix: "net_vhost", what: "vhost-user back-end: serve a front-end in another process (DPDK virtio_user, QEMU): --vdev net_vhost0,iface=SOCKET[,queues=N][,client=1][,sealed=1]" },
-  { prefix: "net_virtio_user", what: "virtio-user: our driver on a vhost-user back-end: --vdev net_virtio_user0,path=SOCKET[,queues=N][,queue_size=N][,server=1][,mac=MAC]" },
-];
 
 export function planVdevs(vdevs: readonly string[]): VdevPlan[] {
   if (vdevs.length > PMD_MAX_PORTS) throw new UsageError(`--vdev: ${vdevs.length} devices given, at most ${PMD_MAX_PORTS} ports are supported`);
