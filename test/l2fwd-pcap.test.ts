@@ -44,7 +44,7 @@ describe("l2fwd pcap in, pcap out", () => {
       const inputs = Array.from({ length: c.nbPorts }, (_, p) => makeFrames(p, c.frames + p * 7));
       const vdevs: string[] = [];
       // Default queue sizes: the file sources are held to what the TX rings give
-      // back (packages/vhost/src/demand.ts), so the output is exact however the
+      // back (packages/vhost/src/device/demand.ts), so the output is exact however the
       // threads are scheduled (test/l2fwd-replay.test.ts covers every TX path and size).
       for (let p = 0; p < c.nbPorts; p++) {
         writePcap(join(t.dir, `in${p}.pcap`), inputs[p]!);

@@ -4,7 +4,7 @@
 // the output must be the input frame for frame (with l2fwd's MAC rewrite).
 // Both wires run on one device thread, which reads the input and writes the
 // output: the file source is held to what the transmit side gives back
-// (packages/vhost/src/demand.ts), so no run may lose a frame.
+// (packages/vhost/src/device/demand.ts), so no run may lose a frame.
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { lastJson, makeVariedFrames, portMac, readPcap, rewritten, runL2fwd, tempDir, writePcap } from "@tpdk/testing/e2e";
