@@ -87,4 +87,16 @@ describe("DemandWindow", () => {
     w.tick([a.d], t + 2, 64);
     expect(w.out).toBe(0);
   });
+
+  it("a gap between ticks (this thread descheduled) is not idle time", () => {
+    const w = new DemandWindow();
+    w.used = true;
+    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+    w.tick([a.d], 1, 64);
+    w.produced(128);
+    w.consumed(64);
+    w.tick([a.d], 2, 64);
+    w.tick([a.d], 3 + 2 * DEMAND_RELEASE_ANYWAY_MS, 64); // one tick much later
+    expect(w.out).toBe(64);
+  });
 });

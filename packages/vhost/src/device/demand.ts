@@ -3,9 +3,15 @@ import type { DeviceQueue } from "./virtqueue.js";
 /** A receive-only application: no progress for this long, the driver has taken the frames: release the window, ms. */
 export const DEMAND_RELEASE_MS = 5;
 /** The same before the first such release, while a forwarding application's thread may just be descheduled, ms. */
-export const DEMAND_FIRST_RELEASE_MS = 100;
+export const DEMAND_FIRST_RELEASE_MS = 1000;
 /** No progress for this long while frames are out: release the window anyway (a driver that keeps buffers back), ms. */
-export const DEMAND_RELEASE_ANYWAY_MS = 1000;
+export const DEMAND_RELEASE_ANYWAY_MS = 10_000;
+/**
+ * Longest gap between two ticks that counts as idle time, ms: a longer one
+ * means this thread itself was not running (descheduled), and nobody can be
+ * blamed for not making progress while it was away.
+ */
+const MAX_IDLE_STEP_MS = 4;
 
 /** The device facts the window is sized from (NetDevice satisfies it). */
 export interface DemandDevice {
@@ -52,7 +58,9 @@ export interface DemandDevice {
  * application), a pause means an application thread holds frames, and
  * releasing the window then would overrun a transmit ring: only
  * DEMAND_RELEASE_ANYWAY_MS without any progress releases it, so that no
- * driver or application can stall a replay for good.
+ * driver or application can stall a replay for good. Idle time counts only
+ * while this thread runs: a gap between ticks longer than MAX_IDLE_STEP_MS
+ * (the device thread was descheduled) adds no more than that.
  *
  * The window is recomputed at each tick and zeroed when a device starts
  * (DRIVER_OK), so a source waits for the next tick to see every transmit
@@ -132,7 +140,7 @@ export class DemandWindow {
       this.idleMs = 0;
       return;
     }
-    this.idleMs += dt;
+    this.idleMs += dt < MAX_IDLE_STEP_MS ? dt : MAX_IDLE_STEP_MS;
     // Taken: all but what a driver holds back until its refill threshold
     // (virtio-pmd: min(32, size / 4), below half the window) is posted again.
     const wait = this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS;
