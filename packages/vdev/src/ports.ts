@@ -65,7 +65,11 @@ export class VdevPorts {
       vhost = v;
       for (const p of builtin) {
         // A vdev's mac= is its device's MAC (the driver reads it from the config).
-        devices[p.portId] = v.addDevice({ name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}) });
+        // packed_vq=1: the device offers RING_PACKED (and then one pair without a control queue, offer.ts).
+        const packed = p.driver.packedVq === true;
+        devices[p.portId] = v.addDevice({
+          name: p.name, wire: p.wire, queuePairs: packed ? 1 : opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}), ...(packed ? { offer: { RING_PACKED: true } } : {}),
+        });
       }
       await v.start();
       v.failed.catch((e: Error) => (failure.error = e));

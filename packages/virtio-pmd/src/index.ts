@@ -14,3 +14,7 @@ export { TxQueue, TX_BURST_MAX } from "./txq.js";
 export { rxBurst, txBurst, rxQueue, txQueue, bindThreadMemory, registerQueueAttacher, type QueueAttacher, type BurstRxQueue, type BurstTxQueue } from "./registry.js";
 export { PMD_MAX_PORTS, PMD_MAX_QUEUES } from "./layout.js";
 export { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./liveness.js";
+export { PackedRxQueue } from "./packed-rxq.js";
+export { PackedTxQueue } from "./packed-txq.js";
+export { type AnyRxQueue, type AnyTxQueue, attachRxQueue, attachTxQueue } from "./registry.js";
+export { isPackedQueue } from "./packed-check.js";

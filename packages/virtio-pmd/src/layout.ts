@@ -1,4 +1,4 @@
-import { splitRingLayout } from "@tpdk/virtio";
+import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
 
 /**
  * Shared-memory layout of the driver's state, so that the lcore owning a
@@ -23,7 +23,8 @@ import { splitRingLayout } from "@tpdk/virtio";
  *   +0     header, u32 words Q_* (main thread writes at setup/start/stop)
  *   +128   statistics, Float64 slots S_* (only the owning lcore writes)
  *   +448   claim: u32 token of the queue object driving the queue this run (0 = none)
- *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line)
+ *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line); or with
+ *          QF_PACKED the packed ring: descriptors, driver and device event suppression (packedRingLayout)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
  *   ...    TX only: Q per-descriptor regions of TX_REGION bytes
  *            +0 virtio_net_hdr (zeroed at setup, stays zero: no offloads)
@@ -100,6 +101,8 @@ export const QF_MRG_RXBUF = 4;
 export const QF_INDIRECT = 8;
 /** VERSION_1 or ANY_LAYOUT: header and data may share a descriptor (push path). */
 export const QF_ANY_LAYOUT = 16;
+/** VIRTIO_F_RING_PACKED: the queue is a packed ring (Q_DESC ring, Q_AVAIL driver / Q_USED device event suppression). */
+export const QF_PACKED = 32;
 
 // --- statistics slots (Float64 index within the stats block) ---
 export const S_PACKETS = 0;
@@ -139,8 +142,8 @@ export interface QueueZoneLayout {
 }
 
 /** Offsets within a queue zone for queue size `q`. */
-export function queueZoneLayout(q: number, tx: boolean): QueueZoneLayout {
-  const ringLayout = splitRingLayout(q);
+export function queueZoneLayout(q: number, tx: boolean, packed = false): QueueZoneLayout {
+  const ringLayout = packed ? packedRingLayout(q) : splitRingLayout(q);
   const ring = Q_HEADER_BYTES;
   const owner = align64(ring + ringLayout.totalBytes);
   const txRegion = align64(owner + 4 * q);
@@ -148,8 +151,8 @@ export function queueZoneLayout(q: number, tx: boolean): QueueZoneLayout {
   return { ring, owner, txRegion: tx ? txRegion : 0, bytes };
 }
 
-export function queueZoneName(port: number, tx: boolean, q: number, size: number): string {
-  return `vpmd${port}.${tx ? "tx" : "rx"}q${q}.${size}`;
+export function queueZoneName(port: number, tx: boolean, q: number, size: number, packed = false): string {
+  return `vpmd${port}.${tx ? "tx" : "rx"}q${q}.${size}${packed ? "p" : ""}`;
 }
 
 export function portEntry(table: number, port: number): number {

@@ -5,6 +5,7 @@ import {
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_IN_ORDER,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_CTRL_MAC_ADDR,
   VIRTIO_NET_F_CTRL_VQ,
@@ -28,7 +29,8 @@ import type { TxMode } from "./options.js";
  * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET. CTRL_MAC_ADDR: `mac=` is given to the
  * device with VIRTIO_NET_CTRL_MAC_ADDR_SET (the config MAC is read-only). Not here: CSUM/GUEST_CSUM/GSO (no
  * offloads), CTRL_RX (no receive filter is programmed: promiscuous mode is
- * accepted without one), RING_PACKED (split ring only). ACCESS_PLATFORM is
+ * accepted without one). RING_PACKED is taken only when asked for
+ * (packed_vq=1, negotiateFeatures), as DPDK's virtio_user does. ACCESS_PLATFORM is
  * accepted: our bus addresses are the shared-memory offsets the device uses,
  * an identity mapping.
  */
@@ -36,6 +38,7 @@ export const DRIVER_FEATURES: Features = features(
   ...Object.values(NET_DATA_FEATURES),
   ...Object.values(NET_CTRL_FEATURES),
   ...Object.values(NET_DRIVER_ONLY_FEATURES),
+  VIRTIO_F_RING_PACKED,
 );
 
 /** The per-port feature overrides and the devargs key each comes from. */
@@ -53,6 +56,7 @@ export interface FeatureOverrides {
   eventIdx?: boolean | undefined;
   indirect?: boolean | undefined;
   mq?: boolean | undefined;
+  packedVq?: boolean | undefined;
   txMode?: TxMode | undefined;
   /** `mac=`: the driver will use this MAC (decides whether VIRTIO_NET_F_MAC is taken, see below). */
   mac?: Uint8Array | undefined;
@@ -96,6 +100,17 @@ export function negotiateFeatures(name: string, offered: Features, o: FeatureOve
       );
     }
   }
+  // Packed rings (§2.8) only with packed_vq=1 (required then); they apply to every queue, and the
+  // control queue is split-only in this driver: without CTRL_VQ, MQ and CTRL_MAC_ADDR go too.
+  if (o.packedVq === true) {
+    if (!hasFeature(offered, VIRTIO_F_RING_PACKED)) {
+      throw new TpdkError("EFEATURES", `${name}: packed_vq=1 but the device does not offer RING_PACKED; use packed_vq=0 or leave packed_vq out`);
+    }
+    if (o.mq === true) throw new TpdkError("EFEATURES", `${name}: packed_vq=1 comes without the control queue, which mq=1 needs; drop one of them`);
+    f = withFeature(f, VIRTIO_NET_F_CTRL_VQ, false);
+    f = withFeature(f, VIRTIO_NET_F_MQ, false);
+    f = withFeature(f, VIRTIO_NET_F_CTRL_MAC_ADDR, false);
+  } else f = withFeature(f, VIRTIO_F_RING_PACKED, false);
   if (hasFeature(f, VIRTIO_NET_F_MQ) && !hasFeature(f, VIRTIO_NET_F_CTRL_VQ)) {
     if (o.mq === true) {
       throw new TpdkError("EFEATURES", `${name}: mq=1 but the device offers MQ without CTRL_VQ, which MQ requires (virtio 1.2 §5.1.3.1); leave mq out`);

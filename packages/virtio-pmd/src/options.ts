@@ -1,5 +1,5 @@
 import { TpdkError, UsageError, takeBool, takeInt, takeMac, takeString } from "@tpdk/eal";
-import { isValidQueueSize } from "@tpdk/virtio";
+import { isValidPackedQueueSize, isValidQueueSize } from "@tpdk/virtio";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./liveness.js";
 
 export type TxMode = "auto" | "chained" | "push" | "indirect";
@@ -18,6 +18,12 @@ export interface VirtioPmdOptions {
   indirect?: boolean | undefined;
   /** `mq=`: multiqueue (VIRTIO_NET_F_MQ, with the control queue it needs). undefined = if offered; false = one pair; true = required. */
   mq?: boolean | undefined;
+  /**
+   * `packed_vq=`: packed virtqueues (VIRTIO_F_RING_PACKED, virtio 1.2 §2.8; DPDK's key). true =
+   * required (the device must offer it; a built-in device is asked to); otherwise split rings.
+   * Packed rings here come without the control queue (CTRL_VQ, MQ, CTRL_MAC_ADDR are not taken).
+   */
+  packedVq?: boolean | undefined;
   /** `tx_mode=`: auto (DPDK's per-packet choice), or force chained / push / indirect. */
   txMode?: TxMode;
   /** Register-access (trap) timeout in ms; a device that does not answer is dead. */
@@ -31,7 +37,7 @@ export const MIN_QUEUE_SIZE = 8;
 export const MAX_QUEUE_SIZE = 32768;
 
 /** The keys parseDriverArgs consumes. */
-export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "mq", "tx_mode"] as const;
+export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "mq", "tx_mode", "packed_vq"] as const;
 
 function takeTri(args: Map<string, string>, key: string): boolean | undefined {
   if (!args.has(key)) {
@@ -57,10 +63,14 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
   } else {
     takeString(args, "mac", { default: "" });
   }
+  const packedVq = args.has("packed_vq") ? takeBool(args, "packed_vq") : (takeBool(args, "packed_vq", { default: false }), undefined);
   const qs = takeInt(args, "queue_size", { min: MIN_QUEUE_SIZE, max: MAX_QUEUE_SIZE, default: DEFAULT_QUEUE_SIZE });
-  if (!isValidQueueSize(qs)) {
-    throw new UsageError(`${vdevName}: queue_size=${qs} is not a power of two; use e.g. queue_size=1024 (${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE})`);
+  if (!(packedVq === true ? isValidPackedQueueSize(qs) : isValidQueueSize(qs))) {
+    throw new UsageError(
+      `${vdevName}: queue_size=${qs} is not a power of two; use e.g. queue_size=1024 (${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE}), or packed_vq=1 (packed rings take any size)`,
+    );
   }
+  opts.packedVq = packedVq;
   opts.queueSize = qs;
   opts.mrgRxbuf = takeTri(args, "mrg_rxbuf");
   opts.inOrder = takeTri(args, "in_order");
@@ -68,6 +78,9 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
   opts.indirect = takeTri(args, "indirect");
   opts.mq = takeTri(args, "mq");
   opts.txMode = takeString(args, "tx_mode", { default: "auto", choices: TX_MODES }) as TxMode;
+  if (opts.packedVq === true && opts.mq === true) {
+    throw new UsageError(`${vdevName}: packed_vq=1 comes without the control queue, which mq=1 needs; drop one of them`);
+  }
   if (opts.txMode === "indirect" && opts.indirect === false) {
     throw new UsageError(`${vdevName}: tx_mode=indirect needs indirect descriptors but indirect=0; drop one of them`);
   }
@@ -75,11 +88,14 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
 }
 
 /** Validate programmatic options (the same rules as parseDriverArgs); returns a filled copy. */
-export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required<Omit<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq">> &
-  Pick<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq"> {
+export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required<Omit<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq" | "packedVq">> &
+  Pick<VirtioPmdOptions, "mac" | "mrgRxbuf" | "inOrder" | "eventIdx" | "indirect" | "mq" | "packedVq"> {
   const queueSize = o.queueSize ?? DEFAULT_QUEUE_SIZE;
-  if (!isValidQueueSize(queueSize) || queueSize < MIN_QUEUE_SIZE) {
-    throw new TpdkError("EINVAL", `${name}: queue size ${queueSize} is not a power of two in ${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE}`);
+  if (o.packedVq === true ? !isValidPackedQueueSize(queueSize) || queueSize < MIN_QUEUE_SIZE : !isValidQueueSize(queueSize) || queueSize < MIN_QUEUE_SIZE) {
+    throw new TpdkError(
+      "EINVAL",
+      `${name}: queue size ${queueSize} is not ${o.packedVq === true ? "" : "a power of two "}in ${MIN_QUEUE_SIZE}..${MAX_QUEUE_SIZE}`,
+    );
   }
   const txMode = o.txMode ?? "auto";
   if (!TX_MODES.includes(txMode)) throw new TpdkError("EINVAL", `${name}: tx mode "${txMode}" is not one of ${TX_MODES.join(", ")}`);
@@ -97,6 +113,7 @@ export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required
     eventIdx: o.eventIdx,
     indirect: o.indirect,
     mq: o.mq,
+    packedVq: o.packedVq,
     txMode,
     trapTimeoutMs: o.trapTimeoutMs ?? 2000,
     heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,

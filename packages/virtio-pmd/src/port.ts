@@ -16,6 +16,7 @@ import {
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_IN_ORDER,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_NET_CTRL_MAC,
   VIRTIO_NET_CTRL_MAC_ADDR_SET,
@@ -72,6 +73,7 @@ import {
   QF_INDIRECT,
   QF_IN_ORDER,
   QF_MRG_RXBUF,
+  QF_PACKED,
   Q_AVAIL,
   Q_DESC,
   Q_FREE_THRESH,
@@ -368,7 +370,7 @@ export class VirtioPort {
     }
     const vq = rxQueueIndex(q);
     const size = this.queueSize(vq, conf.nbDesc);
-    const zone = reserveQueueZone(this.mem, this.entry, this.portId, false, q, size);
+    const zone = reserveQueueZone(this.mem, this.entry, this.portId, false, q, size, this.packed);
     const u32 = this.mem.u32;
     const z = zone >>> 2;
     writeQueueHeader(this.mem, zone, this.queueHeader(vq, q, size, false));
@@ -390,7 +392,7 @@ export class VirtioPort {
     if (!Number.isInteger(thresh) || thresh < 1 || thresh >= size) {
       throw new TpdkError("EINVAL", `${this.name}: txFreeThresh ${thresh} must be in 1..${size - 1}`);
     }
-    const zone = reserveQueueZone(this.mem, this.entry, this.portId, true, q, size);
+    const zone = reserveQueueZone(this.mem, this.entry, this.portId, true, q, size, this.packed);
     writeQueueHeader(this.mem, zone, this.queueHeader(vq, q, size, true));
     this.mem.u32[(zone + Q_FREE_THRESH) >>> 2] = thresh;
     this.txq[q] = { zone, size, notifyOff: 0 };
@@ -699,6 +701,7 @@ export class VirtioPort {
     if (hasFeature(f, VIRTIO_NET_F_MRG_RXBUF)) flags |= QF_MRG_RXBUF;
     if (hasFeature(f, VIRTIO_F_INDIRECT_DESC)) flags |= QF_INDIRECT;
     if (hasFeature(f, VIRTIO_F_VERSION_1) || hasFeature(f, VIRTIO_F_ANY_LAYOUT)) flags |= QF_ANY_LAYOUT;
+    if (hasFeature(f, VIRTIO_F_RING_PACKED)) flags |= QF_PACKED;
     return {
       vq,
       portId: this.portId,
@@ -824,9 +827,23 @@ export class VirtioPort {
     }
   }
 
-  /** Queue size for `vq`: requested (or queue_size=), capped at the device's maximum (a power of two). */
+  /** VIRTIO_F_RING_PACKED negotiated: every data queue is a packed ring (PackedRxQueue / PackedTxQueue). */
+  get packed(): boolean {
+    return hasFeature(this.negotiated, VIRTIO_F_RING_PACKED);
+  }
+
+  /**
+   * Queue size for `vq`: requested (or queue_size=), capped at the device's maximum. Split
+   * rings: a power of two (§2.7). Packed rings: any size (§2.8.10.1), capped at the maximum itself.
+   */
   private queueSize(vq: number, nbDesc: number | undefined): number {
     const want = nbDesc ?? this.opts.queueSize;
+    if (this.packed) {
+      if (!Number.isInteger(want) || want < 8 || want > 32768) throw new TpdkError("EINVAL", `${this.name}: ${want} descriptors is not in 8..32768`);
+      const max = this.step("queue setup", () => queueMaxSize(this.transport, vq));
+      if (max === 0) throw new TpdkError("EQUEUE", `${this.name}: device has no virtqueue ${vq}`);
+      return Math.min(want, max);
+    }
     if (!Number.isInteger(want) || want < 8 || want > 32768 || (want & (want - 1)) !== 0) {
       throw new TpdkError("EINVAL", `${this.name}: ${want} descriptors is not a power of two in 8..32768`);
     }

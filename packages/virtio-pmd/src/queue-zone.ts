@@ -8,6 +8,10 @@ import {
   VRING_AVAIL_F_NO_INTERRUPT,
   VRING_DESC_F_NEXT,
   VRING_DESC_F_WRITE,
+  PACKED_EVENT_FLAGS,
+  RING_EVENT_FLAGS_DISABLE,
+  VRING_PACKED_DESC_F_AVAIL,
+  packedRingLayout,
   splitRingLayout,
   usedEventOffset,
 } from "@tpdk/virtio";
@@ -16,6 +20,7 @@ import {
   P_TXQ_ZONES,
   QF_EVENT_IDX,
   QF_IN_ORDER,
+  QF_PACKED,
   Q_AVAIL,
   Q_CLAIM,
   Q_DESC,
@@ -50,11 +55,11 @@ import {
 
 
 /** Reserve (or reuse) the queue's zone; a zone the queue used before with another size is retired. */
-export function reserveQueueZone(mem: Memory, portEntry: number, portId: number, tx: boolean, q: number, size: number): number {
-  const zname = queueZoneName(portId, tx, q, size);
+export function reserveQueueZone(mem: Memory, portEntry: number, portId: number, tx: boolean, q: number, size: number, packed = false): number {
+  const zname = queueZoneName(portId, tx, q, size, packed);
   const prev = mem.u32[(portEntry + (tx ? P_TXQ_ZONES : P_RXQ_ZONES) + 4 * q) >>> 2]!;
   const existing = mem.lookup(zname);
-  const zone = existing ? existing.offset : mem.reserve(zname, queueZoneLayout(size, tx).bytes, 4096).offset;
+  const zone = existing ? existing.offset : mem.reserve(zname, queueZoneLayout(size, tx, packed).bytes, 4096).offset;
   if (prev !== 0 && prev !== zone) Atomics.store(mem.u32, (prev + Q_RUN) >>> 2, Q_RUN_RETIRED);
   return zone;
 }
@@ -77,8 +82,9 @@ export interface QueueHeader {
 /** Zero the zone (keeping its run generation counter) and write the header. */
 export function writeQueueHeader(mem: Memory, zone: number, h: QueueHeader): void {
   const { u32, u8 } = mem;
-  const layout = queueZoneLayout(h.size, h.tx);
-  const ring = splitRingLayout(h.size);
+  const packed = (h.flags & QF_PACKED) !== 0;
+  const layout = queueZoneLayout(h.size, h.tx, packed);
+  const ring = packed ? packedAsSplit(h.size) : splitRingLayout(h.size);
   // The generation survives so an lcore never mistakes a new run for an old one.
   const gen = u32[(zone + Q_GEN) >>> 2]!;
   u8.fill(0, zone, zone + layout.bytes);
@@ -100,6 +106,12 @@ export function writeQueueHeader(mem: Memory, zone: number, h: QueueHeader): voi
   u32[w + (Q_INTERRUPT >>> 2)] = h.interrupt;
 }
 
+/** A packed ring's parts under the split names the header uses: avail = driver event suppression, used = device's. */
+function packedAsSplit(size: number): { desc: number; avail: number; used: number; totalBytes: number } {
+  const p = packedRingLayout(size);
+  return { desc: p.desc, avail: p.driverEvent, used: p.deviceEvent, totalBytes: p.totalBytes };
+}
+
 /**
  * Reinitialise the ring memory for a (re)start: after a stop the device was
  * reset and the ring starts over at index 0. Poll mode: NO_INTERRUPT.
@@ -111,6 +123,15 @@ export function resetRing(mem: Memory, zone: number, tx: boolean): void {
   const desc = u32[w + (Q_DESC >>> 2)]!;
   const avail = u32[w + (Q_AVAIL >>> 2)]!;
   const owner = u32[w + (Q_OWNER >>> 2)]!;
+  if ((u32[w + (Q_FLAGS >>> 2)]! & QF_PACKED) !== 0) {
+    // §2.8: the descriptor ring starts zeroed (no descriptor available: the wrap counters start at 1).
+    // Pure poll mode: the driver event suppression structure says DISABLE (PackedRxQueue.enableInterrupt changes it).
+    u8.fill(0, desc, desc + packedRingLayout(size).totalBytes);
+    u32.fill(0, owner >>> 2, (owner >>> 2) + size);
+    u16[(avail + PACKED_EVENT_FLAGS) >>> 1] = RING_EVENT_FLAGS_DISABLE;
+    if (tx) initTxRegions(mem, zone, size, u32[w + (Q_HDR_SIZE >>> 2)]!, true);
+    return;
+  }
   u8.fill(0, desc, desc + splitRingLayout(size).totalBytes);
   u32.fill(0, owner >>> 2, (owner >>> 2) + size);
   // Pure poll mode: no used-buffer interrupts (RxQueue.enableInterrupt changes this). Under
@@ -127,7 +148,7 @@ export function resetRing(mem: Memory, zone: number, tx: boolean): void {
 }
 
 /** Per-slot regions: zero header; indirect table entry 0 -> that header; next links fixed. Written once. */
-function initTxRegions(mem: Memory, zone: number, size: number, hdrSize: number): void {
+function initTxRegions(mem: Memory, zone: number, size: number, hdrSize: number, packed = false): void {
   const { u8, u16, u32 } = mem;
   const region = u32[(zone + Q_TX_REGION) >>> 2]!;
   u8.fill(0, region, region + TX_REGION * size);
@@ -136,6 +157,8 @@ function initTxRegions(mem: Memory, zone: number, size: number, hdrSize: number)
     const table = r + TX_REGION_TABLE;
     u32[table >>> 2] = r + TX_REGION_HDR;
     u32[(table + 8) >>> 2] = hdrSize;
+    // A packed table is read in order (§2.8.7: only WRITE counts there): no NEXT, no links.
+    if (packed) continue;
     u16[(table + 12) >>> 1] = VRING_DESC_F_NEXT;
     for (let k = 0; k < TX_INDIRECT_MAX; k++) u16[(table + DESC_SIZE * k + 14) >>> 1] = k + 1 < TX_INDIRECT_MAX ? k + 1 : 0;
   }
@@ -149,6 +172,7 @@ function initTxRegions(mem: Memory, zone: number, size: number, hdrSize: number)
 export function fillRx(mem: Memory, mbufs: Mbufs, zone: number, pool: Mempool): number {
   const { u16, u32 } = mem;
   const w = zone >>> 2;
+  if ((u32[w + (Q_FLAGS >>> 2)]! & QF_PACKED) !== 0) return fillRxPacked(mem, mbufs, zone, pool);
   const size = u32[w + (Q_SIZE >>> 2)]!;
   const desc = u32[w + (Q_DESC >>> 2)]!;
   const avail = u32[w + (Q_AVAIL >>> 2)]!;
@@ -170,6 +194,37 @@ export function fillRx(mem: Memory, mbufs: Mbufs, zone: number, pool: Mempool): 
   u32[w + (Q_START_AVAIL >>> 2)] = n;
   // Publishes the descriptors and ring entries above to the device.
   Atomics.store(u16, (avail + AVAIL_IDX) >>> 1, n);
+  return n;
+}
+
+/**
+ * fillRx for a packed ring: descriptor i holds buffer id i (WRITE), made
+ * available with the driver wrap counter's initial 1 (§2.8.1); descriptor 0's
+ * flags are stored last, so the device sees none before all (§2.8.6). The
+ * lcore's PackedRxQueue continues from position n (wrap flipped when n = size).
+ */
+function fillRxPacked(mem: Memory, mbufs: Mbufs, zone: number, pool: Mempool): number {
+  const { u16, u32 } = mem;
+  const w = zone >>> 2;
+  const size = u32[w + (Q_SIZE >>> 2)]!;
+  const desc = u32[w + (Q_DESC >>> 2)]!;
+  const owner = u32[w + (Q_OWNER >>> 2)]! >>> 2;
+  const hdr = u32[w + (Q_HDR_SIZE >>> 2)]!;
+  let n = 0;
+  for (; n < size; n++) {
+    const m = pool.alloc();
+    if (m === 0) break;
+    const d = desc + DESC_SIZE * n;
+    u32[d >>> 2] = mbufs.bufAddr(m) + PKTMBUF_HEADROOM - hdr;
+    u32[(d + 4) >>> 2] = 0;
+    u32[(d + 8) >>> 2] = mbufs.bufLen(m) - PKTMBUF_HEADROOM + hdr;
+    u16[(d + 12) >>> 1] = n;
+    if (n !== 0) u16[(d + 14) >>> 1] = VRING_DESC_F_WRITE | VRING_PACKED_DESC_F_AVAIL;
+    u32[owner + n] = m;
+  }
+  u32[w + (Q_START_AVAIL >>> 2)] = n;
+  // Pairs with the device's Atomics.load of descriptor 0's flags: publishes every descriptor above.
+  if (n !== 0) Atomics.store(u16, (desc + 14) >>> 1, VRING_DESC_F_WRITE | VRING_PACKED_DESC_F_AVAIL);
   return n;
 }
 

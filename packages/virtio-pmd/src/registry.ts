@@ -1,7 +1,24 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { PMD_MAX_QUEUES } from "./layout.js";
+import { isPackedQueue } from "./packed-check.js";
+import { PackedRxQueue } from "./packed-rxq.js";
+import { PackedTxQueue } from "./packed-txq.js";
 import { RxQueue } from "./rxq.js";
 import { TxQueue } from "./txq.js";
+
+/** Either receive queue class: split (RxQueue) or packed (PackedRxQueue), chosen by the port's negotiation. */
+export type AnyRxQueue = RxQueue | PackedRxQueue;
+export type AnyTxQueue = TxQueue | PackedTxQueue;
+
+/** Attach this thread's object for rx queue `q` of `port`, split or packed as the port negotiated (cold). */
+export function attachRxQueue(mem: Memory, port: number, q: number): AnyRxQueue {
+  return isPackedQueue(mem, port, q, false) ? PackedRxQueue.attach(mem, port, q) : RxQueue.attach(mem, port, q);
+}
+
+/** Attach this thread's object for tx queue `q` of `port`, split or packed as the port negotiated (cold). */
+export function attachTxQueue(mem: Memory, port: number, q: number): AnyTxQueue {
+  return isPackedQueue(mem, port, q, true) ? PackedTxQueue.attach(mem, port, q) : TxQueue.attach(mem, port, q);
+}
 
 /**
  * The per-thread queue registry behind the DPDK-style rxBurst/txBurst
@@ -63,7 +80,7 @@ export function rxQueue(port: number, queue: number): BurstRxQueue {
     const f = at.rx(memOrThrow(), port, queue);
     if (f !== null) return (rxqs[port * PMD_MAX_QUEUES + queue] = f);
   }
-  const a = RxQueue.attach(memOrThrow(), port, queue);
+  const a = attachRxQueue(memOrThrow(), port, queue);
   rxqs[port * PMD_MAX_QUEUES + queue] = a;
   return a;
 }
@@ -75,7 +92,7 @@ export function txQueue(port: number, queue: number): BurstTxQueue {
     const f = at.tx(memOrThrow(), port, queue);
     if (f !== null) return (txqs[port * PMD_MAX_QUEUES + queue] = f);
   }
-  const a = TxQueue.attach(memOrThrow(), port, queue);
+  const a = attachTxQueue(memOrThrow(), port, queue);
   txqs[port * PMD_MAX_QUEUES + queue] = a;
   return a;
 }

@@ -4,6 +4,7 @@ import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
+import { isPackedQueue } from "./packed-check.js";
 
 // Module-local copies of imported constants: V8 does not constant-fold imported
 // bindings (each use is a cell load and a TDZ check); local consts are folded.
@@ -75,6 +76,9 @@ export class RxQueue extends QueueBase {
 
   /** This thread's handle on rx queue `q` of port `portId` (cold; keep it). Throws ESTATE if not set up. */
   static attach(mem: Memory, portId: number, q: number): RxQueue {
+    if (isPackedQueue(mem, portId, q, false)) {
+      throw new TpdkError("EINVAL", `virtio-pmd: rx queue ${q} of port ${portId} is a packed ring: attach it with PackedRxQueue.attach or rxQueue()`);
+    }
     return new RxQueue(mem, portId, q);
   }
 

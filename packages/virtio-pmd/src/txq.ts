@@ -1,8 +1,9 @@
-import type { Memory } from "@tpdk/eal";
+import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
+import { isPackedQueue } from "./packed-check.js";
 
 // Module-local copies of imported constants: V8 does not constant-fold imported
 // bindings (each use is a cell load and a TDZ check); local consts are folded.
@@ -86,6 +87,9 @@ export class TxQueue extends QueueBase {
 
   /** This thread's handle on tx queue `q` of port `portId` (cold; keep it). Throws ESTATE if not set up. */
   static attach(mem: Memory, portId: number, q: number): TxQueue {
+    if (isPackedQueue(mem, portId, q, true)) {
+      throw new TpdkError("EINVAL", `virtio-pmd: tx queue ${q} of port ${portId} is a packed ring: attach it with PackedTxQueue.attach or txQueue()`);
+    }
     return new TxQueue(mem, portId, q);
   }
 

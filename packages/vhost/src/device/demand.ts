@@ -19,6 +19,9 @@ export interface DemandDevice {
   readonly activePairs: number;
   readonly queues: readonly DeviceQueue[];
   readonly onDemand: boolean;
+  /** RING_PACKED negotiated: the receive queues' buffers are counted on their packed rings. */
+  readonly packed?: boolean;
+  readonly pqueues?: readonly { availableNow(): number }[];
 }
 
 /**
@@ -124,7 +127,7 @@ export class DemandWindow {
           if (min === 0 || w < min) min = w;
         }
         const rq = d.queues[2 * p];
-        if (d.onDemand && rq !== undefined && rq.enabled) unposted += rq.size - rq.availableNow();
+        if (d.onDemand && rq !== undefined && rq.enabled) unposted += rq.size - (d.packed === true && d.pqueues ? d.pqueues[2 * p]!.availableNow() : rq.availableNow());
       }
     }
     // No transmit queue at all: nothing to protect, only the receive rings' own limit.

@@ -32,6 +32,7 @@ import {
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_IN_ORDER,
   VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_VERSION_1,
   VIRTIO_ID_NET,
   VIRTIO_MSI_NO_VECTOR,
@@ -65,6 +66,7 @@ import {
   S_NEEDS_RESET,
 } from "./stats.js";
 import { DeviceQueue } from "./virtqueue.js";
+import { PackedDeviceQueue } from "./packed-virtqueue.js";
 
 /** Largest control queue the device accepts (the driver may ask for less; QEMU uses 64 too). */
 export const CTRL_QUEUE_MAX_SIZE = 64;
@@ -89,6 +91,12 @@ export class DeviceState {
   readonly f64: Float64Array;
   /** The data queues: receiveq k = queues[2k], transmitq k = queues[2k+1], k < max_virtqueue_pairs. */
   readonly queues: DeviceQueue[];
+  /**
+   * The same queues' packed rings (virtio 1.2 §2.8), used by the data path
+   * instead of `queues` when RING_PACKED is negotiated (`packed`); their
+   * registers stay in `queues`.
+   */
+  readonly pqueues: PackedDeviceQueue[];
   /** The control queue (§5.1.6.5) when CTRL_VQ is offered, else null. Its index follows the negotiation. */
   readonly ctrl: DeviceQueue | null;
   /** num_queues: every data queue plus the control queue. */
@@ -116,6 +124,8 @@ export class DeviceState {
   inOrder = false;
   eventIdx = false;
   indirect = false;
+  /** VIRTIO_F_RING_PACKED negotiated: the data queues are packed (pqueues). */
+  packed = false;
   /**
    * Queue pairs the data path serves: 1 after every reset (§5.1.6.5.5: only
    * receiveq1/transmitq1 until the driver enables more), then what the
@@ -148,6 +158,7 @@ export class DeviceState {
     this.offeredHi = cfg.offeredHi;
     this.queues = [];
     for (let i = 0; i < this.numDataQueues; i++) this.queues.push(new DeviceQueue(mem, i, cfg.maxQueueSize, memLo, mem.size));
+    this.pqueues = this.queues.map((q) => new PackedDeviceQueue(mem, q, memLo, mem.size));
     const ctrlSize = cfg.maxQueueSize < CTRL_QUEUE_MAX_SIZE ? cfg.maxQueueSize : CTRL_QUEUE_MAX_SIZE;
     this.ctrl = ctrlOffered(cfg) ? new DeviceQueue(mem, this.numDataQueues, ctrlSize, memLo, mem.size) : null;
     this.numQueues = deviceQueueCount(cfg);
@@ -209,13 +220,14 @@ export class DeviceState {
       q.reset();
       this.publishQueueInfo(q);
     }
+    for (const pq of this.pqueues) pq.reset();
     if (this.ctrl !== null) {
       this.ctrl.reset();
       this.ctrl.index = this.numDataQueues;
     }
     this.mem.u8[this.t + ISR_BASE] = 0;
     this.hdrSize = 12;
-    this.mrg = this.inOrder = this.eventIdx = this.indirect = false;
+    this.mrg = this.inOrder = this.eventIdx = this.indirect = this.packed = false;
     this.activePairs = 1;
     this.rxSteerCount = 0;
     this.rxSteerNext = 0;
@@ -279,6 +291,8 @@ export class DeviceState {
   featuresAcceptable(): boolean {
     if (((this.driverLo & ~this.offeredLo) >>> 0) !== 0 || ((this.driverHi & ~this.offeredHi) >>> 0) !== 0) return false;
     if (this.hasDriverFeature(VIRTIO_NET_F_CTRL_MAC_ADDR) && !this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ)) return false;
+    // The control queue is split-only here: RING_PACKED (which applies to every queue) is taken without CTRL_VQ.
+    if (this.hasDriverFeature(VIRTIO_F_RING_PACKED) && this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ)) return false;
     return !this.hasDriverFeature(VIRTIO_NET_F_MQ) || this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ);
   }
 
@@ -300,6 +314,7 @@ export class DeviceState {
     this.inOrder = this.hasDriverFeature(VIRTIO_F_IN_ORDER);
     this.eventIdx = this.hasDriverFeature(VIRTIO_F_EVENT_IDX);
     this.indirect = this.hasDriverFeature(VIRTIO_F_INDIRECT_DESC);
+    this.packed = this.hasDriverFeature(VIRTIO_F_RING_PACKED);
     // §5.1.6.5.5: even with MQ only the first pair is used until VQ_PAIRS_SET.
     this.activePairs = 1;
     // §5.1.2: the control queue follows the last pair the negotiation allows.
@@ -340,6 +355,16 @@ export class DeviceState {
 
   /** queue_enable = 1: validate the queue's registers, then enable it. */
   enableQueue(q: DeviceQueue): void {
+    if (this.packed && q !== this.ctrl) {
+      const pq = this.pqueues[q.index]!;
+      const e = pq.validate();
+      if (e !== 0) {
+        this.needsReset(e);
+        return;
+      }
+      pq.enable();
+      return;
+    }
     const err = q.validate();
     if (err !== 0) {
       this.needsReset(err);
@@ -351,9 +376,15 @@ export class DeviceState {
   private startQueues(): void {
     for (const q of this.queues) {
       if (q.enabled) {
-        q.configure(this.indirect, this.eventIdx);
-        // Polling from now on: ask the driver not to kick.
-        q.setNotify(false);
+        if (this.packed) {
+          const pq = this.pqueues[q.index]!;
+          pq.configure(this.indirect, this.eventIdx);
+          pq.setNotify(false);
+        } else {
+          q.configure(this.indirect, this.eventIdx);
+          // Polling from now on: ask the driver not to kick.
+          q.setNotify(false);
+        }
       }
       this.publishQueueInfo(q);
     }

@@ -223,8 +223,9 @@ function writeQueueRegister(dev: DeviceState, off: number, v: number): boolean {
   if (!dev.queueWritable(q)) return true;
   switch (off) {
     case CC_QUEUE_SIZE:
-      // The driver may lower the size to a smaller power of two (§4.1.4.3, §2.7).
-      if (v === 0 || v > q.maxSize || (v & (v - 1)) !== 0) {
+      // The driver may lower the size: to a smaller power of two for split rings (§4.1.4.3, §2.7),
+      // to any size for packed ones (§2.8.10.1).
+      if (v === 0 || v > q.maxSize || (!dev.packed && (v & (v - 1)) !== 0)) {
         dev.count(S_ERR_QUEUE_SETUP);
         return true;
       }

@@ -36,7 +36,13 @@ describe("transport header and registers (§4.1.4)", () => {
     expect(v.hasFeature(got, v.VIRTIO_NET_F_MRG_RXBUF)).toBe(false);
     expect(v.hasFeature(got, v.VIRTIO_F_EVENT_IDX)).toBe(false);
     expect(v.hasFeature(got, v.VIRTIO_F_IN_ORDER)).toBe(true);
-    expect(() => deviceFixture({ noStart: true, device: { offer: { RING_PACKED: true } as never } })).toThrow(/RING_PACKED/);
+    expect(() => deviceFixture({ noStart: true, device: { offer: { CSUM: true } as never } })).toThrow(/CSUM/);
+    // RING_PACKED only when asked for, and then without the (split-only) control queue and MQ.
+    expect(v.hasFeature(got, v.VIRTIO_F_RING_PACKED)).toBe(false);
+    const p = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
+    const pf = p.client.deviceFeatures();
+    expect([v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ].map((b) => v.hasFeature(pf, b))).toEqual([true, false, false]);
+    expect(() => deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true, MQ: true } } })).toThrow(/MQ with RING_PACKED/);
     // §5.1.3.1: MQ requires CTRL_VQ, so the device never offers one without the other.
     expect(() => deviceFixture({ noStart: true, device: { offer: { CTRL_VQ: false } } })).toThrow(/MQ without CTRL_VQ/);
     const h = deviceFixture({ noStart: true, device: { offer: { CTRL_VQ: false, MQ: false } } });

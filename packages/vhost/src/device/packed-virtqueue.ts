@@ -1,0 +1,403 @@
+import type { Memory } from "@tpdk/eal";
+import * as V from "@tpdk/virtio";
+import { PACKED_DESC_ALIGN, PACKED_EVENT_ALIGN, PACKED_EVENT_SUPPRESS_SIZE, isValidPackedQueueSize, packedNeedEvent } from "@tpdk/virtio";
+import * as S from "./stats.js";
+import { S_ERR_QUEUE_SETUP } from "./stats.js";
+import type { Chain, DeviceQueue } from "./virtqueue.js";
+import * as Q from "./virtqueue.js";
+
+// Module-local copies of imported constants used on the hot path (V8 does not fold imported bindings).
+const WALK_FULL = Q.WALK_FULL;
+const S_ERR_ADDR_HIGH = S.S_ERR_ADDR_HIGH;
+const S_ERR_ADDR_RANGE = S.S_ERR_ADDR_RANGE;
+const S_ERR_CHAIN_LENGTH = S.S_ERR_CHAIN_LENGTH;
+const S_ERR_DESC_ORDER = S.S_ERR_DESC_ORDER;
+const S_ERR_INDIRECT_FEATURE = S.S_ERR_INDIRECT_FEATURE;
+const S_ERR_INDIRECT_NEXT = S.S_ERR_INDIRECT_NEXT;
+const S_ERR_INDIRECT_TABLE = S.S_ERR_INDIRECT_TABLE;
+const F_NEXT = V.VRING_DESC_F_NEXT;
+const F_WRITE = V.VRING_DESC_F_WRITE;
+const F_INDIRECT = V.VRING_DESC_F_INDIRECT;
+const F_AVAIL = V.VRING_PACKED_DESC_F_AVAIL;
+const F_USED = V.VRING_PACKED_DESC_F_USED;
+const EV_ENABLE = V.RING_EVENT_FLAGS_ENABLE;
+const EV_DISABLE = V.RING_EVENT_FLAGS_DISABLE;
+const EV_DESC = V.RING_EVENT_FLAGS_DESC;
+
+/**
+ * walkPacked() result when the ring itself is broken: a chain runs into a
+ * descriptor that is not available, or is longer than the ring. The device
+ * cannot tell where the next buffer starts (§2.8.6: the driver makes a
+ * list's first descriptor available after the rest), so it needs a reset.
+ */
+export const PWALK_BROKEN = -2;
+
+/**
+ * The device side of one packed virtqueue (virtio 1.2 §2.8). The transport
+ * registers stay in the split DeviceQueue of the same index (`regs`); this
+ * object is used instead of it for the data path when VIRTIO_F_RING_PACKED
+ * is negotiated (DeviceState.packed), so the split classes and their loops
+ * never see a packed ring.
+ *
+ * Positions: availPos/availWrap is the next descriptor the device reads,
+ * usedPos/usedWrap the next it writes a used descriptor into; each wrap
+ * counter starts at 1 and flips after the ring's last descriptor (§2.8.1).
+ * The driver is untrusted: every descriptor flag is checked against the wrap
+ * counter, every buffer against [memLo, memHi), every loop is bounded by the
+ * ring size.
+ */
+export class PackedDeviceQueue {
+  readonly regs: DeviceQueue;
+  size = 0;
+  enabled = false;
+  /** Byte address of descriptor 0. */
+  desc = 0;
+  availPos = 0;
+  availWrap = 1;
+  usedPos = 0;
+  usedWrap = 1;
+  indirectOk = false;
+  eventIdx = false;
+  notifyOn = false;
+  /** Of the last simpleBuffer() that returned true / the last walk: */
+  simpleAddr = 0;
+  simpleLen = 0;
+  /** Buffer id (§2.8.6: in the list's last descriptor) and ring descriptors of the last walk. */
+  chainId = 0;
+  chainDescs = 0;
+
+  private readonly u16: Uint16Array;
+  private readonly u32: Uint32Array;
+  private readonly memLo: number;
+  private readonly memHi: number;
+  /** u16 indices of the event suppression fields. */
+  private drvOffWrapI = 0;
+  private drvFlagsI = 0;
+  private devOffWrapI = 0;
+  private devFlagsI = 0;
+  /** Pending used descriptors: the u16 index and value of the first one's flags (stored last, by publish()). */
+  private firstFlagsI = -1;
+  private firstFlags = 0;
+  /** Positions the used pointer moved since the last publish, and where it was then. */
+  private pendPos = 0;
+  private pubPos = 0;
+  private pubWrap = 1;
+
+  constructor(mem: Memory, regs: DeviceQueue, memLo: number, memHi: number) {
+    this.regs = regs;
+    this.u16 = mem.u16;
+    this.u32 = mem.u32;
+    this.memLo = memLo;
+    this.memHi = memHi;
+  }
+
+  reset(): void {
+    this.enabled = false;
+    this.size = this.desc = 0;
+    this.availPos = this.usedPos = this.pubPos = this.pendPos = 0;
+    this.availWrap = this.usedWrap = this.pubWrap = 1;
+    this.firstFlagsI = -1;
+    this.indirectOk = this.eventIdx = this.notifyOn = false;
+  }
+
+  /**
+   * Check the registers for a packed ring: any size 1..max (§2.8.10.1: not
+   * only powers of two), the ring aligned 16 and the two event suppression
+   * structures aligned 4, all inside memory, high halves 0.
+   */
+  validate(): number {
+    const r = this.regs;
+    const q = r.size;
+    if (!isValidPackedQueueSize(q) || q > r.maxSize) return S_ERR_QUEUE_SETUP;
+    if (r.descHi !== 0 || r.driverHi !== 0 || r.deviceHi !== 0) return S_ERR_QUEUE_SETUP;
+    if (!this.inMem(r.descLo, 16 * q) || r.descLo % PACKED_DESC_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (!this.inMem(r.driverLo, PACKED_EVENT_SUPPRESS_SIZE) || r.driverLo % PACKED_EVENT_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (!this.inMem(r.deviceLo, PACKED_EVENT_SUPPRESS_SIZE) || r.deviceLo % PACKED_EVENT_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    return 0;
+  }
+
+  /** Enable with validated registers (the split object is marked enabled too: it carries the registers). */
+  enable(): void {
+    const r = this.regs;
+    this.reset();
+    this.enabled = true;
+    r.enabled = true;
+    this.size = r.size;
+    this.desc = r.descLo;
+    this.drvOffWrapI = r.driverLo >>> 1;
+    this.drvFlagsI = (r.driverLo + 2) >>> 1;
+    this.devOffWrapI = r.deviceLo >>> 1;
+    this.devFlagsI = (r.deviceLo + 2) >>> 1;
+  }
+
+  configure(indirect: boolean, eventIdx: boolean): void {
+    this.indirectOk = indirect;
+    this.eventIdx = eventIdx;
+  }
+
+  // ------------------------------------------------------------------ avail
+
+  /**
+   * Is the descriptor at availPos available (§2.8.1: AVAIL equal to our
+   * avail wrap counter, USED not)? The Atomics.load pairs with the driver's
+   * Atomics.store of the flags of the first descriptor it published, which
+   * it issues after writing every other descriptor of its burst (§2.8.6), so
+   * once this sees it, the rest of the list is visible too.
+   */
+  isAvail(): boolean {
+    const f = Atomics.load(this.u16, ((this.desc + (this.availPos << 4)) >>> 1) + 7);
+    return ((f & F_AVAIL) !== 0) === (this.availWrap !== 0) && ((f & F_USED) !== 0) !== (this.availWrap !== 0);
+  }
+
+  /** Move availPos past `k` descriptors (k <= size), flipping the wrap counter at the end of the ring. */
+  take(k: number): void {
+    let p = this.availPos + k;
+    if (p >= this.size) {
+      p -= this.size;
+      this.availWrap ^= 1;
+    }
+    this.availPos = p;
+  }
+
+  /**
+   * The commonest buffer: the available descriptor at availPos is alone (no
+   * NEXT, no INDIRECT), writable iff `writable`, inside memory. Leaves
+   * simpleAddr/simpleLen/chainId; the caller then take(1)s it. Anything else:
+   * false, and walk() says what is wrong. The caller checked isAvail().
+   */
+  simpleBuffer(writable: boolean): boolean {
+    const d = this.desc + (this.availPos << 4);
+    const h = d >>> 1;
+    const flags = this.u16[h + 7]! & ~(F_AVAIL | F_USED);
+    if (flags !== (writable ? F_WRITE : 0)) return false;
+    const w = d >>> 2;
+    const addr = this.u32[w]!;
+    const len = this.u32[w + 2]!;
+    if (this.u32[w + 1]! !== 0 || addr < this.memLo || addr + len > this.memHi) return false;
+    this.simpleAddr = addr;
+    this.simpleLen = len;
+    this.chainId = this.u16[h + 6]!;
+    return true;
+  }
+
+  /**
+   * Walk the list starting at availPos (available: the caller checked),
+   * validating every descriptor, and append its buffers to `c` (from c.n).
+   * Sets chainDescs (ring descriptors the list spans) and chainId (the
+   * id of its last descriptor, §2.8.6) even when the list is malformed, so
+   * the caller can return it used and skip it. Returns 0, an S_ERR_* slot
+   * (malformed: nothing appended), WALK_FULL, or PWALK_BROKEN (the ring
+   * cannot be followed: reset). Does not move availPos.
+   *
+   * §2.8.6-2.8.7: descriptors of a list are consecutive in the ring (wrapping,
+   * the wrap counter flipping with it), each available; an INDIRECT one is a
+   * list by itself (with NEXT it is malformed), its table holds len/16
+   * descriptors read in order, of which only WRITE counts (§2.8.7: the
+   * others' flags and ids are reserved and ignored). Readable buffers come
+   * before writable ones. At most `size` buffers.
+   */
+  walk(c: Chain): number {
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const lo = this.memLo;
+    const hi = this.memHi;
+    const size = this.size;
+    const cap = c.addr.length;
+    let n = c.n;
+    let pos = this.availPos;
+    let wrap = this.availWrap;
+    let err = 0;
+    let nRead = 0;
+    let nWrite = 0;
+    let rb = 0;
+    let wb = 0;
+    let k = 0;
+    for (;;) {
+      if (k !== 0) {
+        // Every descriptor of the list must be available under the wrap counter at its position.
+        const f = Atomics.load(u16, ((this.desc + (pos << 4)) >>> 1) + 7);
+        if (((f & F_AVAIL) !== 0) !== (wrap !== 0) || ((f & F_USED) !== 0) === (wrap !== 0)) return PWALK_BROKEN;
+      }
+      if (++k > size) return PWALK_BROKEN;
+      const d = this.desc + (pos << 4);
+      const w = d >>> 2;
+      const flags = u16[(d >>> 1) + 7]!;
+      this.chainId = u16[(d >>> 1) + 6]!;
+      if (++pos === size) {
+        pos = 0;
+        wrap ^= 1;
+      }
+      if (err === 0) {
+        const addr = u32[w]!;
+        const addrHi = u32[w + 1]!;
+        const len = u32[w + 2]!;
+        if ((flags & F_INDIRECT) !== 0) {
+          if (!this.indirectOk) err = S_ERR_INDIRECT_FEATURE;
+          else if ((flags & F_NEXT) !== 0 || k !== 1) err = S_ERR_INDIRECT_NEXT;
+          else if (addrHi !== 0) err = S_ERR_ADDR_HIGH;
+          else if (len === 0 || (len & 15) !== 0 || (addr & 3) !== 0) err = S_ERR_INDIRECT_TABLE;
+          else if (addr < lo || addr + len > hi) err = S_ERR_ADDR_RANGE;
+          else if (len >>> 4 > size) err = S_ERR_CHAIN_LENGTH;
+          else {
+            for (let t = addr; t < addr + len; t += 16) {
+              const tw = t >>> 2;
+              const a = u32[tw]!;
+              const l = u32[tw + 2]!;
+              if (u32[tw + 1]! !== 0) {
+                err = S_ERR_ADDR_HIGH;
+                break;
+              }
+              if (a < lo || a + l > hi) {
+                err = S_ERR_ADDR_RANGE;
+                break;
+              }
+              if ((u16[(t >>> 1) + 7]! & F_WRITE) !== 0) {
+                nWrite++;
+                wb += l;
+              } else {
+                if (nWrite !== 0) {
+                  err = S_ERR_DESC_ORDER;
+                  break;
+                }
+                nRead++;
+                rb += l;
+              }
+              if (n >= cap) {
+                err = WALK_FULL;
+                break;
+              }
+              c.addr[n] = a;
+              c.len[n] = l;
+              n++;
+            }
+          }
+        } else if (addrHi !== 0) err = S_ERR_ADDR_HIGH;
+        else if (addr < lo || addr + len > hi) err = S_ERR_ADDR_RANGE;
+        else {
+          if ((flags & F_WRITE) !== 0) {
+            nWrite++;
+            wb += len;
+          } else if (nWrite !== 0) err = S_ERR_DESC_ORDER;
+          else {
+            nRead++;
+            rb += len;
+          }
+          if (err === 0) {
+            if (n >= cap) err = WALK_FULL;
+            else {
+              c.addr[n] = addr;
+              c.len[n] = len;
+              n++;
+            }
+          }
+        }
+      }
+      if ((flags & F_NEXT) === 0) break;
+    }
+    this.chainDescs = k;
+    if (err !== 0) return err;
+    c.n = n;
+    c.nRead = nRead;
+    c.nWrite = nWrite;
+    c.readBytes = rb;
+    c.writeBytes = wb;
+    return 0;
+  }
+
+  /** Buffers available now from availPos (cold: the back-pressure check in demand.ts; at most size loads). */
+  availableNow(): number {
+    let pos = this.availPos;
+    let wrap = this.availWrap;
+    let n = 0;
+    for (let i = 0; i < this.size; i++) {
+      // Pairs with the driver's Atomics.store of the flags.
+      const f = Atomics.load(this.u16, ((this.desc + (pos << 4)) >>> 1) + 7);
+      if (((f & F_AVAIL) !== 0) !== (wrap !== 0) || ((f & F_USED) !== 0) === (wrap !== 0)) break;
+      n++;
+      if (++pos === this.size) {
+        pos = 0;
+        wrap ^= 1;
+      }
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------------ used
+
+  /**
+   * Write a used descriptor for buffer `id` at usedPos (§2.8.6: one per list;
+   * §2.8.9 in order: one per batch, with the batch's last id) and skip
+   * `descs` positions. Its flags are written now except for the first one
+   * since the last publish(), which publish() stores last: the driver polls
+   * that one first and so sees none of the batch before all of it (§2.8.14:
+   * the first buffer of a multi-buffer request is marked used after the rest).
+   */
+  addUsed(id: number, len: number, descs: number): void {
+    const d = this.desc + (this.usedPos << 4);
+    const h = d >>> 1;
+    this.u16[h + 6] = id;
+    this.u32[(d >>> 2) + 2] = len;
+    const flags = (this.usedWrap !== 0 ? F_AVAIL | F_USED : 0) | (len !== 0 ? F_WRITE : 0);
+    if (this.firstFlagsI < 0) {
+      this.firstFlagsI = h + 7;
+      this.firstFlags = flags;
+    } else this.u16[h + 7] = flags;
+    let p = this.usedPos + descs;
+    if (p >= this.size) {
+      p -= this.size;
+      this.usedWrap ^= 1;
+    }
+    this.usedPos = p;
+    this.pendPos += descs;
+  }
+
+  /**
+   * Publish the pending used descriptors and say whether the driver wants a
+   * used-buffer notification for them (§2.8.10: its event suppression
+   * structure: ENABLE, DISABLE, or under EVENT_IDX a descriptor position).
+   */
+  publish(): boolean {
+    if (this.firstFlagsI < 0) return false;
+    // Pairs with the driver's Atomics.load of the flags at its used position:
+    // the descriptors (and buffer contents) written before are visible once it sees these.
+    Atomics.store(this.u16, this.firstFlagsI, this.firstFlags);
+    this.firstFlagsI = -1;
+    const oldPos = this.pubPos;
+    const oldWrap = this.pubWrap;
+    const n = this.pendPos;
+    this.pendPos = 0;
+    this.pubPos = this.usedPos;
+    this.pubWrap = this.usedWrap;
+    // Read after publishing (§2.8.10: consult the structure after writing descriptors).
+    // Pairs with the driver's Atomics.store of its event flags (after off_wrap).
+    const f = Atomics.load(this.u16, this.drvFlagsI);
+    if (f === EV_ENABLE) return true;
+    if (f !== EV_DESC || !this.eventIdx) return false;
+    return packedNeedEvent(this.u16[this.drvOffWrapI]!, oldPos, oldWrap, n, this.size);
+  }
+
+  // ------------------------------------------------------------------ kicks
+
+  /**
+   * Ask for (on) or suppress (off) available-buffer notifications through
+   * the device event suppression structure (§2.8.10): off = DISABLE; on =
+   * ENABLE, or under EVENT_IDX a kick when the descriptor at availPos is made
+   * available. off_wrap is written before the flags; the flags' Atomics.store
+   * pairs with the driver's Atomics.load of them after it publishes.
+   */
+  setNotify(on: boolean): void {
+    this.notifyOn = on;
+    if (!on) {
+      Atomics.store(this.u16, this.devFlagsI, EV_DISABLE);
+      return;
+    }
+    if (this.eventIdx) {
+      Atomics.store(this.u16, this.devOffWrapI, this.availPos | (this.availWrap << 15));
+      Atomics.store(this.u16, this.devFlagsI, EV_DESC);
+    } else Atomics.store(this.u16, this.devFlagsI, EV_ENABLE);
+  }
+
+  private inMem(addr: number, len: number): boolean {
+    return addr >= this.memLo && addr + len <= this.memHi;
+  }
+}

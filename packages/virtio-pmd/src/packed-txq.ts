@@ -1,0 +1,367 @@
+import type { Memory } from "@tpdk/eal";
+import * as MB from "@tpdk/mbuf";
+import * as V from "@tpdk/virtio";
+import * as L from "./layout.js";
+import { packedKick, packedKickNeeded } from "./packed-queue.js";
+import { QueueBase } from "./queue-base.js";
+
+// Module-local copies of imported constants (V8 does not fold imported bindings).
+const M_BUF_ADDR = MB.M_BUF_ADDR;
+const M_DATA_LEN = MB.M_DATA_LEN;
+const M_DATA_OFF = MB.M_DATA_OFF;
+const M_NB_SEGS = MB.M_NB_SEGS;
+const M_NEXT = MB.M_NEXT;
+const M_PKT_LEN = MB.M_PKT_LEN;
+const M_REFCNT = MB.M_REFCNT;
+const F_NEXT = V.VRING_DESC_F_NEXT;
+const F_INDIRECT = V.VRING_DESC_F_INDIRECT;
+const F_AVAIL = V.VRING_PACKED_DESC_F_AVAIL;
+const F_USED = V.VRING_PACKED_DESC_F_USED;
+const QF_ANY_LAYOUT = L.QF_ANY_LAYOUT;
+const QF_INDIRECT = L.QF_INDIRECT;
+const Q_FREE_THRESH = L.Q_FREE_THRESH;
+const Q_TX_MODE = L.Q_TX_MODE;
+const Q_TX_REGION = L.Q_TX_REGION;
+const S_BAD_USED_ID = L.S_BAD_USED_ID;
+const S_BROADCAST = L.S_BROADCAST;
+const S_BYTES = L.S_BYTES;
+const S_ERRORS = L.S_ERRORS;
+const S_MULTICAST = L.S_MULTICAST;
+const S_PACKETS = L.S_PACKETS;
+const S_SIZE_BINS = L.S_SIZE_BINS;
+const S_TX_CHAINED = L.S_TX_CHAINED;
+const S_TX_FULL = L.S_TX_FULL;
+const S_TX_INDIRECT = L.S_TX_INDIRECT;
+const S_TX_OVERSIZE = L.S_TX_OVERSIZE;
+const S_TX_PUSH = L.S_TX_PUSH;
+const P_MAX_FRAME = L.P_MAX_FRAME;
+const TXM_AUTO = L.TXM_AUTO;
+const TXM_CHAINED = L.TXM_CHAINED;
+const TXM_INDIRECT = L.TXM_INDIRECT;
+const TXM_PUSH = L.TXM_PUSH;
+const TX_INDIRECT_MAX = L.TX_INDIRECT_MAX;
+const TX_REGION = L.TX_REGION;
+const TX_REGION_HDR = L.TX_REGION_HDR;
+const TX_REGION_TABLE = L.TX_REGION_TABLE;
+
+const TX_BURST_MAX = 64;
+const FREE_BATCH = 64;
+
+/**
+ * TxQueue (txq.ts) for a packed ring (virtio 1.2 §2.8): the same per-packet
+ * choice of push, indirect or chained, written as consecutive ring
+ * descriptors from the avail position (a chain's descriptors in ring order,
+ * NEXT on all but the last, the buffer id in each; §2.8.6), and published
+ * with one Atomics.store of the burst's first descriptor's flags.
+ *
+ * Two resources: ring descriptors (nfreeDesc; a chained packet takes
+ * nseg + 1) and buffer ids (the free-id stack; under IN_ORDER the id is the
+ * head's ring position instead, DPDK's choice, so a batched used descriptor
+ * names the batch's last head). Reclaim reads used descriptors at the used
+ * position and skips as many positions as the id's buffer took (§2.8.6), or
+ * under IN_ORDER every buffer up to the named one (§2.8.9).
+ */
+export class PackedTxQueue extends QueueBase {
+  /** Ring descriptors each buffer id took (0 = not outstanding). */
+  private ndesc = new Uint16Array(0);
+  private readonly freeArr = new Uint32Array(FREE_BATCH);
+  private freeThresh = 32;
+  private region = 0;
+  private mode = TXM_AUTO;
+  private anyLayout = false;
+  private indirectOk = false;
+  private maxFrame = 1518;
+  private availPos = 0;
+  private availWrap = 1;
+  private usedPos = 0;
+  private usedWrap = 1;
+  private nfreeDesc = 0;
+  private descH = 0;
+  private devEvtH = 0;
+
+  private constructor(mem: Memory, portId: number, queueId: number) {
+    super(mem, portId, queueId, true);
+  }
+
+  /** This thread's handle on packed tx queue `q` of port `portId` (cold; keep it). */
+  static attach(mem: Memory, portId: number, q: number): PackedTxQueue {
+    return new PackedTxQueue(mem, portId, q);
+  }
+
+  protected resizeLocal(size: number): void {
+    if (this.ndesc.length !== size) this.ndesc = new Uint16Array(size);
+    else this.ndesc.fill(0);
+  }
+
+  protected onResync(): void {
+    const w = this.zone >>> 2;
+    this.freeThresh = this.u32[w + (Q_FREE_THRESH >>> 2)]!;
+    this.region = this.u32[w + (Q_TX_REGION >>> 2)]!;
+    this.mode = this.u32[w + (Q_TX_MODE >>> 2)]!;
+    this.anyLayout = (this.flags & QF_ANY_LAYOUT) !== 0;
+    this.indirectOk = (this.flags & QF_INDIRECT) !== 0;
+    this.maxFrame = this.u32[(this.portEntry + P_MAX_FRAME) >>> 2]! || 1518;
+    // A TX ring starts empty at every start (queue-zone.ts resetRing).
+    this.availPos = this.usedPos = 0;
+    this.availWrap = this.usedWrap = 1;
+    this.pending = 0;
+    this.nfreeDesc = this.size;
+    this.descH = this.desc >>> 1;
+    this.devEvtH = this.usedFlagsH; // Q_USED is the device event suppression structure
+  }
+
+  /** rte_eth_tx_burst on a packed ring: see TxQueue.txBurst (same contract). */
+  txBurst(mbufs: Uint32Array, n: number, off = 0): number {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run && !this.resync(run)) return 0;
+    if (n > TX_BURST_MAX) n = TX_BURST_MAX;
+    if (this.nfreeDesc < this.freeThresh) this.reclaim();
+    const u8 = this.u8;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const f64 = this.f64;
+    const st = this.st;
+    const hdr = this.hdr;
+    const mode = this.mode;
+    const size = this.size;
+    const maxFrame = this.maxFrame;
+    const oldPos = this.availPos;
+    const oldWrap = this.availWrap;
+    let firstH = -1;
+    let firstFlags = 0;
+    let posted = 0;
+    let bytes = 0;
+    let sent = 0;
+    let full = 0;
+    let over = 0;
+    for (; sent < n; sent++) {
+      const m = mbufs[off + sent]!;
+      const len = u32[(m + M_PKT_LEN) >>> 2]!;
+      if (len > maxFrame) {
+        this.mbufs.free(m);
+        over++;
+        continue;
+      }
+      const nseg = u16[(m + M_NB_SEGS) >>> 1]!;
+      const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
+      let path = TXM_CHAINED;
+      if ((mode === TXM_AUTO || mode === TXM_PUSH) && this.anyLayout && nseg === 1 && dataOff >= hdr && u16[(m + M_REFCNT) >>> 1] === 1) {
+        path = TXM_PUSH;
+      } else if ((mode === TXM_AUTO || mode === TXM_INDIRECT) && this.indirectOk && nseg < TX_INDIRECT_MAX) {
+        path = TXM_INDIRECT;
+      }
+      const need = path === TXM_CHAINED ? nseg + 1 : 1;
+      if (need > this.nfreeDesc || (!this.inOrder && this.freeTop === 0)) {
+        this.reclaim();
+        if (need > this.nfreeDesc || (!this.inOrder && this.freeTop === 0)) {
+          full = 1;
+          break;
+        }
+      }
+      const headPos = this.availPos;
+      const id = this.inOrder ? headPos : this.freeStack[--this.freeTop]!;
+      const avail = this.availWrap !== 0 ? F_AVAIL : F_USED;
+      const h = this.descH + (headPos << 3);
+      let flags: number;
+      if (path === TXM_PUSH) {
+        const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
+        const a = data - hdr;
+        if ((a & 3) === 0 && hdr === 12) {
+          const w = a >>> 2;
+          if (u32[w] !== 0) u32[w] = 0;
+          if (u32[w + 1] !== 0) u32[w + 1] = 0;
+          if (u32[w + 2] !== 0) u32[w + 2] = 0;
+        } else {
+          for (let i = 0; i < hdr; i++) if (u8[a + i] !== 0) u8[a + i] = 0;
+        }
+        u32[h >>> 1] = a;
+        u32[(h >>> 1) + 1] = 0;
+        u32[(h >>> 1) + 2] = u16[(m + M_DATA_LEN) >>> 1]! + hdr;
+        u16[h + 6] = id;
+        flags = avail;
+        f64[st + S_TX_PUSH] += 1;
+      } else if (path === TXM_INDIRECT) {
+        // The id's table: [0] its zero header (written at setup), [1..] the segments, read in order (§2.8.7).
+        const table = this.region + TX_REGION * id + TX_REGION_TABLE;
+        let s = m;
+        for (let k = 1; k <= nseg; k++) {
+          const t = table + 16 * k;
+          u32[t >>> 2] = u32[(s + M_BUF_ADDR) >>> 2]! + u16[(s + M_DATA_OFF) >>> 1]!;
+          u32[(t + 4) >>> 2] = 0;
+          u32[(t + 8) >>> 2] = u16[(s + M_DATA_LEN) >>> 1]!;
+          u16[(t + 12) >>> 1] = 0;
+          s = u32[(s + M_NEXT) >>> 2]!;
+        }
+        u32[h >>> 1] = table;
+        u32[(h >>> 1) + 1] = 0;
+        u32[(h >>> 1) + 2] = 16 * (nseg + 1);
+        u16[h + 6] = id;
+        flags = F_INDIRECT | avail;
+        f64[st + S_TX_INDIRECT] += 1;
+      } else {
+        // Header descriptor from the id's region, then one per segment, consecutive in the ring.
+        u32[h >>> 1] = this.region + TX_REGION * id + TX_REGION_HDR;
+        u32[(h >>> 1) + 1] = 0;
+        u32[(h >>> 1) + 2] = hdr;
+        u16[h + 6] = id;
+        flags = F_NEXT | avail;
+        let pos = headPos;
+        let wrap = this.availWrap;
+        let s = m;
+        for (let k = 0; k < nseg; k++) {
+          if (++pos === size) {
+            pos = 0;
+            wrap ^= 1;
+          }
+          const d = this.descH + (pos << 3);
+          u32[d >>> 1] = u32[(s + M_BUF_ADDR) >>> 2]! + u16[(s + M_DATA_OFF) >>> 1]!;
+          u32[(d >>> 1) + 1] = 0;
+          u32[(d >>> 1) + 2] = u16[(s + M_DATA_LEN) >>> 1]!;
+          u16[d + 6] = id;
+          // Every descriptor but the head is written now: the head's flags publish the list (§2.8.6).
+          u16[d + 7] = (k + 1 < nseg ? F_NEXT : 0) | (wrap !== 0 ? F_AVAIL : F_USED);
+          s = u32[(s + M_NEXT) >>> 2]!;
+        }
+        f64[st + S_TX_CHAINED] += 1;
+      }
+      if (firstH < 0) {
+        firstH = h + 7;
+        firstFlags = flags;
+      } else u16[h + 7] = flags;
+      let p = headPos + need;
+      if (p >= size) {
+        p -= size;
+        this.availWrap ^= 1;
+      }
+      this.availPos = p;
+      this.nfreeDesc -= need;
+      posted += need;
+      this.ndesc[id] = need;
+      u32[this.ownerW + id] = m;
+      this.pending++;
+      bytes += len;
+      f64[st + S_SIZE_BINS + sizeBinOf(len)] += 1;
+      const e = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
+      if ((u8[e]! & 1) !== 0) {
+        if ((u8[e]! & u8[e + 1]! & u8[e + 2]! & u8[e + 3]! & u8[e + 4]! & u8[e + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
+        else f64[st + S_MULTICAST] += 1;
+      }
+    }
+    if (firstH >= 0) {
+      // The one publish per burst: pairs with the device's Atomics.load of the flags at its avail
+      // position; every other descriptor of the burst was written before (§2.8.6).
+      Atomics.store(u16, firstH, firstFlags);
+      if (packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, size)) {
+        packedKick(this.i32, this.f64, this.notifyI, this.doorbellI, this.st);
+      }
+      f64[st + S_PACKETS] += sent - over;
+      f64[st + S_BYTES] += bytes;
+    }
+    f64[st + S_TX_FULL] += full;
+    f64[st + S_TX_OVERSIZE] += over;
+    f64[st + S_ERRORS] += over;
+    return sent;
+  }
+
+  /** Is the descriptor at the used position used (§2.8.1)? */
+  private usedReady(): boolean {
+    // Pairs with the device's Atomics.store of the first used descriptor's flags of its batch.
+    const f = Atomics.load(this.u16, this.descH + (this.usedPos << 3) + 7);
+    const w = this.usedWrap !== 0;
+    return ((f & F_USED) !== 0) === w && ((f & F_AVAIL) !== 0) === w;
+  }
+
+  private skip(k: number): void {
+    let p = this.usedPos + k;
+    if (p >= this.size) {
+      p -= this.size;
+      this.usedWrap ^= 1;
+    }
+    this.usedPos = p;
+  }
+
+  /**
+   * Take back what the device has used: free the mbufs (batched), return the
+   * ids and ring descriptors. A used id that names no outstanding buffer is
+   * counted and its position skipped (the ring may then stall: the device is broken).
+   */
+  private reclaim(): void {
+    const u32 = this.u32;
+    const ownerW = this.ownerW;
+    const size = this.size;
+    const arr = this.freeArr;
+    let nf = 0;
+    let errors = 0;
+    for (let guard = 0; this.pending > 0 && guard < size && this.usedReady(); guard++) {
+      const id = this.u16[this.descH + (this.usedPos << 3) + 6]!;
+      if (id >= size || u32[ownerW + id] === 0) {
+        this.f64[this.st + S_BAD_USED_ID] += 1;
+        errors++;
+        this.skip(1);
+        continue;
+      }
+      if (this.inOrder) {
+        // §2.8.9: every buffer from the used position up to the named one is used.
+        for (let b = this.usedPos; ; b = this.usedPos) {
+          const m = u32[ownerW + b]!;
+          const k = this.ndesc[b]!;
+          if (m === 0 || k === 0) {
+            this.f64[this.st + S_BAD_USED_ID] += 1;
+            errors++;
+            this.skip(1);
+            break;
+          }
+          u32[ownerW + b] = 0;
+          this.ndesc[b] = 0;
+          this.pending--;
+          this.nfreeDesc += k;
+          this.skip(k);
+          arr[nf++] = m;
+          if (nf === FREE_BATCH) {
+            this.mbufs.freeBulk(arr, nf);
+            nf = 0;
+          }
+          if (b === id || this.pending === 0) break;
+        }
+        continue;
+      }
+      const m = u32[ownerW + id]!;
+      const k = this.ndesc[id]!;
+      u32[ownerW + id] = 0;
+      this.ndesc[id] = 0;
+      this.freeStack[this.freeTop++] = id;
+      this.pending--;
+      this.nfreeDesc += k;
+      this.skip(k);
+      arr[nf++] = m;
+      if (nf === FREE_BATCH) {
+        this.mbufs.freeBulk(arr, nf);
+        nf = 0;
+      }
+    }
+    if (nf !== 0) this.mbufs.freeBulk(arr, nf);
+    if (errors !== 0) this.f64[this.st + S_ERRORS] += errors;
+  }
+
+  /** Take back everything the device has used now. Returns free ring descriptors. */
+  cleanup(): number {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run && !this.resync(run)) return 0;
+    this.reclaim();
+    return this.nfreeDesc;
+  }
+
+  get free(): number {
+    return this.nfreeDesc;
+  }
+  get inFlight(): number {
+    return this.pending;
+  }
+}
+
+function sizeBinOf(s: number): number {
+  if (s === 64) return 1;
+  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
+  if (s < 64) return 0;
+  return s < 1519 ? 6 : 7;
+}
