@@ -1,5 +1,5 @@
 import {
-  type Features, VIRTIO_F_ANY_LAYOUT, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_VERSION_1,
+  type Features, VIRTIO_F_ANY_LAYOUT, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1,
   VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS,
 } from "@tpdk/virtio";
 import type { BackendInfo } from "./frontend.js";
@@ -8,7 +8,11 @@ import type { BackendInfo } from "./frontend.js";
 const VIRTIO_NET_F_CTRL_MAC_ADDR = 23;
 
 /** Ring and net features we pass through when the back-end offers them (what virtio-pmd uses). */
-const PASS_THROUGH = [VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_EVENT_IDX, VIRTIO_F_IN_ORDER, VIRTIO_F_ANY_LAYOUT];
+const PASS_THROUGH = [
+  VIRTIO_F_VERSION_1, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_EVENT_IDX, VIRTIO_F_IN_ORDER, VIRTIO_F_ANY_LAYOUT,
+  // Taken by the driver only with packed_vq=1 (virtio-pmd negotiate.ts).
+  VIRTIO_F_RING_PACKED,
+];
 /** Features the front-end itself provides, as DPDK's virtio_user does: the back-end never sees them. */
 const EMULATED = [VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_CTRL_RX, VIRTIO_NET_F_CTRL_MAC_ADDR];
 

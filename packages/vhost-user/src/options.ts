@@ -33,9 +33,8 @@ export function parseVirtioUserArgs(vdevName: string, args: Map<string, string>,
   if (path === "") throw new UsageError(`${vdevName}: path= is required: the vhost-user socket, e.g. --vdev ${vdevName},path=/tmp/vhost-user0.sock`);
   const queues = takeInt(args, "queues", { min: 1, max: 16, default: DEFAULT_QUEUE_PAIRS });
   const server = takeBool(args, "server", { default: false });
-  if (takeBool(args, "packed_vq", { default: false })) {
-    throw new UsageError(`${vdevName}: packed_vq=1: packed virtqueues are not supported yet; leave packed_vq out (split rings)`);
-  }
+  // packed_vq= is the driver's key (parseDriverArgs): packed rings when the back-end offers RING_PACKED.
+  takeBool(args, "packed_vq", { default: false });
   const o: { -readonly [K in keyof VirtioUserOptions]: VirtioUserOptions[K] } = {
     path, queues, server, queueSize,
     connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,

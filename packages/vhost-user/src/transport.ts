@@ -327,6 +327,11 @@ export class VhostUserTransport implements VirtioTransport {
   // ------------------------------------------------------------ rings
 
   /** DRIVER_OK (or a back-end that came back): memory table, every programmed ring, enable the active pairs. */
+  /** RING_PACKED negotiated (bit 34): the rings are packed; they restart from their beginning (the driver resets them at start). */
+  private packed(): boolean {
+    return ((this.driverFeatures.hi >>> 2) & 1) === 1;
+  }
+
   private startRings(): void {
     const { frontend } = this.connected("DRIVER_OK");
     try {
@@ -343,8 +348,9 @@ export class VhostUserTransport implements VirtioTransport {
         frontend.setupRing({
           index: i,
           num: q.size,
-          // A ring that already ran resumes where the back-end left it: at what it has used.
-          base: Atomics.load(this.mem.u16, (q.used + USED_IDX) >>> 1),
+          // A ring that already ran resumes where the back-end left it: at what it has used. A packed ring
+          // (§2.8) starts at descriptor 0 with the wrap counter 1: bit 15 of the base (vhost-user spec).
+          base: this.packed() ? 0x8000 : Atomics.load(this.mem.u16, (q.used + USED_IDX) >>> 1),
           desc: USERSPACE_BASE + q.desc,
           avail: USERSPACE_BASE + q.avail,
           used: USERSPACE_BASE + q.used,
@@ -486,6 +492,11 @@ export class VhostUserTransport implements VirtioTransport {
         const offered = deviceFeatures(backend, this.pairs);
         if ((this.driverFeatures.lo & ~offered.lo) !== 0 || (this.driverFeatures.hi & ~offered.hi) !== 0) {
           throw new TpdkError("EFEATURES", `${this.name}: the new back-end lacks features the driver negotiated`);
+        }
+        if (this.packed() && (this.status & STATUS_DRIVER_OK) !== 0) {
+          // A packed ring's position is its wrap counter and offset in the driver's queue objects, not in
+          // shared memory: there is no used index to resume from. Stop and start the port instead.
+          throw new TpdkError("ENOTSUP", `${this.name}: packed rings (packed_vq=1) do not resume on a new back-end; stop and start the port`);
         }
         this.link = { state: "connected", frontend, backend };
         if (this.status & STATUS_FEATURES_OK) frontend.setFeatures(backendFeatureMask(this.driverFeatures, backend));
