@@ -65,7 +65,9 @@ async function main(): Promise<void> {
   const eal = Eal.init({ lcores: [0], memoryMb: cfg.memoryMb, busyPoll: true });
   const drv =
     `queue_size=${cfg.queueSize},tx_mode=${cfg.txPath},in_order=${cfg.inOrder ? 1 : 0},mrg_rxbuf=${cfg.mrgRxbuf ? 1 : 0}` +
-    (cfg.eventIdx === null ? "" : `,event_idx=${cfg.eventIdx ? 1 : 0}`);
+    (cfg.eventIdx === null ? "" : `,event_idx=${cfg.eventIdx ? 1 : 0}`) +
+    // An A/B knob for driver keys the sweep does not vary (e.g. ",packed_vq=1"); the reports do not record it.
+    (process.env.TPDK_BENCH_DRIVER_KEYS ?? "");
   const gen = `virtio0,wire=gen,size=${cfg.frameSize}${cfg.rate !== null ? `,rate=${cfg.rate}` : ""}${latency ? ",timestamp=1" : ""},${drv}`;
   const sink = `virtio1,wire=sink${latency ? ",latency=1" : ""},${drv}`;
   const plans = planVdevs([gen, sink]);
