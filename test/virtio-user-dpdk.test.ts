@@ -143,7 +143,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     const pmd = await testpmd({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "macswap", cpu: SHARED_CPU, prefix: "vu-swap" });
     pmd.command("start");
     const l2 = l2fwd([
-      "-l", "0", "--no-huge", "--vdev", `virtio0,wire=pcap,rx_pcap=${inPcap},tx_pcap=${outPcap}`, "--vdev", `net_virtio_user1,path=${sock},queue_size=1024${keys}`,
+      "-l", "0", "--no-huge", "--vdev", `virtio0,wire=pcap,rx_pcap=${inPcap},tx_pcap=${outPcap}`, "--vdev", `net_virtio_user1,path=${sock},queue_size=1024`,
       "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
     ]);
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
