@@ -7,43 +7,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
-import { WatchedL2fwd, Testpmd, lastJson, readPcap, tempDir, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
+import { PeerSession, SHARED_CPU, lastJson, readPcap, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
 
 const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
-/**
- * Two CPUs: l2fwd's lcore on CPU 0 (it also runs the net_vhost port's
- * rings), the device thread of the built-in port on the service CPU 1;
- * testpmd's forwarding lcore shares CPU 0 with the lcore, so the device
- * thread is never starved past its heartbeat timeout.
- */
-const SHARED_CPU = 0;
-const started: Testpmd[] = [];
-const l2fwds: WatchedL2fwd[] = [];
-const cleanups: (() => void)[] = [];
-afterEach(async () => {
-  for (const l of l2fwds.splice(0)) l.signal("SIGKILL");
-  for (const t of started.splice(0)) await t.kill().catch(() => undefined);
-  for (const c of cleanups.splice(0)) c();
-});
-
-function sockDir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function testpmd(o: Parameters<typeof Testpmd.start>[0]): Promise<Testpmd> {
-  const t = Testpmd.start(o);
-  started.push(t);
-  await t.waitFor(/testpmd> /, 30_000);
-  return t;
-}
-
-function l2fwd(...args: ConstructorParameters<typeof WatchedL2fwd>): WatchedL2fwd {
-  const l = new WatchedL2fwd(...args);
-  l2fwds.push(l);
-  return l;
-}
+const peers = new PeerSession();
+afterEach(peers.close);
+const { sockDir, testpmd, l2fwd } = peers;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,45 +5,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
-import { WatchedL2fwd, Testpmd, lastJson, readPcap, tempDir, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
+import { PeerSession, SHARED_CPU, lastJson, readPcap, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
 
 const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
-const started: Testpmd[] = [];
-/**
- * Two CPUs, three busy threads when a built-in port is in the run (l2fwd's
- * lcore on CPU 0, the device thread on the service CPU 1, testpmd's
- * forwarding lcore): testpmd shares CPU 0 with the lcore, so the device
- * thread is never starved past its heartbeat timeout.
- */
-const SHARED_CPU = 0;
-const cleanups: (() => void)[] = [];
-
-const l2fwds: WatchedL2fwd[] = [];
-afterEach(async () => {
-  // A failed test leaves its processes behind otherwise: stop them by PID.
-  for (const l of l2fwds.splice(0)) l.signal("SIGKILL");
-  for (const t of started.splice(0)) await t.kill().catch(() => undefined);
-  for (const c of cleanups.splice(0)) c();
-});
-
-function sockDir(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
-
-async function testpmd(o: Parameters<typeof Testpmd.start>[0]): Promise<Testpmd> {
-  const t = Testpmd.start(o);
-  started.push(t);
-  await t.waitFor(/testpmd> /, 30_000);
-  return t;
-}
-
-function l2fwd(...args: ConstructorParameters<typeof WatchedL2fwd>): WatchedL2fwd {
-  const l = new WatchedL2fwd(...args);
-  l2fwds.push(l);
-  return l;
-}
+const peers = new PeerSession();
+afterEach(peers.close);
+const { sockDir, testpmd, l2fwd } = peers;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,3 +9,4 @@ export * from "./varied-frames.js";
 export * from "./testpmd.js";
 export * from "./fake-vhost-backend.js";
 export * from "./qemu-guest.js";
+export * from "./peer-session.js";
