@@ -1,5 +1,7 @@
 // End to end across threads: the real software device (packages/vhost) on its
-// own thread, the driver (packages/virtio-pmd) polling on this one.
+// own thread, the driver (packages/virtio-pmd) polling on this one, on split
+// rings and on packed rings (virtio 1.2 §2.8, packed_vq=1: the device offers
+// RING_PACKED, the driver runs PackedRxQueue/PackedTxQueue).
 //
 //   test wire "gen" --device RX--> port 0 rxBurst --> txBurst port 1 --device TX--> test wire "sink"
 //
@@ -15,6 +17,8 @@ import { readTestWire, releaseTestWire, testWireSpec } from "@tpdk/testing/vhost
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst, type TxMode, type VirtioPmdOptions } from "@tpdk/virtio-pmd";
 
 interface Config {
+  /** Packed virtqueues (packed_vq=1) instead of split ones. */
+  packed?: boolean;
   txMode: TxMode;
   mrg: boolean;
   inOrder: boolean;
@@ -58,8 +62,9 @@ async function runConfig(c: Config, distinct: number, repeat = 1): Promise<void>
   const gen = testWireSpec(mem, "e2e.gen", frames, { gated: true, recordBytes: 64, repeat });
   const sink = testWireSpec(mem, "e2e.sink", [], { recordBytes: distinct * 1520 + 64 });
   const vhost = new Vhost(mem, {});
-  const dev0 = vhost.addDevice({ name: "virtio0", wire: gen, maxQueueSize: 4096 });
-  const dev1 = vhost.addDevice({ name: "virtio1", wire: sink, maxQueueSize: 4096 });
+  const offer = c.packed ? { offer: { RING_PACKED: true } } : {};
+  const dev0 = vhost.addDevice({ name: "virtio0", wire: gen, maxQueueSize: 4096, ...offer });
+  const dev1 = vhost.addDevice({ name: "virtio1", wire: sink, maxQueueSize: 4096, ...offer });
   await vhost.start();
   const ports: VirtioPort[] = [];
   cleanup = async () => {
@@ -72,6 +77,7 @@ async function runConfig(c: Config, distinct: number, repeat = 1): Promise<void>
     mrgRxbuf: c.mrg,
     inOrder: c.inOrder,
     eventIdx: c.eventIdx,
+    packedVq: c.packed === true,
   };
   const p0 = VirtioPort.probe(mem, { portId: 0, name: "virtio0", transportOffset: dev0.transportOffset, options });
   ports.push(p0);
@@ -88,6 +94,8 @@ async function runConfig(c: Config, distinct: number, repeat = 1): Promise<void>
   expect(info0.features.includes("MRG_RXBUF")).toBe(c.mrg);
   expect(info0.features.includes("IN_ORDER")).toBe(c.inOrder);
   expect(info0.features.includes("EVENT_IDX")).toBe(c.eventIdx);
+  expect(info0.features.includes("RING_PACKED")).toBe(c.packed === true);
+  expect(p0.packed && p1.packed).toBe(c.packed === true);
   expect(info0.rxQueueSizes).toEqual([c.queueSize]);
   expect(info0.macString).toBe(dev0.mac.toUpperCase());
 
@@ -189,23 +197,29 @@ async function runConfig(c: Config, distinct: number, repeat = 1): Promise<void>
 }
 
 const MODES: TxMode[] = ["auto", "chained", "push", "indirect"];
-const QSIZES = [64, 128, 256, 512, 1024, 2048, 4096];
-const configs: Config[] = [];
-let qi = 0;
-for (const txMode of MODES) {
-  for (const mrg of [true, false]) {
-    for (const inOrder of [true, false]) {
-      for (const eventIdx of [true, false]) {
-        if ((mrg ? 1 : 0) + (inOrder ? 1 : 0) + (eventIdx ? 1 : 0) === 1 && txMode !== "auto") continue; // keep the run short
-        const queueSize = QSIZES[qi++ % QSIZES.length]!;
-        configs.push({ txMode, mrg, inOrder, eventIdx, queueSize, room: mrg && qi % 2 === 0 ? 512 : 2048 });
+/** Split rings are powers of two; packed rings take any size (§2.8.10.1). */
+const QSIZES = { split: [64, 128, 256, 512, 1024, 2048, 4096], packed: [64, 100, 256, 333, 1024, 2000, 4096] };
+
+function configsFor(packed: boolean): Config[] {
+  const sizes = packed ? QSIZES.packed : QSIZES.split;
+  const out: Config[] = [];
+  let qi = 0;
+  for (const txMode of MODES) {
+    for (const mrg of [true, false]) {
+      for (const inOrder of [true, false]) {
+        for (const eventIdx of [true, false]) {
+          if ((mrg ? 1 : 0) + (inOrder ? 1 : 0) + (eventIdx ? 1 : 0) === 1 && txMode !== "auto") continue; // keep the run short
+          const queueSize = sizes[qi++ % sizes.length]!;
+          out.push({ packed, txMode, mrg, inOrder, eventIdx, queueSize, room: mrg && qi % 2 === 0 ? 512 : 2048 });
+        }
       }
     }
   }
+  return out;
 }
 
 describe("virtio-pmd against the real device thread", () => {
-  it.each(configs)("tx=$txMode mrg=$mrg in_order=$inOrder event_idx=$eventIdx Q=$queueSize room=$room", async (c) => {
+  it.each(configsFor(false))("tx=$txMode mrg=$mrg in_order=$inOrder event_idx=$eventIdx Q=$queueSize room=$room", async (c) => {
     await runConfig(c, 400);
   });
 
@@ -214,5 +228,18 @@ describe("virtio-pmd against the real device thread", () => {
     await cleanup?.();
     cleanup = null;
     await runConfig({ txMode: "auto", mrg: false, inOrder: false, eventIdx: false, queueSize: 64, room: 2048 }, 64, 1100);
+  });
+});
+
+describe("virtio-pmd on packed rings against the real device thread", () => {
+  it.each(configsFor(true))("tx=$txMode mrg=$mrg in_order=$inOrder event_idx=$eventIdx Q=$queueSize room=$room", async (c) => {
+    await runConfig(c, 400);
+  });
+
+  it("runs through many wrap counter flips (12 800 frames, Q=100 and Q=64, IN_ORDER and not, chained and indirect)", async () => {
+    await runConfig({ packed: true, txMode: "chained", mrg: true, inOrder: true, eventIdx: true, queueSize: 100, room: 512 }, 64, 200);
+    await cleanup?.();
+    cleanup = null;
+    await runConfig({ packed: true, txMode: "indirect", mrg: false, inOrder: false, eventIdx: false, queueSize: 64, room: 2048 }, 64, 200);
   });
 });
