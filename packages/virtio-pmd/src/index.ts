@@ -6,13 +6,14 @@ export { DRIVER_FEATURES, negotiateFeatures, type FeatureOverrides } from "./neg
 export { CTRL_QUEUE_SIZE, CTRL_DATA_MAX } from "./ctrl-queue.js";
 export { formatMac, defaultMac } from "./mac.js";
 export {
-  VirtioPort, type ProbeArgs, type RxQueueConf, type TxQueueConf, type PortInfo, type LinkStatus, STOP_DRAIN_MS, portTable,
+  VirtioPort, type ProbeArgs, type RxQueueConf, type TxQueueConf, type PortInfo, type LinkStatus, STOP_DRAIN_MS,
 } from "./port.js";
 export { type EthStats, type XStat, RX_XSTATS, TX_XSTATS, sizeBin } from "./stats.js";
 export { RxQueue, RX_BURST_MAX } from "./rxq.js";
 export { TxQueue, TX_BURST_MAX } from "./txq.js";
 export { rxBurst, txBurst, rxQueue, txQueue, bindThreadMemory, registerQueueAttacher, type QueueAttacher, type BurstRxQueue, type BurstTxQueue } from "./registry.js";
-export { PMD_MAX_PORTS, PMD_MAX_QUEUES } from "./layout.js";
+export { PMD_MAX_PORTS, PMD_MAX_QUEUES } from "./port-layout.js";
+export { portTable } from "./port-table.js";
 export { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./liveness.js";
 export { PackedRxQueue } from "./packed-rxq.js";
 export { PackedTxQueue } from "./packed-txq.js";

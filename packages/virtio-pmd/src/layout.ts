@@ -4,19 +4,7 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  * Shared-memory layout of the driver's state, so that the lcore owning a
  * queue drives it while the main thread configures ports and reads counters.
  *
- * Port table, zone PORT_TABLE_ZONE: PMD_MAX_PORTS entries of PORT_ENTRY bytes,
- * u32 fields (written by the main thread, control path):
- *
- *   +0   state        PORT_FREE / PORT_PROBED / PORT_CONFIGURED / PORT_STARTED / PORT_STOPPED
- *   +4   features lo  +8 features hi (negotiated)
- *   +12  hdr size     virtio_net_hdr bytes (12, or 10 for legacy without MRG_RXBUF)
- *   +16  nb rx queues +20 nb tx queues
- *   +24  tx mode      TXM_*
- *   +28  transport region offset
- *   +32  mac[6]
- *   +40  max frame    longest frame TX sends: MTU (negotiated, else 1500) + 14 + 4 (one VLAN tag)
- *   +44  queue seq    tokens for queue objects' claims (Atomics.add; kept across re-probes)
- *   +64  rx queue zone offsets [PMD_MAX_QUEUES]   +128 tx queue zone offsets [PMD_MAX_QUEUES]
+ * Port table: port-layout.ts (re-exported here for the lcore side).
  *
  * Queue zone ("vpmd<port>.<rx|tx>q<q>.<Q>"), one per queue, 64-byte aligned:
  *
@@ -30,35 +18,7 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  *            +0 virtio_net_hdr (zeroed at setup, stays zero: no offloads)
  *            +16 indirect table, TX_INDIRECT_MAX descriptors
  */
-export const PORT_TABLE_ZONE = "vpmd.ports";
-export const PMD_MAX_PORTS = 32;
-export const PMD_MAX_QUEUES = 16;
-export const PORT_ENTRY = 256;
-
-export const P_STATE = 0;
-export const P_FEAT_LO = 4;
-export const P_FEAT_HI = 8;
-export const P_HDR_SIZE = 12;
-export const P_NB_RXQ = 16;
-export const P_NB_TXQ = 20;
-export const P_TX_MODE = 24;
-export const P_TRANSPORT = 28;
-export const P_MAC = 32;
-export const P_MAX_FRAME = 40;
-export const P_QUEUE_SEQ = 44;
-export const P_RXQ_ZONES = 64;
-export const P_TXQ_ZONES = 128;
-
-export const PORT_FREE = 0;
-export const PORT_PROBED = 1;
-export const PORT_CONFIGURED = 2;
-export const PORT_STARTED = 3;
-export const PORT_STOPPED = 4;
-
-export const TXM_AUTO = 0;
-export const TXM_CHAINED = 1;
-export const TXM_PUSH = 2;
-export const TXM_INDIRECT = 3;
+export * from "./port-layout.js";
 
 // --- queue zone header (byte offsets of u32 words) ---
 /** 0 = stopped; otherwise the run generation, bumped at every start (lcores resync when it changes). */
@@ -153,10 +113,6 @@ export function queueZoneLayout(q: number, tx: boolean, packed = false): QueueZo
 
 export function queueZoneName(port: number, tx: boolean, q: number, size: number, packed = false): string {
   return `vpmd${port}.${tx ? "tx" : "rx"}q${q}.${size}${packed ? "p" : ""}`;
-}
-
-export function portEntry(table: number, port: number): number {
-  return table + port * PORT_ENTRY;
 }
 
 function align64(n: number): number {

@@ -22,10 +22,8 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 500;
  */
 export class DeviceLiveness {
   readonly timeoutMs: number;
-  /** Why the device is considered dead, or null while it is alive. */
-  reason: string | null = null;
-  /** Times this port declared its device dead (xstat `device_not_answering`). */
-  deaths = 0;
+  #reason: string | null = null;
+  #deaths = 0;
   private lastBeat = 0;
   /** When `lastBeat` was first seen (performance.now() ms); NaN before the first check. */
   private beatSeenAt = NaN;
@@ -38,7 +36,17 @@ export class DeviceLiveness {
   }
 
   get alive(): boolean {
-    return this.reason === null;
+    return this.#reason === null;
+  }
+
+  /** Why the device is considered dead, or null while it is alive. */
+  get reason(): string | null {
+    return this.#reason;
+  }
+
+  /** Times this port declared its device dead (xstat `device_not_answering`). */
+  get deaths(): number {
+    return this.#deaths;
   }
 
   /**
@@ -48,7 +56,7 @@ export class DeviceLiveness {
    * less often than `timeoutMs` only delays detection.
    */
   check(now: number): boolean {
-    if (this.reason !== null) return false;
+    if (this.#reason !== null) return false;
     const beat = this.heartbeat();
     if (Number.isNaN(this.beatSeenAt) || beat !== this.lastBeat) {
       this.lastBeat = beat;
@@ -65,14 +73,14 @@ export class DeviceLiveness {
 
   /** Mark the device dead (first reason wins). */
   declare(reason: string): void {
-    if (this.reason !== null) return;
-    this.reason = reason;
-    this.deaths++;
+    if (this.#reason !== null) return;
+    this.#reason = reason;
+    this.#deaths++;
   }
 
   /** A fresh start (port closed and probed again): forget the verdict and the samples. */
   forget(): void {
-    this.reason = null;
+    this.#reason = null;
     this.beatSeenAt = NaN;
   }
 }

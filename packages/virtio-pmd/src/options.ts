@@ -119,3 +119,6 @@ export function resolveOptions(name: string, o: VirtioPmdOptions = {}): Required
     heartbeatTimeoutMs: o.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
   };
 }
+
+/** The options with their defaults filled in (resolveOptions). */
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;

@@ -16,8 +16,6 @@ import {
   usedEventOffset,
 } from "@tpdk/virtio";
 import {
-  P_RXQ_ZONES,
-  P_TXQ_ZONES,
   QF_EVENT_IDX,
   QF_IN_ORDER,
   QF_PACKED,
@@ -54,10 +52,12 @@ import {
  */
 
 
-/** Reserve (or reuse) the queue's zone; a zone the queue used before with another size is retired. */
-export function reserveQueueZone(mem: Memory, portEntry: number, portId: number, tx: boolean, q: number, size: number, packed = false): number {
+/**
+ * Reserve (or reuse) the queue's zone; `prev`, the zone the queue used before (0 = none), is
+ * retired when it is another one (another size).
+ */
+export function reserveQueueZone(mem: Memory, prev: number, portId: number, tx: boolean, q: number, size: number, packed = false): number {
   const zname = queueZoneName(portId, tx, q, size, packed);
-  const prev = mem.u32[(portEntry + (tx ? P_TXQ_ZONES : P_RXQ_ZONES) + 4 * q) >>> 2]!;
   const existing = mem.lookup(zname);
   const zone = existing ? existing.offset : mem.reserve(zname, queueZoneLayout(size, tx, packed).bytes, 4096).offset;
   if (prev !== 0 && prev !== zone) Atomics.store(mem.u32, (prev + Q_RUN) >>> 2, Q_RUN_RETIRED);

@@ -18,17 +18,25 @@ import { STATUS_DEVICE_NEEDS_RESET } from "@tpdk/virtio";
  * the whole trap timeout, and the heartbeat watch reports that death anyway.
  */
 export class ResetWatch {
-  /** Why the port cannot run until it is restarted, or null. */
-  reason: string | null = null;
-  /** Times DEVICE_NEEDS_RESET was noticed (xstat `device_needs_reset`). */
-  count = 0;
+  #reason: string | null = null;
+  #count = 0;
   /** i32 indices of the interrupt words of the started queues. */
   private words: readonly number[] = [];
   private lastSum = 0;
 
+  /** Why the port cannot run until it is restarted, or null. */
+  get reason(): string | null {
+    return this.#reason;
+  }
+
+  /** Times DEVICE_NEEDS_RESET was noticed (xstat `device_needs_reset`). */
+  get count(): number {
+    return this.#count;
+  }
+
   /** At start (after DRIVER_OK): watch these interrupt words (byte addresses). */
   arm(addrs: readonly number[], i32: Int32Array): void {
-    this.reason = null;
+    this.#reason = null;
     this.words = addrs.map((a) => a >>> 2);
     this.lastSum = this.sum(i32);
   }
@@ -40,7 +48,7 @@ export class ResetWatch {
 
   /** A status read is due: an interrupt word moved, so a configuration change may have been notified. */
   due(i32: Int32Array): boolean {
-    if (this.words.length === 0 || this.reason !== null) return false;
+    if (this.words.length === 0 || this.#reason !== null) return false;
     const s = this.sum(i32);
     if (s === this.lastSum) return false;
     this.lastSum = s;
@@ -49,10 +57,10 @@ export class ResetWatch {
 
   /** The status just read; true while the device does not need a reset. */
   note(status: number): boolean {
-    if (this.reason !== null) return false;
+    if (this.#reason !== null) return false;
     if ((status & STATUS_DEVICE_NEEDS_RESET) === 0) return true;
-    this.reason = "device needs reset (DEVICE_NEEDS_RESET); stop and start the port";
-    this.count++;
+    this.#reason = "device needs reset (DEVICE_NEEDS_RESET); stop and start the port";
+    this.#count++;
     return false;
   }
 
