@@ -58,7 +58,8 @@ export class NetVhostRxQueue {
     for (let k = 0; k < take; k++) {
       const head = q.nextHead();
       const err = q.walk(head);
-      const flen = q.readBytes - HDR;
+      const c = q.chain;
+      const flen = c.readBytes - HDR;
       if (err !== 0 || flen < 14) {
         if (err !== 0) q.counts[err]++;
         dropped++;
@@ -76,9 +77,9 @@ export class NetVhostRxQueue {
       // Gather the frame after the header (which may span segments, ANY_LAYOUT).
       let dst = mb.dataAddr(m);
       let skip = HDR;
-      for (let s = 0; s < q.nRead; s++) {
-        let so = q.segOff[s]!;
-        let sl = q.segLen[s]!;
+      for (let s = 0; s < c.nRead; s++) {
+        let so = c.addr[s]!;
+        let sl = c.len[s]!;
         if (skip >= sl) {
           skip -= sl;
           continue;
@@ -146,7 +147,8 @@ export class NetVhostTxQueue {
         const head = q.nextHead();
         avail--;
         const err = q.walk(head);
-        if (err !== 0 || q.nRead !== 0 || q.writeBytes === 0) {
+        const c = q.chain;
+        if (err !== 0 || c.nRead !== 0 || c.writeBytes === 0) {
           // An RX chain must be all device-writable (§5.1.6.3): a readable buffer counts as bad order.
           q.counts[err === 0 ? E_ORDER : err]++;
           bad++;
@@ -154,9 +156,9 @@ export class NetVhostTxQueue {
           continue;
         }
         let written = 0;
-        for (let s = 0; s < q.nSeg && done < need; s++) {
-          let so = q.segOff[s]!;
-          let sl = q.segLen[s]!;
+        for (let s = 0; s < c.n && done < need; s++) {
+          let so = c.addr[s]!;
+          let sl = c.len[s]!;
           if (done < HDR) {
             // The header (zeroed: no offloads); it may be split across the first segments.
             // num_buffers is written only when the whole header lies in this segment.

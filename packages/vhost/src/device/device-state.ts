@@ -65,6 +65,7 @@ import {
   S_ERR_STATUS,
   S_NEEDS_RESET,
 } from "./stats.js";
+import { GuestMemory } from "./guest-memory.js";
 import { DeviceQueue } from "./virtqueue.js";
 import { PackedDeviceQueue } from "./packed-virtqueue.js";
 
@@ -157,10 +158,12 @@ export class DeviceState {
     this.offeredLo = cfg.offeredLo;
     this.offeredHi = cfg.offeredHi;
     this.queues = [];
-    for (let i = 0; i < this.numDataQueues; i++) this.queues.push(new DeviceQueue(mem, i, cfg.maxQueueSize, memLo, mem.size));
-    this.pqueues = this.queues.map((q) => new PackedDeviceQueue(mem, q, memLo, mem.size));
+    // The built-in transport's guest memory: the identity over EAL memory (guest-memory.ts).
+    const gm = GuestMemory.identity(mem, memLo, mem.size);
+    for (let i = 0; i < this.numDataQueues; i++) this.queues.push(new DeviceQueue(gm, i, cfg.maxQueueSize));
+    this.pqueues = this.queues.map((q) => new PackedDeviceQueue(q));
     const ctrlSize = cfg.maxQueueSize < CTRL_QUEUE_MAX_SIZE ? cfg.maxQueueSize : CTRL_QUEUE_MAX_SIZE;
-    this.ctrl = ctrlOffered(cfg) ? new DeviceQueue(mem, this.numDataQueues, ctrlSize, memLo, mem.size) : null;
+    this.ctrl = ctrlOffered(cfg) ? new DeviceQueue(gm, this.numDataQueues, ctrlSize) : null;
     this.numQueues = deviceQueueCount(cfg);
     this.rxSteer = new Int32Array(cfg.queuePairs);
     this.linkUp = Atomics.load(mem.i32, (this.t + CTRL_LINK_REQUEST) >>> 2) !== 0;

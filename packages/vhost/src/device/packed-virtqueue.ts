@@ -1,6 +1,6 @@
-import type { Memory } from "@tpdk/eal";
 import * as V from "@tpdk/virtio";
 import { PACKED_DESC_ALIGN, PACKED_EVENT_ALIGN, PACKED_EVENT_SUPPRESS_SIZE, isValidPackedQueueSize, packedNeedEvent } from "@tpdk/virtio";
+import type { GuestMemory } from "./guest-memory.js";
 import * as S from "./stats.js";
 import { S_ERR_QUEUE_SETUP } from "./stats.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
@@ -23,6 +23,7 @@ const F_USED = V.VRING_PACKED_DESC_F_USED;
 const EV_ENABLE = V.RING_EVENT_FLAGS_ENABLE;
 const EV_DISABLE = V.RING_EVENT_FLAGS_DISABLE;
 const EV_DESC = V.RING_EVENT_FLAGS_DESC;
+const TWO_32 = 0x1_0000_0000;
 
 /**
  * walkPacked() result when the ring itself is broken: a chain runs into a
@@ -43,8 +44,9 @@ export const PWALK_BROKEN = -2;
  * usedPos/usedWrap the next it writes a used descriptor into; each wrap
  * counter starts at 1 and flips after the ring's last descriptor (§2.8.1).
  * The driver is untrusted: every descriptor flag is checked against the wrap
- * counter, every buffer against [memLo, memHi), every loop is bounded by the
- * ring size.
+ * counter, every buffer translated through the GuestMemory of `regs`
+ * (guest-memory.ts: region 0 inline, the rest by table; outside every
+ * region is an error), every loop is bounded by the ring size.
  */
 export class PackedDeviceQueue {
   readonly regs: DeviceQueue;
@@ -66,10 +68,15 @@ export class PackedDeviceQueue {
   chainId = 0;
   chainDescs = 0;
 
-  private readonly u16: Uint16Array;
-  private readonly u32: Uint32Array;
-  private readonly memLo: number;
-  private readonly memHi: number;
+  private gm!: GuestMemory;
+  private u16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  private u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  /** The memory's fast region, copied for the inline check (guest-memory.ts). */
+  private fastHi = -1;
+  private fastLo = 0;
+  private fastEnd = 0;
+  private fastDelta = 0;
+  private below4G = true;
   /** u16 indices of the event suppression fields. */
   private drvOffWrapI = 0;
   private drvFlagsI = 0;
@@ -83,12 +90,26 @@ export class PackedDeviceQueue {
   private pubPos = 0;
   private pubWrap = 1;
 
-  constructor(mem: Memory, regs: DeviceQueue, memLo: number, memHi: number) {
+  constructor(regs: DeviceQueue) {
     this.regs = regs;
-    this.u16 = mem.u16;
-    this.u32 = mem.u32;
-    this.memLo = memLo;
-    this.memHi = memHi;
+    this.setMemory(regs.memory);
+  }
+
+  /** Take the memory of `regs` (cold: construction and enable; the queue is disabled). */
+  private setMemory(gm: GuestMemory): void {
+    this.gm = gm;
+    this.u16 = gm.u16;
+    this.u32 = gm.u32;
+    this.fastHi = gm.fastHi;
+    this.fastLo = gm.fastLo;
+    this.fastEnd = gm.fastEnd;
+    this.fastDelta = gm.fastDelta;
+    this.below4G = gm.below4G;
+  }
+
+  /** Error slot for a buffer outside every region (the high half named when it alone explains it). */
+  private outside(addrHi: number): number {
+    return addrHi !== 0 && this.below4G ? S_ERR_ADDR_HIGH : S_ERR_ADDR_RANGE;
   }
 
   reset(): void {
@@ -110,24 +131,57 @@ export class PackedDeviceQueue {
     const q = r.size;
     if (!isValidPackedQueueSize(q) || q > r.maxSize) return S_ERR_QUEUE_SETUP;
     if (r.descHi !== 0 || r.driverHi !== 0 || r.deviceHi !== 0) return S_ERR_QUEUE_SETUP;
-    if (!this.inMem(r.descLo, 16 * q) || r.descLo % PACKED_DESC_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
-    if (!this.inMem(r.driverLo, PACKED_EVENT_SUPPRESS_SIZE) || r.driverLo % PACKED_EVENT_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
-    if (!this.inMem(r.deviceLo, PACKED_EVENT_SUPPRESS_SIZE) || r.deviceLo % PACKED_EVENT_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    const gm = r.memory;
+    const desc = gm.translate(r.descLo, 16 * q);
+    const drv = gm.translate(r.driverLo, PACKED_EVENT_SUPPRESS_SIZE);
+    const dev = gm.translate(r.deviceLo, PACKED_EVENT_SUPPRESS_SIZE);
+    if (desc < 0 || r.descLo % PACKED_DESC_ALIGN !== 0 || desc % PACKED_DESC_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (drv < 0 || r.driverLo % PACKED_EVENT_ALIGN !== 0 || drv % PACKED_EVENT_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (dev < 0 || r.deviceLo % PACKED_EVENT_ALIGN !== 0 || dev % PACKED_EVENT_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
     return 0;
   }
 
   /** Enable with validated registers (the split object is marked enabled too: it carries the registers). */
   enable(): void {
     const r = this.regs;
+    const gm = r.memory;
+    this.enableAt(r.size, gm.translate(r.descLo, 16 * r.size), gm.translate(r.driverLo, PACKED_EVENT_SUPPRESS_SIZE), gm.translate(r.deviceLo, PACKED_EVENT_SUPPRESS_SIZE));
+  }
+
+  /**
+   * Enable a ring of `size` descriptors at offset `desc` of the memory of
+   * `regs`, with the driver and device event suppression structures at
+   * `driver` and `device`: each already checked to lie inside one region
+   * with §2.8's alignment (enable() after validate(); net_vhost after
+   * translating SET_VRING_ADDR), size valid for a packed ring. Positions
+   * start at 0 with wrap counters 1; resume() moves them. Cold.
+   */
+  enableAt(size: number, desc: number, driver: number, device: number): void {
+    const r = this.regs;
     this.reset();
+    this.setMemory(r.memory);
     this.enabled = true;
     r.enabled = true;
-    this.size = r.size;
-    this.desc = r.descLo;
-    this.drvOffWrapI = r.driverLo >>> 1;
-    this.drvFlagsI = (r.driverLo + 2) >>> 1;
-    this.devOffWrapI = r.deviceLo >>> 1;
-    this.devFlagsI = (r.deviceLo + 2) >>> 1;
+    this.size = size;
+    this.desc = desc;
+    this.drvOffWrapI = driver >>> 1;
+    this.drvFlagsI = (driver + 2) >>> 1;
+    this.devOffWrapI = device >>> 1;
+    this.devFlagsI = (device + 2) >>> 1;
+  }
+
+  /**
+   * Continue a ring used before (vhost-user SET_VRING_BASE for packed rings:
+   * bits 0-14 the next descriptor, bit 15 its wrap counter; the used side
+   * continues from the same place, as every earlier buffer was returned). Cold.
+   */
+  resume(availPos: number, availWrap: number, usedPos: number, usedWrap: number): void {
+    this.availPos = availPos;
+    this.availWrap = availWrap & 1;
+    this.usedPos = this.pubPos = usedPos;
+    this.usedWrap = this.pubWrap = usedWrap & 1;
+    this.pendPos = 0;
+    this.firstFlagsI = -1;
   }
 
   configure(indirect: boolean, eventIdx: boolean): void {
@@ -171,10 +225,11 @@ export class PackedDeviceQueue {
     const flags = this.u16[h + 7]! & ~(F_AVAIL | F_USED);
     if (flags !== (writable ? F_WRITE : 0)) return false;
     const w = d >>> 2;
-    const addr = this.u32[w]!;
     const len = this.u32[w + 2]!;
-    if (this.u32[w + 1]! !== 0 || addr < this.memLo || addr + len > this.memHi) return false;
-    this.simpleAddr = addr;
+    // Region 0 inline (guest-memory.ts); anything else takes walk().
+    const addr = this.u32[w]!;
+    if (this.u32[w + 1]! !== this.fastHi || addr < this.fastLo || addr + len > this.fastEnd) return false;
+    this.simpleAddr = addr + this.fastDelta;
     this.simpleLen = len;
     this.chainId = this.u16[h + 6]!;
     return true;
@@ -199,8 +254,11 @@ export class PackedDeviceQueue {
   walk(c: Chain): number {
     const u16 = this.u16;
     const u32 = this.u32;
-    const lo = this.memLo;
-    const hi = this.memHi;
+    const fHi = this.fastHi;
+    const lo = this.fastLo;
+    const end = this.fastEnd;
+    const delta = this.fastDelta;
+    const gm = this.gm;
     const size = this.size;
     const cap = c.addr.length;
     let n = c.n;
@@ -228,27 +286,28 @@ export class PackedDeviceQueue {
         wrap ^= 1;
       }
       if (err === 0) {
-        const addr = u32[w]!;
         const addrHi = u32[w + 1]!;
+        const addr = u32[w]!;
         const len = u32[w + 2]!;
+        // Translate (guest-memory.ts): the fast region inline on the two halves, the others through the table.
+        let off = addr + delta;
+        if (addrHi !== fHi || addr < lo || addr + len > end) off = gm.translate(addrHi * TWO_32 + addr, len);
         if ((flags & F_INDIRECT) !== 0) {
           if (!this.indirectOk) err = S_ERR_INDIRECT_FEATURE;
           else if ((flags & F_NEXT) !== 0 || k !== 1) err = S_ERR_INDIRECT_NEXT;
-          else if (addrHi !== 0) err = S_ERR_ADDR_HIGH;
-          else if (len === 0 || (len & 15) !== 0 || (addr & 3) !== 0) err = S_ERR_INDIRECT_TABLE;
-          else if (addr < lo || addr + len > hi) err = S_ERR_ADDR_RANGE;
+          else if (off < 0) err = this.outside(addrHi);
+          else if (len === 0 || (len & 15) !== 0 || (off & 3) !== 0) err = S_ERR_INDIRECT_TABLE;
           else if (len >>> 4 > size) err = S_ERR_CHAIN_LENGTH;
           else {
-            for (let t = addr; t < addr + len; t += 16) {
+            for (let t = off; t < off + len; t += 16) {
               const tw = t >>> 2;
-              const a = u32[tw]!;
               const l = u32[tw + 2]!;
-              if (u32[tw + 1]! !== 0) {
-                err = S_ERR_ADDR_HIGH;
-                break;
-              }
-              if (a < lo || a + l > hi) {
-                err = S_ERR_ADDR_RANGE;
+              const ah = u32[tw + 1]!;
+              const ta = u32[tw]!;
+              let a = ta + delta;
+              if (ah !== fHi || ta < lo || ta + l > end) a = gm.translate(ah * TWO_32 + ta, l);
+              if (a < 0) {
+                err = this.outside(ah);
                 break;
               }
               if ((u16[(t >>> 1) + 7]! & F_WRITE) !== 0) {
@@ -271,8 +330,7 @@ export class PackedDeviceQueue {
               n++;
             }
           }
-        } else if (addrHi !== 0) err = S_ERR_ADDR_HIGH;
-        else if (addr < lo || addr + len > hi) err = S_ERR_ADDR_RANGE;
+        } else if (off < 0) err = this.outside(addrHi);
         else {
           if ((flags & F_WRITE) !== 0) {
             nWrite++;
@@ -285,7 +343,7 @@ export class PackedDeviceQueue {
           if (err === 0) {
             if (n >= cap) err = WALK_FULL;
             else {
-              c.addr[n] = addr;
+              c.addr[n] = off;
               c.len[n] = len;
               n++;
             }
@@ -395,9 +453,5 @@ export class PackedDeviceQueue {
       Atomics.store(this.u16, this.devOffWrapI, this.availPos | (this.availWrap << 15));
       Atomics.store(this.u16, this.devFlagsI, EV_DESC);
     } else Atomics.store(this.u16, this.devFlagsI, EV_ENABLE);
-  }
-
-  private inMem(addr: number, len: number): boolean {
-    return addr >= this.memLo && addr + len <= this.memHi;
   }
 }

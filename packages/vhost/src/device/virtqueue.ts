@@ -1,8 +1,8 @@
-import type { Memory } from "@tpdk/eal";
 import * as V from "@tpdk/virtio";
 import { AVAIL_ALIGN, AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_ALIGN, USED_ALIGN, USED_IDX, USED_FLAGS, USED_RING, VIRTIO_MSI_NO_VECTOR, VRING_USED_F_NO_NOTIFY, availEventOffset, availRingBytes, descTableBytes, usedEventOffset, usedRingBytes } from "@tpdk/virtio";
 import * as S from "./stats.js";
 import { S_ERR_QUEUE_SETUP } from "./stats.js";
+import type { GuestMemory } from "./guest-memory.js";
 
 // Module-local copies of imported constants used on the hot path: V8 does
 // not constant-fold imported bindings (each use is a cell load and a TDZ check).
@@ -20,6 +20,7 @@ const VRING_AVAIL_F_NO_INTERRUPT = V.VRING_AVAIL_F_NO_INTERRUPT;
 const VRING_DESC_F_INDIRECT = V.VRING_DESC_F_INDIRECT;
 const VRING_DESC_F_NEXT = V.VRING_DESC_F_NEXT;
 const VRING_DESC_F_WRITE = V.VRING_DESC_F_WRITE;
+const TWO_32 = 0x1_0000_0000;
 
 /** walk() result when the shared segment list is full (not the chain's fault). */
 export const WALK_FULL = -1;
@@ -53,9 +54,12 @@ export class Chain {
  * notification suppression.
  *
  * The driver is untrusted. Addresses are checked when the queue is enabled
- * (validate()) and every descriptor's buffer on every walk; nothing here
- * reads or writes outside [memLo, memHi) of the shared buffer, and no loop
- * runs longer than the queue size.
+ * (validate()) and every descriptor's buffer on every walk, translated
+ * through the queue's GuestMemory (guest-memory.ts: the identity over EAL
+ * memory for the built-in transport, a region table for net_vhost); nothing
+ * here reads or writes outside its regions, and no loop runs longer than the
+ * queue size. Buffer addresses handed out (simpleAddr, Chain.addr) are
+ * offsets in the GuestMemory's views.
  */
 export class DeviceQueue {
   /**
@@ -101,10 +105,17 @@ export class DeviceQueue {
   simpleAddr = 0;
   simpleLen = 0;
 
-  private readonly u16: Uint16Array;
-  private readonly u32: Uint32Array;
-  private readonly memLo: number;
-  private readonly memHi: number;
+  /** Where rings and buffers live (setMemory). */
+  private gm!: GuestMemory;
+  private u16: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  private u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  /** The memory's fast region, copied for the inline check (guest-memory.ts). */
+  private fastHi = -1;
+  private fastLo = 0;
+  private fastEnd = 0;
+  private fastDelta = 0;
+  /** Every region below 4 GiB: an address with a high half is counted as S_ERR_ADDR_HIGH. */
+  private below4G = true;
   // Precomputed u16 / u32 indices.
   private availIdxI = 0;
   private availFlagsI = 0;
@@ -115,14 +126,31 @@ export class DeviceQueue {
   private usedRingI = 0;
   private availEventI = 0;
 
-  constructor(mem: Memory, index: number, maxSize: number, memLo: number, memHi: number) {
+  constructor(gm: GuestMemory, index: number, maxSize: number) {
     this.index = index;
     this.maxSize = maxSize;
     this.size = maxSize;
-    this.u16 = mem.u16;
-    this.u32 = mem.u32;
-    this.memLo = memLo;
-    this.memHi = memHi;
+    this.setMemory(gm);
+  }
+
+  /**
+   * The driver's memory (cold: at construction; net_vhost at each new memory
+   * table, with the queue disabled). Ring offsets from enableAt() are in it.
+   */
+  setMemory(gm: GuestMemory): void {
+    this.gm = gm;
+    this.u16 = gm.u16;
+    this.u32 = gm.u32;
+    this.fastHi = gm.fastHi;
+    this.fastLo = gm.fastLo;
+    this.fastEnd = gm.fastEnd;
+    this.fastDelta = gm.fastDelta;
+    this.below4G = gm.below4G;
+  }
+
+  /** The memory's views (for the paths that copy buffers). */
+  get memory(): GuestMemory {
+    return this.gm;
   }
 
   /** Device reset (§2.1): disabled, registers and indices back to their initial values. */
@@ -145,19 +173,35 @@ export class DeviceQueue {
     const q = this.size;
     if (q < 1 || q > this.maxSize || (q & (q - 1)) !== 0) return S_ERR_QUEUE_SETUP;
     if (this.descHi !== 0 || this.driverHi !== 0 || this.deviceHi !== 0) return S_ERR_QUEUE_SETUP;
-    if (!this.inMem(this.descLo, descTableBytes(q)) || this.descLo % DESC_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
-    if (!this.inMem(this.driverLo, availRingBytes(q)) || this.driverLo % AVAIL_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
-    if (!this.inMem(this.deviceLo, usedRingBytes(q)) || this.deviceLo % USED_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    const gm = this.gm;
+    const desc = gm.translate(this.descLo, descTableBytes(q));
+    const avail = gm.translate(this.driverLo, availRingBytes(q));
+    const used = gm.translate(this.deviceLo, usedRingBytes(q));
+    if (desc < 0 || this.descLo % DESC_ALIGN !== 0 || desc % DESC_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (avail < 0 || this.driverLo % AVAIL_ALIGN !== 0 || avail % AVAIL_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
+    if (used < 0 || this.deviceLo % USED_ALIGN !== 0 || used % USED_ALIGN !== 0) return S_ERR_QUEUE_SETUP;
     return 0;
   }
 
-  /** Enable with validated registers; indices start at 0 (§2.7: fresh rings). */
+  /** Enable with validated registers (translated through the memory); indices start at 0 (§2.7: fresh rings). */
   enable(): void {
+    const q = this.size;
+    const gm = this.gm;
+    this.enableAt(gm.translate(this.descLo, descTableBytes(q)), gm.translate(this.driverLo, availRingBytes(q)), gm.translate(this.deviceLo, usedRingBytes(q)));
+  }
+
+  /**
+   * Enable with the three parts at offsets in the memory's views, each
+   * already checked to lie inside one region with §2.7's alignment (enable()
+   * after validate(); net_vhost after translating SET_VRING_ADDR), and
+   * `size` a power of two. Indices start at 0; resume() moves them.
+   */
+  enableAt(desc: number, avail: number, used: number): void {
     this.enabled = true;
     this.mask = this.size - 1;
-    this.desc = this.descLo;
-    this.avail = this.driverLo;
-    this.used = this.deviceLo;
+    this.desc = desc;
+    this.avail = avail;
+    this.used = used;
     this.lastAvail = this.availCached = this.usedIdx = this.pending = 0;
     this.availIdxI = (this.avail + AVAIL_IDX) >>> 1;
     this.availFlagsI = (this.avail + AVAIL_FLAGS) >>> 1;
@@ -167,6 +211,17 @@ export class DeviceQueue {
     this.usedFlagsI = (this.used + USED_FLAGS) >>> 1;
     this.usedRingI = (this.used + USED_RING) >>> 2;
     this.availEventI = (this.used + availEventOffset(this.size)) >>> 1;
+  }
+
+  /**
+   * Continue a ring the driver has used before (vhost-user SET_VRING_BASE:
+   * the next avail entry to read; used.idx as the ring holds it). Cold.
+   */
+  resume(lastAvail: number): void {
+    this.lastAvail = this.availCached = lastAvail & 0xffff;
+    // Pairs with nothing: the ring is not running yet; the driver does not write used.idx.
+    this.usedIdx = this.u16[this.usedIdxI]!;
+    this.pending = 0;
   }
 
   /** Features that change how the ring is read (set at DRIVER_OK). */
@@ -228,10 +283,11 @@ export class DeviceQueue {
     const flags = this.u16[(d >>> 1) + 6]!;
     if (flags !== (writable ? VRING_DESC_F_WRITE : 0)) return false;
     const w = d >>> 2;
-    const addr = this.u32[w]!;
     const len = this.u32[w + 2]!;
-    if (this.u32[w + 1]! !== 0 || addr < this.memLo || addr + len > this.memHi) return false;
-    this.simpleAddr = addr;
+    // Region 0 inline (guest-memory.ts); anything else takes walk().
+    const addr = this.u32[w]!;
+    if (this.u32[w + 1]! !== this.fastHi || addr < this.fastLo || addr + len > this.fastEnd) return false;
+    this.simpleAddr = addr + this.fastDelta;
     this.simpleLen = len;
     return true;
   }
@@ -255,8 +311,10 @@ export class DeviceQueue {
     if (head >= this.size) return S_ERR_HEAD_INDEX;
     const u16 = this.u16;
     const u32 = this.u32;
-    const lo = this.memLo;
-    const hi = this.memHi;
+    const fHi = this.fastHi;
+    const lo = this.fastLo;
+    const end = this.fastEnd;
+    const delta = this.fastDelta;
     const cap = c.addr.length;
     let n = c.n;
     let table = this.desc;
@@ -271,28 +329,29 @@ export class DeviceQueue {
     for (;;) {
       const d = table + (i << 4);
       const w = d >>> 2;
-      const addr = u32[w]!;
       const addrHi = u32[w + 1]!;
+      const addr = u32[w]!;
       const len = u32[w + 2]!;
       const flags = u16[(d >>> 1) + 6]!;
       const next = u16[(d >>> 1) + 7]!;
+      // Translate (guest-memory.ts): the fast region inline on the two halves, the others through the table.
+      let off = addr + delta;
+      if (addrHi !== fHi || addr < lo || addr + len > end) off = this.gm.translate(addrHi * TWO_32 + addr, len);
       if ((flags & VRING_DESC_F_INDIRECT) !== 0) {
         if (!this.indirectOk) return S_ERR_INDIRECT_FEATURE;
         if (inIndirect) return S_ERR_INDIRECT_NESTED;
         if ((flags & VRING_DESC_F_NEXT) !== 0) return S_ERR_INDIRECT_NEXT;
-        if (addrHi !== 0) return S_ERR_ADDR_HIGH;
+        if (off < 0) return addrHi !== 0 && this.below4G ? S_ERR_ADDR_HIGH : S_ERR_ADDR_RANGE;
         // Read with 4-byte typed-array views: the table must be 4-byte aligned.
-        if (len === 0 || (len & 15) !== 0 || (addr & 3) !== 0) return S_ERR_INDIRECT_TABLE;
-        if (addr < lo || addr + len > hi) return S_ERR_ADDR_RANGE;
-        table = addr;
+        if (len === 0 || (len & 15) !== 0 || (off & 3) !== 0) return S_ERR_INDIRECT_TABLE;
+        table = off;
         tableSize = len >>> 4;
         inIndirect = true;
         i = 0;
         continue; // the pointer itself is not a buffer: not counted
       }
       if (++count > this.size) return S_ERR_CHAIN_LENGTH;
-      if (addrHi !== 0) return S_ERR_ADDR_HIGH;
-      if (addr < lo || addr + len > hi) return S_ERR_ADDR_RANGE;
+      if (off < 0) return addrHi !== 0 && this.below4G ? S_ERR_ADDR_HIGH : S_ERR_ADDR_RANGE;
       if ((flags & VRING_DESC_F_WRITE) !== 0) {
         nWrite++;
         wb += len;
@@ -302,7 +361,7 @@ export class DeviceQueue {
         rb += len;
       }
       if (n >= cap) return WALK_FULL;
-      c.addr[n] = addr;
+      c.addr[n] = off;
       c.len[n] = len;
       n++;
       if ((flags & VRING_DESC_F_NEXT) === 0) break;
@@ -378,9 +437,5 @@ export class DeviceQueue {
     } else {
       Atomics.store(this.u16, this.usedFlagsI, on ? 0 : VRING_USED_F_NO_NOTIFY);
     }
-  }
-
-  private inMem(addr: number, len: number): boolean {
-    return addr >= this.memLo && addr + len <= this.memHi;
   }
 }
