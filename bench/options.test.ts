@@ -30,6 +30,11 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--only", "vhost"])).toThrow(/^--only vhost: not a section; use .*vhost-user/);
   });
 
+  it("net-vhost: a section of its own (the back-ends compared), in the default set", () => {
+    expect(parseOptions([]).only).toContain("net-vhost");
+    expect(parseOptions(["--only", "net-vhost"]).only).toEqual(["net-vhost"]);
+  });
+
   it("parses lists, rates and name=value", () => {
     const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
     expect(o.bursts).toEqual([1, 32]);

@@ -5,8 +5,8 @@ import { TX_PATHS, type TxPath } from "./pipeline/types.js";
  * QUICK (what --quick changes) only; parseOptions validates every value and
  * names the option in its message.
  */
-export type Section = "throughput" | "features" | "jitter" | "latency" | "dpdk" | "vhost-user";
-export const SECTIONS: readonly Section[] = ["throughput", "features", "jitter", "latency", "dpdk", "vhost-user"];
+export type Section = "throughput" | "features" | "jitter" | "latency" | "dpdk" | "vhost-user" | "net-vhost";
+export const SECTIONS: readonly Section[] = ["throughput", "features", "jitter", "latency", "dpdk", "vhost-user", "net-vhost"];
 
 export interface BenchOptions {
   quick: boolean;
@@ -31,7 +31,7 @@ export interface BenchOptions {
   latencyBursts: number[];
   /** Machine-jitter probe (bare pinned loop on the pipeline's CPUs), ms per repetition, run before the latency runs. */
   jitterDurationMs: number;
-  /** DPDK comparisons (the dpdk and vhost-user sections): bursts, measurement seconds, warm-up seconds. */
+  /** DPDK comparisons (the dpdk, vhost-user and net-vhost sections): bursts, measurement seconds, warm-up seconds. */
   dpdkBursts: number[];
   dpdkDurationS: number;
   dpdkWarmupS: number;
@@ -111,7 +111,9 @@ Runs the tpdk pipeline (gen wire -> device -> virtio-pmd rx -> l2fwd -> virtio-p
 -> device -> sink wire; l2fwd lcore on CPU 0, device thread on CPU 1, both busy-polling)
 one process per configuration and repetition, then writes <out>/<name>.json, .md, .svg.
 dpdk: DPDK's testpmd pair against that pipeline; vhost-user: one DPDK back-end (testpmd
-net_vhost, CPU 1) facing DPDK's front-end and tpdk's (l2fwd net_virtio_user, CPU 0) in turn.
+net_vhost, CPU 1) facing DPDK's front-end and tpdk's (l2fwd net_virtio_user, CPU 0) in turn;
+net-vhost: one DPDK front-end (testpmd net_virtio_user flowgen, CPU 1) facing DPDK's back-end
+and tpdk's (l2fwd net_vhost, CPU 0) in turn.
 
   --quick                 CI mode: a few configurations, short runs (seconds)
   --only LIST             sections: ${SECTIONS.join(",")} (default all)
@@ -131,7 +133,7 @@ net_vhost, CPU 1) facing DPDK's front-end and tpdk's (l2fwd net_virtio_user, CPU
   --jitter-duration MS    machine-jitter probe per repetition: a bare allocation-free loop pinned
                           to each pipeline CPU, before the latency runs (default ${DEFAULTS.jitterDurationMs};
                           --quick runs it too, for ${QUICK.jitterDurationMs} ms)
-  --dpdk-bursts LIST      bursts of the dpdk and vhost-user sections (default ${DEFAULTS.dpdkBursts.join(",")})
+  --dpdk-bursts LIST      bursts of the dpdk, vhost-user and net-vhost sections (default ${DEFAULTS.dpdkBursts.join(",")})
   --dpdk-duration S       their measurement window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         their warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
   --out DIR               results directory (default ${DEFAULTS.out})

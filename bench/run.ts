@@ -12,6 +12,7 @@ import { cpus, loadavg, release, type } from "node:os";
 import { join, resolve } from "node:path";
 import { type CompareOptions, compareWithDpdk, type DpdkSection, TPDK_SHAPE } from "./dpdk/compare.js";
 import { detectDpdk } from "./dpdk/testpmd.js";
+import { type NetVhostSection, compareBackEnds, netVhostCommands } from "./dpdk/net-vhost.js";
 import { type VhostUserSection, compareFrontEnds, vhostUserCommands } from "./dpdk/vhost-user.js";
 import { allowedCpus } from "@tpdk/eal";
 import { fakeJitterRun, jitterNote, jitterProgress, jitterTable } from "./jitter/report.js";
@@ -28,7 +29,7 @@ import type { RunConfig, RunResult } from "./pipeline/types.js";
 import { renderChartSvg } from "./report/chart.js";
 import { markdownReport } from "./report/markdown.js";
 import type { BenchResults, JitterSection, Meta } from "./report/results.js";
-import { dpdkTable, featuresTable, latencyTable, targets, throughputTable, vhostUserTable } from "./report/sections.js";
+import { dpdkTable, featuresTable, latencyTable, netVhostTable, targets, throughputTable, vhostUserTable } from "./report/sections.js";
 import { renderText } from "./report/table.js";
 
 const progress = (line: string): void => {
@@ -160,6 +161,13 @@ function fakeVhostUser(o: BenchOptions): VhostUserSection {
   return { skipped: null, env, commands: vhostUserCommands(o.dpdkBursts, env.hugepages), rows };
 }
 
+/** Synthetic net-vhost rows (--fake). */
+function fakeNetVhost(o: BenchOptions): NetVhostSection {
+  const env = detectDpdk();
+  const v = fakeVhostUser(o);
+  return { skipped: null, env, commands: netVhostCommands(o.dpdkBursts, env.hugepages), rows: v.rows };
+}
+
 function fakeConfig(burst: number): RunConfig {
   return { kind: "throughput", burst, txPath: "push", frameSize: 64, inOrder: true, mrgRxbuf: true, eventIdx: null, queueSize: 1024, rate: null, warmupMs: 0, durationMs: 1000, memoryMb: 256 };
 }
@@ -197,7 +205,7 @@ async function main(): Promise<number> {
   };
   const plan = buildPlan(o);
   progress(`tpdk bench${o.fake ? " (SYNTHETIC: --fake)" : ""}: ${meta.cpu}, ${meta.cpus} CPUs, Node ${meta.node}, load ${meta.loadavgStart.map((x) => x.toFixed(2)).join(" ")}`);
-  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("jitter") ? ` + jitter probe (${o.jitterDurationMs} ms)` : ""}${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}${o.only.includes("vhost-user") ? ` + vhost-user front-ends (bursts ${o.dpdkBursts.join(",")})` : ""}`);
+  progress(`${plan.configs.length} pipeline configurations x ${o.repeat} repetition(s)${o.only.includes("jitter") ? ` + jitter probe (${o.jitterDurationMs} ms)` : ""}${o.only.includes("dpdk") ? ` + DPDK comparison (bursts ${o.dpdkBursts.join(",")})` : ""}${o.only.includes("vhost-user") ? ` + vhost-user front-ends (bursts ${o.dpdkBursts.join(",")})` : ""}${o.only.includes("net-vhost") ? ` + net_vhost back-ends (bursts ${o.dpdkBursts.join(",")})` : ""}`);
   if (cpus().length < 2) progress("warning: fewer than 2 CPUs: the lcore and the device thread share one; numbers will be low");
 
   const jitter: JitterSection | null = o.only.includes("jitter") ? { runs: [], summary: null, failures: [] } : null;
@@ -215,6 +223,11 @@ async function main(): Promise<number> {
     vhostUser = o.fake ? fakeVhostUser(o) : await compareFrontEnds(compareOptions(o));
     if (vhostUser.skipped) progress(vhostUser.skipped);
   }
+  let netVhost: NetVhostSection | null = null;
+  if (o.only.includes("net-vhost")) {
+    netVhost = o.fake ? fakeNetVhost(o) : await compareBackEnds(compareOptions(o));
+    if (netVhost.skipped) progress(netVhost.skipped);
+  }
 
   const byKey = new Map(plan.configs.map((c) => [configKey(c), c]));
   meta.loadavgEnd = loadavg();
@@ -227,6 +240,7 @@ async function main(): Promise<number> {
     jitter,
     dpdk,
     vhostUser,
+    netVhost,
     failures,
     runs: results,
   };
@@ -252,6 +266,9 @@ async function main(): Promise<number> {
   const vt = vhostUserTable(r);
   if (vt) print(`\nvhost-user: one DPDK back-end, DPDK's front-end against tpdk's (64 B; ${vhostUser?.env?.hugeNote ?? ""})\n${renderText(vt)}`);
   if (vhostUser?.skipped) print(`\n${vhostUser.skipped}`);
+  const nt = netVhostTable(r);
+  if (nt) print(`\nnet_vhost: one DPDK front-end, DPDK's back-end against tpdk's (64 B; ${netVhost?.env?.hugeNote ?? ""})\n${renderText(nt)}`);
+  if (netVhost?.skipped) print(`\n${netVhost.skipped}`);
   const checks = targets(r);
   if (checks.some((t) => t.met !== null)) {
     print("\nTargets");
@@ -259,7 +276,7 @@ async function main(): Promise<number> {
   }
   if (failures.length > 0) print(`\n${failures.length} run(s) failed; see ${base}.md`);
   print(`\nWrote ${base}.json, ${base}.md, ${base}.svg (${(meta.elapsedS / 60).toFixed(1)} min)`);
-  const nothing = results.length === 0 && (jitter?.runs.length ?? 0) === 0 && !(vhostUser?.rows.some((row) => row.dpdk.n + row.tpdk.n > 0) ?? false);
+  const nothing = results.length === 0 && (jitter?.runs.length ?? 0) === 0 && !(vhostUser?.rows.some((row) => row.dpdk.n + row.tpdk.n > 0) ?? false) && !(netVhost?.rows.some((row) => row.dpdk.n + row.tpdk.n > 0) ?? false);
   return (failures.length > 0 || (jitter?.failures.length ?? 0) > 0) && nothing ? 1 : 0;
 }
 

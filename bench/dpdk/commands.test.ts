@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FRONT_END_KEYS, type PairOptions, backEndCommand, frontEndCommand } from "./commands.js";
+import { FRONT_END_KEYS, type PairOptions, backEndCommand, forwarderBackEndCommand, frontEndCommand, generatorCommand } from "./commands.js";
 
 const opts = (hugepages: boolean): PairOptions => ({ burst: 1, hugepages, testpmd: "dpdk-testpmd", l2fwd: ["node", "main.js"], tag: "42" });
 const after = (argv: string[], opt: string): string | undefined => argv[argv.indexOf(opt) + 1];
@@ -41,6 +41,28 @@ describe("vhost-user pair command lines", () => {
     expect(after(tpdk, "-l")).toBe("0");
     expect(tpdk).toContain("--busy-poll");
     expect(after(tpdk, "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+    expect(tpdk.slice(tpdk.indexOf("--"))).toEqual(["--", "-p", "0x1", "-T", "0", "--burst=1"]);
+  });
+
+  it("net-vhost roles: DPDK's flowgen front-end on CPU 1 at generatorBurst, either back-end forwarding on CPU 0 at the burst compared", () => {
+    const o = { ...opts(false), generatorBurst: 32 };
+    const gen = generatorCommand(o, "/s");
+    expect(after(gen, "--main-lcore")).toBe("0");
+    expect(after(gen, "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+    expect(gen).toContain("--forward-mode=flowgen");
+    expect(gen).toContain("--burst=32");
+    const dpdk = forwarderBackEndCommand("dpdk", o, "/s");
+    expect(after(dpdk, "--main-lcore")).toBe("1");
+    expect(after(dpdk, "--vdev")).toBe("net_vhost0,iface=/s,queues=1");
+    expect(dpdk).toContain("--forward-mode=mac");
+    expect(dpdk).toContain("--port-topology=loop");
+    expect(dpdk).toContain("--burst=1");
+    expect(after(gen, "--file-prefix")).not.toBe(after(dpdk, "--file-prefix"));
+    const tpdk = forwarderBackEndCommand("tpdk", o, "/s");
+    expect(tpdk.slice(0, 2)).toEqual(["node", "main.js"]);
+    expect(after(tpdk, "-l")).toBe("0");
+    expect(tpdk).toContain("--busy-poll");
+    expect(after(tpdk, "--vdev")).toBe("net_vhost0,iface=/s,queues=1");
     expect(tpdk.slice(tpdk.indexOf("--"))).toEqual(["--", "-p", "0x1", "-T", "0", "--burst=1"]);
   });
 

@@ -19,11 +19,16 @@ import { join } from "node:path";
 
 export type FrontEndKind = "dpdk" | "tpdk";
 
+/** Whose port is compared: the front-end's (net_virtio_user, the vhost-user section) or the back-end's (net_vhost, the net-vhost section). */
+export type PairRole = "front-end" | "back-end";
+
 export interface PairOptions {
   /** Packets per burst of the front-end (and of the back-end unless backEndBurst says otherwise). */
   burst: number;
   /** The back-end's burst when it is not `burst` (the vhost-user section keeps one back-end, at 32, for every run). */
   backEndBurst?: number;
+  /** The generating front-end's burst in the net-vhost section (generatorCommand), the same in every run. */
+  generatorBurst?: number;
   /** Free hugepages for every process of the pair; else --no-huge. */
   hugepages: boolean;
   /** How to start testpmd (an absolute path, or the name for display). */
@@ -116,4 +121,40 @@ export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string
     "0",
     `--burst=${o.burst}`,
   ];
+}
+
+/**
+ * The net-vhost section's pair, roles swapped: the compared side is the
+ * vhost-user back-end (a net_vhost port, listening) and forwards what it
+ * receives back to the front-end; the fixed side is DPDK's front-end
+ * (testpmd, net_virtio_user, flowgen), which generates 60-byte frames and
+ * counts what comes back.
+ *
+ *   generator (CPU 1)   testpmd, net_virtio_user0, flowgen, --burst=generatorBurst
+ *   forwarder (CPU 0)   dpdk: testpmd, net_vhost0, mac forwarding, port topology loop
+ *                       tpdk: l2fwd, net_vhost0, one lcore, -p 0x1 (MACs rewritten)
+ */
+export function generatorCommand(o: PairOptions, sock: string): string[] {
+  // Main lcore on CPU 0 (statistics only), forwarding lcore 1 on CPU 1.
+  return [
+    o.testpmd,
+    ...ealArgs(o, 0, prefixOf(o, "virtio")),
+    "--vdev",
+    `net_virtio_user0,path=${sock},${FRONT_END_KEYS}`,
+    "--",
+    "--forward-mode=flowgen",
+    "--txpkts=60",
+    ...fwdArgs(o.generatorBurst ?? o.burst),
+  ];
+}
+
+/** The vhost-user back-end under test, listening at `sock`, its forwarding core on CPU 0. */
+export function forwarderBackEndCommand(kind: FrontEndKind, o: PairOptions, sock: string): string[] {
+  const vdev = `net_vhost0,iface=${sock},queues=1`;
+  if (kind === "dpdk") {
+    // Main lcore on CPU 1 (statistics only), forwarding lcore 0 on CPU 0.
+    return [o.testpmd, ...ealArgs(o, 1, prefixOf(o, "vhost")), "--vdev", vdev, "--", "--forward-mode=mac", "--port-topology=loop", ...fwdArgs(o.burst)];
+  }
+  // l2fwd's lcore 0 pinned to CPU 0, busy-polling; the port's rings are processed inside its rxBurst/txBurst (no device thread).
+  return [...o.l2fwd, "-l", "0", ...memArgs(o.hugepages), "--busy-poll", "--vdev", vdev, "--", "-p", "0x1", "-T", "0", `--burst=${o.burst}`];
 }

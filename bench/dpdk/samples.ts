@@ -1,8 +1,8 @@
 /**
- * The back-end testpmd's port statistics, as it prints them every second
+ * The generating testpmd's port statistics, as it prints them every second
  * (`--stats-period=1`), turned into rates. The delivered rate of a
- * vhost-user pair is the back-end port's RX-packets: the frames that made
- * the round trip through whichever front-end faces it.
+ * vhost-user pair is the generator port's RX-packets: the frames that made
+ * the round trip through whichever forwarder faces it.
  */
 
 /** One periodic statistics block: when it arrived (performance.now(), ms) and the port's cumulative RX-packets. */

@@ -1,18 +1,32 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
-import { type FrontEndKind, MEM_MB, type PairOptions, backEndCommand, frontEndCommand, prefixOf, runtimeDir } from "./commands.js";
+import {
+  type FrontEndKind,
+  MEM_MB,
+  type PairOptions,
+  type PairRole,
+  backEndCommand,
+  forwarderBackEndCommand,
+  frontEndCommand,
+  generatorCommand,
+  prefixOf,
+  runtimeDir,
+} from "./commands.js";
 import { RxSampler, windowRate } from "./samples.js";
 
 /**
  * Runs a vhost-user pair (commands.ts): DPDK's back-end facing DPDK's or
  * tpdk's front-end, one forwarding core each, the back-end on CPU 1 and the
- * front-end on CPU 0, the same CPUs as tpdk's device thread and lcore.
+ * front-end on CPU 0, the same CPUs as tpdk's device thread and lcore; or,
+ * roles swapped (the net-vhost section), DPDK's generating front-end on
+ * CPU 1 facing DPDK's or tpdk's forwarding back-end on CPU 0.
  *
- * Delivered rate = RX-packets of the back-end's port (frames that made the
+ * Delivered rate = RX-packets of the generator's port (frames that made the
  * round trip), from the port statistics it prints every second (samples.ts).
  * With DPDK's front-end this is the "DPDK pair" of the dpdk section; the
- * vhost-user section alternates both front-ends against the same back-end.
+ * vhost-user section alternates both front-ends against the same back-end,
+ * the net-vhost section both back-ends against the same front-end.
  */
 
 export const TESTPMD = "dpdk-testpmd";
@@ -101,51 +115,56 @@ export interface DpdkRunOptions extends PairOptions {
 }
 
 /**
- * Run the DPDK back-end facing one front-end for warm-up + duration and
- * measure. Rejects with the tail of both sides' output when a side fails to
- * start, no traffic comes back or no statistics come.
+ * Run a vhost-user pair for warm-up + duration and measure. `role` says
+ * which side is compared: "front-end" (the vhost-user section and the DPDK
+ * pair): DPDK's flowgen back-end listens and `kind`'s front-end connects;
+ * "back-end" (the net-vhost section): `kind`'s back-end listens and DPDK's
+ * flowgen front-end connects. Either way the generator's RX is the
+ * delivered rate. Rejects with the tail of both sides' output when a side
+ * fails to start, no traffic comes back or no statistics come.
  */
-export async function runVhostPair(o: DpdkRunOptions, front: FrontEndKind): Promise<DpdkRun> {
+export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: PairRole = "front-end"): Promise<DpdkRun> {
   const sock = `/tmp/tpdk-bench-${process.pid}.sock`;
   rmSync(sock, { force: true });
-  const backCmd = backEndCommand(o, sock);
-  const frontCmd = frontEndCommand(front, o, sock);
+  // The server (the vhost-user back-end) starts first; the client connects once the socket exists.
+  const serverCmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
+  const clientCmd = role === "front-end" ? frontEndCommand(kind, o, sock) : generatorCommand(o, sock);
+  const sampled: "server" | "client" = role === "front-end" ? "server" : "client";
+  const compared = `${kind} ${role}`;
   const sampler = new RxSampler();
-  const logs = { back: "", front: "" };
-  const keep = (k: "back" | "front", d: string): void => {
+  const logs = { server: "", client: "" };
+  const keep = (k: "server" | "client", d: string): void => {
     logs[k] = (logs[k] + d).slice(-20_000);
+    if (k === sampled) sampler.push(d, performance.now());
   };
-  const tails = (): string => `front-end (${front}):\n${tailOf(logs.front)}\nback-end:\n${tailOf(logs.back)}`;
-  const back = spawn(backCmd[0]!, backCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  let frontP: ChildProcess | null = null;
-  back.stdout!.setEncoding("utf8").on("data", (d: string) => {
-    keep("back", d);
-    sampler.push(d, performance.now());
-  });
-  back.stderr!.setEncoding("utf8").on("data", (d: string) => keep("back", d));
-  const backExit = exited(back);
+  const tails = (): string => `client:\n${tailOf(logs.client)}\nserver (back-end):\n${tailOf(logs.server)}`;
+  const server = spawn(serverCmd[0]!, serverCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let client: ChildProcess | null = null;
+  server.stdout!.setEncoding("utf8").on("data", (d: string) => keep("server", d));
+  server.stderr!.setEncoding("utf8").on("data", (d: string) => keep("server", d));
+  const serverExit = exited(server);
   try {
-    await waitFor(() => existsSync(sock), 10_000, backExit, () => `the back-end testpmd did not create ${sock}:\n${tailOf(logs.back)}`);
-    frontP = spawn(frontCmd[0]!, frontCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    frontP.stdout!.setEncoding("utf8").on("data", (d: string) => keep("front", d));
-    frontP.stderr!.setEncoding("utf8").on("data", (d: string) => keep("front", d));
-    const anyExit = Promise.race([backExit, exited(frontP)]);
+    await waitFor(() => existsSync(sock), 10_000, serverExit, () => `the back-end did not create ${sock}:\n${tailOf(logs.server)}`);
+    client = spawn(clientCmd[0]!, clientCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    client.stdout!.setEncoding("utf8").on("data", (d: string) => keep("client", d));
+    client.stderr!.setEncoding("utf8").on("data", (d: string) => keep("client", d));
+    const anyExit = Promise.race([serverExit, exited(client)]);
     // Wait for traffic, then warm up, then measure.
-    await waitFor(() => sampler.flowing, 20_000, anyExit, () => `no traffic between the back-end and the ${front} front-end:\n${tails()}`);
+    await waitFor(() => sampler.flowing, 20_000, anyExit, () => `no traffic through the ${compared}:\n${tails()}`);
     await sleepOrExit(o.warmupS * 1000, anyExit, tails);
     const from = sampler.samples.length - 1;
-    const cpu0 = cpuTicks(back.pid) + cpuTicks(frontP.pid);
+    const cpu0 = cpuTicks(server.pid) + cpuTicks(client.pid);
     const c0 = performance.now();
     await sleepOrExit(o.durationS * 1000 + 1100, anyExit, tails);
-    const cpu1 = cpuTicks(back.pid) + cpuTicks(frontP.pid);
+    const cpu1 = cpuTicks(server.pid) + cpuTicks(client.pid);
     const c1 = performance.now();
     const w = windowRate(sampler.samples, from);
     if (!w) throw new Error(`testpmd printed too few statistics (${sampler.samples.length})`);
     const cpuShare = (((cpu1 - cpu0) / CLK_TCK) * 1000) / (2 * (c1 - c0));
     return { burst: o.burst, pps: w.pps, windowS: w.windowS, cpuShare, samples: w.perSecond };
   } finally {
-    await stop(frontP);
-    await stop(back);
+    await stop(client);
+    await stop(server);
     rmSync(sock, { force: true });
     for (const side of ["vhost", "virtio"] as const) rmSync(runtimeDir(prefixOf(o, side)), { recursive: true, force: true });
   }

@@ -47,6 +47,17 @@ describe("markdownReport with only the vhost-user section", () => {
     expect(md).not.toContain("- Method: each configuration");
   });
 
+  it("the net-vhost section: its own heading, table and the front-end's and both back-ends' command lines", () => {
+    const r = vhostOnly([]);
+    r.vhostUser = null;
+    r.netVhost = { skipped: null, env: null, commands: { frontEnd: "dpdk-testpmd GEN", dpdk: "dpdk-testpmd VHOST", tpdk: "node l2fwd VHOST" }, rows: [row(32, [10], [5])] };
+    const md = markdownReport(r, "x.svg");
+    expect(md).toContain("## net_vhost: same front-end, two back-ends");
+    expect(md).not.toContain("## vhost-user");
+    expect(md).toContain("| 32 | 10 | 5 | 100 | 200 | 6.72 | 3.36 | 50 % | 92/95 | 1/1 |");
+    expect(md).toContain("dpdk-testpmd GEN\ndpdk-testpmd VHOST\nnode l2fwd VHOST");
+  });
+
   it("a skipped section says why", () => {
     const r = vhostOnly([]);
     r.vhostUser = { skipped: "vhost-user section skipped: dpdk-testpmd not found", env: null, commands: null, rows: [] };

@@ -2,7 +2,7 @@ import { fmt } from "../lib/summary.js";
 import { describe, fmtRate } from "../pipeline/plan.js";
 import type { BenchResults } from "./results.js";
 import { jitterNote, jitterTable } from "../jitter/report.js";
-import { dpdkTable, featuresTable, latencyTable, targets, throughputTable, vhostUserTable } from "./sections.js";
+import { dpdkTable, featuresTable, latencyTable, netVhostTable, targets, throughputTable, vhostUserTable } from "./sections.js";
 import { renderMarkdown } from "./table.js";
 
 /** The markdown report (<name>.md), with the chart (<name>.svg) beside it. */
@@ -25,7 +25,7 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
         `${o.repeat} repetition${o.repeat > 1 ? "s" : ""}, repetitions interleaved; figures are the median with the min–max range in parentheses.`,
     );
   }
-  if (r.dpdk || r.vhostUser) {
+  if (r.dpdk || r.vhostUser || r.netVhost) {
     out.push(
       `- DPDK comparisons: ${o.dpdkWarmupS} s warm-up, then a ${o.dpdkDurationS} s window per run, DPDK's run and tpdk's alternating at each burst, ${o.repeat} repetition${o.repeat > 1 ? "s" : ""}; median (min–max).`,
     );
@@ -131,6 +131,30 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
         out.push(v.commands.backEnd);
         out.push(v.commands.dpdk);
         out.push(v.commands.tpdk);
+        out.push("```");
+      }
+    }
+    out.push("");
+  }
+  const nv = r.netVhost;
+  if (nv) {
+    out.push("## net_vhost: same front-end, two back-ends");
+    out.push("");
+    if (nv.skipped) out.push(nv.skipped);
+    else {
+      out.push(
+        `One dpdk-testpmd front-end (a net_virtio_user port in flowgen mode, burst 32: generates 64 B frames and counts what comes back) on CPU 1 faces, in alternating runs, DPDK's back-end (testpmd, a net_vhost port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_vhost port forwarding to itself, its rings processed inside rxBurst/txBurst), each on CPU 0 with one forwarding core; the front-end's keys: split ring, IN_ORDER, MRG_RXBUF, 256 entries. Delivered: what the front-end receives back. ${nv.env?.version ?? ""}; ${nv.env?.hugeNote ?? ""}.`,
+      );
+      out.push("");
+      const t = netVhostTable(r);
+      if (t) out.push(renderMarkdown(t));
+      out.push("");
+      for (const row of nv.rows) for (const f of row.failures) out.push(`- burst ${row.burst}: ${f.split("\n")[0]}`);
+      if (nv.commands) {
+        out.push("```sh");
+        out.push(nv.commands.frontEnd);
+        out.push(nv.commands.dpdk);
+        out.push(nv.commands.tpdk);
         out.push("```");
       }
     }

@@ -3,6 +3,7 @@ import type { CaseSummary } from "../pipeline/aggregate.js";
 import type { RunFailure } from "../pipeline/spawn.js";
 import type { RunResult } from "../pipeline/types.js";
 import type { DpdkSection } from "../dpdk/compare.js";
+import type { NetVhostSection } from "../dpdk/net-vhost.js";
 import type { VhostUserSection } from "../dpdk/vhost-user.js";
 import type { JitterSummary } from "../jitter/stats.js";
 import type { JitterRun } from "../jitter/types.js";
@@ -25,6 +26,8 @@ export interface BenchResults {
   dpdk: DpdkSection | null;
   /** Absent in results written before the section existed; null when not run. */
   vhostUser?: VhostUserSection | null;
+  /** Absent in results written before the section existed; null when not run. */
+  netVhost?: NetVhostSection | null;
   failures: RunFailure[];
   /** Every pipeline run's raw result. */
   runs: RunResult[];

@@ -87,6 +87,11 @@ export function vhostUserTable(r: BenchResults): Table | null {
   return v && !v.skipped ? comparisonTable(v.rows) : null;
 }
 
+export function netVhostTable(r: BenchResults): Table | null {
+  const v = r.netVhost;
+  return v && !v.skipped ? comparisonTable(v.rows) : null;
+}
+
 /** 64-byte frames plus preamble, start delimiter and inter-frame gap, in bits. */
 const WIRE_BITS_64 = (64 + 20) * 8;
 
