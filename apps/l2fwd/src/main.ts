@@ -226,10 +226,13 @@ function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
   const port = bus.ports[p]!;
   const dev = bus.devices[p];
   let txRingFull = 0;
-  for (const x of port.xstats()) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
+  const xstats = port.xstats();
+  for (const x of xstats) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
   if (!dev) {
     // A vhost-user port: what the back-end did with the frames is its own to count.
-    return { missed: 0, delivered: port.stats().opackets, rxNombuf: port.stats().rx_nombuf, txRingFull, wireWriteErrors: 0, wireLastWriteError: null };
+    const c: WireCounters = { missed: 0, delivered: port.stats().opackets, rxNombuf: port.stats().rx_nombuf, txRingFull, wireWriteErrors: 0, wireLastWriteError: null };
+    // A net_vhost port's front-end is untrusted: what it got wrong (bad descriptors, protocol errors) is in its xstats.
+    return bus.vhostPort(p) ? { ...c, xstats: nonZero(xstats) } : c;
   }
   const wire = dev.wireStats();
   // Frames the wire took but could not write out: failed writes or sends, and
@@ -244,6 +247,13 @@ function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
     wireWriteErrors: notWritten,
     wireLastWriteError: wire.lastWriteError,
   };
+}
+
+/** The xstats that are not zero, by name (cold). */
+function nonZero(xs: readonly { name: string; value: number }[]): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const x of xs) if (x.value !== 0) o[x.name] = x.value;
+  return o;
 }
 
 /**

@@ -39,4 +39,10 @@ describe("l2fwd statistics", () => {
     expect(o.ports[1]).toMatchObject({ port: 1, tx: 990, dropped: 10, wire_delivered: 990, wire_write_errors: 0 });
     expect(o.total).toEqual({ rx: 1000, tx: 990, dropped: 10 });
   });
+
+  it("--json carries a net_vhost port's non-zero xstats, and no xstats field for other ports", () => {
+    const o = JSON.parse(formatJson(2, ports, ports, 1, [{ missed: 0, delivered: 0, xstats: { rx_q0_addr_outside_memory: 3, vhost_connections: 1 } }, { missed: 0, delivered: 990 }]));
+    expect(o.ports[0].xstats).toEqual({ rx_q0_addr_outside_memory: 3, vhost_connections: 1 });
+    expect(o.ports[1]).not.toHaveProperty("xstats");
+  });
 });

@@ -47,6 +47,8 @@ export interface WireCounters {
   readonly wireWriteErrors?: number;
   /** Why the last write failed (ENOSPC, EACCES, ...; "socket closed"), when one did. */
   readonly wireLastWriteError?: string | null;
+  /** net_vhost ports: the xstats that are not zero (descriptor errors by kind, connections, protocol errors...), for --json. */
+  readonly xstats?: Readonly<Record<string, number>>;
 }
 
 export function readCounters(mem: Memory, statsOffset: number, ports: readonly number[]): PortCounters[] {
@@ -119,11 +121,12 @@ export function formatJson(
   return JSON.stringify({ t: Math.round(t * 1000) / 1000, ports, total: { rx, tx, dropped } });
 }
 
-function wireFields(w: WireCounters): Record<string, number> {
-  const o: Record<string, number> = { missed: w.missed, wire_delivered: w.delivered };
+function wireFields(w: WireCounters): Record<string, number | Readonly<Record<string, number>>> {
+  const o: Record<string, number | Readonly<Record<string, number>>> = { missed: w.missed, wire_delivered: w.delivered };
   if (w.rxNombuf !== undefined) o.rx_nombuf = w.rxNombuf;
   if (w.txRingFull !== undefined) o.tx_ring_full = w.txRingFull;
   if (w.wireWriteErrors !== undefined) o.wire_write_errors = w.wireWriteErrors;
+  if (w.xstats !== undefined) o.xstats = w.xstats;
   return o;
 }
 

@@ -8,5 +8,6 @@ export * from "./dist-url.js";
 export * from "./varied-frames.js";
 export * from "./testpmd.js";
 export * from "./fake-vhost-backend.js";
+export * from "./hostile-frontend.js";
 export * from "./qemu-guest.js";
 export * from "./peer-session.js";

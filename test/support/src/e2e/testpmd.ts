@@ -167,6 +167,11 @@ export class WatchedL2fwd {
     });
   }
 
+  /** The child's PID (for /proc checks: its fds, its mappings). */
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
   async waitFor(re: RegExp, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!re.test(this.stdout + this.stderr)) {
