@@ -3,6 +3,7 @@
 // --rxq=2 --txq=2. l2fwd polls queue 0 of each port, as DPDK's l2fwd does
 // (one RX and one TX queue per port, no option for more); an application
 // that wants every pair polls each queue, as testpmd does with its streams.
+import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Eal } from "@tpdk/eal";
@@ -54,6 +55,28 @@ async function linkUp(r: Rig, pmd: Testpmd): Promise<void> {
   expect(r.port.linkStatus().up, `link up once testpmd enabled its rings:\n${pmd.output}`).toBe(true);
 }
 
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** This process's open eventfds, memfds and sockets (what a front-end's session holds here). */
+function frontEndFds(): string {
+  const out: string[] = [];
+  for (const f of readdirSync("/proc/self/fd")) {
+    try {
+      const l = readlinkSync(`/proc/self/fd/${f}`);
+      if (/eventfd|memfd|socket/.test(l)) out.push(l);
+    } catch {
+      // closed meanwhile (readdir's own fd)
+    }
+  }
+  return out.sort().join(" ");
+}
+
 const xstat = (r: Rig, name: string): number => r.port.xstats().find((x) => x.name === name)!.value;
 
 describe.skipIf(missing !== null)(`net_vhost through the API, two queue pairs, against testpmd${missing ? ` (skipped: ${missing})` : ""}`, () => {
@@ -97,6 +120,65 @@ describe.skipIf(missing !== null)(`net_vhost through the API, two queue pairs, a
     expect([xstat(r, "rx_q0_good_packets"), xstat(r, "rx_q1_good_packets")]).toEqual(got);
     expect(r.port.stats().ipackets).toBe(sent!.txPackets);
   }, 60_000);
+
+  it("testpmd killed while sending on both pairs and restarted: link down then up, the second testpmd's frames all counted on both queues, no fd or mbuf leaked", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const sock = join(t.dir, "vhost.sock");
+    const r = rig(sock);
+    const start = (prefix: string): Testpmd => {
+      const p = Testpmd.start({ vdev: `net_virtio_user0,path=${sock},queues=${PAIRS}`, mode: "txonly", cpu: 1, prefix, extra: ["--txpkts=60", `--rxq=${PAIRS}`, `--txq=${PAIRS}`] });
+      cleanups.push(() => p.kill());
+      return p;
+    };
+    const got = [0, 0];
+    let downAt: number[] | null = null;
+    const burst = new Uint32Array(32);
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        for (let q = 0; q < PAIRS; q++) {
+          const n = rxBurst(0, q, burst, 32);
+          r.mbufs.freeBulk(burst, n);
+          got[q]! += n;
+        }
+        // The first pass that sees the link down: the killed testpmd's rings are stopped, nothing more of it comes.
+        if (downAt === null && !r.port.linkStatus().up && got[0]! + got[1]! > 0) downAt = [...got];
+        await sleep(0);
+      }
+    })();
+    const fds0 = frontEndFds();
+    const first = start("nv-api-kill1");
+    await first.waitFor(/testpmd> /, 30_000);
+    await linkUp(r, first);
+    first.command("start");
+    await until(() => got[0]! > 0 && got[1]! > 0, 10_000, "traffic on both queues from the first testpmd");
+    await sleep(300);
+    await first.kill();
+    await until(() => downAt !== null, 10_000, "link down after testpmd was killed");
+    const second = start("nv-api-kill2");
+    await second.waitFor(/testpmd> /, 30_000);
+    await linkUp(r, second);
+    second.command("start");
+    await sleep(700);
+    const [sent] = await second.stop();
+    const want = downAt![0]! + downAt![1]! + sent!.txPackets;
+    await until(() => got[0]! + got[1]! >= want, 5000, "the second testpmd's frames");
+    await sleep(100);
+    polling = false;
+    await poll;
+    expect(got[0]! - downAt![0]!, "queue 0 after the restart").toBeGreaterThan(0);
+    expect(got[1]! - downAt![1]!, "queue 1 after the restart").toBeGreaterThan(0);
+    expect(got[0]! + got[1]!).toBe(want);
+    // The second testpmd goes too: every fd the front-ends sent (memory, kicks, calls) and their sockets are closed.
+    await second.kill();
+    await until(() => !r.port.linkStatus().up, 10_000, "link down after the second testpmd");
+    expect(frontEndFds()).toBe(fds0);
+    expect(r.port.backend.counters).toMatchObject({ connections: 2, disconnects: 2, protocolErrors: 0 });
+    expect(xstat(r, "vhost_quiesce_stuck")).toBe(0);
+    console.log(`net_vhost API, queues=2, testpmd killed: ${downAt!.join("+")} before the kill, the second sent ${sent!.txPackets}, received ${got[0]! - downAt![0]!}+${got[1]! - downAt![1]!}`);
+    // Cleanup (afterEach) closes the port and checks that every mbuf is back in the pool.
+  }, 90_000);
 
   it("both TX queues into testpmd rxonly on both pairs: every frame the port took is counted by testpmd", async () => {
     const t = tempDir();
