@@ -36,13 +36,13 @@ const { workerData, parentPort } = require("node:worker_threads");
 (async () => {
   const { Memory } = await import(workerData.ealUrl);
   const { Mbufs } = await import(workerData.mbufUrl);
-  const { RxQueue, TxQueue, bindThreadMemory } = await import(workerData.pmdUrl);
+  const { attachRxQueue, attachTxQueue, bindThreadMemory } = await import(workerData.pmdUrl);
   const { sab, q, stopIndex, sportOff, seqOff } = workerData;
   const mem = Memory.attach(sab);
   bindThreadMemory(mem);
   const mbufs = new Mbufs(mem);
-  const rxq = RxQueue.attach(mem, 0, q);
-  const txq = TxQueue.attach(mem, 0, q);
+  const rxq = attachRxQueue(mem, 0, q); // split or packed, as the port negotiated
+  const txq = attachTxQueue(mem, 0, q);
   const arr = new Uint32Array(32);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   const last = new Map(); // flow -> last sequence number seen on this queue
@@ -100,13 +100,19 @@ afterEach(async () => {
 
 describe("multiqueue across threads", () => {
   // linkUpAtStart false: the link comes up only after start(), so no frame arrives before VQ_PAIRS_SET.
-  it.each([true, false])("two lcores, two queue pairs: every frame accounted for, one flow per queue in order, every mbuf back (link up at start: %s)", async (linkUpAtStart) => {
+  // packed: packed rings (virtio 1.2 §2.8) for every queue, the control queue included.
+  it.each([
+    { linkUpAtStart: true, packed: false },
+    { linkUpAtStart: false, packed: false },
+    { linkUpAtStart: true, packed: true },
+    { linkUpAtStart: false, packed: true },
+  ])("two lcores, two queue pairs: every frame accounted for, one flow per queue in order, every mbuf back (link up at start: $linkUpAtStart, packed: $packed)", async ({ linkUpAtStart, packed }) => {
     const mem = Memory.create(64 << 20);
     const vhost = new Vhost(mem, { maxSleepMs: 1 });
     const wire = parseWireSpec("virtio0", new Map([["wire", "gen"], ["count", String(FRAMES)], ["flows", String(FLOWS)], ["check", "1"]]));
-    const dev = vhost.addDevice({ name: "virtio0", wire, queuePairs: 2, linkUp: linkUpAtStart });
+    const dev = vhost.addDevice({ name: "virtio0", wire, queuePairs: 2, linkUp: linkUpAtStart, ...(packed ? { offer: { RING_PACKED: true } } : {}) });
     await vhost.start();
-    const port = VirtioPort.probe(mem, { portId: 0, transportOffset: dev.transportOffset, options: { queueSize: 256 } });
+    const port = VirtioPort.probe(mem, { portId: 0, transportOffset: dev.transportOffset, options: { queueSize: 256, ...(packed ? { packedVq: true } : {}) } });
     const workers: Worker[] = [];
     cleanup = async () => {
       for (const w of workers) await w.terminate();
@@ -117,7 +123,8 @@ describe("multiqueue across threads", () => {
       }
       await vhost.stop().catch(() => {});
     };
-    expect(v.featureNames(port.features())).toEqual(expect.arrayContaining(["CTRL_VQ", "MQ"]));
+    expect(v.featureNames(port.features())).toEqual(expect.arrayContaining(packed ? ["CTRL_VQ", "MQ", "RING_PACKED"] : ["CTRL_VQ", "MQ"]));
+    expect(port.packed).toBe(packed);
     expect(port.maxQueuePairs).toBe(2);
     const pool = Mempool.create(mem, "mq", { n: 4096, cacheSize: 0 });
     port.configure(2, 2);

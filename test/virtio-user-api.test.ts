@@ -8,7 +8,8 @@ import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { Testpmd, tempDir, testpmdMissing } from "@tpdk/testing/e2e";
 import { VhostUserTransport, parseVirtioUserArgs } from "@tpdk/vhost-user";
-import { VirtioPort, bindThreadMemory, rxBurst } from "@tpdk/virtio-pmd";
+import { type VirtioPmdOptions, VirtioPort, bindThreadMemory, rxBurst } from "@tpdk/virtio-pmd";
+import { NET_CFG_MAC, SPACE_DEVICE_CFG, featureNames } from "@tpdk/virtio";
 
 const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -26,7 +27,7 @@ interface Rig {
 }
 
 /** EAL on a memfd, a pool, and a net_virtio_user port on `sock` with `queues` pairs, started. */
-async function rig(sock: string, queues: number, dataRoom: number): Promise<Rig> {
+async function rig(sock: string, queues: number, dataRoom: number, options: VirtioPmdOptions = {}): Promise<Rig & { t: VhostUserTransport }> {
   const eal = Eal.init({ sharedMemory: true, noHuge: true, memoryMb: 128, lcores: [0] });
   cleanups.push(() => eal.close());
   bindThreadMemory(eal.mem);
@@ -34,7 +35,7 @@ async function rig(sock: string, queues: number, dataRoom: number): Promise<Rig>
   const user = parseVirtioUserArgs("net_virtio_user0", new Map([["path", sock]]), 256, undefined);
   const t = VhostUserTransport.open(eal.mem, native!, eal.memoryFd, "net_virtio_user0", { ...user, queues });
   cleanups.push(() => t.close());
-  const port = VirtioPort.probe(eal.mem, { portId: 0, name: "net_virtio_user0", transport: t, options: { queueSize: 256 } });
+  const port = VirtioPort.probe(eal.mem, { portId: 0, name: "net_virtio_user0", transport: t, options: { queueSize: 256, ...options } });
   cleanups.push(() => {
     port.stop();
     port.close();
@@ -46,7 +47,7 @@ async function rig(sock: string, queues: number, dataRoom: number): Promise<Rig>
     port.txQueueSetup(q);
   }
   port.start();
-  return { eal, pool, mbufs: new Mbufs(eal.mem), port };
+  return { eal, pool, mbufs: new Mbufs(eal.mem), port, t };
 }
 
 /** Poll every RX queue until `ms` pass; frees what it receives through `look`. */
@@ -69,14 +70,17 @@ async function drain(r: Rig, queues: number, ms: number, look: (q: number, m: nu
 }
 
 describe.skipIf(missing !== null)(`net_virtio_user through the API against testpmd${missing ? ` (skipped: ${missing})` : ""}`, () => {
-  it("two queue pairs: VQ_PAIRS_SET enables both, testpmd sends on both, every frame is received", async () => {
+  // packed: packed rings (virtio 1.2 §2.8) on every queue, the control queue (answered in the front-end) included.
+  it.each([false, true])("two queue pairs: VQ_PAIRS_SET enables both, testpmd sends on both, every frame is received (packed_vq=%s)", async (packed) => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const sock = join(t.dir, "vhost.sock");
     const pmd = Testpmd.start({ vdev: `net_vhost0,iface=${sock},queues=2`, mode: "txonly", cpu: 1, prefix: "vu-mq", extra: ["--txpkts=60", "--rxq=2", "--txq=2"] });
     cleanups.push(() => pmd.kill());
     await pmd.waitFor(/testpmd> /, 30_000);
-    const r = await rig(sock, 2, 2176);
+    const r = await rig(sock, 2, 2176, packed ? { packedVq: true } : {});
+    expect(r.port.packed).toBe(packed);
+    expect(featureNames(r.port.features())).toEqual(expect.arrayContaining(["CTRL_VQ", "MQ"]));
     pmd.command("start");
     const during = drain(r, 2, 1500, () => undefined);
     await sleep(700);
@@ -85,6 +89,27 @@ describe.skipIf(missing !== null)(`net_virtio_user through the API against testp
     expect(got[0]).toBeGreaterThan(0);
     expect(got[1]).toBeGreaterThan(0);
     expect(got[0]! + got[1]!).toBe(sent!.txPackets);
+  }, 60_000);
+
+  it("packed_vq=1 with mac=: MAC_ADDR_SET on the packed control queue sets the MAC, testpmd's frames all arrive", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const sock = join(t.dir, "vhost.sock");
+    const pmd = Testpmd.start({ vdev: `net_vhost0,iface=${sock},queues=1`, mode: "txonly", cpu: 1, prefix: "vu-pmac", extra: ["--txpkts=60"] });
+    cleanups.push(() => pmd.kill());
+    await pmd.waitFor(/testpmd> /, 30_000);
+    const mac = [0x02, 0, 0, 0, 0x0a, 0x01];
+    const r = await rig(sock, 1, 2176, { packedVq: true, mac: Uint8Array.from(mac) });
+    expect(featureNames(r.port.features())).toEqual(expect.arrayContaining(["RING_PACKED", "CTRL_VQ", "CTRL_MAC_ADDR"]));
+    // The front-end's config mac shows what the driver's MAC_ADDR_SET carried (the driver never writes the config).
+    expect(mac.map((_, i) => r.t.read(SPACE_DEVICE_CFG, NET_CFG_MAC + i, 1))).toEqual(mac);
+    pmd.command("start");
+    const during = drain(r, 1, 1500, () => undefined);
+    await sleep(500);
+    const [sent] = await pmd.stop();
+    const got = await during;
+    expect(got[0]).toBeGreaterThan(0);
+    expect(got[0]).toBe(sent!.txPackets);
   }, 60_000);
 
   it("MRG_RXBUF: 1500-byte frames into 512-byte buffers arrive as whole multi-segment chains", async () => {

@@ -65,10 +65,10 @@ export class VdevPorts {
       vhost = v;
       for (const p of builtin) {
         // A vdev's mac= is its device's MAC (the driver reads it from the config).
-        // packed_vq=1: the device offers RING_PACKED (and then one pair without a control queue, offer.ts).
+        // packed_vq=1: the device offers RING_PACKED too (the control queue and MQ with it, offer.ts).
         const packed = p.driver.packedVq === true;
         devices[p.portId] = v.addDevice({
-          name: p.name, wire: p.wire, queuePairs: packed ? 1 : opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}), ...(packed ? { offer: { RING_PACKED: true } } : {}),
+          name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}), ...(packed ? { offer: { RING_PACKED: true } } : {}),
         });
       }
       await v.start();

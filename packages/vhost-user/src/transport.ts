@@ -365,7 +365,7 @@ export class VhostUserTransport implements VirtioTransport {
       throw withStep(e, "DRIVER_OK (ring setup)");
     }
     const cq = this.queues[this.ctrlIndex]!;
-    if (cq.enabled) this.ctrl.attach(cq.desc, cq.avail, cq.used, cq.size);
+    if (cq.enabled) this.ctrl.attach(cq.desc, cq.avail, cq.used, cq.size, this.packed());
     this.ringsUp = true;
     this.kickTimer ??= setInterval(() => this.forwardKicks(), KICK_FORWARD_MS).unref();
   }

@@ -8,6 +8,8 @@ import {
   STATUS_DRIVER_OK,
   STATUS_FAILED,
   USED_IDX,
+  VRING_PACKED_DESC_F_AVAIL,
+  VRING_PACKED_DESC_F_USED,
 } from "@tpdk/virtio";
 import type { DeviceConfig } from "./config.js";
 import {
@@ -18,6 +20,7 @@ import {
   QINFO_AVAIL,
   QINFO_BYTES,
   QINFO_SERVED,
+  QINFO_SERVED_PACKED,
   QINFO_USED,
 } from "./device/layout.js";
 import { type DeviceStats, readDeviceStats } from "./device/stats.js";
@@ -89,7 +92,19 @@ export class VhostDevice {
     if ((st & STATUS_DRIVER_OK) === 0 || (st & (STATUS_FAILED | STATUS_DEVICE_NEEDS_RESET)) !== 0) return true;
     for (let p = 0; p < this.queuePairs; p++) {
       const b = (t + DEV_QINFO + (2 * p + 1) * QINFO_BYTES) >>> 2;
-      if (Atomics.load(mem.u32, b + (QINFO_SERVED >>> 2)) === 0) continue;
+      const served = Atomics.load(mem.u32, b + (QINFO_SERVED >>> 2));
+      if (served === 0) continue;
+      if (served === QINFO_SERVED_PACKED) {
+        // Packed ring (virtio 1.2 §2.8): drained when the descriptor the device reads next is not
+        // available under its wrap counter (§2.8.1). Pairs with the device's Atomics.store of the
+        // position after its TX pass, and the flags' load with the driver's store of them.
+        const pos = Atomics.load(mem.u32, b + (QINFO_USED >>> 2));
+        const desc = mem.u32[b + (QINFO_AVAIL >>> 2)]!;
+        const f = Atomics.load(mem.u16, (desc + 16 * (pos & 0x7fff) + 14) >>> 1);
+        const wrap = pos >>> 15;
+        if (((f & VRING_PACKED_DESC_F_AVAIL) !== 0) === (wrap !== 0) && ((f & VRING_PACKED_DESC_F_USED) !== 0) !== (wrap !== 0)) return false;
+        continue;
+      }
       const avail = mem.u32[b + (QINFO_AVAIL >>> 2)]!;
       const used = mem.u32[b + (QINFO_USED >>> 2)]!;
       if (Atomics.load(mem.u16, (avail + AVAIL_IDX) >>> 1) !== Atomics.load(mem.u16, (used + USED_IDX) >>> 1)) return false;

@@ -2,6 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ, ctrlQueueIndex } from "@tpdk/virtio";
 import { queueMaxSize } from "./bringup.js";
 import { CTRL_QUEUE_SIZE, ControlQueue } from "./ctrl-queue.js";
+import { PackedControlQueue } from "./packed-ctrl-queue.js";
 import type { DeviceInit } from "./device-init.js";
 import type { PortHealth } from "./port-health.js";
 
@@ -19,7 +20,7 @@ export class ControlSender {
   readonly #init: DeviceInit;
   readonly #health: PortHealth;
   readonly #timeoutMs: number;
-  #cq: ControlQueue | null = null;
+  #cq: ControlQueue | PackedControlQueue | null = null;
 
   constructor(name: string, mem: Memory, portId: number, init: DeviceInit, health: PortHealth, timeoutMs: number) {
     this.#name = name;
@@ -39,15 +40,18 @@ export class ControlSender {
   program(): void {
     const t = this.#health.transport;
     const vq = ctrlQueueIndex(this.#init.devicePairs, this.#init.has(VIRTIO_NET_F_MQ));
-    if (this.#cq === null || this.#cq.vq !== vq) {
+    const packed = this.#init.packed;
+    if (this.#cq === null || this.#cq.vq !== vq || this.#cq instanceof PackedControlQueue !== packed) {
       const max = queueMaxSize(t, vq);
       if (max === 0) throw new TpdkError("EQUEUE", `${this.#name}: device has no control virtqueue ${vq}`);
       let size = 1;
       while (size * 2 <= max && size < CTRL_QUEUE_SIZE) size *= 2;
       if (size < 4) throw new TpdkError("EQUEUE", `${this.#name}: control virtqueue ${vq} holds ${max} descriptors; a command needs 3`);
-      this.#cq = new ControlQueue(this.#mem, this.#portId, vq, size);
+      this.#cq = packed ? new PackedControlQueue(this.#mem, this.#portId, vq, size) : new ControlQueue(this.#mem, this.#portId, vq, size);
     }
-    this.#cq.program(t, this.#init.has(VIRTIO_F_EVENT_IDX));
+    // RING_PACKED applies to every queue, the control queue included (virtio 1.2 §2.8).
+    if (this.#cq instanceof PackedControlQueue) this.#cq.program(t);
+    else this.#cq.program(t, this.#init.has(VIRTIO_F_EVENT_IDX));
   }
 
   /**

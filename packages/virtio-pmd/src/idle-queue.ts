@@ -1,5 +1,7 @@
 import type { Memory } from "@tpdk/eal";
-import { AVAIL_FLAGS, VRING_AVAIL_F_NO_INTERRUPT, splitRingLayout, usedEventOffset } from "@tpdk/virtio";
+import {
+  AVAIL_FLAGS, PACKED_EVENT_FLAGS, RING_EVENT_FLAGS_DISABLE, VRING_AVAIL_F_NO_INTERRUPT, packedRingLayout, splitRingLayout, usedEventOffset,
+} from "@tpdk/virtio";
 import { setupQueue } from "./bringup.js";
 import type { VirtioTransport } from "./transport.js";
 
@@ -21,7 +23,18 @@ export function idleZoneName(portId: number, vq: number, size: number): string {
  * (the device counts it missed). No interrupts are asked for (flags 0 under
  * EVENT_IDX, §2.7.7, with used_event never reached).
  */
-export function programIdleQueue(mem: Memory, t: VirtioTransport, portId: number, vq: number, size: number, eventIdx: boolean): void {
+export function programIdleQueue(mem: Memory, t: VirtioTransport, portId: number, vq: number, size: number, eventIdx: boolean, packed = false): void {
+  if (packed) {
+    // A packed ring (§2.8) whose descriptors are all zero: none is available under wrap counter 1;
+    // driver event suppression DISABLE: no used-buffer notifications (§2.8.10).
+    const ring = packedRingLayout(size);
+    const name = `${idleZoneName(portId, vq, size)}p`;
+    const z = (mem.lookup(name) ?? mem.reserve(name, ring.totalBytes, 4096)).offset;
+    mem.u8.fill(0, z, z + ring.totalBytes);
+    mem.u16[(z + ring.driverEvent + PACKED_EVENT_FLAGS) >>> 1] = RING_EVENT_FLAGS_DISABLE;
+    setupQueue(t, vq, size, z + ring.desc, z + ring.driverEvent, z + ring.deviceEvent);
+    return;
+  }
   const ring = splitRingLayout(size);
   const name = idleZoneName(portId, vq, size);
   const z = (mem.lookup(name) ?? mem.reserve(name, ring.totalBytes, 4096)).offset;

@@ -100,16 +100,12 @@ export function negotiateFeatures(name: string, offered: Features, o: FeatureOve
       );
     }
   }
-  // Packed rings (§2.8) only with packed_vq=1 (required then); they apply to every queue, and the
-  // control queue is split-only in this driver: without CTRL_VQ, MQ and CTRL_MAC_ADDR go too.
+  // Packed rings (§2.8) only with packed_vq=1 (required then); they apply to every queue, the control
+  // queue included (packed-ctrl-queue.ts).
   if (o.packedVq === true) {
     if (!hasFeature(offered, VIRTIO_F_RING_PACKED)) {
       throw new TpdkError("EFEATURES", `${name}: packed_vq=1 but the device does not offer RING_PACKED; use packed_vq=0 or leave packed_vq out`);
     }
-    if (o.mq === true) throw new TpdkError("EFEATURES", `${name}: packed_vq=1 comes without the control queue, which mq=1 needs; drop one of them`);
-    f = withFeature(f, VIRTIO_NET_F_CTRL_VQ, false);
-    f = withFeature(f, VIRTIO_NET_F_MQ, false);
-    f = withFeature(f, VIRTIO_NET_F_CTRL_MAC_ADDR, false);
   } else f = withFeature(f, VIRTIO_F_RING_PACKED, false);
   if (hasFeature(f, VIRTIO_NET_F_MQ) && !hasFeature(f, VIRTIO_NET_F_CTRL_VQ)) {
     if (o.mq === true) {

@@ -21,7 +21,7 @@ export interface VirtioPmdOptions {
   /**
    * `packed_vq=`: packed virtqueues (VIRTIO_F_RING_PACKED, virtio 1.2 §2.8; DPDK's key). true =
    * required (the device must offer it; a built-in device is asked to); otherwise split rings.
-   * Packed rings here come without the control queue (CTRL_VQ, MQ, CTRL_MAC_ADDR are not taken).
+   * The control queue is then packed too (packed-ctrl-queue.ts), so MQ and CTRL_MAC_ADDR work as with split rings.
    */
   packedVq?: boolean | undefined;
   /** `tx_mode=`: auto (DPDK's per-packet choice), or force chained / push / indirect. */
@@ -78,9 +78,6 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
   opts.indirect = takeTri(args, "indirect");
   opts.mq = takeTri(args, "mq");
   opts.txMode = takeString(args, "tx_mode", { default: "auto", choices: TX_MODES }) as TxMode;
-  if (opts.packedVq === true && opts.mq === true) {
-    throw new UsageError(`${vdevName}: packed_vq=1 comes without the control queue, which mq=1 needs; drop one of them`);
-  }
   if (opts.txMode === "indirect" && opts.indirect === false) {
     throw new UsageError(`${vdevName}: tx_mode=indirect needs indirect descriptors but indirect=0; drop one of them`);
   }

@@ -33,7 +33,13 @@ function setup(size: number, frames: Uint8Array[], pmd: VirtioPmdOptions = {}) {
   const dev = vhost.addDevice({ name: "virtio0", wire: gen, queuePairs: 1, maxQueueSize: 512, offer: { RING_PACKED: true } });
   const loop = vhost.createLoop();
   const client = new TrapClient(mem, dev.transportOffset, () => loop.pass());
-  const transport = new InProcessTransport(mem, dev.transportOffset, client, "virtio0");
+  // Control-queue kicks step the device too (the driver polls for the answer right after kicking).
+  const handler = {
+    read: (sp: number, off: number, w: number) => client.read(sp, off, w),
+    write: (sp: number, off: number, w: number, val: number) => client.write(sp, off, w, val),
+    kicked: () => loop.pass(),
+  };
+  const transport = new InProcessTransport(mem, dev.transportOffset, handler, "virtio0");
   const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: size, packedVq: true, ...pmd } });
   const pool = Mempool.create(mem, "pk", { n: 4 * size + 256, cacheSize: 0, debug: true });
   port.configure(1, 1);
@@ -56,10 +62,13 @@ function writeUsed(mem: Memory, zone: number, pos: number, wrap: number, id: num
 }
 
 describe("virtio-pmd packed rings (§2.8)", () => {
-  it("packed_vq=1 negotiates RING_PACKED without the control queue, attaches the packed classes, takes a size of 100", () => {
+  it("packed_vq=1 negotiates RING_PACKED with the control queue, attaches the packed classes, takes a size of 100", () => {
     const s = setup(100, []);
     expect(s.info.features).toContain("RING_PACKED");
-    expect(s.info.features).not.toContain("CTRL_VQ");
+    expect(s.info.features).toContain("CTRL_VQ");
+    // The control queue is a packed ring too (its own zone, packed layout).
+    expect(s.mem.lookup("vpmd0.cq.16p")).toBeDefined();
+    expect(s.mem.lookup("vpmd0.cq.16")).toBeUndefined();
     expect(s.info.rxQueueSizes).toEqual([100]);
     expect(s.port.packed).toBe(true);
     expect(s.rxq).toBeInstanceOf(PackedRxQueue);
@@ -68,6 +77,22 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(() => RxQueue.attach(s.mem, 0, 0)).toThrow(/packed ring: attach it with PackedRxQueue/);
     s.port.stop();
     expect(s.pool.available()).toBe(s.pool.size);
+    s.port.close();
+  });
+
+  it("control commands on the packed control queue: mac= set with MAC_ADDR_SET, 40 more commands across wrap flips, ERR answered", () => {
+    const s = setup(64, [], { mac: Uint8Array.of(2, 0xaa, 0xbb, 0xcc, 0xdd, 1) });
+    expect(s.info.features).toContain("CTRL_MAC_ADDR");
+    expect(Array.from(s.mem.u8.subarray(s.dev.transportOffset + v.DEVICE_CFG_BASE + v.NET_CFG_MAC, s.dev.transportOffset + v.DEVICE_CFG_BASE + v.NET_CFG_MAC + 6))).toEqual([2, 0xaa, 0xbb, 0xcc, 0xdd, 1]);
+    // 2 or 3 descriptors per command on a ring of 16: the position and wrap counter go round many times.
+    for (let i = 0; i < 40; i++) {
+      if (i % 2 === 0) s.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [i % 4 === 0 ? 1 : 0]);
+      else s.port.ctrlCommand(v.VIRTIO_NET_CTRL_MAC, v.VIRTIO_NET_CTRL_MAC_ADDR_SET, [2, 0, 0, 0, 0, i]);
+    }
+    expect(s.mem.u8[s.dev.transportOffset + v.DEVICE_CFG_BASE + v.NET_CFG_MAC + 5]).toBe(39);
+    expect(() => s.port.ctrlCommand(0x7f, 0)).toThrow(/VIRTIO_NET_ERR/);
+    expect(s.dev.stats()).toMatchObject({ ctrlCommands: 42, ctrlErrors: 1 });
+    s.port.stop();
     s.port.close();
   });
 
@@ -142,18 +167,18 @@ describe("virtio-pmd packed rings (§2.8)", () => {
   it("packed_vq=1 without the device offering it fails naming the key; without the key RING_PACKED is never taken", () => {
     const offered = v.features(v.VIRTIO_F_VERSION_1, v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ);
     expect(v.hasFeature(negotiateFeatures("p", offered), v.VIRTIO_F_RING_PACKED)).toBe(false);
-    const packed = negotiateFeatures("p", offered, { packedVq: true });
-    expect([v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ].map((b) => v.hasFeature(packed, b))).toEqual([true, false, false]);
+    const packed = negotiateFeatures("p", offered, { packedVq: true, mq: true });
+    expect([v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ].map((b) => v.hasFeature(packed, b))).toEqual([true, true, true]);
     expect(() => negotiateFeatures("p", v.features(v.VIRTIO_F_VERSION_1), { packedVq: true })).toThrow(TpdkError);
     expect(() => negotiateFeatures("p", v.features(v.VIRTIO_F_VERSION_1), { packedVq: true })).toThrow(/packed_vq=1 but the device does not offer RING_PACKED/);
   });
 
-  it("packed_vq= key: any queue_size with it, powers of two without; not with mq=1", () => {
+  it("packed_vq= key: any queue_size with it, powers of two without; with mq=1 too", () => {
     const args = (s: string) => new Map(s.split(",").map((kv) => kv.split("=") as [string, string]));
     expect(parseDriverArgs("virtio0", args("packed_vq=1,queue_size=100"))).toMatchObject({ packedVq: true, queueSize: 100 });
     expect(parseDriverArgs("virtio0", args("queue_size=1024")).packedVq).toBeUndefined();
     expect(() => parseDriverArgs("virtio0", args("queue_size=100"))).toThrow(UsageError);
     expect(() => parseDriverArgs("virtio0", args("queue_size=100"))).toThrow(/packed_vq=1/);
-    expect(() => parseDriverArgs("virtio0", args("packed_vq=1,mq=1"))).toThrow(/packed_vq=1 comes without the control queue/);
+    expect(parseDriverArgs("virtio0", args("packed_vq=1,mq=1"))).toMatchObject({ packedVq: true, mq: true });
   });
 });

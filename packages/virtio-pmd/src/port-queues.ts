@@ -235,7 +235,7 @@ export class PortQueues {
     if (max === 0) throw new TpdkError("EQUEUE", `${this.#name}: device has no virtqueue ${vq}`);
     let size = 1;
     while (size * 2 <= max && size < IDLE_QUEUE_SIZE) size *= 2;
-    programIdleQueue(this.#mem, this.#t, this.#portId, vq, size, this.#init.has(VIRTIO_F_EVENT_IDX));
+    programIdleQueue(this.#mem, this.#t, this.#portId, vq, size, this.#init.has(VIRTIO_F_EVENT_IDX), this.#init.packed);
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   VIRTIO_NET_F_MQ,
   VIRTIO_NET_OK,
 } from "@tpdk/virtio";
+import { PWALK_BROKEN } from "./packed-virtqueue.js";
 import type { PathDevice } from "./path-device.js";
 import { S_CTRL_COMMANDS, S_CTRL_ERRORS, S_ERR_AVAIL_IDX, S_ERR_CTRL_CHAIN, S_ERR_HEAD_INDEX } from "./stats.js";
 import { type Chain, WALK_FULL } from "./virtqueue.js";
@@ -53,6 +54,7 @@ const MALFORMED = -1;
  * Returns the number of chains taken.
  */
 export function processCtrl(dev: PathDevice): number {
+  if (dev.packed) return processCtrlPacked(dev);
   const q = dev.ctrl!;
   const n = q.pollAvail();
   if (n < 0) {
@@ -83,6 +85,47 @@ export function processCtrl(dev: PathDevice): number {
   }
   if (n !== 0 && dev.active && q.publish()) dev.interrupt(q);
   // Keep asking for kicks: the device looks at this queue when kicked (and once per ms).
+  q.setNotify(true);
+  return n;
+}
+
+/**
+ * processCtrl on a packed ring (virtio 1.2 §2.8, RING_PACKED negotiated):
+ * the same commands and answers, the lists read from the device's position
+ * while available (each validated by the packed walk: consecutive
+ * descriptors, AVAIL/USED bits under the wrap counter, addresses, indirect)
+ * and returned with one used descriptor each (§2.8.6: the buffer id of the
+ * list's last descriptor, skipping its descriptors). A list that cannot be
+ * followed (PWALK_BROKEN: a descriptor in it not available, or longer than
+ * the ring) needs a reset, as a bad head index does on a split ring.
+ */
+function processCtrlPacked(dev: PathDevice): number {
+  const q = dev.pctrl!;
+  const c = dev.chain;
+  let n = 0;
+  // At most one ring's worth per call: a driver that keeps posting cannot hold the device thread here.
+  while (n < q.size && q.isAvail()) {
+    c.n = 0;
+    const err = q.walk(c);
+    if (err === PWALK_BROKEN) {
+      dev.needsReset(S_ERR_CTRL_CHAIN);
+      break;
+    }
+    dev.count(S_CTRL_COMMANDS);
+    let len = 0;
+    if (err !== 0) {
+      if (err !== WALK_FULL) dev.count(err);
+      dev.count(S_ERR_CTRL_CHAIN);
+      dev.count(S_CTRL_ERRORS);
+    } else {
+      len = answer(dev, c);
+    }
+    const descs = q.chainDescs;
+    q.take(descs);
+    q.addUsed(q.chainId, len, descs);
+    n++;
+  }
+  if (n !== 0 && dev.active && q.publish()) dev.interrupt(q.regs);
   q.setNotify(true);
   return n;
 }

@@ -56,6 +56,7 @@ import {
   QINFO_AVAIL,
   QINFO_BYTES,
   QINFO_SERVED,
+  QINFO_SERVED_PACKED,
   QINFO_SIZE,
   QINFO_USED,
 } from "./layout.js";
@@ -100,6 +101,8 @@ export class DeviceState {
   readonly pqueues: PackedDeviceQueue[];
   /** The control queue (§5.1.6.5) when CTRL_VQ is offered, else null. Its index follows the negotiation. */
   readonly ctrl: DeviceQueue | null;
+  /** The control queue's packed ring (registers in `ctrl`), used instead of it when `packed`. */
+  readonly pctrl: PackedDeviceQueue | null;
   /** num_queues: every data queue plus the control queue. */
   readonly numQueues: number;
   readonly numDataQueues: number;
@@ -164,6 +167,7 @@ export class DeviceState {
     this.pqueues = this.queues.map((q) => new PackedDeviceQueue(q));
     const ctrlSize = cfg.maxQueueSize < CTRL_QUEUE_MAX_SIZE ? cfg.maxQueueSize : CTRL_QUEUE_MAX_SIZE;
     this.ctrl = ctrlOffered(cfg) ? new DeviceQueue(gm, this.numDataQueues, ctrlSize) : null;
+    this.pctrl = this.ctrl !== null ? new PackedDeviceQueue(this.ctrl) : null;
     this.numQueues = deviceQueueCount(cfg);
     this.rxSteer = new Int32Array(cfg.queuePairs);
     this.linkUp = Atomics.load(mem.i32, (this.t + CTRL_LINK_REQUEST) >>> 2) !== 0;
@@ -224,6 +228,7 @@ export class DeviceState {
       this.publishQueueInfo(q);
     }
     for (const pq of this.pqueues) pq.reset();
+    this.pctrl?.reset();
     if (this.ctrl !== null) {
       this.ctrl.reset();
       this.ctrl.index = this.numDataQueues;
@@ -294,8 +299,6 @@ export class DeviceState {
   featuresAcceptable(): boolean {
     if (((this.driverLo & ~this.offeredLo) >>> 0) !== 0 || ((this.driverHi & ~this.offeredHi) >>> 0) !== 0) return false;
     if (this.hasDriverFeature(VIRTIO_NET_F_CTRL_MAC_ADDR) && !this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ)) return false;
-    // The control queue is split-only here: RING_PACKED (which applies to every queue) is taken without CTRL_VQ.
-    if (this.hasDriverFeature(VIRTIO_F_RING_PACKED) && this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ)) return false;
     return !this.hasDriverFeature(VIRTIO_NET_F_MQ) || this.hasDriverFeature(VIRTIO_NET_F_CTRL_VQ);
   }
 
@@ -358,8 +361,8 @@ export class DeviceState {
 
   /** queue_enable = 1: validate the queue's registers, then enable it. */
   enableQueue(q: DeviceQueue): void {
-    if (this.packed && q !== this.ctrl) {
-      const pq = this.pqueues[q.index]!;
+    if (this.packed) {
+      const pq = q === this.ctrl ? this.pctrl! : this.pqueues[q.index]!;
       const e = pq.validate();
       if (e !== 0) {
         this.needsReset(e);
@@ -393,9 +396,14 @@ export class DeviceState {
     }
     const c = this.ctrl;
     if (c !== null && c.enabled) {
-      c.configure(this.indirect, this.eventIdx);
       // The control queue is looked at when kicked: always ask for kicks.
-      c.setNotify(true);
+      if (this.packed) {
+        this.pctrl!.configure(this.indirect, this.eventIdx);
+        this.pctrl!.setNotify(true);
+      } else {
+        c.configure(this.indirect, this.eventIdx);
+        c.setNotify(true);
+      }
     }
     this.buildSteering();
     this.onStart();
@@ -434,11 +442,34 @@ export class DeviceState {
   private publishQueueInfo(q: DeviceQueue): void {
     const b = (this.t + DEV_QINFO + q.index * QINFO_BYTES) >>> 2;
     const u32 = this.mem.u32;
-    u32[b + (QINFO_AVAIL >>> 2)] = q.avail;
-    u32[b + (QINFO_USED >>> 2)] = q.used;
-    u32[b + (QINFO_SIZE >>> 2)] = q.size;
+    const on = this.served(q) && (this.status & STATUS_DRIVER_OK) !== 0;
+    if (this.packed && on) {
+      // A packed ring has no indices: the main thread looks at the descriptor the device reads next.
+      const pq = this.pqueues[q.index]!;
+      u32[b + (QINFO_AVAIL >>> 2)] = pq.desc;
+      pq.qinfoPos = pq.availPos | (pq.availWrap << 15);
+      u32[b + (QINFO_USED >>> 2)] = pq.qinfoPos;
+      u32[b + (QINFO_SIZE >>> 2)] = pq.size;
+    } else {
+      u32[b + (QINFO_AVAIL >>> 2)] = q.avail;
+      u32[b + (QINFO_USED >>> 2)] = q.used;
+      u32[b + (QINFO_SIZE >>> 2)] = q.size;
+    }
     // Pairs with the main thread's Atomics.load in VhostDevice.inputExhausted().
-    Atomics.store(u32, b + (QINFO_SERVED >>> 2), this.served(q) && (this.status & STATUS_DRIVER_OK) !== 0 ? 1 : 0);
+    Atomics.store(u32, b + (QINFO_SERVED >>> 2), on ? (this.packed ? QINFO_SERVED_PACKED : 1) : 0);
+  }
+
+  /**
+   * After a TX pass on packed queue `pq`: republish where the device reads
+   * next when it moved (VhostDevice.inputExhausted; one store per pass that
+   * took something, none per packet).
+   */
+  protected publishPackedTxPos(pq: PackedDeviceQueue): void {
+    const w = pq.availPos | (pq.availWrap << 15);
+    if (w === pq.qinfoPos) return;
+    pq.qinfoPos = w;
+    // Pairs with the main thread's Atomics.load in VhostDevice.inputExhausted(); stored after the pass published its used descriptors.
+    Atomics.store(this.mem.u32, (this.t + DEV_QINFO + pq.regs.index * QINFO_BYTES + QINFO_USED) >>> 2, w);
   }
 
   // ------------------------------------------------------------------ notifications

@@ -18,7 +18,10 @@ import { DEVICE_STAT_SLOTS } from "./stats.js";
  *   DEV_CTRL       control words between the main thread and the device thread
  *   DEV_QINFO      per queue, published by the device at DRIVER_OK and at reset:
  *                  { served i32 (1 = the data path processes it), avail addr u32,
- *                  used addr u32, size u32 } (lets the main thread tell whether TX drained)
+ *                  used addr u32, size u32 } (lets the main thread tell whether TX drained);
+ *                  for a packed ring (served = QINFO_SERVED_PACKED) { descriptor ring addr,
+ *                  the device's next descriptor: position | wrap counter << 15 (republished
+ *                  after every TX pass that moved it), size }
  *   DEV_STATS      Float64 counters (stats.ts)
  *
  * Zone "<prefix>.<device>.scratch": SCRATCH_BYTES per TX queue (frames spread
@@ -53,6 +56,8 @@ export const QINFO_SERVED = 0;
 export const QINFO_AVAIL = 4;
 export const QINFO_USED = 8;
 export const QINFO_SIZE = 12;
+/** QINFO_SERVED value of a served packed ring (a split one is 1). */
+export const QINFO_SERVED_PACKED = 2;
 export const DEV_STATS = DEV_QINFO + QINFO_BYTES * TRANSPORT_MAX_QUEUES;
 export const DEV_ZONE_BYTES = align64(DEV_STATS + 8 * DEVICE_STAT_SLOTS);
 

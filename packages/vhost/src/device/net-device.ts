@@ -17,6 +17,7 @@ import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
 import { processTxPacked } from "./packed-tx-path.js";
 import { processRxPacked } from "./packed-rx-path.js";
+import { processRxPackedSteered } from "./packed-rx-steer-path.js";
 import type { Chain } from "./virtqueue.js";
 import { DemandWindow } from "./demand.js";
 import type { PathDevice } from "./path-device.js";
@@ -115,7 +116,7 @@ export class NetDevice extends DeviceState implements PathDevice {
         work += tx;
       }
       if (!this.active) return work;
-      if (this.linkUp) work += this.packed ? processRxPacked(this) : processRx(this);
+      if (this.linkUp) work += this.packed ? (this.rxSteerCount > 1 ? processRxPackedSteered(this) : processRxPacked(this)) : processRx(this);
     } catch (e) {
       this.internalError(e);
       work++;
@@ -128,7 +129,10 @@ export class NetDevice extends DeviceState implements PathDevice {
     let tx = 0;
     for (let p = 0; p < pairs; p++) {
       const q = this.pqueues[2 * p + 1]!;
-      if (q.enabled) tx += processTxPacked(this, q, this.txScratch + p * SCRATCH_BYTES);
+      if (q.enabled) {
+        tx += processTxPacked(this, q, this.txScratch + p * SCRATCH_BYTES);
+        if ((q.availPos | (q.availWrap << 15)) !== q.qinfoPos) this.publishPackedTxPos(q);
+      }
       if (!this.active) break;
     }
     return tx;

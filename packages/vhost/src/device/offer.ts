@@ -13,8 +13,8 @@ export const OFFERABLE_FEATURES = { ...NET_DATA_FEATURES, ...NET_CTRL_FEATURES, 
 /**
  * Offered only when asked for ({ RING_PACKED: true }, the vdev key
  * `packed_vq=1`), like DPDK's virtio_user: a driver that takes packed rings
- * takes them for every queue, and the control queue is split-only here, so a
- * device asked for packed rings offers neither CTRL_VQ nor MQ (one queue pair).
+ * takes them for every queue, the control queue included (ctrl-path.ts
+ * serves it on either layout), so CTRL_VQ, MQ and CTRL_MAC_ADDR go with it.
  */
 export const OFF_BY_DEFAULT: readonly FeatureName[] = ["RING_PACKED"];
 
@@ -31,18 +31,13 @@ export function offeredFeatures(offer: Partial<Record<string, boolean>> = {}): F
       );
     }
   }
-  const packed = offer.RING_PACKED === true;
   for (const [name, bit] of Object.entries(OFFERABLE_FEATURES)) {
     // Without a control queue there is no MAC_ADDR_SET to take (§5.1.3.1): CTRL_MAC_ADDR goes with CTRL_VQ.
-    if (name === "CTRL_MAC_ADDR" && (offer.CTRL_VQ === false || packed)) continue;
+    if (name === "CTRL_MAC_ADDR" && offer.CTRL_VQ === false) continue;
     const on = (OFF_BY_DEFAULT as readonly string[]).includes(name) ? offer[name] === true : offer[name] !== false;
-    if (packed && (name === "CTRL_VQ" || name === "MQ")) {
-      if (offer[name] === true) throw new TpdkError("EINVAL", `cannot offer ${name} with RING_PACKED: the control queue is split-only; leave ${name} out`);
-      continue;
-    }
     if (on) bits.push(bit);
   }
-  if (!packed && offer.CTRL_VQ === false && offer.MQ !== false) {
+  if (offer.CTRL_VQ === false && offer.MQ !== false) {
     // §5.1.3.1: VIRTIO_NET_F_MQ requires VIRTIO_NET_F_CTRL_VQ (the pairs are set with a control command).
     throw new TpdkError("EINVAL", "cannot offer MQ without CTRL_VQ (virtio 1.2 §5.1.3.1); switch MQ off too: offer { CTRL_VQ: false, MQ: false }");
   }

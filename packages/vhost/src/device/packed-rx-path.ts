@@ -18,17 +18,17 @@ const S_RX_OVERSIZE = S.S_RX_OVERSIZE;
 const S_RX_PACKETS = S.S_RX_PACKETS;
 
 // receivePacked() results (the split path's, rx-path.ts).
-const DELIVERED = 0;
-const MISSED = 1;
-const NO_FIT = 2;
-const DROPPED = 3;
-const FATAL = 4;
+export const DELIVERED = 0;
+export const MISSED = 1;
+export const NO_FIT = 2;
+export const DROPPED = 3;
+export const FATAL = 4;
 
 /**
  * processRx (rx-path.ts) for a packed ring (virtio 1.2 §2.8, §5.1.6.4):
  * the wire's due frames, up to `burst`, into buffers the driver posted on
- * the first steered receive queue (packed rings are offered with one queue
- * pair). Same outcomes as the split path: missed (no buffer; a lossless
+ * the first steered receive queue (with several, packed-rx-steer-path.ts
+ * steers them). Same outcomes as the split path: missed (no buffer; a lossless
  * wire keeps the frame due), no-fit, dropped (a malformed buffer interrupted
  * the frame), fatal (the ring cannot be followed). One Atomics.load of
  * flags per buffer, one Atomics.store of used flags per call.
@@ -100,7 +100,7 @@ export function processRxPacked(dev: NetDevice): number {
  * (MRG_RXBUF: as many as needed, num_buffers in the header). Buffers that
  * turn out too few are left available (position restored).
  */
-function receivePacked(dev: NetDevice, q: PackedDeviceQueue, flen: number): number {
+export function receivePacked(dev: NetDevice, q: PackedDeviceQueue, flen: number): number {
   const hdr = dev.hdrSize;
   const total = hdr + flen;
   const u8 = dev.u8;
@@ -202,7 +202,7 @@ function receivePacked(dev: NetDevice, q: PackedDeviceQueue, flen: number): numb
 }
 
 /** Add one RX pass's counts to the device's stats block (once per burst), as the split path does. */
-function countRx(
+export function countRx(
   dev: NetDevice, delivered: number, bytes: number, missed: number, oversize: number, noFit: number, dropped: number,
 ): void {
   const f64 = dev.f64;

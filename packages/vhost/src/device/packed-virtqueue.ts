@@ -61,6 +61,10 @@ export class PackedDeviceQueue {
   indirectOk = false;
   eventIdx = false;
   notifyOn = false;
+  /** availPos | availWrap << 15 as last published in the queue's QINFO word (TX: VhostDevice.inputExhausted). */
+  qinfoPos = -1;
+  /** Multiqueue RX pass (packed-rx-steer-path.ts): this queue ran out of buffers this pass. */
+  rxStarved = false;
   /** Of the last simpleBuffer() that returned true / the last walk: */
   simpleAddr = 0;
   simpleLen = 0;
@@ -118,6 +122,7 @@ export class PackedDeviceQueue {
     this.availPos = this.usedPos = this.pubPos = this.pendPos = 0;
     this.availWrap = this.usedWrap = this.pubWrap = 1;
     this.firstFlagsI = -1;
+    this.qinfoPos = -1;
     this.indirectOk = this.eventIdx = this.notifyOn = false;
   }
 

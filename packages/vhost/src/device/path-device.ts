@@ -1,6 +1,7 @@
 import type { DeviceConfig } from "../config.js";
 import type { Wire } from "../wires/wire.js";
 import type { DemandWindow } from "./demand.js";
+import type { PackedDeviceQueue } from "./packed-virtqueue.js";
 import type { RxBuffers } from "./rx-buffers.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
 
@@ -22,6 +23,8 @@ export interface PathDevice {
   readonly sb: number;
   readonly queues: readonly DeviceQueue[];
   readonly ctrl: DeviceQueue | null;
+  /** The control queue's packed ring (when `packed`; registers in `ctrl`). */
+  readonly pctrl: PackedDeviceQueue | null;
   readonly chain: Chain;
   readonly rxBufs: RxBuffers;
   readonly burst: number;
@@ -34,6 +37,8 @@ export interface PathDevice {
   readonly hdrSize: number;
   readonly mrg: boolean;
   readonly inOrder: boolean;
+  /** VIRTIO_F_RING_PACKED negotiated: every queue is a packed ring. */
+  readonly packed: boolean;
   readonly rxMaxFrame: number;
   /** The receive queues frames are steered over (queue indices), and how many. */
   readonly rxSteer: Int32Array;

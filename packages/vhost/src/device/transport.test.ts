@@ -37,12 +37,13 @@ describe("transport header and registers (§4.1.4)", () => {
     expect(v.hasFeature(got, v.VIRTIO_F_EVENT_IDX)).toBe(false);
     expect(v.hasFeature(got, v.VIRTIO_F_IN_ORDER)).toBe(true);
     expect(() => deviceFixture({ noStart: true, device: { offer: { CSUM: true } as never } })).toThrow(/CSUM/);
-    // RING_PACKED only when asked for, and then without the (split-only) control queue and MQ.
+    // RING_PACKED only when asked for, and then with the control queue (packed too), MQ and CTRL_MAC_ADDR.
     expect(v.hasFeature(got, v.VIRTIO_F_RING_PACKED)).toBe(false);
-    const p = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
+    const p = deviceFixture({ noStart: true, device: { queuePairs: 2, offer: { RING_PACKED: true } } });
     const pf = p.client.deviceFeatures();
-    expect([v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ].map((b) => v.hasFeature(pf, b))).toEqual([true, false, false]);
-    expect(() => deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true, MQ: true } } })).toThrow(/MQ with RING_PACKED/);
+    const bits = [v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ, v.VIRTIO_NET_F_CTRL_MAC_ADDR];
+    expect(bits.map((b) => v.hasFeature(pf, b))).toEqual([true, true, true, true]);
+    expect(p.client.readCommon(v.CC_NUM_QUEUES)).toBe(5);
     // §5.1.3.1: MQ requires CTRL_VQ, so the device never offers one without the other.
     expect(() => deviceFixture({ noStart: true, device: { offer: { CTRL_VQ: false } } })).toThrow(/MQ without CTRL_VQ/);
     const h = deviceFixture({ noStart: true, device: { offer: { CTRL_VQ: false, MQ: false } } });
