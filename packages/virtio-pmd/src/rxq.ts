@@ -16,6 +16,10 @@ const M_NB_SEGS = MB.M_NB_SEGS;
 const M_NEXT = MB.M_NEXT;
 const M_PKT_LEN = MB.M_PKT_LEN;
 const M_PORT = MB.M_PORT;
+const M_REFCNT = MB.M_REFCNT;
+const M_OL_FLAGS = MB.M_OL_FLAGS;
+const M_OL_FLAGS_HI = MB.M_OL_FLAGS_HI;
+const MBUF_PORT_INVALID = MB.MBUF_PORT_INVALID;
 const PKTMBUF_HEADROOM = MB.PKTMBUF_HEADROOM;
 const ETH_HDR_LEN = V.ETH_HDR_LEN;
 const NET_HDR_NUM_BUFFERS = V.NET_HDR_NUM_BUFFERS;
@@ -109,6 +113,120 @@ export class RxQueue extends QueueBase {
     const run = this.u32[this.runW]!;
     if (run !== this.run && !this.resync(run)) return 0;
     if (n > RX_BURST_MAX) n = RX_BURST_MAX;
+    const seen0 = this.usedSeen;
+    let avail = (this.usedCached - seen0) & 0xffff;
+    if (avail === 0) {
+      // The one poll of used.idx per burst; pairs with the device's
+      // Atomics.store of used.idx after it wrote the used entries and buffers.
+      avail = this.loadUsed();
+    }
+    let nrx = 0;
+    if (avail > 0) {
+      // In order, one-buffer frames take the batched path; it stops at the first
+      // entry that is anything else, which the general walk below then validates.
+      if (this.inOrder) {
+        nrx = this.rxInOrder(mbufs, n < avail ? n : avail, off);
+        avail = (this.usedCached - this.usedSeen) & 0xffff;
+      }
+      if (nrx < n && avail > 0) nrx = this.rxGeneral(mbufs, n, off, nrx, avail);
+    }
+    if (this.nfree >= this.refillThresh) this.refillRing();
+    if (this.eventIdx && !this.interrupts && this.usedSeen !== seen0) {
+      // Poll mode under EVENT_IDX: keep used_event just behind us, so the device never interrupts.
+      this.u16[this.usedEventH] = (this.usedSeen - 1) & 0xffff;
+    }
+    return nrx;
+  }
+
+  /**
+   * The IN_ORDER fast path (DPDK's virtio_recv_pkts_inorder): up to `n` used
+   * entries, each a one-buffer frame, into mbufs[off..]. Shadow indices are
+   * kept in locals and written back once; statistics are added once per call
+   * (the same totals as per packet). Stops before the first entry that is not
+   * a plain one-buffer frame of a valid length (a too-long or too-short len, a
+   * num_buffers other than 1, a descriptor that owns no mbuf): rxGeneral
+   * counts or assembles it. A used id that disagrees with the position is
+   * counted and ignored, as in rxGeneral.
+   */
+  private rxInOrder(mbufs: Uint32Array, n: number, off: number): number {
+    const u8 = this.u8;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const ownerW = this.ownerW;
+    const usedRingW = this.usedRingW;
+    const mask = this.mask;
+    const hdr = this.hdr;
+    const mrg = this.mrg;
+    const port = this.portId;
+    const minLen = hdr + ETH_HDR_LEN;
+    let seen = this.usedSeen;
+    let cons = this.descCons;
+    let k = 0;
+    let bytes = 0;
+    let badId = 0;
+    let bcast = 0;
+    let mcast = 0;
+    // Size bins: the first frame's bin is counted in a local (a burst is mostly one size).
+    let bin0 = -1;
+    let nbin0 = 0;
+    const f64 = this.f64;
+    const st = this.st;
+    for (; k < n; k++) {
+      const e = usedRingW + 2 * (seen & mask);
+      const d = cons & mask;
+      const m = u32[ownerW + d]!;
+      const len = u32[e + 1]!;
+      if (m === 0 || len < minLen || len > u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr) break;
+      const bufAddr = u32[(m + M_BUF_ADDR) >>> 2]!;
+      if (mrg) {
+        const h = bufAddr + PKTMBUF_HEADROOM - hdr + NET_HDR_NUM_BUFFERS;
+        if ((u8[h]! | (u8[h + 1]! << 8)) !== 1) break;
+      }
+      if (u32[e]! !== d) badId++;
+      u32[ownerW + d] = 0;
+      seen = (seen + 1) & 0xffff;
+      cons = (cons + 1) & 0xffff;
+      const pktLen = len - hdr;
+      // The rest of the reset state (refcnt 1, ol_flags 0) was written at refill.
+      u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
+      u16[(m + M_NB_SEGS) >>> 1] = 1;
+      u16[(m + M_PORT) >>> 1] = port;
+      u32[(m + M_PKT_LEN) >>> 2] = pktLen;
+      u16[(m + M_DATA_LEN) >>> 1] = pktLen;
+      u32[(m + M_NEXT) >>> 2] = 0;
+      mbufs[off + k] = m;
+      // ---- per-packet statistics (DPDK's virtio_update_packet_stats), summed per call
+      bytes += pktLen;
+      const b = sizeBinOf(pktLen);
+      if (b === bin0) nbin0++;
+      else if (bin0 === -1) {
+        bin0 = b;
+        nbin0 = 1;
+      } else f64[st + S_SIZE_BINS + b] += 1;
+      const a = bufAddr + PKTMBUF_HEADROOM;
+      if ((u8[a]! & 1) !== 0) {
+        if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) bcast++;
+        else mcast++;
+      }
+    }
+    if (k !== 0) {
+      this.usedSeen = seen;
+      this.descCons = cons;
+      this.pending -= k;
+      this.nfree += k;
+      f64[st + S_PACKETS] += k;
+      f64[st + S_BYTES] += bytes;
+      f64[st + S_SIZE_BINS + bin0] += nbin0;
+      // Added unconditionally (usually 0): a branch first taken late would deoptimize the burst.
+      f64[st + S_BROADCAST] += bcast;
+      f64[st + S_MULTICAST] += mcast;
+      f64[st + S_BAD_USED_ID] += badId;
+    }
+    return k;
+  }
+
+  /** The general walk: any ring order, MRG_RXBUF chains, every hostile case counted. Continues at mbufs[off + nrx]. */
+  private rxGeneral(mbufs: Uint32Array, n: number, off: number, nrx: number, avail: number): number {
     const u8 = this.u8;
     const u16 = this.u16;
     const u32 = this.u32;
@@ -121,14 +239,7 @@ export class RxQueue extends QueueBase {
     const hdr = this.hdr;
     const inOrder = this.inOrder;
     const port = this.portId;
-    const seen0 = this.usedSeen;
-    let avail = (this.usedCached - seen0) & 0xffff;
-    if (avail === 0) {
-      // The one poll of used.idx per burst; pairs with the device's
-      // Atomics.store of used.idx after it wrote the used entries and buffers.
-      avail = this.loadUsed();
-    }
-    let nrx = 0;
+    const nrx0 = nrx;
     let bytes = 0;
     let errors = 0;
     while (nrx < n && avail > 0) {
@@ -236,6 +347,8 @@ export class RxQueue extends QueueBase {
           u16[(s + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM - hdr;
           u16[(s + M_DATA_LEN) >>> 1] = len;
           u16[(s + M_NB_SEGS) >>> 1] = 1;
+          u16[(s + M_PORT) >>> 1] = MBUF_PORT_INVALID;
+          u32[(s + M_PKT_LEN) >>> 2] = 0;
           u32[(s + M_NEXT) >>> 2] = 0;
           u32[(prev + M_NEXT) >>> 2] = s;
           prev = s;
@@ -258,16 +371,11 @@ export class RxQueue extends QueueBase {
         else f64[st + S_MULTICAST] += 1;
       }
     }
-    if (nrx !== 0) {
-      f64[st + S_PACKETS] += nrx;
+    if (nrx !== nrx0) {
+      f64[st + S_PACKETS] += nrx - nrx0;
       f64[st + S_BYTES] += bytes;
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
-    if (this.nfree >= this.refillThresh) this.refillRing();
-    if (this.eventIdx && !this.interrupts && this.usedSeen !== seen0) {
-      // Poll mode under EVENT_IDX: keep used_event just behind us, so the device never interrupts.
-      u16[this.usedEventH] = (this.usedSeen - 1) & 0xffff;
-    }
     return nrx;
   }
 
@@ -315,8 +423,11 @@ export class RxQueue extends QueueBase {
     while (this.nfree > 0) {
       let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
       // A bulk is all or nothing: when the pool runs short, smaller bulks post
-      // whatever it still has (only a dry pool pays these retries).
-      while (c > 0 && pool.allocBulk(arr, c) === 0) c >>>= 1;
+      // whatever it still has (only a dry pool pays these retries). Raw objects
+      // (rte_mempool_get_bulk, as DPDK's rearm): the loop below writes what RX
+      // does not (refcnt 1, ol_flags 0) and RX writes every other field of the
+      // reset state, so no separate reset pass over the mbufs.
+      while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
       if (c === 0) {
         // Retried next burst (DPDK's rx_mbuf_alloc_failed counts what could not be posted).
         this.f64[this.st + S_NOMBUF] += this.nfree;
@@ -330,6 +441,9 @@ export class RxQueue extends QueueBase {
         u32[(a + 4) >>> 2] = 0;
         u32[(a + 8) >>> 2] = u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr;
         u16[(a + 12) >>> 1] = VRING_DESC_F_WRITE;
+        u16[(m + M_REFCNT) >>> 1] = 1;
+        u32[(m + M_OL_FLAGS) >>> 2] = 0;
+        u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
         u32[this.ownerW + d] = m;
         const slot = this.availRingH + (idx & this.mask);
         // In order the slot already names descriptor d (written at setup): skip the store.
