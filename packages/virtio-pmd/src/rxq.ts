@@ -47,6 +47,8 @@ const S_TRUNCATED = L.S_TRUNCATED;
 /** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
 export const RX_BURST_MAX = 64;
 const REFILL_CHUNK = 64;
+/** Used entries past the burst whose lines rxInOrder touches ahead of time. */
+const TOUCH_AHEAD = 8;
 
 /**
  * The lcore side of a receive queue: attach once per thread, then call
@@ -75,6 +77,8 @@ export class RxQueue extends QueueBase {
   private interrupts = false;
   /** What rxInOrder's touch loop read (kept so the loads are not dropped as unused). */
   touched = 0;
+  /** descCons-space index up to which rxInOrder has touched the frames' lines. */
+  private touchEnd = 0;
 
   private constructor(mem: Memory, portId: number, queueId: number) {
     super(mem, portId, queueId, false);
@@ -103,6 +107,7 @@ export class RxQueue extends QueueBase {
       this.poolId = id;
     }
     this.interrupts = false;
+    this.touchEnd = this.descCons;
   }
 
   /**
@@ -127,7 +132,7 @@ export class RxQueue extends QueueBase {
       // In order, one-buffer frames take the batched path; it stops at the first
       // entry that is anything else, which the general walk below then validates.
       if (this.inOrder) {
-        nrx = this.rxInOrder(mbufs, n < avail ? n : avail, off);
+        nrx = this.rxInOrder(mbufs, n < avail ? n : avail, off, avail);
         avail = (this.usedCached - this.usedSeen) & 0xffff;
       }
       if (nrx < n && avail > 0) nrx = this.rxGeneral(mbufs, n, off, nrx, avail);
@@ -150,7 +155,7 @@ export class RxQueue extends QueueBase {
    * counts or assembles it. A used id that disagrees with the position is
    * counted and ignored, as in rxGeneral.
    */
-  private rxInOrder(mbufs: Uint32Array, n: number, off: number): number {
+  private rxInOrder(mbufs: Uint32Array, n: number, off: number, avail: number): number {
     const u8 = this.u8;
     const u16 = this.u16;
     const u32 = this.u32;
@@ -178,14 +183,20 @@ export class RxQueue extends QueueBase {
     // CPU. These loads do not depend on each other, so the CPU overlaps their misses; in the
     // loop, behind each packet's many instructions, they would mostly wait one at a time.
     // (JavaScript has no prefetch instruction; DPDK's C loop gets this overlap for free.)
+    // The touch runs TOUCH_AHEAD entries past this burst when the device has published them,
+    // so the next burst's first frames (and at burst 1, the next frame) are already on their
+    // way; entries touched by an earlier call are not touched again.
     let touch = 0;
-    for (let i = 0; i < n; i++) {
+    const done = (this.touchEnd - cons) & 0xffff;
+    const t1 = n + TOUCH_AHEAD < avail ? n + TOUCH_AHEAD : avail;
+    for (let i = done <= avail ? done : 0; i < t1; i++) {
       const m = u32[ownerW + ((cons + i) & mask)]!;
       if (m !== 0) {
         const b = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM;
         touch |= u8[b - 1]! | u8[b]!;
       }
     }
+    this.touchEnd = (cons + t1) & 0xffff;
     this.touched = touch;
     for (; k < n; k++) {
       const e = usedRingW + 2 * (seen & mask);
