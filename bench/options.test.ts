@@ -35,6 +35,12 @@ describe("parseOptions", () => {
     expect(parseOptions(["--only", "net-vhost"]).only).toEqual(["net-vhost"]);
   });
 
+  it("vhost-user ring layouts: split and packed by default, --vu-rings picks", () => {
+    expect(parseOptions([]).vuRings).toEqual(["split", "packed"]);
+    expect(parseOptions(["--vu-rings", "packed"]).vuRings).toEqual(["packed"]);
+    expect(() => parseOptions(["--vu-rings", "split,ring"])).toThrow(/^--vu-rings split,ring: use split and\/or packed/);
+  });
+
   it("parses lists, rates and name=value", () => {
     const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
     expect(o.bursts).toEqual([1, 32]);

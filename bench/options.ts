@@ -7,6 +7,8 @@ import { TX_PATHS, type TxPath } from "./pipeline/types.js";
  */
 export type Section = "throughput" | "features" | "jitter" | "latency" | "dpdk" | "vhost-user" | "net-vhost";
 export const SECTIONS: readonly Section[] = ["throughput", "features", "jitter", "latency", "dpdk", "vhost-user", "net-vhost"];
+export type VuRing = "split" | "packed";
+export const VU_RINGS: readonly VuRing[] = ["split", "packed"];
 
 export interface BenchOptions {
   quick: boolean;
@@ -33,6 +35,8 @@ export interface BenchOptions {
   jitterDurationMs: number;
   /** DPDK comparisons (the dpdk, vhost-user and net-vhost sections): bursts, measurement seconds, warm-up seconds. */
   dpdkBursts: number[];
+  /** Ring layouts of the vhost-user section: each front-end (DPDK's and tpdk's) on split rings, then packed. */
+  vuRings: VuRing[];
   dpdkDurationS: number;
   dpdkWarmupS: number;
   /** Results directory and the base name of the files written there. */
@@ -71,6 +75,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   latencyBursts: [1, 32],
   jitterDurationMs: 5000,
   dpdkBursts: [1, 32],
+  vuRings: ["split", "packed"] as VuRing[],
   dpdkDurationS: 5,
   dpdkWarmupS: 2,
   out: "bench/results",
@@ -134,6 +139,8 @@ and tpdk's (l2fwd net_vhost, CPU 0) in turn.
                           to each pipeline CPU, before the latency runs (default ${DEFAULTS.jitterDurationMs};
                           --quick runs it too, for ${QUICK.jitterDurationMs} ms)
   --dpdk-bursts LIST      bursts of the dpdk, vhost-user and net-vhost sections (default ${DEFAULTS.dpdkBursts.join(",")})
+  --vu-rings LIST         ring layouts of the vhost-user section, both front-ends alike: split,packed
+                          (default ${DEFAULTS.vuRings.join(",")})
   --dpdk-duration S       their measurement window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         their warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
   --out DIR               results directory (default ${DEFAULTS.out})
@@ -273,6 +280,12 @@ const PARSERS: Record<string, Parser> = {
   },
   "--dpdk-bursts": (o, v, opt) => {
     o.dpdkBursts = list(v, opt, (s) => int(s, opt, 1, 64)).sort(sortNum);
+  },
+  "--vu-rings": (o, v, opt) => {
+    o.vuRings = list(v, opt, (s) => {
+      if (!(VU_RINGS as readonly string[]).includes(s)) throw new OptionError(`${opt} ${v}: use split and/or packed, e.g. split,packed`);
+      return s as VuRing;
+    });
   },
   "--dpdk-duration": (o, v, opt) => {
     o.dpdkDurationS = int(v, opt, 1, 600);

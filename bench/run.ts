@@ -157,7 +157,9 @@ function fakeDpdk(o: BenchOptions): DpdkSection {
 function fakeVhostUser(o: BenchOptions): VhostUserSection {
   const env = detectDpdk();
   const slower = (a: Agg): Agg => ({ ...a, median: 0.6 * a.median, min: 0.6 * a.min, max: 0.6 * a.max });
-  const rows = fakeDpdk(o).rows.map((row) => ({ ...row, tpdk: slower(row.tpdk), tpdkRuns: row.tpdkRuns.map((x) => 0.6 * x), ratio: (0.6 * row.tpdk.median) / row.dpdk.median }));
+  const rows = o.vuRings.flatMap((ring) =>
+    fakeDpdk(o).rows.map((row) => ({ ...row, ring, tpdk: slower(row.tpdk), tpdkRuns: row.tpdkRuns.map((x) => 0.6 * x), ratio: (0.6 * row.tpdk.median) / row.dpdk.median })),
+  );
   return { skipped: null, env, commands: vhostUserCommands(o.dpdkBursts, env.hugepages), rows };
 }
 
@@ -220,7 +222,7 @@ async function main(): Promise<number> {
   }
   let vhostUser: VhostUserSection | null = null;
   if (o.only.includes("vhost-user")) {
-    vhostUser = o.fake ? fakeVhostUser(o) : await compareFrontEnds(compareOptions(o));
+    vhostUser = o.fake ? fakeVhostUser(o) : await compareFrontEnds(compareOptions(o), o.vuRings);
     if (vhostUser.skipped) progress(vhostUser.skipped);
   }
   let netVhost: NetVhostSection | null = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FRONT_END_KEYS, type PairOptions, backEndCommand, forwarderBackEndCommand, frontEndCommand, generatorCommand } from "./commands.js";
+import { FRONT_END_KEYS, FRONT_END_KEYS_PACKED, type PairOptions, backEndCommand, forwarderBackEndCommand, frontEndCommand, generatorCommand } from "./commands.js";
 
 const opts = (hugepages: boolean): PairOptions => ({ burst: 1, hugepages, testpmd: "dpdk-testpmd", l2fwd: ["node", "main.js"], tag: "42" });
 const after = (argv: string[], opt: string): string | undefined => argv[argv.indexOf(opt) + 1];
@@ -64,6 +64,14 @@ describe("vhost-user pair command lines", () => {
     expect(tpdk).toContain("--busy-poll");
     expect(after(tpdk, "--vdev")).toBe("net_vhost0,iface=/s,queues=1");
     expect(tpdk.slice(tpdk.indexOf("--"))).toEqual(["--", "-p", "0x1", "-T", "0", "--burst=1"]);
+  });
+
+  it("packed: both front-ends get packed_vq=1, the back-end's command is the same", () => {
+    const o = { ...opts(false), packed: true };
+    expect(backEndCommand(o, "/s")).toEqual(backEndCommand(opts(false), "/s"));
+    expect(after(frontEndCommand("dpdk", o, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS_PACKED}`);
+    expect(after(frontEndCommand("tpdk", o, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS_PACKED}`);
+    expect(FRONT_END_KEYS_PACKED).toContain("packed_vq=1");
   });
 
   it("backEndBurst keeps the back-end's burst whatever the front-end's", () => {

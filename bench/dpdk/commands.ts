@@ -37,12 +37,20 @@ export interface PairOptions {
   l2fwd: readonly string[];
   /** Makes the --file-prefix of each testpmd unique on the machine (e.g. the harness's pid). */
   tag: string;
+  /** Packed virtqueues on the front-end (packed_vq=1; the back-end follows what is negotiated); default split. */
+  packed?: boolean;
 }
 
 /** EAL memory per process, MB: testpmd -m and l2fwd -m (doubled without hugepages, as 4 KB pages are used less tightly). */
 export const MEM_MB = 128;
 
 export const FRONT_END_KEYS = "queues=1,packed_vq=0,in_order=1,mrg_rxbuf=1";
+/** The same keys with packed virtqueues (virtio 1.2 §2.8): both front-ends get them in a packed run. */
+export const FRONT_END_KEYS_PACKED = "queues=1,packed_vq=1,in_order=1,mrg_rxbuf=1";
+
+function frontEndKeys(o: PairOptions): string {
+  return o.packed ? FRONT_END_KEYS_PACKED : FRONT_END_KEYS;
+}
 
 /** Options both testpmds' forwarding takes. */
 function fwdArgs(burst: number): string[] {
@@ -98,7 +106,7 @@ export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string
       o.testpmd,
       ...ealArgs(o, 1, prefixOf(o, "virtio")),
       "--vdev",
-      `net_virtio_user0,path=${sock},${FRONT_END_KEYS}`,
+      `net_virtio_user0,path=${sock},${frontEndKeys(o)}`,
       "--",
       "--forward-mode=mac",
       "--port-topology=loop",
@@ -113,7 +121,7 @@ export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string
     ...memArgs(o.hugepages),
     "--busy-poll",
     "--vdev",
-    `net_virtio_user0,path=${sock},${FRONT_END_KEYS}`,
+    `net_virtio_user0,path=${sock},${frontEndKeys(o)}`,
     "--",
     "-p",
     "0x1",

@@ -8,6 +8,8 @@ import { type DpdkEnv, type DpdkRun, type DpdkRunOptions, INSTALL_HINT, TESTPMD,
 
 export interface DpdkRow {
   burst: number;
+  /** vhost-user section: the ring layout both front-ends used (absent: split). */
+  ring?: "split" | "packed";
   /** Delivered Mpps per run. */
   dpdk: Agg;
   tpdk: Agg;

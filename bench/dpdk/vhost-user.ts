@@ -24,7 +24,7 @@ export interface VhostUserSection {
   env: DpdkEnv | null;
   /** The command lines (burst 32 or the first burst compared). */
   commands: { backEnd: string; dpdk: string; tpdk: string } | null;
-  /** dpdk: DPDK's front-end, tpdk: tpdk's, per burst. */
+  /** dpdk: DPDK's front-end, tpdk: tpdk's, per ring layout and burst. */
   rows: DpdkRow[];
 }
 
@@ -44,15 +44,23 @@ export function vhostUserCommands(bursts: readonly number[], hugepages: boolean)
   };
 }
 
-/** DPDK's front-end, then tpdk's, at each burst of each repetition (alternate()). */
-export async function compareFrontEnds(o: CompareOptions): Promise<VhostUserSection> {
+/**
+ * DPDK's front-end, then tpdk's, at each burst of each repetition (alternate()), once per
+ * ring layout: split, then packed (packed_vq=1 on both front-ends; each is compared with
+ * DPDK on the same layout).
+ */
+export async function compareFrontEnds(o: CompareOptions, rings: readonly ("split" | "packed")[] = ["split"]): Promise<VhostUserSection> {
   const env = detectDpdk();
   const skipped = vhostUserMissing(env);
   if (skipped || !env.testpmd) return { skipped, env, commands: null, rows: [] };
-  const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST };
-  const rows = await alternate(o, "vhost-user", {
-    dpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "dpdk"), o.spawn),
-    tpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "tpdk"), o.spawn),
-  });
+  const rows: DpdkRow[] = [];
+  for (const ring of rings) {
+    const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST, packed: ring === "packed" };
+    const r = await alternate(o, `vhost-user ${ring}`, {
+      dpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "dpdk"), o.spawn),
+      tpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "tpdk"), o.spawn),
+    });
+    for (const row of r) rows.push({ ...row, ring });
+  }
   return { skipped: null, env, commands: vhostUserCommands(o.bursts, env.hugepages), rows };
 }

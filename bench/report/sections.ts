@@ -84,7 +84,11 @@ export function dpdkTable(r: BenchResults): Table | null {
 
 export function vhostUserTable(r: BenchResults): Table | null {
   const v = r.vhostUser;
-  return v && !v.skipped ? comparisonTable(v.rows) : null;
+  if (!v || v.skipped) return null;
+  const t = comparisonTable(v.rows);
+  // A ring column when the section ran with a layout recorded (split and/or packed).
+  if (!v.rows.some((row) => row.ring !== undefined)) return t;
+  return { header: ["ring", ...t.header], align: ["l", ...t.align], rows: t.rows.map((cells, i) => [v.rows[i]!.ring ?? "split", ...cells]) };
 }
 
 export function netVhostTable(r: BenchResults): Table | null {
