@@ -15,6 +15,10 @@ const M_NB_SEGS = MB.M_NB_SEGS;
 const M_NEXT = MB.M_NEXT;
 const M_PKT_LEN = MB.M_PKT_LEN;
 const M_PORT = MB.M_PORT;
+const M_REFCNT = MB.M_REFCNT;
+const M_OL_FLAGS = MB.M_OL_FLAGS;
+const M_OL_FLAGS_HI = MB.M_OL_FLAGS_HI;
+const MBUF_PORT_INVALID = MB.MBUF_PORT_INVALID;
 const PKTMBUF_HEADROOM = MB.PKTMBUF_HEADROOM;
 const ETH_HDR_LEN = V.ETH_HDR_LEN;
 const NET_HDR_NUM_BUFFERS = V.NET_HDR_NUM_BUFFERS;
@@ -280,6 +284,8 @@ export class PackedRxQueue extends QueueBase {
           u16[(s + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM - hdr;
           u16[(s + M_DATA_LEN) >>> 1] = len;
           u16[(s + M_NB_SEGS) >>> 1] = 1;
+          u16[(s + M_PORT) >>> 1] = MBUF_PORT_INVALID;
+          u32[(s + M_PKT_LEN) >>> 2] = 0;
           u32[(s + M_NEXT) >>> 2] = 0;
           u32[(prev + M_NEXT) >>> 2] = s;
           prev = s;
@@ -330,7 +336,9 @@ export class PackedRxQueue extends QueueBase {
     let posted = 0;
     while (this.nfree > 0) {
       let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
-      while (c > 0 && pool.allocBulk(arr, c) === 0) c >>>= 1;
+      // Raw objects (as RxQueue's refill): refcnt and ol_flags are written below, every other
+      // field of the reset state by rxBurst.
+      while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
       if (c === 0) {
         this.f64[this.st + S_NOMBUF] += this.nfree;
         break;
@@ -346,6 +354,9 @@ export class PackedRxQueue extends QueueBase {
         u32[w + 1] = 0;
         u32[w + 2] = u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr;
         u16[h + 6] = id;
+        u16[(m + M_REFCNT) >>> 1] = 1;
+        u32[(m + M_OL_FLAGS) >>> 2] = 0;
+        u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
         const flags = F_WRITE | (this.availWrap !== 0 ? F_AVAIL : F_USED);
         if (firstH < 0) {
           firstH = h + 7;
