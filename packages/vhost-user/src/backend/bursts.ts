@@ -5,8 +5,10 @@ import { E_FULL, E_ORDER, type GuestQueue } from "./guest-queue.js";
 /**
  * net_vhost's rxBurst and txBurst for the lcore that polls the port
  * (DPDK's rte_vhost_dequeue_burst / rte_vhost_enqueue_burst as an ethdev):
- *   rxBurst: the front-end's TX ring (2q+1) → mbufs from the port's pool
- *   txBurst: mbufs → the front-end's RX ring (2q), freed once copied
+ *   rxBurst: the front-end's TX ring (2q+1) → mbufs from the port's pool,
+ *            chained (nb_segs, next) when a frame is longer than one mbuf's room
+ *   txBurst: mbufs, chained or not → the front-end's RX ring (2q), spread over
+ *            several of its buffers under MRG_RXBUF (num_buffers); freed once copied
  * Frames are copied (the front-end's buffers are its own memory). Nothing
  * here allocates; counts are returned.
  */
@@ -14,6 +16,8 @@ import { E_FULL, E_ORDER, type GuestQueue } from "./guest-queue.js";
 /** struct virtio_net_hdr_v1 (12 bytes with VERSION_1, §5.1.6); num_buffers at 10. */
 const HDR = 12;
 const HDR_NUM_BUFFERS = 10;
+/** The longest frame taken from the front-end (a 16-bit length, as the device core's MAX_FRAME). */
+const MAX_FRAME = 65535;
 
 /** Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike. */
 function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
@@ -66,18 +70,23 @@ export class NetVhostRxQueue {
         q.addUsed(head, 0);
         continue;
       }
-      const m = this.pool.alloc();
-      if (m < 0 || flen > mb.tailroom(m)) {
-        if (m >= 0) mb.free(m);
+      const m = flen > MAX_FRAME ? -1 : this.pool.alloc();
+      if (m < 0) {
         q.counts[E_FULL]++;
         dropped++;
         q.addUsed(head, 0);
         continue;
       }
-      // Gather the frame after the header (which may span segments, ANY_LAYOUT).
+      // Gather the frame after the header (which may span segments, ANY_LAYOUT) into
+      // m, and into further mbufs chained to it when it is longer than m's room.
+      let cur = m;
       let dst = mb.dataAddr(m);
+      let room = mb.tailroom(m);
+      let curLen = 0;
+      let segs = 1;
       let skip = HDR;
-      for (let s = 0; s < c.nRead; s++) {
+      let ok = true;
+      for (let s = 0; s < c.nRead && ok; s++) {
         let so = c.addr[s]!;
         let sl = c.len[s]!;
         if (skip >= sl) {
@@ -87,10 +96,40 @@ export class NetVhostRxQueue {
         so += skip;
         sl -= skip;
         skip = 0;
-        copy(this.u8, this.u32, dst, q.u8, q.u32, so, sl);
-        dst += sl;
+        while (sl > 0) {
+          if (room === 0) {
+            const nx = this.pool.alloc();
+            if (nx < 0) {
+              ok = false;
+              break;
+            }
+            mb.setDataLen(cur, curLen);
+            mb.setNext(cur, nx);
+            cur = nx;
+            dst = mb.dataAddr(nx);
+            room = mb.tailroom(nx);
+            curLen = 0;
+            segs++;
+          }
+          const t = sl < room ? sl : room;
+          copy(this.u8, this.u32, dst, q.u8, q.u32, so, t);
+          dst += t;
+          so += t;
+          sl -= t;
+          room -= t;
+          curLen += t;
+        }
       }
-      mb.setDataLen(m, flen);
+      mb.setDataLen(cur, curLen);
+      if (!ok) {
+        // The pool ran dry mid-frame: the partial chain goes back (free follows next).
+        mb.free(m);
+        q.counts[E_FULL]++;
+        dropped++;
+        q.addUsed(head, 0);
+        continue;
+      }
+      mb.setNbSegs(m, segs);
       mb.setPktLen(m, flen);
       mb.setPort(m, this.portId);
       out[off + got++] = m;
@@ -132,8 +171,12 @@ export class NetVhostTxQueue {
     let avail = q.available();
     for (; sent < n; sent++) {
       const m = pkts[off + sent]!;
-      const flen = mb.dataLen(m);
-      const need = flen + HDR;
+      // A chain (nb_segs > 1) is read segment by segment: the source cursor below.
+      const flen = mb.nbSegs(m) === 1 ? mb.dataLen(m) : mb.pktLen(m);
+      let need = flen + HDR;
+      let src = m;
+      let sAddr = mb.dataAddr(m);
+      let sLeft = mb.dataLen(m);
       // One chain, or with MRG_RXBUF as many as it takes (§5.1.6.3.2); each counted in num_buffers.
       let done = 0;
       let buffers = 0;
@@ -170,11 +213,28 @@ export class NetVhostTxQueue {
               written++;
             }
           }
-          if (sl === 0 || done >= need) continue;
-          const take = need - done < sl ? need - done : sl;
-          copy(q.u8, q.u32, so, this.u8, this.u32, mb.dataAddr(m) + (done - HDR), take);
-          done += take;
-          written += take;
+          while (sl > 0 && done < need) {
+            if (sLeft === 0) {
+              src = mb.next(src);
+              if (src === 0) {
+                need = done; // a chain shorter than its pkt_len: sent as far as it goes
+                break;
+              }
+              sAddr = mb.dataAddr(src);
+              sLeft = mb.dataLen(src);
+              continue;
+            }
+            let t = need - done;
+            if (sl < t) t = sl;
+            if (sLeft < t) t = sLeft;
+            copy(q.u8, q.u32, so, this.u8, this.u32, sAddr, t);
+            so += t;
+            sl -= t;
+            sAddr += t;
+            sLeft -= t;
+            done += t;
+            written += t;
+          }
         }
         buffers++;
         q.addUsed(head, written);

@@ -149,6 +149,71 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("rxBurst: a frame longer than one mbuf (a chain of front-end buffers) becomes chained mbufs, bytes in order", () => {
+    const t = setup(0);
+    // Header + 3000 + 2500 bytes in three descriptors 0 -> 1 -> 2 (NEXT), buffers in region memory.
+    const lens = [12, 3000, 2500];
+    const at = [BUF(0), BUF(2), BUF(5)];
+    let k = 0;
+    for (let d = 0; d < 3; d++) {
+      for (let b = 0; b < lens[d]!; b++) t.g8[at[d]! + b] = d === 0 ? 0 : (k++ * 7) & 0xff;
+    }
+    const g32 = new Uint32Array(t.g8.buffer);
+    for (let d = 1; d < 3; d++) {
+      const o = (ringOff(1) + d * 16) >>> 2;
+      g32[o] = (GPA + at[d]!) % 0x1_0000_0000;
+      g32[o + 1] = Math.floor((GPA + at[d]!) / 0x1_0000_0000);
+      g32[o + 2] = lens[d]!;
+      t.g16[(ringOff(1) + d * 16 + 12) >>> 1] = d === 1 ? 1 : 0; // NEXT on 1
+      t.g16[(ringOff(1) + d * 16 + 14) >>> 1] = 2;
+    }
+    t.g16[(ringOff(1) + 14) >>> 1] = 1;
+    t.post(1, 0, GPA + at[0]!, 12, 1);
+    const out = new Uint32Array(4);
+    expect(t.rx.rxBurst(out, 4)).toBe(1);
+    const mb = new Mbufs(t.mem);
+    const m = out[0]!;
+    expect(mb.pktLen(m)).toBe(5500);
+    expect(mb.nbSegs(m)).toBe(3);
+    const got: number[] = [];
+    let segs = 0;
+    for (let s = m; s !== 0; s = mb.next(s), segs++) {
+      expect(mb.dataLen(s)).toBeLessThanOrEqual(mb.bufLen(s) - mb.dataOff(s));
+      for (let b = 0; b < mb.dataLen(s); b++) got.push(t.mem.u8[mb.dataAddr(s) + b]!);
+    }
+    expect(segs).toBe(3);
+    expect(got).toEqual(Array.from({ length: 5500 }, (_, b) => (b * 7) & 0xff));
+    expect(t.usedElem(1, 0)).toEqual([0, 0]);
+    mb.free(m);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("txBurst: a chained mbuf spreads over the front-end's buffers under MRG_RXBUF, num_buffers set, bytes in order", () => {
+    const t = setup(bit(15));
+    for (let i = 0; i < 4; i++) t.post(0, i, GPA + BUF(i), 2048, 2);
+    const mb = new Mbufs(t.mem);
+    const seg = [1000, 2000, 500];
+    let m = 0;
+    let k = 0;
+    for (const len of seg) {
+      const s = t.pool.alloc();
+      mb.append(s, len);
+      for (let b = 0; b < len; b++) t.mem.u8[mb.dataAddr(s) + b] = (k++ * 5) & 0xff;
+      if (m === 0) m = s;
+      else expect(mb.chain(m, s)).toBe(0);
+    }
+    expect(mb.pktLen(m)).toBe(3500);
+    expect(t.tx.txBurst(Uint32Array.of(m), 1)).toBe(1);
+    expect(t.usedIdx(0)).toBe(2); // 12 + 3500 bytes in 2048-byte buffers
+    expect([t.usedElem(0, 0), t.usedElem(0, 1)]).toEqual([[0, 2048], [1, 3512 - 2048]]);
+    expect(t.g8[BUF(0) + 10] | (t.g8[BUF(0) + 11]! << 8)).toBe(2);
+    const got: number[] = [];
+    for (let b = 12; b < 2048; b++) got.push(t.g8[BUF(0) + b]!);
+    for (let b = 0; b < 3512 - 2048; b++) got.push(t.g8[BUF(1) + b]!);
+    expect(got).toEqual(Array.from({ length: 3500 }, (_, b) => (b * 5) & 0xff));
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("a descriptor outside guest memory is counted and returned used, never touched; GET_VRING_BASE reports where the lcore is", () => {
     const t = setup(0);
     t.post(1, 0, GPA + FILE - 8, 72, 0); // crosses the region's end

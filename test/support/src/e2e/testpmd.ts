@@ -39,8 +39,8 @@ export interface PortStats {
 }
 
 export interface TestpmdOptions {
-  /** e.g. "net_vhost0,iface=/tmp/x.sock,queues=1" */
-  vdev: string;
+  /** e.g. "net_vhost0,iface=/tmp/x.sock,queues=1"; several: one --vdev each, ports in this order. */
+  vdev: string | readonly string[];
   /** --forward-mode */
   mode: "txonly" | "rxonly" | "io" | "mac" | "macswap";
   /** CPU of testpmd's forwarding lcore (its main lcore takes the other). */
@@ -77,7 +77,7 @@ export class Testpmd {
     const prefix = `${o.prefix}-${process.pid}-${instances++}`;
     const args = [
       "-l", "0,1", "--main-lcore", String(main), "--no-huge", "-m", "256", "--file-prefix", prefix, "--no-pci",
-      "--log-level", "lib.eal:error", "--log-level", "lib.vhost.*:error", "--vdev", o.vdev,
+      "--log-level", "lib.eal:error", "--log-level", "lib.vhost.*:error", ...(typeof o.vdev === "string" ? [o.vdev] : o.vdev).flatMap((v) => ["--vdev", v]),
       "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192", `--forward-mode=${o.mode}`, ...(o.extra ?? []),
     ];
     // Line-buffered: testpmd prints with stdio, which a pipe would otherwise hold until exit.

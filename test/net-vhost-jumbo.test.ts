@@ -1,0 +1,93 @@
+// Jumbo frames through net_vhost against DPDK's virtio_user (mrg_rxbuf=1):
+// frames longer than one mbuf travel as chained mbufs both ways. testpmd
+// forwards (io) between a pcap port (DPDK's net_pcap: frames up to 9000
+// bytes, multi-segment) and its virtio_user port; l2fwd's one net_vhost port
+// forwards to itself. The front-end's TX chains (header + several buffers)
+// become chained mbufs on l2fwd's rxBurst; l2fwd's chained mbufs go into the
+// front-end's receive buffers under MRG_RXBUF (num_buffers). Every frame is
+// counted on both sides and byte-checked against the capture.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { native, nativeMissingReason } from "@tpdk/native";
+import { PeerSession, SHARED_CPU, lastJson, readPcap, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
+
+const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
+const peers = new PeerSession();
+afterEach(peers.close);
+const { sockDir, testpmd, l2fwd } = peers;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function listening(sock: string): Promise<void> {
+  for (let i = 0; i < 400 && !existsSync(sock); i++) await sleep(25);
+  expect(existsSync(sock), `l2fwd listens at ${sock}`).toBe(true);
+}
+
+/** An mbuf's data room (2048): frames above it need a chain. */
+const ROOM = 2048;
+
+describe.skipIf(missing !== null)(`net_vhost jumbo frames against DPDK testpmd's virtio_user${missing ? ` (skipped: ${missing})` : ""}`, () => {
+  it("frames up to 9000 bytes through testpmd (pcap <-> virtio_user, mrg_rxbuf=1) and back: chained both ways, every frame counted on both sides, byte-checked", async () => {
+    const dir = sockDir();
+    const sock = join(dir, "vhost.sock");
+    const inPcap = join(dir, "in.pcap");
+    const outPcap = join(dir, "out.pcap");
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 400; i++) {
+      // 60 .. 9000 bytes, most of them above one mbuf's room.
+      const len = i % 10 === 0 ? 60 + i : 1400 + ((i * 1499) % 7601);
+      const f = new Uint8Array(len);
+      f.set([0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb], 0);
+      f[12] = 0x08;
+      f[13] = 0x00;
+      f[14] = i & 0xff;
+      f[15] = i >> 8;
+      for (let b = 16; b < len; b++) f[b] = (i * 3 + b) & 0xff;
+      frames.push(f);
+    }
+    writePcap(inPcap, frames);
+    const l2 = l2fwd(["-l", "0", "--no-huge", "--vdev", `net_vhost0,iface=${sock}`, "--", "-p", "0x1", "-q", "1", "--no-mac-updating", "-T", "0", "--json"]);
+    await listening(sock);
+    // Port 0 the capture, port 1 the front-end; io forwarding pairs them (no retry: its rings hold
+    // the whole capture, 4096 entries each, so nothing is dropped for lack of room). in_order=0:
+    // with IN_ORDER, DPDK 22.11's virtio TX refused most multi-segment frames here (TX-dropped on
+    // its side, never seen by l2fwd); an open question, recorded in the vhost-user README. The front-end takes
+    // frames longer than testpmd's mbufs only with scatter (virtio: MRG_RXBUF) and an MTU that
+    // allows them (net_pcap reads and writes jumbo frames as chains by itself).
+    const pmd = await testpmd({
+      vdev: [`net_pcap0,rx_pcap=${inPcap},tx_pcap=${outPcap}`, `net_virtio_user1,path=${sock},mrg_rxbuf=1,in_order=0,queue_size=4096`], mode: "io", cpu: SHARED_CPU, prefix: "nv-jumbo",
+      extra: ["--no-flush-rx"],
+    });
+    for (const c of ["port stop 1", "port config 1 rx_offload scatter on", "port config 1 tx_offload multi_segs on", "port config mtu 1 9000", "port start 1"]) pmd.command(c);
+    await pmd.waitFor(/Port 1: [0-9A-F:]+\s*\n[^]*Port 1: [0-9A-F:]+|Checking link statuses[^]*Done[^]*Checking link statuses[^]*Done/, 15_000).catch(() => undefined);
+    await l2.waitFor(/Port 0 Link up/, 20_000);
+    await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
+    await sleep(1000);
+    pmd.command("start");
+    await sleep(3000);
+    const [cap, fe] = await pmd.stop();
+    l2.signal("SIGINT");
+    const r = await l2.done;
+    expect(r.code, r.stderr).toBe(0);
+    const [p0] = lastJson(r.stdout).ports as [Record<string, number>];
+    const why = `l2fwd ${JSON.stringify(p0)} testpmd pcap ${JSON.stringify(cap)} virtio_user ${JSON.stringify(fe)}`;
+    // testpmd read the capture once: every frame went to the front-end, into l2fwd and back.
+    expect(cap!.rxPackets, why).toBe(frames.length);
+    expect(fe!.txPackets, why).toBe(frames.length);
+    expect(p0.rx, why).toBe(frames.length);
+    expect(p0.tx, why).toBe(frames.length);
+    expect(fe!.rxPackets, why).toBe(frames.length);
+    expect(cap!.txPackets, why).toBe(frames.length);
+    const back = readPcap(outPcap);
+    expect(back.length).toBe(frames.length);
+    let long = 0;
+    for (let k = 0; k < back.length; k++) {
+      const f = back[k]!;
+      const i = f[14]! | (f[15]! << 8);
+      expect(Buffer.compare(Buffer.from(f), Buffer.from(frames[i]!)), `frame ${i} (${frames[i]!.length} bytes)`).toBe(0);
+      if (f.length > 2 * ROOM) long++;
+    }
+    expect(long, "frames spanning three or more mbufs came back").toBeGreaterThan(150);
+  }, 90_000);
+});
