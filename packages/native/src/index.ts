@@ -41,6 +41,13 @@ export interface NativeBinding {
    * buffer and its views stay valid (reads give 0) until collected. TypeError for any other buffer.
    */
   unmapShared(sab: SharedArrayBuffer): void;
+  /**
+   * Several files, each from offset 0 for lengths[i] bytes, side by side in one SharedArrayBuffer:
+   * file i starts at the sum of the earlier lengths each rounded up to 2 MiB (FILE_SLOT_ALIGN;
+   * hugetlbfs files land on huge-page boundaries). EINVAL when a length passes its file's end.
+   * Released like mmapShared's (unmapShared, or the collector).
+   */
+  mmapSharedFiles(fds: readonly number[], lengths: readonly number[]): SharedArrayBuffer;
   /** fstat st_size. */
   fileSize(fd: number): number;
   /** fcntl F_GET_SEALS; 0 when the file cannot be sealed. */
@@ -103,6 +110,20 @@ export class NativeError extends Error {
 }
 
 const ENOTSUP = 95;
+/** Alignment of each file's place in mmapSharedFiles' buffer (2 MiB). */
+export const FILE_SLOT_ALIGN = 2 * 1024 * 1024;
+
+/** Where mmapSharedFiles puts each of files of these lengths (offsets in its buffer), and the total. */
+export function fileSlots(lengths: readonly number[]): { bases: number[]; total: number } {
+  const bases: number[] = [];
+  let total = 0;
+  for (const l of lengths) {
+    bases.push(total);
+    total += Math.ceil(l / FILE_SLOT_ALIGN) * FILE_SLOT_ALIGN;
+  }
+  return { bases, total };
+}
+
 export const REBUILD_COMMAND = "pnpm --filter @tpdk/native rebuild";
 const BINARY_REL = "build/Release/tpdk_native.node";
 const BINARY_URL = new URL(`../${BINARY_REL}`, import.meta.url);

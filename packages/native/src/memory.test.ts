@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { native, nativeMissingReason, NativeError } from "./index.js";
+import { FILE_SLOT_ALIGN, fileSlots, native, nativeMissingReason, NativeError } from "./index.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
 
@@ -24,6 +24,29 @@ describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () =
     expect(sab).toBeInstanceOf(SharedArrayBuffer);
     expect(sab.byteLength).toBe(2 * MB);
     expect(new Uint8Array(sab).every((b) => b === 0)).toBe(true);
+  });
+
+  it("mmapSharedFiles: several files side by side at fileSlots' bases, each the same bytes as its own mapping; a length past a file's end is EINVAL", () => {
+    const sizes = [MB + 4096, 3 * MB, 8192];
+    const f = sizes.map((sz) => n.memfdCreate("tpdk-test", sz));
+    fds.push(...f);
+    const { bases, total } = fileSlots(sizes);
+    expect(bases).toEqual([0, 2 * MB, 6 * MB]);
+    const all = n.mmapSharedFiles(f, sizes);
+    expect(all.byteLength).toBe(total);
+    expect(total % FILE_SLOT_ALIGN).toBe(0);
+    const u8 = new Uint8Array(all);
+    sizes.forEach((sz, k) => {
+      const own = new Uint8Array(n.mmapShared(f[k]!, sz, 0));
+      own[0] = 10 + k;
+      own[sz - 1] = 20 + k;
+      expect([u8[bases[k]!], u8[bases[k]! + sz - 1]]).toEqual([10 + k, 20 + k]);
+      u8[bases[k]! + 5] = 30 + k;
+      expect(own[5]).toBe(30 + k);
+    });
+    n.unmapShared(all);
+    expect(u8[bases[1]! + 5]).toBe(0);
+    expect(() => n.mmapSharedFiles([f[2]!], [3 * MB])).toThrow(/EINVAL|file size/);
   });
 
   it("a second mapping of the same fd (and one at an offset) sees the same bytes", () => {

@@ -32,6 +32,7 @@
 #include <string>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #ifndef MFD_HUGE_2MB
 #define MFD_HUGE_2MB (21U << 26)  // MFD_HUGE_SHIFT 26, log2(2 MB) = 21
@@ -795,6 +796,67 @@ void SetConst(Local<Context> ctx, Local<Object> exports, const char* name, int v
                              static_cast<PropertyAttribute>(v8::ReadOnly | v8::DontDelete)).Check();
 }
 
+// Several files side by side in one SharedArrayBuffer (a vhost-user memory
+// table whose regions come from different files, as QEMU with several memory
+// backends or DPDK with hugepages sends): a reservation of the whole range
+// (PROT_NONE), then each file from offset 0 at its place with MAP_FIXED.
+// File i starts at the sum of the earlier lengths, each rounded up to 2 MiB
+// (so a hugetlbfs file lands on a huge-page boundary); the reservation is
+// 2 MiB-aligned. Each length must fit its file (no page past the end: SIGBUS).
+// Released by unmapShared and the collector's deleter like mmapShared's.
+void MmapSharedFiles(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  Isolate* iso = a->isolate;
+  Local<Context> ctx = iso->GetCurrentContext();
+  if (args.Length() < 2 || !args[0]->IsArray() || !args[1]->IsArray()) return ThrowType(iso, "mmapSharedFiles: expected (fds: number[], lengths: number[])");
+  Local<v8::Array> fdsA = args[0].As<v8::Array>();
+  Local<v8::Array> lensA = args[1].As<v8::Array>();
+  uint32_t n = fdsA->Length();
+  if (n == 0 || n > 64 || lensA->Length() != n) return ThrowType(iso, "mmapSharedFiles: 1..64 fds, one length each");
+  const size_t kAlign = 2u << 20;
+  std::vector<int> fds(n);
+  std::vector<size_t> lens(n), bases(n);
+  size_t total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    Local<Value> fv, lv;
+    if (!fdsA->Get(ctx, i).ToLocal(&fv) || !lensA->Get(ctx, i).ToLocal(&lv) || !fv->IsNumber() || !lv->IsNumber()) return ThrowType(iso, "mmapSharedFiles: fds and lengths must be numbers");
+    double fd = fv.As<v8::Number>()->Value(), len = lv.As<v8::Number>()->Value();
+    if (fd < 0 || fd > 2147483647.0 || fd != static_cast<double>(static_cast<int>(fd))) return ThrowType(iso, "mmapSharedFiles: bad fd");
+    if (len <= 0 || len > kMaxSafeInt || len != static_cast<double>(static_cast<uint64_t>(len))) return ThrowType(iso, "mmapSharedFiles: bad length");
+    fds[i] = static_cast<int>(fd);
+    lens[i] = static_cast<size_t>(len);
+    struct stat st;
+    if (fstat(fds[i], &st) != 0) return ThrowErrno(a, "mmap", std::to_string(fds[i]), errno);
+    if (S_ISREG(st.st_mode) && len > static_cast<double>(st.st_size)) {
+      return ThrowErrno(a, "mmap", std::to_string(fds[i]) + ", length " + std::to_string(lens[i]) + " > file size " + std::to_string(st.st_size), EINVAL);
+    }
+    bases[i] = total;
+    total += (lens[i] + kAlign - 1) / kAlign * kAlign;
+  }
+  // Reserve with room to align the start to 2 MiB, then trim the slack.
+  void* r = mmap(nullptr, total + kAlign, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (r == MAP_FAILED) return ThrowErrno(a, "mmap(reserve)", "mmapSharedFiles", errno);
+  uintptr_t start = (reinterpret_cast<uintptr_t>(r) + kAlign - 1) & ~(static_cast<uintptr_t>(kAlign) - 1);
+  size_t head = start - reinterpret_cast<uintptr_t>(r);
+  if (head != 0) munmap(r, head);
+  if (kAlign - head != 0) munmap(reinterpret_cast<char*>(start) + total, kAlign - head);
+  char* base = reinterpret_cast<char*>(start);
+  for (uint32_t i = 0; i < n; i++) {
+    void* q = mmap(base + bases[i], lens[i], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fds[i], 0);
+    if (q == MAP_FAILED) {
+      int err = errno;
+      munmap(base, total);
+      return ThrowErrno(a, "mmap(MAP_FIXED)", std::to_string(fds[i]), err);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(gMapsMutex);
+    gMaps[base] = total;
+  }
+  std::shared_ptr<v8::BackingStore> store = SharedArrayBuffer::NewBackingStore(base, total, Unmap, nullptr);
+  args.GetReturnValue().Set(SharedArrayBuffer::New(iso, std::move(store)));
+}
+
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
@@ -805,6 +867,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, a, "memfdCreate", MemfdCreate);
   SetMethod(context, exports, a, "mmapShared", MmapShared);
   SetMethod(context, exports, a, "unmapShared", UnmapShared);
+  SetMethod(context, exports, a, "mmapSharedFiles", MmapSharedFiles);
   SetMethod(context, exports, a, "fileSize", FileSize);
   SetMethod(context, exports, a, "getSeals", GetSeals);
   SetMethod(context, exports, a, "addSeals", AddSeals);

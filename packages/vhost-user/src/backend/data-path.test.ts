@@ -82,7 +82,7 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
       const e = (ringOff(r) + 0x2000 + 4 + 8 * k) >>> 2;
       return [g32[e]!, g32[e + 1]!];
     };
-    return { s, g8, g16, rx, tx, mem, pool, post, usedIdx, usedElem, call, control, rw };
+    return { s, g8, g16, rx, tx, mem, pool, post, usedIdx, usedElem, call, control, rw, memFd };
   }
 
   it("rxBurst takes the front-end's TX frames into mbufs (header skipped), used len 0, the call written", () => {
@@ -235,6 +235,64 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     t.s.close();
     expect(t.rx.rxBurst(out, 8)).toBe(0);
     expect(mappedFiles()).toBe(mapped - 1);
+  });
+
+  it("a table of regions from three files (one fd each): each file mapped once, buffers in any of them; a repeated table reuses the mapping, a new one replaces it", () => {
+    const t = setup(0);
+    const q = (t.rx as unknown as { q: GuestQueue }).q;
+    const out = new Uint32Array(8);
+    expect(t.rx.rxBurst(out, 8)).toBe(0);
+    const mapped = mappedFiles();
+    // Files B and C besides the rings' file A: B at guest 0x2_0000_0000 (two regions of it), C at 0x3_0000_0000.
+    const B = 3 << 20;
+    const C = 1 << 20;
+    const fb = n.memfdCreate("nvhost-b", B);
+    const fc = n.memfdCreate("nvhost-c", C);
+    opened.push(fb, fc);
+    const b8 = new Uint8Array(n.mmapShared(fb, B, 0));
+    const c8 = new Uint8Array(n.mmapShared(fc, C, 0));
+    const table = [
+      { guestPhysAddr: GPA, memorySize: FILE, userspaceAddr: UVA, mmapOffset: 0 },
+      { guestPhysAddr: 0x2_0000_0000, memorySize: 1 << 20, userspaceAddr: UVA + 0x1000_0000, mmapOffset: 0 },
+      { guestPhysAddr: 0x2_0010_0000, memorySize: 2 << 20, userspaceAddr: UVA + 0x2000_0000, mmapOffset: 1 << 20 },
+      { guestPhysAddr: 0x3_0000_0000, memorySize: C, userspaceAddr: UVA + 0x3000_0000, mmapOffset: 0 },
+    ];
+    const fdsOf = () => [t.memFd, fb, fb, fc].map((fd) => openSync(`/proc/self/fd/${fd}`, "r+"));
+    t.s.handle({ request: P.SET_MEM_TABLE, flags: 0, payload: memTablePayload(table), fds: fdsOf() });
+    expect(t.s.memory!.files.length).toBe(3);
+    const frame = (at: Uint8Array, off: number, seed: number): void => {
+      for (let b = 0; b < 12; b++) at[off + b] = 0;
+      for (let b = 0; b < 60; b++) at[off + 12 + b] = (seed + b) & 0xff;
+    };
+    frame(b8, 0x1000, 1); // file B, first region
+    frame(b8, (1 << 20) + 0x2000, 2); // file B, second region (mmap_offset 1 MiB)
+    frame(c8, C - 72, 3); // file C, its last bytes
+    t.post(1, 0, 0x2_0000_1000, 72, 0);
+    t.post(1, 1, 0x2_0010_2000, 72, 0);
+    t.post(1, 2, 0x3_0000_0000 + C - 72, 72, 0);
+    t.post(1, 3, 0x2_0010_0000 - 8, 72, 0); // crosses from B's first region into its second: refused
+    expect(t.rx.rxBurst(out, 8)).toBe(3);
+    const mb = new Mbufs(t.mem);
+    for (let k = 0; k < 3; k++) {
+      const a = mb.dataAddr(out[k]!);
+      expect(Array.from(t.mem.u8.subarray(a, a + 60))).toEqual(Array.from({ length: 60 }, (_, b) => (k + 1 + b) & 0xff));
+      mb.free(out[k]!);
+    }
+    expect(q.counts[E_ADDR]).toBe(1);
+    expect(mappedFiles()).toBe(mapped);
+    // The same table again (new fds for the same files): the ring keeps its mapping.
+    const before = q.u8.buffer;
+    t.s.handle({ request: P.SET_MEM_TABLE, flags: 0, payload: memTablePayload(table), fds: fdsOf() });
+    expect(t.rx.rxBurst(out, 8)).toBe(0);
+    expect(q.u8.buffer).toBe(before);
+    expect(mappedFiles()).toBe(mapped);
+    // Another table (file A only): the three-file mapping is released (its pages read 0 now).
+    t.s.handle({ request: P.SET_MEM_TABLE, flags: 0, payload: memTablePayload([table[0]!]), fds: [openSync(`/proc/self/fd/${t.memFd}`, "r+")] });
+    expect(t.rx.rxBurst(out, 8)).toBe(0);
+    expect(q.u8.buffer).not.toBe(before);
+    expect(new Uint8Array(before)[(2 << 20) + 0x1000 + 12]).toBe(0);
+    expect(mappedFiles()).toBe(mapped);
+    expect(t.pool.inUse()).toBe(0);
   });
 
   it("one queue object per ring: a second claimant is refused (EBUSY) until the claims are cleared", () => {

@@ -42,7 +42,7 @@ const REQUESTS = [
 ];
 
 function checkRun(r: RingRun): void {
-  const size = r.memory.file.size;
+  const size = r.memory.mappedBytes;
   expect(r.size & (r.size - 1)).toBe(0);
   expect(r.size).toBeLessThanOrEqual(P.MAX_RING_SIZE);
   expect(r.base).toBeLessThanOrEqual(0xffff);

@@ -1,5 +1,5 @@
 import { fstatSync } from "node:fs";
-import type { NativeBinding } from "@tpdk/native";
+import { type NativeBinding, fileSlots } from "@tpdk/native";
 import type { MemoryRegion } from "../message.js";
 import { MAX_REGIONS } from "../protocol.js";
 
@@ -10,15 +10,16 @@ import { MAX_REGIONS } from "../protocol.js";
  * same bytes (what SET_VRING_ADDR holds), and where they lie in the file
  * whose fd came with the message.
  *
- * tpdk maps a table's file once, whole, from offset 0 (QEMU sends two
- * regions of one memfd; DPDK's virtio_user one), so every region is a range
- * of one mapping and a translation is one subtraction after a range check.
- * Regions from more than one file are refused (a documented limit: DPDK
- * with hugepages needs --single-file-segments, as it does for its own
- * 8-region limit). Control path: validation allocates; translate* do not.
+ * tpdk maps each file of a table once, whole, from offset 0 (QEMU sends two
+ * regions of one memfd, or one file per memory backend; DPDK's virtio_user
+ * one memfd, or one per hugepage segment list): the files lie side by side
+ * in one mapping (native.mmapSharedFiles: file k at fileSlots' base k), so
+ * every region is a range of that mapping and a translation is one
+ * subtraction after a range check. Control path: validation allocates;
+ * translate* do not.
  */
 
-/** Offsets in a mapping are u32 (typed-array indices): the file must stay below 4 GiB. */
+/** Offsets in a mapping are u32 (typed-array indices): the files together must stay below 4 GiB. */
 export const MAX_FILE_BYTES = 0xffff_f000;
 /** 2^53: every u64 we accept is below it; sums of two such never round to a smaller value. */
 const LIMIT = 2 ** 53;
@@ -39,28 +40,36 @@ export class MemTableError extends Error {
   }
 }
 
-/** The identity of the file behind the table (for reusing a mapping across tables). */
+/** The identity of a file behind the table (for reusing a mapping across tables). */
 export interface FileKey {
   readonly dev: number;
   readonly ino: number;
   readonly size: number;
 }
 
+/** One file of a table: the fd the data path maps (its first region's), its identity, where it lies in the mapping. */
+export interface TableFile {
+  readonly fd: number;
+  readonly key: FileKey;
+  readonly base: number;
+}
+
 export class GuestMemoryTable {
   readonly regions: readonly MemoryRegion[];
-  /** The fd the data path maps (the first region's; the others name the same file). */
-  readonly fd: number;
-  readonly file: FileKey;
-  /** F_SEAL_SHRINK held on the file: a peer cannot shrink it under our mapping. */
+  /** The distinct files, in the order of their first region; each mapped once, whole. */
+  readonly files: readonly TableFile[];
+  /** Bytes of the mapping that holds every file (fileSlots' total). */
+  readonly mappedBytes: number;
+  /** F_SEAL_SHRINK held on every file: a peer cannot shrink one under our mapping. */
   readonly sealed: boolean;
   /** Flat per-region ranges (R_* fields), made once. */
   readonly ranges: Float64Array;
   readonly n: number;
 
-  private constructor(regions: readonly MemoryRegion[], fd: number, file: FileKey, sealed: boolean) {
+  private constructor(regions: readonly MemoryRegion[], files: readonly TableFile[], fileOf: readonly number[], mappedBytes: number, sealed: boolean) {
     this.regions = regions;
-    this.fd = fd;
-    this.file = file;
+    this.files = files;
+    this.mappedBytes = mappedBytes;
     this.sealed = sealed;
     this.n = regions.length;
     this.ranges = new Float64Array(MAX_REGIONS * R_FIELDS);
@@ -70,7 +79,7 @@ export class GuestMemoryTable {
       this.ranges[o + R_GPA_HI] = r.guestPhysAddr + r.memorySize;
       this.ranges[o + R_UVA_LO] = r.userspaceAddr;
       this.ranges[o + R_UVA_HI] = r.userspaceAddr + r.memorySize;
-      this.ranges[o + R_FILE_OFF] = r.mmapOffset;
+      this.ranges[o + R_FILE_OFF] = files[fileOf[i]!]!.base + r.mmapOffset;
     });
   }
 
@@ -79,13 +88,16 @@ export class GuestMemoryTable {
    * build it. Throws MemTableError: no regions, an empty region, a range
    * that wraps or passes 2^53, regions overlapping in guest physical or
    * front-end virtual space, a region past its file's end (touching it would
-   * be SIGBUS), regions from more than one file, a file of 4 GiB or more,
-   * or (requireSealed) a file not sealed against shrinking.
+   * be SIGBUS), files of 4 GiB or more together, or (requireSealed) a file
+   * not sealed against shrinking. Regions of one file (by device and inode)
+   * share its one place in the mapping, whichever fd each came with.
    */
   static fromMessage(native: NativeBinding, regions: readonly MemoryRegion[], fds: readonly number[], requireSealed: boolean): GuestMemoryTable {
     if (regions.length === 0) throw new MemTableError("no regions");
     if (regions.length !== fds.length) throw new MemTableError(`${regions.length} regions but ${fds.length} file descriptors`);
-    let key: FileKey | null = null;
+    const keys: FileKey[] = [];
+    const fileFds: number[] = [];
+    const fileOf: number[] = [];
     for (let i = 0; i < regions.length; i++) {
       const r = regions[i]!;
       if (r.memorySize === 0) throw new MemTableError(`region ${i} is empty`);
@@ -100,19 +112,26 @@ export class GuestMemoryTable {
       }
       if (!st.isFile()) throw new MemTableError(`region ${i}: the fd is not a regular file (memfd)`);
       const k = { dev: st.dev, ino: st.ino, size: st.size };
-      if (key === null) key = k;
-      else if (k.dev !== key.dev || k.ino !== key.ino) throw new MemTableError(`region ${i} comes from another file than region 0 (one file per table is supported)`);
-      if (r.mmapOffset + r.memorySize > k.size) throw new MemTableError(`region ${i} ends at file offset ${r.mmapOffset + r.memorySize}, past the file's ${k.size} bytes`);
+      let f = keys.findIndex((q) => q.dev === k.dev && q.ino === k.ino);
+      if (f < 0) {
+        f = keys.length;
+        keys.push(k);
+        fileFds.push(fds[i]!);
+      }
+      fileOf.push(f);
+      if (r.mmapOffset + r.memorySize > keys[f]!.size) throw new MemTableError(`region ${i} ends at file offset ${r.mmapOffset + r.memorySize}, past the file's ${k.size} bytes`);
       for (let j = 0; j < i; j++) {
         const q = regions[j]!;
         if (overlaps(r.guestPhysAddr, q.guestPhysAddr, r.memorySize, q.memorySize)) throw new MemTableError(`regions ${j} and ${i} overlap in guest physical addresses`);
         if (overlaps(r.userspaceAddr, q.userspaceAddr, r.memorySize, q.memorySize)) throw new MemTableError(`regions ${j} and ${i} overlap in front-end virtual addresses`);
       }
     }
-    if (key!.size > MAX_FILE_BYTES) throw new MemTableError(`the memory file has ${key!.size} bytes; at most ${MAX_FILE_BYTES} are supported`);
-    const sealed = (native.getSeals(fds[0]!) & native.F_SEAL_SHRINK) !== 0;
-    if (requireSealed && !sealed) throw new MemTableError("the memory file is not sealed against shrinking (F_SEAL_SHRINK) and sealed=1 requires it");
-    return new GuestMemoryTable(regions, fds[0]!, key!, sealed);
+    const slots = fileSlots(keys.map((k) => k.size));
+    if (slots.total > MAX_FILE_BYTES) throw new MemTableError(`the memory files have ${keys.reduce((a, k) => a + k.size, 0)} bytes (${slots.total} mapped); at most ${MAX_FILE_BYTES} are supported`);
+    const sealed = fileFds.every((fd) => (native.getSeals(fd) & native.F_SEAL_SHRINK) !== 0);
+    if (requireSealed && !sealed) throw new MemTableError("a memory file is not sealed against shrinking (F_SEAL_SHRINK) and sealed=1 requires it");
+    const files = keys.map((key, f) => ({ fd: fileFds[f]!, key, base: slots.bases[f]! }));
+    return new GuestMemoryTable(regions, files, fileOf, slots.total, sealed);
   }
 
   /**

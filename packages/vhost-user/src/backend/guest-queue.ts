@@ -1,13 +1,13 @@
 import { fstatSync } from "node:fs";
 import { TpdkError } from "@tpdk/eal";
-import type { NativeBinding } from "@tpdk/native";
+import { type NativeBinding } from "@tpdk/native";
 import {
   Chain, DEVICE_STAT_SLOTS, DeviceQueue, GuestMemory, type GuestRegion, S_ERR_ADDR_HIGH, S_ERR_ADDR_RANGE, S_ERR_CHAIN_LENGTH, S_ERR_DESC_ORDER,
   S_ERR_HEAD_INDEX, S_ERR_INDIRECT_FEATURE, S_ERR_INDIRECT_NESTED, S_ERR_INDIRECT_NEXT, S_ERR_INDIRECT_TABLE, S_ERR_NEXT_INDEX, WALK_FULL,
 } from "@tpdk/vhost/device";
 import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_NET_F_MRG_RXBUF } from "@tpdk/virtio";
 import { RANGE_FIELDS } from "./guest-memory.js";
-import { RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_FD, W_MEM_GEN, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
+import { RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_GEN, W_NFILES, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
 
 /** Error counters of a queue (by kind; the walk returns one of these, 0 = fine). */
 export const E_HEAD = 1;
@@ -38,10 +38,13 @@ const MAX_RING = 32768;
 const R_FIELDS = RANGE_FIELDS.R_FIELDS;
 
 /**
- * Per thread: one mapping per file (device, inode, size), shared by the
- * rings of one table and counted; the last ring to let go unmaps it at once
+ * Per thread: one mapping per table's set of files (each file by device,
+ * inode and the length mapped, in the table's order), shared by the rings of
+ * one table and counted; the last ring to let go unmaps it at once
  * (native.unmapShared: the pages become private zeros, views stay valid), so
- * a front-end's file stays mapped only while one of its rings may run here.
+ * a front-end's files stay mapped only while one of its rings may run here.
+ * A ring that moves to a new table maps it before letting go of the old one,
+ * so a table repeated with the same files reuses the mapping.
  */
 interface Mapping {
   readonly sab: SharedArrayBuffer;
@@ -49,12 +52,15 @@ interface Mapping {
 }
 const mappings = new Map<string, Mapping>();
 
-function mapFile(native: NativeBinding, fd: number): { key: string; sab: SharedArrayBuffer } {
-  const st = fstatSync(fd);
-  const key = `${st.dev}:${st.ino}:${st.size}`;
+function mapFiles(native: NativeBinding, fds: readonly number[], lengths: readonly number[]): { key: string; sab: SharedArrayBuffer } {
+  const key = fds.map((fd, k) => {
+    const st = fstatSync(fd);
+    return `${st.dev}:${st.ino}:${lengths[k]}`;
+  }).join("|");
   let m = mappings.get(key);
   if (m === undefined) {
-    m = { sab: native.mmapShared(fd, st.size, 0), users: 0 };
+    // One file: a plain mapping; several: side by side (fileSlots' bases, as the table computed them).
+    m = { sab: fds.length === 1 ? native.mmapShared(fds[0]!, lengths[0]!, 0) : native.mmapSharedFiles(fds, lengths), users: 0 };
     mappings.set(key, m);
   }
   m.users++;
@@ -167,8 +173,15 @@ export class GuestQueue {
     this.gen = Atomics.load(i, W_GEN);
     const dq = this.dq;
     if (i[W_MEM_GEN] !== this.memGen) {
+      const fds: number[] = [];
+      const lengths: number[] = [];
+      for (let k = 0; k < i[W_NFILES]!; k++) {
+        fds.push(this.ranges[RING_FILES + 2 * k]!);
+        lengths.push(this.ranges[RING_FILES + 2 * k + 1]!);
+      }
+      // Map the new table first: the same files as the old one's are then reused, not remapped.
+      const { key, sab } = mapFiles(this.native, fds, lengths);
       this.releaseMemory();
-      const { key, sab } = mapFile(this.native, i[W_MEM_FD]!);
       this.memKey = key;
       const views = { u8: new Uint8Array(sab), u16: new Uint16Array(sab, 0, sab.byteLength >>> 1), u32: new Uint32Array(sab, 0, sab.byteLength >>> 2) };
       // Descriptors hold guest physical addresses: the table's gpa ranges, each at its offset in the mapping.

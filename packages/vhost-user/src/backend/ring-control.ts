@@ -28,16 +28,19 @@ export const W_DESC = 5;
 export const W_AVAIL = 6;
 export const W_USED = 7;
 export const W_CALL_FD = 8;
-export const W_MEM_FD = 9;
+/** How many files the table maps (their fds and lengths at RING_FILES in the f64 part). */
+export const W_NFILES = 9;
 export const W_MEM_GEN = 10;
 export const W_FEAT_LO = 11;
 export const W_FEAT_HI = 12;
 export const W_NREGIONS = 13;
 /** The queue object that drives this ring (its token), 0 = none: one object per ring, like the PMD's queues. */
 export const W_CLAIM = 14;
-/** Int32 words per ring; then MAX_REGIONS * 5 f64 (the table's ranges) at RING_F64. */
+/** Int32 words per ring; then MAX_REGIONS * 5 f64 (the table's ranges), then per file its fd and length (RING_FILES). */
 export const RING_WORDS = 16;
-const RING_F64_FIELDS = MAX_REGIONS * 5;
+/** In the f64 part: file k's fd at RING_FILES + 2k, the bytes mapped of it at + 1. */
+export const RING_FILES = MAX_REGIONS * 5;
+const RING_F64_FIELDS = RING_FILES + MAX_REGIONS * 2;
 export const RING_BYTES = RING_WORDS * 4 + RING_F64_FIELDS * 8;
 
 export const STOPPED = 0;
@@ -81,12 +84,17 @@ export class RingControl implements DataPlane {
     i[W_AVAIL] = r.avail;
     i[W_USED] = r.used;
     i[W_CALL_FD] = r.callFd;
-    i[W_MEM_FD] = r.memory.fd;
+    const files = r.memory.files;
+    i[W_NFILES] = files.length;
+    for (let k = 0; k < files.length; k++) {
+      w.f64[RING_FILES + 2 * k] = files[k]!.fd;
+      w.f64[RING_FILES + 2 * k + 1] = files[k]!.key.size;
+    }
     i[W_MEM_GEN] = this.memGen;
     i[W_FEAT_LO] = r.features % 0x1_0000_0000;
     i[W_FEAT_HI] = Math.floor(r.features / 0x1_0000_0000);
     i[W_NREGIONS] = r.memory.n;
-    w.f64.set(r.memory.ranges.subarray(0, w.f64.length));
+    w.f64.set(r.memory.ranges.subarray(0, RING_FILES));
     i[W_LAST_AVAIL] = r.base;
     Atomics.add(i, W_GEN, 1);
     // Pairs with the lcore's Atomics.load of STATE after its BUSY store: the words above are visible to it.
