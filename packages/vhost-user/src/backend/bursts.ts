@@ -1,6 +1,6 @@
 import type { Memory } from "@tpdk/eal";
 import { Mbufs, type Mempool } from "@tpdk/mbuf";
-import { E_FULL, E_ORDER, type GuestQueue } from "./guest-queue.js";
+import { E_FULL, E_ORDER, type GuestQueue, NO_CHAIN } from "./guest-queue.js";
 
 /**
  * net_vhost's rxBurst and txBurst for the lcore that polls the port
@@ -18,6 +18,7 @@ const HDR = 12;
 const HDR_NUM_BUFFERS = 10;
 /** The longest frame taken from the front-end (a 16-bit length, as the device core's MAX_FRAME). */
 const MAX_FRAME = 65535;
+const NONE = NO_CHAIN;
 
 /** Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike. */
 function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
@@ -60,21 +61,21 @@ export class NetVhostRxQueue {
     let bytes = 0;
     let dropped = 0;
     for (let k = 0; k < take; k++) {
-      const head = q.nextHead();
-      const err = q.walk(head);
+      const err = q.next();
+      if (err === NONE) break;
       const c = q.chain;
       const flen = c.readBytes - HDR;
       if (err !== 0 || flen < 14) {
         if (err !== 0) q.counts[err]++;
         dropped++;
-        q.addUsed(head, 0);
+        q.used(0);
         continue;
       }
       const m = flen > MAX_FRAME ? -1 : this.pool.alloc();
       if (m < 0) {
         q.counts[E_FULL]++;
         dropped++;
-        q.addUsed(head, 0);
+        q.used(0);
         continue;
       }
       // Gather the frame after the header (which may span segments, ANY_LAYOUT) into
@@ -126,7 +127,7 @@ export class NetVhostRxQueue {
         mb.free(m);
         q.counts[E_FULL]++;
         dropped++;
-        q.addUsed(head, 0);
+        q.used(0);
         continue;
       }
       mb.setNbSegs(m, segs);
@@ -134,7 +135,7 @@ export class NetVhostRxQueue {
       mb.setPort(m, this.portId);
       out[off + got++] = m;
       bytes += flen;
-      q.addUsed(head, 0);
+      q.used(0);
     }
     q.publish();
     q.end();
@@ -187,15 +188,19 @@ export class NetVhostTxQueue {
           ok = false;
           break;
         }
-        const head = q.nextHead();
         avail--;
-        const err = q.walk(head);
+        const err = q.next();
+        if (err === NONE) {
+          avail = 0;
+          ok = false;
+          break;
+        }
         const c = q.chain;
         if (err !== 0 || c.nRead !== 0 || c.writeBytes === 0) {
           // An RX chain must be all device-writable (§5.1.6.3): a readable buffer counts as bad order.
           q.counts[err === 0 ? E_ORDER : err]++;
           bad++;
-          q.addUsed(head, 0);
+          q.used(0);
           continue;
         }
         let written = 0;
@@ -237,7 +242,7 @@ export class NetVhostTxQueue {
           }
         }
         buffers++;
-        q.addUsed(head, written);
+        q.used(written);
         if (!q.mrg) break;
       }
       if (!ok && buffers === 0) {

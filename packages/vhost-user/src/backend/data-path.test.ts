@@ -295,6 +295,65 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("packed rings (RING_PACKED negotiated): frames both ways through the device core's packed queue; a list running into an unavailable descriptor is counted once, the ring left alone", () => {
+    const t = setup(bit(34) + bit(15));
+    // Packed layout per ring: descriptors at ringOff(r) (16 bytes each), driver event area at +0x1000, device's at +0x2000.
+    const A = 0x80;
+    const U = 0x8000;
+    const g32 = new Uint32Array(t.g8.buffer);
+    const put = (r: number, i: number, gpa: number, len: number, flags: number, id: number): void => {
+      const d = ringOff(r) + i * 16;
+      g32[d >>> 2] = gpa % 0x1_0000_0000;
+      g32[(d >>> 2) + 1] = Math.floor(gpa / 0x1_0000_0000);
+      g32[(d >>> 2) + 2] = len;
+      t.g16[(d + 12) >>> 1] = id;
+      Atomics.store(t.g16, (d + 14) >>> 1, flags | A); // wrap counter 1: AVAIL set, USED clear
+    };
+    const usedFlags = (r: number, i: number): number => t.g16[(ringOff(r) + i * 16 + 14) >>> 1]!;
+    // As DPDK's virtio_user: a packed ring's base is descriptor 0 with wrap counter 1 (0x8000); restart both rings on it.
+    for (const r of [0, 1]) {
+      t.s.handle({ request: P.GET_VRING_BASE, flags: 0, payload: msg.state(r, 0), fds: [] });
+      t.s.handle({ request: P.SET_VRING_BASE, flags: 0, payload: msg.state(r, 0x8000), fds: [] });
+      t.s.handle({ request: P.SET_VRING_KICK, flags: 0, payload: msg.u64(r), fds: [n.eventfd(0)] });
+    }
+    // The front-end's TX (ring 1): a frame in two descriptors (header, then data), id 7.
+    for (let b = 0; b < 12; b++) t.g8[BUF(0) + b] = 0;
+    for (let b = 0; b < 100; b++) t.g8[BUF(1) + b] = (b * 9) & 0xff;
+    put(1, 1, GPA + BUF(1), 100, 0, 7);
+    put(1, 0, GPA + BUF(0), 12, 1 /* NEXT */, 0);
+    const out = new Uint32Array(4);
+    expect(t.rx.rxBurst(out, 4)).toBe(1);
+    const mb = new Mbufs(t.mem);
+    expect(mb.pktLen(out[0]!)).toBe(100);
+    expect(Array.from(t.mem.u8.subarray(mb.dataAddr(out[0]!), mb.dataAddr(out[0]!) + 100))).toEqual(Array.from({ length: 100 }, (_, b) => (b * 9) & 0xff));
+    mb.free(out[0]!);
+    // One used descriptor for the list, at position 0, with the list's id (§2.8.6), AVAIL and USED equal to the wrap counter.
+    expect(usedFlags(1, 0) & (A | U)).toBe(A | U);
+    expect(t.g16[(ringOff(1) + 12) >>> 1]).toBe(7);
+    // The front-end's RX (ring 0): two writable buffers; a 200-byte frame lands in the first.
+    put(0, 0, GPA + BUF(4), 2048, 2, 11);
+    put(0, 1, GPA + BUF(5), 2048, 2, 12);
+    const m = t.pool.alloc();
+    mb.append(m, 200);
+    for (let b = 0; b < 200; b++) t.mem.u8[mb.dataAddr(m) + b] = b & 0xff;
+    expect(t.tx.txBurst(Uint32Array.of(m), 1)).toBe(1);
+    expect(usedFlags(0, 0) & (A | U | 2)).toBe(A | U | 2);
+    expect(g32[(ringOff(0) + 8) >>> 2]).toBe(212);
+    expect(t.g8[BUF(4) + 12 + 199]).toBe(199);
+    // A list whose NEXT runs into a descriptor that is not available: counted, nothing more taken from that ring.
+    put(1, 2, GPA + BUF(2), 72, 1, 3);
+    expect(t.rx.rxBurst(out, 4)).toBe(0);
+    const q = (t.rx as unknown as { q: GuestQueue }).q;
+    expect(q.counts[2]).toBe(1);
+    put(1, 3, GPA + BUF(3), 72, 0, 4);
+    expect(t.rx.rxBurst(out, 4)).toBe(0);
+    expect(q.counts[2]).toBe(1);
+    // GET_VRING_BASE reports the packed position: descriptor 2, wrap counter 1 (bit 15).
+    const r = t.s.handle({ request: P.GET_VRING_BASE, flags: 0, payload: msg.state(1, 0), fds: [] })!;
+    expect(new DataView(r.buffer, r.byteOffset).getUint32(16, true)).toBe(0x8002);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("one queue object per ring: a second claimant is refused (EBUSY) until the claims are cleared", () => {
     const t = setup(0);
     const a = new GuestQueue(n, t.rw[1]!, undefined, 7);

@@ -2,10 +2,10 @@ import { fstatSync } from "node:fs";
 import { TpdkError } from "@tpdk/eal";
 import { type NativeBinding } from "@tpdk/native";
 import {
-  Chain, DEVICE_STAT_SLOTS, DeviceQueue, GuestMemory, type GuestRegion, S_ERR_ADDR_HIGH, S_ERR_ADDR_RANGE, S_ERR_CHAIN_LENGTH, S_ERR_DESC_ORDER,
+  Chain, DEVICE_STAT_SLOTS, DeviceQueue, GuestMemory, type GuestRegion, PWALK_BROKEN, PackedDeviceQueue, S_ERR_ADDR_HIGH, S_ERR_ADDR_RANGE, S_ERR_CHAIN_LENGTH, S_ERR_DESC_ORDER,
   S_ERR_HEAD_INDEX, S_ERR_INDIRECT_FEATURE, S_ERR_INDIRECT_NESTED, S_ERR_INDIRECT_NEXT, S_ERR_INDIRECT_TABLE, S_ERR_NEXT_INDEX, WALK_FULL,
 } from "@tpdk/vhost/device";
-import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_NET_F_MRG_RXBUF } from "@tpdk/virtio";
+import { VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_NET_F_MRG_RXBUF } from "@tpdk/virtio";
 import { RANGE_FIELDS } from "./guest-memory.js";
 import { RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_GEN, W_NFILES, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
 
@@ -33,6 +33,9 @@ KIND_OF[S_ERR_INDIRECT_NEXT] = E_INDIRECT;
 KIND_OF[S_ERR_INDIRECT_TABLE] = E_INDIRECT;
 KIND_OF[S_ERR_DESC_ORDER] = E_ORDER;
 const WALK_FULL_ = WALK_FULL;
+const PWALK_BROKEN_ = PWALK_BROKEN;
+/** next(): no chain available (or the ring cannot be followed). */
+export const NO_CHAIN = -1;
 /** The largest ring vhost-user allows (SET_VRING_NUM). */
 const MAX_RING = 32768;
 const R_FIELDS = RANGE_FIELDS.R_FIELDS;
@@ -90,6 +93,13 @@ export function mappedFiles(): number {
  * region's end, a chain longer than the ring, a bad next or head, nested or
  * misused indirect tables are errors counted here (by kind), and the chain
  * is returned used without being read or written.
+ *
+ * Split rings (virtio 1.2 §2.7) use DeviceQueue, packed rings (§2.8, when
+ * VIRTIO_F_RING_PACKED was negotiated) the device core's PackedDeviceQueue
+ * over the same memory: next() takes the next chain either way, used()
+ * returns it. A packed ring the walk cannot follow (PWALK_BROKEN: a list
+ * running into a descriptor that is not available) is counted once and left
+ * alone until the front-end restarts the ring.
  */
 export class GuestQueue {
   /** The front-end's memory (the mapping): buffer offsets from walk() index these. */
@@ -102,7 +112,14 @@ export class GuestQueue {
   readonly counts: Float64Array<ArrayBufferLike>;
   /** Chain segments of the last walk (the device core's Chain): offsets in the mapping and lengths; device-readable first. */
   chain: Chain;
+  packed = false;
   private readonly dq: DeviceQueue;
+  private readonly pq: PackedDeviceQueue;
+  /** Of the chain next() took: split head / packed buffer id and descriptors spanned. */
+  private curId = 0;
+  private curDescs = 0;
+  /** Packed: the ring cannot be followed (until restarted). */
+  private broken = false;
   private readonly i32: Int32Array;
   private readonly ranges: Float64Array;
   private gen = -1;
@@ -121,6 +138,7 @@ export class GuestQueue {
     if (!this.claim()) throw new TpdkError("EBUSY", "net_vhost: this queue is already driven by another queue object (another thread?); stop and start the port to hand it over");
     this.ranges = words.f64;
     this.dq = new DeviceQueue(GuestMemory.empty(), 0, MAX_RING);
+    this.pq = new PackedDeviceQueue(this.dq);
     this.chain = new Chain(64);
   }
 
@@ -154,7 +172,8 @@ export class GuestQueue {
   /** End of a burst: publish where we are, and let the control path stop us. */
   end(): void {
     // Pairs with the control path's load of LAST_AVAIL after it saw BUSY 0 (GET_VRING_BASE).
-    Atomics.store(this.i32, W_LAST_AVAIL, this.dq.lastAvail);
+    // A packed ring's base: the next descriptor in bits 0-14, its wrap counter in bit 15 (as DPDK's).
+    Atomics.store(this.i32, W_LAST_AVAIL, this.packed ? this.pq.availPos | (this.pq.availWrap << 15) : this.dq.lastAvail);
     Atomics.store(this.i32, W_BUSY, 0);
   }
 
@@ -200,18 +219,36 @@ export class GuestQueue {
     const hi = i[W_FEAT_HI]! >>> 0;
     this.mrg = ((features >>> VIRTIO_NET_F_MRG_RXBUF) & 1) === 1;
     this.inOrder = ((hi >>> (VIRTIO_F_IN_ORDER - 32)) & 1) === 1;
+    this.packed = ((hi >>> (VIRTIO_F_RING_PACKED - 32)) & 1) === 1;
+    const indirect = ((features >>> VIRTIO_F_INDIRECT_DESC) & 1) === 1;
+    const eventIdx = ((features >>> VIRTIO_F_EVENT_IDX) & 1) === 1;
     const size = i[W_SIZE]!;
     // The walk stores at most `size` segments per chain (it refuses longer ones).
     if (this.chain.addr.length < size) this.chain = new Chain(size);
     dq.size = size;
-    // The session located and checked the three parts (inside one region each, aligned: ring.ts locate()).
-    dq.enableAt(i[W_DESC]!, i[W_AVAIL]!, i[W_USED]!);
-    dq.configure(((features >>> VIRTIO_F_INDIRECT_DESC) & 1) === 1, ((features >>> VIRTIO_F_EVENT_IDX) & 1) === 1);
-    // Resume at the base; used.idx where the front-end's ring has it (it may have been used before a reconnect).
-    dq.resume(i[W_LAST_AVAIL]! & 0xffff);
+    const base = i[W_LAST_AVAIL]! & 0xffff;
+    this.broken = false;
+    // The session located and checked the parts (inside one region each, aligned: ring.ts locate()).
+    if (this.packed) {
+      const pq = this.pq;
+      // Packed: descriptor ring, driver and device event suppression areas (SET_VRING_ADDR's desc, avail, used).
+      pq.enableAt(size, i[W_DESC]!, i[W_AVAIL]!, i[W_USED]!);
+      pq.configure(indirect, eventIdx);
+      // Every buffer before the base was returned: the used side continues from the same place.
+      const pos = base & 0x7fff;
+      const wrap = base >>> 15;
+      pq.resume(pos < size ? pos : 0, wrap, pos < size ? pos : 0, wrap);
+      // We poll: the device event suppression structure says DISABLE (§2.8.10).
+      pq.setNotify(false);
+    } else {
+      dq.enableAt(i[W_DESC]!, i[W_AVAIL]!, i[W_USED]!);
+      dq.configure(indirect, eventIdx);
+      // Resume at the base; used.idx where the front-end's ring has it (it may have been used before a reconnect).
+      dq.resume(base);
+      // We poll: ask for no kicks (§2.7.10; under EVENT_IDX avail_event stays behind instead).
+      dq.setNotify(false);
+    }
     this.callFd = i[W_CALL_FD]!;
-    // We poll: ask for no kicks (§2.7.10; under EVENT_IDX avail_event stays behind instead).
-    dq.setNotify(false);
     return true;
   }
 
@@ -226,37 +263,59 @@ export class GuestQueue {
     this.u32 = new Uint32Array(0);
   }
 
-  /** Entries available (-1: the front-end moved avail.idx more than a ring ahead: counted, nothing taken). */
+  /**
+   * At most how many chains next() may take now: split, the avail ring's
+   * count (-1: the front-end moved avail.idx more than a ring ahead: counted,
+   * nothing taken); packed, the ring size (next() finds where they end).
+   */
   available(): number {
+    if (this.packed) return this.broken ? 0 : this.pq.size;
     const n = this.dq.pollAvail();
     if (n < 0) this.counts[E_AVAIL_IDX]++;
     return n;
   }
 
-  nextHead(): number {
-    return this.dq.nextHead();
-  }
-
   /**
-   * Walk and validate the chain at `head` with the device core's walk
-   * (virtio 1.2 §2.7.5), translating each buffer; segments into `chain`.
-   * Returns 0 or an E_* kind (not counted: the caller counts).
+   * Take the next available chain and walk it with the device core's walk
+   * (virtio 1.2 §2.7.5 / §2.8.6), translating each buffer; segments into
+   * `chain`. Returns 0, an E_* kind (malformed: not counted, the caller
+   * counts it and still returns the chain with used()), or NO_CHAIN (nothing
+   * available; split: the caller checked available() first).
    */
-  walk(head: number): number {
+  next(): number {
     const c = this.chain;
     c.n = 0;
-    const err = this.dq.walk(head, c);
+    let err: number;
+    if (this.packed) {
+      const pq = this.pq;
+      if (this.broken || !pq.isAvail()) return NO_CHAIN;
+      err = pq.walk(c);
+      if (err === PWALK_BROKEN_) {
+        this.broken = true;
+        this.counts[E_NEXT]++;
+        return NO_CHAIN;
+      }
+      this.curId = pq.chainId;
+      this.curDescs = pq.chainDescs;
+      pq.take(pq.chainDescs);
+    } else {
+      const head = this.dq.nextHead();
+      this.curId = head;
+      err = this.dq.walk(head, c);
+    }
     if (err === 0) return 0;
     return err === WALK_FULL_ ? E_LENGTH : KIND_OF[err]!;
   }
 
-  addUsed(id: number, len: number): void {
-    this.dq.addUsed(id, len);
+  /** Return the chain next() took, with `len` bytes written into it. */
+  used(len: number): void {
+    if (this.packed) this.pq.addUsed(this.curId, len, this.curDescs);
+    else this.dq.addUsed(this.curId, len);
   }
 
-  /** Publish used entries; call the front-end unless it suppressed it (§2.7.7, §2.7.10). */
+  /** Publish used entries; call the front-end unless it suppressed it (§2.7.7, §2.7.10; packed §2.8.10). */
   publish(): void {
-    if (this.dq.publish() && this.callFd >= 0) {
+    if ((this.packed ? this.pq.publish() : this.dq.publish()) && this.callFd >= 0) {
       this.native.eventfdWrite(this.callFd, 1);
       this.counts[ERROR_KINDS]++;
     }

@@ -1,5 +1,5 @@
 import type { GuestMemoryTable } from "./guest-memory.js";
-import { availRingBytes, descTableBytes, usedRingBytes } from "@tpdk/virtio";
+import { PACKED_EVENT_SUPPRESS_SIZE, availRingBytes, descTableBytes, usedRingBytes } from "@tpdk/virtio";
 
 /**
  * One virtqueue as the front-end has described it so far (control path).
@@ -32,14 +32,18 @@ export class BackendRing {
   }
 
   /**
-   * The three parts as offsets in the mapped file (virtio 1.2 §2.7: alignments
-   * 16, 2, 4), or a reason when one lies outside every region.
+   * The three parts as offsets in the mapping (split, virtio 1.2 §2.7: size a
+   * power of two, alignments 16, 2, 4; packed, §2.8: any size, the descriptor
+   * ring aligned 16, the driver and device event suppression areas (avail and
+   * used addresses) 4 bytes each, aligned 4), or a reason when the size does
+   * not fit the layout or a part lies outside every region.
    */
-  locate(mem: GuestMemoryTable): { desc: number; avail: number; used: number } | string {
+  locate(mem: GuestMemoryTable, packed: boolean): { desc: number; avail: number; used: number } | string {
     const q = this.size;
-    const desc = mem.translateUva(this.descUva, descTableBytes(q));
-    const avail = mem.translateUva(this.availUva, availRingBytes(q));
-    const used = mem.translateUva(this.usedUva, usedRingBytes(q));
+    if (!packed && (q & (q - 1)) !== 0) return `ring ${this.index}: size ${q} is not a power of two (split ring, virtio 1.2 §2.7)`;
+    const desc = mem.translateUva(this.descUva, packed ? 16 * q : descTableBytes(q));
+    const avail = mem.translateUva(this.availUva, packed ? PACKED_EVENT_SUPPRESS_SIZE : availRingBytes(q));
+    const used = mem.translateUva(this.usedUva, packed ? PACKED_EVENT_SUPPRESS_SIZE : usedRingBytes(q));
     if (desc < 0 || avail < 0 || used < 0) return `ring ${this.index}: an address lies in no memory region (desc 0x${this.descUva.toString(16)}, avail 0x${this.availUva.toString(16)}, used 0x${this.usedUva.toString(16)})`;
     if (desc % 16 !== 0 || avail % 2 !== 0 || used % 4 !== 0) return `ring ${this.index}: misaligned ring (virtio 1.2 §2.7)`;
     return { desc, avail, used };

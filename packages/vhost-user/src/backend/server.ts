@@ -38,6 +38,8 @@ export interface BackendCounters {
   unsealedTables: number;
   /** A second front-end while one is connected: refused. */
   refusedConnections: number;
+  /** Connections whose front-end negotiated packed rings (VIRTIO_F_RING_PACKED). */
+  packedConnections: number;
   lastError: string | null;
 }
 
@@ -49,11 +51,13 @@ const RECONNECT_MS = 1000;
 
 export class VhostUserBackend {
   readonly counters: BackendCounters = {
-    connections: 0, disconnects: 0, protocolErrors: 0, messages: 0, unsealedTables: 0, refusedConnections: 0, lastError: null,
+    connections: 0, disconnects: 0, protocolErrors: 0, messages: 0, unsealedTables: 0, refusedConnections: 0, packedConnections: 0, lastError: null,
   };
   private listenFd = -1;
   private listenWatch: WatchHandle | null = null;
   private conn = -1;
+  /** This connection has been counted in packedConnections. */
+  private packedCounted = false;
   private connWatch: WatchHandle | null = null;
   private session: BackendSession | null = null;
   private readonly buf = new Uint8Array(MAX_MESSAGE);
@@ -147,6 +151,7 @@ export class VhostUserBackend {
   private attach(fd: number): void {
     this.conn = fd;
     this.counters.connections++;
+    this.packedCounted = false;
     this.got = 0;
     this.need = P.HEADER_BYTES;
     this.fds = [];
@@ -201,6 +206,10 @@ export class VhostUserBackend {
     } finally {
       this.counters.unsealedTables += s.unsealedTables;
       s.unsealedTables = 0;
+      if (s.packedNegotiated && !this.packedCounted) {
+        this.packedCounted = true;
+        this.counters.packedConnections++;
+      }
     }
     if (reply !== null) {
       let sent = -1;

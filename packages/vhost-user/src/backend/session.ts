@@ -1,6 +1,7 @@
 import type { NativeBinding } from "@tpdk/native";
 import { type Message, decodeAddr, decodeMemTable, decodeState, decodeU64, encode, statePayload, u64Payload } from "../message.js";
 import * as P from "../protocol.js";
+import { VIRTIO_F_RING_PACKED } from "@tpdk/virtio";
 import { hasBit, isSubset, offeredFeatures, offeredProtocolFeatures } from "./features.js";
 import { GuestMemoryTable, MemTableError } from "./guest-memory.js";
 import { BackendRing } from "./ring.js";
@@ -76,6 +77,10 @@ export class BackendSession {
   memory: GuestMemoryTable | null = null;
   /** Region fds of `memory` (owned here until released). */
   private memoryFds: number[] = [];
+  /** The front-end negotiated packed rings (virtio 1.2 §2.8). */
+  get packedNegotiated(): boolean {
+    return hasBit(this.features, VIRTIO_F_RING_PACKED);
+  }
   /** Memory tables seen without F_SEAL_SHRINK. */
   unsealedTables = 0;
 
@@ -214,7 +219,8 @@ export class BackendSession {
       case P.SET_VRING_NUM: {
         const s = this.state(m, name);
         const q = s.num;
-        if (q < 1 || q > P.MAX_RING_SIZE || (q & (q - 1)) !== 0) throw new ProtocolError(`SET_VRING_NUM: ring ${s.index} size ${q} is not a power of two up to ${P.MAX_RING_SIZE}`);
+        // Any size up to 32768 (packed rings, §2.8.10.1); a split ring's power of two is checked when it starts (the features say which).
+        if (q < 1 || q > P.MAX_RING_SIZE) throw new ProtocolError(`SET_VRING_NUM: ring ${s.index} size ${q} is not between 1 and ${P.MAX_RING_SIZE}`);
         this.change(s.index, (r) => (r.size = q));
         return null;
       }
@@ -232,7 +238,8 @@ export class BackendSession {
       }
       case P.SET_VRING_BASE: {
         const s = this.state(m, name);
-        // A split ring's base is a free-running u16 avail index (§2.7.6).
+        // A split ring's base is a free-running u16 avail index (§2.7.6); a packed ring's the next
+        // descriptor (bits 0-14) and its wrap counter (bit 15), as DPDK's virtio_user sends it.
         if (s.num > 0xffff) throw new ProtocolError(`SET_VRING_BASE: ring ${s.index} base ${s.num} is beyond a u16 index`);
         this.change(s.index, (r) => (r.base = s.num), false);
         return null;
@@ -328,7 +335,7 @@ export class BackendSession {
   private startIfReady(r: BackendRing): void {
     const mem = this.memory;
     if (r.running || mem === null || !r.wantsToRun(mem)) return;
-    const at = r.locate(mem);
+    const at = r.locate(mem, hasBit(this.features, VIRTIO_F_RING_PACKED));
     if (typeof at === "string") throw new ProtocolError(at);
     this.dp.startRing({ index: r.index, size: r.size, ...at, base: r.base, kickFd: r.kickFd, callFd: r.callFd, features: this.features, memory: mem });
     r.running = true;
