@@ -5,7 +5,7 @@ import { type Memory, type PinResult, TpdkError } from "@tpdk/eal";
 import { QUEUE_SIZE_MAX, TRANSPORT_MAX_QUEUES, VIRTIO_NET_F_MQ, hasFeature } from "@tpdk/virtio";
 import type { DeviceConfig, LoopConfig } from "./config.js";
 import { DeviceLoop } from "./device-loop.js";
-import { initTransport } from "./device/device-state.js";
+import { initTransport } from "./device/config-space.js";
 import { CTL_DOORBELL, CTL_STOP, CTL_ZONE_BYTES, DEV_ZONE_BYTES, scratchZoneBytes } from "./device/layout.js";
 import { type FeatureName, offeredFeatures } from "./device/offer.js";
 import { deviceFaultFromEnv } from "./faults.js";

@@ -172,8 +172,8 @@ function execute(dev: PathDevice, cls: number, command: number, dataLen: number)
     if (dataLen !== 1) return MALFORMED;
     const on = cmd[2]!;
     if (on > 1) return VIRTIO_NET_ERR;
-    if (command === VIRTIO_NET_CTRL_RX_PROMISC) dev.rxPromisc = on === 1;
-    else dev.rxAllmulti = on === 1;
+    if (command === VIRTIO_NET_CTRL_RX_PROMISC) dev.steering.setPromisc(on === 1);
+    else dev.steering.setAllmulti(on === 1);
     return VIRTIO_NET_OK;
   }
   return VIRTIO_NET_ERR;

@@ -116,7 +116,7 @@ export class NetDevice extends DeviceState implements PathDevice {
         work += tx;
       }
       if (!this.active) return work;
-      if (this.linkUp) work += this.packed ? (this.rxSteerCount > 1 ? processRxPackedSteered(this) : processRxPacked(this)) : processRx(this);
+      if (this.link.up) work += this.packed ? (this.steering.count > 1 ? processRxPackedSteered(this) : processRxPacked(this)) : processRx(this);
     } catch (e) {
       this.internalError(e);
       work++;
@@ -131,7 +131,7 @@ export class NetDevice extends DeviceState implements PathDevice {
       const q = this.pqueues[2 * p + 1]!;
       if (q.enabled) {
         tx += processTxPacked(this, q, this.txScratch + p * SCRATCH_BYTES);
-        if ((q.availPos | (q.availWrap << 15)) !== q.qinfoPos) this.publishPackedTxPos(q);
+        if ((q.availPos | (q.availWrap << 15)) !== q.qinfoPos) this.queueRegs.publishPackedTxPos(q);
       }
       if (!this.active) break;
     }

@@ -43,7 +43,7 @@ export function processRxPacked(dev: NetDevice): number {
     if (room <= 0) return 0;
     if (due > room) due = room;
   }
-  const q = dev.rxSteerCount !== 0 ? dev.pqueues[dev.rxSteer[0]!]! : null;
+  const q = dev.steering.count !== 0 ? dev.pqueues[dev.steering.set[0]!]! : null;
   const maxFrame = dev.rxMaxFrame;
   let delivered = 0;
   let bytes = 0;

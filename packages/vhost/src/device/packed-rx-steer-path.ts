@@ -19,7 +19,7 @@ type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
  * flow hashes to, else round-robin (rx-steer.ts), exactly as the split RX
  * loop steers; a queue found without buffers misses the rest of its frames
  * this pass (a lossless wire stops there). The single-queue loop stays as it
- * is: the device calls this one only with rxSteerCount > 1. Hot path:
+ * is: the device calls this one only with steering.count > 1. Hot path:
  * nothing allocated; one publish per queue per pass.
  */
 export function processRxPackedSteered(dev: NetDevice): number {
@@ -33,9 +33,10 @@ export function processRxPackedSteered(dev: NetDevice): number {
     if (due > room) due = room;
   }
   const lossless = wire.lossless;
-  const nq = dev.rxSteerCount;
+  const steering = dev.steering;
+  const nq = steering.count;
   const pqueues = dev.pqueues;
-  const steer = dev.rxSteer;
+  const steer = steering.set;
   for (let k = 0; k < nq; k++) pqueues[steer[k]!]!.rxStarved = false;
   const canPeek = typeof wire.peek === "function";
   const u8 = dev.u8;
@@ -55,10 +56,7 @@ export function processRxPackedSteered(dev: NetDevice): number {
       continue;
     }
     let h = canPeek ? flowHash(u8, peekAt, wire.peek!(u8, peekAt, PEEK)) : -1;
-    if (h < 0) {
-      h = dev.rxSteerNext;
-      dev.rxSteerNext = h + 1 < nq ? h + 1 : 0;
-    }
+    if (h < 0) h = steering.nextRoundRobin();
     const q = pqueues[steer[h % nq]!]!;
     if (q.rxStarved) {
       if (lossless) {

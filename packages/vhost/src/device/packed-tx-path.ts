@@ -35,7 +35,7 @@ export function processTxPacked(dev: NetDevice, q: PackedDeviceQueue, scratch: n
   const wire = dev.wire;
   const hdr = dev.hdrSize;
   const inOrder = dev.inOrder;
-  const linkUp = dev.linkUp;
+  const linkUp = dev.link.up;
   const addr = c.addr;
   const len = c.len;
   let packets = 0;

@@ -2,6 +2,8 @@ import type { DeviceConfig } from "../config.js";
 import type { Wire } from "../wires/wire.js";
 import type { DemandWindow } from "./demand.js";
 import type { PackedDeviceQueue } from "./packed-virtqueue.js";
+import type { DeviceLink } from "./link.js";
+import type { RxSteering } from "./steering.js";
 import type { RxBuffers } from "./rx-buffers.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
 
@@ -33,20 +35,15 @@ export interface PathDevice {
   readonly onDemand: boolean;
   // Negotiated state (DeviceState), read per pass.
   readonly active: boolean;
-  readonly linkUp: boolean;
+  readonly link: DeviceLink;
   readonly hdrSize: number;
   readonly mrg: boolean;
   readonly inOrder: boolean;
   /** VIRTIO_F_RING_PACKED negotiated: every queue is a packed ring. */
   readonly packed: boolean;
   readonly rxMaxFrame: number;
-  /** The receive queues frames are steered over (queue indices), and how many. */
-  readonly rxSteer: Int32Array;
-  readonly rxSteerCount: number;
-  /** Round-robin cursor for frames without a flow (the RX path advances it). */
-  rxSteerNext: number;
-  rxPromisc: boolean;
-  rxAllmulti: boolean;
+  /** The receive queues frames are steered over, and the RX filter state (steering.ts). */
+  readonly steering: RxSteering;
   count(slot: number): void;
   needsReset(slot: number): void;
   interrupt(q: DeviceQueue): void;

@@ -37,7 +37,7 @@ type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
  * virtio-net header, into buffers the driver posted on its receive queue:
  * one buffer (chain) without MRG_RXBUF, as many as needed with it
  * (num_buffers says how many). With several queues enabled (multiqueue,
- * dev.rxSteerCount > 1) each frame goes to the queue its flow hashes to
+ * dev.steering.count > 1) each frame goes to the queue its flow hashes to
  * (rx-steer.ts); with one, to that queue.
  *
  * A frame longer than the negotiated maximum is dropped (rxOversize). A
@@ -66,7 +66,8 @@ export function processRx(dev: PathDevice): number {
     if (due > room) due = room;
   }
   const lossless = wire.lossless;
-  const nq = dev.rxSteerCount;
+  const steering = dev.steering;
+  const nq = steering.count;
   if (nq === 0) {
     if (lossless) return 0;
     for (let i = 0; i < due; i++) {
@@ -77,7 +78,7 @@ export function processRx(dev: PathDevice): number {
     return due;
   }
   const queues = dev.queues;
-  const steer = dev.rxSteer;
+  const steer = steering.set;
   for (let k = 0; k < nq; k++) {
     const q = queues[steer[k]!]!;
     q.rxLoaded = false;
@@ -105,10 +106,7 @@ export function processRx(dev: PathDevice): number {
     let q = single;
     if (q === null) {
       let h = canPeek ? flowHash(u8, peekAt, wire.peek!(u8, peekAt, PEEK_BYTES)) : -1;
-      if (h < 0) {
-        h = dev.rxSteerNext;
-        dev.rxSteerNext = h + 1 < nq ? h + 1 : 0;
-      }
+      if (h < 0) h = steering.nextRoundRobin();
       q = queues[steer[h % nq]!]!;
     }
     if (q.rxStarved) {

@@ -27,7 +27,6 @@ import {
   SPACE_COMMON_CFG,
   SPACE_DEVICE_CFG,
   SPACE_ISR,
-  STATUS_DRIVER_OK,
   TRAP_DONE,
   TRAP_OFFSET,
   TRAP_OP,
@@ -42,7 +41,6 @@ import {
   VIRTIO_MSI_NO_VECTOR,
 } from "@tpdk/virtio";
 import type { DeviceState } from "./device-state.js";
-import { S_ERR_LATE_WRITE, S_ERR_QUEUE_SETUP } from "./stats.js";
 
 /** Width of each common-config register by offset (0 = no register starts there). */
 const CC_WIDTH = new Uint8Array(COMMON_CFG_SIZE);
@@ -103,7 +101,7 @@ export function readRegister(dev: DeviceState, space: number, offset: number, wi
   }
   if (space === SPACE_ISR) {
     if (offset !== 0 || width !== 1) return BAD;
-    return dev.readIsr();
+    return dev.irq.readIsr();
   }
   return BAD;
 }
@@ -122,26 +120,26 @@ function deviceCfgAccessOk(offset: number, width: number): boolean {
 }
 
 function readCommon(dev: DeviceState, off: number): number {
-  const q = dev.selected();
+  const q = dev.queueRegs.selected();
   switch (off) {
     case CC_DEVICE_FEATURE_SELECT:
-      return dev.deviceFeatureSelect;
+      return dev.features.deviceSelect;
     case CC_DEVICE_FEATURE:
-      return dev.deviceFeatureSelect === 0 ? dev.offeredLo : dev.deviceFeatureSelect === 1 ? dev.offeredHi : 0;
+      return dev.features.readDevice();
     case CC_DRIVER_FEATURE_SELECT:
-      return dev.driverFeatureSelect;
+      return dev.features.driverSelect;
     case CC_DRIVER_FEATURE:
-      return dev.driverFeatureSelect === 0 ? dev.driverLo : dev.driverFeatureSelect === 1 ? dev.driverHi : 0;
+      return dev.features.readDriver();
     case CC_CONFIG_MSIX_VECTOR:
-      return dev.configMsix;
+      return dev.irq.configMsix;
     case CC_NUM_QUEUES:
       return dev.numQueues;
     case CC_DEVICE_STATUS:
       return dev.status;
     case CC_CONFIG_GENERATION:
-      return dev.configGeneration;
+      return dev.config.generation;
     case CC_QUEUE_SELECT:
-      return dev.queueSelect;
+      return dev.queueRegs.select;
     case CC_QUEUE_SIZE:
       return q ? q.size : 0; // 0 = no such queue (§4.1.4.3)
     case CC_QUEUE_MSIX_VECTOR:
@@ -174,23 +172,23 @@ function readCommon(dev: DeviceState, off: number): number {
 function writeCommon(dev: DeviceState, off: number, v: number): boolean {
   switch (off) {
     case CC_DEVICE_FEATURE_SELECT:
-      dev.deviceFeatureSelect = v;
+      dev.features.selectDevice(v);
       return true;
     case CC_DRIVER_FEATURE_SELECT:
-      dev.driverFeatureSelect = v;
+      dev.features.selectDriver(v);
       return true;
     case CC_DRIVER_FEATURE:
       dev.writeDriverFeature(v);
       return true;
     case CC_CONFIG_MSIX_VECTOR:
       // No MSI-X here; the value is kept so a driver reading it back sees what it wrote.
-      dev.configMsix = v;
+      dev.irq.setConfigMsix(v);
       return true;
     case CC_DEVICE_STATUS:
       dev.writeStatus(v);
       return true;
     case CC_QUEUE_SELECT:
-      dev.queueSelect = v;
+      dev.queueRegs.setSelect(v);
       return true;
     case CC_DEVICE_FEATURE:
     case CC_NUM_QUEUES:
@@ -200,56 +198,6 @@ function writeCommon(dev: DeviceState, off: number, v: number): boolean {
     case CC_QUEUE_RESET: // VIRTIO_F_RING_RESET is not offered
       return false;
     default:
-      return writeQueueRegister(dev, off, v);
-  }
-}
-
-function writeQueueRegister(dev: DeviceState, off: number, v: number): boolean {
-  const q = dev.selected();
-  if (!q) return false;
-  if (off === CC_QUEUE_MSIX_VECTOR) {
-    q.msixVector = v;
-    return true;
-  }
-  if (off === CC_QUEUE_ENABLE) {
-    if (v !== 1 || q.enabled || (dev.status & STATUS_DRIVER_OK) !== 0) {
-      // §4.1.4.3.2: the driver never writes 0 (it resets instead); enabling after DRIVER_OK needs RING_RESET.
-      dev.count(S_ERR_LATE_WRITE);
-      return true;
-    }
-    dev.enableQueue(q);
-    return true;
-  }
-  if (!dev.queueWritable(q)) return true;
-  switch (off) {
-    case CC_QUEUE_SIZE:
-      // The driver may lower the size: to a smaller power of two for split rings (§4.1.4.3, §2.7),
-      // to any size for packed ones (§2.8.10.1).
-      if (v === 0 || v > q.maxSize || (!dev.packed && (v & (v - 1)) !== 0)) {
-        dev.count(S_ERR_QUEUE_SETUP);
-        return true;
-      }
-      q.size = v;
-      return true;
-    case CC_QUEUE_DESC_LO:
-      q.descLo = v;
-      return true;
-    case CC_QUEUE_DESC_HI:
-      q.descHi = v;
-      return true;
-    case CC_QUEUE_DRIVER_LO:
-      q.driverLo = v;
-      return true;
-    case CC_QUEUE_DRIVER_HI:
-      q.driverHi = v;
-      return true;
-    case CC_QUEUE_DEVICE_LO:
-      q.deviceLo = v;
-      return true;
-    case CC_QUEUE_DEVICE_HI:
-      q.deviceHi = v;
-      return true;
-    default:
-      return false;
+      return dev.queueRegs.write(off, v);
   }
 }

@@ -44,7 +44,7 @@ export function processTx(dev: PathDevice, q: DeviceQueue, scratch: number): num
   const wire = dev.wire;
   const hdr = dev.hdrSize;
   const inOrder = dev.inOrder;
-  const linkUp = dev.linkUp;
+  const linkUp = dev.link.up;
   const addr = c.addr;
   const len = c.len;
   let packets = 0;
