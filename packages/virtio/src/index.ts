@@ -7,3 +7,4 @@ export * from "./net-ctrl.js";
 export * from "./transport.js";
 export * from "./feature-sets.js";
 export * from "./trap.js";
+export * from "./common-cfg.js";

@@ -1,5 +1,6 @@
 import type { Memory } from "@tpdk/eal";
 import {
+  type CommonCfgDevice,
   COMMON_CFG_BASE,
   CC_DEVICE_STATUS,
   STATUS_ACKNOWLEDGE,
@@ -56,7 +57,7 @@ const L2_OVERHEAD = 18;
  * (plain properties, read per pass or per packet) and never writes them: each
  * is written only in this file, on a status write, a reset or VQ_PAIRS_SET.
  */
-export class DeviceState {
+export class DeviceState implements CommonCfgDevice {
   readonly cfg: DeviceConfig;
   readonly mem: Memory;
   /** Transport region (byte offset). */
@@ -123,7 +124,7 @@ export class DeviceState {
     this.ctrl = ctrlOffered(cfg) ? new DeviceQueue(gm, this.numDataQueues, ctrlSize) : null;
     this.pctrl = this.ctrl !== null ? new PackedDeviceQueue(this.ctrl) : null;
     this.numQueues = deviceQueueCount(cfg);
-    this.features = new FeatureRegisters(cfg.offeredLo, cfg.offeredHi);
+    this.features = new FeatureRegisters({ lo: cfg.offeredLo, hi: cfg.offeredHi });
     this.queueRegs = new QueueRegisters(mem, this.t, this, this.features, this.queues, this.pqueues, this.ctrl, this.pctrl);
     this.steering = new RxSteering(cfg.queuePairs);
     this.irq = new DeviceInterrupts(mem, this.t);
@@ -135,6 +136,29 @@ export class DeviceState {
   /** device_status (§2.1). */
   get status(): number {
     return this.#status;
+  }
+
+  // --- the common configuration as the register traps see it (CommonCfgDevice, @tpdk/virtio) ---
+  get configMsix(): number {
+    return this.irq.configMsix;
+  }
+  get generation(): number {
+    return this.config.generation;
+  }
+  get queueSelect(): number {
+    return this.queueRegs.select;
+  }
+  selectedQueue(): DeviceQueue | undefined {
+    return this.queueRegs.selected();
+  }
+  setConfigMsix(v: number): void {
+    this.irq.setConfigMsix(v);
+  }
+  selectQueue(v: number): void {
+    this.queueRegs.setSelect(v);
+  }
+  writeQueue(q: DeviceQueue, off: number, v: number): boolean {
+    return this.queueRegs.write(q, off, v);
   }
 
   /** Count one event in counter `slot`. */

@@ -1,11 +1,5 @@
 import type { Memory } from "@tpdk/eal";
 import {
-  CC_QUEUE_DESC_HI,
-  CC_QUEUE_DESC_LO,
-  CC_QUEUE_DEVICE_HI,
-  CC_QUEUE_DEVICE_LO,
-  CC_QUEUE_DRIVER_HI,
-  CC_QUEUE_DRIVER_LO,
   CC_QUEUE_ENABLE,
   CC_QUEUE_MSIX_VECTOR,
   CC_QUEUE_SIZE,
@@ -13,6 +7,7 @@ import {
   STATUS_FEATURES_OK,
   VIRTIO_NET_F_CTRL_VQ,
   VIRTIO_NET_F_MQ,
+  storeQueueRegister,
 } from "@tpdk/virtio";
 import type { FeatureRegisters } from "./feature-regs.js";
 import { DEV_QINFO, QINFO_AVAIL, QINFO_BYTES, QINFO_SERVED, QINFO_SERVED_PACKED, QINFO_SIZE, QINFO_USED } from "./layout.js";
@@ -97,15 +92,10 @@ export class QueueRegisters {
     return s < limit ? this.#queues[s] : undefined;
   }
 
-  /** A write to one of the selected queue's registers (offset CC_QUEUE_*). False: no such queue or register. */
-  write(off: number, v: number): boolean {
-    const q = this.selected();
-    if (!q) return false;
+  /** A write to queue register `off` (CC_QUEUE_*) of the selected queue q. False: no such register. */
+  write(q: DeviceQueue, off: number, v: number): boolean {
     const host = this.#host;
-    if (off === CC_QUEUE_MSIX_VECTOR) {
-      q.msixVector = v;
-      return true;
-    }
+    if (off === CC_QUEUE_MSIX_VECTOR) return storeQueueRegister(q, off, v);
     if (off === CC_QUEUE_ENABLE) {
       if (v !== 1 || q.enabled || (host.status & STATUS_DRIVER_OK) !== 0) {
         // §4.1.4.3.2: the driver never writes 0 (it resets instead); enabling after DRIVER_OK needs RING_RESET.
@@ -120,37 +110,13 @@ export class QueueRegisters {
       host.count(S_ERR_LATE_WRITE);
       return true;
     }
-    switch (off) {
-      case CC_QUEUE_SIZE:
-        // The driver may lower the size: to a smaller power of two for split rings (§4.1.4.3, §2.7),
-        // to any size for packed ones (§2.8.10.1).
-        if (v === 0 || v > q.maxSize || (!host.packed && (v & (v - 1)) !== 0)) {
-          host.count(S_ERR_QUEUE_SETUP);
-          return true;
-        }
-        q.size = v;
-        return true;
-      case CC_QUEUE_DESC_LO:
-        q.descLo = v;
-        return true;
-      case CC_QUEUE_DESC_HI:
-        q.descHi = v;
-        return true;
-      case CC_QUEUE_DRIVER_LO:
-        q.driverLo = v;
-        return true;
-      case CC_QUEUE_DRIVER_HI:
-        q.driverHi = v;
-        return true;
-      case CC_QUEUE_DEVICE_LO:
-        q.deviceLo = v;
-        return true;
-      case CC_QUEUE_DEVICE_HI:
-        q.deviceHi = v;
-        return true;
-      default:
-        return false;
+    // The driver may lower the size: to a smaller power of two for split rings (§4.1.4.3, §2.7),
+    // to any size for packed ones (§2.8.10.1).
+    if (off === CC_QUEUE_SIZE && (v === 0 || v > q.maxSize || (!host.packed && (v & (v - 1)) !== 0))) {
+      host.count(S_ERR_QUEUE_SETUP);
+      return true;
     }
+    return storeQueueRegister(q, off, v);
   }
 
   /** DRIVER_OK: configure the enabled queues for the negotiated features; poll the data queues, kick the control queue. */

@@ -1,27 +1,5 @@
 import {
-  CC_CONFIG_GENERATION,
-  CC_CONFIG_MSIX_VECTOR,
-  CC_DEVICE_FEATURE,
-  CC_DEVICE_FEATURE_SELECT,
-  CC_DEVICE_STATUS,
-  CC_DRIVER_FEATURE,
-  CC_DRIVER_FEATURE_SELECT,
-  CC_NUM_QUEUES,
-  CC_QUEUE_DESC_HI,
-  CC_QUEUE_DESC_LO,
-  CC_QUEUE_DEVICE_HI,
-  CC_QUEUE_DEVICE_LO,
-  CC_QUEUE_DRIVER_HI,
-  CC_QUEUE_DRIVER_LO,
-  CC_QUEUE_ENABLE,
-  CC_QUEUE_MSIX_VECTOR,
-  CC_QUEUE_NOTIF_CONFIG_DATA,
-  CC_QUEUE_NOTIFY_OFF,
-  CC_QUEUE_RESET,
-  CC_QUEUE_SELECT,
-  CC_QUEUE_SIZE,
-  COMMON_CFG_SIZE,
-  COMMON_CFG_WIDTHS,
+  CC_NO_REGISTER,
   DEVICE_CFG_BASE,
   NET_CFG_SIZE,
   SPACE_COMMON_CFG,
@@ -38,16 +16,14 @@ import {
   TRAP_WIDTH,
   TRANSPORT_STAT_BAD_TRAPS,
   TRANSPORT_STAT_TRAPS,
-  VIRTIO_MSI_NO_VECTOR,
+  commonCfgAccessOk,
+  readCommonCfg,
+  writeCommonCfg,
 } from "@tpdk/virtio";
 import type { DeviceState } from "./device-state.js";
 
-/** Width of each common-config register by offset (0 = no register starts there). */
-const CC_WIDTH = new Uint8Array(COMMON_CFG_SIZE);
-for (const [off, w] of Object.entries(COMMON_CFG_WIDTHS)) CC_WIDTH[Number(off)] = w;
-
 /** Marker for "this access is not a valid register access". */
-const BAD = -1;
+const BAD = CC_NO_REGISTER;
 
 /**
  * Service the trap the driver posted in the mailbox (transport.ts, "Register
@@ -88,8 +64,9 @@ export function serviceTrap(dev: DeviceState): void {
 /** A register read: the value, or BAD for an access that names no register. */
 export function readRegister(dev: DeviceState, space: number, offset: number, width: number): number {
   if (space === SPACE_COMMON_CFG) {
-    if (offset >= COMMON_CFG_SIZE || CC_WIDTH[offset] !== width) return BAD;
-    return readCommon(dev, offset);
+    if (!commonCfgAccessOk(offset, width)) return BAD;
+    // The register map is @tpdk/virtio's (common-cfg.ts); DeviceState answers it.
+    return readCommonCfg(dev, offset);
   }
   if (space === SPACE_DEVICE_CFG) {
     if (!deviceCfgAccessOk(offset, width)) return BAD;
@@ -109,95 +86,12 @@ export function readRegister(dev: DeviceState, space: number, offset: number, wi
 /** A register write: false for an access that names no writable register. */
 export function writeRegister(dev: DeviceState, space: number, offset: number, width: number, value: number): boolean {
   if (space !== SPACE_COMMON_CFG) return false; // device config is read-only for virtio-net 1.x, ISR is read-only
-  if (offset >= COMMON_CFG_SIZE || CC_WIDTH[offset] !== width) return false;
+  if (!commonCfgAccessOk(offset, width)) return false;
   const v = width === 4 ? value >>> 0 : width === 2 ? value & 0xffff : value & 0xff;
-  return writeCommon(dev, offset, v);
+  return writeCommonCfg(dev, offset, v);
 }
 
 function deviceCfgAccessOk(offset: number, width: number): boolean {
   // §4.1.3.1: natural widths and alignment only.
   return (width === 1 || width === 2 || width === 4) && offset % width === 0 && offset + width <= NET_CFG_SIZE;
-}
-
-function readCommon(dev: DeviceState, off: number): number {
-  const q = dev.queueRegs.selected();
-  switch (off) {
-    case CC_DEVICE_FEATURE_SELECT:
-      return dev.features.deviceSelect;
-    case CC_DEVICE_FEATURE:
-      return dev.features.readDevice();
-    case CC_DRIVER_FEATURE_SELECT:
-      return dev.features.driverSelect;
-    case CC_DRIVER_FEATURE:
-      return dev.features.readDriver();
-    case CC_CONFIG_MSIX_VECTOR:
-      return dev.irq.configMsix;
-    case CC_NUM_QUEUES:
-      return dev.numQueues;
-    case CC_DEVICE_STATUS:
-      return dev.status;
-    case CC_CONFIG_GENERATION:
-      return dev.config.generation;
-    case CC_QUEUE_SELECT:
-      return dev.queueRegs.select;
-    case CC_QUEUE_SIZE:
-      return q ? q.size : 0; // 0 = no such queue (§4.1.4.3)
-    case CC_QUEUE_MSIX_VECTOR:
-      return q ? q.msixVector : VIRTIO_MSI_NO_VECTOR;
-    case CC_QUEUE_ENABLE:
-      return q && q.enabled ? 1 : 0;
-    case CC_QUEUE_NOTIFY_OFF:
-      return q ? q.index : 0;
-    case CC_QUEUE_DESC_LO:
-      return q ? q.descLo : 0;
-    case CC_QUEUE_DESC_HI:
-      return q ? q.descHi : 0;
-    case CC_QUEUE_DRIVER_LO:
-      return q ? q.driverLo : 0;
-    case CC_QUEUE_DRIVER_HI:
-      return q ? q.driverHi : 0;
-    case CC_QUEUE_DEVICE_LO:
-      return q ? q.deviceLo : 0;
-    case CC_QUEUE_DEVICE_HI:
-      return q ? q.deviceHi : 0;
-    case CC_QUEUE_NOTIF_CONFIG_DATA:
-      return q ? q.index : 0;
-    case CC_QUEUE_RESET:
-      return 0;
-    default:
-      return BAD;
-  }
-}
-
-function writeCommon(dev: DeviceState, off: number, v: number): boolean {
-  switch (off) {
-    case CC_DEVICE_FEATURE_SELECT:
-      dev.features.selectDevice(v);
-      return true;
-    case CC_DRIVER_FEATURE_SELECT:
-      dev.features.selectDriver(v);
-      return true;
-    case CC_DRIVER_FEATURE:
-      dev.writeDriverFeature(v);
-      return true;
-    case CC_CONFIG_MSIX_VECTOR:
-      // No MSI-X here; the value is kept so a driver reading it back sees what it wrote.
-      dev.irq.setConfigMsix(v);
-      return true;
-    case CC_DEVICE_STATUS:
-      dev.writeStatus(v);
-      return true;
-    case CC_QUEUE_SELECT:
-      dev.queueRegs.setSelect(v);
-      return true;
-    case CC_DEVICE_FEATURE:
-    case CC_NUM_QUEUES:
-    case CC_CONFIG_GENERATION:
-    case CC_QUEUE_NOTIFY_OFF:
-    case CC_QUEUE_NOTIF_CONFIG_DATA:
-    case CC_QUEUE_RESET: // VIRTIO_F_RING_RESET is not offered
-      return false;
-    default:
-      return dev.queueRegs.write(off, v);
-  }
 }

@@ -1,5 +1,5 @@
 import * as V from "@tpdk/virtio";
-import { AVAIL_ALIGN, AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_ALIGN, USED_ALIGN, USED_IDX, USED_FLAGS, USED_RING, VIRTIO_MSI_NO_VECTOR, VRING_USED_F_NO_NOTIFY, availEventOffset, availRingBytes, descTableBytes, usedEventOffset, usedRingBytes } from "@tpdk/virtio";
+import { AVAIL_ALIGN, AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_ALIGN, USED_ALIGN, USED_IDX, USED_FLAGS, USED_RING, QueueRegs, VIRTIO_MSI_NO_VECTOR, VRING_USED_F_NO_NOTIFY, availEventOffset, availRingBytes, descTableBytes, usedEventOffset, usedRingBytes } from "@tpdk/virtio";
 import * as S from "./stats.js";
 import { S_ERR_QUEUE_SETUP } from "./stats.js";
 import type { GuestMemory } from "./guest-memory.js";
@@ -61,24 +61,13 @@ export class Chain {
  * queue size. Buffer addresses handed out (simpleAddr, Chain.addr) are
  * offsets in the GuestMemory's views.
  */
-export class DeviceQueue {
-  /**
-   * Virtqueue index (also queue_notify_off and the interrupt word). Fixed for
-   * data queues; the control queue's depends on the negotiated features
-   * (2 without MQ, 2 * max_virtqueue_pairs with it: §5.1.2) and is set by DeviceState.
-   */
-  index: number;
+/**
+ * The transport registers (§4.1.4.3: index, size, enable, addresses) are QueueRegs' (@tpdk/virtio).
+ * `index` is fixed for data queues; the control queue's depends on the negotiated features
+ * (2 without MQ, 2 * max_virtqueue_pairs with it: §5.1.2) and is set by DeviceState.
+ */
+export class DeviceQueue extends QueueRegs {
   readonly maxSize: number;
-  // --- transport registers (§4.1.4.3) ---
-  size: number;
-  enabled = false;
-  msixVector = VIRTIO_MSI_NO_VECTOR;
-  descLo = 0;
-  descHi = 0;
-  driverLo = 0;
-  driverHi = 0;
-  deviceLo = 0;
-  deviceHi = 0;
   // --- ring state, valid once enabled ---
   mask = 0;
   desc = 0;
@@ -127,9 +116,8 @@ export class DeviceQueue {
   private availEventI = 0;
 
   constructor(gm: GuestMemory, index: number, maxSize: number) {
-    this.index = index;
+    super(index, maxSize);
     this.maxSize = maxSize;
-    this.size = maxSize;
     this.setMemory(gm);
   }
 

@@ -1,28 +1,15 @@
-// Over 400 lines on purpose: a whole second device model for the driver's unit tests, with every hostile
-// behaviour a test can switch on; it speaks the transport contract of @tpdk/virtio.
+// Over 400 lines on purpose: a device for the driver's unit tests with every hostile behaviour a test can
+// switch on. Its registers are @tpdk/virtio's contract (common-cfg.ts: the register map, widths and the
+// feature registers), the same the real device answers; only its policy (permissive, hostile) is its own.
 import type { Memory } from "@tpdk/eal";
 import {
   AVAIL_FLAGS,
   AVAIL_IDX,
   AVAIL_RING,
-  CC_CONFIG_GENERATION,
-  COMMON_CFG_WIDTHS,
-  CC_DEVICE_FEATURE,
-  CC_DEVICE_FEATURE_SELECT,
-  CC_DEVICE_STATUS,
-  CC_DRIVER_FEATURE,
-  CC_DRIVER_FEATURE_SELECT,
-  CC_NUM_QUEUES,
-  CC_QUEUE_DESC_HI,
-  CC_QUEUE_DESC_LO,
-  CC_QUEUE_DEVICE_HI,
-  CC_QUEUE_DEVICE_LO,
-  CC_QUEUE_DRIVER_HI,
-  CC_QUEUE_DRIVER_LO,
+  type CommonCfgDevice,
+  QueueRegs,
+  FeatureRegs,
   CC_QUEUE_ENABLE,
-  CC_QUEUE_NOTIFY_OFF,
-  CC_QUEUE_SELECT,
-  CC_QUEUE_SIZE,
   DESC_SIZE,
   type Features,
   HDR_DEVICE_ID,
@@ -68,9 +55,12 @@ import {
   VRING_DESC_F_NEXT,
   VRING_DESC_F_WRITE,
   VIRTIO_NET_S_LINK_UP,
+  commonCfgAccessOk,
   ctrlQueueIndex,
-  hasFeature,
-  isSubset,
+  readCommonCfg,
+  storeQueueRegister,
+  writeCommonCfg,
+  VIRTIO_MSI_NO_VECTOR,
 } from "@tpdk/virtio";
 import type { TrapHandler } from "@tpdk/virtio-pmd";
 
@@ -111,16 +101,23 @@ export interface CtrlCommand {
   data: number[];
 }
 
-export interface FakeQueue {
-  size: number;
-  enabled: boolean;
-  desc: number;
-  avail: number;
-  used: number;
+/** A queue's registers (@tpdk/virtio QueueRegs) and the fake's ring cursors. */
+export class FakeQueue extends QueueRegs {
   /** Device's next avail index to read (free-running u16). */
-  lastAvail: number;
+  lastAvail = 0;
   /** Device's used index shadow (published by publishUsed). */
-  usedShadow: number;
+  usedShadow = 0;
+
+  /** Ring addresses (bus addresses are offsets in EAL memory: the low halves). */
+  get desc(): number {
+    return this.descLo;
+  }
+  get avail(): number {
+    return this.driverLo;
+  }
+  get used(): number {
+    return this.deviceLo;
+  }
 }
 
 export interface Seg {
@@ -139,17 +136,17 @@ export interface Chain {
   indirect: boolean;
 }
 
-export class FakeNetDevice implements TrapHandler {
+export class FakeNetDevice implements TrapHandler, CommonCfgDevice {
   readonly mem: Memory;
   readonly region: number;
   readonly doorbell: number;
   readonly opts: FakeDeviceOptions;
+  /** device_feature / driver_feature and their selects (@tpdk/virtio FeatureRegs). */
+  readonly features: FeatureRegs;
   status = 0;
-  driverFeatures = { lo: 0, hi: 0 };
-  deviceFeatureSelect = 0;
-  driverFeatureSelect = 0;
   queueSelect = 0;
   generation = 0;
+  configMsix = VIRTIO_MSI_NO_VECTOR;
   configReads = 0;
   resets = 0;
   readonly queues: FakeQueue[] = [];
@@ -176,6 +173,7 @@ export class FakeNetDevice implements TrapHandler {
   constructor(mem: Memory, opts: FakeDeviceOptions) {
     this.mem = mem;
     this.opts = opts;
+    this.features = new FeatureRegs(opts.offered);
     const z = mem.reserve(`fakedev.${opts.name ?? "virtio"}.${Math.random().toString(36).slice(2, 8)}`, TRANSPORT_REGION_BYTES + 64, 64);
     this.region = z.offset;
     this.doorbell = z.offset + TRANSPORT_REGION_BYTES;
@@ -202,7 +200,7 @@ export class FakeNetDevice implements TrapHandler {
     this.pairs = 1;
     const n = Math.max(4, 2 * (this.opts.maxPairs ?? 1) + 1);
     for (let i = 0; i < n; i++) {
-      this.queues.push({ size: this.opts.maxQueueSize ?? 4096, enabled: false, desc: 0, avail: 0, used: 0, lastAvail: 0, usedShadow: 0 });
+      this.queues.push(new FakeQueue(i, this.opts.maxQueueSize ?? 4096));
     }
   }
 
@@ -210,11 +208,12 @@ export class FakeNetDevice implements TrapHandler {
   read(space: number, off: number, width: number): number {
     this.log.push(`r ${space} ${off} ${width}`);
     if (space === SPACE_COMMON_CFG) {
-      if (COMMON_CFG_WIDTHS[off] !== width) {
+      if (!commonCfgAccessOk(off, width)) {
         this.badWidths++;
         return 0;
       }
-      return this.readCommon(off);
+      const v = readCommonCfg(this, off);
+      return v < 0 ? 0 : v;
     }
     if (space === SPACE_DEVICE_CFG) {
       this.configReads++;
@@ -234,112 +233,62 @@ export class FakeNetDevice implements TrapHandler {
   write(space: number, off: number, width: number, value: number): void {
     this.log.push(`w ${space} ${off} ${width} ${value}`);
     if (space === SPACE_COMMON_CFG) {
-      if (COMMON_CFG_WIDTHS[off] !== width) this.badWidths++;
-      else this.writeCommon(off, value);
+      if (!commonCfgAccessOk(off, width)) this.badWidths++;
+      else writeCommonCfg(this, off, value);
     }
     else if (space === SPACE_DEVICE_CFG) this.configWrites++; // refused: read-only (§5.1.4.2)
   }
 
-  private q(): FakeQueue {
-    return this.queues[this.queueSelect] ?? { size: 0, enabled: false, desc: 0, avail: 0, used: 0, lastAvail: 0, usedShadow: 0 };
+  /** What the driver wrote to driver_feature. */
+  get driverFeatures(): Features {
+    return this.features.driver();
   }
 
-  private readCommon(off: number): number {
-    const q = this.q();
-    switch (off) {
-      case CC_DEVICE_FEATURE_SELECT:
-        return this.deviceFeatureSelect;
-      case CC_DEVICE_FEATURE:
-        return this.deviceFeatureSelect === 0 ? this.opts.offered.lo : this.deviceFeatureSelect === 1 ? this.opts.offered.hi : 0;
-      case CC_DRIVER_FEATURE_SELECT:
-        return this.driverFeatureSelect;
-      case CC_DRIVER_FEATURE:
-        return this.driverFeatureSelect === 0 ? this.driverFeatures.lo : this.driverFeatureSelect === 1 ? this.driverFeatures.hi : 0;
-      case CC_NUM_QUEUES:
-        return this.queues.length;
-      case CC_DEVICE_STATUS:
-        return this.status;
-      case CC_CONFIG_GENERATION:
-        return this.generation;
-      case CC_QUEUE_SELECT:
-        return this.queueSelect;
-      case CC_QUEUE_SIZE:
-        return q.size;
-      case CC_QUEUE_ENABLE:
-        return q.enabled ? 1 : 0;
-      case CC_QUEUE_NOTIFY_OFF:
-        return this.queueSelect;
-      case CC_QUEUE_DESC_LO:
-        return q.desc;
-      case CC_QUEUE_DRIVER_LO:
-        return q.avail;
-      case CC_QUEUE_DEVICE_LO:
-        return q.used;
-      default:
-        return 0;
-    }
+  // ---- CommonCfgDevice (@tpdk/virtio): the register map is the contract's; the policy below is the fake's ----
+  get numQueues(): number {
+    return this.queues.length;
   }
-
-  private writeCommon(off: number, value: number): void {
-    const q = this.q();
-    switch (off) {
-      case CC_DEVICE_FEATURE_SELECT:
-        this.deviceFeatureSelect = value;
-        break;
-      case CC_DRIVER_FEATURE_SELECT:
-        this.driverFeatureSelect = value;
-        break;
-      case CC_DRIVER_FEATURE:
-        if (this.driverFeatureSelect === 0) this.driverFeatures = { lo: value >>> 0, hi: this.driverFeatures.hi };
-        else if (this.driverFeatureSelect === 1) this.driverFeatures = { lo: this.driverFeatures.lo, hi: value >>> 0 };
-        break;
-      case CC_DEVICE_STATUS:
-        if (value === 0) {
-          if (this.opts.stuckReset) {
-            this.status = 1;
-            return;
-          }
-          this.status = 0;
-          this.resets++;
-          this.driverFeatures = { lo: 0, hi: 0 };
-          this.resetQueues();
-          return;
-        }
-        if (value & STATUS_FEATURES_OK && !(this.status & STATUS_FEATURES_OK)) {
-          if (this.opts.refuseFeaturesOk || !isSubset(this.driverFeatures, this.opts.offered)) value &= ~STATUS_FEATURES_OK;
-        }
-        this.status = value & 0xff;
-        break;
-      case CC_QUEUE_SELECT:
-        this.queueSelect = value;
-        break;
-      case CC_QUEUE_SIZE:
-        q.size = value;
-        break;
-      case CC_QUEUE_ENABLE:
-        q.enabled = value === 1;
-        q.lastAvail = 0;
-        q.usedShadow = 0;
-        break;
-      case CC_QUEUE_DESC_LO:
-        q.desc = value;
-        break;
-      case CC_QUEUE_DRIVER_LO:
-        q.avail = value;
-        break;
-      case CC_QUEUE_DEVICE_LO:
-        q.used = value;
-        break;
-      case CC_QUEUE_DESC_HI:
-      case CC_QUEUE_DRIVER_HI:
-      case CC_QUEUE_DEVICE_HI:
-        break;
+  selectedQueue(): FakeQueue | undefined {
+    return this.queues[this.queueSelect];
+  }
+  writeDriverFeature(v: number): void {
+    this.features.writeDriver(v);
+  }
+  setConfigMsix(v: number): void {
+    this.configMsix = v;
+  }
+  selectQueue(v: number): void {
+    this.queueSelect = v;
+  }
+  /** Every queue write is taken as written (a unit-test device checks nothing); enable restarts the cursors. */
+  writeQueue(q: FakeQueue, off: number, v: number): boolean {
+    if (off !== CC_QUEUE_ENABLE) return storeQueueRegister(q, off, v);
+    q.enabled = v === 1;
+    q.lastAvail = 0;
+    q.usedShadow = 0;
+    return true;
+  }
+  writeStatus(value: number): void {
+    if (value === 0) {
+      if (this.opts.stuckReset) {
+        this.status = 1;
+        return;
+      }
+      this.status = 0;
+      this.resets++;
+      this.features.reset();
+      this.resetQueues();
+      return;
     }
+    if (value & STATUS_FEATURES_OK && !(this.status & STATUS_FEATURES_OK)) {
+      if (this.opts.refuseFeaturesOk || !this.features.driverSubsetOfOffered()) value &= ~STATUS_FEATURES_OK;
+    }
+    this.status = value & 0xff;
   }
 
   /** The control queue's index under the features the driver wrote (§5.1.2). */
   ctrlVq(): number {
-    return ctrlQueueIndex(this.opts.maxPairs ?? 1, hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ));
+    return ctrlQueueIndex(this.opts.maxPairs ?? 1, this.features.has(VIRTIO_NET_F_MQ));
   }
 
   /** Control-path kicks (InProcessTransport.kick), with the device status when each came. */
@@ -364,7 +313,7 @@ export class FakeNetDevice implements TrapHandler {
     const vq = this.ctrlVq();
     for (let h = this.popAvail(vq); h >= 0; h = this.popAvail(vq)) {
       const c = this.chain(vq, h);
-      if (hasFeature(this.driverFeatures, VIRTIO_F_IN_ORDER)) {
+      if (this.features.has(VIRTIO_F_IN_ORDER)) {
         const mask = this.queues[vq]!.size - 1;
         let d = h;
         let ok = h === (this.ctrlNextDesc & mask);
@@ -397,13 +346,13 @@ export class FakeNetDevice implements TrapHandler {
 
   private defaultCtrl(c: CtrlCommand): number {
     if (c.cls === VIRTIO_NET_CTRL_MAC && c.cmd === VIRTIO_NET_CTRL_MAC_ADDR_SET) {
-      if (!hasFeature(this.driverFeatures, VIRTIO_NET_F_CTRL_MAC_ADDR) || c.data.length !== 6) return VIRTIO_NET_ERR;
+      if (!this.features.has(VIRTIO_NET_F_CTRL_MAC_ADDR) || c.data.length !== 6) return VIRTIO_NET_ERR;
       this.config.set(c.data, NET_CFG_MAC);
       return VIRTIO_NET_OK;
     }
     if (c.cls !== VIRTIO_NET_CTRL_MQ || c.cmd !== VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || c.data.length !== 2) return VIRTIO_NET_ERR;
     const n = c.data[0]! | (c.data[1]! << 8);
-    if (!hasFeature(this.driverFeatures, VIRTIO_NET_F_MQ) || n < 1 || n > (this.opts.maxPairs ?? 1)) return VIRTIO_NET_ERR;
+    if (!this.features.has(VIRTIO_NET_F_MQ) || n < 1 || n > (this.opts.maxPairs ?? 1)) return VIRTIO_NET_ERR;
     // §5.1.6.5.5: the driver MUST have configured every queue it enables; this device refuses otherwise.
     for (let q = 0; q < 2 * n; q++) if (!this.queues[q]!.enabled) return VIRTIO_NET_ERR;
     this.pairs = n;
