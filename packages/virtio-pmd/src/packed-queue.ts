@@ -2,9 +2,9 @@ import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
 
 // Cold helpers the packed RX and TX queues share (nothing here runs per packet).
-const S_KICKS = L.S_KICKS;
-const EV_ENABLE = V.RING_EVENT_FLAGS_ENABLE;
-const EV_DESC = V.RING_EVENT_FLAGS_DESC;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const { RING_EVENT_FLAGS_ENABLE: EV_ENABLE, RING_EVENT_FLAGS_DESC: EV_DESC } = V;
+const { S_KICKS } = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
 

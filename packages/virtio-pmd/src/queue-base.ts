@@ -5,45 +5,17 @@ import * as V from "@tpdk/virtio";
 import { portEntry } from "./layout.js";
 import * as L from "./layout.js";
 
-// Module-local copies of imported constants: V8 does not constant-fold imported
-// bindings (each use is a cell load and a TDZ check); local consts are folded.
-const AVAIL_FLAGS = V.AVAIL_FLAGS;
-const AVAIL_IDX = V.AVAIL_IDX;
-const AVAIL_RING = V.AVAIL_RING;
-const USED_FLAGS = V.USED_FLAGS;
-const USED_IDX = V.USED_IDX;
-const USED_RING = V.USED_RING;
-const VRING_USED_F_NO_NOTIFY = V.VRING_USED_F_NO_NOTIFY;
-const PMD_MAX_PORTS = L.PMD_MAX_PORTS;
-const PMD_MAX_QUEUES = L.PMD_MAX_QUEUES;
-const PORT_FREE = L.PORT_FREE;
-const PORT_TABLE_ZONE = L.PORT_TABLE_ZONE;
-const P_RXQ_ZONES = L.P_RXQ_ZONES;
-const P_STATE = L.P_STATE;
-const P_TXQ_ZONES = L.P_TXQ_ZONES;
-const QF_EVENT_IDX = L.QF_EVENT_IDX;
-const QF_IN_ORDER = L.QF_IN_ORDER;
-const Q_AVAIL = L.Q_AVAIL;
-const Q_DESC = L.Q_DESC;
-const Q_DOORBELL = L.Q_DOORBELL;
-const Q_FLAGS = L.Q_FLAGS;
-const Q_HDR_SIZE = L.Q_HDR_SIZE;
-const Q_INTERRUPT = L.Q_INTERRUPT;
-const Q_NOTIFY = L.Q_NOTIFY;
-const Q_OWNER = L.Q_OWNER;
-const Q_RUN = L.Q_RUN;
-const Q_SIZE = L.Q_SIZE;
-const Q_STATS = L.Q_STATS;
-const Q_USED = L.Q_USED;
-const S_KICKS = L.S_KICKS;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRING_USED_F_NO_NOTIFY } = V;
+const {
+  PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
+  QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
+  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, P_QUEUE_SEQ,
+} = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
 /** Publishes after a resync that run the kick path as a no-op (see kickIfNeeded). */
 const KICK_PRIMES = 64;
-
-const Q_RUN_RETIRED = L.Q_RUN_RETIRED;
-const Q_CLAIM = L.Q_CLAIM;
-const P_QUEUE_SEQ = L.P_QUEUE_SEQ;
 
 /**
  * What RX and TX queues share on the lcore side: the views, the ring

@@ -6,43 +6,17 @@ import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
 
-// Module-local copies of imported constants: V8 does not constant-fold imported
-// bindings (each use is a cell load and a TDZ check); local consts are folded.
-const M_BUF_ADDR = MB.M_BUF_ADDR;
-const M_BUF_LEN = MB.M_BUF_LEN;
-const M_DATA_LEN = MB.M_DATA_LEN;
-const M_DATA_OFF = MB.M_DATA_OFF;
-const M_NB_SEGS = MB.M_NB_SEGS;
-const M_NEXT = MB.M_NEXT;
-const M_PKT_LEN = MB.M_PKT_LEN;
-const M_PORT = MB.M_PORT;
-const M_REFCNT = MB.M_REFCNT;
-const M_OL_FLAGS = MB.M_OL_FLAGS;
-const M_OL_FLAGS_HI = MB.M_OL_FLAGS_HI;
-const MBUF_PORT_INVALID = MB.MBUF_PORT_INVALID;
-const PKTMBUF_HEADROOM = MB.PKTMBUF_HEADROOM;
-const ETH_HDR_LEN = V.ETH_HDR_LEN;
-const NET_HDR_NUM_BUFFERS = V.NET_HDR_NUM_BUFFERS;
-const VRING_AVAIL_F_NO_INTERRUPT = V.VRING_AVAIL_F_NO_INTERRUPT;
-const VRING_DESC_F_WRITE = V.VRING_DESC_F_WRITE;
-const QF_MRG_RXBUF = L.QF_MRG_RXBUF;
-const Q_POOL_ID = L.Q_POOL_ID;
-const Q_POOL_NAME = L.Q_POOL_NAME;
-const Q_POOL_NAME_BYTES = L.Q_POOL_NAME_BYTES;
-const S_BAD_NUM_BUFFERS = L.S_BAD_NUM_BUFFERS;
-const S_BAD_USED_ID = L.S_BAD_USED_ID;
-const S_BAD_USED_IDX = L.S_BAD_USED_IDX;
-const S_BAD_USED_LEN = L.S_BAD_USED_LEN;
-const S_BROADCAST = L.S_BROADCAST;
-const S_BYTES = L.S_BYTES;
-const S_ERRORS = L.S_ERRORS;
-const S_INTERRUPTS = L.S_INTERRUPTS;
-const S_MULTICAST = L.S_MULTICAST;
-const S_NOMBUF = L.S_NOMBUF;
-const S_PACKETS = L.S_PACKETS;
-const S_RUNTS = L.S_RUNTS;
-const S_SIZE_BINS = L.S_SIZE_BINS;
-const S_TRUNCATED = L.S_TRUNCATED;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const {
+  M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, M_OL_FLAGS,
+  M_OL_FLAGS_HI, MBUF_PORT_INVALID, PKTMBUF_HEADROOM,
+} = MB;
+const { ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } = V;
+const {
+  QF_MRG_RXBUF, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, S_BAD_NUM_BUFFERS, S_BAD_USED_ID, S_BAD_USED_IDX,
+  S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RUNTS,
+  S_SIZE_BINS, S_TRUNCATED,
+} = L;
 
 /** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
 export const RX_BURST_MAX = 64;

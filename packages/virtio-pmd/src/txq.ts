@@ -5,44 +5,15 @@ import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
 
-// Module-local copies of imported constants: V8 does not constant-fold imported
-// bindings (each use is a cell load and a TDZ check); local consts are folded.
-const M_BUF_ADDR = MB.M_BUF_ADDR;
-const M_DATA_LEN = MB.M_DATA_LEN;
-const M_DATA_OFF = MB.M_DATA_OFF;
-const M_NB_SEGS = MB.M_NB_SEGS;
-const M_NEXT = MB.M_NEXT;
-const M_PKT_LEN = MB.M_PKT_LEN;
-const M_REFCNT = MB.M_REFCNT;
-const VRING_DESC_F_INDIRECT = V.VRING_DESC_F_INDIRECT;
-const VRING_DESC_F_NEXT = V.VRING_DESC_F_NEXT;
-const QF_ANY_LAYOUT = L.QF_ANY_LAYOUT;
-const QF_INDIRECT = L.QF_INDIRECT;
-const Q_FREE_THRESH = L.Q_FREE_THRESH;
-const Q_TX_MODE = L.Q_TX_MODE;
-const Q_TX_REGION = L.Q_TX_REGION;
-const S_BAD_USED_ID = L.S_BAD_USED_ID;
-const S_BAD_USED_IDX = L.S_BAD_USED_IDX;
-const S_BROADCAST = L.S_BROADCAST;
-const S_BYTES = L.S_BYTES;
-const S_ERRORS = L.S_ERRORS;
-const S_MULTICAST = L.S_MULTICAST;
-const S_PACKETS = L.S_PACKETS;
-const S_SIZE_BINS = L.S_SIZE_BINS;
-const S_TX_CHAINED = L.S_TX_CHAINED;
-const S_TX_FULL = L.S_TX_FULL;
-const S_TX_INDIRECT = L.S_TX_INDIRECT;
-const S_TX_OVERSIZE = L.S_TX_OVERSIZE;
-const P_MAX_FRAME = L.P_MAX_FRAME;
-const S_TX_PUSH = L.S_TX_PUSH;
-const TXM_AUTO = L.TXM_AUTO;
-const TXM_CHAINED = L.TXM_CHAINED;
-const TXM_INDIRECT = L.TXM_INDIRECT;
-const TXM_PUSH = L.TXM_PUSH;
-const TX_INDIRECT_MAX = L.TX_INDIRECT_MAX;
-const TX_REGION = L.TX_REGION;
-const TX_REGION_HDR = L.TX_REGION_HDR;
-const TX_REGION_TABLE = L.TX_REGION_TABLE;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_REFCNT } = MB;
+const { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT } = V;
+const {
+  QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BAD_USED_IDX,
+  S_BROADCAST, S_BYTES, S_ERRORS, S_MULTICAST, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED, S_TX_FULL,
+  S_TX_INDIRECT, S_TX_OVERSIZE, P_MAX_FRAME, S_TX_PUSH, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH,
+  TX_INDIRECT_MAX, TX_REGION, TX_REGION_HDR, TX_REGION_TABLE,
+} = L;
 
 /** Most packets one txBurst call takes. */
 export const TX_BURST_MAX = 64;

@@ -4,18 +4,13 @@ import type { PackedDeviceQueue } from "./packed-virtqueue.js";
 import * as S from "./stats.js";
 import * as Q from "./virtqueue.js";
 
-// Module-local copies of imported constants (V8 does not fold imported bindings).
-const WALK_FULL = Q.WALK_FULL;
-const PWALK_BROKEN = P.PWALK_BROKEN;
-const S_ERR_CHAIN_LENGTH = S.S_ERR_CHAIN_LENGTH;
-const S_ERR_RX_BUFFER_SMALL = S.S_ERR_RX_BUFFER_SMALL;
-const S_ERR_RX_READABLE = S.S_ERR_RX_READABLE;
-const S_RX_BYTES = S.S_RX_BYTES;
-const S_RX_DROPPED = S.S_RX_DROPPED;
-const S_RX_MISSED = S.S_RX_MISSED;
-const S_RX_NO_FIT = S.S_RX_NO_FIT;
-const S_RX_OVERSIZE = S.S_RX_OVERSIZE;
-const S_RX_PACKETS = S.S_RX_PACKETS;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const { WALK_FULL } = Q;
+const { PWALK_BROKEN } = P;
+const {
+  S_ERR_CHAIN_LENGTH, S_ERR_RX_BUFFER_SMALL, S_ERR_RX_READABLE, S_RX_BYTES, S_RX_DROPPED, S_RX_MISSED,
+  S_RX_NO_FIT, S_RX_OVERSIZE, S_RX_PACKETS,
+} = S;
 
 // receivePacked() results (the split path's, rx-path.ts).
 export const DELIVERED = 0;

@@ -6,23 +6,17 @@ import { S_ERR_QUEUE_SETUP } from "./stats.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
 import * as Q from "./virtqueue.js";
 
-// Module-local copies of imported constants used on the hot path (V8 does not fold imported bindings).
-const WALK_FULL = Q.WALK_FULL;
-const S_ERR_ADDR_HIGH = S.S_ERR_ADDR_HIGH;
-const S_ERR_ADDR_RANGE = S.S_ERR_ADDR_RANGE;
-const S_ERR_CHAIN_LENGTH = S.S_ERR_CHAIN_LENGTH;
-const S_ERR_DESC_ORDER = S.S_ERR_DESC_ORDER;
-const S_ERR_INDIRECT_FEATURE = S.S_ERR_INDIRECT_FEATURE;
-const S_ERR_INDIRECT_NEXT = S.S_ERR_INDIRECT_NEXT;
-const S_ERR_INDIRECT_TABLE = S.S_ERR_INDIRECT_TABLE;
-const F_NEXT = V.VRING_DESC_F_NEXT;
-const F_WRITE = V.VRING_DESC_F_WRITE;
-const F_INDIRECT = V.VRING_DESC_F_INDIRECT;
-const F_AVAIL = V.VRING_PACKED_DESC_F_AVAIL;
-const F_USED = V.VRING_PACKED_DESC_F_USED;
-const EV_ENABLE = V.RING_EVENT_FLAGS_ENABLE;
-const EV_DISABLE = V.RING_EVENT_FLAGS_DISABLE;
-const EV_DESC = V.RING_EVENT_FLAGS_DESC;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const {
+  VRING_DESC_F_NEXT: F_NEXT, VRING_DESC_F_WRITE: F_WRITE, VRING_DESC_F_INDIRECT: F_INDIRECT,
+  VRING_PACKED_DESC_F_AVAIL: F_AVAIL, VRING_PACKED_DESC_F_USED: F_USED, RING_EVENT_FLAGS_ENABLE: EV_ENABLE,
+  RING_EVENT_FLAGS_DISABLE: EV_DISABLE, RING_EVENT_FLAGS_DESC: EV_DESC,
+} = V;
+const { WALK_FULL } = Q;
+const {
+  S_ERR_ADDR_HIGH, S_ERR_ADDR_RANGE, S_ERR_CHAIN_LENGTH, S_ERR_DESC_ORDER, S_ERR_INDIRECT_FEATURE,
+  S_ERR_INDIRECT_NEXT, S_ERR_INDIRECT_TABLE,
+} = S;
 const TWO_32 = 0x1_0000_0000;
 
 /**

@@ -6,21 +6,12 @@ import { histRecord } from "./latency-histogram.js";
 import * as W from "./wire-stats.js";
 import { S_EXHAUSTED, S_KIND, S_LATENCY_ON, WIRE_KIND_SINK } from "./wire-stats.js";
 
-// Module-local copies of imported constants used per frame: V8 does not
-// constant-fold imported bindings (each use is a cell load and a TDZ check).
-const CSUM_OK = F.CSUM_OK;
-const PL_SEQ = F.PL_SEQ;
-const PL_STREAM = F.PL_STREAM;
-const PL_TIMESTAMP = F.PL_TIMESTAMP;
-const S_BAD_CHECKSUM = W.S_BAD_CHECKSUM;
-const S_DUPLICATED = W.S_DUPLICATED;
-const S_FOREIGN = W.S_FOREIGN;
-const S_HIST = W.S_HIST;
-const S_LOST = W.S_LOST;
-const S_RECEIVED = W.S_RECEIVED;
-const S_RECEIVED_BYTES = W.S_RECEIVED_BYTES;
-const S_REORDERED = W.S_REORDERED;
-const S_UNTRACKED = W.S_UNTRACKED;
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const { CSUM_OK, PL_SEQ, PL_STREAM, PL_TIMESTAMP } = F;
+const {
+  S_BAD_CHECKSUM, S_DUPLICATED, S_FOREIGN, S_HIST, S_LOST, S_RECEIVED, S_RECEIVED_BYTES, S_REORDERED,
+  S_UNTRACKED,
+} = W;
 
 /** Streams whose sequence numbers are tracked per wire; frames of later streams count as untracked. */
 export const MAX_STREAMS = 64;
