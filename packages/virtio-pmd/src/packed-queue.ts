@@ -1,12 +1,8 @@
 import * as V from "@tpdk/virtio";
-import * as L from "./layout.js";
 
 // Cold helpers the packed RX and TX queues share (nothing here runs per packet).
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const { RING_EVENT_FLAGS_ENABLE: EV_ENABLE, RING_EVENT_FLAGS_DESC: EV_DESC } = V;
-const { S_KICKS } = L;
-/** Atomics.notify count: every waiter. */
-const WAKE_ALL = Number.POSITIVE_INFINITY;
 
 /**
  * After making `n` descriptors available from (oldPos, oldWrap): does the
@@ -22,12 +18,4 @@ export function packedKickNeeded(
   if (f === EV_ENABLE) return true;
   if (f !== EV_DESC || !eventIdx) return false;
   return V.packedNeedEvent(u16[devEvtH]!, oldPos, oldWrap, n, size);
-}
-
-/** Ring the device: its notify word and doorbell (Backoff.wake semantics, see transport.ts ringDoorbell). */
-export function packedKick(i32: Int32Array, f64: Float64Array, notifyI: number, doorbellI: number, st: number): void {
-  Atomics.add(i32, notifyI, 1);
-  Atomics.add(i32, doorbellI, 1);
-  Atomics.notify(i32, doorbellI, WAKE_ALL);
-  f64[st + S_KICKS] += 1;
 }

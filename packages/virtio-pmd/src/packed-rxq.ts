@@ -3,7 +3,7 @@ import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
-import { packedKick, packedKickNeeded } from "./packed-queue.js";
+import { packedKickNeeded } from "./packed-queue.js";
 import { QueueBase } from "./queue-base.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
@@ -350,9 +350,7 @@ export class PackedRxQueue extends QueueBase {
     if (firstH >= 0) {
       // The one publish per burst (§2.8.6: the first descriptor made available after the rest).
       Atomics.store(u16, firstH, firstFlags);
-      if (packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, size)) {
-        packedKick(this.i32, this.f64, this.notifyI, this.doorbellI, this.st);
-      }
+      this.kickOrPrime(packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, size));
     }
   }
 

@@ -2,7 +2,7 @@ import type { Memory } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
-import { packedKick, packedKickNeeded } from "./packed-queue.js";
+import { packedKickNeeded } from "./packed-queue.js";
 import { QueueBase } from "./queue-base.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
@@ -225,9 +225,7 @@ export class PackedTxQueue extends QueueBase {
       // The one publish per burst: pairs with the device's Atomics.load of the flags at its avail
       // position; every other descriptor of the burst was written before (§2.8.6).
       Atomics.store(u16, firstH, firstFlags);
-      if (packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, size)) {
-        packedKick(this.i32, this.f64, this.notifyI, this.doorbellI, this.st);
-      }
+      this.kickOrPrime(packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, size));
       f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
@@ -267,12 +265,19 @@ export class PackedTxQueue extends QueueBase {
     let nf = 0;
     let errors = 0;
     for (let guard = 0; this.pending > 0 && guard < size && this.usedReady(); guard++) {
-      const id = this.u16[this.descH + (this.usedPos << 3) + 6]!;
+      let id = this.u16[this.descH + (this.usedPos << 3) + 6]!;
       if (id >= size || u32[ownerW + id] === 0) {
         this.f64[this.st + S_BAD_USED_ID] += 1;
         errors++;
-        this.skip(1);
-        continue;
+        if (!this.inOrder || u32[ownerW + this.usedPos] === 0) {
+          this.skip(1);
+          continue;
+        }
+        // IN_ORDER: the position wins (as on RX): take back only the buffer at the used position, so
+        // the used position stays on a buffer's first descriptor. Skipping one descriptor instead
+        // would leave that buffer behind while later ones are freed, and the ring position it holds
+        // would be handed out again over its mbuf (lost).
+        id = this.usedPos;
       }
       if (this.inOrder) {
         // §2.8.9: every buffer from the used position up to the named one is used.

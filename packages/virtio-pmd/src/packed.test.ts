@@ -96,6 +96,37 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     s.port.close();
   });
 
+  it.each([true, false])("the kick path is primed as on split rings: the first 64 publishes after a start run it as a no-op (packed: %s)", (packed) => {
+    const frames = Array.from({ length: 8 }, (_, i) => frameOf(64, i));
+    const s = setup(16, frames, { inOrder: false, packedVq: packed ? true : undefined });
+    expect(s.port.packed).toBe(packed);
+    const arr = new Uint32Array(64);
+    // The device polls (kicks suppressed: DISABLE / NO_NOTIFY), so no publish below kicks it.
+    for (let i = 0; i < 10; i++) {
+      const m = s.pool.alloc();
+      s.mbufs.append(m, 60);
+      expect(s.txq.txBurst(Uint32Array.of(m), 1)).toBe(1);
+      s.pass();
+    }
+    // Each publish that did not kick used one priming run.
+    expect(s.txq.kickPrimesLeft).toBe(64 - 10 + s.xs("tx_q0_kicks"));
+    expect(s.txq.kickPrimesLeft).toBeLessThan(64);
+    // RX: frames received free ring entries; the refill publishes them.
+    releaseTestWire(s.mem, s.gen.recordOffset, 8);
+    s.pass(2);
+    let got = 0;
+    for (let t = 0; t < 4 && got < 8; t++) {
+      const n = s.rxq.rxBurst(arr, 64);
+      for (let i = 0; i < n; i++) s.mbufs.free(arr[i]!);
+      got += n;
+    }
+    expect(got).toBe(8);
+    expect(s.rxq.kickPrimesLeft).toBeLessThan(64);
+    s.port.stop();
+    expect(s.pool.available()).toBe(s.pool.size);
+    s.port.close();
+  });
+
   it("round trip through the device on a ring of 10: 12 bursts of 7 frames, many wrap flips, every byte and mbuf", () => {
     const frames = Array.from({ length: 84 }, (_, i) => frameOf(60 + ((i * 37) % 1400), i));
     const s = setup(10, frames, { inOrder: false });
@@ -180,5 +211,114 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(() => parseDriverArgs("virtio0", args("queue_size=100"))).toThrow(UsageError);
     expect(() => parseDriverArgs("virtio0", args("queue_size=100"))).toThrow(/packed_vq=1/);
     expect(parseDriverArgs("virtio0", args("packed_vq=1,mq=1"))).toMatchObject({ packedVq: true, mq: true });
+  });
+});
+
+// The driver facing a hostile device on packed rings, as hostile.test.ts does for split rings: used
+// descriptors with the wrong AVAIL/USED bits for the wrap counter, bad ids, lens and num_buffers, and
+// random garbage. Counted errors, never a crash, an mbuf lost or handed out twice (debug pool:
+// a double free throws), the pool full again after stop().
+describe("virtio-pmd packed rings against a hostile device", () => {
+  /** Ring position `pos` of the queue in `zone`: its byte address, and the id and buffer the driver posted there. */
+  const slot = (s: ReturnType<typeof setup>, zone: number, pos: number) => {
+    const d = s.mem.u32[(zone + Q_DESC) >>> 2]! + 16 * pos;
+    return { d, id: s.mem.u16[(d + 12) >>> 1]!, addr: s.mem.u32[d >>> 2]! };
+  };
+  /** A frame written into the posted buffer at `addr` after a 12-byte header with num_buffers `nb`. */
+  const fill = (s: ReturnType<typeof setup>, addr: number, f: Uint8Array, nb = 1): number => {
+    s.mem.u8.fill(0, addr, addr + 12);
+    s.mem.u8[addr + 10] = nb;
+    s.mem.u8.set(f, addr + 12);
+    return 12 + f.length;
+  };
+  const drain = (s: ReturnType<typeof setup>): number[] => {
+    const arr = new Uint32Array(64);
+    const out: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const n = s.rxq.rxBurst(arr, 64);
+      out.push(...arr.subarray(0, n));
+    }
+    return out;
+  };
+  const finish = (s: ReturnType<typeof setup>, got: number[]): void => {
+    expect(new Set(got).size).toBe(got.length); // never handed out twice
+    for (const m of got) s.mbufs.free(m);
+    s.port.stop();
+    expect(s.pool.available()).toBe(s.pool.size);
+    s.port.close();
+  };
+
+  it("RX: flags that are not 'used' under the driver's wrap counter are not taken (AVAIL only, USED only, last lap's)", () => {
+    const s = setup(16, [], { inOrder: false });
+    const z = s.zoneOf(false);
+    const { d, id, addr } = slot(s, z, 0);
+    const len = fill(s, addr, frameOf(64, 1));
+    s.mem.u16[(d + 12) >>> 1] = id;
+    s.mem.u32[(d + 8) >>> 2] = len;
+    for (const flags of [v.VRING_PACKED_DESC_F_AVAIL, v.VRING_PACKED_DESC_F_USED, 0]) {
+      Atomics.store(s.mem.u16, (d + 14) >>> 1, flags | v.VRING_DESC_F_WRITE);
+      expect(s.rxq.rxBurst(new Uint32Array(64), 64)).toBe(0);
+    }
+    expect(s.port.stats().ierrors).toBe(0);
+    writeUsed(s.mem, z, 0, 1, id, len);
+    const got = drain(s);
+    expect(got).toHaveLength(1);
+    const a = s.mbufs.dataAddr(got[0]!);
+    expect(s.mem.u8.subarray(a, a + 64)).toEqual(frameOf(64, 1));
+    finish(s, got);
+  });
+
+  it("RX, MRG_RXBUF: num_buffers 0 and num_buffers beyond what was used are counted and dropped", () => {
+    const s = setup(16, [], { inOrder: false });
+    const z = s.zoneOf(false);
+    const a0 = slot(s, z, 0);
+    writeUsed(s.mem, z, 0, 1, a0.id, fill(s, a0.addr, frameOf(80, 1), 0));
+    expect(drain(s)).toHaveLength(0);
+    expect(s.xs("rx_q0_bad_num_buffers")).toBe(1);
+    const a1 = slot(s, z, 1);
+    writeUsed(s.mem, z, 1, 1, a1.id, fill(s, a1.addr, frameOf(80, 2), 3)); // 3 claimed, 1 used
+    expect(drain(s)).toHaveLength(0);
+    expect(s.xs("rx_q0_truncated_packets")).toBe(1);
+    finish(s, []);
+  });
+
+  it("RX and TX: random used descriptors (any id, len, flags, position) never crash, lose or duplicate an mbuf", () => {
+    for (const [inOrder, seed0] of [[false, 777], [true, 778], [false, 4242], [true, 4243], [true, 99]] as const) {
+      const s = setup(32, [], { inOrder });
+      let seed = seed0;
+      const rnd = (n: number): number => {
+        // xorshift32: an LCG's low bits repeat with short periods, which would correlate the choices below.
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        return (seed >>> 0) % n;
+      };
+      const flagsOf = (): number => [v.VRING_PACKED_DESC_F_AVAIL, v.VRING_PACKED_DESC_F_USED, 0, v.VRING_PACKED_DESC_F_AVAIL | v.VRING_PACKED_DESC_F_USED][rnd(4)]! | (rnd(2) ? v.VRING_DESC_F_WRITE : 0);
+      const got: number[] = [];
+      const arr = new Uint32Array(64);
+      const rxZ = s.zoneOf(false);
+      const txZ = s.zoneOf(true);
+      for (let round = 0; round < 500; round++) {
+        for (let k = 1 + rnd(6); k > 0; k--) {
+          const tx = rnd(2) === 0;
+          const { d, id, addr } = slot(s, tx ? txZ : rxZ, rnd(32));
+          if (!tx && rnd(2) === 0) fill(s, addr, frameOf(60 + rnd(200), round), rnd(3));
+          s.mem.u16[(d + 12) >>> 1] = rnd(4) === 0 ? rnd(0x10000) : rnd(3) === 0 ? rnd(40) : id;
+          s.mem.u32[(d + 8) >>> 2] = rnd(3) === 0 ? rnd(1 << 16) : 12 + 60 + rnd(200);
+          Atomics.store(s.mem.u16, (d + 14) >>> 1, flagsOf());
+        }
+        const n = s.rxq.rxBurst(arr, 1 + rnd(64));
+        for (let i = 0; i < n; i++) {
+          if (rnd(2) === 0) s.mbufs.free(arr[i]!);
+          else got.push(arr[i]!);
+        }
+        const m = s.pool.alloc();
+        s.mbufs.append(m, 60);
+        if (s.txq.txBurst(Uint32Array.of(m), 1) === 0) s.mbufs.free(m);
+        (s.txq as PackedTxQueue).cleanup();
+      }
+      expect(s.port.stats().ierrors + s.port.stats().oerrors).toBeGreaterThan(0);
+      finish(s, got);
+    }
   });
 });

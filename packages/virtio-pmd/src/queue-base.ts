@@ -101,6 +101,11 @@ export abstract class QueueBase {
   /** Publishes left that run the kick path as a no-op (see kickIfNeeded). */
   private kickPrimes = KICK_PRIMES;
 
+  /** Publishes left, since the last resync, that run the kick path as a no-op (tests: the priming happens on every ring layout). */
+  get kickPrimesLeft(): number {
+    return this.kickPrimes;
+  }
+
   protected constructor(mem: Memory, portId: number, queueId: number, tx: boolean) {
     const what = tx ? "tx" : "rx";
     if (!Number.isInteger(portId) || portId < 0 || portId >= PMD_MAX_PORTS || !Number.isInteger(queueId) || queueId < 0 || queueId >= PMD_MAX_QUEUES) {
@@ -294,6 +299,24 @@ export abstract class QueueBase {
     // n = 0 (adds 0, wakes nobody, counts 0): the feedback is there before
     // any optimization. (Several, not one: V8 allocates a function's feedback
     // vector only after its first few calls; until then nothing is recorded.)
+    if (kick || this.kickPrimes !== 0) {
+      let n = 1;
+      if (!kick) {
+        n = 0;
+        this.kickPrimes--;
+      }
+      this.kick(n);
+    }
+  }
+
+  /**
+   * kickIfNeeded for the packed rings (packed-rxq.ts, packed-txq.ts), whose
+   * publish decides `kick` from the device event suppression structure
+   * (§2.8.10, packedKickNeeded): the same priming, for the same reason (a
+   * device that polls suppresses every kick, so without it the first real
+   * one would find the kick path without type feedback).
+   */
+  protected kickOrPrime(kick: boolean): void {
     if (kick || this.kickPrimes !== 0) {
       let n = 1;
       if (!kick) {
