@@ -178,13 +178,16 @@ describe("vhost device thread", () => {
     client.driverOk();
     let seen = 0;
     const drained = await until(() => {
+      // The flag first: the device raises it (Atomics.store, in its tick) after it published the
+      // last batch, so once it is seen here, the used.idx read below includes that batch.
+      const exhausted = dev.inputExhausted();
       const u = rx.usedIdx();
       while (seen !== u) {
         rx.add(rx.usedElem(seen).id); // repost the buffer
         seen = (seen + 1) & 0xffff;
       }
       rx.publish();
-      return dev.inputExhausted();
+      return exhausted;
     });
     expect(drained).toBe(true);
     const st = dev.stats();

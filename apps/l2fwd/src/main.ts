@@ -3,7 +3,7 @@ import { Mempool } from "@tpdk/mbuf";
 import { VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
 import { formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
-import { armDeviceKill } from "./faults.js";
+import { armDeviceKill, testLaunchDelay } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
 import { l2fwdUsage } from "./usage.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
@@ -60,9 +60,9 @@ runMain(async () => {
       port.rxQueueSetup(0, { pool });
       port.txQueueSetup(0);
     }
-    // Every port is set up before the first one starts: a port's wire may
-    // deliver from its start on (a paced generator), so the ports start back
-    // to back and the lcores are launched right after.
+    // Every port is set up before the first one starts, as DPDK's l2fwd does.
+    // A port's wire starts once the port is started and the lcores have
+    // launched (the vdev bus's devices wait for the EAL's launch word).
     for (const id of enabled) {
       const port = bus.ports[id]!;
       const info = port.start();
@@ -95,6 +95,7 @@ runMain(async () => {
     for (const p of ports) console.log(`Lcore ${lcore}: RX port ${p} TX port ${dst[p]}`);
   }
   const lcoreIds = [...lcorePorts.keys()];
+  await testLaunchDelay();
   await eal.launch(lcoreLoop, "l2fwdLoop", (lcore): LcoreArg => ({
     rxPorts: lcorePorts.get(lcore) ?? [],
     dst,

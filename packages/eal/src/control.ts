@@ -9,6 +9,9 @@ import type { Memory } from "./memory.js";
  * Header control words (Int32 indices into mem.i32, fixed, no lookup needed):
  *   CTRL_STOP        0 = run, 1 = lcores should return (eal.stop())
  *   CTRL_PIN_WARNED  0/1: the "running unpinned" warning was printed
+ *   CTRL_LAUNCH_PENDING  lcores of the current launch not yet in their entry function
+ *   CTRL_LAUNCHED    1 from the moment every lcore of a launch has entered its
+ *                    entry function until the first one returns; else 0
  *
  * Zone "eal.lcores" (reserved by Eal.init): one 64-byte cache line per
  * possible lcore id, so wake words of different lcores never share a line:
@@ -16,6 +19,8 @@ import type { Memory } from "./memory.js";
  */
 export const CTRL_STOP = CONTROL_WORD_BASE + 0;
 export const CTRL_PIN_WARNED = CONTROL_WORD_BASE + 1;
+export const CTRL_LAUNCH_PENDING = CONTROL_WORD_BASE + 2;
+export const CTRL_LAUNCHED = CONTROL_WORD_BASE + 3;
 
 export const LCORE_ZONE = "eal.lcores";
 export const LCORE_SLOT_BYTES = 64;
@@ -38,4 +43,15 @@ export function lcoreWakeIndex(mem: Memory, id: number): number {
 /** True once eal.stop() was called (one Atomics.load). */
 export function stopRequested(mem: Memory): boolean {
   return Atomics.load(mem.i32, CTRL_STOP) !== 0;
+}
+
+/**
+ * True while every lcore of the last launch is inside its entry function
+ * (rte_eal_mp_remote_launch has handed each its function and none has
+ * returned): one Atomics.load, pairs with the lcore threads' stores. A
+ * software device reads it to start its wires with the forwarding (a peer
+ * starts sending once the application polls), see @tpdk/vhost rxAfterLaunch.
+ */
+export function lcoresLaunched(mem: Memory): boolean {
+  return Atomics.load(mem.i32, CTRL_LAUNCHED) !== 0;
 }

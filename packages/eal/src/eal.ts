@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import { resolveEalOptions, type EalOptions } from "./args.js";
 import { Backoff } from "./backoff.js";
-import { CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
+import { CTRL_LAUNCHED, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
 import { TpdkError } from "./errors.js";
 import type { LcoreCommand, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { Memory } from "./memory.js";
@@ -207,6 +207,9 @@ export class Eal {
     await this.readyP;
     if (this.closed) throw new TpdkError("ECLOSED", "EAL is closed");
     Atomics.store(this.mem.i32, CTRL_STOP, 0);
+    // Each lcore counts itself in as it enters the entry function; the last one sets CTRL_LAUNCHED.
+    Atomics.store(this.mem.i32, CTRL_LAUNCHED, 0);
+    Atomics.store(this.mem.i32, CTRL_LAUNCH_PENDING, this.threads.length);
 
     let firstError: TpdkError | null = null;
     const fail = (lcoreId: number, code: string, message: string) => {

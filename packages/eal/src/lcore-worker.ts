@@ -14,7 +14,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { Backoff } from "./backoff.js";
-import { CTRL_STOP, lcoreWakeIndex } from "./control.js";
+import { CTRL_LAUNCHED, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreWakeIndex } from "./control.js";
 import { TpdkError } from "./errors.js";
 import type { LcoreCommand, LcoreContext, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { setLcoreId } from "./lcore-id.js";
@@ -75,6 +75,10 @@ async function runEntry(
     // Delivered even if the entry function then blocks this thread for good.
     reply(port, { t: "started" });
     started = true;
+    // The last lcore of the launch to get here says the launch is complete
+    // (pairs with Eal.launch's stores and the devices' lcoresLaunched()).
+    const i32 = ctx.mem.i32;
+    if (Atomics.sub(i32, CTRL_LAUNCH_PENDING, 1) === 1) Atomics.store(i32, CTRL_LAUNCHED, 1);
     const value = await (entry as (c: LcoreContext, a: unknown) => unknown)(ctx, cmd.arg);
     return { ok: true, value, info };
   } catch (e) {
@@ -82,6 +86,9 @@ async function runEntry(
     const c = (err as { code?: unknown }).code;
     const code = typeof c === "string" ? c : "ELCORE";
     return { ok: false, message: err.message, code, stack: err.stack ?? "", info, started };
+  } finally {
+    // The first lcore to return ends the launch (its ports' wires are then not polled).
+    if (started) Atomics.store(ctx.mem.i32, CTRL_LAUNCHED, 0);
   }
 }
 

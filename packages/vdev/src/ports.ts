@@ -24,6 +24,13 @@ export interface VdevStartOptions {
   readonly queuePairs?: number;
   /** The EAL memory's memfd (eal.memoryFd): net_virtio_user shares it with the back-end. */
   readonly memoryFd?: number;
+  /**
+   * Built-in devices deliver received frames from DRIVER_OK on, even before
+   * any lcore polls. Default false: a started port's wire starts once the
+   * EAL's lcores have launched (Vhost's rxAfterLaunch), so frames a wire
+   * offers before the application polls are neither delivered nor missed.
+   */
+  readonly rxBeforeLaunch?: boolean;
 }
 
 /**
@@ -58,7 +65,7 @@ export class VdevPorts {
     const devices: (VhostDevice | undefined)[] = [];
     const failure: DeviceFailure = {};
     if (builtin.length > 0) {
-      const vhostOpts: { cpu?: number; busyPoll?: boolean } = {};
+      const vhostOpts: { cpu?: number; busyPoll?: boolean; rxAfterLaunch: boolean } = { rxAfterLaunch: opts.rxBeforeLaunch !== true };
       if (opts.deviceCpu !== undefined && opts.deviceCpu >= 0) vhostOpts.cpu = opts.deviceCpu;
       if (opts.busyPoll) vhostOpts.busyPoll = true;
       const v = new Vhost(mem, vhostOpts);

@@ -33,6 +33,8 @@ export interface LoopConfig {
   readonly spinPasses: number;
   /** Longest sleep on the doorbell, ms (also bounds heartbeat and trap latency while idle). */
   readonly maxSleepMs: number;
+  /** Devices deliver received frames only once the EAL's lcores have launched (VhostOptions.rxAfterLaunch). */
+  readonly rxAfterLaunch: boolean;
   /** CPU to pin the thread to, -1 = do not pin. */
   readonly cpu: number;
   readonly devices: readonly DeviceConfig[];

@@ -107,7 +107,9 @@ export class DeviceLoop {
     try {
       for (const d of cfg.devices) {
         const wire = wires[d.name] ?? makeWire(d.wire, mem, d.wireStatsOffset, d.index);
-        this.devices.push(new NetDevice(mem, d, cfg.memLo, wire, chain, rxBufs, this.demand));
+        const dev = new NetDevice(mem, d, cfg.memLo, wire, chain, rxBufs, this.demand);
+        dev.rxAfterLaunch = cfg.rxAfterLaunch === true;
+        this.devices.push(dev);
       }
       connectLoopWires(
         this.devices.map((d) => d.wire),

@@ -24,6 +24,15 @@ export interface VhostOptions {
   spinPasses?: number;
   /** Longest sleep on the doorbell, ms (bounds idle trap latency and the heartbeat period). Default 1. */
   maxSleepMs?: number;
+  /**
+   * A started device delivers received frames only once the EAL's lcores
+   * have launched (`lcoresLaunched`): its wire starts with the forwarding,
+   * as a peer's traffic starts once the application polls, so a paced
+   * generator's first frame finds the lcore polling. Then, as with a NIC,
+   * only a full RX ring makes it miss frames. For applications that launch
+   * lcores (the vdev bus sets it); default false: wires start at DRIVER_OK.
+   */
+  rxAfterLaunch?: boolean;
 }
 
 export interface DeviceOptions {
@@ -106,6 +115,7 @@ export class Vhost {
       busyPoll: opts.busyPoll ?? false,
       spinPasses: positiveInt("spinPasses", opts.spinPasses ?? 256, 0, 1 << 24),
       maxSleepMs: opts.maxSleepMs ?? 1,
+      rxAfterLaunch: opts.rxAfterLaunch ?? false,
     };
     if (!(this.opts.maxSleepMs > 0 && this.opts.maxSleepMs <= 100)) {
       throw new TpdkError("EINVAL", `vhost: maxSleepMs ${opts.maxSleepMs} must be in (0, 100]`);
@@ -178,6 +188,7 @@ export class Vhost {
       busyPoll: this.opts.busyPoll,
       spinPasses: this.opts.spinPasses,
       maxSleepMs: this.opts.maxSleepMs,
+      rxAfterLaunch: this.opts.rxAfterLaunch,
       cpu: this.opts.cpu,
       devices: this.devs.map((d) => d.config),
     };

@@ -16,6 +16,7 @@ describe("DeviceLiveness", () => {
       beat++;
       expect(l.check(t)).toBe(true);
     }
+    for (let t = 2100; t <= 2400; t += 100) expect(l.check(t)).toBe(true);
     expect(l.check(2499)).toBe(true); // 499 ms of silence
     expect(l.check(2500)).toBe(false);
     expect(l.reason).toBe("no heartbeat for 500 ms");
@@ -28,8 +29,21 @@ describe("DeviceLiveness", () => {
   it("the first sample starts the clock: a slow first check is not a death", () => {
     const l = new DeviceLiveness(() => 7, 500);
     expect(l.check(10_000)).toBe(true);
-    expect(l.check(10_400)).toBe(true);
-    expect(l.check(10_600)).toBe(false);
+    for (let t = 10_100; t < 10_500; t += 100) expect(l.check(t)).toBe(true);
+    expect(l.check(10_500)).toBe(false);
+  });
+
+  it("a checker that was starved itself does not blame the device: one gap counts a quarter of the timeout", () => {
+    const l = new DeviceLiveness(() => 7, 500);
+    expect(l.check(0)).toBe(true);
+    expect(l.check(50)).toBe(true);
+    // Neither the checker nor the device ran for 900 ms (a loaded machine): 125 ms counted.
+    expect(l.check(950)).toBe(true);
+    expect(l.reason).toBe(null);
+    // Then silent across checks at the app's pace: 175 + 325 = 500 ms counted.
+    for (let t = 1000; t < 1275; t += 50) expect(l.check(t)).toBe(true);
+    expect(l.check(1275)).toBe(false);
+    expect(l.reason).toBe("no heartbeat for 1275 ms");
   });
 
   it("rejects a non-positive timeout", () => {
@@ -47,7 +61,7 @@ describe("VirtioPort.checkDevice", () => {
     expect(r.port.linkStatus().up).toBe(true);
     // Something in both rings: RX buffers are posted; one TX packet the device never takes.
     expect(r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, 1))), 1)).toBe(1);
-    expect(r.port.checkDevice(1349)).toBe(true);
+    for (const t of [1200, 1250, 1300, 1349]) expect(r.port.checkDevice(t)).toBe(true);
     expect(r.port.checkDevice(1350)).toBe(false);
     expect(r.port.deviceFault).toBe("no heartbeat for 200 ms");
     const traps = r.transport.traps;

@@ -11,7 +11,12 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 500;
  * main thread only, two ways (both cold; the data path pays nothing):
  *
  *  - `check(now)`, called from a timer (an app's statistics or drain timer):
- *    the heartbeat has not moved for `timeoutMs`;
+ *    the heartbeat has not moved for `timeoutMs` of the checker's own
+ *    running time: a gap between two checks counts at most a quarter of
+ *    the timeout, so a checker that was itself starved (a loaded machine
+ *    that ran neither thread for a second) does not blame the device, while
+ *    a device that stays silent across checks made at the app's pace (l2fwd:
+ *    every 50 ms) is declared dead after `timeoutMs`;
  *  - a register access (trap) that times out.
  *
  * Death is sticky until the port is closed: from then on the port makes no
@@ -27,12 +32,17 @@ export class DeviceLiveness {
   private lastBeat = 0;
   /** When `lastBeat` was first seen (performance.now() ms); NaN before the first check. */
   private beatSeenAt = NaN;
+  /** The previous check (ms), and the silence counted since `lastBeat` moved (gaps capped at maxGapMs). */
+  private lastCheckAt = NaN;
+  private quiet = 0;
+  private readonly maxGapMs: number;
   private readonly heartbeat: () => number;
 
   constructor(heartbeat: () => number, timeoutMs = DEFAULT_HEARTBEAT_TIMEOUT_MS) {
     if (!(timeoutMs > 0)) throw new TpdkError("EINVAL", `heartbeat timeout ${timeoutMs} ms must be positive`);
     this.heartbeat = heartbeat;
     this.timeoutMs = timeoutMs;
+    this.maxGapMs = timeoutMs / 4;
   }
 
   get alive(): boolean {
@@ -58,14 +68,17 @@ export class DeviceLiveness {
   check(now: number): boolean {
     if (this.#reason !== null) return false;
     const beat = this.heartbeat();
+    const gap = now - this.lastCheckAt;
+    this.lastCheckAt = now;
     if (Number.isNaN(this.beatSeenAt) || beat !== this.lastBeat) {
       this.lastBeat = beat;
       this.beatSeenAt = now;
+      this.quiet = 0;
       return true;
     }
-    const quiet = now - this.beatSeenAt;
-    if (quiet >= this.timeoutMs) {
-      this.declare(`no heartbeat for ${Math.round(quiet)} ms`);
+    this.quiet += gap < this.maxGapMs ? gap : this.maxGapMs;
+    if (this.quiet >= this.timeoutMs) {
+      this.declare(`no heartbeat for ${Math.round(now - this.beatSeenAt)} ms`);
       return false;
     }
     return true;
@@ -82,6 +95,8 @@ export class DeviceLiveness {
   forget(): void {
     this.#reason = null;
     this.beatSeenAt = NaN;
+    this.lastCheckAt = NaN;
+    this.quiet = 0;
   }
 }
 

@@ -28,16 +28,19 @@ export interface VirtioPmdOptions {
   txMode?: TxMode;
   /** Register-access (trap) timeout in ms; a device that does not answer is dead. */
   trapTimeoutMs?: number;
-  /** VirtioPort.checkDevice(): a heartbeat silent this long (ms) means the device is dead. Default 500. */
+  /** `heartbeat_timeout_ms=`: VirtioPort.checkDevice(): a heartbeat silent this long (ms) means the device is dead. Default 500. */
   heartbeatTimeoutMs?: number;
 }
+
+/** Longest heartbeat_timeout_ms= (1 h). */
+export const MAX_HEARTBEAT_TIMEOUT_MS = 3_600_000;
 
 export const DEFAULT_QUEUE_SIZE = 1024;
 export const MIN_QUEUE_SIZE = 8;
 export const MAX_QUEUE_SIZE = 32768;
 
 /** The keys parseDriverArgs consumes. */
-export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "mq", "tx_mode", "packed_vq"] as const;
+export const DRIVER_KEYS = ["mac", "queue_size", "mrg_rxbuf", "in_order", "event_idx", "indirect", "mq", "tx_mode", "packed_vq", "heartbeat_timeout_ms"] as const;
 
 function takeTri(args: Map<string, string>, key: string): boolean | undefined {
   if (!args.has(key)) {
@@ -78,6 +81,8 @@ export function parseDriverArgs(vdevName: string, args: Map<string, string>): Vi
   opts.indirect = takeTri(args, "indirect");
   opts.mq = takeTri(args, "mq");
   opts.txMode = takeString(args, "tx_mode", { default: "auto", choices: TX_MODES }) as TxMode;
+  // A loaded machine may leave the device thread unscheduled for longer than the default (see liveness.ts).
+  opts.heartbeatTimeoutMs = takeInt(args, "heartbeat_timeout_ms", { min: 10, max: MAX_HEARTBEAT_TIMEOUT_MS, default: DEFAULT_HEARTBEAT_TIMEOUT_MS });
   if (opts.txMode === "indirect" && opts.indirect === false) {
     throw new UsageError(`${vdevName}: tx_mode=indirect needs indirect descriptors but indirect=0; drop one of them`);
   }

@@ -1,4 +1,4 @@
-import type { Memory } from "@tpdk/eal";
+import { type Memory, lcoresLaunched } from "@tpdk/eal";
 import {
   HDR_HEARTBEAT,
   TRAP_REQUEST,
@@ -45,6 +45,14 @@ export class NetDevice extends DeviceState implements PathDevice {
   lastError: unknown = undefined;
   /** Called when an exception puts the device into DEVICE_NEEDS_RESET (the loop reports it). */
   onError: ((dev: NetDevice, err: unknown) => void) | undefined = undefined;
+  /**
+   * Receive only once the EAL's lcores have launched (VhostOptions.rxAfterLaunch):
+   * until then, after each DRIVER_OK, the wire is not asked for frames at all
+   * (a paced generator's clock has not started, nothing is missed).
+   */
+  rxAfterLaunch = false;
+  /** The wire may deliver: always without rxAfterLaunch, else from the first pass that saw the lcores launched. */
+  private rxOpen = true;
 
   private readonly i32: Int32Array;
   private readonly trapI: number;
@@ -116,12 +124,23 @@ export class NetDevice extends DeviceState implements PathDevice {
         work += tx;
       }
       if (!this.active) return work;
-      if (this.link.up) work += this.packed ? (this.steering.count > 1 ? processRxPackedSteered(this) : processRxPacked(this)) : processRx(this);
+      if (this.link.up && (this.rxOpen || this.openRx())) work += this.packed ? (this.steering.count > 1 ? processRxPackedSteered(this) : processRxPacked(this)) : processRx(this);
     } catch (e) {
       this.internalError(e);
       work++;
     }
     return work;
+  }
+
+  /**
+   * rxAfterLaunch: the lcores have launched since DRIVER_OK, so the wire
+   * starts now (cold: one Atomics.load per pass until then, pairs with the
+   * lcore threads' store of CTRL_LAUNCHED).
+   */
+  private openRx(): boolean {
+    if (!lcoresLaunched(this.mem)) return false;
+    this.rxOpen = true;
+    return true;
   }
 
   /** The TX queues' packed rings (kept out of poll() so the split loop there stays as it was). */
@@ -192,6 +211,8 @@ export class NetDevice extends DeviceState implements PathDevice {
   }
 
   protected override onStart(): void {
+    // Each start waits for a launch again (a restarted port is polled by the next launch).
+    this.rxOpen = !this.rxAfterLaunch;
     // A new transmit queue may be smaller: no on-demand frames until the next tick has sized the window.
     this.demand.window = 0;
     // The control queue is served once the driver enabled it (its index is fixed by then).
