@@ -1,12 +1,13 @@
 import { Eal, TpdkError, parseEalArgs, runMain } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
-import { VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
-import { formatMac } from "@tpdk/virtio-pmd";
+import { type VdevPlan, VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
+import { PMD_MAX_PORTS, formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { armDeviceKill, testLaunchDelay } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
 import { l2fwdUsage } from "./usage.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
+import { warmUp, warmupVdevs } from "./warmup.js";
 import { type PortCounters, type WireCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
 
 // DPDK l2fwd's sizes: MAX_PKT_BURST, MEMPOOL_CACHE_SIZE. Ring sizes come from
@@ -33,6 +34,14 @@ runMain(async () => {
   const { dst, notices } = destinations(enabled, opts.portmap, nbPorts);
   const lcorePorts = assignLcores(enabled, ealOpts.lcores, opts.portsPerLcore);
   notices.forEach((n) => console.log(n));
+  // --warmup: the JIT warm-up's private ports (warmup.ts) follow the user's, two per forwarding
+  // lcore; built-in ports, so only when the device thread runs anyway (some port is built-in).
+  const warmLcores = [...lcorePorts.keys()];
+  const warm =
+    opts.warmup > 0 && plans.some((p) => p.kind === "virtio") && nbPorts + 2 * warmLcores.length <= PMD_MAX_PORTS
+      ? planVdevs(warmupVdevs(unusedVirtioIndex(plans), warmLcores.length, opts.warmup)).map((p, i) => ({ ...p, portId: nbPorts + i }))
+      : [];
+  const allPlans = [...plans, ...warm];
 
   // 2. Memory and the lcore threads (created, pinned and with the forwarding
   // loop loaded now, as rte_eal_init does, so that the launch below is one
@@ -42,16 +51,21 @@ runMain(async () => {
   const lcoreLoop = new URL("./lcore-loop.js", import.meta.url);
   const eal = Eal.init({ ...ealOpts, sharedMemory: needsSharedMemory(plans) }, { preload: [lcoreLoop] });
   // net_vhost ports keep no mbufs in rings (frames are copied within a burst).
-  const ringMbufs = plans.reduce((n, p) => n + (p.kind === "net_vhost" ? 0 : 2 * (p.driver.queueSize ?? 1024)), 0);
-  const nbMbufs = Math.max(ringMbufs + nbPorts * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
+  const ringMbufs = allPlans.reduce((n, p) => n + (p.kind === "net_vhost" ? 0 : 2 * (p.driver.queueSize ?? 1024)), 0);
+  const nbMbufs = Math.max(ringMbufs + allPlans.length * (MAX_PKT_BURST + lcorePorts.size * MEMPOOL_CACHE_SIZE), 8192);
   const pool = Mempool.create(eal.mem, "mbuf_pool", { n: nbMbufs, cacheSize: MEMPOOL_CACHE_SIZE });
   const [bus] = await Promise.all([
-    VdevPorts.start(eal.mem, plans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll, memoryFd: eal.memoryFd }),
+    VdevPorts.start(eal.mem, allPlans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll, memoryFd: eal.memoryFd }),
     eal.ready(),
   ]);
+  // Counters for every port, the warm-up's too (each lcore writes its ports' slots).
+  const statsOffset = reserveStats(eal.mem, allPlans.length);
   const macs: number[][] = [];
   try {
-    for (const port of bus.ports) {
+    if (warm.length > 0) {
+      await warmUp(eal, bus, pool, lcoreLoop, { lcores: warmLcores, firstPort: nbPorts, frames: opts.warmup, burst: opts.burst, statsOffset });
+    }
+    for (const port of bus.ports.slice(0, nbPorts)) {
       const id = port.portId;
       macs[id] = [...port.macAddr()];
       if (!enabled.includes(id)) continue;
@@ -80,7 +94,6 @@ runMain(async () => {
   }
 
   // 3. The forwarding lcores.
-  const statsOffset = reserveStats(eal.mem, nbPorts);
   let stopping: string | undefined;
   const stop = (why: string): void => {
     if (stopping) return;
@@ -167,7 +180,7 @@ runMain(async () => {
           return deviceFault(`device thread stopped answering (port ${p}: ${port.deviceFault})`, true);
         }
       }
-      if (bus.inputExhausted() && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
+      if (bus.inputExhausted(nbPorts) && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
     }, DRAIN_CHECK_MS),
   );
   const killTimer = armDeviceKill(() => void bus.kill());
@@ -220,6 +233,16 @@ async function waitForLinks(bus: VdevPorts, enabled: readonly number[]): Promise
     await new Promise((r) => setTimeout(r, 100));
   }
   console.log(down() ? "done (some links are still down; forwarding starts anyway)" : "done");
+}
+
+/** A virtioN index no --vdev uses (for the warm-up's private ports). */
+function unusedVirtioIndex(plans: readonly VdevPlan[]): number {
+  let max = -1;
+  for (const p of plans) {
+    const m = /(\d+)$/.exec(p.name);
+    if (m) max = Math.max(max, Number(m[1]));
+  }
+  return max + 1;
 }
 
 /** The port's fault counters from its driver, device and wire (cold: every -T seconds and at exit). */

@@ -160,12 +160,15 @@ export class VdevPorts {
     return explainFailure(this.failure, e);
   }
 
-  /** Every device's finite input is used up and everything sent to it was taken. */
-  inputExhausted(): boolean {
+  /**
+   * Every device's finite input is used up and everything sent to it was
+   * taken; with `nbPorts`, of ports 0..nbPorts-1 only (the rest are the app's own).
+   */
+  inputExhausted(nbPorts = this.ports.length): boolean {
     // A vhost-user back-end's input has no end we could know of.
-    if (this.userTransports.some((t) => t !== undefined)) return false;
-    if (this.ports.some((p) => p instanceof NetVhostPort)) return false;
-    return this.devices.every((d) => d === undefined || d.inputExhausted());
+    if (this.userTransports.slice(0, nbPorts).some((t) => t !== undefined)) return false;
+    if (this.ports.slice(0, nbPorts).some((p) => p instanceof NetVhostPort)) return false;
+    return this.devices.slice(0, nbPorts).every((d) => d === undefined || d.inputExhausted());
   }
 
   /**
