@@ -23,7 +23,12 @@ export interface StressJob {
   consumedWord: number;
   /** Int32 word nobody writes: a place to sleep when backing off. */
   idleWord: number;
-  timeoutMs: number;
+  /**
+   * Fail ("stalled") when no value has been consumed by anyone for this long:
+   * a lost wake-up or a livelock stops progress for good, while a loaded
+   * machine only slows it (a total-time limit would fail there instead).
+   */
+  stallMs: number;
 }
 
 export interface StressResult {
@@ -40,8 +45,21 @@ const mem = Memory.attach(job.sab);
 const ring = Ring.attach(mem, job.ringOffset);
 const total = job.producers * job.perProducer;
 const buf = new Uint32Array(job.maxBurst);
-const deadline = Date.now() + job.timeoutMs;
 let idle = 0;
+let progressSeen = -1;
+let progressAt = Date.now();
+
+/** True when nothing was consumed (by any consumer) for job.stallMs; cold: every 1024 steps. */
+function stalled(): boolean {
+  const consumed = Atomics.load(mem.i32, job.consumedWord);
+  const now = Date.now();
+  if (consumed !== progressSeen) {
+    progressSeen = consumed;
+    progressAt = now;
+    return false;
+  }
+  return now - progressAt > job.stallMs;
+}
 let fails = 0;
 
 /** Ring full/empty: spin a little, then sleep briefly so other threads on our CPU run. */
@@ -58,7 +76,7 @@ function run(): StressResult {
     const base = job.id * job.perProducer;
     let next = 0;
     while (next < job.perProducer) {
-      if ((++step & 1023) === 0 && Date.now() > deadline) return { role: job.role, id: job.id, count, sum, fails, error: "timeout" };
+      if ((++step & 1023) === 0 && stalled()) return { role: job.role, id: job.id, count, sum, fails, error: `stalled: nothing consumed for ${job.stallMs} ms` };
       const n = Math.min(1 + (step % job.maxBurst), job.perProducer - next);
       for (let i = 0; i < n; i++) buf[i] = base + next + i;
       let got: number;
@@ -87,7 +105,7 @@ function run(): StressResult {
   const seen = mem.u8;
   const last = new Float64Array(job.producers).fill(-1);
   for (;;) {
-    if ((++step & 1023) === 0 && Date.now() > deadline) return { role: job.role, id: job.id, count, sum, fails, error: "timeout" };
+    if ((++step & 1023) === 0 && stalled()) return { role: job.role, id: job.id, count, sum, fails, error: `stalled: nothing consumed for ${job.stallMs} ms` };
     const n = 1 + (step % job.maxBurst);
     let got: number;
     switch (step % 3) {

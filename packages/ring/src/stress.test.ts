@@ -46,7 +46,7 @@ function runWorker(job: StressJob, hangMs: number): Promise<StressResult> {
 }
 
 describe("Ring multi-thread stress", () => {
-  it.each(CASES)("$label: every value dequeued exactly once", async (c) => {
+  it.each(CASES)("$label: every value dequeued exactly once", { timeout: 180_000 }, async (c) => {
     const total = c.producers * c.perProducer;
     const mem = Memory.create(8 << 20);
     const ring = createRingForTest(mem, "stress", c.count, c.opts, c.start);
@@ -61,11 +61,14 @@ describe("Ring multi-thread stress", () => {
       seenOffset: seen.offset,
       consumedWord: words.offset >>> 2,
       idleWord: (words.offset >>> 2) + 1,
-      timeoutMs: 30_000,
+      // Progress, not time: a worker fails when nothing has moved for 10 s (a lost wake-up, a
+      // livelock), however slowly a loaded machine lets the values through.
+      stallMs: 10_000,
     };
     const jobs: Promise<StressResult>[] = [];
-    for (let i = 0; i < c.consumers; i++) jobs.push(runWorker({ ...base, role: "consumer", id: i }, 40_000));
-    for (let i = 0; i < c.producers; i++) jobs.push(runWorker({ ...base, role: "producer", id: i }, 40_000));
+    // The hang guard only catches a worker that never answers (blocked in a wait for good).
+    for (let i = 0; i < c.consumers; i++) jobs.push(runWorker({ ...base, role: "consumer", id: i }, 170_000));
+    for (let i = 0; i < c.producers; i++) jobs.push(runWorker({ ...base, role: "producer", id: i }, 170_000));
     const results = await Promise.all(jobs);
 
     expect(results.filter((r) => r.error).map((r) => `${r.role} ${r.id}: ${r.error}`)).toEqual([]);
