@@ -40,8 +40,10 @@ describe("a udp wire whose sends fail", () => {
     const local = await freeUdpPort();
     const l2fwd = new L2fwdChild([
       "-l", "0",
-      "--vdev", `virtio0,wire=gen,count=${N},size=64:1518`,
-      "--vdev", `virtio1,wire=udp,local=127.0.0.1:${local},remote=${BROADCAST}:4789`,
+      // heartbeat_timeout_ms: a device thread busy with thousands of failed sends on a loaded
+      // machine can miss the default 2 s; the watchdog is not what this tests.
+      "--vdev", `virtio0,wire=gen,count=${N},size=64:1518,heartbeat_timeout_ms=5000`,
+      "--vdev", `virtio1,wire=udp,local=127.0.0.1:${local},remote=${BROADCAST}:4789,heartbeat_timeout_ms=5000`,
       "--", "-p", "0x3", "-q", "2", "-T", "1", "--json",
     ]);
     const peer = await udpSocket();

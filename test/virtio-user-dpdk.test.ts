@@ -66,7 +66,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
   }
 
   // On a loaded 2-CPU machine beside the busy-polling testpmd the gen port's device thread
-  // can go unscheduled past the default 500 ms heartbeat timeout: 5 s here (the heartbeat is
+  // can go unscheduled past the default 2 s heartbeat timeout: 5 s here (the heartbeat is
   // not what this tests). Retried once for what else a stalled VM does; a counting error fails both tries.
   it.each(["", ",packed_vq=1"])("tpdk into testpmd rxonly: every frame tpdk sent is counted by testpmd (keys '%s')", { retry: 1 }, async (keys) => {
     const dir = sockDir();

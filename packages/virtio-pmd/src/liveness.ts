@@ -1,8 +1,12 @@
 import { TpdkError } from "@tpdk/eal";
 import type { VirtioTransport } from "./transport.js";
 
-/** Default silence after which a device whose heartbeat stopped is declared dead (ms). */
-export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 500;
+/**
+ * Default silence after which a device whose heartbeat stopped is declared dead (ms): 2 s, since
+ * on a loaded machine (two CPUs, other busy processes) a live device thread can go unscheduled
+ * for more than half a second; a dead one is still reported within seconds.
+ */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 2000;
 
 /**
  * Is the device still there? A device thread that dies or hangs stops

@@ -28,7 +28,7 @@ export interface VirtioPmdOptions {
   txMode?: TxMode;
   /** Register-access (trap) timeout in ms; a device that does not answer is dead. */
   trapTimeoutMs?: number;
-  /** `heartbeat_timeout_ms=`: VirtioPort.checkDevice(): a heartbeat silent this long (ms) means the device is dead. Default 500. */
+  /** `heartbeat_timeout_ms=`: VirtioPort.checkDevice(): a heartbeat silent this long (ms) means the device is dead. Default 2000. */
   heartbeatTimeoutMs?: number;
 }
 

@@ -248,7 +248,7 @@ export class VirtioPort {
   /**
    * Watchdog, main thread only (cold; call it from a timer, never from the
    * data path): samples the device's heartbeat and returns false once it has
-   * not moved for the heartbeatTimeoutMs option (default 500 ms). A dead
+   * not moved for the heartbeatTimeoutMs option (default 2000 ms). A dead
    * device: link down, xstat `device_not_answering` counted, `deviceFault`
    * says why; the port makes no more traps, so stop() and close() return at
    * once (and still free every mbuf the rings hold). Lcores keep getting 0
