@@ -24,6 +24,13 @@ const {
 
 const RX_BURST_MAX = 64;
 const REFILL_CHUNK = 64;
+/** Both wrap bits of a descriptor's flags: equal to the wrap counter (both set or both clear) when used (§2.8.1). */
+const F_WRAP_BITS = F_AVAIL | F_USED;
+/**
+ * The batch of four (rxInOrder) takes one Atomics.load per four descriptors and relies on the
+ * host keeping loads in program order (x86-TSO); elsewhere every descriptor gets its own.
+ */
+const LOADS_IN_ORDER = process.arch === "x64" || process.arch === "ia32";
 
 /**
  * RxQueue (rxq.ts) for a packed ring (virtio 1.2 §2.8), chosen when the port
@@ -178,6 +185,156 @@ export class PackedRxQueue extends QueueBase {
   /** What touchAhead read (kept so the loads are not dropped as unused). */
   touched = 0;
 
+  /** rxInOrder stopped at a used descriptor it does not take (for the validating loop), not at an unused one. */
+  private inOrderStopped = false;
+
+  /**
+   * The IN_ORDER path (DPDK's virtio_recv_pkts_packed_vec / the batch of
+   * virtio_rxtx_packed): up to `n` used descriptors from the used position,
+   * each a one-buffer frame, into mbufs[off..]; positions, ids and counters in
+   * locals, written back once. At a position aligned to 4 with four
+   * descriptors left before the ring's end it checks four at once:
+   *
+   * Memory order (virtio 1.2 §2.8.21 "Receiving Used Buffers From The Device":
+   * read the flags, then a read memory barrier, then id, len and the buffer;
+   * DPDK's batch: four flag loads, then virtio_rmb). The device writes a
+   * descriptor's id and len, and the buffer, before its flags (§2.8.1;
+   * tpdk's device stores its batch's first flags last with Atomics.store,
+   * DPDK's vhost writes a batch's flags after a release fence). Here the four
+   * flags are read with plain loads, then the fourth again with one
+   * Atomics.load, and only then ids, lens and buffers. In the JavaScript
+   * memory model that Atomics.load synchronizes with the device's store of
+   * the fourth flags only: it orders the fourth descriptor's contents, not
+   * the other three's. For those three the order comes from the host: V8
+   * keeps typed-array loads on one effect chain and never moves them across
+   * an Atomics operation (the compiler barrier DPDK's virtio_rmb is on x86),
+   * and x86-TSO never lets a later load pass an earlier one, so a flags value
+   * seen used implies the id, len and buffer written before it are seen too.
+   * That second half holds only where loads stay in order (LOADS_IN_ORDER):
+   * on other hosts every descriptor is read with its own Atomics.load, as
+   * the single path below does. Whatever is read, every value is still
+   * validated before use (owner, len against the buffer, num_buffers).
+   *
+   * Stops before the first descriptor that is not a plain one-buffer frame
+   * of a valid length (inOrderStopped: the validating loop counts or
+   * assembles it). A used id that disagrees with the position is counted and
+   * the position wins, as in takeUsed().
+   */
+  private rxInOrder(mbufs: Uint32Array, n: number, off: number): number {
+    const u8 = this.u8;
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const f64 = this.f64;
+    const st = this.st;
+    const size = this.size;
+    const descH = this.descH;
+    const idAt = this.idAt;
+    const ownerW = this.ownerW;
+    const freeStack = this.freeStack;
+    const hdr = this.hdr;
+    const mrg = this.mrg;
+    const port = this.portId;
+    const minLen = hdr + ETH_HDR_LEN;
+    let pos = this.usedPos;
+    let wrap = this.usedWrap;
+    let wbits = wrap !== 0 ? F_WRAP_BITS : 0;
+    let pending = this.pending;
+    let freeTop = this.freeTop;
+    let k = 0;
+    let bytes = 0;
+    let badId = 0;
+    let bcast = 0;
+    let mcast = 0;
+    let bin0 = -1;
+    let nbin0 = 0;
+    let stopped = false;
+    while (k < n && pending > 0) {
+      let cnt = 0;
+      const h0 = descH + (pos << 3);
+      if (LOADS_IN_ORDER && n - k >= 4 && pending >= 4 && (pos & 3) === 0 && pos + 4 <= size) {
+        // Four flags with plain loads, then the fourth's again with the one Atomics.load of the
+        // batch (the barrier: see above); it pairs with the device's store of those flags.
+        if (
+          (u16[h0 + 7]! & F_WRAP_BITS) === wbits &&
+          (u16[h0 + 15]! & F_WRAP_BITS) === wbits &&
+          (u16[h0 + 23]! & F_WRAP_BITS) === wbits &&
+          (Atomics.load(u16, h0 + 31) & F_WRAP_BITS) === wbits
+        ) cnt = 4;
+      }
+      if (cnt === 0) {
+        // One descriptor: its own Atomics.load, pairing with the device's store of its flags.
+        if ((Atomics.load(u16, h0 + 7) & F_WRAP_BITS) !== wbits) break;
+        cnt = 1;
+      }
+      for (let i = 0; i < cnt; i++) {
+        const h = h0 + (i << 3);
+        const d = idAt[pos]!;
+        const m = u32[ownerW + d]!;
+        const len = u32[(h >>> 1) + 2]!;
+        if (m === 0 || len < minLen || len > u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr) {
+          stopped = true;
+          break;
+        }
+        const bufAddr = u32[(m + M_BUF_ADDR) >>> 2]!;
+        if (mrg) {
+          const nb = bufAddr + PKTMBUF_HEADROOM - hdr + NET_HDR_NUM_BUFFERS;
+          if ((u8[nb]! | (u8[nb + 1]! << 8)) !== 1) {
+            stopped = true;
+            break;
+          }
+        }
+        if (u16[h + 6] !== d) badId++;
+        u32[ownerW + d] = 0;
+        freeStack[freeTop++] = d;
+        pending--;
+        if (++pos === size) {
+          pos = 0;
+          wrap ^= 1;
+          wbits ^= F_WRAP_BITS;
+        }
+        const pktLen = len - hdr;
+        // The rest of the reset state (refcnt 1, ol_flags 0) was written at refill.
+        u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
+        u16[(m + M_NB_SEGS) >>> 1] = 1;
+        u16[(m + M_PORT) >>> 1] = port;
+        u32[(m + M_PKT_LEN) >>> 2] = pktLen;
+        u16[(m + M_DATA_LEN) >>> 1] = pktLen;
+        u32[(m + M_NEXT) >>> 2] = 0;
+        mbufs[off + k++] = m;
+        // ---- per-packet statistics, summed per call (the same totals)
+        bytes += pktLen;
+        const b = sizeBinOf(pktLen);
+        if (b === bin0) nbin0++;
+        else if (bin0 === -1) {
+          bin0 = b;
+          nbin0 = 1;
+        } else f64[st + S_SIZE_BINS + b] += 1;
+        const a = bufAddr + PKTMBUF_HEADROOM;
+        if ((u8[a]! & 1) !== 0) {
+          if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) bcast++;
+          else mcast++;
+        }
+      }
+      if (stopped) break;
+    }
+    this.inOrderStopped = stopped;
+    if (k !== 0) {
+      this.usedPos = pos;
+      this.usedWrap = wrap;
+      this.pending = pending;
+      this.freeTop = freeTop;
+      this.nfree += k;
+      f64[st + S_PACKETS] += k;
+      f64[st + S_BYTES] += bytes;
+      f64[st + S_SIZE_BINS + bin0] += nbin0;
+      // Added unconditionally (usually 0): a branch first taken late would deoptimize the burst.
+      f64[st + S_BROADCAST] += bcast;
+      f64[st + S_MULTICAST] += mcast;
+      f64[st + S_BAD_USED_ID] += badId;
+    }
+    return k;
+  }
+
   /** rte_eth_rx_burst on a packed ring: see RxQueue.rxBurst (same contract). */
   rxBurst(mbufs: Uint32Array, n: number, off = 0): number {
     const run = this.u32[this.runW]!;
@@ -195,6 +352,14 @@ export class PackedRxQueue extends QueueBase {
     let bytes = 0;
     let errors = 0;
     this.touchAhead(n);
+    if (this.inOrder) {
+      // One-buffer frames in ring order take the batched path; it stops before anything else
+      // (a bad len or owner, num_buffers > 1), which the validating loop below then takes.
+      nrx = this.rxInOrder(mbufs, n, off);
+      // It stopped at a descriptor not yet used: nothing for the loop below (no second poll).
+      if (!this.inOrderStopped) n = nrx;
+    }
+    const nrx0 = nrx; // counted by rxInOrder
     // At most the ring per burst, whatever the device writes.
     for (let guard = 0; nrx < n && guard < size && this.pending > 0 && this.usedReady(); guard++) {
       const m = this.takeUsed();
@@ -282,8 +447,8 @@ export class PackedRxQueue extends QueueBase {
         else f64[st + S_MULTICAST] += 1;
       }
     }
-    if (nrx !== 0) {
-      f64[st + S_PACKETS] += nrx;
+    if (nrx !== nrx0) {
+      f64[st + S_PACKETS] += nrx - nrx0;
       f64[st + S_BYTES] += bytes;
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
@@ -306,6 +471,10 @@ export class PackedRxQueue extends QueueBase {
     const size = this.size;
     const oldPos = this.availPos;
     const oldWrap = this.availWrap;
+    const descH = this.descH;
+    const ownerW = this.ownerW;
+    const idAt = this.idAt;
+    const freeStack = this.freeStack;
     let firstH = -1;
     let firstFlags = 0;
     let posted = 0;
@@ -318,12 +487,14 @@ export class PackedRxQueue extends QueueBase {
         this.f64[this.st + S_NOMBUF] += this.nfree;
         break;
       }
+      // Positions and the id stack in locals, written back per chunk.
+      let pos = this.availPos;
+      let wrap = this.availWrap;
+      let top = this.freeTop;
       for (let i = 0; i < c; i++) {
         const m = arr[i]!;
-        const id = this.freeStack[--this.freeTop]!;
-        this.nfree--;
-        const pos = this.availPos;
-        const h = this.descH + (pos << 3);
+        const id = freeStack[--top]!;
+        const h = descH + (pos << 3);
         const w = h >>> 1;
         u32[w] = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM - hdr;
         u32[w + 1] = 0;
@@ -332,18 +503,22 @@ export class PackedRxQueue extends QueueBase {
         u16[(m + M_REFCNT) >>> 1] = 1;
         u32[(m + M_OL_FLAGS) >>> 2] = 0;
         u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
-        const flags = F_WRITE | (this.availWrap !== 0 ? F_AVAIL : F_USED);
+        const flags = F_WRITE | (wrap !== 0 ? F_AVAIL : F_USED);
         if (firstH < 0) {
           firstH = h + 7;
           firstFlags = flags;
         } else u16[h + 7] = flags;
-        u32[this.ownerW + id] = m;
-        this.idAt[pos] = id;
-        if (pos + 1 === size) {
-          this.availPos = 0;
-          this.availWrap ^= 1;
-        } else this.availPos = pos + 1;
+        u32[ownerW + id] = m;
+        idAt[pos] = id;
+        if (++pos === size) {
+          pos = 0;
+          wrap ^= 1;
+        }
       }
+      this.availPos = pos;
+      this.availWrap = wrap;
+      this.freeTop = top;
+      this.nfree -= c;
       posted += c;
       this.pending += c;
     }
