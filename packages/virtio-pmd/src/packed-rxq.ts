@@ -31,6 +31,10 @@ const F_WRAP_BITS = F_AVAIL | F_USED;
  * host keeping loads in program order (x86-TSO); elsewhere every descriptor gets its own.
  */
 const LOADS_IN_ORDER = process.arch === "x64" || process.arch === "ia32";
+/** Used descriptors past the burst whose lines touchAhead keeps touched ahead of time (at least)... */
+const TOUCH_AHEAD = 8;
+/** ...and how many more it touches at once when the lead falls below that (as RxQueue's). */
+const TOUCH_BATCH = 16;
 
 /**
  * RxQueue (rxq.ts) for a packed ring (virtio 1.2 §2.8), chosen when the port
@@ -98,6 +102,7 @@ export class PackedRxQueue extends QueueBase {
     this.availWrap = n === this.size ? 0 : 1;
     this.usedPos = 0;
     this.usedWrap = 1;
+    this.touchLead = 0;
     this.pending = n;
     for (let i = 0; i < n; i++) this.idAt[i] = i;
     this.descH = this.desc >>> 1;
@@ -154,15 +159,26 @@ export class PackedRxQueue extends QueueBase {
    * Atomics.load), ids bounds-checked, nothing written but the result word.
    */
   private touchAhead(n: number): void {
+    // Resumes only when the lead (descriptors past the used position already touched) falls
+    // below TOUCH_AHEAD past this burst, then covers TOUCH_BATCH more, so their misses overlap
+    // (at burst 1 one wait covers many frames; see RxQueue.rxInOrder).
+    const lead = this.touchLead;
+    if (lead >= n + TOUCH_AHEAD) return;
     const u8 = this.u8;
     const u16 = this.u16;
     const u32 = this.u32;
     const size = this.size;
-    let pos = this.usedPos;
+    let pos = this.usedPos + lead;
     let wrap = this.usedWrap !== 0;
+    if (pos >= size) {
+      pos -= size;
+      wrap = !wrap;
+    }
     let touch = 0;
-    const k = n < this.pending ? n : this.pending;
-    for (let i = 0; i < k; i++) {
+    const want = n + TOUCH_AHEAD + TOUCH_BATCH;
+    const k = want < this.pending ? want : this.pending;
+    let i = lead;
+    for (; i < k; i++) {
       const h = this.descH + (pos << 3);
       const f = u16[h + 7]!;
       if (((f & F_USED) !== 0) !== wrap || ((f & F_AVAIL) !== 0) !== wrap) break;
@@ -179,11 +195,14 @@ export class PackedRxQueue extends QueueBase {
         wrap = !wrap;
       }
     }
+    this.touchLead = i;
     this.touched = touch;
   }
 
   /** What touchAhead read (kept so the loads are not dropped as unused). */
   touched = 0;
+  /** Descriptors from the used position on whose lines touchAhead has touched. */
+  private touchLead = 0;
 
   /** rxInOrder stopped at a used descriptor it does not take (for the validating loop), not at an unused one. */
   private inOrderStopped = false;
@@ -352,6 +371,8 @@ export class PackedRxQueue extends QueueBase {
     let bytes = 0;
     let errors = 0;
     this.touchAhead(n);
+    const pos0 = this.usedPos;
+    const wrap0 = this.usedWrap;
     if (this.inOrder) {
       // One-buffer frames in ring order take the batched path; it stops before anything else
       // (a bad len or owner, num_buffers > 1), which the validating loop below then takes.
@@ -452,6 +473,10 @@ export class PackedRxQueue extends QueueBase {
       f64[st + S_BYTES] += bytes;
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
+    // The touched lead moves back by the descriptors this burst took (a whole lap when the position came round).
+    let took = this.usedPos - pos0;
+    if (took < 0 || (took === 0 && this.usedWrap !== wrap0)) took += size;
+    this.touchLead = this.touchLead > took ? this.touchLead - took : 0;
     if (this.nfree >= this.refillThresh) this.refillRing();
     return nrx;
   }

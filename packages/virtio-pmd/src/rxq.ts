@@ -21,8 +21,13 @@ const {
 /** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
 export const RX_BURST_MAX = 64;
 const REFILL_CHUNK = 64;
-/** Used entries past the burst whose lines rxInOrder touches ahead of time. */
+/** Used entries past the burst whose lines rxInOrder keeps touched ahead of time (at least). */
 const TOUCH_AHEAD = 8;
+/**
+ * When the touched lead falls below TOUCH_AHEAD, this many more are touched at once: their
+ * misses overlap, so at burst 1 one wait covers TOUCH_BATCH frames instead of one per frame.
+ */
+const TOUCH_BATCH = 16;
 
 /**
  * The lcore side of a receive queue: attach once per thread, then call
@@ -160,18 +165,24 @@ export class RxQueue extends QueueBase {
     // The touch runs TOUCH_AHEAD entries past this burst when the device has published them,
     // so the next burst's first frames (and at burst 1, the next frame) are already on their
     // way; entries touched by an earlier call are not touched again.
-    let touch = 0;
+    // Touching resumes only when the lead falls below TOUCH_AHEAD past this burst, and then
+    // covers TOUCH_BATCH more: a burst of 1 would otherwise touch one new frame per call and
+    // wait for that one miss every time (perf: 75 % of rxInOrder at burst 1 on that load).
     const done = (this.touchEnd - cons) & 0xffff;
-    const t1 = n + TOUCH_AHEAD < avail ? n + TOUCH_AHEAD : avail;
-    for (let i = done <= avail ? done : 0; i < t1; i++) {
-      const m = u32[ownerW + ((cons + i) & mask)]!;
-      if (m !== 0) {
-        const b = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM;
-        touch |= u8[b - 1]! | u8[b]!;
+    if (done > avail || done < n + TOUCH_AHEAD) {
+      let touch = 0;
+      const want = n + TOUCH_AHEAD + TOUCH_BATCH;
+      const t1 = want < avail ? want : avail;
+      for (let i = done <= avail ? done : 0; i < t1; i++) {
+        const m = u32[ownerW + ((cons + i) & mask)]!;
+        if (m !== 0) {
+          const b = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM;
+          touch |= u8[b - 1]! | u8[b]!;
+        }
       }
+      if (t1 > (done <= avail ? done : 0)) this.touchEnd = (cons + t1) & 0xffff;
+      this.touched = touch;
     }
-    this.touchEnd = (cons + t1) & 0xffff;
-    this.touched = touch;
     for (; k < n; k++) {
       const e = usedRingW + 2 * (seen & mask);
       const d = cons & mask;
