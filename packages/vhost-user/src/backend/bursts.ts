@@ -161,7 +161,14 @@ export class NetVhostTxQueue {
     this.u32 = mem.u32;
   }
 
-  /** Take mbufs[off..off+n): returns k, the first k were copied and freed; the caller keeps the rest. */
+  /**
+   * Take mbufs[off..off+n): returns k, the first k were copied and freed; the
+   * caller keeps the rest. A frame goes only when the front-end's ring has
+   * room for all of it (DPDK's reserve_avail_buf_split): one chain that holds
+   * it, or under MRG_RXBUF enough chains; otherwise the burst ends there and
+   * nothing of that frame is written or used, so every frame counted as sent
+   * reaches the front-end whole.
+   */
   txBurst(pkts: Uint32Array, n: number, off = 0): number {
     const q = this.q;
     if (!q.begin()) return 0;
@@ -170,39 +177,63 @@ export class NetVhostTxQueue {
     let bytes = 0;
     let bad = 0;
     let avail = q.available();
-    for (; sent < n; sent++) {
+    while (sent < n) {
       const m = pkts[off + sent]!;
       // A chain (nb_segs > 1) is read segment by segment: the source cursor below.
       const flen = mb.nbSegs(m) === 1 ? mb.dataLen(m) : mb.pktLen(m);
       let need = flen + HDR;
-      let src = m;
-      let sAddr = mb.dataAddr(m);
-      let sLeft = mb.dataLen(m);
-      // One chain, or with MRG_RXBUF as many as it takes (§5.1.6.3.2); each counted in num_buffers.
-      let done = 0;
-      let buffers = 0;
-      let hdrAt = -1;
-      let ok = true;
-      while (done < need) {
-        if (avail <= 0) {
-          ok = false;
-          break;
-        }
-        avail--;
+      // Reserve: the first chain, and when it is too short (MRG_RXBUF) the following ones, added
+      // up without being used; then back to the first. A bad chain met on the way (a hostile
+      // front-end) is returned empty and counted when it comes first; otherwise the frame's
+      // first chain is returned empty and the frame starts again after it (progress either way).
+      q.mark();
+      let room = 0;
+      let chains = 0;
+      let badAt = -1;
+      while (room < need && chains < avail) {
         const err = q.next();
-        if (err === NONE) {
-          avail = 0;
-          ok = false;
-          break;
-        }
+        if (err === NONE) break;
         const c = q.chain;
         if (err !== 0 || c.nRead !== 0 || c.writeBytes === 0) {
           // An RX chain must be all device-writable (§5.1.6.3): a readable buffer counts as bad order.
-          q.counts[err === 0 ? E_ORDER : err]++;
-          bad++;
-          q.used(0);
-          continue;
+          if (chains === 0) {
+            q.counts[err === 0 ? E_ORDER : err]++;
+            bad++;
+          }
+          badAt = chains;
+          break;
         }
+        chains++;
+        room += c.writeBytes;
+        if (!q.mrg) break; // one chain per frame (§5.1.6.3.1)
+      }
+      if (badAt >= 0) {
+        // The bad chain (first) or the frame's first chain (bad one later): used, empty.
+        q.rewind();
+        q.next();
+        q.used(0);
+        avail--;
+        continue;
+      }
+      if (room < need) {
+        q.rewind();
+        break; // no room for the whole frame: the caller keeps it and the rest
+      }
+      // One chain (the common case): it is the one just taken. More: back to the first.
+      const again = chains > 1;
+      if (again) q.rewind();
+      let src = m;
+      let sAddr = mb.dataAddr(m);
+      let sLeft = mb.dataLen(m);
+      // The reserved chains, each counted in num_buffers (§5.1.6.3.2). A walk that now fails
+      // (the front-end rewrote its ring meanwhile) leaves c.n 0: that chain is used empty.
+      let done = 0;
+      let buffers = 0;
+      let hdrAt = -1;
+      for (let k = 0; k < chains && done < need; k++) {
+        // Walked again (validated again: a front-end may have changed it since).
+        if (again && q.next() === NONE) break;
+        const c = q.chain;
         let written = 0;
         for (let s = 0; s < c.n && done < need; s++) {
           let so = c.addr[s]!;
@@ -243,18 +274,15 @@ export class NetVhostTxQueue {
         }
         buffers++;
         q.used(written);
-        if (!q.mrg) break;
       }
-      if (!ok && buffers === 0) {
-        break; // no room at all: the caller keeps this mbuf and the rest
-      }
+      avail -= buffers;
       if (hdrAt >= 0) {
         q.u8[hdrAt + HDR_NUM_BUFFERS] = buffers & 0xff;
         q.u8[hdrAt + HDR_NUM_BUFFERS + 1] = buffers >>> 8;
       }
-      // A frame that did not fit (no MRG_RXBUF, or the ring ran out mid-frame) is cut: still sent as taken.
       bytes += flen;
       mb.free(m);
+      sent++;
     }
     q.publish();
     q.end();

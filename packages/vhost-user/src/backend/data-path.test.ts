@@ -149,6 +149,61 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("MRG_RXBUF: a frame needing more buffers than are posted is not sent (nothing written or used, the caller keeps it); once they are, it goes whole", () => {
+    const t = setup(bit(15));
+    for (let i = 0; i < 3; i++) t.post(0, i, GPA + BUF(i), 64, 2);
+    for (let i = 0; i < 3; i++) t.g8.fill(0xee, BUF(i), BUF(i) + 64);
+    const mb = new Mbufs(t.mem);
+    const small = t.pool.alloc();
+    mb.append(small, 40);
+    const big = t.pool.alloc();
+    mb.append(big, 200); // 212 bytes with the header: four 64-byte buffers
+    for (let b = 0; b < 200; b++) t.mem.u8[mb.dataAddr(big) + b] = (b * 3) & 0xff;
+    // The small one fits in buffer 0; the big one would need 4 of the 2 left: refused whole.
+    expect(t.tx.txBurst(Uint32Array.of(small, big), 2)).toBe(1);
+    expect(t.usedIdx(0)).toBe(1);
+    expect(t.g8[BUF(1)]).toBe(0xee); // untouched
+    expect(t.tx.stats[2]).toBe(1); // counted as not taken (ring full)
+    for (let i = 3; i < 5; i++) t.post(0, i, GPA + BUF(i), 64, 2);
+    expect(t.tx.txBurst(Uint32Array.of(big), 1)).toBe(1);
+    expect(t.usedIdx(0)).toBe(5);
+    expect(t.usedElem(0, 1)).toEqual([1, 64]);
+    expect(t.usedElem(0, 4)).toEqual([4, 212 - 192]);
+    expect(t.g8[BUF(1) + 10] | (t.g8[BUF(1) + 11]! << 8)).toBe(4);
+    const got: number[] = [];
+    for (let i = 1; i < 5; i++) for (let b = i === 1 ? 12 : 0; b < (i === 4 ? 20 : 64); b++) got.push(t.g8[BUF(i) + b]!);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, b) => (b * 3) & 0xff));
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("without MRG_RXBUF a frame longer than the front-end's buffer is refused, not cut (DPDK's reserve_avail_buf_split)", () => {
+    const t = setup(0);
+    for (let i = 0; i < 2; i++) t.post(0, i, GPA + BUF(i), 64, 2);
+    const mb = new Mbufs(t.mem);
+    const m = t.pool.alloc();
+    mb.append(m, 100);
+    expect(t.tx.txBurst(Uint32Array.of(m), 1)).toBe(0);
+    expect(t.usedIdx(0)).toBe(0);
+    mb.free(m);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("MRG_RXBUF, hostile ring: a bad chain inside a frame's span costs the front-end that frame's first buffer (used, empty) and the bad one (counted); the frame goes after them", () => {
+    const t = setup(bit(15));
+    t.post(0, 0, GPA + BUF(0), 64, 2);
+    t.post(0, 1, GPA + BUF(1), 64, 0); // device-readable in a receive ring
+    for (let i = 2; i < 6; i++) t.post(0, i, GPA + BUF(i), 64, 2);
+    const mb = new Mbufs(t.mem);
+    const m = t.pool.alloc();
+    mb.append(m, 100); // 112 bytes: two buffers
+    expect(t.tx.txBurst(Uint32Array.of(m), 1)).toBe(1);
+    expect(t.usedIdx(0)).toBe(4);
+    expect([t.usedElem(0, 0), t.usedElem(0, 1), t.usedElem(0, 2), t.usedElem(0, 3)]).toEqual([[0, 0], [1, 0], [2, 64], [3, 48]]);
+    expect(t.g8[BUF(2) + 10]).toBe(2);
+    expect(t.tx.stats[3]).toBe(1);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("rxBurst: a frame longer than one mbuf (a chain of front-end buffers) becomes chained mbufs, bytes in order", () => {
     const t = setup(0);
     // Header + 3000 + 2500 bytes in three descriptors 0 -> 1 -> 2 (NEXT), buffers in region memory.
@@ -340,6 +395,21 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(usedFlags(0, 0) & (A | U | 2)).toBe(A | U | 2);
     expect(g32[(ringOff(0) + 8) >>> 2]).toBe(212);
     expect(t.g8[BUF(4) + 12 + 199]).toBe(199);
+    // A frame needing two buffers while one is posted (descriptor 1): refused whole, descriptor 1
+    // still available (the avail position went back); with descriptor 2 posted it goes, two used ids.
+    const s1 = t.pool.alloc();
+    mb.append(s1, 1200);
+    const s2 = t.pool.alloc();
+    mb.append(s2, 1200);
+    expect(mb.chain(s1, s2)).toBe(0);
+    expect(t.tx.txBurst(Uint32Array.of(s1), 1)).toBe(0);
+    expect(usedFlags(0, 1) & (A | U)).toBe(A);
+    put(0, 2, GPA + BUF(6), 2048, 2, 13);
+    expect(t.tx.txBurst(Uint32Array.of(s1), 1)).toBe(1);
+    expect([usedFlags(0, 1) & (A | U), usedFlags(0, 2) & (A | U)]).toEqual([A | U, A | U]);
+    expect([t.g16[(ringOff(0) + 16 + 12) >>> 1], t.g16[(ringOff(0) + 32 + 12) >>> 1]]).toEqual([12, 13]);
+    expect(g32[(ringOff(0) + 32 + 8) >>> 2]).toBe(2412 - 2048);
+    expect(t.g8[BUF(5) + 10]).toBe(2);
     // A list whose NEXT runs into a descriptor that is not available: counted, nothing more taken from that ring.
     put(1, 2, GPA + BUF(2), 72, 1, 3);
     expect(t.rx.rxBurst(out, 4)).toBe(0);

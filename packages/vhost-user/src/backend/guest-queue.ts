@@ -120,6 +120,8 @@ export class GuestQueue {
   private curDescs = 0;
   /** Packed: the ring cannot be followed (until restarted). */
   private broken = false;
+  /** mark(): the avail side's position (split: lastAvail; packed: availPos | availWrap << 15). */
+  private marked = 0;
   private readonly i32: Int32Array;
   private readonly ranges: Float64Array;
   private gen = -1;
@@ -305,6 +307,23 @@ export class GuestQueue {
     }
     if (err === 0) return 0;
     return err === WALK_FULL_ ? E_LENGTH : KIND_OF[err]!;
+  }
+
+  /**
+   * Remember the avail side's position: rewind() goes back to it, so chains
+   * next() takes after it can be looked at (their sizes added up) without
+   * being used. Nothing may be used() between mark() and rewind().
+   */
+  mark(): void {
+    this.marked = this.packed ? this.pq.availPos | (this.pq.availWrap << 15) : this.dq.lastAvail;
+  }
+
+  /** Back to mark(): the chains taken since are available again (nothing was written to the ring). */
+  rewind(): void {
+    if (this.packed) {
+      this.pq.availPos = this.marked & 0x7fff;
+      this.pq.availWrap = this.marked >>> 15;
+    } else this.dq.lastAvail = this.marked;
   }
 
   /** Return the chain next() took, with `len` bytes written into it. */
