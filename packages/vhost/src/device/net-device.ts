@@ -33,6 +33,8 @@ export class NetDevice extends DeviceState implements PathDevice {
   /** Shared with the other devices of the loop (one chain is walked at a time). */
   readonly chain: Chain;
   readonly rxBufs: RxBuffers;
+  /** See PathDevice.touched. */
+  touched = 0;
   readonly burst: number;
   /** Scratch of TX pair 0; pair p's is at txScratch + p * SCRATCH_BYTES. */
   readonly txScratch: number;

@@ -29,6 +29,8 @@ export interface PathDevice {
   readonly pctrl: PackedDeviceQueue | null;
   readonly chain: Chain;
   readonly rxBufs: RxBuffers;
+  /** What processTx's touch of the batch's frames read (kept so the loads are not dropped). */
+  touched: number;
   readonly burst: number;
   readonly rxScratch: number;
   readonly demand: DemandWindow;

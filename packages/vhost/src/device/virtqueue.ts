@@ -270,6 +270,43 @@ export class DeviceQueue extends QueueRegs {
     return true;
   }
 
+  /**
+   * Read one byte at `skip` into the buffer of each of the next `n` available
+   * chains (caller checked they are available) that is one readable
+   * descriptor inside the fast region, without taking them: the lines the
+   * driver just wrote on the other CPU, so their misses overlap before a loop
+   * that then reads them one chain at a time. A hint only: every index and
+   * address is bounds-checked here and the chains are validated again when
+   * taken. Returns what it read (the caller keeps it, so the loads stay).
+   */
+  touchAvail(n: number, skip: number, u8: Uint8Array<ArrayBufferLike>): number {
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const ring = this.availRingI;
+    const mask = this.mask;
+    const size = this.size;
+    const desc = this.desc;
+    const fHi = this.fastHi;
+    const lo = this.fastLo;
+    const end = this.fastEnd;
+    const delta = this.fastDelta;
+    let pos = this.lastAvail;
+    let touch = 0;
+    for (let i = 0; i < n; i++) {
+      const head = u16[ring + (pos & mask)]!;
+      pos = (pos + 1) & 0xffff;
+      if (head >= size) continue;
+      const d = desc + (head << 4);
+      const w = d >>> 2;
+      if (u16[(d >>> 1) + 6] !== 0) continue;
+      const addr = u32[w]!;
+      const len = u32[w + 2]!;
+      if (len <= skip || u32[w + 1]! !== fHi || addr < lo || addr + len > end) continue;
+      touch |= u8[addr + delta + skip]!;
+    }
+    return touch;
+  }
+
   /** The head of the next available chain, without taking it (caller checked one is available). */
   peekHead(): number {
     return this.u16[this.availRingI + (this.lastAvail & this.mask)]!;
