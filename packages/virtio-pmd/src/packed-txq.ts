@@ -183,7 +183,12 @@ export class PackedTxQueue extends QueueBase {
       const m = mbufs[off + sent]!;
       const len = u32[(m + M_PKT_LEN) >>> 2]!;
       if (len > maxFrame) {
-        this.mbufs.free(m);
+        // Longer than the device accepts (the negotiated MTU, §5.1.4.1; else 1500): not sent,
+        // handed back to the caller, which drops and counts it (l2fwd's dropped; here
+        // oversize_packets and errors, DPDK's oerrors). Kept at the front of the range
+        // processed (whose sent handles nobody needs), moved behind the sent ones at the end.
+        mbufs[off + sent] = mbufs[off + over]!;
+        mbufs[off + over] = m;
         over++;
         continue;
       }
@@ -303,7 +308,9 @@ export class PackedTxQueue extends QueueBase {
     f64[st + S_TX_FULL] += full;
     f64[st + S_TX_OVERSIZE] += over;
     f64[st + S_ERRORS] += over;
-    return sent;
+    // The oversize frames to [sent - over, sent): the caller keeps everything from there on.
+    if (over !== 0) mbufs.copyWithin(off + sent - over, off, off + over);
+    return sent - over;
   }
 
   /** Is the descriptor at the used position used (§2.8.1)? */
