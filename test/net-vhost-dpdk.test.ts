@@ -95,19 +95,21 @@ describe.skipIf(missing !== null)(`net_vhost against DPDK testpmd's virtio_user$
     }
   }, 60_000);
 
-  it("testpmd killed mid-run and restarted: l2fwd keeps running, link down then up, traffic resumes, nothing leaks", async () => {
+  for (const packed of [false, true]) {
+  it(`testpmd killed mid-run and restarted: l2fwd keeps running, link down then up, traffic resumes, nothing leaks (${packed ? "packed rings" : "split rings"})`, async () => {
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
+    const fe = `net_virtio_user0,path=${sock}${packed ? ",packed_vq=1" : ""}`;
     const l2 = l2fwd(["-l", "0", "--no-huge", "--vdev", `net_vhost0,iface=${sock}`, "--vdev", "virtio1,wire=sink", "--", "-p", "0x3", "-q", "2", "-T", "0", "--json"]);
-    await listening(sock);
-    const first = await testpmd({ vdev: `net_virtio_user0,path=${sock}`, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-kill1", extra: ["--txpkts=60"] });
+    await listening(sock, l2);
+    const first = await testpmd({ vdev: fe, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-kill1", extra: ["--txpkts=60"] });
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
     await sleep(800);
     first.command("start");
     await sleep(500);
     await first.kill();
     await l2.waitFor(/Port 0 Link down \(net_vhost0: .*\); waiting for a front-end/, 10_000);
-    const second = await testpmd({ vdev: `net_virtio_user0,path=${sock}`, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-kill2", extra: ["--txpkts=60"] });
+    const second = await testpmd({ vdev: fe, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-kill2", extra: ["--txpkts=60"] });
     await l2.waitFor(/Port 0 Link up \(net_vhost0: front-end rings enabled\)/, 15_000);
     second.command("start");
     await sleep(500);
@@ -122,5 +124,8 @@ describe.skipIf(missing !== null)(`net_vhost against DPDK testpmd's virtio_user$
     // The killed testpmd's count is lost with it; the second's frames all arrived on top of the first's.
     expect(b!.txPackets).toBeGreaterThan(0);
     expect(p0.rx).toBeGreaterThan(b!.txPackets);
+    // Both front-ends' rings were of the kind asked for (the second resumed on the same port).
+    expect((p0 as unknown as { xstats: Record<string, number> }).xstats.vhost_packed_connections ?? 0).toBe(packed ? 2 : 0);
   }, 90_000);
+  }
 });
