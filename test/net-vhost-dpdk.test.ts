@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
-import { PeerSession, type NetVhostPortJson, SHARED_CPU, lastJson, listening, netVhostIntoRxonly, netVhostPeers, readPcap, stopL2fwd, testpmdMissing, txonlyIntoNetVhost, writePcap } from "@tpdk/testing/e2e";
+import { PeerSession, type NetVhostPortJson, SHARED_CPU, indexedFrames, lastJson, listening, netVhostIntoRxonly, netVhostPeers, readPcap, stopL2fwd, testpmdMissing, txonlyIntoNetVhost, writePcap } from "@tpdk/testing/e2e";
 
 const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
 const peers = new PeerSession();
@@ -54,18 +54,7 @@ describe.skipIf(missing !== null)(`net_vhost against DPDK testpmd's virtio_user$
     const sock = join(dir, "vhost.sock");
     const inPcap = join(dir, "in.pcap");
     const outPcap = join(dir, "out.pcap");
-    const frames: Uint8Array[] = [];
-    for (let i = 0; i < 600; i++) {
-      const len = 60 + ((i * 89) % 1455);
-      const f = new Uint8Array(len);
-      f.set([0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb], 0);
-      f[12] = 0x08;
-      f[13] = 0x00;
-      f[14] = i & 0xff;
-      f[15] = i >> 8;
-      for (let b = 16; b < len; b++) f[b] = (i + b) & 0xff;
-      frames.push(f);
-    }
+    const frames = indexedFrames(600, (i) => 60 + ((i * 89) % 1455));
     writePcap(inPcap, frames);
     // The capture replays in a loop (infinite_rx): frames that reach the front-end before it
     // has posted receive buffers are dropped (counted as tx_ring_full), as DPDK's net_vhost does.

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
-import { PeerSession, type NetVhostPortJson, netVhostPeers, readPcap, stopL2fwd, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
+import { PeerSession, indexedFrames, netVhostPeers, readPcap, stopL2fwd, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
 
 const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
 const peers = new PeerSession();
@@ -26,51 +26,44 @@ const ROOM = 2048;
 const BUILTIN_MAX_FRAME = 1518;
 
 /** 400 frames of 60 .. 9000 bytes, most of them above one mbuf's room; bytes 14-15 the index. */
-function jumboFrames(): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  for (let i = 0; i < 400; i++) {
-    const len = i % 10 === 0 ? 60 + i : 1400 + ((i * 1499) % 7601);
-    const f = new Uint8Array(len);
-    f.set([0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb], 0);
-    f[12] = 0x08;
-    f[13] = 0x00;
-    f[14] = i & 0xff;
-    f[15] = i >> 8;
-    for (let b = 16; b < len; b++) f[b] = (i * 3 + b) & 0xff;
-    frames.push(f);
-  }
-  return frames;
-}
+const jumboFrames = (): Uint8Array[] => indexedFrames(400, (i) => (i % 10 === 0 ? 60 + i : 1400 + ((i * 1499) % 7601)), 3);
 
-/** testpmd's virtio_user port 1 set up for frames longer than its mbufs. */
-const JUMBO_PORT_1 = ["port stop 1", "port config 1 rx_offload scatter on", "port config 1 tx_offload multi_segs on", "port config mtu 1 9000", "port start 1"];
+/**
+ * testpmd (net_pcap port 0 reading `frames`, writing what comes back when `back`; its
+ * virtio_user port 1 with MRG_RXBUF, scatter, multi-segment TX, MTU 9000) io-forwarding into
+ * l2fwd's net_vhost port 0 for 3 s; testpmd stopped first, then l2fwd. Port 0 the capture,
+ * port 1 the front-end; io forwarding pairs them (no retry: its rings hold the whole capture,
+ * 4096 entries each, so nothing is dropped for lack of room). The front-end takes frames longer
+ * than testpmd's mbufs only with scatter and an MTU that allows them (net_pcap reads and writes
+ * jumbo frames as chains by itself).
+ */
+async function jumboRun(o: { frames: Uint8Array[]; inOrder: number; back: boolean; l2fwdVdevs: (sock: string) => string[]; portmask: string; prefix: string }) {
+  const dir = peers.sockDir();
+  const inPcap = join(dir, "in.pcap");
+  const outPcap = join(dir, "out.pcap");
+  writePcap(inPcap, o.frames);
+  const { l2, pmd } = await netVhostPeers(peers, {
+    l2fwdVdevs: o.l2fwdVdevs, l2fwdApp: ["-p", o.portmask, "-q", "2", "--no-mac-updating"],
+    vdevsBefore: [`net_pcap0,rx_pcap=${inPcap}${o.back ? `,tx_pcap=${outPcap}` : ""}`], frontEndKeys: `,mrg_rxbuf=1,in_order=${o.inOrder},queue_size=4096`,
+    mode: "io", prefix: o.prefix, extra: ["--no-flush-rx"],
+  });
+  for (const c of ["port stop 1", "port config 1 rx_offload scatter on", "port config 1 tx_offload multi_segs on", "port config mtu 1 9000", "port start 1"]) pmd.command(c);
+  await pmd.waitFor(/Port 1: [0-9A-F:]+\s*\n[^]*Port 1: [0-9A-F:]+|Checking link statuses[^]*Done[^]*Checking link statuses[^]*Done/, 15_000).catch(() => undefined);
+  await l2.waitFor(/Port 0 Link up/, 20_000);
+  await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
+  await sleep(1000);
+  pmd.command("start");
+  await sleep(3000);
+  const [cap, fe] = await pmd.stop();
+  const ports = await stopL2fwd(l2);
+  return { cap: cap!, fe: fe!, ports, back: o.back ? readPcap(outPcap) : [] };
+}
 
 describe.skipIf(missing !== null)(`net_vhost jumbo frames against DPDK testpmd's virtio_user${missing ? ` (skipped: ${missing})` : ""}`, () => {
   for (const inOrder of [0, 1]) {
   it(`frames up to 9000 bytes through testpmd (pcap <-> virtio_user, mrg_rxbuf=1, in_order=${inOrder}) and back: chained both ways, every frame counted on both sides, byte-checked`, async () => {
-    const dir = peers.sockDir();
-    const inPcap = join(dir, "in.pcap");
-    const outPcap = join(dir, "out.pcap");
     const frames = jumboFrames();
-    writePcap(inPcap, frames);
-    // Port 0 the capture, port 1 the front-end; io forwarding pairs them (no retry: its rings hold
-    // the whole capture, 4096 entries each, so nothing is dropped for lack of room). The front-end
-    // takes frames longer than testpmd's mbufs only with scatter (virtio: MRG_RXBUF) and an MTU
-    // that allows them (net_pcap reads and writes jumbo frames as chains by itself).
-    const { l2, pmd } = await netVhostPeers(peers, {
-      l2fwdVdevs: (sock) => [`net_vhost0,iface=${sock}`], l2fwdApp: ["-p", "0x1", "-q", "1", "--no-mac-updating"],
-      vdevsBefore: [`net_pcap0,rx_pcap=${inPcap},tx_pcap=${outPcap}`], frontEndKeys: `,mrg_rxbuf=1,in_order=${inOrder},queue_size=4096`,
-      mode: "io", prefix: "nv-jumbo", extra: ["--no-flush-rx"],
-    });
-    for (const c of JUMBO_PORT_1) pmd.command(c);
-    await pmd.waitFor(/Port 1: [0-9A-F:]+\s*\n[^]*Port 1: [0-9A-F:]+|Checking link statuses[^]*Done[^]*Checking link statuses[^]*Done/, 15_000).catch(() => undefined);
-    await l2.waitFor(/Port 0 Link up/, 20_000);
-    await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
-    await sleep(1000);
-    pmd.command("start");
-    await sleep(3000);
-    const [cap, fe] = await pmd.stop();
-    const [p0] = await stopL2fwd(l2) as [NetVhostPortJson];
+    const { cap, fe, ports: [p0], back } = await jumboRun({ frames, inOrder, back: true, l2fwdVdevs: (sock) => [`net_vhost0,iface=${sock}`], portmask: "0x1", prefix: "nv-jumbo" });
     const why = `l2fwd ${JSON.stringify(p0)} testpmd pcap ${JSON.stringify(cap)} virtio_user ${JSON.stringify(fe)}`;
     // testpmd read the capture once: every frame went to the front-end, into l2fwd and back.
     expect(cap!.rxPackets, why).toBe(frames.length);
@@ -79,17 +72,16 @@ describe.skipIf(missing !== null)(`net_vhost jumbo frames against DPDK testpmd's
     if (inOrder === 0) expect(fe!.txPackets, why).toBe(frames.length);
     else expect(fe!.txPackets + fe!.txDropped, why).toBe(frames.length);
     expect(fe!.txPackets, why).toBeGreaterThan(frames.length / 4);
-    expect(p0.rx, why).toBe(fe!.txPackets);
+    expect(p0!.rx, why).toBe(fe!.txPackets);
     // Back to the front-end: what its receive ring had no room for at that moment is counted
     // (tx_ring_full, l2fwd's dropped); everything l2fwd enqueued, testpmd received whole and wrote.
-    expect(p0.tx! + p0.dropped!, why).toBe(p0.rx);
+    expect(p0!.tx! + p0!.dropped!, why).toBe(p0!.rx);
     // How many fit depends on how fast testpmd drains its ring (a 9000-byte frame takes about
     // five MRG_RXBUF buffers); the counts above and below are exact whatever the share.
-    expect(p0.tx, why).toBeGreaterThan(p0.rx! / 2);
-    expect(fe!.rxPackets, why).toBe(p0.tx);
-    expect(cap!.txPackets, why).toBe(p0.tx);
-    const back = readPcap(outPcap);
-    expect(back.length).toBe(p0.tx);
+    expect(p0!.tx, why).toBeGreaterThan(p0!.rx! / 2);
+    expect(fe!.rxPackets, why).toBe(p0!.tx);
+    expect(cap!.txPackets, why).toBe(p0!.tx);
+    expect(back.length).toBe(p0!.tx);
     let long = 0;
     for (let k = 0; k < back.length; k++) {
       const f = back[k]!;
@@ -106,37 +98,25 @@ describe.skipIf(missing !== null)(`net_vhost jumbo frames against DPDK testpmd's
   for (const ring of ["split", "packed"] as const) {
     it(`jumbo frames from net_vhost to a built-in pcap port (${ring} rings): those above its MTU are counted as dropped, the rest written, byte-checked`, async () => {
       const dir = peers.sockDir();
-      const inPcap = join(dir, "in.pcap");
       const outPcap = join(dir, "out.pcap");
       const frames = jumboFrames();
-      writePcap(inPcap, frames);
-      const { l2, pmd } = await netVhostPeers(peers, {
+      const { cap, fe, ports: [p0, p1] } = await jumboRun({
+        frames, inOrder: 0, back: false, portmask: "0x3", prefix: "nv-mtu",
         l2fwdVdevs: (sock) => [`net_vhost0,iface=${sock}`, `virtio1,wire=pcap,tx_pcap=${outPcap}${ring === "packed" ? ",packed_vq=1" : ""}`],
-        l2fwdApp: ["-p", "0x3", "-q", "2", "--no-mac-updating"],
-        vdevsBefore: [`net_pcap0,rx_pcap=${inPcap}`], frontEndKeys: ",mrg_rxbuf=1,in_order=0,queue_size=4096",
-        mode: "io", prefix: "nv-mtu", extra: ["--no-flush-rx"],
       });
-      for (const c of JUMBO_PORT_1) pmd.command(c);
-      await l2.waitFor(/Port 0 Link up/, 20_000);
-      await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
-      await sleep(1000);
-      pmd.command("start");
-      await sleep(3000);
-      const [cap, fe] = await pmd.stop();
-      const [p0, p1] = await stopL2fwd(l2) as [NetVhostPortJson, NetVhostPortJson];
       const why = JSON.stringify({ p0, p1, cap, fe });
       const small = frames.filter((f) => f.length <= BUILTIN_MAX_FRAME).length;
       expect(cap!.rxPackets, why).toBe(frames.length);
       expect(fe!.txPackets, why).toBe(frames.length);
-      expect(p0.rx, why).toBe(frames.length);
+      expect(p0!.rx, why).toBe(frames.length);
       // Every frame l2fwd received is sent or dropped; the dropped are the long ones and any the
       // port's TX ring had no room for (tx_ring_full).
-      expect(p1.tx! + p1.dropped!, why).toBe(p0.rx);
-      expect(p1.tx! + p1.tx_ring_full!, why).toBe(small);
-      expect(p1.dropped!, why).toBe(frames.length - small + p1.tx_ring_full!);
-      expect(p1.tx, why).toBeGreaterThan(small / 2);
+      expect(p1!.tx! + p1!.dropped!, why).toBe(p0!.rx);
+      expect(p1!.tx! + p1!.tx_ring_full!, why).toBe(small);
+      expect(p1!.dropped!, why).toBe(frames.length - small + p1!.tx_ring_full!);
+      expect(p1!.tx, why).toBeGreaterThan(small / 2);
       const out = readPcap(outPcap);
-      expect(out.length).toBe(p1.tx);
+      expect(out.length).toBe(p1!.tx);
       for (const f of out) {
         const i = f[14]! | (f[15]! << 8);
         expect(Buffer.compare(Buffer.from(f), Buffer.from(frames[i]!)), `frame ${i}`).toBe(0);

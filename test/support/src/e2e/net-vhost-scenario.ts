@@ -160,3 +160,20 @@ async function sendPaced(s: Awaited<ReturnType<typeof udpSocket>>, port: number,
     await sleep(2);
   }
 }
+
+/**
+ * `n` IPv4-typed frames of `lenOf(i)` bytes (02:..:aa <- 02:..:bb), bytes 14-15
+ * the index i (little-endian), byte b > 15 = (i * salt + b) & 0xff: a frame
+ * that comes back can be matched to its original and checked byte for byte.
+ */
+export function indexedFrames(n: number, lenOf: (i: number) => number, salt = 1): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = lenOf(i);
+    const f = new Uint8Array(len);
+    f.set([0x02, 0, 0, 0, 0, 0xaa, 0x02, 0, 0, 0, 0, 0xbb, 0x08, 0x00, i & 0xff, i >> 8], 0);
+    for (let b = 16; b < len; b++) f[b] = (i * salt + b) & 0xff;
+    frames.push(f);
+  }
+  return frames;
+}
