@@ -100,9 +100,11 @@ describe.skipIf(missing !== null)(`net_vhost jumbo frames against DPDK testpmd's
       const dir = peers.sockDir();
       const outPcap = join(dir, "out.pcap");
       const frames = jumboFrames();
+      // The built-in port's device thread shares the CPUs with testpmd's and l2fwd's pollers:
+      // 5 s of heartbeat before l2fwd calls it dead (as faults-wire-udp's ports).
       const { cap, fe, ports: [p0, p1] } = await jumboRun({
         frames, inOrder: 0, back: false, portmask: "0x3", prefix: "nv-mtu",
-        l2fwdVdevs: (sock) => [`net_vhost0,iface=${sock}`, `virtio1,wire=pcap,tx_pcap=${outPcap}${ring === "packed" ? ",packed_vq=1" : ""}`],
+        l2fwdVdevs: (sock) => [`net_vhost0,iface=${sock}`, `virtio1,wire=pcap,tx_pcap=${outPcap}${ring === "packed" ? ",packed_vq=1" : ""},heartbeat_timeout_ms=5000`],
       });
       const why = JSON.stringify({ p0, p1, cap, fe });
       const small = frames.filter((f) => f.length <= BUILTIN_MAX_FRAME).length;

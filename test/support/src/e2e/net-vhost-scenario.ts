@@ -117,7 +117,8 @@ export interface RxonlyResult {
  * launch would have frames counted as sent by the port and flushed by
  * testpmd (packages/vdev/README.md, "Frames a front-end discards at start").
  * l2fwd stops first; testpmd keeps polling its ring (its own memory) and
- * drains it before it is stopped.
+ * drains it before it is stopped. The udp port's device thread shares the
+ * CPUs with testpmd's and l2fwd's pollers: 5 s of heartbeat, not 2.
  */
 export async function netVhostIntoRxonly(peers: PeerSession, o: { prefix: string; packed?: boolean; frames?: number; pps?: number }): Promise<RxonlyResult> {
   const total = o.frames ?? 60_000;
@@ -126,7 +127,7 @@ export async function netVhostIntoRxonly(peers: PeerSession, o: { prefix: string
   try {
     const port = await freeUdpPort();
     const { l2, pmd } = await netVhostPeers(peers, {
-      l2fwdVdevs: (sock) => [`virtio0,wire=udp,local=127.0.0.1:${port},remote=127.0.0.1:${src.address().port}`, `net_vhost1,iface=${sock}`],
+      l2fwdVdevs: (sock) => [`virtio0,wire=udp,local=127.0.0.1:${port},remote=127.0.0.1:${src.address().port},heartbeat_timeout_ms=5000`, `net_vhost1,iface=${sock}`],
       l2fwdApp: ["-p", "0x3", "-q", "2"],
       mode: "rxonly", prefix: o.prefix, packed: o.packed, frontEndKeys: ",queue_size=1024", extra: ["--no-flush-rx"],
     });
