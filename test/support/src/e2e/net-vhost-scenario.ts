@@ -105,11 +105,15 @@ export interface RxonlyResult {
   ports: NetVhostPortJson[];
   /** Frames the test sent to the udp port. */
   offered: number;
+  /** What came back to the test's socket from the udp port (testpmd modes that send: macswap). */
+  back: Uint8Array[];
 }
 
 /**
  * Frames into l2fwd's udp port 0, forwarded to its net_vhost port 1, into
- * testpmd rxonly. The traffic starts only once testpmd's port has started
+ * testpmd rxonly (or macswap: then what testpmd sends back goes out of the
+ * udp port to the test's socket, `back`; with `capture` frames are sent
+ * unchanged, --no-mac-updating). The traffic starts only once testpmd's port has started
  * (its prompt): DPDK's virtio PMD discards whatever the back-end put in its
  * receive ring before rte_eth_dev_start ended (virtio_dev_start posts the
  * buffers, then virtqueue_rxvq_flush frees what is already used), while the
@@ -120,39 +124,48 @@ export interface RxonlyResult {
  * drains it before it is stopped. The udp port's device thread shares the
  * CPUs with testpmd's and l2fwd's pollers: 5 s of heartbeat, not 2.
  */
-export async function netVhostIntoRxonly(peers: PeerSession, o: { prefix: string; packed?: boolean; frames?: number; pps?: number }): Promise<RxonlyResult> {
+export async function netVhostIntoRxonly(peers: PeerSession, o: { prefix: string; packed?: boolean; frames?: number; pps?: number; mode?: "rxonly" | "macswap"; capture?: Uint8Array[] }): Promise<RxonlyResult> {
   const total = o.frames ?? 60_000;
   const pps = o.pps ?? 50_000;
   const src = await udpSocket();
+  const back: Uint8Array[] = [];
+  src.on("message", (m) => back.push(new Uint8Array(m)));
   try {
     const port = await freeUdpPort();
     const { l2, pmd } = await netVhostPeers(peers, {
       l2fwdVdevs: (sock) => [`virtio0,wire=udp,local=127.0.0.1:${port},remote=127.0.0.1:${src.address().port},heartbeat_timeout_ms=5000`, `net_vhost1,iface=${sock}`],
-      l2fwdApp: ["-p", "0x3", "-q", "2"],
-      mode: "rxonly", prefix: o.prefix, packed: o.packed, frontEndKeys: ",queue_size=1024", extra: ["--no-flush-rx"],
+      l2fwdApp: ["-p", "0x3", "-q", "2", ...(o.capture ? ["--no-mac-updating"] : [])],
+      mode: o.mode ?? "rxonly", prefix: o.prefix, packed: o.packed, frontEndKeys: ",queue_size=1024", extra: ["--no-flush-rx"],
     });
     pmd.command("start");
     await l2.waitFor(/Port 1 Link up/, 20_000);
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
     await sleep(500); // the lcore thread starts polling
-    await sendPaced(src, port, total, pps);
+    await sendPaced(src, port, total, pps, o.capture);
     await sleep(500);
     const ports = await stopL2fwd(l2);
     await sleep(500);
     const [got] = await pmd.stop();
-    return { got: got!, ports, offered: total };
+    return { got: got!, ports, offered: total, back };
   } finally {
     src.close();
   }
 }
 
-/** `n` 60-byte IPv4 frames (byte 14.. a sequence number), one per datagram, `pps` per second in 2 ms slices. */
-async function sendPaced(s: Awaited<ReturnType<typeof udpSocket>>, port: number, n: number, pps: number): Promise<void> {
+/**
+ * `n` frames, one per datagram, `pps` per second in 2 ms slices: the capture's frames in a loop,
+ * or 60-byte IPv4 frames (byte 14.. a sequence number).
+ */
+async function sendPaced(s: Awaited<ReturnType<typeof udpSocket>>, port: number, n: number, pps: number, capture?: Uint8Array[]): Promise<void> {
   const perSlice = Math.max(1, Math.round(pps / 500));
   const t0 = performance.now();
   for (let sent = 0; sent < n;) {
     const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000) * pps) + perSlice);
     for (; sent < due; sent++) {
+      if (capture) {
+        s.send(capture[sent % capture.length]!, port, "127.0.0.1");
+        continue;
+      }
       const f = Buffer.alloc(60);
       f.set([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02, 0x08, 0x00], 0);
       f.writeUInt32BE(sent, 14);
