@@ -71,17 +71,7 @@ export function processCtrl(dev: PathDevice): number {
       dev.needsReset(err);
       return i;
     }
-    dev.count(S_CTRL_COMMANDS);
-    let len = 0;
-    if (err !== 0) {
-      // Nothing in the chain was validated: not even the ack byte is written.
-      if (err !== WALK_FULL) dev.count(err);
-      dev.count(S_ERR_CTRL_CHAIN);
-      dev.count(S_CTRL_ERRORS);
-    } else {
-      len = answer(dev, c);
-    }
-    q.addUsed(head, len);
+    q.addUsed(head, takeCommand(dev, c, err));
   }
   if (n !== 0 && dev.active && q.publish()) dev.interrupt(q);
   // Keep asking for kicks: the device looks at this queue when kicked (and once per ms).
@@ -111,15 +101,7 @@ function processCtrlPacked(dev: PathDevice): number {
       dev.needsReset(S_ERR_CTRL_CHAIN);
       break;
     }
-    dev.count(S_CTRL_COMMANDS);
-    let len = 0;
-    if (err !== 0) {
-      if (err !== WALK_FULL) dev.count(err);
-      dev.count(S_ERR_CTRL_CHAIN);
-      dev.count(S_CTRL_ERRORS);
-    } else {
-      len = answer(dev, c);
-    }
+    const len = takeCommand(dev, c, err);
     const descs = q.chainDescs;
     q.take(descs);
     q.addUsed(q.chainId, len, descs);
@@ -128,6 +110,21 @@ function processCtrlPacked(dev: PathDevice): number {
   if (n !== 0 && dev.active && q.publish()) dev.interrupt(q.regs);
   q.setNotify(true);
   return n;
+}
+
+/**
+ * One command taken, whichever ring it came from: `err` is its walk's result.
+ * A chain the walk refused is counted and returned with len 0 (nothing in it
+ * was validated, not even the ack byte is written); a walked one is
+ * executed and answered. Returns the used len.
+ */
+function takeCommand(dev: PathDevice, c: Chain, err: number): number {
+  dev.count(S_CTRL_COMMANDS);
+  if (err === 0) return answer(dev, c);
+  if (err !== WALK_FULL) dev.count(err);
+  dev.count(S_ERR_CTRL_CHAIN);
+  dev.count(S_CTRL_ERRORS);
+  return 0;
 }
 
 /** Execute the walked command in `c` and write its ack; returns the used len (1, or 0 without an ack byte). */

@@ -16,8 +16,6 @@ import { S_ERR_INTERNAL } from "./stats.js";
 import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
 import { processTxPacked } from "./packed-tx-path.js";
-import { processRxPacked } from "./packed-rx-path.js";
-import { processRxPackedSteered } from "./packed-rx-steer-path.js";
 import type { Chain } from "./virtqueue.js";
 import { DemandWindow } from "./demand.js";
 import type { PathDevice } from "./path-device.js";
@@ -126,7 +124,7 @@ export class NetDevice extends DeviceState implements PathDevice {
         work += tx;
       }
       if (!this.active) return work;
-      if (this.link.up && (this.rxOpen || this.openRx())) work += this.packed ? (this.steering.count > 1 ? processRxPackedSteered(this) : processRxPacked(this)) : processRx(this);
+      if (this.link.up && (this.rxOpen || this.openRx())) work += processRx(this);
     } catch (e) {
       this.internalError(e);
       work++;

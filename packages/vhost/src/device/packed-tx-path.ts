@@ -1,7 +1,7 @@
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
-import type { NetDevice } from "./net-device.js";
 import * as P from "./packed-virtqueue.js";
+import type { PathDevice } from "./path-device.js";
 import type { PackedDeviceQueue } from "./packed-virtqueue.js";
 import * as S from "./stats.js";
 import * as Q from "./virtqueue.js";
@@ -25,7 +25,7 @@ const { ETH_HDR_LEN } = V;
  * batch (§2.8.9). One Atomics.load of a descriptor's flags per list, one
  * Atomics.store of used flags per call. Returns the lists taken.
  */
-export function processTxPacked(dev: NetDevice, q: PackedDeviceQueue, scratch: number): number {
+export function processTxPacked(dev: PathDevice, q: PackedDeviceQueue, scratch: number): number {
   const n = dev.burst;
   const c = dev.chain;
   const u8 = dev.u8;

@@ -57,8 +57,6 @@ export class PackedDeviceQueue {
   notifyOn = false;
   /** availPos | availWrap << 15 as last published in the queue's QINFO word (TX: VhostDevice.inputExhausted). */
   qinfoPos = -1;
-  /** Multiqueue RX pass (packed-rx-steer-path.ts): this queue ran out of buffers this pass. */
-  rxStarved = false;
   /** Of the last simpleBuffer() that returned true / the last walk: */
   simpleAddr = 0;
   simpleLen = 0;

@@ -231,6 +231,29 @@ describe("packed virtqueue, device side (§2.8)", () => {
     expect(got).toEqual(fr);
   });
 
+  it("RX with MRG_RXBUF: a malformed list, then too few buffers: the list returned once, the good buffer kept for the next frame", () => {
+    const fr = [frame(500, 1), frame(500, 2)];
+    const { f, rx } = packedFixture({ size: 8, frames: fr });
+    rx.put(f.arena.alloc(200), 200, 0, 5); // device-readable: not an RX buffer
+    const bufs = [0, 1, 2].map(() => f.arena.alloc(200));
+    rx.put(bufs[0]!, 200, W, 6); // 200 of the 512 bytes the frame needs
+    f.release(1);
+    f.pass();
+    expect(rx.take()).toMatchObject({ id: 5, len: 0 });
+    expect(rx.take()).toBeNull();
+    expect(f.dev.stats()).toMatchObject({ errRxReadable: 1, rxMissed: 1, rxPackets: 0, needsReset: 0 });
+    rx.put(bufs[1]!, 200, W, 7);
+    rx.put(bufs[2]!, 200, W, 8);
+    f.release(1);
+    f.pass();
+    const used = [rx.take(), rx.take(), rx.take()];
+    expect(used.map((u) => u?.id)).toEqual([6, 7, 8]);
+    expect(used.map((u) => u?.len)).toEqual([200, 200, 112]);
+    const got = new Uint8Array([...f.mem.u8.subarray(bufs[0]! + 12, bufs[0]! + 200), ...f.mem.u8.subarray(bufs[1]!, bufs[1]! + 200), ...f.mem.u8.subarray(bufs[2]!, bufs[2]! + 112)]);
+    expect(got).toEqual(fr[1]);
+    expect(f.dev.stats()).toMatchObject({ rxPackets: 1, rxMissed: 1, needsReset: 0 });
+  });
+
   it("hostile: malformed lists are returned used with len 0 and counted, the ring goes on", () => {
     const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
     const { f, tx } = packedFixture({ size: 8, features: NOT_IN_ORDER(probe) });

@@ -8,10 +8,11 @@ import type { RxBuffers } from "./rx-buffers.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
 
 /**
- * What the data and control paths (rx-path.ts, tx-path.ts, ctrl-path.ts)
- * read and call on a device; NetDevice implements it. Declared here so that
- * the paths never import net-device.ts, which imports them (no circle), and
- * so a reader sees at one glance what a path depends on. The negotiated
+ * What the data and control paths (rx-path.ts with rx-split.ts and
+ * rx-packed.ts, tx-path.ts, packed-tx-path.ts, ctrl-path.ts) read and
+ * call on a device; NetDevice implements it. Declared here so that the
+ * paths never import net-device.ts, which imports them (no circle), and so
+ * a reader sees at one glance what a path depends on. The negotiated
  * state comes from DeviceState, whoever configured it (register traps
  * here; vhost-user messages for a future net_vhost back-end).
  */
@@ -24,6 +25,8 @@ export interface PathDevice {
   /** Float64 index of this device's statistics block. */
   readonly sb: number;
   readonly queues: readonly DeviceQueue[];
+  /** The data queues' packed rings (when `packed`), at the same index as their registers in `queues`. */
+  readonly pqueues: readonly PackedDeviceQueue[];
   readonly ctrl: DeviceQueue | null;
   /** The control queue's packed ring (when `packed`; registers in `ctrl`). */
   readonly pctrl: PackedDeviceQueue | null;

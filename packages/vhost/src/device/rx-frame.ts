@@ -1,0 +1,81 @@
+import type { PathDevice } from "./path-device.js";
+
+/**
+ * What the RX loop (rx-path.ts) and the two ring layouts' frame placement
+ * (rx-split.ts, rx-packed.ts) share: the outcome codes of placing one frame,
+ * the virtio_net_hdr a received frame gets, and the copy of a frame into
+ * the buffers gathered for it. Nothing here knows a ring layout.
+ */
+
+// Outcome of placing one frame (receiveSplit / receivePacked).
+/** Written into a buffer (or buffers) and returned used. */
+export const DELIVERED = 0;
+/** No buffer (or, with MRG_RXBUF, too few): the queue is out of buffers this pass. */
+export const MISSED = 1;
+/** Without MRG_RXBUF, the buffer is smaller than the frame: dropped, the buffer kept. */
+export const NO_FIT = 2;
+/** A malformed buffer interrupted the frame: dropped, every buffer taken for it returned with len 0. */
+export const DROPPED = 3;
+/** The ring cannot be followed (DEVICE_NEEDS_RESET): the RX pass stops. */
+export const FATAL = 4;
+
+/**
+ * virtio_net_hdr for a received frame (§5.1.6.4): no checksum or GSO offload
+ * is negotiable here, so everything is 0 except num_buffers (12-byte header
+ * only): the buffers used with MRG_RXBUF, 1 without. Byte stores: a fill()
+ * call on shared memory costs ~25 ns for these 10-12 bytes, the stores ~3.
+ */
+export function writeHeader(u8: Uint8Array, a: number, hdr: number, numBuffers: number): void {
+  u8[a] = 0; // flags
+  u8[a + 1] = 0; // gso_type
+  u8[a + 2] = 0; // hdr_len
+  u8[a + 3] = 0;
+  u8[a + 4] = 0; // gso_size
+  u8[a + 5] = 0;
+  u8[a + 6] = 0; // csum_start
+  u8[a + 7] = 0;
+  u8[a + 8] = 0; // csum_offset
+  u8[a + 9] = 0;
+  if (hdr === 12) {
+    u8[a + 10] = numBuffers & 0xff; // num_buffers, little-endian (VERSION_1)
+    u8[a + 11] = numBuffers >>> 8;
+  }
+}
+
+/**
+ * Have the wire produce the frame (header + frame = `total` bytes) into the
+ * `nb` buffers gathered in dev.rxBufs / dev.chain, and leave in rxBufs.len[k]
+ * the bytes written into buffer k (the used length the ring then returns it
+ * with). Straight into the first descriptor when header and frame fit it
+ * (the common case: no copy), else into the RX scratch area and scattered
+ * from there across the buffers' segments in order.
+ */
+export function fillBuffers(dev: PathDevice, nb: number, total: number): void {
+  const b = dev.rxBufs;
+  const c = dev.chain;
+  const s0 = b.segStart[0]!;
+  const { u8, wire, hdrSize: hdr } = dev;
+  if (c.len[s0]! >= total) {
+    const a = c.addr[s0]!;
+    writeHeader(u8, a, hdr, 1);
+    wire.produce(u8, a + hdr);
+    b.len[0] = total;
+    return;
+  }
+  const src = dev.rxScratch;
+  writeHeader(u8, src, hdr, nb);
+  wire.produce(u8, src + hdr);
+  let off = 0;
+  for (let k = 0; k < nb; k++) {
+    let written = 0;
+    const end = b.segEnd[k]!;
+    for (let s = b.segStart[k]!; s < end && off < total; s++) {
+      const room = c.len[s]!;
+      const l = room < total - off ? room : total - off;
+      u8.copyWithin(c.addr[s]!, src + off, src + off + l);
+      off += l;
+      written += l;
+    }
+    b.len[k] = written;
+  }
+}
