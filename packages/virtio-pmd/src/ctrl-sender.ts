@@ -1,7 +1,8 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ, ctrlQueueIndex } from "@tpdk/virtio";
 import { queueMaxSize } from "./bringup.js";
-import { CTRL_QUEUE_SIZE, ControlQueue } from "./ctrl-queue.js";
+import { CTRL_QUEUE_SIZE, type CtrlQueueBase } from "./ctrl-command.js";
+import { ControlQueue } from "./ctrl-queue.js";
 import { PackedControlQueue } from "./packed-ctrl-queue.js";
 import type { DeviceInit } from "./device-init.js";
 import type { PortHealth } from "./port-health.js";
@@ -20,7 +21,7 @@ export class ControlSender {
   readonly #init: DeviceInit;
   readonly #health: PortHealth;
   readonly #timeoutMs: number;
-  #cq: ControlQueue | PackedControlQueue | null = null;
+  #cq: CtrlQueueBase | null = null;
 
   constructor(name: string, mem: Memory, portId: number, init: DeviceInit, health: PortHealth, timeoutMs: number) {
     this.#name = name;
@@ -50,8 +51,7 @@ export class ControlSender {
       this.#cq = packed ? new PackedControlQueue(this.#mem, this.#portId, vq, size) : new ControlQueue(this.#mem, this.#portId, vq, size);
     }
     // RING_PACKED applies to every queue, the control queue included (virtio 1.2 §2.8).
-    if (this.#cq instanceof PackedControlQueue) this.#cq.program(t);
-    else this.#cq.program(t, this.#init.has(VIRTIO_F_EVENT_IDX));
+    this.#cq.program(t, this.#init.has(VIRTIO_F_EVENT_IDX));
   }
 
   /**

@@ -3,7 +3,7 @@ export {
   type VirtioPmdOptions, type TxMode, TX_MODES, DRIVER_KEYS, DEFAULT_QUEUE_SIZE, MIN_QUEUE_SIZE, MAX_QUEUE_SIZE, parseDriverArgs,
 } from "./options.js";
 export { DRIVER_FEATURES, negotiateFeatures, type FeatureOverrides } from "./negotiate.js";
-export { CTRL_QUEUE_SIZE, CTRL_DATA_MAX } from "./ctrl-queue.js";
+export { CTRL_QUEUE_SIZE, CTRL_DATA_MAX } from "./ctrl-command.js";
 export { formatMac, defaultMac } from "./mac.js";
 export {
   VirtioPort, type ProbeArgs, type RxQueueConf, type TxQueueConf, type PortInfo, type LinkStatus, STOP_DRAIN_MS,
