@@ -1,11 +1,11 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import type { NativeBinding } from "@tpdk/native";
 import {
-  CC_CONFIG_GENERATION, CC_DEVICE_FEATURE, CC_DEVICE_FEATURE_SELECT, CC_DEVICE_STATUS, CC_DRIVER_FEATURE,
-  CC_DRIVER_FEATURE_SELECT, CC_NUM_QUEUES, CC_QUEUE_DESC_HI, CC_QUEUE_DESC_LO, CC_QUEUE_DEVICE_HI, CC_QUEUE_DEVICE_LO,
-  CC_QUEUE_DRIVER_HI, CC_QUEUE_DRIVER_LO, CC_QUEUE_ENABLE, CC_QUEUE_NOTIFY_OFF, CC_QUEUE_SELECT, CC_QUEUE_SIZE,
-  type Features, ISR_CONFIG, NET_CFG_MAC, NET_CFG_MAX_VIRTQUEUE_PAIRS, NET_CFG_STATUS, SPACE_COMMON_CFG,
-  SPACE_DEVICE_CFG, SPACE_ISR, STATUS_DRIVER_OK, STATUS_FEATURES_OK, USED_IDX, VIRTIO_NET_S_LINK_UP,
+  CC_NO_REGISTER, CC_QUEUE_DESC_HI, CC_QUEUE_DEVICE_HI, CC_QUEUE_DRIVER_HI, CC_QUEUE_ENABLE, CC_QUEUE_SIZE,
+  type CommonCfgDevice, FeatureRegs, ISR_CONFIG, NET_CFG_MAC, NET_CFG_MAX_VIRTQUEUE_PAIRS, NET_CFG_STATUS, NO_FEATURES,
+  QueueRegs, SPACE_COMMON_CFG, SPACE_DEVICE_CFG, SPACE_ISR, STATUS_DRIVER_OK, STATUS_FEATURES_OK, USED_IDX,
+  VIRTIO_F_RING_PACKED, VIRTIO_MSI_NO_VECTOR, VIRTIO_NET_S_LINK_UP, commonCfgAccessOk, isSubset, readCommonCfg,
+  storeQueueRegister, writeCommonCfg,
 } from "@tpdk/virtio";
 import type { VirtioTransport } from "@tpdk/virtio-pmd";
 import { acceptWithin, connectClient, listenServer, removeSocket } from "./connection.js";
@@ -30,14 +30,6 @@ const MAX_QUEUES = 64;
 /** How often the main thread forwards data-path kicks to the back-end's kick eventfds (ms). */
 const KICK_FORWARD_MS = 1;
 
-interface QueueRegs {
-  size: number;
-  desc: number;
-  avail: number;
-  used: number;
-  enabled: boolean;
-}
-
 type Link =
   | { state: "connected"; frontend: VhostUserFrontend; backend: BackendInfo }
   | { state: "waiting"; why: string }
@@ -50,7 +42,11 @@ export type LinkListener = (up: boolean, why: string) => void;
  * net_virtio_user's transport: the register file the driver already speaks
  * (virtio 1.2 §4.1.4.3 common configuration, §5.1.4 net configuration),
  * emulated here, with status transitions turned into vhost-user messages as
- * DPDK's virtio_user_dev does:
+ * DPDK's virtio_user_dev does. The common configuration is @tpdk/virtio's
+ * contract (common-cfg.ts: register map, widths, FeatureRegs, QueueRegs),
+ * the same the built-in device answers; the policy is this file's
+ * (FEATURES_OK refused for bits not offered, queue registers fixed once the
+ * rings run, a queue enabled only with its rings inside EAL memory):
  *
  *   FEATURES_OK  -> SET_FEATURES
  *   DRIVER_OK    -> SET_MEM_TABLE (our EAL memfd as one region: guest
@@ -65,7 +61,7 @@ export type LinkListener = (up: boolean, why: string) => void;
  * forwarded to the kick eventfds from a main-thread timer; call eventfds are
  * watched on the event loop and turned into interrupt-word wakes.
  */
-export class VhostUserTransport implements VirtioTransport {
+export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   readonly name: string;
   private readonly mem: Memory;
   private readonly native: NativeBinding;
@@ -80,13 +76,12 @@ export class VhostUserTransport implements VirtioTransport {
   private readonly listeners: LinkListener[] = [];
   private beats = 0;
 
-  // Register file state.
-  private status = 0;
-  private deviceFeatureSelect = 0;
-  private driverFeatureSelect = 0;
-  private offered: Features = { lo: 0, hi: 0 };
-  private driverFeatures: { lo: number; hi: number } = { lo: 0, hi: 0 };
-  private queueSelect = 0;
+  // Register file state (the map is @tpdk/virtio's CommonCfgDevice contract).
+  /** device_feature (what the back-end and this front-end provide: features.ts) and driver_feature, with their selects. */
+  readonly features: FeatureRegs;
+  #status = 0;
+  #queueSelect = 0;
+  #configMsix = VIRTIO_MSI_NO_VECTOR;
   private readonly queues: QueueRegs[] = [];
   private configGeneration = 0;
   private isr = 0;
@@ -113,13 +108,13 @@ export class VhostUserTransport implements VirtioTransport {
     const backendPairs = link.state === "connected" ? link.backend.queuePairs : opts.queues;
     this.pairs = Math.max(1, Math.min(opts.queues, backendPairs, (MAX_QUEUES - 1) >>> 1));
     this.ctrlIndex = 2 * this.pairs;
-    for (let q = 0; q <= this.ctrlIndex; q++) this.queues.push(emptyQueue(opts.queueSize));
+    for (let q = 0; q <= this.ctrlIndex; q++) this.queues.push(new QueueRegs(q, opts.queueSize));
     if (opts.mac) this.mac.set(opts.mac);
     this.ctrl = new CtrlResponder(mem, {
       setQueuePairs: (n) => this.setQueuePairs(n),
       setMac: (m) => this.mac.set(m),
     });
-    if (link.state === "connected") this.offered = deviceFeatures(link.backend, this.pairs);
+    this.features = new FeatureRegs(link.state === "connected" ? deviceFeatures(link.backend, this.pairs) : NO_FEATURES);
   }
 
   /**
@@ -175,7 +170,11 @@ export class VhostUserTransport implements VirtioTransport {
   // ------------------------------------------------------------ VirtioTransport
 
   read(space: number, off: number, width: 1 | 2 | 4): number {
-    if (space === SPACE_COMMON_CFG) return this.readCommon(off, width);
+    if (space === SPACE_COMMON_CFG) {
+      // An access that names no register at its width (§4.1.3.1) reads 0, as on the built-in device.
+      const v = commonCfgAccessOk(off, width) ? readCommonCfg(this, off) : CC_NO_REGISTER;
+      return v === CC_NO_REGISTER ? 0 : v;
+    }
     if (space === SPACE_DEVICE_CFG) return this.readConfig(off, width);
     if (space === SPACE_ISR) {
       const v = this.isr;
@@ -187,31 +186,9 @@ export class VhostUserTransport implements VirtioTransport {
 
   write(space: number, off: number, width: 1 | 2 | 4, value: number): void {
     // §5.1.4.2: the driver must not write device configuration; like a conforming device we ignore it.
-    if (space !== SPACE_COMMON_CFG) return;
-    const q = this.queues[this.queueSelect];
-    switch (off) {
-      case CC_DEVICE_FEATURE_SELECT: this.deviceFeatureSelect = value; return;
-      case CC_DRIVER_FEATURE_SELECT: this.driverFeatureSelect = value; return;
-      case CC_DRIVER_FEATURE:
-        if (this.driverFeatureSelect === 0) this.driverFeatures.lo = value >>> 0;
-        else if (this.driverFeatureSelect === 1) this.driverFeatures.hi = value >>> 0;
-        return;
-      case CC_DEVICE_STATUS: this.writeStatus(value & 0xff); return;
-      case CC_QUEUE_SELECT: this.queueSelect = value & 0xffff; return;
-    }
-    if (!q || this.ringsUp) return; // queue registers are fixed once the rings run
-    switch (off) {
-      case CC_QUEUE_SIZE: if (value >= 1 && value <= this.opts.queueSize) q.size = value; return;
-      case CC_QUEUE_DESC_LO: q.desc = value >>> 0; return;
-      case CC_QUEUE_DRIVER_LO: q.avail = value >>> 0; return;
-      case CC_QUEUE_DEVICE_LO: q.used = value >>> 0; return;
-      case CC_QUEUE_DESC_HI: case CC_QUEUE_DRIVER_HI: case CC_QUEUE_DEVICE_HI:
-        // EAL memory is below 4 GiB: bus addresses have no high half.
-        if (value !== 0) q.enabled = false;
-        return;
-      case CC_QUEUE_ENABLE: q.enabled = value === 1 && this.mem.contains(q.desc, 16); return;
-    }
-    void width;
+    if (space !== SPACE_COMMON_CFG || !commonCfgAccessOk(off, width)) return;
+    // The value cut to the register's width, as the built-in device's trap does.
+    writeCommonCfg(this, off, width === 4 ? value >>> 0 : value & (width === 2 ? 0xffff : 0xff));
   }
 
   kick(queueNotifyOff: number): void {
@@ -257,28 +234,53 @@ export class VhostUserTransport implements VirtioTransport {
     this.callFds.length = 0;
   }
 
-  // ------------------------------------------------------------ registers
+  // ------------------------------------------------------------ registers (CommonCfgDevice)
 
-  private readCommon(off: number, width: number): number {
-    const q = this.queues[this.queueSelect];
+  get status(): number {
+    return this.#status;
+  }
+  get queueSelect(): number {
+    return this.#queueSelect;
+  }
+  get configMsix(): number {
+    return this.#configMsix;
+  }
+  get generation(): number {
+    return this.configGeneration & 0xff;
+  }
+  /** num_queues: every data queue plus the control queue (§5.1.2). */
+  get numQueues(): number {
+    return this.ctrlIndex + 1;
+  }
+  selectedQueue(): QueueRegs | undefined {
+    return this.queues[this.#queueSelect];
+  }
+  writeDriverFeature(v: number): void {
+    this.features.writeDriver(v);
+  }
+  setConfigMsix(v: number): void {
+    this.#configMsix = v;
+  }
+  selectQueue(v: number): void {
+    this.#queueSelect = v;
+  }
+  writeQueue(q: QueueRegs, off: number, v: number): boolean {
+    if (this.ringsUp) return true; // queue registers are fixed once the rings run: ignored
     switch (off) {
-      case CC_DEVICE_FEATURE_SELECT: return this.deviceFeatureSelect;
-      case CC_DEVICE_FEATURE: return this.deviceFeatureSelect === 0 ? this.offered.lo : this.deviceFeatureSelect === 1 ? this.offered.hi : 0;
-      case CC_DRIVER_FEATURE_SELECT: return this.driverFeatureSelect;
-      case CC_DRIVER_FEATURE: return this.driverFeatureSelect === 0 ? this.driverFeatures.lo : this.driverFeatureSelect === 1 ? this.driverFeatures.hi : 0;
-      case CC_NUM_QUEUES: return this.ctrlIndex + 1;
-      case CC_DEVICE_STATUS: return this.status;
-      case CC_CONFIG_GENERATION: return this.configGeneration & 0xff;
-      case CC_QUEUE_SELECT: return this.queueSelect;
-      case CC_QUEUE_SIZE: return q ? q.size : 0;
-      case CC_QUEUE_ENABLE: return q?.enabled ? 1 : 0;
-      case CC_QUEUE_NOTIFY_OFF: return q ? this.queueSelect : 0;
-      case CC_QUEUE_DESC_LO: return q ? q.desc : 0;
-      case CC_QUEUE_DRIVER_LO: return q ? q.avail : 0;
-      case CC_QUEUE_DEVICE_LO: return q ? q.used : 0;
+      case CC_QUEUE_SIZE:
+        if (v >= 1 && v <= this.opts.queueSize) q.size = v;
+        return true;
+      case CC_QUEUE_ENABLE:
+        q.enabled = v === 1 && q.descHi === 0 && q.driverHi === 0 && q.deviceHi === 0 && this.mem.contains(q.descLo, 16);
+        return true;
+      case CC_QUEUE_DESC_HI:
+      case CC_QUEUE_DRIVER_HI:
+      case CC_QUEUE_DEVICE_HI:
+        // EAL memory is below 4 GiB: bus addresses have no high half.
+        if (v !== 0) q.enabled = false;
+        return storeQueueRegister(q, off, v);
     }
-    void width;
-    return 0;
+    return storeQueueRegister(q, off, v);
   }
 
   private readConfig(off: number, width: number): number {
@@ -288,32 +290,31 @@ export class VhostUserTransport implements VirtioTransport {
     return 0;
   }
 
-  private writeStatus(v: number): void {
+  writeStatus(v: number): void {
     if (v === 0) {
       this.stopRings(true);
       this.ctrl.forget();
-      this.status = 0;
-      this.driverFeatures = { lo: 0, hi: 0 };
+      this.#status = 0;
+      this.features.reset();
       this.activePairs = 1;
-      for (let q = 0; q < this.queues.length; q++) this.queues[q] = emptyQueue(this.opts.queueSize);
+      for (let q = 0; q < this.queues.length; q++) this.queues[q] = new QueueRegs(q, this.opts.queueSize);
       return;
     }
-    const added = v & ~this.status;
+    const added = v & ~this.#status;
     if (added & STATUS_FEATURES_OK) {
-      const f = this.driverFeatures;
-      if ((f.lo & ~this.offered.lo) !== 0 || (f.hi & ~this.offered.hi) !== 0) {
-        this.status = v & ~STATUS_FEATURES_OK; // §3.1.1: the driver re-reads and sees it refused
+      if (!this.features.driverSubsetOfOffered()) {
+        this.#status = v & ~STATUS_FEATURES_OK; // §3.1.1: the driver re-reads and sees it refused
         return;
       }
       const link = this.connected("SET_FEATURES");
       try {
-        link.frontend.setFeatures(backendFeatureMask(f, link.backend));
+        link.frontend.setFeatures(backendFeatureMask(this.features.driver(), link.backend));
       } catch (e) {
         this.lose((e as Error).message);
         throw e;
       }
     }
-    this.status = v;
+    this.#status = v;
     if (added & STATUS_DRIVER_OK) this.startRings();
   }
 
@@ -327,9 +328,9 @@ export class VhostUserTransport implements VirtioTransport {
   // ------------------------------------------------------------ rings
 
   /** DRIVER_OK (or a back-end that came back): memory table, every programmed ring, enable the active pairs. */
-  /** RING_PACKED negotiated (bit 34): the rings are packed; they restart from their beginning (the driver resets them at start). */
+  /** RING_PACKED negotiated: the rings are packed; they restart from their beginning (the driver resets them at start). */
   private packed(): boolean {
-    return ((this.driverFeatures.hi >>> 2) & 1) === 1;
+    return this.features.has(VIRTIO_F_RING_PACKED);
   }
 
   private startRings(): void {
@@ -350,10 +351,10 @@ export class VhostUserTransport implements VirtioTransport {
           num: q.size,
           // A ring that already ran resumes where the back-end left it: at what it has used. A packed ring
           // (§2.8) starts at descriptor 0 with the wrap counter 1: bit 15 of the base (vhost-user spec).
-          base: this.packed() ? 0x8000 : Atomics.load(this.mem.u16, (q.used + USED_IDX) >>> 1),
-          desc: USERSPACE_BASE + q.desc,
-          avail: USERSPACE_BASE + q.avail,
-          used: USERSPACE_BASE + q.used,
+          base: this.packed() ? 0x8000 : Atomics.load(this.mem.u16, (q.deviceLo + USED_IDX) >>> 1),
+          desc: USERSPACE_BASE + q.descLo,
+          avail: USERSPACE_BASE + q.driverLo,
+          used: USERSPACE_BASE + q.deviceLo,
           kickFd: this.kickFds[i]!,
           callFd: this.callFds[i]!,
         });
@@ -365,7 +366,7 @@ export class VhostUserTransport implements VirtioTransport {
       throw withStep(e, "DRIVER_OK (ring setup)");
     }
     const cq = this.queues[this.ctrlIndex]!;
-    if (cq.enabled) this.ctrl.attach(cq.desc, cq.avail, cq.used, cq.size, this.packed());
+    if (cq.enabled) this.ctrl.attach(cq.descLo, cq.driverLo, cq.deviceLo, cq.size, this.packed());
     this.ringsUp = true;
     this.kickTimer ??= setInterval(() => this.forwardKicks(), KICK_FORWARD_MS).unref();
   }
@@ -489,18 +490,17 @@ export class VhostUserTransport implements VirtioTransport {
       const frontend = new VhostUserFrontend(this.native, fd, this.name, this.opts.replyTimeoutMs);
       try {
         const backend = frontend.handshake();
-        const offered = deviceFeatures(backend, this.pairs);
-        if ((this.driverFeatures.lo & ~offered.lo) !== 0 || (this.driverFeatures.hi & ~offered.hi) !== 0) {
+        if (!isSubset(this.features.driver(), deviceFeatures(backend, this.pairs))) {
           throw new TpdkError("EFEATURES", `${this.name}: the new back-end lacks features the driver negotiated`);
         }
-        if (this.packed() && (this.status & STATUS_DRIVER_OK) !== 0) {
+        if (this.packed() && (this.#status & STATUS_DRIVER_OK) !== 0) {
           // A packed ring's position is its wrap counter and offset in the driver's queue objects, not in
           // shared memory: there is no used index to resume from. Stop and start the port instead.
           throw new TpdkError("ENOTSUP", `${this.name}: packed rings (packed_vq=1) do not resume on a new back-end; stop and start the port`);
         }
         this.link = { state: "connected", frontend, backend };
-        if (this.status & STATUS_FEATURES_OK) frontend.setFeatures(backendFeatureMask(this.driverFeatures, backend));
-        if (this.status & STATUS_DRIVER_OK) this.startRings();
+        if (this.#status & STATUS_FEATURES_OK) frontend.setFeatures(backendFeatureMask(this.features.driver(), backend));
+        if (this.#status & STATUS_DRIVER_OK) this.startRings();
       } catch (e) {
         frontend.close();
         this.link = { state: "waiting", why: (e as Error).message };
@@ -514,10 +514,6 @@ export class VhostUserTransport implements VirtioTransport {
       for (const l of this.listeners) l(true, "back-end reconnected");
     });
   }
-}
-
-function emptyQueue(size: number): QueueRegs {
-  return { size, desc: 0, avail: 0, used: 0, enabled: false };
 }
 
 function safeClose(native: NativeBinding, fd: number): void {

@@ -1,27 +1,12 @@
 import { TpdkError } from "@tpdk/eal";
 import {
   CC_CONFIG_GENERATION,
-  CC_DEVICE_FEATURE,
-  CC_DEVICE_FEATURE_SELECT,
-  CC_DEVICE_STATUS,
-  CC_DRIVER_FEATURE,
-  CC_DRIVER_FEATURE_SELECT,
-  CC_QUEUE_DESC_HI,
-  CC_QUEUE_DESC_LO,
-  CC_QUEUE_DEVICE_HI,
-  CC_QUEUE_DEVICE_LO,
-  CC_QUEUE_DRIVER_HI,
-  CC_QUEUE_DRIVER_LO,
-  CC_QUEUE_ENABLE,
   CC_QUEUE_NOTIFY_OFF,
-  CC_QUEUE_SELECT,
-  CC_QUEUE_SIZE,
   type Features,
   NET_CFG_MAC,
   NET_CFG_MAX_VIRTQUEUE_PAIRS,
   NET_CFG_MTU,
   NET_CFG_STATUS,
-  SPACE_COMMON_CFG,
   SPACE_DEVICE_CFG,
   STATUS_FAILED,
   VIRTIO_NET_F_MAC,
@@ -29,23 +14,34 @@ import {
   VIRTIO_NET_F_MTU,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
+  enableQueue,
   hasFeature,
+  programQueue,
+  readCommon,
+  readDeviceStatus,
+  readQueueSize,
+  writeDeviceStatus,
 } from "@tpdk/virtio";
 import type { VirtioTransport } from "./transport.js";
 
 /**
  * The register-level steps of device initialisation (virtio 1.2 §3.1.1),
  * each a few traps. Control path only. The sequencing, and turning a failure
- * into FAILED + an error naming the step, is VirtioPort's.
+ * into FAILED + an error naming the step, is VirtioPort's. Registers are
+ * reached through @tpdk/virtio's driver side of the common configuration
+ * (common-cfg-driver.ts: each at its width, features in two halves, a
+ * queue's areas), which the device tests' TrapClient uses too.
  */
 
+export { readDeviceFeatures, writeDriverFeatures } from "@tpdk/virtio";
+
 export function readStatus(t: VirtioTransport): number {
-  return t.read(SPACE_COMMON_CFG, CC_DEVICE_STATUS, 1);
+  return readDeviceStatus(t);
 }
 
 /** OR `bits` into device_status (the driver never clears bits except by reset). */
 export function addStatus(t: VirtioTransport, bits: number): void {
-  t.write(SPACE_COMMON_CFG, CC_DEVICE_STATUS, 1, (readStatus(t) | bits) & 0xff);
+  writeDeviceStatus(t, (readStatus(t) | bits) & 0xff);
 }
 
 /** Best effort: tell the device the driver gave up. Swallows transport errors (the device may be dead). */
@@ -62,7 +58,7 @@ export function setFailed(t: VirtioTransport): void {
  * reset may complete asynchronously). Throws "ERESET" after `timeoutMs`.
  */
 export function resetDevice(t: VirtioTransport, timeoutMs: number): void {
-  t.write(SPACE_COMMON_CFG, CC_DEVICE_STATUS, 1, 0);
+  writeDeviceStatus(t, 0);
   const deadline = Date.now() + timeoutMs;
   const nap = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {
@@ -73,21 +69,6 @@ export function resetDevice(t: VirtioTransport, timeoutMs: number): void {
     }
     Atomics.wait(nap, 0, 0, 1);
   }
-}
-
-export function readDeviceFeatures(t: VirtioTransport): Features {
-  t.write(SPACE_COMMON_CFG, CC_DEVICE_FEATURE_SELECT, 4, 0);
-  const lo = t.read(SPACE_COMMON_CFG, CC_DEVICE_FEATURE, 4) >>> 0;
-  t.write(SPACE_COMMON_CFG, CC_DEVICE_FEATURE_SELECT, 4, 1);
-  const hi = t.read(SPACE_COMMON_CFG, CC_DEVICE_FEATURE, 4) >>> 0;
-  return { lo, hi };
-}
-
-export function writeDriverFeatures(t: VirtioTransport, f: Features): void {
-  t.write(SPACE_COMMON_CFG, CC_DRIVER_FEATURE_SELECT, 4, 0);
-  t.write(SPACE_COMMON_CFG, CC_DRIVER_FEATURE, 4, f.lo);
-  t.write(SPACE_COMMON_CFG, CC_DRIVER_FEATURE_SELECT, 4, 1);
-  t.write(SPACE_COMMON_CFG, CC_DRIVER_FEATURE, 4, f.hi);
 }
 
 export interface NetConfig {
@@ -111,7 +92,7 @@ const CONFIG_GENERATION_TRIES = 16;
  */
 export function readNetConfig(t: VirtioTransport, f: Features): NetConfig {
   for (let i = 0; i < CONFIG_GENERATION_TRIES; i++) {
-    const before = t.read(SPACE_COMMON_CFG, CC_CONFIG_GENERATION, 1);
+    const before = readCommon(t, CC_CONFIG_GENERATION);
     let mac: Uint8Array | undefined;
     if (hasFeature(f, VIRTIO_NET_F_MAC)) {
       mac = new Uint8Array(6);
@@ -122,7 +103,7 @@ export function readNetConfig(t: VirtioTransport, f: Features): NetConfig {
       : true;
     const maxPairs = hasFeature(f, VIRTIO_NET_F_MQ) ? t.read(SPACE_DEVICE_CFG, NET_CFG_MAX_VIRTQUEUE_PAIRS, 2) : 1;
     const mtu = hasFeature(f, VIRTIO_NET_F_MTU) ? t.read(SPACE_DEVICE_CFG, NET_CFG_MTU, 2) : undefined;
-    const after = t.read(SPACE_COMMON_CFG, CC_CONFIG_GENERATION, 1);
+    const after = readCommon(t, CC_CONFIG_GENERATION);
     if (before === after) return { mac, linkUp, maxPairs, mtu };
   }
   throw new TpdkError("ECONFIG", `${t.name}: config_generation kept changing over ${CONFIG_GENERATION_TRIES} reads of the device configuration`);
@@ -136,8 +117,7 @@ export function readLinkUp(t: VirtioTransport, f: Features): boolean {
 
 /** The device's maximum size for virtqueue `vq` (0 = the queue does not exist). */
 export function queueMaxSize(t: VirtioTransport, vq: number): number {
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_SELECT, 2, vq);
-  return t.read(SPACE_COMMON_CFG, CC_QUEUE_SIZE, 2);
+  return readQueueSize(t, vq);
 }
 
 /**
@@ -145,15 +125,8 @@ export function queueMaxSize(t: VirtioTransport, vq: number): number {
  * u64 as two u32 halves, high 0), then enable. Returns queue_notify_off.
  */
 export function setupQueue(t: VirtioTransport, vq: number, size: number, desc: number, avail: number, used: number): number {
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_SELECT, 2, vq);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_SIZE, 2, size);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_DESC_LO, 4, desc);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_DESC_HI, 4, 0);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_DRIVER_LO, 4, avail);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_DRIVER_HI, 4, 0);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_DEVICE_LO, 4, used);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_DEVICE_HI, 4, 0);
-  const notifyOff = t.read(SPACE_COMMON_CFG, CC_QUEUE_NOTIFY_OFF, 2);
-  t.write(SPACE_COMMON_CFG, CC_QUEUE_ENABLE, 2, 1);
+  programQueue(t, vq, size, desc, avail, used);
+  const notifyOff = readCommon(t, CC_QUEUE_NOTIFY_OFF);
+  enableQueue(t);
   return notifyOff;
 }

@@ -17,20 +17,35 @@ import {
 /**
  * The feature sets tpdk's two sides speak, defined once (virtio 1.2 §6,
  * §5.1.3); the driver (@tpdk/virtio-pmd DRIVER_FEATURES), the device
- * (@tpdk/vhost OFFERABLE_FEATURES) and the test doubles build theirs from
- * these.
+ * (@tpdk/vhost OFFERABLE_FEATURES), the test doubles and both vhost-user
+ * sides (@tpdk/vhost-user: the virtio_user front-end's pass-through set,
+ * net_vhost's offer) build theirs from these.
  */
 
-/** The data path: split ring, virtio-net header, buffer layouts, notification suppression. */
-export const NET_DATA_FEATURES = {
+/**
+ * What the virtqueues and the virtio-net header need of both ends: the
+ * virtio 1.x header, buffer layouts, notification suppression. A vhost-user
+ * back-end implements these (net_vhost offers them, with RING_PACKED); a
+ * vhost-user front-end passes them through and provides the rest itself.
+ */
+export const NET_RING_FEATURES = {
   VERSION_1: VIRTIO_F_VERSION_1,
-  MAC: VIRTIO_NET_F_MAC,
-  STATUS: VIRTIO_NET_F_STATUS,
-  MTU: VIRTIO_NET_F_MTU,
   MRG_RXBUF: VIRTIO_NET_F_MRG_RXBUF,
   INDIRECT_DESC: VIRTIO_F_INDIRECT_DESC,
   EVENT_IDX: VIRTIO_F_EVENT_IDX,
   IN_ORDER: VIRTIO_F_IN_ORDER,
+} as const;
+
+/**
+ * The data path every side implements: the ring features, the device
+ * configuration fields a driver reads (§5.1.4: MAC, link status, MTU) and
+ * ANY_LAYOUT (implied by VERSION_1, offered for legacy drivers' sake).
+ */
+export const NET_DATA_FEATURES = {
+  ...NET_RING_FEATURES,
+  MAC: VIRTIO_NET_F_MAC,
+  STATUS: VIRTIO_NET_F_STATUS,
+  MTU: VIRTIO_NET_F_MTU,
   ANY_LAYOUT: VIRTIO_F_ANY_LAYOUT,
 } as const;
 

@@ -8,3 +8,4 @@ export * from "./transport.js";
 export * from "./feature-sets.js";
 export * from "./trap.js";
 export * from "./common-cfg.js";
+export * from "./common-cfg-driver.js";

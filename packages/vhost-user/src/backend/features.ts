@@ -1,6 +1,4 @@
-import {
-  VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_F_VERSION_1, VIRTIO_NET_F_MQ, VIRTIO_NET_F_MRG_RXBUF,
-} from "@tpdk/virtio";
+import { NET_RING_FEATURES, VIRTIO_F_RING_PACKED, VIRTIO_NET_F_MQ } from "@tpdk/virtio";
 import { PROTOCOL_F_MQ, PROTOCOL_F_REPLY_ACK, VHOST_USER_F_PROTOCOL_FEATURES } from "../protocol.js";
 
 /**
@@ -24,13 +22,13 @@ export function isSubset(sub: number, set: number): boolean {
 }
 
 /**
- * VERSION_1, MRG_RXBUF, INDIRECT_DESC, EVENT_IDX, IN_ORDER, RING_PACKED (the front-end chooses:
- * DPDK's virtio_user takes it with packed_vq=1, QEMU with packed=on), PROTOCOL_FEATURES; MQ with
- * more than one pair.
+ * The ring features (@tpdk/virtio NET_RING_FEATURES: VERSION_1, MRG_RXBUF, INDIRECT_DESC, EVENT_IDX,
+ * IN_ORDER), RING_PACKED (the front-end chooses: DPDK's virtio_user takes it with packed_vq=1, QEMU
+ * with packed=on), PROTOCOL_FEATURES; MQ with more than one pair.
  */
 export function offeredFeatures(pairs: number): number {
-  let f = bit(VIRTIO_F_VERSION_1) + bit(VIRTIO_NET_F_MRG_RXBUF) + bit(VIRTIO_F_INDIRECT_DESC) + bit(VIRTIO_F_EVENT_IDX)
-    + bit(VIRTIO_F_IN_ORDER) + bit(VIRTIO_F_RING_PACKED) + bit(VHOST_USER_F_PROTOCOL_FEATURES);
+  let f = bit(VIRTIO_F_RING_PACKED) + bit(VHOST_USER_F_PROTOCOL_FEATURES);
+  for (const b of Object.values(NET_RING_FEATURES)) f += bit(b);
   if (pairs > 1) f += bit(VIRTIO_NET_F_MQ);
   return f;
 }

@@ -1,23 +1,7 @@
 import type { Memory } from "@tpdk/eal";
 import {
-  CC_DEVICE_FEATURE,
-  CC_DEVICE_FEATURE_SELECT,
-  CC_DEVICE_STATUS,
-  CC_DRIVER_FEATURE,
-  CC_DRIVER_FEATURE_SELECT,
-  CC_QUEUE_DESC_HI,
-  CC_QUEUE_DESC_LO,
-  CC_QUEUE_DEVICE_HI,
-  CC_QUEUE_DEVICE_LO,
-  CC_QUEUE_DRIVER_HI,
-  CC_QUEUE_DRIVER_LO,
-  CC_QUEUE_ENABLE,
-  CC_QUEUE_SELECT,
-  CC_QUEUE_SIZE,
-  COMMON_CFG_WIDTHS,
   type Features,
   HDR_DOORBELL_ADDR,
-  SPACE_COMMON_CFG,
   SPACE_DEVICE_CFG,
   SPACE_ISR,
   STATUS_ACKNOWLEDGE,
@@ -31,14 +15,25 @@ import {
   trapAnswered,
   trapPost,
   trapTake,
+  enableQueue,
   notifyWordOffset,
+  programQueue,
+  readCommon,
+  readDeviceFeatures,
+  readDeviceStatus,
+  writeCommon,
+  writeDeviceStatus,
+  writeDriverFeatures,
 } from "@tpdk/virtio";
 import type { DriverRing } from "./driver-ring.js";
 
 /**
- * The driver's side of the trap protocol (transport.ts), for device tests.
- * With `pump` (in-thread tests) each access steps the device loop until the
- * trap is answered; without it (cross-thread tests) it waits on TRAP_STATE.
+ * The driver's side of the trap protocol (transport.ts), for device tests:
+ * the mailbox is @tpdk/virtio's trap.ts and the registers its driver side of
+ * the common configuration (common-cfg-driver.ts), as for virtio-pmd; only
+ * the waiting is this client's. With `pump` (in-thread tests) each access
+ * steps the device loop until the trap is answered; without it
+ * (cross-thread tests) it waits on TRAP_STATE.
  */
 export class TrapClient {
   private readonly mem: Memory;
@@ -62,11 +57,11 @@ export class TrapClient {
   }
 
   readCommon(off: number): number {
-    return this.read(SPACE_COMMON_CFG, off, COMMON_CFG_WIDTHS[off]!);
+    return readCommon(this, off);
   }
 
   writeCommon(off: number, v: number): void {
-    this.write(SPACE_COMMON_CFG, off, COMMON_CFG_WIDTHS[off]!, v);
+    writeCommon(this, off, v);
   }
 
   readDeviceCfg(off: number, width: number): number {
@@ -78,25 +73,19 @@ export class TrapClient {
   }
 
   status(): number {
-    return this.readCommon(CC_DEVICE_STATUS);
+    return readDeviceStatus(this);
   }
 
   setStatus(v: number): void {
-    this.writeCommon(CC_DEVICE_STATUS, v);
+    writeDeviceStatus(this, v);
   }
 
   deviceFeatures(): Features {
-    this.writeCommon(CC_DEVICE_FEATURE_SELECT, 0);
-    const lo = this.readCommon(CC_DEVICE_FEATURE);
-    this.writeCommon(CC_DEVICE_FEATURE_SELECT, 1);
-    return { lo, hi: this.readCommon(CC_DEVICE_FEATURE) };
+    return readDeviceFeatures(this);
   }
 
   writeDriverFeatures(f: Features): void {
-    this.writeCommon(CC_DRIVER_FEATURE_SELECT, 0);
-    this.writeCommon(CC_DRIVER_FEATURE, f.lo);
-    this.writeCommon(CC_DRIVER_FEATURE_SELECT, 1);
-    this.writeCommon(CC_DRIVER_FEATURE, f.hi);
+    writeDriverFeatures(this, f);
   }
 
   /** Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK; true when the device kept FEATURES_OK. */
@@ -111,15 +100,8 @@ export class TrapClient {
 
   /** Program queue q with the ring's size and addresses and enable it. */
   setupQueue(q: number, ring: DriverRing): void {
-    this.writeCommon(CC_QUEUE_SELECT, q);
-    this.writeCommon(CC_QUEUE_SIZE, ring.size);
-    this.writeCommon(CC_QUEUE_DESC_LO, ring.desc);
-    this.writeCommon(CC_QUEUE_DESC_HI, 0);
-    this.writeCommon(CC_QUEUE_DRIVER_LO, ring.avail);
-    this.writeCommon(CC_QUEUE_DRIVER_HI, 0);
-    this.writeCommon(CC_QUEUE_DEVICE_LO, ring.used);
-    this.writeCommon(CC_QUEUE_DEVICE_HI, 0);
-    this.writeCommon(CC_QUEUE_ENABLE, 1);
+    programQueue(this, q, ring.size, ring.desc, ring.avail, ring.used);
+    enableQueue(this);
   }
 
   driverOk(): void {
