@@ -75,6 +75,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   private kickTimer: NodeJS.Timeout | null = null;
   private readonly listeners: LinkListener[] = [];
   private beats = 0;
+  private ringReset: (() => void) | null = null;
 
   // Register file state (the map is @tpdk/virtio's CommonCfgDevice contract).
   /** device_feature (what the back-end and this front-end provide: features.ts) and driver_feature, with their selects. */
@@ -152,6 +153,11 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
     t.listenFd = listenFd;
     t.watchConnection();
     return t;
+  }
+
+  /** VirtioTransport.onRingsLost: the port's ring reset, run before a packed ring is handed to a new back-end. */
+  onRingsLost(reset: () => void): void {
+    this.ringReset = reset;
   }
 
   onLinkChange(l: LinkListener): void {
@@ -493,13 +499,17 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
         if (!isSubset(this.features.driver(), deviceFeatures(backend, this.pairs))) {
           throw new TpdkError("EFEATURES", `${this.name}: the new back-end lacks features the driver negotiated`);
         }
-        if (this.packed() && (this.#status & STATUS_DRIVER_OK) !== 0) {
-          // A packed ring's position is its wrap counter and offset in the driver's queue objects, not in
-          // shared memory: there is no used index to resume from. Stop and start the port instead.
-          throw new TpdkError("ENOTSUP", `${this.name}: packed rings (packed_vq=1) do not resume on a new back-end; stop and start the port`);
+        const resetRings = this.packed() && (this.#status & STATUS_DRIVER_OK) !== 0;
+        if (resetRings && this.ringReset === null) {
+          throw new TpdkError("ENOTSUP", `${this.name}: packed rings (packed_vq=1) do not resume on a new back-end without a port to reset them; stop and start the port`);
         }
         this.link = { state: "connected", frontend, backend };
         if (this.#status & STATUS_FEATURES_OK) frontend.setFeatures(backendFeatureMask(this.features.driver(), backend));
+        // A packed ring (§2.8) keeps no index in shared memory: where the old back-end stopped is known
+        // only to the lcores' queue objects, mid-flight. Its rings start over instead (DPDK's virtio_user
+        // resets its packed queues on reconnect too): the port takes every mbuf back and posts RX again,
+        // and startRings gives the new back-end base 0x8000 (position 0, wrap counter 1).
+        if (resetRings) this.ringReset!();
         if (this.#status & STATUS_DRIVER_OK) this.startRings();
       } catch (e) {
         frontend.close();

@@ -11,6 +11,7 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  *   +0     header, u32 words Q_* (main thread writes at setup/start/stop)
  *   +128   statistics, Float64 slots S_* (only the owning lcore writes)
  *   +448   claim: u32 token of the queue object driving the queue this run (0 = none)
+ *   +452   parked: u32, 1 once a queue object saw the queue closed (Q_PARKED)
  *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line); or with
  *          QF_PACKED the packed ring: descriptors, driver and device event suppression (packedRingLayout)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
@@ -53,6 +54,12 @@ export const Q_STATS = 128;
 export const Q_STATS_SLOTS = 40;
 /** u32: token of the RxQueue/TxQueue object that drives the queue in this run, 0 = none (QueueBase.claim). */
 export const Q_CLAIM = Q_STATS + 8 * Q_STATS_SLOTS;
+/**
+ * u32: set to 1 by a queue object that found the queue closed (Q_RUN 0) at the top of a burst,
+ * so it is out of every burst of the closed run; the main thread clears it before it closes a
+ * running queue whose rings it resets under the lcores (PortQueues.resetRings).
+ */
+export const Q_PARKED = Q_CLAIM + 4;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;

@@ -7,7 +7,8 @@ import { IDLE_QUEUE_SIZE, programIdleQueue } from "./idle-queue.js";
 import { Q_AVAIL, Q_DESC, Q_FREE_THRESH, Q_NOTIFY, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_USED } from "./layout.js";
 import type { PortTableEntry } from "./port-table.js";
 import {
-  type QueueHeader, closeQueue, fillRx, openQueue, releaseQueue, reserveQueueZone, resetRing, writeQueueHeader,
+  type QueueHeader, closeQueue, fillRx, openQueue, parkQueue, queueParked, releaseQueue, reserveQueueZone, resetRing,
+  writeQueueHeader,
 } from "./queue-zone.js";
 import type { VirtioTransport } from "./transport.js";
 
@@ -181,6 +182,37 @@ export class PortQueues {
   release(): void {
     for (let q = 0; q < this.#nbRx; q++) if (this.#rx[q]) releaseQueue(this.#mem, this.#mbufs, this.#rx[q]!.zone);
     for (let q = 0; q < this.#nbTx; q++) if (this.#tx[q]) releaseQueue(this.#mem, this.#mbufs, this.#tx[q]!.zone);
+  }
+
+  /**
+   * The device lost the rings' positions while the port runs (a packed ring's vhost-user back-end
+   * came back: a packed ring keeps no index in shared memory to resume from; DPDK's virtio_user
+   * resets its packed queues the same way): every queue is closed, and once each queue object
+   * that drove it has left its bursts (the parked word, or `waitMs`), its mbufs go back to their
+   * pools (TX frames the old back-end never used included), the ring starts over as at start,
+   * RX is refilled, and the queue opens in a new run (the lcores' objects resync on their own).
+   * Main thread, cold. Returns the number of queues that did not park in time (0 normally).
+   */
+  resetRings(waitMs: number): number {
+    const slots: [QueueSlot, boolean][] = [];
+    for (let q = 0; q < this.#nbRx; q++) slots.push([this.#rx[q]!, false]);
+    for (let q = 0; q < this.#nbTx; q++) slots.push([this.#tx[q]!, true]);
+    const driven = slots.map(([s]) => parkQueue(this.#mem, s.zone) !== 0);
+    const deadline = Date.now() + waitMs;
+    let late = 0;
+    slots.forEach(([s], i) => {
+      if (!driven[i]) return;
+      while (!queueParked(this.#mem, s.zone) && Date.now() < deadline) Atomics.wait(NAP, 0, 0, 1);
+      if (!queueParked(this.#mem, s.zone)) late++;
+    });
+    for (const [s, tx] of slots) {
+      closeQueue(this.#mem, s.zone);
+      releaseQueue(this.#mem, this.#mbufs, s.zone);
+      resetRing(this.#mem, s.zone, tx);
+      if (!tx) fillRx(this.#mem, this.#mbufs, s.zone, s.pool!);
+    }
+    this.open();
+    return late;
   }
 
   /** Zones of the set-up queues (statistics). */

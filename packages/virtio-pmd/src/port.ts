@@ -31,6 +31,8 @@ export type { LinkStatus, PortInfo, ProbeArgs, RxQueueConf, TxQueueConf } from "
 const TXM_CODES: Record<TxMode, number> = { auto: TXM_AUTO, chained: TXM_CHAINED, push: TXM_PUSH, indirect: TXM_INDIRECT };
 /** How long stop() waits for the device to consume outstanding TX before resetting it. */
 export const STOP_DRAIN_MS = 1000;
+/** How long a ring reset under running lcores (onRingsLost) waits for each queue's object to leave its burst. */
+const RESET_PARK_MS = 500;
 
 /**
  * An ethdev-like virtio-net port: the control path, on the main thread.
@@ -85,6 +87,9 @@ export class VirtioPort {
     });
     this.#ctrl = new ControlSender(this.name, mem, this.portId, this.#init, this.#health, this.#opts.trapTimeoutMs);
     this.#counters = new PortStats(mem);
+    transport.onRingsLost?.(() => {
+      if (this.#lifecycle.started) this.#queues.resetRings(RESET_PARK_MS);
+    });
   }
 
   /**

@@ -10,7 +10,7 @@ const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRI
 const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
-  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, P_QUEUE_SEQ,
+  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ,
 } = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
@@ -50,6 +50,8 @@ export abstract class QueueBase {
   protected run = 0;
   /** u32 index of the zone's claim word, and this object's token in it (claim()). */
   private claimW = 0;
+  /** u32 index of the zone's parked word (Q_PARKED). */
+  private parkedW = 0;
   private token = 0;
   private detached = false;
 
@@ -185,6 +187,7 @@ export abstract class QueueBase {
     this.zone = zone;
     this.runW = (zone + Q_RUN) >>> 2;
     this.claimW = (zone + Q_CLAIM) >>> 2;
+    this.parkedW = (zone + Q_PARKED) >>> 2;
     this.st = (zone + Q_STATS) >>> 3;
     this.run = 0;
   }
@@ -204,7 +207,12 @@ export abstract class QueueBase {
       run = Atomics.load(this.u32, this.runW);
       if (run === 0 || run === Q_RUN_RETIRED) return false;
     }
-    if (run === 0) return false;
+    if (run === 0) {
+      // Out of every burst of the closed run (this one returns 0 at once): pairs with the main
+      // thread's Atomics.load in PortQueues.resetRings, which waits for it before it touches the rings.
+      Atomics.store(this.u32, this.parkedW, 1);
+      return false;
+    }
     // A new run (a restart cleared every claim) or a new zone: claim it again. Taken by another
     // object meanwhile (the queue was handed over): this one stays out, its bursts return 0.
     if (!this.claim()) return false;

@@ -28,6 +28,7 @@ import {
   Q_HDR_SIZE,
   Q_INTERRUPT,
   Q_OWNER,
+  Q_PARKED,
   Q_PORT,
   Q_QUEUE,
   Q_RUN,
@@ -242,6 +243,23 @@ export function openQueue(mem: Memory, zone: number): void {
 export function closeQueue(mem: Memory, zone: number): void {
   Atomics.store(mem.u32, (zone + Q_RUN) >>> 2, 0);
   Atomics.store(mem.u32, (zone + Q_CLAIM) >>> 2, 0);
+}
+
+/**
+ * Close a running queue whose ring the main thread will reset under the lcores: the parked word
+ * cleared first, then the run word 0 (Atomics.store both, in this order: a queue object that sets
+ * parked afterwards read run 0 after this store, so it is out of every burst of the old run).
+ * Returns the claim word: 0 when no queue object drove the queue in this run (none to wait for).
+ */
+export function parkQueue(mem: Memory, zone: number): number {
+  Atomics.store(mem.u32, (zone + Q_PARKED) >>> 2, 0);
+  Atomics.store(mem.u32, (zone + Q_RUN) >>> 2, 0);
+  return Atomics.load(mem.u32, (zone + Q_CLAIM) >>> 2);
+}
+
+/** Has a queue object seen the queue closed since parkQueue (pairs with QueueBase.resync's Atomics.store)? */
+export function queueParked(mem: Memory, zone: number): boolean {
+  return Atomics.load(mem.u32, (zone + Q_PARKED) >>> 2) === 1;
 }
 
 /** After the device reset: free whatever mbufs the queue's descriptors still own (each exactly once). */

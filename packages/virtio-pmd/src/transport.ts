@@ -51,6 +51,13 @@ export interface VirtioTransport {
   heartbeat(): number;
   /** Number of queues the transport region has notify/interrupt words for. */
   maxQueues(): number;
+  /**
+   * Optional: a transport whose device can lose the rings' positions while the port runs
+   * (net_virtio_user, server=1, packed rings: a new back-end cannot resume where the old one
+   * stopped) calls `reset` before it hands the rings to the new device; the port then starts
+   * every ring over as at start (PortQueues.resetRings). Registered once, by the port.
+   */
+  onRingsLost?(reset: () => void): void;
 }
 
 /**
