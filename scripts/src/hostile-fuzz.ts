@@ -1,8 +1,8 @@
-// pnpm fuzz [-- --seconds N] [--seed S] [--side device|driver|both] [--runs R]
+// pnpm fuzz [-- --seconds N] [--seed S] [--side device|driver|packed-device|packed-driver|split|packed|both] [--runs R]
 //
 // Property-based runs over hostile rings in both directions (lib/fuzz.ts):
 // the device (vhost) against random driver-written rings, and the driver
-// (virtio-pmd) against a random, hostile device. Bounded in time; prints its
+// (virtio-pmd) against a random, hostile device, on split and packed rings. Bounded in time; prints its
 // seed; a failure (an invariant broken, an exception, or a run that never
 // returns: the batches run in a worker with a watchdog) prints the seed that
 // replays it. Exit 0 when nothing failed, 1 otherwise.
@@ -15,13 +15,16 @@ import { superviseFuzz } from "./lib/fuzz-supervisor.js";
 const USAGE = `usage: pnpm fuzz [-- options]   (node scripts/dist/hostile-fuzz.js [options])
 
 Property-based runs over hostile rings in both directions: the device (vhost) against
-random driver-written rings, the driver (virtio-pmd) against a random, hostile device.
+random driver-written rings, the driver (virtio-pmd) against a random, hostile device;
+split rings (virtio 1.2 §2.7) and packed rings (§2.8).
 Batch b uses seed S + b; a failure prints the seed that replays it. Exit 0 when nothing
 failed, 1 otherwise, 2 for bad options.
 
   --seconds N                  how long to run, 1..86400 (default 60)
   --seed S                     first batch's seed, 0..4294967295 (default: the time; printed)
-  --side device|driver|both    which side to fuzz (default both)
+  --side SIDE                  device, driver (split rings), packed-device, packed-driver,
+                               split (both split sides), packed (both packed sides),
+                               both (all four; the default)
   --runs R                     fast-check runs per batch, 1..100000 (default 25)
   -h, --help                   this help`;
 
@@ -56,9 +59,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === "--runs") out.runs = num(1, 100_000);
     else if (a === "--side") {
       if (v === "both") out.sides = [...FUZZ_SIDES];
-      else if (v === "device" || v === "driver") out.sides = [v];
-      else fail(`--side ${v}: use device, driver or both`);
-    } else fail(`unknown option ${a}; use --seconds N, --seed S, --side device|driver|both, --runs R (see --help)`);
+      else if (v === "split") out.sides = ["device", "driver"];
+      else if (v === "packed") out.sides = ["packed-device", "packed-driver"];
+      else if ((FUZZ_SIDES as readonly string[]).includes(v ?? "")) out.sides = [v as FuzzSide];
+      else fail(`--side ${v}: use device, driver, packed-device, packed-driver, split, packed or both`);
+    } else fail(`unknown option ${a}; use --seconds N, --seed S, --side SIDE, --runs R (see --help)`);
   }
   return out;
 }
@@ -68,7 +73,7 @@ console.log(`fuzz: seed ${a.seed}, ${a.seconds} s, sides ${a.sides.join(", ")}, 
 const t0 = performance.now();
 const r = await superviseFuzz({ seconds: a.seconds, seed: a.seed, sides: a.sides, runsPerBatch: a.runs, log: (l) => console.log(l) });
 const secs = ((performance.now() - t0) / 1000).toFixed(1);
-console.log(`fuzz: ${r.batches} batch(es) in ${secs} s (seeds ${r.seeds[0]}..${r.seeds[1]}): ${r.runs.device} device runs, ${r.runs.driver} driver runs`);
+console.log(`fuzz: ${r.batches} batch(es) in ${secs} s (seeds ${r.seeds[0]}..${r.seeds[1]}): ${a.sides.map((sd) => `${r.runs[sd]} ${sd} runs`).join(", ")}`);
 const d = r.stats.device;
 if (d.scenarios > 0) {
   console.log(
@@ -81,6 +86,20 @@ if (p.scenarios > 0) {
   console.log(
     `fuzz: driver side: ${p.scenarios} scenarios (${p.hostile} hostile): ${p.received} packets received, ${p.sent} sent, ` +
       `${p.ierrors} RX errors and ${p.oerrors} TX errors counted, rx_nombuf ${p.rxNombuf}, ring_full ${p.txRingFull}`,
+  );
+}
+const pd = r.stats["packed-device"];
+if (pd.scenarios > 0) {
+  console.log(
+    `fuzz: packed device side: ${pd.scenarios} scenarios: ${pd.rxPackets} frames delivered, ${pd.rxDropped} missed/dropped, ` +
+      `${pd.txPackets} TX frames sent, ${pd.txDropped} TX lists dropped, ${pd.needsReset} needed a reset`,
+  );
+}
+const pp = r.stats["packed-driver"];
+if (pp.scenarios > 0) {
+  console.log(
+    `fuzz: packed driver side: ${pp.scenarios} scenarios: ${pp.received} packets received, ${pp.sent} sent, ` +
+      `${pp.ierrors} RX errors and ${pp.oerrors} TX errors counted`,
   );
 }
 if (r.failure) {

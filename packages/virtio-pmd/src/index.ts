@@ -19,3 +19,5 @@ export { PackedRxQueue } from "./packed-rxq.js";
 export { PackedTxQueue } from "./packed-txq.js";
 export { type AnyRxQueue, type AnyTxQueue, attachRxQueue, attachTxQueue } from "./registry.js";
 export { isPackedQueue } from "./packed-check.js";
+/** The queue zone's word holding the descriptor table's address (tests and tools that play the device by hand). */
+export { Q_DESC } from "./layout.js";

@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { FuzzFailure, FuzzOptions, FuzzResult, FuzzSide, FuzzStats } from "./fuzz.js";
-import { newFuzzStats } from "./fuzz.js";
+import { FUZZ_SIDES, newFuzzStats, noRuns } from "./fuzz.js";
 
 // The compiled worker: the same relative path from src/lib and dist/lib.
 const WORKER = new URL("../../dist/lib/fuzz-worker.js", import.meta.url);
@@ -23,13 +23,14 @@ export async function superviseFuzz(o: SupervisedFuzzOptions): Promise<FuzzResul
   const runsPer = o.runsPerBatch ?? 25;
   const hangMs = o.hangMs ?? 30_000;
   const end = performance.now() + o.seconds * 1000;
-  const runs: Record<FuzzSide, number> = { device: 0, driver: 0 };
+  const runs = noRuns();
   const stats = newFuzzStats();
   const worker = new Worker(WORKER);
   let b = 0;
   let nextLog = performance.now() + 5000;
   try {
-    while ((b === 0 || performance.now() < end) && (o.maxBatches === undefined || b < o.maxBatches)) {
+    const minBatches = o.minBatches ?? 1;
+    while ((b < minBatches || performance.now() < end) && (o.maxBatches === undefined || b < o.maxBatches)) {
       const side = o.sides[b % o.sides.length]!;
       const seed = (o.seed + b) >>> 0;
       const r = await oneBatch(worker, { side, seed, runs: runsPer, shrinkMs: o.shrinkMs ?? 60_000 }, hangMs);
@@ -39,7 +40,7 @@ export async function superviseFuzz(o: SupervisedFuzzOptions): Promise<FuzzResul
       if (r.failure) return { batches: b, runs, seeds: [o.seed >>> 0, seed], failure: r.failure, stats };
       if (performance.now() >= nextLog) {
         nextLog += 5000;
-        log(`fuzz: ${b} batches, ${runs.device} device runs, ${runs.driver} driver runs, no failure`);
+        log(`fuzz: ${b} batches, ${o.sides.map((sd) => `${runs[sd]} ${sd} runs`).join(", ")}, no failure`);
       }
     }
     return { batches: b, runs, seeds: [o.seed >>> 0, (o.seed + b - 1) >>> 0], failure: null, stats };
@@ -103,7 +104,7 @@ function oneBatch(worker: Worker, req: { side: FuzzSide; seed: number; runs: num
 }
 
 function addStats(into: FuzzStats, s: FuzzStats): void {
-  for (const side of ["device", "driver"] as const) {
+  for (const side of FUZZ_SIDES) {
     const a = into[side] as unknown as Record<string, number>;
     const b = s[side] as unknown as Record<string, number>;
     for (const k of Object.keys(b)) a[k] = (a[k] ?? 0) + b[k]!;

@@ -1,9 +1,20 @@
 import * as fc from "fast-check";
 import { type DeviceFuzzStats, deviceScenarioArb, newDeviceFuzzStats, runDeviceScenario } from "./fuzz-device.js";
 import { type DriverFuzzStats, driverScenarioArb, newDriverFuzzStats, runDriverScenario } from "./fuzz-driver.js";
+import {
+  type PackedDeviceStats, newPackedDeviceStats, packedDeviceScenarioArb, runPackedDeviceScenario,
+} from "@tpdk/testing/packed-arbitraries";
+import {
+  type PackedDriverStats, newPackedDriverStats, packedDriverScenarioArb, runPackedDriverScenario,
+} from "@tpdk/testing/virtio-pmd";
 
-export type FuzzSide = "device" | "driver";
-export const FUZZ_SIDES: readonly FuzzSide[] = ["device", "driver"];
+/**
+ * Which side is fuzzed, on which ring layout: the device (vhost) against hostile driver-written
+ * rings, the driver (virtio-pmd) against a hostile device; split rings (§2.7) or packed (§2.8,
+ * the generators and invariants of the packed unit tests, from @tpdk/testing).
+ */
+export type FuzzSide = "device" | "driver" | "packed-device" | "packed-driver";
+export const FUZZ_SIDES: readonly FuzzSide[] = ["device", "driver", "packed-device", "packed-driver"];
 
 export interface FuzzFailure {
   side: FuzzSide;
@@ -18,10 +29,17 @@ export interface FuzzFailure {
 export interface FuzzStats {
   device: DeviceFuzzStats;
   driver: DriverFuzzStats;
+  "packed-device": PackedDeviceStats;
+  "packed-driver": PackedDriverStats;
 }
 
 export function newFuzzStats(): FuzzStats {
-  return { device: newDeviceFuzzStats(), driver: newDriverFuzzStats() };
+  return { device: newDeviceFuzzStats(), driver: newDriverFuzzStats(), "packed-device": newPackedDeviceStats(), "packed-driver": newPackedDriverStats() };
+}
+
+/** Runs per side, all zero. */
+export function noRuns(): Record<FuzzSide, number> {
+  return { device: 0, driver: 0, "packed-device": 0, "packed-driver": 0 };
 }
 
 export interface BatchResult {
@@ -40,7 +58,11 @@ export function runBatch(side: FuzzSide, seed: number, runs: number, stats: Fuzz
   const out =
     side === "device"
       ? batch(deviceScenarioArb, (s) => runDeviceScenario(s, stats.device), seed, runs, shrinkMs, onRun)
-      : batch(driverScenarioArb, (s) => runDriverScenario(s, stats.driver), seed, runs, shrinkMs, onRun);
+      : side === "driver"
+        ? batch(driverScenarioArb, (s) => runDriverScenario(s, stats.driver), seed, runs, shrinkMs, onRun)
+        : side === "packed-device"
+          ? batch(packedDeviceScenarioArb, (s) => runPackedDeviceScenario(s, stats["packed-device"]), seed, runs, shrinkMs, onRun)
+          : batch(packedDriverScenarioArb, (s) => runPackedDriverScenario(s, stats["packed-driver"]), seed, runs, shrinkMs, onRun);
   return { numRuns: out.numRuns, failure: out.failure ? { side, seed, runs, ...out.failure } : null };
 }
 
@@ -74,6 +96,8 @@ export interface FuzzOptions {
   runsPerBatch?: number;
   /** At most this many batches (default: until the time is up). */
   maxBatches?: number;
+  /** At least this many batches, time up or not (default 1; one per side: as many as `sides`). */
+  minBatches?: number;
   log?: (line: string) => void;
 }
 
@@ -94,10 +118,11 @@ export interface FuzzResult {
 export function runFuzz(o: FuzzOptions): FuzzResult {
   const runsPer = o.runsPerBatch ?? 25;
   const end = performance.now() + o.seconds * 1000;
-  const runs: Record<FuzzSide, number> = { device: 0, driver: 0 };
+  const runs = noRuns();
   const stats = newFuzzStats();
   let b = 0;
-  while ((b === 0 || performance.now() < end) && (o.maxBatches === undefined || b < o.maxBatches)) {
+  const minBatches = o.minBatches ?? 1;
+  while ((b < minBatches || performance.now() < end) && (o.maxBatches === undefined || b < o.maxBatches)) {
     const side = o.sides[b % o.sides.length]!;
     const seed = (o.seed + b) >>> 0;
     const r = runBatch(side, seed, runsPer, stats);

@@ -1,8 +1,8 @@
 import * as fc from "fast-check";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import type { Memory } from "@tpdk/eal";
-import { type DriverRing, type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
+import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
+import { packedDeviceScenarioArb, packedFixture, runPackedDeviceScenario } from "@tpdk/testing/packed-arbitraries";
 
 // The device on hand-built packed rings (virtio 1.2 §2.8): well-formed
 // traffic across wrap counter flips, chains, indirect tables, IN_ORDER
@@ -15,78 +15,6 @@ const N = v.VRING_DESC_F_NEXT;
 const I = v.VRING_DESC_F_INDIRECT;
 const A = v.VRING_PACKED_DESC_F_AVAIL;
 const U = v.VRING_PACKED_DESC_F_USED;
-
-/** The driver's half of a packed ring, by hand. */
-class PackedRing {
-  readonly desc: number;
-  /** Driver event suppression (the transport's driver area) and the device's. */
-  readonly avail: number;
-  readonly used: number;
-  pos = 0;
-  wrap = 1;
-  usedPos = 0;
-  usedWrap = 1;
-  constructor(readonly mem: Memory, name: string, readonly size: number) {
-    const l = v.packedRingLayout(size);
-    const z = mem.reserve(name, l.totalBytes, 64);
-    this.desc = z.offset;
-    this.avail = z.offset + l.driverEvent;
-    this.used = z.offset + l.deviceEvent;
-  }
-  /** Write the next descriptor, available under the current wrap counter (or with `raw` flags as given). */
-  put(addr: number, len: number, flags: number, id: number, raw?: number): void {
-    const d = this.desc + 16 * this.pos;
-    this.mem.u32[d >>> 2] = addr;
-    this.mem.u32[(d >>> 2) + 1] = 0;
-    this.mem.u32[(d >>> 2) + 2] = len;
-    this.mem.u16[(d + 12) >>> 1] = id;
-    this.mem.u16[(d + 14) >>> 1] = raw ?? (flags | v.packedAvailFlags(this.wrap));
-    if (++this.pos === this.size) {
-      this.pos = 0;
-      this.wrap ^= 1;
-    }
-  }
-  /** The next used descriptor, or null; `skip` positions consumed (the list's descriptors). */
-  take(skip = 1): { id: number; len: number; flags: number } | null {
-    const d = this.desc + 16 * this.usedPos;
-    const flags = this.mem.u16[(d + 14) >>> 1]!;
-    const w = this.usedWrap !== 0;
-    if (((flags & U) !== 0) !== w || ((flags & A) !== 0) !== w) return null;
-    const r = { id: this.mem.u16[(d + 12) >>> 1]!, len: this.mem.u32[(d >>> 2) + 2]!, flags };
-    this.usedPos += skip;
-    if (this.usedPos >= this.size) {
-      this.usedPos -= this.size;
-      this.usedWrap ^= 1;
-    }
-    return r;
-  }
-}
-
-interface PF {
-  f: Fixture;
-  rx: PackedRing;
-  tx: PackedRing;
-}
-
-function packedFixture(o: { size: number; features?: v.Features; frames?: Uint8Array[]; arenaBytes?: number; memBytes?: number }): PF {
-  const f = deviceFixture({
-    noStart: true,
-    frames: o.frames ?? [],
-    memBytes: o.memBytes ?? 8 << 20,
-    arenaBytes: o.arenaBytes ?? 1 << 20,
-    device: { queuePairs: 1, maxQueueSize: 256, mtu: 1500, offer: { RING_PACKED: true } },
-  });
-  const features = o.features ?? f.dev.offered;
-  expect(v.hasFeature(features, v.VIRTIO_F_RING_PACKED)).toBe(true);
-  if (!f.client.negotiate(features)) throw new Error("FEATURES_OK refused");
-  const rx = new PackedRing(f.mem, "p.rx", o.size);
-  const tx = new PackedRing(f.mem, "p.tx", o.size);
-  f.client.setupQueue(0, rx as unknown as DriverRing);
-  f.client.setupQueue(1, tx as unknown as DriverRing);
-  f.client.driverOk();
-  expect(f.client.status() & v.STATUS_DRIVER_OK).not.toBe(0);
-  return { f, rx, tx };
-}
 
 /** A TX buffer: 12-byte zero header + frame. */
 function txBuf(f: Fixture, len: number, seed: number): number {
@@ -328,104 +256,9 @@ describe("packed virtqueue, device side (§2.8)", () => {
 
 // ---------------------------------------------------------------- property
 
-const flagArb = fc.constantFrom(0, W, N, I, W | N, I | N, I | W, 0xffff & ~A & ~U);
-const descArb = fc.record({
-  kind: fc.constantFrom("buf", "buf", "buf", "table", "wild"),
-  len: fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 80, max: 3000 }), fc.constant(0xffffffff)),
-  flags: flagArb,
-  id: fc.nat(0xffff),
-  avail: fc.constantFrom("avail", "avail", "avail", "used", "zero", "both"),
-  table: fc.nat(3),
-});
-const scenarioArb = fc.record({
-  size: fc.integer({ min: 1, max: 16 }),
-  mrg: fc.boolean(),
-  eventIdx: fc.boolean(),
-  inOrder: fc.boolean(),
-  indirect: fc.boolean(),
-  rx: fc.array(descArb, { minLength: 16, maxLength: 16 }),
-  tx: fc.array(descArb, { minLength: 16, maxLength: 16 }),
-  tables: fc.array(fc.array(descArb, { minLength: 1, maxLength: 6 }), { minLength: 4, maxLength: 4 }),
-  drvFlags: fc.nat(3),
-  drvOffWrap: fc.nat(0xffff),
-  frames: fc.array(fc.oneof(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 100, max: 2000 })), { maxLength: 24 }),
-  second: fc.boolean(),
-});
-type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
-
-function runScenario(s: Scenario): void {
-  const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
-  let feat = probe.dev.offered;
-  if (!s.mrg) feat = v.withFeature(feat, v.VIRTIO_NET_F_MRG_RXBUF, false);
-  if (!s.eventIdx) feat = v.withFeature(feat, v.VIRTIO_F_EVENT_IDX, false);
-  if (!s.inOrder) feat = v.withFeature(feat, v.VIRTIO_F_IN_ORDER, false);
-  if (!s.indirect) feat = v.withFeature(feat, v.VIRTIO_F_INDIRECT_DESC, false);
-  const { f, rx, tx } = packedFixture({
-    size: s.size, features: feat, frames: s.frames.map((n, i) => frame(n, i)), memBytes: 2 << 20, arenaBytes: 256 << 10,
-  });
-  const mem = f.mem;
-  const bufs = Array.from({ length: 8 }, () => f.arena.alloc(3000));
-  const tables = s.tables.map((t) => f.arena.alloc(16 * t.length));
-  const addrOf = (d: Scenario["rx"][number], i: number): number =>
-    d.kind === "wild" ? (d.id * 7919) % (mem.size + 64) : d.kind === "table" ? tables[d.table]! : bufs[i % bufs.length]!;
-  const write = (at: number, d: Scenario["rx"][number], i: number, flags: number): void => {
-    mem.u32[at >>> 2] = addrOf(d, i);
-    mem.u32[(at >>> 2) + 1] = d.kind === "wild" && d.id % 5 === 0 ? 1 : 0;
-    mem.u32[(at >>> 2) + 2] = d.kind === "table" ? 16 * s.tables[d.table]!.length : d.len;
-    mem.u16[(at + 12) >>> 1] = d.id;
-    mem.u16[(at + 14) >>> 1] = flags;
-  };
-  s.tables.forEach((t, k) => t.forEach((d, i) => write(tables[k]! + 16 * i, { ...d, kind: d.kind === "table" ? "buf" : d.kind }, i, d.flags & 0x7)));
-  const bits = (a: string, wrap: number): number =>
-    a === "avail" ? v.packedAvailFlags(wrap) : a === "used" ? v.packedUsedFlags(wrap) : a === "both" ? A | U : 0;
-  for (const [ring, ds] of [[rx, s.rx], [tx, s.tx]] as const) {
-    for (let i = 0; i < s.size; i++) write(ring.desc + 16 * i, ds[i]!, i, (ds[i]!.flags & 0x7) | bits(ds[i]!.avail, 1));
-  }
-  mem.u16[rx.avail >>> 1] = s.drvOffWrap;
-  mem.u16[(rx.avail + 2) >>> 1] = s.drvFlags;
-  mem.u16[tx.avail >>> 1] = s.drvOffWrap;
-  mem.u16[(tx.avail + 2) >>> 1] = s.drvFlags;
-  // What the device may write: its zones, the wire's, the two rings (used descriptors) and the device
-  // event structures, and buffers an RX descriptor (or an RX indirect table entry) marks writable.
-  const allowed: Array<[number, number]> = [];
-  for (const z of mem.zones()) if (z.name.startsWith("vhost.") || z.name === "test.wire") allowed.push([z.offset, z.offset + z.length]);
-  for (const r of [rx, tx]) allowed.push([r.desc, r.desc + 16 * r.size], [r.used, r.used + 4]);
-  const addW = (at: number, inTable: boolean): void => {
-    const a = mem.u32[at >>> 2]!;
-    const hi = mem.u32[(at >>> 2) + 1]!;
-    const l = mem.u32[(at >>> 2) + 2]!;
-    const fl = mem.u16[(at + 14) >>> 1]!;
-    if (hi !== 0) return;
-    if (!inTable && (fl & I) !== 0) {
-      if (l % 16 === 0 && a % 4 === 0 && a + l <= mem.size) for (let j = 0; j < l / 16; j++) addW(a + 16 * j, true);
-      return;
-    }
-    if ((fl & W) !== 0) allowed.push([a, a + l]);
-  };
-  for (let i = 0; i < s.size; i++) addW(rx.desc + 16 * i, false);
-  const before = mem.u8.slice();
-  f.release(s.frames.length);
-  for (let i = 0; i < 4; i++) f.pass();
-  if (s.second) {
-    // The driver re-marks every descriptor available under the flipped wrap counter: more passes, still bounded.
-    for (const r of [rx, tx]) for (let i = 0; i < s.size; i++) mem.u16[(r.desc + 16 * i + 14) >>> 1] = (mem.u16[(r.desc + 16 * i + 14) >>> 1]! & 0x7) | v.packedAvailFlags(0);
-    // What those descriptors now mark writable is the driver's choice too.
-    for (let i = 0; i < s.size; i++) addW(rx.desc + 16 * i, false);
-    for (let i = 0; i < 4; i++) f.pass();
-  }
-  const st = f.dev.stats();
-  expect(st.errInternal).toBe(0);
-  for (let b = 0; b < before.length; b++) {
-    if (before[b] === mem.u8[b]) continue;
-    if (!allowed.some(([lo, hi]) => b >= lo && b < hi)) expect.fail(`byte ${b} changed outside the allowed ranges`);
-  }
-  const wr = f.wire();
-  expect(st.rxPackets).toBe(wr.produced);
-  expect(st.rxPackets + st.rxMissed + st.rxOversize + st.rxNoFit + st.rxDropped).toBe(wr.produced + wr.missed);
-}
-
+// The generator and its invariants live in @tpdk/testing/packed-arbitraries (`pnpm fuzz` runs them too).
 describe("packed ring against random contents (property)", () => {
   it("never throws, never hangs, writes only where allowed, accounts for every frame", () => {
-    fc.assert(fc.property(scenarioArb, (s) => runScenario(s)), { numRuns: 150 });
+    fc.assert(fc.property(packedDeviceScenarioArb, (s) => runPackedDeviceScenario(s)), { numRuns: 150 });
   });
 });
