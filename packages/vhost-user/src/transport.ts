@@ -27,6 +27,8 @@ const INTERRUPT_WORDS = 64 * 4;
 const DOORBELL_WORD = 128 * 4;
 const ZONE_BYTES = 129 * 4;
 const MAX_QUEUES = 64;
+/** SET_VRING_BASE of a packed ring that starts over: avail and used at descriptor 0, wrap counters 1. */
+const PACKED_START_BASE = 0x8000_8000;
 /** How often the main thread forwards data-path kicks to the back-end's kick eventfds (ms). */
 const KICK_FORWARD_MS = 1;
 
@@ -356,8 +358,9 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
           index: i,
           num: q.size,
           // A ring that already ran resumes where the back-end left it: at what it has used. A packed ring
-          // (§2.8) starts at descriptor 0 with the wrap counter 1: bit 15 of the base (vhost-user spec).
-          base: this.packed() ? 0x8000 : Atomics.load(this.mem.u16, (q.deviceLo + USED_IDX) >>> 1),
+          // (§2.8) starts at descriptor 0 with the wrap counter 1, avail and used: bits 0-15 and 16-31 of
+          // the base are each index | wrap << 15 (vhost-user spec; DPDK's virtio_user sends the low half).
+          base: this.packed() ? PACKED_START_BASE : Atomics.load(this.mem.u16, (q.deviceLo + USED_IDX) >>> 1),
           desc: USERSPACE_BASE + q.descLo,
           avail: USERSPACE_BASE + q.driverLo,
           used: USERSPACE_BASE + q.deviceLo,
@@ -508,7 +511,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
         // A packed ring (§2.8) keeps no index in shared memory: where the old back-end stopped is known
         // only to the lcores' queue objects, mid-flight. Its rings start over instead (DPDK's virtio_user
         // resets its packed queues on reconnect too): the port takes every mbuf back and posts RX again,
-        // and startRings gives the new back-end base 0x8000 (position 0, wrap counter 1).
+        // and startRings gives the new back-end base 0x80008000 (positions 0, wrap counters 1).
         if (resetRings) this.ringReset!();
         if (this.#status & STATUS_DRIVER_OK) this.startRings();
       } catch (e) {

@@ -418,9 +418,14 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     put(1, 3, GPA + BUF(3), 72, 0, 4);
     expect(t.rx.rxBurst(out, 4)).toBe(0);
     expect(q.counts[2]).toBe(1);
-    // GET_VRING_BASE reports the packed position: descriptor 2, wrap counter 1 (bit 15).
+    // GET_VRING_BASE reports the packed position (vhost-user spec layout): descriptor 2, wrap counter 1
+    // (bit 15), and the used index with its wrap counter in bits 16-31, the same (nothing in flight).
     const r = t.s.handle({ request: P.GET_VRING_BASE, flags: 0, payload: msg.state(1, 0), fds: [] })!;
-    expect(new DataView(r.buffer, r.byteOffset).getUint32(16, true)).toBe(0x8002);
+    expect(new DataView(r.buffer, r.byteOffset).getUint32(16, true)).toBe(0x80028002);
+    // SET_VRING_BASE in the same layout (QEMU sends all 32 bits): the avail half is where the ring resumes.
+    t.s.handle({ request: P.SET_VRING_BASE, flags: 0, payload: msg.state(1, 0x80038003), fds: [] });
+    const r2 = t.s.handle({ request: P.GET_VRING_BASE, flags: 0, payload: msg.state(1, 0), fds: [] })!;
+    expect(new DataView(r2.buffer, r2.byteOffset).getUint32(16, true)).toBe(0x80038003);
     expect(t.pool.inUse()).toBe(0);
   });
 

@@ -238,10 +238,15 @@ export class BackendSession {
       }
       case P.SET_VRING_BASE: {
         const s = this.state(m, name);
-        // A split ring's base is a free-running u16 avail index (§2.7.6); a packed ring's the next
-        // descriptor (bits 0-14) and its wrap counter (bit 15), as DPDK's virtio_user sends it.
-        if (s.num > 0xffff) throw new ProtocolError(`SET_VRING_BASE: ring ${s.index} base ${s.num} is beyond a u16 index`);
-        this.change(s.index, (r) => (r.base = s.num), false);
+        // A split ring's base is a free-running u16 avail index (§2.7.6). A packed ring's (vhost-user
+        // spec, "vring descriptor indices for packed virtqueues"): the next avail descriptor in bits 0-14,
+        // its wrap counter in bit 15, the used index and its wrap counter in bits 16-30 and 31. QEMU
+        // sends all 32 bits (0x80008000 for a new ring), DPDK's virtio_user the low half only. As DPDK's
+        // vhost library, the ring resumes its used side where avail is: GET_VRING_BASE stopped it with
+        // every buffer it took used, and a ring we never ran has nothing in flight.
+        const packed = this.packedNegotiated;
+        if (!packed && s.num > 0xffff) throw new ProtocolError(`SET_VRING_BASE: ring ${s.index} base ${s.num} is beyond a u16 index`);
+        this.change(s.index, (r) => (r.base = packed ? s.num & 0xffff : s.num), false);
         return null;
       }
       case P.GET_VRING_BASE: {
@@ -253,7 +258,8 @@ export class BackendSession {
           r.running = false;
         }
         r.started = false;
-        return reply(statePayload({ index: r.index, num: r.base }));
+        // Packed: the used half (bits 16-31) is the avail half: the data path stopped with nothing in flight.
+        return reply(statePayload({ index: r.index, num: this.packedNegotiated ? (r.base | (r.base << 16)) >>> 0 : r.base }));
       }
       case P.SET_VRING_KICK:
       case P.SET_VRING_CALL:

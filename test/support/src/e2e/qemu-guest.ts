@@ -119,14 +119,15 @@ export class QemuGuest {
   console = "";
   readonly exited: Promise<number | null>;
 
-  constructor(o: { kernel: string; initrd: string; socket: string; mac: string; cpu: number; timeoutMs: number }) {
+  /** `packed`: the virtio-net-pci device offers packed virtqueues (QEMU's `packed=on`, virtio 1.2 §2.8). */
+  constructor(o: { kernel: string; initrd: string; socket: string; mac: string; cpu: number; timeoutMs: number; packed?: boolean }) {
     const args = [
       "-c", String(o.cpu), QEMU, "-machine", "q35,accel=tcg", "-cpu", "max", "-m", "256M", "-smp", "1",
       "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-machine", "memory-backend=mem",
       "-kernel", o.kernel, "-initrd", o.initrd, "-append", "console=ttyS0 quiet panic=-1",
       "-nographic", "-no-reboot", "-monitor", "none",
       "-chardev", `socket,id=c0,path=${o.socket}`, "-netdev", "vhost-user,id=n0,chardev=c0",
-      "-device", `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,vectors=0`,
+      "-device", `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,vectors=0${o.packed ? ",packed=on" : ""}`,
     ];
     this.child = spawn("taskset", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child.stdout!.on("data", (d) => (this.console += d));
