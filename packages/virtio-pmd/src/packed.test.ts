@@ -123,6 +123,43 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     s.port.close();
   });
 
+  it("onRingsLost (a packed back-end came back): TX frames the device never used freed, RX posted again, the queue objects resync to position 0 and traffic flows", () => {
+    const frames = Array.from({ length: 6 }, (_, i) => frameOf(60 + i, i));
+    const s = setup(16, frames, { inOrder: false }, { ringReset: true });
+    const arr = new Uint32Array(64);
+    // Both queue objects drive their queues in this run (a burst each), then three frames go into
+    // the TX ring that the device never looks at (the loop is not stepped).
+    expect(s.rxq.rxBurst(arr, 64)).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      const m = s.pool.alloc();
+      s.mbufs.append(m, 60);
+      expect(s.txq.txBurst(Uint32Array.of(m), 1)).toBe(1);
+    }
+    expect(s.pool.inUse()).toBe(16 + 3);
+    const t0 = Date.now();
+    s.ringsLost();
+    // The objects live in this thread and never reached a burst meanwhile: the park wait ran to its bound.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    // TX frames back in the pool, RX posted again (16 fresh buffers, the old ones returned).
+    expect(s.pool.inUse()).toBe(16);
+    // The device had taken nothing from either ring, so it is at position 0 as the reset rings are:
+    // frames both ways as at start (a TX object that kept its old position 3 would post where the device never looks).
+    releaseTestWire(s.mem, s.gen.recordOffset, 6);
+    s.pass(2);
+    let n = 0;
+    for (let t = 0; t < 4 && n < 6; t++) n += s.rxq.rxBurst(arr, 64, n);
+    expect(n).toBe(6);
+    let sent = 0;
+    for (let t = 0; t < 4 && sent < n; t++) sent += s.txq.txBurst(arr, n - sent, sent);
+    expect(sent).toBe(6);
+    s.pass(2);
+    const w = readTestWire(s.mem, s.gen.recordOffset);
+    expect(w.frames.slice(0, 6)).toEqual(frames);
+    s.port.stop();
+    expect(s.pool.available()).toBe(s.pool.size);
+    s.port.close();
+  });
+
   it("IN_ORDER round trip on a ring of 16: bursts of 7 (batches of four and single descriptors, wrap flips), every byte and mbuf", () => {
     const frames = Array.from({ length: 70 }, (_, i) => frameOf(60 + ((i * 53) % 900), i));
     const s = setup(16, frames, { inOrder: true });

@@ -9,7 +9,9 @@ import { Memory } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { Vhost } from "@tpdk/vhost";
 import * as v from "@tpdk/virtio";
-import { InProcessTransport, PackedTxQueue, Q_DESC, VirtioPort, type VirtioPmdOptions, attachRxQueue, attachTxQueue } from "@tpdk/virtio-pmd";
+import {
+  InProcessTransport, PackedTxQueue, Q_DESC, VirtioPort, type VirtioPmdOptions, type VirtioTransport, attachRxQueue, attachTxQueue,
+} from "@tpdk/virtio-pmd";
 import { testWireSpec } from "../vhost/test-wire.js";
 import { TrapClient } from "../vhost/trap-client.js";
 
@@ -25,7 +27,7 @@ export function frameOf(len: number, seed: number): Uint8Array {
  * by hand (loop.pass()): one RX and one TX queue of `size`, a debug pool (a double free throws),
  * the queues attached, the zones and xstats at hand.
  */
-export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOptions = {}) {
+export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOptions = {}, o: { ringReset?: boolean } = {}) {
   const mem = Memory.create(32 << 20);
   const vhost = new Vhost(mem);
   const gen = testWireSpec(mem, "pk.wire", frames, { gated: true, recordBytes: 1 << 20 });
@@ -39,6 +41,10 @@ export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOpti
     kicked: () => loop.pass(),
   };
   const transport = new InProcessTransport(mem, dev.transportOffset, handler, "virtio0");
+  // ringReset: the transport takes the port's ring reset (VirtioTransport.onRingsLost), and ringsLost() runs it,
+  // as net_virtio_user does when a packed ring's back-end comes back.
+  let ringReset: (() => void) | null = null;
+  if (o.ringReset) (transport as VirtioTransport).onRingsLost = (fn) => (ringReset = fn);
   const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: size, packedVq: true, ...pmd } });
   const pool = Mempool.create(mem, "pk", { n: 4 * size + 256, cacheSize: 0, debug: true });
   port.configure(1, 1);
@@ -49,7 +55,8 @@ export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOpti
   const txq = attachTxQueue(mem, 0, 0);
   const zoneOf = (tx: boolean): number => mem.lookup(`vpmd0.${tx ? "tx" : "rx"}q0.${size}p`)!.offset;
   const xs = (name: string): number => port.xstats().find((s) => s.name === name)!.value;
-  return { mem, vhost, dev, loop, port, pool, info, rxq, txq, gen, mbufs: new Mbufs(mem), zoneOf, xs, pass: (n = 1) => { for (let i = 0; i < n; i++) loop.pass(); } };
+  const ringsLost = (): void => ringReset?.();
+  return { mem, vhost, dev, loop, port, pool, info, rxq, txq, gen, mbufs: new Mbufs(mem), zoneOf, xs, ringsLost, pass: (n = 1) => { for (let i = 0; i < n; i++) loop.pass(); } };
 }
 
 export type PackedRig = ReturnType<typeof packedRig>;
