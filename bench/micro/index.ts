@@ -5,16 +5,17 @@
  * write against skip. Prints the environment and a markdown table of median
  * ns per operation and per object.
  *
- *   node bench/dist/micro/index.js [--quick] [--time MS] [--only ring|mempool|pmd|header]
+ *   node bench/dist/micro/index.js [--quick] [--time MS] [--only ring|mempool|pmd|header] (options.ts)
  */
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { LCORE_ID_ANY, Memory, setLcoreId } from "@tpdk/eal";
+import { LCORE_ID_ANY, Memory, runMain, setLcoreId } from "@tpdk/eal";
 import { formatTable, runCases, type MicroCase } from "./harness.js";
 import { ringCases } from "./ring.bench.js";
 import { mempoolCases } from "./mempool.bench.js";
 import { pmdCases } from "./pmd.bench.js";
 import { headerCases } from "./header.bench.js";
+import { MICRO_USAGE, parseMicroArgs } from "./options.js";
 
 function cpuModel(): string {
   try {
@@ -26,15 +27,16 @@ function cpuModel(): string {
   return cpus()[0]?.model ?? "unknown";
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-async function main(): Promise<void> {
-  const quick = process.argv.includes("--quick");
-  const time = Number(arg("--time") ?? (quick ? 100 : 400));
-  const only = arg("--only");
+async function main(): Promise<number> {
+  // `pnpm bench:micro -- ...` hands us the script runner's own "--" first.
+  const argv = process.argv.slice(2);
+  const o = parseMicroArgs(argv[0] === "--" ? argv.slice(1) : argv);
+  if (o.help) {
+    console.log(MICRO_USAGE);
+    return 0;
+  }
+  const time = o.timeMs;
+  const only = o.only;
   const mem = Memory.create(256 << 20);
   const cases: MicroCase[] = [];
   if (!only || only === "ring") cases.push(...ringCases(mem));
@@ -49,9 +51,7 @@ async function main(): Promise<void> {
   const rows = await runCases(cases, { time, warmupTime: Math.min(200, time / 2) });
   setLcoreId(LCORE_ID_ANY);
   console.log(formatTable(rows));
+  return 0;
 }
 
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+runMain(main, { prog: "bench:micro" });
