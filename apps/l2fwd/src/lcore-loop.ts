@@ -1,4 +1,4 @@
-import type { LcoreContext } from "@tpdk/eal";
+import { type LcoreContext, stopRequested } from "@tpdk/eal";
 import { Mbufs } from "@tpdk/mbuf";
 import { registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
@@ -52,12 +52,12 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   const macUpdating = arg.macUpdating;
 
   // Per destination port: a TX buffer (rte_eth_dev_tx_buffer) and its fill.
-  const txBuf: Uint32Array[] = [];
-  const txFill = new Int32Array(MAX_PORTS);
+  const tx = new TxBuffers(mbufs, f64, burst, arg.statsOffset);
+  const txBuf = tx.buf;
+  const txFill = tx.fill;
   // Per destination port: the 12 bytes written over the Ethernet addresses.
   const macBytes = new Uint8Array(MAX_PORTS * 12);
   for (let p = 0; p < MAX_PORTS; p++) {
-    txBuf.push(new Uint32Array(burst));
     const mac = arg.macs[p];
     macBytes.set([0x02, 0, 0, 0, 0, p & 0xff], p * 12);
     if (mac) macBytes.set(mac, p * 12 + 6);
@@ -67,28 +67,8 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   // DPDK's l2fwd writes the addresses with wide stores rather than bytes.
   const macWords = new Uint32Array(macBytes.buffer, 0, MAX_PORTS * 3);
   const rxIdx = Int32Array.from(arg.rxPorts.map((p) => statIndex(arg.statsOffset, p, STAT_RX)));
-  const txIdx = new Int32Array(MAX_PORTS);
-  const dropIdx = new Int32Array(MAX_PORTS);
-  for (let p = 0; p < MAX_PORTS; p++) {
-    txIdx[p] = statIndex(arg.statsOffset, p, STAT_TX);
-    dropIdx[p] = statIndex(arg.statsOffset, p, STAT_DROPPED);
-  }
   const pkts = new Uint32Array(burst);
   const drainPasses = arg.drainPasses;
-
-  // Send a destination's buffer; whatever the driver does not take is freed and counted.
-  const flush = (port: number): void => {
-    const n = txFill[port]!;
-    if (n === 0) return;
-    const buf = txBuf[port]!;
-    const sent = txBurst(port, 0, buf, n);
-    f64[txIdx[port]!]! += sent;
-    // Unconditional (usually 0 frames): a drop path first taken long after
-    // the loop was optimized would deoptimize it at the first full TX ring.
-    mbufs.freeBulk(buf, n - sent, sent);
-    f64[dropIdx[port]!]! += n - sent;
-    txFill[port] = 0;
-  };
 
   // Passes since the last drain (a small int), added to `passTotal` at each
   // drain. A plain counter of every pass would pass 2^31 after about an hour
@@ -122,7 +102,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
           }
         }
         buf[txFill[out]!] = m;
-        if (++txFill[out]! === burst) flush(out);
+        if (++txFill[out]! === burst) tx.flush(out);
       }
     }
     passes++;
@@ -131,14 +111,52 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
     // found no input (nothing more is coming soon), and every drainPasses
     // passes (about 100 µs at full load, sooner when lighter).
     if (work === 0 || passes >= drainPasses) {
-      for (let k = 0; k < nOut; k++) flush(outPorts[k]!);
+      for (let k = 0; k < nOut; k++) tx.flush(outPorts[k]!);
       passTotal[0] += passes;
       passes = 0;
-      if (ctx.stopped()) break;
+      // A module function, not ctx.stopped(): that is a new closure at every launch, and the
+      // optimized loop of the warm-up's launch would deoptimize on it ("wrong call target").
+      if (stopRequested(mem)) break;
     }
     if (work === 0) backoff.idle();
     else backoff.reset();
   }
-  for (let k = 0; k < nOut; k++) flush(outPorts[k]!);
+  for (let k = 0; k < nOut; k++) tx.flush(outPorts[k]!);
   return { passes: passTotal[0]! + passes };
 }
+
+/**
+ * The lcore's TX buffers, one per destination port (rte_eth_dev_tx_buffer),
+ * and the counters a flush adds to. A class, not a closure in l2fwdLoop: a
+ * closure is a new function at every launch, and the loop optimized during
+ * the warm-up's launch would deoptimize at the real one ("wrong call target").
+ */
+class TxBuffers {
+  readonly buf: Uint32Array[] = [];
+  readonly fill = new Int32Array(MAX_PORTS);
+  private readonly txIdx = new Int32Array(MAX_PORTS);
+  private readonly dropIdx = new Int32Array(MAX_PORTS);
+
+  constructor(private readonly mbufs: Mbufs, private readonly f64: Float64Array, burst: number, statsOffset: number) {
+    for (let p = 0; p < MAX_PORTS; p++) {
+      this.buf.push(new Uint32Array(burst));
+      this.txIdx[p] = statIndex(statsOffset, p, STAT_TX);
+      this.dropIdx[p] = statIndex(statsOffset, p, STAT_DROPPED);
+    }
+  }
+
+  /** Send a destination's buffer; whatever the driver does not take is freed and counted dropped. */
+  flush(port: number): void {
+    const n = this.fill[port]!;
+    if (n === 0) return;
+    const buf = this.buf[port]!;
+    const sent = txBurst(port, 0, buf, n);
+    this.f64[this.txIdx[port]!]! += sent;
+    // Unconditional (usually 0 frames): a drop path first taken long after
+    // the loop was optimized would deoptimize it at the first full TX ring.
+    this.mbufs.freeBulk(buf, n - sent, sent);
+    this.f64[this.dropIdx[port]!]! += n - sent;
+    this.fill[port] = 0;
+  }
+}
+

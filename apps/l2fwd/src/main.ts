@@ -7,13 +7,15 @@ import { armDeviceKill, testLaunchDelay } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
 import { l2fwdUsage } from "./usage.js";
 import { assignLcores, destinations, enabledPorts } from "./pairing.js";
-import { warmUp, warmupVdevs } from "./warmup.js";
+import { planWarmup, warmUp } from "./warmup.js";
 import { type PortCounters, type WireCounters, formatJson, formatTable, readCounters, reserveStats } from "./stats.js";
 
 // DPDK l2fwd's sizes: MAX_PKT_BURST, MEMPOOL_CACHE_SIZE. Ring sizes come from
 // each vdev's queue_size= (default 1024, DPDK's RTE_TEST_RX/TX_DESC_DEFAULT).
 const MAX_PKT_BURST = 64;
 const MEMPOOL_CACHE_SIZE = 256;
+/** TX buffers drained at least every this many busy passes: ~100 µs at full load (a busy pass moves up to a burst per port, ~3-5 µs at 32). */
+const DRAIN_PASSES = 32;
 /** How often main checks whether finite inputs have drained, and the devices' heartbeats (ms). */
 const DRAIN_CHECK_MS = 50;
 
@@ -34,12 +36,15 @@ runMain(async () => {
   const { dst, notices } = destinations(enabled, opts.portmap, nbPorts);
   const lcorePorts = assignLcores(enabled, ealOpts.lcores, opts.portsPerLcore);
   notices.forEach((n) => console.log(n));
-  // --warmup: the JIT warm-up's private ports (warmup.ts) follow the user's, two per forwarding
-  // lcore; built-in ports, so only when the device thread runs anyway (some port is built-in).
-  const warmLcores = [...lcorePorts.keys()];
+  // --warmup: the JIT warm-up's private ports (warmup.ts) follow the user's (mirrors of them, or a
+  // pair per forwarding lcore); built-in ports, so only when the device thread runs anyway.
+  const warmPlan =
+    opts.warmup > 0 && plans.some((p) => p.kind === "virtio")
+      ? planWarmup(plans, enabled, dst, lcorePorts, unusedVirtioIndex(plans), opts.warmup)
+      : null;
   const warm =
-    opts.warmup > 0 && plans.some((p) => p.kind === "virtio") && nbPorts + 2 * warmLcores.length <= PMD_MAX_PORTS
-      ? planVdevs(warmupVdevs(unusedVirtioIndex(plans), warmLcores.length, opts.warmup)).map((p, i) => ({ ...p, portId: nbPorts + i }))
+    warmPlan && nbPorts + warmPlan.vdevs.length <= PMD_MAX_PORTS
+      ? planVdevs(warmPlan.vdevs).map((p, i) => ({ ...p, portId: nbPorts + i }))
       : [];
   const allPlans = [...plans, ...warm];
 
@@ -62,8 +67,8 @@ runMain(async () => {
   const statsOffset = reserveStats(eal.mem, allPlans.length);
   const macs: number[][] = [];
   try {
-    if (warm.length > 0) {
-      await warmUp(eal, bus, pool, lcoreLoop, { lcores: warmLcores, firstPort: nbPorts, frames: opts.warmup, burst: opts.burst, statsOffset });
+    if (warmPlan && warm.length > 0) {
+      await warmUp(eal, bus, pool, lcoreLoop, warmPlan, { frames: opts.warmup, burst: opts.burst, macUpdating: opts.macUpdating, statsOffset, drainPasses: DRAIN_PASSES });
     }
     for (const port of bus.ports.slice(0, nbPorts)) {
       const id = port.portId;
@@ -116,8 +121,7 @@ runMain(async () => {
     macUpdating: opts.macUpdating,
     burst: opts.burst,
     statsOffset,
-    // ~100 µs at full load: a busy pass moves up to a burst per port (~3-5 µs at 32).
-    drainPasses: 32,
+    drainPasses: DRAIN_PASSES,
   }));
   const done = eal.wait();
   done.catch(() => stop("lcore failed"));
