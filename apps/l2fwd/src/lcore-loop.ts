@@ -3,6 +3,7 @@ import { Mbufs } from "@tpdk/mbuf";
 import { registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 import { STAT_DROPPED, STAT_RX, STAT_TX, statIndex } from "./stats.js";
+import { stallThread, testLcoreStallMs } from "./faults.js";
 
 /** What main() hands each lcore (structured-cloned). */
 export interface LcoreArg {
@@ -69,6 +70,8 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   const rxIdx = Int32Array.from(arg.rxPorts.map((p) => statIndex(arg.statsOffset, p, STAT_RX)));
   const pkts = new Uint32Array(burst);
   const drainPasses = arg.drainPasses;
+  // Test only (faults.ts): stall once, holding the first frames received.
+  let stallMs = testLcoreStallMs();
 
   // Passes since the last drain (a small int), added to `passTotal` at each
   // drain. A plain counter of every pass would pass 2^31 after about an hour
@@ -82,6 +85,10 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
       const port = rxPorts[r]!;
       const n = rxBurst(port, 0, pkts, burst);
       if (n === 0) continue;
+      if (stallMs !== 0) {
+        stallThread(stallMs);
+        stallMs = 0;
+      }
       work += n;
       f64[rxIdx[r]!]! += n;
       const out = dst[port]!;

@@ -53,9 +53,10 @@ export const L2FWD_USAGE = `l2fwd options (after --):
   --portmap="(a,b)(c,d)"  explicit port pairs (default: consecutive enabled ports)
   --burst N           packets per burst, 1..64; 1 is the per-packet path (default ${L2FWD_DEFAULTS.burst})
   --json              statistics as one JSON object per line (default: a table)
-  --warmup N          before the ports start, each lcore forwards 2 x N frames between two private
-                      ports, so the first real frame meets JIT-optimized code (a paced source near
-                      capacity then misses nothing at start; e.g. --warmup 100000); 0 = off (default ${L2FWD_DEFAULTS.warmup})
+  --warmup N          before the ports start, the lcores forward N frames per generator between
+                      private ports (mirrors of gen/sink ports, else a generator pair per lcore), so
+                      the first real frame meets JIT-optimized code (e.g. --warmup 100000); 0 = off
+                      (default ${L2FWD_DEFAULTS.warmup})
   -h, --help          this help`;
 
 export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {

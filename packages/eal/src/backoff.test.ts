@@ -65,3 +65,22 @@ describe("Backoff on one CPU (two threads ping-pong through a shared word)", () 
     expect(r.rounds).toBe(10_000);
   });
 });
+
+describe("Backoff idle count", () => {
+  it("counts each idle() past the spin passes in its idle word (busy-poll too); reset() starts the spins again", () => {
+    for (const busy of [false, true]) {
+      const i32 = new Int32Array(new SharedArrayBuffer(64));
+      const b = new Backoff(i32, 0, busy, { spinPasses: 3, minWaitMs: 0.01, maxWaitMs: 0.01, idleIndex: 1 });
+      for (let k = 0; k < 3; k++) b.idle();
+      expect(Atomics.load(i32, 1)).toBe(0);
+      b.idle();
+      b.idle();
+      expect(Atomics.load(i32, 1)).toBe(2);
+      b.reset();
+      for (let k = 0; k < 3; k++) b.idle();
+      expect(Atomics.load(i32, 1)).toBe(2);
+      b.idle();
+      expect(Atomics.load(i32, 1)).toBe(3);
+    }
+  });
+});

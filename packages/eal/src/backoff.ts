@@ -17,7 +17,8 @@
  * every polling thread has its own CPU.
  *
  * Hot path: idle() and reset() allocate nothing and do at most one
- * Atomics.load + one Atomics.wait.
+ * Atomics.store (the idle count, past the spin passes), one Atomics.load and
+ * one Atomics.wait.
  */
 export const BACKOFF_SPIN_PASSES = 64;
 export const BACKOFF_MIN_WAIT_MS = 0.02;
@@ -30,6 +31,12 @@ export interface BackoffOptions {
   minWaitMs?: number;
   /** Longest sleep, in ms (default 1). */
   maxWaitMs?: number;
+  /**
+   * Index in `i32` of a word where each idle() past the spin passes is
+   * counted (Atomics.store; with busyPoll too), so that another thread can
+   * tell this one went idle (the EAL lcore slot's idle count). Default: none.
+   */
+  idleIndex?: number;
 }
 
 export class Backoff {
@@ -40,6 +47,8 @@ export class Backoff {
   private readonly minWaitMs: number;
   private readonly maxWaitMs: number;
   private spins = 0;
+  private readonly idleIndex: number;
+  private idles = 0;
   private waitMs: number;
   private seen: number;
   /** Diagnostics: number of sleeps so far (Atomics.wait calls). */
@@ -59,6 +68,9 @@ export class Backoff {
     this.minWaitMs = opts.minWaitMs ?? BACKOFF_MIN_WAIT_MS;
     this.maxWaitMs = opts.maxWaitMs ?? BACKOFF_MAX_WAIT_MS;
     this.waitMs = this.minWaitMs;
+    this.idleIndex = opts.idleIndex ?? -1;
+    if (this.idleIndex >= i32.length) throw new RangeError(`idle word ${this.idleIndex} is outside the array`);
+    if (this.idleIndex >= 0) this.idles = Atomics.load(i32, this.idleIndex);
     this.seen = Atomics.load(i32, index);
   }
 
@@ -69,8 +81,16 @@ export class Backoff {
 
   /** Call after a poll pass that found nothing to do. */
   idle(): void {
+    if (this.spins < this.spinPasses) {
+      this.spins++;
+      return;
+    }
+    if (this.idleIndex >= 0) {
+      // Pairs with launchedLcoreIdle's Atomics.load (a device learning the lcore went idle).
+      this.idles = (this.idles + 1) & 0x3fffffff;
+      Atomics.store(this.i32, this.idleIndex, this.idles);
+    }
     if (this.busyPoll) return;
-    if (++this.spins <= this.spinPasses) return;
     const v = Atomics.load(this.i32, this.index);
     if (v !== this.seen) {
       // Woken (or about to be) since the last look: poll again before sleeping.

@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { Piscina } from "piscina";
 import { resolveEalOptions, type EalOptions } from "./args.js";
 import { Backoff } from "./backoff.js";
-import { CTRL_LAUNCHED, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
+import { CTRL_LAUNCHED, CTRL_LAUNCH_MASK_HI, CTRL_LAUNCH_MASK_LO, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
 import { TpdkError } from "./errors.js";
 import type { LcoreCommand, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { Memory } from "./memory.js";
@@ -209,6 +209,15 @@ export class Eal {
     Atomics.store(this.mem.i32, CTRL_STOP, 0);
     // Each lcore counts itself in as it enters the entry function; the last one sets CTRL_LAUNCHED.
     Atomics.store(this.mem.i32, CTRL_LAUNCHED, 0);
+    // Which lcores launch (launchedLcoreIdle reads it once CTRL_LAUNCHED is set).
+    let lo = 0;
+    let hi = 0;
+    for (const th of this.threads) {
+      if (th.lcoreId < 32) lo |= 1 << th.lcoreId;
+      else hi |= 1 << (th.lcoreId - 32);
+    }
+    Atomics.store(this.mem.i32, CTRL_LAUNCH_MASK_LO, lo);
+    Atomics.store(this.mem.i32, CTRL_LAUNCH_MASK_HI, hi);
     Atomics.store(this.mem.i32, CTRL_LAUNCH_PENDING, this.threads.length);
 
     let firstError: TpdkError | null = null;

@@ -10,7 +10,9 @@ export {
 } from "./devargs.js";
 export { runMain, progName, describeError, EXIT_FAILURE, EXIT_USAGE, type RunMainOptions } from "./run-main.js";
 export { Backoff, type BackoffOptions, BACKOFF_SPIN_PASSES, BACKOFF_MIN_WAIT_MS, BACKOFF_MAX_WAIT_MS } from "./backoff.js";
-export { CTRL_STOP, CTRL_PIN_WARNED, CTRL_LAUNCHED, LCORE_ZONE, lcoreWakeIndex, lcoresLaunched, stopRequested } from "./control.js";
+export {
+  CTRL_STOP, CTRL_PIN_WARNED, CTRL_LAUNCHED, CTRL_LAUNCH_MASK_LO, CTRL_LAUNCH_MASK_HI, LCORE_ZONE, lcoreWakeIndex, lcoreIdleIndex, lcoreZoneOffset, launchedLcoreIdle, lcoresLaunched, stopRequested,
+} from "./control.js";
 export {
   type PinResult, pinCurrentThread, warnUnpinnedOnce, allowedCpus, currentTid, currentAffinity, expandCpuList,
 } from "./pin.js";

@@ -14,7 +14,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { Backoff } from "./backoff.js";
-import { CTRL_LAUNCHED, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreWakeIndex } from "./control.js";
+import { CTRL_LAUNCHED, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreIdleIndex, lcoreWakeIndex } from "./control.js";
 import { TpdkError } from "./errors.js";
 import type { LcoreCommand, LcoreContext, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { setLcoreId } from "./lcore-id.js";
@@ -39,7 +39,7 @@ export default async function lcoreThread(task: LcoreThreadTask): Promise<void> 
       mem,
       busyPoll: task.busyPoll,
       stopped: () => Atomics.load(i32, CTRL_STOP) !== 0,
-      backoff: new Backoff(i32, lcoreWakeIndex(mem, task.lcoreId), task.busyPoll),
+      backoff: new Backoff(i32, lcoreWakeIndex(mem, task.lcoreId), task.busyPoll, { idleIndex: lcoreIdleIndex(mem, task.lcoreId) }),
     };
     let loadError: string | undefined;
     for (const url of task.preload) {

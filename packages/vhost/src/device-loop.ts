@@ -114,6 +114,7 @@ export class DeviceLoop {
     // (MRG_RXBUF frames gather several chains).
     const chain = new Chain(2 * maxQ + 64);
     const rxBufs = new RxBuffers(maxQ);
+    this.demand.bindLcores(mem);
     this.devices = [];
     try {
       for (const d of cfg.devices) {

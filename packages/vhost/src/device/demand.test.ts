@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { CTRL_LAUNCHED, CTRL_LAUNCH_MASK_LO, LCORE_ZONE, Memory, lcoreIdleIndex } from "@tpdk/eal";
 import { DEMAND_FIRST_RELEASE_MS, DEMAND_RELEASE_ANYWAY_MS, DEMAND_RELEASE_MS, DemandWindow, type DemandDevice } from "./demand.js";
 import type { DeviceQueue } from "./virtqueue.js";
 
@@ -31,6 +32,73 @@ describe("DemandWindow", () => {
     expect(w.out).toBe(20);
     w.consumed(64); // TX chains that were not the source's frames
     expect(w.out).toBe(0);
+  });
+
+  it("with launched lcores, counted not timed: held while an lcore that took the frames is not seen idle, released a tick after every lcore went idle", () => {
+    const mem = Memory.create(1 << 20);
+    mem.reserve(LCORE_ZONE, 64 * 64, 64);
+    const w = new DemandWindow();
+    w.used = true;
+    w.bindLcores(mem);
+    // lcores 0 and 3 launched.
+    Atomics.store(mem.i32, CTRL_LAUNCH_MASK_LO, 0b1001);
+    Atomics.store(mem.i32, CTRL_LAUNCHED, 1);
+    const idle = (id: number) => Atomics.add(mem.i32, lcoreIdleIndex(mem, id), 1);
+    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+    let t = 1;
+    w.tick([a.d], t, 64);
+    w.produced(128);
+    a.rx.posted = 128;
+    w.tick([a.d], ++t, 64);
+    a.rx.posted = 256; // taken by an lcore, which is then descheduled holding them
+    w.tick([a.d], ++t, 64);
+    for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(128); // however long: nothing counted says the lcore is idle
+    idle(0);
+    for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(128); // lcore 3 has not been idle
+    idle(3);
+    w.tick([a.d], ++t, 64);
+    expect(w.out).toBe(128); // seen idle this tick: a chain it sent just before may be taken by the next pass
+    w.tick([a.d], ++t, 64);
+    expect(w.out).toBe(0);
+    // The next window: the same count, no time.
+    w.produced(128);
+    a.rx.posted = 128;
+    w.tick([a.d], ++t, 64);
+    a.rx.posted = 256;
+    w.tick([a.d], ++t, 64);
+    w.tick([a.d], ++t, 64);
+    idle(0);
+    idle(3);
+    w.tick([a.d], ++t, 64);
+    expect(w.out).toBe(128);
+    w.tick([a.d], ++t, 64);
+    expect(w.out).toBe(0);
+  });
+
+  it("with launched lcores: a transmit chain after the frames were taken means forwarding (no count releases it)", () => {
+    const mem = Memory.create(1 << 20);
+    mem.reserve(LCORE_ZONE, 64 * 64, 64);
+    const w = new DemandWindow();
+    w.used = true;
+    w.bindLcores(mem);
+    Atomics.store(mem.i32, CTRL_LAUNCH_MASK_LO, 1);
+    Atomics.store(mem.i32, CTRL_LAUNCHED, 1);
+    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+    let t = 1;
+    w.tick([a.d], t, 64);
+    w.produced(128);
+    w.tick([a.d], ++t, 64);
+    w.tick([a.d], ++t, 64);
+    Atomics.add(mem.i32, lcoreIdleIndex(mem, 0), 1);
+    w.consumed(100); // the flush before that idle pass: taken by a pass before the next tick
+    w.tick([a.d], ++t, 64);
+    for (const end = t + 100; t < end; t++) {
+      Atomics.add(mem.i32, lcoreIdleIndex(mem, 0), 1);
+      w.tick([a.d], t, 64);
+    }
+    expect(w.out).toBe(28);
   });
 
   it("receive-only: released once the driver has taken the frames and nothing moved (first after a longer wait)", () => {

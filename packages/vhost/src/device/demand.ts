@@ -1,6 +1,11 @@
+import { type Memory, launchedLcoreIdle, lcoreZoneOffset } from "@tpdk/eal";
 import type { DeviceQueue } from "./virtqueue.js";
 
-/** A receive-only application: no progress for this long, the driver has taken the frames: release the window, ms. */
+/**
+ * No lcore launched (an application polling from its main thread): a
+ * receive-only application, no progress for this long, the driver has taken
+ * the frames: release the window, ms.
+ */
 export const DEMAND_RELEASE_MS = 5;
 /** The same before the first such release, while a forwarding application's thread may just be descheduled, ms. */
 export const DEMAND_FIRST_RELEASE_MS = 1000;
@@ -50,14 +55,20 @@ export interface DemandDevice {
  * An application that receives without transmitting never gives the window
  * back. As long as the thread has not taken a single transmit chain since an
  * on-demand source first produced, the window is released when nothing moved
- * (no frame produced, no receive buffer re-posted) and the driver has taken
- * the frames out of the receive rings (it has re-posted all but half a window
- * of buffers, less than virtio-pmd's refill threshold: not the case while the
- * lcores have yet to start polling): the first time after
- * DEMAND_FIRST_RELEASE_MS, since a forwarding lcore that has received the
- * first frames may just be descheduled before it sends them, then after
- * DEMAND_RELEASE_MS each time (a receive-only replay proceeds one window per
- * DEMAND_RELEASE_MS). Once frames are seen coming back (a forwarding
+ * (no frame produced, no receive buffer re-posted), the driver has taken the
+ * frames out of the receive rings (it has re-posted all but half a window of
+ * buffers, less than virtio-pmd's refill threshold: not the case while the
+ * lcores have yet to start polling), and every lcore of the EAL's launch has
+ * gone idle since (its Backoff counted an idle() past the spin passes: it
+ * found nothing to do, pass after pass, so it holds no frame it is about to
+ * send; l2fwd drains its TX buffers on every pass that found no input). The
+ * idle counts are checked one tick late, so a transmit chain published just
+ * before them has been taken by a pass in between. This is counted, not
+ * timed: a forwarding lcore descheduled while holding the first frames
+ * never looks idle, however long it waits. An application polling from a
+ * thread that is no lcore (no launch) cannot be seen idle: for it the
+ * window is released after DEMAND_FIRST_RELEASE_MS, then DEMAND_RELEASE_MS,
+ * of that state. Once frames are seen coming back (a forwarding
  * application), a pause means an application thread holds frames, and
  * releasing the window then would overrun a transmit ring: only
  * DEMAND_RELEASE_ANYWAY_MS without any progress releases it, so that no
@@ -91,6 +102,21 @@ export class DemandWindow {
   private lastTick = 0;
   /** `unposted` at the last tick: a driver that takes frames and re-posts buffers is progress too. */
   private lastUnposted = -1;
+  /** EAL memory (idle counts of the launched lcores), its lcore zone's offset (-1: none). */
+  private mem: Memory | null = null;
+  private lcoreZone = -1;
+  /** The launched lcores' idle counts now, and when the frames were first seen taken (snapshot). */
+  private readonly idleNow = new Int32Array(64);
+  private readonly idleAtTaken = new Int32Array(64);
+  /** Lcores in the snapshot (0 = none taken); every one had gone idle since, as of the last tick. */
+  private lcoresAtTaken = 0;
+  private allIdleLastTick = false;
+
+  /** Read the application's lcores' idle counts from EAL memory (cold; the device thread's constructor). */
+  bindLcores(mem: Memory): void {
+    this.mem = mem;
+    this.lcoreZone = lcoreZoneOffset(mem);
+  }
 
   /** `n` frames of an on-demand source were placed in a receive ring (hot). */
   produced(n: number): void {
@@ -141,17 +167,42 @@ export class DemandWindow {
     if (this.progress !== 0 || this.out === 0 || refilled) {
       this.progress = 0;
       this.idleMs = 0;
+      this.lcoresAtTaken = 0;
       return;
     }
     this.idleMs += dt < MAX_IDLE_STEP_MS ? dt : MAX_IDLE_STEP_MS;
     // Taken: all but what a driver holds back until its refill threshold
     // (virtio-pmd: min(32, size / 4), below half the window) is posted again.
-    const wait = this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS;
-    const taken = !this.forwarding && this.idleMs >= wait && unposted < this.window >>> 1;
+    let taken = !this.forwarding && unposted < this.window >>> 1;
+    if (taken) taken = this.lcoresIdle() ?? this.idleMs >= (this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS);
+    else this.lcoresAtTaken = 0;
     if (taken) this.releases++;
     if (taken || this.idleMs >= DEMAND_RELEASE_ANYWAY_MS) {
       this.out = 0;
       this.idleMs = 0;
+      this.lcoresAtTaken = 0;
     }
+  }
+
+  /**
+   * Frames taken, nothing moved: have the launched lcores all gone idle since
+   * the frames were first seen taken, as of the previous tick? undefined when
+   * no lcore runs (then time decides). The first call of such a stretch takes
+   * the snapshot.
+   */
+  private lcoresIdle(): boolean | undefined {
+    const n = this.mem === null ? 0 : launchedLcoreIdle(this.mem, this.lcoreZone, this.idleNow);
+    if (n === 0) return undefined;
+    if (this.lcoresAtTaken !== n) {
+      this.idleAtTaken.set(this.idleNow);
+      this.lcoresAtTaken = n;
+      this.allIdleLastTick = false;
+      return false;
+    }
+    const release = this.allIdleLastTick;
+    let all = true;
+    for (let k = 0; k < n; k++) if (this.idleNow[k] === this.idleAtTaken[k]) all = false;
+    this.allIdleLastTick = all;
+    return release;
   }
 }
