@@ -6,7 +6,7 @@ import { WARMUP_MIN_RATE, mirrorVdev, planWarmup } from "./warmup.js";
 describe("l2fwd warm-up plan", () => {
   it("mirrors gen and sink ports: same keys, a count, the user's rate (at least WARMUP_MIN_RATE), no mac=", () => {
     expect(mirrorVdev("virtio0,wire=gen,rate=2M,count=6M,queue_size=4096,mac=02:00:00:00:00:09", "virtio5", 1000, 2e6)).toBe(
-      "virtio5,wire=gen,queue_size=4096,rate=2000000,count=1000",
+      "virtio5,wire=gen,queue_size=1024,rate=2000000,count=1000",
     );
     expect(mirrorVdev("virtio0,wire=gen,rate=10k", "virtio5", 1000, 1e4)).toBe(`virtio5,wire=gen,rate=${WARMUP_MIN_RATE},count=1000`);
     expect(mirrorVdev("virtio0,wire=gen,size=64:512", "virtio5", 1000, null)).toBe("virtio5,wire=gen,size=64:512,count=1000");

@@ -38,6 +38,8 @@ import type { LcoreArg } from "./lcore-loop.js";
 
 /** The fallback pair's ring size: small (the code is the same for any size), so they hold few mbufs. */
 export const WARMUP_QUEUE_SIZE = 256;
+/** A mirror's rings hold at most this many entries (the same code runs; fewer mbufs sit in its rings). */
+export const WARMUP_MAX_QUEUE_SIZE = 1024;
 /** A mirrored generator paced below this runs at this rate (packets/s) during the warm-up. */
 export const WARMUP_MIN_RATE = 1_000_000;
 /** A warm-up that has not finished by then is cut short (a starved machine): the app goes on. */
@@ -125,15 +127,17 @@ export function planWarmup(
 /**
  * A user's gen or sink --vdev under another name: every key kept (wire,
  * driver keys, size=, check=, ...) but mac= (the port's identity), count=
- * and rate=; a generator (`count` not null) offers `count` frames at `rate`
- * (null = unpaced), no less than WARMUP_MIN_RATE.
+ * and rate=, and queue_size= at most WARMUP_MAX_QUEUE_SIZE; a generator
+ * (`count` not null) offers `count` frames at `rate` (null = unpaced), no
+ * less than WARMUP_MIN_RATE.
  */
 export function mirrorVdev(vdev: string, name: string, count: number | null, rate: number | null): string {
   const d = parseDevargs(vdev);
   const out = [name];
   for (const [k, v] of d.args) {
     if (k === "mac" || k === "count" || k === "rate") continue;
-    out.push(`${k}=${v}`);
+    if (k === "queue_size" && Number(v) > WARMUP_MAX_QUEUE_SIZE) out.push(`queue_size=${WARMUP_MAX_QUEUE_SIZE}`);
+    else out.push(`${k}=${v}`);
   }
   if (count !== null) {
     if (rate !== null) out.push(`rate=${Math.max(rate, WARMUP_MIN_RATE)}`);
