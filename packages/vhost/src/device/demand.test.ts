@@ -11,6 +11,38 @@ function device(o: { txSize: number; rxSize?: number; posted?: number; onDemand?
   return { d: d as DemandDevice, rx };
 }
 
+/**
+ * A window on EAL memory whose launch runs the lcores in `mask`, with one
+ * on-demand device that has produced 128 frames (ticks at 1 and 2, `posted`
+ * RX buffers at the second); idle(id) counts an idle pass of lcore id.
+ */
+function launched(mask: number, posted = 256) {
+  const mem = Memory.create(1 << 20);
+  mem.reserve(LCORE_ZONE, 64 * 64, 64);
+  const w = new DemandWindow();
+  w.used = true;
+  w.bindLcores(mem);
+  Atomics.store(mem.i32, CTRL_LAUNCH_MASK_LO, mask);
+  Atomics.store(mem.i32, CTRL_LAUNCHED, 1);
+  const idle = (id: number) => Atomics.add(mem.i32, lcoreIdleIndex(mem, id), 1);
+  const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+  w.tick([a.d], 1, 64);
+  w.produced(128);
+  a.rx.posted = posted;
+  w.tick([a.d], 2, 64);
+  return { w, a, idle };
+}
+
+/** The source produces the next 128 frames, the driver takes them (two ticks); returns the last tick's time. */
+function nextWindow(w: DemandWindow, a: ReturnType<typeof device>, t: number): number {
+  w.produced(128);
+  a.rx.posted = 128;
+  w.tick([a.d], ++t, 64);
+  a.rx.posted = 256;
+  w.tick([a.d], ++t, 64);
+  return t;
+}
+
 describe("DemandWindow", () => {
   it("is half the smallest enabled TX queue of the active devices, sized at each tick", () => {
     const w = new DemandWindow();
@@ -35,21 +67,8 @@ describe("DemandWindow", () => {
   });
 
   it("with launched lcores, counted not timed: held while an lcore that took the frames is not seen idle, released a tick after every lcore went idle", () => {
-    const mem = Memory.create(1 << 20);
-    mem.reserve(LCORE_ZONE, 64 * 64, 64);
-    const w = new DemandWindow();
-    w.used = true;
-    w.bindLcores(mem);
-    // lcores 0 and 3 launched.
-    Atomics.store(mem.i32, CTRL_LAUNCH_MASK_LO, 0b1001);
-    Atomics.store(mem.i32, CTRL_LAUNCHED, 1);
-    const idle = (id: number) => Atomics.add(mem.i32, lcoreIdleIndex(mem, id), 1);
-    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
-    let t = 1;
-    w.tick([a.d], t, 64);
-    w.produced(128);
-    a.rx.posted = 128;
-    w.tick([a.d], ++t, 64);
+    const { w, a, idle } = launched(0b1001, 128); // lcores 0 and 3; the frames still in the RX ring
+    let t = 2;
     a.rx.posted = 256; // taken by an lcore, which is then descheduled holding them
     w.tick([a.d], ++t, 64);
     for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([a.d], t, 64);
@@ -63,11 +82,7 @@ describe("DemandWindow", () => {
     w.tick([a.d], ++t, 64);
     expect(w.out).toBe(0);
     // The next window: the same count, no time.
-    w.produced(128);
-    a.rx.posted = 128;
-    w.tick([a.d], ++t, 64);
-    a.rx.posted = 256;
-    w.tick([a.d], ++t, 64);
+    t = nextWindow(w, a, t);
     w.tick([a.d], ++t, 64);
     idle(0);
     idle(3);
@@ -78,24 +93,14 @@ describe("DemandWindow", () => {
   });
 
   it("with launched lcores: a transmit chain after the frames were taken means forwarding (no count releases it)", () => {
-    const mem = Memory.create(1 << 20);
-    mem.reserve(LCORE_ZONE, 64 * 64, 64);
-    const w = new DemandWindow();
-    w.used = true;
-    w.bindLcores(mem);
-    Atomics.store(mem.i32, CTRL_LAUNCH_MASK_LO, 1);
-    Atomics.store(mem.i32, CTRL_LAUNCHED, 1);
-    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
-    let t = 1;
-    w.tick([a.d], t, 64);
-    w.produced(128);
+    const { w, a, idle } = launched(1);
+    let t = 2;
     w.tick([a.d], ++t, 64);
-    w.tick([a.d], ++t, 64);
-    Atomics.add(mem.i32, lcoreIdleIndex(mem, 0), 1);
+    idle(0);
     w.consumed(100); // the flush before that idle pass: taken by a pass before the next tick
     w.tick([a.d], ++t, 64);
     for (const end = t + 100; t < end; t++) {
-      Atomics.add(mem.i32, lcoreIdleIndex(mem, 0), 1);
+      idle(0);
       w.tick([a.d], t, 64);
     }
     expect(w.out).toBe(28);
@@ -119,11 +124,7 @@ describe("DemandWindow", () => {
     for (const end = t + 2; t < end; t++) w.tick([a.d], t, 64);
     expect(w.out).toBe(0);
     // Later windows: DEMAND_RELEASE_MS.
-    w.produced(128);
-    a.rx.posted = 128;
-    w.tick([a.d], ++t, 64);
-    a.rx.posted = 256;
-    w.tick([a.d], ++t, 64);
+    t = nextWindow(w, a, t);
     for (const end = t + DEMAND_RELEASE_MS + 1; t < end; t++) w.tick([a.d], t, 64);
     expect(w.out).toBe(0);
   });
