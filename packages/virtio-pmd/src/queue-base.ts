@@ -307,22 +307,15 @@ export abstract class QueueBase {
     // n = 0 (adds 0, wakes nobody, counts 0): the feedback is there before
     // any optimization. (Several, not one: V8 allocates a function's feedback
     // vector only after its first few calls; until then nothing is recorded.)
-    if (kick || this.kickPrimes !== 0) {
-      let n = 1;
-      if (!kick) {
-        n = 0;
-        this.kickPrimes--;
-      }
-      this.kick(n);
-    }
+    this.kickOrPrime(kick);
   }
 
   /**
-   * kickIfNeeded for the packed rings (packed-rxq.ts, packed-txq.ts), whose
-   * publish decides `kick` from the device event suppression structure
-   * (§2.8.10, packedKickNeeded): the same priming, for the same reason (a
-   * device that polls suppresses every kick, so without it the first real
-   * one would find the kick path without type feedback).
+   * Kick when `kick`, else run the kick path as a no-op while primes remain
+   * (the priming explained in kickIfNeeded). The split rings come here from
+   * kickIfNeeded; the packed rings (packed-rxq.ts, packed-txq.ts) directly,
+   * their publish deciding `kick` from the device event suppression
+   * structure (§2.8.10, packedKickNeeded).
    */
   protected kickOrPrime(kick: boolean): void {
     if (kick || this.kickPrimes !== 0) {
