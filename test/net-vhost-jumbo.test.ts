@@ -77,8 +77,10 @@ describe.skipIf(missing !== null)(`net_vhost jumbo frames against DPDK testpmd's
     // (tx_ring_full, l2fwd's dropped); everything l2fwd enqueued, testpmd received whole and wrote.
     expect(p0!.tx! + p0!.dropped!, why).toBe(p0!.rx);
     // How many fit depends on how fast testpmd drains its ring (a 9000-byte frame takes about
-    // five MRG_RXBUF buffers); the counts above and below are exact whatever the share.
-    expect(p0!.tx, why).toBeGreaterThan(p0!.rx! / 2);
+    // five MRG_RXBUF buffers, and a frame goes whole or not at all); the counts above and below
+    // are exact whatever the share. A quarter, as for the front-end's TX: 185 of 400 (46 %) in
+    // one fresh-clone CI run, so a half was a statement about testpmd's pace, not about tpdk.
+    expect(p0!.tx, why).toBeGreaterThan(p0!.rx! / 4);
     expect(fe!.rxPackets, why).toBe(p0!.tx);
     expect(cap!.txPackets, why).toBe(p0!.tx);
     expect(back.length).toBe(p0!.tx);
