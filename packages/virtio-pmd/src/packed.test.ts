@@ -15,12 +15,35 @@ import { RxQueue } from "./rxq.js";
 // thread (stepped by hand), and against a device that writes nonsense into
 // the ring: counted errors, never a crash, a lost mbuf or one handed out twice.
 
+type Rig = ReturnType<typeof setup>;
+
 /** Write a used descriptor (as a device would) at ring position `pos` of queue `zone`, with used wrap counter `wrap`. */
 function writeUsed(mem: Memory, zone: number, pos: number, wrap: number, id: number, len: number): void {
   const d = mem.u32[(zone + Q_DESC) >>> 2]! + 16 * pos;
   mem.u16[(d + 12) >>> 1] = id;
   mem.u32[(d + 8) >>> 2] = len;
   Atomics.store(mem.u16, (d + 14) >>> 1, v.packedUsedFlags(wrap) | (len !== 0 ? v.VRING_DESC_F_WRITE : 0));
+}
+
+/** Up to `want` frames from a few RX bursts (the device placed them in an earlier pass). */
+function receive(s: Rig, arr: Uint32Array, want: number): number {
+  let n = 0;
+  for (let t = 0; t < 4 && n < want; t++) n += s.rxq.rxBurst(arr, 64, n);
+  return n;
+}
+
+/** The first `n` mbufs of `arr` through a few TX bursts; how many went. */
+function send(s: Rig, arr: Uint32Array, n: number): number {
+  let sent = 0;
+  for (let t = 0; t < 8 && sent < n; t++) sent += s.txq.txBurst(arr, n - sent, sent);
+  return sent;
+}
+
+/** Stop and close the port; every mbuf is back in its pool. */
+function closeWithoutLeak(s: Rig): void {
+  s.port.stop();
+  expect(s.pool.available()).toBe(s.pool.size);
+  s.port.close();
 }
 
 describe("virtio-pmd packed rings (§2.8)", () => {
@@ -37,9 +60,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(s.txq).toBeInstanceOf(PackedTxQueue);
     expect(s.mem.u32[(s.zoneOf(false) + Q_SIZE) >>> 2]).toBe(100);
     expect(() => RxQueue.attach(s.mem, 0, 0)).toThrow(/packed ring: attach it with PackedRxQueue/);
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   });
 
   it("control commands on the packed control queue: mac= set with MAC_ADDR_SET, 40 more commands across wrap flips, ERR answered", () => {
@@ -84,43 +105,37 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     }
     expect(got).toBe(8);
     expect(s.rxq.kickPrimesLeft).toBeLessThan(64);
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   });
 
-  it("round trip through the device on a ring of 10: 12 bursts of 7 frames, many wrap flips, every byte and mbuf", () => {
-    const frames = Array.from({ length: 84 }, (_, i) => frameOf(60 + ((i * 37) % 1400), i));
-    const s = setup(10, frames, { inOrder: false });
+  it.each([
+    { size: 10, count: 84, step: 37, inOrder: false, what: "many wrap flips" },
+    { size: 16, count: 70, step: 53, inOrder: true, what: "IN_ORDER: batches of four and single descriptors, wrap flips" },
+  ])("round trip through the device on a ring of $size, bursts of 7 ($what): every byte and mbuf", ({ size, count, step, inOrder }) => {
+    const frames = Array.from({ length: count }, (_, i) => frameOf(60 + ((i * step) % 1400), i));
+    const s = setup(size, frames, { inOrder });
+    if (inOrder) expect(s.info.features).toContain("IN_ORDER");
     const arr = new Uint32Array(64);
-    let got = 0;
-    for (let b = 0; b < 12; b++) {
+    for (let got = 0; got < count; got += 7) {
       releaseTestWire(s.mem, s.gen.recordOffset, 7);
       s.pass(2);
-      let n = 0;
-      for (let t = 0; t < 4 && n < 7; t++) n += s.rxq.rxBurst(arr, 64, n);
+      const n = receive(s, arr, 7);
       expect(n).toBe(7);
       for (let i = 0; i < n; i++) {
         const want = frames[got + i]!;
-        const m = arr[i]!;
-        expect(s.mbufs.pktLen(m)).toBe(want.length);
-        const a = s.mbufs.dataAddr(m);
+        const a = s.mbufs.dataAddr(arr[i]!);
+        expect(s.mbufs.pktLen(arr[i]!)).toBe(want.length);
         expect(s.mem.u8.subarray(a, a + want.length)).toEqual(want);
       }
-      let sent = 0;
-      for (let t = 0; t < 8 && sent < n; t++) sent += s.txq.txBurst(arr, n - sent, sent);
+      expect(send(s, arr, n)).toBe(n);
       s.pass();
-      expect(sent).toBe(n);
-      got += n;
     }
     s.pass(2);
     const w = readTestWire(s.mem, s.gen.recordOffset);
-    expect(w.consumed).toBe(84);
-    expect(w.frames.slice(0, 84)).toEqual(frames);
-    expect(s.port.stats()).toMatchObject({ ipackets: 84, opackets: 84, ierrors: 0, oerrors: 0 });
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    expect(w.consumed).toBe(count);
+    expect(w.frames.slice(0, count)).toEqual(frames);
+    expect(s.port.stats()).toMatchObject({ ipackets: count, opackets: count, ierrors: 0, oerrors: 0 });
+    closeWithoutLeak(s);
   });
 
   it("onRingsLost (a packed back-end came back): TX frames the device never used freed, RX posted again, the queue objects resync to position 0 and traffic flows", () => {
@@ -146,51 +161,13 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     // frames both ways as at start (a TX object that kept its old position 3 would post where the device never looks).
     releaseTestWire(s.mem, s.gen.recordOffset, 6);
     s.pass(2);
-    let n = 0;
-    for (let t = 0; t < 4 && n < 6; t++) n += s.rxq.rxBurst(arr, 64, n);
+    const n = receive(s, arr, 6);
     expect(n).toBe(6);
-    let sent = 0;
-    for (let t = 0; t < 4 && sent < n; t++) sent += s.txq.txBurst(arr, n - sent, sent);
-    expect(sent).toBe(6);
+    expect(send(s, arr, n)).toBe(6);
     s.pass(2);
     const w = readTestWire(s.mem, s.gen.recordOffset);
     expect(w.frames.slice(0, 6)).toEqual(frames);
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
-  });
-
-  it("IN_ORDER round trip on a ring of 16: bursts of 7 (batches of four and single descriptors, wrap flips), every byte and mbuf", () => {
-    const frames = Array.from({ length: 70 }, (_, i) => frameOf(60 + ((i * 53) % 900), i));
-    const s = setup(16, frames, { inOrder: true });
-    expect(s.info.features).toContain("IN_ORDER");
-    const arr = new Uint32Array(64);
-    let got = 0;
-    for (let b = 0; b < 10; b++) {
-      releaseTestWire(s.mem, s.gen.recordOffset, 7);
-      s.pass(2);
-      let n = 0;
-      for (let t = 0; t < 4 && n < 7; t++) n += s.rxq.rxBurst(arr, 64, n);
-      expect(n).toBe(7);
-      for (let i = 0; i < n; i++) {
-        const want = frames[got + i]!;
-        const a = s.mbufs.dataAddr(arr[i]!);
-        expect(s.mbufs.pktLen(arr[i]!)).toBe(want.length);
-        expect(s.mem.u8.subarray(a, a + want.length)).toEqual(want);
-      }
-      let sent = 0;
-      for (let t = 0; t < 8 && sent < n; t++) sent += s.txq.txBurst(arr, n - sent, sent);
-      s.pass();
-      expect(sent).toBe(n);
-      got += n;
-    }
-    s.pass(2);
-    const w = readTestWire(s.mem, s.gen.recordOffset);
-    expect(w.frames.slice(0, 70)).toEqual(frames);
-    expect(s.port.stats()).toMatchObject({ ipackets: 70, opackets: 70, ierrors: 0, oerrors: 0 });
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   });
 
   it("IN_ORDER batch of four with a bad len third: the first two taken, the third counted and dropped, the fourth taken", () => {
@@ -217,9 +194,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     }
     expect(s.xs("rx_q0_bad_used_len")).toBe(1);
     expect(s.port.stats()).toMatchObject({ ipackets: 3, ierrors: 1 });
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   });
 
   it("hostile device on RX: an id out of range, an id not outstanding, a len beyond the buffer: counted, skipped", () => {
@@ -233,9 +208,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(s.xs("rx_q0_bad_used_id")).toBe(2);
     expect(s.xs("rx_q0_bad_used_len")).toBe(1);
     expect(s.port.stats().ierrors).toBe(3);
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   });
 
   it("hostile device on TX: a used id that names no buffer is counted; the rest is freed once at stop", () => {
@@ -251,9 +224,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     writeUsed(s.mem, z, 0, 1, 9999, 0);
     expect((s.txq as PackedTxQueue).cleanup()).toBeLessThan(16);
     expect(s.xs("tx_q0_bad_used_id")).toBe(1);
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   });
 
   it("packed_vq=1 without the device offering it fails naming the key; without the key RING_PACKED is never taken", () => {
@@ -304,9 +275,7 @@ describe("virtio-pmd packed rings against a hostile device", () => {
   const finish = (s: ReturnType<typeof setup>, got: number[]): void => {
     expect(new Set(got).size).toBe(got.length); // never handed out twice
     for (const m of got) s.mbufs.free(m);
-    s.port.stop();
-    expect(s.pool.available()).toBe(s.pool.size);
-    s.port.close();
+    closeWithoutLeak(s);
   };
 
   it("RX: flags that are not 'used' under the driver's wrap counter are not taken (AVAIL only, USED only, last lap's)", () => {
