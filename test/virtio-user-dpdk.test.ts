@@ -45,9 +45,10 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
         "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
       ]);
       await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
-      await sleep(1000); // the lcore thread loads and starts polling
       pmd.command("start");
-      await sleep(300);
+      // Until tpdk's lcore polls, testpmd fills one ring and waits: run until traffic flows
+      // (bounded; on a loaded machine the lcore may start late), then stop.
+      await pmd.until(0, (s) => s.txPackets > 5000, 15_000);
       const [sent] = await pmd.stop();
       await sleep(300);
       l2.signal("SIGINT");

@@ -38,6 +38,12 @@ export interface PortStats {
   txDropped: number;
 }
 
+/** What "show port stats N" prints that the tests read. */
+export interface NicStats {
+  rxPackets: number;
+  txPackets: number;
+}
+
 export interface TestpmdOptions {
   /** e.g. "net_vhost0,iface=/tmp/x.sock,queues=1"; several: one --vdev each, ports in this order. */
   vdev: string | readonly string[];
@@ -107,6 +113,28 @@ export class Testpmd {
 
   command(line: string): void {
     this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** "show port stats N": the port's NIC counters now (forwarding goes on). */
+  async portStats(port: number, timeoutMs = 5_000): Promise<NicStats> {
+    const from = this.out.length;
+    this.command(`show port stats ${port}`);
+    const m = await this.waitFor(
+      new RegExp(`NIC statistics for port ${port}\\b[^\\n]*\\n\\s*RX-packets:\\s*(\\d+)[^\\n]*\\n[\\s\\S]*?RX-nombuf:[^\\n]*\\n\\s*TX-packets:\\s*(\\d+)`),
+      timeoutMs,
+      from,
+    );
+    return { rxPackets: Number(m[1]), txPackets: Number(m[2]) };
+  }
+
+  /** Poll the port's counters until `done` holds or `timeoutMs` passes; the last counters either way. */
+  async until(port: number, done: (s: NicStats) => boolean, timeoutMs: number): Promise<NicStats> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.portStats(port);
+      if (done(s) || Date.now() > deadline) return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** "stop": forwarding ends; returns each port's forward statistics. */
