@@ -28,6 +28,7 @@ import type { Wire } from "../wires/wire.js";
 export class NetDevice extends DeviceState implements PathDevice {
   readonly wire: Wire;
   readonly u8: Uint8Array;
+  readonly u32: Uint32Array;
   /** Shared with the other devices of the loop (one chain is walked at a time). */
   readonly chain: Chain;
   readonly rxBufs: RxBuffers;
@@ -68,6 +69,7 @@ export class NetDevice extends DeviceState implements PathDevice {
     super(mem, cfg, memLo);
     this.wire = wire;
     this.u8 = mem.u8;
+    this.u32 = mem.u32;
     this.i32 = mem.i32;
     this.chain = chain;
     this.rxBufs = rxBufs;

@@ -21,6 +21,8 @@ export interface PathDevice {
   readonly wire: Wire;
   /** The whole shared memory (guest buffers are addressed by bus address = offset). */
   readonly u8: Uint8Array;
+  /** The same memory as 32-bit words. */
+  readonly u32: Uint32Array;
   readonly f64: Float64Array;
   /** Float64 index of this device's statistics block. */
   readonly sb: number;

@@ -33,7 +33,7 @@ export function receivePacked(dev: PathDevice, q: PackedDeviceQueue, flen: numbe
   if (q.simpleBuffer(true) && q.simpleLen >= total) {
     const a = q.simpleAddr;
     const u8 = dev.u8;
-    writeHeader(u8, a, hdr, 1);
+    writeHeader(u8, dev.u32, a, hdr, 1);
     dev.wire.produce(u8, a + hdr);
     q.take(1);
     q.addUsed(q.chainId, total, 1);

@@ -28,7 +28,7 @@ export function receiveSplit(dev: PathDevice, q: DeviceQueue, flen: number): num
       q.lastAvail = (q.lastAvail + 1) & 0xffff;
       const a = q.simpleAddr;
       const u8 = dev.u8;
-      writeHeader(u8, a, hdr, 1);
+      writeHeader(u8, dev.u32, a, hdr, 1);
       dev.wire.produce(u8, a + hdr);
       q.addUsed(head, total);
       return DELIVERED;

@@ -63,13 +63,20 @@ describe("wire=gen frames", () => {
     }
   });
 
-  it("write exactly the frame's bytes, the same at any alignment (word copy or not)", () => {
+  it.each([
+    { flows: 1, timestamp: false },
+    { flows: 300, timestamp: true },
+  ])("write exactly the frame's bytes, the same at any alignment (word copy or not): %o", (over) => {
     const lengths = [60, 61, 62, 63, 255, 257, 1514];
     const mem = Memory.create(1 << 20);
     const stats = mem.reserve("stats", WIRE_STATS_BYTES);
     const buf = mem.reserve("buf", 8192);
-    const wire = createWire(gen({ frameLengths: lengths }), mem, stats.offset, 1);
-    const ref = createWire(gen({ frameLengths: lengths }), mem, mem.reserve("stats2", WIRE_STATS_BYTES).offset, 1);
+    const wire = createWire(gen({ frameLengths: lengths, ...over }), mem, stats.offset, 1);
+    const ref = createWire(gen({ frameLengths: lengths, ...over }), mem, mem.reserve("stats2", WIRE_STATS_BYTES).offset, 1);
+    // Sequence numbers with all four bytes set (and crossing 2^31): the word path stores them byte-swapped.
+    const seq0 = 0x8182837e;
+    (wire as unknown as { seq: number }).seq = seq0 | 0;
+    (ref as unknown as { seq: number }).seq = seq0 | 0;
     const refBuf = new Uint8Array(2048);
     for (let k = 0; k < 4 * lengths.length; k++) {
       const len = wire.frameLength();
@@ -80,8 +87,11 @@ describe("wire=gen frames", () => {
       // The reference produces into a private (non-shared) array: the byte path.
       readyAt(ref, 0);
       ref.produce(refBuf, 0);
-      expect(mem.u8.slice(at, at + len)).toEqual(refBuf.slice(0, len));
-      expect(checksumsValid(mem.u8.slice(at, at + len))).toBe(true);
+      const f = mem.u8.slice(at, at + len);
+      expect(f).toEqual(refBuf.slice(0, len));
+      expect(checksumsValid(f)).toBe(true);
+      expect(readU32(f, PAYLOAD_OFF + PL_SEQ)).toBe((seq0 + k) >>> 0);
+      expect(readU16(f, L4_OFF)).toBe(9 + (k % over.flows));
       expect(mem.u8[at - 1]).toBe(0xaa); // nothing before the frame...
       for (let b = 0; b < 8; b++) expect(mem.u8[at + len + b]).toBe(0xaa); // ...or after it
     }
