@@ -198,6 +198,27 @@ describe("hostile TX chains: counted, returned with len 0, never handed to the w
     });
   }
 
+  // The fast path takes runs of one-descriptor chains (takeSimple): a bad chain inside such a run
+  // ends it, is validated by the full walk, and the run after it is taken again.
+  for (const c of TX_CASES) {
+    it(`${c.name}, between good chains`, () => {
+      const f = deviceFixture({ features: c.features ?? NOT_IN_ORDER });
+      const tx = f.rings[1]!;
+      for (const h of [4, 5, 6, 7]) tx.setDesc(h, good(f), 72);
+      c.build(f, tx);
+      for (const h of [4, 5, 0, 6, 7]) tx.add(h);
+      tx.publish();
+      f.pass();
+      const s = f.dev.stats();
+      expect(s[c.error]).toBe(1);
+      expect([s.txDropped, s.txPackets]).toEqual([1, 4]);
+      expect(tx.usedIdx()).toBe(5);
+      expect([0, 1, 2, 3, 4].map((i) => tx.usedElem(i))).toEqual([4, 5, 0, 6, 7].map((id) => ({ id, len: 0 })));
+      expect(f.wire().frames).toEqual([0, 1, 2, 3].map(() => frame(60, 0x40)));
+      expect(f.client.status() & v.STATUS_DEVICE_NEEDS_RESET).toBe(0);
+    });
+  }
+
   it("accepts a chain exactly as long as the queue", () => {
     const f = deviceFixture({ queueSize: 4 });
     const tx = f.rings[1]!;

@@ -16,6 +16,7 @@ import { S_ERR_INTERNAL } from "./stats.js";
 import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
 import { processTxPacked } from "./packed-tx-path.js";
+import { TxBatch } from "./tx-batch.js";
 import type { Chain } from "./virtqueue.js";
 import { DemandWindow } from "./demand.js";
 import type { PathDevice } from "./path-device.js";
@@ -32,6 +33,7 @@ export class NetDevice extends DeviceState implements PathDevice {
   /** Shared with the other devices of the loop (one chain is walked at a time). */
   readonly chain: Chain;
   readonly rxBufs: RxBuffers;
+  readonly txBatch: TxBatch;
   /** See PathDevice.touched. */
   touched = 0;
   readonly burst: number;
@@ -74,6 +76,7 @@ export class NetDevice extends DeviceState implements PathDevice {
     this.chain = chain;
     this.rxBufs = rxBufs;
     this.burst = cfg.burst;
+    this.txBatch = new TxBatch(cfg.burst);
     this.txScratch = cfg.scratchOffset;
     this.rxScratch = cfg.scratchOffset + cfg.queuePairs * SCRATCH_BYTES;
     this.trapI = (this.t + TRAP_STATE) >>> 2;

@@ -4,6 +4,7 @@ import type { GuestMemory } from "./guest-memory.js";
 import * as S from "./stats.js";
 import { S_ERR_QUEUE_SETUP } from "./stats.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
+import type { TxBatch } from "./tx-batch.js";
 import * as Q from "./virtqueue.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
@@ -230,6 +231,54 @@ export class PackedDeviceQueue {
     this.simpleLen = len;
     this.chainId = this.u16[h + 6]!;
     return true;
+  }
+
+  /**
+   * The transmit path's fast take (tx-batch.ts), as DeviceQueue.takeSimple:
+   * up to `n` lists for as long as the descriptor at availPos is available
+   * (one Atomics.load of its flags each, pairing with the driver's store of
+   * them, as isAvail()) and alone, readable, inside the fast region, `minLen`
+   * to `maxLen` bytes long; its id, frame offset (`hdr` bytes in) and length
+   * go into `b` from index 0. Stops before the first other list (walk()
+   * validates it) or the first descriptor not available. Returns how many
+   * were taken (availPos and the wrap counter moved past them).
+   */
+  takeSimple(n: number, hdr: number, minLen: number, maxLen: number, b: TxBatch): number {
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const size = this.size;
+    const desc = this.desc;
+    const fHi = this.fastHi;
+    const lo = this.fastLo;
+    const end = this.fastEnd;
+    const delta = this.fastDelta + hdr;
+    const ids = b.id;
+    const addrs = b.addr;
+    const lens = b.len;
+    // The flags a descriptor available in this lap has, and alone and readable: AVAIL == wrap, USED != wrap (§2.8.1).
+    let pos = this.availPos;
+    let wrap = this.availWrap;
+    let want = wrap !== 0 ? F_AVAIL : F_USED;
+    let k = 0;
+    for (; k < n; k++) {
+      const h = (desc + (pos << 4)) >>> 1;
+      if (Atomics.load(u16, h + 7) !== want) break;
+      const w = h >>> 1;
+      const addr = u32[w]!;
+      const len = u32[w + 2]!;
+      if (u32[w + 1]! !== fHi || addr < lo || addr + len > end || len < minLen || len > maxLen) break;
+      ids[k] = u16[h + 6]!;
+      addrs[k] = addr + delta;
+      lens[k] = len - hdr;
+      if (++pos === size) {
+        pos = 0;
+        wrap ^= 1;
+        want = wrap !== 0 ? F_AVAIL : F_USED;
+      }
+    }
+    this.availPos = pos;
+    this.availWrap = wrap;
+    return k;
   }
 
   /**

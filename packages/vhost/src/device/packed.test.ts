@@ -198,6 +198,21 @@ describe("packed virtqueue, device side (§2.8)", () => {
     expect(f.dev.stats()).toMatchObject({ errIndirectNext: 1, errAddrRange: 1, errTxShort: 1, txPackets: 1, txDropped: 3, needsReset: 0 });
   });
 
+  it("hostile: malformed lists between good ones (the fast take stops at each, the ring goes on), wrapping a ring of 5", () => {
+    const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
+    const { f, tx } = packedFixture({ size: 5, features: NOT_IN_ORDER(probe) });
+    for (let round = 0; round < 3; round++) {
+      tx.put(txBuf(f, 60, 1), 72, 0, 1); // good
+      tx.put(txBuf(f, 60, 1), 72, 0, 2); // good
+      tx.put(f.mem.size - 8, 72, 0, 3); // outside memory
+      tx.put(txBuf(f, 4, 1), 16, 0, 4); // too short for header + Ethernet header
+      tx.put(txBuf(f, 60, 1), 72, 0, 5); // good
+      f.pass();
+      expect([1, 2, 3, 4, 5].map(() => tx.take()?.id)).toEqual([1, 2, 3, 4, 5]);
+    }
+    expect(f.dev.stats()).toMatchObject({ errAddrRange: 3, errTxShort: 3, txPackets: 9, txDropped: 6, needsReset: 0 });
+  });
+
   it("hostile: a list that runs into a descriptor that is not available needs a reset (the ring cannot be followed)", () => {
     const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
     const { f, tx } = packedFixture({ size: 8, features: NOT_IN_ORDER(probe) });

@@ -5,6 +5,7 @@ import type { PackedDeviceQueue } from "./packed-virtqueue.js";
 import type { DeviceLink } from "./link.js";
 import type { RxSteering } from "./steering.js";
 import type { RxBuffers } from "./rx-buffers.js";
+import type { TxBatch } from "./tx-batch.js";
 import type { Chain, DeviceQueue } from "./virtqueue.js";
 
 /**
@@ -34,7 +35,9 @@ export interface PathDevice {
   readonly pctrl: PackedDeviceQueue | null;
   readonly chain: Chain;
   readonly rxBufs: RxBuffers;
-  /** What processTx's touch of the batch's frames read (kept so the loads are not dropped). */
+  /** The transmit paths' batch of simple chains (tx-batch.ts), `burst` entries. */
+  readonly txBatch: TxBatch;
+  /** What the transmit paths' touch of the batch's frames read (kept so the loads are not dropped). */
   touched: number;
   readonly burst: number;
   readonly rxScratch: number;

@@ -48,25 +48,35 @@ export function processTx(dev: PathDevice, q: DeviceQueue, scratch: number): num
   let lastHead = 0;
   let taken = 0;
   const minLen = hdr + ETH_HDR_LEN;
-  // The frames' first lines, which the driver's CPU just wrote, for the whole batch before
-  // the loop: their misses overlap instead of the wire waiting for each in turn.
-  if (n > 1) dev.touched = q.touchAvail(n, hdr, u8);
   const maxLen = hdr + MAX_FRAME;
-  for (; taken < n; taken++) {
-    const head = q.nextHead();
-    // Fast path: header and frame in one readable descriptor (the push and
-    // indirect-free single-segment shape). Anything else: walk() below.
-    if (linkUp && q.simpleBuffer(head, false)) {
-      const l = q.simpleLen;
-      if (l >= minLen && l <= maxLen) {
-        wire.consume(u8, q.simpleAddr + hdr, l - hdr);
-        packets++;
-        bytes += l - hdr;
-        if (inOrder) lastHead = head;
-        else q.addUsed(head, 0);
-        continue;
+  const batch = dev.txBatch;
+  const ids = batch.id;
+  const addrs = batch.addr;
+  const lens = batch.len;
+  while (taken < n) {
+    if (linkUp) {
+      // Fast path (tx-batch.ts): the run of chains that are one readable descriptor each.
+      const m = q.takeSimple(n - taken, hdr, minLen, maxLen, batch);
+      if (m !== 0) {
+        // The frames' first lines, which the driver's CPU just wrote, in a loop of their
+        // own: their misses overlap instead of the wire waiting for each in turn.
+        let touch = 0;
+        for (let k = 0; k < m; k++) touch |= u8[addrs[k]!]!;
+        dev.touched = touch;
+        for (let k = 0; k < m; k++) {
+          const l = lens[k]!;
+          wire.consume(u8, addrs[k]!, l);
+          bytes += l;
+          if (!inOrder) q.addUsed(ids[k]!, 0);
+        }
+        packets += m;
+        taken += m;
+        lastHead = ids[m - 1]!;
+        if (taken === n) break;
       }
     }
+    // Any other chain (or link down): walked and validated in full.
+    const head = q.nextHead();
     c.n = 0;
     let err = q.walk(head, c);
     if (err === S_ERR_HEAD_INDEX) {
@@ -74,6 +84,7 @@ export function processTx(dev: PathDevice, q: DeviceQueue, scratch: number): num
       dev.needsReset(err);
       break;
     }
+    taken++;
     if (err === 0) {
       const rb = c.readBytes;
       if (rb < hdr + ETH_HDR_LEN) err = S_ERR_TX_SHORT;

@@ -3,6 +3,7 @@ import { AVAIL_ALIGN, AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, DESC_ALIGN, USED_ALIGN
 import * as S from "./stats.js";
 import { S_ERR_QUEUE_SETUP } from "./stats.js";
 import type { GuestMemory } from "./guest-memory.js";
+import type { TxBatch } from "./tx-batch.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
@@ -271,15 +272,17 @@ export class DeviceQueue extends QueueRegs {
   }
 
   /**
-   * Read one byte at `skip` into the buffer of each of the next `n` available
-   * chains (caller checked they are available) that is one readable
-   * descriptor inside the fast region, without taking them: the lines the
-   * driver just wrote on the other CPU, so their misses overlap before a loop
-   * that then reads them one chain at a time. A hint only: every index and
-   * address is bounds-checked here and the chains are validated again when
-   * taken. Returns what it read (the caller keeps it, so the loads stay).
+   * The transmit path's fast take (tx-batch.ts): take up to `n` available
+   * chains (the caller checked that many are available) for as long as each
+   * is one readable descriptor, without NEXT or INDIRECT, inside the fast
+   * region, `minLen` to `maxLen` bytes long; store its head, the frame's
+   * offset (`hdr` bytes into the buffer) and length into `b` from index 0.
+   * Stops before the first other chain, which stays available for walk() to
+   * validate and count. Reads each descriptor once: the batch is what was
+   * validated, whatever the driver writes into the table afterwards.
+   * Returns how many were taken (lastAvail moved past them).
    */
-  touchAvail(n: number, skip: number, u8: Uint8Array<ArrayBufferLike>): number {
+  takeSimple(n: number, hdr: number, minLen: number, maxLen: number, b: TxBatch): number {
     const u16 = this.u16;
     const u32 = this.u32;
     const ring = this.availRingI;
@@ -289,22 +292,28 @@ export class DeviceQueue extends QueueRegs {
     const fHi = this.fastHi;
     const lo = this.fastLo;
     const end = this.fastEnd;
-    const delta = this.fastDelta;
+    const delta = this.fastDelta + hdr;
+    const ids = b.id;
+    const addrs = b.addr;
+    const lens = b.len;
     let pos = this.lastAvail;
-    let touch = 0;
-    for (let i = 0; i < n; i++) {
+    let k = 0;
+    for (; k < n; k++) {
       const head = u16[ring + (pos & mask)]!;
-      pos = (pos + 1) & 0xffff;
-      if (head >= size) continue;
+      if (head >= size) break;
       const d = desc + (head << 4);
+      if (u16[(d >>> 1) + 6] !== 0) break; // flags: readable, alone
       const w = d >>> 2;
-      if (u16[(d >>> 1) + 6] !== 0) continue;
       const addr = u32[w]!;
       const len = u32[w + 2]!;
-      if (len <= skip || u32[w + 1]! !== fHi || addr < lo || addr + len > end) continue;
-      touch |= u8[addr + delta + skip]!;
+      if (u32[w + 1]! !== fHi || addr < lo || addr + len > end || len < minLen || len > maxLen) break;
+      ids[k] = head;
+      addrs[k] = addr + delta;
+      lens[k] = len - hdr;
+      pos = (pos + 1) & 0xffff;
     }
-    return touch;
+    this.lastAvail = pos;
+    return k;
   }
 
   /** The head of the next available chain, without taking it (caller checked one is available). */
