@@ -2,6 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
+import { countFrame, linkRxSegment, sizeBinOf } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
 import { QueueBase } from "./queue-base.js";
@@ -9,7 +10,7 @@ import { QueueBase } from "./queue-base.js";
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
   M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, M_OL_FLAGS,
-  M_OL_FLAGS_HI, MBUF_PORT_INVALID, PKTMBUF_HEADROOM,
+  M_OL_FLAGS_HI, PKTMBUF_HEADROOM,
 } = MB;
 const {
   ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_DESC_F_WRITE: F_WRITE, VRING_PACKED_DESC_F_AVAIL: F_AVAIL,
@@ -442,13 +443,7 @@ export class PackedRxQueue extends QueueBase {
             this.mbufs.free(s);
             continue;
           }
-          u16[(s + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM - hdr;
-          u16[(s + M_DATA_LEN) >>> 1] = len;
-          u16[(s + M_NB_SEGS) >>> 1] = 1;
-          u16[(s + M_PORT) >>> 1] = MBUF_PORT_INVALID;
-          u32[(s + M_PKT_LEN) >>> 2] = 0;
-          u32[(s + M_NEXT) >>> 2] = 0;
-          u32[(prev + M_NEXT) >>> 2] = s;
+          linkRxSegment(u16, u32, prev, s, len, hdr);
           prev = s;
           pktLen += len;
         }
@@ -461,12 +456,7 @@ export class PackedRxQueue extends QueueBase {
       u32[(m + M_PKT_LEN) >>> 2] = pktLen;
       mbufs[off + nrx++] = m;
       bytes += pktLen;
-      f64[st + S_SIZE_BINS + sizeBinOf(pktLen)] += 1;
-      const a = bufAddr + PKTMBUF_HEADROOM;
-      if ((u8[a]! & 1) !== 0) {
-        if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
-        else f64[st + S_MULTICAST] += 1;
-      }
+      countFrame(u8, f64, st, pktLen, bufAddr + PKTMBUF_HEADROOM);
     }
     if (nrx !== nrx0) {
       f64[st + S_PACKETS] += nrx - nrx0;
@@ -595,11 +585,4 @@ export class PackedRxQueue extends QueueBase {
   get posted(): number {
     return this.pending;
   }
-}
-
-function sizeBinOf(s: number): number {
-  if (s === 64) return 1;
-  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
-  if (s < 64) return 0;
-  return s < 1519 ? 6 : 7;
 }

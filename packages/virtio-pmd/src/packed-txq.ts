@@ -1,6 +1,7 @@
 import type { Memory } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
+import { countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
 import { QueueBase } from "./queue-base.js";
@@ -128,16 +129,10 @@ export class PackedTxQueue extends QueueBase {
       let mcast = 0;
       for (; sent < k; sent++) {
         const m = mbufs[off + sent]!;
+        const a = pushHeader(u8, u16, u32, m, hdr, maxFrame);
+        if (a < 0) break;
         const len = u32[(m + M_PKT_LEN) >>> 2]!;
-        const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
-        const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
-        const a = data - hdr;
-        if (len > maxFrame || u16[(m + M_NB_SEGS) >>> 1] !== 1 || dataOff < hdr || u16[(m + M_REFCNT) >>> 1] !== 1 || (a & 3) !== 0) break;
-        // Zero the header in the headroom where it is not already zero (see the general loop).
-        const w = a >>> 2;
-        if (u32[w] !== 0) u32[w] = 0;
-        if (u32[w + 1] !== 0) u32[w + 1] = 0;
-        if (u32[w + 2] !== 0) u32[w + 2] = 0;
+        const data = a + hdr;
         const h = descH + (pos << 3);
         u32[h >>> 1] = a;
         u32[(h >>> 1) + 1] = 0;
@@ -216,14 +211,8 @@ export class PackedTxQueue extends QueueBase {
       if (path === TXM_PUSH) {
         const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
         const a = data - hdr;
-        if ((a & 3) === 0 && hdr === 12) {
-          const w = a >>> 2;
-          if (u32[w] !== 0) u32[w] = 0;
-          if (u32[w + 1] !== 0) u32[w + 1] = 0;
-          if (u32[w + 2] !== 0) u32[w + 2] = 0;
-        } else {
-          for (let i = 0; i < hdr; i++) if (u8[a + i] !== 0) u8[a + i] = 0;
-        }
+        // Zero the header in the headroom where it is not already zero (frame-steps.ts).
+        zeroHeader(u8, u32, a, hdr);
         u32[h >>> 1] = a;
         u32[(h >>> 1) + 1] = 0;
         u32[(h >>> 1) + 2] = u16[(m + M_DATA_LEN) >>> 1]! + hdr;
@@ -290,12 +279,7 @@ export class PackedTxQueue extends QueueBase {
       u32[this.ownerW + id] = m;
       this.pending++;
       bytes += len;
-      f64[st + S_SIZE_BINS + sizeBinOf(len)] += 1;
-      const e = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
-      if ((u8[e]! & 1) !== 0) {
-        if ((u8[e]! & u8[e + 1]! & u8[e + 2]! & u8[e + 3]! & u8[e + 4]! & u8[e + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
-        else f64[st + S_MULTICAST] += 1;
-      }
+      countFrame(u8, f64, st, len, u32[(m + M_BUF_ADDR) >>> 2]! + dataOff);
     }
     if (firstH >= 0) {
       // The one publish per burst: pairs with the device's Atomics.load of the flags at its avail
@@ -414,11 +398,4 @@ export class PackedTxQueue extends QueueBase {
   get inFlight(): number {
     return this.pending;
   }
-}
-
-function sizeBinOf(s: number): number {
-  if (s === 64) return 1;
-  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
-  if (s < 64) return 0;
-  return s < 1519 ? 6 : 7;
 }

@@ -2,6 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
+import { countFrame, linkRxSegment, sizeBinOf } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -9,7 +10,7 @@ import { isPackedQueue } from "./packed-check.js";
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
   M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, M_OL_FLAGS,
-  M_OL_FLAGS_HI, MBUF_PORT_INVALID, PKTMBUF_HEADROOM,
+  M_OL_FLAGS_HI, PKTMBUF_HEADROOM,
 } = MB;
 const { ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } = V;
 const {
@@ -356,13 +357,7 @@ export class RxQueue extends QueueBase {
             continue;
           }
           // Later buffers carry no header: their data starts where the header would be.
-          u16[(s + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM - hdr;
-          u16[(s + M_DATA_LEN) >>> 1] = len;
-          u16[(s + M_NB_SEGS) >>> 1] = 1;
-          u16[(s + M_PORT) >>> 1] = MBUF_PORT_INVALID;
-          u32[(s + M_PKT_LEN) >>> 2] = 0;
-          u32[(s + M_NEXT) >>> 2] = 0;
-          u32[(prev + M_NEXT) >>> 2] = s;
+          linkRxSegment(u16, u32, prev, s, len, hdr);
           prev = s;
           pktLen += len;
         }
@@ -376,12 +371,7 @@ export class RxQueue extends QueueBase {
       mbufs[off + nrx++] = m;
       // ---- per-packet statistics (DPDK's virtio_update_packet_stats)
       bytes += pktLen;
-      f64[st + S_SIZE_BINS + sizeBinOf(pktLen)] += 1;
-      const a = bufAddr + PKTMBUF_HEADROOM;
-      if ((u8[a]! & 1) !== 0) {
-        if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
-        else f64[st + S_MULTICAST] += 1;
-      }
+      countFrame(u8, f64, st, pktLen, bufAddr + PKTMBUF_HEADROOM);
     }
     if (nrx !== nrx0) {
       f64[st + S_PACKETS] += nrx - nrx0;
@@ -521,9 +511,3 @@ export class RxQueue extends QueueBase {
 }
 
 /** DPDK's size bin (see stats.ts sizeBin), inlined here for the hot path. */
-function sizeBinOf(s: number): number {
-  if (s === 64) return 1;
-  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
-  if (s < 64) return 0;
-  return s < 1519 ? 6 : 7;
-}

@@ -1,6 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
+import { countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -126,18 +127,12 @@ export class TxQueue extends QueueBase {
       let mcast = 0;
       for (; sent < k; sent++) {
         const m = mbufs[off + sent]!;
+        const h = pushHeader(u8, u16, u32, m, hdr, maxFrame);
+        if (h < 0) break;
         const len = u32[(m + M_PKT_LEN) >>> 2]!;
-        const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
-        const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
-        const h = data - hdr;
-        if (len > maxFrame || u16[(m + M_NB_SEGS) >>> 1] !== 1 || dataOff < hdr || u16[(m + M_REFCNT) >>> 1] !== 1 || (h & 3) !== 0) break;
+        const data = h + hdr;
         const head = dh & mask;
         dh = (dh + 1) & 0xffff;
-        // Zero the header in the headroom where it is not already zero (see the general loop).
-        const w = h >>> 2;
-        if (u32[w] !== 0) u32[w] = 0;
-        if (u32[w + 1] !== 0) u32[w + 1] = 0;
-        if (u32[w + 2] !== 0) u32[w + 2] = 0;
         const a = desc + 16 * head;
         u32[a >>> 2] = h;
         u32[(a + 4) >>> 2] = 0;
@@ -213,16 +208,7 @@ export class TxQueue extends QueueBase {
         head = this.allocDesc();
         const data = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
         const h = data - hdr;
-        // Zero the header in the headroom, writing only where it is not already zero
-        // (a recycled mbuf's headroom usually is: DPDK measured up to 20% on small packets).
-        if ((h & 3) === 0 && hdr === 12) {
-          const w = h >>> 2;
-          if (u32[w] !== 0) u32[w] = 0;
-          if (u32[w + 1] !== 0) u32[w + 1] = 0;
-          if (u32[w + 2] !== 0) u32[w + 2] = 0;
-        } else {
-          for (let i = 0; i < hdr; i++) if (u8[h + i] !== 0) u8[h + i] = 0;
-        }
+        zeroHeader(u8, u32, h, hdr);
         const a = this.desc + 16 * head;
         u32[a >>> 2] = h;
         u32[(a + 4) >>> 2] = 0;
@@ -283,12 +269,7 @@ export class TxQueue extends QueueBase {
       this.pending++;
       // ---- statistics
       bytes += len;
-      f64[st + S_SIZE_BINS + sizeBinOf(len)] += 1;
-      const e = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff;
-      if ((u8[e]! & 1) !== 0) {
-        if ((u8[e]! & u8[e + 1]! & u8[e + 2]! & u8[e + 3]! & u8[e + 4]! & u8[e + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
-        else f64[st + S_MULTICAST] += 1;
-      }
+      countFrame(u8, f64, st, len, u32[(m + M_BUF_ADDR) >>> 2]! + dataOff);
     }
     if (idx !== old) {
       this.availIdx = idx;
@@ -397,11 +378,4 @@ export class TxQueue extends QueueBase {
   get inFlight(): number {
     return this.pending;
   }
-}
-
-function sizeBinOf(s: number): number {
-  if (s === 64) return 1;
-  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
-  if (s < 64) return 0;
-  return s < 1519 ? 6 : 7;
 }

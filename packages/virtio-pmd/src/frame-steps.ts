@@ -1,0 +1,79 @@
+import * as MB from "@tpdk/mbuf";
+import * as L from "./layout.js";
+
+// Per-frame steps the split and packed queues share (rxq.ts/packed-rxq.ts, txq.ts/packed-txq.ts).
+// Small on purpose: each is called once per frame in a burst loop and inlined there by V8
+// (kept only because a vhost-user A/B against DPDK's back-end showed no loss; bench/README.md).
+// Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
+const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, MBUF_PORT_INVALID, PKTMBUF_HEADROOM } = MB;
+const { S_BROADCAST, S_MULTICAST, S_SIZE_BINS } = L;
+
+/** The size bin of a frame of `s` bytes (DPDK's virtio size_bins: <64, 64, 65-127, ..., 1024-1518, >1518). */
+export function sizeBinOf(s: number): number {
+  if (s === 64) return 1;
+  if (s > 64 && s < 1024) return 27 - Math.clz32(s);
+  if (s < 64) return 0;
+  return s < 1519 ? 6 : 7;
+}
+
+/**
+ * The IN_ORDER push batch's test (split and packed TX): the address of `m`'s
+ * virtio-net header in its headroom, or -1 when `m` does not go in the batch
+ * (longer than `maxFrame`, chained, shared (refcnt != 1), headroom shorter
+ * than the header, header not 4-aligned): the general loop takes it then.
+ * The header is zeroed (zeroHeader) before the address is returned.
+ */
+export function pushHeader(u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, m: number, hdr: number, maxFrame: number): number {
+  const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
+  const h = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff - hdr;
+  if (u32[(m + M_PKT_LEN) >>> 2]! > maxFrame || u16[(m + M_NB_SEGS) >>> 1] !== 1 || dataOff < hdr || u16[(m + M_REFCNT) >>> 1] !== 1 || (h & 3) !== 0) return -1;
+  zeroHeader(u8, u32, h, hdr);
+  return h;
+}
+
+/**
+ * Zero the `hdr`-byte virtio-net header at `h` where it is not already zero:
+ * a recycled mbuf's headroom usually is, and skipping the stores keeps the
+ * line clean (DPDK measured up to 20 % on small packets). A 4-aligned 12-byte
+ * header is compared word by word (bench/README.md, "push-path header": as
+ * cheap as three word stores, where byte compares cost six times more).
+ */
+export function zeroHeader(u8: Uint8Array, u32: Uint32Array, h: number, hdr: number): void {
+  if ((h & 3) === 0 && hdr === 12) {
+    const w = h >>> 2;
+    if (u32[w] !== 0) u32[w] = 0;
+    if (u32[w + 1] !== 0) u32[w + 1] = 0;
+    if (u32[w + 2] !== 0) u32[w + 2] = 0;
+  } else {
+    for (let i = 0; i < hdr; i++) if (u8[h + i] !== 0) u8[h + i] = 0;
+  }
+}
+
+/**
+ * Buffer `s` (`len` bytes written) as a later segment of a mergeable frame
+ * (virtio 1.2 §5.1.6.4: only the first buffer carries the header, so its data
+ * starts where the header would be), linked after `prev`.
+ */
+export function linkRxSegment(u16: Uint16Array, u32: Uint32Array, prev: number, s: number, len: number, hdr: number): void {
+  u16[(s + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM - hdr;
+  u16[(s + M_DATA_LEN) >>> 1] = len;
+  u16[(s + M_NB_SEGS) >>> 1] = 1;
+  u16[(s + M_PORT) >>> 1] = MBUF_PORT_INVALID;
+  u32[(s + M_PKT_LEN) >>> 2] = 0;
+  u32[(s + M_NEXT) >>> 2] = 0;
+  u32[(prev + M_NEXT) >>> 2] = s;
+}
+
+/**
+ * One frame's per-packet statistics in the queue's counters at `st` (DPDK's
+ * virtio_update_packet_stats): its size bin, and broadcast or multicast by
+ * the destination address at `a` (the frame's first byte). The batched paths
+ * sum these per burst instead (the same totals).
+ */
+export function countFrame(u8: Uint8Array, f64: Float64Array, st: number, pktLen: number, a: number): void {
+  f64[st + S_SIZE_BINS + sizeBinOf(pktLen)] += 1;
+  if ((u8[a]! & 1) !== 0) {
+    if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) f64[st + S_BROADCAST] += 1;
+    else f64[st + S_MULTICAST] += 1;
+  }
+}
