@@ -21,6 +21,8 @@ const {
 
 const TX_BURST_MAX = 64;
 const FREE_BATCH = 64;
+/** Both wrap bits of a descriptor's flags: equal to the wrap counter (both set or both clear) when used (§2.8.1). */
+const F_WRAP_BITS = F_AVAIL | F_USED;
 
 /**
  * TxQueue (txq.ts) for a packed ring (virtio 1.2 §2.8): the same per-packet
@@ -320,6 +322,10 @@ export class PackedTxQueue extends QueueBase {
    * counted and its position skipped (the ring may then stall: the device is broken).
    */
   private reclaim(): void {
+    if (this.inOrder) {
+      this.reclaimInOrder();
+      return;
+    }
     const u32 = this.u32;
     const ownerW = this.ownerW;
     const size = this.size;
@@ -327,43 +333,11 @@ export class PackedTxQueue extends QueueBase {
     let nf = 0;
     let errors = 0;
     for (let guard = 0; this.pending > 0 && guard < size && this.usedReady(); guard++) {
-      let id = this.u16[this.descH + (this.usedPos << 3) + 6]!;
+      const id = this.u16[this.descH + (this.usedPos << 3) + 6]!;
       if (id >= size || u32[ownerW + id] === 0) {
         this.f64[this.st + S_BAD_USED_ID] += 1;
         errors++;
-        if (!this.inOrder || u32[ownerW + this.usedPos] === 0) {
-          this.skip(1);
-          continue;
-        }
-        // IN_ORDER: the position wins (as on RX): take back only the buffer at the used position, so
-        // the used position stays on a buffer's first descriptor. Skipping one descriptor instead
-        // would leave that buffer behind while later ones are freed, and the ring position it holds
-        // would be handed out again over its mbuf (lost).
-        id = this.usedPos;
-      }
-      if (this.inOrder) {
-        // §2.8.9: every buffer from the used position up to the named one is used.
-        for (let b = this.usedPos; ; b = this.usedPos) {
-          const m = u32[ownerW + b]!;
-          const k = this.ndesc[b]!;
-          if (m === 0 || k === 0) {
-            this.f64[this.st + S_BAD_USED_ID] += 1;
-            errors++;
-            this.skip(1);
-            break;
-          }
-          u32[ownerW + b] = 0;
-          this.ndesc[b] = 0;
-          this.pending--;
-          this.nfreeDesc += k;
-          this.skip(k);
-          arr[nf++] = m;
-          if (nf === FREE_BATCH) {
-            this.mbufs.freeBulk(arr, nf);
-            nf = 0;
-          }
-          if (b === id || this.pending === 0) break;
-        }
+        this.skip(1);
         continue;
       }
       const m = u32[ownerW + id]!;
@@ -382,6 +356,93 @@ export class PackedTxQueue extends QueueBase {
     }
     if (nf !== 0) this.mbufs.freeBulk(arr, nf);
     if (errors !== 0) this.f64[this.st + S_ERRORS] += errors;
+  }
+
+  /**
+   * reclaim() under IN_ORDER (DPDK's virtio_xmit_cleanup_inorder_packed): one
+   * Atomics.load per used descriptor, which names the last buffer of a batch
+   * (§2.8.9: every buffer from the used position up to it is used; DPDK's
+   * vhost writes one per batch, and lets up to the ring size less a burst
+   * wait), then the buffers up to it freed in bulk; positions and counters in
+   * locals, written back once. A used id that names no outstanding buffer is
+   * counted and the position wins (as on RX): only the buffer at the used
+   * position is taken back, so the used position stays on a buffer's first
+   * descriptor. Skipping one descriptor instead would leave that buffer behind
+   * while later ones are freed, and the ring position it holds would be handed
+   * out again over its mbuf (lost).
+   */
+  private reclaimInOrder(): void {
+    const u16 = this.u16;
+    const u32 = this.u32;
+    const ownerW = this.ownerW;
+    const ndesc = this.ndesc;
+    const descH = this.descH;
+    const size = this.size;
+    const arr = this.freeArr;
+    let pos = this.usedPos;
+    let wrap = this.usedWrap;
+    let wbits = wrap !== 0 ? F_WRAP_BITS : 0;
+    let pending = this.pending;
+    let freed = 0;
+    let nf = 0;
+    let errors = 0;
+    for (let guard = 0; pending > 0 && guard < size; guard++) {
+      // Pairs with the device's Atomics.store of the used descriptor's flags (written after its id).
+      const h = descH + (pos << 3);
+      if ((Atomics.load(u16, h + 7) & F_WRAP_BITS) !== wbits) break;
+      let id = u16[h + 6]!;
+      if (id >= size || u32[ownerW + id] === 0) {
+        errors++;
+        if (u32[ownerW + pos] === 0) {
+          if (++pos === size) {
+            pos = 0;
+            wrap ^= 1;
+            wbits ^= F_WRAP_BITS;
+          }
+          continue;
+        }
+        id = pos;
+      }
+      for (;;) {
+        const b = pos;
+        const m = u32[ownerW + b]!;
+        const k = ndesc[b]!;
+        if (m === 0 || k === 0) {
+          errors++;
+          if (++pos === size) {
+            pos = 0;
+            wrap ^= 1;
+            wbits ^= F_WRAP_BITS;
+          }
+          break;
+        }
+        u32[ownerW + b] = 0;
+        ndesc[b] = 0;
+        pending--;
+        freed += k;
+        pos += k;
+        if (pos >= size) {
+          pos -= size;
+          wrap ^= 1;
+          wbits ^= F_WRAP_BITS;
+        }
+        arr[nf++] = m;
+        if (nf === FREE_BATCH) {
+          this.mbufs.freeBulk(arr, nf);
+          nf = 0;
+        }
+        if (b === id || pending === 0) break;
+      }
+    }
+    if (nf !== 0) this.mbufs.freeBulk(arr, nf);
+    this.usedPos = pos;
+    this.usedWrap = wrap;
+    this.pending = pending;
+    this.nfreeDesc += freed;
+    if (errors !== 0) {
+      this.f64[this.st + S_BAD_USED_ID] += errors;
+      this.f64[this.st + S_ERRORS] += errors;
+    }
   }
 
   /** Take back everything the device has used now. Returns free ring descriptors. */
