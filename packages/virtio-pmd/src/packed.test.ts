@@ -227,6 +227,30 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("IN_ORDER TX reclaim: one used descriptor naming a batch's last buffer frees the batch; a bad id frees only the buffer at the position", () => {
+    const s = setup(16, [], { inOrder: true });
+    const arr = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) {
+      const m = s.pool.alloc();
+      s.mbufs.append(m, 64);
+      arr[i] = m;
+    }
+    expect(s.txq.txBurst(arr, 8)).toBe(8);
+    const txq = s.txq as PackedTxQueue;
+    const z = s.zoneOf(true);
+    // §2.8.9: the device writes one used descriptor at the batch's first position naming its last id (3).
+    writeUsed(s.mem, z, 0, 1, 3, 0);
+    txq.cleanup();
+    expect(txq.inFlight).toBe(4);
+    expect(s.xs("tx_q0_bad_used_id")).toBe(0);
+    // An id that names no outstanding buffer: counted, and only the buffer at the used position (4) is taken back.
+    writeUsed(s.mem, z, 4, 1, 9999, 0);
+    txq.cleanup();
+    expect(txq.inFlight).toBe(3);
+    expect(s.xs("tx_q0_bad_used_id")).toBe(1);
+    closeWithoutLeak(s);
+  });
+
   it("packed_vq=1 without the device offering it fails naming the key; without the key RING_PACKED is never taken", () => {
     const offered = v.features(v.VIRTIO_F_VERSION_1, v.VIRTIO_F_RING_PACKED, v.VIRTIO_NET_F_CTRL_VQ, v.VIRTIO_NET_F_MQ);
     expect(v.hasFeature(negotiateFeatures("p", offered), v.VIRTIO_F_RING_PACKED)).toBe(false);
