@@ -215,7 +215,7 @@ export class PackedRxQueue extends QueueBase {
    * locals, written back once. At a position aligned to 4 with four
    * descriptors left before the ring's end it checks four at once:
    *
-   * Memory order (virtio 1.2 §2.8.21 "Receiving Used Buffers From The Device":
+   * Memory order (virtio 1.2 §2.8.22 "Receiving Used Buffers From The Device":
    * read the flags, then a read memory barrier, then id, len and the buffer;
    * DPDK's batch: four flag loads, then virtio_rmb). The device writes a
    * descriptor's id and len, and the buffer, before its flags (§2.8.1;
@@ -422,7 +422,7 @@ export class PackedRxQueue extends QueueBase {
       u16[(m + M_PORT) >>> 1] = port;
       u32[(m + M_NEXT) >>> 2] = 0;
       if (nb > 1) {
-        // §2.8.14: the device marked the first buffer used after the rest: they are all there.
+        // §2.8.9: the device marked the first buffer used after the rest: they are all there.
         let prev = m;
         let ok = true;
         for (let k = 1; k < nb; k++) {

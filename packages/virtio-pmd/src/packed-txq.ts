@@ -36,7 +36,7 @@ const F_WRAP_BITS = F_AVAIL | F_USED;
  * head's ring position instead, DPDK's choice, so a batched used descriptor
  * names the batch's last head). Reclaim reads used descriptors at the used
  * position and skips as many positions as the id's buffer took (§2.8.6), or
- * under IN_ORDER every buffer up to the named one (§2.8.9).
+ * under IN_ORDER every buffer up to the named one (§2.8.8).
  */
 export class PackedTxQueue extends QueueBase {
   /** Ring descriptors each buffer id took (0 = not outstanding). */
@@ -361,7 +361,7 @@ export class PackedTxQueue extends QueueBase {
   /**
    * reclaim() under IN_ORDER (DPDK's virtio_xmit_cleanup_inorder_packed): one
    * Atomics.load per used descriptor, which names the last buffer of a batch
-   * (§2.8.9: every buffer from the used position up to it is used; DPDK's
+   * (§2.8.8: every buffer from the used position up to it is used; DPDK's
    * vhost writes one per batch, and lets up to the ring size less a burst
    * wait), then the buffers up to it freed in bulk; positions and counters in
    * locals, written back once. A used id that names no outstanding buffer is

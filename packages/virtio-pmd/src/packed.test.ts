@@ -238,7 +238,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(s.txq.txBurst(arr, 8)).toBe(8);
     const txq = s.txq as PackedTxQueue;
     const z = s.zoneOf(true);
-    // §2.8.9: the device writes one used descriptor at the batch's first position naming its last id (3).
+    // §2.8.8: the device writes one used descriptor at the batch's first position naming its last id (3).
     writeUsed(s.mem, z, 0, 1, 3, 0);
     txq.cleanup();
     expect(txq.inFlight).toBe(4);

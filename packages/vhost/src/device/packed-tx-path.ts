@@ -22,7 +22,7 @@ const { ETH_HDR_LEN } = V;
  * stripped, the frame handed to the wire (in place, or gathered into
  * `scratch`). Every list is returned used with len 0, malformed ones
  * included; under IN_ORDER one used descriptor (the last id) covers the
- * batch (§2.8.9). One Atomics.load of a descriptor's flags per list, one
+ * batch (§2.8.8). One Atomics.load of a descriptor's flags per list, one
  * Atomics.store of used flags per call. Returns the lists taken.
  */
 export function processTxPacked(dev: PathDevice, q: PackedDeviceQueue, scratch: number): number {

@@ -430,10 +430,10 @@ export class PackedDeviceQueue {
 
   /**
    * Write a used descriptor for buffer `id` at usedPos (§2.8.6: one per list;
-   * §2.8.9 in order: one per batch, with the batch's last id) and skip
+   * §2.8.8 in order: one per batch, with the batch's last id) and skip
    * `descs` positions. Its flags are written now except for the first one
    * since the last publish(), which publish() stores last: the driver polls
-   * that one first and so sees none of the batch before all of it (§2.8.14:
+   * that one first and so sees none of the batch before all of it (§2.8.9:
    * the first buffer of a multi-buffer request is marked used after the rest).
    */
   addUsed(id: number, len: number, descs: number): void {

@@ -117,7 +117,7 @@ describe("packed virtqueue, device side (§2.8)", () => {
     expect(f.wire().consumed).toBe(6);
   });
 
-  it("TX under IN_ORDER: one used descriptor for the batch, with the last buffer id (§2.8.9)", () => {
+  it("TX under IN_ORDER: one used descriptor for the batch, with the last buffer id (§2.8.8)", () => {
     const { f, tx } = packedFixture({ size: 8 });
     for (let i = 0; i < 5; i++) tx.put(txBuf(f, 60, i), 72, 0, 100 + i);
     f.pass();
