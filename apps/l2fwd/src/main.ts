@@ -257,10 +257,15 @@ function portFaultCounters(bus: VdevPorts, p: number): WireCounters {
   const xstats = port.xstats();
   for (const x of xstats) if (/^tx_q\d+_ring_full$/.test(x.name)) txRingFull += x.value;
   if (!dev) {
-    // A vhost-user port: what the back-end did with the frames is its own to count.
-    const c: WireCounters = { missed: 0, delivered: port.stats().opackets, rxNombuf: port.stats().rx_nombuf, txRingFull, wireWriteErrors: 0, wireLastWriteError: null };
-    // A net_vhost port's front-end is untrusted: what it got wrong (bad descriptors, protocol errors) is in its xstats.
-    return bus.vhostPort(p) ? { ...c, xstats: nonZero(xstats) } : c;
+    // A vhost-user port: what the back-end did with the frames is its own to count; delivered is
+    // what the port handed to a back-end, less the frames a ring reset freed unused (a packed
+    // ring's back-end died: tx_qN_reset_dropped_packets).
+    let resetDropped = 0;
+    for (const x of xstats) if (/^tx_q\d+_reset_dropped_packets$/.test(x.name)) resetDropped += x.value;
+    const s = port.stats();
+    // Its peer is untrusted either way (a net_vhost port's front-end, a net_virtio_user port's
+    // back-end): what it got wrong (bad descriptors, bad used entries, protocol errors) is in the xstats.
+    return { missed: 0, delivered: s.opackets - resetDropped, rxNombuf: s.rx_nombuf, txRingFull, wireWriteErrors: 0, wireLastWriteError: null, xstats: nonZero(xstats) };
   }
   const wire = dev.wireStats();
   // Frames the wire took but could not write out: failed writes or sends, and

@@ -47,7 +47,7 @@ export interface WireCounters {
   readonly wireWriteErrors?: number;
   /** Why the last write failed (ENOSPC, EACCES, ...; "socket closed"), when one did. */
   readonly wireLastWriteError?: string | null;
-  /** net_vhost ports: the xstats that are not zero (descriptor errors by kind, connections, protocol errors...), for --json. */
+  /** vhost-user ports (net_vhost, net_virtio_user): the xstats that are not zero (descriptor errors by kind, connections, protocol errors, frames a ring reset dropped...), for --json. */
   readonly xstats?: Readonly<Record<string, number>>;
 }
 

@@ -60,6 +60,12 @@ export const Q_CLAIM = Q_STATS + 8 * Q_STATS_SLOTS;
  * running queue whose rings it resets under the lcores (PortQueues.resetRings).
  */
 export const Q_PARKED = Q_CLAIM + 4;
+/**
+ * Q_PARKED's value while a reset waits for the queue's object (PortQueues.resetRings): the object
+ * that parks takes back what the device used first (QueueBase.onPark), so what the ring still owns
+ * afterwards is what the device never used. A plain close leaves 0 or 1 there: nothing is taken back.
+ */
+export const PARK_ASKED = 2;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;
@@ -94,6 +100,12 @@ export const S_BAD_NUM_BUFFERS = 24;
 export const S_TX_FULL = 25;
 /** TX: frames longer than P_MAX_FRAME, freed untransmitted (also in S_ERRORS). */
 export const S_TX_OVERSIZE = 26;
+/**
+ * TX: frames still posted, never used by the device, freed when the rings were reset under a running
+ * port (a packed ring's vhost-user back-end died and a new one came: PortQueues.resetRings). Written
+ * by the main thread only (the lcore is parked then); every other slot is the lcore's.
+ */
+export const S_TX_RESET_DROPPED = 27;
 
 /** Indirect table entries per TX slot (DPDK's VIRTIO_MAX_TX_INDIRECT): header + up to 7 segments. */
 export const TX_INDIRECT_MAX = 8;

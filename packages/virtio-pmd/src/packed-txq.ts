@@ -90,6 +90,15 @@ export class PackedTxQueue extends QueueBase {
     this.devEvtH = this.usedFlagsH; // Q_USED is the device event suppression structure
   }
 
+  /**
+   * Parking for a ring reset (the back-end went, a new one comes): take back what the old device
+   * used, so the frames the ring still owns are the ones it never used (PortQueues.resetRings
+   * frees and counts them).
+   */
+  protected override onPark(): void {
+    this.reclaim();
+  }
+
   /** rte_eth_tx_burst on a packed ring: see TxQueue.txBurst (same contract). */
   txBurst(mbufs: Uint32Array, n: number, off = 0): number {
     const run = this.u32[this.runW]!;

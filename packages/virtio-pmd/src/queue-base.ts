@@ -10,7 +10,7 @@ const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRI
 const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
-  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ,
+  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED,
 } = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
@@ -208,6 +208,9 @@ export abstract class QueueBase {
       if (run === 0 || run === Q_RUN_RETIRED) return false;
     }
     if (run === 0) {
+      // A reset asked for the park (PortQueues.resetRings, PARK_ASKED): first take back what the
+      // device used, so what the ring still owns is what it never used (counted there).
+      if (this.run !== 0 && Atomics.load(this.u32, this.parkedW) === PARK_ASKED) this.onPark();
       // Out of every burst of the closed run (this one returns 0 at once): pairs with the main
       // thread's Atomics.load in PortQueues.resetRings, which waits for it before it touches the rings.
       Atomics.store(this.u32, this.parkedW, 1);
@@ -264,6 +267,9 @@ export abstract class QueueBase {
   protected abstract resizeLocal(size: number): void;
   /** Subclass hook: after a resync (pool lookup, thresholds). */
   protected abstract onResync(): void;
+
+  /** The queue parks for a ring reset: a TX queue takes back what the device used (cold). */
+  protected onPark(): void {}
 
   /** A free descriptor (the caller checked nfree > 0). IN_ORDER: the next in table order. */
   protected allocDesc(): number {

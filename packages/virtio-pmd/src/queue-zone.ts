@@ -27,6 +27,7 @@ import {
   Q_GEN,
   Q_HDR_SIZE,
   Q_INTERRUPT,
+  PARK_ASKED,
   Q_OWNER,
   Q_PARKED,
   Q_PORT,
@@ -247,12 +248,12 @@ export function closeQueue(mem: Memory, zone: number): void {
 
 /**
  * Close a running queue whose ring the main thread will reset under the lcores: the parked word
- * cleared first, then the run word 0 (Atomics.store both, in this order: a queue object that sets
+ * set to PARK_ASKED first, then the run word 0 (Atomics.store both, in this order: a queue object that sets
  * parked afterwards read run 0 after this store, so it is out of every burst of the old run).
  * Returns the claim word: 0 when no queue object drove the queue in this run (none to wait for).
  */
 export function parkQueue(mem: Memory, zone: number): number {
-  Atomics.store(mem.u32, (zone + Q_PARKED) >>> 2, 0);
+  Atomics.store(mem.u32, (zone + Q_PARKED) >>> 2, PARK_ASKED);
   Atomics.store(mem.u32, (zone + Q_RUN) >>> 2, 0);
   return Atomics.load(mem.u32, (zone + Q_CLAIM) >>> 2);
 }
@@ -262,16 +263,24 @@ export function queueParked(mem: Memory, zone: number): boolean {
   return Atomics.load(mem.u32, (zone + Q_PARKED) >>> 2) === 1;
 }
 
-/** After the device reset: free whatever mbufs the queue's descriptors still own (each exactly once). */
-export function releaseQueue(mem: Memory, mbufs: Mbufs, zone: number): void {
+/** The reset is over: a queue object that parks from now on (a plain close) takes nothing back. */
+export function unparkQueue(mem: Memory, zone: number): void {
+  Atomics.store(mem.u32, (zone + Q_PARKED) >>> 2, 0);
+}
+
+/** After the device reset: free whatever mbufs the queue's descriptors still own (each exactly once). Returns how many. */
+export function releaseQueue(mem: Memory, mbufs: Mbufs, zone: number): number {
   const u32 = mem.u32;
   const size = u32[(zone + Q_SIZE) >>> 2]!;
   const owner = u32[(zone + Q_OWNER) >>> 2]! >>> 2;
+  let n = 0;
   for (let i = 0; i < size; i++) {
     const m = u32[owner + i]!;
     if (m !== 0) {
       u32[owner + i] = 0;
       mbufs.free(m);
+      n++;
     }
   }
+  return n;
 }

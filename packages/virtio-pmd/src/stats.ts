@@ -23,6 +23,7 @@ import {
   S_TX_INDIRECT,
   S_TX_OVERSIZE,
   S_TX_PUSH,
+  S_TX_RESET_DROPPED,
 } from "./layout.js";
 
 /** rte_eth_stats (the fields tpdk fills), by DPDK's names. */
@@ -80,6 +81,7 @@ export const TX_XSTATS: readonly [string, number][] = [
   ["chained_packets", S_TX_CHAINED],
   ["ring_full", S_TX_FULL],
   ["oversize_packets", S_TX_OVERSIZE],
+  ["reset_dropped_packets", S_TX_RESET_DROPPED],
   ["bad_used_id", S_BAD_USED_ID],
   ["bad_used_idx", S_BAD_USED_IDX],
 ];

@@ -289,6 +289,11 @@ export class TxQueue extends QueueBase {
     return sent - over;
   }
 
+  /** Parking for a ring reset (PortQueues.resetRings): take back what the device used first. */
+  protected override onPark(): void {
+    this.reclaim();
+  }
+
   /**
    * Take back what the device has used: return each chain's descriptors to
    * the free list and free its mbuf (batched). Loads used.idx only when the

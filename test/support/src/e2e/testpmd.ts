@@ -55,6 +55,11 @@ export interface TestpmdOptions {
   extra?: readonly string[];
   /** Unique per instance (DPDK's runtime files). */
   prefix: string;
+  /**
+   * EAL --log-level settings for the vhost library instead of the default "lib.vhost.*:error", e.g.
+   * ["lib.vhost.config:info"] (DPDK 22.11: a later regexp setting does not override that glob).
+   */
+  logLevels?: readonly string[];
 }
 
 let instances = 0;
@@ -83,7 +88,7 @@ export class Testpmd {
     const prefix = `${o.prefix}-${process.pid}-${instances++}`;
     const args = [
       "-l", "0,1", "--main-lcore", String(main), "--no-huge", "-m", "256", "--file-prefix", prefix, "--no-pci",
-      "--log-level", "lib.eal:error", "--log-level", "lib.vhost.*:error", ...(typeof o.vdev === "string" ? [o.vdev] : o.vdev).flatMap((v) => ["--vdev", v]),
+      "--log-level", "lib.eal:error", ...(o.logLevels ?? ["lib.vhost.*:error"]).flatMap((l) => ["--log-level", l]), ...(typeof o.vdev === "string" ? [o.vdev] : o.vdev).flatMap((v) => ["--vdev", v]),
       "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192", `--forward-mode=${o.mode}`, ...(o.extra ?? []),
     ];
     // Line-buffered: testpmd prints with stdio, which a pipe would otherwise hold until exit.
