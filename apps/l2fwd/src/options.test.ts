@@ -22,6 +22,7 @@ describe("l2fwd options", () => {
     const p = parseL2fwdArgs(["-pf", "-q", "2", "-T0", "-P", "--no-mac-updating", "--portmap=(0,3)(1,2)", "--burst", "1", "--json"]);
     expect(p).toMatchObject({ portmask: 15, portsPerLcore: 2, statsPeriod: 0, macUpdating: false, promiscuous: true, burst: 1, json: true });
     expect(p.portmap).toEqual([[0, 3], [1, 2]]);
+    expect(parseL2fwdArgs(["-p", "3", "--no-mac-updating", "--mac-updating"]).macUpdating).toBe(true);
   });
 
   it("names the option and the fix for every bad value", () => {
@@ -33,6 +34,10 @@ describe("l2fwd options", () => {
     expect(usage(() => parseL2fwdArgs(["-p", "3", "--burst", "65"]))).toMatch(/^--burst: 65 is out of range; give the packets per burst, 1..64/);
     expect(usage(() => parseL2fwdArgs(["-p", "3", "--burst"]))).toMatch(/--burst needs a value/);
     expect(usage(() => parseL2fwdArgs(["-p", "3", "--frobnicate"]))).toMatch(/unknown l2fwd option "--frobnicate"/);
+    // Flags take no value: "--json=1" is refused, not read as --json.
+    for (const f of ["--json", "--no-mac-updating", "--mac-updating"]) {
+      expect(usage(() => parseL2fwdArgs(["-p", "3", `${f}=1`]))).toBe(`${f} takes no value; write just ${f}`);
+    }
     expect(usage(() => parsePortmap("(0,1"))).toMatch(/^--portmap: cannot parse/);
   });
 });

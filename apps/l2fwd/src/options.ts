@@ -50,6 +50,7 @@ export const L2FWD_USAGE = `l2fwd options (after --):
   -q NQ               ports (RX queues) polled by one lcore, 1..${MAX_PORTS_PER_LCORE} (default ${L2FWD_DEFAULTS.portsPerLcore})
   -T PERIOD           statistics period in seconds, 0 = off, max ${MAX_TIMER_PERIOD} (default ${L2FWD_DEFAULTS.statsPeriod})
   --no-mac-updating   forward frames untouched (default: rewrite the Ethernet addresses)
+  --mac-updating      rewrite the Ethernet addresses (the default; DPDK's --[no-]mac-updating)
   --portmap="(a,b)(c,d)"  explicit port pairs (default: consecutive enabled ports)
   --burst N           packets per burst, 1..64; 1 is the per-packet path (default ${L2FWD_DEFAULTS.burst})
   --json              statistics as one JSON object per line (default: a table)
@@ -86,6 +87,9 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
       opt = raw.slice(0, 2);
       inline = raw.slice(2);
     }
+    const flag = (): void => {
+      if (inline !== undefined) throw new UsageError(`${opt} takes no value; write just ${opt}`);
+    };
     const value = (): string => {
       if (inline !== undefined) return inline;
       const v = argv[++i];
@@ -109,12 +113,15 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
         statsPeriod = intOption("-T", value(), 0, MAX_TIMER_PERIOD, "statistics period in seconds (0 disables)");
         break;
       case "-P":
+        flag();
         promiscuous = true;
         break;
       case "--no-mac-updating":
+        flag();
         macUpdating = false;
         break;
       case "--mac-updating":
+        flag();
         macUpdating = true;
         break;
       case "--portmap":
@@ -124,13 +131,14 @@ export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
         burst = intOption("--burst", value(), 1, 64, "packets per burst");
         break;
       case "--json":
+        flag();
         json = true;
         break;
       case "--warmup":
         warmup = intOption("--warmup", value(), 0, MAX_WARMUP, "frames per warm-up generator (0 = no warm-up)");
         break;
       default:
-        throw new UsageError(`unknown l2fwd option "${raw}"; l2fwd takes -p PORTMASK [-P] [-q NQ] [-T PERIOD] [--no-mac-updating] [--portmap=...] [--burst N] [--json] [--warmup N] (see --help)`);
+        throw new UsageError(`unknown l2fwd option "${raw}"; l2fwd takes -p PORTMASK [-P] [-q NQ] [-T PERIOD] [--[no-]mac-updating] [--portmap=...] [--burst N] [--json] [--warmup N] (see --help)`);
     }
   }
   if (portmask === undefined) throw new UsageError("-p PORTMASK is required; use e.g. -p 0x3 for ports 0 and 1");

@@ -1,0 +1,108 @@
+// Issue 13: every command's --help lists every option its parser takes, every option it lists
+// exists, -h/--help exit 0 with the usage on stdout, and a bad option is one line on stderr naming
+// it, exit 2, no stack. For l2fwd, the bench, bench:micro, the soak and the fuzz.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+interface Cli {
+  name: string;
+  script: string;
+  /** The files whose string literals are the options the parser takes (comments skipped). */
+  sources: string[];
+  /** Arguments that put `opt` where the parser reads it (l2fwd: before or after the "--"). */
+  place: (opt: string, section: string) => string[];
+}
+
+const L2FWD_PORTS = ["-l", "0", "--vdev", "virtio0,wire=sink"];
+const CLIS: Cli[] = [
+  {
+    name: "l2fwd",
+    script: "apps/l2fwd/dist/main.js",
+    sources: ["apps/l2fwd/src/options.ts", "packages/eal/src/args.ts"],
+    place: (opt, section) => (section.startsWith("l2fwd") ? [...L2FWD_PORTS, "--", opt] : [opt]),
+  },
+  { name: "bench", script: "bench/dist/run.js", sources: ["bench/options.ts"], place: (opt) => [opt] },
+  { name: "bench:micro", script: "bench/dist/micro/index.js", sources: ["bench/micro/options.ts"], place: (opt) => [opt] },
+  { name: "soak", script: "scripts/dist/soak.js", sources: ["scripts/src/soak.ts"], place: (opt) => [opt] },
+  { name: "fuzz", script: "scripts/dist/hostile-fuzz.js", sources: ["scripts/src/hostile-fuzz.ts"], place: (opt) => [opt] },
+];
+
+function run(cli: Cli, args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, cli.script), ...args], { encoding: "utf8", timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Options named in the parser's sources (string literals outside comments). */
+function parsed(cli: Cli): Set<string> {
+  const out = new Set<string>();
+  for (const f of cli.sources) {
+    for (const line of readFileSync(join(root, f), "utf8").split("\n")) {
+      if (/^\s*(\/\/|\*|\/\*)/.test(line)) continue;
+      for (const m of line.matchAll(/["'](--?[a-zA-Z][a-zA-Z0-9-]*)["']/g)) out.add(m[1]!);
+    }
+  }
+  return out;
+}
+
+/** Options the usage lists, with the heading of the block each is in. */
+function documented(usage: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let section = "";
+  for (const line of usage.split("\n")) {
+    if (/^\S.*:$/.test(line)) section = line;
+    if (section.startsWith("--vdev kinds")) continue; // the --vdev syntax, not options
+    const m = /^ {2}(-{1,2}[a-zA-Z][a-zA-Z0-9-]*)(?:[ =][^,]*)?(?:, (--?[a-zA-Z][a-zA-Z0-9-]*))?/.exec(line);
+    if (!m) continue;
+    out.set(m[1]!, section);
+    if (m[2]) out.set(m[2], section);
+  }
+  return out;
+}
+
+describe.each(CLIS)("$name --help", (cli) => {
+  const help = run(cli, ["--help"]);
+
+  it("-h and --help: the usage on stdout, nothing on stderr, exit 0", () => {
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stderr).toBe("");
+    expect(help.stdout).toMatch(/^usage: /);
+    const h = run(cli, ["-h"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toBe(help.stdout);
+  });
+
+  it("documents every option its parser takes", () => {
+    const doc = documented(help.stdout);
+    const missing = [...parsed(cli)].filter((o) => !doc.has(o));
+    expect(missing).toEqual([]);
+  });
+
+  it("takes every option it documents (none is refused as unknown)", () => {
+    const refused: string[] = [];
+    for (const [opt, section] of documented(help.stdout)) {
+      if (opt === "-h" || opt === "--help") continue;
+      // A bad option after it: the run stops at a usage error whatever `opt` is, so nothing starts.
+      const r = run(cli, [...cli.place(opt, section), "--zz-not-an-option"]);
+      expect(r.code, `${opt}: ${r.stderr}`).toBe(2);
+      // "unknown option X", "unknown EAL option 'X'", "unknown l2fwd option "X"": the one refused.
+      const named = /unknown (?:\S+ )?option ['"]?([^'"\s;]+)/.exec(r.stderr)?.[1];
+      if (named === opt) refused.push(`${opt}: ${r.stderr.trim()}`);
+    }
+    expect(refused).toEqual([]);
+  });
+
+  it("a bad option: one line on stderr naming it, exit 2, no stack", () => {
+    const r = run(cli, cli.place("--zz-not-an-option", "l2fwd options"));
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toContain("--zz-not-an-option");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe("");
+  });
+});
