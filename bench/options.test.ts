@@ -12,6 +12,12 @@ describe("parseOptions", () => {
     expect(parseOptions(["--quick", "--repeat", "2"]).repeat).toBe(2);
   });
 
+  it("--fake writes fake.* unless --name says otherwise (never over a recorded full run)", () => {
+    expect(parseOptions(["--fake"]).name).toBe("fake");
+    expect(parseOptions(["--quick", "--fake"]).name).toBe("fake");
+    expect(parseOptions(["--fake", "--name", "full"]).name).toBe("full");
+  });
+
   it("jitter: a section of its own, 5 s by default, 1 s with --quick", () => {
     expect(parseOptions([]).only).toContain("jitter");
     expect(parseOptions([]).jitterDurationMs).toBe(5000);

@@ -144,7 +144,7 @@ and tpdk's (l2fwd net_vhost, CPU 0) in turn.
   --dpdk-duration S       their measurement window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         their warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
   --out DIR               results directory (default ${DEFAULTS.out})
-  --name NAME             results file name (default full, or quick with --quick)
+  --name NAME             results file name (default full, quick with --quick, fake with --fake)
   --fake                  synthetic results (to work on the reports; marked as such)
   --cpu-prof DIR          write V8 CPU profiles of every run's threads to DIR
   --min-cpu-share F       retry a run that got less than this share of its 2 CPUs (default ${DEFAULTS.minCpuShare}; 0 = never)
@@ -185,6 +185,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   const o: BenchOptions = { ...DEFAULTS, ...(quick ? QUICK : {}), quick };
   o.help = given.has("-h") || given.has("--help");
   o.fake = given.has("--fake");
+  // Synthetic results never overwrite a recorded run's files (full.json, .md, .svg) unless named so.
+  if (o.fake && !given.has("--name")) o.name = "fake";
   for (const [opt, v] of given) PARSERS[opt]?.(o, v, opt);
   if (o.only.length === 0) throw new OptionError("--only: no section left");
   return o;
