@@ -56,7 +56,7 @@ export const L2FWD_USAGE = `l2fwd options (after --):
   --json              statistics as one JSON object per line (default: a table)
   --warmup N          before the ports start, the lcores forward N frames per generator between
                       private ports (mirrors of gen/sink ports, else a generator pair per lcore), so
-                      the first real frame meets JIT-optimized code (e.g. --warmup 100000); 0 = off
+                      the first real frame meets JIT-optimized code (pnpm demo: --warmup 300000); 0 = off
                       (default ${L2FWD_DEFAULTS.warmup})
   -h, --help          this help`;
 

@@ -13,7 +13,7 @@ describe("l2fwd warm-up plan", () => {
     expect(mirrorVdev("virtio1,wire=sink,check=1,tx_mode=chained", "virtio6", null, null)).toBe("virtio6,wire=sink,check=1,tx_mode=chained");
   });
 
-  it("pnpm demo's ports: two launches of mirrors (overloaded, then at the user's rate), same pairing and lcore", () => {
+  it("pnpm demo's ports: three launches of mirrors (overloaded, then twice at the user's rate, ending idle), same pairing and lcore", () => {
     const plans = planVdevs(["virtio0,wire=gen,rate=2M,count=6M", "virtio1,wire=sink,check=1"]);
     const w = planWarmup(plans, [0, 1], [1, 0], new Map([[0, [0, 1]]]), 2, 5000);
     expect(w.mirrored).toBe(true);
@@ -21,11 +21,13 @@ describe("l2fwd warm-up plan", () => {
     expect(w.vdevs).toEqual([
       `virtio2,wire=gen,rate=${RATE_MAX},count=5000`, "virtio3,wire=sink,check=1",
       "virtio4,wire=gen,rate=2000000,count=5000", "virtio5,wire=sink,check=1",
+      "virtio6,wire=gen,rate=2000000,count=5000", "virtio7,wire=sink,check=1",
     ]);
-    expect(w.dst.slice(2)).toEqual([3, 2, 5, 4]);
+    expect(w.dst.slice(2)).toEqual([3, 2, 5, 4, 7, 6]);
     expect(w.phases).toEqual([
-      { ports: [2, 3], lcorePorts: new Map([[0, [2, 3]]]), gens: [2] },
-      { ports: [4, 5], lcorePorts: new Map([[0, [4, 5]]]), gens: [4] },
+      { ports: [2, 3], lcorePorts: new Map([[0, [2, 3]]]), gens: [2], idleAfter: false },
+      { ports: [4, 5], lcorePorts: new Map([[0, [4, 5]]]), gens: [4], idleAfter: true },
+      { ports: [6, 7], lcorePorts: new Map([[0, [6, 7]]]), gens: [6], idleAfter: true },
     ]);
     // The mirrors are valid --vdev strings.
     expect(() => planVdevs(w.vdevs)).not.toThrow();

@@ -1,4 +1,4 @@
-import { parseDevargs } from "@tpdk/eal";
+import { launchedLcoreIdle, lcoreZoneOffset, parseDevargs } from "@tpdk/eal";
 import { RATE_MAX } from "@tpdk/vhost";
 import type { Mempool } from "@tpdk/mbuf";
 import type { VdevPlan, VdevPorts } from "@tpdk/vdev";
@@ -31,6 +31,17 @@ import type { LcoreArg } from "./lcore-loop.js";
  * forwarding lcore gets a pair of unpaced generator ports (what the other
  * wires share with them: the loop, rxBurst/txBurst, the device's RX/TX).
  *
+ * The mirrors run in three launches: the generators at RATE_MAX (the RX ring
+ * overflows: the device's missed path, the sink's sequence gaps, full TX
+ * rings), then twice at the user's rates, each paced launch ending with an
+ * idle stretch (the lcores sleep in their Backoff, the device thread on its
+ * doorbell, the drivers kick again). The second paced launch starts from that
+ * idle state and runs the code compiled during the first two: a path first
+ * taken there (a wake-up, a kick) deoptimizes during the warm-up rather than
+ * after the real start, and the compile jobs requested during the first two
+ * launches (on a loaded 2-CPU machine one takes 20-180 ms of wall time, on the
+ * CPUs the pollers use) are done before the real ports start.
+ *
  * The private ports are the last port ids (after the user's), never enabled
  * by -p, stopped after the warm-up; their counters are not printed. The cost
  * is the warm-up's time, hence off by default.
@@ -42,8 +53,14 @@ export const WARMUP_QUEUE_SIZE = 256;
 export const WARMUP_MAX_QUEUE_SIZE = 1024;
 /** A mirrored generator paced below this runs at this rate (packets/s) during the warm-up. */
 export const WARMUP_MIN_RATE = 1_000_000;
-/** A warm-up that has not finished by then is cut short (a starved machine): the app goes on. */
+/** A warm-up (all phases and the settle) that has not finished by then is cut short (a starved machine): the app goes on. */
 const WARMUP_MAX_MS = 10_000;
+/**
+ * An idle stretch lasts until every lcore of the launch has called Backoff.idle() past its spin
+ * passes this many times since the phase's frames were all received (a count, not a time: the
+ * sleeps grow from 20 µs to 1 ms, so 16 of them are ~10 ms and reach the longest sleep).
+ */
+export const WARMUP_IDLE_COUNT = 16;
 
 /** One launch of the warm-up: who polls which warm-up ports, and which of them generate. */
 export interface WarmupPhase {
@@ -53,6 +70,8 @@ export interface WarmupPhase {
   readonly lcorePorts: Map<number, number[]>;
   /** The ports whose wire generates (the phase ends when each has offered `frames`, received or missed). */
   readonly gens: number[];
+  /** After the frames, the lcores stay launched until each has gone idle (WARMUP_IDLE_COUNT). */
+  readonly idleAfter: boolean;
 }
 
 /** The warm-up's ports: their --vdev strings (ids from firstPort on), where each forwards to, the phases. */
@@ -85,12 +104,13 @@ export function planWarmup(
   const outDst: number[] = [];
   const phases: WarmupPhase[] = [];
   if (mirrorable) {
-    // Two sets of mirrors, one launch each: first with every generator at
+    // Three sets of mirrors, one launch each: first with every generator at
     // RATE_MAX (the RX ring overflows: the device's missed path, the sink's
-    // sequence gaps, full TX rings), then at the user's rates (the paced path
-    // as the real run will take it). A path first taken after the warm-up
-    // would deoptimize the function it is in at the first hiccup.
-    for (const overload of [true, false]) {
+    // sequence gaps, full TX rings), then twice at the user's rates (the paced
+    // path as the real run will take it), each ending idle, the second one
+    // starting from idle. A path first taken after the warm-up would
+    // deoptimize the function it is in at the first hiccup.
+    for (const overload of [true, false, false]) {
       const base = firstPort + vdevs.length;
       const warm = new Map(enabled.map((p, i) => [p, base + i]));
       const gens: number[] = [];
@@ -105,7 +125,7 @@ export function planWarmup(
       }
       const lcores = new Map<number, number[]>();
       for (const [lcore, ports] of lcorePorts) lcores.set(lcore, ports.map((p) => warm.get(p)!));
-      phases.push({ ports: [...warm.values()], lcorePorts: lcores, gens });
+      phases.push({ ports: [...warm.values()], lcorePorts: lcores, gens, idleAfter: !overload });
     }
     return { vdevs, firstPort, dst: outDst, phases, mirrored: true };
   }
@@ -121,7 +141,7 @@ export function planWarmup(
     gens.push(a, a + 1);
     k++;
   }
-  return { vdevs, firstPort, dst: outDst, phases: [{ ports: gens.slice(), lcorePorts: lcores, gens }], mirrored: false };
+  return { vdevs, firstPort, dst: outDst, phases: [{ ports: gens.slice(), lcorePorts: lcores, gens, idleAfter: true }], mirrored: false };
 }
 
 /**
@@ -167,10 +187,40 @@ export async function warmUp(
     p.rxQueueSetup(0, { pool });
     p.txQueueSetup(0);
   }
+  const end = performance.now() + WARMUP_MAX_MS;
   for (const phase of w.phases) {
     for (const p of phase.ports) bus.ports[p]!.start();
-    await runPhase(eal, bus, lcoreLoop, w.dst, macs, phase, o);
+    await runPhase(eal, bus, lcoreLoop, w.dst, macs, phase, o, end);
     for (const p of phase.ports) bus.ports[p]!.stop();
+  }
+  await jitSettled(end);
+}
+
+/** The settle check's window (ms), and the share of one CPU the process may use in it to count as settled. */
+const SETTLE_WINDOW_MS = 20;
+const SETTLE_CPU_SHARE = 0.2;
+
+/**
+ * Wait until the process has been nearly idle for SETTLE_WINDOW_MS (under a
+ * fifth of one CPU), or `end`. After the last phase the lcores wait for their
+ * next launch and the device thread sleeps on its doorbell, so what still
+ * uses CPU is V8's own work: TurboFan jobs requested during the warm-up (and
+ * the GC they leave). On a loaded 2-CPU machine such a job takes 20-180 ms of
+ * wall time on a background thread; one still running at the real start runs
+ * on the CPUs the lcore and the device thread poll on, and the code it
+ * produces lands only when it is done. The optimized code is installed at the
+ * first function entry or loop back edge of the real launch.
+ */
+async function jitSettled(end: number): Promise<void> {
+  let cpu = process.cpuUsage();
+  let t = performance.now();
+  while (t < end) {
+    await new Promise((r) => setTimeout(r, SETTLE_WINDOW_MS));
+    const used = process.cpuUsage(cpu);
+    const now = performance.now();
+    if ((used.user + used.system) / 1000 < SETTLE_CPU_SHARE * (now - t)) return;
+    cpu = process.cpuUsage();
+    t = now;
   }
 }
 
@@ -178,6 +228,7 @@ export async function warmUp(
 async function runPhase(
   eal: Eal, bus: VdevPorts, lcoreLoop: URL, dst: number[], macs: number[][], phase: WarmupPhase,
   o: { frames: number; burst: number; macUpdating: boolean; statsOffset: number; drainPasses: number },
+  end: number,
 ): Promise<void> {
   await eal.launch(lcoreLoop, "l2fwdLoop", (lcore): LcoreArg => ({
     rxPorts: phase.lcorePorts.get(lcore) ?? [],
@@ -188,7 +239,6 @@ async function runPhase(
     statsOffset: o.statsOffset,
     drainPasses: o.drainPasses,
   }));
-  const end = performance.now() + WARMUP_MAX_MS;
   // Done when every generator has offered all its frames and each was received or missed
   // (what the lcores sent on is drained by the ports' stop; a full TX ring may have dropped some).
   const done = (): boolean =>
@@ -197,6 +247,21 @@ async function runPhase(
       return dev.wireStats().generated === o.frames && bus.ports[p]!.stats().ipackets + dev.stats().rxMissed === o.frames;
     });
   while (!done() && performance.now() < end) await new Promise((r) => setTimeout(r, 5));
+  if (phase.idleAfter) {
+    // The idle stretch: every lcore of the launch goes idle (Backoff sleeps; the device thread
+    // then sleeps on its doorbell too), so the idle and wake-up paths are compiled before the
+    // real start. Counted by the lcores' idle counts (eal control zone), not timed.
+    const zone = lcoreZoneOffset(eal.mem);
+    const at = new Int32Array(64);
+    const now = new Int32Array(64);
+    const n = launchedLcoreIdle(eal.mem, zone, at);
+    const idled = (): boolean => {
+      if (launchedLcoreIdle(eal.mem, zone, now) !== n) return true; // the launch ended (an lcore returned)
+      for (let i = 0; i < n; i++) if (((now[i]! - at[i]!) & 0x3fffffff) < WARMUP_IDLE_COUNT) return false;
+      return true;
+    };
+    while (n > 0 && !idled() && performance.now() < end) await new Promise((r) => setTimeout(r, 2));
+  }
   eal.stop();
   await eal.wait();
 }

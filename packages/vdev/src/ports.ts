@@ -1,6 +1,6 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { native, nativeMissingReason } from "@tpdk/native";
-import { Vhost, type VhostDevice } from "@tpdk/vhost";
+import { DEFAULT_MAX_QUEUE_SIZE, Vhost, type VhostDevice } from "@tpdk/vhost";
 import { NetVhostPort, VhostUserTransport } from "@tpdk/vhost-user";
 import { VirtioPort } from "@tpdk/virtio-pmd";
 import { type DeviceFailure, explainFailure } from "./failure.js";
@@ -74,8 +74,12 @@ export class VdevPorts {
         // A vdev's mac= is its device's MAC (the driver reads it from the config).
         // packed_vq=1: the device offers RING_PACKED too (the control queue and MQ with it, offer.ts).
         const packed = p.driver.packedVq === true;
+        // The driver caps queue_size= at the device's maximum: a software device has no reason
+        // to offer less than asked, so a queue_size= above the default maximum raises it.
+        const maxQueueSize = deviceMaxQueueSize(p.driver.queueSize);
         devices[p.portId] = v.addDevice({
           name: p.name, wire: p.wire, queuePairs: opts.queuePairs ?? 1, ...(p.mac ? { mac: p.mac } : {}), ...(packed ? { offer: { RING_PACKED: true } } : {}),
+          ...(maxQueueSize !== DEFAULT_MAX_QUEUE_SIZE ? { maxQueueSize } : {}),
         });
       }
       await v.start();
@@ -188,3 +192,9 @@ export class VdevPorts {
   }
 }
 
+/** A built-in device's largest queue for a port's queue_size= (a power of two: packed rings take any size). */
+export function deviceMaxQueueSize(queueSize: number | undefined): number {
+  let max = DEFAULT_MAX_QUEUE_SIZE;
+  while (queueSize !== undefined && max < queueSize) max *= 2;
+  return max;
+}

@@ -1,4 +1,4 @@
-export { Vhost, type VhostOptions, type DeviceOptions, type VhostStartInfo } from "./vhost.js";
+export { DEFAULT_MAX_QUEUE_SIZE, Vhost, type VhostOptions, type DeviceOptions, type VhostStartInfo } from "./vhost.js";
 export { VhostDevice } from "./vhost-device.js";
 export { DeviceLoop } from "./device-loop.js";
 export type { DeviceConfig, LoopConfig } from "./config.js";

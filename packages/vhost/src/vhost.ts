@@ -66,7 +66,8 @@ export interface VhostStartInfo {
   readonly pin: PinResult | null;
 }
 
-const DEFAULT_MAX_QUEUE_SIZE = 4096;
+/** The device's largest queue when addDevice() is not given maxQueueSize. */
+export const DEFAULT_MAX_QUEUE_SIZE = 4096;
 /** Most queue pairs per device: 2 * 31 data queues + the control queue = 63 <= TRANSPORT_MAX_QUEUES. */
 export const MAX_QUEUE_PAIRS = (TRANSPORT_MAX_QUEUES - 1) >>> 1;
 const DEFAULT_BURST = 64;
