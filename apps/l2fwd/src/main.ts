@@ -68,7 +68,7 @@ runMain(async () => {
   const macs: number[][] = [];
   try {
     if (warmPlan && warm.length > 0) {
-      await warmUp(eal, bus, pool, lcoreLoop, warmPlan, { frames: opts.warmup, burst: opts.burst, macUpdating: opts.macUpdating, statsOffset, drainPasses: DRAIN_PASSES });
+      await warmUp(eal, bus, pool, lcoreLoop, warmPlan, { frames: opts.warmup, burst: opts.burst, macUpdating: opts.macUpdating, statsOffset, drainPasses: DRAIN_PASSES, busyPoll: ealOpts.busyPoll });
     }
     for (const port of bus.ports.slice(0, nbPorts)) {
       const id = port.portId;
