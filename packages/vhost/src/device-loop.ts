@@ -160,11 +160,10 @@ export class DeviceLoop {
     // A clock read costs ~35 ns, a fifth of a busy pass, so unless a wire
     // needs the time every pass, read it once per CLOCK_BUDGET
     // passes-plus-frames: every few hundred µs, idle or busy, often enough
-    // for the tick (heartbeat, housekeeping). clockMs() does not allocate
-    // (performance.now() does on Node 20), and the wires read the reading
-    // from deviceClock rather than from an argument (see clock.ts).
+    // for the tick (heartbeat, housekeeping), which readClock() runs when
+    // due (the time moves only there). The wires read the reading from
+    // deviceClock rather than from an argument (see clock.ts).
     if (this.clockEveryPass || this.clockBudget <= 0) this.readClock();
-    const now = deviceClock[0]!;
     const devs = this.devices;
     let work = 0;
     for (let i = 0; i < devs.length; i++) work += devs[i]!.poll();
@@ -173,7 +172,6 @@ export class DeviceLoop {
     // boxes (allocates) the count on every pass.
     this.passes = (this.passes + 1) & 0x3fffffff;
     this.clockBudget -= 1 + work;
-    if (now >= this.nextTick) this.tick();
     return work;
   }
 
@@ -233,6 +231,8 @@ export class DeviceLoop {
    */
   private spin(evented: boolean): number {
     for (;;) {
+      // The clock read between chunks, not inside spinSome (see readClock).
+      if (this.clockBudget <= 0) this.readClock();
       const r = this.spinSome(evented);
       if (r !== MORE) return r;
     }
@@ -242,6 +242,8 @@ export class DeviceLoop {
   private spinSome(evented: boolean): number {
     const i32 = this.i32;
     for (let k = 0; k < SPIN_CHUNK; k++) {
+      // The clock is due: back to spin(), which reads it (pass() would too, inside this loop's code).
+      if (this.clockBudget <= 0 && !this.clockEveryPass) return MORE;
       if (Atomics.load(i32, this.stopI) !== 0) return STOPPED;
       if (this.pass() > 0) {
         this.resetIdle();
@@ -264,10 +266,25 @@ export class DeviceLoop {
     return MORE;
   }
 
-  /** The pass clock (clock.ts): one reading for every wire this pass. */
+  /**
+   * The pass clock (clock.ts): one reading for every wire until the next,
+   * and the tick when it is due. Unless a wire needs the time every pass,
+   * spin() calls this between spinSome() chunks, when the budget is used up,
+   * rather than pass() inside the busy loop: clockMs() allocates nothing
+   * only where V8 inlines process.hrtime() with it (its array is then
+   * optimised away), and in the busy loop's optimised code, full of inlined
+   * device code, the inlining budget was spent before hrtime(): the cold read
+   * stayed a call returning a fresh array (every few hundred µs: a device
+   * scavenge every 7-10 s in unpaced runs; heap sampling put them on
+   * process.hrtime under spinSome). Called from spin(), it is optimised on
+   * its own, hrtime() inlined. (When a wire needs the clock every pass, the
+   * read in pass() is hot and inlined whole: no allocation either.)
+   */
   private readClock(): void {
-    deviceClock[0] = clockMs();
+    const now = clockMs();
+    deviceClock[0] = now;
     this.clockBudget = CLOCK_BUDGET;
+    if (now >= this.nextTick) this.tick();
   }
 
   private resetIdle(): void {
