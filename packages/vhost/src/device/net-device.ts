@@ -15,7 +15,6 @@ import { processRx } from "./rx-path.js";
 import { S_ERR_INTERNAL } from "./stats.js";
 import { serviceTrap } from "./transport-regs.js";
 import { processTx } from "./tx-path.js";
-import { processTxPacked } from "./packed-tx-path.js";
 import { TxBatch } from "./tx-batch.js";
 import type { Chain } from "./virtqueue.js";
 import { DemandWindow } from "./demand.js";
@@ -118,8 +117,7 @@ export class NetDevice extends DeviceState implements PathDevice {
       if (this.packed) tx = this.pollTxPacked(pairs);
       else {
         for (let p = 0; p < pairs; p++) {
-          const q = this.queues[2 * p + 1]!;
-          if (q.enabled) tx += processTx(this, q, this.txScratch + p * SCRATCH_BYTES);
+          if (this.queues[2 * p + 1]!.enabled) tx += processTx(this, 2 * p + 1, this.txScratch + p * SCRATCH_BYTES);
           if (!this.active) break;
         }
       }
@@ -154,7 +152,7 @@ export class NetDevice extends DeviceState implements PathDevice {
     for (let p = 0; p < pairs; p++) {
       const q = this.pqueues[2 * p + 1]!;
       if (q.enabled) {
-        tx += processTxPacked(this, q, this.txScratch + p * SCRATCH_BYTES);
+        tx += processTx(this, 2 * p + 1, this.txScratch + p * SCRATCH_BYTES);
         if ((q.availPos | (q.availWrap << 15)) !== q.qinfoPos) this.queueRegs.publishPackedTxPos(q);
       }
       if (!this.active) break;

@@ -10,7 +10,7 @@ import type { Chain, DeviceQueue } from "./virtqueue.js";
 
 /**
  * What the data and control paths (rx-path.ts with rx-split.ts and
- * rx-packed.ts, tx-path.ts, packed-tx-path.ts, ctrl-path.ts) read and
+ * rx-packed.ts, tx-path.ts, ctrl-path.ts) read and
  * call on a device; NetDevice implements it. Declared here so that the
  * paths never import net-device.ts, which imports them (no circle), and so
  * a reader sees at one glance what a path depends on. The negotiated

@@ -1,5 +1,5 @@
 /**
- * The transmit path's batch (tx-path.ts, packed-tx-path.ts): the chains of
+ * The transmit path's batch (tx-path.ts): the chains of
  * one pass that have the commonest shape, one device-readable descriptor
  * holding header and frame (what virtio-pmd's push and in-order paths post),
  * each read and validated once by the ring's takeSimple() (virtqueue.ts,
