@@ -8,9 +8,12 @@
  *   TPDK_HEAP_SAMPLE_OUT=/tmp/lcore.heapprofile node bench/dist/tools/lcore-gc.js ...
  *   node bench/dist/tools/lcore-heap-sample.js /tmp/lcore.heapprofile   # summary: bytes by function
  *
- * Sampling starts TPDK_HEAP_SAMPLE_DELAY_MS (default 2000) after the loop
- * starts, so start-up and JIT warm-up allocations stay out of it: the wrapper
- * checks the clock once every 2^20 calls of ctx.stopped() until then.
+ * Sampling covers each launch of the loop from its first pass (the profile
+ * of the last launch is the one written): the loop no longer calls
+ * ctx.stopped() (lcore-loop.ts polls a module function, so the launch after
+ * l2fwd's --warmup runs the same optimised code), so nothing inside it can
+ * start a sampler later, and a timer cannot fire while it spins. Run with
+ * --warmup to keep the JIT's start-up allocations out of the profile.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
@@ -37,35 +40,18 @@ function post<T>(s: Session, method: string, params?: object): Promise<T> {
 export async function l2fwdLoop(ctx: LcoreContext, arg: unknown): Promise<unknown> {
   const innerUrl = process.env.TPDK_HEAP_SAMPLE_INNER || import.meta.resolve("@tpdk/l2fwd/lcore-loop");
   const out = process.env.TPDK_HEAP_SAMPLE_OUT || "/tmp/lcore.heapprofile";
-  const delayMs = Number(process.env.TPDK_HEAP_SAMPLE_DELAY_MS || "2000");
   const inner = (await import(innerUrl)) as { l2fwdLoop: (c: LcoreContext, a: unknown) => Promise<unknown> };
   const s = new Session();
   s.connect();
-  const t0 = process.hrtime()[0];
-  let calls = 0;
-  let sampling = false;
-  const realStopped = ctx.stopped;
-  const start = (): void => {
-    sampling = true;
-    // Same-thread session: the command is dispatched synchronously.
-    s.post("HeapProfiler.startSampling", {
-      samplingInterval: 64,
-      includeObjectsCollectedByMinorGC: true,
-      includeObjectsCollectedByMajorGC: true,
-    });
-  };
-  const wrapped: LcoreContext = {
-    ...ctx,
-    stopped: () => {
-      if (!sampling && (++calls & 0xfffff) === 0 && (process.hrtime()[0] - t0) * 1000 >= delayMs) start();
-      return realStopped();
-    },
-  };
-  const value = await inner.l2fwdLoop(wrapped, arg);
-  if (sampling) {
-    const { profile } = await post<{ profile: SamplingProfile }>(s, "HeapProfiler.stopSampling");
-    writeFileSync(out, JSON.stringify(profile));
-  }
+  // Same-thread session: the command is dispatched synchronously, before the loop's first pass.
+  s.post("HeapProfiler.startSampling", {
+    samplingInterval: 64,
+    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMajorGC: true,
+  });
+  const value = await inner.l2fwdLoop(ctx, arg);
+  const { profile } = await post<{ profile: SamplingProfile }>(s, "HeapProfiler.stopSampling");
+  writeFileSync(out, JSON.stringify(profile));
   s.disconnect();
   return value;
 }
