@@ -134,6 +134,22 @@ describe("RX", () => {
     stopAndCheck(r);
   });
 
+  it("multicast, broadcast and bad used ids still count once the rare-counter branch is no longer primed", () => {
+    const r = rig({ rxDesc: 64 });
+    // 100 bursts of one plain frame: past the 64 primed bursts, the branch runs only when a count is not 0.
+    for (let i = 0; i < 100; i++) {
+      deliver(r, [frame(64, i)]);
+      freeAll(r, receive(r));
+    }
+    expect(xs(r, "rx_q0_multicast_packets") + xs(r, "rx_q0_broadcast_packets")).toBe(0);
+    deliver(r, [frame(70, 1, [0x01, 0x00, 0x5e, 0, 0, 1]), frame(64, 2), frame(70, 3, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])]);
+    freeAll(r, receive(r));
+    expect(xs(r, "rx_q0_multicast_packets")).toBe(1);
+    expect(xs(r, "rx_q0_broadcast_packets")).toBe(1);
+    expect(xs(r, "rx_q0_good_packets")).toBe(103);
+    stopAndCheck(r);
+  });
+
   it("statistics: packets, bytes, multicast, broadcast and DPDK's size bins; statsReset", () => {
     const r = rig({ rxDesc: 64 });
     const sizes = [60, 64, 100, 200, 300, 600, 1200, 1514];

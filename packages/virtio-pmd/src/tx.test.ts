@@ -159,6 +159,30 @@ describe("TX ring management", () => {
     stopAndCheck(r, 20);
   });
 
+  it("broadcast, multicast and ring_full still count once the rare-counter branch is no longer primed", () => {
+    const r = rig({ txDesc: 64 });
+    // 100 one-frame bursts the device consumes: past the 64 primed bursts.
+    for (let i = 0; i < 100; i++) {
+      expect(send(r, toMbuf(r, frame(64, i)))).toBe(1);
+      r.dev.drainTx(r.txVq);
+    }
+    expect(xs(r, "tx_q0_broadcast_packets") + xs(r, "tx_q0_multicast_packets") + xs(r, "tx_q0_ring_full")).toBe(0);
+    expect(send(r, toMbuf(r, frame(70, 1, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])))).toBe(1);
+    expect(send(r, toMbuf(r, frame(70, 2, [0x01, 0x00, 0x5e, 0, 0, 1])))).toBe(1);
+    expect(xs(r, "tx_q0_broadcast_packets")).toBe(1);
+    expect(xs(r, "tx_q0_multicast_packets")).toBe(1);
+    // Fill the ring: the burst that fills it short and the one that finds it full each count ring_full.
+    const arr = new Uint32Array(80);
+    for (let i = 0; i < 80; i++) arr[i] = toMbuf(r, frame(64, i));
+    let sent = 0;
+    for (let k = 1; k !== 0 && sent < 80; sent += k) k = r.txq.txBurst(arr, Math.min(32, 80 - sent), sent);
+    expect(sent).toBe(62);
+    expect(xs(r, "tx_q0_ring_full")).toBe(2);
+    for (let i = 62; i < 80; i++) r.mbufs.free(arr[i]!);
+    r.dev.drainTx(r.txVq);
+    stopAndCheck(r, 20);
+  });
+
   it("reclaims only below tx_free_thresh", () => {
     const r = rig({ txDesc: 64, txFreeThresh: 16 });
     for (let i = 0; i < 40; i++) expect(send(r, toMbuf(r, frame(64, i)))).toBe(1);

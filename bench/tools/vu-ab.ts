@@ -1,0 +1,63 @@
+/**
+ * Same-hour A/B of front-end builds on the vhost-user pair (bench README,
+ * "vhost-user: same back-end, two front-ends"): the same DPDK back-end
+ * command in every run, facing in turn DPDK's front-end (`dpdk`) and tpdk's
+ * l2fwd from each given worktree, interleaved round by round, then medians
+ * and ranges per side and burst.
+ *
+ *   node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32]
+ *        [--rounds 5] [--packed] [--warmup 3] [--duration 5]
+ *
+ * A worktree side runs `node <dir>/apps/l2fwd/bin/tpdk-l2fwd.js` (build it
+ * first). One line per run as it ends, the summary at the end. Run it under
+ * the bench lock, at autogroup nice -20 (bench README).
+ */
+import { join } from "node:path";
+import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
+
+function opt(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+}
+
+const sides = opt("--sides", "dpdk").split(",");
+const bursts = opt("--bursts", "1,32").split(",").map(Number);
+const rounds = Number(opt("--rounds", "5"));
+const packed = process.argv.includes("--packed");
+const warmupS = Number(opt("--warmup", "3"));
+const durationS = Number(opt("--duration", "5"));
+
+const env = detectDpdk();
+if (!env.testpmd) {
+  console.error("vu-ab: dpdk-testpmd not found");
+  process.exit(2);
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+const runs = new Map<string, number[]>();
+for (let r = 0; r < rounds; r++) {
+  for (const burst of bursts) {
+    for (const side of sides) {
+      const l2fwd = side === "dpdk" ? ["tpdk-l2fwd"] : [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
+      const o = { burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS };
+      const key = `${side} b${burst}`;
+      try {
+        const res = await runVhostPair(o, side === "dpdk" ? "dpdk" : "tpdk");
+        const mpps = res.pps / 1e6;
+        (runs.get(key) ?? runs.set(key, []).get(key)!).push(mpps);
+        console.log(`round ${r + 1} ${key}: ${mpps.toFixed(2)} Mpps, cpu ${(100 * res.cpuShare).toFixed(0)} %, per s ${res.samples.map((x) => x.toFixed(2)).join(" ")}`);
+      } catch (e) {
+        console.log(`round ${r + 1} ${key}: failed: ${String(e).slice(0, 400)}`);
+      }
+    }
+  }
+}
+console.log(`summary (${packed ? "packed" : "split"}, ${warmupS} s warm-up, ${durationS} s window):`);
+for (const [key, a] of runs) {
+  console.log(`  ${key}: median ${median(a).toFixed(2)} Mpps (${Math.min(...a).toFixed(2)}-${Math.max(...a).toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}`);
+}
