@@ -201,6 +201,16 @@ export class PackedDeviceQueue {
     return ((f & F_AVAIL) !== 0) === (this.availWrap !== 0) && ((f & F_USED) !== 0) !== (this.availWrap !== 0);
   }
 
+  /** Move availPos back by `k` descriptors (k <= size) taken and not used, flipping the wrap counter back at the ring's start. */
+  untake(k: number): void {
+    let p = this.availPos - k;
+    if (p < 0) {
+      p += this.size;
+      this.availWrap ^= 1;
+    }
+    this.availPos = p;
+  }
+
   /** Move availPos past `k` descriptors (k <= size), flipping the wrap counter at the end of the ring. */
   take(k: number): void {
     let p = this.availPos + k;
@@ -234,16 +244,18 @@ export class PackedDeviceQueue {
   }
 
   /**
-   * The transmit path's fast take (tx-batch.ts), as DeviceQueue.takeSimple:
-   * up to `n` lists for as long as the descriptor at availPos is available
-   * (one Atomics.load of its flags each, pairing with the driver's store of
-   * them, as isAvail()) and alone, readable, inside the fast region, `minLen`
-   * to `maxLen` bytes long; its id, frame offset (`hdr` bytes in) and length
-   * go into `b` from index 0. Stops before the first other list (walk()
-   * validates it) or the first descriptor not available. Returns how many
-   * were taken (availPos and the wrap counter moved past them).
+   * The fast take of the transmit and receive paths (tx-batch.ts), as
+   * DeviceQueue.takeSimple: up to `n` lists for as long as the descriptor
+   * at availPos is available (one Atomics.load of its flags each, pairing
+   * with the driver's store of them, as isAvail()) and alone with flags
+   * `flags` (0: readable, TX; VRING_DESC_F_WRITE: writable, RX), inside the
+   * fast region, `minLen` to `maxLen` bytes long; its id, offset (`hdr`
+   * bytes in) and length less `hdr` go into `b` from index 0. Stops before
+   * the first other list (walk() validates it) or the first descriptor not
+   * available. Returns how many were taken (availPos and the wrap counter
+   * moved past them; untake() moves them back).
    */
-  takeSimple(n: number, hdr: number, minLen: number, maxLen: number, b: TxBatch): number {
+  takeSimple(n: number, hdr: number, minLen: number, maxLen: number, b: TxBatch, flags: number): number {
     const u16 = this.u16;
     const u32 = this.u32;
     const size = this.size;
@@ -255,10 +267,10 @@ export class PackedDeviceQueue {
     const ids = b.id;
     const addrs = b.addr;
     const lens = b.len;
-    // The flags a descriptor available in this lap has, and alone and readable: AVAIL == wrap, USED != wrap (§2.8.1).
+    // The flags a descriptor available in this lap has, and alone with `flags`: AVAIL == wrap, USED != wrap (§2.8.1).
     let pos = this.availPos;
     let wrap = this.availWrap;
-    let want = wrap !== 0 ? F_AVAIL : F_USED;
+    let want = (wrap !== 0 ? F_AVAIL : F_USED) | flags;
     let k = 0;
     for (; k < n; k++) {
       const h = (desc + (pos << 4)) >>> 1;
@@ -273,7 +285,7 @@ export class PackedDeviceQueue {
       if (++pos === size) {
         pos = 0;
         wrap ^= 1;
-        want = wrap !== 0 ? F_AVAIL : F_USED;
+        want = (wrap !== 0 ? F_AVAIL : F_USED) | flags;
       }
     }
     this.availPos = pos;

@@ -144,6 +144,40 @@ describe("packed virtqueue, device side (§2.8)", () => {
     expect(f.dev.stats()).toMatchObject({ rxPackets: 20, rxMissed: 0, needsReset: 0 });
   });
 
+  it("RX fast path: a frame that does not fit ends the run, the buffers put back across a wrap flip", () => {
+    // Ring of 5: three buffers first (positions 0-2), then four at positions
+    // 3, 4, 0, 1 (the wrap counter flips after 4). The run takes all four,
+    // frame 1 (1500 bytes) does not fit position 4: three are put back, the
+    // position returning to 4 under the first wrap counter; the per-frame
+    // loop drops frame 1 (NO_FIT, buffer kept) and places frame 2 there.
+    const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
+    const noMrg = v.withFeature(NOT_IN_ORDER(probe), v.VIRTIO_NET_F_MRG_RXBUF, false);
+    const warm = [frame(60, 10), frame(60, 11), frame(60, 12)];
+    const frs = [frame(60, 1), frame(1500, 2), frame(60, 3), frame(60, 4), frame(60, 5)];
+    const { f, rx } = packedFixture({ size: 5, frames: [...warm, ...frs], features: noMrg });
+    for (let i = 0; i < 3; i++) rx.put(f.arena.alloc(200), 200, W, 100 + i);
+    f.release(3);
+    f.pass();
+    expect([rx.take(), rx.take(), rx.take()].map((u) => u?.id)).toEqual([100, 101, 102]);
+    const bufs = [0, 1, 2, 3].map(() => f.arena.alloc(200));
+    bufs.forEach((a, i) => rx.put(a, 200, W, 200 + i));
+    f.release(3);
+    f.pass();
+    expect(rx.take()).toMatchObject({ id: 200, len: 72 });
+    expect(rx.take()).toMatchObject({ id: 201, len: 72 });
+    expect(rx.take()).toBeNull();
+    expect(f.mem.u8.subarray(bufs[0]! + 12, bufs[0]! + 72)).toEqual(frs[0]);
+    expect(f.mem.u8.subarray(bufs[1]! + 12, bufs[1]! + 72)).toEqual(frs[2]);
+    expect(f.dev.stats()).toMatchObject({ rxPackets: 5, rxNoFit: 1, rxMissed: 0, needsReset: 0 });
+    f.release(2);
+    f.pass();
+    expect(rx.take()).toMatchObject({ id: 202, len: 72 });
+    expect(rx.take()).toMatchObject({ id: 203, len: 72 });
+    expect(f.mem.u8.subarray(bufs[2]! + 12, bufs[2]! + 72)).toEqual(frs[3]);
+    expect(f.mem.u8.subarray(bufs[3]! + 12, bufs[3]! + 72)).toEqual(frs[4]);
+    expect(f.dev.stats()).toMatchObject({ rxPackets: 7, needsReset: 0 });
+  });
+
   it("RX with MRG_RXBUF: a frame spread over three buffers, num_buffers 3, the first marked used last", () => {
     const fr = frame(500, 9);
     const { f, rx } = packedFixture({ size: 5, frames: [fr] });

@@ -123,6 +123,70 @@ describe("RX without MRG_RXBUF (§5.1.6.3, §5.1.6.4)", () => {
   });
 });
 
+describe("RX fast path: the run of one-descriptor buffers (rx-path.ts)", () => {
+  it("a frame that does not fit ends the run: the buffers from it on are put back, the per-frame loop goes on", () => {
+    // Frames 0 and 1 go through the run of four buffers taken at once; frame 2
+    // (1500 bytes) does not fit: its buffer and the last are put back
+    // available, the per-frame loop drops it (NO_FIT, buffer kept) and places
+    // frame 3 into that buffer; the fourth buffer stays for the next pass.
+    const frs = [frame(60, 1), frame(60, 2), frame(1500, 3), frame(60, 4), frame(60, 5)];
+    const f = deviceFixture({ frames: frs, features: NO_MRG });
+    const addrs = post(f, 4, 200);
+    f.release(4);
+    f.pass();
+    const rx = f.rings[0]!;
+    expect(rx.usedIdx()).toBe(3);
+    expect([0, 1, 2].map((i) => rx.usedElem(i))).toEqual([
+      { id: 0, len: 72 },
+      { id: 1, len: 72 },
+      { id: 2, len: 72 },
+    ]);
+    expect(bytes(f, addrs[0]! + 12, 60)).toEqual(frs[0]);
+    expect(bytes(f, addrs[1]! + 12, 60)).toEqual(frs[1]);
+    expect(bytes(f, addrs[2]! + 12, 60)).toEqual(frs[3]);
+    expect(f.dev.stats()).toMatchObject({ rxPackets: 3, rxNoFit: 1, rxMissed: 0, needsReset: 0 });
+    f.release(1);
+    f.pass();
+    expect(rx.usedIdx()).toBe(4);
+    expect(rx.usedElem(3)).toEqual({ id: 3, len: 72 });
+    expect(bytes(f, addrs[3]! + 12, 60)).toEqual(frs[4]);
+  });
+
+  it("a chained buffer ends the run; the frames after it go on in order", () => {
+    const frs = [frame(60, 1), frame(60, 2), frame(60, 3), frame(60, 4)];
+    const f = deviceFixture({ frames: frs, features: NO_MRG });
+    const rx = f.rings[0]!;
+    const a0 = f.arena.alloc(200);
+    rx.setDesc(0, a0, 200, W);
+    rx.add(0);
+    const h = f.arena.alloc(12);
+    const d = f.arena.alloc(200);
+    rx.setDesc(1, h, 12, W | N, 2);
+    rx.setDesc(2, d, 200, W);
+    rx.add(1);
+    const a3 = f.arena.alloc(200);
+    const a4 = f.arena.alloc(200);
+    rx.setDesc(3, a3, 200, W);
+    rx.add(3);
+    rx.setDesc(4, a4, 200, W);
+    rx.add(4);
+    rx.publish();
+    f.release(4);
+    f.pass();
+    expect(rx.usedIdx()).toBe(4);
+    expect([0, 1, 2, 3].map((i) => rx.usedElem(i))).toEqual([
+      { id: 0, len: 72 },
+      { id: 1, len: 72 },
+      { id: 3, len: 72 },
+      { id: 4, len: 72 },
+    ]);
+    expect(bytes(f, a0 + 12, 60)).toEqual(frs[0]);
+    expect(bytes(f, d, 60)).toEqual(frs[1]);
+    expect(bytes(f, a3 + 12, 60)).toEqual(frs[2]);
+    expect(bytes(f, a4 + 12, 60)).toEqual(frs[3]);
+  });
+});
+
 describe("RX with MRG_RXBUF (§5.1.6.4)", () => {
   it("spreads a frame over as many buffers as it needs and sets num_buffers", () => {
     const fr = frame(1000, 7);

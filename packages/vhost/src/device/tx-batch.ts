@@ -1,5 +1,7 @@
 /**
- * The transmit path's batch (tx-path.ts): the chains of
+ * The transmit path's batch (tx-path.ts), also the receive path's
+ * (rx-path.ts: its fast run of one-writable-descriptor buffers; RX and TX
+ * run in turn on the device's thread, so one batch serves both): the chains of
  * one pass that have the commonest shape, one device-readable descriptor
  * holding header and frame (what virtio-pmd's push and in-order paths post),
  * each read and validated once by the ring's takeSimple() (virtqueue.ts,

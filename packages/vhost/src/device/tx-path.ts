@@ -83,7 +83,7 @@ export function processTx(dev: PathDevice, qi: number, scratch: number): number 
   while (taken < n) {
     if (linkUp) {
       // Fast path: the run of chains that are one readable descriptor each.
-      const m = packed ? pq.takeSimple(n - taken, hdr, minLen, maxLen, tb) : q.takeSimple(n - taken, hdr, minLen, maxLen, tb);
+      const m = packed ? pq.takeSimple(n - taken, hdr, minLen, maxLen, tb, 0) : q.takeSimple(n - taken, hdr, minLen, maxLen, tb, 0);
       if (m !== 0) {
         let touch = 0;
         for (let k = 0; k < m; k++) touch |= u8[addrs[k]!]!;

@@ -272,17 +272,19 @@ export class DeviceQueue extends QueueRegs {
   }
 
   /**
-   * The transmit path's fast take (tx-batch.ts): take up to `n` available
-   * chains (the caller checked that many are available) for as long as each
-   * is one readable descriptor, without NEXT or INDIRECT, inside the fast
-   * region, `minLen` to `maxLen` bytes long; store its head, the frame's
-   * offset (`hdr` bytes into the buffer) and length into `b` from index 0.
+   * The fast take of the transmit and receive paths (tx-batch.ts): take up
+   * to `n` available chains (the caller checked that many are available)
+   * for as long as each is one descriptor whose flags are exactly `flags`
+   * (0: readable, for TX; VRING_DESC_F_WRITE: writable, for RX; never NEXT
+   * or INDIRECT), inside the fast region, `minLen` to `maxLen` bytes long;
+   * store its head, the offset `hdr` bytes into the buffer and the length
+   * less `hdr` into `b` from index 0.
    * Stops before the first other chain, which stays available for walk() to
    * validate and count. Reads each descriptor once: the batch is what was
    * validated, whatever the driver writes into the table afterwards.
    * Returns how many were taken (lastAvail moved past them).
    */
-  takeSimple(n: number, hdr: number, minLen: number, maxLen: number, b: TxBatch): number {
+  takeSimple(n: number, hdr: number, minLen: number, maxLen: number, b: TxBatch, flags: number): number {
     const u16 = this.u16;
     const u32 = this.u32;
     const ring = this.availRingI;
@@ -302,7 +304,7 @@ export class DeviceQueue extends QueueRegs {
       const head = u16[ring + (pos & mask)]!;
       if (head >= size) break;
       const d = desc + (head << 4);
-      if (u16[(d >>> 1) + 6] !== 0) break; // flags: readable, alone
+      if (u16[(d >>> 1) + 6] !== flags) break; // alone, readable (TX) or writable (RX)
       const w = d >>> 2;
       const addr = u32[w]!;
       const len = u32[w + 2]!;
