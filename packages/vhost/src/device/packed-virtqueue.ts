@@ -19,6 +19,12 @@ const {
   S_ERR_INDIRECT_NEXT, S_ERR_INDIRECT_TABLE,
 } = S;
 const TWO_32 = 0x1_0000_0000;
+/**
+ * takeSimple() checks four descriptors' flags with one Atomics.load where the
+ * host keeps loads in program order (x86-TSO; see takeSimple); elsewhere
+ * every descriptor gets its own, as virtio-pmd's packed RX (packed-rxq.ts).
+ */
+const LOADS_IN_ORDER = process.arch === "x64" || process.arch === "ia32";
 
 /**
  * walkPacked() result when the ring itself is broken: a chain runs into a
@@ -246,8 +252,9 @@ export class PackedDeviceQueue {
   /**
    * The fast take of the transmit and receive paths (tx-batch.ts), as
    * DeviceQueue.takeSimple: up to `n` lists for as long as the descriptor
-   * at availPos is available (one Atomics.load of its flags each, pairing
-   * with the driver's store of them, as isAvail()) and alone with flags
+   * at availPos is available (one Atomics.load of its flags, pairing with
+   * the driver's store of them, as isAvail(); or one per four descriptors:
+   * see the memory-order note in the loop) and alone with flags
    * `flags` (0: readable, TX; VRING_DESC_F_WRITE: writable, RX), inside the
    * fast region, `minLen` to `maxLen` bytes long; its id, offset (`hdr`
    * bytes in) and length less `hdr` go into `b` from index 0. Stops before
@@ -272,21 +279,49 @@ export class PackedDeviceQueue {
     let wrap = this.availWrap;
     let want = (wrap !== 0 ? F_AVAIL : F_USED) | flags;
     let k = 0;
-    for (; k < n; k++) {
-      const h = (desc + (pos << 4)) >>> 1;
-      if (Atomics.load(u16, h + 7) !== want) break;
-      const w = h >>> 1;
-      const addr = u32[w]!;
-      const len = u32[w + 2]!;
-      if (u32[w + 1]! !== fHi || addr < lo || addr + len > end || len < minLen || len > maxLen) break;
-      ids[k] = u16[h + 6]!;
-      addrs[k] = addr + delta;
-      lens[k] = len - hdr;
-      if (++pos === size) {
+    while (k < n) {
+      const h0 = (desc + (pos << 4)) >>> 1;
+      let cnt = 0;
+      // Memory order (§2.8.21, supplying buffers: the driver writes a list's
+      // descriptors, then makes its first available; tpdk's driver stores a burst's first
+      // flags last, DPDK's after a write barrier). At a position aligned to 4
+      // with four descriptors before the ring's end, the four flags are read
+      // with plain loads, then the fourth again with one Atomics.load, and
+      // only then the four descriptors (virtio-pmd's packed RX does the same
+      // for used descriptors: packed-rxq.ts, rxInOrder). That Atomics.load
+      // pairs with the driver's store of the fourth flags; for the other
+      // three the order comes from the host: V8 keeps typed-array loads on
+      // one effect chain and never moves them across an Atomics operation,
+      // and x86-TSO never lets a later load pass an earlier one, so flags
+      // seen available imply the descriptor written before them is seen too.
+      // Elsewhere (not LOADS_IN_ORDER) each descriptor gets its own
+      // Atomics.load. Whatever is read is validated below either way.
+      if (
+        LOADS_IN_ORDER && n - k >= 4 && (pos & 3) === 0 && pos + 4 <= size &&
+        u16[h0 + 7] === want && u16[h0 + 15] === want && u16[h0 + 23] === want && Atomics.load(u16, h0 + 31) === want
+      ) cnt = 4;
+      // One descriptor: its own Atomics.load, pairing with the driver's store of its flags (as isAvail()).
+      else if (Atomics.load(u16, h0 + 7) === want) cnt = 1;
+      else break;
+      let i = 0;
+      for (; i < cnt; i++) {
+        const h = h0 + (i << 3);
+        const w = h >>> 1;
+        const addr = u32[w]!;
+        const len = u32[w + 2]!;
+        if (u32[w + 1]! !== fHi || addr < lo || addr + len > end || len < minLen || len > maxLen) break;
+        ids[k] = u16[h + 6]!;
+        addrs[k] = addr + delta;
+        lens[k] = len - hdr;
+        k++;
+      }
+      pos += i;
+      if (pos === size) {
         pos = 0;
         wrap ^= 1;
         want = (wrap !== 0 ? F_AVAIL : F_USED) | flags;
       }
+      if (i < cnt) break;
     }
     this.availPos = pos;
     this.availWrap = wrap;

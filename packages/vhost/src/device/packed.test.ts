@@ -247,6 +247,49 @@ describe("packed virtqueue, device side (§2.8)", () => {
     expect(f.dev.stats()).toMatchObject({ errAddrRange: 3, errTxShort: 3, txPackets: 9, txDropped: 6, needsReset: 0 });
   });
 
+  it("fast take, four flags per load: batches of four, a bad one inside a batch, a chain inside, fewer than four available", () => {
+    const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
+    const { f, tx } = packedFixture({ size: 12, features: NOT_IN_ORDER(probe) });
+    const good = (id: number): void => tx.put(txBuf(f, 60, id), 72, 0, id);
+    const ids = (n: number): (number | undefined)[] => Array.from({ length: n }, () => tx.take()?.id);
+    // Positions 0-7: two batches of four.
+    for (let i = 0; i < 8; i++) good(i);
+    f.pass();
+    expect(ids(8)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(tx.take()).toBeNull();
+    // Positions 8-11: a batch whose second is outside memory: the take stops there, the walk counts it, then 10 and 11.
+    good(8);
+    tx.put(f.mem.size - 8, 72, 0, 9);
+    good(10);
+    good(11);
+    f.pass();
+    expect(ids(4)).toEqual([8, 9, 10, 11]);
+    expect(f.dev.stats()).toMatchObject({ errAddrRange: 1, txPackets: 11, txDropped: 1 });
+    // After the wrap flip, positions 0-3 written but 3 not yet made available
+    // (its flags still the last lap's): no batch, three singles.
+    good(20);
+    good(21);
+    good(22);
+    tx.put(txBuf(f, 60, 23), 72, 0, 23, A | U);
+    f.pass();
+    expect(ids(3)).toEqual([20, 21, 22]);
+    expect(tx.take()).toBeNull();
+    // Position 3 made available; at 4 a batch whose second starts a chain (5-6): 3 and 4 alone, the chain walked, 7 alone.
+    f.mem.u16[(tx.desc + 16 * 3 + 14) >>> 1] = v.packedAvailFlags(0);
+    good(24);
+    tx.put(txBuf(f, 60, 25), 72, N, 25);
+    tx.put(txBuf(f, 60, 25), 72, 0, 26);
+    good(27);
+    f.pass();
+    expect(tx.take()?.id).toBe(23);
+    expect(tx.take()?.id).toBe(24);
+    expect(tx.take(2)?.id).toBe(26);
+    expect(tx.take()?.id).toBe(27);
+    expect(tx.take()).toBeNull();
+    expect(f.wire().consumed).toBe(18);
+    expect(f.dev.stats()).toMatchObject({ txPackets: 18, txDropped: 1, needsReset: 0 });
+  });
+
   it("hostile: a list that runs into a descriptor that is not available needs a reset (the ring cannot be followed)", () => {
     const probe = deviceFixture({ noStart: true, device: { queuePairs: 1, offer: { RING_PACKED: true } } });
     const { f, tx } = packedFixture({ size: 8, features: NOT_IN_ORDER(probe) });
