@@ -153,11 +153,16 @@ export class PackedRxQueue extends QueueBase {
   }
 
   /**
-   * Read one byte of the header line and of the first data line of each frame this burst
-   * will take (as RxQueue.rxInOrder does): lines the device just wrote on the other CPU,
-   * whose misses overlap when loaded together rather than one per packet in the loop. A
-   * hint only: plain reads of the flags (the loop validates each descriptor with its
-   * Atomics.load), ids bounds-checked, nothing written but the result word.
+   * Touch the header line and the first data line of each frame this burst will take: lines
+   * the device just wrote on the other CPU, whose misses overlap when touched together rather
+   * than one per packet in the loop. Where it can, the touch is a store (a byte the device
+   * did not write: the headroom byte before the header; the byte after a frame that ends
+   * inside its first data line): a store retires without waiting for the line and fetches it
+   * for writing at once, where a load waits for it and fetches it shared, so that the later
+   * writes (the TX header, the application's MAC rewrite) fetch it a second time (A/B in
+   * bench/README.md). Elsewhere (a frame longer than that line, a len out of bounds) it is
+   * a load. A hint only: plain reads of the flags (the loop validates each descriptor with
+   * its Atomics.load), ids and lens bounds-checked, stores only inside the buffer posted.
    */
   private touchAhead(n: number): void {
     // Resumes only when the lead (descriptors past the used position already touched) falls
@@ -169,6 +174,7 @@ export class PackedRxQueue extends QueueBase {
     const u16 = this.u16;
     const u32 = this.u32;
     const size = this.size;
+    const hdr = this.hdr;
     let pos = this.usedPos + lead;
     let wrap = this.usedWrap !== 0;
     if (pos >= size) {
@@ -187,8 +193,15 @@ export class PackedRxQueue extends QueueBase {
       if (d < size) {
         const m = u32[this.ownerW + d]!;
         if (m !== 0) {
-          const b = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM;
-          touch |= u8[b - 1]! | u8[b]!;
+          const a = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM - hdr;
+          const len = u32[(h >>> 1) + 2]!;
+          // Header line: a store into the headroom byte before the header (never the device's).
+          if ((a & 63) !== 0) u8[a - 1] = 0;
+          else touch |= u8[a]!;
+          // Data line: a store past the frame's end when the frame ends inside that line.
+          const e = a + len;
+          if (len > hdr && len < u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr && (e >>> 6) === ((a + hdr) >>> 6)) u8[e] = 0;
+          else touch |= u8[a + hdr]!;
         }
       }
       if (++pos === size) {

@@ -197,6 +197,46 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("RX touch stores only where the device wrote nothing: the headroom byte before the header, the byte after a frame ending in its first data line; longer frames and bad lens get none", () => {
+    const s = setup(16, [], { inOrder: true });
+    const z = s.zoneOf(false);
+    const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
+    const lens = [60, 100, 1 << 20, 52]; // ends in the data's line, ends past it, beyond the buffer, ends at the line's last byte
+    const addrs: number[] = [];
+    for (let pos = 0; pos < 4; pos++) {
+      const d = d0 + 16 * pos;
+      const addr = s.mem.u32[d >>> 2]!; // the header's address (12 bytes before the data)
+      addrs.push(addr);
+      expect(addr & 63).not.toBe(0); // the header sits inside its line, after headroom bytes
+      s.mem.u8.fill(0xaa, addr - 64, addr + 12 + 200);
+      s.mem.u8.fill(0, addr, addr + 12);
+      s.mem.u8[addr + 10] = 1;
+      const f = frameOf(Math.min(lens[pos]!, 100), pos);
+      s.mem.u8.set(f, addr + 12);
+      writeUsed(s.mem, z, pos, 1, s.mem.u16[(d + 12) >>> 1]!, pos === 2 ? lens[pos]! : 12 + lens[pos]!);
+    }
+    const arr = new Uint32Array(64);
+    expect(s.rxq.rxBurst(arr, 64)).toBe(3);
+    const [a0, a1, a2, a3] = addrs as [number, number, number, number];
+    // Frame 0 (60 bytes from a 64-aligned data start): the headroom byte and the byte after its end zeroed, nothing else.
+    expect(s.mem.u8[a0 - 1]).toBe(0);
+    expect(s.mem.u8[a0 - 2]).toBe(0xaa);
+    expect(s.mem.u8[a0 + 12 + 60]).toBe(0);
+    expect(s.mem.u8[a0 + 12 + 61]).toBe(0xaa);
+    expect(s.mem.u8.subarray(a0 + 12, a0 + 72)).toEqual(frameOf(60, 0));
+    // Frame 1 ends past the data's first line: that line is read, not written.
+    expect(s.mem.u8[a1 - 1]).toBe(0);
+    expect(s.mem.u8[a1 + 12 + 100]).toBe(0xaa);
+    // A len beyond the buffer: no store from it (the frame is dropped and counted).
+    expect(s.mem.u8[a2 - 1]).toBe(0);
+    expect(s.mem.u8.subarray(a2 + 12 + 100, a2 + 12 + 200).every((b) => b === 0xaa)).toBe(true);
+    // 52 bytes: the byte after the end is in the same line.
+    expect(s.mem.u8[a3 + 12 + 52]).toBe(0);
+    expect(s.xs("rx_q0_bad_used_len")).toBe(1);
+    for (let i = 0; i < 3; i++) s.mbufs.free(arr[i]!);
+    closeWithoutLeak(s);
+  });
+
   it("hostile device on RX: an id out of range, an id not outstanding, a len beyond the buffer: counted, skipped", () => {
     const s = setup(16, [], { inOrder: false });
     const z = s.zoneOf(false);
