@@ -316,6 +316,10 @@ export class TxQueue extends QueueBase {
         return;
       }
     }
+    if (this.inOrder) {
+      this.reclaimInOrder(avail);
+      return;
+    }
     const u32 = this.u32;
     const ownerW = this.ownerW;
     const mask = this.mask;
@@ -326,39 +330,21 @@ export class TxQueue extends QueueBase {
     for (; avail > 0; avail--) {
       const ue = this.usedRingW + 2 * (this.usedSeen & mask);
       this.usedSeen = (this.usedSeen + 1) & 0xffff;
-      let head: number;
-      if (this.inOrder) {
-        // In order a device may write one used entry per batch (§2.7.9): the position says
-        // which chain, and the entry itself is not read (DPDK's virtio_xmit_cleanup_inorder).
-        head = this.descCons & mask;
-      } else {
-        const id = u32[ue]!;
-        head = id;
-        if (id >= size || u32[ownerW + id] === 0) {
-          this.f64[this.st + S_BAD_USED_ID] += 1;
-          errors++;
-          continue;
-        }
-      }
-      const m = u32[ownerW + head]!;
-      if (m === 0) {
+      const head = u32[ue]!;
+      if (head >= size || u32[ownerW + head] === 0) {
         this.f64[this.st + S_BAD_USED_ID] += 1;
         errors++;
         continue;
       }
+      const m = u32[ownerW + head]!;
       u32[ownerW + head] = 0;
       const k = this.ndesc[head]!;
       this.ndesc[head] = 0;
       this.pending--;
-      if (this.inOrder) {
-        this.descCons = (this.descCons + k) & 0xffff;
-        this.nfree += k;
-      } else {
-        let d = head;
-        for (let i = 0; i < k; i++) {
-          this.freeDesc(d);
-          d = this.nextLocal[d]!;
-        }
+      let d = head;
+      for (let i = 0; i < k; i++) {
+        this.freeDesc(d);
+        d = this.nextLocal[d]!;
       }
       arr[nf++] = m;
       if (nf === FREE_BATCH) {
@@ -368,6 +354,57 @@ export class TxQueue extends QueueBase {
     }
     if (nf !== 0) this.mbufs.freeBulk(arr, nf);
     if (errors !== 0) this.f64[this.st + S_ERRORS] += errors;
+  }
+
+  /**
+   * reclaim() under IN_ORDER (DPDK's virtio_xmit_cleanup_inorder): `avail`
+   * used entries, each naming the chain at the consumer position (a device
+   * may write one entry per batch and skip the rest, §2.7.9, so the entries
+   * are not read); positions and counters in locals, written back once, the
+   * mbufs freed in bulk. A position that owns no mbuf (cannot happen unless
+   * the shadow state is broken) is counted as a bad used id, as before.
+   */
+  private reclaimInOrder(avail: number): void {
+    const u32 = this.u32;
+    const ownerW = this.ownerW;
+    const ndesc = this.ndesc;
+    const mask = this.mask;
+    const arr = this.freeArr;
+    let seen = this.usedSeen;
+    let cons = this.descCons;
+    let pending = this.pending;
+    let freed = 0;
+    let nf = 0;
+    let errors = 0;
+    for (; avail > 0; avail--) {
+      seen = (seen + 1) & 0xffff;
+      const head = cons & mask;
+      const m = u32[ownerW + head]!;
+      if (m === 0) {
+        errors++;
+        continue;
+      }
+      u32[ownerW + head] = 0;
+      const k = ndesc[head]!;
+      ndesc[head] = 0;
+      pending--;
+      cons = (cons + k) & 0xffff;
+      freed += k;
+      arr[nf++] = m;
+      if (nf === FREE_BATCH) {
+        this.mbufs.freeBulk(arr, nf);
+        nf = 0;
+      }
+    }
+    this.usedSeen = seen;
+    this.descCons = cons;
+    this.pending = pending;
+    this.nfree += freed;
+    if (nf !== 0) this.mbufs.freeBulk(arr, nf);
+    if (errors !== 0) {
+      this.f64[this.st + S_BAD_USED_ID] += errors;
+      this.f64[this.st + S_ERRORS] += errors;
+    }
   }
 
   /** Take back everything the device has used now (e.g. before an lcore parks). Returns free descriptors. */
