@@ -1,4 +1,4 @@
-import { Eal, TpdkError, parseEalArgs, runMain } from "@tpdk/eal";
+import { Eal, TpdkError, dropRunnerSeparator, parseEalArgs, runMain } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import { type VdevPlan, VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
 import { PMD_MAX_PORTS, formatMac } from "@tpdk/virtio-pmd";
@@ -21,9 +21,7 @@ const DRAIN_CHECK_MS = 50;
 
 runMain(async () => {
   // 1. Everything the user typed is checked before any thread starts.
-  // `pnpm l2fwd -- [EAL] -- [app]` hands us the script runner's own "--" first.
-  const argv = process.argv.slice(2);
-  const { eal: ealOpts, appArgs } = parseEalArgs(argv[0] === "--" ? argv.slice(1) : argv);
+  const { eal: ealOpts, appArgs } = parseEalArgs(dropRunnerSeparator(process.argv.slice(2)));
   // A request for help, before or after the "--", prints the usage and nothing is checked.
   if (ealOpts.help || parseL2fwdArgs(appArgs).help) {
     console.log(l2fwdUsage());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EAL_DEFAULTS, parseCoreList, parseEalArgs, resolveEalOptions } from "./args.js";
+import { EAL_DEFAULTS, dropRunnerSeparator, parseCoreList, parseEalArgs, resolveEalOptions } from "./args.js";
 import { UsageError } from "./errors.js";
 
 function usageMessage(f: () => unknown): string {
@@ -87,5 +87,28 @@ describe("parseEalArgs", () => {
     expect(usageMessage(() => resolveEalOptions({ lcores: [64] }))).toMatch(/^-l: core 64 is out of range/);
     expect(usageMessage(() => resolveEalOptions({ lcores: [] }))).toMatch(/^-l: no lcores/);
     expect(usageMessage(() => resolveEalOptions({ memoryMb: 1.5 }))).toMatch(/^-m: /);
+  });
+});
+
+describe("dropRunnerSeparator", () => {
+  it.each([
+    [["--", "-l", "0", "--", "-p", "0x3"], ["-l", "0", "--", "-p", "0x3"]],
+    [["--", "-l0", "--vdev", "v,wire=gen"], ["-l0", "--vdev", "v,wire=gen"]],
+    [["--", "--vdev=v,wire=gen"], ["--vdev=v,wire=gen"]],
+    [["--", "--", "-p", "0x3"], ["--", "-p", "0x3"]],
+    [["--", "-h"], ["-h"]],
+  ])("drops the runner's leading -- in %j", (argv, want) => {
+    expect(dropRunnerSeparator(argv)).toEqual(want);
+  });
+  it.each([[["--", "-p", "0x3"]], [["--", "-T", "1"]], [["--"]], [["-l", "0", "--", "-p", "1"]]])(
+    "keeps DPDK's separator in %j",
+    (argv) => {
+      expect(dropRunnerSeparator(argv)).toEqual(argv);
+    },
+  );
+  it("reads `-- -p 0x3` as application options with default EAL options", () => {
+    const { eal, appArgs } = parseEalArgs(dropRunnerSeparator(["--", "-p", "0x3"]));
+    expect(eal).toEqual(EAL_DEFAULTS);
+    expect(appArgs).toEqual(["-p", "0x3"]);
   });
 });

@@ -128,6 +128,22 @@ function stripUndefined<T extends object>(p: T): Partial<T> {
   return out;
 }
 
+/** The EAL's option names, for telling a runner's leading "--" from DPDK's EAL/application separator. */
+const EAL_OPTION = /^(-[lmh]|--(vdev|no-pin|busy-poll|no-huge|help))(=|$)|^-[lm]./;
+
+/**
+ * `pnpm l2fwd -- [EAL] -- [app]` hands the program the script runner's own
+ * "--" first; `tpdk-l2fwd -- -p 0x3` (no EAL options, DPDK's form) starts with
+ * DPDK's separator. A leading "--" is the runner's when another "--" follows
+ * it or when an EAL option comes next; otherwise it is the separator and is kept.
+ */
+export function dropRunnerSeparator(argv: readonly string[]): readonly string[] {
+  if (argv[0] !== "--") return argv;
+  const rest = argv.slice(1);
+  if (rest.includes("--") || (rest.length > 0 && EAL_OPTION.test(rest[0]!))) return rest;
+  return argv;
+}
+
 /**
  * Split `argv` (process.argv.slice(2)) into EAL options and the application's
  * arguments at the first `--`. Accepts `-l 0-1`, `-l0-1`, `--vdev X`,
