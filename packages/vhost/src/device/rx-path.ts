@@ -149,7 +149,7 @@ export function processRx(dev: PathDevice): number {
       delivered = i;
       if (i < m) {
         if (packed) pq.untake(m - i);
-        else q.lastAvail = (q.lastAvail - (m - i)) & 0xffff;
+        else q.untake(m - i);
       }
     }
   }

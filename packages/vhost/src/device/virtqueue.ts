@@ -245,6 +245,11 @@ export class DeviceQueue extends QueueRegs {
     return head;
   }
 
+  /** Give back the last `k` heads taken (nextHead/takeSimple): they are available again (the packed ring's untake()). */
+  untake(k: number): void {
+    this.lastAvail = (this.lastAvail - k) & 0xffff;
+  }
+
   // ------------------------------------------------------------------ chains
 
   /**
