@@ -360,10 +360,13 @@ export class PackedRxQueue extends QueueBase {
       f64[st + S_PACKETS] += k;
       f64[st + S_BYTES] += bytes;
       f64[st + S_SIZE_BINS + bin0] += nbin0;
-      // Added unconditionally (usually 0): a branch first taken late would deoptimize the burst.
-      f64[st + S_BROADCAST] += bcast;
-      f64[st + S_MULTICAST] += mcast;
-      f64[st + S_BAD_USED_ID] += badId;
+      // Usually all 0: added only when one is not, or while the branch is primed (QueueBase.statPrimes).
+      if ((bcast | mcast | badId | this.statPrimes) !== 0) {
+        f64[st + S_BROADCAST] += bcast;
+        f64[st + S_MULTICAST] += mcast;
+        f64[st + S_BAD_USED_ID] += badId;
+        if (this.statPrimes !== 0) this.statPrimes--;
+      }
     }
     return k;
   }

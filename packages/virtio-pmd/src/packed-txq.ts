@@ -123,6 +123,9 @@ export class PackedTxQueue extends QueueBase {
     let sent = 0;
     let full = 0;
     let over = 0;
+    // Broadcast and multicast frames of the push batch (the general loop counts its own per frame).
+    let bcast = 0;
+    let mcast = 0;
     if (this.inOrder && this.pushOk) {
       // ---- IN_ORDER push batch (DPDK's virtio_xmit_pkts_packed with can_push, in order): one
       // descriptor per packet at consecutive ring positions, the id its position; positions and
@@ -136,8 +139,6 @@ export class PackedTxQueue extends QueueBase {
       const k = n < this.nfreeDesc ? n : this.nfreeDesc;
       let bin0 = -1;
       let nbin0 = 0;
-      let bcast = 0;
-      let mcast = 0;
       for (; sent < k; sent++) {
         const m = mbufs[off + sent]!;
         const a = pushHeader(u8, u16, u32, m, hdr, maxFrame);
@@ -181,8 +182,6 @@ export class PackedTxQueue extends QueueBase {
         posted += sent;
         f64[st + S_TX_PUSH] += sent;
         f64[st + S_SIZE_BINS + bin0] += nbin0;
-        f64[st + S_BROADCAST] += bcast;
-        f64[st + S_MULTICAST] += mcast;
       }
     }
     for (; sent < n; sent++) {
@@ -300,9 +299,16 @@ export class PackedTxQueue extends QueueBase {
       f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
-    f64[st + S_TX_FULL] += full;
-    f64[st + S_TX_OVERSIZE] += over;
-    f64[st + S_ERRORS] += over;
+    // Usually all 0: added only when one is not, or while the branch is primed (QueueBase.statPrimes:
+    // code first run long after optimization would deoptimize the burst).
+    if ((full | over | bcast | mcast | this.statPrimes) !== 0) {
+      f64[st + S_BROADCAST] += bcast;
+      f64[st + S_MULTICAST] += mcast;
+      f64[st + S_TX_FULL] += full;
+      f64[st + S_TX_OVERSIZE] += over;
+      f64[st + S_ERRORS] += over;
+      if (this.statPrimes !== 0) this.statPrimes--;
+    }
     // The oversize frames to [sent - over, sent): the caller keeps everything from there on.
     if (over !== 0) mbufs.copyWithin(off + sent - over, off, off + over);
     return sent - over;

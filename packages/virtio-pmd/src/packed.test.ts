@@ -197,6 +197,34 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("broadcast and multicast still count both ways once the rare-counter branch is no longer primed", () => {
+    const dst = (b: number[], f: Uint8Array) => (f.set(b, 0), f);
+    const frames = Array.from({ length: 100 }, (_, i) => frameOf(64, i));
+    frames.push(dst([0x01, 0x00, 0x5e, 0, 0, 1], frameOf(70, 1)), frameOf(64, 2), dst([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], frameOf(70, 3)));
+    const s = setup(16, frames, { inOrder: true });
+    const arr = new Uint32Array(64);
+    // 100 one-frame bursts each way: past the 64 primed bursts, the branch runs only when a count is not 0.
+    for (let i = 0; i < 100; i++) {
+      releaseTestWire(s.mem, s.gen.recordOffset, 1);
+      s.pass(2);
+      expect(receive(s, arr, 1)).toBe(1);
+      expect(send(s, arr, 1)).toBe(1);
+      s.pass();
+    }
+    expect(s.xs("rx_q0_multicast_packets") + s.xs("rx_q0_broadcast_packets") + s.xs("tx_q0_multicast_packets") + s.xs("tx_q0_broadcast_packets")).toBe(0);
+    releaseTestWire(s.mem, s.gen.recordOffset, 3);
+    s.pass(2);
+    expect(receive(s, arr, 3)).toBe(3);
+    expect(send(s, arr, 3)).toBe(3);
+    s.pass(2);
+    for (const q of ["rx", "tx"]) {
+      expect(s.xs(`${q}_q0_multicast_packets`)).toBe(1);
+      expect(s.xs(`${q}_q0_broadcast_packets`)).toBe(1);
+    }
+    expect(s.port.stats()).toMatchObject({ ipackets: 103, opackets: 103 });
+    closeWithoutLeak(s);
+  });
+
   it("RX touch stores only where the device wrote nothing: the headroom byte before the header, the byte after a frame ending in its first data line; longer frames and bad lens get none", () => {
     const s = setup(16, [], { inOrder: true });
     const z = s.zoneOf(false);
