@@ -104,6 +104,7 @@ export class PackedRxQueue extends QueueBase {
     this.usedPos = 0;
     this.usedWrap = 1;
     this.touchLead = 0;
+    this.usedAhead = 0;
     this.pending = n;
     for (let i = 0; i < n; i++) this.idAt[i] = i;
     this.descH = this.desc >>> 1;
@@ -165,11 +166,10 @@ export class PackedRxQueue extends QueueBase {
    * its Atomics.load), ids and lens bounds-checked, stores only inside the buffer posted.
    */
   private touchAhead(n: number): void {
-    // Resumes only when the lead (descriptors past the used position already touched) falls
-    // below TOUCH_AHEAD past this burst, then covers TOUCH_BATCH more, so their misses overlap
+    // Called (rxBurst) only when the lead (descriptors past the used position already touched)
+    // falls below TOUCH_AHEAD past this burst; covers TOUCH_BATCH more, so their misses overlap
     // (at burst 1 one wait covers many frames; see RxQueue.rxInOrder).
     const lead = this.touchLead;
-    if (lead >= n + TOUCH_AHEAD) return;
     const u8 = this.u8;
     const u16 = this.u16;
     const u32 = this.u32;
@@ -220,13 +220,24 @@ export class PackedRxQueue extends QueueBase {
 
   /** rxInOrder stopped at a used descriptor it does not take (for the validating loop), not at an unused one. */
   private inOrderStopped = false;
+  /**
+   * Descriptors from the used position that rxInOrder's last batch check saw used and has not
+   * taken yet (0..3: a batch of four checked for a burst of fewer). Their flags, ids and lens
+   * were ordered by that check's Atomics.load, so the next bursts take them without another
+   * (at burst 1: one Atomics.load per four frames, not per frame). 0 whenever the position
+   * moves other than through rxInOrder's loop (resync, the validating loop after a stop).
+   */
+  private usedAhead = 0;
 
   /**
    * The IN_ORDER path (DPDK's virtio_recv_pkts_packed_vec / the batch of
    * virtio_rxtx_packed): up to `n` used descriptors from the used position,
    * each a one-buffer frame, into mbufs[off..]; positions, ids and counters in
    * locals, written back once. At a position aligned to 4 with four
-   * descriptors left before the ring's end it checks four at once:
+   * descriptors left before the ring's end it checks four at once, for a
+   * burst of fewer too: those it does not take wait in usedAhead for the
+   * next bursts, which take them without another check (at burst 1 one
+   * Atomics.load per four frames; the order below covers them as well):
    *
    * Memory order (virtio 1.2 §2.8.22 "Receiving Used Buffers From The Device":
    * read the flags, then a read memory barrier, then id, len and the buffer;
@@ -281,24 +292,28 @@ export class PackedRxQueue extends QueueBase {
     let bin0 = -1;
     let nbin0 = 0;
     let stopped = false;
+    // Seen used by an earlier batch check and not taken yet (see usedAhead).
+    let known = this.usedAhead;
     while (k < n && pending > 0) {
-      let cnt = 0;
       const h0 = descH + (pos << 3);
-      if (LOADS_IN_ORDER && n - k >= 4 && pending >= 4 && (pos & 3) === 0 && pos + 4 <= size) {
+      if (known === 0 && LOADS_IN_ORDER && pending >= 4 && (pos & 3) === 0 && pos + 4 <= size) {
         // Four flags with plain loads, then the fourth's again with the one Atomics.load of the
         // batch (the barrier: see above); it pairs with the device's store of those flags.
+        // Checked for a burst of fewer than four too: the rest wait in usedAhead.
         if (
           (u16[h0 + 7]! & F_WRAP_BITS) === wbits &&
           (u16[h0 + 15]! & F_WRAP_BITS) === wbits &&
           (u16[h0 + 23]! & F_WRAP_BITS) === wbits &&
           (Atomics.load(u16, h0 + 31) & F_WRAP_BITS) === wbits
-        ) cnt = 4;
+        ) known = 4;
       }
-      if (cnt === 0) {
+      if (known === 0) {
         // One descriptor: its own Atomics.load, pairing with the device's store of its flags.
         if ((Atomics.load(u16, h0 + 7) & F_WRAP_BITS) !== wbits) break;
-        cnt = 1;
+        known = 1;
       }
+      const cnt = known < n - k ? known : n - k;
+      known -= cnt;
       for (let i = 0; i < cnt; i++) {
         const h = h0 + (i << 3);
         const d = idAt[pos]!;
@@ -351,6 +366,8 @@ export class PackedRxQueue extends QueueBase {
       if (stopped) break;
     }
     this.inOrderStopped = stopped;
+    // After a stop the validating loop moves the position: nothing is known ahead of it then.
+    this.usedAhead = stopped ? 0 : known;
     if (k !== 0) {
       this.usedPos = pos;
       this.usedWrap = wrap;
@@ -387,7 +404,9 @@ export class PackedRxQueue extends QueueBase {
     let nrx = 0;
     let bytes = 0;
     let errors = 0;
-    this.touchAhead(n);
+    // The lead's test here rather than at touchAhead's start: at burst 1 it resumes once in 16
+    // bursts, and the call is not made for nothing in the other 15.
+    if (this.touchLead < n + TOUCH_AHEAD) this.touchAhead(n);
     const pos0 = this.usedPos;
     const wrap0 = this.usedWrap;
     if (this.inOrder) {
