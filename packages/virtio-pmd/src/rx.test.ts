@@ -82,6 +82,35 @@ describe("RX", () => {
     stopAndCheck(r);
   });
 
+  it("without IN_ORDER the refill takes descriptors from the free stack, each posted at the buffer's address", () => {
+    const r = rig({ rxDesc: 64, pmd: { inOrder: false } });
+    expect(r.info.features).not.toContain("IN_ORDER");
+    for (let round = 0; round < 3; round++) {
+      const frames = Array.from({ length: 20 }, (_, i) => frame(64 + i, round * 100 + i));
+      deliver(r, frames);
+      const got = receive(r);
+      expect(got).toHaveLength(20);
+      got.forEach((m, i) => expect(fromMbuf(r, m)).toEqual(frames[i]));
+      expect(r.dev.availIdx(r.rxVq)).toBe(64 + 20 * (round + 1));
+      freeAll(r, got);
+    }
+    // Every avail slot names a descriptor posting a distinct pool buffer: addr + 12 = buf_addr + headroom.
+    const q = r.dev.queues[r.rxVq]!;
+    const posted = new Set<number>();
+    for (let k = 0; k < 64; k++) {
+      const slot = r.mem.u16[((q.avail + 4) >>> 1) + k]!;
+      const d = r.dev.desc(r.rxVq, slot);
+      expect(d.flags).toBe(VRING_DESC_F_WRITE);
+      expect(d.len).toBe(2176 - PKTMBUF_HEADROOM + 12);
+      const m = d.addr + 12 - PKTMBUF_HEADROOM - 64;
+      expect(r.pool.indexOf(m)).toBeGreaterThanOrEqual(0);
+      posted.add(m);
+    }
+    expect(posted.size).toBe(64);
+    expect(r.pool.inUse()).toBe(64);
+    stopAndCheck(r);
+  });
+
   it("mergeable: a frame over several buffers becomes an mbuf chain", () => {
     // 256-byte rooms: a 1000-byte frame takes 4 buffers (244 + 3 * 268 ... as the device fills them).
     const r = rig({ dataRoom: PKTMBUF_HEADROOM + 256, poolSize: 256 });
