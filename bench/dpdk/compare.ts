@@ -1,6 +1,7 @@
 import { type Agg, agg } from "../lib/summary.js";
 import type { BestOptions, RunFailure } from "../pipeline/spawn.js";
 import { isFailure, maybeWaitIdle, runBest } from "../pipeline/spawn.js";
+import type { GcAttribution } from "../pipeline/trace-gc.js";
 import type { RunConfig, RunResult } from "../pipeline/types.js";
 import { fileURLToPath } from "node:url";
 import { type PairOptions, backEndCommand, frontEndCommand } from "./commands.js";
@@ -21,6 +22,17 @@ export interface DpdkRow {
   dpdkRuns: number[];
   tpdkRuns: number[];
   failures: string[];
+  /** tpdk's GCs inside each run's window per thread (vhost-user section: l2fwd traced), when measured. */
+  tpdkGc?: RowGc;
+}
+
+/** GCs inside the measured windows of a row's tpdk runs, per thread. */
+export interface RowGc {
+  lcore: Agg;
+  main: Agg;
+  maxPauseMs: Agg;
+  /** Some run's GCs could not all be attributed to a thread (the counts are a lower bound). */
+  incomplete: boolean;
 }
 
 export interface DpdkSection {
@@ -103,7 +115,7 @@ export function pairOptions(o: CompareOptions, hugepages: boolean, testpmd: stri
 export const L2FWD_MAIN = fileURLToPath(new URL("./main.js", import.meta.resolve("@tpdk/l2fwd")));
 
 /** One measurement of a contender at one burst. Throws when the run failed. */
-export type Contender = (burst: number) => Promise<{ mpps: number; cpuShare: number }>;
+export type Contender = (burst: number) => Promise<{ mpps: number; cpuShare: number; gc?: GcAttribution }>;
 
 /**
  * Repetitions x bursts, DPDK's run then tpdk's at each step (so drift in the
@@ -114,6 +126,7 @@ export async function alternate(o: CompareOptions, section: string, run: { dpdk:
   const mpps = { dpdk: new Map<number, number[]>(), tpdk: new Map<number, number[]>() };
   const cpu = { dpdk: new Map<number, number[]>(), tpdk: new Map<number, number[]>() };
   const fails = new Map<number, string[]>();
+  const gcs = new Map<number, GcAttribution[]>();
   const total = o.repeat * o.bursts.length;
   let i = 0;
   for (let rep = 0; rep < o.repeat; rep++) {
@@ -126,7 +139,8 @@ export async function alternate(o: CompareOptions, section: string, run: { dpdk:
           const r = await run[who](burst);
           push(mpps[who], burst, r.mpps);
           push(cpu[who], burst, r.cpuShare);
-          o.progress(`${tag} ${name} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%`);
+          if (who === "tpdk" && r.gc) push(gcs, burst, r.gc);
+          o.progress(`${tag} ${name} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%${r.gc ? `  GC lcore/main ${gcText(r.gc)}` : ""}`);
         } catch (e) {
           push(fails, burst, `${name}: ${(e as Error).message}`);
           o.progress(`${tag} ${name} FAILED: ${(e as Error).message.split("\n")[0]}`);
@@ -139,7 +153,9 @@ export async function alternate(o: CompareOptions, section: string, run: { dpdk:
     const tr = mpps.tpdk.get(burst) ?? [];
     const da = agg(dr);
     const ta = agg(tr);
+    const g = gcs.get(burst);
     return {
+      ...(g ? { tpdkGc: rowGc(g) } : {}),
       burst,
       dpdk: da,
       tpdk: ta,
@@ -158,7 +174,7 @@ export async function alternate(o: CompareOptions, section: string, run: { dpdk:
  * idle CPUs, up to 1 + retries attempts while the CPU share is below the
  * minimum, the best share kept. A failure is not retried.
  */
-export async function bestPair(run: () => Promise<DpdkRun>, o: BestOptions): Promise<{ mpps: number; cpuShare: number }> {
+export async function bestPair(run: () => Promise<DpdkRun>, o: BestOptions): Promise<{ mpps: number; cpuShare: number; gc?: GcAttribution }> {
   let best: DpdkRun | null = null;
   for (let attempt = 0; attempt <= o.retries; attempt++) {
     await maybeWaitIdle(o);
@@ -166,7 +182,21 @@ export async function bestPair(run: () => Promise<DpdkRun>, o: BestOptions): Pro
     if (best === null || r.cpuShare > best.cpuShare) best = r;
     if (r.cpuShare >= o.minCpuShare) break;
   }
-  return { mpps: best!.pps / 1e6, cpuShare: best!.cpuShare };
+  return { mpps: best!.pps / 1e6, cpuShare: best!.cpuShare, ...(best!.gc ? { gc: best!.gc } : {}) };
+}
+
+/** "0/0" (lcore/main GCs in the window), "?" when some could not be attributed. */
+export function gcText(g: GcAttribution): string {
+  return `${g.window.lcore}/${g.window.main}${g.complete ? "" : "?"}`;
+}
+
+function rowGc(g: readonly GcAttribution[]): RowGc {
+  return {
+    lcore: agg(g.map((x) => x.window.lcore)),
+    main: agg(g.map((x) => x.window.main)),
+    maxPauseMs: agg(g.map((x) => x.window.maxPauseMs)),
+    incomplete: g.some((x) => !x.complete),
+  };
 }
 
 function push<T>(m: Map<number, T[]>, k: number, v: T): void {

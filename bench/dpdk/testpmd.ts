@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type GcAttribution, attributeGcs, parseGcMarks, parseTraceGc } from "../pipeline/trace-gc.js";
 import {
   type FrontEndKind,
   MEM_MB,
@@ -107,11 +109,27 @@ export interface DpdkRun {
   cpuShare: number;
   /** Per-second samples of the back-end's RX rate in the window (Mpps). */
   samples: number[];
+  /** tpdk's process with gcTrace: its GCs per thread (lcore, main) inside the window and over the run. */
+  gc?: GcAttribution;
 }
 
 export interface DpdkRunOptions extends PairOptions {
   warmupS: number;
   durationS: number;
+  /**
+   * tpdk's l2fwd (a node command) runs with --trace-gc and the GC probe
+   * preloaded in every thread (pipeline/gc-probe.cts, marks on stderr), and
+   * the run reports its GCs per thread inside the window (DpdkRun.gc), as
+   * the pipeline section does. Ignored for DPDK's processes.
+   */
+  gcTrace?: boolean;
+}
+
+const GC_PROBE = fileURLToPath(new URL("../pipeline/gc-probe.cjs", import.meta.url));
+
+/** l2fwd's command with the GC probe: node's flags go before the script. */
+function withGcProbe(cmd: readonly string[]): string[] {
+  return [cmd[0]!, "--expose-gc", "--trace-gc", "--require", GC_PROBE, ...cmd.slice(1)];
 }
 
 /**
@@ -128,13 +146,19 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
   rmSync(sock, { force: true });
   // The server (the vhost-user back-end) starts first; the client connects once the socket exists.
   const serverCmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
-  const clientCmd = role === "front-end" ? frontEndCommand(kind, o, sock) : generatorCommand(o, sock);
+  let clientCmd = role === "front-end" ? frontEndCommand(kind, o, sock) : generatorCommand(o, sock);
+  // Only a node l2fwd can take the probe (the vhost-user section's tpdk front-end).
+  const gcTrace = o.gcTrace === true && kind === "tpdk" && role === "front-end" && /(^|\/)node$/.test(clientCmd[0]!);
+  if (gcTrace) clientCmd = withGcProbe(clientCmd);
+  // V8's --trace-gc lines (stdout) and the probe's marks (stderr) of the whole run, kept apart from the tails.
+  let gcText = "";
   const sampled: "server" | "client" = role === "front-end" ? "server" : "client";
   const compared = `${kind} ${role}`;
   const sampler = new RxSampler();
   const logs = { server: "", client: "" };
   const keep = (k: "server" | "client", d: string): void => {
     logs[k] = (logs[k] + d).slice(-20_000);
+    if (gcTrace && k === "client" && gcText.length < GC_TEXT_MAX) gcText += d;
     if (k === sampled) sampler.push(d, performance.now());
   };
   const tails = (): string => `client:\n${tailOf(logs.client)}\nserver (back-end):\n${tailOf(logs.server)}`;
@@ -145,7 +169,10 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
   const serverExit = exited(server);
   try {
     await waitFor(() => existsSync(sock), 10_000, serverExit, () => `the back-end did not create ${sock}:\n${tailOf(logs.server)}`);
-    client = spawn(clientCmd[0]!, clientCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    const clientEnv = gcTrace ? { ...process.env, TPDK_BENCH_GC_PROBE: "1", TPDK_BENCH_GC_MARK_STDERR: "1" } : process.env;
+    client = spawn(clientCmd[0]!, clientCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: clientEnv });
+    // Its output is all read once both pipes closed ('exit' may come before the last data).
+    const clientClosed = new Promise<void>((r) => client!.once("close", () => r()));
     client.stdout!.setEncoding("utf8").on("data", (d: string) => keep("client", d));
     client.stderr!.setEncoding("utf8").on("data", (d: string) => keep("client", d));
     const anyExit = Promise.race([serverExit, exited(client)]);
@@ -161,7 +188,15 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
     const w = windowRate(sampler.samples, from);
     if (!w) throw new Error(`testpmd printed too few statistics (${sampler.samples.length})`);
     const cpuShare = (((cpu1 - cpu0) / CLK_TCK) * 1000) / (2 * (c1 - c0));
-    return { burst: o.burst, pps: w.pps, windowS: w.windowS, cpuShare, samples: w.perSecond };
+    const run: DpdkRun = { burst: o.burst, pps: w.pps, windowS: w.windowS, cpuShare, samples: w.perSecond };
+    if (gcTrace) {
+      // V8 writes --trace-gc through libc's buffered stdout: the lines come when l2fwd exits.
+      await stop(client);
+      await Promise.race([clientClosed, new Promise((r) => setTimeout(r, 2000))]);
+      const t0 = performance.timeOrigin;
+      run.gc = attributeGcs(parseTraceGc(gcText), parseGcMarks(gcText), t0 + c0, t0 + c1);
+    }
+    return run;
   } finally {
     await stop(client);
     await stop(server);
@@ -169,6 +204,9 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
     for (const side of ["vhost", "virtio"] as const) rmSync(runtimeDir(prefixOf(o, side)), { recursive: true, force: true });
   }
 }
+
+/** Most of a traced l2fwd's output kept for its GC lines (a GC line is ~150 B). */
+const GC_TEXT_MAX = 4 << 20;
 
 /** Linux clock ticks per second (USER_HZ), which /proc/<pid>/stat times are in. */
 const CLK_TCK = 100;

@@ -12,7 +12,9 @@ import { type DpdkEnv, TESTPMD, detectDpdk, runVhostPair } from "./testpmd.js";
  * The back-end is the same in every run, burst 32 included: only the
  * front-end's burst varies (as tpdk's device thread batches whatever its
  * lcore's burst), so at burst 1 the front-ends, not the generator, pay the
- * per-burst costs.
+ * per-burst costs. tpdk's l2fwd runs traced (--trace-gc, the GC probe in
+ * every thread, testpmd.ts gcTrace): each row says how many GCs its lcore and
+ * main thread had inside the measured windows.
  */
 
 /** The back-end's burst in every run of the section. */
@@ -55,7 +57,8 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
   if (skipped || !env.testpmd) return { skipped, env, commands: null, rows: [] };
   const rows: DpdkRow[] = [];
   for (const ring of rings) {
-    const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST, packed: ring === "packed" };
+    // gcTrace: tpdk's l2fwd reports its GCs per thread inside each window (the target: none on any thread).
+    const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST, packed: ring === "packed", gcTrace: true };
     const r = await alternate(o, `vhost-user ${ring}`, {
       dpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "dpdk"), o.spawn),
       tpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "tpdk"), o.spawn),

@@ -16,10 +16,17 @@
  * busy-polls never runs its event loop, and entries queued meanwhile were
  * found to be lost when the thread ends.)
  */
+import { writeSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { BroadcastChannel, isMainThread, workerData } from "node:worker_threads";
 
 export const GC_CHANNEL = "tpdk-bench-gc";
+/**
+ * With TPDK_BENCH_GC_MARK_STDERR=1 each thread also writes its mark to
+ * stderr as one line, this prefix then the JSON: for processes that are not
+ * run-one (l2fwd in the vhost-user section), whose parent reads them there.
+ */
+export const GC_MARK_LINE = "tpdk-bench-gc-mark ";
 export type GcThread = "main" | "device" | "lcore";
 export const MARKS: Record<GcThread, number> = { main: 1, device: 2, lcore: 3 };
 
@@ -46,6 +53,8 @@ if (process.env.TPDK_BENCH_GC_PROBE === "1" && typeof forceGc === "function") {
   const m: GcMark = { thread, marks, t: performance.timeOrigin + performance.now() };
   // Other threads' marks reach run-one's main thread on the channel; its own is read from here.
   (globalThis as { __tpdkBenchGcMark?: GcMark }).__tpdkBenchGcMark = m;
+  // Synchronous and unbuffered: the line is out before the thread runs anything else.
+  if (process.env.TPDK_BENCH_GC_MARK_STDERR === "1") writeSync(2, `${GC_MARK_LINE}${JSON.stringify(m)}\n`);
   const ch = new BroadcastChannel(GC_CHANNEL);
   ch.postMessage(m);
   ch.close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { attributeGcs, parseTraceGc } from "./trace-gc.js";
+import { attributeGcs, parseGcMarks, parseTraceGc } from "./trace-gc.js";
 
 const line = (iso: string, t: number, kind: string, pause: number, reason: string) =>
   `[42:${iso}]   ${t} ms: ${kind} 10.8 (15.2) -> 6.8 (15.2) MB, ${pause} / 0.00 ms  (average mu = 1.000, current mu = 1.000) ${reason}; `;
@@ -55,5 +55,21 @@ describe("attributeGcs", () => {
   it("says when an isolate or a mark is left unmatched", () => {
     expect(attributeGcs(trace, marks.slice(0, 2), 0, 1e9).complete).toBe(false);
     expect(attributeGcs(trace.filter((g) => g.isolate !== "0xc"), marks, 0, 1e9).complete).toBe(false);
+  });
+});
+
+describe("parseGcMarks", () => {
+  it("reads the marks each thread wrote to stderr among other lines, and skips a torn one", () => {
+    const text = [
+      "EAL: something",
+      'tpdk-bench-gc-mark {"thread":"main","marks":1,"t":1000.5}',
+      'tpdk-bench-gc-mark {"thread":"lcore","marks":3,"t":1010}',
+      'tpdk-bench-gc-mark {"thread":"lco',
+      "Lcore 0: RX port 0 TX port 0",
+    ].join("\n");
+    expect(parseGcMarks(text)).toEqual([
+      { thread: "main", marks: 1, t: 1000.5 },
+      { thread: "lcore", marks: 3, t: 1010 },
+    ]);
   });
 });

@@ -72,3 +72,21 @@ export function attributeGcs(trace: readonly TraceGc[], marks: readonly GcMark[]
   if (matched.size !== marks.length) complete = false;
   return { window, total, complete };
 }
+
+/** gc-probe.cts GC_MARK_LINE (a value import would have vitest parse the .cts, as run-one's GC_CHANNEL). */
+const GC_MARK_LINE = "tpdk-bench-gc-mark ";
+
+/** The marks a process's threads wrote to stderr (gc-probe.cts, TPDK_BENCH_GC_MARK_STDERR=1). */
+export function parseGcMarks(text: string): GcMark[] {
+  const out: GcMark[] = [];
+  for (const line of text.split("\n")) {
+    const at = line.indexOf(GC_MARK_LINE);
+    if (at < 0) continue;
+    try {
+      out.push(JSON.parse(line.slice(at + GC_MARK_LINE.length)) as GcMark);
+    } catch {
+      // a torn line: that thread's GCs stay unattributed (complete: false)
+    }
+  }
+  return out;
+}

@@ -85,10 +85,19 @@ export function dpdkTable(r: BenchResults): Table | null {
 export function vhostUserTable(r: BenchResults): Table | null {
   const v = r.vhostUser;
   if (!v || v.skipped) return null;
-  const t = comparisonTable(v.rows);
+  let t = comparisonTable(v.rows);
+  // tpdk's GCs per thread inside the windows (lcore/main, most in any run), when traced.
+  if (v.rows.some((row) => row.tpdkGc !== undefined)) {
+    t = { header: [...t.header, "tpdk GC l/m"], align: [...t.align, "r"], rows: t.rows.map((cells, i) => [...cells, rowGcCell(v.rows[i]!)]) };
+  }
   // A ring column when the section ran with a layout recorded (split and/or packed).
   if (!v.rows.some((row) => row.ring !== undefined)) return t;
   return { header: ["ring", ...t.header], align: ["l", ...t.align], rows: t.rows.map((cells, i) => [v.rows[i]!.ring ?? "split", ...cells]) };
+}
+
+function rowGcCell(row: DpdkRow): string {
+  const g = row.tpdkGc;
+  return g ? `${fmt(g.lcore.max)}/${fmt(g.main.max)}${g.incomplete ? "?" : ""}` : "–";
 }
 
 export function netVhostTable(r: BenchResults): Table | null {
@@ -170,6 +179,17 @@ export function targets(r: BenchResults): TargetCheck[] {
       met: l === 0 && d === 0,
     });
   } else out.push({ target: "no GC in steady state", measured: "not measured", met: null });
+  const vu = (r.vhostUser?.rows ?? []).filter((row) => row.tpdkGc && row.tpdkGc.lcore.n > 0);
+  if (vu.length > 0) {
+    const l = Math.max(...vu.map((row) => row.tpdkGc!.lcore.max));
+    const m = Math.max(...vu.map((row) => row.tpdkGc!.main.max));
+    const incomplete = vu.some((row) => row.tpdkGc!.incomplete);
+    out.push({
+      target: "no GC in any measured window on any thread of tpdk's vhost-user l2fwd (lcore, main)",
+      measured: `at most ${l} on the lcore, ${m} on the main thread per run (${vu.length} rows)${incomplete ? "; some GCs unattributed" : ""}`,
+      met: l === 0 && m === 0 && !incomplete,
+    });
+  }
   const lat = r.latency.filter((c) => c.latency && c.config.rate === 1e6);
   if (lat.length > 0) {
     const worst = Math.max(...lat.map((c) => c.latency!.p99.median));

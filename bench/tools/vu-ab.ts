@@ -9,11 +9,25 @@
  *        [--rounds 5] [--packed] [--warmup 3] [--duration 5]
  *
  * A worktree side runs `node <dir>/apps/l2fwd/bin/tpdk-l2fwd.js` (build it
- * first). One line per run as it ends, the summary at the end. Run it under
- * the bench lock, at autogroup nice -20 (bench README).
+ * first). One line per run as it ends, the summary at the end. Each tpdk
+ * run is traced (testpmd.ts gcTrace): its line says the GCs of its lcore
+ * and main thread inside the window ("GC l/m 0/0"; "?": some unattributed).
+ * Run it under the bench lock, at autogroup nice -20 (bench README).
+ *
+ *   --help   this text
  */
 import { join } from "node:path";
+import { gcText } from "../dpdk/compare.js";
 import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(
+    "usage: node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32] [--rounds 5] [--packed] [--warmup 3] [--duration 5]\n" +
+      "  interleaved A/B of front-ends against one DPDK back-end (built worktrees; 'dpdk' is DPDK's testpmd front-end);\n" +
+      "  tpdk runs report their lcore/main GCs inside the window. Run under the bench lock at autogroup -20.",
+  );
+  process.exit(0);
+}
 
 function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);
@@ -40,17 +54,20 @@ function median(a: number[]): number {
 }
 
 const runs = new Map<string, number[]>();
+const gcRuns = new Map<string, string[]>();
 for (let r = 0; r < rounds; r++) {
   for (const burst of bursts) {
     for (const side of sides) {
       const l2fwd = side === "dpdk" ? ["tpdk-l2fwd"] : [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
-      const o = { burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS };
+      const o = { burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS, gcTrace: true };
       const key = `${side} b${burst}`;
       try {
         const res = await runVhostPair(o, side === "dpdk" ? "dpdk" : "tpdk");
         const mpps = res.pps / 1e6;
         (runs.get(key) ?? runs.set(key, []).get(key)!).push(mpps);
-        console.log(`round ${r + 1} ${key}: ${mpps.toFixed(2)} Mpps, cpu ${(100 * res.cpuShare).toFixed(0)} %, per s ${res.samples.map((x) => x.toFixed(2)).join(" ")}`);
+        if (res.gc) (gcRuns.get(key) ?? gcRuns.set(key, []).get(key)!).push(gcText(res.gc));
+        const gc = res.gc ? `, GC l/m ${gcText(res.gc)} (whole run ${res.gc.total.lcore}/${res.gc.total.main})` : "";
+        console.log(`round ${r + 1} ${key}: ${mpps.toFixed(2)} Mpps, cpu ${(100 * res.cpuShare).toFixed(0)} %${gc}, per s ${res.samples.map((x) => x.toFixed(2)).join(" ")}`);
       } catch (e) {
         console.log(`round ${r + 1} ${key}: failed: ${String(e).slice(0, 400)}`);
       }
@@ -59,5 +76,6 @@ for (let r = 0; r < rounds; r++) {
 }
 console.log(`summary (${packed ? "packed" : "split"}, ${warmupS} s warm-up, ${durationS} s window):`);
 for (const [key, a] of runs) {
-  console.log(`  ${key}: median ${median(a).toFixed(2)} Mpps (${Math.min(...a).toFixed(2)}-${Math.max(...a).toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}`);
+  const gc = gcRuns.get(key);
+  console.log(`  ${key}: median ${median(a).toFixed(2)} Mpps (${Math.min(...a).toFixed(2)}-${Math.max(...a).toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}${gc ? `; GC l/m ${gc.join(" ")}` : ""}`);
 }

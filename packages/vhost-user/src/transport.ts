@@ -12,6 +12,7 @@ import { acceptWithin, connectClient, listenServer, removeSocket } from "./conne
 import { CtrlResponder } from "./ctrl-responder.js";
 import { deviceFeatures, backendFeatureMask } from "./features.js";
 import { type BackendInfo, VhostUserFrontend } from "./frontend.js";
+import { KickForwarder } from "./kick-forwarder.js";
 import type { VirtioUserOptions } from "./options.js";
 
 /**
@@ -29,8 +30,6 @@ const ZONE_BYTES = 129 * 4;
 const MAX_QUEUES = 64;
 /** SET_VRING_BASE of a packed ring that starts over: avail and used at descriptor 0, wrap counters 1. */
 const PACKED_START_BASE = 0x8000_8000;
-/** How often the main thread forwards data-path kicks to the back-end's kick eventfds (ms). */
-const KICK_FORWARD_MS = 1;
 
 type Link =
   | { state: "connected"; frontend: VhostUserFrontend; backend: BackendInfo }
@@ -60,8 +59,9 @@ export type LinkListener = (up: boolean, why: string) => void;
  *
  * The data path is untouched: rings, notify and interrupt words live in EAL
  * memory. Data-path kicks (rare: DPDK's back-end sets NO_NOTIFY) are
- * forwarded to the kick eventfds from a main-thread timer; call eventfds are
- * watched on the event loop and turned into interrupt-word wakes.
+ * forwarded to the kick eventfds by the main thread, woken by the kick's
+ * doorbell notify (KickForwarder: Atomics.waitAsync, no timer); call eventfds
+ * are watched on the event loop and turned into interrupt-word wakes.
  */
 export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   readonly name: string;
@@ -74,7 +74,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   private listenFd = -1;
   private acceptWatch: { stop(): void } | null = null;
   private connWatch: { stop(): void } | null = null;
-  private kickTimer: NodeJS.Timeout | null = null;
+  private readonly kicks: KickForwarder;
   private readonly listeners: LinkListener[] = [];
   private beats = 0;
   private ringReset: (() => void) | null = null;
@@ -118,6 +118,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
       setMac: (m) => this.mac.set(m),
     });
     this.features = new FeatureRegs(link.state === "connected" ? deviceFeatures(link.backend, this.pairs) : NO_FEATURES);
+    this.kicks = new KickForwarder(mem.i32, (this.zone + DOORBELL_WORD) >>> 2, () => this.forwardKicks());
   }
 
   /**
@@ -377,15 +378,14 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
     const cq = this.queues[this.ctrlIndex]!;
     if (cq.enabled) this.ctrl.attach(cq.descLo, cq.driverLo, cq.deviceLo, cq.size, this.packed());
     this.ringsUp = true;
-    this.kickTimer ??= setInterval(() => this.forwardKicks(), KICK_FORWARD_MS).unref();
+    this.kicks.start();
   }
 
   /** Reset: the back-end stops every ring and says where it stopped (GET_VRING_BASE). */
   private stopRings(tellBackend: boolean): void {
     if (!this.ringsUp) return;
     this.ringsUp = false;
-    if (this.kickTimer) clearInterval(this.kickTimer);
-    this.kickTimer = null;
+    this.kicks.stop();
     this.ctrl.detach();
     for (let i = 0; i < this.callWatches.length; i++) {
       this.callWatches[i]?.stop();
@@ -422,7 +422,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
     return true;
   }
 
-  /** Data-path kicks (notify words moved) become kick-eventfd writes. Main thread, every KICK_FORWARD_MS. */
+  /** Data-path kicks (notify words moved) become kick-eventfd writes. Main thread, when the doorbell moves (KickForwarder). */
   private forwardKicks(): void {
     const i32 = this.mem.i32;
     for (let i = 0; i < this.ctrlIndex; i++) {
@@ -473,7 +473,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
 
   private lose(why: string): void {
     if (this.link.state !== "connected") return;
-    this.stopRings(false); // the back-end is gone: nothing to tell it; our timers and watches stop
+    this.stopRings(false); // the back-end is gone: nothing to tell it; the kick forwarder and our watches stop
     this.dropConnection({ state: "waiting", why });
     this.configGeneration++;
     this.isr |= ISR_CONFIG;
