@@ -9,7 +9,9 @@ import { VirtioPort } from "./port.js";
 import { RxQueue } from "./rxq.js";
 import { TxQueue } from "./txq.js";
 import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
-import { ALL_FEATURES, type Rig, frame, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, type Rig, frame, frameOf, packedRig, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
+import { releaseTestWire } from "@tpdk/testing/vhost";
+import { PackedRxQueue } from "./packed-rxq.js";
 import { InProcessTransport, type TrapHandler } from "./transport.js";
 
 const CTRL = v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_CTRL_VQ, true);
@@ -289,6 +291,56 @@ describe("one queue object per queue (the ring indices are the object's own)", (
     r.mbufs.free(got[0]!);
     r.port.stop();
     expect(r.pool.available()).toBe(r.pool.size);
+  });
+
+  it("an object that drove the queue in this run and detached: a new attach is refused until a restart (its ring positions left with it)", () => {
+    const r = rig({ rxDesc: 16 });
+    const arr = new Uint32Array(64);
+    for (let i = 0; i < 6; i++) r.dev.deliver(r.rxVq, frame(64, i), r.hdr, true);
+    r.dev.publishUsed(r.rxVq);
+    expect(r.rxq.rxBurst(arr, 64)).toBe(6);
+    for (let i = 0; i < 6; i++) r.mbufs.free(arr[i]!);
+    r.rxq.detach();
+    // A new object would start from used position 0: it would take the six used entries again and
+    // free (as bad) the buffers posted since at those descriptors, which the device still holds.
+    const e = errorOf(() => RxQueue.attach(r.mem, 0, 0));
+    expect(e.code).toBe("EBUSY");
+    expect(e.message).toBe(
+      "virtio-pmd: rx queue 0 of port 0 was driven by another queue object in this run, which detached: the ring's positions were that object's own; stop and start the port to hand the queue over",
+    );
+    // The TX object never burst in this run: handing it over is fine.
+    r.txq.detach();
+    const tx2 = TxQueue.attach(r.mem, 0, 0);
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
+    r.port.start();
+    const rx2 = RxQueue.attach(r.mem, 0, 0);
+    r.dev.deliver(r.rxVq, frame(70, 1), r.hdr, true);
+    r.dev.publishUsed(r.rxVq);
+    expect(rx2.rxBurst(arr, 64)).toBe(1);
+    expect(r.port.stats().ierrors).toBe(0);
+    expect(tx2.txBurst(arr, 1)).toBe(1);
+    r.port.stop();
+    expect(r.pool.available()).toBe(r.pool.size);
+  });
+
+  it("packed rings: the same refusal after an object that drove the queue detached", () => {
+    const frames = [frameOf(64, 1), frameOf(64, 2)];
+    const s = packedRig(16, frames);
+    releaseTestWire(s.mem, s.gen.recordOffset, 2);
+    s.pass(2);
+    const arr = new Uint32Array(64);
+    expect(s.rxq.rxBurst(arr, 64)).toBe(2);
+    s.mbufs.free(arr[0]!);
+    s.mbufs.free(arr[1]!);
+    s.rxq.detach();
+    expect(errorOf(() => PackedRxQueue.attach(s.mem, 0, 0)).message).toMatch(/^virtio-pmd: rx queue 0 of port 0 was driven by another queue object in this run, which detached/);
+    s.port.stop();
+    expect(s.pool.available()).toBe(s.pool.size);
+    s.port.start();
+    expect(PackedRxQueue.attach(s.mem, 0, 0).rxBurst(arr, 64)).toBe(0);
+    s.port.stop();
+    s.port.close();
   });
 
   it("a restart frees the claims: a new object takes the queue over and the old one stays out", () => {

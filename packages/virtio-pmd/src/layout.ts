@@ -12,6 +12,7 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  *   +128   statistics, Float64 slots S_* (only the owning lcore writes)
  *   +448   claim: u32 token of the queue object driving the queue this run (0 = none)
  *   +452   parked: u32, 1 once a queue object saw the queue closed (Q_PARKED)
+ *   +456   left run: u32, the run in which a queue object that drove the queue detached (Q_LEFT_RUN)
  *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line); or with
  *          QF_PACKED the packed ring: descriptors, driver and device event suppression (packedRingLayout)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
@@ -66,6 +67,13 @@ export const Q_PARKED = Q_CLAIM + 4;
  * afterwards is what the device never used. A plain close leaves 0 or 1 there: nothing is taken back.
  */
 export const PARK_ASKED = 2;
+/**
+ * u32: the run in which a queue object that had driven the queue detached (0 = none). The ring's
+ * positions (used position, free list, what is posted where) were that object's own and left
+ * with it, so no other object takes the queue over in that run: a new attach is refused until
+ * the port restarts (a new run starts from the state the main thread leaves). QueueBase.detach.
+ */
+export const Q_LEFT_RUN = Q_PARKED + 4;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;
@@ -101,11 +109,15 @@ export const S_TX_FULL = 25;
 /** TX: frames longer than P_MAX_FRAME, freed untransmitted (also in S_ERRORS). */
 export const S_TX_OVERSIZE = 26;
 /**
- * TX: frames still posted, never used by the device, freed when the rings were reset under a running
- * port (a packed ring's vhost-user back-end died and a new one came: PortQueues.resetRings). Written
- * by the main thread only (the lcore is parked then); every other slot is the lcore's.
+ * Frames a ring reset under a running port dropped (a packed ring's vhost-user back-end died and a
+ * new one came: PortQueues.resetRings; xstat rx_qN_ / tx_qN_reset_dropped_packets).
+ * TX: frames the caller handed over (counted in good_packets) that the old device never used,
+ * freed and counted by the main thread (the lcore is parked then).
+ * RX: frames the old device wrote and made used that the app never received, freed and counted by
+ * the queue's object as it parks (QueueBase.onPark; the main thread does not write RX's slot).
+ * Every other slot is the lcore's.
  */
-export const S_TX_RESET_DROPPED = 27;
+export const S_RESET_DROPPED = 27;
 
 /** Indirect table entries per TX slot (DPDK's VIRTIO_MAX_TX_INDIRECT): header + up to 7 segments. */
 export const TX_INDIRECT_MAX = 8;

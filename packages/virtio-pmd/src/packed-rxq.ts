@@ -5,6 +5,7 @@ import * as V from "@tpdk/virtio";
 import { countFrame, linkRxSegment, sizeBinOf } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
+import { ParkDrop } from "./park-drop.js";
 import { QueueBase } from "./queue-base.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
@@ -19,8 +20,8 @@ const {
 } = V;
 const {
   QF_MRG_RXBUF, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_START_AVAIL, S_BAD_NUM_BUFFERS, S_BAD_USED_ID,
-  S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RUNTS,
-  S_SIZE_BINS, S_TRUNCATED,
+  S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RESET_DROPPED,
+  S_RUNTS, S_SIZE_BINS, S_TRUNCATED,
 } = L;
 
 const RX_BURST_MAX = 64;
@@ -110,6 +111,25 @@ export class PackedRxQueue extends QueueBase {
     this.descH = this.desc >>> 1;
     this.drvEvtH = this.availFlagsH; // Q_AVAIL is the driver event suppression structure: off_wrap at +0, flags at +2
     this.devEvtH = this.usedFlagsH;
+  }
+
+  /**
+   * Parking for a ring reset (the back-end went, a new one comes: PortQueues.resetRings). The
+   * buffers the old device made used and no burst received, from our used position while the
+   * descriptor there is used (§2.8.1: AVAIL and USED equal to our used wrap counter), are taken
+   * back, freed once and their frames counted (rx_qN_reset_dropped_packets, ParkDrop); what the
+   * ring still owns afterwards the device never used, and the main thread frees it (empty
+   * buffers: no frame lost). takeUsed validates each id (a bad one is counted and owns nothing);
+   * at most a ring's worth, whatever the device wrote.
+   */
+  protected override onPark(): void {
+    const drop = new ParkDrop(this.mbufs, this.u8, this.u32, this.hdr, this.mrg, this.size);
+    for (let guard = 0; guard < this.size && this.pending > 0 && this.usedReady(); guard++) {
+      const m = this.takeUsed();
+      if (m !== 0) drop.drop(m);
+    }
+    this.usedAhead = 0;
+    if (drop.frames !== 0) this.f64[this.st + S_RESET_DROPPED] += drop.frames;
   }
 
   /** Is the descriptor at our used position used (§2.8.1: AVAIL and USED both equal to our used wrap counter)? */

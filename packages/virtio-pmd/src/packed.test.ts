@@ -7,6 +7,7 @@ import * as v from "@tpdk/virtio";
 import { Q_DESC, Q_SIZE } from "./layout.js";
 import { negotiateFeatures } from "./negotiate.js";
 import { parseDriverArgs } from "./options.js";
+import { parkQueue } from "./queue-zone.js";
 import { PackedRxQueue } from "./packed-rxq.js";
 import { PackedTxQueue } from "./packed-txq.js";
 import { RxQueue } from "./rxq.js";
@@ -167,6 +168,72 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     s.pass(2);
     const w = readTestWire(s.mem, s.gen.recordOffset);
     expect(w.frames.slice(0, 6)).toEqual(frames);
+    closeWithoutLeak(s);
+  });
+
+  // A ring reset under traffic (PortQueues.resetRings; DPDK's virtqueue_rxvq_reset_packed frees these
+  // buffers uncounted): every mbuf goes back to its pool exactly once (the debug pool throws on a double
+  // free), and the frames the old device delivered that no burst received are counted, on both layouts.
+  it.each([
+    { packed: true, inOrder: false },
+    { packed: true, inOrder: true },
+    { packed: false, inOrder: false },
+    { packed: false, inOrder: true },
+  ])("ring reset mid-traffic (packed $packed, IN_ORDER $inOrder): frames delivered and not received freed once and counted in rx_q0_reset_dropped_packets, every mbuf back", ({ packed, inOrder }) => {
+    const frames = Array.from({ length: 12 }, (_, i) => frameOf(60 + i, i));
+    const s = setup(16, frames, { inOrder, packedVq: packed }, { ringReset: true });
+    expect(s.port.packed).toBe(packed);
+    const arr = new Uint32Array(64);
+    releaseTestWire(s.mem, s.gen.recordOffset, 10);
+    s.pass(2);
+    // The app takes 3 of the 10 frames the device delivered: it keeps one and frees two.
+    expect(s.rxq.rxBurst(arr, 3)).toBe(3);
+    const held = arr[0]!;
+    s.mbufs.free(arr[1]!);
+    s.mbufs.free(arr[2]!);
+    // 13 buffers posted (3 taken back, not yet refilled: below the refill threshold) and the one held.
+    expect(s.pool.inUse()).toBe(13 + 1);
+    // The reset asks each queue object to park (parkQueue, as resetRings does first); an lcore's object
+    // parks at the top of its next burst while resetRings waits. Here it is this thread's: it parks now,
+    // and resetRings's wait (asking again) runs to its bound.
+    parkQueue(s.mem, s.mem.lookup(`vpmd0.rxq0.16${packed ? "p" : ""}`)!.offset);
+    expect(s.rxq.rxBurst(arr, 64)).toBe(0);
+    expect(s.xs("rx_q0_reset_dropped_packets")).toBe(7);
+    s.ringsLost();
+    // The 16 buffers of the reset ring, and the frame the app holds: nothing else out of the pool.
+    expect(s.pool.inUse()).toBe(16 + 1);
+    s.mbufs.free(held);
+    expect(s.pool.inUse()).toBe(16);
+    expect(s.port.stats().ipackets).toBe(3);
+    expect(s.xs("rx_q0_reset_dropped_packets")).toBe(7);
+    expect(s.xs("tx_q0_reset_dropped_packets")).toBe(0);
+    closeWithoutLeak(s);
+  });
+
+  it("ring reset, MRG_RXBUF: a frame of two buffers is one dropped frame; a num_buffers beyond the ring counts its buffer alone; a bad id is counted and frees nothing", () => {
+    const s = setup(16, [], { inOrder: false }, { ringReset: true });
+    expect(s.info.features).toContain("MRG_RXBUF");
+    const z = s.zoneOf(false);
+    const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
+    // Positions 0-1: one frame over two buffers (num_buffers 2); 2: num_buffers 1; 3: num_buffers 900; 4: id 99.
+    const nbAt = [2, 0, 1, 900];
+    for (let pos = 0; pos < 4; pos++) {
+      const addr = s.mem.u32[(d0 + 16 * pos) >>> 2]!;
+      s.mem.u8.fill(0, addr, addr + 12);
+      s.mem.u16[(addr + 10) >>> 1] = nbAt[pos]!;
+      s.mem.u8.set(frameOf(64, pos), addr + 12);
+      writeUsed(s.mem, z, pos, 1, s.mem.u16[(d0 + 16 * pos + 12) >>> 1]!, 12 + 64);
+    }
+    writeUsed(s.mem, z, 4, 1, 99, 12 + 64);
+    // Drive the queue once (nothing taken: burst of 0), then park it for the reset.
+    expect(s.rxq.rxBurst(new Uint32Array(64), 0)).toBe(0);
+    const badId = s.xs("rx_q0_bad_used_id");
+    parkQueue(s.mem, z);
+    expect(s.rxq.rxBurst(new Uint32Array(64), 64)).toBe(0);
+    expect(s.xs("rx_q0_reset_dropped_packets")).toBe(3);
+    expect(s.xs("rx_q0_bad_used_id")).toBe(badId + 1);
+    s.ringsLost();
+    expect(s.pool.inUse()).toBe(16);
     closeWithoutLeak(s);
   });
 

@@ -4,7 +4,7 @@ import { AVAIL_IDX, ETH_MAX_FRAME, USED_IDX, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MR
 import { queueMaxSize, setupQueue } from "./bringup.js";
 import type { DeviceInit } from "./device-init.js";
 import { IDLE_QUEUE_SIZE, programIdleQueue } from "./idle-queue.js";
-import { Q_AVAIL, Q_DESC, Q_FREE_THRESH, Q_NOTIFY, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_STATS, Q_USED, S_TX_RESET_DROPPED } from "./layout.js";
+import { Q_AVAIL, Q_DESC, Q_FREE_THRESH, Q_NOTIFY, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_STATS, Q_USED, S_RESET_DROPPED } from "./layout.js";
 import type { PortTableEntry } from "./port-table.js";
 import {
   type QueueHeader, closeQueue, fillRx, openQueue, parkQueue, queueParked, releaseQueue, reserveQueueZone, resetRing,
@@ -187,11 +187,16 @@ export class PortQueues {
   /**
    * The device lost the rings' positions while the port runs (a packed ring's vhost-user back-end
    * came back: a packed ring keeps no index in shared memory to resume from; DPDK's virtio_user
-   * resets its packed queues the same way): every queue is closed, and once each queue object
-   * that drove it has left its bursts (the parked word, or `waitMs`; a TX queue's object takes back
-   * what the device used before it parks), its mbufs go back to their pools (TX frames the old
-   * back-end never used included: counted in the queue's tx_qN_reset_dropped_packets), the ring starts over as at start,
-   * RX is refilled, and the queue opens in a new run (the lcores' objects resync on their own).
+   * resets its packed queues the same way, virtqueue_rxvq_reset_packed): every queue is closed,
+   * and once each queue object that drove it has left its bursts (the parked word, or `waitMs`),
+   * every mbuf the ring held goes back to its pool, each once. The object takes back what the
+   * device used before it parks (QueueBase.onPark: TX frames it sent; RX frames no burst received,
+   * counted in rx_qN_reset_dropped_packets); this frees what the owner tables still hold: TX frames
+   * the old back-end never used (counted in tx_qN_reset_dropped_packets), RX buffers it never
+   * used (empty: no frame, not counted). An object that did not park in time took nothing back:
+   * its RX frames are freed here uncounted (the main thread does not know its used position).
+   * The ring starts over as at start (§2.8: zeroed, wrap counters 1), RX is refilled, and the
+   * queue opens in a new run (the lcores' objects resync on their own).
    * Main thread, cold. Returns the number of queues that did not park in time (0 normally).
    */
   resetRings(waitMs: number): number {
@@ -210,7 +215,7 @@ export class PortQueues {
       closeQueue(this.#mem, s.zone);
       const freed = releaseQueue(this.#mem, this.#mbufs, s.zone);
       // The main thread is this slot's only writer (the lcore writes the others, and is parked now).
-      if (tx) this.#mem.f64[((s.zone + Q_STATS) >>> 3) + S_TX_RESET_DROPPED] += freed;
+      if (tx) this.#mem.f64[((s.zone + Q_STATS) >>> 3) + S_RESET_DROPPED] += freed;
       unparkQueue(this.#mem, s.zone);
       resetRing(this.#mem, s.zone, tx);
       if (!tx) fillRx(this.#mem, this.#mbufs, s.zone, s.pool!);

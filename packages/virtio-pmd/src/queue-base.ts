@@ -10,7 +10,7 @@ const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRI
 const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
-  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED,
+  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN,
 } = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
@@ -154,6 +154,18 @@ export abstract class QueueBase {
           "one object drives a queue at a time (its ring indices are its own); detach() that one first, or stop and start the port",
       );
     }
+    // Checked after the claim (pairs with detach()'s store before it let the claim go): an object
+    // that drove the queue in this run and left took the ring's positions with it.
+    const run = Atomics.load(this.u32, this.runW);
+    if (run !== 0 && Atomics.load(this.u32, (this.zone + Q_LEFT_RUN) >>> 2) === run) {
+      Atomics.compareExchange(this.u32, this.claimW, this.token, 0);
+      this.detached = true;
+      throw new TpdkError(
+        "EBUSY",
+        `virtio-pmd: ${what} queue ${queueId} of port ${portId} was driven by another queue object in this run, which detached: ` +
+          "the ring's positions were that object's own; stop and start the port to hand the queue over",
+      );
+    }
   }
 
   /**
@@ -171,14 +183,22 @@ export abstract class QueueBase {
   }
 
   /**
-   * Let the queue go (cold): another object, in this thread or another, may
-   * attach it afterwards. This object's bursts return 0 from now on. Call it
-   * before a thread hands its queues to another, or drop the object and
-   * stop/start the port (a stop frees every claim).
+   * Let the queue go (cold): this object's bursts return 0 from now on. When
+   * it never burst in the current run, another object (in this thread or
+   * another) may attach the queue afterwards; when it did, the ring's
+   * positions were its own (the used position, the free list: not in shared
+   * memory), so a new attach is refused (EBUSY) until the port restarts: a
+   * new object would re-read used entries taken long ago and free buffers
+   * the device still holds. To hand a running queue to another thread, stop
+   * and start the port (a stop frees every claim).
    */
   detach(): void {
     if (this.detached) return;
     this.detached = true;
+    // Synced to a run: this object may have moved the ring (taken, posted), and its positions leave
+    // with it, so no other object may take the queue over in that run (the constructor refuses).
+    // Stored before the claim is let go: whoever claims next sees it.
+    if (this.run !== 0) Atomics.store(this.u32, (this.zone + Q_LEFT_RUN) >>> 2, this.run);
     // Only our own claim is released (a restart may have let another object take the queue).
     Atomics.compareExchange(this.u32, this.claimW, this.token, 0);
     this.run = 0;
@@ -281,7 +301,10 @@ export abstract class QueueBase {
   /** Subclass hook: after a resync (pool lookup, thresholds). */
   protected abstract onResync(): void;
 
-  /** The queue parks for a ring reset: a TX queue takes back what the device used (cold). */
+  /**
+   * The queue parks for a ring reset: it takes back what the device used (TX: frees the frames it
+   * sent; RX: frees the frames no burst received, counted in rx_qN_reset_dropped_packets). Cold.
+   */
   protected onPark(): void {}
 
   /** A free descriptor (the caller checked nfree > 0). IN_ORDER: the next in table order. */

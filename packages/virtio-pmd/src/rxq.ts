@@ -6,6 +6,7 @@ import { countFrame, linkRxSegment, sizeBinOf } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
+import { ParkDrop } from "./park-drop.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
@@ -15,8 +16,8 @@ const {
 const { ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } = V;
 const {
   QF_MRG_RXBUF, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, S_BAD_NUM_BUFFERS, S_BAD_USED_ID, S_BAD_USED_IDX,
-  S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RUNTS,
-  S_SIZE_BINS, S_TRUNCATED,
+  S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RESET_DROPPED,
+  S_RUNTS, S_SIZE_BINS, S_TRUNCATED,
 } = L;
 
 /** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
@@ -382,6 +383,33 @@ export class RxQueue extends QueueBase {
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
     return nrx;
+  }
+
+  /**
+   * Parking for a ring reset (PortQueues.resetRings; a split ring's transport does not ask for one
+   * today, its back-end resumes at used.idx, but the reset is layout-blind): the used entries the
+   * device published and no burst received (used.idx past our position, §2.7.8) are taken back,
+   * freed once and their frames counted (rx_qN_reset_dropped_packets, ParkDrop); what the ring
+   * still owns afterwards the device never used, and the main thread frees it. Untrusted as in
+   * rxGeneral: a used.idx ahead of what was made available is counted and nothing is taken; an id
+   * out of range or not outstanding is counted and owns nothing.
+   */
+  protected override onPark(): void {
+    const u32 = this.u32;
+    const drop = new ParkDrop(this.mbufs, this.u8, u32, this.hdr, this.mrg, this.size);
+    for (let avail = this.loadUsed(); avail > 0; avail--) {
+      const id = u32[this.usedRingW + 2 * (this.usedSeen & this.mask)]!;
+      this.usedSeen = (this.usedSeen + 1) & 0xffff;
+      const d = this.inOrder ? this.descCons & this.mask : id;
+      const m = d < this.size ? u32[this.ownerW + d]! : 0;
+      if (m === 0) {
+        this.f64[this.st + S_BAD_USED_ID] += 1;
+        continue;
+      }
+      this.takeBack(d);
+      drop.drop(m);
+    }
+    if (drop.frames !== 0) this.f64[this.st + S_RESET_DROPPED] += drop.frames;
   }
 
   /** Load used.idx; a value ahead of what we made available is counted and skipped whole. */

@@ -23,7 +23,7 @@ import {
   S_TX_INDIRECT,
   S_TX_OVERSIZE,
   S_TX_PUSH,
-  S_TX_RESET_DROPPED,
+  S_RESET_DROPPED,
 } from "./layout.js";
 
 /** rte_eth_stats (the fields tpdk fills), by DPDK's names. */
@@ -72,6 +72,7 @@ export const RX_XSTATS: readonly [string, number][] = [
   ["bad_used_len", S_BAD_USED_LEN],
   ["bad_used_idx", S_BAD_USED_IDX],
   ["interrupts", S_INTERRUPTS],
+  ["reset_dropped_packets", S_RESET_DROPPED],
 ];
 
 export const TX_XSTATS: readonly [string, number][] = [
@@ -81,7 +82,7 @@ export const TX_XSTATS: readonly [string, number][] = [
   ["chained_packets", S_TX_CHAINED],
   ["ring_full", S_TX_FULL],
   ["oversize_packets", S_TX_OVERSIZE],
-  ["reset_dropped_packets", S_TX_RESET_DROPPED],
+  ["reset_dropped_packets", S_RESET_DROPPED],
   ["bad_used_id", S_BAD_USED_ID],
   ["bad_used_idx", S_BAD_USED_IDX],
 ];
