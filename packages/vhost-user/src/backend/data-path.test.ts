@@ -269,6 +269,63 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("txBurst under MRG_RXBUF walks each chain once: a frame over three chains, one that does not fit, a bad chain after a good one", () => {
+    const t = setup(bit(15));
+    const q = (t.tx as unknown as { q: GuestQueue }).q;
+    // Count the walks (GuestQueue.next and nextMore: one walk per call).
+    let walks = 0;
+    const next = q.next.bind(q);
+    q.next = () => (walks++, next());
+    const nextMore = q.nextMore.bind(q);
+    q.nextMore = () => (walks++, nextMore());
+    const mb = new Mbufs(t.mem);
+    const frameOf = (len: number, seed: number): number => {
+      const m = t.pool.alloc();
+      mb.append(m, len);
+      for (let b = 0; b < len; b++) t.mem.u8[mb.dataAddr(m) + b] = (b * 3 + seed) & 0xff;
+      return m;
+    };
+    // 12 + 2000 bytes into buffers of 800: three chains, each walked once (before: three more after a rewind).
+    for (let i = 0; i < 3; i++) t.post(0, i, GPA + BUF(i), 800, 2);
+    expect(t.tx.txBurst(Uint32Array.of(frameOf(2000, 1)), 1)).toBe(1);
+    expect(walks).toBe(3);
+    expect([t.usedElem(0, 0), t.usedElem(0, 1), t.usedElem(0, 2)]).toEqual([[0, 800], [1, 800], [2, 412]]);
+    expect(t.g8[BUF(0) + 10]).toBe(3);
+    const got: number[] = [];
+    for (const [i, from, to] of [[0, 12, 800], [1, 0, 800], [2, 0, 412]] as const) for (let b = from; b < to; b++) got.push(t.g8[BUF(i) + b]!);
+    expect(got).toEqual(Array.from({ length: 2000 }, (_, b) => (b * 3 + 1) & 0xff));
+    // Two buffers posted for a frame needing three: nothing used, both still available; with a third it goes.
+    t.post(0, 3, GPA + BUF(3), 800, 2);
+    t.post(0, 4, GPA + BUF(4), 800, 2);
+    const big = frameOf(2000, 2);
+    walks = 0;
+    expect(t.tx.txBurst(Uint32Array.of(big), 1)).toBe(0);
+    expect(walks).toBe(2);
+    expect(t.usedIdx(0)).toBe(3);
+    t.post(0, 5, GPA + BUF(5), 800, 2);
+    walks = 0;
+    expect(t.tx.txBurst(Uint32Array.of(big), 1)).toBe(1);
+    expect(walks).toBe(3);
+    expect(t.usedIdx(0)).toBe(6);
+    expect([t.usedElem(0, 3)[0], t.usedElem(0, 4)[0], t.usedElem(0, 5)[0]]).toEqual([3, 4, 5]);
+    // A good chain, then a readable one (bad for RX): the good one used empty, the frame starts again
+    // at the bad one, which is counted and used empty; the ring is then out of chains: the frame is kept.
+    t.post(0, 6, GPA + BUF(6), 800, 2);
+    t.post(0, 7, GPA + BUF(7), 800, 0);
+    const third = frameOf(1000, 3);
+    walks = 0;
+    expect(t.tx.txBurst(Uint32Array.of(third), 1)).toBe(0);
+    expect(t.usedIdx(0)).toBe(8);
+    expect([t.usedElem(0, 6), t.usedElem(0, 7)]).toEqual([[6, 0], [7, 0]]);
+    expect(walks).toBe(3); // 6, 7 (bad: 6 used empty), 7 again as the frame's first (counted, used empty)
+    expect((t.tx as unknown as { stats: Float64Array }).stats[3]).toBe(1);
+    t.post(0, 8, GPA + BUF(8), 800, 2);
+    t.post(0, 9, GPA + BUF(9), 800, 2);
+    expect(t.tx.txBurst(Uint32Array.of(third), 1)).toBe(1);
+    expect([t.usedElem(0, 8), t.usedElem(0, 9)]).toEqual([[8, 800], [9, 212]]);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("a descriptor outside guest memory is counted and returned used, never touched; GET_VRING_BASE reports where the lcore is", () => {
     const t = setup(0);
     t.post(1, 0, GPA + FILE - 8, 72, 0); // crosses the region's end

@@ -36,6 +36,8 @@ const WALK_FULL_ = WALK_FULL;
 const PWALK_BROKEN_ = PWALK_BROKEN;
 /** next(): no chain available (or the ring cannot be followed). */
 export const NO_CHAIN = -1;
+/** nextMore(): the chain's segments do not fit after those already in `chain`. */
+export const NO_ROOM = -2;
 /** The largest ring vhost-user allows (SET_VRING_NUM). */
 const MAX_RING = 32768;
 const R_FIELDS = RANGE_FIELDS.R_FIELDS;
@@ -225,8 +227,9 @@ export class GuestQueue {
     const indirect = ((features >>> VIRTIO_F_INDIRECT_DESC) & 1) === 1;
     const eventIdx = ((features >>> VIRTIO_F_EVENT_IDX) & 1) === 1;
     const size = i[W_SIZE]!;
-    // The walk stores at most `size` segments per chain (it refuses longer ones).
-    if (this.chain.addr.length < size) this.chain = new Chain(size);
+    // The walk stores at most `size` segments per chain (it refuses longer ones); nextMore appends
+    // a frame's further chains after the first: room for two rings' worth.
+    if (this.chain.addr.length < 2 * size) this.chain = new Chain(2 * size);
     dq.size = size;
     const base = i[W_LAST_AVAIL]! & 0xffff;
     this.broken = false;
@@ -285,8 +288,23 @@ export class GuestQueue {
    * available; split: the caller checked available() first).
    */
   next(): number {
+    this.chain.n = 0;
+    return this.walkNext();
+  }
+
+  /**
+   * next() for the further chains of one frame (txBurst under MRG_RXBUF): the chain's segments are
+   * appended to `chain` after those of the chains already taken (from the segment count before
+   * the call on; nRead, writeBytes and the rest are this chain's), so a frame's chains are all
+   * walked once and then written. NO_ROOM when the segments do not fit in `chain` (not the
+   * chain's fault: nothing counted; a legitimate front-end posts one descriptor per buffer).
+   */
+  nextMore(): number {
+    return this.walkNext();
+  }
+
+  private walkNext(): number {
     const c = this.chain;
-    c.n = 0;
     let err: number;
     if (this.packed) {
       const pq = this.pq;
@@ -306,7 +324,8 @@ export class GuestQueue {
       err = this.dq.walk(head, c);
     }
     if (err === 0) return 0;
-    return err === WALK_FULL_ ? E_LENGTH : KIND_OF[err]!;
+    if (err === WALK_FULL_) return c.n === 0 ? E_LENGTH : NO_ROOM;
+    return KIND_OF[err]!;
   }
 
   /**
@@ -315,21 +334,49 @@ export class GuestQueue {
    * being used. Nothing may be used() between mark() and rewind().
    */
   mark(): void {
-    this.marked = this.packed ? this.pq.availPos | (this.pq.availWrap << 15) : this.dq.lastAvail;
+    this.marked = this.position();
   }
 
   /** Back to mark(): the chains taken since are available again (nothing was written to the ring). */
   rewind(): void {
+    this.seek(this.marked);
+  }
+
+  /** The avail side's position (split: lastAvail; packed: availPos | availWrap << 15), for seek(). */
+  position(): number {
+    return this.packed ? this.pq.availPos | (this.pq.availWrap << 15) : this.dq.lastAvail;
+  }
+
+  /** Back to a position() taken in this burst: the chains taken since are available again. */
+  seek(p: number): void {
     if (this.packed) {
-      this.pq.availPos = this.marked & 0x7fff;
-      this.pq.availWrap = this.marked >>> 15;
-    } else this.dq.lastAvail = this.marked;
+      this.pq.availPos = p & 0x7fff;
+      this.pq.availWrap = p >>> 15;
+    } else this.dq.lastAvail = p;
   }
 
   /** Return the chain next() took, with `len` bytes written into it. */
   used(len: number): void {
     if (this.packed) this.pq.addUsed(this.curId, len, this.curDescs);
     else this.dq.addUsed(this.curId, len);
+  }
+
+  /** Of the chain next() took: its id (split: head; packed: buffer id) and descriptors spanned, for usedAs(). */
+  get heldId(): number {
+    return this.curId;
+  }
+  get heldDescs(): number {
+    return this.curDescs;
+  }
+
+  /**
+   * Return a chain taken earlier in this burst (its heldId/heldDescs then), with `len` bytes
+   * written into it: several chains held at once (a frame over several of them, MRG_RXBUF)
+   * are returned in the order they were taken, as used() would have.
+   */
+  usedAs(id: number, descs: number, len: number): void {
+    if (this.packed) this.pq.addUsed(id, len, descs);
+    else this.dq.addUsed(id, len);
   }
 
   /** Publish used entries; call the front-end unless it suppressed it (§2.7.7, §2.7.10; packed §2.8.10). */
