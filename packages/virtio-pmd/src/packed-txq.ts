@@ -13,8 +13,8 @@ const {
 } = V;
 const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_REFCNT } = MB;
 const {
-  QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BROADCAST, S_BYTES,
-  S_ERRORS, S_MULTICAST, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED, S_TX_FULL, S_TX_INDIRECT, S_TX_OVERSIZE,
+  QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BYTES,
+  S_ERRORS, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED, S_TX_INDIRECT,
   S_TX_PUSH, P_MAX_FRAME, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH, TX_INDIRECT_MAX, TX_REGION,
   TX_REGION_HDR, TX_REGION_TABLE,
 } = L;
@@ -299,16 +299,8 @@ export class PackedTxQueue extends QueueBase {
       f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
-    // Usually all 0: added only when one is not, or while the branch is primed (QueueBase.statPrimes:
-    // code first run long after optimization would deoptimize the burst).
-    if ((full | over | bcast | mcast | this.statPrimes) !== 0) {
-      f64[st + S_BROADCAST] += bcast;
-      f64[st + S_MULTICAST] += mcast;
-      f64[st + S_TX_FULL] += full;
-      f64[st + S_TX_OVERSIZE] += over;
-      f64[st + S_ERRORS] += over;
-      if (this.statPrimes !== 0) this.statPrimes--;
-    }
+    // Usually all 0: added only when one is not (QueueBase.countRareTx).
+    this.countRareTx(bcast, mcast, full, over);
     // The oversize frames to [sent - over, sent): the caller keeps everything from there on.
     if (over !== 0) mbufs.copyWithin(off + sent - over, off, off + over);
     return sent - over;

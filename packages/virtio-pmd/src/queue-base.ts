@@ -11,6 +11,7 @@ const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
   Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN,
+  S_BROADCAST, S_MULTICAST, S_TX_FULL, S_TX_OVERSIZE, S_ERRORS,
 } = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
@@ -114,6 +115,25 @@ export abstract class QueueBase {
    * (the same reason as the kick priming, see kickIfNeeded).
    */
   protected statPrimes = STAT_PRIMES;
+
+  /**
+   * The TX burst's usually-zero counters (split txq.ts and packed packed-txq.ts): broadcast,
+   * multicast, ring full, oversize (also errors). Added only when one is not 0, or while the
+   * branch is primed (statPrimes: code first run long after the burst was optimized would
+   * deoptimize it). Called once per burst.
+   */
+  protected countRareTx(bcast: number, mcast: number, full: number, over: number): void {
+    if ((full | over | bcast | mcast | this.statPrimes) !== 0) {
+      const f64 = this.f64;
+      const st = this.st;
+      f64[st + S_BROADCAST] += bcast;
+      f64[st + S_MULTICAST] += mcast;
+      f64[st + S_TX_FULL] += full;
+      f64[st + S_TX_OVERSIZE] += over;
+      f64[st + S_ERRORS] += over;
+      if (this.statPrimes !== 0) this.statPrimes--;
+    }
+  }
 
   /** Publishes left, since the last resync, that run the kick path as a no-op (tests: the priming happens on every ring layout). */
   get kickPrimesLeft(): number {

@@ -11,8 +11,8 @@ const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_REFC
 const { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT } = V;
 const {
   QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BAD_USED_IDX,
-  S_BROADCAST, S_BYTES, S_ERRORS, S_MULTICAST, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED, S_TX_FULL,
-  S_TX_INDIRECT, S_TX_OVERSIZE, P_MAX_FRAME, S_TX_PUSH, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH,
+  S_BYTES, S_ERRORS, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED,
+  S_TX_INDIRECT, P_MAX_FRAME, S_TX_PUSH, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH,
   TX_INDIRECT_MAX, TX_REGION, TX_REGION_HDR, TX_REGION_TABLE,
 } = L;
 
@@ -278,16 +278,8 @@ export class TxQueue extends QueueBase {
       f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
-    // Usually all 0: added only when one is not, or while the branch is primed (QueueBase.statPrimes:
-    // code first run long after optimization would deoptimize the burst).
-    if ((full | over | bcast | mcast | this.statPrimes) !== 0) {
-      f64[st + S_BROADCAST] += bcast;
-      f64[st + S_MULTICAST] += mcast;
-      f64[st + S_TX_FULL] += full;
-      f64[st + S_TX_OVERSIZE] += over;
-      f64[st + S_ERRORS] += over;
-      if (this.statPrimes !== 0) this.statPrimes--;
-    }
+    // Usually all 0: added only when one is not (QueueBase.countRareTx).
+    this.countRareTx(bcast, mcast, full, over);
     // The oversize frames to [sent - over, sent): the caller keeps everything from there on.
     if (over !== 0) mbufs.copyWithin(off + sent - over, off, off + over);
     return sent - over;
