@@ -145,6 +145,22 @@ describe("Mbufs data helpers", () => {
     expect(q.inUse()).toBe(0);
   });
 
+  it("fastFreeBulk returns mbufs to the named pool without reading or writing them (debug pools still catch a double free)", () => {
+    const d = Mempool.create(mem, "fastdbg", { n: 8, cacheSize: 0, debug: true });
+    const arr = new Uint32Array(4);
+    for (let i = 0; i < 4; i++) arr[i] = d.alloc();
+    // A field freeBulk's per-mbuf work would clear (next, here a marker): left as it was, so nothing was touched.
+    mem.u32[(arr[1]! + 32) >>> 2] = 0x1234;
+    mb.fastFreeBulk(d.id, arr, 3, 1);
+    expect(d.available()).toBe(8 - 1);
+    expect(mem.u32[(arr[1]! + 32) >>> 2]).toBe(0x1234);
+    mem.u32[(arr[1]! + 32) >>> 2] = 0;
+    // The same mbufs again: the debug pool refuses (they are free), and keeps them counted once.
+    expect(() => mb.fastFreeBulk(d.id, arr, 1, 1)).toThrow(/double free/);
+    mb.fastFreeBulk(d.id, arr, 1);
+    expect(d.available()).toBe(8);
+  });
+
   it("the first free of a pool id attaches that pool; unknown ids throw ENOENT", () => {
     const fresh = new Mbufs(mem);
     const m = p.alloc();

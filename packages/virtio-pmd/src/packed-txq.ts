@@ -11,7 +11,7 @@ const {
   VRING_DESC_F_NEXT: F_NEXT, VRING_DESC_F_INDIRECT: F_INDIRECT, VRING_PACKED_DESC_F_AVAIL: F_AVAIL,
   VRING_PACKED_DESC_F_USED: F_USED,
 } = V;
-const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_REFCNT } = MB;
+const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_POOL_ID, M_REFCNT } = MB;
 const {
   QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BYTES,
   S_ERRORS, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED, S_TX_INDIRECT,
@@ -41,7 +41,16 @@ const F_WRAP_BITS = F_AVAIL | F_USED;
 export class PackedTxQueue extends QueueBase {
   /** Ring descriptors each buffer id took (0 = not outstanding). */
   private ndesc = new Uint16Array(0);
+  /**
+   * IN_ORDER: per ring position, the pool id of a buffer the push batch proved
+   * fast-freeable when it took it (one segment, next 0, refcnt 1: the caller
+   * gave up its only reference), 0 for any other. Nobody else holds such an
+   * mbuf while the ring does, so it is still in that state at reclaim, which
+   * returns it to that pool without loading its line again (fastFreeBulk).
+   */
+  private fastPool = new Uint16Array(0);
   private readonly freeArr = new Uint32Array(FREE_BATCH);
+  private readonly fastArr = new Uint32Array(FREE_BATCH);
   private freeThresh = 32;
   private region = 0;
   private mode = TXM_AUTO;
@@ -68,8 +77,13 @@ export class PackedTxQueue extends QueueBase {
   }
 
   protected resizeLocal(size: number): void {
-    if (this.ndesc.length !== size) this.ndesc = new Uint16Array(size);
-    else this.ndesc.fill(0);
+    if (this.ndesc.length !== size) {
+      this.ndesc = new Uint16Array(size);
+      this.fastPool = new Uint16Array(size);
+    } else {
+      this.ndesc.fill(0);
+      this.fastPool.fill(0);
+    }
   }
 
   protected onResync(): void {
@@ -134,6 +148,7 @@ export class PackedTxQueue extends QueueBase {
       const descH = this.descH;
       const ownerW = this.ownerW;
       const ndesc = this.ndesc;
+      const fastPool = this.fastPool;
       let pos = this.availPos;
       let wrap = this.availWrap;
       const k = n < this.nfreeDesc ? n : this.nfreeDesc;
@@ -156,6 +171,8 @@ export class PackedTxQueue extends QueueBase {
           firstFlags = flags;
         } else u16[h + 7] = flags;
         ndesc[pos] = 1;
+        // pushHeader checked one segment and refcnt 1 on this line; next 0 makes it the pool's state.
+        fastPool[pos] = u32[(m + M_NEXT) >>> 2] === 0 ? u16[(m + M_POOL_ID) >>> 1]! : 0;
         u32[ownerW + pos] = m;
         if (++pos === size) {
           pos = 0;
@@ -200,8 +217,11 @@ export class PackedTxQueue extends QueueBase {
       const nseg = u16[(m + M_NB_SEGS) >>> 1]!;
       const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
       let path = TXM_CHAINED;
+      let fp = 0;
       if ((mode === TXM_AUTO || mode === TXM_PUSH) && this.anyLayout && nseg === 1 && dataOff >= hdr && u16[(m + M_REFCNT) >>> 1] === 1) {
         path = TXM_PUSH;
+        // One segment, refcnt 1, and next 0: the pool's state (fastPool).
+        if (u32[(m + M_NEXT) >>> 2] === 0) fp = u16[(m + M_POOL_ID) >>> 1]!;
       } else if ((mode === TXM_AUTO || mode === TXM_INDIRECT) && this.indirectOk && nseg < TX_INDIRECT_MAX) {
         path = TXM_INDIRECT;
       }
@@ -286,6 +306,8 @@ export class PackedTxQueue extends QueueBase {
       this.nfreeDesc -= need;
       posted += need;
       this.ndesc[id] = need;
+      // (Only IN_ORDER reclaim reads fastPool; the other frees by freeBulk, which checks each mbuf.)
+      this.fastPool[id] = fp;
       u32[this.ownerW + id] = m;
       this.pending++;
       bytes += len;
@@ -383,15 +405,20 @@ export class PackedTxQueue extends QueueBase {
     const u32 = this.u32;
     const ownerW = this.ownerW;
     const ndesc = this.ndesc;
+    const fastPool = this.fastPool;
     const descH = this.descH;
     const size = this.size;
     const arr = this.freeArr;
+    const fastArr = this.fastArr;
     let pos = this.usedPos;
     let wrap = this.usedWrap;
     let wbits = wrap !== 0 ? F_WRAP_BITS : 0;
     let pending = this.pending;
     let freed = 0;
     let nf = 0;
+    // The fast batch: mbufs of pool fastId, returned to it without touching them.
+    let nfast = 0;
+    let fastId = 0;
     let errors = 0;
     for (let guard = 0; pending > 0 && guard < size; guard++) {
       // Pairs with the device's Atomics.store of the used descriptor's flags (written after its id).
@@ -433,15 +460,26 @@ export class PackedTxQueue extends QueueBase {
           wrap ^= 1;
           wbits ^= F_WRAP_BITS;
         }
-        arr[nf++] = m;
-        if (nf === FREE_BATCH) {
-          this.mbufs.freeBulk(arr, nf);
-          nf = 0;
+        const fp = fastPool[b]!;
+        if (fp !== 0) {
+          if (fp !== fastId || nfast === FREE_BATCH) {
+            if (nfast !== 0) this.mbufs.fastFreeBulk(fastId, fastArr, nfast);
+            nfast = 0;
+            fastId = fp;
+          }
+          fastArr[nfast++] = m;
+        } else {
+          arr[nf++] = m;
+          if (nf === FREE_BATCH) {
+            this.mbufs.freeBulk(arr, nf);
+            nf = 0;
+          }
         }
         if (b === id || pending === 0) break;
       }
     }
     if (nf !== 0) this.mbufs.freeBulk(arr, nf);
+    if (nfast !== 0) this.mbufs.fastFreeBulk(fastId, fastArr, nfast);
     this.usedPos = pos;
     this.usedWrap = wrap;
     this.pending = pending;

@@ -1,6 +1,7 @@
 import * as fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type Memory, TpdkError, UsageError } from "@tpdk/eal";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { readTestWire, releaseTestWire } from "@tpdk/testing/vhost";
 import { frameOf, packedDriverScenarioArb, packedRig as setup, runPackedDriverScenario } from "@tpdk/testing/virtio-pmd";
 import * as v from "@tpdk/virtio";
@@ -443,6 +444,90 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     txq.cleanup();
     expect(txq.inFlight).toBe(3);
     expect(s.xs("tx_q0_bad_used_id")).toBe(1);
+    closeWithoutLeak(s);
+  });
+
+  it("IN_ORDER TX reclaim, fast free: push-batch frames (one segment, refcnt 1) go back to their pool in bulk, each mbuf untouched", () => {
+    const s = setup(16, [], { inOrder: true });
+    const arr = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) {
+      const m = s.pool.alloc();
+      s.mbufs.append(m, 64);
+      arr[i] = m;
+    }
+    const before = s.pool.available();
+    expect(s.txq.txBurst(arr, 8)).toBe(8);
+    expect(s.xs("tx_q0_push_packets")).toBe(8);
+    const fast = vi.spyOn(Mbufs.prototype, "fastFreeBulk");
+    const slow = vi.spyOn(Mbufs.prototype, "freeBulk");
+    try {
+      // A marker in a field freeBulk's per-mbuf work would clear (next): the fast free never reads or writes it.
+      s.mem.u32[(arr[2]! + 32) >>> 2] = 0x4321;
+      writeUsed(s.mem, s.zoneOf(true), 0, 1, 7, 0);
+      (s.txq as PackedTxQueue).cleanup();
+      expect((s.txq as PackedTxQueue).inFlight).toBe(0);
+      expect(s.pool.available()).toBe(before + 8);
+      expect(fast.mock.calls.map((c) => [c[0], c[2]])).toEqual([[s.pool.id, 8]]);
+      expect(slow).not.toHaveBeenCalled();
+      expect(s.mem.u32[(arr[2]! + 32) >>> 2]).toBe(0x4321);
+      s.mem.u32[(arr[2]! + 32) >>> 2] = 0;
+    } finally {
+      fast.mockRestore();
+      slow.mockRestore();
+    }
+    closeWithoutLeak(s);
+  });
+
+  it("IN_ORDER TX reclaim falls back to freeBulk for frames not provably the pool's: shared (refcnt 2), chained, next set; another pool's go to it", () => {
+    const s = setup(16, [], { inOrder: true });
+    const other = Mempool.create(s.mem, "pk-other", { n: 8, cacheSize: 0, debug: true });
+    const arr = new Uint32Array(6);
+    const frame = (p: Mempool): number => {
+      const m = p.alloc();
+      s.mbufs.append(m, 64);
+      return m;
+    };
+    arr[0] = frame(s.pool);
+    const shared = frame(s.pool);
+    s.mbufs.refcntUpdate(shared, 1); // the caller keeps a reference of its own
+    arr[1] = shared;
+    arr[2] = frame(s.pool);
+    const seg = frame(s.pool);
+    s.mbufs.chain(arr[2]!, seg); // two segments
+    arr[3] = frame(other);
+    arr[4] = frame(s.pool);
+    // One segment (nb_segs 1, refcnt 1) but a next link: freeBulk follows it (as rte_pktmbuf_free), so not fast.
+    const stray = frame(s.pool);
+    const strayNext = s.pool.alloc();
+    s.mem.u32[(stray + 32) >>> 2] = strayNext;
+    arr[5] = stray;
+    const before = s.pool.available();
+    expect(send(s, arr, 6)).toBe(6);
+    const fast = vi.spyOn(Mbufs.prototype, "fastFreeBulk");
+    const slow = vi.spyOn(Mbufs.prototype, "freeBulk");
+    try {
+      const txq = s.txq as PackedTxQueue;
+      // The last frame (one descriptor) is at the last position taken: the used descriptor names it.
+      const last = 16 - txq.free - 1;
+      writeUsed(s.mem, s.zoneOf(true), 0, 1, last, 0);
+      txq.cleanup();
+      expect(txq.inFlight).toBe(0);
+      const fastN = fast.mock.calls.reduce((a, c) => a + (c[2] as number), 0);
+      const slowN = slow.mock.calls.reduce((a, c) => a + (c[1] as number), 0);
+      // Fast, in ring order: arr[0] (push batch), arr[3] (the other pool: a batch of its own), arr[4] (the
+      // general loop's push path); slow: the shared, the chained and the stray-next frames.
+      expect(fast.mock.calls.map((c) => [c[0], c[2]])).toEqual([[s.pool.id, 1], [other.id, 1], [s.pool.id, 1]]);
+      expect([fastN, slowN]).toEqual([3, 3]);
+      // The shared frame lost the ring's reference only: still the caller's, refcnt 1.
+      expect(s.mbufs.refcnt(shared)).toBe(1);
+      // arr[0], arr[2] and its segment, arr[4], the stray frame and what it linked.
+      expect(s.pool.available()).toBe(before + 6);
+      expect(other.available()).toBe(8);
+    } finally {
+      fast.mockRestore();
+      slow.mockRestore();
+    }
+    s.mbufs.free(shared);
     closeWithoutLeak(s);
   });
 
