@@ -11,7 +11,7 @@ import { QueueBase } from "./queue-base.js";
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
   M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, M_OL_FLAGS,
-  M_OL_FLAGS_HI, PKTMBUF_HEADROOM,
+  M_OL_FLAGS_HI, MBUF_HDR, PKTMBUF_HEADROOM,
 } = MB;
 const {
   ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_DESC_F_WRITE: F_WRITE, VRING_PACKED_DESC_F_AVAIL: F_AVAIL,
@@ -58,6 +58,8 @@ export class PackedRxQueue extends QueueBase {
   private poolId = 0;
   private readonly refill = new Uint32Array(REFILL_CHUNK);
   private refillThresh = 1;
+  /** The WRITE length each posted buffer gets: the pool's data room past the headroom, plus the header in it. */
+  private postLen = 0;
   private mrg = false;
   private interrupts = false;
   /** Next descriptor to make available, and the driver ring wrap counter (§2.8.1). */
@@ -97,6 +99,8 @@ export class PackedRxQueue extends QueueBase {
       this.pool = Mempool.lookup(this.mem, new TextDecoder().decode(this.u8.slice(b, end)));
       this.poolId = id;
     }
+    // Every mbuf of the pool has buf_len = its data room (mbuf layout.ts: fixed at pool creation).
+    this.postLen = this.pool.dataRoomSize - PKTMBUF_HEADROOM + this.hdr;
     this.interrupts = false;
     // The main thread posted ids 0..n-1 at positions 0..n-1 (queue-zone.ts fillRxPacked).
     const n = this.u32[(this.zone + Q_START_AVAIL) >>> 2]!;
@@ -298,6 +302,7 @@ export class PackedRxQueue extends QueueBase {
     const hdr = this.hdr;
     const mrg = this.mrg;
     const port = this.portId;
+    const portHi = (port << 16) >>> 0;
     const minLen = hdr + ETH_HDR_LEN;
     let pos = this.usedPos;
     let wrap = this.usedWrap;
@@ -361,10 +366,12 @@ export class PackedRxQueue extends QueueBase {
           wbits ^= F_WRAP_BITS;
         }
         const pktLen = len - hdr;
-        // The rest of the reset state (refcnt 1, ol_flags 0) was written at refill.
-        u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
-        u16[(m + M_NB_SEGS) >>> 1] = 1;
-        u16[(m + M_PORT) >>> 1] = port;
+        // The reset state alloc() would hand out, with the frame's fields (the refill did not touch
+        // the mbuf): data_off and refcnt 1 in one word, nb_segs 1 and port in the next (M_DATA_OFF
+        // 8, M_REFCNT 10, M_NB_SEGS 12, M_PORT 14), both ol_flags words as one 8-byte zero.
+        u32[(m + M_DATA_OFF) >>> 2] = PKTMBUF_HEADROOM | (1 << 16);
+        u32[(m + M_NB_SEGS) >>> 2] = 1 | portHi;
+        f64[(m + M_OL_FLAGS) >>> 3] = 0;
         u32[(m + M_PKT_LEN) >>> 2] = pktLen;
         u16[(m + M_DATA_LEN) >>> 1] = pktLen;
         u32[(m + M_NEXT) >>> 2] = 0;
@@ -471,6 +478,10 @@ export class PackedRxQueue extends QueueBase {
         }
       }
       let pktLen = len - hdr;
+      // refcnt and ol_flags as alloc() leaves them (the refill did not touch the mbuf).
+      u16[(m + M_REFCNT) >>> 1] = 1;
+      u32[(m + M_OL_FLAGS) >>> 2] = 0;
+      u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
       u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
       u16[(m + M_DATA_LEN) >>> 1] = pktLen;
       u16[(m + M_NB_SEGS) >>> 1] = nb;
@@ -499,6 +510,9 @@ export class PackedRxQueue extends QueueBase {
             continue;
           }
           linkRxSegment(u16, u32, prev, s, len, hdr);
+          u16[(s + M_REFCNT) >>> 1] = 1;
+          u32[(s + M_OL_FLAGS) >>> 2] = 0;
+          u32[(s + M_OL_FLAGS_HI) >>> 2] = 0;
           prev = s;
           pktLen += len;
         }
@@ -545,13 +559,17 @@ export class PackedRxQueue extends QueueBase {
     const ownerW = this.ownerW;
     const idAt = this.idAt;
     const freeStack = this.freeStack;
+    // The buffer's address from its handle, its length from the pool (mbuf layout.ts: buf_addr =
+    // handle + MBUF_HDR, buf_len = the pool's data room, both fixed at pool creation): the refill
+    // reads and writes no mbuf line; rxBurst writes the mbuf's fields when the frame arrives.
+    const addrOff = MBUF_HDR + PKTMBUF_HEADROOM - hdr;
+    const postLen = this.postLen;
     let firstH = -1;
     let firstFlags = 0;
     let posted = 0;
     while (this.nfree > 0) {
       let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
-      // Raw objects (as RxQueue's refill): refcnt and ol_flags are written below, every other
-      // field of the reset state by rxBurst.
+      // Raw objects: every field of the reset state is written by rxBurst.
       while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
       if (c === 0) {
         this.f64[this.st + S_NOMBUF] += this.nfree;
@@ -566,13 +584,10 @@ export class PackedRxQueue extends QueueBase {
         const id = freeStack[--top]!;
         const h = descH + (pos << 3);
         const w = h >>> 1;
-        u32[w] = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM - hdr;
+        u32[w] = m + addrOff;
         u32[w + 1] = 0;
-        u32[w + 2] = u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr;
+        u32[w + 2] = postLen;
         u16[h + 6] = id;
-        u16[(m + M_REFCNT) >>> 1] = 1;
-        u32[(m + M_OL_FLAGS) >>> 2] = 0;
-        u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
         const flags = F_WRITE | (wrap !== 0 ? F_AVAIL : F_USED);
         if (firstH < 0) {
           firstH = h + 7;

@@ -140,6 +140,38 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it.each([{ inOrder: true }, { inOrder: false }])(
+    "RX hands every frame out in alloc()'s state (refcnt 1, ol_flags 0, one segment) though the refill never touches the mbuf (inOrder: $inOrder)",
+    ({ inOrder }) => {
+      const count = 48;
+      const frames = Array.from({ length: count }, (_, i) => frameOf(60 + i, i));
+      const s = setup(16, frames, { inOrder });
+      // Every object left in the pool gets ol_flags the refill no longer clears (raw get/put: no reset).
+      const free = new Uint32Array(s.pool.available());
+      expect(s.pool.getBulk(free, free.length)).toBe(free.length);
+      for (const m of free) {
+        s.mem.u32[(m + 16) >>> 2] = 0xdeadbeef;
+        s.mem.u32[(m + 20) >>> 2] = 0x5a5a5a5a;
+      }
+      s.pool.putBulk(free, free.length);
+      const arr = new Uint32Array(64);
+      for (let got = 0; got < count; got += 8) {
+        releaseTestWire(s.mem, s.gen.recordOffset, 8);
+        s.pass(2);
+        const n = receive(s, arr, 8);
+        expect(n).toBe(8);
+        for (let i = 0; i < n; i++) {
+          const m = arr[i]!;
+          expect([s.mbufs.olFlags(m), s.mem.u32[(m + 20) >>> 2], s.mbufs.refcnt(m), s.mbufs.nbSegs(m), s.mbufs.next(m), s.mbufs.port(m)]).toEqual([0, 0, 1, 1, 0, 0]);
+          expect([s.mbufs.dataOff(m), s.mbufs.pktLen(m), s.mbufs.dataLen(m)]).toEqual([128, 60 + got + i, 60 + got + i]);
+        }
+        s.mbufs.freeBulk(arr, n);
+      }
+      expect(s.port.stats()).toMatchObject({ ipackets: count, ierrors: 0 });
+      closeWithoutLeak(s);
+    },
+  );
+
   it("onRingsLost (a packed back-end came back): TX frames the device never used freed, RX posted again, the queue objects resync to position 0 and traffic flows", () => {
     const frames = Array.from({ length: 6 }, (_, i) => frameOf(60 + i, i));
     const s = setup(16, frames, { inOrder: false }, { ringReset: true });
