@@ -34,6 +34,23 @@ function receive(s: Rig, arr: Uint32Array, want: number): number {
   return n;
 }
 
+/** Let the device put the next `k` wire frames on the RX ring, then take exactly those `k` into `arr`. */
+function receiveNext(s: Rig, arr: Uint32Array, k: number): void {
+  releaseTestWire(s.mem, s.gen.recordOffset, k);
+  s.pass(2);
+  expect(receive(s, arr, k)).toBe(k);
+}
+
+/** `n` frames of 64 bytes for TX, from `pool` (the rig's by default). */
+function txFrames(s: Rig, n: number, pool: Mempool = s.pool): Uint32Array {
+  const arr = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    arr[i] = pool.alloc();
+    s.mbufs.append(arr[i]!, 64);
+  }
+  return arr;
+}
+
 /** The first `n` mbufs of `arr` through a few TX bursts; how many went. */
 function send(s: Rig, arr: Uint32Array, n: number): number {
   let sent = 0;
@@ -119,10 +136,8 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     if (inOrder) expect(s.info.features).toContain("IN_ORDER");
     const arr = new Uint32Array(64);
     for (let got = 0; got < count; got += 7) {
-      releaseTestWire(s.mem, s.gen.recordOffset, 7);
-      s.pass(2);
-      const n = receive(s, arr, 7);
-      expect(n).toBe(7);
+      const n = 7;
+      receiveNext(s, arr, n);
       for (let i = 0; i < n; i++) {
         const want = frames[got + i]!;
         const a = s.mbufs.dataAddr(arr[i]!);
@@ -156,10 +171,8 @@ describe("virtio-pmd packed rings (§2.8)", () => {
       s.pool.putBulk(free, free.length);
       const arr = new Uint32Array(64);
       for (let got = 0; got < count; got += 8) {
-        releaseTestWire(s.mem, s.gen.recordOffset, 8);
-        s.pass(2);
-        const n = receive(s, arr, 8);
-        expect(n).toBe(8);
+        const n = 8;
+        receiveNext(s, arr, n);
         for (let i = 0; i < n; i++) {
           const m = arr[i]!;
           expect([s.mbufs.olFlags(m), s.mem.u32[(m + 20) >>> 2], s.mbufs.refcnt(m), s.mbufs.nbSegs(m), s.mbufs.next(m), s.mbufs.port(m)]).toEqual([0, 0, 1, 1, 0, 0]);
@@ -481,12 +494,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
 
   it("IN_ORDER TX reclaim, fast free: push-batch frames (one segment, refcnt 1) go back to their pool in bulk, each mbuf untouched", () => {
     const s = setup(16, [], { inOrder: true });
-    const arr = new Uint32Array(8);
-    for (let i = 0; i < 8; i++) {
-      const m = s.pool.alloc();
-      s.mbufs.append(m, 64);
-      arr[i] = m;
-    }
+    const arr = txFrames(s, 8);
     const before = s.pool.available();
     expect(s.txq.txBurst(arr, 8)).toBe(8);
     expect(s.xs("tx_q0_push_packets")).toBe(8);
@@ -514,11 +522,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     const s = setup(16, [], { inOrder: true });
     const other = Mempool.create(s.mem, "pk-other", { n: 8, cacheSize: 0, debug: true });
     const arr = new Uint32Array(6);
-    const frame = (p: Mempool): number => {
-      const m = p.alloc();
-      s.mbufs.append(m, 64);
-      return m;
-    };
+    const frame = (p: Mempool): number => txFrames(s, 1, p)[0]!;
     arr[0] = frame(s.pool);
     const shared = frame(s.pool);
     s.mbufs.refcntUpdate(shared, 1); // the caller keeps a reference of its own
