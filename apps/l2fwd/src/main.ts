@@ -1,7 +1,7 @@
 import { Eal, TpdkError, dropRunnerSeparator, parseEalArgs, runMain } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import { type VdevPlan, VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
-import { PMD_MAX_PORTS, formatMac } from "@tpdk/virtio-pmd";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, PMD_MAX_PORTS, formatMac } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { armDeviceKill, testLaunchDelay } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
@@ -18,6 +18,16 @@ const MEMPOOL_CACHE_SIZE = 256;
 const DRAIN_PASSES = 32;
 /** How often main checks whether finite inputs have drained, and the devices' heartbeats (ms). */
 const DRAIN_CHECK_MS = 50;
+/**
+ * The same watchdog when every enabled port is a net_virtio_user one (ms): no input can end
+ * (inputExhausted is false for good), the transport's heartbeat moves while it is connected
+ * (a lost back-end is reported by its link listener at once), and DeviceLiveness counts gaps
+ * between checks up to a quarter of its timeout, so a dead device is found as fast (at most a
+ * quarter of the port's heartbeat_timeout_ms apart). Each timer fire costs the main thread
+ * ~0.5 KB of garbage (Node's timer code and this callback, unoptimized at these rates: a heap
+ * profile, bench README "GC on every thread"): at 50 ms that was a scavenge every few minutes.
+ */
+const WATCHDOG_USER_MS = 500;
 
 runMain(async () => {
   // 1. Everything the user typed is checked before any thread starts.
@@ -124,8 +134,9 @@ runMain(async () => {
   const done = eal.wait();
   done.catch(() => stop("lcore failed"));
 
-  // 4. Statistics every -T seconds; every 50 ms the devices' heartbeats (a
-  // dead device thread: report, stop, exit 1) and whether finite inputs drained.
+  // 4. Statistics every -T seconds; every 50 ms (500 ms when every port is a
+  // net_virtio_user one: WATCHDOG_USER_MS) the devices' heartbeats (a dead
+  // device thread: report, stop, exit 1) and whether finite inputs drained.
   const t0 = performance.now();
   let prev: PortCounters[] = readCounters(eal.mem, statsOffset, enabled);
   let prevT = t0;
@@ -165,11 +176,20 @@ runMain(async () => {
   });
   const timers: NodeJS.Timeout[] = [];
   if (opts.statsPeriod > 0) timers.push(setInterval(print, opts.statsPeriod * 1000));
+  let watchdogMs = enabled.length > 0 ? WATCHDOG_USER_MS : DRAIN_CHECK_MS;
+  for (const p of enabled) {
+    const plan = plans[p]!;
+    if (plan.kind !== "virtio_user") watchdogMs = DRAIN_CHECK_MS;
+    else watchdogMs = Math.min(watchdogMs, Math.max(DRAIN_CHECK_MS, (plan.driver.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS) / 4));
+  }
   timers.push(
     setInterval(() => {
-      // The watchdog runs here, on the main thread, never on the data path.
+      // The watchdog runs here, on the main thread, never on the data path. It runs every 50 ms for
+      // the whole run, so it allocates nothing while all is well (index loops; inputExhausted's too):
+      // the main thread's garbage in the measured windows (bench README, GC on every thread).
       const now = performance.now();
-      for (const p of enabled) {
+      for (let i = 0; i < enabled.length; i++) {
+        const p = enabled[i]!;
         const port = bus.ports[p]!;
         if (!port.checkDevice(now)) {
           // DEVICE_NEEDS_RESET: that device stopped processing (link down), the thread still answers.
@@ -183,7 +203,7 @@ runMain(async () => {
         }
       }
       if (bus.inputExhausted(nbPorts) && drained(readCounters(eal.mem, statsOffset, enabled), bus, enabled)) stop("input drained");
-    }, DRAIN_CHECK_MS),
+    }, watchdogMs),
   );
   const killTimer = armDeviceKill(() => void bus.kill());
   if (lcoreIds.length === 0) stop("no lcore has a port");

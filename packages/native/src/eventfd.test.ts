@@ -51,4 +51,26 @@ describe.skipIf(native === null)(`eventfd${skipNote}`, () => {
     expect(() => n.eventfdWrite(1.5, 1)).toThrow(TypeError);
     expect(() => n.eventfdRead(1 << 30)).toThrow(expect.objectContaining({ code: "EBADF" }));
   });
+
+  it("eventfdKick (the lcore's kick) adds the value and returns 0; errors are returned as errno, never thrown", () => {
+    const fd = n.eventfd(0);
+    fds.push(fd);
+    expect(n.eventfdKick(fd, 1)).toBe(0);
+    expect(n.eventfdKick(fd, 0)).toBe(0); // adds nothing
+    expect(n.eventfdKick(fd, 2)).toBe(0);
+    expect(n.eventfdRead(fd)).toBe(3);
+    const EBADF = 9;
+    const EINVAL = 22;
+    const EAGAIN = 11;
+    expect(n.eventfdKick(-1, 1)).toBe(EBADF); // the priming's no-op target (virtio-pmd queue-base.ts)
+    expect(n.eventfdKick(1 << 30, 1)).toBe(EBADF);
+    expect(n.eventfdKick(1.5, 1)).toBe(EBADF);
+    expect(n.eventfdKick(fd, -1)).toBe(EINVAL);
+    expect(n.eventfdKick(fd, 2 ** 32)).toBe(EINVAL);
+    expect(n.eventfdRead(fd)).toBe(0);
+    // A full counter (2^64 - 2): EAGAIN on the non-blocking eventfd, as eventfdWrite's false.
+    let ok = 0;
+    while (ok < 5000 && n.eventfdWrite(fd, Number.MAX_SAFE_INTEGER)) ok++;
+    expect(n.eventfdKick(fd, 0xffffffff)).toBe(EAGAIN);
+  });
 });

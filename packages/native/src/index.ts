@@ -60,6 +60,12 @@ export interface NativeBinding {
   eventfd(initval: number, opts?: { nonblock?: boolean; semaphore?: boolean }): number;
   /** Adds `value` (default 1) to the counter; false on EAGAIN (counter would overflow, non-blocking fd). */
   eventfdWrite(fd: number, value?: number): boolean;
+  /**
+   * The data path's kick: adds `value` (an unsigned 32-bit integer; 0 adds nothing but still wakes
+   * pollers) to the counter. Never throws, allocates nothing: 0, or the errno (EBADF: fd not an
+   * integer or not open; EINVAL: bad value; EAGAIN: the counter would overflow). For an lcore's hot path.
+   */
+  eventfdKick(fd: number, value: number): number;
   /** Reads and resets the counter (semaphore: decrements by 1); 0 on EAGAIN. */
   eventfdRead(fd: number): number;
   /** socket(AF_UNIX, SOCK_STREAM|NONBLOCK|CLOEXEC), bind, listen (backlog default 16). Does not unlink an old path. */

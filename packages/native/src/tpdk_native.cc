@@ -419,6 +419,26 @@ void EventfdWrite(const FunctionCallbackInfo<Value>& args) {
   }
 }
 
+// The data path's kick (virtio-pmd queue-base.ts kick(), on an lcore): one 8-byte
+// write of `value` (an unsigned 32-bit integer) to the kick eventfd, as DPDK's
+// virtio-user writes its kickfd from the data-path thread. It never throws and
+// allocates nothing (an exception or a boxed number in the lcore's burst would
+// be both): it returns 0, or the errno (EBADF for an fd that is not an integer,
+// EINVAL for a bad value, EAGAIN when the counter is full). The caller keeps
+// the fd open while it calls (see vhost-user transport.ts kick fd words).
+void EventfdKick(const FunctionCallbackInfo<Value>& args) {
+  if (!args[0]->IsInt32()) return args.GetReturnValue().Set(EBADF);
+  if (!args[1]->IsUint32()) return args.GetReturnValue().Set(EINVAL);
+  int fd = args[0].As<v8::Int32>()->Value();
+  uint64_t v = args[1].As<v8::Uint32>()->Value();
+  for (;;) {
+    ssize_t n = write(fd, &v, sizeof v);
+    if (n == sizeof v) return args.GetReturnValue().Set(0);
+    if (n < 0 && errno == EINTR) continue;
+    return args.GetReturnValue().Set(n < 0 ? (errno == EWOULDBLOCK ? EAGAIN : errno) : EIO);
+  }
+}
+
 void EventfdRead(const FunctionCallbackInfo<Value>& args) {
   Addon* a = GetAddon(args);
   int fd;
@@ -875,6 +895,7 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, a, "eventfd", Eventfd);
   SetMethod(context, exports, a, "eventfdWrite", EventfdWrite);
   SetMethod(context, exports, a, "eventfdRead", EventfdRead);
+  SetMethod(context, exports, a, "eventfdKick", EventfdKick);
   SetMethod(context, exports, a, "unixListen", UnixListen);
   SetMethod(context, exports, a, "unixConnect", UnixConnect);
   SetMethod(context, exports, a, "unixAccept", UnixAccept);

@@ -102,6 +102,24 @@ describe.skipIf(native === null)(`mmapShared buffers and the addon in worker thr
     await exit;
   });
 
+  it("eventfdKick from a worker (an lcore's kick) adds to an eventfd the main thread made", async () => {
+    const ev = n.eventfd(0);
+    fds.push(ev);
+    const w = new Worker(
+      `
+      const { parentPort, workerData } = require("node:worker_threads");
+      const n = require(${JSON.stringify(BINARY)});
+      let r = 0;
+      for (let i = 0; i < 1000; i++) r |= n.eventfdKick(workerData.ev, 1);
+      parentPort.postMessage(r);
+      `,
+      { eval: true, workerData: { ev } },
+    );
+    workers.push(w);
+    expect(await firstMessage(w)).toBe(0);
+    expect(n.eventfdRead(ev)).toBe(1000);
+  });
+
   it("watch() in a worker fires on the worker's own loop (the main thread writes the eventfd)", async () => {
     const ev = n.eventfd(0);
     fds.push(ev);

@@ -1,18 +1,31 @@
 /**
- * Wakes the main thread when a data-path kick is published, instead of
- * polling for it: the driver's kick path (virtio-pmd queue-base.ts kick())
- * adds to the queue's notify word, then adds to the transport's doorbell
- * word and Atomics.notify()s it. This waits on that doorbell with
- * Atomics.waitAsync (no thread blocks: the promise settles on the event
- * loop), calls `forward` (which compares the notify words and writes the
- * kick eventfds), and waits again.
+ * Wakes the main thread when a data-path kick is published through the
+ * doorbell, instead of polling for it. Since the lcores write the kick
+ * eventfds themselves (virtio-pmd QueueBase.kick with the addon's
+ * eventfdKick: the transport's kick-fd words), this is the fallback for a
+ * thread that has no addon (or one without eventfdKick): its kick path adds
+ * to the queue's notify word, then adds to the transport's doorbell word and
+ * Atomics.notify()s it. This waits on that doorbell with Atomics.waitAsync
+ * (no thread blocks: the promise settles on the event loop), calls `forward`
+ * (which compares the notify words and writes the kick eventfds), and waits
+ * again.
+ *
+ * Why not the main path any more: kicks are not rare. Split rings with
+ * EVENT_IDX: DPDK's vhost, asked by its net_vhost PMD for no notifications
+ * (rte_vhost_enable_guest_notification(vid, q, 0) in drivers/net/vhost
+ * new_device), writes nothing then (lib/vhost/vhost.c
+ * vhost_enable_notify_split only writes avail_event, = last_avail_idx, when
+ * enabling; VRING_USED_F_NO_NOTIFY is its non-EVENT_IDX way), so avail_event
+ * stays where it started and the driver must kick each time avail.idx passes
+ * it (virtio 1.2 §2.7.10): once every 2^16 entries per ring, ~430/s at
+ * 14 Mpps forwarded. Each wake here allocates a promise (waitAsync): steady
+ * main-thread scavenges in the bench windows (session 8). Packed rings get
+ * VRING_EVENT_F_DISABLE (vhost_enable_notify_packed) and are not kicked.
  *
  * Why not a timer: a 1 ms setInterval woke the main thread ~1000 times a
- * second whether or not anything kicked (DPDK's back-end polls and asks for
- * no kicks, vhost-user spec / virtio 1.2 §2.7.10, so kicks are rare),
- * preempting the lcore that shares its CPU and feeding the main thread's
- * garbage collector; a wait costs nothing until a kick comes, and a kick is
- * forwarded as soon as the event loop runs instead of up to 1 ms later.
+ * second whether or not anything kicked, preempting the lcore that shares its
+ * CPU; a wait costs nothing until a kick comes, and a kick is forwarded as
+ * soon as the event loop runs instead of up to 1 ms later.
  *
  * No kick is lost: the doorbell is read before the notify words are
  * compared, so a kick published after the read leaves the doorbell changed

@@ -26,8 +26,15 @@ export const USERSPACE_BASE = 0x1000_0000_0000;
 const NOTIFY_WORDS = 0;
 const INTERRUPT_WORDS = 64 * 4;
 const DOORBELL_WORD = 128 * 4;
-const ZONE_BYTES = 129 * 4;
+/**
+ * Per data queue, two i32 words the lcore kicks with (kickFdAddr; virtio-pmd QueueBase.kick):
+ * the kick eventfd (-1 while the rings are down) and how many threads are writing it now.
+ */
+const KICK_FD_WORDS = 130 * 4;
 const MAX_QUEUES = 64;
+const ZONE_BYTES = KICK_FD_WORDS + MAX_QUEUES * 8;
+/** close(): longest wait for an lcore inside its eventfd write (one system call) before the fds close. */
+const KICK_WRITERS_WAIT_MS = 1000;
 /** SET_VRING_BASE of a packed ring that starts over: avail and used at descriptor 0, wrap counters 1. */
 const PACKED_START_BASE = 0x8000_8000;
 
@@ -58,10 +65,14 @@ export type LinkListener = (up: boolean, why: string) => void;
  *                   enables/disables ring pairs
  *
  * The data path is untouched: rings, notify and interrupt words live in EAL
- * memory. Data-path kicks (rare: DPDK's back-end sets NO_NOTIFY) are
- * forwarded to the kick eventfds by the main thread, woken by the kick's
- * doorbell notify (KickForwarder: Atomics.waitAsync, no timer); call eventfds
- * are watched on the event loop and turned into interrupt-word wakes.
+ * memory. Data-path kicks are written to the kick eventfds by the lcore
+ * itself (kickFdAddr: the fd words; virtio-pmd QueueBase.kick with the
+ * addon's eventfdKick), as DPDK's virtio-user does. They are not rare: with
+ * EVENT_IDX a polling DPDK vhost never moves avail_event, so the driver kicks
+ * once every 2^16 entries per ring (~430/s at 14 Mpps; see kick-forwarder.ts).
+ * A thread without the addon kicks through the doorbell instead, and the main
+ * thread forwards those (KickForwarder). Call eventfds are watched on the
+ * event loop and turned into interrupt-word wakes.
  */
 export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   readonly name: string;
@@ -119,6 +130,8 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
     });
     this.features = new FeatureRegs(link.state === "connected" ? deviceFeatures(link.backend, this.pairs) : NO_FEATURES);
     this.kicks = new KickForwarder(mem.i32, (this.zone + DOORBELL_WORD) >>> 2, () => this.forwardKicks());
+    // No kick fd until the rings run (fd 0 would be stdin).
+    for (let i = 0; i < MAX_QUEUES; i++) Atomics.store(mem.i32, this.kickFdWord(i), -1);
   }
 
   /**
@@ -218,6 +231,10 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   doorbellAddr(): number {
     return this.zone + DOORBELL_WORD;
   }
+  /** The data queue's [kick eventfd, writers] words (virtio-pmd VirtioTransport.kickFdAddr); 0 for the control queue (kicked here). */
+  kickFdAddr(queueNotifyOff: number): number {
+    return queueNotifyOff >= 0 && queueNotifyOff < this.ctrlIndex ? this.zone + KICK_FD_WORDS + 8 * queueNotifyOff : 0;
+  }
   /** Moves while the back-end is connected (or, with server=1, while we wait for it): the port's liveness check. */
   heartbeat(): number {
     if (this.link.state === "connected" || (this.link.state === "waiting" && this.opts.server)) this.beats = (this.beats + 1) >>> 0;
@@ -230,6 +247,7 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   /** Close the connection, the eventfds and (server) the socket file. Idempotent. */
   close(): void {
     this.stopRings(false);
+    this.waitKickWriters();
     this.dropConnection({ state: "closed" });
     this.acceptWatch?.stop();
     this.acceptWatch = null;
@@ -369,6 +387,8 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
           callFd: this.callFds[i]!,
         });
         this.watchCall(i);
+        // The lcore kicks this ring by writing the eventfd itself from now on (QueueBase.kick's Atomics.load).
+        Atomics.store(this.mem.i32, this.kickFdWord(i), this.kickFds[i]!);
       }
       for (let i = 0; i < this.ctrlIndex; i++) if (this.queues[i]!.enabled) frontend.enableRing(i, i < 2 * this.activePairs);
     } catch (e) {
@@ -385,6 +405,8 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
   private stopRings(tellBackend: boolean): void {
     if (!this.ringsUp) return;
     this.ringsUp = false;
+    // No lcore writes a kick eventfd of a stopped ring (QueueBase.kick loads -1), as transport.kick() skips it.
+    for (let i = 0; i < MAX_QUEUES; i++) Atomics.store(this.mem.i32, this.kickFdWord(i), -1);
     this.kicks.stop();
     this.ctrl.detach();
     for (let i = 0; i < this.callWatches.length; i++) {
@@ -422,7 +444,35 @@ export class VhostUserTransport implements VirtioTransport, CommonCfgDevice {
     return true;
   }
 
-  /** Data-path kicks (notify words moved) become kick-eventfd writes. Main thread, when the doorbell moves (KickForwarder). */
+  /** i32 index of queue i's kick-fd word; the writers count is the next word. */
+  private kickFdWord(i: number): number {
+    return (this.zone + KICK_FD_WORDS + 8 * i) >>> 2;
+  }
+
+  /**
+   * Before the kick eventfds close: every fd word says -1 (set here too: a ring setup that
+   * failed half-way leaves some set without the rings running), so an lcore that comes later
+   * writes nothing; wait for those inside a write now (the count QueueBase.kick holds around
+   * it: its Atomics.add comes before its load of the fd word, so either it saw -1 or we see
+   * its count). Bounded: a thread that died inside the window never lowers its count, and it
+   * will not write again either.
+   */
+  private waitKickWriters(): void {
+    const i32 = this.mem.i32;
+    for (let i = 0; i < MAX_QUEUES; i++) Atomics.store(i32, this.kickFdWord(i), -1);
+    const deadline = performance.now() + KICK_WRITERS_WAIT_MS;
+    for (let i = 0; i < MAX_QUEUES; i++) {
+      const w = this.kickFdWord(i) + 1;
+      while (Atomics.load(i32, w) > 0 && performance.now() < deadline) {
+        // one system call on the lcore: spin
+      }
+    }
+  }
+
+  /**
+   * Data-path kicks that came through the doorbell (a thread without the addon's eventfdKick:
+   * notify words moved) become kick-eventfd writes. Main thread, when the doorbell moves (KickForwarder).
+   */
   private forwardKicks(): void {
     const i32 = this.mem.i32;
     for (let i = 0; i < this.ctrlIndex; i++) {

@@ -13,6 +13,7 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  *   +448   claim: u32 token of the queue object driving the queue this run (0 = none)
  *   +452   parked: u32, 1 once a queue object saw the queue closed (Q_PARKED)
  *   +456   left run: u32, the run in which a queue object that drove the queue detached (Q_LEFT_RUN)
+ *   +460   kick fd: u32 byte address of the transport's kick-fd words, 0 = none (Q_KICK_FD)
  *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line); or with
  *          QF_PACKED the packed ring: descriptors, driver and device event suppression (packedRingLayout)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
@@ -74,6 +75,12 @@ export const PARK_ASKED = 2;
  * the port restarts (a new run starts from the state the main thread leaves). QueueBase.detach.
  */
 export const Q_LEFT_RUN = Q_PARKED + 4;
+/**
+ * u32: byte address of the transport's kick-fd word pair for this queue (0 = none: the device
+ * thread's doorbell is the kick, the built-in device). A vhost-user transport (kickFdAddr) keeps
+ * there [kick eventfd or -1, in-flight count]: the lcore writes the eventfd itself (QueueBase.kick).
+ */
+export const Q_KICK_FD = Q_LEFT_RUN + 4;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;

@@ -151,6 +151,9 @@ export class GuardedTransport implements VirtioTransport {
   doorbellAddr(): number {
     return this.inner.doorbellAddr();
   }
+  kickFdAddr(queueNotifyOff: number): number {
+    return this.inner.kickFdAddr?.(queueNotifyOff) ?? 0;
+  }
   heartbeat(): number {
     return this.inner.heartbeat();
   }

@@ -4,7 +4,7 @@ import { AVAIL_IDX, ETH_MAX_FRAME, USED_IDX, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_MR
 import { queueMaxSize, setupQueue } from "./bringup.js";
 import type { DeviceInit } from "./device-init.js";
 import { IDLE_QUEUE_SIZE, programIdleQueue } from "./idle-queue.js";
-import { Q_AVAIL, Q_DESC, Q_FREE_THRESH, Q_NOTIFY, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_STATS, Q_USED, S_RESET_DROPPED } from "./layout.js";
+import { Q_AVAIL, Q_DESC, Q_FREE_THRESH, Q_KICK_FD, Q_NOTIFY, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_STATS, Q_USED, S_RESET_DROPPED } from "./layout.js";
 import type { PortTableEntry } from "./port-table.js";
 import {
   type QueueHeader, closeQueue, fillRx, openQueue, parkQueue, queueParked, releaseQueue, reserveQueueZone, resetRing,
@@ -262,6 +262,7 @@ export class PortQueues {
     const notifyOff = setupQueue(this.#t, vq, slot.size, u32[w + (Q_DESC >>> 2)]!, u32[w + (Q_AVAIL >>> 2)]!, u32[w + (Q_USED >>> 2)]!);
     slot.notifyOff = notifyOff;
     u32[w + (Q_NOTIFY >>> 2)] = this.#t.notifyAddr(notifyOff);
+    u32[w + (Q_KICK_FD >>> 2)] = this.#t.kickFdAddr?.(notifyOff) ?? 0;
     if (!tx) fillRx(this.#mem, this.#mbufs, slot.zone, slot.pool!);
   }
 

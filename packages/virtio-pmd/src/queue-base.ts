@@ -1,5 +1,6 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mbufs } from "@tpdk/mbuf";
+import { native } from "@tpdk/native";
 import { availEventOffset, usedEventOffset } from "@tpdk/virtio";
 import * as V from "@tpdk/virtio";
 import { portEntry } from "./layout.js";
@@ -10,13 +11,18 @@ const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRI
 const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
-  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN,
+  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN, Q_KICK_FD,
   S_BROADCAST, S_MULTICAST, S_TX_FULL, S_TX_OVERSIZE, S_ERRORS,
 } = L;
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
 /** Publishes after a resync that run the kick path as a no-op (see kickIfNeeded). */
 const KICK_PRIMES = 64;
+/**
+ * This thread's addon, when it has eventfdKick (an older build does not): the lcore writes a
+ * vhost-user kick eventfd itself (kick()). Null: every kick goes through the doorbell.
+ */
+const kickNative = native !== null && typeof native.eventfdKick === "function" ? native : null;
 /** Bursts after a resync that run the rare-counter branch with zeros (see statPrimes). */
 const STAT_PRIMES = 64;
 
@@ -82,6 +88,8 @@ export abstract class QueueBase {
   /** i32 indices of the notify word, the device's doorbell, our interrupt word. */
   protected notifyI = 0;
   protected doorbellI = 0;
+  /** i32 index of the transport's kick-fd word (Q_KICK_FD; the in-flight count follows it), 0 = none. */
+  protected kickFdI = 0;
   protected interruptI = 0;
   /** f64 index of the statistics block. */
   protected st = 0;
@@ -295,6 +303,8 @@ export abstract class QueueBase {
     this.ownerW = u32[w + (Q_OWNER >>> 2)]! >>> 2;
     this.notifyI = u32[w + (Q_NOTIFY >>> 2)]! >>> 2;
     this.doorbellI = u32[w + (Q_DOORBELL >>> 2)]! >>> 2;
+    // A kick-fd word, and an addon here to write it with: the lcore kicks the eventfd itself (kick()).
+    this.kickFdI = kickNative === null ? 0 : u32[w + (Q_KICK_FD >>> 2)]! >>> 2;
     this.interruptI = u32[w + (Q_INTERRUPT >>> 2)]! >>> 2;
     if (this.freeStack.length !== size) this.freeStack = new Uint16Array(size);
     this.resizeLocal(size);
@@ -390,12 +400,38 @@ export abstract class QueueBase {
     }
   }
 
-  /** Notify the device `n` (1, or 0 for the priming no-op above) times. */
+  /**
+   * Notify the device `n` (1, or 0 for the priming no-op above) times.
+   *
+   * A vhost-user queue (kickFdI set) writes its kick eventfd here, on the
+   * lcore, as DPDK's virtio-user does from its data-path thread: no other
+   * thread wakes (a main-thread forwarder's Atomics.waitAsync allocated a
+   * promise per kick, and DPDK's vhost asks for one every 2^16 entries per
+   * ring while it polls: ~430/s at 14 Mpps, see kick-forwarder.ts). The
+   * in-flight count around the write pairs with the transport's close
+   * (vhost-user transport.ts closeKickFds): it stores -1 in the fd word, then
+   * waits for the count to be 0 before it closes the eventfd, so this never
+   * writes to a closed fd or to another file that reused its number. The
+   * priming writes to fd -1 (EBADF at once, nothing written anywhere) so the
+   * call has type feedback before the burst is optimized. Other transports
+   * (the built-in device) are kicked through the doorbell the device thread
+   * sleeps on.
+   */
   private kick(n: number): void {
-    Atomics.add(this.i32, this.notifyI, n);
-    // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
-    Atomics.add(this.i32, this.doorbellI, n);
-    Atomics.notify(this.i32, this.doorbellI, n === 0 ? 0 : WAKE_ALL);
+    const i32 = this.i32;
+    Atomics.add(i32, this.notifyI, n);
+    const k = this.kickFdI;
+    if (k !== 0) {
+      Atomics.add(i32, k + 1, 1);
+      // Pairs with the transport's Atomics.store of the fd (startRings) or -1 (stopRings, close).
+      const fd = Atomics.load(i32, k);
+      kickNative!.eventfdKick(n === 0 || fd < 0 ? -1 : fd, n);
+      Atomics.sub(i32, k + 1, 1);
+    } else {
+      // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
+      Atomics.add(i32, this.doorbellI, n);
+      Atomics.notify(i32, this.doorbellI, n === 0 ? 0 : WAKE_ALL);
+    }
     this.f64[this.st + S_KICKS] += n;
   }
 

@@ -47,6 +47,15 @@ export interface VirtioTransport {
   interruptAddr(queue: number): number;
   /** Absolute byte address of the i32 word the device thread sleeps on (notify it after a kick). */
   doorbellAddr(): number;
+  /**
+   * Optional: absolute byte address (never 0) of two i32 words for a queue with this
+   * queue_notify_off: [an eventfd the data path writes to kick, or -1 while the rings are down;
+   * the number of threads writing it right now]. The lcore then kicks by writing the eventfd
+   * itself (QueueBase.kick, with the @tpdk/native addon) instead of through the doorbell; the
+   * transport sets -1, then waits for the count to reach 0, before it closes the eventfd.
+   * Without it (the built-in device) the doorbell is the kick.
+   */
+  kickFdAddr?(queueNotifyOff: number): number;
   /** The device's heartbeat counter (moves while the device thread is alive). */
   heartbeat(): number;
   /** Number of queues the transport region has notify/interrupt words for. */

@@ -287,6 +287,29 @@ describe("TX notifications", () => {
     stopAndCheck(r);
   });
 
+  it("EVENT_IDX: TX keeps used_event 256 behind the used.idx it loaded (never passed: no used-buffer notification), moved once per 2^14 entries", () => {
+    const { r, one } = kickRig({});
+    // Left where the reset put it, the device's used.idx would pass it every 2^16 entries.
+    expect(r.dev.usedEvent(r.txVq)).toBe(0xffff);
+    one(1);
+    r.dev.drainTx(r.txVq);
+    r.txq.cleanup();
+    expect(r.dev.usedEvent(r.txVq)).toBe((1 - 0x100) & 0xffff);
+    // Not per burst: the next move comes after 2^14 more entries.
+    const arr = new Uint32Array(32);
+    let sent = 1;
+    while (sent < 1 + 0x4000) {
+      for (let i = 0; i < 32; i++) arr[i] = toMbuf(r, frame(64, i));
+      expect(r.txq.txBurst(arr, 32)).toBe(32);
+      sent += 32;
+      r.dev.drainTx(r.txVq);
+      r.txq.cleanup();
+      if (sent < 1 + 0x4000) expect(r.dev.usedEvent(r.txVq)).toBe((1 - 0x100) & 0xffff);
+    }
+    expect(r.dev.usedEvent(r.txVq)).toBe((sent - 0x100) & 0xffff);
+    stopAndCheck(r);
+  });
+
   it("the data path takes no traps", () => {
     const { r, one } = kickRig({ device: { offered: withFeature(ALL_FEATURES, VIRTIO_F_EVENT_IDX, false) } });
     const traps = r.transport.traps;

@@ -39,6 +39,10 @@ const FREE_BATCH = 64;
  * the driver, which frees them once the device has used them. The caller
  * still owns the rest (retry or free them).
  */
+/** How far behind the reclaimed position TX keeps used_event, and how often it moves it (entries; see moveUsedEvent). */
+const USED_EVENT_LAG = 0x100;
+const USED_EVENT_REFRESH = 0x4000;
+
 export class TxQueue extends QueueBase {
   /** Descriptors in the chain headed by each descriptor (0 = not a head). */
   private ndesc = new Uint16Array(0);
@@ -54,6 +58,8 @@ export class TxQueue extends QueueBase {
   private pushOk = false;
   /** Longest frame the device takes (P_MAX_FRAME: MTU + Ethernet header + one VLAN tag). */
   private maxFrame = 1518;
+  /** usedSeen when used_event was last moved (EVENT_IDX; see reclaim()). */
+  private usedEventAt = 0;
 
   private constructor(mem: Memory, portId: number, queueId: number) {
     super(mem, portId, queueId, true);
@@ -83,6 +89,8 @@ export class TxQueue extends QueueBase {
     this.indirectOk = (this.flags & QF_INDIRECT) !== 0;
     this.pushOk = (this.mode === TXM_AUTO || this.mode === TXM_PUSH) && this.anyLayout && this.hdr === 12;
     this.maxFrame = this.u32[(this.portEntry + P_MAX_FRAME) >>> 2]! || 1518;
+    // The first reclaim moves used_event (the ring starts with it at 0).
+    this.usedEventAt = (this.usedCached - USED_EVENT_REFRESH) & 0xffff;
   }
 
   /**
@@ -308,6 +316,7 @@ export class TxQueue extends QueueBase {
         return;
       }
     }
+    if (this.eventIdx && ((this.usedCached - this.usedEventAt) & 0xffff) >= USED_EVENT_REFRESH) this.moveUsedEvent();
     if (this.inOrder) {
       this.reclaimInOrder(avail);
       return;
@@ -346,6 +355,28 @@ export class TxQueue extends QueueBase {
     }
     if (nf !== 0) this.mbufs.freeBulk(arr, nf);
     if (errors !== 0) this.f64[this.st + S_ERRORS] += errors;
+  }
+
+  /**
+   * TX wants no used-buffer notifications (it reclaims by polling), but under
+   * EVENT_IDX there is no flag to say so (§2.7.10): the device notifies when
+   * used.idx passes used_event. Left at 0, it passed it every 2^16 entries:
+   * DPDK's vhost wrote the call eventfd ~210 times a second at 14 Mpps, each
+   * a main-thread wake (the transport's call watch) and its garbage. So
+   * used_event is kept USED_EVENT_LAG behind the used.idx we last loaded (the
+   * device notifies when used_event lies in [its used.idx at its previous
+   * check, its new one): at most a device burst behind any used.idx it has
+   * published, never that far back; "just behind", as RX keeps it, can still
+   * be hit when the device checks right after publishing what we just read),
+   * moved once every USED_EVENT_REFRESH entries: before the device can come
+   * round to it, since it runs at most a ring (<= 32768) ahead of what we
+   * loaded and 2^14 + 32768 + the lag < 2^16. One store per 16384 frames, not
+   * per burst, so the device's read of it finds the line unchanged.
+   */
+  private moveUsedEvent(): void {
+    this.usedEventAt = this.usedCached;
+    // The device reads it when it decides to notify (vhost_vring_call_split); a plain store: no ordering needed.
+    this.u16[this.usedEventH] = (this.usedCached - USED_EVENT_LAG) & 0xffff;
   }
 
   /**

@@ -40,13 +40,18 @@ export interface RigOptions {
   txDesc?: number;
   txFreeThresh?: number;
   memMb?: number;
+  /** The transport's VirtioTransport.kickFdAddr (a vhost-user transport's kick-fd words); absent: the doorbell kicks. */
+  kickFdAddr?: (queueNotifyOff: number) => number;
+  /** Memory to use (default: a new one of memMb). */
+  mem?: Memory;
 }
 
 /** Memory + fake device + probed, configured and started port with 1 rx and 1 tx queue. */
 export function rig(o: RigOptions = {}): Rig {
-  const mem = Memory.create((o.memMb ?? 48) << 20);
+  const mem = o.mem ?? Memory.create((o.memMb ?? 48) << 20);
   const dev = new FakeNetDevice(mem, { offered: ALL_FEATURES, mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56], ...o.device });
   const transport = new InProcessTransport(mem, dev.region, dev, "virtio0");
+  if (o.kickFdAddr) (transport as { kickFdAddr?: (q: number) => number }).kickFdAddr = o.kickFdAddr;
   const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: 64, ...o.pmd } });
   const popts: { n: number; cacheSize: number; debug: boolean; dataRoomSize?: number } = { n: o.poolSize ?? 512, cacheSize: 0, debug: true };
   if (o.dataRoom !== undefined) popts.dataRoomSize = o.dataRoom;
