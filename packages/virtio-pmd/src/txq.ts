@@ -20,6 +20,10 @@ const {
 export const TX_BURST_MAX = 64;
 const FREE_BATCH = 64;
 
+/** How far behind the reclaimed position TX keeps used_event, and how often it moves it (entries; see moveUsedEvent). */
+const USED_EVENT_LAG = 0x100;
+const USED_EVENT_REFRESH = 0x4000;
+
 /**
  * The lcore side of a transmit queue. Per packet, DPDK's choice (or the
  * port's forced tx_mode):
@@ -39,10 +43,6 @@ const FREE_BATCH = 64;
  * the driver, which frees them once the device has used them. The caller
  * still owns the rest (retry or free them).
  */
-/** How far behind the reclaimed position TX keeps used_event, and how often it moves it (entries; see moveUsedEvent). */
-const USED_EVENT_LAG = 0x100;
-const USED_EVENT_REFRESH = 0x4000;
-
 export class TxQueue extends QueueBase {
   /** Descriptors in the chain headed by each descriptor (0 = not a head). */
   private ndesc = new Uint16Array(0);
