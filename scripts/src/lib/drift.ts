@@ -43,10 +43,13 @@ interface Reads {
   wiresRx: PortLayers["wire"][];
 }
 
-/** Downstream first: lower bounds hold. */
+/**
+ * Downstream first: lower bounds hold. The wires are read first as well (their received count is
+ * downstream of the devices' TX) and again last (their generated count is upstream of the devices' RX).
+ */
 function readA(app: InprocL2fwd): Reads {
-  const devices = app.readDevices();
   const wires = app.readWires();
+  const devices = app.readDevices();
   const appTx = app.appCounters();
   const appRx = app.appCounters();
   const drivers = app.readDrivers();
@@ -55,10 +58,10 @@ function readA(app: InprocL2fwd): Reads {
   return { devices, wires, drivers, appRx, appTx, devicesRx, wiresRx };
 }
 
-/** Upstream first: upper bounds hold. */
+/** Upstream first: upper bounds hold (the wires' generated count before the devices' RX). */
 function readB(app: InprocL2fwd): Reads {
-  const devicesRx = app.readDevices();
   const wiresRx = app.readWires();
+  const devicesRx = app.readDevices();
   const drivers = app.readDrivers();
   const appRx = app.appCounters();
   const appTx = app.appCounters();
@@ -82,16 +85,18 @@ export function checkDrift(app: InprocL2fwd): Check[] {
     if (upA + slack < downA) out.push({ name, port, up: upA, down: downA, cap, bound: "lower" });
     if (upB - downB > cap) out.push({ name, port, up: upB, down: downB, cap, bound: "upper" });
   };
-  const near = (name: string, port: number, x: number, y: number): void => {
-    if (Math.abs(x - y) > SAME_THREAD_SLACK) out.push({ name, port, up: x, down: y, cap: SAME_THREAD_SLACK, bound: "upper" });
-  };
+  // Counters the device thread moves in one pass, read by this thread one after the other: each
+  // bound from the snapshot whose order proves it (a pause between the two reads cannot fail it).
+  const near = (name: string, port: number, upA: number, downA: number, upB: number, downB: number): void =>
+    pair(name, port, upA, downA, upB, downB, SAME_THREAD_SLACK, SAME_THREAD_SLACK);
   for (const p of app.enabled) {
     const d = app.dst[p]!;
     const ip = idx.get(p)!;
     const id = idx.get(d)!;
     const devRx = (r: Reads) => r.devicesRx[p]!;
-    near("wire.generated ~ device.rx(all)", p, a.wiresRx[p]!.generated, devRx(a).rxPackets + devRx(a).rxMissed + devRx(a).rxOther);
-    near("wire.received ~ device.txPackets", d, a.wires[d]!.received, a.devices[d]!.txPackets);
+    const rxAll = (r: Reads) => devRx(r).rxPackets + devRx(r).rxMissed + devRx(r).rxOther;
+    near("wire.generated ~ device.rx(all)", p, a.wiresRx[p]!.generated, rxAll(a), b.wiresRx[p]!.generated, rxAll(b));
+    near("device.txPackets ~ wire.received", d, a.devices[d]!.txPackets, a.wires[d]!.received, b.devices[d]!.txPackets, b.wires[d]!.received);
     pair("device.rxPackets >= driver.ipackets", p,
       devRx(a).rxPackets, a.drivers[p]!.ipackets + a.drivers[p]!.ierrors,
       devRx(b).rxPackets, b.drivers[p]!.ipackets + b.drivers[p]!.ierrors, app.rxQueueSizes[p]!, BURST_MAX);
