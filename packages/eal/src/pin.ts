@@ -1,13 +1,18 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
+import { native } from "@tpdk/native";
 import { CTRL_PIN_WARNED } from "./control.js";
 import type { Memory } from "./memory.js";
 
 /**
- * Thread pinning (rte_thread_set_affinity). Node has no affinity API, so a
- * thread pins itself with `taskset -pc CPU TID` on its own kernel thread id,
- * read from /proc/thread-self. Cold path: once per thread start.
+ * Thread pinning (rte_thread_set_affinity). Node has no affinity API: a thread
+ * pins itself with @tpdk/native's setThreadAffinity (sched_setaffinity), or,
+ * without the addon, with `taskset -pc CPU TID` on its own kernel thread id
+ * (read from /proc/thread-self). The fallback forks the process, and a fork
+ * leaves every private page of EAL memory copy-on-write: the next write to
+ * each takes a page fault (apps/l2fwd README, "Start"). Cold path: once per
+ * thread start.
  */
 export interface PinResult {
   /** True when the thread's affinity is now exactly `cpu`. */
@@ -85,9 +90,11 @@ export function pinCurrentThread(cpu: number): PinResult {
     return unpinned(`cpu ${cpu} is not available to this process (it may use ${allowed.join(",")})`);
   }
   try {
-    execFileSync("taskset", ["-pc", String(cpu), String(tid)], { stdio: ["ignore", "ignore", "pipe"], timeout: 5000 });
+    if (native !== null) native.setThreadAffinity(cpu);
+    else execFileSync("taskset", ["-pc", String(cpu), String(tid)], { stdio: ["ignore", "ignore", "pipe"], timeout: 5000 });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (native !== null) return unpinned(`sched_setaffinity failed: ${err.message}`);
     if (err.code === "ENOENT") return unpinned("taskset not found (install util-linux)");
     const detail = err.stderr?.toString().trim().split("\n").pop() || err.message;
     return unpinned(`taskset failed: ${detail}`);

@@ -66,6 +66,12 @@ export interface NativeBinding {
    * integer or not open; EINVAL: bad value; EAGAIN: the counter would overflow). For an lcore's hot path.
    */
   eventfdKick(fd: number, value: number): number;
+  /**
+   * sched_setaffinity of the calling thread to exactly `cpu` (rte_thread_set_affinity), without the
+   * fork a `taskset` child costs (which leaves every private page copy-on-write). EINVAL: a CPU this
+   * process may not use.
+   */
+  setThreadAffinity(cpu: number): void;
   /** Reads and resets the counter (semaphore: decrements by 1); 0 on EAGAIN. */
   eventfdRead(fd: number): number;
   /** socket(AF_UNIX, SOCK_STREAM|NONBLOCK|CLOEXEC), bind, listen (backlog default 16). Does not unlink an old path. */
