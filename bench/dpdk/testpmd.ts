@@ -123,13 +123,17 @@ export interface DpdkRunOptions extends PairOptions {
    * the pipeline section does. Ignored for DPDK's processes.
    */
   gcTrace?: boolean;
+  /** Extra node/V8 flags for a traced l2fwd (e.g. --trace-deopt; vu-ab.js --node-flag). */
+  nodeFlags?: readonly string[];
+  /** With gcTrace: the traced l2fwd's whole stdout and stderr are handed here when the run ends (vu-ab.js --keep). */
+  keepTrace?: (text: string) => void;
 }
 
 const GC_PROBE = fileURLToPath(new URL("../pipeline/gc-probe.cjs", import.meta.url));
 
 /** l2fwd's command with the GC probe: node's flags go before the script. */
-function withGcProbe(cmd: readonly string[]): string[] {
-  return [cmd[0]!, "--expose-gc", "--trace-gc", "--require", GC_PROBE, ...cmd.slice(1)];
+function withGcProbe(cmd: readonly string[], nodeFlags: readonly string[] = []): string[] {
+  return [cmd[0]!, "--expose-gc", "--trace-gc", ...nodeFlags, "--require", GC_PROBE, ...cmd.slice(1)];
 }
 
 /**
@@ -149,16 +153,18 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
   let clientCmd = role === "front-end" ? frontEndCommand(kind, o, sock) : generatorCommand(o, sock);
   // Only a node l2fwd can take the probe (the vhost-user section's tpdk front-end).
   const gcTrace = o.gcTrace === true && kind === "tpdk" && role === "front-end" && /(^|\/)node$/.test(clientCmd[0]!);
-  if (gcTrace) clientCmd = withGcProbe(clientCmd);
+  if (gcTrace) clientCmd = withGcProbe(clientCmd, o.nodeFlags);
   // V8's --trace-gc lines (stdout) and the probe's marks (stderr) of the whole run, kept apart from the tails.
   let gcText = "";
+  // Kept whole (up to 64 MB) when the caller keeps the trace: V8's --trace-deopt and the like are long.
+  const gcTextMax = o.keepTrace ? 64 << 20 : GC_TEXT_MAX;
   const sampled: "server" | "client" = role === "front-end" ? "server" : "client";
   const compared = `${kind} ${role}`;
   const sampler = new RxSampler();
   const logs = { server: "", client: "" };
   const keep = (k: "server" | "client", d: string): void => {
     logs[k] = (logs[k] + d).slice(-20_000);
-    if (gcTrace && k === "client" && gcText.length < GC_TEXT_MAX) gcText += d;
+    if (gcTrace && k === "client" && gcText.length < gcTextMax) gcText += d;
     if (k === sampled) sampler.push(d, performance.now());
   };
   const tails = (): string => `client:\n${tailOf(logs.client)}\nserver (back-end):\n${tailOf(logs.server)}`;
@@ -195,6 +201,7 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
       await Promise.race([clientClosed, new Promise((r) => setTimeout(r, 2000))]);
       const t0 = performance.timeOrigin;
       run.gc = attributeGcs(parseTraceGc(gcText), parseGcMarks(gcText), t0 + c0, t0 + c1);
+      o.keepTrace?.(`tpdk-vu-window-epoch-ms ${t0 + c0} ${t0 + c1}\n${gcText}`);
     }
     return run;
   } finally {

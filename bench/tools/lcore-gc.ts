@@ -4,8 +4,10 @@
  * thread's) collections inside the window, per minute, with their times.
  *
  *   node bench/dist/tools/lcore-gc.js [--duration S] [--warmup S] [--burst N] [--tx push|chained|indirect]
- *        [--size B] [--in-order 0|1] [--mrg 0|1] [--rate PPS] [--lcore-url file:///module.js] [--node-flag FLAG]... [--trace FILE]
+ *        [--size B] [--in-order 0|1] [--mrg 0|1] [--rate PPS] [--latency] [--lcore-url file:///module.js] [--node-flag FLAG]... [--trace FILE]
  *
+ * --latency runs the pipeline's latency kind (timestamped frames, the sink's histogram; rate
+ * 1 Mpps unless --rate says otherwise), as `pnpm bench`'s latency section does.
  * --lcore-url sets TPDK_BENCH_LCORE_URL (a modified l2fwdLoop, e.g.
  * lcore-heap-sample.js); --node-flag passes extra V8 flags (--trace-deopt ...);
  * --trace FILE keeps the child's whole stdout (the V8 traces) there.
@@ -30,8 +32,9 @@ function opts(name: string): string[] {
 }
 
 const durationS = Number(opt("--duration", "30"));
+const latency = process.argv.includes("--latency");
 const config: RunConfig = {
-  kind: "throughput",
+  kind: latency ? "latency" : "throughput",
   burst: Number(opt("--burst", "32")),
   txPath: opt("--tx", "push") as RunConfig["txPath"],
   frameSize: Number(opt("--size", "64")),
@@ -39,7 +42,7 @@ const config: RunConfig = {
   mrgRxbuf: opt("--mrg", "1") === "1",
   eventIdx: null,
   queueSize: 1024,
-  rate: opt("--rate", "") === "" ? null : Number(opt("--rate", "")),
+  rate: opt("--rate", "") === "" ? (latency ? 1e6 : null) : Number(opt("--rate", "")),
   warmupMs: Number(opt("--warmup", "1")) * 1000,
   durationMs: durationS * 1000,
   memoryMb: 256,
@@ -58,13 +61,18 @@ child.stdout!.setEncoding("utf8").on("data", (d: string) => (trace += d));
 (child.stdio[3] as NodeJS.ReadableStream).setEncoding("utf8").on("data", (d: string) => (out += d));
 child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
 child.on("close", (code) => {
-  if (traceFile) writeFileSync(traceFile, trace);
   const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
   if (!line || code !== 0) {
+    if (traceFile) writeFileSync(traceFile, trace);
     console.error(`run failed (exit ${code}): ${err.slice(-4000)}`);
     process.exit(1);
   }
   const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as RunResult;
+  if (traceFile) {
+    // The window and the threads' marks first (the same lines vu-ab.js --keep writes), then V8's output.
+    const marks = r.gcMarks.map((m) => `tpdk-bench-gc-mark ${JSON.stringify(m)}\n`).join("");
+    writeFileSync(traceFile, `tpdk-vu-window-epoch-ms ${r.windowEpochMs[0]} ${r.windowEpochMs[1]}\n${marks}${trace}`);
+  }
   const gcs = parseTraceGc(trace);
   const [from, to] = r.windowEpochMs;
   const byIsolate = new Map<string, typeof gcs>();
@@ -89,7 +97,7 @@ child.on("close", (code) => {
     console.log(
       `  ${mark.thread.padEnd(6)} window: ${inWin.length} GCs (${perMin.toFixed(1)}/min) ${[...kinds].map(([k, n]) => `${k} ${n}`).join(", ")}; whole run: ${all.length}`,
     );
-    if (mark.thread === "lcore" && inWin.length > 0) {
+    if (inWin.length > 0 && inWin.length <= 40) {
       console.log(`    at s: ${inWin.map((g) => ((g.t + offset - from) / 1000).toFixed(1)).join(" ")}`);
     }
   }

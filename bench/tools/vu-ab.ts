@@ -6,7 +6,7 @@
  * and ranges per side and burst.
  *
  *   node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32]
- *        [--rounds 5] [--packed] [--warmup 3] [--duration 5]
+ *        [--rounds 5] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR]
  *
  * A worktree side runs `node <dir>/apps/l2fwd/bin/tpdk-l2fwd.js` (build it
  * first). One line per run as it ends, the summary at the end. Each tpdk
@@ -14,8 +14,12 @@
  * and main thread inside the window ("GC l/m 0/0"; "?": some unattributed).
  * Run it under the bench lock, at autogroup nice -20 (bench README).
  *
+ *   --node-flag F  (repeatable) an extra node/V8 flag for tpdk's l2fwd (--trace-deopt, --trace-gc-verbose, ...)
+ *   --keep DIR     write each tpdk run's whole traced output to DIR/<round>-<side>-b<burst>.txt, its
+ *                  first line the window (ms since the epoch): find what ran when a GC came
  *   --help   this text
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
@@ -23,8 +27,11 @@ import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(
     "usage: node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32] [--rounds 5] [--packed] [--warmup 3] [--duration 5]\n" +
+      "       [--node-flag F]... [--keep DIR]\n" +
       "  interleaved A/B of front-ends against one DPDK back-end (built worktrees; 'dpdk' is DPDK's testpmd front-end);\n" +
-      "  tpdk runs report their lcore/main GCs inside the window. Run under the bench lock at autogroup -20.",
+      "  tpdk runs report their lcore/main GCs inside the window. Run under the bench lock at autogroup -20.\n" +
+      "  --node-flag: a V8/node flag for tpdk's l2fwd (repeatable: --trace-deopt, --log-deopt, --logfile=v8.log);\n" +
+      "  --keep DIR: each tpdk run's whole traced output in DIR/<round>-<side>-b<burst>.txt (first line: the window).",
   );
   process.exit(0);
 }
@@ -40,6 +47,10 @@ const rounds = Number(opt("--rounds", "5"));
 const packed = process.argv.includes("--packed");
 const warmupS = Number(opt("--warmup", "3"));
 const durationS = Number(opt("--duration", "5"));
+const nodeFlags: string[] = [];
+for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === "--node-flag") nodeFlags.push(process.argv[i + 1]!);
+const keepDir = opt("--keep", "");
+if (keepDir) mkdirSync(keepDir, { recursive: true });
 
 const env = detectDpdk();
 if (!env.testpmd) {
@@ -59,7 +70,11 @@ for (let r = 0; r < rounds; r++) {
   for (const burst of bursts) {
     for (const side of sides) {
       const l2fwd = side === "dpdk" ? ["tpdk-l2fwd"] : [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
-      const o = { burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS, gcTrace: true };
+      const keepFile = keepDir ? join(keepDir, `${r + 1}-${side.split("/").pop()}-b${burst}.txt`) : "";
+      const o = {
+        burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS, gcTrace: true, nodeFlags,
+        ...(keepFile ? { keepTrace: (t: string) => writeFileSync(keepFile, t) } : {}),
+      };
       const key = `${side} b${burst}`;
       try {
         const res = await runVhostPair(o, side === "dpdk" ? "dpdk" : "tpdk");
