@@ -199,12 +199,13 @@ export class PackedRxQueue extends QueueBase {
     const u32 = this.u32;
     const size = this.size;
     const hdr = this.hdr;
-    let pos = this.usedPos + lead;
-    let wrap = this.usedWrap !== 0;
-    if (pos >= size) {
-      pos -= size;
-      wrap = !wrap;
-    }
+    // Past the ring's end: one lap back, the other wrap counter. Computed on every call, not in a
+    // branch: that branch ran only when a call began with the lead past the ring's end, first
+    // long after touchAhead was optimized, whose arithmetic then had no type feedback and
+    // deoptimized it (a scavenge on the lcore: bench/README.md, session 11).
+    const past = this.usedPos + lead >= size ? 1 : 0;
+    let pos = this.usedPos + lead - past * size;
+    let wrap = (this.usedWrap ^ past) !== 0;
     let touch = 0;
     const want = n + TOUCH_AHEAD + TOUCH_BATCH;
     const k = want < this.pending ? want : this.pending;

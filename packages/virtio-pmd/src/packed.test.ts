@@ -492,6 +492,35 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("IN_ORDER TX, ring full: the push batch sends what fits after one reclaim, counts tx_q0_ring_full and ends the burst (no second reclaim in the general loop); once the device used them the next burst sends the rest", () => {
+    const s = setup(16, [], { inOrder: true });
+    const txq = s.txq as PackedTxQueue;
+    // 14 of 16 descriptors in flight, none used yet: 2 free, below the free threshold (16 / 4).
+    const first = txFrames(s, 14);
+    expect(s.txq.txBurst(first, 14)).toBe(14);
+    const more = txFrames(s, 8);
+    const reclaim = vi.spyOn(PackedTxQueue.prototype as unknown as { reclaim(): void }, "reclaim");
+    try {
+      expect(s.txq.txBurst(more, 8)).toBe(2);
+      // One reclaim, at the top: the general loop (whose code push frames never run) was not entered.
+      expect(reclaim).toHaveBeenCalledTimes(1);
+      expect(s.xs("tx_q0_ring_full")).toBe(1);
+      expect(s.xs("tx_q0_push_packets")).toBe(16);
+      expect(txq.free).toBe(0);
+      // The device takes the 16 and marks them used: the next burst reclaims at the top and sends the other 6.
+      s.pass(4);
+      reclaim.mockClear();
+      expect(s.txq.txBurst(more, 6, 2)).toBe(6);
+      expect(reclaim).toHaveBeenCalledTimes(1);
+      expect(s.xs("tx_q0_ring_full")).toBe(1);
+      expect(s.xs("tx_q0_push_packets")).toBe(22);
+    } finally {
+      reclaim.mockRestore();
+    }
+    s.pass(4);
+    closeWithoutLeak(s);
+  });
+
   it("IN_ORDER TX reclaim, fast free: push-batch frames (one segment, refcnt 1) go back to their pool in bulk, each mbuf untouched", () => {
     const s = setup(16, [], { inOrder: true });
     const arr = txFrames(s, 8);
