@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     burst: cfg.burst,
     statsOffset,
     drainPasses: 32,
+    primePools: ["mbuf_pool"],
   };
   // TPDK_BENCH_LCORE_URL: another module exporting l2fwdLoop (experiments with a modified loop).
   const lcoreUrl = process.env.TPDK_BENCH_LCORE_URL || import.meta.resolve("@tpdk/l2fwd/lcore-loop");

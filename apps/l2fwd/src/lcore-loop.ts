@@ -1,9 +1,10 @@
 import { type LcoreContext, stopRequested } from "@tpdk/eal";
-import { Mbufs } from "@tpdk/mbuf";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 import { STAT_DROPPED, STAT_RX, STAT_TX, statIndex } from "./stats.js";
 import { stallThread, testLcoreStallMs } from "./faults.js";
+import { primePoolCache } from "./pool-prime.js";
 
 /** What main() hands each lcore (structured-cloned). */
 export interface LcoreArg {
@@ -21,6 +22,11 @@ export interface LcoreArg {
    * any pass that found no input): DPDK's BURST_TX_DRAIN_US = 100, in passes.
    */
   readonly drainPasses: number;
+  /**
+   * Mempools whose lcore-cache refill and flush run once here before the loop (primePoolCache):
+   * the pools the RX queues this lcore polls refill from. Absent: none.
+   */
+  readonly primePools?: string[];
 }
 
 const MAX_PORTS = 32;
@@ -39,6 +45,8 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   // net_vhost ports are served by this lcore's rxBurst/txBurst too (DPDK's net_vhost: no device thread).
   registerNetVhostQueues();
   const mbufs = new Mbufs(mem);
+  // The mempool cache's rare paths get type feedback now, not first in the middle of a run.
+  for (const name of arg.primePools ?? []) primePoolCache(Mempool.lookup(mem, name), ctx.lcoreId);
   const u8 = mem.u8;
   const u32 = mem.u32;
   const f64 = mem.f64;

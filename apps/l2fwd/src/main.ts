@@ -130,6 +130,7 @@ runMain(async () => {
     burst: opts.burst,
     statsOffset,
     drainPasses: DRAIN_PASSES,
+    primePools: ["mbuf_pool"],
   }));
   const done = eal.wait();
   done.catch(() => stop("lcore failed"));
