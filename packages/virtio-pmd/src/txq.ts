@@ -102,7 +102,8 @@ export class TxQueue extends QueueBase {
     const run = this.u32[this.runW]!;
     if (run !== this.run && !this.resync(run)) return 0;
     if (n > TX_BURST_MAX) n = TX_BURST_MAX;
-    if (this.nfree < this.freeThresh) this.reclaim();
+    // Below the threshold, or short of room for the burst (DPDK's cleanup when nb_pkts > vq_free_cnt).
+    if (this.nfree < this.freeThresh || this.nfree < n) this.reclaim();
     const u8 = this.u8;
     const u16 = this.u16;
     const u32 = this.u32;
@@ -172,6 +173,15 @@ export class TxQueue extends QueueBase {
         this.pending += sent;
         f64[st + S_TX_PUSH] += sent;
         f64[st + S_SIZE_BINS + bin0] += nbin0;
+      }
+      // Stopped for room (not at a frame it does not take): the ring is full as of the reclaim
+      // above, and the burst ends here as the general loop's reclaim-and-break would end it. That
+      // loop, never run for push frames, has no type feedback: entered at the first full ring
+      // long after txBurst was optimized, it deoptimized it (as PackedTxQueue; bench/README.md,
+      // "Session 11: GC").
+      if (sent === k && k < n) {
+        full = 1;
+        n = sent;
       }
     }
     for (; sent < n; sent++) {
