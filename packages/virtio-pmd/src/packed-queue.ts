@@ -1,20 +1,38 @@
 import * as V from "@tpdk/virtio";
 
-// Cold helpers the packed RX and TX queues share (nothing here runs per packet).
+// Cold helpers the packed RX and TX queues share (packedKickNeeded runs once per publish).
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const { RING_EVENT_FLAGS_ENABLE: EV_ENABLE, RING_EVENT_FLAGS_DESC: EV_DESC } = V;
+/**
+ * The host keeps a load after an Atomics.store (x86-TSO: that store is an xchg, a full
+ * barrier): the kick check's load of the device's event flags may then be a plain one.
+ */
+const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
 
 /**
  * After making `n` descriptors available from (oldPos, oldWrap): does the
  * device want a kick (§2.8.10)? Reads the device event suppression
- * structure: the flags' Atomics.load pairs with the device's Atomics.store in
- * setNotify, and comes after our Atomics.store of the first descriptor's
- * flags (the order §2.8.10 asks: publish, then consult the structure).
+ * structure after the caller's Atomics.store of the first descriptor's
+ * flags (the publish), with a full memory barrier between the two: the
+ * order of virtio 1.2 §2.8.21 (Driver Notifications: make the descriptors
+ * available, barrier, then read the event suppression structure of
+ * §2.8.10), so that a device that re-enables notifications either sees the
+ * new descriptors or has its new flags read here.
+ *
+ * That barrier is the publish itself: on x86 V8 emits Atomics.store as an
+ * xchg, which drains the store buffer before any later load runs (DPDK's
+ * virtio_mb before its plain load of the device's flags is the same full
+ * barrier), and V8 keeps typed-array loads after an Atomics call (the
+ * builtin call is on their effect chain). So on x86 the flags are read with
+ * a plain load, not a second builtin call (at burst 1 one per frame); on
+ * other hosts a seq-cst store does not order a later plain load (arm64's
+ * stlr then ldr may be reordered), and the flags get an Atomics.load, which
+ * pairs with the device's Atomics.store in setNotify.
  */
 export function packedKickNeeded(
   u16: Uint16Array, devEvtH: number, eventIdx: boolean, oldPos: number, oldWrap: number, n: number, size: number,
 ): boolean {
-  const f = Atomics.load(u16, devEvtH + 1);
+  const f = STORE_FENCES ? u16[devEvtH + 1]! : Atomics.load(u16, devEvtH + 1);
   if (f === EV_ENABLE) return true;
   if (f !== EV_DESC || !eventIdx) return false;
   return V.packedNeedEvent(u16[devEvtH]!, oldPos, oldWrap, n, size);
