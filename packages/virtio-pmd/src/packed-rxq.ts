@@ -188,6 +188,12 @@ export class PackedRxQueue extends QueueBase {
    * bench/README.md). Elsewhere (a frame longer than that line, a len out of bounds) it is
    * a load. A hint only: plain reads of the flags (the loop validates each descriptor with
    * its Atomics.load), ids and lens bounds-checked, stores only inside the buffer posted.
+   *
+   * The buffer's address comes from the mbuf's handle, its length from the pool (buf_addr =
+   * handle + MBUF_HDR, buf_len = the pool's data room: what refillRing posted), so the two
+   * lines' touches do not wait for the mbuf's own line. That line is loaded too, on its own:
+   * its miss overlaps the others, and rxInOrder's stores into it find it here (without that
+   * load they waited in the store buffer: bench/README.md, packed rings, third pass).
    */
   private touchAhead(n: number): void {
     // Called (rxBurst) only when the lead (descriptors past the used position already touched)
@@ -199,6 +205,9 @@ export class PackedRxQueue extends QueueBase {
     const u32 = this.u32;
     const size = this.size;
     const hdr = this.hdr;
+    const ownerW = this.ownerW;
+    const addrOff = MBUF_HDR + PKTMBUF_HEADROOM - hdr;
+    const postLen = this.postLen;
     // Past the ring's end: one lap back, the other wrap counter. Computed on every call, not in a
     // branch: that branch ran only when a call began with the lead past the ring's end, first
     // long after touchAhead was optimized, whose arithmetic then had no type feedback and
@@ -216,16 +225,18 @@ export class PackedRxQueue extends QueueBase {
       if (((f & F_USED) !== 0) !== wrap || ((f & F_AVAIL) !== 0) !== wrap) break;
       const d = this.inOrder ? this.idAt[pos]! : u16[h + 6]!;
       if (d < size) {
-        const m = u32[this.ownerW + d]!;
+        const m = u32[ownerW + d]!;
         if (m !== 0) {
-          const a = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM - hdr;
+          // The mbuf's line (any word of it), then the buffer's two lines, independent of it.
+          touch |= u32[(m + M_BUF_ADDR) >>> 2]!;
+          const a = m + addrOff;
           const len = u32[(h >>> 1) + 2]!;
           // Header line: a store into the headroom byte before the header (never the device's).
           if ((a & 63) !== 0) u8[a - 1] = 0;
           else touch |= u8[a]!;
           // Data line: a store past the frame's end when the frame ends inside that line.
           const e = a + len;
-          if (len > hdr && len < u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr && (e >>> 6) === ((a + hdr) >>> 6)) u8[e] = 0;
+          if (len > hdr && len < postLen && (e >>> 6) === ((a + hdr) >>> 6)) u8[e] = 0;
           else touch |= u8[a + hdr]!;
         }
       }
@@ -305,6 +316,9 @@ export class PackedRxQueue extends QueueBase {
     const port = this.portId;
     const portHi = (port << 16) >>> 0;
     const minLen = hdr + ETH_HDR_LEN;
+    // What refillRing posted (buf_addr = handle + MBUF_HDR, buf_len = the pool's data room): the
+    // loop loads nothing from the mbuf's line, only stores to it (touchAhead fetched it).
+    const postLen = this.postLen;
     let pos = this.usedPos;
     let wrap = this.usedWrap;
     let wbits = wrap !== 0 ? F_WRAP_BITS : 0;
@@ -345,11 +359,11 @@ export class PackedRxQueue extends QueueBase {
         const d = idAt[pos]!;
         const m = u32[ownerW + d]!;
         const len = u32[(h >>> 1) + 2]!;
-        if (m === 0 || len < minLen || len > u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr) {
+        if (m === 0 || len < minLen || len > postLen) {
           stopped = true;
           break;
         }
-        const bufAddr = u32[(m + M_BUF_ADDR) >>> 2]!;
+        const bufAddr = m + MBUF_HDR;
         if (mrg) {
           const nb = bufAddr + PKTMBUF_HEADROOM - hdr + NET_HDR_NUM_BUFFERS;
           if ((u8[nb]! | (u8[nb + 1]! << 8)) !== 1) {
@@ -421,6 +435,32 @@ export class PackedRxQueue extends QueueBase {
     const run = this.u32[this.runW]!;
     if (run !== this.run && !this.resync(run)) return 0;
     if (n > RX_BURST_MAX) n = RX_BURST_MAX;
+    // The lead's test here rather than at touchAhead's start: at burst 1 it resumes once in 16
+    // bursts, and the call is not made for nothing in the other 15.
+    if (this.touchLead < n + TOUCH_AHEAD) this.touchAhead(n);
+    let nrx = 0;
+    if (this.inOrder) {
+      // One-buffer frames in ring order take the batched path; it stops before anything else
+      // (a bad len or owner, num_buffers > 1), which the validating loop below then takes.
+      nrx = this.rxInOrder(mbufs, n, off);
+      if (!this.inOrderStopped) {
+        // It stopped at a descriptor not yet used: nothing for the loop below (no second poll).
+        // The position moved by nrx (at most a lap): the touched lead moves back by as many.
+        const lead = this.touchLead;
+        this.touchLead = lead > nrx ? lead - nrx : 0;
+        if (this.nfree >= this.refillThresh) this.refillRing();
+        return nrx;
+      }
+    }
+    return this.rxValidating(mbufs, n, off, nrx);
+  }
+
+  /**
+   * rxBurst's validating loop (no IN_ORDER, or after rxInOrder stopped before a descriptor
+   * that is not a plain one-buffer frame of a valid length), from mbufs[off + nrx] on: the
+   * first nrx (rxInOrder's) are counted already.
+   */
+  private rxValidating(mbufs: Uint32Array, n: number, off: number, nrx: number): number {
     const u8 = this.u8;
     const u16 = this.u16;
     const u32 = this.u32;
@@ -429,21 +469,11 @@ export class PackedRxQueue extends QueueBase {
     const hdr = this.hdr;
     const size = this.size;
     const port = this.portId;
-    let nrx = 0;
     let bytes = 0;
     let errors = 0;
-    // The lead's test here rather than at touchAhead's start: at burst 1 it resumes once in 16
-    // bursts, and the call is not made for nothing in the other 15.
-    if (this.touchLead < n + TOUCH_AHEAD) this.touchAhead(n);
+    // The lead is corrected below by what this call took from here on, plus rxInOrder's nrx.
     const pos0 = this.usedPos;
     const wrap0 = this.usedWrap;
-    if (this.inOrder) {
-      // One-buffer frames in ring order take the batched path; it stops before anything else
-      // (a bad len or owner, num_buffers > 1), which the validating loop below then takes.
-      nrx = this.rxInOrder(mbufs, n, off);
-      // It stopped at a descriptor not yet used: nothing for the loop below (no second poll).
-      if (!this.inOrderStopped) n = nrx;
-    }
     const nrx0 = nrx; // counted by rxInOrder
     // At most the ring per burst, whatever the device writes.
     for (let guard = 0; nrx < n && guard < size && this.pending > 0 && this.usedReady(); guard++) {
@@ -536,6 +566,7 @@ export class PackedRxQueue extends QueueBase {
     // The touched lead moves back by the descriptors this burst took (a whole lap when the position came round).
     let took = this.usedPos - pos0;
     if (took < 0 || (took === 0 && this.usedWrap !== wrap0)) took += size;
+    took += nrx0;
     this.touchLead = this.touchLead > took ? this.touchLead - took : 0;
     if (this.nfree >= this.refillThresh) this.refillRing();
     return nrx;
