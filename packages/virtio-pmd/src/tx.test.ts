@@ -5,7 +5,8 @@ import {
   VRING_USED_F_NO_NOTIFY,
   withFeature,
 } from "@tpdk/virtio";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { ALL_FEATURES, frame, rig, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
 
 function xs(r: Rig, name: string): number {
@@ -218,6 +219,84 @@ describe("TX ring management", () => {
     expect(r.pool.inUse()).toBe(inUse - 10);
     // The avail ring was never rewritten: only avail.idx moved.
     expect(Array.from(r.mem.u16.subarray((q.avail + 4) >>> 1, ((q.avail + 4) >>> 1) + 64))).toEqual(ringBefore);
+    stopAndCheck(r);
+  });
+
+  it("IN_ORDER TX reclaim, fast free: push-batch frames (one segment, refcnt 1) go back to their pool in bulk, each mbuf untouched", () => {
+    const r = rig({ txDesc: 64 });
+    const arr = new Uint32Array(8);
+    for (let i = 0; i < 8; i++) arr[i] = toMbuf(r, frame(64, i));
+    const before = r.pool.available();
+    expect(r.txq.txBurst(arr, 8)).toBe(8);
+    expect(xs(r, "tx_q0_push_packets")).toBe(8);
+    const fast = vi.spyOn(Mbufs.prototype, "fastFreeBulk");
+    const slow = vi.spyOn(Mbufs.prototype, "freeBulk");
+    try {
+      // A marker in a field freeBulk's per-mbuf work would clear (next): the fast free never reads or writes it.
+      r.mem.u32[(arr[2]! + 32) >>> 2] = 0x4321;
+      // One used entry for the batch (the id of the last), used.idx advanced by 8.
+      for (let h = r.dev.popAvail(r.txVq); h >= 0; h = r.dev.popAvail(r.txVq));
+      r.dev.pushUsed(r.txVq, 7, 0);
+      r.dev.publishUsed(r.txVq, 8);
+      r.txq.cleanup();
+      expect(r.txq.inFlight).toBe(0);
+      expect(r.pool.available()).toBe(before + 8);
+      expect(fast.mock.calls.map((c) => [c[0], c[2]])).toEqual([[r.pool.id, 8]]);
+      expect(slow).not.toHaveBeenCalled();
+      expect(r.mem.u32[(arr[2]! + 32) >>> 2]).toBe(0x4321);
+      r.mem.u32[(arr[2]! + 32) >>> 2] = 0;
+    } finally {
+      fast.mockRestore();
+      slow.mockRestore();
+    }
+    stopAndCheck(r);
+  });
+
+  it("IN_ORDER TX reclaim falls back to freeBulk for frames not provably the pool's: shared (refcnt 2), chained, next set; another pool's go to it", () => {
+    const r = rig({ txDesc: 64 });
+    const other = Mempool.create(r.mem, "split-other", { n: 8, cacheSize: 0, debug: true });
+    const arr = new Uint32Array(6);
+    const fromPool = (p: Mempool): number => {
+      const m = p.alloc();
+      r.mbufs.append(m, 64);
+      return m;
+    };
+    arr[0] = fromPool(r.pool);
+    const shared = fromPool(r.pool);
+    r.mbufs.refcntUpdate(shared, 1); // the caller keeps a reference of its own
+    arr[1] = shared;
+    arr[2] = fromPool(r.pool);
+    r.mbufs.chain(arr[2]!, fromPool(r.pool)); // two segments
+    arr[3] = fromPool(other);
+    arr[4] = fromPool(r.pool);
+    // One segment (nb_segs 1, refcnt 1) but a next link: freeBulk follows it (as rte_pktmbuf_free), so not fast.
+    const stray = fromPool(r.pool);
+    r.mem.u32[(stray + 32) >>> 2] = r.pool.alloc();
+    arr[5] = stray;
+    const before = r.pool.available();
+    expect(r.txq.txBurst(arr, 6)).toBe(6);
+    const fast = vi.spyOn(Mbufs.prototype, "fastFreeBulk");
+    const slow = vi.spyOn(Mbufs.prototype, "freeBulk");
+    try {
+      r.dev.drainTx(r.txVq);
+      r.txq.cleanup();
+      expect(r.txq.inFlight).toBe(0);
+      const fastN = fast.mock.calls.reduce((a, c) => a + (c[2] as number), 0);
+      const slowN = slow.mock.calls.reduce((a, c) => a + (c[1] as number), 0);
+      // Fast, in ring order: arr[0] (push batch), arr[3] (the other pool: a batch of its own), arr[4] (the
+      // general loop's push path); slow: the shared and the chained frames (indirect), the stray-next frame.
+      expect(fast.mock.calls.map((c) => [c[0], c[2]])).toEqual([[r.pool.id, 1], [other.id, 1], [r.pool.id, 1]]);
+      expect([fastN, slowN]).toEqual([3, 3]);
+      // The shared frame lost the ring's reference only: still the caller's, refcnt 1.
+      expect(r.mbufs.refcnt(shared)).toBe(1);
+      // arr[0], arr[2] and its segment, arr[4], the stray frame and what it linked.
+      expect(r.pool.available()).toBe(before + 6);
+      expect(other.available()).toBe(8);
+    } finally {
+      fast.mockRestore();
+      slow.mockRestore();
+    }
+    r.mbufs.free(shared);
     stopAndCheck(r);
   });
 
