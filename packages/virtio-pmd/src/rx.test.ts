@@ -111,6 +111,36 @@ describe("RX", () => {
     stopAndCheck(r);
   });
 
+  it.each([{ inOrder: true }, { inOrder: false }])(
+    "RX hands every frame out in alloc()'s state (refcnt 1, ol_flags 0, one segment) though the refill never touches the mbuf (inOrder: $inOrder)",
+    ({ inOrder }) => {
+      const r = rig({ rxDesc: 16, pmd: { inOrder } });
+      expect(r.info.features.includes("IN_ORDER")).toBe(inOrder);
+      // Every object left in the pool gets ol_flags the refill no longer clears (raw get/put: no reset).
+      const free = new Uint32Array(r.pool.available());
+      expect(r.pool.getBulk(free, free.length)).toBe(free.length);
+      for (const m of free) {
+        r.mem.u32[(m + 16) >>> 2] = 0xdeadbeef;
+        r.mem.u32[(m + 20) >>> 2] = 0x5a5a5a5a;
+      }
+      r.pool.putBulk(free, free.length);
+      for (let got = 0; got < 48; got += 8) {
+        const frames = Array.from({ length: 8 }, (_, i) => frame(60 + got + i, got + i));
+        deliver(r, frames);
+        const ms = receive(r, 8);
+        expect(ms).toHaveLength(8);
+        ms.forEach((m, i) => {
+          expect([r.mbufs.olFlags(m), r.mem.u32[(m + 20) >>> 2], r.mbufs.refcnt(m), r.mbufs.nbSegs(m), r.mbufs.next(m), r.mbufs.port(m)]).toEqual([0, 0, 1, 1, 0, 0]);
+          expect([r.mbufs.dataOff(m), r.mbufs.pktLen(m), r.mbufs.dataLen(m)]).toEqual([128, 60 + got + i, 60 + got + i]);
+          expect(fromMbuf(r, m)).toEqual(frames[i]);
+        });
+        freeAll(r, ms);
+      }
+      expect(r.port.stats()).toMatchObject({ ipackets: 48, ierrors: 0 });
+      stopAndCheck(r);
+    },
+  );
+
   it("mergeable: a frame over several buffers becomes an mbuf chain", () => {
     // 256-byte rooms: a 1000-byte frame takes 4 buffers (244 + 3 * 268 ... as the device fills them).
     const r = rig({ dataRoom: PKTMBUF_HEADROOM + 256, poolSize: 256 });

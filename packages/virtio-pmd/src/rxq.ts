@@ -11,7 +11,7 @@ import { ParkDrop } from "./park-drop.js";
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
   M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, M_OL_FLAGS,
-  M_OL_FLAGS_HI, PKTMBUF_HEADROOM,
+  M_OL_FLAGS_HI, MBUF_HDR, PKTMBUF_HEADROOM,
 } = MB;
 const { ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_WRITE } = V;
 const {
@@ -54,6 +54,8 @@ export class RxQueue extends QueueBase {
   private poolId = 0;
   private readonly refill = new Uint32Array(REFILL_CHUNK);
   private refillThresh = 1;
+  /** The WRITE length each posted buffer gets: the pool's data room past the headroom, plus the header in it. */
+  private postLen = 0;
   private mrg = false;
   private interrupts = false;
   /** What rxInOrder's touch loop read (kept so the loads are not dropped as unused). */
@@ -87,6 +89,8 @@ export class RxQueue extends QueueBase {
       this.pool = Mempool.lookup(this.mem, name);
       this.poolId = id;
     }
+    // Every mbuf of the pool has buf_len = its data room (mbuf layout.ts: fixed at pool creation).
+    this.postLen = this.pool.dataRoomSize - PKTMBUF_HEADROOM + this.hdr;
     this.interrupts = false;
     this.touchEnd = this.descCons;
   }
@@ -146,6 +150,7 @@ export class RxQueue extends QueueBase {
     const hdr = this.hdr;
     const mrg = this.mrg;
     const port = this.portId;
+    const portHi = (port << 16) >>> 0;
     const minLen = hdr + ETH_HDR_LEN;
     let seen = this.usedSeen;
     let cons = this.descCons;
@@ -201,10 +206,12 @@ export class RxQueue extends QueueBase {
       seen = (seen + 1) & 0xffff;
       cons = (cons + 1) & 0xffff;
       const pktLen = len - hdr;
-      // The rest of the reset state (refcnt 1, ol_flags 0) was written at refill.
-      u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
-      u16[(m + M_NB_SEGS) >>> 1] = 1;
-      u16[(m + M_PORT) >>> 1] = port;
+      // The reset state alloc() would hand out, with the frame's fields (the refill did not touch
+      // the mbuf): data_off and refcnt 1 in one word, nb_segs 1 and port in the next (M_DATA_OFF
+      // 8, M_REFCNT 10, M_NB_SEGS 12, M_PORT 14), both ol_flags words as one 8-byte zero.
+      u32[(m + M_DATA_OFF) >>> 2] = PKTMBUF_HEADROOM | (1 << 16);
+      u32[(m + M_NB_SEGS) >>> 2] = 1 | portHi;
+      f64[(m + M_OL_FLAGS) >>> 3] = 0;
       u32[(m + M_PKT_LEN) >>> 2] = pktLen;
       u16[(m + M_DATA_LEN) >>> 1] = pktLen;
       u32[(m + M_NEXT) >>> 2] = 0;
@@ -313,6 +320,10 @@ export class RxQueue extends QueueBase {
         }
       }
       let pktLen = len - hdr;
+      // refcnt and ol_flags as alloc() leaves them (the refill did not touch the mbuf).
+      u16[(m + M_REFCNT) >>> 1] = 1;
+      u32[(m + M_OL_FLAGS) >>> 2] = 0;
+      u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
       u16[(m + M_DATA_OFF) >>> 1] = PKTMBUF_HEADROOM;
       u16[(m + M_DATA_LEN) >>> 1] = pktLen;
       u16[(m + M_NB_SEGS) >>> 1] = nb;
@@ -362,6 +373,9 @@ export class RxQueue extends QueueBase {
           }
           // Later buffers carry no header: their data starts where the header would be.
           linkRxSegment(u16, u32, prev, s, len, hdr);
+          u16[(s + M_REFCNT) >>> 1] = 1;
+          u32[(s + M_OL_FLAGS) >>> 2] = 0;
+          u32[(s + M_OL_FLAGS_HI) >>> 2] = 0;
           prev = s;
           pktLen += len;
         }
@@ -450,16 +464,19 @@ export class RxQueue extends QueueBase {
     const u32 = this.u32;
     const pool = this.pool!;
     const arr = this.refill;
-    const hdr = this.hdr;
+    // The buffer's address from its handle, its length from the pool (mbuf layout.ts: buf_addr =
+    // handle + MBUF_HDR, buf_len = the pool's data room, both fixed at pool creation): the refill
+    // reads and writes no mbuf line; rxBurst writes the mbuf's fields when the frame arrives.
+    const addrOff = MBUF_HDR + PKTMBUF_HEADROOM - this.hdr;
+    const postLen = this.postLen;
     const old = this.availIdx;
     let idx = old;
     while (this.nfree > 0) {
       let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
       // A bulk is all or nothing: when the pool runs short, smaller bulks post
       // whatever it still has (only a dry pool pays these retries). Raw objects
-      // (rte_mempool_get_bulk, as DPDK's rearm): the loop below writes what RX
-      // does not (refcnt 1, ol_flags 0) and RX writes every other field of the
-      // reset state, so no separate reset pass over the mbufs.
+      // (rte_mempool_get_bulk, as DPDK's rearm): every field of the reset state
+      // is written by rxBurst when the frame arrives.
       while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
       if (c === 0) {
         // Retried next burst (DPDK's rx_mbuf_alloc_failed counts what could not be posted).
@@ -470,13 +487,10 @@ export class RxQueue extends QueueBase {
         const m = arr[i]!;
         const d = this.allocDesc();
         const a = this.desc + 16 * d;
-        u32[a >>> 2] = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM - hdr;
+        u32[a >>> 2] = m + addrOff;
         u32[(a + 4) >>> 2] = 0;
-        u32[(a + 8) >>> 2] = u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr;
+        u32[(a + 8) >>> 2] = postLen;
         u16[(a + 12) >>> 1] = VRING_DESC_F_WRITE;
-        u16[(m + M_REFCNT) >>> 1] = 1;
-        u32[(m + M_OL_FLAGS) >>> 2] = 0;
-        u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
         u32[this.ownerW + d] = m;
         const slot = this.availRingH + (idx & this.mask);
         // In order the slot already names descriptor d (written at setup): skip the store.
