@@ -340,13 +340,34 @@ describe("RX interrupt mode", () => {
     const r = rig();
     deliver(r, [frame(64, 1)]);
     freeAll(r, receive(r));
-    expect(r.dev.usedEvent(r.rxVq)).toBe(0); // used_event = 1 - 1: never reached while polling
+    expect(r.dev.usedEvent(r.rxVq)).toBe((1 - 256) & 0xffff); // 256 behind: never reached while polling
     r.rxq.enableInterrupt();
     expect(r.rxq.waitInterrupt(1)).toBe(false);
     expect(r.dev.usedEvent(r.rxVq)).toBe(1);
     expect(r.dev.availFlags(r.rxVq)).toBe(0); // §2.7.7: under EVENT_IDX the flags stay 0
     r.rxq.disableInterrupt();
     expect(r.dev.availFlags(r.rxVq)).toBe(0);
+    expect(r.dev.usedEvent(r.rxVq)).toBe((1 - 256) & 0xffff); // polling again: far behind
+    stopAndCheck(r);
+  });
+
+  it("EVENT_IDX, polling: used_event stays 256 behind what was received, moved once per 2^14 entries (not per burst)", () => {
+    const r = rig();
+    expect(r.info.features).toContain("EVENT_IDX");
+    deliver(r, [frame(64, 1)]);
+    freeAll(r, receive(r));
+    expect(r.dev.usedEvent(r.rxVq)).toBe((1 - 0x100) & 0xffff);
+    let got = 1;
+    while (got < 1 + 0x4000) {
+      deliver(r, Array.from({ length: 32 }, (_, i) => frame(64, i)));
+      const ms = receive(r, 32);
+      expect(ms).toHaveLength(32);
+      freeAll(r, ms);
+      got += 32;
+      if (got < 1 + 0x4000) expect(r.dev.usedEvent(r.rxVq)).toBe((1 - 0x100) & 0xffff);
+    }
+    expect(r.dev.usedEvent(r.rxVq)).toBe((got - 0x100) & 0xffff);
+    expect(r.port.stats()).toMatchObject({ ipackets: got, ierrors: 0 });
     stopAndCheck(r);
   });
 });

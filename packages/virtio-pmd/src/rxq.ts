@@ -7,6 +7,7 @@ import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
 import { ParkDrop } from "./park-drop.js";
+import { USED_EVENT_LAG, USED_EVENT_REFRESH } from "./txq.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
@@ -62,6 +63,8 @@ export class RxQueue extends QueueBase {
   touched = 0;
   /** descCons-space index up to which rxInOrder has touched the frames' lines. */
   private touchEnd = 0;
+  /** usedSeen when used_event was last moved while polling (EVENT_IDX; see moveUsedEvent). */
+  private usedEventAt = 0;
 
   private constructor(mem: Memory, portId: number, queueId: number) {
     super(mem, portId, queueId, false);
@@ -93,6 +96,8 @@ export class RxQueue extends QueueBase {
     this.postLen = this.pool.dataRoomSize - PKTMBUF_HEADROOM + this.hdr;
     this.interrupts = false;
     this.touchEnd = this.descCons;
+    // The first burst that receives moves used_event (polling: far behind).
+    this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
   }
 
   /**
@@ -105,8 +110,7 @@ export class RxQueue extends QueueBase {
     const run = this.u32[this.runW]!;
     if (run !== this.run && !this.resync(run)) return 0;
     if (n > RX_BURST_MAX) n = RX_BURST_MAX;
-    const seen0 = this.usedSeen;
-    let avail = (this.usedCached - seen0) & 0xffff;
+    let avail = (this.usedCached - this.usedSeen) & 0xffff;
     if (avail === 0) {
       // The one poll of used.idx per burst; pairs with the device's
       // Atomics.store of used.idx after it wrote the used entries and buffers.
@@ -123,9 +127,8 @@ export class RxQueue extends QueueBase {
       if (nrx < n && avail > 0) nrx = this.rxGeneral(mbufs, n, off, nrx, avail);
     }
     if (this.nfree >= this.refillThresh) this.refillRing();
-    if (this.eventIdx && !this.interrupts && this.usedSeen !== seen0) {
-      // Poll mode under EVENT_IDX: keep used_event just behind us, so the device never interrupts.
-      this.u16[this.usedEventH] = (this.usedSeen - 1) & 0xffff;
+    if (this.eventIdx && !this.interrupts && ((this.usedSeen - this.usedEventAt) & 0xffff) >= USED_EVENT_REFRESH) {
+      this.moveUsedEvent();
     }
     return nrx;
   }
@@ -426,6 +429,21 @@ export class RxQueue extends QueueBase {
     if (drop.frames !== 0) this.f64[this.st + S_RESET_DROPPED] += drop.frames;
   }
 
+  /**
+   * Poll mode under EVENT_IDX: the device notifies when used.idx passes used_event (§2.7.10), and
+   * there is no flag to say "never". used_event is kept USED_EVENT_LAG behind what we received,
+   * moved once every USED_EVENT_REFRESH entries, as TX keeps it (TxQueue.moveUsedEvent has the
+   * argument: at most a device burst behind anything it published, moved before the device can
+   * come round to it). Written per burst ("just behind" us) it was a store into a line the device
+   * reads at every used-ring publish (DPDK's vhost_vring_call_split): one cross-CPU transfer per
+   * burst each way, waited for by the next Atomics.store (an xchg).
+   */
+  private moveUsedEvent(): void {
+    this.usedEventAt = this.usedSeen;
+    // The device reads it when it decides to notify; a plain store: no ordering needed.
+    this.u16[this.usedEventH] = (this.usedSeen - USED_EVENT_LAG) & 0xffff;
+  }
+
   /** Load used.idx; a value ahead of what we made available is counted and skipped whole. */
   private loadUsed(): number {
     this.usedCached = Atomics.load(this.u16, this.usedIdxH);
@@ -526,7 +544,7 @@ export class RxQueue extends QueueBase {
   disableInterrupt(): void {
     if (!this.running) return;
     this.interrupts = false;
-    if (this.eventIdx) Atomics.store(this.u16, this.usedEventH, (this.usedSeen - 1) & 0xffff);
+    if (this.eventIdx) this.moveUsedEvent();
     else Atomics.store(this.u16, this.availFlagsH, VRING_AVAIL_F_NO_INTERRUPT);
   }
 

@@ -20,9 +20,12 @@ const {
 export const TX_BURST_MAX = 64;
 const FREE_BATCH = 64;
 
-/** How far behind the reclaimed position TX keeps used_event, and how often it moves it (entries; see moveUsedEvent). */
-const USED_EVENT_LAG = 0x100;
-const USED_EVENT_REFRESH = 0x4000;
+/**
+ * How far behind the used.idx it loaded a polling queue keeps used_event, and how often it moves
+ * it (entries): TX here (see moveUsedEvent), RX too (rxq.ts).
+ */
+export const USED_EVENT_LAG = 0x100;
+export const USED_EVENT_REFRESH = 0x4000;
 
 /**
  * The lcore side of a transmit queue. Per packet, DPDK's choice (or the
