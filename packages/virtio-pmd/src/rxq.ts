@@ -155,6 +155,8 @@ export class RxQueue extends QueueBase {
     const port = this.portId;
     const portHi = (port << 16) >>> 0;
     const minLen = hdr + ETH_HDR_LEN;
+    // The refill posted every buffer at handle + MBUF_HDR + headroom - hdr, postLen long.
+    const maxLen = this.postLen;
     let seen = this.usedSeen;
     let cons = this.descCons;
     let k = 0;
@@ -186,8 +188,11 @@ export class RxQueue extends QueueBase {
       for (let i = done <= avail ? done : 0; i < t1; i++) {
         const m = u32[ownerW + ((cons + i) & mask)]!;
         if (m !== 0) {
-          const b = u32[(m + M_BUF_ADDR) >>> 2]! + PKTMBUF_HEADROOM;
-          touch |= u8[b - 1]! | u8[b]!;
+          // Three independent loads: the mbuf's line (the loop below writes its fields) and the
+          // two lines the device wrote, whose address comes from the handle (the refill posted
+          // buf_addr = handle + MBUF_HDR), not from a load of buf_addr that they would wait on.
+          const b = m + (MBUF_HDR + PKTMBUF_HEADROOM);
+          touch |= u8[m]! | u8[b - 1]! | u8[b]!;
         }
       }
       if (t1 > (done <= avail ? done : 0)) this.touchEnd = (cons + t1) & 0xffff;
@@ -198,8 +203,8 @@ export class RxQueue extends QueueBase {
       const d = cons & mask;
       const m = u32[ownerW + d]!;
       const len = u32[e + 1]!;
-      if (m === 0 || len < minLen || len > u16[(m + M_BUF_LEN) >>> 1]! - PKTMBUF_HEADROOM + hdr) break;
-      const bufAddr = u32[(m + M_BUF_ADDR) >>> 2]!;
+      if (m === 0 || len < minLen || len > maxLen) break;
+      const bufAddr = m + MBUF_HDR;
       if (mrg) {
         const h = bufAddr + PKTMBUF_HEADROOM - hdr + NET_HDR_NUM_BUFFERS;
         if ((u8[h]! | (u8[h + 1]! << 8)) !== 1) break;
