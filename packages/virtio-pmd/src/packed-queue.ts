@@ -14,7 +14,7 @@ const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
  * device want a kick (§2.8.10)? Reads the device event suppression
  * structure after the caller's Atomics.store of the first descriptor's
  * flags (the publish), with a full memory barrier between the two: the
- * order of virtio 1.2 §2.8.21 (Driver Notifications: make the descriptors
+ * order of virtio 1.2 §2.8.21.2 (Sending Available Buffer Notifications: make the descriptors
  * available, barrier, then read the event suppression structure of
  * §2.8.10), so that a device that re-enables notifications either sees the
  * new descriptors or has its new flags read here.
