@@ -77,3 +77,59 @@ export function countFrame(u8: Uint8Array, f64: Float64Array, st: number, pktLen
     else f64[st + S_MULTICAST] += 1;
   }
 }
+
+/** Mbufs a FreeBatcher gathers per batch before one freeBulk or fastFreeBulk. */
+export const FREE_BATCH = 64;
+
+/**
+ * The IN_ORDER TX reclaim's free batching (split and packed; DPDK's
+ * virtio_xmit_cleanup_inorder(_packed) with RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE):
+ * add(m, fp) takes a reclaimed mbuf with the pool id `fp` the push path proved
+ * it fast-freeable for (0 for any other). Fast ones gather in one batch per
+ * pool run, returned by Mbufs.fastFreeBulk without touching them; the rest go
+ * through Mbufs.freeBulk. flush() returns what is held (once per reclaim).
+ * Made once per queue: its state lives in fields, nothing is allocated per burst.
+ */
+export class FreeBatcher {
+  private readonly mbufs: MB.Mbufs;
+  private readonly arr = new Uint32Array(FREE_BATCH);
+  private readonly fastArr = new Uint32Array(FREE_BATCH);
+  private n = 0;
+  private nfast = 0;
+  private fastId = 0;
+
+  constructor(mbufs: MB.Mbufs) {
+    this.mbufs = mbufs;
+  }
+
+  add(m: number, fp: number): void {
+    if (fp !== 0) {
+      let nfast = this.nfast;
+      if (fp !== this.fastId || nfast === FREE_BATCH) {
+        if (nfast !== 0) this.mbufs.fastFreeBulk(this.fastId, this.fastArr, nfast);
+        nfast = 0;
+        this.fastId = fp;
+      }
+      this.fastArr[nfast] = m;
+      this.nfast = nfast + 1;
+    } else {
+      const n = this.n;
+      this.arr[n] = m;
+      if (n + 1 === FREE_BATCH) {
+        this.mbufs.freeBulk(this.arr, FREE_BATCH);
+        this.n = 0;
+      } else this.n = n + 1;
+    }
+  }
+
+  flush(): void {
+    if (this.n !== 0) {
+      this.mbufs.freeBulk(this.arr, this.n);
+      this.n = 0;
+    }
+    if (this.nfast !== 0) {
+      this.mbufs.fastFreeBulk(this.fastId, this.fastArr, this.nfast);
+      this.nfast = 0;
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import type { Memory } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
 import { QueueBase } from "./queue-base.js";
@@ -50,7 +50,8 @@ export class PackedTxQueue extends QueueBase {
    */
   private fastPool = new Uint16Array(0);
   private readonly freeArr = new Uint32Array(FREE_BATCH);
-  private readonly fastArr = new Uint32Array(FREE_BATCH);
+  /** IN_ORDER reclaim's free batches (fast and general; frame-steps.ts). */
+  private readonly batcher = new FreeBatcher(this.mbufs);
   private freeThresh = 32;
   private region = 0;
   private mode = TXM_AUTO;
@@ -418,17 +419,12 @@ export class PackedTxQueue extends QueueBase {
     const fastPool = this.fastPool;
     const descH = this.descH;
     const size = this.size;
-    const arr = this.freeArr;
-    const fastArr = this.fastArr;
+    const batcher = this.batcher;
     let pos = this.usedPos;
     let wrap = this.usedWrap;
     let wbits = wrap !== 0 ? F_WRAP_BITS : 0;
     let pending = this.pending;
     let freed = 0;
-    let nf = 0;
-    // The fast batch: mbufs of pool fastId, returned to it without touching them.
-    let nfast = 0;
-    let fastId = 0;
     let errors = 0;
     for (let guard = 0; pending > 0 && guard < size; guard++) {
       // Pairs with the device's Atomics.store of the used descriptor's flags (written after its id).
@@ -470,26 +466,11 @@ export class PackedTxQueue extends QueueBase {
           wrap ^= 1;
           wbits ^= F_WRAP_BITS;
         }
-        const fp = fastPool[b]!;
-        if (fp !== 0) {
-          if (fp !== fastId || nfast === FREE_BATCH) {
-            if (nfast !== 0) this.mbufs.fastFreeBulk(fastId, fastArr, nfast);
-            nfast = 0;
-            fastId = fp;
-          }
-          fastArr[nfast++] = m;
-        } else {
-          arr[nf++] = m;
-          if (nf === FREE_BATCH) {
-            this.mbufs.freeBulk(arr, nf);
-            nf = 0;
-          }
-        }
+        batcher.add(m, fastPool[b]!);
         if (b === id || pending === 0) break;
       }
     }
-    if (nf !== 0) this.mbufs.freeBulk(arr, nf);
-    if (nfast !== 0) this.mbufs.fastFreeBulk(fastId, fastArr, nfast);
+    batcher.flush();
     this.usedPos = pos;
     this.usedWrap = wrap;
     this.pending = pending;

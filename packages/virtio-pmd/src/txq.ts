@@ -1,7 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -61,7 +61,8 @@ export class TxQueue extends QueueBase {
    */
   private fastPool = new Uint16Array(0);
   private readonly freeArr = new Uint32Array(FREE_BATCH);
-  private readonly fastArr = new Uint32Array(FREE_BATCH);
+  /** IN_ORDER reclaim's free batches (fast and general; frame-steps.ts). */
+  private readonly batcher = new FreeBatcher(this.mbufs);
   private freeThresh = 32;
   private region = 0;
   private mode = TXM_AUTO;
@@ -428,16 +429,11 @@ export class TxQueue extends QueueBase {
     const ndesc = this.ndesc;
     const fastPool = this.fastPool;
     const mask = this.mask;
-    const arr = this.freeArr;
-    const fastArr = this.fastArr;
+    const batcher = this.batcher;
     let seen = this.usedSeen;
     let cons = this.descCons;
     let pending = this.pending;
     let freed = 0;
-    let nf = 0;
-    // The fast batch: mbufs of pool fastId, returned to it without touching them.
-    let nfast = 0;
-    let fastId = 0;
     let errors = 0;
     for (; avail > 0; avail--) {
       seen = (seen + 1) & 0xffff;
@@ -453,28 +449,13 @@ export class TxQueue extends QueueBase {
       pending--;
       cons = (cons + k) & 0xffff;
       freed += k;
-      const fp = fastPool[head]!;
-      if (fp !== 0) {
-        if (fp !== fastId || nfast === FREE_BATCH) {
-          if (nfast !== 0) this.mbufs.fastFreeBulk(fastId, fastArr, nfast);
-          nfast = 0;
-          fastId = fp;
-        }
-        fastArr[nfast++] = m;
-      } else {
-        arr[nf++] = m;
-        if (nf === FREE_BATCH) {
-          this.mbufs.freeBulk(arr, nf);
-          nf = 0;
-        }
-      }
+      batcher.add(m, fastPool[head]!);
     }
     this.usedSeen = seen;
     this.descCons = cons;
     this.pending = pending;
     this.nfree += freed;
-    if (nf !== 0) this.mbufs.freeBulk(arr, nf);
-    if (nfast !== 0) this.mbufs.fastFreeBulk(fastId, fastArr, nfast);
+    batcher.flush();
     if (errors !== 0) {
       this.f64[this.st + S_BAD_USED_ID] += errors;
       this.f64[this.st + S_ERRORS] += errors;
