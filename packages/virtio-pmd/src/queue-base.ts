@@ -23,6 +23,12 @@ const KICK_PRIMES = 64;
  * vhost-user kick eventfd itself (kick()). Null: every kick goes through the doorbell.
  */
 const kickNative = native !== null && typeof native.eventfdKick === "function" ? native : null;
+/**
+ * The host keeps a load after an Atomics.store (x86-TSO: that store is an xchg, a full barrier):
+ * the split kick check's load of the device's avail_event / used.flags may then be a plain one
+ * (kickIfNeeded; packed-queue.ts has the same for the packed rings).
+ */
+const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
 /** Bursts after a resync that run the rare-counter branch with zeros (see statPrimes). */
 const STAT_PRIMES = 64;
 
@@ -358,15 +364,28 @@ export abstract class QueueBase {
    * After publishing avail.idx (old -> now): kick unless the device
    * suppressed it (§2.7.10). The loads pair with the device's stores of
    * used.flags / avail_event, and come after our Atomics.store of avail.idx
-   * (the barrier the spec asks for before reading them).
+   * with a full memory barrier between the two: the order of virtio 1.2
+   * §2.7.13.4 (Notifying The Device: update avail.idx, barrier, then read
+   * the suppression fields), so that a device that re-enables notifications
+   * either sees the new entries or has its new avail_event / flags read here.
+   * That barrier is the publish itself: on x86 V8 emits Atomics.store as an
+   * xchg, which drains the store buffer before any later load runs (DPDK's
+   * virtio_mb before its plain load in virtqueue_kick_prepare is the same
+   * full barrier), and V8 keeps typed-array loads after an Atomics call (the
+   * builtin call is on their effect chain). So on x86 (STORE_FENCES) the
+   * field is read with a plain load, not a second builtin call per publish;
+   * elsewhere a seq-cst store does not order a later plain load (arm64's
+   * stlr then ldr may be reordered), and it gets an Atomics.load.
    */
   protected kickIfNeeded(oldIdx: number, newIdx: number): void {
     let kick: boolean;
+    const u16 = this.u16;
     if (this.eventIdx) {
-      const ev = Atomics.load(this.u16, this.availEventH);
+      const ev = STORE_FENCES ? u16[this.availEventH]! : Atomics.load(u16, this.availEventH);
       kick = ((newIdx - ev - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
     } else {
-      kick = (Atomics.load(this.u16, this.usedFlagsH) & VRING_USED_F_NO_NOTIFY) === 0;
+      const f = STORE_FENCES ? u16[this.usedFlagsH]! : Atomics.load(u16, this.usedFlagsH);
+      kick = (f & VRING_USED_F_NO_NOTIFY) === 0;
     }
     // A busy-polling device suppresses kicks, but one still comes every 2^16
     // entries (the index passes a stale avail_event), long after the burst
