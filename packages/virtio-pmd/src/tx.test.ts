@@ -96,6 +96,53 @@ describe("TX paths: descriptor shapes", () => {
     stopAndCheck(r);
   });
 
+  it("IN_ORDER push batch of four: quads of mixed sizes, broadcast and multicast, a quad with a refused frame", () => {
+    const r = rig({ txDesc: 64 });
+    const bc = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    const mc = [0x01, 0x00, 0x5e, 0, 0, 1];
+    // 0-11: three quads of one size each (64, 64, 100), 12-15: mixed sizes with a broadcast and a
+    // multicast, 16-19: 18 is shared (refcnt 2: not pushed), so that quad is taken frame by frame, 20: alone.
+    const frames = [
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => frame(64, i)), ...[8, 9, 10, 11].map((i) => frame(100, i)),
+      frame(64, 12), frame(100, 13, bc), frame(300, 14, mc), frame(1500, 15),
+      frame(64, 16), frame(64, 17), frame(64, 18), frame(64, 19), frame(200, 20),
+    ];
+    const arr = Uint32Array.from(frames.map((f) => toMbuf(r, f)));
+    const shared = arr[18]!;
+    r.mbufs.setRefcnt(shared, 2);
+    for (const m of arr) {
+      const d = r.mbufs.dataAddr(m);
+      r.mem.u8.fill(0xee, d - r.hdr, d);
+    }
+    expect(r.txq.txBurst(arr, arr.length)).toBe(arr.length);
+    const chains = r.dev.drainTx(r.txVq);
+    expect(chains.map((c) => c.head)).toEqual(frames.map((_, i) => i));
+    expect(chains.map((c) => c.indirect)).toEqual(frames.map((_, i) => i === 18));
+    chains.forEach((c, i) => {
+      expect(r.dev.gather(c, r.hdr)).toEqual(frames[i]);
+      if (i === 18) return;
+      const d = r.mbufs.dataAddr(arr[i]!);
+      expect(c.segs).toEqual([{ addr: d - 12, len: frames[i]!.length + 12, flags: 0, next: c.segs[0]!.next }]);
+      expect(Array.from(r.mem.u8.subarray(d - 12, d))).toEqual(new Array(12).fill(0));
+    });
+    expect(xs(r, "tx_q0_push_packets")).toBe(20);
+    expect(xs(r, "tx_q0_indirect_packets")).toBe(1);
+    expect(xs(r, "tx_q0_good_packets")).toBe(21);
+    expect(xs(r, "tx_q0_good_bytes")).toBe(frames.reduce((a, f) => a + f.length, 0));
+    expect(xs(r, "tx_q0_size_64_packets")).toBe(13);
+    expect(xs(r, "tx_q0_size_65_127_packets")).toBe(5);
+    expect(xs(r, "tx_q0_size_128_255_packets")).toBe(1);
+    expect(xs(r, "tx_q0_size_256_511_packets")).toBe(1);
+    expect(xs(r, "tx_q0_size_1024_1518_packets")).toBe(1);
+    expect(xs(r, "tx_q0_broadcast_packets")).toBe(1);
+    expect(xs(r, "tx_q0_multicast_packets")).toBe(1);
+    r.txq.cleanup();
+    expect(r.txq.inFlight).toBe(0);
+    expect(r.mbufs.refcnt(shared)).toBe(1);
+    r.mbufs.free(shared);
+    stopAndCheck(r);
+  });
+
   it("DPDK's per-packet rules: refcnt > 1 or too little headroom is not pushed", () => {
     const r = rig();
     const shared = toMbuf(r, frame(80, 5));
