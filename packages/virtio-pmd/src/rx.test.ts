@@ -243,6 +243,44 @@ describe("RX", () => {
     stopAndCheck(r);
   });
 
+  it("IN_ORDER quads: one size, broadcast and multicast inside a quad, a quad with a runt taken frame by frame", () => {
+    const r = rig({ rxDesc: 64 });
+    const bc = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    const mc = [0x01, 0x00, 0x5e, 0, 0, 1];
+    // 0-11 three quads of one size each (64, 64, 100), 12-15 with a broadcast and a multicast,
+    // 16-19 with a runt at 17 (dropped), 20 alone.
+    const frames = [
+      ...[0, 1, 2, 3, 4, 5, 6, 7].map((i) => frame(64, i)), ...[8, 9, 10, 11].map((i) => frame(100, i)),
+      frame(100, 12), frame(70, 13, bc), frame(70, 14, mc), frame(1514, 15),
+      frame(64, 16), frame(10, 17), frame(64, 18), frame(300, 19), frame(64, 20),
+    ];
+    deliver(r, frames);
+    const got = receive(r);
+    const kept = frames.filter((_, i) => i !== 17);
+    expect(got).toHaveLength(kept.length);
+    got.forEach((m, i) => {
+      expect(fromMbuf(r, m)).toEqual(kept[i]);
+      expect(r.mbufs.dataOff(m)).toBe(PKTMBUF_HEADROOM);
+      expect(r.mbufs.refcnt(m)).toBe(1);
+      expect(r.mbufs.nbSegs(m)).toBe(1);
+      expect(r.mbufs.next(m)).toBe(0);
+    });
+    const x = Object.fromEntries(r.port.xstats().map((s) => [s.name, s.value]));
+    expect(x).toMatchObject({
+      rx_q0_good_packets: 20,
+      rx_q0_good_bytes: kept.reduce((a, f) => a + f.length, 0),
+      rx_q0_broadcast_packets: 1,
+      rx_q0_multicast_packets: 1,
+      rx_q0_runt_packets: 1,
+      rx_q0_size_64_packets: 11,
+      rx_q0_size_65_127_packets: 7,
+      rx_q0_size_256_511_packets: 1,
+      rx_q0_size_1024_1518_packets: 1,
+    });
+    freeAll(r, got);
+    stopAndCheck(r);
+  });
+
   it("IN_ORDER: refills keep descriptor i in slot i and never rewrite the avail ring", () => {
     const r = rig({ rxDesc: 64 });
     expect(r.info.features).toContain("IN_ORDER");
