@@ -101,13 +101,11 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
       work += n;
       f64[rxIdx[r]!]! += n;
       const out = dst[port]!;
-      const buf = txBuf[out]!;
       const mo = out * 12;
       const mw = out * 3;
-      for (let i = 0; i < n; i++) {
-        const m = pkts[i]!;
-        if (macUpdating) {
-          const a = mbufs.dataAddr(m);
+      if (macUpdating) {
+        for (let i = 0; i < n; i++) {
+          const a = mbufs.dataAddr(pkts[i]!);
           if ((a & 3) === 0) {
             const w = a >>> 2;
             u32[w] = macWords[mw]!;
@@ -117,6 +115,18 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
             for (let b = 0; b < 12; b++) u8[a + b] = macBytes[mo + b]!;
           }
         }
+      }
+      if (n === burst && txFill[out] === 0) {
+        // A full burst and nothing buffered for its port: it goes out as received (testpmd's
+        // mac forwarding), not copied into the TX buffer first; the order is kept (none waits).
+        const sent = txBurst(out, 0, pkts, n);
+        f64[txIdx[out]!]! += sent;
+        if (sent !== n || tx.primes !== 0) tx.dropFrom(pkts, out, sent, n);
+        continue;
+      }
+      const buf = txBuf[out]!;
+      for (let i = 0; i < n; i++) {
+        const m = pkts[i]!;
         buf[txFill[out]!] = m;
         if (++txFill[out]! === burst) {
           // TxBuffers.flush of a full buffer, written out here: the method call is a
@@ -188,7 +198,12 @@ class TxBuffers {
 
   /** What txBurst did not take of the `n` in `port`'s buffer (from `sent` on): freed and counted dropped. */
   dropRest(port: number, sent: number, n: number): void {
-    this.mbufs.freeBulk(this.buf[port]!, n - sent, sent);
+    this.dropFrom(this.buf[port]!, port, sent, n);
+  }
+
+  /** What txBurst did not take of `arr[0..n)` sent out of `port` (from `sent` on): freed and counted dropped. */
+  dropFrom(arr: Uint32Array, port: number, sent: number, n: number): void {
+    this.mbufs.freeBulk(arr, n - sent, sent);
     this.f64[this.dropIdx[port]!]! += n - sent;
     if (this.primes !== 0) this.primes--;
   }
