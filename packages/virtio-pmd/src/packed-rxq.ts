@@ -42,7 +42,9 @@ const TOUCH_BATCH = 16;
  * RxQueue (rxq.ts) for a packed ring (virtio 1.2 §2.8), chosen when the port
  * negotiated VIRTIO_F_RING_PACKED (attach with rxQueue() or
  * PackedRxQueue.attach). Each posted buffer is one WRITE descriptor carrying
- * a buffer id (its mbuf in owner[id]); the device writes one used descriptor
+ * a buffer id (its mbuf in owner[id]; under IN_ORDER the id is the buffer's
+ * ring position, DPDK's choice, so no table maps positions to ids and the
+ * refill takes no id from a stack); the device writes one used descriptor
  * per buffer at our used position. Polling is one Atomics.load of the flags
  * at the used position per buffer; refill writes descriptors at the avail
  * position and publishes them with one Atomics.store of the first one's
@@ -68,8 +70,6 @@ export class PackedRxQueue extends QueueBase {
   /** Next descriptor the device writes used, and the wrap counter it will be used with. */
   private usedPos = 0;
   private usedWrap = 1;
-  /** IN_ORDER: the id posted at each ring position (what the device must return there). */
-  private idAt = new Uint16Array(0);
   /** u16 index of descriptor 0, of the driver and device event suppression structures. */
   private descH = 0;
   private drvEvtH = 0;
@@ -84,9 +84,12 @@ export class PackedRxQueue extends QueueBase {
     return new PackedRxQueue(mem, portId, q);
   }
 
-  protected resizeLocal(size: number): void {
-    if (this.idAt.length !== size) this.idAt = new Uint16Array(size);
-  }
+  /**
+   * IN_ORDER: a buffer's id is its ring position (DPDK's choice, as on TX), so the id the device
+   * must return at a position is the position; the free-id stack is not used (the free ids are the
+   * positions from availPos on). No side table.
+   */
+  protected resizeLocal(_size: number): void {}
 
   protected onResync(): void {
     this.mrg = (this.flags & QF_MRG_RXBUF) !== 0;
@@ -111,7 +114,6 @@ export class PackedRxQueue extends QueueBase {
     this.touchLead = 0;
     this.usedAhead = 0;
     this.pending = n;
-    for (let i = 0; i < n; i++) this.idAt[i] = i;
     this.descH = this.desc >>> 1;
     this.drvEvtH = this.availFlagsH; // Q_AVAIL is the driver event suppression structure: off_wrap at +0, flags at +2
     this.devEvtH = this.usedFlagsH;
@@ -154,7 +156,7 @@ export class PackedRxQueue extends QueueBase {
     this.lastLen = this.u32[(h >>> 1) + 2]!;
     let d = id;
     if (this.inOrder) {
-      d = this.idAt[this.usedPos]!;
+      d = this.usedPos;
       if (id !== d) this.f64[this.st + S_BAD_USED_ID] += 1;
     }
     if (++this.usedPos === this.size) {
@@ -172,7 +174,7 @@ export class PackedRxQueue extends QueueBase {
     }
     this.u32[this.ownerW + d] = 0;
     this.pending--;
-    this.freeStack[this.freeTop++] = d;
+    if (!this.inOrder) this.freeStack[this.freeTop++] = d;
     this.nfree++;
     return m;
   }
@@ -223,7 +225,7 @@ export class PackedRxQueue extends QueueBase {
       const h = this.descH + (pos << 3);
       const f = u16[h + 7]!;
       if (((f & F_USED) !== 0) !== wrap || ((f & F_AVAIL) !== 0) !== wrap) break;
-      const d = this.inOrder ? this.idAt[pos]! : u16[h + 6]!;
+      const d = this.inOrder ? pos : u16[h + 6]!;
       if (d < size) {
         const m = u32[ownerW + d]!;
         if (m !== 0) {
@@ -308,9 +310,7 @@ export class PackedRxQueue extends QueueBase {
     const st = this.st;
     const size = this.size;
     const descH = this.descH;
-    const idAt = this.idAt;
     const ownerW = this.ownerW;
-    const freeStack = this.freeStack;
     const hdr = this.hdr;
     const mrg = this.mrg;
     const port = this.portId;
@@ -323,7 +323,6 @@ export class PackedRxQueue extends QueueBase {
     let wrap = this.usedWrap;
     let wbits = wrap !== 0 ? F_WRAP_BITS : 0;
     let pending = this.pending;
-    let freeTop = this.freeTop;
     let k = 0;
     let bytes = 0;
     let badId = 0;
@@ -356,7 +355,7 @@ export class PackedRxQueue extends QueueBase {
       known -= cnt;
       for (let i = 0; i < cnt; i++) {
         const h = h0 + (i << 3);
-        const d = idAt[pos]!;
+        const d = pos;
         const m = u32[ownerW + d]!;
         const len = u32[(h >>> 1) + 2]!;
         if (m === 0 || len < minLen || len > postLen) {
@@ -373,7 +372,6 @@ export class PackedRxQueue extends QueueBase {
         }
         if (u16[h + 6] !== d) badId++;
         u32[ownerW + d] = 0;
-        freeStack[freeTop++] = d;
         pending--;
         if (++pos === size) {
           pos = 0;
@@ -414,7 +412,6 @@ export class PackedRxQueue extends QueueBase {
       this.usedPos = pos;
       this.usedWrap = wrap;
       this.pending = pending;
-      this.freeTop = freeTop;
       this.nfree += k;
       f64[st + S_PACKETS] += k;
       f64[st + S_BYTES] += bytes;
@@ -589,8 +586,8 @@ export class PackedRxQueue extends QueueBase {
     const oldWrap = this.availWrap;
     const descH = this.descH;
     const ownerW = this.ownerW;
-    const idAt = this.idAt;
     const freeStack = this.freeStack;
+    const inOrder = this.inOrder;
     // The buffer's address from its handle, its length from the pool (mbuf layout.ts: buf_addr =
     // handle + MBUF_HDR, buf_len = the pool's data room, both fixed at pool creation): the refill
     // reads and writes no mbuf line; rxBurst writes the mbuf's fields when the frame arrives.
@@ -613,7 +610,8 @@ export class PackedRxQueue extends QueueBase {
       let top = this.freeTop;
       for (let i = 0; i < c; i++) {
         const m = arr[i]!;
-        const id = freeStack[--top]!;
+        // IN_ORDER: the id is the position (the free ids are the positions from availPos on).
+        const id = inOrder ? pos : freeStack[--top]!;
         const h = descH + (pos << 3);
         const w = h >>> 1;
         u32[w] = m + addrOff;
@@ -626,7 +624,6 @@ export class PackedRxQueue extends QueueBase {
           firstFlags = flags;
         } else u16[h + 7] = flags;
         u32[ownerW + id] = m;
-        idAt[pos] = id;
         if (++pos === size) {
           pos = 0;
           wrap ^= 1;

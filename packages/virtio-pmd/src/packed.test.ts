@@ -438,6 +438,36 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("IN_ORDER RX: the refill posts each buffer with its ring position as id (no id table), and ids equal to the position are taken without a bad-id count, lap after lap", () => {
+    const s = setup(16, [], { inOrder: true });
+    const z = s.zoneOf(false);
+    const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
+    const arr = new Uint32Array(64);
+    /** Positions from..from+n-1 used (wrap counter `wrap`) with 60-byte frames, the id the one posted there. */
+    const use = (from: number, n: number, wrap: number): void => {
+      for (let pos = from; pos < from + n; pos++) {
+        const d = d0 + 16 * pos;
+        const addr = s.mem.u32[d >>> 2]!;
+        s.mem.u8.fill(0, addr, addr + 12);
+        s.mem.u8[addr + 10] = 1; // num_buffers 1
+        s.mem.u8.set(frameOf(60, pos), addr + 12);
+        writeUsed(s.mem, z, pos, wrap, s.mem.u16[(d + 12) >>> 1]!, 12 + 60);
+      }
+    };
+    use(0, 8, 1);
+    expect(s.rxq.rxBurst(arr, 8)).toBe(8);
+    // The refill posted positions 0..7 again: each with its position as id (a free-id stack hands out 7, 6, ...).
+    for (let pos = 0; pos < 8; pos++) expect([pos, s.mem.u16[(d0 + 16 * pos + 12) >>> 1]]).toEqual([pos, pos]);
+    for (let i = 0; i < 8; i++) s.mbufs.free(arr[i]!);
+    use(8, 8, 1);
+    use(0, 8, 0);
+    expect(s.rxq.rxBurst(arr, 16)).toBe(16);
+    expect(s.xs("rx_q0_bad_used_id")).toBe(0);
+    expect(s.xs("rx_q0_good_packets")).toBe(24);
+    for (let i = 0; i < 16; i++) s.mbufs.free(arr[i]!);
+    closeWithoutLeak(s);
+  });
+
   it("hostile device on RX: an id out of range, an id not outstanding, a len beyond the buffer: counted, skipped", () => {
     const s = setup(16, [], { inOrder: false });
     const z = s.zoneOf(false);
