@@ -148,6 +148,31 @@ describe.each(MODES)("Ring %s semantics", (_label, opts) => {
     }
   });
 
+  it("a burst that crosses the slots' end, from every slot, lands in order and writes nothing past the slots", () => {
+    const size = 16;
+    const bytes = Ring.bytesFor(size);
+    const zone = mem.reserve(uniq("x"), bytes + 64, 128);
+    const guardW = (zone.offset + bytes) >>> 2;
+    const src = new Uint32Array(size + 2);
+    const dst = new Uint32Array(size + 2);
+    for (let start = 0; start < size; start++) {
+      for (const n of [size - 1, Math.min(size - start + 1, size - 1), 2]) {
+        initRingRegion(mem, zone.offset, size, ringFlags(opts), start);
+        mem.u32.fill(0xdeadbeef, guardW, guardW + 16);
+        const r = Ring.attach(mem, zone.offset);
+        for (let i = 0; i < n + 2; i++) src[i] = 1000 * start + i;
+        dst.fill(0);
+        // From offset 1 both ways: the copy's src/dst index and its slot index differ.
+        expect(r.enqueueBurst(src, n, 1)).toBe(n);
+        expect(r.dequeueBulk(dst, n, 1)).toBe(n);
+        expect(Array.from(dst.subarray(1, n + 1))).toEqual(Array.from(src.subarray(1, n + 1)));
+        expect(dst[0]).toBe(0);
+        expect(dst[n + 1]).toBe(0);
+        for (let w = guardW; w < guardW + 16; w++) expect(mem.u32[w]).toBe(0xdeadbeef);
+      }
+    }
+  });
+
   it("a producer view and a consumer view refresh their cached tails", () => {
     const name = uniq("v");
     Ring.create(mem, name, 4, opts);

@@ -161,14 +161,8 @@ export class Ring {
     const got = this.sp ? this.reserveSp(n, fixed) : this.reserveMp(n, fixed);
     if (got === 0) return 0;
     const head = this.rsv;
-    const u32 = this.u32;
     const idx = head & this.mask;
-    const base = this.wSlots + idx;
-    // Copy in at most two contiguous runs so the loops need no masking.
-    const first = Math.min(got, this.size - idx);
-    for (let i = 0; i < first; i++) u32[base + i] = src[srcOff + i]!;
-    const wrapBase = this.wSlots - first;
-    for (let i = first; i < got; i++) u32[wrapBase + i] = src[srcOff + i]!;
+    copyIn(this.u32, this.wSlots, idx, Math.min(got, this.size - idx), src, srcOff, got);
     this.publishProd(head, got);
     return got;
   }
@@ -263,13 +257,8 @@ export class Ring {
     const got = this.sc ? this.reserveSc(n, fixed) : this.reserveMc(n, fixed);
     if (got === 0) return 0;
     const head = this.rsv;
-    const u32 = this.u32;
     const idx = head & this.mask;
-    const base = this.wSlots + idx;
-    const first = Math.min(got, this.size - idx);
-    for (let i = 0; i < first; i++) dst[dstOff + i] = u32[base + i]!;
-    const wrapBase = this.wSlots - first;
-    for (let i = first; i < got; i++) dst[dstOff + i] = u32[wrapBase + i]!;
+    copyOut(this.u32, this.wSlots, idx, Math.min(got, this.size - idx), dst, dstOff, got);
     this.publishCons(head, got);
     return got;
   }
@@ -359,6 +348,49 @@ export class Ring {
     return this.sc;
   }
 }
+
+/**
+ * The slot copies of enqueueN and dequeueN: n values between the caller's
+ * array at `off` and the slots from index `idx` (slot 0 at word `slots`), in
+ * at most two contiguous runs so the loops need no masking: `first` to the
+ * slots' end, the rest from slot 0. Small on purpose: inlined into the bursts,
+ * with the type feedback primed below.
+ */
+function copyIn(u32: Uint32Array, slots: number, idx: number, first: number, src: Uint32Array, off: number, n: number): void {
+  const base = slots + idx;
+  for (let i = 0; i < first; i++) u32[base + i] = src[off + i]!;
+  const wrapBase = slots - first;
+  for (let i = first; i < n; i++) u32[wrapBase + i] = src[off + i]!;
+}
+
+function copyOut(u32: Uint32Array, slots: number, idx: number, first: number, dst: Uint32Array, off: number, n: number): void {
+  const base = slots + idx;
+  for (let i = 0; i < first; i++) dst[off + i] = u32[base + i]!;
+  const wrapBase = slots - first;
+  for (let i = first; i < n; i++) dst[off + i] = u32[wrapBase + i]!;
+}
+
+/**
+ * Run both copies across a ring's end, once per thread as the module loads
+ * (cold: 16 copies of 4 values each way on scratch arrays), more times than
+ * the calls after which V8 gives a function its feedback vector (8). The
+ * second run of a copy starts only when a copy first crosses the slots' end,
+ * which bursts that divide the ring size never do: that loop then had no
+ * type feedback, and its first crossing, seconds into a run, deoptimized the
+ * optimized burst around it (--trace-deopt, "Insufficient type feedback for
+ * binary operation" in enqueueN/dequeueN and their callers). One masked loop
+ * instead had nothing to prime but was slower: SP/SC burst 32 100 -> 111 ns
+ * per enqueue+dequeue pair (bench/README.md, "Session 12: mechanisms and GC").
+ */
+function primeCopies(): void {
+  const slots = new Uint32Array(8);
+  const arr = new Uint32Array(4);
+  for (let r = 0; r < 16; r++) {
+    copyIn(slots, 0, 6, 2, arr, 0, 4);
+    copyOut(slots, 0, 6, 2, arr, 0, 4);
+  }
+}
+primeCopies();
 
 /**
  * MP/MC publish order: wait until every reservation made before ours has
