@@ -4,7 +4,6 @@ import { registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 import { STAT_DROPPED, STAT_RX, STAT_TX, statIndex } from "./stats.js";
 import { stallThread, testLcoreStallMs } from "./faults.js";
-import { primePoolCache } from "./pool-prime.js";
 
 /** What main() hands each lcore (structured-cloned). */
 export interface LcoreArg {
@@ -23,7 +22,7 @@ export interface LcoreArg {
    */
   readonly drainPasses: number;
   /**
-   * Mempools whose lcore-cache refill and flush run once here before the loop (primePoolCache):
+   * Mempools whose lcore-cache refill and flush run once here before the loop (Mempool.warmCache):
    * the pools the RX queues this lcore polls refill from. Absent: none.
    */
   readonly primePools?: string[];
@@ -46,7 +45,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   registerNetVhostQueues();
   const mbufs = new Mbufs(mem);
   // The mempool cache's rare paths get type feedback now, not first in the middle of a run.
-  for (const name of arg.primePools ?? []) primePoolCache(Mempool.lookup(mem, name), ctx.lcoreId);
+  for (const name of arg.primePools ?? []) Mempool.lookup(mem, name).warmCache();
   const u8 = mem.u8;
   const u32 = mem.u32;
   const f64 = mem.f64;

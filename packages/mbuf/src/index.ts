@@ -1,4 +1,4 @@
-export { Mempool, type MempoolOptions } from "./mempool.js";
+export { Mempool, WARM_CACHE_ROUNDS, type MempoolOptions } from "./mempool.js";
 export { Mbufs } from "./mbufs.js";
 export { MEMPOOL_ID_MAX } from "./pool-ids.js";
 export {

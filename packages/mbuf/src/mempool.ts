@@ -15,6 +15,9 @@ const {
   flushThreshold,
 } = L;
 
+/** warmCache's drain-refill-flush rounds: more than the calls after which V8 gives a function its feedback vector (8). */
+export const WARM_CACHE_ROUNDS = 16;
+
 export interface MempoolOptions {
   /** Number of mbufs (>= 1). */
   n: number;
@@ -280,6 +283,69 @@ export class Mempool {
     if (n <= 0) return;
     if (this.debug) this.markFree(src, off, n);
     this.putRaw(src, n, off);
+  }
+
+  /**
+   * Give this lcore cache's two rare paths type feedback before the calling
+   * thread's hot functions are optimized (cold: once, before an lcore's loop):
+   * the refill from the ring when the cache runs short (cacheGet) and the flush
+   * to the ring when it passes its threshold (putRaw). In steady state the
+   * cache's length can stay between the two for seconds; the first time it
+   * left, the optimized code that inlined the untried path was deoptimized
+   * ("insufficient type feedback"), and the bursts interpreted until it was
+   * optimized again boxed their Float64 counters: garbage, a scavenge on the
+   * lcore (bench/README.md, "Session 11: GC", "Session 12: mechanisms and GC").
+   *
+   * Each round empties the cache into a scratch array (served by the cache),
+   * takes one more object (the refill), repeats until it holds twice the cache
+   * size, then puts everything back in chunks of at most the cache size (the
+   * cache passes 1.5 x its size: the flush). At the end the cache holds as many
+   * objects as before (the ring the rest): every count is as it was. A thread
+   * without an lcore cache, a pool without caches or with too few free objects
+   * is left as it is. Returns the rounds in which both paths ran.
+   */
+  warmCache(rounds = WARM_CACHE_ROUNDS): number {
+    const cw = this.cache();
+    const cs = this.cacheSize;
+    if (cw < 0 || cs === 0) return 0;
+    const u32 = this.u32;
+    const start = u32[cw]!;
+    const held = new Uint32Array(3 * cs);
+    let both = 0;
+    for (let r = 0; r < rounds; r++) {
+      let nh = 0;
+      let refills = 0;
+      while (nh < 2 * cs) {
+        // Empty the cache, in chunks it serves by itself.
+        for (let c = u32[cw]!; c > 0 && nh + c <= held.length; ) {
+          const k = c < cs ? c : cs;
+          if (this.getBulk(held, k, nh) === 0) break;
+          nh += k;
+          c -= k;
+        }
+        if (u32[cw] !== 0 || nh >= held.length) break;
+        // The cache is empty: one more object comes through the refill (nothing comes: the pool is nearly empty).
+        if (this.getBulk(held, 1, nh) === 0) break;
+        nh++;
+        if (u32[cw] === 0) break;
+        refills++;
+      }
+      const flushed = nh >= 2 * cs;
+      for (let off = 0; off < nh; ) {
+        const k = nh - off < cs ? nh - off : cs;
+        this.putBulk(held, k, off);
+        off += k;
+      }
+      if (refills !== 0 && flushed) both++;
+    }
+    // Back to the count it started with: the cache's excess to the ring, or its shortfall from it.
+    const objs = cw + (CACHE_OBJS >>> 2);
+    const len = u32[cw]!;
+    if (len > start) {
+      if (this.ring.enqueueBulk(u32, len - start, objs + start) === 0) throw this.overflow(len - start);
+      u32[cw] = start;
+    } else if (len < start && this.ring.dequeueBulk(u32, start - len, objs + len) !== 0) u32[cw] = start;
+    return both;
   }
 
   // ---- counts (snapshots; exact only when no operation is in flight) -------
