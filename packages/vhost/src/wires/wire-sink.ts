@@ -15,6 +15,10 @@ const {
 
 /** Streams whose sequence numbers are tracked per wire; frames of later streams count as untracked. */
 export const MAX_STREAMS = 64;
+/** Rounds of FrameChecker.primeSequence (see there). */
+const SEQUENCE_PRIMES = 16;
+/** This thread has primed FrameChecker.sequence (see primeSequence). */
+let sequencePrimed = false;
 /** Sequence numbers remembered behind the highest seen, per stream (bitmap window). */
 export const SEQ_WINDOW = 1024;
 const WINDOW_WORDS = SEQ_WINDOW >>> 5;
@@ -66,6 +70,39 @@ export class FrameChecker {
     this.latency = opts.latency;
     this.origin = performance.timeOrigin;
     f64[statsBase + S_LATENCY_ON] = opts.latency ? 1 : 0;
+    if (!sequencePrimed) {
+      sequencePrimed = true;
+      FrameChecker.primeSequence();
+    }
+  }
+
+  /**
+   * Run every branch of sequence() (a gap, a gap past the window, a late frame
+   * inside and outside the window, both kinds of duplicate) on a scratch
+   * checker, once per thread, when its first checker is made (cold). A frame
+   * stream can run in order for seconds: the first lost frame then took a
+   * branch the optimized consume() had no type feedback for, and deoptimized
+   * it mid-run on the device thread (--trace-deopt: wire-sink.js `if (d > 1)
+   * f[s + S_LOST] += d - 1`); the bursts interpreted until it was optimized
+   * again boxed their counters: garbage, a scavenge (bench/README.md,
+   * "Session 12: mechanisms and GC"). More rounds than the calls after which
+   * V8 gives a function its feedback vector (8).
+   */
+  private static primeSequence(): void {
+    const c = new FrameChecker(new Float64Array(S_HIST), 0, { check: false, latency: false });
+    let h = 0;
+    c.sequence(1, 0);
+    for (let r = 0; r < SEQUENCE_PRIMES; r++) {
+      c.sequence(1, h + 1); // in order
+      c.sequence(1, h + 4); // a gap of 2
+      c.sequence(1, h + 3); // late, inside the window
+      c.sequence(1, h + 3); // a duplicate inside the window
+      c.sequence(1, h + 4); // a duplicate of the highest
+      h += 4 + SEQ_WINDOW + 8;
+      c.sequence(1, h); // a gap past the window
+      c.sequence(1, h - SEQ_WINDOW - 2); // late, outside the window
+      c.sequence(1, (h - 0x40000000) >>> 0); // before the stream's start
+    }
   }
 
   /** Count and check one transmitted frame at u8[addr .. addr+len). Hot path. */
