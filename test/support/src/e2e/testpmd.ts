@@ -71,14 +71,24 @@ let instances = 0;
  */
 export class Testpmd {
   private readonly child: ChildProcess;
+  /** stdout and stderr as they came: what error messages show, and matches of either. */
   private out = "";
+  /**
+   * stdout alone. testpmd writes its prompt without a newline, and a stderr line written meanwhile (e.g.
+   * "Error during enabling promiscuous mode for port 1" at start) landed inside it in `out` ("tes" + the
+   * line + "tpmd> "): a wait for /testpmd> / then timed out. Matches are tried here first.
+   */
+  private stdoutText = "";
   private exited: Promise<number | null>;
   readonly prefix: string;
 
   private constructor(child: ChildProcess, prefix: string) {
     this.child = child;
     this.prefix = prefix;
-    child.stdout!.on("data", (d) => (this.out += d));
+    child.stdout!.on("data", (d) => {
+      this.out += d;
+      this.stdoutText += d;
+    });
     child.stderr!.on("data", (d) => (this.out += d));
     this.exited = new Promise((resolve) => child.on("close", (code) => resolve(code)));
   }
@@ -104,11 +114,14 @@ export class Testpmd {
     return this.out;
   }
 
-  /** Wait until the output matches `re` (from `from` on). */
-  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
+  /**
+   * Wait until the output matches `re`: stdout alone from `stdoutFrom` on, or stdout and stderr together from
+   * `from` on (offsets into each, taken together before the command whose output is awaited).
+   */
+  async waitFor(re: RegExp, timeoutMs: number, from = 0, stdoutFrom = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const m = re.exec(this.out.slice(from));
+      const m = re.exec(this.stdoutText.slice(stdoutFrom)) ?? re.exec(this.out.slice(from));
       if (m) return m;
       if (this.child.exitCode !== null) throw new Error(`testpmd exited (${this.child.exitCode}) before printing ${re}:\n${this.out}`);
       if (Date.now() > deadline) throw new Error(`testpmd did not print ${re} within ${timeoutMs} ms:\n${this.out}`);
@@ -123,11 +136,13 @@ export class Testpmd {
   /** "show port stats N": the port's NIC counters now (forwarding goes on). */
   async portStats(port: number, timeoutMs = 5_000): Promise<NicStats> {
     const from = this.out.length;
+    const stdoutFrom = this.stdoutText.length;
     this.command(`show port stats ${port}`);
     const m = await this.waitFor(
       new RegExp(`NIC statistics for port ${port}\\b[^\\n]*\\n\\s*RX-packets:\\s*(\\d+)[^\\n]*\\n[\\s\\S]*?RX-nombuf:[^\\n]*\\n\\s*TX-packets:\\s*(\\d+)`),
       timeoutMs,
       from,
+      stdoutFrom,
     );
     return { rxPackets: Number(m[1]), txPackets: Number(m[2]) };
   }
@@ -145,10 +160,11 @@ export class Testpmd {
   /** "stop": forwarding ends; returns each port's forward statistics. */
   async stop(timeoutMs = 10_000): Promise<PortStats[]> {
     const from = this.out.length;
+    const stdoutFrom = this.stdoutText.length;
     this.command("stop");
-    await this.waitFor(/Accumulated forward statistics/, timeoutMs, from);
-    await this.waitFor(/\+{20,}\s*\n\s*\n?Done\./, timeoutMs, from).catch(() => undefined);
-    return parseForwardStats(this.out.slice(from));
+    await this.waitFor(/Accumulated forward statistics/, timeoutMs, from, stdoutFrom);
+    await this.waitFor(/\+{20,}\s*\n\s*\n?Done\./, timeoutMs, from, stdoutFrom).catch(() => undefined);
+    return parseForwardStats(this.stdoutText.slice(stdoutFrom));
   }
 
   /** quit, then SIGKILL if it lingers; removes its runtime files. */
