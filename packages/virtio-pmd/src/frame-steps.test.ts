@@ -1,6 +1,7 @@
 import type { Mbufs } from "@tpdk/mbuf";
 import { describe, expect, it } from "vitest";
-import { FREE_BATCH, FreeBatcher } from "./frame-steps.js";
+import { FREE_BATCH, FreeBatcher, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
+import { S_SIZE_BINS } from "./layout.js";
 
 /** An Mbufs stand-in that records each bulk free (the handles copied at the call: the batcher reuses its arrays). */
 function recorder(): { mbufs: Mbufs; calls: string[] } {
@@ -43,5 +44,46 @@ describe("FreeBatcher (IN_ORDER TX reclaim's free batching)", () => {
     expect(calls).toEqual([`free ${range(1000, 1, FREE_BATCH)}`, `fast7 ${range(2000, 1, FREE_BATCH)}`]);
     b.flush();
     expect(calls.slice(2)).toEqual([`free ${range(1000, FREE_BATCH + 1, FREE_BATCH + 2)}`, `fast7 ${range(2000, FREE_BATCH + 1, FREE_BATCH + 2)}`]);
+  });
+});
+
+describe("sizeRun, sizeRun4, sizeRunEnd (size bins summed per burst)", () => {
+  const st = 8;
+  const bins = (f64: Float64Array): number[] => Array.from(f64.subarray(st + S_SIZE_BINS, st + S_SIZE_BINS + 8));
+  /** The counts frame by frame (countFrame's bin step), for comparison. */
+  const direct = (lens: number[]): number[] => {
+    const out = [0, 0, 0, 0, 0, 0, 0, 0];
+    for (const l of lens) out[sizeBinOf(l)]! += 1;
+    return out;
+  };
+  it("counts the first bin in the accumulator and every other bin at once, the same totals as frame by frame", () => {
+    const lens = [64, 64, 1514, 64, 300, 300, 300, 300, 64, 64, 64, 64, 60, 300, 64, 2000];
+    const f64 = new Float64Array(st + S_SIZE_BINS + 16);
+    let acc = 0;
+    let i = 0;
+    // Four at a time where four remain, as the split loops do, then frame by frame.
+    for (; i + 4 <= 12; i += 4) acc = sizeRun4(f64, st, acc, lens[i]!, lens[i + 1]!, lens[i + 2]!, lens[i + 3]!);
+    for (; i < lens.length; i++) acc = sizeRun(f64, st, acc, sizeBinOf(lens[i]!), 1);
+    // The first one-size quad (300s) started the run: its later 300 is in the run too, every other
+    // frame (the mixed quad, the 64s' quad, the single frames) went into the counters at once.
+    expect(bins(f64)[sizeBinOf(300)]).toBe(0);
+    expect(bins(f64)[sizeBinOf(64)]).toBe(8);
+    expect(acc).not.toBe(0);
+    sizeRunEnd(f64, st, acc);
+    expect(bins(f64)).toEqual(direct(lens));
+    expect(f64.reduce((a, b) => a + b, 0)).toBe(lens.length);
+  });
+  it("starts its run at any bin (bin 0 too) and adds nothing for an empty run", () => {
+    for (const l of [10, 64, 100, 1514, 9000]) {
+      const f64 = new Float64Array(st + S_SIZE_BINS + 16);
+      let acc = sizeRun4(f64, st, 0, l, l, l, l);
+      acc = sizeRun(f64, st, acc, sizeBinOf(l), 1);
+      expect(f64.every((v) => v === 0)).toBe(true);
+      sizeRunEnd(f64, st, acc);
+      expect(bins(f64)).toEqual(direct([l, l, l, l, l]));
+    }
+    const f64 = new Float64Array(st + S_SIZE_BINS + 16);
+    sizeRunEnd(f64, st, 0);
+    expect(f64.every((v) => v === 0)).toBe(true);
   });
 });

@@ -78,6 +78,39 @@ export function countFrame(u8: Uint8Array, f64: Float64Array, st: number, pktLen
   }
 }
 
+/** A size-bin run's count field: sizeRun's accumulator is (bin + 1) * SIZE_RUN + count. */
+const SIZE_RUN = 1 << 24;
+
+/**
+ * Size bins summed per burst (the split RX and TX loops, frame by frame and four at a time):
+ * the burst's first bin is counted in the caller's local accumulator `acc` (a burst is mostly
+ * one size), any other bin straight into the queue's counters at `st`. `acc` is 0 (nothing
+ * yet) or (bin + 1) * SIZE_RUN + count, a small integer: one local rather than two, so the
+ * three steps below are the one copy of the logic each loop inlines. sizeRun: `c` frames of bin
+ * `b`; returns the new accumulator.
+ */
+export function sizeRun(f64: Float64Array, st: number, acc: number, b: number, c: number): number {
+  if (acc >>> 24 === b + 1) return acc + c;
+  if (acc === 0) return (b + 1) * SIZE_RUN + c;
+  f64[st + S_SIZE_BINS + b] += c;
+  return acc;
+}
+
+/** sizeRun for four frames of lengths l0..l3: one run step when they have one size, else one add each. */
+export function sizeRun4(f64: Float64Array, st: number, acc: number, l0: number, l1: number, l2: number, l3: number): number {
+  if (l0 === l1 && l0 === l2 && l0 === l3) return sizeRun(f64, st, acc, sizeBinOf(l0), 4);
+  f64[st + S_SIZE_BINS + sizeBinOf(l0)] += 1;
+  f64[st + S_SIZE_BINS + sizeBinOf(l1)] += 1;
+  f64[st + S_SIZE_BINS + sizeBinOf(l2)] += 1;
+  f64[st + S_SIZE_BINS + sizeBinOf(l3)] += 1;
+  return acc;
+}
+
+/** The run's count added to its bin (once per burst, after the loops). */
+export function sizeRunEnd(f64: Float64Array, st: number, acc: number): void {
+  if (acc !== 0) f64[st + S_SIZE_BINS + (acc >>> 24) - 1] += acc & (SIZE_RUN - 1);
+}
+
 /** Mbufs a FreeBatcher gathers per batch before one freeBulk or fastFreeBulk. */
 export const FREE_BATCH = 64;
 

@@ -2,7 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { countFrame, linkRxSegment, sizeBinOf } from "./frame-steps.js";
+import { countFrame, linkRxSegment, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -18,7 +18,7 @@ const { ETH_HDR_LEN, NET_HDR_NUM_BUFFERS, VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC
 const {
   QF_MRG_RXBUF, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, S_BAD_NUM_BUFFERS, S_BAD_USED_ID, S_BAD_USED_IDX,
   S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RESET_DROPPED,
-  S_RUNTS, S_SIZE_BINS, S_TRUNCATED,
+  S_RUNTS, S_TRUNCATED,
 } = L;
 
 /** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
@@ -164,9 +164,8 @@ export class RxQueue extends QueueBase {
     let badId = 0;
     let bcast = 0;
     let mcast = 0;
-    // Size bins: the first frame's bin is counted in a local (a burst is mostly one size).
-    let bin0 = -1;
-    let nbin0 = 0;
+    // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
+    let sizes = 0;
     const f64 = this.f64;
     const st = this.st;
     // Touch the lines the loop below reads first, for the whole burst: each frame's last
@@ -274,19 +273,7 @@ export class RxQueue extends QueueBase {
       k += 4;
       // ---- statistics of the four, summed per call (a burst is mostly one size and unicast)
       bytes += p0 + p1 + p2 + p3;
-      if (p0 === p1 && p0 === p2 && p0 === p3) {
-        const b = sizeBinOf(p0);
-        if (b === bin0) nbin0 += 4;
-        else if (bin0 === -1) {
-          bin0 = b;
-          nbin0 = 4;
-        } else f64[st + S_SIZE_BINS + b] += 4;
-      } else {
-        f64[st + S_SIZE_BINS + sizeBinOf(p0)] += 1;
-        f64[st + S_SIZE_BINS + sizeBinOf(p1)] += 1;
-        f64[st + S_SIZE_BINS + sizeBinOf(p2)] += 1;
-        f64[st + S_SIZE_BINS + sizeBinOf(p3)] += 1;
-      }
+      sizes = sizeRun4(f64, st, sizes, p0, p1, p2, p3);
       const a0 = m0 + (MBUF_HDR + PKTMBUF_HEADROOM);
       const a1 = m1 + (MBUF_HDR + PKTMBUF_HEADROOM);
       const a2 = m2 + (MBUF_HDR + PKTMBUF_HEADROOM);
@@ -329,12 +316,7 @@ export class RxQueue extends QueueBase {
       mbufs[off + k] = m;
       // ---- per-packet statistics (DPDK's virtio_update_packet_stats), summed per call
       bytes += pktLen;
-      const b = sizeBinOf(pktLen);
-      if (b === bin0) nbin0++;
-      else if (bin0 === -1) {
-        bin0 = b;
-        nbin0 = 1;
-      } else f64[st + S_SIZE_BINS + b] += 1;
+      sizes = sizeRun(f64, st, sizes, sizeBinOf(pktLen), 1);
       const a = bufAddr + PKTMBUF_HEADROOM;
       if ((u8[a]! & 1) !== 0) {
         if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) bcast++;
@@ -348,7 +330,7 @@ export class RxQueue extends QueueBase {
       this.nfree += k;
       f64[st + S_PACKETS] += k;
       f64[st + S_BYTES] += bytes;
-      if (nbin0 !== 0) f64[st + S_SIZE_BINS + bin0] += nbin0;
+      sizeRunEnd(f64, st, sizes);
       // Usually all 0: added only when one is not, or while the branch is primed (QueueBase.statPrimes).
       if ((bcast | mcast | badId | this.statPrimes) !== 0) {
         f64[st + S_BROADCAST] += bcast;

@@ -1,7 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { FreeBatcher, countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -11,7 +11,7 @@ const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_POOL
 const { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT } = V;
 const {
   QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BAD_USED_IDX,
-  S_BYTES, S_ERRORS, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED,
+  S_BYTES, S_ERRORS, S_PACKETS, S_TX_CHAINED,
   S_TX_INDIRECT, P_MAX_FRAME, S_TX_PUSH, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH,
   TX_INDIRECT_MAX, TX_REGION, TX_REGION_HDR, TX_REGION_TABLE,
 } = L;
@@ -152,8 +152,8 @@ export class TxQueue extends QueueBase {
       const availRingH = this.availRingH;
       let dh = this.descHead;
       const k = n < this.nfree ? n : this.nfree;
-      let bin0 = -1;
-      let nbin0 = 0;
+      // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
+      let sizes = 0;
       // Four at a time while four descriptors fill one line (the head 4-aligned; DPDK's
       // virtio_xmit_pkts_inorder / packed_vec batch): the four mbufs' fields loaded first, the
       // push test for the four, then their descriptors and the statistics of the four. A quad
@@ -231,19 +231,7 @@ export class TxQueue extends QueueBase {
         sent += 4;
         // ---- statistics of the four (a burst is mostly one size and unicast)
         bytes += l0 + l1 + l2 + l3;
-        if (l0 === l1 && l0 === l2 && l0 === l3) {
-          const b = sizeBinOf(l0);
-          if (b === bin0) nbin0 += 4;
-          else if (bin0 === -1) {
-            bin0 = b;
-            nbin0 = 4;
-          } else f64[st + S_SIZE_BINS + b] += 4;
-        } else {
-          f64[st + S_SIZE_BINS + sizeBinOf(l0)] += 1;
-          f64[st + S_SIZE_BINS + sizeBinOf(l1)] += 1;
-          f64[st + S_SIZE_BINS + sizeBinOf(l2)] += 1;
-          f64[st + S_SIZE_BINS + sizeBinOf(l3)] += 1;
-        }
+        sizes = sizeRun4(f64, st, sizes, l0, l1, l2, l3);
         const d0 = h0 + hdr;
         const d1 = h1 + hdr;
         const d2 = h2 + hdr;
@@ -281,12 +269,7 @@ export class TxQueue extends QueueBase {
         idx = (idx + 1) & 0xffff;
         // ---- statistics, summed per burst (same totals as per packet)
         bytes += len;
-        const b = sizeBinOf(len);
-        if (b === bin0) nbin0++;
-        else if (bin0 === -1) {
-          bin0 = b;
-          nbin0 = 1;
-        } else f64[st + S_SIZE_BINS + b] += 1;
+        sizes = sizeRun(f64, st, sizes, sizeBinOf(len), 1);
         if ((u8[data]! & 1) !== 0) {
           if ((u8[data]! & u8[data + 1]! & u8[data + 2]! & u8[data + 3]! & u8[data + 4]! & u8[data + 5]!) === 0xff) bcast++;
           else mcast++;
@@ -297,7 +280,7 @@ export class TxQueue extends QueueBase {
         this.nfree -= sent;
         this.pending += sent;
         f64[st + S_TX_PUSH] += sent;
-        if (nbin0 !== 0) f64[st + S_SIZE_BINS + bin0] += nbin0;
+        sizeRunEnd(f64, st, sizes);
       }
       // Stopped for room (not at a frame it does not take): the ring is full as of the reclaim
       // above, and the burst ends here as the general loop's reclaim-and-break would end it. That
