@@ -81,12 +81,18 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   // Test only (faults.ts): stall once, holding the first frames received.
   let stallMs = testLcoreStallMs();
 
-  // Passes since the last drain (a small int), added to `passTotal` at each
+  // Passes since the last drain (a small int), added to `result.passes` at each
   // drain. A plain counter of every pass would pass 2^31 after about an hour
   // at full load: past the Smi range the optimized loop deopts and from then
   // on boxes the count in a new heap number every pass (~35 scavenges/s).
   let passes = 0;
-  const passTotal = new Float64Array(1);
+  // What the loop returns, made before it and filled at each drain: code after the loop runs
+  // first at the stop, without type feedback, and deoptimized the loop there (--trace-deopt:
+  // "Insufficient type feedback", the final flush's compare, the result's keyed load). The last
+  // drain, just before the stop check, has flushed every TX buffer, so nothing follows the loop.
+  // -0, not 0: a double field from the start (a Smi field would change representation, and
+  // deoptimize the loop, once the count passed 2^30).
+  const result = { passes: -0 };
   for (;;) {
     let work = 0;
     for (let r = 0; r < nRx; r++) {
@@ -144,7 +150,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
     // passes (about 100 µs at full load, sooner when lighter).
     if (work === 0 || passes >= drainPasses) {
       for (let k = 0; k < nOut; k++) tx.flush(outPorts[k]!);
-      passTotal[0] += passes;
+      result.passes += passes;
       passes = 0;
       // A module function, not ctx.stopped(): that is a new closure at every launch, and the
       // optimized loop of the warm-up's launch would deoptimize on it ("wrong call target").
@@ -153,8 +159,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
     if (work === 0) backoff.idle();
     else backoff.reset();
   }
-  for (let k = 0; k < nOut; k++) tx.flush(outPorts[k]!);
-  return { passes: passTotal[0]! + passes };
+  return result;
 }
 
 /**
