@@ -6,7 +6,7 @@
  * and ranges per side and burst.
  *
  *   node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32]
- *        [--rounds 5] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR]
+ *        [--rounds 5] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR] [--probe CMD]
  *
  * A worktree side runs `node <dir>/apps/l2fwd/bin/tpdk-l2fwd.js` (build it
  * first). One line per run as it ends, the summary at the end. Each tpdk
@@ -15,10 +15,15 @@
  * Run it under the bench lock, at autogroup nice -20 (bench README).
  *
  *   --node-flag F  (repeatable) an extra node/V8 flag for tpdk's l2fwd (--trace-deopt, --trace-gc-verbose, ...)
+ *   --probe CMD    run CMD (a shell command) before each run and print its output on the run's line
+ *                  (e.g. a cross-CPU ping-pong: what the host was doing when a run landed where it did)
+ *   A side DIR+F1+F2 runs DIR's l2fwd with the node flags F1 and F2 on that side alone
+ *   (/work/wt-base+--no-concurrent-recompilation: one build, two sets of V8 flags, interleaved).
  *   --keep DIR     write each tpdk run's whole traced output to DIR/<round>-<side>-b<burst>.txt, its
  *                  first line the window (ms since the epoch): find what ran when a GC came
  *   --help   this text
  */
+import { execSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
@@ -27,7 +32,9 @@ import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(
     "usage: node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32] [--rounds 5] [--packed] [--warmup 3] [--duration 5]\n" +
-      "       [--node-flag F]... [--keep DIR]\n" +
+      "       [--node-flag F]... [--keep DIR] [--probe CMD]\n" +
+      "  a side DIR+F1+F2 runs DIR's l2fwd with the node flags F1, F2 on that side alone;\n" +
+      "  --probe CMD: a shell command run before each run, its output printed on the run's line;\n" +
       "  interleaved A/B of front-ends against one DPDK back-end (built worktrees; 'dpdk' is DPDK's testpmd front-end);\n" +
       "  tpdk runs report their lcore/main GCs inside the window. Run under the bench lock at autogroup -20.\n" +
       "  --node-flag: a V8/node flag for tpdk's l2fwd (repeatable: --trace-deopt, --log-deopt, --logfile=v8.log);\n" +
@@ -50,6 +57,7 @@ const durationS = Number(opt("--duration", "5"));
 const nodeFlags: string[] = [];
 for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === "--node-flag") nodeFlags.push(process.argv[i + 1]!);
 const keepDir = opt("--keep", "");
+const probeCmd = opt("--probe", "");
 if (keepDir) mkdirSync(keepDir, { recursive: true });
 
 const env = detectDpdk();
@@ -69,20 +77,23 @@ const gcRuns = new Map<string, string[]>();
 for (let r = 0; r < rounds; r++) {
   for (const burst of bursts) {
     for (const side of sides) {
-      const l2fwd = side === "dpdk" ? ["tpdk-l2fwd"] : [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
-      const keepFile = keepDir ? join(keepDir, `${r + 1}-${side.split("/").pop()}-b${burst}.txt`) : "";
+      const [dir, ...sideFlags] = side.split("+");
+      const l2fwd = side === "dpdk" ? ["tpdk-l2fwd"] : [process.execPath, join(dir!, "apps/l2fwd/bin/tpdk-l2fwd.js")];
+      const keepFile = keepDir ? join(keepDir, `${r + 1}-${side.split("/").pop()!.replace(/[^\w.+=-]/g, "_")}-b${burst}.txt`) : "";
       const o = {
-        burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS, gcTrace: true, nodeFlags,
+        burst, backEndBurst: 32, hugepages: env.hugepages, testpmd: env.testpmd, l2fwd, tag: String(process.pid), packed, warmupS, durationS, gcTrace: true,
+        nodeFlags: [...nodeFlags, ...sideFlags],
         ...(keepFile ? { keepTrace: (t: string) => writeFileSync(keepFile, t) } : {}),
       };
       const key = `${side} b${burst}`;
       try {
+        const probe = probeCmd ? ` probe ${execSync(probeCmd, { encoding: "utf8" }).trim()},` : "";
         const res = await runVhostPair(o, side === "dpdk" ? "dpdk" : "tpdk");
         const mpps = res.pps / 1e6;
         (runs.get(key) ?? runs.set(key, []).get(key)!).push(mpps);
         if (res.gc) (gcRuns.get(key) ?? gcRuns.set(key, []).get(key)!).push(gcText(res.gc));
         const gc = res.gc ? `, GC l/m ${gcText(res.gc)} (whole run ${res.gc.total.lcore}/${res.gc.total.main})` : "";
-        console.log(`round ${r + 1} ${key}: ${mpps.toFixed(2)} Mpps, cpu ${(100 * res.cpuShare).toFixed(0)} %${gc}, per s ${res.samples.map((x) => x.toFixed(2)).join(" ")}`);
+        console.log(`round ${r + 1} ${key}: ${mpps.toFixed(2)} Mpps,${probe} cpu ${(100 * res.cpuShare).toFixed(0)} %${gc}, per s ${res.samples.map((x) => x.toFixed(2)).join(" ")}`);
       } catch (e) {
         console.log(`round ${r + 1} ${key}: failed: ${String(e).slice(0, 400)}`);
       }
