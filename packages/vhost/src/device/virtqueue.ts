@@ -12,6 +12,12 @@ const {
 } = S;
 const { VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE } = V;
 const TWO_32 = 0x1_0000_0000;
+/**
+ * The host keeps a load after an Atomics.store (x86-TSO: V8's Atomics.store is an xchg, a full
+ * barrier): publish()'s read of used_event / avail.flags after its store of used.idx may then be
+ * a plain load (as the driver's kick check, virtio-pmd queue-base.ts STORE_FENCES).
+ */
+const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
 
 /** walk() result when the shared segment list is full (not the chain's fault). */
 export const WALK_FULL = -1;
@@ -443,13 +449,20 @@ export class DeviceQueue extends QueueRegs {
     this.usedIdx = now;
     // Pairs with the driver's Atomics.load of used.idx: the entries (and the
     // buffer contents) written before this store are visible once it sees `now`.
-    Atomics.store(this.u16, this.usedIdxI, now);
+    const u16 = this.u16;
+    Atomics.store(u16, this.usedIdxI, now);
+    // Read after publishing so a driver that just re-armed used_event (or cleared NO_INTERRUPT)
+    // is seen (§2.7.10): the store, a full barrier, then the read (the device's side of the
+    // driver's order in §2.7.13.4; DPDK's vhost_vring_call_split has a full fence before it reads
+    // used_event). On x86 (STORE_FENCES) the store is that barrier and V8 keeps typed-array loads
+    // after the Atomics call (its effect chain), so a plain load, not a second builtin call per
+    // publish; elsewhere a seq-cst store does not order a later plain load: Atomics.load.
     if (this.eventIdx) {
-      // Read after publishing so a driver that just re-armed used_event is seen (§2.7.10).
-      const ev = Atomics.load(this.u16, this.usedEventI);
+      const ev = STORE_FENCES ? u16[this.usedEventI]! : Atomics.load(u16, this.usedEventI);
       return ((now - ev - 1) & 0xffff) < ((now - old) & 0xffff);
     }
-    return (Atomics.load(this.u16, this.availFlagsI) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
+    const f = STORE_FENCES ? u16[this.availFlagsI]! : Atomics.load(u16, this.availFlagsI);
+    return (f & VRING_AVAIL_F_NO_INTERRUPT) === 0;
   }
 
   // ------------------------------------------------------------------ kicks
