@@ -1,6 +1,6 @@
 import type { Mbufs } from "@tpdk/mbuf";
 import { describe, expect, it } from "vitest";
-import { FREE_BATCH, FreeBatcher, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
+import { FREE_BATCH, FreeBatcher, castQuad, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
 import { S_SIZE_BINS } from "./layout.js";
 
 /** An Mbufs stand-in that records each bulk free (the handles copied at the call: the batcher reuses its arrays). */
@@ -85,5 +85,21 @@ describe("sizeRun, sizeRun4, sizeRunEnd (size bins summed per burst)", () => {
     const f64 = new Float64Array(st + S_SIZE_BINS + 16);
     sizeRunEnd(f64, st, 0);
     expect(f64.every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe("castQuad", () => {
+  it("counts broadcast and multicast among four frames as bcast * 8 + mcast", () => {
+    const u8 = new Uint8Array(64);
+    const addr = (a: number, bytes: number[]): void => u8.set(bytes, a);
+    addr(0, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]); // broadcast
+    addr(8, [0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]); // multicast
+    addr(16, [0x02, 0x00, 0x00, 0x00, 0x00, 0x01]); // unicast
+    addr(24, [0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]); // group bit, not all ones: multicast
+    expect(castQuad(u8, 0, 8, 16, 24)).toBe(1 * 8 + 2);
+    expect(castQuad(u8, 0, 0, 0, 0)).toBe(4 * 8);
+    expect(castQuad(u8, 16, 16, 16, 16)).toBe(0);
+    expect(castQuad(u8, 8, 24, 8, 24)).toBe(4);
+    expect(castQuad(u8, 16, 16, 16, 0)).toBe(8);
   });
 });

@@ -96,6 +96,21 @@ export function sizeRun(f64: Float64Array, st: number, acc: number, b: number, c
   return acc;
 }
 
+/**
+ * Broadcast and multicast frames among four whose destination addresses start at a0..a3 in
+ * `u8`, as bcast * 8 + mcast (each 0..4). The batches of four (split RX and TX) call it only
+ * when one of the four has the group bit (the OR of the four first bytes), rare on the data
+ * path; the one copy of that walk.
+ */
+export function castQuad(u8: Uint8Array, a0: number, a1: number, a2: number, a3: number): number {
+  let c = 0;
+  for (let j = 0; j < 4; j++) {
+    const a = j === 0 ? a0 : j === 1 ? a1 : j === 2 ? a2 : a3;
+    if ((u8[a]! & 1) !== 0) c += (u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff ? 8 : 1;
+  }
+  return c;
+}
+
 /** sizeRun for four frames of lengths l0..l3: one run step when they have one size, else one add each. */
 export function sizeRun4(f64: Float64Array, st: number, acc: number, l0: number, l1: number, l2: number, l3: number): number {
   if (l0 === l1 && l0 === l2 && l0 === l3) return sizeRun(f64, st, acc, sizeBinOf(l0), 4);

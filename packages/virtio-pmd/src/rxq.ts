@@ -2,7 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { countFrame, linkRxSegment, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
+import { castQuad, countFrame, linkRxSegment, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -279,13 +279,9 @@ export class RxQueue extends QueueBase {
       const a2 = m2 + (MBUF_HDR + PKTMBUF_HEADROOM);
       const a3 = m3 + (MBUF_HDR + PKTMBUF_HEADROOM);
       if (((u8[a0]! | u8[a1]! | u8[a2]! | u8[a3]!) & 1) !== 0) {
-        for (let j = 0; j < 4; j++) {
-          const a = j === 0 ? a0 : j === 1 ? a1 : j === 2 ? a2 : a3;
-          if ((u8[a]! & 1) !== 0) {
-            if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) bcast++;
-            else mcast++;
-          }
-        }
+        const c = castQuad(u8, a0, a1, a2, a3);
+        bcast += c >>> 3;
+        mcast += c & 7;
       }
     }
     for (; k < n; k++) {

@@ -1,7 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { FreeBatcher, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, castQuad, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -237,13 +237,9 @@ export class TxQueue extends QueueBase {
         const d2 = h2 + hdr;
         const d3 = h3 + hdr;
         if (((u8[d0]! | u8[d1]! | u8[d2]! | u8[d3]!) & 1) !== 0) {
-          for (let j = 0; j < 4; j++) {
-            const d = j === 0 ? d0 : j === 1 ? d1 : j === 2 ? d2 : d3;
-            if ((u8[d]! & 1) !== 0) {
-              if ((u8[d]! & u8[d + 1]! & u8[d + 2]! & u8[d + 3]! & u8[d + 4]! & u8[d + 5]!) === 0xff) bcast++;
-              else mcast++;
-            }
-          }
+          const c = castQuad(u8, d0, d1, d2, d3);
+          bcast += c >>> 3;
+          mcast += c & 7;
         }
       }
       for (; sent < k; sent++) {
