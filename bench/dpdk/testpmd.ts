@@ -252,8 +252,8 @@ async function sleepOrExit(ms: number, exit: Promise<number>, tails: () => strin
   if (r !== "slept") throw new Error(`a side exited during the run (code ${r}):\n${tails()}`);
 }
 
-/** SIGINT (testpmd stops forwarding and closes ports), SIGKILL after 5 s. */
-async function stop(p: ChildProcess | null): Promise<void> {
+/** SIGINT (testpmd stops forwarding and closes ports; l2fwd stops too), SIGKILL after 5 s. */
+export async function stop(p: ChildProcess | null): Promise<void> {
   if (!p || p.exitCode !== null || p.signalCode !== null) return;
   const done = exited(p);
   p.kill("SIGINT");

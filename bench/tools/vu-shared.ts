@@ -15,12 +15,13 @@
  * --runs is per back-end and should be odd (dpdk, tpdk, dpdk, ...: every tpdk run
  * between two DPDK runs). Run it under the bench lock at autogroup -20.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { backEndCommand, frontEndCommand, type PairOptions, prefixOf, runtimeDir } from "../dpdk/commands.js";
 import { RxSampler, windowRate } from "../dpdk/samples.js";
-import { detectDpdk } from "../dpdk/testpmd.js";
+import { detectDpdk, stop } from "../dpdk/testpmd.js";
+import { agg } from "../lib/summary.js";
 
 const USAGE =
   "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5]\n" +
@@ -66,16 +67,6 @@ if (!env.testpmd || !env.hugepages) {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** SIGINT (testpmd and l2fwd stop and close their ports), SIGKILL after 5 s. */
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const done = new Promise((r) => p.once("exit", r));
-  p.kill("SIGINT");
-  const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-  await done;
-  clearTimeout(t);
-}
-
 /** Until the back-end's RX count moves between two samples after `from`, or `ms` pass. */
 async function waitFlowing(sampler: RxSampler, from: number, ms: number): Promise<boolean> {
   const deadline = performance.now() + ms;
@@ -86,12 +77,6 @@ async function waitFlowing(sampler: RxSampler, from: number, ms: number): Promis
   }
   return false;
 }
-
-const median = (a: number[]): number => {
-  const s = [...a].sort((x, y) => x - y);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 
 /** Per side: every run's Mpps; per tpdk side: each run over the mean of the DPDK runs around it. */
 const mpps = new Map<string, number[]>();
@@ -155,6 +140,7 @@ for (let b = 0; b < backends; b++) {
 console.log(`summary (${packed ? "packed" : "split"}, burst ${burst}, ${backends} back-end instances, ${warmupS} s warm-up, ${durationS} s window):`);
 for (const [side, a] of mpps) {
   const r = ratios.get(side);
-  const rs = r ? `; against the DPDK runs around each: median ${(100 * median(r)).toFixed(0)} % (${r.map((x) => (100 * x).toFixed(0)).join(" ")})` : "";
-  console.log(`  ${side}: median ${median(a).toFixed(2)} Mpps (${Math.min(...a).toFixed(2)}-${Math.max(...a).toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}${rs}`);
+  const rs = r ? `; against the DPDK runs around each: median ${(100 * agg(r).median).toFixed(0)} % (${r.map((x) => (100 * x).toFixed(0)).join(" ")})` : "";
+  const m = agg(a);
+  console.log(`  ${side}: median ${m.median.toFixed(2)} Mpps (${m.min.toFixed(2)}-${m.max.toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}${rs}`);
 }
