@@ -47,6 +47,12 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--vu-rings", "split,ring"])).toThrow(/^--vu-rings split,ring: use split and\/or packed/);
   });
 
+  it("vhost-user tpdk runs per back-end instance: 1 by default, --vu-tpdk-runs sets, 0 refused naming the option", () => {
+    expect(parseOptions([]).vuTpdkRuns).toBe(1);
+    expect(parseOptions(["--vu-tpdk-runs", "3"]).vuTpdkRuns).toBe(3);
+    expect(() => parseOptions(["--vu-tpdk-runs", "0"])).toThrow(/^--vu-tpdk-runs 0: out of range; use 1\.\.20/);
+  });
+
   it("parses lists, rates and name=value", () => {
     const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
     expect(o.bursts).toEqual([1, 32]);

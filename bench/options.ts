@@ -37,6 +37,8 @@ export interface BenchOptions {
   dpdkBursts: number[];
   /** Ring layouts of the vhost-user section: each front-end (DPDK's and tpdk's) on split rings, then packed. */
   vuRings: VuRing[];
+  /** vhost-user section: tpdk runs per back-end instance and burst, each between two of DPDK's (shared-back-end.ts). */
+  vuTpdkRuns: number;
   dpdkDurationS: number;
   dpdkWarmupS: number;
   /** Results directory and the base name of the files written there. */
@@ -76,6 +78,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   jitterDurationMs: 5000,
   dpdkBursts: [1, 32],
   vuRings: ["split", "packed"] as VuRing[],
+  vuTpdkRuns: 1,
   dpdkDurationS: 5,
   dpdkWarmupS: 2,
   out: "bench/results",
@@ -140,7 +143,9 @@ and tpdk's (l2fwd net_vhost, CPU 0) in turn.
                           --quick runs it too, for ${QUICK.jitterDurationMs} ms)
   --dpdk-bursts LIST      bursts of the dpdk, vhost-user and net-vhost sections (default ${DEFAULTS.dpdkBursts.join(",")})
   --vu-rings LIST         ring layouts of the vhost-user section, both front-ends alike: split,packed
-                          (default ${DEFAULTS.vuRings.join(",")})
+                          (default ${DEFAULTS.vuRings.join(",")}); --repeat back-end instances each, every
+                          instance faced in turn: DPDK, tpdk, DPDK (... --vu-tpdk-runs times) at each burst
+  --vu-tpdk-runs N        tpdk runs per back-end instance and burst, each between two of DPDK's (default ${DEFAULTS.vuTpdkRuns})
   --dpdk-duration S       their measurement window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         their warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
   --out DIR               results directory (default ${DEFAULTS.out})
@@ -288,6 +293,9 @@ const PARSERS: Record<string, Parser> = {
       if (!(VU_RINGS as readonly string[]).includes(s)) throw new OptionError(`${opt} ${v}: use split and/or packed, e.g. split,packed`);
       return s as VuRing;
     });
+  },
+  "--vu-tpdk-runs": (o, v, opt) => {
+    o.vuTpdkRuns = int(v, opt, 1, 20);
   },
   "--dpdk-duration": (o, v, opt) => {
     o.dpdkDurationS = int(v, opt, 1, 600);

@@ -222,7 +222,7 @@ async function main(): Promise<number> {
   }
   let vhostUser: VhostUserSection | null = null;
   if (o.only.includes("vhost-user")) {
-    vhostUser = o.fake ? fakeVhostUser(o) : await compareFrontEnds(compareOptions(o), o.vuRings);
+    vhostUser = o.fake ? fakeVhostUser(o) : await compareFrontEnds(compareOptions(o), o.vuRings, o.vuTpdkRuns);
     if (vhostUser.skipped) progress(vhostUser.skipped);
   }
   let netVhost: NetVhostSection | null = null;

@@ -14,8 +14,13 @@ export interface DpdkRow {
   /** Delivered Mpps per run. */
   dpdk: Agg;
   tpdk: Agg;
-  /** tpdk median / DPDK median. */
+  /**
+   * tpdk median / DPDK median; in the vhost-user section (one back-end
+   * instance faced in turn) the median of pairRatios instead.
+   */
   ratio: number;
+  /** Each tpdk run over the mean of the DPDK runs just before and after it on the same back-end instance (shared-back-end.ts). */
+  pairRatios?: number[];
   /** CPU share of the DPDK and tpdk runs (see RunResult.cpuShare). */
   dpdkCpu: Agg;
   tpdkCpu: Agg;
@@ -190,7 +195,8 @@ export function gcText(g: GcAttribution): string {
   return `${g.window.lcore}/${g.window.main}${g.complete ? "" : "?"}`;
 }
 
-function rowGc(g: readonly GcAttribution[]): RowGc {
+/** A row's GCs from its tpdk runs' attributions. */
+export function rowGc(g: readonly GcAttribution[]): RowGc {
   return {
     lcore: agg(g.map((x) => x.window.lcore)),
     main: agg(g.map((x) => x.window.main)),

@@ -38,6 +38,19 @@ describe("RxSampler", () => {
     expect(s.samples[1]).toEqual({ t: 2, rx: 12 });
     expect(s.flowing).toBe(true);
   });
+
+  it("is flowing since a sample only when the count moves past the one before it (a back-end faced in turn)", () => {
+    const s = new RxSampler();
+    s.push(block(0, 0) + block(5000, 0), 0); // the first front-end's frames
+    s.push(block(5000, 0), 1); // it stopped: the count stands
+    const from = s.samples.length; // the next front-end starts here
+    expect(s.flowingSince(from)).toBe(false); // no sample yet
+    s.push(block(5000, 0), 2);
+    expect(s.flowingSince(from)).toBe(false); // a sample, the same count
+    s.push(block(5200, 0), 3);
+    expect(s.flowingSince(from)).toBe(true);
+    expect(s.flowingSince(0)).toBe(s.flowing);
+  });
 });
 
 describe("windowRate", () => {

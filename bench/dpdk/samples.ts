@@ -32,8 +32,19 @@ export class RxSampler {
 
   /** Frames have come back (the last sample counts some). */
   get flowing(): boolean {
+    return this.flowingSince(0);
+  }
+
+  /**
+   * Frames have come back since sample `from` was due: the last sample
+   * counts more than the one before `from` (0 when there is none). A
+   * back-end faced by one front-end after another keeps its count between
+   * them, so a new front-end's frames are what moves it past that.
+   */
+  flowingSince(from: number): boolean {
     const n = this.samples.length;
-    return n > 0 && this.samples[n - 1]!.rx > 0;
+    const before = from > 0 ? (this.samples[from - 1]?.rx ?? 0) : 0;
+    return n > from && this.samples[n - 1]!.rx > before;
   }
 }
 

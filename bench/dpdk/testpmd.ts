@@ -137,59 +137,103 @@ function withGcProbe(cmd: readonly string[], nodeFlags: readonly string[] = []):
 }
 
 /**
- * Run a vhost-user pair for warm-up + duration and measure. `role` says
- * which side is compared: "front-end" (the vhost-user section and the DPDK
- * pair): DPDK's flowgen back-end listens and `kind`'s front-end connects;
- * "back-end" (the net-vhost section): `kind`'s back-end listens and DPDK's
- * flowgen front-end connects. Either way the generator's RX is the
- * delivered rate. Rejects with the tail of both sides' output when a side
- * fails to start, no traffic comes back or no statistics come.
+ * The listening side of a vhost-user pair, started once (startPairServer) and
+ * faced by one client run after another (runPairClient): the vhost-user
+ * section keeps one DPDK back-end instance running while the front-ends take
+ * turns, because on this host an instance has a level of its own (bench
+ * README, "Session 13: what sets a burst-32 run's level").
  */
-export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: PairRole = "front-end"): Promise<DpdkRun> {
+export interface PairServer {
+  readonly role: PairRole;
+  readonly sock: string;
+  readonly proc: ChildProcess;
+  readonly exit: Promise<number>;
+  /** The server's statistics (role "front-end": the back-end generates and counts). */
+  readonly sampler: RxSampler;
+  /** The server options (its --file-prefix tag). */
+  readonly opts: DpdkRunOptions;
+  /** The last 20,000 characters of its output. */
+  log: string;
+}
+
+/**
+ * Start the server of a pair: `role` "front-end" (the compared side is the
+ * front-end): DPDK's flowgen back-end; "back-end" (the net-vhost section):
+ * `kind`'s forwarding back-end. Resolves once it listens; rejects with the
+ * tail of its output when it does not within 10 s.
+ */
+export async function startPairServer(o: DpdkRunOptions, kind: FrontEndKind, role: PairRole): Promise<PairServer> {
   const sock = `/tmp/tpdk-bench-${process.pid}.sock`;
   rmSync(sock, { force: true });
-  // The server (the vhost-user back-end) starts first; the client connects once the socket exists.
-  const serverCmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
-  let clientCmd = role === "front-end" ? frontEndCommand(kind, o, sock) : generatorCommand(o, sock);
+  const cmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
+  const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  const s: PairServer = { role, sock, proc, exit: exited(proc), sampler: new RxSampler(), opts: o, log: "" };
+  const keep = (d: string): void => {
+    s.log = (s.log + d).slice(-20_000);
+    if (role === "front-end") s.sampler.push(d, performance.now());
+  };
+  proc.stdout!.setEncoding("utf8").on("data", keep);
+  proc.stderr!.setEncoding("utf8").on("data", keep);
+  try {
+    await waitFor(() => existsSync(sock), 10_000, s.exit, () => `the back-end did not create ${sock}:\n${tailOf(s.log)}`);
+  } catch (e) {
+    await stopPairServer(s);
+    throw e;
+  }
+  return s;
+}
+
+/** Stop the server, remove its socket and runtime directory. */
+export async function stopPairServer(s: PairServer): Promise<void> {
+  await stop(s.proc);
+  rmSync(s.sock, { force: true });
+  rmSync(runtimeDir(prefixOf(s.opts, "vhost")), { recursive: true, force: true });
+}
+
+/**
+ * One client run against a started server: start `kind`'s client (role
+ * "front-end": `kind`'s front-end; "back-end": DPDK's generating
+ * front-end), wait for frames to come back, warm up, measure, stop the
+ * client. `o` is the run's options (its burst; its tag names the client's
+ * --file-prefix). Rejects with the tail of both sides' output when the
+ * client fails to start, no traffic comes back or no statistics come.
+ */
+export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: FrontEndKind): Promise<DpdkRun> {
+  let cmd = s.role === "front-end" ? frontEndCommand(kind, o, s.sock) : generatorCommand(o, s.sock);
   // Only a node l2fwd can take the probe (the vhost-user section's tpdk front-end).
-  const gcTrace = o.gcTrace === true && kind === "tpdk" && role === "front-end" && /(^|\/)node$/.test(clientCmd[0]!);
-  if (gcTrace) clientCmd = withGcProbe(clientCmd, o.nodeFlags);
+  const gcTrace = o.gcTrace === true && kind === "tpdk" && s.role === "front-end" && /(^|\/)node$/.test(cmd[0]!);
+  if (gcTrace) cmd = withGcProbe(cmd, o.nodeFlags);
   // V8's --trace-gc lines (stdout) and the probe's marks (stderr) of the whole run, kept apart from the tails.
   let gcText = "";
   // Kept whole (up to 64 MB) when the caller keeps the trace: V8's --trace-deopt and the like are long.
   const gcTextMax = o.keepTrace ? 64 << 20 : GC_TEXT_MAX;
-  const sampled: "server" | "client" = role === "front-end" ? "server" : "client";
-  const compared = `${kind} ${role}`;
-  const sampler = new RxSampler();
-  const logs = { server: "", client: "" };
-  const keep = (k: "server" | "client", d: string): void => {
-    logs[k] = (logs[k] + d).slice(-20_000);
-    if (gcTrace && k === "client" && gcText.length < gcTextMax) gcText += d;
-    if (k === sampled) sampler.push(d, performance.now());
+  // The delivered rate: the generator's RX, the server's (role front-end, shared by its clients) or this client's.
+  const sampler = s.role === "front-end" ? s.sampler : new RxSampler();
+  const from0 = sampler.samples.length;
+  const compared = `${kind} ${s.role}`;
+  let log = "";
+  const keep = (d: string): void => {
+    log = (log + d).slice(-20_000);
+    if (gcTrace && gcText.length < gcTextMax) gcText += d;
+    if (s.role === "back-end") sampler.push(d, performance.now());
   };
-  const tails = (): string => `client:\n${tailOf(logs.client)}\nserver (back-end):\n${tailOf(logs.server)}`;
-  const server = spawn(serverCmd[0]!, serverCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-  let client: ChildProcess | null = null;
-  server.stdout!.setEncoding("utf8").on("data", (d: string) => keep("server", d));
-  server.stderr!.setEncoding("utf8").on("data", (d: string) => keep("server", d));
-  const serverExit = exited(server);
+  const tails = (): string => `client:\n${tailOf(log)}\nserver (back-end):\n${tailOf(s.log)}`;
+  const env = gcTrace ? { ...process.env, TPDK_BENCH_GC_PROBE: "1", TPDK_BENCH_GC_MARK_STDERR: "1" } : process.env;
+  const client = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env });
   try {
-    await waitFor(() => existsSync(sock), 10_000, serverExit, () => `the back-end did not create ${sock}:\n${tailOf(logs.server)}`);
-    const clientEnv = gcTrace ? { ...process.env, TPDK_BENCH_GC_PROBE: "1", TPDK_BENCH_GC_MARK_STDERR: "1" } : process.env;
-    client = spawn(clientCmd[0]!, clientCmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: clientEnv });
     // Its output is all read once both pipes closed ('exit' may come before the last data).
-    const clientClosed = new Promise<void>((r) => client!.once("close", () => r()));
-    client.stdout!.setEncoding("utf8").on("data", (d: string) => keep("client", d));
-    client.stderr!.setEncoding("utf8").on("data", (d: string) => keep("client", d));
-    const anyExit = Promise.race([serverExit, exited(client)]);
+    const clientClosed = new Promise<void>((r) => client.once("close", () => r()));
+    client.stdout!.setEncoding("utf8").on("data", keep);
+    client.stderr!.setEncoding("utf8").on("data", keep);
+    const anyExit = Promise.race([s.exit, exited(client)]);
     // Wait for traffic, then warm up, then measure.
-    await waitFor(() => sampler.flowing, 20_000, anyExit, () => `no traffic through the ${compared}:\n${tails()}`);
+    await waitFor(() => sampler.flowingSince(from0), 20_000, anyExit, () => `no traffic through the ${compared}:\n${tails()}`);
     await sleepOrExit(o.warmupS * 1000, anyExit, tails);
     const from = sampler.samples.length - 1;
-    const cpu0 = cpuTicks(server.pid) + cpuTicks(client.pid);
+    const cpu0 = cpuTicks(s.proc.pid) + cpuTicks(client.pid);
     const c0 = performance.now();
     await sleepOrExit(o.durationS * 1000 + 1100, anyExit, tails);
-    const cpu1 = cpuTicks(server.pid) + cpuTicks(client.pid);
+    const cpu1 = cpuTicks(s.proc.pid) + cpuTicks(client.pid);
     const c1 = performance.now();
     const w = windowRate(sampler.samples, from);
     if (!w) throw new Error(`testpmd printed too few statistics (${sampler.samples.length})`);
@@ -206,9 +250,24 @@ export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: 
     return run;
   } finally {
     await stop(client);
-    await stop(server);
-    rmSync(sock, { force: true });
-    for (const side of ["vhost", "virtio"] as const) rmSync(runtimeDir(prefixOf(o, side)), { recursive: true, force: true });
+    rmSync(runtimeDir(prefixOf(o, "virtio")), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Run a vhost-user pair for warm-up + duration and measure: a server
+ * (startPairServer) with one client run. `role` says which side is
+ * compared: "front-end" (the DPDK pair; vu-ab.js): DPDK's flowgen back-end
+ * listens and `kind`'s front-end connects; "back-end" (the net-vhost
+ * section): `kind`'s back-end listens and DPDK's flowgen front-end
+ * connects. Either way the generator's RX is the delivered rate.
+ */
+export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: PairRole = "front-end"): Promise<DpdkRun> {
+  const s = await startPairServer(o, kind, role);
+  try {
+    return await runPairClient(s, o, kind);
+  } finally {
+    await stopPairServer(s);
   }
 }
 

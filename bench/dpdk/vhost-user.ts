@@ -1,14 +1,19 @@
 import { native, nativeMissingReason } from "@tpdk/native";
-import { type CompareOptions, type DpdkRow, SHOWN_SOCK, alternate, bestPair, displayPair, pairOptions } from "./compare.js";
+import { agg } from "../lib/summary.js";
+import type { GcAttribution } from "../pipeline/trace-gc.js";
+import { type CompareOptions, type DpdkRow, SHOWN_SOCK, displayPair, gcText, pairOptions, rowGc } from "./compare.js";
 import { backEndCommand, frontEndCommand } from "./commands.js";
-import { type DpdkEnv, TESTPMD, detectDpdk, runVhostPair } from "./testpmd.js";
+import { type Turn, bracketRatios, faceInTurn } from "./shared-back-end.js";
+import { type DpdkEnv, TESTPMD, detectDpdk } from "./testpmd.js";
 
 /**
- * The vhost-user section: ONE DPDK back-end (testpmd net_vhost, flowgen)
- * facing, alternately, DPDK's own front-end (testpmd net_virtio_user, mac
- * forwarding) and tpdk's (l2fwd on a net_virtio_user port). Same back-end,
- * same CPUs, same frames: the difference is the front-end's driver and its
- * forwarding loop. Delivered rate = what the back-end receives back.
+ * The vhost-user section: a DPDK back-end (testpmd net_vhost, flowgen)
+ * facing, in turn, DPDK's own front-end (testpmd net_virtio_user, mac
+ * forwarding) and tpdk's (l2fwd on a net_virtio_user port). Same back-end
+ * instance, same CPUs, same frames: the difference is the front-end's
+ * driver and its forwarding loop. Delivered rate = what the back-end
+ * receives back. Each repetition is a new back-end instance, faced by the
+ * front-ends in turn (shared-back-end.ts says why).
  * The back-end is the same in every run, burst 32 included: only the
  * front-end's burst varies (as tpdk's device thread batches whatever its
  * lcore's burst), so at burst 1 the front-ends, not the generator, pay the
@@ -47,11 +52,14 @@ export function vhostUserCommands(bursts: readonly number[], hugepages: boolean)
 }
 
 /**
- * DPDK's front-end, then tpdk's, at each burst of each repetition (alternate()), once per
- * ring layout: split, then packed (packed_vq=1 on both front-ends; each is compared with
- * DPDK on the same layout).
+ * Per ring layout (split, then packed: packed_vq=1 on both front-ends, each
+ * compared with DPDK on the same layout), `o.repeat` back-end instances,
+ * each faced in turn (shared-back-end.ts) at every burst by DPDK's
+ * front-end, then tpdk's and DPDK's again `tpdkRuns` times. A row's ratio is
+ * the median over its tpdk runs of each run's rate over the DPDK runs around
+ * it on the same instance.
  */
-export async function compareFrontEnds(o: CompareOptions, rings: readonly ("split" | "packed")[] = ["split"]): Promise<VhostUserSection> {
+export async function compareFrontEnds(o: CompareOptions, rings: readonly ("split" | "packed")[] = ["split"], tpdkRuns = 1): Promise<VhostUserSection> {
   const env = detectDpdk();
   const skipped = vhostUserMissing(env);
   if (skipped || !env.testpmd) return { skipped, env, commands: null, rows: [] };
@@ -59,11 +67,67 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
   for (const ring of rings) {
     // gcTrace: tpdk's l2fwd reports its GCs per thread inside each window (the target: none on any thread).
     const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST, packed: ring === "packed", gcTrace: true };
-    const r = await alternate(o, `vhost-user ${ring}`, {
-      dpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "dpdk"), o.spawn),
-      tpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "tpdk"), o.spawn),
-    });
-    for (const row of r) rows.push({ ...row, ring });
+    const acc = new Map(o.bursts.map((b) => [b, newAcc()]));
+    for (let rep = 0; rep < o.repeat; rep++) {
+      const turns: Turn[] = [];
+      for (const burst of o.bursts) {
+        turns.push({ side: "dpdk", kind: "dpdk", opts: { ...base, burst } });
+        for (let k = 0; k < tpdkRuns; k++) {
+          turns.push({ side: "tpdk", kind: "tpdk", opts: { ...base, burst } });
+          turns.push({ side: "dpdk", kind: "dpdk", opts: { ...base, burst } });
+        }
+      }
+      const tag = `[vhost-user ${ring} back-end ${rep + 1}/${o.repeat}]`;
+      const res = await faceInTurn({ ...base, burst: BACK_END_BURST }, turns, o.spawn, (r, i) => {
+        const who = `run ${i + 1}/${turns.length} burst=${r.turn.opts.burst} ${r.turn.kind === "dpdk" ? "DPDK" : "tpdk"}`;
+        if (r.mpps === null) o.progress(`${tag} ${who} FAILED: ${r.error!.split("\n")[0]}`);
+        else o.progress(`${tag} ${who} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare!).toFixed(0)}%${r.gc ? `  GC lcore/main ${gcText(r.gc)}` : ""}`);
+      });
+      for (const r of res) {
+        const a = acc.get(r.turn.opts.burst)!;
+        const name = r.turn.kind === "dpdk" ? "DPDK" : "tpdk";
+        if (r.mpps === null) a.failures.push(`${name}: ${r.error}`);
+        else {
+          a.mpps[r.turn.kind].push(r.mpps);
+          a.cpu[r.turn.kind].push(r.cpuShare!);
+          if (r.gc) a.gcs.push(r.gc);
+        }
+      }
+      const ratios = bracketRatios(res.map((r) => ({ side: r.turn.side, burst: r.turn.opts.burst, mpps: r.mpps })));
+      for (const { index, ratio } of ratios) acc.get(res[index]!.turn.opts.burst)!.ratios.push(ratio);
+      o.progress(`${tag} tpdk over the DPDK runs around it: ${ratios.map(({ index, ratio }) => `b${res[index]!.turn.opts.burst} ${(100 * ratio).toFixed(0)} %`).join(", ") || "none"}`);
+    }
+    for (const burst of o.bursts) rows.push({ ...accRow(burst, acc.get(burst)!), ring });
   }
   return { skipped: null, env, commands: vhostUserCommands(o.bursts, env.hugepages), rows };
+}
+
+interface BurstAcc {
+  mpps: { dpdk: number[]; tpdk: number[] };
+  cpu: { dpdk: number[]; tpdk: number[] };
+  gcs: GcAttribution[];
+  ratios: number[];
+  failures: string[];
+}
+
+function newAcc(): BurstAcc {
+  return { mpps: { dpdk: [], tpdk: [] }, cpu: { dpdk: [], tpdk: [] }, gcs: [], ratios: [], failures: [] };
+}
+
+function accRow(burst: number, a: BurstAcc): DpdkRow {
+  const da = agg(a.mpps.dpdk);
+  const ta = agg(a.mpps.tpdk);
+  return {
+    ...(a.gcs.length > 0 ? { tpdkGc: rowGc(a.gcs) } : {}),
+    burst,
+    dpdk: da,
+    tpdk: ta,
+    ratio: a.ratios.length > 0 ? agg(a.ratios).median : ta.median / da.median,
+    pairRatios: a.ratios,
+    dpdkCpu: agg(a.cpu.dpdk),
+    tpdkCpu: agg(a.cpu.tpdk),
+    dpdkRuns: a.mpps.dpdk,
+    tpdkRuns: a.mpps.tpdk,
+    failures: a.failures,
+  };
 }

@@ -30,6 +30,12 @@ describe("comparisonTable", () => {
     expect(t.rows[0]).toEqual(["32", "12 (11.8–12.5)", "9 (8.60–9.10)", "83.3", "111", "8.06", "6.05", "75 %", "92/95", "3/3"]);
   });
 
+  it("per-run ratios (one back-end instance faced in turn): their median, with their range", () => {
+    const t = comparisonTable([{ ...row(32, [12, 12.5, 11.8], [9, 8.6, 9.1]), ratio: 0.83, pairRatios: [0.7, 0.83, 0.9] }]);
+    expect(t.rows[0]![7]).toBe("83 % (70–90)");
+    expect(comparisonTable([{ ...row(32, [12], [9]), ratio: 0.75, pairRatios: [0.75] }]).rows[0]![7]).toBe("75 %");
+  });
+
   it("a side with no run shows dashes", () => {
     const t = comparisonTable([{ ...row(1, [5], []), failures: ["tpdk: no traffic"] }]);
     expect(t.rows[0]).toEqual(["1", "5", "–", "200", "–", "3.36", "–", "–", "92/95", "1/0 (+1 failed)"]);
@@ -43,6 +49,7 @@ describe("markdownReport with only the vhost-user section", () => {
     expect(md).toContain("| 32 | 12.3 | 8.97 | 81.3 | 111 | 8.27 | 6.03 | 73 % | 92/95 | 1/1 |");
     expect(md).toContain("dpdk-testpmd BACK\ndpdk-testpmd FRONT\nnode l2fwd FRONT");
     expect(md).toContain("- DPDK comparisons: 2 s warm-up, then a 5 s window per run");
+    expect(md).toContain("Each of the 3 back-end instances per ring layout runs DPDK's front-end, then tpdk's and DPDK's again (1 time) at each burst");
     expect(md).not.toContain("## Targets");
     expect(md).not.toContain("- Method: each configuration");
   });

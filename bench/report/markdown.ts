@@ -119,7 +119,8 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
     if (v.skipped) out.push(v.skipped);
     else {
       out.push(
-        `One dpdk-testpmd back-end (a vhost-user port in flowgen mode: generates 64 B frames and counts what comes back) on CPU 1 faces, in alternating runs, DPDK's front-end (testpmd, a virtio-user port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_virtio_user port forwarding to itself), each on CPU 0 with one forwarding core; both front-ends get the same keys (split ring, IN_ORDER, MRG_RXBUF, 256 entries). Delivered: what the back-end receives back. ${v.env?.version ?? ""}; ${v.env?.hugeNote ?? ""}.`,
+        `A dpdk-testpmd back-end (a vhost-user port in flowgen mode: generates 64 B frames and counts what comes back) on CPU 1 faces, in turn, DPDK's front-end (testpmd, a virtio-user port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_virtio_user port forwarding to itself), each on CPU 0 with one forwarding core; both front-ends get the same keys (IN_ORDER, MRG_RXBUF, 256 entries; the ring layout per row). ` +
+          `Each of the ${r.meta.options.repeat} back-end instances per ring layout runs DPDK's front-end, then tpdk's and DPDK's again (${r.meta.options.vuTpdkRuns ?? 1} time${(r.meta.options.vuTpdkRuns ?? 1) > 1 ? "s" : ""}) at each burst; tpdk/DPDK is the median over tpdk's runs of each run's rate over the mean of the DPDK runs just before and after it on the same instance (range in brackets), because on a shared host an instance has a level of its own. Delivered: what the back-end receives back. ${v.env?.version ?? ""}; ${v.env?.hugeNote ?? ""}.`,
       );
       out.push("");
       const t = vhostUserTable(r);

@@ -123,11 +123,19 @@ export function comparisonTable(rows: readonly DpdkRow[]): Table {
       ns(row.tpdk),
       gbps(row.dpdk),
       gbps(row.tpdk),
-      Number.isFinite(row.ratio) ? `${(100 * row.ratio).toFixed(0)} %` : "–",
+      ratioCell(row),
       `${row.dpdkCpu.n ? (100 * row.dpdkCpu.min).toFixed(0) : "–"}/${row.tpdkCpu.n ? (100 * row.tpdkCpu.min).toFixed(0) : "–"}`,
       `${row.dpdk.n}/${row.tpdk.n}${row.failures.length > 0 ? ` (+${row.failures.length} failed)` : ""}`,
     ]),
   };
+}
+
+/** The ratio; with per-run ratios (one back-end instance faced in turn) their range too: "87 % (70–90)". */
+function ratioCell(row: DpdkRow): string {
+  if (!Number.isFinite(row.ratio)) return "–";
+  const r = row.pairRatios ?? [];
+  const pc = (x: number): string => (100 * x).toFixed(0);
+  return r.length > 1 ? `${pc(row.ratio)} % (${pc(Math.min(...r))}–${pc(Math.max(...r))})` : `${pc(row.ratio)} %`;
 }
 
 /** Lowest CPU share of the repetitions, %: below ~90 other processes took turns on the benchmark's CPUs. */
