@@ -313,6 +313,13 @@ export class Mempool {
     const held = new Uint32Array(3 * cs);
     let both = 0;
     for (let r = 0; r < rounds; r++) {
+      // cache()'s lcore change too: every round's first call takes it, as the first call through
+      // each other view of this pool on this thread will (Mbufs' views, attached by id). Taken
+      // once only (this view's first call) it ran before cache() had a feedback vector (V8
+      // allocates it after ~8 calls) and the optimized callers deoptimized at another view's
+      // first call ("Insufficient type feedback for generic named access" at the store below,
+      // inlined into putRaw: traced vhost-user runs, session 14).
+      this.lcore = -1;
       let nh = 0;
       let refills = 0;
       while (nh < 2 * cs) {

@@ -381,7 +381,8 @@ export class PackedRxQueue extends QueueBase {
         const pktLen = len - hdr;
         // The reset state alloc() would hand out, with the frame's fields (the refill did not touch
         // the mbuf): data_off and refcnt 1 in one word, nb_segs 1 and port in the next (M_DATA_OFF
-        // 8, M_REFCNT 10, M_NB_SEGS 12, M_PORT 14), both ol_flags words as one 8-byte zero.
+        // 8, M_REFCNT 10, M_NB_SEGS 12, M_PORT 14), both ol_flags words as one 8-byte zero. The same
+        // six stores as split rxInOrder's, written out (bench README, "Session 14: GC and the RX reset").
         u32[(m + M_DATA_OFF) >>> 2] = PKTMBUF_HEADROOM | (1 << 16);
         u32[(m + M_NB_SEGS) >>> 2] = 1 | portHi;
         f64[(m + M_OL_FLAGS) >>> 3] = 0;

@@ -1,0 +1,45 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+// The built packages (dist/, as worker threads load them): the test command builds first.
+const mbufUrl = new URL("../dist/index.js", import.meta.url).href;
+const ealUrl = new URL("../../eal/dist/index.js", import.meta.url).href;
+
+/**
+ * An lcore's pool warmed (warmCache) on one view, bursts through that view until optimized, then
+ * through a second view of the same pool (as Mbufs attaches its own, by id): its first call's
+ * cache() takes the lcore change.
+ */
+const script = `
+const { Memory, setLcoreId } = await import(${JSON.stringify(ealUrl)});
+const { Mempool } = await import(${JSON.stringify(mbufUrl)});
+const mem = Memory.create(32 << 20);
+setLcoreId(0);
+const a = Mempool.create(mem, "p", { n: 4096, cacheSize: 256 });
+a.warmCache();
+const m = new Uint32Array(64);
+function burst(p) {
+  if (p.getBulk(m, 32, 0) === 0) throw new Error("empty");
+  p.putBulk(m, 32, 0);
+}
+for (let i = 0; i < 200000; i++) burst(a);
+console.log("=== other view");
+const b = Mempool.attachById(mem, a.id);
+for (let i = 0; i < 200000; i++) burst(b);
+console.log("=== done " + a.available());
+`;
+
+describe("Mempool.warmCache: the lcore change of another view", () => {
+  it("a second view's first burst deoptimizes nothing (--trace-deopt: cache()'s lcore change has type feedback)", () => {
+    const r = spawnSync(process.execPath, ["--trace-deopt", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      cwd: fileURLToPath(new URL(".", import.meta.url)),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const after = r.stdout.slice(r.stdout.indexOf("=== other view"));
+    expect(after).toContain("=== done 4096");
+    const deopts = after.split("\n").filter((l) => /deoptimizing .*(cache|getBulk|putBulk|cacheGet|putRaw|burst)/.test(l));
+    expect(deopts).toEqual([]);
+  });
+});
