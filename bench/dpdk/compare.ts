@@ -128,10 +128,7 @@ export type Contender = (burst: number) => Promise<{ mpps: number; cpuShare: num
  * in its row and the comparison goes on.
  */
 export async function alternate(o: CompareOptions, section: string, run: { dpdk: Contender; tpdk: Contender }): Promise<DpdkRow[]> {
-  const mpps = { dpdk: new Map<number, number[]>(), tpdk: new Map<number, number[]>() };
-  const cpu = { dpdk: new Map<number, number[]>(), tpdk: new Map<number, number[]>() };
-  const fails = new Map<number, string[]>();
-  const gcs = new Map<number, GcAttribution[]>();
+  const acc = new Map(o.bursts.map((b) => [b, newBurstAcc()]));
   const total = o.repeat * o.bursts.length;
   let i = 0;
   for (let rep = 0; rep < o.repeat; rep++) {
@@ -142,36 +139,57 @@ export async function alternate(o: CompareOptions, section: string, run: { dpdk:
         const name = who === "dpdk" ? "DPDK" : "tpdk";
         try {
           const r = await run[who](burst);
-          push(mpps[who], burst, r.mpps);
-          push(cpu[who], burst, r.cpuShare);
-          if (who === "tpdk" && r.gc) push(gcs, burst, r.gc);
+          addRun(acc.get(burst)!, who, r);
           o.progress(`${tag} ${name} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%${r.gc ? `  GC lcore/main ${gcText(r.gc)}` : ""}`);
         } catch (e) {
-          push(fails, burst, `${name}: ${(e as Error).message}`);
+          acc.get(burst)!.failures.push(`${name}: ${(e as Error).message}`);
           o.progress(`${tag} ${name} FAILED: ${(e as Error).message.split("\n")[0]}`);
         }
       }
     }
   }
-  return o.bursts.map((burst): DpdkRow => {
-    const dr = mpps.dpdk.get(burst) ?? [];
-    const tr = mpps.tpdk.get(burst) ?? [];
-    const da = agg(dr);
-    const ta = agg(tr);
-    const g = gcs.get(burst);
-    return {
-      ...(g ? { tpdkGc: rowGc(g) } : {}),
-      burst,
-      dpdk: da,
-      tpdk: ta,
-      ratio: ta.median / da.median,
-      dpdkCpu: agg(cpu.dpdk.get(burst) ?? []),
-      tpdkCpu: agg(cpu.tpdk.get(burst) ?? []),
-      dpdkRuns: dr,
-      tpdkRuns: tr,
-      failures: fails.get(burst) ?? [],
-    };
-  });
+  return o.bursts.map((burst) => burstRow(burst, acc.get(burst)!));
+}
+
+/** One burst's runs of a comparison, as they come in (alternate(); the vhost-user section). */
+export interface BurstAcc {
+  mpps: { dpdk: number[]; tpdk: number[] };
+  cpu: { dpdk: number[]; tpdk: number[] };
+  /** tpdk's runs' GC attributions, when traced. */
+  gcs: GcAttribution[];
+  /** Per-run ratios (one back-end instance faced in turn), when measured. */
+  ratios: number[];
+  failures: string[];
+}
+
+export function newBurstAcc(): BurstAcc {
+  return { mpps: { dpdk: [], tpdk: [] }, cpu: { dpdk: [], tpdk: [] }, gcs: [], ratios: [], failures: [] };
+}
+
+/** Record one measured run of `who`. */
+export function addRun(a: BurstAcc, who: "dpdk" | "tpdk", r: { mpps: number; cpuShare: number; gc?: GcAttribution }): void {
+  a.mpps[who].push(r.mpps);
+  a.cpu[who].push(r.cpuShare);
+  if (who === "tpdk" && r.gc) a.gcs.push(r.gc);
+}
+
+/** The row of one burst: ratio = the median per-run ratio when there are any, else tpdk's median over DPDK's. */
+export function burstRow(burst: number, a: BurstAcc): DpdkRow {
+  const da = agg(a.mpps.dpdk);
+  const ta = agg(a.mpps.tpdk);
+  return {
+    ...(a.gcs.length > 0 ? { tpdkGc: rowGc(a.gcs) } : {}),
+    ...(a.ratios.length > 0 ? { pairRatios: a.ratios } : {}),
+    burst,
+    dpdk: da,
+    tpdk: ta,
+    ratio: a.ratios.length > 0 ? agg(a.ratios).median : ta.median / da.median,
+    dpdkCpu: agg(a.cpu.dpdk),
+    tpdkCpu: agg(a.cpu.tpdk),
+    dpdkRuns: a.mpps.dpdk,
+    tpdkRuns: a.mpps.tpdk,
+    failures: a.failures,
+  };
 }
 
 /**
@@ -195,18 +213,11 @@ export function gcText(g: GcAttribution): string {
   return `${g.window.lcore}/${g.window.main}${g.complete ? "" : "?"}`;
 }
 
-/** A row's GCs from its tpdk runs' attributions. */
-export function rowGc(g: readonly GcAttribution[]): RowGc {
+function rowGc(g: readonly GcAttribution[]): RowGc {
   return {
     lcore: agg(g.map((x) => x.window.lcore)),
     main: agg(g.map((x) => x.window.main)),
     maxPauseMs: agg(g.map((x) => x.window.maxPauseMs)),
     incomplete: g.some((x) => !x.complete),
   };
-}
-
-function push<T>(m: Map<number, T[]>, k: number, v: T): void {
-  const a = m.get(k);
-  if (a) a.push(v);
-  else m.set(k, [v]);
 }

@@ -1,7 +1,5 @@
 import { native, nativeMissingReason } from "@tpdk/native";
-import { agg } from "../lib/summary.js";
-import type { GcAttribution } from "../pipeline/trace-gc.js";
-import { type CompareOptions, type DpdkRow, SHOWN_SOCK, displayPair, gcText, pairOptions, rowGc } from "./compare.js";
+import { type CompareOptions, type DpdkRow, SHOWN_SOCK, addRun, burstRow, displayPair, gcText, newBurstAcc, pairOptions } from "./compare.js";
 import { backEndCommand, frontEndCommand } from "./commands.js";
 import { type Turn, bracketRatios, faceInTurn } from "./shared-back-end.js";
 import { type DpdkEnv, TESTPMD, detectDpdk } from "./testpmd.js";
@@ -67,7 +65,7 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
   for (const ring of rings) {
     // gcTrace: tpdk's l2fwd reports its GCs per thread inside each window (the target: none on any thread).
     const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST, packed: ring === "packed", gcTrace: true };
-    const acc = new Map(o.bursts.map((b) => [b, newAcc()]));
+    const acc = new Map(o.bursts.map((b) => [b, newBurstAcc()]));
     for (let rep = 0; rep < o.repeat; rep++) {
       const turns: Turn[] = [];
       for (const burst of o.bursts) {
@@ -87,47 +85,13 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
         const a = acc.get(r.turn.opts.burst)!;
         const name = r.turn.kind === "dpdk" ? "DPDK" : "tpdk";
         if (r.mpps === null) a.failures.push(`${name}: ${r.error}`);
-        else {
-          a.mpps[r.turn.kind].push(r.mpps);
-          a.cpu[r.turn.kind].push(r.cpuShare!);
-          if (r.gc) a.gcs.push(r.gc);
-        }
+        else addRun(a, r.turn.kind, { mpps: r.mpps, cpuShare: r.cpuShare!, ...(r.gc ? { gc: r.gc } : {}) });
       }
       const ratios = bracketRatios(res.map((r) => ({ side: r.turn.side, burst: r.turn.opts.burst, mpps: r.mpps })));
       for (const { index, ratio } of ratios) acc.get(res[index]!.turn.opts.burst)!.ratios.push(ratio);
       o.progress(`${tag} tpdk over the DPDK runs around it: ${ratios.map(({ index, ratio }) => `b${res[index]!.turn.opts.burst} ${(100 * ratio).toFixed(0)} %`).join(", ") || "none"}`);
     }
-    for (const burst of o.bursts) rows.push({ ...accRow(burst, acc.get(burst)!), ring });
+    for (const burst of o.bursts) rows.push({ ...burstRow(burst, acc.get(burst)!), ring });
   }
   return { skipped: null, env, commands: vhostUserCommands(o.bursts, env.hugepages), rows };
-}
-
-interface BurstAcc {
-  mpps: { dpdk: number[]; tpdk: number[] };
-  cpu: { dpdk: number[]; tpdk: number[] };
-  gcs: GcAttribution[];
-  ratios: number[];
-  failures: string[];
-}
-
-function newAcc(): BurstAcc {
-  return { mpps: { dpdk: [], tpdk: [] }, cpu: { dpdk: [], tpdk: [] }, gcs: [], ratios: [], failures: [] };
-}
-
-function accRow(burst: number, a: BurstAcc): DpdkRow {
-  const da = agg(a.mpps.dpdk);
-  const ta = agg(a.mpps.tpdk);
-  return {
-    ...(a.gcs.length > 0 ? { tpdkGc: rowGc(a.gcs) } : {}),
-    burst,
-    dpdk: da,
-    tpdk: ta,
-    ratio: a.ratios.length > 0 ? agg(a.ratios).median : ta.median / da.median,
-    pairRatios: a.ratios,
-    dpdkCpu: agg(a.cpu.dpdk),
-    tpdkCpu: agg(a.cpu.tpdk),
-    dpdkRuns: a.mpps.dpdk,
-    tpdkRuns: a.mpps.tpdk,
-    failures: a.failures,
-  };
 }

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { type CompareOptions, addRun, alternate, burstRow, newBurstAcc } from "./compare.js";
+
+const opts = (repeat: number, bursts: number[], lines: string[]): CompareOptions => ({
+  bursts,
+  repeat,
+  warmupS: 0,
+  durationS: 0,
+  queueSize: 256,
+  spawn: { timeoutMs: 0, cpuProf: "", minCpuShare: 0, retries: 0, waitIdleS: 0 },
+  progress: (l) => lines.push(l),
+});
+
+describe("alternate", () => {
+  it("runs DPDK then tpdk at each burst of each repetition, one row per burst, failures noted in their row", async () => {
+    const lines: string[] = [];
+    const order: string[] = [];
+    let tpdkCalls = 0;
+    const rows = await alternate(opts(2, [1, 32], lines), "t", {
+      dpdk: async (b) => (order.push(`D${b}`), { mpps: b === 1 ? 4 : 10, cpuShare: 0.99 }),
+      tpdk: async (b) => {
+        order.push(`T${b}`);
+        if (++tpdkCalls === 4) throw new Error("no traffic");
+        return { mpps: b === 1 ? 5 : 8, cpuShare: 0.98 };
+      },
+    });
+    expect(order).toEqual(["D1", "T1", "D32", "T32", "D1", "T1", "D32", "T32"]);
+    expect(rows.map((r) => [r.burst, r.dpdkRuns, r.tpdkRuns, r.ratio, r.failures])).toEqual([
+      [1, [4, 4], [5, 5], 1.25, []],
+      [32, [10, 10], [8], 0.8, ["tpdk: no traffic"]],
+    ]);
+    expect(rows[0]!.pairRatios).toBeUndefined();
+    expect(lines.some((l) => l.includes("tpdk FAILED: no traffic"))).toBe(true);
+  });
+});
+
+describe("burstRow", () => {
+  it("takes the median per-run ratio when there are any, else tpdk's median over DPDK's", () => {
+    const a = newBurstAcc();
+    addRun(a, "dpdk", { mpps: 10, cpuShare: 1 });
+    addRun(a, "dpdk", { mpps: 4, cpuShare: 1 });
+    addRun(a, "tpdk", { mpps: 6, cpuShare: 1 });
+    expect(burstRow(32, a).ratio).toBe(6 / 7);
+    a.ratios.push(0.9, 1.5, 1);
+    const r = burstRow(32, a);
+    expect(r.ratio).toBe(1);
+    expect(r.pairRatios).toEqual([0.9, 1.5, 1]);
+  });
+});
