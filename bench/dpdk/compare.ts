@@ -120,7 +120,19 @@ export function pairOptions(o: CompareOptions, hugepages: boolean, testpmd: stri
 export const L2FWD_MAIN = fileURLToPath(new URL("./main.js", import.meta.resolve("@tpdk/l2fwd")));
 
 /** One measurement of a contender at one burst. Throws when the run failed. */
-export type Contender = (burst: number) => Promise<{ mpps: number; cpuShare: number; gc?: GcAttribution }>;
+export type Contender = (burst: number) => Promise<ContenderRun>;
+
+/** What one measured run of a contender gives (bestPair, the pipeline's runBest). */
+export interface ContenderRun {
+  mpps: number;
+  cpuShare: number;
+  gc?: GcAttribution;
+}
+
+/** A run's progress line after its tag: "9.61 Mpps  cpu 99%  GC lcore/main 0/0". */
+export function runText(r: ContenderRun): string {
+  return `${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%${r.gc ? `  GC lcore/main ${gcText(r.gc)}` : ""}`;
+}
 
 /**
  * Repetitions x bursts, DPDK's run then tpdk's at each step (so drift in the
@@ -140,7 +152,7 @@ export async function alternate(o: CompareOptions, section: string, run: { dpdk:
         try {
           const r = await run[who](burst);
           addRun(acc.get(burst)!, who, r);
-          o.progress(`${tag} ${name} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare).toFixed(0)}%${r.gc ? `  GC lcore/main ${gcText(r.gc)}` : ""}`);
+          o.progress(`${tag} ${name} ${runText(r)}`);
         } catch (e) {
           acc.get(burst)!.failures.push(`${name}: ${(e as Error).message}`);
           o.progress(`${tag} ${name} FAILED: ${(e as Error).message.split("\n")[0]}`);
@@ -167,7 +179,7 @@ export function newBurstAcc(): BurstAcc {
 }
 
 /** Record one measured run of `who`. */
-export function addRun(a: BurstAcc, who: "dpdk" | "tpdk", r: { mpps: number; cpuShare: number; gc?: GcAttribution }): void {
+export function addRun(a: BurstAcc, who: "dpdk" | "tpdk", r: ContenderRun): void {
   a.mpps[who].push(r.mpps);
   a.cpu[who].push(r.cpuShare);
   if (who === "tpdk" && r.gc) a.gcs.push(r.gc);
@@ -197,7 +209,7 @@ export function burstRow(burst: number, a: BurstAcc): DpdkRow {
  * idle CPUs, up to 1 + retries attempts while the CPU share is below the
  * minimum, the best share kept. A failure is not retried.
  */
-export async function bestPair(run: () => Promise<DpdkRun>, o: BestOptions): Promise<{ mpps: number; cpuShare: number; gc?: GcAttribution }> {
+export async function bestPair(run: () => Promise<DpdkRun>, o: BestOptions): Promise<ContenderRun> {
   let best: DpdkRun | null = null;
   for (let attempt = 0; attempt <= o.retries; attempt++) {
     await maybeWaitIdle(o);

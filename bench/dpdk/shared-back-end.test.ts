@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { bracketRatios } from "./shared-back-end.js";
+import { type TurnResult, bracketRatios } from "./shared-back-end.js";
+import type { DpdkRunOptions } from "./testpmd.js";
 
-const run = (side: string, burst: number, mpps: number | null) => ({ side, burst, mpps });
+/** A turn of `side` at `burst` that measured `mpps` (null: it failed). */
+const run = (side: string, burst: number, mpps: number | null): TurnResult => ({
+  turn: { side, kind: side === "dpdk" ? "dpdk" : "tpdk", opts: { burst } as DpdkRunOptions },
+  run: mpps === null ? null : { mpps, cpuShare: 1 },
+  error: mpps === null ? "failed" : null,
+});
 
 describe("bracketRatios", () => {
   it("sets each tpdk run against the mean of the DPDK runs right before and after it", () => {

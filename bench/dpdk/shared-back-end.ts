@@ -1,8 +1,7 @@
 import type { BestOptions } from "../pipeline/spawn.js";
 import { maybeWaitIdle } from "../pipeline/spawn.js";
-import type { GcAttribution } from "../pipeline/trace-gc.js";
 import type { FrontEndKind } from "./commands.js";
-import { bestPair } from "./compare.js";
+import { type ContenderRun, bestPair } from "./compare.js";
 import { type DpdkRunOptions, runPairClient, startPairServer, stopPairServer } from "./testpmd.js";
 
 /**
@@ -30,12 +29,10 @@ export interface Turn {
   opts: DpdkRunOptions;
 }
 
-/** A turn's outcome: its rate, or why it failed. */
+/** A turn's outcome: its run, or (run null) why it failed. */
 export interface TurnResult {
   turn: Turn;
-  mpps: number | null;
-  cpuShare: number | null;
-  gc?: GcAttribution;
+  run: ContenderRun | null;
   error: string | null;
 }
 
@@ -59,7 +56,7 @@ export async function faceInTurn(
   const out: TurnResult[] = [];
   const failAll = (from: number, why: string): void => {
     for (let i = from; i < turns.length; i++) {
-      out.push({ turn: turns[i]!, mpps: null, cpuShare: null, error: why });
+      out.push({ turn: turns[i]!, run: null, error: why });
       report(out[i]!, i);
     }
   };
@@ -80,10 +77,9 @@ export async function faceInTurn(
         break;
       }
       try {
-        const r = await bestPair(() => runPairClient(s, turn.opts, turn.kind), perTurn);
-        out.push({ turn, mpps: r.mpps, cpuShare: r.cpuShare, ...(r.gc ? { gc: r.gc } : {}), error: null });
+        out.push({ turn, run: await bestPair(() => runPairClient(s, turn.opts, turn.kind), perTurn), error: null });
       } catch (e) {
-        out.push({ turn, mpps: null, cpuShare: null, error: (e as Error).message });
+        out.push({ turn, run: null, error: (e as Error).message });
       }
       report(out[i]!, i);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
@@ -94,30 +90,23 @@ export async function faceInTurn(
   return out;
 }
 
-/** A measured run of a sequence, as bracketRatios reads it. */
-export interface SequenceRun {
-  side: string;
-  burst: number;
-  mpps: number | null;
-}
-
 /**
- * For each measured non-DPDK run of one instance's sequence: its rate over
- * the mean of the measured DPDK runs at the same burst right before and
+ * For each measured non-DPDK turn of one instance's sequence: its rate over
+ * the mean of the measured DPDK turns at the same burst right before and
  * right after it (one of them when the other is missing; none: no ratio).
  */
-export function bracketRatios(seq: readonly SequenceRun[]): { index: number; ratio: number }[] {
+export function bracketRatios(seq: readonly TurnResult[]): { index: number; ratio: number }[] {
   const out: { index: number; ratio: number }[] = [];
   const dpdkAt = (j: number, burst: number): number | null => {
     const r = seq[j];
-    return r && r.side === "dpdk" && r.burst === burst && r.mpps !== null && r.mpps > 0 ? r.mpps : null;
+    return r && r.turn.side === "dpdk" && r.turn.opts.burst === burst && r.run !== null && r.run.mpps > 0 ? r.run.mpps : null;
   };
   for (let i = 0; i < seq.length; i++) {
     const r = seq[i]!;
-    if (r.side === "dpdk" || r.mpps === null) continue;
-    const around = [dpdkAt(i - 1, r.burst), dpdkAt(i + 1, r.burst)].filter((x): x is number => x !== null);
+    if (r.turn.side === "dpdk" || r.run === null) continue;
+    const around = [dpdkAt(i - 1, r.turn.opts.burst), dpdkAt(i + 1, r.turn.opts.burst)].filter((x): x is number => x !== null);
     if (around.length === 0) continue;
-    out.push({ index: i, ratio: r.mpps / (around.reduce((a, b) => a + b, 0) / around.length) });
+    out.push({ index: i, ratio: r.run.mpps / (around.reduce((a, b) => a + b, 0) / around.length) });
   }
   return out;
 }

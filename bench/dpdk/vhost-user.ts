@@ -1,5 +1,5 @@
 import { native, nativeMissingReason } from "@tpdk/native";
-import { type CompareOptions, type DpdkRow, SHOWN_SOCK, addRun, burstRow, displayPair, gcText, newBurstAcc, pairOptions } from "./compare.js";
+import { type CompareOptions, type DpdkRow, SHOWN_SOCK, addRun, burstRow, displayPair, newBurstAcc, pairOptions, runText } from "./compare.js";
 import { backEndCommand, frontEndCommand } from "./commands.js";
 import { type Turn, bracketRatios, faceInTurn } from "./shared-back-end.js";
 import { type DpdkEnv, TESTPMD, detectDpdk } from "./testpmd.js";
@@ -78,16 +78,15 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
       const tag = `[vhost-user ${ring} back-end ${rep + 1}/${o.repeat}]`;
       const res = await faceInTurn({ ...base, burst: BACK_END_BURST }, turns, o.spawn, (r, i) => {
         const who = `run ${i + 1}/${turns.length} burst=${r.turn.opts.burst} ${r.turn.kind === "dpdk" ? "DPDK" : "tpdk"}`;
-        if (r.mpps === null) o.progress(`${tag} ${who} FAILED: ${r.error!.split("\n")[0]}`);
-        else o.progress(`${tag} ${who} ${r.mpps.toFixed(2)} Mpps  cpu ${(100 * r.cpuShare!).toFixed(0)}%${r.gc ? `  GC lcore/main ${gcText(r.gc)}` : ""}`);
+        o.progress(`${tag} ${who} ${r.run ? runText(r.run) : `FAILED: ${r.error!.split("\n")[0]}`}`);
       });
       for (const r of res) {
         const a = acc.get(r.turn.opts.burst)!;
         const name = r.turn.kind === "dpdk" ? "DPDK" : "tpdk";
-        if (r.mpps === null) a.failures.push(`${name}: ${r.error}`);
-        else addRun(a, r.turn.kind, { mpps: r.mpps, cpuShare: r.cpuShare!, ...(r.gc ? { gc: r.gc } : {}) });
+        if (r.run) addRun(a, r.turn.kind, r.run);
+        else a.failures.push(`${name}: ${r.error}`);
       }
-      const ratios = bracketRatios(res.map((r) => ({ side: r.turn.side, burst: r.turn.opts.burst, mpps: r.mpps })));
+      const ratios = bracketRatios(res);
       for (const { index, ratio } of ratios) acc.get(res[index]!.turn.opts.burst)!.ratios.push(ratio);
       o.progress(`${tag} tpdk over the DPDK runs around it: ${ratios.map(({ index, ratio }) => `b${res[index]!.turn.opts.burst} ${(100 * ratio).toFixed(0)} %`).join(", ") || "none"}`);
     }

@@ -75,11 +75,11 @@ for (let b = 0; b < backends; b++) {
     turns.push({ side, kind: side === "dpdk" ? "dpdk" : "tpdk", opts: { ...base, l2fwd } });
   }
   const res = await faceInTurn({ ...base, burst: 32 }, turns, best, (r, k) => {
-    if (r.mpps === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
-    else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.mpps.toFixed(2)} Mpps`);
+    if (r.run === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
+    else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.run.mpps.toFixed(2)} Mpps`);
   });
-  for (const r of res) if (r.mpps !== null) add(mpps, r.turn.side, r.mpps);
-  for (const { index, ratio } of bracketRatios(res.map((r) => ({ side: r.turn.side, burst, mpps: r.mpps })))) add(ratios, res[index]!.turn.side, ratio);
+  for (const r of res) if (r.run) add(mpps, r.turn.side, r.run.mpps);
+  for (const { index, ratio } of bracketRatios(res)) add(ratios, res[index]!.turn.side, ratio);
 }
 
 console.log(`summary (${packed ? "packed" : "split"}, burst ${burst}, ${backends} back-end instances, ${warmupS} s warm-up, ${durationS} s window):`);
