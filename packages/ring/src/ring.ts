@@ -172,13 +172,13 @@ export class Ring {
     const i32 = this.i32;
     // Only this thread ever writes prod.head on an SP ring: a plain read is current.
     const head = i32[this.wProdHead]!;
-    let free = (this.capacity + this.consTailSeen - head) | 0;
+    let free = ringFree(this.capacity, this.consTailSeen, head);
     if (free < n) {
       // Looks full: refresh our copy of cons.tail. Pairs with the consumer's
       // Atomics.store(cons.tail) in publishCons, made after it read the slots,
       // so every slot below the value we see may be overwritten.
       this.consTailSeen = Atomics.load(i32, this.wConsTail);
-      free = (this.capacity + this.consTailSeen - head) | 0;
+      free = ringFree(this.capacity, this.consTailSeen, head);
       if (free < n) {
         if (fixed || free <= 0) return 0;
         n = free;
@@ -203,7 +203,7 @@ export class Ring {
     let want: number;
     for (;;) {
       // Pairs with the consumers' Atomics.store(cons.tail): slots below it are free.
-      const free = (cap + Atomics.load(i32, this.wConsTail) - head) | 0;
+      const free = ringFree(cap, Atomics.load(i32, this.wConsTail), head);
       want = n;
       if (free < n) {
         if (fixed || free <= 0) return 0;
@@ -391,6 +391,19 @@ function primeCopies(): void {
   }
 }
 primeCopies();
+
+/**
+ * Free slots for a producer at `head`: capacity - (head - consTail), in int32
+ * arithmetic. Each operation is truncated with `| 0` on its own so TurboFan
+ * compiles it as a wrapping int32 op; `(capacity + consTail - head) | 0` left
+ * the inner sum unwrapped, compiled as an overflow-checked int32 add, and the
+ * first call with consTail past 2^31 - 1 - capacity (the indices wrap to
+ * negative) deoptimized reserveSp/reserveMp and the optimized burst around
+ * them ("deopt-eager, reason: overflow", --trace-deopt; ring-wrap.test.ts).
+ */
+function ringFree(capacity: number, consTail: number, head: number): number {
+  return (capacity + ((consTail - head) | 0)) | 0;
+}
 
 /**
  * MP/MC publish order: wait until every reservation made before ours has

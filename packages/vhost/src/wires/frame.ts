@@ -158,6 +158,15 @@ export function readU32(u8: Uint8Array, at: number): number {
   return ((u8[at]! << 24) | (u8[at + 1]! << 16) | (u8[at + 2]! << 8) | u8[at + 3]!) >>> 0;
 }
 
+/**
+ * The same 32 bits as readU32, as an int32 (values from 2^31 come out negative): hot paths that
+ * only compare and mask them keep them in V8's small integers, where a u32 from 2^31 on is a
+ * boxed number (see FrameChecker.consume).
+ */
+export function readI32(u8: Uint8Array, at: number): number {
+  return (u8[at]! << 24) | (u8[at + 1]! << 16) | (u8[at + 2]! << 8) | u8[at + 3]!;
+}
+
 export function writeU16(u8: Uint8Array, at: number, v: number): void {
   u8[at] = (v >>> 8) & 0xff;
   u8[at + 1] = v & 0xff;

@@ -1,6 +1,6 @@
 import type { Wire } from "./wire.js";
 import * as F from "./frame.js";
-import { readU16, readU32, tpdkPayloadOffset, verifyIpv4Udp } from "./frame.js";
+import { readI32, readU16, tpdkPayloadOffset, verifyIpv4Udp } from "./frame.js";
 import { deviceClock } from "../clock.js";
 import { histRecord } from "./latency-histogram.js";
 import * as W from "./wire-stats.js";
@@ -55,7 +55,8 @@ export class FrameChecker {
   private readonly origin: number;
   private readonly ids = new Int32Array(MAX_STREAMS);
   private nStreams = 0;
-  private readonly highest = new Uint32Array(MAX_STREAMS);
+  /** Highest sequence number seen per stream, as an int32 (see consume). */
+  private readonly highest = new Int32Array(MAX_STREAMS);
   /** Sequence numbers advanced past per stream (from 0), to tell "before the start" from "late". */
   private readonly covered = new Float64Array(MAX_STREAMS);
   private readonly window = new Uint32Array(MAX_STREAMS * WINDOW_WORDS);
@@ -101,7 +102,7 @@ export class FrameChecker {
       h += 4 + SEQ_WINDOW + 8;
       c.sequence(1, h); // a gap past the window
       c.sequence(1, h - SEQ_WINDOW - 2); // late, outside the window
-      c.sequence(1, (h - 0x40000000) >>> 0); // before the stream's start
+      c.sequence(1, (h - 0x40000000) | 0); // before the stream's start
     }
   }
 
@@ -126,7 +127,10 @@ export class FrameChecker {
       const ts = v.getFloat64(0);
       if (ts > 0) histRecord(f, s + S_HIST, Math.round((this.origin + deviceClock[0]! - ts) * 1e6));
     }
-    this.sequence(readU16(u8, p + PL_STREAM), readU32(u8, p + PL_SEQ));
+    // The sequence number as an int32 (it is only compared modulo 2^32 and masked): read as a u32,
+    // a stream past 2^31 frames (215 s at 10 Mpps) deoptimized consume ("lost precision") and boxed
+    // every number from then on, a scavenge every ~125k frames (wire-sink-wrap.test.ts).
+    this.sequence(readU16(u8, p + PL_STREAM), readI32(u8, p + PL_SEQ));
   }
 
   private slotOf(id: number): number {
@@ -143,7 +147,7 @@ export class FrameChecker {
       if (n === MAX_STREAMS) return -1;
       slot = n;
       this.ids[slot] = id;
-      this.highest[slot] = 0xffffffff; // "-1": the stream's first frame is expected to be 0
+      this.highest[slot] = -1; // the stream's first frame is expected to be 0
       this.nStreams = n + 1;
     }
     this.lastId = id;
