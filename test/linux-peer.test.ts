@@ -121,7 +121,7 @@ describe.skipIf(unavailable !== null)("Linux network namespaces as real peers of
   beforeAll(async () => {
     removeStaleHosts();
     const tag = String(process.pid);
-    const [a, b] = freeSubnets(2);
+    const [a, b] = await freeSubnets(2);
     hosts.push(addHost(tag, 1, a!));
     hosts.push(addHost(tag, 2, b!));
     addVxlan(hosts[0]!, VNI, "10.200.0.1/24", "02:00:0a:c8:00:01");

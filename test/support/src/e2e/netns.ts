@@ -3,6 +3,7 @@
 // namespace by veth pairs (our own test hosts inside the sandbox), created
 // with unique names and always removed.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as net from "node:net";
 import { L2FWD } from "./l2fwd.js";
 
 export interface PortJson {
@@ -106,6 +107,8 @@ export interface Host {
   /** veth end in the namespace, and its address (the vxlan's underlay). */
   nsIf: string;
   nsAddr: string;
+  /** The /24 under 10.99.0.0/16 (reserved by freeSubnets; removeHost releases it). */
+  subnet: number;
 }
 
 /**
@@ -120,6 +123,7 @@ export function addHost(tag: string, index: number, subnet: number): Host {
     rootAddr: `10.99.${subnet}.1`,
     nsIf: `tpn${tag}${index}`.slice(0, 15),
     nsAddr: `10.99.${subnet}.2`,
+    subnet,
   };
   ip("netns", "add", h.ns);
   ip("link", "add", h.rootIf, "type", "veth", "peer", "name", h.nsIf);
@@ -147,6 +151,7 @@ export function addVxlan(h: Host, vni: number, inner: string, mac: string): void
 export function removeHost(h: Host): void {
   spawnSync("ip", ["netns", "del", h.ns]);
   spawnSync("ip", ["link", "del", h.rootIf]); // gone with the namespace normally
+  releaseSubnet(h.subnet);
 }
 
 /** Remove leftovers of earlier runs killed before their cleanup (names start with tpdk-<tag>). */
@@ -168,14 +173,50 @@ export function removeStaleHosts(prefix = "tpdk-"): void {
   }
 }
 
-/** Pick a /24 under 10.99.0.0/16 that no interface of the root namespace uses yet. */
-export function freeSubnets(n: number): number[] {
+/** The subnets this process holds: the listening socket that reserves each (see reserveSubnet). */
+const heldSubnets = new Map<number, net.Server>();
+
+/**
+ * Reserve `n` /24s under 10.99.0.0/16 that no interface of the root namespace uses and no
+ * other process holds, from `start` on (default from the pid, to spread parallel runs).
+ * Reading `ip addr` alone was no reservation: two test processes between their read and their
+ * `ip addr add` picked the same subnet. Each subnet is now held by a listening Unix socket in the
+ * abstract namespace, `tpdk-subnet-10.99.S`: the kernel binds a name once per network namespace
+ * and frees it when its process exits, however it exits (no stale locks). Held until
+ * releaseSubnet (removeHost calls it) or the process's end.
+ */
+export async function freeSubnets(n: number, start = 1 + (process.pid % 200)): Promise<number[]> {
   const used = ip("-4", "-o", "addr", "show");
   const out: number[] = [];
-  let s = 1 + (process.pid % 200);
-  for (let tries = 0; out.length < n; tries++, s = (s % 250) + 1) {
-    if (tries > 250) throw new Error("no free 10.99.x.0/24 subnet left in the root namespace");
-    if (!used.includes(`10.99.${s}.`)) out.push(s);
+  let s = start;
+  try {
+    for (let tries = 0; out.length < n; tries++, s = (s % 250) + 1) {
+      if (tries > 250) throw new Error("no free 10.99.x.0/24 subnet left in the root namespace");
+      if (!used.includes(`10.99.${s}.`) && (await reserveSubnet(s))) out.push(s);
+    }
+  } catch (e) {
+    for (const x of out) releaseSubnet(x);
+    throw e;
   }
   return out;
+}
+
+/** Bind the subnet's abstract socket name: false when another process (or this one) holds it. */
+async function reserveSubnet(s: number): Promise<boolean> {
+  if (heldSubnets.has(s)) return false;
+  const server = net.createServer();
+  const bound = await new Promise<boolean>((resolve, reject) => {
+    server.once("error", (e: NodeJS.ErrnoException) => (e.code === "EADDRINUSE" ? resolve(false) : reject(e)));
+    server.listen(`\0tpdk-subnet-10.99.${s}`, () => resolve(true));
+  });
+  if (!bound) return false;
+  server.unref(); // the reservation does not keep the process alive
+  heldSubnets.set(s, server);
+  return true;
+}
+
+/** Give a subnet of freeSubnets back (after its addresses are gone); a no-op for one not held. */
+export function releaseSubnet(s: number): void {
+  heldSubnets.get(s)?.close();
+  heldSubnets.delete(s);
 }
