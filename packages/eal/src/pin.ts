@@ -81,8 +81,6 @@ export function allowedCpus(): number[] {
  * warnUnpinnedOnce.
  */
 export function pinCurrentThread(cpu: number): PinResult {
-  // An addon built before setThreadAffinity existed (a tree not re-installed) pins through taskset.
-  const viaAddon = native !== null && typeof native.setThreadAffinity === "function";
   const tid = currentTid();
   const unpinned = (reason: string): PinResult => ({ pinned: false, tid, affinity: currentAffinity(), reason });
   if (!Number.isInteger(cpu) || cpu < 0) return unpinned(`cpu ${cpu} is not a CPU number`);
@@ -92,11 +90,11 @@ export function pinCurrentThread(cpu: number): PinResult {
     return unpinned(`cpu ${cpu} is not available to this process (it may use ${allowed.join(",")})`);
   }
   try {
-    if (viaAddon) native!.setThreadAffinity(cpu);
+    if (native !== null) native.setThreadAffinity(cpu);
     else execFileSync("taskset", ["-pc", String(cpu), String(tid)], { stdio: ["ignore", "ignore", "pipe"], timeout: 5000 });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (viaAddon) return unpinned(`sched_setaffinity failed: ${err.message}`);
+    if (native !== null) return unpinned(`sched_setaffinity failed: ${err.message}`);
     if (err.code === "ENOENT") return unpinned("taskset not found (install util-linux)");
     const detail = err.stderr?.toString().trim().split("\n").pop() || err.message;
     return unpinned(`taskset failed: ${detail}`);
