@@ -111,6 +111,38 @@ describe("RX", () => {
     stopAndCheck(r);
   });
 
+  it("IN_ORDER RX touch stores only where the device wrote nothing: the headroom byte before the header, the byte after a frame ending in its first data line; a longer frame gets none", () => {
+    const r = rig({ rxDesc: 16 });
+    expect(r.info.features).toContain("IN_ORDER");
+    const lens = [60, 100, 52]; // ends inside the data's first line, ends past it, ends earlier in it
+    const frames = lens.map((n, i) => frame(n, i));
+    const hdrAt: number[] = [];
+    for (const f of frames) {
+      const heads = r.dev.deliver(r.rxVq, f, r.hdr, true);
+      expect(heads).toHaveLength(1);
+      const a = r.dev.desc(r.rxVq, heads![0]!).addr; // the header's address (12 bytes before the data)
+      expect(a & 63).not.toBe(0); // the header sits inside its line, after headroom bytes
+      expect((a + 12) & 63).toBe(0); // the data starts a line
+      // What the device did not write: the headroom before the header, the bytes after the frame.
+      r.mem.u8.fill(0xaa, a - 8, a);
+      r.mem.u8.fill(0xaa, a + 12 + f.length, a + 12 + 200);
+      hdrAt.push(a);
+    }
+    r.dev.publishUsed(r.rxVq);
+    const ms = receive(r, 3);
+    expect(ms).toHaveLength(3);
+    const [a0, a1, a2] = hdrAt as [number, number, number];
+    // Frame 0 (60 bytes from a 64-aligned data start): the headroom byte and the byte after its end zeroed, nothing else.
+    expect([r.mem.u8[a0 - 2], r.mem.u8[a0 - 1], r.mem.u8[a0 + 12 + 60], r.mem.u8[a0 + 12 + 61]]).toEqual([0xaa, 0, 0, 0xaa]);
+    // Frame 1 ends past the data's first line: that line is read, not written.
+    expect([r.mem.u8[a1 - 2], r.mem.u8[a1 - 1], r.mem.u8[a1 + 12 + 100]]).toEqual([0xaa, 0, 0xaa]);
+    // Frame 2 (52 bytes): the byte after its end is in the same line.
+    expect([r.mem.u8[a2 - 1], r.mem.u8[a2 + 12 + 52], r.mem.u8[a2 + 12 + 53]]).toEqual([0, 0, 0xaa]);
+    ms.forEach((m, i) => expect(fromMbuf(r, m)).toEqual(frames[i]));
+    freeAll(r, ms);
+    stopAndCheck(r);
+  });
+
   it.each([{ inOrder: true }, { inOrder: false }])(
     "RX hands every frame out in alloc()'s state (refcnt 1, ol_flags 0, one segment) though the refill never touches the mbuf (inOrder: $inOrder)",
     ({ inOrder }) => {

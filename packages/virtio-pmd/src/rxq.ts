@@ -170,8 +170,11 @@ export class RxQueue extends QueueBase {
     const st = this.st;
     // Touch the lines the loop below reads first, for the whole burst: each frame's last
     // header line (num_buffers) and first data line, which the device just wrote on the other
-    // CPU. These loads do not depend on each other, so the CPU overlaps their misses; in the
-    // loop, behind each packet's many instructions, they would mostly wait one at a time.
+    // CPU. These touches do not depend on each other, so the CPU overlaps their misses; in the
+    // loop, behind each packet's many instructions, they would mostly wait one at a time. Stores
+    // where they can be, since session 15 (bench/README.md, "Session 15: burst 1"): a load
+    // fetched the line shared, and the TX header zeroing and the MAC rewrite then had to take it
+    // from the device's CPU again, waited for by the TX publish's Atomics.store.
     // (JavaScript has no prefetch instruction; DPDK's C loop gets this overlap for free.)
     // The touch runs TOUCH_AHEAD entries past this burst when the device has published them,
     // so the next burst's first frames (and at burst 1, the next frame) are already on their
@@ -187,11 +190,23 @@ export class RxQueue extends QueueBase {
       for (let i = done <= avail ? done : 0; i < t1; i++) {
         const m = u32[ownerW + ((cons + i) & mask)]!;
         if (m !== 0) {
-          // Three independent loads: the mbuf's line (the loop below writes its fields) and the
-          // two lines the device wrote, whose address comes from the handle (the refill posted
-          // buf_addr = handle + MBUF_HDR), not from a load of buf_addr that they would wait on.
+          // The mbuf's line (the loop below writes its fields) and the two lines the device wrote,
+          // whose address comes from the handle (the refill posted buf_addr = handle + MBUF_HDR),
+          // not from a load of buf_addr that they would wait on. Each of the two as a store where
+          // it can be (as the packed ring's touchAhead): a byte the device did not write, so the
+          // line comes for writing once, before the TX header zeroing and the MAC rewrite store
+          // into it, rather than shared and then taken again by those stores.
           const b = m + (MBUF_HDR + PKTMBUF_HEADROOM);
-          touch |= u8[m]! | u8[b - 1]! | u8[b]!;
+          const h = b - hdr;
+          // Header line: the headroom byte before the header (never posted to the device).
+          if ((h & 63) !== 0) u8[h - 1] = 0;
+          else touch |= u8[h]!;
+          // Data line: the byte past the frame when the frame ends inside its first data line.
+          const len = u32[usedRingW + 2 * ((seen + i) & mask) + 1]!;
+          const e = h + len;
+          if (len > hdr && len < maxLen && e >>> 6 === b >>> 6) u8[e] = 0;
+          else touch |= u8[b]!;
+          touch |= u8[m]!;
         }
       }
       if (t1 > (done <= avail ? done : 0)) this.touchEnd = (cons + t1) & 0xffff;
