@@ -1,7 +1,7 @@
 // Helpers for l2fwd's end-to-end tests: run the real binary, and read/write
 // classic pcap files with a small implementation of our own, independent of
 // the app's pcap wire, so expected outputs are computed without tpdk's code.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,10 +16,19 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Run l2fwd with `args` (and extra environment `env`); kill it (and fail) after `timeoutMs`. */
-export function runL2fwd(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunResult> {
+/**
+ * Run l2fwd with `args` (and extra environment `env`); kill it (and fail) after `timeoutMs`.
+ * `onSpawn` sees the child first (to watch its output or its threads while it runs).
+ */
+export function runL2fwd(
+  args: readonly string[],
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+  onSpawn?: (child: ChildProcess) => void,
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    onSpawn?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
