@@ -1,7 +1,7 @@
 import { type LcoreContext, stopRequested } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { registerNetVhostQueues } from "@tpdk/vhost-user";
-import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
+import { bindThreadMemory, rxBurst, txBurst, txFence } from "@tpdk/virtio-pmd";
 import { STAT_DROPPED, STAT_RX, STAT_TX, statIndex } from "./stats.js";
 import { stallThread, testLcoreStallMs } from "./faults.js";
 
@@ -29,6 +29,12 @@ export interface LcoreArg {
 }
 
 const MAX_PORTS = 32;
+/**
+ * Empty passes in a row after which the TX queues' deferred kick checks run (txFence: the split
+ * TX publish fences its check once per batch on x86, QueueBase.publishTx): the queue went idle,
+ * so a device that went to sleep meanwhile gets its kick now, not when more traffic comes.
+ */
+const IDLE_FENCE_PASSES = 4;
 
 /**
  * The forwarding loop (DPDK's l2fwd_main_loop): receive a burst on each of
@@ -93,6 +99,8 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   // -0, not 0: a double field from the start (a Smi field would change representation, and
   // deoptimize the loop, once the count passed 2^30).
   const result = { passes: -0 };
+  // Empty passes in a row (IDLE_FENCE_PASSES).
+  let empty = 0;
   for (;;) {
     let work = 0;
     for (let r = 0; r < nRx; r++) {
@@ -156,8 +164,14 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
       // optimized loop of the warm-up's launch would deoptimize on it ("wrong call target").
       if (stopRequested(mem)) break;
     }
-    if (work === 0) backoff.idle();
-    else backoff.reset();
+    if (work === 0) {
+      // After the flush above: its publish is fenced too.
+      if (++empty === IDLE_FENCE_PASSES) for (let k = 0; k < nOut; k++) txFence(outPorts[k]!, 0);
+      backoff.idle();
+    } else {
+      empty = 0;
+      backoff.reset();
+    }
   }
   return result;
 }

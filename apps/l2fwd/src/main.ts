@@ -1,7 +1,7 @@
 import { Eal, TpdkError, dropRunnerSeparator, parseEalArgs, runMain } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import { type VdevPlan, VdevPorts, deviceFailureText, needsSharedMemory, planVdevs } from "@tpdk/vdev";
-import { DEFAULT_HEARTBEAT_TIMEOUT_MS, PMD_MAX_PORTS, formatMac } from "@tpdk/virtio-pmd";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, PMD_MAX_PORTS, formatMac, txKickBackstop } from "@tpdk/virtio-pmd";
 import type { LcoreArg } from "./lcore-loop.js";
 import { armDeviceKill, testLaunchDelay } from "./faults.js";
 import { parseL2fwdArgs } from "./options.js";
@@ -192,6 +192,8 @@ runMain(async () => {
       for (let i = 0; i < enabled.length; i++) {
         const p = enabled[i]!;
         const port = bus.ports[p]!;
+        // The last backstop of the split TX queues' deferred kick check (the lcore's txFence runs first).
+        if (plans[p]!.kind !== "net_vhost") txKickBackstop(eal.mem, p);
         if (!port.checkDevice(now)) {
           // DEVICE_NEEDS_RESET: that device stopped processing (link down), the thread still answers.
           if (port.needsReset) {

@@ -11,7 +11,8 @@ export {
 export { type EthStats, type XStat, RX_XSTATS, TX_XSTATS, sizeBin } from "./stats.js";
 export { RxQueue, RX_BURST_MAX } from "./rxq.js";
 export { TxQueue, TX_BURST_MAX } from "./txq.js";
-export { rxBurst, txBurst, rxQueue, txQueue, bindThreadMemory, registerQueueAttacher, type QueueAttacher, type BurstRxQueue, type BurstTxQueue } from "./registry.js";
+export { txKickBackstop } from "./tx-backstop.js";
+export { rxBurst, txBurst, txFence, rxQueue, txQueue, bindThreadMemory, registerQueueAttacher, type QueueAttacher, type BurstRxQueue, type BurstTxQueue } from "./registry.js";
 export { PMD_MAX_PORTS, PMD_MAX_QUEUES } from "./port-layout.js";
 export { portTable } from "./port-table.js";
 export { DEFAULT_HEARTBEAT_TIMEOUT_MS } from "./liveness.js";

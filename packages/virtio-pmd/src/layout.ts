@@ -14,6 +14,7 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  *   +452   parked: u32, 1 once a queue object saw the queue closed (Q_PARKED)
  *   +456   left run: u32, the run in which a queue object that drove the queue detached (Q_LEFT_RUN)
  *   +460   kick fd: u32 byte address of the transport's kick-fd words, 0 = none (Q_KICK_FD)
+ *   +464   fenced avail: u32, the TX avail.idx at the lcore's last fenced kick check (Q_FENCED_AVAIL)
  *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line); or with
  *          QF_PACKED the packed ring: descriptors, driver and device event suppression (packedRingLayout)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
@@ -81,6 +82,13 @@ export const Q_LEFT_RUN = Q_PARKED + 4;
  * there [kick eventfd or -1, in-flight count]: the lcore writes the eventfd itself (QueueBase.kick).
  */
 export const Q_KICK_FD = Q_LEFT_RUN + 4;
+/**
+ * u32: the split TX ring's avail.idx as of the lcore's last fenced kick check (QueueBase.publishTx:
+ * on x86 avail.idx is stored plainly and the suppression fields checked behind a full barrier only
+ * every TX_FENCE_FRAMES frames, at txFence() and at a kick). The main thread's backstop
+ * (txKickBackstop) kicks when avail.idx has moved past it and the device asks for a kick.
+ */
+export const Q_FENCED_AVAIL = Q_KICK_FD + 4;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;

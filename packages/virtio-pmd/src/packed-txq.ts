@@ -114,6 +114,9 @@ export class PackedTxQueue extends QueueBase {
     this.reclaim();
   }
 
+  /** txFence: nothing here, the packed publish runs its fenced kick check per burst. */
+  fence(): void {}
+
   /** rte_eth_tx_burst on a packed ring: see TxQueue.txBurst (same contract). */
   txBurst(mbufs: Uint32Array, n: number, off = 0): number {
     const run = this.u32[this.runW]!;

@@ -12,6 +12,7 @@ const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
   Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN, Q_KICK_FD,
+  Q_FENCED_AVAIL,
   S_BROADCAST, S_MULTICAST, S_TX_FULL, S_TX_OVERSIZE, S_ERRORS,
 } = L;
 /** Atomics.notify count: every waiter. */
@@ -29,6 +30,12 @@ const kickNative = native !== null && typeof native.eventfdKick === "function" ?
  * (kickIfNeeded; packed-queue.ts has the same for the packed rings).
  */
 const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
+/**
+ * Split TX on x86 (publishTx): frames published with a plain avail.idx store and an unfenced kick
+ * check at most, before a fenced check runs (picked by A/B, bench/README.md "Session 15: the TX
+ * kick check per batch").
+ */
+export const TX_FENCE_FRAMES = 32;
 /** Bursts after a resync that run the rare-counter branch with zeros (see statPrimes). */
 const STAT_PRIMES = 64;
 
@@ -119,6 +126,10 @@ export abstract class QueueBase {
   protected descCons = 0;
   /** Publishes left that run the kick path as a no-op (see kickIfNeeded). */
   private kickPrimes = KICK_PRIMES;
+  /** Split TX (publishTx): avail.idx as of the last fenced kick check or kick (free-running u16). */
+  protected fencedIdx = 0;
+  /** u32 index of the zone's Q_FENCED_AVAIL word (fencedIdx for the main thread's backstop). */
+  private fencedW = 0;
   /**
    * Bursts left, since the last resync, that run the rare-counter branch with
    * zeros. The counters that are almost always 0 (broadcast, multicast, ring
@@ -328,6 +339,9 @@ export abstract class QueueBase {
     this.onResync();
     this.kickPrimes = KICK_PRIMES;
     this.statPrimes = STAT_PRIMES;
+    this.fencedW = w + (Q_FENCED_AVAIL >>> 2);
+    this.fencedIdx = this.availIdx;
+    u32[this.fencedW] = this.availIdx;
     this.run = run;
     return true;
   }
@@ -399,6 +413,75 @@ export abstract class QueueBase {
     // any optimization. (Several, not one: V8 allocates a function's feedback
     // vector only after its first few calls; until then nothing is recorded.)
     this.kickOrPrime(kick);
+  }
+
+  /**
+   * The split TX publish of avail.idx (old -> idx) and its kick check, Linux virtio-net's way
+   * (it fences and checks notification suppression once per batch of transmits, xmit_more).
+   * Elsewhere than x86 (STORE_FENCES false): Atomics.store and kickIfNeeded, a fenced check per
+   * burst. On x86 avail.idx is stored plainly: x86-TSO does not reorder a store with the stores
+   * before it, so the device sees the index after the descriptors and ring entries written before
+   * it (V8 keeps the order of typed-array stores). Then the cheap check: a plain read of
+   * avail_event (over the whole range since the last fenced check, fencedIdx -> idx) or
+   * used.flags. When it asks for a kick, kick: kick() starts with an Atomics.add (a full barrier)
+   * and the eventfd write or doorbell after it, so the device sees the index. When it does not,
+   * the answer may be stale: a device that re-enabled notifications while our index store still
+   * sat in the store buffer read the old index and may sleep (the store -> load race virtio 1.2
+   * §2.7.13.4 closes with its barrier). So the range stays unfenced until a fenced check
+   * (fencedCheck: a full barrier, then the read) runs: after TX_FENCE_FRAMES unfenced frames, at
+   * txFence() (the application's idle path, e.g. l2fwd's after empty polls), and as the last
+   * backstop on the main thread (txKickBackstop, e.g. l2fwd's watchdog, from Q_FENCED_AVAIL).
+   */
+  protected publishTx(old: number, idx: number): void {
+    const u16 = this.u16;
+    if (!STORE_FENCES) {
+      Atomics.store(u16, this.availIdxH, idx);
+      this.fencedIdx = idx;
+      this.u32[this.fencedW] = idx;
+      this.kickIfNeeded(old, idx);
+      return;
+    }
+    const from = this.fencedIdx;
+    const range = (idx - from) & 0xffff;
+    // Both branches below run in each publish while the kick path is primed (see kickIfNeeded):
+    // a device that polls asks for its first kick after 2^16 entries, and one that wants every
+    // kick never lets the fenced check run, long after the burst was optimized; code never run
+    // there has no type feedback and would deoptimize it. Primed, the plain branch records `from`
+    // again (nothing new) and the fenced check fences a publish that needed none: both harmless.
+    const primed = this.kickPrimes !== 0;
+    let kick = false;
+    // A range of TX_FENCE_FRAMES or more (a burst of 32 alone) goes straight to the fenced check:
+    // one barrier per burst as before, not a plain store and check first.
+    if (range < TX_FENCE_FRAMES || primed) {
+      // Plain store: kept after the descriptor and ring stores above it by x86-TSO (see above).
+      u16[this.availIdxH] = idx;
+      if (this.eventIdx) kick = ((idx - u16[this.availEventH]! - 1) & 0xffff) < range;
+      else kick = (u16[this.usedFlagsH]! & VRING_USED_F_NO_NOTIFY) === 0;
+      if (kick || primed) {
+        // The kick is the barrier (kick() starts with an Atomics.add): everything up to idx is fenced.
+        const f = kick ? idx : from;
+        this.fencedIdx = f;
+        this.u32[this.fencedW] = f;
+      }
+    }
+    if ((!kick && range >= TX_FENCE_FRAMES) || primed) {
+      if (this.fencedCheck(idx, from)) kick = true;
+    }
+    this.kickOrPrime(kick);
+  }
+
+  /**
+   * The fenced kick check over (from, idx]: avail.idx stored again with Atomics.store (an xchg: a
+   * full barrier, §2.7.13.4's), then avail_event / used.flags read, so a device that re-enabled
+   * notifications either sees idx or has its new field read here. Records idx as fenced.
+   */
+  protected fencedCheck(idx: number, from: number): boolean {
+    const u16 = this.u16;
+    Atomics.store(u16, this.availIdxH, idx);
+    this.fencedIdx = idx;
+    this.u32[this.fencedW] = idx;
+    if (this.eventIdx) return ((idx - u16[this.availEventH]! - 1) & 0xffff) < ((idx - from) & 0xffff);
+    return (u16[this.usedFlagsH]! & VRING_USED_F_NO_NOTIFY) === 0;
   }
 
   /**

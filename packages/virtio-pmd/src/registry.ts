@@ -37,6 +37,8 @@ export interface BurstRxQueue {
 export interface BurstTxQueue {
   readonly queueId: number;
   txBurst(mbufs: Uint32Array, n: number, off: number): number;
+  /** txFence: the deferred kick check now (queues that defer none may leave it out). */
+  fence?(): void;
 }
 
 /**
@@ -117,4 +119,18 @@ export function txBurst(port: number, queue: number, mbufs: Uint32Array, n: numb
   let q = txqs[port * PMD_MAX_QUEUES + queue];
   if (q === undefined || queue >= PMD_MAX_QUEUES) q = txQueue(port, queue);
   return q.txBurst(mbufs, n, off);
+}
+
+/**
+ * txFence(port, queue): tpdk's own, no DPDK counterpart (DPDK's virtio PMD fences and checks
+ * notification suppression in every burst). The split TX queue on x86 checks it behind a full
+ * barrier only once per TX_FENCE_FRAMES frames (QueueBase.publishTx), as Linux's virtio-net does
+ * once per batch of transmits; call this when the queue goes idle (an application's loop after
+ * empty polls: l2fwd does) so a device that went to sleep gets its kick now. Cheap when nothing
+ * is unfenced; the main thread's txKickBackstop is the last resort for applications that never
+ * call it. Never attaches a queue (a queue no burst has used has nothing unfenced).
+ */
+export function txFence(port: number, queue: number): void {
+  const q = txqs[port * PMD_MAX_QUEUES + queue];
+  if (q !== undefined && q.fence !== undefined) q.fence();
 }

@@ -399,9 +399,9 @@ export class TxQueue extends QueueBase {
     }
     if (idx !== old) {
       this.availIdx = idx;
-      // The one publish per burst: makes the descriptors, tables and ring entries above visible.
-      Atomics.store(u16, this.availIdxH, idx);
-      this.kickIfNeeded(old, idx);
+      // The one publish per burst: makes the descriptors, tables and ring entries above visible
+      // (on x86 a plain store, its kick check fenced once per TX_FENCE_FRAMES: QueueBase.publishTx).
+      this.publishTx(old, idx);
       f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
@@ -410,6 +410,20 @@ export class TxQueue extends QueueBase {
     // The oversize frames to [sent - over, sent): the caller keeps everything from there on.
     if (over !== 0) mbufs.copyWithin(off + sent - over, off, off + over);
     return sent - over;
+  }
+
+  /**
+   * Run the fenced kick check now over what was published unfenced (publishTx), kicking if the
+   * device asks: call when the TX queue goes idle (tpdk's own: txFence in registry.ts). Nothing
+   * when all is fenced, or while the queue is stopped or not yet in sync (its next burst resyncs).
+   */
+  fence(): void {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run || run === 0) return;
+    const from = this.fencedIdx;
+    const idx = this.availIdx;
+    if (idx === from) return;
+    if (this.fencedCheck(idx, from)) this.kickOrPrime(true);
   }
 
   /** Parking for a ring reset (PortQueues.resetRings): take back what the device used first. */
