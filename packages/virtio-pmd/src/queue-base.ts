@@ -1,10 +1,10 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mbufs } from "@tpdk/mbuf";
-import { native } from "@tpdk/native";
 import { availEventOffset, usedEventOffset } from "@tpdk/virtio";
 import * as V from "@tpdk/virtio";
 import { portEntry } from "./layout.js";
 import * as L from "./layout.js";
+import { kickNative, notifyDevice } from "./notify-device.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRING_USED_F_NO_NOTIFY } = V;
@@ -15,15 +15,8 @@ const {
   Q_FENCED_AVAIL,
   S_BROADCAST, S_MULTICAST, S_TX_FULL, S_TX_OVERSIZE, S_ERRORS,
 } = L;
-/** Atomics.notify count: every waiter. */
-const WAKE_ALL = Number.POSITIVE_INFINITY;
 /** Publishes after a resync that run the kick path as a no-op (see kickIfNeeded). */
 const KICK_PRIMES = 64;
-/**
- * This thread's addon, when it has eventfdKick (an older build does not): the lcore writes a
- * vhost-user kick eventfd itself (kick()). Null: every kick goes through the doorbell.
- */
-const kickNative = native !== null && typeof native.eventfdKick === "function" ? native : null;
 /**
  * The host keeps a load after an Atomics.store (x86-TSO: that store is an xchg, a full barrier):
  * the split kick check's load of the device's avail_event / used.flags may then be a plain one
@@ -520,20 +513,7 @@ export abstract class QueueBase {
    * sleeps on.
    */
   private kick(n: number): void {
-    const i32 = this.i32;
-    Atomics.add(i32, this.notifyI, n);
-    const k = this.kickFdI;
-    if (k !== 0) {
-      Atomics.add(i32, k + 1, 1);
-      // Pairs with the transport's Atomics.store of the fd (startRings) or -1 (stopRings, close).
-      const fd = Atomics.load(i32, k);
-      kickNative!.eventfdKick(n === 0 || fd < 0 ? -1 : fd, n);
-      Atomics.sub(i32, k + 1, 1);
-    } else {
-      // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
-      Atomics.add(i32, this.doorbellI, n);
-      Atomics.notify(i32, this.doorbellI, n === 0 ? 0 : WAKE_ALL);
-    }
+    notifyDevice(this.i32, this.notifyI, this.kickFdI, this.doorbellI, n);
     this.f64[this.st + S_KICKS] += n;
   }
 

@@ -1,8 +1,8 @@
 import type { Memory } from "@tpdk/eal";
-import { native } from "@tpdk/native";
 import { availEventOffset } from "@tpdk/virtio";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
+import { kickNative, notifyDevice } from "./notify-device.js";
 
 const { AVAIL_IDX, USED_FLAGS, VRING_USED_F_NO_NOTIFY } = V;
 const {
@@ -11,7 +11,6 @@ const {
 } = L;
 let tableMem: Memory | null = null;
 let tableAt = 0;
-const kickNative = native !== null && typeof native.eventfdKick === "function" ? native : null;
 
 /**
  * The main thread's backstop for the split TX queues' deferred kick check (QueueBase.publishTx:
@@ -62,19 +61,9 @@ export function txKickBackstop(mem: Memory, port: number): number {
       kick = (Atomics.load(u16, (used + USED_FLAGS) >>> 1) & VRING_USED_F_NO_NOTIFY) === 0;
     }
     if (!kick) continue;
-    // QueueBase.kick's, from this thread (its in-flight count keeps the transport from closing the fd meanwhile).
-    Atomics.add(i32, u32[w + (Q_NOTIFY >>> 2)]! >>> 2, 1);
-    const k = kickNative === null ? 0 : u32[w + (Q_KICK_FD >>> 2)]! >>> 2;
-    if (k !== 0) {
-      Atomics.add(i32, k + 1, 1);
-      const fd = Atomics.load(i32, k);
-      if (fd >= 0) kickNative!.eventfdKick(fd, 1);
-      Atomics.sub(i32, k + 1, 1);
-    } else {
-      const d = u32[w + (Q_DOORBELL >>> 2)]! >>> 2;
-      Atomics.add(i32, d, 1);
-      Atomics.notify(i32, d);
-    }
+    // QueueBase.kick's notification, from this thread (not counted in the lcore's S_KICKS).
+    const kickFdI = kickNative === null ? 0 : u32[w + (Q_KICK_FD >>> 2)]! >>> 2;
+    notifyDevice(i32, u32[w + (Q_NOTIFY >>> 2)]! >>> 2, kickFdI, u32[w + (Q_DOORBELL >>> 2)]! >>> 2, 1);
     kicks++;
   }
   return kicks;

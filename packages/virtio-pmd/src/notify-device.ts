@@ -1,0 +1,36 @@
+// Notifying the device of a queue (virtio 1.2 §2.7.13, the driver's notification), written once for
+// the lcore's kick (QueueBase.kick) and the main thread's backstop (txKickBackstop).
+import { native } from "@tpdk/native";
+
+/** Atomics.notify count: every waiter. */
+const WAKE_ALL = Number.POSITIVE_INFINITY;
+
+/**
+ * This thread's addon, when it has eventfdKick (an older build does not): a vhost-user queue's kick
+ * eventfd is written directly. Null: every kick goes through the doorbell.
+ */
+export const kickNative = native !== null && typeof native.eventfdKick === "function" ? native : null;
+
+/**
+ * Notify the device `n` times (1, or 0 for QueueBase's priming no-op) through a queue zone's words
+ * (i32 indices): the notify count, then the vhost-user kick eventfd when `kickFdI` is set (the fd
+ * word and its in-flight count), else the built-in device's doorbell. The in-flight count around the
+ * write pairs with the transport's close (vhost-user transport.ts closeKickFds): it stores -1 in the
+ * fd word, then waits for the count to be 0 before it closes the eventfd, so this never writes to a
+ * closed fd or to another file that reused its number. n = 0 writes to fd -1 (EBADF at once,
+ * nothing written anywhere) and wakes nobody.
+ */
+export function notifyDevice(i32: Int32Array, notifyI: number, kickFdI: number, doorbellI: number, n: number): void {
+  Atomics.add(i32, notifyI, n);
+  if (kickFdI !== 0) {
+    Atomics.add(i32, kickFdI + 1, 1);
+    // Pairs with the transport's Atomics.store of the fd (startRings) or -1 (stopRings, close).
+    const fd = Atomics.load(i32, kickFdI);
+    kickNative!.eventfdKick(n === 0 || fd < 0 ? -1 : fd, n);
+    Atomics.sub(i32, kickFdI + 1, 1);
+  } else {
+    // Backoff.wake semantics on the device's doorbell (see transport.ts ringDoorbell).
+    Atomics.add(i32, doorbellI, n);
+    Atomics.notify(i32, doorbellI, n === 0 ? 0 : WAKE_ALL);
+  }
+}
