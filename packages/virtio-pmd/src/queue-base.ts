@@ -24,6 +24,13 @@ const KICK_PRIMES = 64;
  */
 const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
 /**
+ * vring_need_event (virtio 1.2 §2.7.10): the device asked for a kick at `ev` (avail_event), and the
+ * `range` entries published up to `idx` passed it.
+ */
+export function needEvent(idx: number, ev: number, range: number): boolean {
+  return ((idx - ev - 1) & 0xffff) < range;
+}
+/**
  * Split TX on x86 (publishTx): frames published with a plain avail.idx store and an unfenced kick
  * check at most, before a fenced check runs (picked by A/B, bench/README.md "Session 15: the TX
  * kick check per batch").
@@ -333,8 +340,7 @@ export abstract class QueueBase {
     this.kickPrimes = KICK_PRIMES;
     this.statPrimes = STAT_PRIMES;
     this.fencedW = w + (Q_FENCED_AVAIL >>> 2);
-    this.fencedIdx = this.availIdx;
-    u32[this.fencedW] = this.availIdx;
+    this.setFenced(this.availIdx);
     this.run = run;
     return true;
   }
@@ -389,7 +395,7 @@ export abstract class QueueBase {
     const u16 = this.u16;
     if (this.eventIdx) {
       const ev = STORE_FENCES ? u16[this.availEventH]! : Atomics.load(u16, this.availEventH);
-      kick = ((newIdx - ev - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
+      kick = needEvent(newIdx, ev, (newIdx - oldIdx) & 0xffff);
     } else {
       const f = STORE_FENCES ? u16[this.usedFlagsH]! : Atomics.load(u16, this.usedFlagsH);
       kick = (f & VRING_USED_F_NO_NOTIFY) === 0;
@@ -429,8 +435,7 @@ export abstract class QueueBase {
     const u16 = this.u16;
     if (!STORE_FENCES) {
       Atomics.store(u16, this.availIdxH, idx);
-      this.fencedIdx = idx;
-      this.u32[this.fencedW] = idx;
+      this.setFenced(idx);
       this.kickIfNeeded(old, idx);
       return;
     }
@@ -448,19 +453,24 @@ export abstract class QueueBase {
     if (range < TX_FENCE_FRAMES || primed) {
       // Plain store: kept after the descriptor and ring stores above it by x86-TSO (see above).
       u16[this.availIdxH] = idx;
-      if (this.eventIdx) kick = ((idx - u16[this.availEventH]! - 1) & 0xffff) < range;
+      if (this.eventIdx) kick = needEvent(idx, u16[this.availEventH]!, range);
       else kick = (u16[this.usedFlagsH]! & VRING_USED_F_NO_NOTIFY) === 0;
       if (kick || primed) {
         // The kick is the barrier (kick() starts with an Atomics.add): everything up to idx is fenced.
         const f = kick ? idx : from;
-        this.fencedIdx = f;
-        this.u32[this.fencedW] = f;
+        this.setFenced(f);
       }
     }
     if ((!kick && range >= TX_FENCE_FRAMES) || primed) {
       if (this.fencedCheck(idx, from)) kick = true;
     }
     this.kickOrPrime(kick);
+  }
+
+  /** Record avail.idx `idx` as fenced, for this object and the main thread's backstop (Q_FENCED_AVAIL). */
+  private setFenced(idx: number): void {
+    this.fencedIdx = idx;
+    this.u32[this.fencedW] = idx;
   }
 
   /**
@@ -471,9 +481,8 @@ export abstract class QueueBase {
   protected fencedCheck(idx: number, from: number): boolean {
     const u16 = this.u16;
     Atomics.store(u16, this.availIdxH, idx);
-    this.fencedIdx = idx;
-    this.u32[this.fencedW] = idx;
-    if (this.eventIdx) return ((idx - u16[this.availEventH]! - 1) & 0xffff) < ((idx - from) & 0xffff);
+    this.setFenced(idx);
+    if (this.eventIdx) return needEvent(idx, u16[this.availEventH]!, (idx - from) & 0xffff);
     return (u16[this.usedFlagsH]! & VRING_USED_F_NO_NOTIFY) === 0;
   }
 

@@ -3,6 +3,7 @@ import { availEventOffset } from "@tpdk/virtio";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
 import { kickNative, notifyDevice } from "./notify-device.js";
+import { needEvent } from "./queue-base.js";
 
 const { AVAIL_IDX, USED_FLAGS, VRING_USED_F_NO_NOTIFY } = V;
 const {
@@ -56,7 +57,7 @@ export function txKickBackstop(mem: Memory, port: number): number {
     let kick: boolean;
     if ((flags & QF_EVENT_IDX) !== 0) {
       const ev = Atomics.load(u16, (used + availEventOffset(u32[w + (Q_SIZE >>> 2)]!)) >>> 1);
-      kick = ((idx - ev - 1) & 0xffff) < ((idx - from) & 0xffff);
+      kick = needEvent(idx, ev, (idx - from) & 0xffff);
     } else {
       kick = (Atomics.load(u16, (used + USED_FLAGS) >>> 1) & VRING_USED_F_NO_NOTIFY) === 0;
     }
