@@ -126,6 +126,33 @@ export function sizeRunEnd(f64: Float64Array, st: number, acc: number): void {
   if (acc !== 0) f64[st + S_SIZE_BINS + (acc >>> 24) - 1] += acc & (SIZE_RUN - 1);
 }
 
+/**
+ * Run the statistics steps above over every size bin, both run cases, mixed quads and the three
+ * destination kinds, once per thread as the module loads (cold: scratch arrays, 16 times each,
+ * more than the calls after which V8 gives a function its feedback vector). A benchmark or a
+ * warm-up of one frame size leaves the other bins' compares and the mixed-size paths without type
+ * feedback; the first frame of another size, long after the bursts were optimized, then
+ * deoptimized sizeBinOf, sizeRun4, txBurst and rxBurst (--trace-deopt, "Insufficient type
+ * feedback"; frame-size-deopt.test.ts).
+ */
+function primeFrameSteps(): void {
+  const f64 = new Float64Array(S_SIZE_BINS + 8);
+  const u8 = new Uint8Array(24).fill(0xff, 0, 6).fill(1, 8, 9);
+  const lens = [60, 64, 65, 128, 256, 512, 1024, 1518, 1519, 9000];
+  for (let r = 0; r < 16; r++) {
+    let acc = 0;
+    for (const len of lens) {
+      acc = sizeRun(f64, 0, acc, sizeBinOf(len), 1);
+      acc = sizeRun4(f64, 0, acc, len, len, len, len);
+      acc = sizeRun4(f64, 0, acc, 64, len, 60, 1518);
+      countFrame(u8, f64, 0, len, 8 * (r % 3));
+    }
+    sizeRunEnd(f64, 0, acc);
+    castQuad(u8, 0, 8, 16, 16);
+  }
+}
+primeFrameSteps();
+
 /** Mbufs a FreeBatcher gathers per batch before one freeBulk or fastFreeBulk. */
 export const FREE_BATCH = 64;
 

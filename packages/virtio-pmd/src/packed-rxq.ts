@@ -2,7 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { countFrame, linkRxSegment, sizeBinOf } from "./frame-steps.js";
+import { countFrame, linkRxSegment, sizeBinOf, sizeRun, sizeRunEnd } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
 import { ParkDrop } from "./park-drop.js";
@@ -21,7 +21,7 @@ const {
 const {
   QF_MRG_RXBUF, Q_POOL_ID, Q_POOL_NAME, Q_POOL_NAME_BYTES, Q_START_AVAIL, S_BAD_NUM_BUFFERS, S_BAD_USED_ID,
   S_BAD_USED_LEN, S_BROADCAST, S_BYTES, S_ERRORS, S_INTERRUPTS, S_MULTICAST, S_NOMBUF, S_PACKETS, S_RESET_DROPPED,
-  S_RUNTS, S_SIZE_BINS, S_TRUNCATED,
+  S_RUNTS, S_TRUNCATED,
 } = L;
 
 const RX_BURST_MAX = 64;
@@ -218,6 +218,9 @@ export class PackedRxQueue extends QueueBase {
     let pos = this.usedPos + lead - past * size;
     let wrap = (this.usedWrap ^ past) !== 0;
     let touch = 0;
+    // While the rare counters are primed (statPrimes) the loads below also run where a store
+    // touched (see RxQueue.rxInOrder's touch).
+    const primeLoads = this.statPrimes !== 0;
     const want = n + TOUCH_AHEAD + TOUCH_BATCH;
     const k = want < this.pending ? want : this.pending;
     let i = lead;
@@ -234,12 +237,14 @@ export class PackedRxQueue extends QueueBase {
           const a = m + addrOff;
           const len = u32[(h >>> 1) + 2]!;
           // Header line: a store into the headroom byte before the header (never the device's).
-          if ((a & 63) !== 0) u8[a - 1] = 0;
-          else touch |= u8[a]!;
+          const headStore = (a & 63) !== 0;
+          if (headStore) u8[a - 1] = 0;
+          if (!headStore || primeLoads) touch |= u8[a]!;
           // Data line: a store past the frame's end when the frame ends inside that line.
           const e = a + len;
-          if (len > hdr && len < postLen && (e >>> 6) === ((a + hdr) >>> 6)) u8[e] = 0;
-          else touch |= u8[a + hdr]!;
+          const dataStore = len > hdr && len < postLen && (e >>> 6) === ((a + hdr) >>> 6);
+          if (dataStore) u8[e] = 0;
+          if (!dataStore || primeLoads) touch |= u8[a + hdr]!;
         }
       }
       if (++pos === size) {
@@ -328,8 +333,8 @@ export class PackedRxQueue extends QueueBase {
     let badId = 0;
     let bcast = 0;
     let mcast = 0;
-    let bin0 = -1;
-    let nbin0 = 0;
+    // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
+    let sizes = 0;
     let stopped = false;
     // Seen used by an earlier batch check and not taken yet (see usedAhead).
     let known = this.usedAhead;
@@ -392,12 +397,7 @@ export class PackedRxQueue extends QueueBase {
         mbufs[off + k++] = m;
         // ---- per-packet statistics, summed per call (the same totals)
         bytes += pktLen;
-        const b = sizeBinOf(pktLen);
-        if (b === bin0) nbin0++;
-        else if (bin0 === -1) {
-          bin0 = b;
-          nbin0 = 1;
-        } else f64[st + S_SIZE_BINS + b] += 1;
+        sizes = sizeRun(f64, st, sizes, sizeBinOf(pktLen), 1);
         const a = bufAddr + PKTMBUF_HEADROOM;
         if ((u8[a]! & 1) !== 0) {
           if ((u8[a]! & u8[a + 1]! & u8[a + 2]! & u8[a + 3]! & u8[a + 4]! & u8[a + 5]!) === 0xff) bcast++;
@@ -416,7 +416,7 @@ export class PackedRxQueue extends QueueBase {
       this.nfree += k;
       f64[st + S_PACKETS] += k;
       f64[st + S_BYTES] += bytes;
-      f64[st + S_SIZE_BINS + bin0] += nbin0;
+      sizeRunEnd(f64, st, sizes);
       // Usually all 0: added only when one is not, or while the branch is primed (QueueBase.statPrimes).
       if ((bcast | mcast | badId | this.statPrimes) !== 0) {
         f64[st + S_BROADCAST] += bcast;

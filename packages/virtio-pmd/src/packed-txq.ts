@@ -1,7 +1,7 @@
 import type { Memory } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { FreeBatcher, countFrame, pushHeader, sizeBinOf, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRunEnd, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
 import { QueueBase } from "./queue-base.js";
@@ -14,7 +14,7 @@ const {
 const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_POOL_ID, M_REFCNT } = MB;
 const {
   QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BYTES,
-  S_ERRORS, S_PACKETS, S_SIZE_BINS, S_TX_CHAINED, S_TX_INDIRECT,
+  S_ERRORS, S_PACKETS, S_TX_CHAINED, S_TX_INDIRECT,
   S_TX_PUSH, P_MAX_FRAME, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH, TX_INDIRECT_MAX, TX_REGION,
   TX_REGION_HDR, TX_REGION_TABLE,
 } = L;
@@ -157,8 +157,8 @@ export class PackedTxQueue extends QueueBase {
       let pos = this.availPos;
       let wrap = this.availWrap;
       const k = n < this.nfreeDesc ? n : this.nfreeDesc;
-      let bin0 = -1;
-      let nbin0 = 0;
+      // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
+      let sizes = 0;
       for (; sent < k; sent++) {
         const m = mbufs[off + sent]!;
         const a = pushHeader(u8, u16, u32, m, hdr, maxFrame);
@@ -185,12 +185,7 @@ export class PackedTxQueue extends QueueBase {
         }
         // ---- statistics, summed per burst (the same totals as per packet)
         bytes += len;
-        const b = sizeBinOf(len);
-        if (b === bin0) nbin0++;
-        else if (bin0 === -1) {
-          bin0 = b;
-          nbin0 = 1;
-        } else f64[st + S_SIZE_BINS + b] += 1;
+        sizes = sizeRun(f64, st, sizes, sizeBinOf(len), 1);
         if ((u8[data]! & 1) !== 0) {
           if ((u8[data]! & u8[data + 1]! & u8[data + 2]! & u8[data + 3]! & u8[data + 4]! & u8[data + 5]!) === 0xff) bcast++;
           else mcast++;
@@ -203,7 +198,7 @@ export class PackedTxQueue extends QueueBase {
         this.pending += sent;
         posted += sent;
         f64[st + S_TX_PUSH] += sent;
-        f64[st + S_SIZE_BINS + bin0] += nbin0;
+        sizeRunEnd(f64, st, sizes);
       }
       // Stopped for room (not at a frame it does not take): the ring is full, as of the reclaim
       // above. The burst ends here, as the general loop's own reclaim-and-break would end it:

@@ -185,6 +185,10 @@ export class RxQueue extends QueueBase {
     const done = (this.touchEnd - cons) & 0xffff;
     if (done > avail || done < n + TOUCH_AHEAD) {
       let touch = 0;
+      // While the rare counters are primed (statPrimes), the loads below also run where a store
+      // touched: a long frame first seen after 64 B traffic would otherwise find them without
+      // type feedback and deoptimize rxInOrder (frame-size-deopt.test.ts).
+      const primeLoads = this.statPrimes !== 0;
       const want = n + TOUCH_AHEAD + TOUCH_BATCH;
       const t1 = want < avail ? want : avail;
       for (let i = done <= avail ? done : 0; i < t1; i++) {
@@ -199,13 +203,15 @@ export class RxQueue extends QueueBase {
           const b = m + (MBUF_HDR + PKTMBUF_HEADROOM);
           const h = b - hdr;
           // Header line: the headroom byte before the header (never posted to the device).
-          if ((h & 63) !== 0) u8[h - 1] = 0;
-          else touch |= u8[h]!;
+          const headStore = (h & 63) !== 0;
+          if (headStore) u8[h - 1] = 0;
+          if (!headStore || primeLoads) touch |= u8[h]!;
           // Data line: the byte past the frame when the frame ends inside its first data line.
           const len = u32[usedRingW + 2 * ((seen + i) & mask) + 1]!;
           const e = h + len;
-          if (len > hdr && len < maxLen && e >>> 6 === b >>> 6) u8[e] = 0;
-          else touch |= u8[b]!;
+          const dataStore = len > hdr && len < maxLen && e >>> 6 === b >>> 6;
+          if (dataStore) u8[e] = 0;
+          if (!dataStore || primeLoads) touch |= u8[b]!;
           touch |= u8[m]!;
         }
       }
