@@ -6,10 +6,11 @@ import { native } from "@tpdk/native";
 const WAKE_ALL = Number.POSITIVE_INFINITY;
 
 /**
- * This thread's addon, when it has eventfdKick (an older build does not): a vhost-user queue's kick
- * eventfd is written directly. Null: every kick goes through the doorbell.
+ * This thread's addon: a vhost-user queue's kick eventfd is written directly. Null (no addon: no
+ * vhost-user port either): every kick goes through the doorbell. Every build path rebuilds the
+ * addon (as eal's pin.ts relies on for setThreadAffinity), so a loaded one has eventfdKick.
  */
-export const kickNative = native !== null && typeof native.eventfdKick === "function" ? native : null;
+export const kickNative = native;
 
 /**
  * Notify the device `n` times (1, or 0 for QueueBase's priming no-op) through a queue zone's words
