@@ -14,7 +14,9 @@ import { packedRingLayout, splitRingLayout } from "@tpdk/virtio";
  *   +452   parked: u32, 1 once a queue object saw the queue closed (Q_PARKED)
  *   +456   left run: u32, the run in which a queue object that drove the queue detached (Q_LEFT_RUN)
  *   +460   kick fd: u32 byte address of the transport's kick-fd words, 0 = none (Q_KICK_FD)
- *   +464   fenced avail: u32, the TX avail.idx at the lcore's last fenced kick check (Q_FENCED_AVAIL)
+ *   +464   fenced avail: u32, the split TX avail.idx at the lcore's last fenced kick check (Q_FENCED_AVAIL)
+ *   +468   packed fenced: u32, the packed TX position (pos | wrap << 15) at that check (Q_PACKED_FENCED)
+ *   +472   packed published: u32, the packed TX position after the lcore's last publish (Q_PACKED_PUBLISHED)
  *   +512   the split ring: desc, avail, used (splitRingLayout, each on its own line); or with
  *          QF_PACKED the packed ring: descriptors, driver and device event suppression (packedRingLayout)
  *   ...    owner table: u32 per descriptor = mbuf handle the descriptor holds, 0 = free
@@ -89,6 +91,23 @@ export const Q_KICK_FD = Q_LEFT_RUN + 4;
  * (txKickBackstop) kicks when avail.idx has moved past it and the device asks for a kick.
  */
 export const Q_FENCED_AVAIL = Q_KICK_FD + 4;
+/**
+ * u32, packed TX rings only: the driver's avail position as of the lcore's last fenced kick check
+ * or kick, as ring position | wrap counter << 15 (the off_wrap format of virtio 1.2 §2.8.10).
+ * PackedTxQueue.publish on x86 makes descriptors available with a plain store of the head's flags
+ * and checks the device event suppression structure behind a full barrier only every
+ * TX_FENCE_FRAMES descriptors, at txFence() and at a kick; this word and Q_PACKED_PUBLISHED are
+ * what the main thread's backstop (txKickBackstop) reads instead of an avail index the packed ring
+ * does not have. Only the lcore writes either (plain stores; the line's other words are cold).
+ */
+export const Q_PACKED_FENCED = Q_FENCED_AVAIL + 4;
+/**
+ * u32, packed TX rings only: the driver's avail position (pos | wrap << 15) after the lcore's last
+ * publish, stored plainly after the burst's head flags (x86-TSO keeps it after them: a thread that
+ * sees it sees the descriptors available). It differs from Q_PACKED_FENCED while a range is unfenced;
+ * txKickBackstop then kicks when the device asks for a kick over that range.
+ */
+export const Q_PACKED_PUBLISHED = Q_PACKED_FENCED + 4;
 export const Q_HEADER_BYTES = 512;
 
 export const QF_IN_ORDER = 1;

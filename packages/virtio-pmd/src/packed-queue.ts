@@ -7,7 +7,7 @@ const { RING_EVENT_FLAGS_ENABLE: EV_ENABLE, RING_EVENT_FLAGS_DESC: EV_DESC } = V
  * The host keeps a load after an Atomics.store (x86-TSO: that store is an xchg, a full
  * barrier): the kick check's load of the device's event flags may then be a plain one.
  */
-const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
+export const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
 
 /**
  * After making `n` descriptors available from (oldPos, oldWrap): does the
@@ -36,4 +36,20 @@ export function packedKickNeeded(
   if (f === EV_ENABLE) return true;
   if (f !== EV_DESC || !eventIdx) return false;
   return V.packedNeedEvent(u16[devEvtH]!, oldPos, oldWrap, n, size);
+}
+
+/**
+ * The packed TX kick decision over a range (PackedTxQueue.publish on x86, its fenced check and the
+ * main thread's txKickBackstop): the device event suppression structure (§2.8.10) as the caller
+ * loaded it (`f` its flags, `offWrap` its event offset and wrap counter; the caller orders the
+ * loads), and the `n` descriptors made available from `from` (ring position | wrap counter << 15,
+ * the off_wrap format). EV_ENABLE asks for a kick; EV_DESC (with EVENT_IDX) when the range passed
+ * the event descriptor. A range of a ring or more (the main thread's view of a range it cannot
+ * measure) passed every position: a kick (a spurious kick is harmless, a lost one is not).
+ */
+export function packedRangeAsks(f: number, offWrap: number, eventIdx: boolean, from: number, n: number, size: number): boolean {
+  if (f === EV_ENABLE) return true;
+  if (f !== EV_DESC || !eventIdx) return false;
+  if (n >= size) return true;
+  return V.packedNeedEvent(offWrap, from & 0x7fff, from >>> 15, n, size);
 }

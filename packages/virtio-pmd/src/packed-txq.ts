@@ -3,8 +3,8 @@ import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
 import { FreeBatcher, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRunEnd, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
-import { packedKickNeeded } from "./packed-queue.js";
-import { QueueBase } from "./queue-base.js";
+import { STORE_FENCES as HOST_STORE_FENCES, packedKickNeeded, packedRangeAsks } from "./packed-queue.js";
+import { QueueBase, TX_FENCE_FRAMES } from "./queue-base.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
@@ -13,7 +13,7 @@ const {
 } = V;
 const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_POOL_ID, M_REFCNT } = MB;
 const {
-  QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BYTES,
+  QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_PACKED_FENCED, Q_PACKED_PUBLISHED, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BYTES,
   S_ERRORS, S_PACKETS, S_TX_CHAINED, S_TX_INDIRECT,
   S_TX_PUSH, P_MAX_FRAME, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH, TX_INDIRECT_MAX, TX_REGION,
   TX_REGION_HDR, TX_REGION_TABLE,
@@ -23,6 +23,10 @@ const TX_BURST_MAX = 64;
 const FREE_BATCH = 64;
 /** Both wrap bits of a descriptor's flags: equal to the wrap counter (both set or both clear) when used (§2.8.1). */
 const F_WRAP_BITS = F_AVAIL | F_USED;
+/** x86 (see PackedTxQueue.publish): the head's flags stored plainly, the kick check fenced once per batch. */
+const STORE_FENCES = HOST_STORE_FENCES;
+/** The ring's start position, pos | wrap << 15: position 0, wrap counter 1 (§2.8.1). */
+const START_POS = 0x8000;
 
 /**
  * TxQueue (txq.ts) for a packed ring (virtio 1.2 §2.8): the same per-packet
@@ -67,6 +71,15 @@ export class PackedTxQueue extends QueueBase {
   private nfreeDesc = 0;
   private descH = 0;
   private devEvtH = 0;
+  /** x86 publish: descriptors made available since the last fenced kick check or kick. */
+  private unfenced = 0;
+  /** x86 publish: the avail position (pos | wrap << 15) at the last fenced kick check or kick. */
+  private fencedAt = START_POS;
+  /** x86 publish: a range of this many descriptors goes to the fenced check (TX_FENCE_FRAMES, at most the ring). */
+  private fenceAt = TX_FENCE_FRAMES;
+  /** u32 indices of the zone's Q_PACKED_FENCED and Q_PACKED_PUBLISHED words (the main thread's backstop). */
+  private fencedPosW = 0;
+  private publishedW = 0;
 
   private constructor(mem: Memory, portId: number, queueId: number) {
     super(mem, portId, queueId, true);
@@ -103,6 +116,13 @@ export class PackedTxQueue extends QueueBase {
     this.nfreeDesc = this.size;
     this.descH = this.desc >>> 1;
     this.devEvtH = this.usedFlagsH; // Q_USED is the device event suppression structure
+    this.fenceAt = TX_FENCE_FRAMES < this.size ? TX_FENCE_FRAMES : this.size;
+    this.fencedPosW = w + (Q_PACKED_FENCED >>> 2);
+    this.publishedW = w + (Q_PACKED_PUBLISHED >>> 2);
+    this.unfenced = 0;
+    this.fencedAt = START_POS;
+    this.u32[this.fencedPosW] = START_POS;
+    this.u32[this.publishedW] = START_POS;
   }
 
   /**
@@ -114,8 +134,97 @@ export class PackedTxQueue extends QueueBase {
     this.reclaim();
   }
 
-  /** txFence: nothing here, the packed publish runs its fenced kick check per burst. */
-  fence(): void {}
+  /**
+   * Run the fenced kick check now over what was published unfenced (publish), kicking if the
+   * device asks: call when the TX queue goes idle (txFence in registry.ts). Nothing when all is
+   * fenced (always, elsewhere than x86), or while the queue is stopped or not yet in sync.
+   */
+  fence(): void {
+    const run = this.u32[this.runW]!;
+    if (run !== this.run || run === 0 || this.unfenced === 0) return;
+    if (this.fencedRangeCheck()) this.kickOrPrime(true);
+  }
+
+  /**
+   * The burst's publish: the head descriptor's flags (every other descriptor of the burst was
+   * written before, §2.8.6), then the kick check over the `posted` descriptors from (oldPos,
+   * oldWrap); the ring's avail position (availPos, availWrap) is already past them.
+   *
+   * Elsewhere than x86 (STORE_FENCES false): Atomics.store of the flags and packedKickNeeded, a
+   * fenced check per burst (virtio 1.2 §2.8.21.2: make the descriptors available, a barrier, then
+   * read the event suppression structure of §2.8.10).
+   *
+   * On x86 Linux virtio-net's way (xmit_more: the barrier and the check once per batch), as the
+   * split ring's QueueBase.publishTx: the flags are stored plainly (x86-TSO does not reorder a store
+   * with the stores before it, and V8 keeps the order of typed-array stores, so the device sees the
+   * head available after the burst's other descriptor stores), then the published position for the
+   * main thread (Q_PACKED_PUBLISHED, after the flags by the same order), then a plain read of the
+   * device event suppression structure over the whole range since the last fenced check. When it
+   * asks for a kick, kick: kick() starts with an Atomics.add (a full barrier), so the device sees the
+   * descriptors. When it does not, the answer may be stale: a device that re-enabled notifications
+   * while our flags store still sat in the store buffer read the old flags and may sleep (the store
+   * -> load race §2.8.21.2's barrier closes). So the range stays unfenced until a fenced check
+   * (fencedRangeCheck: a full barrier, then the read) runs: once it reaches fenceAt descriptors
+   * (TX_FENCE_FRAMES, at most the ring: a burst of 32 goes there at once, one barrier per burst as
+   * before), at txFence() (fence() above), and as the last backstop on the main thread
+   * (txKickBackstop, from Q_PACKED_FENCED and Q_PACKED_PUBLISHED).
+   */
+  private publish(firstH: number, firstFlags: number, oldPos: number, oldWrap: number, posted: number): void {
+    const u16 = this.u16;
+    if (!STORE_FENCES) {
+      Atomics.store(u16, firstH, firstFlags);
+      this.kickOrPrime(packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, this.size));
+      return;
+    }
+    // Plain stores, kept after the burst's descriptor stores by x86-TSO (see above).
+    u16[firstH] = firstFlags;
+    this.u32[this.publishedW] = this.availPos | (this.availWrap << 15);
+    const range = this.unfenced + posted;
+    // Both branches below run in each publish while the kick path is primed (see
+    // QueueBase.kickIfNeeded): a device that polls asks for its first kick long after the burst was
+    // optimized, and one that wants every kick never lets the fenced check run; code never run there
+    // has no type feedback and would deoptimize the burst. Primed, the fenced check fences a publish
+    // that needed none: harmless.
+    const primed = this.kickPrimesLeft !== 0;
+    let kick = false;
+    this.unfenced = range;
+    if (range < this.fenceAt || primed) {
+      const evH = this.devEvtH;
+      kick = packedRangeAsks(u16[evH + 1]!, u16[evH]!, this.eventIdx, this.fencedAt, range, this.size);
+      // The kick is the barrier (kick() starts with an Atomics.add): everything published is fenced.
+      if (kick) this.fenceAll();
+    }
+    if ((!kick && range >= this.fenceAt) || primed) {
+      if (this.fencedRangeCheck()) kick = true;
+    }
+    this.kickOrPrime(kick);
+  }
+
+  /** Record the avail position as fenced, for this object and the main thread's backstop (Q_PACKED_FENCED). */
+  private fenceAll(): void {
+    const at = this.availPos | (this.availWrap << 15);
+    this.fencedAt = at;
+    this.unfenced = 0;
+    this.u32[this.fencedPosW] = at;
+  }
+
+  /**
+   * The fenced kick check over the unfenced range: the avail position stored into Q_PACKED_FENCED
+   * with Atomics.store (an xchg: a full barrier, §2.8.21.2's; not the head's flags again, which the
+   * device may already have made used), then the device event suppression structure read, so a
+   * device that re-enabled notifications either sees the descriptors or has its new flags read here.
+   */
+  private fencedRangeCheck(): boolean {
+    const from = this.fencedAt;
+    const n = this.unfenced;
+    const at = this.availPos | (this.availWrap << 15);
+    Atomics.store(this.u32, this.fencedPosW, at);
+    this.fencedAt = at;
+    this.unfenced = 0;
+    const u16 = this.u16;
+    const evH = this.devEvtH;
+    return packedRangeAsks(u16[evH + 1]!, u16[evH]!, this.eventIdx, from, n, this.size);
+  }
 
   /** rte_eth_tx_burst on a packed ring: see TxQueue.txBurst (same contract). */
   txBurst(mbufs: Uint32Array, n: number, off = 0): number {
@@ -324,9 +433,9 @@ export class PackedTxQueue extends QueueBase {
     }
     if (firstH >= 0) {
       // The one publish per burst: pairs with the device's Atomics.load of the flags at its avail
-      // position; every other descriptor of the burst was written before (§2.8.6).
-      Atomics.store(u16, firstH, firstFlags);
-      this.kickOrPrime(packedKickNeeded(u16, this.devEvtH, this.eventIdx, oldPos, oldWrap, posted, size));
+      // position; every other descriptor of the burst was written before (§2.8.6). On x86 a plain
+      // store, its kick check fenced once per TX_FENCE_FRAMES descriptors (publish).
+      this.publish(firstH, firstFlags, oldPos, oldWrap, posted);
       f64[st + S_PACKETS] += sent - over;
       f64[st + S_BYTES] += bytes;
     }
