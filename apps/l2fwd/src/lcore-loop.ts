@@ -30,8 +30,8 @@ export interface LcoreArg {
 
 const MAX_PORTS = 32;
 /**
- * Empty passes in a row after which the TX queues' deferred kick checks run (txFence: the split
- * TX publish fences its check once per batch on x86, QueueBase.publishTx): the queue went idle,
+ * Empty passes in a row after which the TX queues' deferred kick checks run (txFence: split and
+ * packed TX fence their check once per batch on x86, QueueBase.publishTx, PackedTxQueue): the queue went idle,
  * so a device that went to sleep meanwhile gets its kick now, not when more traffic comes.
  */
 const IDLE_FENCE_PASSES = 4;

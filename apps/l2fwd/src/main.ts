@@ -192,7 +192,7 @@ runMain(async () => {
       for (let i = 0; i < enabled.length; i++) {
         const p = enabled[i]!;
         const port = bus.ports[p]!;
-        // The last backstop of the split TX queues' deferred kick check (the lcore's txFence runs first).
+        // The last backstop of the TX queues' deferred kick check (split and packed) (the lcore's txFence runs first).
         if (plans[p]!.kind !== "net_vhost") txKickBackstop(eal.mem, p);
         if (!port.checkDevice(now)) {
           // DEVICE_NEEDS_RESET: that device stopped processing (link down), the thread still answers.

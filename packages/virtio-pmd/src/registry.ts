@@ -123,8 +123,8 @@ export function txBurst(port: number, queue: number, mbufs: Uint32Array, n: numb
 
 /**
  * txFence(port, queue): tpdk's own, no DPDK counterpart (DPDK's virtio PMD fences and checks
- * notification suppression in every burst). The split TX queue on x86 checks it behind a full
- * barrier only once per TX_FENCE_FRAMES frames (QueueBase.publishTx), as Linux's virtio-net does
+ * notification suppression in every burst). The split and packed TX queues on x86 check it behind
+ * a full barrier only once per TX_FENCE_FRAMES frames (QueueBase.publishTx, PackedTxQueue), as Linux's virtio-net does
  * once per batch of transmits; call this when the queue goes idle (an application's loop after
  * empty polls: l2fwd does) so a device that went to sleep gets its kick now. Cheap when nothing
  * is unfenced; the main thread's txKickBackstop is the last resort for applications that never
