@@ -1,6 +1,6 @@
 import { RING_EVENT_FLAGS_DESC, RING_EVENT_FLAGS_DISABLE, RING_EVENT_FLAGS_ENABLE } from "@tpdk/virtio";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { packedRig } from "@tpdk/testing/virtio-pmd";
+import { packedRig, storeBufferModel } from "@tpdk/testing/virtio-pmd";
 import { Q_NOTIFY, Q_PACKED_FENCED, Q_PACKED_PUBLISHED, Q_USED } from "./layout.js";
 import type { VirtioPmdOptions } from "./options.js";
 import { TX_FENCE_FRAMES } from "./queue-base.js";
@@ -47,21 +47,9 @@ function kickRig(pmd: VirtioPmdOptions, burnPrimes = true) {
   const evH = u32[zw + (Q_USED >>> 2)]! >>> 1;
   const notifyI = u32[zw + (Q_NOTIFY >>> 2)]! >>> 2;
   const fencedW = zw + (Q_PACKED_FENCED >>> 2);
-  /** The device's pending change of its event structure: applied at the driver's next barrier (see above). */
-  let pending: (() => void) | null = null;
-  let fences = 0;
-  const real = Atomics.store;
-  vi.spyOn(Atomics, "store").mockImplementation(((a: Int32Array, i: number, v: number) => {
-    const out = real(a, i, v);
-    if ((a as unknown) === u32 && i === fencedW) {
-      fences++;
-      if (pending !== null) {
-        pending();
-        pending = null;
-      }
-    }
-    return out;
-  }) as typeof Atomics.store);
+  // The device's change of its event structure applies at the driver's next barrier (see above).
+  const buffer = storeBufferModel((a, i) => a === u32 && i === fencedW);
+  vi.spyOn(Atomics, "store").mockImplementation(buffer.store);
   /** The device's event structure (a plain write: the device's side, seen by the driver's plain loads). */
   const setEvent = (flags: number, offWrap = 0) => {
     s.mem.u16[evH] = offWrap;
@@ -93,14 +81,14 @@ function kickRig(pmd: VirtioPmdOptions, burnPrimes = true) {
     burst(1);
     drain();
   }
-  fences = 0;
+  buffer.resetFences();
   return {
     s,
     setEvent,
     notifies,
     drain,
     burst,
-    fences: () => fences,
+    fences: buffer.fences,
     fenced,
     published,
     /** With kicks suppressed, send until the ring position is `pos`, fence (fence()) and drain: returns the fenced position. */
@@ -115,16 +103,11 @@ function kickRig(pmd: VirtioPmdOptions, burnPrimes = true) {
       }
       s.txq.fence();
       expect(fenced()).toBe(published());
-      fences = 0;
+      buffer.resetFences();
       return fenced();
     },
-    later: (f: () => void) => {
-      pending = f;
-    },
-    drained: () => {
-      if (pending !== null) pending();
-      pending = null;
-    },
+    later: buffer.later,
+    drained: buffer.drained,
     close: () => {
       drain();
       s.port.stop();

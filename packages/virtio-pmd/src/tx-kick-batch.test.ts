@@ -1,6 +1,6 @@
 import { AVAIL_IDX, VIRTIO_F_EVENT_IDX, VRING_USED_F_NO_NOTIFY, withFeature } from "@tpdk/virtio";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ALL_FEATURES, frame, rig, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, frame, rig, storeBufferModel, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
 import { PORT_TABLE_ZONE, P_TXQ_ZONES, Q_FENCED_AVAIL, portEntry } from "./layout.js";
 import { TX_FENCE_FRAMES } from "./queue-base.js";
 import { txKickBackstop } from "./tx-backstop.js";
@@ -22,21 +22,9 @@ function kickRig(o: RigOptions, burnPrimes = true) {
   const r = rig(o);
   const q = (r.dev as unknown as { queues: { avail: number }[] }).queues[r.txVq]!;
   const availIdxH = (q.avail + AVAIL_IDX) >>> 1;
-  /** The device's pending field change: applied at the driver's next barrier (see above). */
-  let pending: (() => void) | null = null;
-  let fences = 0;
-  const real = Atomics.store;
-  vi.spyOn(Atomics, "store").mockImplementation(((a: Int32Array, i: number, v: number) => {
-    const out = real(a, i, v);
-    if ((a as unknown) === r.mem.u16 && i === availIdxH) {
-      fences++;
-      if (pending !== null) {
-        pending();
-        pending = null;
-      }
-    }
-    return out;
-  }) as typeof Atomics.store);
+  // The device's field change applies at the driver's next barrier (see above).
+  const buffer = storeBufferModel((a, i) => a === r.mem.u16 && i === availIdxH);
+  vi.spyOn(Atomics, "store").mockImplementation(buffer.store);
   const kicks = () => r.dev.kicks(r.txVq);
   const one = (i: number) => expect(r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, i))), 1)).toBe(1);
   // The priming first (a fenced check in every publish while it lasts, see QueueBase.publishTx):
@@ -52,7 +40,7 @@ function kickRig(o: RigOptions, burnPrimes = true) {
   const base = r.dev.availIdx(r.txVq);
   r.dev.setUsedFlags(r.txVq, 0);
   r.dev.setAvailEvent(r.txVq, base); // the next publish crosses it
-  fences = 0;
+  buffer.resetFences();
   const txZone = () => r.mem.u32[(portEntry(r.mem.zone(PORT_TABLE_ZONE).offset, 0) + P_TXQ_ZONES) >>> 2]!;
   const fenced = () => (r.mem.u32[(txZone() + Q_FENCED_AVAIL) >>> 2]! - base) & 0xffff;
   return {
@@ -61,14 +49,9 @@ function kickRig(o: RigOptions, burnPrimes = true) {
     kicks,
     one,
     fenced,
-    fences: () => fences,
-    later: (f: () => void) => {
-      pending = f;
-    },
-    drained: () => {
-      if (pending !== null) pending();
-      pending = null;
-    },
+    fences: buffer.fences,
+    later: buffer.later,
+    drained: buffer.drained,
   };
 }
 

@@ -7,3 +7,4 @@ export {
   packedRig, frameOf, type PackedRig, packedDriverScenarioArb, type PackedDriverScenario, runPackedDriverScenario,
   type PackedDriverStats, newPackedDriverStats,
 } from "./packed-rig.js";
+export { storeBufferModel } from "./store-buffer-model.js";
