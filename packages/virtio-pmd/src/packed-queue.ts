@@ -33,9 +33,7 @@ export function packedKickNeeded(
   u16: Uint16Array, devEvtH: number, eventIdx: boolean, oldPos: number, oldWrap: number, n: number, size: number,
 ): boolean {
   const f = STORE_FENCES ? u16[devEvtH + 1]! : Atomics.load(u16, devEvtH + 1);
-  if (f === EV_ENABLE) return true;
-  if (f !== EV_DESC || !eventIdx) return false;
-  return V.packedNeedEvent(u16[devEvtH]!, oldPos, oldWrap, n, size);
+  return packedRangeAsks(f, u16[devEvtH]!, eventIdx, oldPos | (oldWrap << 15), n, size);
 }
 
 /**
