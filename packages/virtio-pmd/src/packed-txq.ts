@@ -189,8 +189,7 @@ export class PackedTxQueue extends QueueBase {
     let kick = false;
     this.unfenced = range;
     if (range < this.fenceAt || primed) {
-      const evH = this.devEvtH;
-      kick = packedRangeAsks(u16[evH + 1]!, u16[evH]!, this.eventIdx, this.fencedAt, range, this.size);
+      kick = this.deviceAsks(this.fencedAt, range);
       // The kick is the barrier (kick() starts with an Atomics.add): everything published is fenced.
       if (kick) this.fenceAll();
     }
@@ -221,6 +220,15 @@ export class PackedTxQueue extends QueueBase {
     Atomics.store(this.u32, this.fencedPosW, at);
     this.fencedAt = at;
     this.unfenced = 0;
+    return this.deviceAsks(from, n);
+  }
+
+  /**
+   * The device event suppression structure (§2.8.10) read with plain loads (x86 only: publish's
+   * cheap check, and fencedRangeCheck after its barrier): does the device want a kick for the `n`
+   * descriptors made available from `from` (pos | wrap << 15)?
+   */
+  private deviceAsks(from: number, n: number): boolean {
     const u16 = this.u16;
     const evH = this.devEvtH;
     return packedRangeAsks(u16[evH + 1]!, u16[evH]!, this.eventIdx, from, n, this.size);

@@ -391,15 +391,7 @@ export abstract class QueueBase {
    * stlr then ldr may be reordered), and it gets an Atomics.load.
    */
   protected kickIfNeeded(oldIdx: number, newIdx: number): void {
-    let kick: boolean;
-    const u16 = this.u16;
-    if (this.eventIdx) {
-      const ev = STORE_FENCES ? u16[this.availEventH]! : Atomics.load(u16, this.availEventH);
-      kick = needEvent(newIdx, ev, (newIdx - oldIdx) & 0xffff);
-    } else {
-      const f = STORE_FENCES ? u16[this.usedFlagsH]! : Atomics.load(u16, this.usedFlagsH);
-      kick = (f & VRING_USED_F_NO_NOTIFY) === 0;
-    }
+    const kick = this.deviceAsksKick(newIdx, (newIdx - oldIdx) & 0xffff);
     // A busy-polling device suppresses kicks, but one still comes every 2^16
     // entries (the index passes a stale avail_event), long after the burst
     // functions were optimized. Code that was never run has no type feedback,
@@ -412,6 +404,19 @@ export abstract class QueueBase {
     // any optimization. (Several, not one: V8 allocates a function's feedback
     // vector only after its first few calls; until then nothing is recorded.)
     this.kickOrPrime(kick);
+  }
+
+  /**
+   * The split ring's notification suppression (§2.7.10): does the device want a kick for the
+   * `range` entries published up to `idx` (vring_need_event over avail_event, or used.flags
+   * without NO_NOTIFY)? Plain loads on x86 (STORE_FENCES), Atomics.load elsewhere (see
+   * kickIfNeeded); whether a barrier came before them is the caller's (kickIfNeeded and
+   * fencedCheck: yes; publishTx's cheap check: no, hence its fenced check).
+   */
+  private deviceAsksKick(idx: number, range: number): boolean {
+    const u16 = this.u16;
+    if (this.eventIdx) return needEvent(idx, STORE_FENCES ? u16[this.availEventH]! : Atomics.load(u16, this.availEventH), range);
+    return ((STORE_FENCES ? u16[this.usedFlagsH]! : Atomics.load(u16, this.usedFlagsH)) & VRING_USED_F_NO_NOTIFY) === 0;
   }
 
   /**
@@ -453,8 +458,7 @@ export abstract class QueueBase {
     if (range < TX_FENCE_FRAMES || primed) {
       // Plain store: kept after the descriptor and ring stores above it by x86-TSO (see above).
       u16[this.availIdxH] = idx;
-      if (this.eventIdx) kick = needEvent(idx, u16[this.availEventH]!, range);
-      else kick = (u16[this.usedFlagsH]! & VRING_USED_F_NO_NOTIFY) === 0;
+      kick = this.deviceAsksKick(idx, range);
       if (kick || primed) {
         // The kick is the barrier (kick() starts with an Atomics.add): everything up to idx is fenced.
         const f = kick ? idx : from;
@@ -479,11 +483,9 @@ export abstract class QueueBase {
    * notifications either sees idx or has its new field read here. Records idx as fenced.
    */
   protected fencedCheck(idx: number, from: number): boolean {
-    const u16 = this.u16;
-    Atomics.store(u16, this.availIdxH, idx);
+    Atomics.store(this.u16, this.availIdxH, idx);
     this.setFenced(idx);
-    if (this.eventIdx) return needEvent(idx, u16[this.availEventH]!, (idx - from) & 0xffff);
-    return (u16[this.usedFlagsH]! & VRING_USED_F_NO_NOTIFY) === 0;
+    return this.deviceAsksKick(idx, (idx - from) & 0xffff);
   }
 
   /**
