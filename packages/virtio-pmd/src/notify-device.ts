@@ -1,6 +1,7 @@
 // Notifying the device of a queue (virtio 1.2 §2.7.13, the driver's notification), written once for
 // the lcore's kick (QueueBase.kick) and the main thread's backstop (txKickBackstop).
 import { native } from "@tpdk/native";
+import { Q_KICK_FD } from "./layout.js";
 
 /** Atomics.notify count: every waiter. */
 const WAKE_ALL = Number.POSITIVE_INFINITY;
@@ -11,6 +12,14 @@ const WAKE_ALL = Number.POSITIVE_INFINITY;
  * addon (as eal's pin.ts relies on for setThreadAffinity), so a loaded one has eventfdKick.
  */
 export const kickNative = native;
+
+/**
+ * The i32 index of a queue zone's kick-fd word (`zoneW`: the zone's u32 index), 0 when this thread
+ * has no addon to write an eventfd with (the doorbell then): what notifyDevice takes as `kickFdI`.
+ */
+export function kickFdIndex(u32: Uint32Array, zoneW: number): number {
+  return kickNative === null ? 0 : u32[zoneW + (Q_KICK_FD >>> 2)]! >>> 2;
+}
 
 /**
  * Notify the device `n` times (1, or 0 for QueueBase's priming no-op) through a queue zone's words

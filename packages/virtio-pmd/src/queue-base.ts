@@ -4,14 +4,14 @@ import { availEventOffset, usedEventOffset } from "@tpdk/virtio";
 import * as V from "@tpdk/virtio";
 import { portEntry } from "./layout.js";
 import * as L from "./layout.js";
-import { kickNative, notifyDevice } from "./notify-device.js";
+import { kickFdIndex, notifyDevice } from "./notify-device.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const { AVAIL_FLAGS, AVAIL_IDX, AVAIL_RING, USED_FLAGS, USED_IDX, USED_RING, VRING_USED_F_NO_NOTIFY } = V;
 const {
   PMD_MAX_PORTS, PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_RXQ_ZONES, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX,
   QF_IN_ORDER, Q_AVAIL, Q_DESC, Q_DOORBELL, Q_FLAGS, Q_HDR_SIZE, Q_INTERRUPT, Q_NOTIFY, Q_OWNER, Q_RUN,
-  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN, Q_KICK_FD,
+  Q_SIZE, Q_STATS, Q_USED, S_KICKS, Q_RUN_RETIRED, Q_CLAIM, Q_PARKED, P_QUEUE_SEQ, PARK_ASKED, Q_LEFT_RUN,
   Q_FENCED_AVAIL,
   S_BROADCAST, S_MULTICAST, S_TX_FULL, S_TX_OVERSIZE, S_ERRORS,
 } = L;
@@ -321,7 +321,7 @@ export abstract class QueueBase {
     this.notifyI = u32[w + (Q_NOTIFY >>> 2)]! >>> 2;
     this.doorbellI = u32[w + (Q_DOORBELL >>> 2)]! >>> 2;
     // A kick-fd word, and an addon here to write it with: the lcore kicks the eventfd itself (kick()).
-    this.kickFdI = kickNative === null ? 0 : u32[w + (Q_KICK_FD >>> 2)]! >>> 2;
+    this.kickFdI = kickFdIndex(u32, w);
     this.interruptI = u32[w + (Q_INTERRUPT >>> 2)]! >>> 2;
     if (this.freeStack.length !== size) this.freeStack = new Uint16Array(size);
     this.resizeLocal(size);

@@ -2,14 +2,14 @@ import type { Memory } from "@tpdk/eal";
 import { availEventOffset } from "@tpdk/virtio";
 import * as V from "@tpdk/virtio";
 import * as L from "./layout.js";
-import { kickNative, notifyDevice } from "./notify-device.js";
+import { kickFdIndex, notifyDevice } from "./notify-device.js";
 import { packedRangeAsks } from "./packed-queue.js";
 import { needEvent } from "./queue-base.js";
 
 const { AVAIL_IDX, USED_FLAGS, VRING_USED_F_NO_NOTIFY } = V;
 const {
   PMD_MAX_QUEUES, PORT_FREE, PORT_TABLE_ZONE, P_NB_TXQ, P_STATE, P_TXQ_ZONES, QF_EVENT_IDX, QF_PACKED, Q_AVAIL, Q_DOORBELL,
-  Q_FENCED_AVAIL, Q_FLAGS, Q_KICK_FD, Q_NOTIFY, Q_PACKED_FENCED, Q_PACKED_PUBLISHED, Q_RUN, Q_RUN_RETIRED, Q_SIZE, Q_USED,
+  Q_FENCED_AVAIL, Q_FLAGS, Q_NOTIFY, Q_PACKED_FENCED, Q_PACKED_PUBLISHED, Q_RUN, Q_RUN_RETIRED, Q_SIZE, Q_USED,
 } = L;
 let tableMem: Memory | null = null;
 let tableAt = 0;
@@ -84,8 +84,7 @@ export function txKickBackstop(mem: Memory, port: number): number {
     }
     if (!kick) continue;
     // QueueBase.kick's notification, from this thread (not counted in the lcore's S_KICKS).
-    const kickFdI = kickNative === null ? 0 : u32[w + (Q_KICK_FD >>> 2)]! >>> 2;
-    notifyDevice(i32, u32[w + (Q_NOTIFY >>> 2)]! >>> 2, kickFdI, u32[w + (Q_DOORBELL >>> 2)]! >>> 2, 1);
+    notifyDevice(i32, u32[w + (Q_NOTIFY >>> 2)]! >>> 2, kickFdIndex(u32, w), u32[w + (Q_DOORBELL >>> 2)]! >>> 2, 1);
     kicks++;
   }
   return kicks;
