@@ -151,7 +151,11 @@ export class TxQueue extends QueueBase {
       const desc = this.desc;
       const availRingH = this.availRingH;
       let dh = this.descHead;
-      const k = n < this.nfree ? n : this.nfree;
+      // One load: a second `this.nfree` in the false arm first ran when the ring had fewer free than
+      // the burst, at a random moment of a run, and deoptimized txBurst there (no type feedback;
+      // tx-short-ring-deopt.test.ts, bench README "Session 17: GC").
+      const nfree = this.nfree;
+      const k = n < nfree ? n : nfree;
       // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
       let sizes = 0;
       // Four at a time while four descriptors fill one line (the head 4-aligned; DPDK's
@@ -320,7 +324,10 @@ export class TxQueue extends QueueBase {
         path = TXM_INDIRECT;
       }
       const need = path === TXM_CHAINED ? nseg + 1 : 1;
-      if (need > this.nfree) {
+      // Also while statPrimes lasts (a reclaim is harmless at any time): this call first ran when the
+      // ring was short for the first time, at a random moment of a run, and deoptimized txBurst there
+      // (no type feedback; tx-short-ring-deopt.test.ts, bench README "Session 17: GC").
+      if (need > this.nfree || this.statPrimes !== 0) {
         this.reclaim();
         if (need > this.nfree) {
           full = 1;
