@@ -1,10 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-// The built rigs (dist/, as a child process loads them): the test command builds first.
-const rigUrl = new URL("../../../test/support/dist/virtio-pmd/index.js", import.meta.url).href;
-const vhostUrl = new URL("../../../test/support/dist/vhost/index.js", import.meta.url).href;
+import { RIG_URL, VHOST_RIG_URL, dataPathDeopts, optimized, runChild, splitAt } from "@tpdk/testing/virtio-pmd";
 
 /** Frame lengths past every size bin and both touch cases (ending inside or past the first data line). */
 const MIX = "[60, 100, 200, 600, 1200, 1514, 64, 65, 1024, 1514]";
@@ -14,7 +9,7 @@ const MIX = "[60, 100, 200, 600, 1200, 1514, 64, 65, 1024, 1514]";
  * one burst of mixed sizes, then 64 B again.
  */
 const splitScript = (mrg: boolean): string => `
-const { rig, frame } = await import(${JSON.stringify(rigUrl)});
+const { rig, frame } = await import(${JSON.stringify(RIG_URL)});
 const r = rig({ rxDesc: 256, txDesc: 256, pmd: { mrgRxbuf: ${mrg} } });
 const arr = new Uint32Array(64);
 function round(sizes) {
@@ -38,8 +33,8 @@ console.log("=== done");
 
 /** Packed rings: the same through the real device core (packedRig), its gated wire releasing 32 frames a round. */
 const packedScript = `
-const { packedRig, frame } = await import(${JSON.stringify(rigUrl)});
-const { releaseTestWire } = await import(${JSON.stringify(vhostUrl)});
+const { packedRig, frame } = await import(${JSON.stringify(RIG_URL)});
+const { releaseTestWire } = await import(${JSON.stringify(VHOST_RIG_URL)});
 const W = 6000;
 const mix = ${MIX};
 const frames = [];
@@ -67,23 +62,14 @@ if (got !== (W + 501) * 32) throw new Error("received " + got);
 console.log("=== done");
 `;
 
-/** The data path's functions (frame-steps.ts and the queues' burst methods). */
-const HOT = /<JSFunction (rxBurst|rxInOrder|rxGeneral|touchAhead|txBurst|sizeBinOf|sizeRun4?|sizeRunEnd|countFrame|castQuad)\b/;
-
 function trace(script: string): { before: string; after: string } {
-  const r = spawnSync(process.execPath, ["--trace-opt", "--trace-deopt", "--input-type=module", "-e", script], {
-    encoding: "utf8", cwd: fileURLToPath(new URL(".", import.meta.url)), timeout: 110_000,
-  });
+  const r = runChild(script, ["--trace-opt", "--trace-deopt"], 110_000);
   expect(r.status, r.stderr).toBe(0);
-  const at = r.stdout.indexOf("=== mix");
-  expect(at).toBeGreaterThan(0);
-  const after = r.stdout.slice(at);
-  expect(after).toContain("=== done");
-  return { before: r.stdout.slice(0, at), after };
+  const parts = splitAt(r.stdout, "mix");
+  expect(parts).not.toBeNull();
+  expect(parts!.after).toContain("=== done");
+  return parts!;
 }
-
-const optimized = (out: string, name: string): boolean => new RegExp(`completed (optimizing|compiling).*<JSFunction ${name}\\b`).test(out);
-const deopts = (out: string): string[] => out.split("\n").filter((l) => /deoptimiz/.test(l) && HOT.test(l));
 
 /**
  * A benchmark or a warm-up of one frame size leaves the other sizes' paths without type feedback
@@ -97,13 +83,13 @@ describe("the first frame of another size after 64 B traffic", () => {
     it(`split rings (mrg_rxbuf=${mrg ? 1 : 0}): deoptimizes nothing on the data path`, () => {
       const { before, after } = trace(splitScript(mrg));
       expect(optimized(before, "rxInOrder") && optimized(before, "txBurst")).toBe(true);
-      expect(deopts(after)).toEqual([]);
+      expect(dataPathDeopts(after)).toEqual([]);
     }, 120_000);
   }
 
   it("packed rings: deoptimizes nothing on the data path", () => {
     const { before, after } = trace(packedScript);
     expect(optimized(before, "touchAhead") && optimized(before, "txBurst")).toBe(true);
-    expect(deopts(after)).toEqual([]);
+    expect(dataPathDeopts(after)).toEqual([]);
   }, 120_000);
 });

@@ -1,10 +1,8 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { Memory } from "@tpdk/eal";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { VRING_USED_F_NO_NOTIFY } from "@tpdk/virtio";
 import { afterEach, describe, expect, it } from "vitest";
-import { frame, rig, toMbuf, type Rig } from "@tpdk/testing/virtio-pmd";
+import { RIG_URL, frame, rig, runChild, toMbuf, type Rig } from "@tpdk/testing/virtio-pmd";
 
 // QueueBase.kick on a transport with kick-fd words (VirtioTransport.kickFdAddr, the vhost-user
 // transport's): the lcore writes the kick eventfd itself (the addon's eventfdKick) instead of
@@ -15,9 +13,6 @@ const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissing
 function xs(r: Rig, name: string): number {
   return r.port.xstats().find((s) => s.name === name)!.value;
 }
-
-// The built rig (dist/, as a child process loads it): the test command builds first.
-const rigUrl = new URL("../../../test/support/dist/virtio-pmd/index.js", import.meta.url).href;
 
 /**
  * 200k kicks (EVENT_IDX off: every publish kicks) to an eventfd after 50k that optimize the kick,
@@ -30,7 +25,7 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { Memory } from "@tpdk/eal";
 import { native as n } from "@tpdk/native";
-const { rig, frame, toMbuf } = await import(${JSON.stringify(rigUrl)});
+const { rig, frame, toMbuf } = await import(${JSON.stringify(RIG_URL)});
 const mem = Memory.create(48 << 20);
 const words = mem.reserve("test.kickfd", 8 * 8, 64).offset;
 for (let q = 0; q < 8; q++) Atomics.store(mem.i32, (words + 8 * q) >>> 2, -1);
@@ -148,9 +143,7 @@ describe.skipIf(native === null)(`kicks written to the transport's kick eventfd 
   it("the kick path allocates nothing: 200k kicks, no GC and no heap growth (a child process)", () => {
     // In a child process: in the test's own isolate vitest's RPC and timers allocate too, which under
     // load (session 16: once at load 8-12) put a scavenge into the window that no kick caused.
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", allocScript], {
-      encoding: "utf8", cwd: fileURLToPath(new URL(".", import.meta.url)), timeout: 60_000,
-    });
+    const r = runChild(allocScript);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; grown: number; written: number };
     expect(out.written).toBe(200_000);

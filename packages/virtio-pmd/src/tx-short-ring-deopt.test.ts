@@ -1,9 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-// The built rig (dist/, as a child process loads it): the test command builds first.
-const rigUrl = new URL("../../../test/support/dist/virtio-pmd/index.js", import.meta.url).href;
+import { RIG_URL, dataPathDeopts, optimized, runChild, splitAt } from "@tpdk/testing/virtio-pmd";
 
 /**
  * Split ring, IN_ORDER push, burst 1 (the built-in pipeline's `push b1`): one 60 B frame received
@@ -12,7 +8,7 @@ const rigUrl = new URL("../../../test/support/dist/virtio-pmd/index.js", import.
  * burst (txBurst's push batch takes `nfree` frames, not `n`), then it drains again.
  */
 const script = (mode: string, burst: number): string => `
-const { rig, frame } = await import(${JSON.stringify(rigUrl)});
+const { rig, frame } = await import(${JSON.stringify(RIG_URL)});
 const r = rig({ rxDesc: 256, txDesc: 256, poolSize: 4096, pmd: { mrgRxbuf: false, txMode: "${mode}" } });
 const B = ${burst};
 const arr = new Uint32Array(64);
@@ -36,9 +32,6 @@ for (let i = 0; i < 1000; i++) round(i, true);
 console.log("=== done sent " + sent + " dropped " + dropped);
 `;
 
-/** The data path's functions (frame-steps.ts and the queues' burst methods). */
-const HOT = /<JSFunction (rxBurst|rxInOrder|rxGeneral|touchAhead|txBurst|reclaim|reclaimInOrder|sizeBinOf|sizeRun4?|sizeRunEnd|countFrame|castQuad)\b/;
-
 /**
  * The TX ring left with fewer free descriptors than the burst (at burst 1: a full ring) comes at a
  * random moment of a run (the device late). txBurst's push batch read `this.nfree` a second time
@@ -51,22 +44,19 @@ const HOT = /<JSFunction (rxBurst|rxInOrder|rxGeneral|touchAhead|txBurst|reclaim
 describe("a TX ring shorter than the burst after steady traffic", () => {
   for (const [mode, burst] of [["push", 1], ["indirect", 16], ["chained", 16]] as const) {
   it(`split IN_ORDER ${mode} at burst ${burst}: deoptimizes nothing on the data path, every frame sent or dropped`, () => {
-    const r = spawnSync(process.execPath, ["--trace-opt", "--trace-deopt", "--input-type=module", "-e", script(mode, burst)], {
-      encoding: "utf8", cwd: fileURLToPath(new URL(".", import.meta.url)), timeout: 60_000,
-    });
+    const r = runChild(script(mode, burst), ["--trace-opt", "--trace-deopt"]);
     expect(r.status, r.stderr).toBe(0);
-    const at = r.stdout.indexOf("=== short");
-    expect(at).toBeGreaterThan(0);
-    const before = r.stdout.slice(0, at);
-    const after = r.stdout.slice(at);
+    const parts = splitAt(r.stdout, "short");
+    expect(parts).not.toBeNull();
+    const { before, after } = parts!;
     const done = /=== done sent (\d+) dropped (\d+)/.exec(after);
     expect(done, after.slice(-2000)).not.toBeNull();
     const [sent, dropped] = done!.slice(1).map(Number) as [number, number];
     // The short phase ran out of room: some frames dropped, every frame either sent or dropped.
     expect(dropped).toBeGreaterThan(0);
     expect(sent + dropped).toBe((30000 + Math.ceil(600 / burst) + 1000) * burst);
-    expect(/completed (optimizing|compiling).*<JSFunction txBurst\b/.test(before)).toBe(true);
-    expect(after.split("\n").filter((l) => /deoptimiz/.test(l) && HOT.test(l))).toEqual([]);
+    expect(optimized(before, "txBurst")).toBe(true);
+    expect(dataPathDeopts(after)).toEqual([]);
   }, 90_000);
   }
 });
