@@ -37,7 +37,7 @@ export function needEvent(idx: number, ev: number, range: number): boolean {
  */
 export const TX_FENCE_FRAMES = 32;
 /** Bursts after a resync that run the rare-counter branch with zeros (see statPrimes). */
-const STAT_PRIMES = 64;
+export const STAT_PRIMES = 64;
 
 /**
  * What RX and TX queues share on the lcore side: the views, the ring
@@ -156,9 +156,18 @@ export abstract class QueueBase {
       f64[st + S_TX_FULL] += full;
       f64[st + S_TX_OVERSIZE] += over;
       f64[st + S_ERRORS] += over;
-      if (this.statPrimes !== 0) this.statPrimes--;
+      if (this.statPrimes !== 0) {
+        this.statPrimes--;
+        this.primeTx();
+      }
     }
   }
+
+  /**
+   * Run by countRareTx while statPrimes lasts: a queue's other rare TX paths, each harmless at any
+   * time, given type feedback before the burst is optimized (split TX: reclaim's moveUsedEvent).
+   */
+  protected primeTx(): void {}
 
   /** Publishes left, since the last resync, that run the kick path as a no-op (tests: the priming happens on every ring layout). */
   get kickPrimesLeft(): number {

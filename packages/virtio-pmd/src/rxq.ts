@@ -355,7 +355,15 @@ export class RxQueue extends QueueBase {
         f64[st + S_BROADCAST] += bcast;
         f64[st + S_MULTICAST] += mcast;
         f64[st + S_BAD_USED_ID] += badId;
-        if (this.statPrimes !== 0) this.statPrimes--;
+        if (this.statPrimes !== 0) {
+          this.statPrimes--;
+          // rxBurst's moveUsedEvent call also runs while the branch is primed (moving used_event
+          // to where we are is harmless at any time): it otherwise ran at the first burst, before
+          // rxBurst had type feedback, and next after USED_EVENT_REFRESH entries, deoptimizing the
+          // optimized rxBurst ("Insufficient type feedback"; bench README "Session 17: the lcore's
+          // start-up allocation").
+          this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
+        }
       }
     }
     return k;
