@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RIG_URL, VHOST_RIG_URL, dataPathDeopts, optimized, runChild, splitAt } from "@tpdk/testing/virtio-pmd";
+import { RIG_URL, VHOST_RIG_URL, dataPathDeopts, optimized, tracePhases } from "@tpdk/testing/virtio-pmd";
 
 /** Frame lengths past every size bin and both touch cases (ending inside or past the first data line). */
 const MIX = "[60, 100, 200, 600, 1200, 1514, 64, 65, 1024, 1514]";
@@ -63,12 +63,9 @@ console.log("=== done");
 `;
 
 function trace(script: string): { before: string; after: string } {
-  const r = runChild(script, ["--trace-opt", "--trace-deopt"], 110_000);
-  expect(r.status, r.stderr).toBe(0);
-  const parts = splitAt(r.stdout, "mix");
-  expect(parts).not.toBeNull();
-  expect(parts!.after).toContain("=== done");
-  return parts!;
+  const parts = tracePhases(script, ["--trace-opt", "--trace-deopt"], "mix", 110_000);
+  expect(parts.after).toContain("=== done");
+  return parts;
 }
 
 /**

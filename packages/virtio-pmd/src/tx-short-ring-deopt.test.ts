@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RIG_URL, dataPathDeopts, optimized, runChild, splitAt } from "@tpdk/testing/virtio-pmd";
+import { RIG_URL, dataPathDeopts, doneCounts, optimized, tracePhases } from "@tpdk/testing/virtio-pmd";
 
 /**
  * Split ring, IN_ORDER push, burst 1 (the built-in pipeline's `push b1`): one 60 B frame received
@@ -44,14 +44,8 @@ console.log("=== done sent " + sent + " dropped " + dropped);
 describe("a TX ring shorter than the burst after steady traffic", () => {
   for (const [mode, burst] of [["push", 1], ["indirect", 16], ["chained", 16]] as const) {
   it(`split IN_ORDER ${mode} at burst ${burst}: deoptimizes nothing on the data path, every frame sent or dropped`, () => {
-    const r = runChild(script(mode, burst), ["--trace-opt", "--trace-deopt"]);
-    expect(r.status, r.stderr).toBe(0);
-    const parts = splitAt(r.stdout, "short");
-    expect(parts).not.toBeNull();
-    const { before, after } = parts!;
-    const done = /=== done sent (\d+) dropped (\d+)/.exec(after);
-    expect(done, after.slice(-2000)).not.toBeNull();
-    const [sent, dropped] = done!.slice(1).map(Number) as [number, number];
+    const { before, after } = tracePhases(script(mode, burst), ["--trace-opt", "--trace-deopt"], "short");
+    const { sent, dropped } = doneCounts(after);
     // The short phase ran out of room: some frames dropped, every frame either sent or dropped.
     expect(dropped).toBeGreaterThan(0);
     expect(sent + dropped).toBe((30000 + Math.ceil(600 / burst) + 1000) * burst);

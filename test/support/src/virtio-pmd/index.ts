@@ -8,4 +8,6 @@ export {
   type PackedDriverStats, newPackedDriverStats,
 } from "./packed-rig.js";
 export { storeBufferModel } from "./store-buffer-model.js";
-export { RIG_URL, VHOST_RIG_URL, DATA_PATH, runChild, splitAt, optimized, dataPathDeopts, type ChildRun } from "./trace-child.js";
+export {
+  RIG_URL, VHOST_RIG_URL, DATA_PATH, runChild, splitAt, tracePhases, doneCounts, optimized, dataPathDeopts, type ChildRun,
+} from "./trace-child.js";

@@ -33,6 +33,25 @@ export function splitAt(stdout: string, marker: string): { before: string; after
   return at < 0 ? null : { before: stdout.slice(0, at), after: stdout.slice(at) };
 }
 
+/**
+ * runChild, then splitAt `marker`: throws (with the child's stderr, or its last output) when the
+ * child failed or never reached the marker.
+ */
+export function tracePhases(script: string, flags: readonly string[], marker: string, timeoutMs = 60_000): { before: string; after: string } {
+  const r = runChild(script, flags, timeoutMs);
+  if (r.status !== 0) throw new Error(`child exited with ${r.status}: ${r.stderr.slice(-2000)}`);
+  const parts = splitAt(r.stdout, marker);
+  if (parts === null) throw new Error(`child never printed "=== ${marker}": ${r.stdout.slice(-2000)}`);
+  return parts;
+}
+
+/** The counts of a script's last line `=== done sent <n> dropped <m>` in `after` (throws when missing). */
+export function doneCounts(after: string): { sent: number; dropped: number } {
+  const done = /=== done sent (\d+) dropped (\d+)/.exec(after);
+  if (done === null) throw new Error(`no "=== done" line: ${after.slice(-2000)}`);
+  return { sent: Number(done[1]), dropped: Number(done[2]) };
+}
+
 /** --trace-opt: whether `name` was optimized (TurboFan) in `out`. */
 export function optimized(out: string, name: string): boolean {
   return new RegExp(`completed (optimizing|compiling).*<JSFunction ${name}\\b`).test(out);
