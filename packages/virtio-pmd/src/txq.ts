@@ -292,6 +292,9 @@ export class TxQueue extends QueueBase {
         n = sent;
       }
     }
+    // Read once per burst (countRareTx, after the loop, is what changes it): the general loop's reclaim
+    // check below runs on every chained / indirect frame.
+    const priming = this.statPrimes !== 0;
     for (; sent < n; sent++) {
       const m = mbufs[off + sent]!;
       const len = u32[(m + M_PKT_LEN) >>> 2]!;
@@ -327,7 +330,7 @@ export class TxQueue extends QueueBase {
       // Also while statPrimes lasts (a reclaim is harmless at any time): this call first ran when the
       // ring was short for the first time, at a random moment of a run, and deoptimized txBurst there
       // (no type feedback; tx-short-ring-deopt.test.ts, bench README "Session 17: GC").
-      if (need > this.nfree || this.statPrimes !== 0) {
+      if (need > this.nfree || priming) {
         this.reclaim();
         if (need > this.nfree) {
           full = 1;
