@@ -1,6 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { deoptsOf, tracePhases } from "@tpdk/testing/child";
 
 // The built packages (dist/, as worker threads load them): the test command builds first.
 const mbufUrl = new URL("../dist/index.js", import.meta.url).href;
@@ -32,14 +31,8 @@ console.log("=== done " + a.available());
 
 describe("Mempool.warmCache: the lcore change of another view", () => {
   it("a second view's first burst deoptimizes nothing (--trace-deopt: cache()'s lcore change has type feedback)", () => {
-    const r = spawnSync(process.execPath, ["--trace-deopt", "--input-type=module", "-e", script], {
-      encoding: "utf8",
-      cwd: fileURLToPath(new URL(".", import.meta.url)),
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const after = r.stdout.slice(r.stdout.indexOf("=== other view"));
+    const { after } = tracePhases(script, ["--trace-deopt"], "other view");
     expect(after).toContain("=== done 4096");
-    const deopts = after.split("\n").filter((l) => /deoptimizing .*(cache|getBulk|putBulk|cacheGet|putRaw|burst)/.test(l));
-    expect(deopts).toEqual([]);
+    expect(deoptsOf(after, /deoptimizing .*(cache|getBulk|putBulk|cacheGet|putRaw|burst)/)).toEqual([]);
   });
 });

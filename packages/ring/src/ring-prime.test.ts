@@ -1,6 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { deoptsOf, tracePhases } from "@tpdk/testing/child";
 
 // The built ring (dist/, as worker threads load it): the test command builds first.
 const ringUrl = new URL("../dist/index.js", import.meta.url).href;
@@ -23,11 +22,8 @@ console.log("=== done");
 
 describe("Ring copies across the slots' end", () => {
   it("the first copy that crosses the end deoptimizes nothing (--trace-deopt: the wrap loop has type feedback from the module's priming)", () => {
-    const r = spawnSync(process.execPath, ["--trace-deopt", "--input-type=module", "-e", script], { encoding: "utf8", cwd: fileURLToPath(new URL(".", import.meta.url)) });
-    expect(r.status, r.stderr).toBe(0);
-    const after = r.stdout.slice(r.stdout.indexOf("=== crossing"));
+    const { after } = tracePhases(script, ["--trace-deopt"], "crossing");
     expect(after).toContain("=== done");
-    const deopts = after.split("\n").filter((l) => /deoptimizing .*(enqueueN|dequeueN|enqueueBurst|dequeueBurst|copyIn|copyOut|burst)/.test(l));
-    expect(deopts).toEqual([]);
+    expect(deoptsOf(after, /deoptimizing .*(enqueueN|dequeueN|enqueueBurst|dequeueBurst|copyIn|copyOut|burst)/)).toEqual([]);
   });
 });

@@ -1,6 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { deoptsOf, doneLine, gcsOf, tracePhases } from "@tpdk/testing/child";
 
 // The built ring (dist/, as worker threads load it): the test command builds first.
 const ringUrl = new URL("../dist/index.js", import.meta.url).href;
@@ -41,21 +40,13 @@ describe("Ring indices crossing 2^30, 2^31 and 2^32 (free-running 32-bit counter
   for (const sp of [true, false]) {
     for (const start of [2 ** 30, 2 ** 31, 2 ** 32]) {
       it(`${sp ? "SP/SC" : "MP/MC"} at ${start.toString(16)}: no deopt, no GC, every value in order (--trace-deopt --trace-gc)`, () => {
-        const r = spawnSync(process.execPath, ["--trace-deopt", "--trace-gc", "--expose-gc", "--input-type=module", "-e", script(start, sp)], {
-          encoding: "utf8",
-          cwd: fileURLToPath(new URL(".", import.meta.url)),
-        });
-        expect(r.status, r.stderr).toBe(0);
-        const after = r.stdout.slice(r.stdout.indexOf("=== crossing"));
+        const { after } = tracePhases(script(start, sp), ["--trace-deopt", "--trace-gc", "--expose-gc"], "crossing");
         // 99500 bursts of 32 past the crossing point: prod.tail (a u32) sits 32 * 99500 past it, mod 2^32.
-        const done = after.split("\n").find((l) => l.startsWith("=== done"));
-        expect(done).toBe(`=== done 0 0 true ${32 * 99500}`);
+        expect(doneLine(after)).toBe(`=== done 0 0 true ${32 * 99500}`);
         // The ring's bursts, and the burst loop that inlines them; the script's own top level (its console.log
         // after the loop) may deoptimize on its first property access and is not the ring's.
-        const deopts = after.split("\n").filter((l) => /deoptimizing .*(reserve|enqueue|dequeue|publish|copyIn|copyOut|ringFree|burst)/.test(l));
-        expect(deopts).toEqual([]);
-        const gcs = after.split("\n").filter((l) => /Scavenge|Mark-Compact|Mark-sweep/i.test(l));
-        expect(gcs).toEqual([]);
+        expect(deoptsOf(after, /deoptimizing .*(reserve|enqueue|dequeue|publish|copyIn|copyOut|ringFree|burst)/)).toEqual([]);
+        expect(gcsOf(after)).toEqual([]);
       });
     }
   }

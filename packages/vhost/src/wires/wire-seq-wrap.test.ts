@@ -1,6 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { deoptsOf, doneLine, gcsOf, tracePhases } from "@tpdk/testing/child";
 
 // The built wires (dist/, as the device thread loads them): the test command builds first.
 const wiresUrl = (f: string): string => JSON.stringify(new URL(`../../dist/wires/${f}`, import.meta.url).href);
@@ -42,21 +41,13 @@ console.log("=== done " + [s.received, s.lost, s.reordered, s.duplicated, s.badC
 describe("wire sequence numbers crossing 2^30, 2^31 and 2^32 (u32 on the wire)", () => {
   for (const start of [2 ** 30, 2 ** 31, 2 ** 32]) {
     it(`gen -> sink at ${start.toString(16)}: no deopt, no GC, the counts exact (--trace-deopt --trace-gc)`, () => {
-      const r = spawnSync(process.execPath, ["--trace-deopt", "--trace-gc", "--expose-gc", "--input-type=module", "-e", script(start)], {
-        encoding: "utf8",
-        cwd: fileURLToPath(new URL(".", import.meta.url)),
-      });
-      expect(r.status, r.stderr).toBe(0);
-      const after = r.stdout.slice(r.stdout.indexOf("=== crossing"));
+      const { after } = tracePhases(script(start), ["--trace-deopt", "--trace-gc", "--expose-gc"], "crossing");
       // 600904 frames, all distinct and in order; the highest is start + 299900 (mod 2^32), so the four
       // gaps lost start + 299901 - 600904 numbers; no bad checksum (check=1), none foreign.
-      const done = after.split("\n").find((l) => l.startsWith("=== done"));
-      expect(done).toBe(`=== done 600904 ${start - 301003} 0 0 0 0`);
+      expect(doneLine(after)).toBe(`=== done 600904 ${start - 301003} 0 0 0 0`);
       // The script's own top level (its property accesses after the loop) may deoptimize; not a wire's.
-      const deopts = after.split("\n").filter((l) => /deoptimizing .*(produce|consume|sequence|readI32|readU32|advance|one )/.test(l));
-      expect(deopts).toEqual([]);
-      const gcs = after.split("\n").filter((l) => /Scavenge|Mark-Compact|Mark-sweep/i.test(l));
-      expect(gcs).toEqual([]);
+      expect(deoptsOf(after, /deoptimizing .*(produce|consume|sequence|readI32|readU32|advance|one )/)).toEqual([]);
+      expect(gcsOf(after)).toEqual([]);
     });
   }
 });

@@ -1,0 +1,62 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/**
+ * A script run in a fresh node, for checks of compiled code: no deopt after a phase, no GC in a window,
+ * nothing allocated. A fresh process compiles and allocates for the script alone, unlike vitest's own
+ * isolate. The script prints `=== <marker>` where its checked phase starts; built packages (dist/) are
+ * imported by URL, as worker threads load them (the test command builds first).
+ */
+export interface ChildRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `script` (an ES module) in a child node; bare imports resolve from the test-support package. */
+export function runChild(script: string, flags: readonly string[] = [], timeoutMs = 60_000): ChildRun {
+  const r = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], {
+    encoding: "utf8", cwd: fileURLToPath(new URL("..", import.meta.url)), timeout: timeoutMs,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** stdout before and from the line `=== <marker>` (null when the marker never printed). */
+export function splitAt(stdout: string, marker: string): { before: string; after: string } | null {
+  const at = stdout.indexOf(`=== ${marker}`);
+  return at < 0 ? null : { before: stdout.slice(0, at), after: stdout.slice(at) };
+}
+
+/**
+ * runChild, then splitAt `marker`: throws (with the child's stderr, or its last output) when the
+ * child failed or never reached the marker.
+ */
+export function tracePhases(script: string, flags: readonly string[], marker: string, timeoutMs = 60_000): { before: string; after: string } {
+  const r = runChild(script, flags, timeoutMs);
+  if (r.status !== 0) throw new Error(`child exited with ${r.status}: ${r.stderr.slice(-2000)}`);
+  const parts = splitAt(r.stdout, marker);
+  if (parts === null) throw new Error(`child never printed "=== ${marker}": ${r.stdout.slice(-2000)}`);
+  return parts;
+}
+
+/** The script's `=== done ...` line in `after` (undefined when missing). */
+export function doneLine(after: string): string | undefined {
+  return after.split("\n").find((l) => l.startsWith("=== done"));
+}
+
+/** The counts of a script's last line `=== done sent <n> dropped <m>` in `after` (throws when missing). */
+export function doneCounts(after: string): { sent: number; dropped: number } {
+  const done = /=== done sent (\d+) dropped (\d+)/.exec(after);
+  if (done === null) throw new Error(`no "=== done" line: ${after.slice(-2000)}`);
+  return { sent: Number(done[1]), dropped: Number(done[2]) };
+}
+
+/** --trace-deopt: the lines deoptimizing a function whose trace line matches `functions`. */
+export function deoptsOf(out: string, functions: RegExp): string[] {
+  return out.split("\n").filter((l) => /deoptimiz/.test(l) && functions.test(l));
+}
+
+/** --trace-gc: the lines of a scavenge or a full collection. */
+export function gcsOf(out: string): string[] {
+  return out.split("\n").filter((l) => /Scavenge|Mark-Compact|Mark-sweep/i.test(l));
+}
