@@ -10,17 +10,24 @@
  *
  * --runs is per back-end and should be odd (dpdk, tpdk, dpdk, ...: every tpdk run
  * between two DPDK runs). Run it under the bench lock at autogroup -20.
+ *
+ * tpdk's l2fwd runs traced (--trace-gc and the GC probe, testpmd.ts gcTrace, as in the bench's
+ * vhost-user section and vu-ab.js): each run's line and the summary say the GCs of its lcore and
+ * main thread inside the window ("GC l/m 0/0"; the target is none). --node-flag F (repeatable)
+ * passes an extra node/V8 flag to tpdk's l2fwd (--trace-deopt, ...).
  */
 import { join } from "node:path";
+import { gcText } from "../dpdk/compare.js";
 import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
 
 const USAGE =
-  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5]\n" +
+  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]...\n" +
   "  front-ends in turn against one running DPDK back-end per instance; each tpdk run against the mean of the\n" +
-  "  DPDK runs around it on the same back-end. Run under the bench lock at autogroup -20.";
+  "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +
+  "  Run under the bench lock at autogroup -20.";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
@@ -48,6 +55,8 @@ const runsPer = positiveInt("--runs", "7");
 const warmupS = positiveInt("--warmup", "3");
 const durationS = positiveInt("--duration", "5");
 const packed = process.argv.includes("--packed");
+const nodeFlags: string[] = [];
+for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === "--node-flag") nodeFlags.push(process.argv[i + 1] ?? "");
 if (sides[0] !== "dpdk") {
   console.error("vu-shared: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
   process.exit(2);
@@ -62,8 +71,11 @@ if (!env.testpmd || !env.hugepages) {
 /** Per side: every run's Mpps; per tpdk side: each run over the mean of the DPDK runs around it. */
 const mpps = new Map<string, number[]>();
 const ratios = new Map<string, number[]>();
-const add = (m: Map<string, number[]>, k: string, v: number): void => void (m.get(k) ?? m.set(k, []).get(k)!).push(v);
-const base: DpdkRunOptions = { burst, backEndBurst: 32, hugepages: true, testpmd: env.testpmd, l2fwd: [], tag: String(process.pid), packed, warmupS, durationS };
+/** Per tpdk side: each run's GCs in the window, "lcore/main". */
+const gcs = new Map<string, string[]>();
+const add = <T>(m: Map<string, T[]>, k: string, v: T): void => void (m.get(k) ?? m.set(k, []).get(k)!).push(v);
+// gcTrace: tpdk's runs only (DPDK's front-end is not a node process).
+const base: DpdkRunOptions = { burst, backEndBurst: 32, hugepages: true, testpmd: env.testpmd, l2fwd: [], tag: String(process.pid), packed, warmupS, durationS, gcTrace: true, nodeFlags };
 // No idle wait, no retries: the runs are compared with their neighbours on the same back-end.
 const best: BestOptions = { timeoutMs: 0, cpuProf: "", minCpuShare: 0, retries: 0, waitIdleS: 0 };
 
@@ -76,16 +88,22 @@ for (let b = 0; b < backends; b++) {
   }
   const res = await faceInTurn({ ...base, burst: 32 }, turns, best, (r, k) => {
     if (r.run === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
-    else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.run.mpps.toFixed(2)} Mpps`);
+    else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.run.mpps.toFixed(2)} Mpps${r.run.gc ? `, GC l/m ${gcText(r.run.gc)} (whole run ${r.run.gc.total.lcore}/${r.run.gc.total.main})` : ""}`);
   });
-  for (const r of res) if (r.run) add(mpps, r.turn.side, r.run.mpps);
+  for (const r of res) {
+    if (r.run) add(mpps, r.turn.side, r.run.mpps);
+    if (r.run?.gc) add(gcs, r.turn.side, gcText(r.run.gc));
+  }
   for (const { index, ratio } of bracketRatios(res)) add(ratios, res[index]!.turn.side, ratio);
 }
 
 console.log(`summary (${packed ? "packed" : "split"}, burst ${burst}, ${backends} back-end instances, ${warmupS} s warm-up, ${durationS} s window):`);
 for (const [side, a] of mpps) {
   const r = ratios.get(side);
-  const rs = r ? `; against the DPDK runs around each: median ${(100 * agg(r).median).toFixed(0)} % (${r.map((x) => (100 * x).toFixed(0)).join(" ")})` : "";
+  const g = gcs.get(side);
+  const rs =
+    (r ? `; against the DPDK runs around each: median ${(100 * agg(r).median).toFixed(0)} % (${r.map((x) => (100 * x).toFixed(0)).join(" ")})` : "") +
+    (g ? `; GC l/m in the window ${g.join(" ")}` : "");
   const m = agg(a);
   console.log(`  ${side}: median ${m.median.toFixed(2)} Mpps (${m.min.toFixed(2)}-${m.max.toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}${rs}`);
 }

@@ -23,6 +23,14 @@
 export const BACKOFF_SPIN_PASSES = 64;
 export const BACKOFF_MIN_WAIT_MS = 0.02;
 export const BACKOFF_MAX_WAIT_MS = 1;
+/**
+ * idle() calls prime() makes past the spin passes: the last BACKOFF_PRIME_SLEEPS sleep, the others
+ * find the wake word moved. V8 gives a function its feedback vector only after some calls, so the
+ * sleeps come last (a feedback vector that saw only the capped 1 ms wait took it for a Smi, and the
+ * first 0.02 ms wait of a run deoptimized: "not a Smi").
+ */
+export const BACKOFF_PRIME_CALLS = 64;
+export const BACKOFF_PRIME_SLEEPS = 8;
 
 export interface BackoffOptions {
   /** Empty polls before the first sleep (default 64). */
@@ -102,6 +110,29 @@ export class Backoff {
     this.sleeps++;
     const next = this.waitMs * 2;
     this.waitMs = next < this.maxWaitMs ? next : this.maxWaitMs;
+  }
+
+  /**
+   * Run idle()'s path past the spin passes BACKOFF_PRIME_CALLS times, so that it has type feedback
+   * before a poll loop that inlines idle() is optimized: the calls find the wake word moved (this
+   * backoff's own word, moved here: no sleep), then the last BACKOFF_PRIME_SLEEPS sleep with the
+   * wait doubling from minWaitMs to maxWaitMs (both sides of its cap; ~3.3 ms in all with the
+   * defaults). Cold: once per thread, before its loop (the EAL's lcore threads do it before their
+   * first launch). An lcore under steady traffic can stay within the spin passes until long after
+   * its loop was optimized; its first longer idle spell then deoptimized the loop ("Insufficient type
+   * feedback for generic named access", 2 of 18 traced pipeline runs; the passes interpreted until it
+   * is optimized again allocate: bench README, "Session 18: GC"). Leaves the backoff spinning with
+   * the shortest sleep and `sleeps` as it was; the idle count moves (an idle lcore, which it is).
+   */
+  prime(): void {
+    const sleeps = this.sleeps;
+    for (let k = 0; k < BACKOFF_PRIME_CALLS; k++) {
+      this.spins = this.spinPasses;
+      if (k < BACKOFF_PRIME_CALLS - BACKOFF_PRIME_SLEEPS) Atomics.add(this.i32, this.index, 1);
+      this.idle();
+    }
+    this.sleeps = sleeps;
+    this.reset();
   }
 
   /** Call after a poll pass that did useful work: back to spinning, shortest sleep. */

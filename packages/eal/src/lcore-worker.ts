@@ -41,6 +41,8 @@ export default async function lcoreThread(task: LcoreThreadTask): Promise<void> 
       stopped: () => Atomics.load(i32, CTRL_STOP) !== 0,
       backoff: new Backoff(i32, lcoreWakeIndex(mem, task.lcoreId), task.busyPoll, { idleIndex: lcoreIdleIndex(mem, task.lcoreId) }),
     };
+    // idle()'s sleeping path gets type feedback now, not first in the middle of a run (Backoff.prime).
+    ctx.backoff.prime();
     let loadError: string | undefined;
     for (const url of task.preload) {
       try {
