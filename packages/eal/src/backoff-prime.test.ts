@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { optimized, tracePhases } from "@tpdk/testing/virtio-pmd";
+import { deoptsOf, optimized, tracePhases } from "@tpdk/testing/child";
 import { BACKOFF_SPIN_PASSES, Backoff } from "./backoff.js";
 
 /**
@@ -24,7 +24,7 @@ console.log("=== done sleeps " + b.sleeps + " idles " + Atomics.load(i32, 5));
 `;
 
 const FLAGS = ["--trace-opt", "--trace-deopt"];
-const passDeopts = (out: string): string[] => out.split("\n").filter((l) => /deoptimiz/.test(l) && /<JSFunction pass\b/.test(l));
+const passDeopts = (out: string): string[] => deoptsOf(out, /<JSFunction pass\b/);
 
 describe("Backoff.prime", () => {
   it("without it, the first idle spell past the spin passes deoptimizes the loop that inlined idle()", () => {

@@ -51,6 +51,11 @@ export function doneCounts(after: string): { sent: number; dropped: number } {
   return { sent: Number(done[1]), dropped: Number(done[2]) };
 }
 
+/** --trace-opt: whether `name` was optimized (TurboFan) in `out`. */
+export function optimized(out: string, name: string): boolean {
+  return new RegExp(`completed (optimizing|compiling).*<JSFunction ${name}\\b`).test(out);
+}
+
 /** --trace-deopt: the lines deoptimizing a function whose trace line matches `functions`. */
 export function deoptsOf(out: string, functions: RegExp): string[] {
   return out.split("\n").filter((l) => /deoptimiz/.test(l) && functions.test(l));

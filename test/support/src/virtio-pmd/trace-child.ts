@@ -1,6 +1,6 @@
 import { deoptsOf } from "../child.js";
 
-export { runChild, splitAt, tracePhases, doneCounts, type ChildRun } from "../child.js";
+export { runChild, splitAt, tracePhases, doneCounts, optimized, type ChildRun } from "../child.js";
 
 /**
  * The driver's child-process checks (../child.ts runs the script): scripts import the built rigs
@@ -11,11 +11,6 @@ export const VHOST_RIG_URL = new URL("../../dist/vhost/index.js", import.meta.ur
 
 /** The driver's data-path functions (frame-steps.ts and the queues' burst and reclaim methods). */
 export const DATA_PATH = /<JSFunction (rxBurst|rxInOrder|rxGeneral|touchAhead|txBurst|reclaim|reclaimInOrder|sizeBinOf|sizeRun4?|sizeRunEnd|countFrame|castQuad)\b/;
-
-/** --trace-opt: whether `name` was optimized (TurboFan) in `out`. */
-export function optimized(out: string, name: string): boolean {
-  return new RegExp(`completed (optimizing|compiling).*<JSFunction ${name}\\b`).test(out);
-}
 
 /** --trace-deopt: the lines deoptimizing a data-path function. */
 export function dataPathDeopts(out: string): string[] {
