@@ -24,8 +24,6 @@ const {
 /** Most packets one rxBurst call returns (DPDK's VIRTIO_MBUF_BURST_SZ). */
 export const RX_BURST_MAX = 64;
 const REFILL_CHUNK = 64;
-/** On rings of 256 entries or more the split RX refill waits for this many free descriptors (at most half the ring), then posts them all. */
-const REFILL_THRESH_MAX = 128;
 /** Used entries past the burst whose lines rxInOrder keeps touched ahead of time (at least). */
 const TOUCH_AHEAD = 8;
 /**
@@ -84,12 +82,7 @@ export class RxQueue extends QueueBase {
 
   protected onResync(): void {
     this.mrg = (this.flags & QF_MRG_RXBUF) !== 0;
-    // Rings of 256 and more: half the ring, at most REFILL_THRESH_MAX. At burst 1 the refill's
-    // granularity sets the pair's rhythm: refilled per frame (as DPDK's in-order RX) the back-end
-    // finds a few buffers per pass and both sides fall into lock-step (bench/README.md, "Session 18:
-    // DPDK's fast burst-1 level": per 1 / 8 / 32 freed ~3.0 / 4.6 / 5.3 Mpps, 128 a few % more).
-    // Smaller rings: a quarter, at most 32.
-    this.refillThresh = Math.max(1, this.size >= 256 ? Math.min(REFILL_THRESH_MAX, this.size >>> 1) : Math.min(32, this.size >>> 2));
+    this.refillThresh = Math.max(1, Math.min(32, this.size >>> 2));
     const id = this.u32[(this.zone + Q_POOL_ID) >>> 2]!;
     if (this.pool === null || this.poolId !== id) {
       const b = this.zone + Q_POOL_NAME;
