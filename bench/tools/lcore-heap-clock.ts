@@ -32,7 +32,8 @@ const markBytes = Number(process.env.TPDK_HEAP_CLOCK_MARK || 0);
 /**
  * node's own v8 binding (what v8.getHeapSpaceStatistics() reads, one space at a time into a
  * Float64Array): a read then allocates nothing but the time's heap number, where the public
- * call allocates ~2 KB of objects, which at a read every few ms fills the young generation itself.
+ * call allocates ~2.5 KB of objects, which at a read every few ms fills the young generation itself.
+ * process.binding is deprecated (DEP0111) and may go in a later node: a lab tool, not the product.
  */
 interface V8Binding {
   updateHeapSpaceStatisticsBuffer(space: number): void;
@@ -80,6 +81,8 @@ function read(): void {
  * The lcore's backoff with a pass counter: idle() and reset() forward, every `every` calls of each a read.
  * Each method's first PRIME_READS calls read too, so the read's branch has type feedback before the loop
  * is optimized (a first read later would deoptimize the loop: "Insufficient type feedback").
+ * idle() and reset() keep a counter each, written out twice: each method's branch gets its own
+ * type feedback, and the loop inlines both.
  */
 const PRIME_READS = 64;
 class ClockedBackoff {
@@ -114,7 +117,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: unknown): Promise<unknow
   const every = Number(process.env.TPDK_HEAP_CLOCK_PASSES || 1 << 20);
   const inner = (await import(innerUrl)) as { l2fwdLoop: (c: LcoreContext, a: unknown) => Promise<unknown> };
   bindStats();
-  // The read's own cost: reads back to back.
+  // Reads back to back, before the loop: their rows (the file's "self" line) are left out of the summary.
   const selfStart = nReads;
   for (let k = 0; k < 8; k++) read();
   const backoff = new ClockedBackoff(ctx.backoff, every) as unknown as Backoff;
@@ -138,7 +141,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: unknown): Promise<unknow
 /** Young bytes allocated per interval (drops = scavenges, counted from 0), on the window's time scale. */
 export function clockSummary(clock: string, run: string | null, quiet = true): string[] {
   const lines = clock.trim().split("\n");
-  const [, s0, s1] = lines[0]!.split(" ").map(Number) as [number, number, number];
+  const s1 = Number(lines[0]!.split(" ")[2]);
   const rows = lines.slice(1).map((l) => l.split(" ").map(Number) as [number, number, number]);
   // A read's own cost: the most frequent step between reads (most intervals allocate nothing else).
   const counts = new Map<number, number>();
@@ -149,7 +152,6 @@ export function clockSummary(clock: string, run: string | null, quiet = true): s
   let self = 0;
   let best = 0;
   for (const [d, c] of counts) if (c > best) [self, best] = [d, c];
-  void s0;
   let from = rows[0]![0];
   let to = Infinity;
   const w = run?.split("\n").find((l) => l.startsWith("tpdk-vu-window-epoch-ms "));

@@ -56,7 +56,15 @@ const warmupS = positiveInt("--warmup", "3");
 const durationS = positiveInt("--duration", "5");
 const packed = process.argv.includes("--packed");
 const nodeFlags: string[] = [];
-for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === "--node-flag") nodeFlags.push(process.argv[i + 1] ?? "");
+for (let i = 0; i < process.argv.length; i++) {
+  if (process.argv[i] !== "--node-flag") continue;
+  const f = process.argv[i + 1];
+  if (f === undefined || !f.startsWith("-")) {
+    console.error("vu-shared: option --node-flag needs a node/V8 flag after it (e.g. --node-flag --trace-deopt)");
+    process.exit(2);
+  }
+  nodeFlags.push(f);
+}
 if (sides[0] !== "dpdk") {
   console.error("vu-shared: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
   process.exit(2);

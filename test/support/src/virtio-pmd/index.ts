@@ -9,5 +9,6 @@ export {
 } from "./packed-rig.js";
 export { storeBufferModel } from "./store-buffer-model.js";
 export {
-  RIG_URL, VHOST_RIG_URL, DATA_PATH, runChild, splitAt, tracePhases, doneCounts, optimized, dataPathDeopts, type ChildRun,
+  RIG_URL, VHOST_RIG_URL, DATA_PATH, runChild, splitAt, tracePhases, doneLine, doneCounts, optimized, deoptsOf, gcsOf, dataPathDeopts,
+  type ChildRun,
 } from "./trace-child.js";

@@ -1,6 +1,6 @@
 import { deoptsOf } from "../child.js";
 
-export { runChild, splitAt, tracePhases, doneCounts, optimized, type ChildRun } from "../child.js";
+export { runChild, splitAt, tracePhases, doneLine, doneCounts, optimized, deoptsOf, gcsOf, type ChildRun } from "../child.js";
 
 /**
  * The driver's child-process checks (../child.ts runs the script): scripts import the built rigs
