@@ -141,7 +141,7 @@ describe("l2fwd when its device thread crashes or hangs (TPDK_FAULT_DEVICE)", ()
       const r = await runL2fwd(["-l", "0", "--vdev", "virtio0,wire=gen", "--vdev", "virtio1,wire=sink", "--", "-p", "0x3", "-q", "2", "-T", "0"], BOUND_MS, {
         TPDK_FAULT_DEVICE: bad,
       });
-      expect(r.code).toBe(1);
+      expect(r.code, `signal ${r.signal}: ${r.stderr}`).toBe(1);
       expectOneLine(r, /^l2fwd: vhost: TPDK_FAULT_DEVICE=\S+ is not a fault; use crash-, hang- or wire-error-after-ms:N or -after-tx-frames:N .* \(EINVAL\)$/);
       expect(r.stderr).toContain(`TPDK_FAULT_DEVICE=${bad} `);
       expect(r.stdout).not.toContain("Initializing port");
