@@ -70,13 +70,7 @@ runMain(async () => {
   const [bus] = await Promise.all([
     VdevPorts.start(eal.mem, allPlans, { deviceCpu: eal.serviceCpu(), busyPoll: ealOpts.busyPoll, memoryFd: eal.memoryFd }),
     eal.ready(),
-  ]).catch(async (e: unknown) => {
-    // The devices refused to start (a bad fault spec, a socket in use): let the lcore threads finish
-    // loading before the error ends the process. Node 20 can abort (SIGABRT) when the process exits
-    // while a worker thread is still loading its modules (1 in 320 refused starts under load, 08:29 UTC).
-    await eal.ready().catch(() => undefined);
-    throw e;
-  });
+  ]);
   // Counters for every port, the warm-up's too (each lcore writes its ports' slots).
   const statsOffset = reserveStats(eal.mem, allPlans.length);
   const macs: number[][] = [];

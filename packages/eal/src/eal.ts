@@ -10,6 +10,7 @@ import { Memory } from "./memory.js";
 import { closeSharedMemoryFd, createSharedMemory, type SharedMemory } from "./shared-memory.js";
 import { allowedCpus, warnUnpinnedOnce } from "./pin.js";
 import { installSignalHandlers, type SignalHandler } from "./signals.js";
+import { trackThreadsLoading } from "./threads-loading.js";
 
 /** Compiled worker entry; the same URL works from src/ (tests) and dist/. */
 const LCORE_WORKER_URL = new URL("../dist/lcore-worker.js", import.meta.url);
@@ -167,6 +168,7 @@ export class Eal {
       return infos;
     });
     this.readyP.catch(() => {}); // reported by ready() and launch()
+    trackThreadsLoading(this.readyP);
   }
 
   /**

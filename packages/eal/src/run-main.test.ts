@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { RUN_MAIN_SCRIPT_URL } from "@tpdk/testing/eal";
@@ -28,6 +31,20 @@ describe("runMain", () => {
     const d = run("plain", { TPDK_DEBUG: "1" });
     expect(d.code).toBe(1);
     expect(d.stderr).toMatch(/^run-main-script: Error: kaboom\n\s+at /);
+  });
+  it("an error while lcore threads still load their modules: the line at once, the exit once they have loaded", () => {
+    // Exiting under a loading worker can abort node (SIGABRT; threads-loading.ts).
+    const dir = mkdtempSync(join(tmpdir(), "tpdk-run-main-"));
+    try {
+      const mark = join(dir, "loaded");
+      const r = run("loading", { TPDK_TEST_LOADED_MARK: mark });
+      expect(r.code).toBe(1);
+      // The error's line first (the lcore's unpinned warning, --no-pin, may follow once it is ready).
+      expect(r.stderr.startsWith("run-main-script: refused while the lcores load (EINVAL)\n")).toBe(true);
+      expect(existsSync(mark)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it("success and returned exit codes", () => {
     expect(run("ok")).toMatchObject({ code: 0, stdout: "ok\n", stderr: "" });

@@ -1,9 +1,12 @@
 import path from "node:path";
 import { TpdkError, UsageError } from "./errors.js";
+import { threadsLoaded } from "./threads-loading.js";
 
 /** Exit codes: 0 ok, 1 runtime failure, 2 usage error (like getopt-based tools). */
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+/** Longest a failing main waits for lcore threads still loading before it exits, ms. */
+const EXIT_WAIT_LOADING_MS = 5000;
 
 export interface RunMainOptions {
   /** Program name for messages; default: the script's base name without extension. */
@@ -44,9 +47,12 @@ export function describeError(e: unknown, prog: string): { text: string; exitCod
 /**
  * Run an application's async main. A resolved number becomes the exit code
  * (the process then exits once its event loop drains, so call eal.close()).
- * A thrown error prints one line on stderr and exits at once: 2 for a
- * UsageError, 1 otherwise (stdio to pipes and files is synchronous on Linux,
- * so the line is not lost).
+ * A thrown error prints one line on stderr and exits: 2 for a UsageError, 1
+ * otherwise (stdio to pipes and files is synchronous on Linux, so the line is
+ * not lost); at once, unless lcore threads an Eal.init started are still
+ * loading their modules: then once they have (at most EXIT_WAIT_LOADING_MS),
+ * because node can abort when the process exits under a loading worker
+ * (threads-loading.ts).
  */
 export function runMain(main: () => Promise<number | void> | number | void, opts: RunMainOptions = {}): void {
   const prog = progName(opts.prog);
@@ -60,7 +66,7 @@ export function runMain(main: () => Promise<number | void> | number | void, opts
       (e: unknown) => {
         const { text, exitCode } = describeError(e, prog);
         process.stderr.write(text + "\n");
-        process.exit(exitCode);
+        void threadsLoaded(EXIT_WAIT_LOADING_MS).then(() => process.exit(exitCode));
       },
     );
 }

@@ -1,5 +1,5 @@
-// Fixture for run-main.test.ts: `node run-main-script.js <usage|tpdk|plain|ok>`.
-import { TpdkError, UsageError } from "@tpdk/eal";
+// Fixture for run-main.test.ts: `node run-main-script.js <usage|tpdk|plain|ok|code|loading>`.
+import { Eal, TpdkError, UsageError } from "@tpdk/eal";
 import { runMain } from "@tpdk/eal";
 
 runMain(async () => {
@@ -9,5 +9,10 @@ runMain(async () => {
   if (what === "tpdk") throw new TpdkError("ENOMEM", "out of mbufs");
   if (what === "plain") throw new Error("kaboom");
   if (what === "code") return 3;
+  if (what === "loading") {
+    // An lcore thread still loading its (slow) preload when main fails.
+    Eal.init({ lcores: [0], memoryMb: 2, noPin: true }, { preload: [new URL("./slow-preload.js", import.meta.url)] });
+    throw new TpdkError("EINVAL", "refused while the lcores load");
+  }
   process.stdout.write("ok\n");
 });
