@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RIG_URL, VHOST_RIG_URL, dataPathDeopts, optimized, tracePhases } from "@tpdk/testing/virtio-pmd";
+import { optimized, tracePhases } from "@tpdk/testing/child";
+import { RIG_URL, VHOST_RIG_URL, dataPathDeopts } from "@tpdk/testing/virtio-pmd";
 
 /** Frame lengths past every size bin and both touch cases (ending inside or past the first data line). */
 const MIX = "[60, 100, 200, 600, 1200, 1514, 64, 65, 1024, 1514]";

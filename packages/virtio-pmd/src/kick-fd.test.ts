@@ -2,7 +2,8 @@ import { Memory } from "@tpdk/eal";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { VRING_USED_F_NO_NOTIFY } from "@tpdk/virtio";
 import { afterEach, describe, expect, it } from "vitest";
-import { RIG_URL, frame, rig, runChild, toMbuf, type Rig } from "@tpdk/testing/virtio-pmd";
+import { runChild } from "@tpdk/testing/child";
+import { RIG_URL, frame, rig, toMbuf, type Rig } from "@tpdk/testing/virtio-pmd";
 
 // QueueBase.kick on a transport with kick-fd words (VirtioTransport.kickFdAddr, the vhost-user
 // transport's): the lcore writes the kick eventfd itself (the addon's eventfdKick) instead of

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RIG_URL, dataPathDeopts, doneCounts, optimized, tracePhases } from "@tpdk/testing/virtio-pmd";
+import { doneCounts, optimized, tracePhases } from "@tpdk/testing/child";
+import { RIG_URL, dataPathDeopts } from "@tpdk/testing/virtio-pmd";
 
 /**
  * Split ring, IN_ORDER push, burst 1 (the built-in pipeline's `push b1`): one 60 B frame received

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { RIG_URL, dataPathDeopts, doneCounts, optimized, tracePhases } from "@tpdk/testing/virtio-pmd";
+import { doneCounts, optimized, tracePhases } from "@tpdk/testing/child";
+import { RIG_URL, dataPathDeopts } from "@tpdk/testing/virtio-pmd";
 
 /**
  * Split ring, IN_ORDER push, burst 1, EVENT_IDX (the rig's device offers it): one 60 B frame
@@ -34,7 +35,7 @@ console.log("=== done sent " + sent + " dropped " + dropped);
 /**
  * rxBurst's moveUsedEvent call ran at the first burst (before rxBurst had type feedback) and next
  * after USED_EVENT_REFRESH entries, in the optimized rxBurst: --trace-deopt showed "Insufficient
- * type feedback for generic named access" in rxBurst, in 72 of 36 traced pipeline runs (bench
+ * type feedback for generic named access" in rxBurst, 72 times in 36 traced pipeline runs (bench
  * README "Session 17: GC"). It now also runs while statPrimes lasts (rxq.ts; txq.ts primes
  * reclaim's twin the same way).
  */

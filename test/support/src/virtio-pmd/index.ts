@@ -9,6 +9,5 @@ export {
 } from "./packed-rig.js";
 export { storeBufferModel } from "./store-buffer-model.js";
 export {
-  RIG_URL, VHOST_RIG_URL, DATA_PATH, runChild, splitAt, tracePhases, doneLine, doneCounts, optimized, deoptsOf, gcsOf, dataPathDeopts,
-  type ChildRun,
+  RIG_URL, VHOST_RIG_URL, DATA_PATH, dataPathDeopts,
 } from "./trace-child.js";

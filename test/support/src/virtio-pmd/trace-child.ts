@@ -1,9 +1,7 @@
 import { deoptsOf } from "../child.js";
 
-export { runChild, splitAt, tracePhases, doneLine, doneCounts, optimized, deoptsOf, gcsOf, type ChildRun } from "../child.js";
-
 /**
- * The driver's child-process checks (../child.ts runs the script): scripts import the built rigs
+ * The driver's child-process checks (@tpdk/testing/child runs the script): scripts import the built rigs
  * through these URLs (the test command builds first; the same from src/ under vitest and from dist/).
  */
 export const RIG_URL = new URL("../../dist/virtio-pmd/index.js", import.meta.url).href;
