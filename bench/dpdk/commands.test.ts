@@ -66,6 +66,13 @@ describe("vhost-user pair command lines", () => {
     expect(tpdk.slice(tpdk.indexOf("--"))).toEqual(["--", "-p", "0x1", "-T", "0", "--burst=1"]);
   });
 
+  it("tpdkKeys (vu-shared's DIR:key=value sides): appended to tpdk's front-end keys only", () => {
+    const o = { ...opts(false), tpdkKeys: "tx_mode=indirect,queue_size=512" };
+    expect(after(frontEndCommand("tpdk", o, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS},tx_mode=indirect,queue_size=512`);
+    expect(after(frontEndCommand("dpdk", o, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+    expect(after(frontEndCommand("tpdk", { ...o, tpdkKeys: "" }, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+  });
+
   it("packed: both front-ends get packed_vq=1, the back-end's command is the same", () => {
     const o = { ...opts(false), packed: true };
     expect(backEndCommand(o, "/s")).toEqual(backEndCommand(opts(false), "/s"));

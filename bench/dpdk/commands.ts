@@ -39,6 +39,8 @@ export interface PairOptions {
   tag: string;
   /** Packed virtqueues on the front-end (packed_vq=1; the back-end follows what is negotiated); default split. */
   packed?: boolean;
+  /** Extra vdev keys for tpdk's front-end only (e.g. "tx_mode=indirect"; vu-shared.js's side syntax), appended after the common ones. */
+  tpdkKeys?: string;
 }
 
 /** EAL memory per process, MB: testpmd -m and l2fwd -m (doubled without hugepages, as 4 KB pages are used less tightly). */
@@ -121,7 +123,7 @@ export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string
     ...memArgs(o.hugepages),
     "--busy-poll",
     "--vdev",
-    `net_virtio_user0,path=${sock},${frontEndKeys(o)}`,
+    `net_virtio_user0,path=${sock},${frontEndKeys(o)}${o.tpdkKeys ? `,${o.tpdkKeys}` : ""}`,
     "--",
     "-p",
     "0x1",

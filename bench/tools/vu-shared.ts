@@ -15,6 +15,10 @@
  * vhost-user section and vu-ab.js): each run's line and the summary say the GCs of its lcore and
  * main thread inside the window ("GC l/m 0/0"; the target is none). --node-flag F (repeatable)
  * passes an extra node/V8 flag to tpdk's l2fwd (--trace-deopt, ...).
+ *
+ * A tpdk side may carry extra vdev keys for its front-end after colons (vu-sides.ts), so one
+ * worktree can face the back-end in several port configurations in one batch:
+ *   --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect,dpdk,/work/main:tx_mode=chained
  */
 import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
@@ -22,9 +26,12 @@ import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js
 import { type DpdkRunOptions, detectDpdk } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
+import { type Side, parseSide } from "./vu-sides.js";
 
 const USAGE =
-  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]...\n" +
+  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]...\n" +
+  "  a tpdk side's :key=value pairs are extra vdev keys for its front-end (tx_mode, indirect, event_idx, queue_size),\n" +
+  "  e.g. --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect\n" +
   "  front-ends in turn against one running DPDK back-end per instance; each tpdk run against the mean of the\n" +
   "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +
   "  Run under the bench lock at autogroup -20.";
@@ -48,7 +55,13 @@ function positiveInt(name: string, dflt: string): number {
   return v;
 }
 
-const sides = opt("--sides", "dpdk").split(",");
+let sides: Side[] = [];
+try {
+  sides = opt("--sides", "dpdk").split(",").map(parseSide);
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
 const burst = positiveInt("--burst", "32");
 const backends = positiveInt("--backends", "3");
 const runsPer = positiveInt("--runs", "7");
@@ -65,7 +78,7 @@ for (let i = 0; i < process.argv.length; i++) {
   }
   nodeFlags.push(f);
 }
-if (sides[0] !== "dpdk") {
+if (sides[0]!.kind !== "dpdk") {
   console.error("vu-shared: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
   process.exit(2);
 }
@@ -91,8 +104,8 @@ for (let b = 0; b < backends; b++) {
   const turns: Turn[] = [];
   for (let k = 0; k < runsPer; k++) {
     const side = sides[k % sides.length]!;
-    const l2fwd = [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
-    turns.push({ side, kind: side === "dpdk" ? "dpdk" : "tpdk", opts: { ...base, l2fwd } });
+    const l2fwd = [process.execPath, join(side.dir, "apps/l2fwd/bin/tpdk-l2fwd.js")];
+    turns.push({ side: side.name, kind: side.kind, opts: { ...base, l2fwd, tpdkKeys: side.keys } });
   }
   const res = await faceInTurn({ ...base, burst: 32 }, turns, best, (r, k) => {
     if (r.run === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
