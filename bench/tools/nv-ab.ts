@@ -1,0 +1,96 @@
+/**
+ * Back-ends in turn against the same DPDK front-end (the bench's net-vhost section, for A/Bs):
+ * each run starts its back-end (DPDK's testpmd net_vhost, or tpdk's l2fwd on net_vhost from a
+ * given tree) and the generating front-end (testpmd net_virtio_user flowgen, burst 32), measures
+ * what comes back, and stops both. The sides repeat, e.g.
+ * --sides dpdk,/work/wt-base,dpdk,/work/wt-change: each tpdk run is compared with the mean of
+ * DPDK's runs just before and after it, because the host's level drifts within minutes.
+ *
+ *   node bench/dist/tools/nv-ab.js --sides dpdk,/work/wt-base,dpdk,/work/wt-change [--burst 32]
+ *        [--runs 9] [--warmup 2] [--duration 5]
+ *
+ * --runs counts runs in all (one side after another); end on dpdk so every tpdk run is bracketed.
+ * Run it under the bench lock at autogroup -20.
+ */
+import { join } from "node:path";
+import { GENERATOR_BURST } from "../dpdk/net-vhost.js";
+import { type DpdkRunOptions, detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
+import { agg } from "../lib/summary.js";
+
+const USAGE =
+  "usage: node bench/dist/tools/nv-ab.js --sides dpdk,/work/wt-base,dpdk,/work/wt-change [--burst 32] [--runs 9] [--warmup 2] [--duration 5]\n" +
+  "  back-ends in turn (DPDK's testpmd net_vhost, tpdk's l2fwd net_vhost from a tree) facing the same DPDK\n" +
+  "  flowgen front-end; each tpdk run against the mean of the DPDK runs around it. Run under the bench lock.";
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function opt(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? "") : dflt;
+}
+
+function positiveInt(name: string, dflt: string): number {
+  const v = Number(opt(name, dflt));
+  if (!Number.isInteger(v) || v < 1) {
+    console.error(`nv-ab: option ${name} must be a positive integer (got '${opt(name, dflt)}')`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const sides = opt("--sides", "dpdk").split(",");
+const burst = positiveInt("--burst", "32");
+const runs = positiveInt("--runs", "9");
+const warmupS = positiveInt("--warmup", "2");
+const durationS = positiveInt("--duration", "5");
+if (sides[0] !== "dpdk") {
+  console.error("nv-ab: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
+  process.exit(2);
+}
+const env = detectDpdk();
+if (!env.testpmd || !env.hugepages) {
+  console.error(`nv-ab: needs dpdk-testpmd and free hugepages (${env.testpmd ? "no hugepages" : "dpdk-testpmd not found"})`);
+  process.exit(2);
+}
+
+const base: DpdkRunOptions = { burst, generatorBurst: GENERATOR_BURST, hugepages: true, testpmd: env.testpmd, l2fwd: [], tag: String(process.pid), warmupS, durationS };
+const done: { side: string; mpps: number }[] = [];
+for (let k = 0; k < runs; k++) {
+  const side = sides[k % sides.length]!;
+  const kind = side === "dpdk" ? "dpdk" : "tpdk";
+  const l2fwd = [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
+  try {
+    const r = await runVhostPair({ ...base, l2fwd }, kind, "back-end");
+    done.push({ side, mpps: r.pps / 1e6 });
+    console.log(`run ${k + 1} ${side} b${burst}: ${(r.pps / 1e6).toFixed(2)} Mpps cpu ${(100 * r.cpuShare).toFixed(0)}%`);
+  } catch (e) {
+    done.push({ side, mpps: NaN });
+    console.log(`run ${k + 1} ${side}: failed: ${String(e).slice(0, 300)}`);
+  }
+}
+
+/** Each tpdk run over the mean of the nearest DPDK run before and after it (NaN without both). */
+const ratios = new Map<string, number[]>();
+const mpps = new Map<string, number[]>();
+for (let k = 0; k < done.length; k++) {
+  const r = done[k]!;
+  if (Number.isNaN(r.mpps)) continue;
+  (mpps.get(r.side) ?? mpps.set(r.side, []).get(r.side)!).push(r.mpps);
+  if (r.side === "dpdk") continue;
+  let before = NaN;
+  let after = NaN;
+  for (let j = k - 1; j >= 0 && Number.isNaN(before); j--) if (done[j]!.side === "dpdk") before = done[j]!.mpps;
+  for (let j = k + 1; j < done.length && Number.isNaN(after); j++) if (done[j]!.side === "dpdk") after = done[j]!.mpps;
+  if (Number.isNaN(before) || Number.isNaN(after)) continue;
+  (ratios.get(r.side) ?? ratios.set(r.side, []).get(r.side)!).push(r.mpps / ((before + after) / 2));
+}
+console.log(`summary (burst ${burst}, ${runs} runs, ${warmupS} s warm-up, ${durationS} s window):`);
+for (const [side, a] of mpps) {
+  const m = agg(a);
+  const r = ratios.get(side);
+  const rs = r ? `; against the DPDK runs around each: median ${(100 * agg(r).median).toFixed(0)} % (${r.map((x) => (100 * x).toFixed(0)).join(" ")})` : "";
+  console.log(`  ${side}: median ${m.median.toFixed(2)} Mpps (${m.min.toFixed(2)}-${m.max.toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}${rs}`);
+}
