@@ -273,7 +273,10 @@ export class PackedTxQueue extends QueueBase {
       const fastPool = this.fastPool;
       let pos = this.availPos;
       let wrap = this.availWrap;
-      const k = n < this.nfreeDesc ? n : this.nfreeDesc;
+      // One load: a second read of the field in the ring-short case only had no type feedback when that case
+      // first came, seconds into traffic (a deopt, then a scavenge; tx-short-ring-deopt.test.ts).
+      const nfreeDesc = this.nfreeDesc;
+      const k = n < nfreeDesc ? n : nfreeDesc;
       // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
       let sizes = 0;
       for (; sent < k; sent++) {
