@@ -15,6 +15,7 @@ import { Mbufs, Mempool, PKTMBUF_HEADROOM } from "@tpdk/mbuf";
 import { Vhost } from "@tpdk/vhost";
 import { readTestWire, releaseTestWire, testWireSpec } from "@tpdk/testing/vhost";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst, type TxMode, type VirtioPmdOptions } from "@tpdk/virtio-pmd";
+import { rxRefillThreshold } from "@tpdk/virtio";
 
 interface Config {
   /** Packed virtqueues (packed_vq=1) instead of split ones. */
@@ -104,7 +105,7 @@ async function runConfig(c: Config, distinct: number, repeat = 1): Promise<void>
   bindThreadMemory(mem);
   const mbufs = new Mbufs(mem);
   const bufsPerFrame = c.mrg ? Math.ceil((1514 + 12) / (c.room + 12)) : 1;
-  const window = Math.max(1, Math.floor((c.queueSize - Math.min(32, c.queueSize >> 2)) / bufsPerFrame) - 2);
+  const window = Math.max(1, Math.floor((c.queueSize - rxRefillThreshold(c.queueSize)) / bufsPerFrame) - 2);
   const napWord = new Int32Array(new SharedArrayBuffer(4));
   const backoff = new Backoff(napWord, 0, false, { spinPasses: 16, maxWaitMs: 0.5 });
   const arr = new Uint32Array(32);

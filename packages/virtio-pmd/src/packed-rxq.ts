@@ -93,7 +93,8 @@ export class PackedRxQueue extends QueueBase {
 
   protected onResync(): void {
     this.mrg = (this.flags & QF_MRG_RXBUF) !== 0;
-    this.refillThresh = Math.max(1, Math.min(32, this.size >>> 2));
+    // As split rings (@tpdk/virtio rx-refill.ts; the device's on-demand window relies on it).
+    this.refillThresh = V.rxRefillThreshold(this.size);
     const id = this.u32[(this.zone + Q_POOL_ID) >>> 2]!;
     if (this.pool === null || this.poolId !== id) {
       const b = this.zone + Q_POOL_NAME;
@@ -222,7 +223,9 @@ export class PackedRxQueue extends QueueBase {
     // touched (see RxQueue.rxInOrder's touch).
     const primeLoads = this.statPrimes !== 0;
     const want = n + TOUCH_AHEAD + TOUCH_BATCH;
-    const k = want < this.pending ? want : this.pending;
+    // One load (as the packed TX push batch's count: a second read in the rare case alone has no type feedback).
+    const pending = this.pending;
+    const k = want < pending ? want : pending;
     let i = lead;
     for (; i < k; i++) {
       const h = this.descH + (pos << 3);

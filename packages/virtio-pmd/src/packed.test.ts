@@ -468,6 +468,38 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("a 256-entry ring is refilled only when half of it is free (rxRefillThreshold), then all of it in one pass", () => {
+    const s = setup(256, [], { inOrder: true });
+    const z = s.zoneOf(false);
+    const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
+    const flagsAt = (pos: number): number => s.mem.u16[(d0 + 16 * pos + 14) >>> 1]!;
+    const arr = new Uint32Array(1);
+    for (let pos = 0; pos < 128; pos++) {
+      const d = d0 + 16 * pos;
+      const addr = s.mem.u32[d >>> 2]!;
+      s.mem.u8.fill(0, addr, addr + 12);
+      s.mem.u8[addr + 10] = 1; // num_buffers 1
+      s.mem.u8.set(frameOf(60, pos), addr + 12);
+      writeUsed(s.mem, z, pos, 1, pos, 12 + 60);
+    }
+    const used = flagsAt(0);
+    // One frame per call, as at burst 1: 127 free, nothing posted again yet.
+    for (let i = 0; i < 127; i++) {
+      expect(s.rxq.rxBurst(arr, 1)).toBe(1);
+      s.mbufs.free(arr[0]!);
+    }
+    expect(v.rxRefillThreshold(256)).toBe(128);
+    expect(flagsAt(0)).toBe(used);
+    expect(flagsAt(126)).toBe(used);
+    // The 128th free descriptor: positions 0..127 posted again (the next lap's wrap counter, 0).
+    expect(s.rxq.rxBurst(arr, 1)).toBe(1);
+    s.mbufs.free(arr[0]!);
+    expect(flagsAt(0)).toBe(v.packedAvailFlags(0) | v.VRING_DESC_F_WRITE);
+    expect(flagsAt(127)).toBe(v.packedAvailFlags(0) | v.VRING_DESC_F_WRITE);
+    expect(s.xs("rx_q0_good_packets")).toBe(128);
+    closeWithoutLeak(s);
+  });
+
   it("hostile device on RX: an id out of range, an id not outstanding, a len beyond the buffer: counted, skipped", () => {
     const s = setup(16, [], { inOrder: false });
     const z = s.zoneOf(false);

@@ -83,6 +83,26 @@ describe("RX", () => {
     stopAndCheck(r);
   });
 
+  it("a 256-entry ring is refilled only when half of it is free, then all of it at once (session 18, burst 1)", () => {
+    const r = rig({ rxDesc: 256 });
+    expect(r.dev.availIdx(r.rxVq)).toBe(256);
+    const frames = Array.from({ length: 160 }, (_, i) => frame(60, i));
+    deliver(r, frames.slice(0, 127));
+    const got: number[] = [];
+    // One frame per call, as at burst 1: 127 free, nothing posted yet.
+    for (let i = 0; i < 127; i++) got.push(...receive(r, 1));
+    expect(got).toHaveLength(127);
+    expect(r.dev.availIdx(r.rxVq)).toBe(256);
+    deliver(r, frames.slice(127));
+    got.push(...receive(r, 1)); // the 128th free descriptor: all 128 posted in one publish
+    expect(r.dev.availIdx(r.rxVq)).toBe(256 + 128);
+    while (got.length < 160) got.push(...receive(r, 1));
+    expect(r.dev.availIdx(r.rxVq)).toBe(256 + 128);
+    got.forEach((m, i) => expect(fromMbuf(r, m)).toEqual(frames[i]));
+    freeAll(r, got);
+    stopAndCheck(r);
+  });
+
   it("without IN_ORDER the refill takes descriptors from the free stack, each posted at the buffer's address", () => {
     const r = rig({ rxDesc: 64, pmd: { inOrder: false } });
     expect(r.info.features).not.toContain("IN_ORDER");

@@ -82,7 +82,9 @@ export class RxQueue extends QueueBase {
 
   protected onResync(): void {
     this.mrg = (this.flags & QF_MRG_RXBUF) !== 0;
-    this.refillThresh = Math.max(1, Math.min(32, this.size >>> 2));
+    // Half the ring on rings of 256 and more (@tpdk/virtio rx-refill.ts says why; the device's
+    // on-demand window relies on it).
+    this.refillThresh = V.rxRefillThreshold(this.size);
     const id = this.u32[(this.zone + Q_POOL_ID) >>> 2]!;
     if (this.pool === null || this.poolId !== id) {
       const b = this.zone + Q_POOL_NAME;

@@ -9,3 +9,4 @@ export * from "./feature-sets.js";
 export * from "./trap.js";
 export * from "./common-cfg.js";
 export * from "./common-cfg-driver.js";
+export * from "./rx-refill.js";

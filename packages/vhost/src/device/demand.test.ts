@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CTRL_LAUNCHED, CTRL_LAUNCH_MASK_LO, LCORE_ZONE, Memory, lcoreIdleIndex } from "@tpdk/eal";
 import { DEMAND_FIRST_RELEASE_MS, DEMAND_RELEASE_ANYWAY_MS, DEMAND_RELEASE_MS, DemandWindow, type DemandDevice } from "./demand.js";
+import { rxRefillThreshold } from "@tpdk/virtio";
 import type { DeviceQueue } from "./virtqueue.js";
 
 /** A device with one pair: RX queue of `rxSize` with `posted` buffers available, TX queue of `txSize`. */
@@ -127,6 +128,23 @@ describe("DemandWindow", () => {
     t = nextWindow(w, a, t);
     for (const end = t + DEMAND_RELEASE_MS + 1; t < end; t++) w.tick([a.d], t, 64);
     expect(w.out).toBe(0);
+  });
+
+  it("receive-only: a driver holding back all but one of its refill threshold's buffers has taken the frames", () => {
+    const w = new DemandWindow();
+    w.used = true;
+    const a = device({ txSize: 256, rxSize: 256, onDemand: true });
+    let t = 1;
+    w.tick([a.d], t, 64);
+    w.produced(128);
+    a.rx.posted = 128; // a whole window in the RX ring, not taken: held
+    for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(128);
+    // Taken; the refill waits for rxRefillThreshold(256) = 128 free: 127 stay unposted.
+    a.rx.posted = 256 - (rxRefillThreshold(256) - 1);
+    w.tick([a.d], ++t, 64);
+    for (const end = t + DEMAND_FIRST_RELEASE_MS + 1; t < end; t++) w.tick([a.d], t, 64);
+    expect(w.out).toBe(0); // not DEMAND_RELEASE_ANYWAY_MS
   });
 
   it("forwarding: a pause is not a release until DEMAND_RELEASE_ANYWAY_MS", () => {

@@ -1,4 +1,5 @@
 import { type Memory, launchedLcoreIdle, lcoreZoneOffset } from "@tpdk/eal";
+import { rxRefillThreshold } from "@tpdk/virtio";
 import type { DeviceQueue } from "./virtqueue.js";
 
 /**
@@ -56,9 +57,10 @@ export interface DemandDevice {
  * back. As long as the thread has not taken a single transmit chain since an
  * on-demand source first produced, the window is released when nothing moved
  * (no frame produced, no receive buffer re-posted), the driver has taken the
- * frames out of the receive rings (it has re-posted all but half a window of
- * buffers, less than virtio-pmd's refill threshold: not the case while the
- * lcores have yet to start polling), and every lcore of the EAL's launch has
+ * frames out of the receive rings (fewer buffers unposted than tpdk's driver
+ * holds back until its refill, @tpdk/virtio rxRefillThreshold, summed over
+ * the receive queues: not the case while the lcores have yet to start polling
+ * and a window of frames waits in the rings), and every lcore of the EAL's launch has
  * gone idle since (its Backoff counted an idle() past the spin passes: it
  * found nothing to do, pass after pass, so it holds no frame it is about to
  * send; l2fwd drains its TX buffers on every pass that found no input). The
@@ -143,6 +145,8 @@ export class DemandWindow {
     let min = 0;
     // Buffers the drivers of on-demand devices have not (re-)posted: frames not yet taken, or taken and not refilled.
     let unposted = 0;
+    // What those drivers may hold back once every frame is taken: just under their refill thresholds.
+    let heldBack = 0;
     for (let i = 0; i < devices.length; i++) {
       const d = devices[i]!;
       if (!d.active) continue;
@@ -153,7 +157,10 @@ export class DemandWindow {
           if (min === 0 || w < min) min = w;
         }
         const rq = d.queues[2 * p];
-        if (d.onDemand && rq !== undefined && rq.enabled) unposted += rq.size - (d.packed === true && d.pqueues ? d.pqueues[2 * p]!.availableNow() : rq.availableNow());
+        if (d.onDemand && rq !== undefined && rq.enabled) {
+          unposted += rq.size - (d.packed === true && d.pqueues ? d.pqueues[2 * p]!.availableNow() : rq.availableNow());
+          heldBack += rxRefillThreshold(rq.size);
+        }
       }
     }
     // No transmit queue at all: nothing to protect, only the receive rings' own limit.
@@ -171,9 +178,8 @@ export class DemandWindow {
       return;
     }
     this.idleMs += dt < MAX_IDLE_STEP_MS ? dt : MAX_IDLE_STEP_MS;
-    // Taken: all but what a driver holds back until its refill threshold
-    // (virtio-pmd: min(32, size / 4), below half the window) is posted again.
-    let taken = !this.forwarding && unposted < this.window >>> 1;
+    // Taken: all but what a driver holds back until its refill threshold is posted again.
+    let taken = !this.forwarding && unposted < heldBack;
     if (taken) taken = this.lcoresIdle() ?? this.idleMs >= (this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS);
     else this.lcoresAtTaken = 0;
     if (taken) this.releases++;
