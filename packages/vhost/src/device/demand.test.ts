@@ -147,6 +147,24 @@ describe("DemandWindow", () => {
     expect(w.out).toBe(0); // not DEMAND_RELEASE_ANYWAY_MS
   });
 
+  it("receive-only without lcores: a window smaller than the refill thresholds waiting in the RX rings is held (TX 128 / RX 256; two RX queues behind TX 256)", () => {
+    for (const o of [{ txSize: 128, rx: [256] }, { txSize: 256, rx: [256, 256] }]) {
+      const w = new DemandWindow();
+      w.used = true;
+      const rxs = o.rx.map((size) => ({ enabled: true, size, posted: size, availableNow() { return this.posted; } }));
+      const tx = { enabled: true, size: o.txSize, availableNow: () => 0 };
+      const d = { active: true, activePairs: rxs.length, onDemand: true, queues: rxs.flatMap((rx) => [rx, tx]) as unknown as DeviceQueue[] } as DemandDevice;
+      let t = 1;
+      w.tick([d], t, 64);
+      const window = o.txSize >>> 1;
+      expect(w.window).toBe(window);
+      w.produced(window);
+      rxs[0]!.posted -= window; // the whole window waits in the first RX ring: the application has not polled yet
+      for (const end = t + 3 * DEMAND_FIRST_RELEASE_MS; t < end; t++) w.tick([d], t, 64);
+      expect(w.out).toBe(window);
+    }
+  });
+
   it("forwarding: a pause is not a release until DEMAND_RELEASE_ANYWAY_MS", () => {
     const w = new DemandWindow();
     w.used = true;

@@ -59,8 +59,9 @@ export interface DemandDevice {
  * (no frame produced, no receive buffer re-posted), the driver has taken the
  * frames out of the receive rings (fewer buffers unposted than tpdk's driver
  * holds back until its refill, @tpdk/virtio rxRefillThreshold, summed over
- * the receive queues: not the case while the lcores have yet to start polling
- * and a window of frames waits in the rings), and every lcore of the EAL's launch has
+ * the receive queues; without lcores also fewer than a window, so that a
+ * window of frames waiting for lcores yet to poll is never taken for taken
+ * and held back), and every lcore of the EAL's launch has
  * gone idle since (its Backoff counted an idle() past the spin passes: it
  * found nothing to do, pass after pass, so it holds no frame it is about to
  * send; l2fwd drains its TX buffers on every pass that found no input). The
@@ -178,10 +179,15 @@ export class DemandWindow {
       return;
     }
     this.idleMs += dt < MAX_IDLE_STEP_MS ? dt : MAX_IDLE_STEP_MS;
-    // Taken: all but what a driver holds back until its refill threshold is posted again.
+    // Taken: all but what a driver holds back until its refill threshold is posted again. A window
+    // smaller than those thresholds cannot tell frames still waiting in the rings from frames taken and
+    // held back: the launched lcores' idle counts decide then; without lcores time decides, and only
+    // once fewer buffers are unposted than a window (a whole window waiting is never taken for taken).
     let taken = !this.forwarding && unposted < heldBack;
-    if (taken) taken = this.lcoresIdle() ?? this.idleMs >= (this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS);
-    else this.lcoresAtTaken = 0;
+    if (taken) {
+      const idle = this.lcoresIdle();
+      taken = idle ?? (unposted < this.window && this.idleMs >= (this.releases === 0 ? DEMAND_FIRST_RELEASE_MS : DEMAND_RELEASE_MS));
+    } else this.lcoresAtTaken = 0;
     if (taken) this.releases++;
     if (taken || this.idleMs >= DEMAND_RELEASE_ANYWAY_MS) {
       this.out = 0;
