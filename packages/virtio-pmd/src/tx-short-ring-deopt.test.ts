@@ -34,15 +34,6 @@ console.log("=== done sent " + sent + " dropped " + dropped);
 `;
 
 /**
- * The TX ring left with fewer free descriptors than the burst (at burst 1: a full ring) comes at a
- * random moment of a run (the device late). txBurst's push batch read `this.nfree` a second time
- * for its count in that case only, a load without type feedback when the bursts were optimized:
- * --trace-deopt showed "Insufficient type feedback for generic named access" in txBurst, and the
- * interpreted bursts until it was optimized again allocated (boxed counters) a scavenge's worth
- * (the built-in pipeline, push b1 mrg_rxbuf=0: a deopt 2 ms into a measured window, an lcore
- * scavenge 26 ms later; bench README "Session 17: GC"). The count is now taken from one load.
- */
-/**
  * The same on a packed ring (IN_ORDER push, the device stepped by hand): frames from the pool sent
  * at burst B, the device using them every other round, until txBurst is optimized; then no device pass
  * for 600 rounds (the ring fills: the push batch's count is the free descriptors, not n), then
@@ -74,6 +65,15 @@ for (let i = 0; i < 1000; i++) round(true);
 console.log("=== done sent " + sent + " dropped " + dropped);
 `;
 
+/**
+ * The TX ring left with fewer free descriptors than the burst (at burst 1: a full ring) comes at a
+ * random moment of a run (the device late). txBurst's push batch read `this.nfree` a second time
+ * for its count in that case only, a load without type feedback when the bursts were optimized:
+ * --trace-deopt showed "Insufficient type feedback for generic named access" in txBurst, and the
+ * interpreted bursts until it was optimized again allocated (boxed counters) a scavenge's worth
+ * (the built-in pipeline, push b1 mrg_rxbuf=0: a deopt 2 ms into a measured window, an lcore
+ * scavenge 26 ms later; bench README "Session 17: GC"). The count is now taken from one load.
+ */
 describe("a TX ring shorter than the burst after steady traffic", () => {
   it("packed IN_ORDER push at burst 1: deoptimizes nothing on the data path, every frame sent or dropped", () => {
     const { before, after } = tracePhases(packedScript(1), ["--trace-opt", "--trace-deopt"], "short");

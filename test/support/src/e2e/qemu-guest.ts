@@ -11,7 +11,7 @@ import { gzipSync } from "node:zlib";
 const QEMU = "qemu-system-x86_64";
 /** The kernel package's cache (CI: apt-get install --download-only linux-image-cloud-amd64). */
 const APT_ARCHIVES = "/var/cache/apt/archives";
-/** The modules Linux's virtio_net needs on Debian's cloud kernel, in load order. */
+/** The modules Linux's virtio_net needs on Debian's cloud kernel (loaded in the order their `depends=` give: inLoadOrder). */
 const MODULES = [
   "drivers/virtio/virtio.ko", "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
   "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci.ko", "net/core/failover.ko",
@@ -61,8 +61,45 @@ export function extractKernel(dir: string): { kernel: string; modules: string[] 
   const boot = join(out, "boot");
   const kernel = join(boot, readdirSync(boot).find((f) => f.startsWith("vmlinuz-"))!);
   const release = readdirSync(join(out, "lib", "modules"))[0]!;
-  const modules = MODULES.map((m) => join(out, "lib", "modules", release, "kernel", m));
+  const modules = inLoadOrder(MODULES.map((m) => join(out, "lib", "modules", release, "kernel", m)));
   return { kernel, modules };
+}
+
+/** A module's name: its file name without .ko (what `depends=` lists). */
+const moduleName = (path: string): string => path.slice(path.lastIndexOf("/") + 1, -".ko".length);
+
+/**
+ * The modules ordered so that each comes after those its `.modinfo` `depends=` names (busybox's
+ * insmod loads one file and resolves nothing). The order changes between kernel builds: from
+ * Debian's 6.1.0-57 on, virtio.ko depends on virtio_ring.ko, which 6.1.0-53 loaded after it.
+ * A dependency outside the list is left to the kernel (built in, or insmod says what is missing).
+ */
+export function inLoadOrder(paths: readonly string[]): string[] {
+  const byName = new Map(paths.map((p) => [moduleName(p), p]));
+  const deps = (p: string): string[] => {
+    const bytes = readFileSync(p);
+    const at = bytes.indexOf("\0depends=");
+    if (at < 0) return [];
+    const from = at + "\0depends=".length;
+    const list = bytes.subarray(from, bytes.indexOf(0, from)).toString("latin1");
+    return list === "" ? [] : list.split(",");
+  };
+  const ordered: string[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (p: string): void => {
+    const name = moduleName(p);
+    if (state.get(name) === "done") return;
+    if (state.get(name) === "visiting") throw new Error(`kernel modules: a dependency cycle through ${name}`);
+    state.set(name, "visiting");
+    for (const d of deps(p)) {
+      const dp = byName.get(d);
+      if (dp !== undefined) visit(dp);
+    }
+    state.set(name, "done");
+    ordered.push(p);
+  };
+  for (const p of paths) visit(p);
+  return ordered;
 }
 
 interface CpioEntry {
