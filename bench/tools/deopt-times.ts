@@ -68,7 +68,17 @@ export function deoptTimes(text: string, readLog: (name: string) => string | nul
 }
 
 if (process.argv[1] && import.meta.url.endsWith(basename(process.argv[1]))) {
-  for (const file of process.argv.slice(2)) {
+  const files = process.argv.slice(2);
+  if (files.length === 0 || files.includes("--help") || files.includes("-h")) {
+    console.log("usage: node bench/dist/tools/deopt-times.js KEPT.txt...  (files vu-ab.js --keep wrote, their v8 logs beside them)");
+    process.exit(files.length === 0 ? 2 : 0);
+  }
+  const missing = files.find((f) => !existsSync(f));
+  if (missing !== undefined) {
+    console.error(`deopt-times: no such kept run file: ${missing} (vu-ab.js --keep DIR writes them)`);
+    process.exit(2);
+  }
+  for (const file of files) {
     const dir = dirname(file);
     const ev = deoptTimes(readFileSync(file, "utf8"), (name) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), "utf8") : null));
     console.log(`== ${file}`);

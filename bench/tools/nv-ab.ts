@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { GENERATOR_BURST } from "../dpdk/net-vhost.js";
 import { type DpdkRunOptions, detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
+import { opt, positiveInt } from "./args.js";
 
 const USAGE =
   "usage: node bench/dist/tools/nv-ab.js --sides dpdk,/work/wt-base,dpdk,/work/wt-change [--burst 32] [--runs 9] [--warmup 2] [--duration 5]\n" +
@@ -27,25 +28,13 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.exit(0);
 }
 
-function opt(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? "") : dflt;
-}
 
-function positiveInt(name: string, dflt: string): number {
-  const v = Number(opt(name, dflt));
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`nv-ab: option ${name} must be a positive integer (got '${opt(name, dflt)}')`);
-    process.exit(2);
-  }
-  return v;
-}
 
 const sides = opt("--sides", "dpdk").split(",");
-const burst = positiveInt("--burst", "32");
-const runs = positiveInt("--runs", "9");
-const warmupS = positiveInt("--warmup", "2");
-const durationS = positiveInt("--duration", "5");
+const burst = positiveInt("nv-ab", "--burst", "32");
+const runs = positiveInt("nv-ab", "--runs", "9");
+const warmupS = positiveInt("nv-ab", "--warmup", "2");
+const durationS = positiveInt("nv-ab", "--duration", "5");
 if (sides[0] !== "dpdk") {
   console.error("nv-ab: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
   process.exit(2);

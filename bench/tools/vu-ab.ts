@@ -28,6 +28,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
+import { opt, positiveInt } from "./args.js";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(
@@ -43,17 +44,13 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.exit(0);
 }
 
-function opt(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
-}
 
 const sides = opt("--sides", "dpdk").split(",");
 const bursts = opt("--bursts", "1,32").split(",").map(Number);
-const rounds = Number(opt("--rounds", "5"));
+const rounds = positiveInt("vu-ab", "--rounds", "5");
 const packed = process.argv.includes("--packed");
-const warmupS = Number(opt("--warmup", "3"));
-const durationS = Number(opt("--duration", "5"));
+const warmupS = positiveInt("vu-ab", "--warmup", "3");
+const durationS = positiveInt("vu-ab", "--duration", "5");
 const nodeFlags: string[] = [];
 for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === "--node-flag") nodeFlags.push(process.argv[i + 1]!);
 const keepDir = opt("--keep", "");

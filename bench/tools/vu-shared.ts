@@ -26,6 +26,7 @@ import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js
 import { type DpdkRunOptions, detectDpdk } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
+import { opt, positiveInt } from "./args.js";
 import { type Side, parseSide } from "./vu-sides.js";
 
 const USAGE =
@@ -41,19 +42,7 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.exit(0);
 }
 
-function opt(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? "") : dflt;
-}
 
-function positiveInt(name: string, dflt: string): number {
-  const v = Number(opt(name, dflt));
-  if (!Number.isInteger(v) || v < 1) {
-    console.error(`vu-shared: option ${name} must be a positive integer (got '${opt(name, dflt)}')`);
-    process.exit(2);
-  }
-  return v;
-}
 
 let sides: Side[] = [];
 try {
@@ -62,11 +51,11 @@ try {
   console.error((e as Error).message);
   process.exit(2);
 }
-const burst = positiveInt("--burst", "32");
-const backends = positiveInt("--backends", "3");
-const runsPer = positiveInt("--runs", "7");
-const warmupS = positiveInt("--warmup", "3");
-const durationS = positiveInt("--duration", "5");
+const burst = positiveInt("vu-shared", "--burst", "32");
+const backends = positiveInt("vu-shared", "--backends", "3");
+const runsPer = positiveInt("vu-shared", "--runs", "7");
+const warmupS = positiveInt("vu-shared", "--warmup", "3");
+const durationS = positiveInt("vu-shared", "--duration", "5");
 const packed = process.argv.includes("--packed");
 const nodeFlags: string[] = [];
 for (let i = 0; i < process.argv.length; i++) {

@@ -1,0 +1,29 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { opt, positiveInt } from "./args.js";
+
+const argv = process.argv;
+afterEach(() => {
+  process.argv = argv;
+  vi.restoreAllMocks();
+});
+
+describe("bench tool options", () => {
+  it("opt: the value after the name, the default without it, '' when nothing follows", () => {
+    process.argv = ["node", "tool.js", "--sides", "dpdk,/w", "--keep"];
+    expect(opt("--sides", "dpdk")).toBe("dpdk,/w");
+    expect(opt("--runs", "7")).toBe("7");
+    expect(opt("--keep", "x")).toBe("");
+  });
+
+  it("positiveInt: a positive integer, else one line naming the tool and the option, exit 2", () => {
+    process.argv = ["node", "tool.js", "--runs", "9", "--burst", "0"];
+    expect(positiveInt("t", "--runs", "7")).toBe(9);
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(() => positiveInt("t", "--burst", "32")).toThrow("exit");
+    expect(exit).toHaveBeenCalledWith(2);
+    expect(err).toHaveBeenCalledWith("t: option --burst must be a positive integer (got '0')");
+  });
+});
