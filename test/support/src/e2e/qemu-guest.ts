@@ -36,7 +36,10 @@ export function kernelDeb(): string | null {
   const env = process.env.TPDK_GUEST_KERNEL_DEB;
   if (env) return existsSync(env) ? env : null;
   if (!existsSync(APT_ARCHIVES)) return null;
-  const debs = readdirSync(APT_ARCHIVES).filter((f) => /^linux-image-\d.*-cloud-amd64_.*_amd64\.deb$/.test(f)).sort();
+  // Numeric order: 6.1.0-100 is newer than 6.1.0-57.
+  const debs = readdirSync(APT_ARCHIVES)
+    .filter((f) => /^linux-image-\d.*-cloud-amd64_.*_amd64\.deb$/.test(f))
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   return debs.length > 0 ? join(APT_ARCHIVES, debs[debs.length - 1]!) : null;
 }
 
