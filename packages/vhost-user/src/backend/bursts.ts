@@ -300,9 +300,10 @@ export class NetVhostTxQueue {
    * translation inside the regions, loops, next and head indices, indirect
    * tables, readable buffers): a frame's chains are reserved by walking them
    * (their segments kept side by side in q.chain, GuestQueue.nextMore), then
-   * written from those segments. Nothing of the ring is read twice, so a
-   * front-end that rewrites a descriptor meanwhile changes nothing: the
-   * segments written are the ones the walk checked.
+   * written from those segments. A chain the walk ahead found no room for
+   * in the segment list is walked again, alone, by the one-by-one loop; the
+   * segments written are always those of the walk that checked them, so a
+   * front-end that rewrites a descriptor meanwhile changes nothing.
    */
   txBurst(pkts: Uint32Array, n: number, off = 0): number {
     const q = this.q;
