@@ -58,10 +58,6 @@ function round(drain) {
 // The device uses two rounds' frames per pass, as a polling back-end takes whatever is there (IN_ORDER: one
 // used descriptor for both, naming the second, so reclaimInOrder walks past the first).
 for (let i = 0; i < 30000; i++) round(i % 2 === 1);
-// TurboFan compiles on a background thread: on a loaded machine the job may not have finished (and its
-// code not been installed) by the end of the loop above (CI, 11:26 UTC: txBurst not optimized yet).
-await new Promise((r) => setTimeout(r, 200));
-for (let i = 0; i < 2000; i++) round(i % 2 === 1);
 console.log("=== short");
 for (let i = 0; i < 600; i++) round(false);
 s.pass();
@@ -83,7 +79,7 @@ describe("a TX ring shorter than the burst after steady traffic", () => {
     const { before, after } = tracePhases(packedScript(1), ["--trace-opt", "--trace-deopt"], "short");
     const { sent, dropped } = doneCounts(after);
     expect(dropped).toBeGreaterThan(0);
-    expect(sent + dropped).toBe(30000 + 2000 + 600 + 1000);
+    expect(sent + dropped).toBe(30000 + 600 + 1000);
     expect(optimized(before, "txBurst")).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);
   }, 90_000);

@@ -28,11 +28,14 @@ export function splitAt(stdout: string, marker: string): { before: string; after
 }
 
 /**
- * runChild, then splitAt `marker`: throws (with the child's stderr, or its last output) when the
- * child failed or never reached the marker.
+ * runChild (with V8's optimizing compiles synchronous), then splitAt `marker`: throws (with the
+ * child's stderr, or its last output) when the child failed or never reached the marker.
  */
 export function tracePhases(script: string, flags: readonly string[], marker: string, timeoutMs = 60_000): { before: string; after: string } {
-  const r = runChild(script, flags, timeoutMs);
+  // TurboFan compiles on the main thread when it decides to (not on a background thread whose job a loaded
+  // machine may not finish before the phase starts): "optimized before the phase" is then the script's doing,
+  // not the machine's (the fresh-clone CIs of 2026-12-05 11:19 and 11:29 UTC each failed one such check).
+  const r = runChild(script, ["--no-concurrent-recompilation", ...flags], timeoutMs);
   if (r.status !== 0) throw new Error(`child exited with ${r.status}: ${r.stderr.slice(-2000)}`);
   const parts = splitAt(r.stdout, marker);
   if (parts === null) throw new Error(`child never printed "=== ${marker}": ${r.stdout.slice(-2000)}`);
