@@ -50,9 +50,12 @@ export class NetVhostRxQueue {
   private chainIds = new Uint16Array(0);
   private chainDescs = new Uint16Array(0);
   private chainEnds = new Uint32Array(0);
-  /** walkAhead's stop: the walk result of the chain it took and kept (NOT_HELD: none), where its segments start. */
+  /**
+   * walkAhead's stop: the walk result of the chain it took and kept (NOT_HELD: none). Such a chain
+   * is always one the loop drops (a bad chain, a frame too short or too long): only its result and
+   * length are read, never its segments.
+   */
   private held = NOT_HELD;
-  private heldStart = 0;
   /** What walkAhead's touch loads read (kept so they are not optimized away). */
   touched = 0;
 
@@ -95,18 +98,8 @@ export class NetVhostRxQueue {
       out[off + got++] = m;
       bytes += this.mbufs.pktLen(m);
     }
-    // The chain walkAhead stopped at (walked, not used), its segments moved to the front as next()
-    // leaves them: the loop below starts with it.
+    // The chain walkAhead stopped at (walked, not used; dropped below): the loop starts with it.
     let held = this.held;
-    if (held !== NOT_HELD) {
-      const s0 = this.heldStart;
-      const segs = c.n - s0;
-      for (let i = 0; i < segs; i++) {
-        c.addr[i] = c.addr[s0 + i]!;
-        c.len[i] = c.len[s0 + i]!;
-      }
-      c.n = segs;
-    }
     // The rest one by one: bad chains, frames too short or too long.
     for (let k = run; k < take; k++) {
       let err = held;
@@ -157,7 +150,6 @@ export class NetVhostRxQueue {
     const descs = this.chainDescs;
     const ends = this.chainEnds;
     c.n = 0;
-    this.held = NOT_HELD;
     let touched = 0;
     let k = 0;
     for (; k < n; k++) {
@@ -170,10 +162,7 @@ export class NetVhostRxQueue {
           // Nothing taken, or a chain that did not fit after the others in q.chain: walked again alone.
           q.seek(pos);
           c.n = start;
-        } else {
-          this.held = err;
-          this.heldStart = start;
-        }
+        } else this.held = err;
         break;
       }
       ids[k] = q.heldId;
