@@ -15,6 +15,7 @@ export { offeredFeatures, offeredProtocolFeatures } from "./backend/features.js"
 export { NetVhostPort } from "./backend/port.js";
 export { type NetVhostOptions, NET_VHOST_KEYS, NET_VHOST_MAX_QUEUES, parseNetVhostArgs } from "./backend/options-backend.js";
 export { registerNetVhostQueues } from "./backend/lcore.js";
-export { NetVhostRxQueue, NetVhostTxQueue } from "./backend/bursts.js";
+export { NetVhostRxQueue } from "./backend/rx-burst.js";
+export { NetVhostTxQueue } from "./backend/tx-burst.js";
 export { GuestQueue } from "./backend/guest-queue.js";
 export { RingControl, RingWords, RING_BYTES } from "./backend/ring-control.js";

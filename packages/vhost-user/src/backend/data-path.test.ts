@@ -5,7 +5,8 @@ import { native, nativeMissingReason } from "@tpdk/native";
 import { afterEach, describe, expect, it } from "vitest";
 import { memTablePayload } from "../message.js";
 import * as P from "../protocol.js";
-import { NetVhostRxQueue, NetVhostTxQueue } from "./bursts.js";
+import { NetVhostRxQueue } from "./rx-burst.js";
+import { NetVhostTxQueue } from "./tx-burst.js";
 import { bit } from "./features.js";
 import { E_ADDR, GuestQueue, mappedFiles } from "./guest-queue.js";
 import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
@@ -363,6 +364,39 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
       for (let b = 0; b < 60; b++) expect(t.g8[BUF(i) + 12 + b]).toBe((b + 5 * i) & 0xff);
       expect(t.g8[BUF(i) + 72]).toBe(0xee);
     }
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("txBurst: a walk ahead that stops at a chain too short for its frame hands that chain to MRG_RXBUF's loop as the frame's first, each chain walked once", () => {
+    const t = setup(bit(15));
+    // Chains 0 and 1 hold a small frame each; chain 2 is too short for the 1000-byte frame (the walk
+    // ahead stops there and holds it), which spreads over 2 and 3; chain 4 takes the last frame.
+    const sizes = [2048, 2048, 800, 800, 2048];
+    for (let i = 0; i < sizes.length; i++) {
+      t.g8.fill(0xee, BUF(i), BUF(i) + 2048);
+      t.post(0, i, GPA + BUF(i), sizes[i]!, 2);
+    }
+    const mb = new Mbufs(t.mem);
+    const lens = [60, 60, 1000, 60];
+    const pkts = new Uint32Array(lens.length);
+    for (let i = 0; i < lens.length; i++) {
+      const m = t.pool.alloc();
+      mb.append(m, lens[i]!);
+      for (let b = 0; b < lens[i]!; b++) t.mem.u8[mb.dataAddr(m) + b] = (b * 7 + i) & 0xff;
+      pkts[i] = m;
+    }
+    const w = spyWalks(t.tx, () => {});
+    expect(t.tx.txBurst(pkts, 4)).toBe(4);
+    expect(w.walks).toBe(5);
+    expect([0, 1, 2, 3, 4].map((k) => t.usedElem(0, k))).toEqual([[0, 72], [1, 72], [2, 800], [3, 212], [4, 72]]);
+    expect([0, 1, 2, 4].map((i) => t.g8[BUF(i) + 10])).toEqual([1, 1, 2, 1]);
+    const bytesAt = (at: [number, number, number][]): number[] => at.flatMap(([buf, from, to]) => Array.from(t.g8.subarray(BUF(buf) + from, BUF(buf) + to)));
+    const want = (i: number): number[] => Array.from({ length: lens[i]! }, (_, b) => (b * 7 + i) & 0xff);
+    expect(bytesAt([[0, 12, 72]])).toEqual(want(0));
+    expect(bytesAt([[1, 12, 72]])).toEqual(want(1));
+    expect(bytesAt([[2, 12, 800], [3, 0, 212]])).toEqual(want(2));
+    expect(bytesAt([[4, 12, 72]])).toEqual(want(3));
+    expect(t.g8[BUF(3) + 212]).toBe(0xee);
     expect(t.pool.inUse()).toBe(0);
   });
 

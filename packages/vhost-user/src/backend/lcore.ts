@@ -2,7 +2,8 @@ import { TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import { native } from "@tpdk/native";
 import { type QueueAttacher, registerQueueAttacher } from "@tpdk/virtio-pmd";
-import { NetVhostRxQueue, NetVhostTxQueue } from "./bursts.js";
+import { NetVhostRxQueue } from "./rx-burst.js";
+import { NetVhostTxQueue } from "./tx-burst.js";
 import { GuestQueue } from "./guest-queue.js";
 import { PortZone } from "./port-zone.js";
 

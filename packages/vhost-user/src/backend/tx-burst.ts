@@ -1,252 +1,17 @@
 import type { Memory } from "@tpdk/eal";
-import { Mbufs, type Mempool } from "@tpdk/mbuf";
+import { Mbufs } from "@tpdk/mbuf";
 import type { Chain } from "@tpdk/vhost/device";
-import { E_FULL, E_ORDER, type GuestQueue, NO_CHAIN, NO_ROOM } from "./guest-queue.js";
+import { E_ORDER, type GuestQueue, NO_CHAIN, NO_ROOM } from "./guest-queue.js";
+import { copy, HDR, HDR_NUM_BUFFERS, NOT_HELD, writeOneBufferHeader } from "./net-frame.js";
 
 /**
- * net_vhost's rxBurst and txBurst for the lcore that polls the port
- * (DPDK's rte_vhost_dequeue_burst / rte_vhost_enqueue_burst as an ethdev):
- *   rxBurst: the front-end's TX ring (2q+1) → mbufs from the port's pool,
- *            chained (nb_segs, next) when a frame is longer than one mbuf's room
- *   txBurst: mbufs, chained or not → the front-end's RX ring (2q), spread over
- *            several of its buffers under MRG_RXBUF (num_buffers); freed once copied
- * Frames are copied (the front-end's buffers are its own memory). Nothing
- * here allocates; counts are returned.
+ * net_vhost's txBurst for the lcore that polls the port (DPDK's rte_vhost_enqueue_burst as an
+ * ethdev): mbufs, chained or not → the front-end's RX ring (2q), spread over several of its
+ * buffers under MRG_RXBUF (num_buffers); each mbuf freed once copied. Frames are copied (the
+ * front-end's buffers are its own memory). Nothing here allocates; counts are returned.
  */
 
-/** struct virtio_net_hdr_v1 (12 bytes with VERSION_1, §5.1.6); num_buffers at 10. */
-const HDR = 12;
-const HDR_NUM_BUFFERS = 10;
-/** The longest frame taken from the front-end (a 16-bit length, as the device core's MAX_FRAME). */
-const MAX_FRAME = 65535;
 const NONE = NO_CHAIN;
-/** The queues' `held`: no chain held over from walkAhead for the one-by-one loop (no walk result is this). */
-const NOT_HELD = -100;
-
-/** Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike. */
-function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
-  let i = 0;
-  if (((d ^ s) & 3) === 0) {
-    while (((s + i) & 3) !== 0 && i < len) {
-      dst[d + i] = src[s + i]!;
-      i++;
-    }
-    const words = (len - i) >>> 2;
-    const dw = (d + i) >>> 2;
-    const sw = (s + i) >>> 2;
-    for (let k = 0; k < words; k++) dst32[dw + k] = src32[sw + k]!;
-    i += words << 2;
-  }
-  for (; i < len; i++) dst[d + i] = src[s + i]!;
-}
-
-export class NetVhostRxQueue {
-  private readonly mbufs: Mbufs;
-  private readonly u8: Uint8Array<ArrayBufferLike>;
-  private readonly u32: Uint32Array<ArrayBufferLike>;
-  /** [0] packets, [1] bytes, [2] dropped (bad chain, too long, no mbuf) */
-  readonly stats: Float64Array<ArrayBufferLike>;
-  /** The chains walkAhead took (sized to the ring): id, descriptors spanned, end of its readable segments in q.chain. */
-  private chainIds = new Uint16Array(0);
-  private chainDescs = new Uint16Array(0);
-  private chainEnds = new Uint32Array(0);
-  /**
-   * walkAhead's stop: the walk result of the chain it took and kept (NOT_HELD: none). Such a chain
-   * is always one the loop drops (a bad chain, a frame too short or too long): only its result and
-   * length are read, never its segments.
-   */
-  private held = NOT_HELD;
-  /** What walkAhead's touch loads read (kept so they are not optimized away). */
-  touched = 0;
-
-  constructor(mem: Memory, private readonly q: GuestQueue, private readonly pool: Mempool, readonly portId: number, readonly queueId = 0, stats: Float64Array<ArrayBufferLike> = new Float64Array(3)) {
-    this.stats = stats;
-    this.mbufs = new Mbufs(mem);
-    this.u8 = mem.u8;
-    this.u32 = mem.u32;
-  }
-
-  rxBurst(out: Uint32Array, n: number, off = 0): number {
-    const q = this.q;
-    if (!q.begin()) return 0;
-    // Cold: once per ring size.
-    if (this.chainIds.length < q.size) this.grow(q.size);
-    let got = 0;
-    const avail = q.available();
-    const take = avail < n ? avail : n;
-    let bytes = 0;
-    let dropped = 0;
-    const c = q.chain;
-    // The well-formed leading frames walked first (walkAhead), then copied. One frame has nothing
-    // to overlap: the one-by-one loop (burst 1 lost ~6 % with the walk ahead: bench README, Session 19).
-    this.held = NOT_HELD;
-    const run = take > 1 ? this.walkAhead(take) : 0;
-    const ids = this.chainIds;
-    const descs = this.chainDescs;
-    const ends = this.chainEnds;
-    let from = 0;
-    for (let k = 0; k < run; k++) {
-      const to = ends[k]!;
-      const m = this.gather(c, from, to);
-      from = to;
-      q.usedAs(ids[k]!, descs[k]!, 0);
-      if (m < 0) {
-        q.counts[E_FULL]++;
-        dropped++;
-        continue;
-      }
-      out[off + got++] = m;
-      bytes += this.mbufs.pktLen(m);
-    }
-    // The chain walkAhead stopped at (walked, not used; dropped below): the loop starts with it.
-    let held = this.held;
-    // The rest one by one: bad chains, frames too short or too long.
-    for (let k = run; k < take; k++) {
-      let err = held;
-      if (held !== NOT_HELD) held = NOT_HELD;
-      else err = q.next();
-      if (err === NONE) break;
-      const flen = c.readBytes - HDR;
-      if (err !== 0 || flen < 14 || flen > MAX_FRAME) {
-        if (err !== 0) q.counts[err]++;
-        else if (flen > MAX_FRAME) q.counts[E_FULL]++;
-        dropped++;
-        q.used(0);
-        continue;
-      }
-      const m = this.gather(c, 0, c.nRead);
-      q.used(0);
-      if (m < 0) {
-        q.counts[E_FULL]++;
-        dropped++;
-        continue;
-      }
-      out[off + got++] = m;
-      bytes += flen;
-    }
-    q.publish();
-    q.end();
-    const st = this.stats;
-    st[0] += got;
-    st[1] += bytes;
-    if (dropped !== 0) st[2] += dropped;
-    return got;
-  }
-
-  /**
-   * Walk the next `n` chains for as long as each holds a frame this queue takes (valid, 14 to
-   * MAX_FRAME bytes after the header), their readable segments side by side in q.chain (nextMore),
-   * id, descriptors and end in chainIds / chainDescs / chainEnds; and load each frame's first
-   * byte at once: the front-end wrote these lines on its own CPU, so their fetches overlap here
-   * instead of each frame's copy waiting for its own (DPDK's dequeue also reserves the burst's
-   * chains first). A chain that does not qualify is kept (held) for the one-by-one loop, one that
-   * did not fit after the others in q.chain given back. Returns the chains taken so.
-   */
-  private walkAhead(n: number): number {
-    const q = this.q;
-    const c = q.chain;
-    const g8 = q.u8;
-    const ids = this.chainIds;
-    const descs = this.chainDescs;
-    const ends = this.chainEnds;
-    c.n = 0;
-    let touched = 0;
-    let k = 0;
-    for (; k < n; k++) {
-      const pos = q.position();
-      const start = c.n;
-      const err = q.nextMore();
-      const flen = c.readBytes - HDR;
-      if (err !== 0 || flen < 14 || flen > MAX_FRAME) {
-        if (err === NONE || err === NO_ROOM) {
-          // Nothing taken, or a chain that did not fit after the others in q.chain: walked again alone.
-          q.seek(pos);
-          c.n = start;
-        } else this.held = err;
-        break;
-      }
-      ids[k] = q.heldId;
-      descs[k] = q.heldDescs;
-      // Only the readable segments are copied (the rxBurst of one chain reads c.nRead of them).
-      const end = start + c.nRead;
-      ends[k] = end;
-      c.n = end;
-      const l = c.len[start]!;
-      if (l > HDR) touched += g8[c.addr[start]! + HDR]!;
-      else if (c.nRead > 1 && c.len[start + 1]! !== 0) touched += g8[c.addr[start + 1]!]!;
-    }
-    this.touched = touched;
-    return k;
-  }
-
-  /**
-   * Gather the frame in segments [from, to) of `c` after its header (which may span segments,
-   * ANY_LAYOUT) into an mbuf of the pool, and into further mbufs chained to it when it is longer
-   * than one's room. Returns the mbuf, or -1 when the pool ran dry (nothing kept).
-   */
-  private gather(c: Chain, from: number, to: number): number {
-    const q = this.q;
-    const mb = this.mbufs;
-    const m = this.pool.alloc();
-    if (m < 0) return -1;
-    let cur = m;
-    let dst = mb.dataAddr(m);
-    let room = mb.tailroom(m);
-    let curLen = 0;
-    let segs = 1;
-    let flen = 0;
-    let skip = HDR;
-    for (let s = from; s < to; s++) {
-      let so = c.addr[s]!;
-      let sl = c.len[s]!;
-      if (skip >= sl) {
-        skip -= sl;
-        continue;
-      }
-      so += skip;
-      sl -= skip;
-      skip = 0;
-      while (sl > 0) {
-        if (room === 0) {
-          const nx = this.pool.alloc();
-          if (nx < 0) {
-            // The pool ran dry mid-frame: the partial chain goes back (free follows next).
-            mb.setDataLen(cur, curLen);
-            mb.free(m);
-            return -1;
-          }
-          mb.setDataLen(cur, curLen);
-          mb.setNext(cur, nx);
-          cur = nx;
-          dst = mb.dataAddr(nx);
-          room = mb.tailroom(nx);
-          curLen = 0;
-          segs++;
-        }
-        const t = sl < room ? sl : room;
-        copy(this.u8, this.u32, dst, q.u8, q.u32, so, t);
-        dst += t;
-        so += t;
-        sl -= t;
-        room -= t;
-        curLen += t;
-        flen += t;
-      }
-    }
-    mb.setDataLen(cur, curLen);
-    mb.setNbSegs(m, segs);
-    mb.setPktLen(m, flen);
-    mb.setPort(m, this.portId);
-    return m;
-  }
-
-  /** Cold: the chain tables for a ring of `size`. */
-  private grow(size: number): void {
-    this.chainIds = new Uint16Array(size);
-    this.chainDescs = new Uint16Array(size);
-    this.chainEnds = new Uint32Array(size);
-  }
-}
 
 export class NetVhostTxQueue {
   private readonly mbufs: Mbufs;
@@ -320,14 +85,10 @@ export class NetVhostTxQueue {
       const m = pkts[off + k]!;
       const a = c.addr[from]!;
       if (mb.nbSegs(m) === 1 && (a & 3) === 0 && c.len[from]! >= mb.dataLen(m) + HDR) {
-        // One mbuf into the chain's first buffer, 4-aligned (DPDK's RX buffers: headroom less 12):
-        // what fill() writes there, in word stores: the header (num_buffers 1 in bytes 10-11,
-        // little-endian), then the frame.
+        // One mbuf into the chain's first buffer, 4-aligned: what fill() writes there, the header
+        // in word stores, then the frame.
         const flen = mb.dataLen(m);
-        const w = a >>> 2;
-        g32[w] = 0;
-        g32[w + 1] = 0;
-        g32[w + 2] = 1 << 16;
+        writeOneBufferHeader(g32, a >>> 2);
         copy(g8, g32, a + HDR, this.u8, this.u32, mb.dataAddr(m), flen);
         q.usedAs(ids[k]!, descs[k]!, flen + HDR);
         from = ends[k]!;
@@ -537,12 +298,8 @@ export class NetVhostTxQueue {
         // the whole header lies in the first.
         if (first && this.hdrAt === -1) this.hdrAt = sl >= HDR ? so : -2;
         if (done === 0 && this.hdrAt === so && (so & 3) === 0) {
-          // The whole header in the first segment, 4-aligned (DPDK's RX buffers: headroom less 12): three
-          // word stores, num_buffers 1 in the last (bytes 10-11, little-endian).
-          const w = so >>> 2;
-          g32[w] = 0;
-          g32[w + 1] = 0;
-          g32[w + 2] = 1 << 16;
+          // The whole header in the first segment, 4-aligned: three word stores.
+          writeOneBufferHeader(g32, so >>> 2);
           so += HDR;
           sl -= HDR;
           done = HDR;

@@ -1,0 +1,41 @@
+/**
+ * What net_vhost's two bursts (rx-burst.ts, tx-burst.ts) share: the virtio-net header's layout,
+ * the longest frame, and the copy between the front-end's buffers and mbufs. Nothing here allocates.
+ */
+
+/** struct virtio_net_hdr_v1 (12 bytes with VERSION_1, virtio 1.2 §5.1.6); num_buffers at 10. */
+export const HDR = 12;
+export const HDR_NUM_BUFFERS = 10;
+/** The longest frame taken from the front-end (a 16-bit length, as the device core's MAX_FRAME). */
+export const MAX_FRAME = 65535;
+/** A queue's `held`: no chain held over from walkAhead for the one-by-one loop (no walk result is this). */
+export const NOT_HELD = -100;
+
+/**
+ * The header of a frame that fits one receive buffer, at word `w` (the buffer 4-aligned, as DPDK's
+ * RX buffers are: headroom less 12): no offloads, num_buffers 1 (bytes 10-11, little-endian;
+ * §5.1.6.4: the device sets it to the buffers used), in three word stores.
+ */
+export function writeOneBufferHeader(g32: Uint32Array<ArrayBufferLike>, w: number): void {
+  g32[w] = 0;
+  g32[w + 1] = 0;
+  g32[w + 2] = 1 << 16;
+}
+
+/** Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike. */
+export function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
+  let i = 0;
+  if (((d ^ s) & 3) === 0) {
+    while (((s + i) & 3) !== 0 && i < len) {
+      dst[d + i] = src[s + i]!;
+      i++;
+    }
+    const words = (len - i) >>> 2;
+    const dw = (d + i) >>> 2;
+    const sw = (s + i) >>> 2;
+    for (let k = 0; k < words; k++) dst32[dw + k] = src32[sw + k]!;
+    i += words << 2;
+  }
+  for (; i < len; i++) dst[d + i] = src[s + i]!;
+}
+
