@@ -48,10 +48,12 @@ export function doneLine(after: string): string | undefined {
 }
 
 /** The counts of a script's last line `=== done sent <n> dropped <m>` in `after` (throws when missing). */
-export function doneCounts(after: string): { sent: number; dropped: number } {
-  const done = /=== done sent (\d+) dropped (\d+)/.exec(after);
+export function doneCounts(after: string): { sent: number; dropped: number; delivered?: number } {
+  const done = /=== done sent (\d+) dropped (\d+)(?: delivered (\d+))?/.exec(after);
   if (done === null) throw new Error(`no "=== done" line: ${after.slice(-2000)}`);
-  return { sent: Number(done[1]), dropped: Number(done[2]) };
+  const counts = { sent: Number(done[1]), dropped: Number(done[2]) };
+  // "delivered": what the device took from the TX ring, when the script counts it.
+  return done[3] === undefined ? counts : { ...counts, delivered: Number(done[3]) };
 }
 
 /** --trace-opt: whether `name` was optimized (TurboFan) in `out`. */
