@@ -12,6 +12,25 @@ export const MAX_FRAME = 65535;
 export const NOT_HELD = -100;
 
 /**
+ * The chains a burst walked and holds, sized to the ring (a burst, or one frame under MRG_RXBUF,
+ * takes at most a ring of chains): each one's id, descriptors spanned, and end of its segments in
+ * the queue's segment list (q.chain).
+ */
+export class WalkedChains {
+  ids = new Uint16Array(0);
+  descs = new Uint16Array(0);
+  ends = new Uint32Array(0);
+
+  /** Room for a ring of `size` (allocates once per ring size: cold). */
+  fit(size: number): void {
+    if (this.ids.length >= size) return;
+    this.ids = new Uint16Array(size);
+    this.descs = new Uint16Array(size);
+    this.ends = new Uint32Array(size);
+  }
+}
+
+/**
  * The header of a frame that fits one receive buffer, at word `w` (the buffer 4-aligned, as DPDK's
  * RX buffers are: headroom less 12): no offloads, num_buffers 1 (bytes 10-11, little-endian;
  * §5.1.6.4: the device sets it to the buffers used), in three word stores.

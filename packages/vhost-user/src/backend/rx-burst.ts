@@ -2,7 +2,7 @@ import type { Memory } from "@tpdk/eal";
 import { Mbufs, type Mempool } from "@tpdk/mbuf";
 import type { Chain } from "@tpdk/vhost/device";
 import { E_FULL, type GuestQueue, NO_CHAIN, NO_ROOM } from "./guest-queue.js";
-import { copy, HDR, MAX_FRAME, NOT_HELD } from "./net-frame.js";
+import { copy, HDR, MAX_FRAME, NOT_HELD, WalkedChains } from "./net-frame.js";
 
 /**
  * net_vhost's rxBurst for the lcore that polls the port (DPDK's rte_vhost_dequeue_burst as an
@@ -19,10 +19,8 @@ export class NetVhostRxQueue {
   private readonly u32: Uint32Array<ArrayBufferLike>;
   /** [0] packets, [1] bytes, [2] dropped (bad chain, too long, no mbuf) */
   readonly stats: Float64Array<ArrayBufferLike>;
-  /** The chains walkAhead took (sized to the ring): id, descriptors spanned, end of its readable segments in q.chain. */
-  private chainIds = new Uint16Array(0);
-  private chainDescs = new Uint16Array(0);
-  private chainEnds = new Uint32Array(0);
+  /** The chains walkAhead took (their ends: the readable segments only). */
+  private readonly chains = new WalkedChains();
   /**
    * walkAhead's stop: the walk result of the chain it took and kept (NOT_HELD: none). Such a chain
    * is always one the loop drops (a bad chain, a frame too short or too long): only its result and
@@ -42,8 +40,7 @@ export class NetVhostRxQueue {
   rxBurst(out: Uint32Array, n: number, off = 0): number {
     const q = this.q;
     if (!q.begin()) return 0;
-    // Cold: once per ring size.
-    if (this.chainIds.length < q.size) this.grow(q.size);
+    this.chains.fit(q.size);
     let got = 0;
     const avail = q.available();
     const take = avail < n ? avail : n;
@@ -54,9 +51,7 @@ export class NetVhostRxQueue {
     // to overlap: the one-by-one loop (burst 1 lost ~6 % with the walk ahead: bench README, Session 19).
     this.held = NOT_HELD;
     const run = take > 1 ? this.walkAhead(take) : 0;
-    const ids = this.chainIds;
-    const descs = this.chainDescs;
-    const ends = this.chainEnds;
+    const { ids, descs, ends } = this.chains;
     let from = 0;
     for (let k = 0; k < run; k++) {
       const to = ends[k]!;
@@ -109,7 +104,7 @@ export class NetVhostRxQueue {
   /**
    * Walk the next `n` chains for as long as each holds a frame this queue takes (valid, 14 to
    * MAX_FRAME bytes after the header), their readable segments side by side in q.chain (nextMore),
-   * id, descriptors and end in chainIds / chainDescs / chainEnds; and load each frame's first
+   * id, descriptors and end in this.chains; and load each frame's first
    * byte at once: the front-end wrote these lines on its own CPU, so their fetches overlap here
    * instead of each frame's copy waiting for its own (DPDK's dequeue also reserves the burst's
    * chains first). A chain that does not qualify is kept (held) for the one-by-one loop, one that
@@ -119,9 +114,7 @@ export class NetVhostRxQueue {
     const q = this.q;
     const c = q.chain;
     const g8 = q.u8;
-    const ids = this.chainIds;
-    const descs = this.chainDescs;
-    const ends = this.chainEnds;
+    const { ids, descs, ends } = this.chains;
     c.n = 0;
     let touched = 0;
     let k = 0;
@@ -211,12 +204,5 @@ export class NetVhostRxQueue {
     mb.setPktLen(m, flen);
     mb.setPort(m, this.portId);
     return m;
-  }
-
-  /** Cold: the chain tables for a ring of `size`. */
-  private grow(size: number): void {
-    this.chainIds = new Uint16Array(size);
-    this.chainDescs = new Uint16Array(size);
-    this.chainEnds = new Uint32Array(size);
   }
 }

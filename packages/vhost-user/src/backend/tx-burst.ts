@@ -2,7 +2,7 @@ import type { Memory } from "@tpdk/eal";
 import { Mbufs } from "@tpdk/mbuf";
 import type { Chain } from "@tpdk/vhost/device";
 import { E_ORDER, type GuestQueue, NO_CHAIN, NO_ROOM } from "./guest-queue.js";
-import { copy, HDR, HDR_NUM_BUFFERS, NOT_HELD, writeOneBufferHeader } from "./net-frame.js";
+import { copy, HDR, HDR_NUM_BUFFERS, NOT_HELD, writeOneBufferHeader, WalkedChains } from "./net-frame.js";
 
 /**
  * net_vhost's txBurst for the lcore that polls the port (DPDK's rte_vhost_enqueue_burst as an
@@ -19,10 +19,8 @@ export class NetVhostTxQueue {
   private readonly u32: Uint32Array<ArrayBufferLike>;
   /** [0] packets, [1] bytes, [2] ring full (not taken), [3] bad chains */
   readonly stats: Float64Array<ArrayBufferLike>;
-  /** The chains a frame is reserved in (MRG_RXBUF): id, descriptors spanned, end of its segments in q.chain (sized to the ring). */
-  private chainIds = new Uint16Array(0);
-  private chainDescs = new Uint16Array(0);
-  private chainEnds = new Uint32Array(0);
+  /** The chains a frame is reserved in (walkAhead; a frame's chains under MRG_RXBUF). */
+  private readonly chains = new WalkedChains();
   /** walkAhead's stop: the walk result of the chain it took and kept (NOT_HELD: none), where its segments start in q.chain. */
   private held = NOT_HELD;
   private heldStart = 0;
@@ -63,16 +61,13 @@ export class NetVhostTxQueue {
     const q = this.q;
     if (!q.begin()) return 0;
     const mb = this.mbufs;
-    // Cold: once per ring size (a frame may take up to a ring of chains).
-    if (this.chainIds.length < q.size) this.grow(q.size);
+    this.chains.fit(q.size);
     let bytes = 0;
     let bad = 0;
     let avail = q.available();
     // The common case first: the leading frames that each fit one chain, reserved together (walkAhead)
     // and then written, so the front-end's buffers are claimed for writing all at once.
-    const ids = this.chainIds;
-    const descs = this.chainDescs;
-    const ends = this.chainEnds;
+    const { ids, descs, ends } = this.chains;
     const c = q.chain;
     // One frame has nothing to overlap: the one-by-one loop (as rxBurst).
     const ahead = n < avail ? n : avail;
@@ -223,8 +218,7 @@ export class NetVhostTxQueue {
    * Reserve a chain for each of the first frames of pkts[off..off+n) (n at most the chains
    * available) for as long as each fits one walked, valid, all-writable chain (DPDK's
    * reserve_avail_buf_split for a whole burst before copy_mbuf_to_desc): the chains' segments
-   * side by side in q.chain (nextMore), id, descriptors and end in chainIds / chainDescs /
-   * chainEnds. Each reserved buffer gets its first header byte (0, as fill() writes it) and,
+   * side by side in q.chain (nextMore), id, descriptors and end in this.chains. Each reserved buffer gets its first header byte (0, as fill() writes it) and,
    * when the first segment holds it, the frame's first byte at once: one store per cache line a
    * frame will fill, so the front-end's lines (last written by its own CPU) are fetched for
    * writing all together instead of one frame after another behind fill()'s stores. The first
@@ -237,9 +231,7 @@ export class NetVhostTxQueue {
     const c = q.chain;
     const g8 = q.u8;
     const u8 = this.u8;
-    const ids = this.chainIds;
-    const descs = this.chainDescs;
-    const ends = this.chainEnds;
+    const { ids, descs, ends } = this.chains;
     c.n = 0;
     this.held = NOT_HELD;
     let k = 0;
@@ -342,12 +334,5 @@ export class NetVhostTxQueue {
     this.done = done;
     this.need = need;
     return written;
-  }
-
-  /** Cold: the reserved-chain tables for a ring of `size` (at most a ring of chains per frame). */
-  private grow(size: number): void {
-    this.chainIds = new Uint16Array(size);
-    this.chainDescs = new Uint16Array(size);
-    this.chainEnds = new Uint32Array(size);
   }
 }
