@@ -1,6 +1,6 @@
 import type { Mbufs } from "@tpdk/mbuf";
 import { describe, expect, it } from "vitest";
-import { FREE_BATCH, FreeBatcher, castQuad, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd } from "./frame-steps.js";
+import { FREE_BATCH, FreeBatcher, castQuad, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, touchDescLines } from "./frame-steps.js";
 import { S_SIZE_BINS } from "./layout.js";
 
 /** An Mbufs stand-in that records each bulk free (the handles copied at the call: the batcher reuses its arrays). */
@@ -101,5 +101,35 @@ describe("castQuad", () => {
     expect(castQuad(u8, 16, 16, 16, 16)).toBe(0);
     expect(castQuad(u8, 8, 24, 8, 24)).toBe(4);
     expect(castQuad(u8, 16, 16, 16, 0)).toBe(8);
+  });
+});
+
+describe("touchDescLines", () => {
+  /** The descriptors whose high address word it stored into (a table at byte 64 filled with 0xff first). */
+  function touched(first: number, n: number, size: number): number[] {
+    const u32 = new Uint32Array(16 + 4 * size).fill(0xffffffff);
+    touchDescLines(u32, 64, first, n, size);
+    const out: number[] = [];
+    for (let d = 0; d < size; d++) {
+      const w = (64 + 16 * d) >>> 2;
+      if (u32[w + 1] === 0) out.push(d);
+      // Nothing else in the descriptor is written.
+      expect([u32[w], u32[w + 2], u32[w + 3]]).toEqual([0xffffffff, 0xffffffff, 0xffffffff]);
+    }
+    return out;
+  }
+
+  it("one store per 64-byte line, at the range's first descriptor in each line", () => {
+    expect(touched(0, 16, 16)).toEqual([0, 4, 8, 12]);
+    expect(touched(1, 3, 16)).toEqual([1]);
+    expect(touched(1, 4, 16)).toEqual([1, 4]);
+    expect(touched(6, 7, 16)).toEqual([6, 8, 12]);
+    expect(touched(0, 0, 16)).toEqual([]);
+  });
+
+  it("wraps at the table's end, also when the table ends mid-line (a packed ring of any size)", () => {
+    expect(touched(14, 6, 16)).toEqual([0, 14]);
+    expect(touched(4, 5, 6)).toEqual([0, 4]);
+    expect(touched(5, 2, 6)).toEqual([0, 5]);
   });
 });

@@ -208,3 +208,29 @@ export class FreeBatcher {
     }
   }
 }
+
+/**
+ * Take the lines of descriptors `first`, `first + 1`, ... (`n` of them, wrapping at `size`) of the
+ * 16-byte descriptor table at byte `desc` (64-aligned; split or packed: both keep the address's high
+ * word at byte 4) for writing, one store per 64-byte line: the high address word, 0, as every path
+ * here writes it (32-bit guest addresses). The caller writes every one of these descriptors next
+ * and the device reads none of them before the caller's publish (a packed device polls only the
+ * flags, which this leaves alone). Why: the device's CPU read (split) or wrote (packed) these lines
+ * last, so the first store into each waits for its line to come back; made one line after another,
+ * the next line's stores queue behind that wait and the store buffer fills (perf: the first
+ * descriptor store of the refill and the stores after TX's descriptor stores). These stores come
+ * first, together, so the lines' transfers overlap (bench/README.md, "Session 20").
+ */
+export function touchDescLines(u32: Uint32Array, desc: number, first: number, n: number, size: number): void {
+  let d = first;
+  while (n > 0) {
+    const a = desc + 16 * d;
+    u32[(a + 4) >>> 2] = 0;
+    // Descriptors from d to the end of its line, or of the table (a packed ring of any size).
+    let step = 4 - ((a >>> 4) & 3);
+    if (d + step > size) step = size - d;
+    n -= step;
+    d += step;
+    if (d >= size) d -= size;
+  }
+}

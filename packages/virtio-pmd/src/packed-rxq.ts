@@ -2,7 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import { Mempool } from "@tpdk/mbuf";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { countFrame, linkRxSegment, sizeBinOf, sizeRun, sizeRunEnd } from "./frame-steps.js";
+import { countFrame, linkRxSegment, sizeBinOf, sizeRun, sizeRunEnd, touchDescLines } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { packedKickNeeded } from "./packed-queue.js";
 import { ParkDrop } from "./park-drop.js";
@@ -612,6 +612,11 @@ export class PackedRxQueue extends QueueBase {
       let pos = this.availPos;
       let wrap = this.availWrap;
       let top = this.freeTop;
+      // The chunk's descriptor lines taken for writing at once, before the loop writes them (free
+      // positions: the device reads none but the flags before the first flags store; frame-steps.ts).
+      // The first line too, though the device polls the flags there (§2.8.2): once per refill of at
+      // least rxRefillThreshold, not per frame as the push batch's would be at burst 1.
+      touchDescLines(u32, descH << 1, pos, c, size);
       for (let i = 0; i < c; i++) {
         const m = arr[i]!;
         // IN_ORDER: the id is the position (the free ids are the positions from availPos on).

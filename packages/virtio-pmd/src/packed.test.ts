@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { type Memory, TpdkError, UsageError } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { readTestWire, releaseTestWire } from "@tpdk/testing/vhost";
-import { frameOf, packedDriverScenarioArb, packedRig as setup, runPackedDriverScenario } from "@tpdk/testing/virtio-pmd";
+import { frameOf, linesBeforeRepeat, packedDriverScenarioArb, packedRig as setup, recordStoreOrder, runPackedDriverScenario } from "@tpdk/testing/virtio-pmd";
 import * as v from "@tpdk/virtio";
 import { Q_DESC, Q_SIZE } from "./layout.js";
 import { negotiateFeatures } from "./negotiate.js";
@@ -465,6 +465,64 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(s.xs("rx_q0_bad_used_id")).toBe(0);
     expect(s.xs("rx_q0_good_packets")).toBe(24);
     for (let i = 0; i < 16; i++) s.mbufs.free(arr[i]!);
+    closeWithoutLeak(s);
+  });
+
+  it("the refill and the IN_ORDER push batch store once into each descriptor line they write (the high address word, 0) before any line's second store", () => {
+    // The lines' transfers from the device's CPU overlap instead of each waiting behind the last
+    // line's stores (bench/README.md, "Session 20"). Flags are 16-bit stores: not in the log.
+    const s = setup(64, [], { inOrder: true });
+    const z = s.zoneOf(false);
+    const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
+    const arr = new Uint32Array(64);
+    // Attached first (the attach's Atomics refuse the recorder's Proxy).
+    expect(s.rxq.rxBurst(arr, 64)).toBe(0);
+    for (let pos = 0; pos < 24; pos++) {
+      const d = d0 + 16 * pos;
+      const addr = s.mem.u32[d >>> 2]!;
+      s.mem.u8.fill(0, addr, addr + 12);
+      s.mem.u8[addr + 10] = 1; // num_buffers 1
+      s.mem.u8.set(frameOf(60, pos), addr + 12);
+      writeUsed(s.mem, z, pos, 1, pos, 12 + 60);
+    }
+    const rx = recordStoreOrder(s.rxq, d0, d0 + 16 * 64);
+    try {
+      expect(s.rxq.rxBurst(arr, 24)).toBe(24);
+    } finally {
+      rx.restore();
+    }
+    // Positions 0..23 posted again: lines 0-5.
+    expect(linesBeforeRepeat(rx.log, d0)).toEqual({ lines: 6, firstRepeat: 6 });
+    expect(rx.log.slice(0, 6).map((w) => [(w.bytes - d0) >> 4, (w.bytes - d0) & 15, w.value])).toEqual(
+      [0, 4, 8, 12, 16, 20].map((p) => [p, 4, 0]),
+    );
+    for (let pos = 0; pos < 24; pos++) expect(s.mem.u16[(d0 + 16 * pos + 14) >>> 1]).toBe(v.packedAvailFlags(0) | v.VRING_DESC_F_WRITE);
+    for (let i = 0; i < 24; i++) s.mbufs.free(arr[i]!);
+    expect(s.xs("rx_q0_good_packets")).toBe(24);
+    const zt = s.zoneOf(true);
+    const t0 = s.mem.u32[(zt + Q_DESC) >>> 2]!;
+    expect(s.txq.txBurst(txFrames(s, 6), 6)).toBe(6);
+    const tx = recordStoreOrder(s.txq, t0, t0 + 16 * 64);
+    try {
+      expect(s.txq.txBurst(txFrames(s, 18), 18)).toBe(18);
+    } finally {
+      tx.restore();
+    }
+    // Positions 6..23: lines 2-5 touched first, not the burst's first line (the rest of line 1: the
+    // device polls the flags at position 6), whose first store is descriptor 6's address.
+    expect(linesBeforeRepeat(tx.log, t0)).toEqual({ lines: 5, firstRepeat: 5 });
+    expect(tx.log.slice(0, 5).map((w) => [(w.bytes - t0) >> 4, (w.bytes - t0) & 15])).toEqual([[8, 4], [12, 4], [16, 4], [20, 4], [6, 0]]);
+    expect(tx.log.slice(0, 4).map((w) => w.value)).toEqual([0, 0, 0, 0]);
+    // A burst of one: no store ahead of the descriptor's own.
+    const one = recordStoreOrder(s.txq, t0, t0 + 16 * 64);
+    try {
+      expect(s.txq.txBurst(txFrames(s, 1), 1)).toBe(1);
+    } finally {
+      one.restore();
+    }
+    expect(one.log.map((w) => (w.bytes - t0) >> 2)).toEqual([4 * 24, 4 * 24 + 1, 4 * 24 + 2]);
+    expect(s.xs("tx_q0_push_packets")).toBe(25);
+    s.pass(4);
     closeWithoutLeak(s);
   });
 

@@ -8,7 +8,7 @@ import {
 import { describe, expect, it, vi } from "vitest";
 import { STAT_PRIMES } from "./queue-base.js";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
-import { ALL_FEATURES, frame, rig, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, frame, linesBeforeRepeat, recordStoreOrder, rig, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
 
 function xs(r: Rig, name: string): number {
   const x = r.port.xstats().find((s) => s.name === name);
@@ -267,6 +267,35 @@ describe("TX ring management", () => {
     expect(r.pool.inUse()).toBe(inUse - 10);
     // The avail ring was never rewritten: only avail.idx moved.
     expect(Array.from(r.mem.u16.subarray((q.avail + 4) >>> 1, ((q.avail + 4) >>> 1) + 64))).toEqual(ringBefore);
+    stopAndCheck(r);
+  });
+
+  it("IN_ORDER push batch: one store into each descriptor line of the burst (the high address word, 0) before any line's second store", () => {
+    // The lines' transfers from the device's CPU overlap instead of each waiting behind the last
+    // line's stores (bench/README.md, "Session 20").
+    const r = rig({ txDesc: 64 });
+    const q = r.dev.queues[r.txVq]!;
+    const first = new Uint32Array(6);
+    for (let i = 0; i < 6; i++) first[i] = toMbuf(r, frame(64, i));
+    expect(r.txq.txBurst(first, 6)).toBe(6);
+    // Descriptors 6..23: the rest of line 1, lines 2-5.
+    const arr = new Uint32Array(18);
+    for (let i = 0; i < 18; i++) arr[i] = toMbuf(r, frame(64 + i, 100 + i));
+    const rec = recordStoreOrder(r.txq, q.desc, q.desc + 16 * 64);
+    try {
+      expect(r.txq.txBurst(arr, 18)).toBe(18);
+    } finally {
+      rec.restore();
+    }
+    expect(linesBeforeRepeat(rec.log, q.desc)).toEqual({ lines: 5, firstRepeat: 5 });
+    expect(rec.log.slice(0, 5).map((w) => [(w.bytes - q.desc) >> 4, w.value])).toEqual([[6, 0], [8, 0], [12, 0], [16, 0], [20, 0]]);
+    const chains = r.dev.drainTx(r.txVq);
+    expect(chains).toHaveLength(24);
+    chains.slice(6).forEach((c, i) => {
+      expect(c.segs).toHaveLength(1);
+      expect(c.segs[0]!.len).toBe(12 + 64 + i);
+    });
+    expect(xs(r, "tx_q0_push_packets")).toBe(24);
     stopAndCheck(r);
   });
 

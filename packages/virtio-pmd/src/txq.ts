@@ -1,7 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { FreeBatcher, castQuad, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, castQuad, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, touchDescLines, zeroHeader } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -158,6 +158,9 @@ export class TxQueue extends QueueBase {
       const k = n < nfree ? n : nfree;
       // Size bins: the burst's first bin is counted in a local (a burst is mostly one size; sizeRun).
       let sizes = 0;
+      // The burst's descriptor lines taken for writing at once, before the loops below write them
+      // (free descriptors: the device reads none before publishTx; frame-steps.ts says why).
+      if (k !== 0) touchDescLines(u32, desc, dh & mask, k, this.size);
       // Four at a time while four descriptors fill one line (the head 4-aligned; DPDK's
       // virtio_xmit_pkts_inorder / packed_vec batch): the four mbufs' fields loaded first, the
       // push test for the four, then their descriptors and the statistics of the four. A quad

@@ -8,6 +8,7 @@ export {
   type PackedDriverStats, newPackedDriverStats,
 } from "./packed-rig.js";
 export { storeBufferModel } from "./store-buffer-model.js";
+export { recordStoreOrder, linesBeforeRepeat } from "./store-order.js";
 export {
   RIG_URL, VHOST_RIG_URL, DATA_PATH, dataPathDeopts,
 } from "./trace-child.js";
