@@ -29,6 +29,8 @@ import { validateRunConfig } from "./validate.js";
 
 const GC_CHANNEL = "tpdk-bench-gc"; // gc-probe.cts
 const MEMPOOL_CACHE_SIZE = 256;
+/** Byte offset of the pass counter in the device thread's control zone (@tpdk/vhost device/layout.ts CTL_PASSES). */
+const CTL_PASSES_OFFSET = 12;
 /** Threads that spin all the time: the lcore and the device thread. */
 const BUSY_THREADS = 2;
 
@@ -46,6 +48,8 @@ interface Snapshot {
   interrupts: number;
   txDropped: number;
   tx: Map<string, number>;
+  /** The device thread's pass counter (CTL_PASSES, modulo 2^30, stored at its ~1 ms tick). */
+  devicePasses: number;
 }
 
 async function main(): Promise<void> {
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
   const genStats = genDev.config.wireStatsOffset;
   const sinkStats = sinkDev.config.wireStatsOffset;
   const statsOffset = reserveStats(eal.mem, 2);
+  // The device thread's pass counter: the vhost control zone's word at CTL_PASSES (vhost layout.ts).
+  const devicePassesI = (eal.mem.zone("vhost.ctl").offset + CTL_PASSES_OFFSET) >>> 2;
 
   const snap = (): Snapshot => {
     const t = performance.now();
@@ -106,6 +112,7 @@ async function main(): Promise<void> {
       interrupts: d0.interrupts + d1.interrupts,
       txDropped: d0.txDropped + d1.txDropped,
       tx: new Map(txPort.xstats().map((x) => [x.name, x.value])),
+      devicePasses: Atomics.load(eal.mem.i32, devicePassesI),
     };
   };
 
@@ -160,6 +167,7 @@ async function main(): Promise<void> {
 
   const w = windowCounters(s0, s1);
   const windowMs = s1.t - s0.t;
+  const devicePasses = (s1.devicePasses - s0.devicePasses) & 0x3fffffff;
   const pps = (w.delivered * 1000) / windowMs;
   const w0 = performance.timeOrigin + s0.t;
   const w1 = performance.timeOrigin + s1.t;
@@ -180,6 +188,8 @@ async function main(): Promise<void> {
     e2eLossPct: w.generated > 0 ? (100 * w.lost) / w.generated : 0,
     passesPerSec: (passes * 1000) / (tStop - tLaunch),
     pktsPerPass: passes > 0 ? wholeRx / passes : 0,
+    devicePassesPerSec: (devicePasses * 1000) / windowMs,
+    deviceFramesPerPass: devicePasses > 0 ? w.delivered / devicePasses : 0,
     latency: latency ? histWindow(s0.sink.hist!, s1.sink.hist!) : null,
     gcWindow: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },
     gcTotal: { main: 0, lcore: 0, device: 0, maxPauseMs: 0 },

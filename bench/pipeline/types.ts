@@ -115,6 +115,9 @@ export interface RunResult {
   /** l2fwd loop passes per second and received frames per pass (whole run). */
   passesPerSec: number;
   pktsPerPass: number;
+  /** The device thread's passes per second and frames delivered per device pass (the window; absent in older results). */
+  devicePassesPerSec?: number;
+  deviceFramesPerPass?: number;
   latency: LatencyStats | null;
   /**
    * GCs inside the measurement window and over the whole run, per thread
