@@ -58,6 +58,14 @@ export function writeHeader(u8: Uint8Array, u32: Uint32Array, a: number, hdr: nu
 }
 
 /**
+ * writeHeader(numBuffers 1) at each of addrs[0, n): one call for a run of
+ * buffers rather than one per buffer (the RX fast run in rx-path.ts).
+ */
+export function writeHeaders(u8: Uint8Array, u32: Uint32Array, addrs: Uint32Array, n: number, hdr: number): void {
+  for (let k = 0; k < n; k++) writeHeader(u8, u32, addrs[k]!, hdr, 1);
+}
+
+/**
  * Have the wire produce the frame (header + frame = `total` bytes) into the
  * `nb` buffers gathered in dev.rxBufs / dev.chain, and leave in rxBufs.len[k]
  * the bytes written into buffer k (the used length the ring then returns it

@@ -423,6 +423,21 @@ export class DeviceQueue extends QueueRegs {
     this.pending++;
   }
 
+  /** addUsed(ids[k], lens[k]) for k in [0, n): a run's used entries in one call (the RX fast run, rx-path.ts). */
+  addUsedRun(ids: Uint32Array, lens: Uint32Array, n: number): void {
+    const u32 = this.u32;
+    const ring = this.usedRingI;
+    const mask = this.mask;
+    let pos = this.usedIdx + this.pending;
+    for (let k = 0; k < n; k++) {
+      const e = ring + ((pos & mask) << 1);
+      u32[e] = ids[k]!;
+      u32[e + 1] = lens[k]!;
+      pos++;
+    }
+    this.pending += n;
+  }
+
   /**
    * IN_ORDER batch (virtio 1.2, in-order use of descriptors): one used entry carrying the id of
    * the last chain of the batch, written at the batch's first slot; used.idx
