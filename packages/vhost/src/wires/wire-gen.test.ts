@@ -263,3 +263,56 @@ describe("wire=gen pacing and accounting", () => {
     expect(b.stats()).toMatchObject({ received: 4, receivedBytes: 240, lost: 1, foreign: 0, badChecksum: 0 });
   });
 });
+
+describe("wire=gen produceRun (the device's RX fast run)", () => {
+  const hex = (f: Uint8Array): string => Buffer.from(f).toString("hex");
+  /** Buffers of `room` bytes each (4-aligned when `skew` is 0), their frames `hdr` bytes in. */
+  function run(spec: GenWireSpec, lens: number[], hdr: number, maxFrame: number, skew = 0) {
+    const s = setup(spec);
+    const base = s.mem.reserve("run", 64 * 2048, 64).offset;
+    const addrs = new Uint32Array(lens.map((_, j) => base + j * 2048 + skew));
+    const room = new Uint32Array(lens);
+    const n = s.wire.produceRun!(s.mem.u8, addrs, room, lens.length, hdr, maxFrame);
+    const frames = [...Array(n).keys()].map((j) => hex(s.mem.u8.slice(addrs[j]! + hdr, addrs[j]! + room[j]!)));
+    return { n, room: [...room], frames, stats: s.stats() };
+  }
+  /** The same frames from produce() one at a time. */
+  function oneByOne(spec: GenWireSpec, k: number) {
+    const s = setup(spec);
+    const frames = [...Array(k).keys()].map(() => hex(s.take()));
+    return { frames, stats: s.stats() };
+  }
+
+  it("writes the frames and counts produce() would, one call for the run", () => {
+    for (const spec of [
+      gen({ count: 1000 }),
+      gen({ frameLengths: [60, 64, 508, 61], flows: 3 }),
+      gen({ frameLengths: [60, 1514], seed: 5, flows: 7 }),
+      gen({ timestamp: true }),
+    ]) {
+      for (const skew of [0, 2]) {
+        const r = run(spec, Array(40).fill(2048), 12, 9000, skew);
+        const ref = oneByOne(spec, 40);
+        expect(r.n).toBe(40);
+        expect(r.frames).toEqual(ref.frames);
+        expect(r.room).toEqual(ref.frames.map((f) => 12 + f.length / 2));
+        expect(r.stats).toEqual(ref.stats);
+      }
+    }
+  });
+
+  it("stops at the first buffer the next frame does not fit, or a frame above maxFrame, or count", () => {
+    const short = run(gen({ frameLengths: [60, 508] }), [100, 600, 100, 100, 600], 12, 9000);
+    expect(short.n).toBe(3); // the fourth buffer (100 bytes) is short for the 508-byte frame
+    expect(short.room).toEqual([72, 520, 72, 100, 600]);
+    expect(short.stats).toMatchObject({ generated: 3, generatedBytes: 60 + 508 + 60 });
+    for (const lengths of [[60, 64], [60, 1514]]) {
+      const big = run(gen({ frameLengths: lengths }), [2048, 2048, 2048], 12, lengths[1]! - 1);
+      expect(big.n).toBe(1);
+      expect(big.stats).toMatchObject({ generated: 1 });
+    }
+    const counted = run(gen({ count: 5 }), Array(8).fill(2048), 12, 9000);
+    expect(counted.n).toBe(5);
+    expect(counted.stats).toMatchObject({ generated: 5, exhausted: true });
+  });
+});

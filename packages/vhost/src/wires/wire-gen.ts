@@ -29,6 +29,36 @@ const W_SPORT = L4_OFF >>> 2;
 const W_CSUM = (L4_OFF + 6) >>> 2;
 const W_SEQ = (PAYLOAD_OFF + PL_SEQ) >>> 2;
 
+/** The UDP checksum field from a ones'-complement partial sum (0 is sent as 0xffff). */
+function udpChecksum(sum: number): number {
+  sum = (sum >>> 16) + (sum & 0xffff);
+  sum = (sum >>> 16) + (sum & 0xffff);
+  const c = ~sum & 0xffff;
+  return c === 0 ? 0xffff : c;
+}
+
+/**
+ * A frame's n words from the template w into u32 at word a, each stored once,
+ * the patched ones (source port, checksum, sequence) with their final value:
+ * a third fewer stores than the template copy plus byte patches. The buffer's
+ * lines are the lcore CPU's (it last held the mbuf), so each store waits for
+ * its line in the store buffer; fewer stores let more frames' lines be in
+ * flight. Little-endian words, as the rings' typed-array views (virtio 1.x
+ * rings are little-endian) already assume.
+ */
+function writeFrameWords(u32: Uint32Array, a: number, w: Uint32Array, n: number, sport: number, c: number, seq: number): void {
+  for (let k = 0; k < W_SPORT; k++) u32[a + k] = w[k]!;
+  // Bytes 34-35 (word 8, high half): the source port, big-endian.
+  u32[a + W_SPORT] = ((w[W_SPORT]! & 0xffff) | ((sport >>> 8) << 16) | ((sport & 0xff) << 24)) >>> 0;
+  u32[a + W_SPORT + 1] = w[W_SPORT + 1]!;
+  // Bytes 40-41 (word 10, low half): the UDP checksum, big-endian.
+  u32[a + W_CSUM] = ((w[W_CSUM]! & 0xffff0000) | (c >>> 8) | ((c & 0xff) << 8)) >>> 0;
+  u32[a + W_CSUM + 1] = w[W_CSUM + 1]!;
+  // Bytes 48-51 (word 12): the sequence number, big-endian.
+  u32[a + W_SEQ] = ((seq >>> 24) | ((seq >>> 8) & 0xff00) | ((seq & 0xff00) << 8) | ((seq & 0xff) << 24)) >>> 0;
+  for (let k = W_SEQ + 1; k < n; k++) u32[a + k] = w[k]!;
+}
+
 export interface GenOptions extends CheckOptions {
   /** Frame lengths in bytes without FCS, cycled (or drawn, with seed) frame by frame. */
   frameLengths: number[];
@@ -184,32 +214,10 @@ export class GenWire implements Wire {
       v.setFloat64(0, this.origin + deviceClock[0]!); // big-endian: the pass's time, as ready() saw it
       sum += v.getUint16(0) + v.getUint16(2) + v.getUint16(4) + v.getUint16(6);
     }
-    sum = (sum >>> 16) + (sum & 0xffff);
-    sum = (sum >>> 16) + (sum & 0xffff);
-    let c = ~sum & 0xffff;
-    if (c === 0) c = 0xffff;
+    const c = udpChecksum(sum);
     if (len <= WORD_COPY_MAX && (addr & 3) === 0 && u8 === this.memU8) {
-      // Every word stored once, the patched ones (source port, checksum,
-      // sequence) with their final value: a third fewer stores than the
-      // template copy plus byte patches. The buffer's lines are the lcore
-      // CPU's (it last held the mbuf), so each store waits for its line in
-      // the store buffer; fewer stores let more frames' lines be in flight.
-      // Little-endian words, as the rings' typed-array views (virtio 1.x
-      // rings are little-endian) already assume.
-      const w = this.templateWords[i]!;
-      const u32 = this.memU32;
-      const a = addr >>> 2;
       const n = len >>> 2;
-      for (let k = 0; k < W_SPORT; k++) u32[a + k] = w[k]!;
-      // Bytes 34-35 (word 8, high half): the source port, big-endian.
-      u32[a + W_SPORT] = ((w[W_SPORT]! & 0xffff) | ((sport >>> 8) << 16) | ((sport & 0xff) << 24)) >>> 0;
-      u32[a + W_SPORT + 1] = w[W_SPORT + 1]!;
-      // Bytes 40-41 (word 10, low half): the UDP checksum, big-endian.
-      u32[a + W_CSUM] = ((w[W_CSUM]! & 0xffff0000) | (c >>> 8) | ((c & 0xff) << 8)) >>> 0;
-      u32[a + W_CSUM + 1] = w[W_CSUM + 1]!;
-      // Bytes 48-51 (word 12): the sequence number, big-endian.
-      u32[a + W_SEQ] = ((seq >>> 24) | ((seq >>> 8) & 0xff00) | ((seq & 0xff00) << 8) | ((seq & 0xff) << 24)) >>> 0;
-      for (let k = W_SEQ + 1; k < n; k++) u32[a + k] = w[k]!;
+      writeFrameWords(this.memU32, addr >>> 2, this.templateWords[i]!, n, sport, c, seq);
       const t = this.templates[i]!;
       for (let k = n << 2; k < len; k++) u8[addr + k] = t[k]!;
     } else {
@@ -229,6 +237,62 @@ export class GenWire implements Wire {
     }
     this.f64[this.s + S_GENERATED_BYTES]! += len;
     this.advance();
+  }
+
+  /**
+   * produce() for a run of buffers (the device's RX fast run, rx-path.ts):
+   * frame j at addrs[j] + hdr while it is at most maxFrame bytes and hdr +
+   * its length fits lens[j], which then becomes that total. Returns the
+   * frames written. One call for the run, the position, sequence and
+   * counters in locals: the frames' stores wait in the store buffer for
+   * lines the lcore's CPU holds, and a call per frame pushes its stack frame
+   * behind them. Frames the word path does not take (timestamps, seeded
+   * sizes, long or unaligned frames) go through produce() one at a time.
+   */
+  produceRun(u8: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number, hdr: number, maxFrame: number): number {
+    const left = this.limit - this.offered[0]!;
+    if (n > left) n = left;
+    let j = 0;
+    if (!this.stamp && !this.seeded && u8 === this.memU8) {
+      const u32 = this.memU32;
+      const lengths = this.lengths;
+      const nSizes = this.nSizes;
+      const flows = this.flows;
+      let sizeIdx = this.sizeIdx;
+      let flow = this.flow;
+      let seq = this.seq;
+      let bytes = 0;
+      for (; j < n; j++) {
+        const len = lengths[sizeIdx]!;
+        const addr = addrs[j]! + hdr;
+        if (len > maxFrame || lens[j]! < hdr + len || len > WORD_COPY_MAX || (len & 3) !== 0 || (addr & 3) !== 0) break;
+        const sport = (DEFAULT_UDP_PORT + flow) & 0xffff;
+        const c = udpChecksum(this.baseSums[sizeIdx]! + sport + (seq >>> 16) + (seq & 0xffff));
+        writeFrameWords(u32, addr >>> 2, this.templateWords[sizeIdx]!, len >>> 2, sport, c, seq);
+        lens[j] = hdr + len;
+        bytes += len;
+        seq = (seq + 1) | 0; // as advance()
+        if (++sizeIdx === nSizes) sizeIdx = 0;
+        if (++flow === flows) flow = 0;
+      }
+      if (j !== 0) {
+        this.sizeIdx = sizeIdx;
+        this.flow = flow;
+        this.seq = seq;
+        const f64 = this.f64;
+        f64[this.s + S_GENERATED_BYTES]! += bytes;
+        this.offered[0]! += j;
+        f64[this.s + S_GENERATED] = this.offered[0]!;
+        if (this.offered[0]! >= this.limit) f64[this.s + S_EXHAUSTED] = 1;
+      }
+    }
+    for (; j < n; j++) {
+      const len = this.lengths[this.sizeIdx]!;
+      if (len > maxFrame || lens[j]! < hdr + len) break;
+      this.produce(u8, addrs[j]! + hdr);
+      lens[j] = hdr + len;
+    }
+    return j;
   }
 
   drop(): void {

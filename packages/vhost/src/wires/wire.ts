@@ -75,6 +75,13 @@ export interface Wire {
    * The device has checked that the range lies inside shared memory.
    */
   produce(u8: Uint8Array, addr: number): void;
+  /**
+   * Optional: produce() for a run of buffers, frame j at addrs[j] + hdr while
+   * it is at most maxFrame bytes and hdr + its length fits lens[j], which then
+   * becomes that total; returns the frames written (the device's RX fast run
+   * makes one call where it would make two per frame).
+   */
+  produceRun?(u8: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number, hdr: number, maxFrame: number): number;
 
   /** The device could not place the next due frame (no buffer posted): count it missed and advance. */
   drop(): void;
