@@ -1,7 +1,7 @@
 import type { Memory } from "@tpdk/eal";
 import * as L from "./layout.js";
 import { Mempool } from "./mempool.js";
-import { MEMPOOL_ID_MAX } from "./pool-ids.js";
+import { MEMPOOL_ID_MAX, lastPoolId, poolOffsetById } from "./pool-ids.js";
 import { resetMbuf } from "./reset.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
@@ -40,6 +40,16 @@ export class Mbufs {
     this.u16 = mem.u16;
     this.u32 = mem.u32;
     this.pools = new Array<Mempool | null>(MEMPOOL_ID_MAX + 1).fill(null);
+    // Every pool built so far is attached now (cold), so pool()'s attach runs only for a pool made
+    // after this view: an Mbufs made at queue attach (QueueBase) or by an lcore loop frees first
+    // whenever its first free comes, often long after the function that inlines pool() was optimized
+    // with only the hit seen; that first miss deoptimized it ("Insufficient type feedback", a
+    // generic named access at the store of the new view: bench README "Session 20: GC").
+    const last = lastPoolId(mem);
+    for (let id = 1; id <= last; id++) {
+      const off = poolOffsetById(mem, id);
+      if (off !== 0) this.pools[id] = Mempool.attach(mem, off);
+    }
   }
 
   // ---- fields -------------------------------------------------------------

@@ -47,3 +47,9 @@ export function poolOffsetById(mem: Memory, id: number): number {
   const t = table(mem, false);
   return t === 0 ? 0 : Atomics.load(mem.u32, (t >>> 2) + 1 + id);
 }
+
+/** The last pool id handed out (ids 1..it may exist; a pool still being built reads offset 0), 0 when none. */
+export function lastPoolId(mem: Memory): number {
+  const t = table(mem, false);
+  return t === 0 ? 0 : Math.min(Atomics.load(mem.u32, t >>> 2), MEMPOOL_ID_MAX);
+}
