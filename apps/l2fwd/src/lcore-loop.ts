@@ -35,6 +35,12 @@ const MAX_PORTS = 32;
  * so a device that went to sleep meanwhile gets its kick now, not when more traffic comes.
  */
 const IDLE_FENCE_PASSES = 4;
+/**
+ * Drains, after passes that found input, during which the loop primes its rare paths (l2fwdLoop):
+ * 64 steps of 2 passes at the start of traffic, far more than the ~8 calls after which V8 gives a
+ * function (TxBuffers.flush, txFence) its feedback vector.
+ */
+const PRIME_DRAINS = 64;
 
 /**
  * The forwarding loop (DPDK's l2fwd_main_loop): receive a burst on each of
@@ -101,11 +107,26 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
   const result = { passes: -0 };
   // Empty passes in a row (IDLE_FENCE_PASSES).
   let empty = 0;
+  // Priming. Under steady traffic at burst > 1 every poll can return a full burst, sent straight from
+  // `pkts`: the TX buffer path (a short burst buffered, a buffer filled and sent in the loop, a partial
+  // buffer flushed at the drain) and, when input never stops, the idle path (`++empty`, txFence) never
+  // run before the loop is optimized, and the first short burst or empty poll, at a random moment
+  // seconds later, deoptimized it ("Insufficient type feedback"; its interpreted passes until it is
+  // optimized again fill the young generation: an lcore scavenge in the window, bench README "Session
+  // 20: GC"). So the first PRIME_DRAINS drains after passes that found input run them on real frames:
+  // a drain every 2 passes, and of each 2 steps one asks rxBurst for one frame less than the burst
+  // (buffered, as a short burst is), one for the burst (sent straight); every 4th step counts as a pass
+  // that found nothing, one short of the TX fence. Nothing is held back or dropped; the order is kept.
+  // After it, `ask` and `drainEvery` are the burst and drainPasses, the loop as before (no check per pass).
+  const primeAsk = burst > 1 ? burst - 1 : burst;
+  let ask = primeAsk;
+  let drainEvery = 2;
+  let primeLeft = PRIME_DRAINS;
   for (;;) {
     let work = 0;
     for (let r = 0; r < nRx; r++) {
       const port = rxPorts[r]!;
-      const n = rxBurst(port, 0, pkts, burst);
+      const n = rxBurst(port, 0, pkts, ask);
       if (n === 0) continue;
       if (stallMs !== 0) {
         stallThread(stallMs);
@@ -156,13 +177,25 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
     // allocates, so the drain is paced in passes instead: after a pass that
     // found no input (nothing more is coming soon), and every drainPasses
     // passes (about 100 µs at full load, sooner when lighter).
-    if (work === 0 || passes >= drainPasses) {
+    if (work === 0 || passes >= drainEvery) {
       for (let k = 0; k < nOut; k++) tx.flush(outPorts[k]!);
       result.passes += passes;
       passes = 0;
       // A module function, not ctx.stopped(): that is a new closure at every launch, and the
       // optimized loop of the warm-up's launch would deoptimize on it ("wrong call target").
       if (stopRequested(mem)) break;
+      if (primeLeft !== 0 && work !== 0) {
+        primeLeft--;
+        ask = (primeLeft & 1) !== 0 ? primeAsk : burst;
+        if ((primeLeft & 3) === 0) {
+          work = 0;
+          empty = IDLE_FENCE_PASSES - 1;
+        }
+        if (primeLeft === 0) {
+          ask = burst;
+          drainEvery = drainPasses;
+        }
+      }
     }
     if (work === 0) {
       // After the flush above: its publish is fenced too.
