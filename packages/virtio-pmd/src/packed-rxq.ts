@@ -601,7 +601,10 @@ export class PackedRxQueue extends QueueBase {
     let firstFlags = 0;
     let posted = 0;
     while (this.nfree > 0) {
-      let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
+      // One load of nfree: a second read, run only when fewer than a chunk are free (never at steady
+      // burst 32), had no type feedback and deoptimized the refill (rx-refill-deopt.test.ts).
+      const free = this.nfree;
+      let c = free < REFILL_CHUNK ? free : REFILL_CHUNK;
       // Raw objects: every field of the reset state is written by rxBurst.
       while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
       if (c === 0) {

@@ -609,7 +609,10 @@ export class RxQueue extends QueueBase {
     const old = this.availIdx;
     let idx = old;
     while (this.nfree > 0) {
-      let c = this.nfree < REFILL_CHUNK ? this.nfree : REFILL_CHUNK;
+      // One load of nfree: a second read, run only when fewer than a chunk are free (never at steady
+      // burst 32), had no type feedback and deoptimized the refill (rx-refill-deopt.test.ts).
+      const free = this.nfree;
+      let c = free < REFILL_CHUNK ? free : REFILL_CHUNK;
       // A bulk is all or nothing: when the pool runs short, smaller bulks post
       // whatever it still has (only a dry pool pays these retries). Raw objects
       // (rte_mempool_get_bulk, as DPDK's rearm): every field of the reset state

@@ -27,10 +27,11 @@ export function frameOf(len: number, seed: number): Uint8Array {
  * by hand (loop.pass()): one RX and one TX queue of `size`, a debug pool (a double free throws),
  * the queues attached, the zones and xstats at hand.
  */
-export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOptions = {}, o: { ringReset?: boolean } = {}) {
+export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOptions = {}, o: { ringReset?: boolean; repeat?: number } = {}) {
   const mem = Memory.create(32 << 20);
   const vhost = new Vhost(mem);
-  const gen = testWireSpec(mem, "pk.wire", frames, { gated: true, recordBytes: 1 << 20 });
+  // repeat: how many times the wire goes through `frames` (0: forever, for long runs; default once).
+  const gen = testWireSpec(mem, "pk.wire", frames, { gated: true, recordBytes: 1 << 20, repeat: o.repeat ?? 1 });
   const dev = vhost.addDevice({ name: "virtio0", wire: gen, queuePairs: 1, maxQueueSize: 512, offer: { RING_PACKED: true } });
   const loop = vhost.createLoop();
   const client = new TrapClient(mem, dev.transportOffset, () => loop.pass());
