@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { opt, positiveInt } from "./args.js";
+import { oneOf, opt, positiveInt, seconds } from "./args.js";
 
 const argv = process.argv;
 afterEach(() => {
@@ -25,5 +25,21 @@ describe("bench tool options", () => {
     expect(() => positiveInt("t", "--burst", "32")).toThrow("exit");
     expect(exit).toHaveBeenCalledWith(2);
     expect(err).toHaveBeenCalledWith("t: option --burst must be a positive integer (got '0')");
+  });
+
+  it("oneOf and seconds: a listed value / seconds >= 0, else one line naming the tool and the option, exit 2", () => {
+    process.argv = ["node", "tool.js", "--tx", "indirect", "--mrg", "2", "--warmup", "0", "--duration", "-1"];
+    expect(oneOf("t", "--tx", "push", ["push", "chained", "indirect"])).toBe("indirect");
+    expect(seconds("t", "--warmup", "1")).toBe(0);
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(() => oneOf("t", "--mrg", "1", ["0", "1"])).toThrow("exit");
+    expect(err).toHaveBeenLastCalledWith("t: option --mrg must be one of 0, 1 (got '2')");
+    expect(() => seconds("t", "--duration", "30")).toThrow("exit");
+    expect(err).toHaveBeenLastCalledWith("t: option --duration must be a number of seconds >= 0 (got '-1')");
+    expect(exit).toHaveBeenCalledTimes(2);
+    expect(exit).toHaveBeenCalledWith(2);
   });
 });

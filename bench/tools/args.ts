@@ -15,3 +15,24 @@ export function positiveInt(tool: string, name: string, dflt: string): number {
   }
   return v;
 }
+
+/** `opt` as one of `choices`; anything else: one line naming the option, exit 2. */
+export function oneOf<T extends string>(tool: string, name: string, dflt: T, choices: readonly T[]): T {
+  const v = opt(name, dflt);
+  if (!(choices as readonly string[]).includes(v)) {
+    console.error(`${tool}: option ${name} must be one of ${choices.join(", ")} (got '${v}')`);
+    process.exit(2);
+  }
+  return v as T;
+}
+
+/** `opt` as a number of seconds >= 0 (a warm-up may be 0); anything else: one line naming the option, exit 2. */
+export function seconds(tool: string, name: string, dflt: string): number {
+  const s = opt(name, dflt);
+  const v = Number(s);
+  if (s === "" || !Number.isFinite(v) || v < 0) {
+    console.error(`${tool}: option ${name} must be a number of seconds >= 0 (got '${s}')`);
+    process.exit(2);
+  }
+  return v;
+}

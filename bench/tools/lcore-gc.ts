@@ -16,34 +16,37 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseTraceGc } from "../pipeline/trace-gc.js";
+import { oneOf, opt, positiveInt, seconds } from "./args.js";
 import { RESULT_PREFIX, type RunConfig, type RunResult } from "../pipeline/types.js";
 
 const RUN_ONE = fileURLToPath(new URL("../pipeline/run-one.js", import.meta.url));
 const GC_PROBE = fileURLToPath(new URL("../pipeline/gc-probe.cjs", import.meta.url));
 
-function opt(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1]! : dflt;
+const USAGE =
+  "usage: node bench/dist/tools/lcore-gc.js [--duration S] [--warmup S] [--burst N] [--tx push|chained|indirect]\n" +
+  "       [--size B] [--in-order 0|1] [--mrg 0|1] [--rate PPS] [--latency] [--lcore-url file:///module.js] [--node-flag FLAG]... [--trace FILE]";
+if (process.argv.includes("--help")) {
+  console.log(USAGE);
+  process.exit(0);
 }
 function opts(name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === name) out.push(process.argv[i + 1]!);
   return out;
 }
-
-const durationS = Number(opt("--duration", "30"));
+const durationS = positiveInt("lcore-gc", "--duration", "30");
 const latency = process.argv.includes("--latency");
 const config: RunConfig = {
   kind: latency ? "latency" : "throughput",
-  burst: Number(opt("--burst", "32")),
-  txPath: opt("--tx", "push") as RunConfig["txPath"],
-  frameSize: Number(opt("--size", "64")),
-  inOrder: opt("--in-order", "1") === "1",
-  mrgRxbuf: opt("--mrg", "1") === "1",
+  burst: positiveInt("lcore-gc", "--burst", "32"),
+  txPath: oneOf<RunConfig["txPath"]>("lcore-gc", "--tx", "push", ["push", "chained", "indirect"]),
+  frameSize: positiveInt("lcore-gc", "--size", "64"),
+  inOrder: oneOf("lcore-gc", "--in-order", "1", ["0", "1"]) === "1",
+  mrgRxbuf: oneOf("lcore-gc", "--mrg", "1", ["0", "1"]) === "1",
   eventIdx: null,
   queueSize: 1024,
-  rate: opt("--rate", "") === "" ? (latency ? 1e6 : null) : Number(opt("--rate", "")),
-  warmupMs: Number(opt("--warmup", "1")) * 1000,
+  rate: opt("--rate", "") === "" ? (latency ? 1e6 : null) : positiveInt("lcore-gc", "--rate", ""),
+  warmupMs: seconds("lcore-gc", "--warmup", "1") * 1000,
   durationMs: durationS * 1000,
   memoryMb: 256,
 };
