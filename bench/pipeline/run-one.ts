@@ -22,7 +22,7 @@ import { Mempool } from "@tpdk/mbuf";
 import { VdevPorts, planVdevs } from "@tpdk/vdev";
 import { type LcoreArg, readCounters, reserveStats } from "@tpdk/l2fwd";
 import type { GcMark } from "./gc-probe.cjs";
-import { RESULT_PREFIX, type RunResult, type WindowCounters } from "./types.js";
+import { RESULT_PREFIX, type RunConfig, type RunResult, type WindowCounters } from "./types.js";
 import { histWindow } from "@tpdk/vhost";
 import { snapshotWire, type WireSnapshot } from "./wire-block.js";
 import { validateRunConfig } from "./validate.js";
@@ -52,10 +52,33 @@ interface Snapshot {
   devicePasses: number;
 }
 
-async function main(): Promise<void> {
+const USAGE =
+  "usage: node bench/dist/pipeline/run-one.js '<RunConfig JSON>'\n" +
+  "  e.g. '" +
+  JSON.stringify({ kind: "throughput", burst: 32, txPath: "push", frameSize: 64, inOrder: true, mrgRxbuf: true, eventIdx: null, queueSize: 1024, rate: null, warmupMs: 1000, durationMs: 2000, memoryMb: 256 }) +
+  "'\n  (bench/pipeline/types.ts RunConfig; the GC columns need --require bench/dist/pipeline/gc-probe.cjs)";
+
+/** The run's configuration from argv (cold): --help prints the usage; a bad one is one line, exit 2. */
+function configFromArgs(): RunConfig {
   const raw = process.argv[2];
-  if (!raw) throw new Error("usage: run-one.js '<RunConfig JSON>'");
-  const cfg = validateRunConfig(JSON.parse(raw) as unknown);
+  if (raw === "--help" || raw === "-h") {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (!raw) {
+    console.error(USAGE);
+    process.exit(2);
+  }
+  try {
+    return validateRunConfig(JSON.parse(raw) as unknown);
+  } catch (e) {
+    console.error(`run-one: ${e instanceof Error ? e.message : String(e)} (--help shows the form)`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  const cfg = configFromArgs();
   const load = loadavg()[0]!;
   const latency = cfg.kind === "latency";
 
