@@ -27,6 +27,15 @@ function writeUsed(mem: Memory, zone: number, pos: number, wrap: number, id: num
   Atomics.store(mem.u16, (d + 14) >>> 1, v.packedUsedFlags(wrap) | (len !== 0 ? v.VRING_DESC_F_WRITE : 0));
 }
 
+/** The device's side of one 60-byte frame at `pos`: header (num_buffers 1) and frame into the buffer posted there, then its used descriptor. */
+function placeFrame(mem: Memory, zone: number, pos: number, wrap: number, id: number): void {
+  const addr = mem.u32[(mem.u32[(zone + Q_DESC) >>> 2]! + 16 * pos) >>> 2]!;
+  mem.u8.fill(0, addr, addr + 12);
+  mem.u8[addr + 10] = 1; // num_buffers 1
+  mem.u8.set(frameOf(60, pos), addr + 12);
+  writeUsed(mem, zone, pos, wrap, id, 12 + 60);
+}
+
 /** Up to `want` frames from a few RX bursts (the device placed them in an earlier pass). */
 function receive(s: Rig, arr: Uint32Array, want: number): number {
   let n = 0;
@@ -445,14 +454,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     const arr = new Uint32Array(64);
     /** Positions from..from+n-1 used (wrap counter `wrap`) with 60-byte frames, the id the one posted there. */
     const use = (from: number, n: number, wrap: number): void => {
-      for (let pos = from; pos < from + n; pos++) {
-        const d = d0 + 16 * pos;
-        const addr = s.mem.u32[d >>> 2]!;
-        s.mem.u8.fill(0, addr, addr + 12);
-        s.mem.u8[addr + 10] = 1; // num_buffers 1
-        s.mem.u8.set(frameOf(60, pos), addr + 12);
-        writeUsed(s.mem, z, pos, wrap, s.mem.u16[(d + 12) >>> 1]!, 12 + 60);
-      }
+      for (let pos = from; pos < from + n; pos++) placeFrame(s.mem, z, pos, wrap, s.mem.u16[(d0 + 16 * pos + 12) >>> 1]!);
     };
     use(0, 8, 1);
     expect(s.rxq.rxBurst(arr, 8)).toBe(8);
@@ -477,14 +479,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     const arr = new Uint32Array(64);
     // Attached first (the attach's Atomics refuse the recorder's Proxy).
     expect(s.rxq.rxBurst(arr, 64)).toBe(0);
-    for (let pos = 0; pos < 24; pos++) {
-      const d = d0 + 16 * pos;
-      const addr = s.mem.u32[d >>> 2]!;
-      s.mem.u8.fill(0, addr, addr + 12);
-      s.mem.u8[addr + 10] = 1; // num_buffers 1
-      s.mem.u8.set(frameOf(60, pos), addr + 12);
-      writeUsed(s.mem, z, pos, 1, pos, 12 + 60);
-    }
+    for (let pos = 0; pos < 24; pos++) placeFrame(s.mem, z, pos, 1, pos);
     const rx = recordStoreOrder(s.rxq, d0, d0 + 16 * 64);
     try {
       expect(s.rxq.rxBurst(arr, 24)).toBe(24);
@@ -532,14 +527,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
     const flagsAt = (pos: number): number => s.mem.u16[(d0 + 16 * pos + 14) >>> 1]!;
     const arr = new Uint32Array(1);
-    for (let pos = 0; pos < 128; pos++) {
-      const d = d0 + 16 * pos;
-      const addr = s.mem.u32[d >>> 2]!;
-      s.mem.u8.fill(0, addr, addr + 12);
-      s.mem.u8[addr + 10] = 1; // num_buffers 1
-      s.mem.u8.set(frameOf(60, pos), addr + 12);
-      writeUsed(s.mem, z, pos, 1, pos, 12 + 60);
-    }
+    for (let pos = 0; pos < 128; pos++) placeFrame(s.mem, z, pos, 1, pos);
     const used = flagsAt(0);
     // One frame per call, as at burst 1: 127 free, nothing posted again yet.
     for (let i = 0; i < 127; i++) {
