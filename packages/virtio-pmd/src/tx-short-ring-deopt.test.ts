@@ -77,25 +77,19 @@ console.log("=== done sent " + sent + " dropped " + dropped + " delivered " + re
  * scavenge 26 ms later; bench README "Session 17: GC"). The count is now taken from one load.
  */
 describe("a TX ring shorter than the burst after steady traffic", () => {
-  it("packed IN_ORDER push at burst 1: deoptimizes nothing on the data path, every frame counted sent delivered", () => {
-    const { before, after } = tracePhases(packedScript(1), ["--trace-opt", "--trace-deopt"], "short");
-    const { sent, dropped, delivered } = doneCounts(after);
-    // The short phase ran out of room: some frames dropped; every frame counted sent reached the device.
-    expect(dropped).toBeGreaterThan(0);
-    expect(delivered).toBe(sent);
-    expect(optimized(before, "txBurst")).toBe(true);
-    expect(dataPathDeopts(after)).toEqual([]);
-  }, 90_000);
-
-  for (const [mode, burst] of [["push", 1], ["indirect", 16], ["chained", 16]] as const) {
-  it(`split IN_ORDER ${mode} at burst ${burst}: deoptimizes nothing on the data path, every frame counted sent delivered`, () => {
-    const { before, after } = tracePhases(script(mode, burst), ["--trace-opt", "--trace-deopt"], "short");
-    const { sent, dropped, delivered } = doneCounts(after);
-    // The short phase ran out of room: some frames dropped; every frame counted sent reached the device.
-    expect(dropped).toBeGreaterThan(0);
-    expect(delivered).toBe(sent);
-    expect(optimized(before, "txBurst")).toBe(true);
-    expect(dataPathDeopts(after)).toEqual([]);
-  }, 90_000);
+  const cases: [string, string][] = [
+    ["packed IN_ORDER push at burst 1", packedScript(1)],
+    ...([["push", 1], ["indirect", 16], ["chained", 16]] as const).map(([mode, burst]): [string, string] => [`split IN_ORDER ${mode} at burst ${burst}`, script(mode, burst)]),
+  ];
+  for (const [name, source] of cases) {
+    it(`${name}: deoptimizes nothing on the data path, every frame counted sent delivered`, () => {
+      const { before, after } = tracePhases(source, ["--trace-opt", "--trace-deopt"], "short");
+      const { sent, dropped, delivered } = doneCounts(after);
+      // The short phase ran out of room: some frames dropped; every frame counted sent reached the device.
+      expect(dropped).toBeGreaterThan(0);
+      expect(delivered).toBe(sent);
+      expect(optimized(before, "txBurst")).toBe(true);
+      expect(dataPathDeopts(after)).toEqual([]);
+    }, 90_000);
   }
 });
