@@ -4,7 +4,7 @@
  * given tree) and the generating front-end (testpmd net_virtio_user flowgen, burst 32), measures
  * what comes back, and stops both. The sides repeat, e.g.
  * --sides dpdk,/work/wt-base,dpdk,/work/wt-change: each tpdk run is compared with the mean of
- * DPDK's runs just before and after it, because the host's level drifts within minutes.
+ * DPDK's runs just before and after it (`bracketRatios`, as vu-shared), because the host's level drifts within minutes.
  *
  *   node bench/dist/tools/nv-ab.js --sides dpdk,/work/wt-base,dpdk,/work/wt-change [--burst 32]
  *        [--runs 9] [--warmup 2] [--duration 5]
@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { GENERATOR_BURST } from "../dpdk/net-vhost.js";
+import { type TurnResult, bracketRatios } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
 import { opt, positiveInt } from "./args.js";
@@ -27,8 +28,6 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
 }
-
-
 
 const sides = opt("--sides", "dpdk").split(",");
 const burst = positiveInt("nv-ab", "--burst", "32");
@@ -46,35 +45,28 @@ if (!env.testpmd || !env.hugepages) {
 }
 
 const base: DpdkRunOptions = { burst, generatorBurst: GENERATOR_BURST, hugepages: true, testpmd: env.testpmd, l2fwd: [], tag: String(process.pid), warmupS, durationS };
-const done: { side: string; mpps: number }[] = [];
+const done: TurnResult[] = [];
 for (let k = 0; k < runs; k++) {
   const side = sides[k % sides.length]!;
   const kind = side === "dpdk" ? "dpdk" : "tpdk";
-  const l2fwd = [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")];
+  const opts: DpdkRunOptions = { ...base, l2fwd: [process.execPath, join(side, "apps/l2fwd/bin/tpdk-l2fwd.js")] };
   try {
-    const r = await runVhostPair({ ...base, l2fwd }, kind, "back-end");
-    done.push({ side, mpps: r.pps / 1e6 });
+    const r = await runVhostPair(opts, kind, "back-end");
+    done.push({ turn: { side, kind, opts }, run: { mpps: r.pps / 1e6, cpuShare: r.cpuShare }, error: null });
     console.log(`run ${k + 1} ${side} b${burst}: ${(r.pps / 1e6).toFixed(2)} Mpps cpu ${(100 * r.cpuShare).toFixed(0)}%`);
   } catch (e) {
-    done.push({ side, mpps: NaN });
+    done.push({ turn: { side, kind, opts }, run: null, error: String(e) });
     console.log(`run ${k + 1} ${side}: failed: ${String(e).slice(0, 300)}`);
   }
 }
 
-/** Each tpdk run over the mean of the nearest DPDK run before and after it (NaN without both). */
+/** Each tpdk run over the mean of the DPDK runs right before and after it (the vhost-user section's rule). */
 const ratios = new Map<string, number[]>();
 const mpps = new Map<string, number[]>();
-for (let k = 0; k < done.length; k++) {
-  const r = done[k]!;
-  if (Number.isNaN(r.mpps)) continue;
-  (mpps.get(r.side) ?? mpps.set(r.side, []).get(r.side)!).push(r.mpps);
-  if (r.side === "dpdk") continue;
-  let before = NaN;
-  let after = NaN;
-  for (let j = k - 1; j >= 0 && Number.isNaN(before); j--) if (done[j]!.side === "dpdk") before = done[j]!.mpps;
-  for (let j = k + 1; j < done.length && Number.isNaN(after); j++) if (done[j]!.side === "dpdk") after = done[j]!.mpps;
-  if (Number.isNaN(before) || Number.isNaN(after)) continue;
-  (ratios.get(r.side) ?? ratios.set(r.side, []).get(r.side)!).push(r.mpps / ((before + after) / 2));
+for (const r of done) if (r.run !== null) (mpps.get(r.turn.side) ?? mpps.set(r.turn.side, []).get(r.turn.side)!).push(r.run.mpps);
+for (const { index, ratio } of bracketRatios(done)) {
+  const side = done[index]!.turn.side;
+  (ratios.get(side) ?? ratios.set(side, []).get(side)!).push(ratio);
 }
 console.log(`summary (burst ${burst}, ${runs} runs, ${warmupS} s warm-up, ${durationS} s window):`);
 for (const [side, a] of mpps) {
