@@ -29,8 +29,9 @@ const REFILL_CHUNK = 64;
 /** Both wrap bits of a descriptor's flags: equal to the wrap counter (both set or both clear) when used (§2.8.1). */
 const F_WRAP_BITS = F_AVAIL | F_USED;
 /**
- * The batch of four (rxInOrder) takes one Atomics.load per four descriptors and relies on the
- * host keeping loads in program order (x86-TSO); elsewhere every descriptor gets its own.
+ * rxInOrder takes one Atomics.load per call (its first flags check) and reads the other flags
+ * plainly, relying on the host keeping loads in program order (x86-TSO); elsewhere every
+ * descriptor gets its own.
  */
 const LOADS_IN_ORDER = process.arch === "x64" || process.arch === "ia32";
 /** Used descriptors past the burst whose lines touchAhead keeps touched ahead of time (at least)... */
@@ -46,7 +47,7 @@ const TOUCH_BATCH = 16;
  * ring position, DPDK's choice, so no table maps positions to ids and the
  * refill takes no id from a stack); the device writes one used descriptor
  * per buffer at our used position. Polling is one Atomics.load of the flags
- * at the used position per buffer; refill writes descriptors at the avail
+ * at the used position per buffer (IN_ORDER on x86: per rxBurst); refill writes descriptors at the avail
  * position and publishes them with one Atomics.store of the first one's
  * flags per burst (§2.8.6: the device sees none before all).
  *
@@ -269,7 +270,7 @@ export class PackedRxQueue extends QueueBase {
   /**
    * Descriptors from the used position that rxInOrder's last batch check saw used and has not
    * taken yet (0..3: a batch of four checked for a burst of fewer). Their flags, ids and lens
-   * were ordered by that check's Atomics.load, so the next bursts take them without another
+   * were ordered by that call's Atomics.load (rxInOrder), so the next bursts take them without another
    * (at burst 1: one Atomics.load per four frames, not per frame). 0 whenever the position
    * moves other than through rxInOrder's loop (resync, the validating loop after a stop).
    */
@@ -283,7 +284,10 @@ export class PackedRxQueue extends QueueBase {
    * descriptors left before the ring's end it checks four at once, for a
    * burst of fewer too: those it does not take wait in usedAhead for the
    * next bursts, which take them without another check (at burst 1 one
-   * Atomics.load per four frames; the order below covers them as well):
+   * Atomics.load per four frames; the order below covers them as well).
+   * One Atomics.load per call: the first check's (the poll); the checks
+   * after it read the flags plainly (the order below covers them too; at
+   * burst 32 one load instead of eight, bench/README.md "Session 21"):
    *
    * Memory order (virtio 1.2 §2.8.22 "Receiving Used Buffers From The Device":
    * read the flags, then a read memory barrier, then id, len and the buffer;
@@ -291,18 +295,18 @@ export class PackedRxQueue extends QueueBase {
    * descriptor's id and len, and the buffer, before its flags (§2.8.1;
    * tpdk's device stores its batch's first flags last with Atomics.store,
    * DPDK's vhost writes a batch's flags after a release fence). Here the four
-   * flags are read with plain loads, then the fourth again with one
-   * Atomics.load, and only then ids, lens and buffers. In the JavaScript
-   * memory model that Atomics.load synchronizes with the device's store of
-   * the fourth flags only: it orders the fourth descriptor's contents, not
-   * the other three's. For those three the order comes from the host: V8
+   * flags are read with plain loads, then (the call's first check) the
+   * fourth again with one Atomics.load, and only then ids, lens and buffers.
+   * In the JavaScript memory model that Atomics.load synchronizes with the
+   * device's store of the fourth flags only: it orders the fourth
+   * descriptor's contents, not the other three's nor any later check's. For
+   * those the order comes from the host: V8
    * keeps typed-array loads on one effect chain and never moves them across
    * an Atomics operation (the compiler barrier DPDK's virtio_rmb is on x86),
    * and x86-TSO never lets a later load pass an earlier one, so a flags value
    * seen used implies the id, len and buffer written before it are seen too.
    * That second half holds only where loads stay in order (LOADS_IN_ORDER):
-   * on other hosts every descriptor is read with its own Atomics.load, as
-   * the single path below does. Whatever is read, every value is still
+   * on other hosts every descriptor is read with its own Atomics.load. Whatever is read, every value is still
    * validated before use (owner, len against the buffer, num_buffers).
    *
    * Stops before the first descriptor that is not a plain one-buffer frame
@@ -341,22 +345,30 @@ export class PackedRxQueue extends QueueBase {
     let stopped = false;
     // Seen used by an earlier batch check and not taken yet (see usedAhead).
     let known = this.usedAhead;
+    // Where loads stay in order (LOADS_IN_ORDER): the call's first flags read that reaches a
+    // descriptor the device may have just written is its one Atomics.load (the poll, as the split
+    // ring's one load of used.idx per burst); every later check reads the flags plainly, in order
+    // after that load and before what they guard, as the batch's other three are (see above).
+    // Elsewhere every check is an Atomics.load.
+    let polled = false;
     while (k < n && pending > 0) {
       const h0 = descH + (pos << 3);
       if (known === 0 && LOADS_IN_ORDER && pending >= 4 && (pos & 3) === 0 && pos + 4 <= size) {
-        // Four flags with plain loads, then the fourth's again with the one Atomics.load of the
-        // batch (the barrier: see above); it pairs with the device's store of those flags.
-        // Checked for a burst of fewer than four too: the rest wait in usedAhead.
-        if (
-          (u16[h0 + 7]! & F_WRAP_BITS) === wbits &&
-          (u16[h0 + 15]! & F_WRAP_BITS) === wbits &&
-          (u16[h0 + 23]! & F_WRAP_BITS) === wbits &&
-          (Atomics.load(u16, h0 + 31) & F_WRAP_BITS) === wbits
-        ) known = 4;
+        // Four flags with plain loads, the fourth's again with the call's Atomics.load when no
+        // check made it yet (the barrier: see above; it pairs with the device's store of those
+        // flags). Checked for a burst of fewer than four too: the rest wait in usedAhead.
+        if ((u16[h0 + 7]! & F_WRAP_BITS) === wbits && (u16[h0 + 15]! & F_WRAP_BITS) === wbits && (u16[h0 + 23]! & F_WRAP_BITS) === wbits) {
+          const f4 = polled ? u16[h0 + 31]! : Atomics.load(u16, h0 + 31);
+          polled = true;
+          if ((f4 & F_WRAP_BITS) === wbits) known = 4;
+        }
       }
       if (known === 0) {
-        // One descriptor: its own Atomics.load, pairing with the device's store of its flags.
-        if ((Atomics.load(u16, h0 + 7) & F_WRAP_BITS) !== wbits) break;
+        // One descriptor: the call's Atomics.load when no check made it yet (elsewhere than x86
+        // every time), pairing with the device's store of its flags.
+        const f = polled && LOADS_IN_ORDER ? u16[h0 + 7]! : Atomics.load(u16, h0 + 7);
+        polled = true;
+        if ((f & F_WRAP_BITS) !== wbits) break;
         known = 1;
       }
       const cnt = known < n - k ? known : n - k;

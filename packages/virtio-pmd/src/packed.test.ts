@@ -379,6 +379,43 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("IN_ORDER burst of 32: one Atomics.load of the flags per call on x86 (the poll), the later batches' flags read plainly and still checked", () => {
+    const s = setup(64, [], { inOrder: true });
+    const d0 = s.mem.u32[(s.zoneOf(false) + Q_DESC) >>> 2]!;
+    // Atomics.load calls into the RX descriptor table (the refill's kick check reads elsewhere).
+    const flagLoads = (run: () => number): [number, number] => {
+      const spy = vi.spyOn(Atomics, "load");
+      try {
+        const got = run();
+        const inTable = spy.mock.calls.filter(([arr, i]) => arr === s.mem.u16 && (i as number) >= d0 >>> 1 && (i as number) < (d0 + 16 * 64) >>> 1);
+        return [got, inTable.length];
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    const x86 = process.arch === "x64" || process.arch === "ia32";
+    const arr = new Uint32Array(32);
+    const freeAll = (n: number): void => {
+      for (let i = 0; i < n; i++) s.mbufs.free(arr[i]!);
+    };
+    // 32 used: eight batches of four, one Atomics.load on x86 (elsewhere one per descriptor).
+    let want = placeUsed(s, 0, 32);
+    let [got, loads] = flagLoads(() => s.rxq.rxBurst(arr, 32));
+    expect(got).toBe(32);
+    expect(loads).toBe(x86 ? 1 : 32);
+    for (let i = 0; i < 32; i++) expect(s.mem.u8.subarray(s.mbufs.dataAddr(arr[i]!), s.mbufs.dataAddr(arr[i]!) + want[i]!.length)).toEqual(want[i]);
+    freeAll(32);
+    // 22 used of the next 32: the plain reads of the later batches still stop at the first unused
+    // (position 54, the sixth batch's third).
+    want = placeUsed(s, 32, 54);
+    [got, loads] = flagLoads(() => s.rxq.rxBurst(arr, 32));
+    expect(got).toBe(22);
+    expect(loads).toBe(x86 ? 1 : 23);
+    freeAll(22);
+    expect(s.port.stats()).toMatchObject({ ipackets: 54, ierrors: 0 });
+    closeWithoutLeak(s);
+  });
+
   it("broadcast and multicast still count both ways once the rare-counter branch is no longer primed", () => {
     const dst = (b: number[], f: Uint8Array) => (f.set(b, 0), f);
     const frames = Array.from({ length: 100 }, (_, i) => frameOf(64, i));
