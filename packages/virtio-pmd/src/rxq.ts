@@ -516,6 +516,13 @@ export class RxQueue extends QueueBase {
     if (nrx !== nrx0) {
       f64[st + S_PACKETS] += nrx - nrx0;
       f64[st + S_BYTES] += bytes;
+      if (this.statPrimes !== 0) {
+        // rxBurst's moveUsedEvent call primed here too, as rxInOrder's rare-counter branch does: a
+        // queue without IN_ORDER never runs that branch, and its first refresh after USED_EVENT_REFRESH
+        // entries deoptimized rxBurst in every in_order=0 pipeline run (bench README "Session 21: GC").
+        this.statPrimes--;
+        this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
+      }
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
     return nrx;
