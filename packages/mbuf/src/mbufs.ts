@@ -286,7 +286,8 @@ export class Mbufs {
    * throws on a double free.
    */
   fastFreeBulk(poolId: number, src: Uint32Array, n: number, off = 0): void {
-    this.pool(poolId).putBulk(src, n, off);
+    // n 0 frees nothing and names no pool (FreeBatcher's primed flushes: pool id 0 is none).
+    if (n !== 0) this.pool(poolId).putBulk(src, n, off);
   }
 
   /**

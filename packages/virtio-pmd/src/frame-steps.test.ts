@@ -1,20 +1,26 @@
 import type { Mbufs } from "@tpdk/mbuf";
 import { describe, expect, it } from "vitest";
-import { FREE_BATCH, FreeBatcher, castQuad, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, touchDescLines } from "./frame-steps.js";
+import { FREE_BATCH, FREE_PRIMES, FreeBatcher, castQuad, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, touchDescLines } from "./frame-steps.js";
 import { S_SIZE_BINS } from "./layout.js";
 
-/** An Mbufs stand-in that records each bulk free (the handles copied at the call: the batcher reuses its arrays). */
-function recorder(): { mbufs: Mbufs; calls: string[] } {
+/**
+ * An Mbufs stand-in that records each bulk free (the handles copied at the call: the batcher reuses its
+ * arrays). A call with a count of 0 (a primed flush's empty batch) frees nothing: counted apart, in `empty`.
+ */
+function recorder(): { mbufs: Mbufs; calls: string[]; empty: string[] } {
   const calls: string[] = [];
+  const empty: string[] = [];
   const mbufs = {
     freeBulk(src: Uint32Array, n: number, off = 0) {
-      calls.push(`free ${Array.from(src.subarray(off, off + n)).join(",")}`);
+      if (n === 0) empty.push("free");
+      else calls.push(`free ${Array.from(src.subarray(off, off + n)).join(",")}`);
     },
     fastFreeBulk(pool: number, src: Uint32Array, n: number, off = 0) {
-      calls.push(`fast${pool} ${Array.from(src.subarray(off, off + n)).join(",")}`);
+      if (n === 0) empty.push(`fast${pool}`);
+      else calls.push(`fast${pool} ${Array.from(src.subarray(off, off + n)).join(",")}`);
     },
   } as unknown as Mbufs;
-  return { mbufs, calls };
+  return { mbufs, calls, empty };
 }
 
 describe("FreeBatcher (IN_ORDER TX reclaim's free batching)", () => {
@@ -29,8 +35,26 @@ describe("FreeBatcher (IN_ORDER TX reclaim's free batching)", () => {
     expect(calls).toEqual(["fast3 100,101"]);
     b.flush();
     expect(calls).toEqual(["fast3 100,101", "free 200,201", "fast5 102"]);
-    b.flush(); // nothing held: no call
+    b.flush(); // nothing held: nothing freed
     expect(calls.length).toBe(3);
+  });
+
+  it("runs both frees at each of its first FREE_PRIMES flushes (a count of 0 for an empty batch), then only for what it holds", () => {
+    const { mbufs, calls, empty } = recorder();
+    const b = new FreeBatcher(mbufs);
+    b.add(100, 3);
+    b.flush();
+    // The slow batch empty: freeBulk with 0 (its call has type feedback before the reclaim is optimized).
+    expect([calls, empty]).toEqual([["fast3 100"], ["free"]]);
+    for (let i = 1; i < FREE_PRIMES; i++) b.flush();
+    // Nothing held: both calls with 0 (the fast one names the last pool) while primed.
+    expect(empty.length).toBe(1 + 2 * (FREE_PRIMES - 1));
+    expect(empty.slice(-2)).toEqual(["free", "fast3"]);
+    b.flush();
+    b.add(200, 0);
+    b.flush();
+    expect(calls).toEqual(["fast3 100", "free 200"]);
+    expect(empty.length).toBe(1 + 2 * (FREE_PRIMES - 1));
   });
 
   it("sends a full batch as soon as it fills, and starts the next batch empty", () => {

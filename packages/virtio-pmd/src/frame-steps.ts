@@ -155,6 +155,11 @@ primeFrameSteps();
 
 /** Mbufs a FreeBatcher gathers per batch before one freeBulk or fastFreeBulk. */
 export const FREE_BATCH = 64;
+/**
+ * A FreeBatcher's first flushes that call both frees even with a batch empty (a count of 0 frees
+ * nothing), far more than the ~8 calls after which V8 gives flush its feedback vector.
+ */
+export const FREE_PRIMES = 64;
 
 /**
  * The IN_ORDER TX reclaim's free batching (split and packed; DPDK's
@@ -172,6 +177,14 @@ export class FreeBatcher {
   private n = 0;
   private nfast = 0;
   private fastId = 0;
+  /**
+   * Flushes left that run both branches (FREE_PRIMES). A queue's reclaims can leave only one kind
+   * held at the flush until the reclaim that inlines flush is optimized (only fast ones on the push
+   * path; only slow ones until the first push-eligible frame), and the first flush of the other kind,
+   * whenever it comes, deoptimized the reclaim ("Insufficient type feedback", bench README "Session
+   * 21: GC").
+   */
+  private primes = FREE_PRIMES;
 
   constructor(mbufs: MB.Mbufs) {
     this.mbufs = mbufs;
@@ -198,14 +211,17 @@ export class FreeBatcher {
   }
 
   flush(): void {
-    if (this.n !== 0) {
+    const primes = this.primes;
+    if ((this.n | primes) !== 0) {
       this.mbufs.freeBulk(this.arr, this.n);
       this.n = 0;
     }
-    if (this.nfast !== 0) {
+    if ((this.nfast | primes) !== 0) {
+      // While primed with nothing fast held yet, fastId is 0 (no pool): fastFreeBulk of 0 looks up none.
       this.mbufs.fastFreeBulk(this.fastId, this.fastArr, this.nfast);
       this.nfast = 0;
     }
+    if (primes !== 0) this.primes = primes - 1;
   }
 }
 
