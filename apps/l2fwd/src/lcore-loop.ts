@@ -155,7 +155,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
         // mac forwarding), not copied into the TX buffer first; the order is kept (none waits).
         const sent = txBurst(out, 0, pkts, n);
         f64[txIdx[out]!]! += sent;
-        if (sent !== n || tx.primes !== 0) tx.dropFrom(pkts, out, sent, n);
+        if (((sent ^ n) | tx.primes) !== 0) tx.dropFrom(pkts, out, sent, n);
         continue;
       }
       const buf = txBuf[out]!;
@@ -168,7 +168,7 @@ export async function l2fwdLoop(ctx: LcoreContext, arg: LcoreArg): Promise<{ pas
           const sent = txBurst(out, 0, buf, burst);
           f64[txIdx[out]!]! += sent;
           txFill[out] = 0;
-          if (sent !== burst || tx.primes !== 0) tx.dropRest(out, sent, burst);
+          if (((sent ^ burst) | tx.primes) !== 0) tx.dropRest(out, sent, burst);
         }
       }
     }
@@ -225,6 +225,11 @@ class TxBuffers {
    * Flushes left that run the drop path although nothing was dropped: it then
    * has type feedback before the loop is optimized, and the first full TX ring
    * long after does not deoptimize the loop (as the driver's QueueBase.statPrimes).
+   * Each send's test reads it with no short circuit, `((sent ^ n) | primes) !== 0`:
+   * with `sent !== n || primes !== 0` the read ran only after a send that took
+   * everything, and a run whose first sends all met a full ring (chained b32 at
+   * traffic start) optimized the loop without it; the first full send then
+   * deoptimized it ("Insufficient type feedback", bench README "Session 21: GC").
    */
   primes = 64;
 
@@ -244,7 +249,7 @@ class TxBuffers {
     const sent = txBurst(port, 0, buf, n);
     this.f64[this.txIdx[port]!]! += sent;
     this.fill[port] = 0;
-    if (sent !== n || this.primes !== 0) this.dropRest(port, sent, n);
+    if (((sent ^ n) | this.primes) !== 0) this.dropRest(port, sent, n);
   }
 
   /** What txBurst did not take of the `n` in `port`'s buffer (from `sent` on): freed and counted dropped. */
