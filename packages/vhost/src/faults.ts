@@ -88,6 +88,13 @@ export function injectFault(mem: Memory, cfg: LoopConfig, l: DeviceLoop, f: Devi
         if (due()) throw new Error(message);
         consume(u8, addr, len);
       };
+      const consumeRun = wire.consumeRun?.bind(wire);
+      if (consumeRun !== undefined) {
+        wire.consumeRun = (u8, addrs, lens, n): void => {
+          if (due()) throw new Error(message);
+          consumeRun(u8, addrs, lens, n);
+        };
+      }
     }
     return;
   }

@@ -86,13 +86,16 @@ export function processTx(dev: PathDevice, qi: number, scratch: number): number 
       const m = packed ? pq.takeSimple(n - taken, hdr, minLen, maxLen, tb, 0) : q.takeSimple(n - taken, hdr, minLen, maxLen, tb, 0);
       if (m !== 0) {
         let touch = 0;
-        for (let k = 0; k < m; k++) touch |= u8[addrs[k]!]!;
-        dev.touched = touch;
         for (let k = 0; k < m; k++) {
-          const l = lens[k]!;
-          wire.consume(u8, addrs[k]!, l);
-          bytes += l;
+          touch |= u8[addrs[k]!]!;
+          bytes += lens[k]!;
         }
+        dev.touched = touch;
+        // One call per run where the wire can take one (consumeRun), as the RX fast run's
+        // produceRun: each JS call's pushes wait in the store buffer behind the pass's stores
+        // (bench/README.md, "Session 21: pipeline").
+        if (wire.consumeRun !== undefined) wire.consumeRun(u8, addrs, lens, m);
+        else for (let k = 0; k < m; k++) wire.consume(u8, addrs[k]!, lens[k]!);
         if (packed) {
           for (let k = 0; k < m; k++) {
             if (!inOrder) pq.addUsed(ids[k]!, 0, 1);

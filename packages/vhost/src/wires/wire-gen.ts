@@ -305,6 +305,10 @@ export class GenWire implements Wire {
     this.checker.consume(u8, addr, len);
   }
 
+  consumeRun(u8: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number): void {
+    this.checker.consumeRun(u8, addrs, lens, n);
+  }
+
   exhausted(): boolean {
     return this.offered[0]! >= this.limit;
   }

@@ -1,13 +1,13 @@
 import type { Wire } from "./wire.js";
 import * as F from "./frame.js";
-import { readI32, readU16, tpdkPayloadOffset, verifyIpv4Udp } from "./frame.js";
+import { readI32, readU16, tpdkPayloadOffset, verifyIpv4Udp, writeU32, writeUdpFrame } from "./frame.js";
 import { deviceClock } from "../clock.js";
 import { histRecord } from "./latency-histogram.js";
 import * as W from "./wire-stats.js";
 import { S_EXHAUSTED, S_KIND, S_LATENCY_ON, WIRE_KIND_SINK } from "./wire-stats.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
-const { CSUM_OK, PL_SEQ, PL_STREAM, PL_TIMESTAMP } = F;
+const { CSUM_OK, MIN_FRAME_LEN, PAYLOAD_OFF, PL_SEQ, PL_STREAM, PL_TIMESTAMP } = F;
 const {
   S_BAD_CHECKSUM, S_DUPLICATED, S_FOREIGN, S_HIST, S_LOST, S_RECEIVED, S_RECEIVED_BYTES, S_REORDERED,
   S_UNTRACKED,
@@ -104,6 +104,33 @@ export class FrameChecker {
       c.sequence(1, h - SEQ_WINDOW - 2); // late, outside the window
       c.sequence(1, (h - 0x40000000) | 0); // before the stream's start
     }
+    FrameChecker.primeRun();
+  }
+
+  /**
+   * Run consumeRun()'s branches (a foreign frame, a frame of another stream
+   * and a gap, each handed to sequence(), between in-order frames) on a
+   * scratch checker, for the reason primeSequence() gives: a branch the
+   * optimized code never took deoptimizes it when first taken mid-run.
+   */
+  private static primeRun(): void {
+    const c = new FrameChecker(new Float64Array(S_HIST), 0, { check: false, latency: false });
+    const n = 6;
+    const u8 = new Uint8Array(n * MIN_FRAME_LEN);
+    const addrs = new Uint32Array(n);
+    const lens = new Uint32Array(n).fill(MIN_FRAME_LEN);
+    const streams = [1, 1, 1, 0, 2, 1];
+    for (let k = 0; k < n; k++) {
+      addrs[k] = k * MIN_FRAME_LEN;
+      writeUdpFrame(u8, addrs[k]!, { length: MIN_FRAME_LEN, stream: streams[k]! });
+    }
+    u8[addrs[3]! + PAYLOAD_OFF] = 0; // no magic: foreign
+    for (let r = 0; r < SEQUENCE_PRIMES; r++) {
+      // Stream 1: 5r, 5r+1, a gap to 5r+3, (foreign, stream 2: r), 5r+4; the next round goes on in order.
+      const seqs = [5 * r, 5 * r + 1, 5 * r + 3, 0, r, 5 * r + 4];
+      for (let k = 0; k < n; k++) writeU32(u8, addrs[k]! + PAYLOAD_OFF + PL_SEQ, seqs[k]!);
+      c.consumeRun(u8, addrs, lens, n);
+    }
   }
 
   /** Count and check one transmitted frame at u8[addr .. addr+len). Hot path. */
@@ -131,6 +158,74 @@ export class FrameChecker {
     // a stream past 2^31 frames (215 s at 10 Mpps) deoptimized consume ("lost precision") and boxed
     // every number from then on, a scavenge every ~125k frames (wire-sink-wrap.test.ts).
     this.sequence(readU16(u8, p + PL_STREAM), readI32(u8, p + PL_SEQ));
+  }
+
+  /**
+   * consume() for a run of frames (Wire.consumeRun): the same counts as n
+   * calls of consume() in order, one call where consume() made two per frame
+   * (on the AMD host a JS call's pushes wait in the store buffer behind the
+   * device's stores; bench/README.md, "Session 21: pipeline"). The commonest
+   * frame, ours, of the stream of the frame before and one above its highest
+   * (sequence()'s d === 1), is counted here with that stream's highest and
+   * advance in locals; any other goes to sequence(). Hot path.
+   */
+  consumeRun(u8: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number): void {
+    if (this.check || this.latency) {
+      for (let k = 0; k < n; k++) this.consume(u8, addrs[k]!, lens[k]!);
+      return;
+    }
+    const highest = this.highest;
+    const covered = this.covered;
+    const window = this.window;
+    let bytes = 0;
+    let foreign = 0;
+    // The stream sequence() saw last (lastId, lastSlot: always a tracked one, or none), its highest,
+    // and the in-order frames counted since that are not yet in highest[] and covered[].
+    let id0 = this.lastId;
+    let slot = this.lastSlot;
+    let w = slot * WINDOW_WORDS;
+    let h = slot >= 0 ? highest[slot]! : 0;
+    let ahead = 0;
+    for (let k = 0; k < n; k++) {
+      const addr = addrs[k]!;
+      const len = lens[k]!;
+      bytes += len;
+      const pl = tpdkPayloadOffset(u8, addr, len);
+      if (pl < 0) {
+        foreign++;
+        continue;
+      }
+      const p = addr + pl;
+      const id = readU16(u8, p + PL_STREAM);
+      const seq = readI32(u8, p + PL_SEQ);
+      if (id === id0 && ((seq - h) | 0) === 1) {
+        // sequence() with d === 1: nothing skipped, seq's window bit set.
+        const b = seq & WINDOW_MASK;
+        window[w + (b >>> 5)]! |= 1 << (b & 31);
+        h = seq;
+        ahead++;
+        continue;
+      }
+      if (ahead !== 0) {
+        highest[slot] = h;
+        covered[slot]! += ahead;
+        ahead = 0;
+      }
+      this.sequence(id, seq);
+      id0 = this.lastId;
+      slot = this.lastSlot;
+      w = slot * WINDOW_WORDS;
+      h = slot >= 0 ? highest[slot]! : 0;
+    }
+    if (ahead !== 0) {
+      highest[slot] = h;
+      covered[slot]! += ahead;
+    }
+    const f = this.f64;
+    const s = this.s;
+    f[s + S_RECEIVED]! += n;
+    f[s + S_RECEIVED_BYTES]! += bytes;
+    if (foreign !== 0) f[s + S_FOREIGN]! += foreign;
   }
 
   private slotOf(id: number): number {
@@ -235,6 +330,9 @@ export class SinkWire implements Wire {
   drop(): void {}
   consume(u8: Uint8Array, addr: number, len: number): void {
     this.checker.consume(u8, addr, len);
+  }
+  consumeRun(u8: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number): void {
+    this.checker.consumeRun(u8, addrs, lens, n);
   }
   exhausted(): boolean {
     return true;

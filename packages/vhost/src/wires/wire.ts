@@ -91,6 +91,13 @@ export interface Wire {
    * The wire copies what it keeps: the bytes are the driver's again once this returns.
    */
   consume(u8: Uint8Array, addr: number, len: number): void;
+  /**
+   * Optional: consume() for a run of frames, frame j at u8[addrs[j] ..
+   * addrs[j] + lens[j]), j < n, counted and checked exactly as n calls of
+   * consume() in that order would (the device's TX fast run makes one call
+   * where it would make one per frame).
+   */
+  consumeRun?(u8: Uint8Array, addrs: Uint32Array, lens: Uint32Array, n: number): void;
 
   /** True once a finite input has been wholly produced or dropped (never true for unlimited wires). */
   exhausted(): boolean;
