@@ -8,6 +8,7 @@ import { TpdkError } from "./errors.js";
 import type { LcoreCommand, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { Memory } from "./memory.js";
 import { closeSharedMemoryFd, createSharedMemory, type SharedMemory } from "./shared-memory.js";
+import { createPrivateMemory } from "./private-memory.js";
 import { allowedCpus, warnUnpinnedOnce } from "./pin.js";
 import { installSignalHandlers, type SignalHandler } from "./signals.js";
 import { trackThreadsLoading } from "./threads-loading.js";
@@ -102,7 +103,7 @@ export class Eal {
     const options = resolveEalOptions(opts);
     const shared: SharedMemory = options.sharedMemory
       ? createSharedMemory(options.memoryMb, options.noHuge)
-      : { mem: Memory.create(options.memoryMb * 1024 * 1024), fd: -1, hugepages: false };
+      : { mem: createPrivateMemory(options.memoryMb), fd: -1, hugepages: false };
     reserveControlZone(shared.mem);
     return new Eal(options, shared, threads);
   }
