@@ -158,9 +158,8 @@ export function processRx(dev: PathDevice): number {
         }
       }
       delivered = i;
-      if (packed) {
-        for (let k = 0; k < i; k++) pq.addUsed(ids[k]!, lens[k]!, 1);
-      } else q.addUsedRun(ids, lens, i);
+      if (packed) pq.addUsedRun(ids, lens, i);
+      else q.addUsedRun(ids, lens, i);
       if (i < m) {
         if (packed) pq.untake(m - i);
         else q.untake(m - i);
