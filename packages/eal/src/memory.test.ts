@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { Eal } from "./eal.js";
 import { TpdkError } from "./errors.js";
@@ -54,6 +55,39 @@ describe("Memory", () => {
     const m = Memory.create(1 << 20);
     const z = m.reserve("same", 32);
     expect(Memory.attach(m.sab).lookup("same")).toEqual(z);
+  });
+});
+
+/** This process's anonymous read-write mappings (no file) of exactly `length` bytes: their start addresses. */
+function anonymousMappingsOf(length: number): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length !== 5 || !f[1]!.startsWith("rw")) continue;
+    const [a, b] = f[0]!.split("-").map((x) => Number.parseInt(x, 16));
+    if (b! - a! === length) out.push(a!);
+  }
+  return out;
+}
+
+describe.skipIf(process.platform !== "linux")("Memory.create: line-aligned (reads /proc/self/maps; Linux only)", () => {
+  it("its buffer is a mapping of its own, exactly its size, so its first byte starts a page", () => {
+    // A plain SharedArrayBuffer of this size is a calloc'd block 16 bytes into a mapping one page
+    // larger (glibc): every offset aligned to 64 would be 16 mod 64 in the address space.
+    const size = 11 << 20; // a size no other test maps
+    const before = anonymousMappingsOf(size).length;
+    const m = Memory.create(size);
+    expect(m.size).toBe(size);
+    const starts = anonymousMappingsOf(size);
+    expect(starts.length).toBe(before + 1);
+    expect(starts.every((a) => a % 4096 === 0)).toBe(true);
+    const z = m.reserve("line", 64, 64);
+    Atomics.store(m.i32, z.offset >>> 2, 7);
+    expect(Atomics.load(m.i32, z.offset >>> 2)).toBe(7);
+  });
+
+  it("rounds a size that is not a whole number of 64 KB pages up", () => {
+    expect(Memory.create((3 << 20) + 4096).size).toBe((3 << 20) + 65536);
   });
 });
 

@@ -34,6 +34,42 @@ export const ZONE_MAX = 255;
 const HEADER_BYTES = ZONE_TABLE_OFF + ZONE_MAX * ZONE_ENTRY_BYTES; // 16576
 export const MEMORY_MAX_BYTES = 4095 * 1024 * 1024; // bus addresses stay below 2^32
 
+/** Node's WebAssembly global, the one constructor used here (lib ES2023 declares no WebAssembly). */
+declare const WebAssembly: {
+  Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => { readonly buffer: SharedArrayBuffer };
+};
+/** WebAssembly's page: a shared WebAssembly.Memory is a whole number of them. */
+const WASM_PAGE_BYTES = 65536;
+
+/**
+ * A SharedArrayBuffer whose first byte starts a page, so that every offset the
+ * EAL, the mempools and the drivers align to 64 is a cache line of the CPU's
+ * too. `new SharedArrayBuffer(n)` is not: V8 takes its backing store from
+ * calloc, and glibc hands a large block out 16 bytes past the start of its
+ * own mapping (a 256 MB buffer is a 256 MB + 4 KB mapping), so each offset
+ * that is 0 mod 64 is 16 mod 64 in the address space and a frame's first 64
+ * bytes span two lines (bench/README.md, "Session 21: pipeline"). A shared
+ * WebAssembly.Memory's buffer is a SharedArrayBuffer V8 maps by itself, page
+ * by page: exactly its size, at a page, between guard reservations. Plain
+ * JavaScript, so memory without the native addon is aligned as well. Only
+ * where that cannot be had (address space for the guard reservations) the
+ * plain SharedArrayBuffer.
+ */
+function allocateLineAligned(sizeBytes: number): SharedArrayBuffer {
+  const pages = Math.ceil(sizeBytes / WASM_PAGE_BYTES);
+  try {
+    return new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+  } catch {
+    // The guard reservation was refused: the unaligned buffer below still works.
+  }
+  const size = sizeBytes & ~4095;
+  try {
+    return new SharedArrayBuffer(size);
+  } catch (e) {
+    throw new TpdkError("ENOMEM", `cannot allocate ${size >>> 20} MB of shared memory; lower -m`, { cause: e });
+  }
+}
+
 export interface Zone {
   readonly name: string;
   /** Byte offset (bus address) of the zone's first byte. */
@@ -60,19 +96,15 @@ export class Memory {
     this.f64 = new Float64Array(sab, 0, sab.byteLength >>> 3);
   }
 
-  /** Create the process's shared memory (main thread, once). */
+  /**
+   * Create the process's shared memory (main thread, once), page-aligned
+   * (allocateLineAligned): its size rounded up to 64 KB.
+   */
   static create(sizeBytes: number): Memory {
     if (!Number.isInteger(sizeBytes) || sizeBytes < 1 << 20 || sizeBytes > MEMORY_MAX_BYTES) {
       throw new TpdkError("EINVAL", `memory size ${sizeBytes} out of range (1 MB .. 4095 MB)`);
     }
-    const size = sizeBytes & ~4095;
-    let sab: SharedArrayBuffer;
-    try {
-      sab = new SharedArrayBuffer(size);
-    } catch (e) {
-      throw new TpdkError("ENOMEM", `cannot allocate ${size >>> 20} MB of shared memory; lower -m`, { cause: e });
-    }
-    return Memory.format(sab);
+    return Memory.format(allocateLineAligned(sizeBytes));
   }
 
   /**
