@@ -23,14 +23,12 @@ import { VdevPorts, planVdevs } from "@tpdk/vdev";
 import { type LcoreArg, readCounters, reserveStats } from "@tpdk/l2fwd";
 import type { GcMark } from "./gc-probe.cjs";
 import { RESULT_PREFIX, type RunConfig, type RunResult, type WindowCounters } from "./types.js";
-import { histWindow } from "@tpdk/vhost";
+import { CTL_PASSES, histWindow } from "@tpdk/vhost";
 import { snapshotWire, type WireSnapshot } from "./wire-block.js";
 import { validateRunConfig } from "./validate.js";
 
 const GC_CHANNEL = "tpdk-bench-gc"; // gc-probe.cts
 const MEMPOOL_CACHE_SIZE = 256;
-/** Byte offset of the pass counter in the device thread's control zone (@tpdk/vhost device/layout.ts CTL_PASSES). */
-const CTL_PASSES_OFFSET = 12;
 /** Threads that spin all the time: the lcore and the device thread. */
 const BUSY_THREADS = 2;
 
@@ -115,8 +113,8 @@ async function main(): Promise<void> {
   const genStats = genDev.config.wireStatsOffset;
   const sinkStats = sinkDev.config.wireStatsOffset;
   const statsOffset = reserveStats(eal.mem, 2);
-  // The device thread's pass counter: the vhost control zone's word at CTL_PASSES (vhost layout.ts).
-  const devicePassesI = (eal.mem.zone("vhost.ctl").offset + CTL_PASSES_OFFSET) >>> 2;
+  // The device thread's pass counter: the vhost control zone's word at CTL_PASSES.
+  const devicePassesI = (eal.mem.zone("vhost.ctl").offset + CTL_PASSES) >>> 2;
 
   const snap = (): Snapshot => {
     const t = performance.now();

@@ -5,7 +5,7 @@ export type { DeviceConfig, LoopConfig } from "./config.js";
 export { OFFERABLE_FEATURES, type FeatureName, offeredFeatures } from "./device/offer.js";
 export { DEVICE_STAT_NAMES, type DeviceStatName, type DeviceStats, readDeviceStats } from "./device/stats.js";
 export {
-  CTL_DOORBELL, CTL_STOP, CTL_STATE, THREAD_CREATED, THREAD_RUNNING, THREAD_STOPPED, THREAD_FAILED,
+  CTL_DOORBELL, CTL_STOP, CTL_STATE, CTL_PASSES, THREAD_CREATED, THREAD_RUNNING, THREAD_STOPPED, THREAD_FAILED,
   DEV_ZONE_BYTES, MAX_FRAME, SCRATCH_BYTES,
 } from "./device/layout.js";
 export type { Wire } from "./wires/wire.js";
