@@ -3,8 +3,13 @@
 import { native } from "@tpdk/native";
 import { Q_KICK_FD } from "./layout.js";
 
-/** Atomics.notify count: every waiter. */
-const WAKE_ALL = Number.POSITIVE_INFINITY;
+/**
+ * Atomics.notify count: every waiter. `undefined` (ECMA-262 Atomics.notify: an undefined count is +∞),
+ * not Infinity: Atomics.notify is a builtin call, and optimized code passing it a double (Infinity, or
+ * a phi of 0 and Infinity) boxes it in a new HeapNumber at every kick, the lcore's steady garbage in a
+ * pipeline window (~2,000 kicks/s; bench README "Session 22: GC"). A Smi or undefined allocates nothing.
+ */
+const WAKE_ALL = undefined;
 
 /**
  * This thread's addon: a vhost-user queue's kick eventfd is written directly. Null (no addon: no
