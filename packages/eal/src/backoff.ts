@@ -18,7 +18,11 @@
  *
  * Hot path: idle() and reset() allocate nothing and do at most one
  * Atomics.store (the idle count, past the spin passes), one Atomics.load and
- * one Atomics.wait.
+ * one Atomics.wait. The sleeps' timeouts are fractional milliseconds, and
+ * optimized code that passes a double to a builtin such as Atomics.wait boxes
+ * it in a new 16-byte HeapNumber at every call (bench README "Session 22:
+ * GC"), so they are read from a frozen array made once, whose elements are
+ * already boxed numbers, rather than computed per sleep.
  */
 export const BACKOFF_SPIN_PASSES = 64;
 export const BACKOFF_MIN_WAIT_MS = 0.02;
@@ -47,6 +51,25 @@ export interface BackoffOptions {
   idleIndex?: number;
 }
 
+/** Most timeouts a backoff steps through (2^63 times minWaitMs: no real maxWaitMs is further). */
+const MAX_WAIT_STEPS = 64;
+
+/**
+ * The sleeps' timeouts: minWaitMs, then each the double of the last, capped at maxWaitMs. Cold (once
+ * per Backoff). Frozen: V8 keeps a frozen array's elements tagged, so the hot path's element load
+ * hands Atomics.wait an existing number object instead of boxing a double.
+ */
+function waitSteps(minWaitMs: number, maxWaitMs: number): readonly number[] {
+  const steps = [minWaitMs];
+  while (steps.length < MAX_WAIT_STEPS) {
+    const last = steps[steps.length - 1]!;
+    const next = last * 2 < maxWaitMs ? last * 2 : maxWaitMs;
+    if (next === last) break;
+    steps.push(next);
+  }
+  return Object.freeze(steps);
+}
+
 export class Backoff {
   readonly busyPoll: boolean;
   private readonly i32: Int32Array;
@@ -57,7 +80,11 @@ export class Backoff {
   private spins = 0;
   private readonly idleIndex: number;
   private idles = 0;
-  private waitMs: number;
+  /** The sleeps' timeouts in ms: minWaitMs doubling up to maxWaitMs (frozen: tagged elements, see above). */
+  private readonly waits: readonly number[];
+  /** Index in `waits` of the next sleep's timeout; the last index once the timeout is capped. */
+  private waitStep = 0;
+  private readonly lastStep: number;
   private seen: number;
   /** Diagnostics: number of sleeps so far (Atomics.wait calls). */
   sleeps = 0;
@@ -75,7 +102,8 @@ export class Backoff {
     this.spinPasses = opts.spinPasses ?? BACKOFF_SPIN_PASSES;
     this.minWaitMs = opts.minWaitMs ?? BACKOFF_MIN_WAIT_MS;
     this.maxWaitMs = opts.maxWaitMs ?? BACKOFF_MAX_WAIT_MS;
-    this.waitMs = this.minWaitMs;
+    this.waits = waitSteps(this.minWaitMs, this.maxWaitMs);
+    this.lastStep = this.waits.length - 1;
     this.idleIndex = opts.idleIndex ?? -1;
     if (this.idleIndex >= i32.length) throw new RangeError(`idle word ${this.idleIndex} is outside the array`);
     if (this.idleIndex >= 0) this.idles = Atomics.load(i32, this.idleIndex);
@@ -106,10 +134,9 @@ export class Backoff {
       return;
     }
     // Pairs with Backoff.wake: returns early on notify or when the word already moved.
-    Atomics.wait(this.i32, this.index, v, this.waitMs);
+    Atomics.wait(this.i32, this.index, v, this.waits[this.waitStep]!);
     this.sleeps++;
-    const next = this.waitMs * 2;
-    this.waitMs = next < this.maxWaitMs ? next : this.maxWaitMs;
+    if (this.waitStep < this.lastStep) this.waitStep++;
   }
 
   /**
@@ -138,7 +165,7 @@ export class Backoff {
   /** Call after a poll pass that did useful work: back to spinning, shortest sleep. */
   reset(): void {
     this.spins = 0;
-    this.waitMs = this.minWaitMs;
+    this.waitStep = 0;
   }
 
   /**
