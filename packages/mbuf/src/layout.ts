@@ -60,7 +60,7 @@ export const MBUF_IN_USE = 2;
  *   +128    ring of free handles: MP/MC, exact size n (Ring.bytesFor)
  *   caches  MAX_LCORE per-lcore caches, `cacheStride` bytes each:
  *             +0 len u32 (own cache line)   +64 objs[cacheCap] u32 (a LIFO stack)
- *   mbufs   n elements of eltSize = align(64 + dataRoomSize, 64) bytes
+ *   mbufs   n elements of eltSize = align(64 + dataRoomSize, 64) bytes, padded to an odd number of lines (spreadEltSize)
  *
  * All offsets stored in the header are absolute byte offsets in EAL memory.
  */

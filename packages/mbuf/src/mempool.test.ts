@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { LCORE_ID_ANY, Memory, TpdkError, setLcoreId } from "@tpdk/eal";
-import { Mempool } from "./mempool.js";
+import { Mempool, spreadEltSize } from "./mempool.js";
 import { Mbufs } from "./mbufs.js";
 
 function code(fn: () => unknown): string {
@@ -98,6 +98,17 @@ describe("alloc / free (no cache: LCORE_ID_ANY)", () => {
     p.put(m);
     expect(p.alloc()).toBe(m);
     expect([mb.dataOff(m), mb.dataLen(m), mb.pktLen(m), mb.port(m), mb.olFlags(m), mb.nbSegs(m), mb.refcnt(m)]).toEqual([128, 0, 0, 0xffff, 0, 1, 1]);
+  });
+
+  it("elements are an odd number of cache lines (spread over the cache sets, as DPDK's mempool pads them); buf_len stays the data room", () => {
+    // 64 + 2112 = 2176 bytes = 34 lines: padded to 35. The default (64 + 2176 = 35 lines) is not.
+    const p = Mempool.create(mem, "even", { n: 4, cacheSize: 0, dataRoomSize: 2112 });
+    expect(p.eltSize).toBe(35 * 64);
+    const a = p.alloc();
+    const b = p.alloc();
+    expect(Math.abs(b - a)).toBe(35 * 64);
+    expect([mb.bufLen(a), mb.tailroom(a)]).toEqual([2112, 2112 - 128]);
+    expect([spreadEltSize(64 + 2176), spreadEltSize(64 + 2112), spreadEltSize(64 + 100), spreadEltSize(64), spreadEltSize(0)]).toEqual([35 * 64, 35 * 64, 3 * 64, 64, 64]);
   });
 
   it("small data rooms get headroom = buf_len", () => {
