@@ -19,10 +19,11 @@
  * Hot path: idle() and reset() allocate nothing and do at most one
  * Atomics.store (the idle count, past the spin passes), one Atomics.load and
  * one Atomics.wait. The sleeps' timeouts are fractional milliseconds, and
- * optimized code that passes a double to a builtin such as Atomics.wait boxes
- * it in a new 16-byte HeapNumber at every call (bench README "Session 22:
- * GC"), so they are read from a frozen array made once, whose elements are
- * already boxed numbers, rather than computed per sleep.
+ * optimized code that passes a double to a builtin such as Atomics.wait may
+ * box it in a new HeapNumber per call (measured: about 2 bytes per sleep on
+ * average; bench README "Session 22: GC"), so they are read from a frozen
+ * array made once, whose elements are already boxed numbers, rather than
+ * computed per sleep.
  */
 export const BACKOFF_SPIN_PASSES = 64;
 export const BACKOFF_MIN_WAIT_MS = 0.02;

@@ -30,18 +30,8 @@ export interface MempoolOptions {
 }
 
 /**
- * rte_mempool of packet mbufs (rte_pktmbuf_pool_create). The free mbufs sit
- * in an MP/MC ring; each lcore has a LIFO cache in shared memory in front of
- * it. A `Mempool` object is a per-thread view: the cache it uses is the one of
- * the calling thread's lcoreId() (LCORE_ID_ANY: no cache, straight to the
- * ring), so a view must never be shared between threads.
- *
- * Ownership: get/alloc transfers the mbufs to the caller; put/free transfers
- * them back. A handle must not be used after it was put.
- */
-/**
  * An element's size: whole cache lines, and an odd number of them. Consecutive elements then start in
- * different cache sets (and memory channels) rather than in a fraction of them: with an even line
+ * different cache sets rather than in a fraction of them: with an even line
  * count the same line of every mbuf in a burst falls into half the sets or fewer (36 lines: a quarter;
  * the lcore's RX touch loop took 30 -> 45 ns per frame, bench README "Session 22: pipeline"). DPDK's
  * mempool pads its objects for the same reason (rte_mempool.c, optimize_object_size: the line count
@@ -53,6 +43,16 @@ export function spreadEltSize(bytes: number): number {
   return (lines | 1) * 64;
 }
 
+/**
+ * rte_mempool of packet mbufs (rte_pktmbuf_pool_create). The free mbufs sit
+ * in an MP/MC ring; each lcore has a LIFO cache in shared memory in front of
+ * it. A `Mempool` object is a per-thread view: the cache it uses is the one of
+ * the calling thread's lcoreId() (LCORE_ID_ANY: no cache, straight to the
+ * ring), so a view must never be shared between threads.
+ *
+ * Ownership: get/alloc transfers the mbufs to the caller; put/free transfers
+ * them back. A handle must not be used after it was put.
+ */
 export class Mempool {
   readonly id: number;
   readonly name: string;
