@@ -99,7 +99,7 @@ export class RxQueue extends QueueBase {
     this.interrupts = false;
     this.touchEnd = this.descCons;
     // The first burst that receives moves used_event (polling: far behind).
-    this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
+    this.moveUsedEventNext();
   }
 
   /**
@@ -364,7 +364,7 @@ export class RxQueue extends QueueBase {
           // rxBurst had type feedback, and next after USED_EVENT_REFRESH entries, deoptimizing the
           // optimized rxBurst ("Insufficient type feedback"; bench README "Session 17: the lcore's
           // start-up allocation").
-          this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
+          this.moveUsedEventNext();
         }
       }
     }
@@ -521,7 +521,7 @@ export class RxQueue extends QueueBase {
         // queue without IN_ORDER never runs that branch, and its first refresh after USED_EVENT_REFRESH
         // entries deoptimized rxBurst in every in_order=0 pipeline run (bench README "Session 21: GC").
         this.statPrimes--;
-        this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
+        this.moveUsedEventNext();
       }
     }
     if (errors !== 0) f64[st + S_ERRORS] += errors;
@@ -553,6 +553,15 @@ export class RxQueue extends QueueBase {
       drop.drop(m);
     }
     if (drop.frames !== 0) this.f64[this.st + S_RESET_DROPPED] += drop.frames;
+  }
+
+  /**
+   * Makes the next burst that receives move used_event (its refresh looks due): at attach, and
+   * while the rare-counter branches are primed, so that rxBurst's moveUsedEvent call has type
+   * feedback before rxBurst is optimized (moving used_event to where we are is harmless at any time).
+   */
+  private moveUsedEventNext(): void {
+    this.usedEventAt = (this.usedSeen - USED_EVENT_REFRESH) & 0xffff;
   }
 
   /**
