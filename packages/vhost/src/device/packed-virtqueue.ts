@@ -27,6 +27,14 @@ const TWO_32 = 0x1_0000_0000;
 const LOADS_IN_ORDER = process.arch === "x64" || process.arch === "ia32";
 
 /**
+ * A used descriptor's flags (§2.8.1: AVAIL and USED both equal to the device's
+ * used wrap counter; WRITE when the device wrote into the buffer, §2.8.3).
+ */
+function usedFlags(wrap: number, len: number): number {
+  return (wrap !== 0 ? F_AVAIL | F_USED : 0) | (len !== 0 ? F_WRITE : 0);
+}
+
+/**
  * walkPacked() result when the ring itself is broken: a chain runs into a
  * descriptor that is not available, or is longer than the ring. The device
  * cannot tell where the next buffer starts (§2.8.6: the driver makes a
@@ -488,7 +496,7 @@ export class PackedDeviceQueue {
     const h = d >>> 1;
     this.u16[h + 6] = id;
     this.u32[(d >>> 2) + 2] = len;
-    const flags = (this.usedWrap !== 0 ? F_AVAIL | F_USED : 0) | (len !== 0 ? F_WRITE : 0);
+    const flags = usedFlags(this.usedWrap, len);
     if (this.firstFlagsI < 0) {
       this.firstFlagsI = h + 7;
       this.firstFlags = flags;
@@ -526,7 +534,7 @@ export class PackedDeviceQueue {
       u16[(d >>> 1) + 6] = ids[0]!;
       u32[(d >>> 2) + 2] = len;
       this.firstFlagsI = (d >>> 1) + 7;
-      this.firstFlags = (wrap !== 0 ? F_AVAIL | F_USED : 0) | (len !== 0 ? F_WRITE : 0);
+      this.firstFlags = usedFlags(wrap, len);
       if (++pos === size) {
         pos = 0;
         wrap ^= 1;
@@ -539,7 +547,7 @@ export class PackedDeviceQueue {
       const len = lens[k]!;
       u16[h + 6] = ids[k]!;
       u32[(d >>> 2) + 2] = len;
-      u16[h + 7] = (wrap !== 0 ? F_AVAIL | F_USED : 0) | (len !== 0 ? F_WRITE : 0);
+      u16[h + 7] = usedFlags(wrap, len);
       if (++pos === size) {
         pos = 0;
         wrap ^= 1;
