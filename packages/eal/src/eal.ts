@@ -8,7 +8,6 @@ import { TpdkError } from "./errors.js";
 import type { LcoreCommand, LcoreInfo, LcoreReply, LcoreResult, LcoreThreadTask } from "./lcore.js";
 import { Memory } from "./memory.js";
 import { closeSharedMemoryFd, createSharedMemory, type SharedMemory } from "./shared-memory.js";
-import { createPrivateMemory } from "./private-memory.js";
 import { allowedCpus, warnUnpinnedOnce } from "./pin.js";
 import { installSignalHandlers, type SignalHandler } from "./signals.js";
 import { trackThreadsLoading } from "./threads-loading.js";
@@ -95,7 +94,8 @@ export class Eal {
    * lcore threads (they pin themselves and import `threads.preload`; await
    * ready() to know they have). With `sharedMemory` the memory is a memfd
    * another process can map (see shared-memory.ts; hugepages first unless
-   * `noHuge`). Throws UsageError for bad options, TpdkError ENOMEM when memory
+   * `noHuge`); without it, Memory.create's page-aligned buffer (memory.ts:
+   * plain JavaScript, addon or not). Throws UsageError for bad options, TpdkError ENOMEM when memory
    * cannot be had, ENOTSUP when `sharedMemory` needs the native addon and it
    * is missing.
    */
@@ -103,7 +103,7 @@ export class Eal {
     const options = resolveEalOptions(opts);
     const shared: SharedMemory = options.sharedMemory
       ? createSharedMemory(options.memoryMb, options.noHuge)
-      : { mem: createPrivateMemory(options.memoryMb), fd: -1, hugepages: false };
+      : { mem: Memory.create(options.memoryMb * 1024 * 1024), fd: -1, hugepages: false };
     reserveControlZone(shared.mem);
     return new Eal(options, shared, threads);
   }

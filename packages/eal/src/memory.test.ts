@@ -89,6 +89,24 @@ describe.skipIf(process.platform !== "linux")("Memory.create: line-aligned (read
   it("rounds a size that is not a whole number of 64 KB pages up", () => {
     expect(Memory.create((3 << 20) + 4096).size).toBe((3 << 20) + 65536);
   });
+
+  it("is what Eal.init takes without sharedMemory: no fd, a mapping of its own at a page", async () => {
+    const size = 7 << 20; // a size no other test maps
+    const before = anonymousMappingsOf(size).length;
+    const eal = Eal.init({ memoryMb: 7 });
+    try {
+      expect(eal.memoryFd).toBe(-1);
+      expect(eal.memoryHuge).toBe(false);
+      expect(eal.mem.size).toBe(size);
+      const starts = anonymousMappingsOf(size);
+      expect(starts.length).toBe(before + 1);
+      expect(starts.every((a) => a % 4096 === 0)).toBe(true);
+    } finally {
+      eal.stop();
+      await eal.wait().catch(() => {});
+      await eal.close();
+    }
+  });
 });
 
 describe("Memory across threads", () => {
