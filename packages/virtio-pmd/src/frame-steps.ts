@@ -50,6 +50,34 @@ export function zeroHeader(u8: Uint8Array, u32: Uint32Array, h: number, hdr: num
 }
 
 /**
+ * The split IN_ORDER push batch's test for the 12-byte header (txq.ts; the batch runs only with
+ * it, VERSION_1 or MRG_RXBUF): pushHeader's test, the header zeroed by zeroHeader12.
+ */
+export function pushHeader12(u16: Uint16Array, u32: Uint32Array, m: number, maxFrame: number): number {
+  const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
+  const h = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff - 12;
+  if (u32[(m + M_PKT_LEN) >>> 2]! > maxFrame || u16[(m + M_NB_SEGS) >>> 1] !== 1 || dataOff < 12 || u16[(m + M_REFCNT) >>> 1] !== 1 || (h & 3) !== 0) return -1;
+  zeroHeader12(u32, h >>> 2);
+  return h;
+}
+
+/**
+ * The 12-byte header at word `w` (4-aligned) zeroed: three word stores (the split push batch;
+ * packed keeps zeroHeader's compare-and-skip). The back-end writes `num_buffers` (word 2) into
+ * every buffer it fills (virtio 1.2 §5.1.6.4), so a forwarded frame's header line is stored into
+ * anyway, and the two other words go to that same line; compared first they cost as much
+ * ("push-path header"). Three stores keep this small enough that the split push batch inlines
+ * every call: it calls it five times, and zeroHeader's compares and byte loop (142 bytes of
+ * bytecode each) used up V8's inlining budget for txBurst (920 bytes in all), so zeroHeader and
+ * sizeBinOf ran as calls of their own (bench/README.md, "Session 22: burst 32").
+ */
+export function zeroHeader12(u32: Uint32Array, w: number): void {
+  u32[w] = 0;
+  u32[w + 1] = 0;
+  u32[w + 2] = 0;
+}
+
+/**
  * Buffer `s` (`len` bytes written) as a later segment of a mergeable frame
  * (virtio 1.2 §5.1.6.4: only the first buffer carries the header, so its data
  * starts where the header would be), linked after `prev`.
@@ -111,14 +139,23 @@ export function castQuad(u8: Uint8Array, a0: number, a1: number, a2: number, a3:
   return c;
 }
 
-/** sizeRun for four frames of lengths l0..l3: one run step when they have one size, else one add each. */
+/**
+ * sizeRun for four frames of lengths l0..l3: one run step when they have one size, else one add
+ * each (sizeBins4, a call of its own: rare, and its four sizeBinOf would take V8's inlining budget
+ * of the burst that inlines this).
+ */
 export function sizeRun4(f64: Float64Array, st: number, acc: number, l0: number, l1: number, l2: number, l3: number): number {
   if (l0 === l1 && l0 === l2 && l0 === l3) return sizeRun(f64, st, acc, sizeBinOf(l0), 4);
+  sizeBins4(f64, st, l0, l1, l2, l3);
+  return acc;
+}
+
+/** One frame each into the size bins of l0..l3 (sizeRun4's mixed case). */
+export function sizeBins4(f64: Float64Array, st: number, l0: number, l1: number, l2: number, l3: number): void {
   f64[st + S_SIZE_BINS + sizeBinOf(l0)] += 1;
   f64[st + S_SIZE_BINS + sizeBinOf(l1)] += 1;
   f64[st + S_SIZE_BINS + sizeBinOf(l2)] += 1;
   f64[st + S_SIZE_BINS + sizeBinOf(l3)] += 1;
-  return acc;
 }
 
 /** The run's count added to its bin (once per burst, after the loops). */

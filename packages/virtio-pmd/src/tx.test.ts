@@ -299,6 +299,60 @@ describe("TX ring management", () => {
     stopAndCheck(r);
   });
 
+  /** Descriptors 0..5 sent, then 18 frames (descriptors 6..23) with every store into memory recorded. */
+  function offLineBurst() {
+    const r = rig({ txDesc: 64 });
+    const q = r.dev.queues[r.txVq]!;
+    const first = new Uint32Array(6);
+    for (let i = 0; i < 6; i++) first[i] = toMbuf(r, frame(64, i));
+    expect(r.txq.txBurst(first, 6)).toBe(6);
+    const arr = new Uint32Array(18);
+    for (let i = 0; i < 18; i++) arr[i] = toMbuf(r, frame(64, 100 + i));
+    const hdrOf = (i: number): number => r.mbufs.dataAddr(arr[i]!) - 12;
+    // Headers not zero yet, so every build stores into each (zeroHeader once skipped zero words).
+    for (let i = 0; i < 18; i++) r.mem.u8.fill(0xee, hdrOf(i), hdrOf(i) + 12);
+    const rec = recordStoreOrder(r.txq, 0, r.mem.u8.length);
+    try {
+      expect(r.txq.txBurst(arr, 18)).toBe(18);
+    } finally {
+      rec.restore();
+    }
+    const chains = r.dev.drainTx(r.txVq);
+    expect(chains).toHaveLength(24);
+    chains.slice(6).forEach((c, i) => {
+      expect(c.segs).toEqual([{ addr: hdrOf(i), len: 12 + 64, flags: 0, next: c.segs[0]!.next }]);
+      expect(Array.from(r.mem.u8.subarray(hdrOf(i), hdrOf(i) + 12))).toEqual(new Array(12).fill(0));
+    });
+    expect(xs(r, "tx_q0_push_packets")).toBe(24);
+    stopAndCheck(r);
+    return { log: rec.log, desc: q.desc, hdrOf };
+  }
+
+  it("IN_ORDER push batch: three stores per descriptor (address, len, flags and next as one word), the high word only by the line touch", () => {
+    // As DPDK's in-order push: the high word stays 0 (bench/README.md, "Session 22: burst 32").
+    const { log, desc } = offLineBurst();
+    const inTable = log.filter((w) => w.bytes >= desc && w.bytes < desc + 16 * 64);
+    // The touch's five stores (descriptors 6, 8, 12, 16, 20, byte 4), then three per descriptor 6..23.
+    expect(inTable.slice(0, 5).map((w) => [(w.bytes - desc) >> 4, (w.bytes - desc) & 15, w.value])).toEqual([[6, 4, 0], [8, 4, 0], [12, 4, 0], [16, 4, 0], [20, 4, 0]]);
+    const after = inTable.slice(5);
+    for (let d = 6; d < 24; d++) {
+      const offs = after.filter((w) => (w.bytes - desc) >> 4 === d).map((w) => (w.bytes - desc) & 15);
+      expect(offs, `descriptor ${d}`).toEqual([0, 8, 12]);
+    }
+  });
+
+  it("IN_ORDER push batch: after a burst that ended off a line boundary, the next burst's quads start at the next line", () => {
+    // Before, a head off the boundary sent the whole burst frame by frame (bench/README.md, "Session 22: burst 32").
+    const { log, desc, hdrOf } = offLineBurst();
+    const at = (pred: (b: number) => boolean): number => log.findIndex((w) => pred(w.bytes));
+    const header = (i: number) => (b: number) => b >= hdrOf(i) && b < hdrOf(i) + 12;
+    // Frames 2..5 (descriptors 8..11) are a quad: their four headers zeroed before descriptor 8's address.
+    const desc8 = at((b) => b === desc + 16 * 8);
+    for (let i = 2; i < 6; i++) expect(at(header(i)), `frame ${i}'s header`).toBeLessThan(desc8);
+    // Frames 0 and 1 (descriptors 6, 7) go one by one: frame 1's header after descriptor 6's address.
+    expect(at(header(1))).toBeGreaterThan(at((b) => b === desc + 16 * 6));
+  });
+
   it("IN_ORDER TX reclaim, fast free: push-batch frames (one segment, refcnt 1) go back to their pool in bulk, each mbuf untouched", () => {
     const r = rig({ txDesc: 64 });
     const arr = new Uint32Array(8);

@@ -1,7 +1,7 @@
 import { type Memory, TpdkError } from "@tpdk/eal";
 import * as MB from "@tpdk/mbuf";
 import * as V from "@tpdk/virtio";
-import { FreeBatcher, castQuad, countFrame, pushHeader, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, touchDescLines, zeroHeader } from "./frame-steps.js";
+import { FreeBatcher, castQuad, countFrame, pushHeader12, sizeBinOf, sizeRun, sizeRun4, sizeRunEnd, touchDescLines, zeroHeader, zeroHeader12 } from "./frame-steps.js";
 import * as L from "./layout.js";
 import { QueueBase } from "./queue-base.js";
 import { isPackedQueue } from "./packed-check.js";
@@ -161,109 +161,117 @@ export class TxQueue extends QueueBase {
       // The burst's descriptor lines taken for writing at once, before the loops below write them
       // (free descriptors: the device reads none before publishTx; frame-steps.ts says why).
       if (k !== 0) touchDescLines(u32, desc, dh & mask, k, this.size);
+      // SPLIT_HIGH_ZERO: the push batch stores a descriptor's address, len, and flags with next (0)
+      // as one word, not the address's high word: every path here writes 0 there (32-bit guest
+      // addresses; touchDescLines too), the table starts zeroed (queue-zone.ts), and the device
+      // only reads descriptors (virtio 1.2 §2.7.5): one that wrote one would mislead only its own
+      // reads. Three stores per frame, as DPDK's in-order push (addr, len, flags).
       // Four at a time while four descriptors fill one line (the head 4-aligned; DPDK's
       // virtio_xmit_pkts_inorder / packed_vec batch): the four mbufs' fields loaded first, the
       // push test for the four, then their descriptors and the statistics of the four. A quad
-      // with any frame the test refuses is left to the loop below, frame by frame.
-      while (k - sent >= 4 && (dh & 3) === 0) {
-        const m0 = mbufs[off + sent]!;
-        const m1 = mbufs[off + sent + 1]!;
-        const m2 = mbufs[off + sent + 2]!;
-        const m3 = mbufs[off + sent + 3]!;
-        // data_off (low half) and refcnt (high half) in one word (M_DATA_OFF 8, M_REFCNT 10).
-        const w0 = u32[(m0 + M_DATA_OFF) >>> 2]!;
-        const w1 = u32[(m1 + M_DATA_OFF) >>> 2]!;
-        const w2 = u32[(m2 + M_DATA_OFF) >>> 2]!;
-        const w3 = u32[(m3 + M_DATA_OFF) >>> 2]!;
-        const l0 = u32[(m0 + M_PKT_LEN) >>> 2]!;
-        const l1 = u32[(m1 + M_PKT_LEN) >>> 2]!;
-        const l2 = u32[(m2 + M_PKT_LEN) >>> 2]!;
-        const l3 = u32[(m3 + M_PKT_LEN) >>> 2]!;
-        const h0 = u32[m0 >>> 2]! + (w0 & 0xffff) - hdr;
-        const h1 = u32[m1 >>> 2]! + (w1 & 0xffff) - hdr;
-        const h2 = u32[m2 >>> 2]! + (w2 & 0xffff) - hdr;
-        const h3 = u32[m3 >>> 2]! + (w3 & 0xffff) - hdr;
-        // pushHeader's test, for four: refcnt 1, one segment, headroom >= header, not too long, header 4-aligned.
-        if (
-          w0 >>> 16 !== 1 || w1 >>> 16 !== 1 || w2 >>> 16 !== 1 || w3 >>> 16 !== 1 ||
-          (w0 & 0xffff) < hdr || (w1 & 0xffff) < hdr || (w2 & 0xffff) < hdr || (w3 & 0xffff) < hdr ||
-          u16[(m0 + M_NB_SEGS) >>> 1] !== 1 || u16[(m1 + M_NB_SEGS) >>> 1] !== 1 ||
-          u16[(m2 + M_NB_SEGS) >>> 1] !== 1 || u16[(m3 + M_NB_SEGS) >>> 1] !== 1 ||
-          l0 > maxFrame || l1 > maxFrame || l2 > maxFrame || l3 > maxFrame || ((h0 | h1 | h2 | h3) & 3) !== 0
-        ) break;
-        zeroHeader(u8, u32, h0, hdr);
-        zeroHeader(u8, u32, h1, hdr);
-        zeroHeader(u8, u32, h2, hdr);
-        zeroHeader(u8, u32, h3, hdr);
-        const head = dh & mask;
-        dh = (dh + 4) & 0xffff;
-        const a = desc + 16 * head;
-        const aw = a >>> 2;
-        u32[aw] = h0;
-        u32[aw + 1] = 0;
-        u32[aw + 2] = u16[(m0 + M_DATA_LEN) >>> 1]! + hdr;
-        u16[(a + 12) >>> 1] = 0;
-        u32[aw + 4] = h1;
-        u32[aw + 5] = 0;
-        u32[aw + 6] = u16[(m1 + M_DATA_LEN) >>> 1]! + hdr;
-        u16[(a + 28) >>> 1] = 0;
-        u32[aw + 8] = h2;
-        u32[aw + 9] = 0;
-        u32[aw + 10] = u16[(m2 + M_DATA_LEN) >>> 1]! + hdr;
-        u16[(a + 44) >>> 1] = 0;
-        u32[aw + 12] = h3;
-        u32[aw + 13] = 0;
-        u32[aw + 14] = u16[(m3 + M_DATA_LEN) >>> 1]! + hdr;
-        u16[(a + 60) >>> 1] = 0;
-        ndesc[head] = 1;
-        ndesc[head + 1] = 1;
-        ndesc[head + 2] = 1;
-        ndesc[head + 3] = 1;
-        // The test saw one segment and refcnt 1; next 0 makes each the pool's state (fastPool).
-        fastPool[head] = u32[(m0 + M_NEXT) >>> 2] === 0 ? u16[(m0 + M_POOL_ID) >>> 1]! : 0;
-        fastPool[head + 1] = u32[(m1 + M_NEXT) >>> 2] === 0 ? u16[(m1 + M_POOL_ID) >>> 1]! : 0;
-        fastPool[head + 2] = u32[(m2 + M_NEXT) >>> 2] === 0 ? u16[(m2 + M_POOL_ID) >>> 1]! : 0;
-        fastPool[head + 3] = u32[(m3 + M_NEXT) >>> 2] === 0 ? u16[(m3 + M_POOL_ID) >>> 1]! : 0;
-        const ow = ownerW + head;
-        u32[ow] = m0;
-        u32[ow + 1] = m1;
-        u32[ow + 2] = m2;
-        u32[ow + 3] = m3;
-        // In order with one descriptor per packet each slot already names its head (written at setup).
-        for (let j = 0; j < 4; j++) {
-          const slot = availRingH + ((idx + j) & mask);
-          if (u16[slot] !== head + j) u16[slot] = head + j;
+      // with any frame the test refuses is left to the one-frame step below.
+      while (sent < k) {
+        while (k - sent >= 4 && (dh & 3) === 0) {
+          const m0 = mbufs[off + sent]!;
+          const m1 = mbufs[off + sent + 1]!;
+          const m2 = mbufs[off + sent + 2]!;
+          const m3 = mbufs[off + sent + 3]!;
+          // data_off (low half) and refcnt (high half) in one word (M_DATA_OFF 8, M_REFCNT 10).
+          const w0 = u32[(m0 + M_DATA_OFF) >>> 2]!;
+          const w1 = u32[(m1 + M_DATA_OFF) >>> 2]!;
+          const w2 = u32[(m2 + M_DATA_OFF) >>> 2]!;
+          const w3 = u32[(m3 + M_DATA_OFF) >>> 2]!;
+          const l0 = u32[(m0 + M_PKT_LEN) >>> 2]!;
+          const l1 = u32[(m1 + M_PKT_LEN) >>> 2]!;
+          const l2 = u32[(m2 + M_PKT_LEN) >>> 2]!;
+          const l3 = u32[(m3 + M_PKT_LEN) >>> 2]!;
+          const h0 = u32[m0 >>> 2]! + (w0 & 0xffff) - hdr;
+          const h1 = u32[m1 >>> 2]! + (w1 & 0xffff) - hdr;
+          const h2 = u32[m2 >>> 2]! + (w2 & 0xffff) - hdr;
+          const h3 = u32[m3 >>> 2]! + (w3 & 0xffff) - hdr;
+          // pushHeader12's test, for four: refcnt 1, one segment, headroom >= header, not too long, header 4-aligned.
+          if (
+            w0 >>> 16 !== 1 || w1 >>> 16 !== 1 || w2 >>> 16 !== 1 || w3 >>> 16 !== 1 ||
+            (w0 & 0xffff) < hdr || (w1 & 0xffff) < hdr || (w2 & 0xffff) < hdr || (w3 & 0xffff) < hdr ||
+            u16[(m0 + M_NB_SEGS) >>> 1] !== 1 || u16[(m1 + M_NB_SEGS) >>> 1] !== 1 ||
+            u16[(m2 + M_NB_SEGS) >>> 1] !== 1 || u16[(m3 + M_NB_SEGS) >>> 1] !== 1 ||
+            l0 > maxFrame || l1 > maxFrame || l2 > maxFrame || l3 > maxFrame || ((h0 | h1 | h2 | h3) & 3) !== 0
+          ) break;
+          zeroHeader12(u32, h0 >>> 2);
+          zeroHeader12(u32, h1 >>> 2);
+          zeroHeader12(u32, h2 >>> 2);
+          zeroHeader12(u32, h3 >>> 2);
+          const head = dh & mask;
+          dh = (dh + 4) & 0xffff;
+          const a = desc + 16 * head;
+          const aw = a >>> 2;
+          // Three stores per descriptor (addr, len, flags and next as one word, 0); the address's
+          // high word is 0 already (SPLIT_HIGH_ZERO).
+          u32[aw] = h0;
+          u32[aw + 2] = u16[(m0 + M_DATA_LEN) >>> 1]! + hdr;
+          u32[aw + 3] = 0;
+          u32[aw + 4] = h1;
+          u32[aw + 6] = u16[(m1 + M_DATA_LEN) >>> 1]! + hdr;
+          u32[aw + 7] = 0;
+          u32[aw + 8] = h2;
+          u32[aw + 10] = u16[(m2 + M_DATA_LEN) >>> 1]! + hdr;
+          u32[aw + 11] = 0;
+          u32[aw + 12] = h3;
+          u32[aw + 14] = u16[(m3 + M_DATA_LEN) >>> 1]! + hdr;
+          u32[aw + 15] = 0;
+          ndesc[head] = 1;
+          ndesc[head + 1] = 1;
+          ndesc[head + 2] = 1;
+          ndesc[head + 3] = 1;
+          // The test saw one segment and refcnt 1; next 0 makes each the pool's state (fastPool).
+          fastPool[head] = u32[(m0 + M_NEXT) >>> 2] === 0 ? u16[(m0 + M_POOL_ID) >>> 1]! : 0;
+          fastPool[head + 1] = u32[(m1 + M_NEXT) >>> 2] === 0 ? u16[(m1 + M_POOL_ID) >>> 1]! : 0;
+          fastPool[head + 2] = u32[(m2 + M_NEXT) >>> 2] === 0 ? u16[(m2 + M_POOL_ID) >>> 1]! : 0;
+          fastPool[head + 3] = u32[(m3 + M_NEXT) >>> 2] === 0 ? u16[(m3 + M_POOL_ID) >>> 1]! : 0;
+          const ow = ownerW + head;
+          u32[ow] = m0;
+          u32[ow + 1] = m1;
+          u32[ow + 2] = m2;
+          u32[ow + 3] = m3;
+          // In order with one descriptor per packet each slot already names its head (written at setup).
+          for (let j = 0; j < 4; j++) {
+            const slot = availRingH + ((idx + j) & mask);
+            if (u16[slot] !== head + j) u16[slot] = head + j;
+          }
+          idx = (idx + 4) & 0xffff;
+          sent += 4;
+          // ---- statistics of the four (a burst is mostly one size and unicast)
+          bytes += l0 + l1 + l2 + l3;
+          sizes = sizeRun4(f64, st, sizes, l0, l1, l2, l3);
+          const d0 = h0 + hdr;
+          const d1 = h1 + hdr;
+          const d2 = h2 + hdr;
+          const d3 = h3 + hdr;
+          if (((u8[d0]! | u8[d1]! | u8[d2]! | u8[d3]!) & 1) !== 0) {
+            const c = castQuad(u8, d0, d1, d2, d3);
+            bcast += c >>> 3;
+            mcast += c & 7;
+          }
         }
-        idx = (idx + 4) & 0xffff;
-        sent += 4;
-        // ---- statistics of the four (a burst is mostly one size and unicast)
-        bytes += l0 + l1 + l2 + l3;
-        sizes = sizeRun4(f64, st, sizes, l0, l1, l2, l3);
-        const d0 = h0 + hdr;
-        const d1 = h1 + hdr;
-        const d2 = h2 + hdr;
-        const d3 = h3 + hdr;
-        if (((u8[d0]! | u8[d1]! | u8[d2]! | u8[d3]!) & 1) !== 0) {
-          const c = castQuad(u8, d0, d1, d2, d3);
-          bcast += c >>> 3;
-          mcast += c & 7;
-        }
-      }
-      for (; sent < k; sent++) {
+        if (sent === k) break;
+        // One frame: up to the next 4-aligned head (a burst that ended off a line boundary left the
+        // next one there), the burst's last one to three, or a quad's first frame the test refused
+        // (the next refused frame ends the batch here). Before, a head off the boundary sent every
+        // later burst down this path frame by frame.
         const m = mbufs[off + sent]!;
-        const h = pushHeader(u8, u16, u32, m, hdr, maxFrame);
+        const h = pushHeader12(u16, u32, m, maxFrame);
         if (h < 0) break;
         const len = u32[(m + M_PKT_LEN) >>> 2]!;
         const data = h + hdr;
         const head = dh & mask;
         dh = (dh + 1) & 0xffff;
-        const a = desc + 16 * head;
-        u32[a >>> 2] = h;
-        u32[(a + 4) >>> 2] = 0;
-        u32[(a + 8) >>> 2] = u16[(m + M_DATA_LEN) >>> 1]! + hdr;
-        u16[(a + 12) >>> 1] = 0;
+        const aw = (desc >>> 2) + 4 * head;
+        // As the quad's: addr, len, flags and next (SPLIT_HIGH_ZERO).
+        u32[aw] = h;
+        u32[aw + 2] = u16[(m + M_DATA_LEN) >>> 1]! + hdr;
+        u32[aw + 3] = 0;
         ndesc[head] = 1;
-        // pushHeader checked one segment and refcnt 1 on this line; next 0 makes it the pool's state.
+        // pushHeader12 checked one segment and refcnt 1 on this line; next 0 makes it the pool's state.
         fastPool[head] = u32[(m + M_NEXT) >>> 2] === 0 ? u16[(m + M_POOL_ID) >>> 1]! : 0;
         u32[ownerW + head] = m;
         const slot = availRingH + (idx & mask);
@@ -277,6 +285,7 @@ export class TxQueue extends QueueBase {
           if ((u8[data]! & u8[data + 1]! & u8[data + 2]! & u8[data + 3]! & u8[data + 4]! & u8[data + 5]!) === 0xff) bcast++;
           else mcast++;
         }
+        sent++;
       }
       if (sent !== 0) {
         this.descHead = dh;

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { tracePhases } from "@tpdk/testing/child";
+import { RIG_URL } from "@tpdk/testing/virtio-pmd";
+
+/**
+ * Split IN_ORDER push TX at burst 32 with now and then a shorter burst (so a later burst starts off
+ * a line boundary and the one-frame step runs too), the fake device taking every chain back.
+ */
+const script = `
+const { rig, frame } = await import(${JSON.stringify(RIG_URL)});
+const r = rig({ rxDesc: 256, txDesc: 256, poolSize: 2048, pmd: { queueSize: 256 } });
+const f = frame(64, 1);
+const arr = new Uint32Array(32);
+for (let i = 0; i < 20000; i++) {
+  const n = i % 7 === 3 ? 1 + (i % 31) : 32;
+  for (let j = 0; j < n; j++) {
+    const m = r.pool.alloc();
+    r.mem.u8.set(f, r.mbufs.dataAddr(m));
+    r.mbufs.setDataLen(m, 64);
+    r.mbufs.setPktLen(m, 64);
+    arr[j] = m;
+  }
+  const k = r.txq.txBurst(arr, n);
+  for (let j = k; j < n; j++) r.mbufs.free(arr[j]);
+  r.dev.drainTx(r.txVq);
+}
+console.log("=== done");
+`;
+
+/** --trace-turbo-inlining: how often each function was inlined into txBurst's last TurboFan compile. */
+function inlinedIntoTxBurst(out: string): Map<string, number> {
+  const lines = out.split("\n");
+  let from = -1;
+  let to = -1;
+  lines.forEach((l, i) => {
+    if (/\[compiling method .*<JSFunction txBurst\b/.test(l)) from = i;
+    if (/\[completed compiling .*<JSFunction txBurst\b/.test(l) && from >= 0) to = i;
+  });
+  expect(from >= 0 && to > from, "txBurst compiled by TurboFan").toBe(true);
+  const counts = new Map<string, number>();
+  for (const l of lines.slice(from, to)) {
+    const m = /^Inlining .*<SharedFunctionInfo (\w+)>\} into .*<SharedFunctionInfo txBurst>/.exec(l);
+    if (m) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
+ * V8 inlines at most 920 bytes of bytecode into one function (max_inlined_bytecode_size_cumulative).
+ * The split push batch calls its per-frame steps from the quad (four header zeroings, the size run)
+ * and from the one-frame step (push test with its header zeroing, the size run): with zeroHeader's
+ * compares and byte loop (142 bytes each) those calls took the budget, and zeroHeader and sizeBinOf
+ * ran as calls of their own (bench/README.md, "Session 22: burst 32").
+ */
+describe("split TX push batch: the per-frame steps fit V8's inlining budget", () => {
+  it("txBurst inlines every header zeroing, the push test and the size-bin steps of both the quad and the one-frame step", () => {
+    const { before } = tracePhases(script, ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
+    const n = inlinedIntoTxBurst(before);
+    // Four in the quad, one in pushHeader12.
+    expect(n.get("zeroHeader12") ?? 0).toBe(5);
+    expect(n.get("pushHeader12") ?? 0).toBe(1);
+    expect(n.get("sizeRun4") ?? 0).toBe(1);
+    // The quad's (in sizeRun4) and the one-frame step's.
+    expect(n.get("sizeRun") ?? 0).toBe(2);
+    expect(n.get("sizeBinOf") ?? 0).toBe(2);
+  }, 120_000);
+});
