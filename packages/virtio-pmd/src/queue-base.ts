@@ -512,6 +512,14 @@ export abstract class QueueBase {
         this.kickPrimes--;
       }
       this.kick(n);
+      // Counted here, not in kick(). A polling device asks for a kick once per 2^16 entries of a
+      // ring (a few hundred a second at full load), too seldom for the burst's optimization to
+      // inline kick() (V8 leaves out calls that rare) or for kick() to be optimized by itself in
+      // a run's first ~10 s: it runs in baseline code, where a Float64Array read-modify-write
+      // allocates two HeapNumbers (32 B, whatever the value), the lcore's steady garbage in a
+      // pipeline window (bench README "Session 23: GC"). Here it is in the burst's optimized code,
+      // which inlines this (the kick priming gives this branch its type feedback).
+      this.f64[this.st + S_KICKS] += n;
     }
   }
 
@@ -534,7 +542,6 @@ export abstract class QueueBase {
    */
   private kick(n: number): void {
     notifyDevice(this.i32, this.notifyI, this.kickFdI, this.doorbellI, n);
-    this.f64[this.st + S_KICKS] += n;
   }
 
   /** True while the port is started and this object is in sync (cold check for non-burst methods). */

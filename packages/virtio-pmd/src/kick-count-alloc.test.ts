@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { runChild } from "@tpdk/testing/child";
+import { RIG_URL } from "@tpdk/testing/virtio-pmd";
+
+/**
+ * The kick path as a loaded lcore runs it for its first ~10 s: the publish that decides to kick is
+ * optimized and inlines kickOrPrime, while kick() itself, called once per 2^16 entries of a ring,
+ * is neither inlined (V8 leaves out calls that rare) nor optimized yet (it runs in baseline code).
+ * Here kick() is kept unoptimized with natives syntax and kickOrPrime(true) is called from an
+ * optimized loop (EVENT_IDX off, the built-in device's doorbell). The heap's growth is read over 2,000
+ * kicks and over 20,000; the 18,000 more must add under 4 KB. A window with a GC is read again (up
+ * to three tries), so that a scavenge the bookkeeping triggers does not pass a kick that allocates.
+ * Prints { gcs, extra, optimized, counted }.
+ */
+const script = `
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+const { rig, frame, toMbuf } = await import(${JSON.stringify(RIG_URL)});
+const r = rig({ pmd: { eventIdx: false } });
+r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, 1))), 1); // binds the queue to its zone
+r.dev.drainTx(r.txVq);
+const q = r.txq;
+let proto = Object.getPrototypeOf(q);
+while (!Object.prototype.hasOwnProperty.call(proto, "kick")) proto = Object.getPrototypeOf(proto);
+%NeverOptimizeFunction(proto.kick);
+function publishKicks(k) { for (let i = 0; i < k; i++) q.kickOrPrime(true); }
+%PrepareFunctionForOptimization(publishKicks);
+publishKicks(200); publishKicks(200);
+%OptimizeFunctionOnNextCall(publishKicks);
+publishKicks(10);
+const kicks = () => r.port.xstats().find((s) => s.name === "tx_q0_kicks").value;
+const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; publishKicks(k); return getHeapStatistics().used_heap_size - before; };
+grownBy(2_000); // the first read's own one-time allocation is not the kicks'
+let gcs = -1, extra = -1;
+const k0 = kicks();
+for (let attempt = 0; attempt < 3 && gcs !== 0; attempt++) {
+  let seen = 0;
+  const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
+  obs.observe({ entryTypes: ["gc"] });
+  extra = grownBy(20_000) - grownBy(2_000);
+  for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
+  obs.disconnect();
+  gcs = seen;
+}
+const counted = kicks() - k0;
+const optimized = (%GetOptimizationStatus(publishKicks) & 16) !== 0 && (%GetOptimizationStatus(proto.kick) & 16) === 0;
+r.port.stop();
+console.log(JSON.stringify({ gcs, extra, optimized, counted }));
+`;
+
+/**
+ * The GC target (no collection in any measured window on any thread). kick() added to the queue's
+ * kick counter (a Float64Array element): in baseline code a Float64Array read-modify-write allocates
+ * two HeapNumbers (32 B) whatever the value, and the pipeline's lcore kicks a few hundred times a
+ * second in kick()'s baseline code (bench README "Session 23: GC"). The count is now kickOrPrime's,
+ * in the caller's optimized code. 18,000 kicks at 32 B would be 576 KB.
+ */
+describe("the kick count", () => {
+  it("is added in the optimized caller: 18,000 kicks through an unoptimized kick(), under 4 KB more heap and no GC (a child process)", () => {
+    const r = runChild(script, ["--allow-natives-syntax"], 90_000);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; optimized: boolean; counted: number };
+    expect(out.optimized).toBe(true);
+    expect(out.counted).toBeGreaterThan(0);
+    expect(out.counted % 22_000).toBe(0); // every kick counted: 22,000 per window read (at most 3)
+    expect(out.gcs).toBe(0);
+    expect(out.extra).toBeLessThan(4096);
+  }, 90_000);
+});
