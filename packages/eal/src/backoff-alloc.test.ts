@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
 
 /**
  * A poll loop's idle passes (idle() inlined, reset() every 8th pass, as an lcore between light bursts),
@@ -21,16 +21,8 @@ pass(200); pass(200);
 pass(10);
 const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; pass(k); return getHeapStatistics().used_heap_size - before; };
 grownBy(2_000); // the first read's own one-time allocation (about 9 KB) is not the loop's
-let gcs = -1, extra = -1;
-for (let attempt = 0; attempt < 3 && gcs !== 0; attempt++) {
-  let seen = 0;
-  const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
-  obs.observe({ entryTypes: ["gc"] });
-  extra = grownBy(20_000) - grownBy(2_000);
-  for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-  obs.disconnect();
-  gcs = seen;
-}
+${GC_WINDOW_JS}
+const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), () => true);
 console.log(JSON.stringify({ gcs, extra, optimized: (%GetOptimizationStatus(pass) & 16) !== 0 }));
 `;
 

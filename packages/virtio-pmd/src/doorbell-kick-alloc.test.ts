@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
 import { RIG_URL } from "@tpdk/testing/virtio-pmd";
 
 /**
@@ -20,20 +20,16 @@ const q = r.txq;
 const bell = () => Atomics.load(r.mem.i32, r.dev.doorbell >>> 2);
 const run = (k) => { for (let i = 0; i < k; i++) q.kick(1); };
 run(50_000);
-let gcs = -1, grown = -1, rung = -1;
-for (let attempt = 0; attempt < 3 && !(gcs === 0 && grown < 256 * 1024); attempt++) {
-  let seen = 0;
-  const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
-  obs.observe({ entryTypes: ["gc"] });
+let rung = -1;
+${GC_WINDOW_JS}
+const { gcs, value: grown } = await gcWindow(() => {
   const b0 = bell();
   const before = getHeapStatistics().used_heap_size;
   run(200_000);
-  grown = getHeapStatistics().used_heap_size - before;
+  const grown = getHeapStatistics().used_heap_size - before;
   rung = (bell() - b0) | 0;
-  for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-  obs.disconnect();
-  gcs = seen;
-}
+  return grown;
+}, (grown) => grown < 256 * 1024);
 r.port.stop();
 console.log(JSON.stringify({ gcs, grown, rung }));
 `;

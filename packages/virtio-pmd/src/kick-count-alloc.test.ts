@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
 import { RIG_URL } from "@tpdk/testing/virtio-pmd";
 
 /**
@@ -31,17 +31,9 @@ publishKicks(10);
 const kicks = () => r.port.xstats().find((s) => s.name === "tx_q0_kicks").value;
 const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; publishKicks(k); return getHeapStatistics().used_heap_size - before; };
 grownBy(2_000); // the first read's own one-time allocation is not the kicks'
-let gcs = -1, extra = -1;
 const k0 = kicks();
-for (let attempt = 0; attempt < 3 && gcs !== 0; attempt++) {
-  let seen = 0;
-  const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
-  obs.observe({ entryTypes: ["gc"] });
-  extra = grownBy(20_000) - grownBy(2_000);
-  for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-  obs.disconnect();
-  gcs = seen;
-}
+${GC_WINDOW_JS}
+const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), () => true);
 const counted = kicks() - k0;
 const optimized = (%GetOptimizationStatus(publishKicks) & 16) !== 0 && (%GetOptimizationStatus(proto.kick) & 16) === 0;
 r.port.stop();

@@ -2,7 +2,7 @@ import { Memory } from "@tpdk/eal";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { VRING_USED_F_NO_NOTIFY } from "@tpdk/virtio";
 import { afterEach, describe, expect, it } from "vitest";
-import { runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
 import { RIG_URL, frame, rig, toMbuf, type Rig } from "@tpdk/testing/virtio-pmd";
 
 // QueueBase.kick on a transport with kick-fd words (VirtioTransport.kickFdAddr, the vhost-user
@@ -39,19 +39,15 @@ const q = r.txq;
 const run = (k) => { for (let i = 0; i < k; i++) q.kick(1); };
 run(50_000);
 n.eventfdRead(fd);
-let gcs = -1, grown = -1, written = -1;
-for (let attempt = 0; attempt < 3 && !(gcs === 0 && grown < 256 * 1024); attempt++) {
-  let seen = 0;
-  const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
-  obs.observe({ entryTypes: ["gc"] });
+let written = -1;
+${GC_WINDOW_JS}
+const { gcs, value: grown } = await gcWindow(() => {
   const before = getHeapStatistics().used_heap_size;
   run(200_000);
-  grown = getHeapStatistics().used_heap_size - before;
-  for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-  obs.disconnect();
-  gcs = seen;
+  const grown = getHeapStatistics().used_heap_size - before;
   written = n.eventfdRead(fd);
-}
+  return grown;
+}, (grown) => grown < 256 * 1024);
 r.port.stop();
 n.close(fd);
 console.log(JSON.stringify({ gcs, grown, written }));

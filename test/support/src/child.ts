@@ -21,6 +21,31 @@ export function runChild(script: string, flags: readonly string[] = [], timeoutM
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * Source for a child script (interpolate it at the script's top level, after its imports): an async
+ * `gcWindow(measure, good)` that runs `measure()` in a window watched by a GC observer, up to three
+ * windows, until one saw no GC and `good(value)`: a scavenge the bookkeeping around a window happens
+ * to trigger then does not count, while code that allocates fails all three. Returns
+ * `{ gcs, value }` of the last window. The script must import PerformanceObserver from
+ * node:perf_hooks. Shared by the allocation tests (kick-fd, doorbell-kick-alloc, kick-count-alloc,
+ * backoff-alloc).
+ */
+export const GC_WINDOW_JS = `
+async function gcWindow(measure, good) {
+  let gcs = -1, value;
+  for (let attempt = 0; attempt < 3 && !(gcs === 0 && good(value)); attempt++) {
+    let seen = 0;
+    const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
+    obs.observe({ entryTypes: ["gc"] });
+    value = measure();
+    for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
+    obs.disconnect();
+    gcs = seen;
+  }
+  return { gcs, value };
+}
+`;
+
 /** stdout before and from the line `=== <marker>` (null when the marker never printed). */
 export function splitAt(stdout: string, marker: string): { before: string; after: string } | null {
   const at = stdout.indexOf(`=== ${marker}`);
