@@ -73,17 +73,16 @@ function read(): void {
   if (markBytes > 0 && i > 0) {
     const d = reads[i + 1]! - reads[i - 2]!;
     // Synchronous, so that it lands between V8's own --trace-opt / --trace-deopt lines of this thread.
-    if (d > markBytes || d < 0) writeOut(`tpdk-heap-clock ${reads[i]} young ${d < 0 ? "scavenge" : `+${d}`} B (read ${nReads})\n`);
+    if (d > markBytes || d < 0) writeOut(Buffer.from(`tpdk-heap-clock ${reads[i]} young ${d < 0 ? "scavenge" : `+${d}`} B (read ${nReads})\n`));
   }
 }
 
 /** A line on fd 1, synchronously; fd 1 is a non-blocking pipe, which V8's own traces can fill: wait and retry on EAGAIN. */
 const NAP = new Int32Array(new SharedArrayBuffer(4));
-function writeOut(line: string | Buffer): void {
+function writeOut(line: Buffer): void {
   for (let tries = 0; ; tries++) {
     try {
-      if (typeof line === "string") writeSync(1, line);
-      else writeSync(1, line);
+      writeSync(1, line);
       return;
     } catch (e) {
       if ((e as { code?: string }).code !== "EAGAIN" || tries > 5000) throw e;

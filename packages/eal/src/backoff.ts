@@ -76,8 +76,6 @@ export class Backoff {
   private readonly i32: Int32Array;
   private readonly index: number;
   private readonly spinPasses: number;
-  private readonly minWaitMs: number;
-  private readonly maxWaitMs: number;
   private spins = 0;
   private readonly idleIndex: number;
   private idles = 0;
@@ -101,9 +99,7 @@ export class Backoff {
     this.index = index;
     this.busyPoll = busyPoll;
     this.spinPasses = opts.spinPasses ?? BACKOFF_SPIN_PASSES;
-    this.minWaitMs = opts.minWaitMs ?? BACKOFF_MIN_WAIT_MS;
-    this.maxWaitMs = opts.maxWaitMs ?? BACKOFF_MAX_WAIT_MS;
-    this.waits = waitSteps(this.minWaitMs, this.maxWaitMs);
+    this.waits = waitSteps(opts.minWaitMs ?? BACKOFF_MIN_WAIT_MS, opts.maxWaitMs ?? BACKOFF_MAX_WAIT_MS);
     this.lastStep = this.waits.length - 1;
     this.idleIndex = opts.idleIndex ?? -1;
     if (this.idleIndex >= i32.length) throw new RangeError(`idle word ${this.idleIndex} is outside the array`);

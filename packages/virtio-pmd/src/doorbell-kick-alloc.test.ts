@@ -12,10 +12,8 @@ import { RIG_URL } from "@tpdk/testing/virtio-pmd";
 const script = `
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
-const { rig, frame, toMbuf } = await import(${JSON.stringify(RIG_URL)});
-const r = rig({ pmd: { eventIdx: false } });
-r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, 1))), 1); // binds the queue to its zone
-r.dev.drainTx(r.txVq);
+const { txBoundRig } = await import(${JSON.stringify(RIG_URL)});
+const r = txBoundRig({ pmd: { eventIdx: false } });
 const q = r.txq;
 const bell = () => Atomics.load(r.mem.i32, r.dev.doorbell >>> 2);
 const run = (k) => { for (let i = 0; i < k; i++) q.kick(1); };

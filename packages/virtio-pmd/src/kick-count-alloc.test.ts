@@ -15,10 +15,8 @@ import { RIG_URL } from "@tpdk/testing/virtio-pmd";
 const script = `
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
-const { rig, frame, toMbuf } = await import(${JSON.stringify(RIG_URL)});
-const r = rig({ pmd: { eventIdx: false } });
-r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, 1))), 1); // binds the queue to its zone
-r.dev.drainTx(r.txVq);
+const { txBoundRig } = await import(${JSON.stringify(RIG_URL)});
+const r = txBoundRig({ pmd: { eventIdx: false } });
 const q = r.txq;
 let proto = Object.getPrototypeOf(q);
 while (!Object.prototype.hasOwnProperty.call(proto, "kick")) proto = Object.getPrototypeOf(proto);

@@ -26,15 +26,13 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapStatistics } from "node:v8";
 import { Memory } from "@tpdk/eal";
 import { native as n } from "@tpdk/native";
-const { rig, frame, toMbuf } = await import(${JSON.stringify(RIG_URL)});
+const { txBoundRig } = await import(${JSON.stringify(RIG_URL)});
 const mem = Memory.create(48 << 20);
 const words = mem.reserve("test.kickfd", 8 * 8, 64).offset;
 for (let q = 0; q < 8; q++) Atomics.store(mem.i32, (words + 8 * q) >>> 2, -1);
 const fd = n.eventfd(0);
 Atomics.store(mem.i32, (words + 8) >>> 2, fd);
-const r = rig({ mem, pmd: { eventIdx: false }, kickFdAddr: (q) => words + 8 * q });
-r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, 1))), 1); // binds the queue to its zone (Q_KICK_FD)
-r.dev.drainTx(r.txVq);
+const r = txBoundRig({ mem, pmd: { eventIdx: false }, kickFdAddr: (q) => words + 8 * q }); // bound: Q_KICK_FD read
 const q = r.txq;
 const run = (k) => { for (let i = 0; i < k; i++) q.kick(1); };
 run(50_000);

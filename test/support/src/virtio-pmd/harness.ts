@@ -94,6 +94,17 @@ export function frame(len: number, seed: number, dst: number[] = [0x02, 0, 0, 0,
   return f;
 }
 
+/**
+ * rig(o) with its TX queue bound to its zone: one frame sent and taken back by the device, so that
+ * the queue's kick() and kickOrPrime() can be called directly (the kick tests).
+ */
+export function txBoundRig(o: RigOptions = {}): Rig {
+  const r = rig(o);
+  r.txq.txBurst(Uint32Array.of(toMbuf(r, frame(64, 1))), 1);
+  r.dev.drainTx(r.txVq);
+  return r;
+}
+
 /** Copy `bytes` into a fresh chain of mbufs with `segs` segments (as even as possible). */
 export function toMbuf(r: Rig, bytes: Uint8Array, segs = 1): number {
   const { pool, mbufs } = r;

@@ -2,7 +2,7 @@
 export {
   FakeNetDevice, type FakeDeviceOptions, type FakeQueue, type CtrlCommand, type Seg, type Chain,
 } from "./fake-device.js";
-export { ALL_FEATURES, rig, frame, toMbuf, fromMbuf, type Rig, type RigOptions } from "./harness.js";
+export { ALL_FEATURES, rig, txBoundRig, frame, toMbuf, fromMbuf, type Rig, type RigOptions } from "./harness.js";
 export {
   packedRig, frameOf, type PackedRig, packedDriverScenarioArb, type PackedDriverScenario, runPackedDriverScenario,
   type PackedDriverStats, newPackedDriverStats,
