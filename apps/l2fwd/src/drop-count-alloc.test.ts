@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SCRIPTED_PORTS_PREAMBLE } from "@tpdk/testing/l2fwd";
 
 // The built packages (dist/): the test command builds first.
-const url = (p: string): string => JSON.stringify(new URL(p, import.meta.url).href);
 
 /**
  * l2fwdLoop on this thread over one scripted port (a QueueAttacher, as prime-paths.test.ts's): rxBurst
@@ -17,18 +17,7 @@ const url = (p: string): string => JSON.stringify(new URL(p, import.meta.url).hr
  */
 const script = (burst: number): string => `
 import { getHeapStatistics } from "node:v8";
-const { Memory, Backoff, CTRL_STOP } = await import(${url("../../../packages/eal/dist/index.js")});
-const { Mbufs, Mempool } = await import(${url("../../../packages/mbuf/dist/index.js")});
-const { registerQueueAttacher } = await import(${url("../../../packages/virtio-pmd/dist/index.js")});
-const { reserveStats, readCounters } = await import(${url("../dist/index.js")});
-const { l2fwdLoop } = await import(${url("../dist/lcore-loop.js")});
-const mem = Memory.create(32 << 20);
-const pool = Mempool.create(mem, "mbuf_pool", { n: 1024, cacheSize: 32 });
-const frames = new Uint32Array(64);
-pool.getBulk(frames, 64);
-// A frame the loop drops is freed; refcnt 0xffff keeps every free a decrement (none goes back to the pool).
-const mbufs = new Mbufs(mem);
-for (const m of frames) mbufs.setRefcnt(m, 0xffff);
+${SCRIPTED_PORTS_PREAMBLE}
 const W0 = 300000, W1 = 1300000;
 const heap = new Float64Array(2);
 let rot = 0;

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SCRIPTED_PORTS_PREAMBLE } from "@tpdk/testing/l2fwd";
 
 // The built packages (dist/): the test command builds first.
-const url = (p: string): string => JSON.stringify(new URL(p, import.meta.url).href);
 
 /**
  * l2fwdLoop on this thread over one port whose queues are scripted (a QueueAttacher, as net_vhost
@@ -18,18 +18,7 @@ const url = (p: string): string => JSON.stringify(new URL(p, import.meta.url).hr
  * at traffic start, as chained b32 meets it). Branch-free on purpose, so no deopt is the fake queues' own.
  */
 const script = (burst: number, dropFirst = false): string => `
-const { Memory, Backoff, CTRL_STOP } = await import(${url("../../../packages/eal/dist/index.js")});
-const { Mbufs, Mempool } = await import(${url("../../../packages/mbuf/dist/index.js")});
-const { registerQueueAttacher } = await import(${url("../../../packages/virtio-pmd/dist/index.js")});
-const { reserveStats, readCounters } = await import(${url("../dist/index.js")});
-const { l2fwdLoop } = await import(${url("../dist/lcore-loop.js")});
-const mem = Memory.create(32 << 20);
-const pool = Mempool.create(mem, "mbuf_pool", { n: 1024, cacheSize: 32 });
-const frames = new Uint32Array(64);
-pool.getBulk(frames, 64);
-// A frame the loop drops is freed; refcnt 0xffff keeps every free a decrement (none goes back to the pool).
-const mbufs = new Mbufs(mem);
-for (const m of frames) mbufs.setRefcnt(m, 0xffff);
+${SCRIPTED_PORTS_PREAMBLE}
 const FULL = 300000;
 const sched = new Uint8Array(FULL + 200);
 sched.fill(${burst}, 0, FULL);
