@@ -7,7 +7,7 @@ import { decodeState, decodeU64 } from "../message.js";
 import * as P from "../protocol.js";
 import { bit } from "./features.js";
 import { VhostUserBackend } from "./server.js";
-import { RecordingPlane, TestFrontend, msg, openFds, settle } from "./test-peer.js";
+import { MessagePeer, RecordingPlane, msg, openFds, settle } from "@tpdk/testing/vhost-user";
 
 const n = native!;
 /** Tests that close their own copies early: cleanup must not fail on them. */
@@ -42,8 +42,8 @@ describe.skipIf(!native)(`net_vhost control path${native ? "" : ` (skipped: ${na
     cleanup.push(() => be.close());
     return { be, dp };
   }
-  function frontend(): TestFrontend {
-    const fe = new TestFrontend(n, path);
+  function frontend(): MessagePeer {
+    const fe = MessagePeer.open(n, path);
     cleanup.push(() => fe.close());
     return fe;
   }
@@ -60,7 +60,7 @@ describe.skipIf(!native)(`net_vhost control path${native ? "" : ` (skipped: ${na
   }
 
   /** DPDK virtio_user's order (measured): SET_VRING_CALL before SET_FEATURES, one region above 4 GiB. */
-  async function dpdkSequence(fe: TestFrontend, mem: number, base = 0x1_0033_8000): Promise<void> {
+  async function dpdkSequence(fe: MessagePeer, mem: number, base = 0x1_0033_8000): Promise<void> {
     fe.send(P.SET_OWNER);
     fe.send(P.GET_FEATURES);
     const f = decodeU64((await fe.reply())!.payload)!;
@@ -180,17 +180,11 @@ describe.skipIf(!native)(`net_vhost control path${native ? "" : ` (skipped: ${na
   it("a disconnect stops the rings and closes every fd it was given; a new front-end is accepted", async () => {
     const { be, dp } = backend();
     const before = openFds();
-    const fe = new TestFrontend(n, path);
+    const fe = MessagePeer.open(n, path);
     const mem = n.memfdCreate("t", MB);
-    const fds: number[] = [];
     // Every fd is sent, then our copies are closed: what stays open is the back-end's.
-    const origSend = fe.send.bind(fe);
-    fe.send = (r, p, f = [], fl = 0) => {
-      origSend(r, p, f, fl);
-      fds.push(...f);
-    };
     await dpdkSequence(fe, mem);
-    for (const fd of new Set(fds)) n.close(fd);
+    for (const fd of new Set(fe.fdsSent)) n.close(fd);
     await settle();
     expect(openFds()).toBeGreaterThan(before);
     fe.close();

@@ -11,7 +11,7 @@ import { bit } from "./features.js";
 import { E_ADDR, GuestQueue, mappedFiles } from "./guest-queue.js";
 import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
 import { BackendSession } from "./session.js";
-import { msg } from "./test-peer.js";
+import { msg } from "@tpdk/testing/vhost-user";
 
 /**
  * The data path against a front-end played by the test in a memfd: rings at

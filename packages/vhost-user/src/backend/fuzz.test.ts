@@ -7,7 +7,7 @@ import * as P from "../protocol.js";
 import { bit, hasBit } from "./features.js";
 import { VhostUserBackend } from "./server.js";
 import { BackendSession, ProtocolError, type RingRun } from "./session.js";
-import { RecordingPlane, TestFrontend, msg, openFds, settle } from "./test-peer.js";
+import { MessagePeer, RecordingPlane, msg, openFds, settle } from "@tpdk/testing/vhost-user";
 
 /**
  * A hostile front-end, two ways: (1) random message sequences straight into
@@ -193,7 +193,7 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
     const baseline = openFds();
     const pick = rng(42);
     const r = (k: number): number => Math.floor(pick() * k);
-    const cases: [string, (fe: TestFrontend) => void][] = [
+    const cases: [string, (fe: MessagePeer) => void][] = [
       ["version 2", (fe) => fe.raw(encode(P.GET_FEATURES, 0).map((b, i) => (i === 4 ? 2 : b)))],
       ["size over 264", (fe) => {
         const m = encode(P.SET_OWNER, 0);
@@ -215,16 +215,10 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
     let ran = 0;
     for (let round = 0; round < 5; round++) {
       for (const [what, act] of cases) {
-        const fe = new TestFrontend(n, path);
+        const fe = MessagePeer.open(n, path);
         await settle(5);
-        const sent: number[] = [];
-        const origSend = fe.send.bind(fe);
-        fe.send = (q, p, f = [], fl = 0) => {
-          sent.push(...f);
-          origSend(q, p, f, fl);
-        };
         act(fe);
-        for (const fd of sent) n.close(fd);
+        for (const fd of fe.fdsSent) n.close(fd);
         const closed = await fe.closedByPeer(what === "random bytes" ? 300 : 2000);
         if (what !== "random bytes") expect(closed, what).toBe(true);
         fe.close();
@@ -236,7 +230,7 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
     expect(be.connected).toBe(false);
     expect(openFds()).toBe(baseline);
     // Still serving: a well-behaved front-end gets its answer.
-    const fe = new TestFrontend(n, path);
+    const fe = MessagePeer.open(n, path);
     fe.send(P.GET_QUEUE_NUM);
     expect((await fe.reply())!.request).toBe(P.GET_QUEUE_NUM);
     fe.close();

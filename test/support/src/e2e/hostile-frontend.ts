@@ -5,7 +5,8 @@
 // descriptors, an avail index running ahead, garbage messages, a hang-up in
 // the middle of traffic. Runs on the test's thread; every wait is bounded.
 import { type NativeBinding } from "@tpdk/native";
-import { addrPayload, decodeHeader, encode, memTablePayload, protocol, statePayload, u64Payload } from "@tpdk/vhost-user";
+import { addrPayload, memTablePayload, protocol, statePayload, u64Payload } from "@tpdk/vhost-user";
+import { MessagePeer } from "../vhost-user/message-peer.js";
 
 /** Guest memory: 1 MiB, guest physical = front-end virtual = GUEST_BASE + offset. */
 export const GUEST_BYTES = 1 << 20;
@@ -24,8 +25,7 @@ export const DESC_INDIRECT = 4;
 /** VERSION_1 | PROTOCOL_FEATURES: no MRG_RXBUF (12-byte header, one buffer per frame), no INDIRECT_DESC. */
 const FEATURES = 2 ** 32 + 2 ** protocol.VHOST_USER_F_PROTOCOL_FEATURES;
 
-export class HostileFrontend {
-  readonly fd: number;
+export class HostileFrontend extends MessagePeer {
   readonly memFd: number;
   readonly g8: Uint8Array;
   readonly g16: Uint16Array;
@@ -33,10 +33,10 @@ export class HostileFrontend {
   private readonly sab: SharedArrayBuffer;
   private readonly availIdx = [0, 0];
   private readonly owned: number[] = [];
-  private closed = false;
+  private released = false;
 
-  private constructor(private readonly native: NativeBinding, fd: number) {
-    this.fd = fd;
+  private constructor(native: NativeBinding, fd: number) {
+    super(native, fd);
     this.memFd = native.memfdCreate("hostile-guest", GUEST_BYTES, { allowSealing: true });
     const sab = native.mmapShared(this.memFd, GUEST_BYTES, 0);
     this.sab = sab;
@@ -55,61 +55,6 @@ export class HostileFrontend {
         if (Date.now() > deadline) throw e;
         await new Promise((r) => setTimeout(r, 50));
       }
-    }
-  }
-
-  send(request: number, payload: Uint8Array = new Uint8Array(0), fds: number[] = [], flags = 0): void {
-    this.raw(encode(request, flags, payload), fds);
-  }
-
-  /** Any bytes (garbage, a header lying about its size); false when the back-end has closed the connection. */
-  raw(bytes: Uint8Array, fds: number[] = []): boolean {
-    try {
-      return this.native.sendMsg(this.fd, bytes, fds) === bytes.length;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Wait (bounded, without blocking the event loop) for one whole reply; null on EOF. */
-  async reply(timeoutMs = 5000): Promise<{ request: number; payload: Uint8Array } | null> {
-    const buf = new Uint8Array(protocol.HEADER_BYTES + protocol.MAX_PAYLOAD_BYTES);
-    const deadline = Date.now() + timeoutMs;
-    let got = 0;
-    for (;;) {
-      let r;
-      try {
-        r = this.native.recvMsg(this.fd, buf.subarray(got));
-      } catch {
-        return null;
-      }
-      for (const fd of r.fds) this.native.close(fd);
-      if (r.bytes === 0) return null;
-      if (r.bytes > 0) got += r.bytes;
-      if (got >= protocol.HEADER_BYTES) {
-        const h = decodeHeader(buf.subarray(0, protocol.HEADER_BYTES))!;
-        if (got >= protocol.HEADER_BYTES + h.size) return { request: h.request, payload: buf.slice(protocol.HEADER_BYTES, protocol.HEADER_BYTES + h.size) };
-      }
-      if (Date.now() > deadline) throw new Error(`no reply from the back-end within ${timeoutMs} ms`);
-      await new Promise((res) => setTimeout(res, 2));
-    }
-  }
-
-  /** True once the back-end has closed the connection (bounded wait). */
-  async closedByPeer(timeoutMs = 5000): Promise<boolean> {
-    const buf = new Uint8Array(512);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      let r;
-      try {
-        r = this.native.recvMsg(this.fd, buf);
-      } catch {
-        return true;
-      }
-      for (const fd of r.fds) this.native.close(fd);
-      if (r.bytes === 0) return true;
-      if (Date.now() > deadline) return false;
-      await new Promise((res) => setTimeout(res, 5));
     }
   }
 
@@ -194,10 +139,11 @@ export class HostileFrontend {
   }
 
   /** Hang up (the back-end sees EOF) and release everything. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const fd of [this.fd, this.memFd, ...this.owned]) {
+  override close(): void {
+    if (this.released) return;
+    this.released = true;
+    super.close();
+    for (const fd of [this.memFd, ...this.owned]) {
       try {
         this.native.close(fd);
       } catch {
