@@ -8,12 +8,12 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Eal } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
-import { native, nativeMissingReason } from "@tpdk/native";
+import { native } from "@tpdk/native";
 import { Testpmd, tempDir, testpmdMissing } from "@tpdk/testing/e2e";
 import { NetVhostPort, registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 
-const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
+const missing = testpmdMissing();
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

@@ -11,10 +11,9 @@
 // vhost back-end (packages/vdev/README.md); what it sends is exact here.
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { native, nativeMissingReason } from "@tpdk/native";
 import { PeerSession, indexedFrames, netVhostPeers, readPcap, stopL2fwd, testpmdMissing, writePcap } from "@tpdk/testing/e2e";
 
-const missing = testpmdMissing() ?? (native ? null : `the native addon is not built: ${nativeMissingReason}`);
+const missing = testpmdMissing();
 const peers = new PeerSession();
 afterEach(peers.close);
 

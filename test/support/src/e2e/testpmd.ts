@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { native, nativeMissingReason } from "@tpdk/native";
 import { L2FWD, type RunResult } from "./l2fwd.js";
 
 const TESTPMD = "dpdk-testpmd";
@@ -22,13 +23,31 @@ function which(cmd: string): string | null {
   return null;
 }
 
-/** null when testpmd can run here, else the reason a test skips. */
+/**
+ * null when a test against testpmd can run here, else the reason it skips: testpmd itself, and
+ * the native addon (every such test faces testpmd over a vhost-user socket, which needs it).
+ */
 export function testpmdMissing(): string | null {
   const path = which(TESTPMD);
   if (!path) return "dpdk-testpmd not found (Debian: apt-get install dpdk-dev)";
   const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000 });
   if (r.error) return `dpdk-testpmd does not run: ${r.error.message}`;
+  if (!native) return `the native addon is not built: ${nativeMissingReason}`;
   return null;
+}
+
+/** What testpmd's txonly template (--txpkts=60) puts in every frame: IPv4/UDP 198.18.0.1 -> 198.18.0.2. */
+export const TXONLY_FRAME = { length: 60, etherType: 0x0800, ipProtocol: 17, source: "198.18.0.1", destination: "198.18.0.2" };
+
+/** The fields of `TXONLY_FRAME` as they stand in frame `f`, for one toEqual with a readable diff. */
+export function txonlyFrameFields(f: Uint8Array): typeof TXONLY_FRAME {
+  return {
+    length: f.length,
+    etherType: (f[12]! << 8) | f[13]!,
+    ipProtocol: f[23]!,
+    source: Array.from(f.subarray(26, 30)).join("."),
+    destination: Array.from(f.subarray(30, 34)).join("."),
+  };
 }
 
 export interface PortStats {
