@@ -1,60 +1,21 @@
 // The driver against a device that checks what the virtio 1.2 spec asks of a
 // driver (the fake device's strict checks), one test per conformance fix.
-import { Memory, TpdkError } from "@tpdk/eal";
-import { Mempool } from "@tpdk/mbuf";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import type { VirtioPmdOptions } from "./options.js";
-import { VirtioPort } from "./port.js";
 import { RxQueue } from "./rxq.js";
 import { TxQueue } from "./txq.js";
-import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
-import { ALL_FEATURES, type Rig, frame, frameOf, packedRig, rig, toMbuf } from "@tpdk/testing/virtio-pmd";
+import type { FakeNetDevice } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, type MqPort, type Rig, frame, frameOf, mqPort, packedRig, rig, setUpQueues, toMbuf } from "@tpdk/testing/virtio-pmd";
+import { typedErrorOf } from "@tpdk/testing/eal";
 import { releaseTestWire } from "@tpdk/testing/vhost";
 import { PackedRxQueue } from "./packed-rxq.js";
-import { InProcessTransport, type TrapHandler } from "./transport.js";
-
-const CTRL = v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_CTRL_VQ, true);
-const MQ = v.withFeature(CTRL, v.VIRTIO_NET_F_MQ, true);
-
-interface Setup {
-  mem: Memory;
-  dev: FakeNetDevice;
-  port: VirtioPort;
-  pool: Mempool;
-}
-
-/** A fake device (optionally behind `wrap`, which may make traps fail), a probed port, a pool. */
-function setup(device: Partial<FakeDeviceOptions> = {}, pmd: VirtioPmdOptions = {}, wrap?: (d: FakeNetDevice) => TrapHandler): Setup {
-  const mem = Memory.create(32 << 20);
-  const dev = new FakeNetDevice(mem, { offered: MQ, maxPairs: 4, mac: [0x52, 0x54, 0, 0, 0, 1], ...device });
-  const t = new InProcessTransport(mem, dev.region, wrap ? wrap(dev) : dev, "virtio0");
-  const port = VirtioPort.probe(mem, { portId: 0, transport: t, options: { queueSize: 64, trapTimeoutMs: 200, ...pmd } });
-  const pool = Mempool.create(mem, "cpool", { n: 1024, cacheSize: 0, debug: true });
-  return { mem, dev, port, pool };
-}
-
-function configure(s: Setup, nbRx: number, nbTx: number): void {
-  s.port.configure(nbRx, nbTx);
-  for (let q = 0; q < nbRx; q++) s.port.rxQueueSetup(q, { pool: s.pool });
-  for (let q = 0; q < nbTx; q++) s.port.txQueueSetup(q);
-}
-
-function errorOf(fn: () => unknown): TpdkError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TpdkError);
-    return e as TpdkError;
-  }
-  throw new Error("no error");
-}
+import type { TrapHandler } from "./transport.js";
 
 describe("avail.flags under EVENT_IDX (§2.7.7)", () => {
   it("stays 0 on every queue with EVENT_IDX (used_event says it); NO_INTERRUPT without", () => {
     for (const eventIdx of [true, false]) {
-      const s = setup({}, { eventIdx });
-      configure(s, 2, 2);
+      const s = mqPort({}, { eventIdx });
+      setUpQueues(s, 2, 2);
       s.port.start();
       const want = eventIdx ? 0 : v.VRING_AVAIL_F_NO_INTERRUPT;
       // rx 0, tx 0, rx 1, tx 1, the control queue (8: 4 pairs).
@@ -68,8 +29,8 @@ describe("avail.flags under EVENT_IDX (§2.7.7)", () => {
 
 describe("RX notification at start", () => {
   it("notifies each RX queue once, after DRIVER_OK (and after VQ_PAIRS_SET), as DPDK does", () => {
-    const s = setup();
-    configure(s, 2, 2);
+    const s = mqPort();
+    setUpQueues(s, 2, 2);
     s.port.start();
     const rxKicks = s.dev.kickLog.filter((k) => k.queue === 0 || k.queue === 2);
     expect(rxKicks.map((k) => k.queue)).toEqual([0, 2]);
@@ -84,8 +45,8 @@ describe("RX notification at start", () => {
 
 describe("VQ_PAIRS_SET enables only configured queues (§5.1.6.5.5)", () => {
   it("with fewer TX than RX queues, the missing transmit queues are configured (empty) before the command", () => {
-    const s = setup();
-    configure(s, 3, 1);
+    const s = mqPort();
+    setUpQueues(s, 3, 1);
     s.port.start(); // the fake refuses VQ_PAIRS_SET(n) when one of the 2n queues is not enabled
     expect(s.dev.ctrlLog.map((c) => c.data)).toEqual([[3, 0]]);
     expect(s.dev.pairs).toBe(3);
@@ -97,8 +58,8 @@ describe("VQ_PAIRS_SET enables only configured queues (§5.1.6.5.5)", () => {
   });
 
   it("with fewer RX than TX queues, the missing receive queues are configured (no buffers)", () => {
-    const s = setup();
-    configure(s, 1, 2);
+    const s = mqPort();
+    setUpQueues(s, 1, 2);
     s.port.start();
     expect(s.dev.pairs).toBe(2);
     expect(s.dev.queues[2]!.enabled).toBe(true);
@@ -115,8 +76,8 @@ describe("VQ_PAIRS_SET enables only configured queues (§5.1.6.5.5)", () => {
 
 describe("the control queue under IN_ORDER (§2.7.5)", () => {
   it("uses descriptors in ring order, wrapping at the end of the table, not head 0 every time", () => {
-    const s = setup();
-    configure(s, 2, 2);
+    const s = mqPort();
+    setUpQueues(s, 2, 2);
     s.port.start();
     for (let i = 0; i < 20; i++) s.port.ctrlCommand(v.VIRTIO_NET_CTRL_MQ, v.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, [2, 0]);
     expect(v.hasFeature(s.port.features(), v.VIRTIO_F_IN_ORDER)).toBe(true);
@@ -148,10 +109,10 @@ describe("a start that fails", () => {
   }
 
   it("before DRIVER_OK (after the RX rings were filled): resets the device, sets FAILED, and frees every RX mbuf", () => {
-    const s = setup({}, {}, failingEnable(3)); // rx 0, rx 1 filled, then tx 0 fails
-    configure(s, 2, 2);
+    const s = mqPort({}, {}, failingEnable(3)); // rx 0, rx 1 filled, then tx 0 fails
+    setUpQueues(s, 2, 2);
     const resets = s.dev.resets;
-    const e = errorOf(() => s.port.start());
+    const e = typedErrorOf(() => s.port.start());
     expect(e.message).toMatch(/queue_enable refused/);
     expect(e.message).toMatch(/^virtio0: queue setup failed/);
     expect(s.pool.available()).toBe(s.pool.size);
@@ -167,8 +128,8 @@ describe("a start that fails", () => {
   });
 
   it("close() of a started port frees every mbuf the rings hold", () => {
-    const s = setup();
-    configure(s, 2, 2);
+    const s = mqPort();
+    setUpQueues(s, 2, 2);
     s.port.start();
     expect(s.pool.available()).toBe(s.pool.size - 128);
     s.port.close();
@@ -179,15 +140,15 @@ describe("a start that fails", () => {
 
 describe("DEVICE_NEEDS_RESET after start (§2.1.2)", () => {
   /** The fake device's heartbeat moves (it is alive) before each check. */
-  function beat(s: Setup): void {
+  function beat(s: MqPort): void {
     const w = (s.dev.region + v.HDR_HEARTBEAT) >>> 2;
     s.mem.u32[w] = s.mem.u32[w]! + 1;
   }
-  const xstat = (s: Setup, name: string): number => s.port.xstats().find((x) => x.name === name)!.value;
+  const xstat = (s: MqPort, name: string): number => s.port.xstats().find((x) => x.name === name)!.value;
 
   it("is noticed on the configuration change notification: link down, deviceFault says so, stop/start recovers", () => {
-    const s = setup();
-    configure(s, 1, 1);
+    const s = mqPort();
+    setUpQueues(s, 1, 1);
     s.port.start();
     const t0 = performance.now();
     beat(s);
@@ -216,8 +177,8 @@ describe("DEVICE_NEEDS_RESET after start (§2.1.2)", () => {
   });
 
   it("without a control queue, the TX queues' words carry the notification", () => {
-    const s = setup({ offered: ALL_FEATURES, maxPairs: 1 });
-    configure(s, 1, 1);
+    const s = mqPort({ offered: ALL_FEATURES, maxPairs: 1 });
+    setUpQueues(s, 1, 1);
     s.port.start();
     beat(s);
     expect(s.port.checkDevice()).toBe(true);
@@ -229,8 +190,8 @@ describe("DEVICE_NEEDS_RESET after start (§2.1.2)", () => {
   });
 
   it("linkStatus() reads it too (a device that did not notify)", () => {
-    const s = setup();
-    configure(s, 1, 1);
+    const s = mqPort();
+    setUpQueues(s, 1, 1);
     s.port.start();
     s.dev.setNeedsReset(false);
     beat(s);
@@ -277,10 +238,10 @@ describe("frames longer than the MTU are not transmitted (§5.1.4.1)", () => {
 describe("one queue object per queue (the ring indices are the object's own)", () => {
   it("a second attach of a queue in use is refused with EBUSY; after detach() it is allowed", () => {
     const r = rig();
-    const e = errorOf(() => RxQueue.attach(r.mem, 0, 0));
+    const e = typedErrorOf(() => RxQueue.attach(r.mem, 0, 0));
     expect(e.code).toBe("EBUSY");
     expect(e.message).toMatch(/^virtio-pmd: rx queue 0 of port 0 is already driven by another queue object/);
-    expect(errorOf(() => TxQueue.attach(r.mem, 0, 0)).code).toBe("EBUSY");
+    expect(typedErrorOf(() => TxQueue.attach(r.mem, 0, 0)).code).toBe("EBUSY");
     r.rxq.detach();
     const rx2 = RxQueue.attach(r.mem, 0, 0);
     r.dev.deliver(r.rxVq, frame(64, 1), r.hdr, true);
@@ -303,7 +264,7 @@ describe("one queue object per queue (the ring indices are the object's own)", (
     r.rxq.detach();
     // A new object would start from used position 0: it would take the six used entries again and
     // free (as bad) the buffers posted since at those descriptors, which the device still holds.
-    const e = errorOf(() => RxQueue.attach(r.mem, 0, 0));
+    const e = typedErrorOf(() => RxQueue.attach(r.mem, 0, 0));
     expect(e.code).toBe("EBUSY");
     expect(e.message).toBe(
       "virtio-pmd: rx queue 0 of port 0 was driven by another queue object in this run, which detached: the ring's positions were that object's own; stop and start the port to hand the queue over",
@@ -334,7 +295,7 @@ describe("one queue object per queue (the ring indices are the object's own)", (
     s.mbufs.free(arr[0]!);
     s.mbufs.free(arr[1]!);
     s.rxq.detach();
-    expect(errorOf(() => PackedRxQueue.attach(s.mem, 0, 0)).message).toMatch(/^virtio-pmd: rx queue 0 of port 0 was driven by another queue object in this run, which detached/);
+    expect(typedErrorOf(() => PackedRxQueue.attach(s.mem, 0, 0)).message).toMatch(/^virtio-pmd: rx queue 0 of port 0 was driven by another queue object in this run, which detached/);
     s.port.stop();
     expect(s.pool.available()).toBe(s.pool.size);
     s.port.start();

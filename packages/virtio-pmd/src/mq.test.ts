@@ -1,44 +1,11 @@
-import { Memory, TpdkError } from "@tpdk/eal";
-import { Mbufs, Mempool } from "@tpdk/mbuf";
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import { negotiateFeatures } from "./negotiate.js";
-import { parseDriverArgs, type VirtioPmdOptions } from "./options.js";
-import { VirtioPort } from "./port.js";
+import { parseDriverArgs } from "./options.js";
 import { RxQueue } from "./rxq.js";
-import { type FakeDeviceOptions, FakeNetDevice } from "@tpdk/testing/virtio-pmd";
-import { ALL_FEATURES, frame } from "@tpdk/testing/virtio-pmd";
-import { InProcessTransport } from "./transport.js";
+import { ALL_FEATURES, MQ_FEATURES, type MqPort, frame, mqPort, setUpQueues } from "@tpdk/testing/virtio-pmd";
+import { typedErrorOf } from "@tpdk/testing/eal";
 import { TxQueue } from "./txq.js";
-
-const MQ_FEATURES = v.withFeature(v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_CTRL_VQ, true), v.VIRTIO_NET_F_MQ, true);
-
-function setup(device: Partial<FakeDeviceOptions> = {}, pmd: VirtioPmdOptions = {}) {
-  const mem = Memory.create(48 << 20);
-  const dev = new FakeNetDevice(mem, { offered: MQ_FEATURES, maxPairs: 4, mac: [0x52, 0x54, 0, 0, 0, 1], ...device });
-  const transport = new InProcessTransport(mem, dev.region, dev, "virtio0");
-  const port = VirtioPort.probe(mem, { portId: 0, transport, options: { queueSize: 64, trapTimeoutMs: 200, ...pmd } });
-  const pool = Mempool.create(mem, "mqpool", { n: 1024, cacheSize: 0, debug: true });
-  return { mem, dev, transport, port, pool, mbufs: new Mbufs(mem) };
-}
-
-type Rig = ReturnType<typeof setup>;
-
-function configure(r: Rig, nbRx: number, nbTx: number): void {
-  r.port.configure(nbRx, nbTx);
-  for (let q = 0; q < nbRx; q++) r.port.rxQueueSetup(q, { pool: r.pool });
-  for (let q = 0; q < nbTx; q++) r.port.txQueueSetup(q);
-}
-
-function errorOf(fn: () => unknown): TpdkError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TpdkError);
-    return e as TpdkError;
-  }
-  throw new Error("no error");
-}
 
 describe("MQ and CTRL_VQ negotiation", () => {
   it("takes CTRL_VQ and MQ when offered; mq=0 drops MQ only; MQ without CTRL_VQ is never taken", () => {
@@ -48,8 +15,8 @@ describe("MQ and CTRL_VQ negotiation", () => {
     expect([v.hasFeature(g, v.VIRTIO_NET_F_CTRL_VQ), v.hasFeature(g, v.VIRTIO_NET_F_MQ)]).toEqual([true, false]);
     const broken = v.withFeature(ALL_FEATURES, v.VIRTIO_NET_F_MQ, true); // MQ offered alone: not spec-conforming
     expect(v.hasFeature(negotiateFeatures("virtio0", broken), v.VIRTIO_NET_F_MQ)).toBe(false);
-    expect(errorOf(() => negotiateFeatures("virtio0", broken, { mq: true })).message).toMatch(/mq=1 but the device offers MQ without CTRL_VQ/);
-    expect(errorOf(() => negotiateFeatures("virtio0", ALL_FEATURES, { mq: true })).message).toMatch(/mq=1 but the device does not offer MQ/);
+    expect(typedErrorOf(() => negotiateFeatures("virtio0", broken, { mq: true })).message).toMatch(/mq=1 but the device offers MQ without CTRL_VQ/);
+    expect(typedErrorOf(() => negotiateFeatures("virtio0", ALL_FEATURES, { mq: true })).message).toMatch(/mq=1 but the device does not offer MQ/);
   });
 
   it("parseDriverArgs takes mq=0|1", () => {
@@ -59,15 +26,15 @@ describe("MQ and CTRL_VQ negotiation", () => {
   });
 
   it("configure allows up to max_virtqueue_pairs queues and names the limit", () => {
-    const r = setup();
+    const r = mqPort();
     expect(r.port.maxQueuePairs).toBe(4);
-    expect(errorOf(() => r.port.configure(5, 1)).message).toMatch(/5 rx queues requested, at most 4: the device's max_virtqueue_pairs is 4/);
+    expect(typedErrorOf(() => r.port.configure(5, 1)).message).toMatch(/5 rx queues requested, at most 4: the device's max_virtqueue_pairs is 4/);
     r.port.configure(4, 4);
-    const s = setup({}, { mq: false });
+    const s = mqPort({}, { mq: false });
     expect(s.port.maxQueuePairs).toBe(1);
-    expect(errorOf(() => s.port.configure(1, 2)).message).toMatch(/at most 1: MQ is not negotiated/);
-    const t = setup({ offered: v.withFeature(MQ_FEATURES, v.VIRTIO_NET_F_MQ, false) });
-    expect(errorOf(() => t.port.configure(2, 2)).message).toMatch(/the device does not offer MQ/);
+    expect(typedErrorOf(() => s.port.configure(1, 2)).message).toMatch(/at most 1: MQ is not negotiated/);
+    const t = mqPort({ offered: v.withFeature(MQ_FEATURES, v.VIRTIO_NET_F_MQ, false) });
+    expect(typedErrorOf(() => t.port.configure(2, 2)).message).toMatch(/the device does not offer MQ/);
   });
 });
 
@@ -75,15 +42,15 @@ describe("the control queue at start (§5.1.6.5)", () => {
   it("sets the control queue up at vq 2N and sends VQ_PAIRS_SET(n) after DRIVER_OK, with every queue set up", () => {
     const statusAtCommand: number[] = [];
     const enabledAtCommand: boolean[] = [];
-    let r!: Rig;
-    r = setup({
+    let r!: MqPort;
+    r = mqPort({
       ctrl: (cls, cmd, data) => {
         statusAtCommand.push(r.dev.status);
         enabledAtCommand.push(...[0, 1, 2, 3].map((q) => r.dev.queues[q]!.enabled));
         return cls === v.VIRTIO_NET_CTRL_MQ && cmd === v.VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && data[0] === 2 && data[1] === 0 ? v.VIRTIO_NET_OK : v.VIRTIO_NET_ERR;
       },
     });
-    configure(r, 2, 2);
+    setUpQueues(r, 2, 2);
     r.port.start();
     expect(r.dev.queues[8]!.enabled).toBe(true); // 4 pairs: control queue 8
     expect(r.dev.queues[8]!.size).toBe(16);
@@ -96,29 +63,29 @@ describe("the control queue at start (§5.1.6.5)", () => {
   });
 
   it("uses control queue 2 without MQ, and sends no command for one pair", () => {
-    const r = setup({}, { mq: false });
-    configure(r, 1, 1);
+    const r = mqPort({}, { mq: false });
+    setUpQueues(r, 1, 1);
     r.port.start();
     expect(r.dev.queues[2]!.enabled).toBe(true);
     expect(r.dev.ctrlLog).toEqual([]);
-    const s = setup();
-    configure(s, 1, 1);
+    const s = mqPort();
+    setUpQueues(s, 1, 1);
     s.port.start();
     expect(s.dev.queues[8]!.enabled).toBe(true);
     expect(s.dev.ctrlLog).toEqual([]);
   });
 
   it("asks for max(nb_rx, nb_tx) pairs", () => {
-    const r = setup();
-    configure(r, 3, 1);
+    const r = mqPort();
+    setUpQueues(r, 3, 1);
     r.port.start();
     expect(r.dev.ctrlLog.map((c) => c.data)).toEqual([[3, 0]]);
     expect(r.dev.pairs).toBe(3);
   });
 
   it("resends VQ_PAIRS_SET after a restart (the reset went back to one pair)", () => {
-    const r = setup();
-    configure(r, 2, 2);
+    const r = mqPort();
+    setUpQueues(r, 2, 2);
     r.port.start();
     r.port.stop();
     expect(r.dev.pairs).toBe(1);
@@ -130,9 +97,9 @@ describe("the control queue at start (§5.1.6.5)", () => {
   });
 
   it("a device answering ERR fails start naming the command; FAILED is set and every mbuf is back", () => {
-    const r = setup({ ctrl: () => v.VIRTIO_NET_ERR });
-    configure(r, 2, 2);
-    const e = errorOf(() => r.port.start());
+    const r = mqPort({ ctrl: () => v.VIRTIO_NET_ERR });
+    setUpQueues(r, 2, 2);
+    const e = typedErrorOf(() => r.port.start());
     expect(e.code).toBe("ECTRL");
     expect(e.message).toMatch(/control command MQ VQ_PAIRS_SET\(2,0\): device answered VIRTIO_NET_ERR \(during VQ_PAIRS_SET\)/);
     expect(r.dev.status & v.STATUS_FAILED).toBe(v.STATUS_FAILED);
@@ -141,30 +108,30 @@ describe("the control queue at start (§5.1.6.5)", () => {
   });
 
   it("a command returned unanswered fails start (ECTRL)", () => {
-    const r = setup({ ctrl: "unanswered" });
-    configure(r, 2, 1);
-    expect(errorOf(() => r.port.start()).message).toMatch(/returned the command unanswered/);
+    const r = mqPort({ ctrl: "unanswered" });
+    setUpQueues(r, 2, 1);
+    expect(typedErrorOf(() => r.port.start()).message).toMatch(/returned the command unanswered/);
     expect(r.pool.available()).toBe(r.pool.size);
   });
 
   it("a device that never answers: ETIMEDOUT naming the command, the device is declared dead", () => {
-    const r = setup({ ctrl: "silent" }, { trapTimeoutMs: 50 });
-    configure(r, 2, 2);
-    const e = errorOf(() => r.port.start());
+    const r = mqPort({ ctrl: "silent" }, { trapTimeoutMs: 50 });
+    setUpQueues(r, 2, 2);
+    const e = typedErrorOf(() => r.port.start());
     expect(e.code).toBe("ETIMEDOUT");
     expect(e.message).toMatch(/MQ VQ_PAIRS_SET\(2,0\) not answered within 50 ms/);
     expect(r.port.deviceFault).toMatch(/control command timed out/);
     expect(r.pool.available()).toBe(r.pool.size);
-    expect(errorOf(() => r.port.start()).code).toBe("ENODEV");
+    expect(typedErrorOf(() => r.port.start()).code).toBe("ENODEV");
   });
 
   it("ctrlCommand is refused while stopped", () => {
-    const r = setup();
-    configure(r, 1, 1);
-    expect(errorOf(() => r.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [1])).code).toBe("ESTATE");
+    const r = mqPort();
+    setUpQueues(r, 1, 1);
+    expect(typedErrorOf(() => r.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [1])).code).toBe("ESTATE");
     r.port.start();
     // The fake answers ERR to RX commands (the driver does not negotiate CTRL_RX, so it would not send them).
-    expect(errorOf(() => r.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [1])).code).toBe("ECTRL");
+    expect(typedErrorOf(() => r.port.ctrlCommand(v.VIRTIO_NET_CTRL_RX, v.VIRTIO_NET_CTRL_RX_PROMISC, [1])).code).toBe("ECTRL");
     // promiscuousEnable sends nothing: no CTRL_RX, no filter.
     r.port.promiscuousEnable();
     expect(r.dev.ctrlLog.length).toBe(1);
@@ -174,8 +141,8 @@ describe("the control queue at start (§5.1.6.5)", () => {
 
 describe("traffic on several queues", () => {
   it("each queue receives what the device put in its receive queue and sends on its transmit queue, with its own stats", () => {
-    const r = setup();
-    configure(r, 2, 2);
+    const r = mqPort();
+    setUpQueues(r, 2, 2);
     const info = r.port.start();
     const hdr = info.hdrSize;
     const rx = [RxQueue.attach(r.mem, 0, 0), RxQueue.attach(r.mem, 0, 1)];
