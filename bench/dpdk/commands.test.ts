@@ -73,6 +73,12 @@ describe("vhost-user pair command lines", () => {
     expect(after(frontEndCommand("tpdk", { ...o, tpdkKeys: "" }, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
   });
 
+  it("tpdkKeys: a side key the common keys also set replaces it (tpdk's devargs refuse a repeated key)", () => {
+    const o = { ...opts(false), tpdkKeys: "mrg_rxbuf=0,tx_mode=push" };
+    expect(after(frontEndCommand("tpdk", o, "/s"), "--vdev")).toBe("net_virtio_user0,path=/s,queues=1,packed_vq=0,in_order=1,mrg_rxbuf=0,tx_mode=push");
+    expect(after(frontEndCommand("dpdk", o, "/s"), "--vdev")).toBe(`net_virtio_user0,path=/s,${FRONT_END_KEYS}`);
+  });
+
   it("packed: both front-ends get packed_vq=1, the back-end's command is the same", () => {
     const o = { ...opts(false), packed: true };
     expect(backEndCommand(o, "/s")).toEqual(backEndCommand(opts(false), "/s"));

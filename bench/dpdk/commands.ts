@@ -54,6 +54,17 @@ function frontEndKeys(o: PairOptions): string {
   return o.packed ? FRONT_END_KEYS_PACKED : FRONT_END_KEYS;
 }
 
+/**
+ * The common front-end keys with a tpdk side's own (vu-shared.js DIR:key=value): a side key replaces
+ * the common key of the same name (tpdk's devargs refuse a repeated key: e.g. mrg_rxbuf=0 against
+ * the common mrg_rxbuf=1), the others are appended.
+ */
+export function withSideKeys(common: string, side: string): string {
+  if (side === "") return common;
+  const names = new Set(side.split(",").map((kv) => kv.split("=")[0]));
+  return [...common.split(",").filter((kv) => !names.has(kv.split("=")[0])), side].join(",");
+}
+
 /** Options both testpmds' forwarding takes. */
 function fwdArgs(burst: number): string[] {
   return ["--auto-start", "--nb-cores=1", `--burst=${burst}`, "--stats-period=1", "--total-num-mbufs=8192"];
@@ -123,7 +134,7 @@ export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string
     ...memArgs(o.hugepages),
     "--busy-poll",
     "--vdev",
-    `net_virtio_user0,path=${sock},${frontEndKeys(o)}${o.tpdkKeys ? `,${o.tpdkKeys}` : ""}`,
+    `net_virtio_user0,path=${sock},${withSideKeys(frontEndKeys(o), o.tpdkKeys ?? "")}`,
     "--",
     "-p",
     "0x1",

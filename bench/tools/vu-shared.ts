@@ -31,7 +31,7 @@ import { type Side, parseSide } from "./vu-sides.js";
 
 const USAGE =
   "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]...\n" +
-  "  a tpdk side's :key=value pairs are extra vdev keys for its front-end (tx_mode, indirect, event_idx, queue_size),\n" +
+  "  a tpdk side's :key=value pairs are extra vdev keys for its front-end (tx_mode, indirect, event_idx, mrg_rxbuf, queue_size; one the common keys set replaces it),\n" +
   "  e.g. --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect\n" +
   "  front-ends in turn against one running DPDK back-end per instance; each tpdk run against the mean of the\n" +
   "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +

@@ -20,6 +20,7 @@ const SIDE_KEYS: Readonly<Record<string, RegExp>> = {
   tx_mode: /^(auto|chained|push|indirect)$/,
   indirect: /^[01]$/,
   event_idx: /^[01]$/,
+  mrg_rxbuf: /^[01]$/,
   queue_size: /^[1-9][0-9]{0,4}$/,
 };
 
