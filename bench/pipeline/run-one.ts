@@ -54,7 +54,11 @@ const USAGE =
   "usage: node bench/dist/pipeline/run-one.js '<RunConfig JSON>'\n" +
   "  e.g. '" +
   JSON.stringify({ kind: "throughput", burst: 32, txPath: "push", frameSize: 64, inOrder: true, mrgRxbuf: true, eventIdx: null, queueSize: 1024, rate: null, warmupMs: 1000, durationMs: 2000, memoryMb: 256 }) +
-  "'\n  (bench/pipeline/types.ts RunConfig; the GC columns need --require bench/dist/pipeline/gc-probe.cjs)";
+  "'\n  (bench/pipeline/types.ts RunConfig)\n" +
+  "  Run bare it counts no GC: its gcWindow / gcTotal are 0 and gcComplete false whatever happened. The counts\n" +
+  "  come from a parent (run.js through bench/pipeline/spawn.ts, or tools/lcore-gc.js), which runs it as\n" +
+  "  node --expose-gc --trace-gc --require bench/dist/pipeline/gc-probe.cjs run-one.js ... (TPDK_BENCH_GC_PROBE=1)\n" +
+  "  and attributes V8's --trace-gc lines to the threads and the window. For GC counts use those tools.";
 
 /** The run's configuration from argv (cold): --help prints the usage; a bad one is one line, exit 2. */
 function configFromArgs(): RunConfig {

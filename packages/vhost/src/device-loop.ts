@@ -284,7 +284,12 @@ export class DeviceLoop {
     const now = clockMs();
     deviceClock[0] = now;
     this.clockBudget = CLOCK_BUDGET;
-    if (now >= this.nextTick) this.tick();
+    if (now >= this.nextTick) {
+      // The next tick's time is added here, where `now` is a local of code optimized early (inlined
+      // in pass() when a wire needs the clock every pass), not in tick(): see tick().
+      this.nextTick = now + TICK_MS;
+      this.tick();
+    }
   }
 
   private resetIdle(): void {
@@ -337,9 +342,16 @@ export class DeviceLoop {
     if (this.notifyOn) this.setNotify(false);
   }
 
-  /** Housekeeping, about once per ms (at the time in deviceClock: no double argument to box). */
+  /**
+   * Housekeeping, about once per ms (at the time in deviceClock: no double argument to box).
+   * Called 1000 times a second, tick() is optimized only 1.5-2 s after the thread starts and
+   * runs in baseline code until then, where a Float64Array read or a double field load makes a
+   * HeapNumber: so the common path reads no double (readClock() sets nextTick; the generator's
+   * exhausted() is a boolean field). The device thread's young space then gets no tail from the
+   * start-up into the measurement window (bench/README.md "Session 24: GC": `deviceClock[0] +
+   * TICK_MS` here was 32 B per tick, ~2-15 KB in a latency run's window).
+   */
   private tick(): void {
-    this.nextTick = deviceClock[0]! + TICK_MS;
     // Indexed, not for..of: an iterator object per tick (1000 a second) is garbage.
     const devs = this.devices;
     for (let i = 0; i < devs.length; i++) devs[i]!.tick();

@@ -130,6 +130,12 @@ export class GenWire implements Wire {
    * integer deopts the hot path once it does.
    */
   private readonly offered = new Float64Array(1);
+  /**
+   * offered >= limit, kept where S_EXHAUSTED is set: exhausted() runs once per device tick
+   * (1000 a second) and for seconds in baseline code, where reading offered[0] or the double
+   * `limit` allocates a HeapNumber per call (DeviceLoop.tick).
+   */
+  private done: boolean;
   private t0 = NaN;
 
   constructor(o: GenOptions, mem: Memory, statsBase: number, deviceIndex: number) {
@@ -161,6 +167,7 @@ export class GenWire implements Wire {
     }
     this.flows = o.flows;
     this.limit = o.count ?? Infinity;
+    this.done = this.limit <= 0;
     this.perMs = o.rate === null ? 0 : o.rate / 1000;
     this.lossless = o.rate === null;
     this.needsClock = o.rate !== null || o.timestamp || this.checker.latency;
@@ -283,7 +290,7 @@ export class GenWire implements Wire {
         f64[this.s + S_GENERATED_BYTES]! += bytes;
         this.offered[0]! += j;
         f64[this.s + S_GENERATED] = this.offered[0]!;
-        if (this.offered[0]! >= this.limit) f64[this.s + S_EXHAUSTED] = 1;
+        if (this.offered[0]! >= this.limit) this.finish();
       }
     }
     for (; j < n; j++) {
@@ -310,7 +317,7 @@ export class GenWire implements Wire {
   }
 
   exhausted(): boolean {
-    return this.offered[0]! >= this.limit;
+    return this.done;
   }
 
   flush(): void {}
@@ -320,13 +327,19 @@ export class GenWire implements Wire {
     this.seq = (this.seq + 1) | 0; // int32 (a small integer to V8); written to the frame as u32
     this.offered[0]! += 1;
     this.f64[this.s + S_GENERATED] = this.offered[0]!;
-    if (this.offered[0]! >= this.limit) this.f64[this.s + S_EXHAUSTED] = 1;
+    if (this.offered[0]! >= this.limit) this.finish();
     if (this.seeded) {
       this.pick();
     } else {
       if (++this.sizeIdx === this.nSizes) this.sizeIdx = 0;
       if (++this.flow === this.flows) this.flow = 0;
     }
+  }
+
+  /** The last frame was offered (cold: once). */
+  private finish(): void {
+    this.done = true;
+    this.f64[this.s + S_EXHAUSTED] = 1;
   }
 
   /** Draw the next frame's length and flow (seeded mode). */
