@@ -11,7 +11,7 @@
 //   gen -> port 0 -> l2fwd -> port 1 -> (send fails)      received = sent + dropped; sent = delivered + wire errors
 //   test socket -> port 1 -> l2fwd -> port 0 -> gen wire   datagrams = received + missed; received = sent + dropped
 import { afterEach, describe, expect, it } from "vitest";
-import { L2fwdChild } from "@tpdk/testing/e2e";
+import { L2fwdChild, type PortJson } from "@tpdk/testing/e2e";
 import { freeUdpPort, udpSocket } from "@tpdk/testing/e2e";
 
 const BROADCAST = "255.255.255.255";
@@ -70,7 +70,7 @@ describe("a udp wire whose sends fail", () => {
     expect(r, l2fwd.stderr).toEqual({ code: 0, signal: null });
     expect(l2fwd.stdout).toContain("Bye...");
 
-    const [p0, p1] = l2fwd.lastPorts()! as [Record<string, number>, Record<string, number>];
+    const [p0, p1] = l2fwd.lastPorts()! as [PortJson, PortJson];
     // gen -> port 0 -> port 1 -> failing socket: every frame sent is a write error.
     expect(p0.rx).toBe(N);
     expect(p0.rx).toBe(p1.tx! + p1.dropped!);

@@ -59,7 +59,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
   // On a loaded 2-CPU machine beside the busy-polling testpmd the gen port's device thread
   // can go unscheduled past the default 2 s heartbeat timeout: 5 s here (the heartbeat is
   // not what this tests). Retried once for what else a stalled VM does; a counting error fails both tries.
-  it.each(["", ",packed_vq=1"])("tpdk into testpmd rxonly: every frame tpdk sent is counted by testpmd (keys '%s')", { retry: 1 }, async (keys) => {
+  it.each(["", ",packed_vq=1"])("tpdk into testpmd rxonly: every frame tpdk sent is counted by testpmd (keys '%s')", { retry: 1, timeout: 60_000 }, async (keys) => {
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
     const count = 200_000;
@@ -81,7 +81,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     expect(got!.rxPackets).toBe(p1.tx);
     // Frames the generator offered before the lcore polled are missed (counted), not lost.
     expect(p1.tx).toBeGreaterThan(0);
-  }, 60_000);
+  });
 
   it("a macswap loop through testpmd returns every frame of a varied capture, MACs swapped", async () => {
     const dir = sockDir();

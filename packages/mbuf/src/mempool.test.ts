@@ -73,7 +73,7 @@ describe("alloc / free (no cache: LCORE_ID_ANY)", () => {
       expect(mb.dataOff(m)).toBe(128);
       expect(mb.dataAddr(m)).toBe(m + 64 + 128);
       expect([mb.refcnt(m), mb.nbSegs(m), mb.next(m), mb.dataLen(m), mb.pktLen(m), mb.port(m), mb.olFlags(m), mb.poolId(m)]).toEqual([1, 1, 0, 0, 0, 0xffff, 0, p.id]);
-      expect(mb.u32[(m + 4) >>> 2]).toBe(0); // buf_addr high half
+      expect(mem.u32[(m + 4) >>> 2]).toBe(0); // buf_addr high half
     }
     expect(seen.size).toBe(100);
     expect(p.alloc()).toBe(0);

@@ -17,6 +17,13 @@ import { RxQueue } from "./rxq.js";
 // thread (stepped by hand), and against a device that writes nonsense into
 // the ring: counted errors, never a crash, a lost mbuf or one handed out twice.
 
+/**
+ * The rig's queue as the packed TX class of this file. The rig types its queues from the built
+ * package's declarations, this file imports the class from source; at run time they are one class
+ * (vitest resolves @tpdk/virtio-pmd to src/).
+ */
+const packedTx = (q: unknown): PackedTxQueue => q as PackedTxQueue;
+
 type Rig = ReturnType<typeof setup>;
 
 /** Write a used descriptor (as a device would) at ring position `pos` of queue `zone`, with used wrap counter `wrap`. */
@@ -387,7 +394,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
       const spy = vi.spyOn(Atomics, "load");
       try {
         const got = run();
-        const inTable = spy.mock.calls.filter(([arr, i]) => arr === s.mem.u16 && (i as number) >= d0 >>> 1 && (i as number) < (d0 + 16 * 64) >>> 1);
+        const inTable = spy.mock.calls.filter(([arr, i]) => (arr as unknown) === s.mem.u16 && (i as number) >= d0 >>> 1 && (i as number) < (d0 + 16 * 64) >>> 1);
         return [got, inTable.length];
       } finally {
         spy.mockRestore();
@@ -608,7 +615,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     expect(s.txq.txBurst(arr, 4)).toBe(4);
     const z = s.zoneOf(true);
     writeUsed(s.mem, z, 0, 1, 9999, 0);
-    expect((s.txq as PackedTxQueue).cleanup()).toBeLessThan(16);
+    expect(packedTx(s.txq).cleanup()).toBeLessThan(16);
     expect(s.xs("tx_q0_bad_used_id")).toBe(1);
     closeWithoutLeak(s);
   });
@@ -622,7 +629,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
       arr[i] = m;
     }
     expect(s.txq.txBurst(arr, 8)).toBe(8);
-    const txq = s.txq as PackedTxQueue;
+    const txq = packedTx(s.txq);
     const z = s.zoneOf(true);
     // §2.8.8: the device writes one used descriptor at the batch's first position naming its last id (3).
     writeUsed(s.mem, z, 0, 1, 3, 0);
@@ -639,7 +646,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
 
   it("IN_ORDER TX, ring full: the push batch sends what fits after one reclaim, counts tx_q0_ring_full and ends the burst (no second reclaim in the general loop); once the device used them the next burst sends the rest", () => {
     const s = setup(16, [], { inOrder: true });
-    const txq = s.txq as PackedTxQueue;
+    const txq = packedTx(s.txq);
     // 14 of 16 descriptors in flight, none used yet: 2 free, below the free threshold (16 / 4).
     const first = txFrames(s, 14);
     expect(s.txq.txBurst(first, 14)).toBe(14);
@@ -678,8 +685,8 @@ describe("virtio-pmd packed rings (§2.8)", () => {
       // A marker in a field freeBulk's per-mbuf work would clear (next): the fast free never reads or writes it.
       s.mem.u32[(arr[2]! + 32) >>> 2] = 0x4321;
       writeUsed(s.mem, s.zoneOf(true), 0, 1, 7, 0);
-      (s.txq as PackedTxQueue).cleanup();
-      expect((s.txq as PackedTxQueue).inFlight).toBe(0);
+      packedTx(s.txq).cleanup();
+      expect(packedTx(s.txq).inFlight).toBe(0);
       expect(s.pool.available()).toBe(before + 8);
       // (A FreeBatcher's first flushes also call each free with a count of 0: nothing freed.)
       expect(fast.mock.calls.filter((c) => c[2] !== 0).map((c) => [c[0], c[2]])).toEqual([[s.pool.id, 8]]);
@@ -717,7 +724,7 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     const fast = vi.spyOn(Mbufs.prototype, "fastFreeBulk");
     const slow = vi.spyOn(Mbufs.prototype, "freeBulk");
     try {
-      const txq = s.txq as PackedTxQueue;
+      const txq = packedTx(s.txq);
       // The last frame (one descriptor) is at the last position taken: the used descriptor names it.
       const last = 16 - txq.free - 1;
       writeUsed(s.mem, s.zoneOf(true), 0, 1, last, 0);

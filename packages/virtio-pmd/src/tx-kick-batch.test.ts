@@ -1,6 +1,6 @@
 import { AVAIL_IDX, VIRTIO_F_EVENT_IDX, VRING_USED_F_NO_NOTIFY, withFeature } from "@tpdk/virtio";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ALL_FEATURES, frame, rig, storeBufferModel, toMbuf, type Rig, type RigOptions } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, frame, rig, storeBufferModel, toMbuf, type RigOptions } from "@tpdk/testing/virtio-pmd";
 import { PORT_TABLE_ZONE, P_TXQ_ZONES, Q_FENCED_AVAIL, portEntry } from "./layout.js";
 import { TX_FENCE_FRAMES } from "./queue-base.js";
 import { txKickBackstop } from "./tx-backstop.js";

@@ -38,7 +38,7 @@ class PeekWire implements Wire {
   dropped = 0;
   private next = 0;
   private gate = 0;
-  constructor(private readonly frames: Uint8Array[], private readonly perPass = 64, private readonly canPeek = true) {
+  constructor(private readonly frames: Uint8Array[], private readonly perPass = 64, canPeek = true) {
     if (!canPeek) (this as { peek?: unknown }).peek = undefined;
   }
   /** Let the wire offer its frames from now on. */
