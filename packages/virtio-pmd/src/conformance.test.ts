@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { RxQueue } from "./rxq.js";
 import { TxQueue } from "./txq.js";
 import type { FakeNetDevice } from "@tpdk/testing/virtio-pmd";
-import { ALL_FEATURES, type MqPort, type Rig, frame, frameOf, mqPort, packedRig, rig, setUpQueues, toMbuf } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, type FakePort, type Rig, frame, frameOf, mqPort, packedRig, rig, setUpQueues, toMbuf } from "@tpdk/testing/virtio-pmd";
 import { typedErrorOf } from "@tpdk/testing/eal";
 import { releaseTestWire } from "@tpdk/testing/vhost";
 import { PackedRxQueue } from "./packed-rxq.js";
@@ -140,11 +140,11 @@ describe("a start that fails", () => {
 
 describe("DEVICE_NEEDS_RESET after start (§2.1.2)", () => {
   /** The fake device's heartbeat moves (it is alive) before each check. */
-  function beat(s: MqPort): void {
+  function beat(s: FakePort): void {
     const w = (s.dev.region + v.HDR_HEARTBEAT) >>> 2;
     s.mem.u32[w] = s.mem.u32[w]! + 1;
   }
-  const xstat = (s: MqPort, name: string): number => s.port.xstats().find((x) => x.name === name)!.value;
+  const xstat = (s: FakePort, name: string): number => s.port.xstats().find((x) => x.name === name)!.value;
 
   it("is noticed on the configuration change notification: link down, deviceFault says so, stop/start recovers", () => {
     const s = mqPort();

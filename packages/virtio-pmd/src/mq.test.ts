@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { negotiateFeatures } from "./negotiate.js";
 import { parseDriverArgs } from "./options.js";
 import { RxQueue } from "./rxq.js";
-import { ALL_FEATURES, MQ_FEATURES, type MqPort, frame, mqPort, setUpQueues } from "@tpdk/testing/virtio-pmd";
+import { ALL_FEATURES, MQ_FEATURES, type FakePort, frame, mqPort, setUpQueues } from "@tpdk/testing/virtio-pmd";
 import { typedErrorOf } from "@tpdk/testing/eal";
 import { TxQueue } from "./txq.js";
 
@@ -42,7 +42,7 @@ describe("the control queue at start (§5.1.6.5)", () => {
   it("sets the control queue up at vq 2N and sends VQ_PAIRS_SET(n) after DRIVER_OK, with every queue set up", () => {
     const statusAtCommand: number[] = [];
     const enabledAtCommand: boolean[] = [];
-    let r!: MqPort;
+    let r!: FakePort;
     r = mqPort({
       ctrl: (cls, cmd, data) => {
         statusAtCommand.push(r.dev.status);

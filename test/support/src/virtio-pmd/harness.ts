@@ -15,13 +15,18 @@ import { type FakeDeviceOptions, FakeNetDevice } from "./fake-device.js";
 /** A fake device offering the data-path features (@tpdk/virtio NET_DATA_FEATURES; no control queue). */
 export const ALL_FEATURES: Features = features(...Object.values(NET_DATA_FEATURES));
 
-export interface Rig {
+/** A port probed on a fake device, with a pool and the mbuf accessors (see also mq-port.ts). */
+export interface FakePort {
   mem: Memory;
   dev: FakeNetDevice;
   transport: InProcessTransport;
   port: VirtioPort;
   pool: Mempool;
   mbufs: Mbufs;
+}
+
+/** A FakePort started with one RX and one TX queue. */
+export interface Rig extends FakePort {
   info: PortInfo;
   rxq: RxQueue;
   txq: TxQueue;

@@ -2,8 +2,8 @@
 export {
   FakeNetDevice, type FakeDeviceOptions, type FakeQueue, type CtrlCommand, type Seg, type Chain,
 } from "./fake-device.js";
-export { ALL_FEATURES, rig, txBoundRig, frame, toMbuf, fromMbuf, type Rig, type RigOptions } from "./harness.js";
-export { MQ_FEATURES, mqPort, setUpQueues, type MqPort } from "./mq-port.js";
+export { ALL_FEATURES, rig, txBoundRig, frame, toMbuf, fromMbuf, type FakePort, type Rig, type RigOptions } from "./harness.js";
+export { MQ_FEATURES, mqPort, setUpQueues } from "./mq-port.js";
 export {
   packedRig, frameOf, type PackedRig, packedDriverScenarioArb, type PackedDriverScenario, runPackedDriverScenario,
   type PackedDriverStats, newPackedDriverStats,
