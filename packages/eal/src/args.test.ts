@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { usageErrorMessage } from "@tpdk/testing/eal";
 import { EAL_DEFAULTS, dropRunnerSeparator, parseCoreList, parseEalArgs, resolveEalOptions } from "./args.js";
-import { UsageError } from "./errors.js";
-
-function usageMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a UsageError");
-}
 
 describe("parseCoreList", () => {
   it("parses singles, ranges and mixes, sorted and unique", () => {
@@ -21,13 +11,13 @@ describe("parseCoreList", () => {
     expect(parseCoreList("63")).toEqual([63]);
   });
   it("rejects junk with the option name and a fix", () => {
-    expect(usageMessage(() => parseCoreList("0-x"))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
-    expect(usageMessage(() => parseCoreList(""))).toMatch(/^-l: empty core list; use e.g. -l 0/);
-    expect(usageMessage(() => parseCoreList("1,"))).toMatch(/^-l: "1," is not a core list/);
-    expect(usageMessage(() => parseCoreList("-1"))).toMatch(/is not a core list/);
-    expect(usageMessage(() => parseCoreList("64"))).toBe("-l: core 64 is out of range; core ids are 0..63");
-    expect(usageMessage(() => parseCoreList("0-100"))).toMatch(/core 100 is out of range/);
-    expect(usageMessage(() => parseCoreList("3-1"))).toBe('-l: range "3-1" is reversed; write it low-high, e.g. -l 1-3');
+    expect(usageErrorMessage(() => parseCoreList("0-x"))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
+    expect(usageErrorMessage(() => parseCoreList(""))).toMatch(/^-l: empty core list; use e.g. -l 0/);
+    expect(usageErrorMessage(() => parseCoreList("1,"))).toMatch(/^-l: "1," is not a core list/);
+    expect(usageErrorMessage(() => parseCoreList("-1"))).toMatch(/is not a core list/);
+    expect(usageErrorMessage(() => parseCoreList("64"))).toBe("-l: core 64 is out of range; core ids are 0..63");
+    expect(usageErrorMessage(() => parseCoreList("0-100"))).toMatch(/core 100 is out of range/);
+    expect(usageErrorMessage(() => parseCoreList("3-1"))).toBe('-l: range "3-1" is reversed; write it low-high, e.g. -l 1-3');
   });
 });
 
@@ -66,27 +56,27 @@ describe("parseEalArgs", () => {
     expect(EAL_DEFAULTS.noHuge).toBe(false);
     expect(EAL_DEFAULTS.sharedMemory).toBe(false);
     expect(resolveEalOptions({ sharedMemory: true }).sharedMemory).toBe(true);
-    expect(usageMessage(() => parseEalArgs(["--no-huge=1"]))).toMatch(/^--no-huge takes no value/);
-    expect(usageMessage(() => parseEalArgs(["--shared-memory"]))).toMatch(/^unknown EAL option '--shared-memory'/);
+    expect(usageErrorMessage(() => parseEalArgs(["--no-huge=1"]))).toMatch(/^--no-huge takes no value/);
+    expect(usageErrorMessage(() => parseEalArgs(["--shared-memory"]))).toMatch(/^unknown EAL option '--shared-memory'/);
   });
   it("rejects bad input naming the option", () => {
-    expect(usageMessage(() => parseEalArgs(["-l", "0-x"]))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
-    expect(usageMessage(() => parseEalArgs(["-l"]))).toMatch(/^-l: missing value; use e\.g\. -l 0/);
-    expect(usageMessage(() => parseEalArgs(["-l", "--no-pin"]))).toMatch(/^-l: missing value/);
-    expect(usageMessage(() => parseEalArgs(["-m", "lots"]))).toBe('-m: "lots" is not a number of megabytes; use e.g. -m 256');
-    expect(usageMessage(() => parseEalArgs(["-m", "5000"]))).toMatch(/^-m: 5000 MB is too large; the maximum is 4095/);
-    expect(usageMessage(() => parseEalArgs(["-m", "0"]))).toMatch(/^-m: 0 is not a memory size/);
-    expect(usageMessage(() => parseEalArgs(["--vdev"]))).toMatch(/^--vdev: missing value; use e\.g\. --vdev virtio0/);
-    expect(usageMessage(() => parseEalArgs(["-p", "3"]))).toMatch(/^unknown EAL option '-p'; .* before '--'/);
-    expect(usageMessage(() => parseEalArgs(["--no-pin=1"]))).toMatch(/^--no-pin takes no value/);
-    expect(usageMessage(() => parseEalArgs(["-l", "0", "-l", "1"]))).toMatch(/^-l given twice/);
-    expect(usageMessage(() => parseEalArgs(["stray"]))).toMatch(/^unexpected argument 'stray' before '--'/);
+    expect(usageErrorMessage(() => parseEalArgs(["-l", "0-x"]))).toBe('-l: "0-x" is not a core list; use e.g. -l 0 or -l 0-1');
+    expect(usageErrorMessage(() => parseEalArgs(["-l"]))).toMatch(/^-l: missing value; use e\.g\. -l 0/);
+    expect(usageErrorMessage(() => parseEalArgs(["-l", "--no-pin"]))).toMatch(/^-l: missing value/);
+    expect(usageErrorMessage(() => parseEalArgs(["-m", "lots"]))).toBe('-m: "lots" is not a number of megabytes; use e.g. -m 256');
+    expect(usageErrorMessage(() => parseEalArgs(["-m", "5000"]))).toMatch(/^-m: 5000 MB is too large; the maximum is 4095/);
+    expect(usageErrorMessage(() => parseEalArgs(["-m", "0"]))).toMatch(/^-m: 0 is not a memory size/);
+    expect(usageErrorMessage(() => parseEalArgs(["--vdev"]))).toMatch(/^--vdev: missing value; use e\.g\. --vdev virtio0/);
+    expect(usageErrorMessage(() => parseEalArgs(["-p", "3"]))).toMatch(/^unknown EAL option '-p'; .* before '--'/);
+    expect(usageErrorMessage(() => parseEalArgs(["--no-pin=1"]))).toMatch(/^--no-pin takes no value/);
+    expect(usageErrorMessage(() => parseEalArgs(["-l", "0", "-l", "1"]))).toMatch(/^-l given twice/);
+    expect(usageErrorMessage(() => parseEalArgs(["stray"]))).toMatch(/^unexpected argument 'stray' before '--'/);
   });
   it("resolveEalOptions validates programmatic options the same way", () => {
     expect(resolveEalOptions({ lcores: [1, 0, 1], memoryMb: 8 }).lcores).toEqual([0, 1]);
-    expect(usageMessage(() => resolveEalOptions({ lcores: [64] }))).toMatch(/^-l: core 64 is out of range/);
-    expect(usageMessage(() => resolveEalOptions({ lcores: [] }))).toMatch(/^-l: no lcores/);
-    expect(usageMessage(() => resolveEalOptions({ memoryMb: 1.5 }))).toMatch(/^-m: /);
+    expect(usageErrorMessage(() => resolveEalOptions({ lcores: [64] }))).toMatch(/^-l: core 64 is out of range/);
+    expect(usageErrorMessage(() => resolveEalOptions({ lcores: [] }))).toMatch(/^-l: no lcores/);
+    expect(usageErrorMessage(() => resolveEalOptions({ memoryMb: 1.5 }))).toMatch(/^-m: /);
   });
 });
 

@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { usageErrorMessage } from "@tpdk/testing/eal";
 import {
   assertNoUnknownKeys, parseDevargs, takeBool, takeInt, takeIntList, takeList, takeMac, takeString,
 } from "./devargs.js";
-import { UsageError } from "./errors.js";
-
-function usageMessage(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return (e as Error).message;
-  }
-  throw new Error("expected a UsageError");
-}
 
 describe("parseDevargs", () => {
   it("splits name, driver, index and keys in order", () => {
@@ -26,13 +16,13 @@ describe("parseDevargs", () => {
     expect(e.args.size).toBe(0);
   });
   it("rejects malformed strings naming the vdev", () => {
-    expect(usageMessage(() => parseDevargs(""))).toMatch(/^--vdev: empty/);
-    expect(usageMessage(() => parseDevargs("virtio,wire=gen"))).toMatch(/device name "virtio" must be letters then an index/);
-    expect(usageMessage(() => parseDevargs("virtio0,size=64,512"))).toMatch(/^virtio0: "512" is not key=value; .*size=64:512:1518/);
-    expect(usageMessage(() => parseDevargs("virtio0,=3"))).toMatch(/^virtio0: empty key/);
-    expect(usageMessage(() => parseDevargs("virtio0,size="))).toMatch(/^virtio0: key 'size' has an empty value/);
-    expect(usageMessage(() => parseDevargs("virtio0,size=1,size=2"))).toMatch(/^virtio0: duplicate key 'size'/);
-    expect(usageMessage(() => parseDevargs("virtio0,"))).toMatch(/^virtio0: "" is not key=value/);
+    expect(usageErrorMessage(() => parseDevargs(""))).toMatch(/^--vdev: empty/);
+    expect(usageErrorMessage(() => parseDevargs("virtio,wire=gen"))).toMatch(/device name "virtio" must be letters then an index/);
+    expect(usageErrorMessage(() => parseDevargs("virtio0,size=64,512"))).toMatch(/^virtio0: "512" is not key=value; .*size=64:512:1518/);
+    expect(usageErrorMessage(() => parseDevargs("virtio0,=3"))).toMatch(/^virtio0: empty key/);
+    expect(usageErrorMessage(() => parseDevargs("virtio0,size="))).toMatch(/^virtio0: key 'size' has an empty value/);
+    expect(usageErrorMessage(() => parseDevargs("virtio0,size=1,size=2"))).toMatch(/^virtio0: duplicate key 'size'/);
+    expect(usageErrorMessage(() => parseDevargs("virtio0,"))).toMatch(/^virtio0: "" is not key=value/);
   });
 });
 
@@ -51,25 +41,25 @@ describe("take* helpers", () => {
   });
   it("report bad values naming vdev and key", () => {
     const { args } = parseDevargs("virtio0,size=abc,flows=0,csum=yes,wire=foo,mac=zz,list=a::b,sizes=64:x");
-    expect(usageMessage(() => takeInt(args, "size"))).toBe("virtio0: size=abc is not a whole number");
-    expect(usageMessage(() => takeInt(args, "flows", { min: 1, max: 8 }))).toBe("virtio0: flows=0 is out of range 1..8");
-    expect(usageMessage(() => takeBool(args, "csum"))).toBe("virtio0: csum=yes must be 0 or 1");
-    expect(usageMessage(() => takeString(args, "wire", { choices: ["gen", "sink"] }))).toBe("virtio0: wire=foo is not one of gen, sink");
-    expect(usageMessage(() => takeMac(args, "mac"))).toMatch(/^virtio0: mac=zz is not a MAC address/);
-    expect(usageMessage(() => takeList(args, "list"))).toMatch(/^virtio0: list=a::b has an empty list item/);
-    expect(usageMessage(() => takeIntList(args, "sizes"))).toMatch(/^virtio0: sizes item x is not a whole number/);
-    expect(usageMessage(() => takeInt(args, "queues"))).toBe("virtio0: missing required key 'queues'");
+    expect(usageErrorMessage(() => takeInt(args, "size"))).toBe("virtio0: size=abc is not a whole number");
+    expect(usageErrorMessage(() => takeInt(args, "flows", { min: 1, max: 8 }))).toBe("virtio0: flows=0 is out of range 1..8");
+    expect(usageErrorMessage(() => takeBool(args, "csum"))).toBe("virtio0: csum=yes must be 0 or 1");
+    expect(usageErrorMessage(() => takeString(args, "wire", { choices: ["gen", "sink"] }))).toBe("virtio0: wire=foo is not one of gen, sink");
+    expect(usageErrorMessage(() => takeMac(args, "mac"))).toMatch(/^virtio0: mac=zz is not a MAC address/);
+    expect(usageErrorMessage(() => takeList(args, "list"))).toMatch(/^virtio0: list=a::b has an empty list item/);
+    expect(usageErrorMessage(() => takeIntList(args, "sizes"))).toMatch(/^virtio0: sizes item x is not a whole number/);
+    expect(usageErrorMessage(() => takeInt(args, "queues"))).toBe("virtio0: missing required key 'queues'");
   });
   it("assertNoUnknownKeys lists the known keys", () => {
     const { args } = parseDevargs("virtio0,wire=gen,sizee=64");
     takeString(args, "wire");
     takeInt(args, "size", { default: 64 });
     takeInt(args, "flows", { default: 1 });
-    expect(usageMessage(() => assertNoUnknownKeys(args, "virtio0"))).toBe(
+    expect(usageErrorMessage(() => assertNoUnknownKeys(args, "virtio0"))).toBe(
       "virtio0: unknown key 'sizee'; known keys: flows, size, wire",
     );
     // A hand-made Map works too (name from the caller).
     const m = new Map([["x", "1"]]);
-    expect(usageMessage(() => assertNoUnknownKeys(m, "dev7"))).toBe("dev7: unknown key 'x'; known keys: (none)");
+    expect(usageErrorMessage(() => assertNoUnknownKeys(m, "dev7"))).toBe("dev7: unknown key 'x'; known keys: (none)");
   });
 });

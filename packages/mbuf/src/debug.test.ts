@@ -1,20 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { LCORE_ID_ANY, Memory, TpdkError, setLcoreId } from "@tpdk/eal";
+import { thrownCode } from "@tpdk/testing/eal";
+import { LCORE_ID_ANY, Memory, setLcoreId } from "@tpdk/eal";
 import { Mempool } from "./mempool.js";
 import { Mbufs } from "./mbufs.js";
 import { MBUF_FREE, MBUF_IN_USE } from "./layout.js";
 
 afterEach(() => setLcoreId(LCORE_ID_ANY));
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TpdkError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe.each([
   ["no cache", LCORE_ID_ANY],
@@ -33,8 +24,8 @@ describe.each([
     mb.free(m);
     expect(mb.state(m)).toBe(MBUF_FREE);
     const avail = p.available();
-    expect(codeOf(() => mb.free(m))).toBe("EDOUBLEFREE");
-    expect(codeOf(() => p.put(m))).toBe("EDOUBLEFREE");
+    expect(thrownCode(() => mb.free(m))).toBe("EDOUBLEFREE");
+    expect(thrownCode(() => p.put(m))).toBe("EDOUBLEFREE");
     expect(p.available()).toBe(avail);
   });
 
@@ -45,8 +36,8 @@ describe.each([
     expect(p.allocBulk(a, 4)).toBe(4);
     p.put(a[2]!);
     const avail = p.available();
-    expect(codeOf(() => p.putBulk(a, 4))).toBe("EDOUBLEFREE");
-    expect(codeOf(() => mb.freeBulk(a, 4))).toBe("EDOUBLEFREE");
+    expect(thrownCode(() => p.putBulk(a, 4))).toBe("EDOUBLEFREE");
+    expect(thrownCode(() => mb.freeBulk(a, 4))).toBe("EDOUBLEFREE");
     expect(p.available()).toBe(avail);
     expect([mb.state(a[0]!), mb.state(a[1]!), mb.state(a[3]!)]).toEqual([MBUF_IN_USE, MBUF_IN_USE, MBUF_IN_USE]);
     a[2] = a[3]!;
@@ -58,7 +49,7 @@ describe.each([
     const p = Mempool.create(mem, `d${seq++}`, { n: 8, cacheSize: 0, debug: true });
     setLcoreId(lcore);
     const m = p.alloc();
-    expect(codeOf(() => p.put(m + 64))).toBe("EINVAL");
+    expect(thrownCode(() => p.put(m + 64))).toBe("EINVAL");
     p.put(m);
   });
 
@@ -69,7 +60,7 @@ describe.each([
     mb.free(m);
     if (lcore === LCORE_ID_ANY) {
       // Straight to the ring, which holds exactly n: the extra object does not fit.
-      expect(codeOf(() => mb.free(m))).toBe("EOVERFLOW");
+      expect(thrownCode(() => mb.free(m))).toBe("EOVERFLOW");
     } else {
       mb.free(m);
       expect(p.available()).toBe(65);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Worker } from "node:worker_threads";
+import { workerReport } from "@tpdk/testing/child";
 import { LCORE_ID_ANY, Memory } from "@tpdk/eal";
 import { Ring } from "@tpdk/ring";
 import { Mempool } from "./mempool.js";
@@ -9,22 +9,7 @@ import type { PoolJob, PoolReport } from "./pool-worker.js";
 const WORKER = new URL("../dist/pool-worker.js", import.meta.url);
 
 function runWorker(job: PoolJob, hangMs: number): Promise<PoolReport> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: job });
-    const timer = setTimeout(() => {
-      resolve({ id: job.id, allocated: 0, freed: 0, given: 0, received: 0, allocFailures: 0, error: `hung for ${hangMs} ms` });
-      void w.terminate();
-    }, hangMs);
-    w.once("message", (r: PoolReport) => {
-      clearTimeout(timer);
-      resolve(r);
-      void w.terminate();
-    });
-    w.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  return workerReport(WORKER, job, hangMs, (): PoolReport => ({ id: job.id, allocated: 0, freed: 0, given: 0, received: 0, allocFailures: 0, error: `hung for ${hangMs} ms` }));
 }
 
 describe("Mempool across threads", () => {

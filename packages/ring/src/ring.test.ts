@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { thrownCode } from "@tpdk/testing/eal";
 import fc from "fast-check";
-import { Memory, TpdkError } from "@tpdk/eal";
+import { Memory } from "@tpdk/eal";
 import { Ring, initRingRegion } from "./ring.js";
 import { createRingForTest } from "@tpdk/testing/ring";
 import { ringFlags, type RingOptions } from "./layout.js";
@@ -14,16 +15,6 @@ const MODES: Array<[string, RingOptions]> = [
 
 let seq = 0;
 const uniq = (p: string) => `${p}${seq++}`;
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof TpdkError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
 
 describe("Ring geometry and lookup", () => {
   const mem = Memory.create(4 << 20);
@@ -47,11 +38,11 @@ describe("Ring geometry and lookup", () => {
   });
 
   it("rejects bad counts with EINVAL", () => {
-    expect(code(() => Ring.create(mem, uniq("g"), 6))).toBe("EINVAL");
-    expect(code(() => Ring.create(mem, uniq("g"), 1))).toBe("EINVAL");
-    expect(code(() => Ring.create(mem, uniq("g"), 0, { exactSize: true }))).toBe("EINVAL");
-    expect(code(() => Ring.create(mem, uniq("g"), 2 ** 31))).toBe("EINVAL");
-    expect(code(() => Ring.bytesFor(3.5))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.create(mem, uniq("g"), 6))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.create(mem, uniq("g"), 1))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.create(mem, uniq("g"), 0, { exactSize: true }))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.create(mem, uniq("g"), 2 ** 31))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.bytesFor(3.5))).toBe("EINVAL");
   });
 
   it("lookup and attach read geometry and flags from the header", () => {
@@ -61,17 +52,17 @@ describe("Ring geometry and lookup", () => {
     expect([l.offset, l.size, l.capacity, l.isSp, l.isSc]).toEqual([r.offset, 16, 15, true, true]);
     expect(r.enqueue(42)).toBe(true);
     expect(Ring.attach(mem, r.offset).dequeue()).toBe(42);
-    expect(code(() => Ring.lookup(mem, "nope"))).toBe("ENOENT");
-    expect(code(() => Ring.attach(mem, r.offset + 64))).toBe("EINVAL");
-    expect(code(() => Ring.attach(mem, 3))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.lookup(mem, "nope"))).toBe("ENOENT");
+    expect(thrownCode(() => Ring.attach(mem, r.offset + 64))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.attach(mem, 3))).toBe("EINVAL");
   });
 
   it("init embeds a ring in a zone owned by someone else", () => {
     const z = mem.reserve(uniq("z"), 4096, 128);
     const r = Ring.init(mem, z.offset + 128, 32, 0);
     expect(r.capacity).toBe(31);
-    expect(code(() => Ring.init(mem, z.offset + 4, 32, 0))).toBe("EINVAL");
-    expect(code(() => Ring.init(mem, mem.size - 256, 1024, 0))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.init(mem, z.offset + 4, 32, 0))).toBe("EINVAL");
+    expect(thrownCode(() => Ring.init(mem, mem.size - 256, 1024, 0))).toBe("EINVAL");
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Worker } from "node:worker_threads";
+import { workerReport } from "@tpdk/testing/child";
 import { Memory } from "@tpdk/eal";
 import { createRingForTest } from "@tpdk/testing/ring";
 import type { RingOptions } from "./layout.js";
@@ -27,22 +27,7 @@ const CASES: Case[] = [
 
 /** Resolves with the worker's report; a hung worker is terminated and reported, never waited on forever. */
 function runWorker(job: StressJob, hangMs: number): Promise<StressResult> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { workerData: job });
-    const timer = setTimeout(() => {
-      resolve({ role: job.role, id: job.id, count: 0, sum: 0, fails: 0, error: `hung for ${hangMs} ms` });
-      void w.terminate();
-    }, hangMs);
-    w.once("message", (r: StressResult) => {
-      clearTimeout(timer);
-      resolve(r);
-      void w.terminate();
-    });
-    w.once("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+  return workerReport(WORKER, job, hangMs, (): StressResult => ({ role: job.role, id: job.id, count: 0, sum: 0, fails: 0, error: `hung for ${hangMs} ms` }));
 }
 
 describe("Ring multi-thread stress", () => {

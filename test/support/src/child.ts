@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 
 /**
  * A script run in a fresh node, for checks of compiled code: no deopt after a phase, no GC in a window,
@@ -94,4 +95,28 @@ export function deoptsOf(out: string, functions: RegExp): string[] {
 /** --trace-gc: the lines of a scavenge or a full collection. */
 export function gcsOf(out: string): string[] {
   return out.split("\n").filter((l) => /Scavenge|Mark-Compact|Mark-sweep/i.test(l));
+}
+
+/**
+ * The first message of a worker thread running `url` with `workerData`; the worker is then
+ * terminated. A worker silent for `hangMs` is terminated and `hung()` stands for its report, so a
+ * test is never left waiting; a worker's error rejects.
+ */
+export function workerReport<R>(url: URL, workerData: unknown, hangMs: number, hung: () => R): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(url, { workerData });
+    const timer = setTimeout(() => {
+      resolve(hung());
+      void w.terminate();
+    }, hangMs);
+    w.once("message", (r: R) => {
+      clearTimeout(timer);
+      resolve(r);
+      void w.terminate();
+    });
+    w.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
 }

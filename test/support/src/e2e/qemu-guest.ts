@@ -4,9 +4,10 @@
 // sealed memfd shared with the back-end. The guest runs one script and
 // prints to the serial console, which the test reads.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { which } from "./which.js";
 
 const QEMU = "qemu-system-x86_64";
 /** The kernel package's cache (CI: apt-get install --download-only linux-image-cloud-amd64). */
@@ -17,19 +18,6 @@ const MODULES = [
   "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci.ko", "net/core/failover.ko",
   "drivers/net/net_failover.ko", "drivers/net/virtio_net.ko",
 ];
-
-function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return join(dir, cmd);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 /** A Debian kernel package: TPDK_GUEST_KERNEL_DEB, else the newest linux-image-*-cloud-amd64 in apt's cache. */
 export function kernelDeb(): string | null {

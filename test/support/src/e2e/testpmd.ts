@@ -3,25 +3,12 @@
 // statistics parsed from what it prints. Also a long-running l2fwd child the
 // test can watch and signal.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, rmSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { rmSync } from "node:fs";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { L2FWD, type RunResult } from "./l2fwd.js";
+import { which } from "./which.js";
 
 const TESTPMD = "dpdk-testpmd";
-
-function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return join(dir, cmd);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 /**
  * null when a test against testpmd can run here, else the reason it skips: testpmd itself, and

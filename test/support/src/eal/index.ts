@@ -1,6 +1,6 @@
 /** Test support for @tpdk/eal: the lcore fixture and scripts run in workers or child processes (always the compiled files). */
 export { pingPong, type PingPongResult } from "./pingpong.js";
-export { typedErrorOf } from "./typed-error.js";
+export { thrownCode, typedErrorOf, usageErrorMessage } from "./typed-error.js";
 export type { CountResult } from "./lcore-fixture.js";
 
 // The compiled modules, by URL: the same relative path from src/eal and dist/eal.
