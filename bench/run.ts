@@ -7,7 +7,7 @@
  *   node bench/dist/run.js [--quick] [options]     (--help for all)
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, type } from "node:os";
 import { join, resolve } from "node:path";
 import { type CompareOptions, compareWithDpdk, type DpdkSection, TPDK_SHAPE } from "./dpdk/compare.js";
@@ -31,20 +31,11 @@ import { markdownReport } from "./report/markdown.js";
 import type { BenchResults, JitterSection, Meta } from "./report/results.js";
 import { dpdkTable, featuresTable, latencyTable, netVhostTable, targets, throughputTable, vhostUserTable } from "./report/sections.js";
 import { renderText } from "./report/table.js";
+import { cpuModel } from "./lib/machine.js";
 
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-    if (m) return m[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  return cpus()[0]?.model ?? "unknown";
-}
 
 function gitCommit(): string {
   try {

@@ -7,7 +7,6 @@
  *
  *   node bench/dist/micro/index.js [--quick] [--time MS] [--only ring|mempool|pmd|header] (options.ts)
  */
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { LCORE_ID_ANY, Memory, runMain, setLcoreId } from "@tpdk/eal";
 import { formatTable, runCases, type MicroCase } from "./harness.js";
@@ -16,16 +15,7 @@ import { mempoolCases } from "./mempool.bench.js";
 import { pmdCases } from "./pmd.bench.js";
 import { headerCases } from "./header.bench.js";
 import { MICRO_USAGE, parseMicroArgs } from "./options.js";
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
-    if (m) return m[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  return cpus()[0]?.model ?? "unknown";
-}
+import { cpuModel } from "../lib/machine.js";
 
 async function main(): Promise<number> {
   // `pnpm bench:micro -- ...` hands us the script runner's own "--" first.

@@ -2,7 +2,7 @@ import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
 import type { DeviceStatName } from "./stats.js";
 import type { DriverRing } from "@tpdk/testing/vhost";
-import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
+import { type Fixture, deviceFixture, frame, writeDescTable } from "@tpdk/testing/vhost";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;
@@ -15,18 +15,6 @@ function good(f: Fixture): number {
   const a = f.arena.alloc(72);
   f.mem.u8.set(frame(60, 0x40), a + 12);
   return a;
-}
-
-/** Write descriptors into a table at `t` (an indirect table). */
-function writeTable(f: Fixture, t: number, entries: Array<[number, number, number, number]>): void {
-  entries.forEach(([addr, len, flags, next], i) => {
-    const d = t + 16 * i;
-    f.mem.u32[d >>> 2] = addr;
-    f.mem.u32[(d >>> 2) + 1] = 0;
-    f.mem.u32[(d >>> 2) + 2] = len;
-    f.mem.u16[(d + 12) >>> 1] = flags;
-    f.mem.u16[(d + 14) >>> 1] = next;
-  });
 }
 
 interface TxCase {
@@ -61,7 +49,7 @@ const TX_CASES: TxCase[] = [
     error: "errIndirectNext",
     build: (f, tx) => {
       const t = f.arena.alloc(16);
-      writeTable(f, t, [[good(f), 72, 0, 0]]);
+      writeDescTable(f.mem, t, [[good(f), 72, 0, 0]]);
       tx.setDesc(0, t, 16, I | N, 1);
       tx.setDesc(1, good(f), 72);
     },
@@ -71,9 +59,9 @@ const TX_CASES: TxCase[] = [
     error: "errIndirectNested",
     build: (f, tx) => {
       const inner = f.arena.alloc(16);
-      writeTable(f, inner, [[good(f), 72, 0, 0]]);
+      writeDescTable(f.mem, inner, [[good(f), 72, 0, 0]]);
       const outer = f.arena.alloc(16);
-      writeTable(f, outer, [[inner, 16, I, 0]]);
+      writeDescTable(f.mem, outer, [[inner, 16, I, 0]]);
       tx.setDesc(0, outer, 16, I);
     },
   },
@@ -87,7 +75,7 @@ const TX_CASES: TxCase[] = [
     error: "errIndirectTable",
     build: (f, tx) => {
       const t = f.arena.alloc(32);
-      writeTable(f, t, [[good(f), 72, 0, 0]]);
+      writeDescTable(f.mem, t, [[good(f), 72, 0, 0]]);
       tx.setDesc(0, t, 17, I);
     },
   },
@@ -107,7 +95,7 @@ const TX_CASES: TxCase[] = [
     features: v.withFeature(NOT_IN_ORDER, v.VIRTIO_F_INDIRECT_DESC, false),
     build: (f, tx) => {
       const t = f.arena.alloc(16);
-      writeTable(f, t, [[good(f), 72, 0, 0]]);
+      writeDescTable(f.mem, t, [[good(f), 72, 0, 0]]);
       tx.setDesc(0, t, 16, I);
     },
   },
@@ -116,7 +104,7 @@ const TX_CASES: TxCase[] = [
     error: "errNextIndex",
     build: (f, tx) => {
       const t = f.arena.alloc(32);
-      writeTable(f, t, [
+      writeDescTable(f.mem, t, [
         [good(f), 12, N, 1],
         [good(f), 60, N, 2],
       ]);
@@ -128,7 +116,7 @@ const TX_CASES: TxCase[] = [
     error: "errChainLength",
     build: (f, tx) => {
       const t = f.arena.alloc(32);
-      writeTable(f, t, [
+      writeDescTable(f.mem, t, [
         [good(f), 12, N, 1],
         [good(f), 60, N, 0],
       ]);

@@ -1,6 +1,6 @@
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
+import { type Fixture, deviceFixture, frame, writeDescTable } from "@tpdk/testing/vhost";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;
@@ -86,16 +86,7 @@ describe("RX without MRG_RXBUF (§5.1.6.3, §5.1.6.4)", () => {
     const a = f.arena.alloc(64);
     const b = f.arena.alloc(2048);
     const t = f.arena.alloc(32);
-    const wr = (i: number, addr: number, len: number, flags: number, next: number): void => {
-      const d = t + 16 * i;
-      f.mem.u32[d >>> 2] = addr;
-      f.mem.u32[(d >>> 2) + 1] = 0;
-      f.mem.u32[(d >>> 2) + 2] = len;
-      f.mem.u16[(d + 12) >>> 1] = flags;
-      f.mem.u16[(d + 14) >>> 1] = next;
-    };
-    wr(0, a, 20, W | N, 1);
-    wr(1, b, 2048, W, 0);
+    writeDescTable(f.mem, t, [[a, 20, W | N, 1], [b, 2048, W, 0]]);
     rx.setDesc(0, t, 32, I);
     rx.add(0);
     rx.publish();

@@ -1,6 +1,6 @@
 import * as v from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
-import { type Fixture, deviceFixture, frame } from "@tpdk/testing/vhost";
+import { type Fixture, deviceFixture, frame, writeDescTable } from "@tpdk/testing/vhost";
 
 const W = v.VRING_DESC_F_WRITE;
 const N = v.VRING_DESC_F_NEXT;
@@ -35,14 +35,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 /** Write an indirect table at a fresh address: entries [addr, len, flags, next]. */
 function table(f: Fixture, entries: Array<[number, number, number, number]>): number {
   const t = f.arena.alloc(16 * entries.length, 16);
-  entries.forEach(([addr, len, flags, next], i) => {
-    const d = t + 16 * i;
-    f.mem.u32[d >>> 2] = addr;
-    f.mem.u32[(d >>> 2) + 1] = 0;
-    f.mem.u32[(d >>> 2) + 2] = len;
-    f.mem.u16[(d + 12) >>> 1] = flags;
-    f.mem.u16[(d + 14) >>> 1] = next;
-  });
+  writeDescTable(f.mem, t, entries);
   return t;
 }
 

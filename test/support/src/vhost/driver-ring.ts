@@ -36,13 +36,7 @@ export class DriverRing {
   }
 
   setDesc(i: number, addr: number, len: number, flags = 0, next = 0, addrHi = 0): void {
-    const d = this.desc + 16 * i;
-    const u32 = this.mem.u32;
-    u32[d >>> 2] = addr;
-    u32[(d >>> 2) + 1] = addrHi;
-    u32[(d >>> 2) + 2] = len;
-    this.mem.u16[(d + 12) >>> 1] = flags;
-    this.mem.u16[(d + 14) >>> 1] = next;
+    writeDesc(this.mem, this.desc + 16 * i, addr, len, flags, next, addrHi);
   }
 
   /** Put `head` in the next avail slot (not yet visible: see publish()). */
@@ -90,6 +84,20 @@ export class DriverRing {
 }
 
 /** A bump allocator over one zone, for test buffers and indirect tables. */
+/** One split-ring descriptor (virtio 1.2 §2.7.5: addr u64, len u32, flags u16, next u16) at byte offset `at`. */
+export function writeDesc(mem: Memory, at: number, addr: number, len: number, flags = 0, next = 0, addrHi = 0): void {
+  mem.u32[at >>> 2] = addr;
+  mem.u32[(at >>> 2) + 1] = addrHi;
+  mem.u32[(at >>> 2) + 2] = len;
+  mem.u16[(at + 12) >>> 1] = flags;
+  mem.u16[(at + 14) >>> 1] = next;
+}
+
+/** An indirect descriptor table (§2.7.5.3) at `at`: entries [addr, len, flags, next], any values (hostile tests). */
+export function writeDescTable(mem: Memory, at: number, entries: readonly (readonly [number, number, number, number])[]): void {
+  entries.forEach(([addr, len, flags, next], i) => writeDesc(mem, at + 16 * i, addr, len, flags, next));
+}
+
 export class Arena {
   readonly base: number;
   readonly end: number;

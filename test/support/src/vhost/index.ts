@@ -1,5 +1,5 @@
 /** Driver-side helpers for tests of the device (hand-built rings, register traps). Not for production drivers. */
-export { DriverRing, Arena } from "./driver-ring.js";
+export { DriverRing, Arena, writeDesc, writeDescTable } from "./driver-ring.js";
 export { TrapClient } from "./trap-client.js";
 export { deviceFixture, frame, type Fixture, type FixtureOptions } from "./fixture.js";
 export { sendCtrl, postCtrl, type CtrlResult } from "./ctrl.js";
