@@ -1,4 +1,4 @@
-import { clockMs, type Memory } from "@tpdk/eal";
+import { clockMs, storeClockMs, type Memory } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNING, THREAD_STOPPED } from "./device/layout.js";
 import { NetDevice } from "./device/net-device.js";
@@ -277,12 +277,17 @@ export class DeviceLoop {
    * stayed a call returning a fresh array (every few hundred µs: a device
    * scavenge every 7-10 s in unpaced runs; heap sampling put them on
    * process.hrtime under spinSome). Called from spin(), it is optimised on
-   * its own, hrtime() inlined. (When a wire needs the clock every pass, the
-   * read in pass() is hot and inlined whole: no allocation either.)
+   * its own, hrtime() inlined. When a wire needs the clock every pass, the
+   * read in pass() is hot, and the compile that inlines pass() spends its
+   * inlining budget on the devices' polls first: clockMs() was then left out
+   * of line and returned its double boxed, 16 B a pass (the latency runs'
+   * 10-18 MB/s of device garbage, bench/README.md "Session 24: GC"). Hence
+   * storeClockMs(): never inlined, it returns nothing and allocates nothing
+   * (device-clock-alloc.test.ts), and the reading is loaded from the cell.
    */
   private readClock(): void {
-    const now = clockMs();
-    deviceClock[0] = now;
+    storeClockMs(deviceClock);
+    const now = deviceClock[0]!;
     this.clockBudget = CLOCK_BUDGET;
     if (now >= this.nextTick) {
       // The next tick's time is added here, where `now` is a local of code optimized early (inlined

@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
+
+/**
+ * The device thread's per-pass clock read (DeviceLoop.readClock, every pass when a wire needs the
+ * time: the latency runs' paced timestamping generator and latency sink) from code whose inlining
+ * budget is spent before the clock: the case that gave a few latency runs 10-18 MB/s of device-thread
+ * garbage (bench/README.md "Session 24: GC"). Forced here: compiles run synchronously
+ * (--no-concurrent-recompilation, so which calls are inlined does not depend on when a background
+ * compile finishes) with a cumulative inlining budget of 400 bytes of bytecode, which the compile of
+ * the driving loop spends on pass() and the devices' polls; readClock() is inlined and the clock call
+ * left out of line. With readClock() calling clockMs() that call returned a boxed double, 16 B a pass
+ * (5 of 5 children); eal's storeClockMs() is never inlined, returns nothing and is compiled on its
+ * own with clockMs() and process.hrtime() inlined. The heap's growth is read over 10,000 passes and
+ * over 100,000; the 90,000 more must add under 4 KB and see no GC (main: ~1.4 MB). Prints { gcs, extra, passes }.
+ */
+const script = `
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+import { Memory } from "@tpdk/eal";
+import { Vhost, parseWireSpec } from "@tpdk/vhost";
+const mem = Memory.create(32 << 20);
+const vhost = new Vhost(mem);
+vhost.addDevice({ name: "virtio0", wire: parseWireSpec("virtio0", new Map([["wire", "gen"], ["rate", "1M"], ["timestamp", "1"]])) });
+vhost.addDevice({ name: "virtio1", wire: parseWireSpec("virtio1", new Map([["wire", "sink"], ["latency", "1"]])) });
+const loop = vhost.createLoop();
+let passes = 0;
+function drive(n) { for (let i = 0; i < n; i++) loop.pass(); passes += n; }
+// Optimized (pass, readClock and the polls inlined into drive) before the windows.
+for (let r = 0; r < 50; r++) drive(2_000);
+const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; drive(k); return getHeapStatistics().used_heap_size - before; };
+grownBy(10_000);
+${GC_WINDOW_JS}
+const { gcs, value: extra } = await gcWindow(() => grownBy(100_000) - grownBy(10_000), (v) => v < 4096);
+loop.close();
+console.log(JSON.stringify({ gcs, extra, passes }));
+`;
+
+describe("the device loop's per-pass clock read", () => {
+  it("allocates nothing when the caller's compile leaves the clock call out of line: 90,000 passes under 4 KB, no GC (a child process)", () => {
+    const r = runChild(script, ["--no-concurrent-recompilation", "--max-inlined-bytecode-size-cumulative=400"], 90_000);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; passes: number };
+    expect(out.passes).toBeGreaterThan(100_000);
+    expect(out.gcs).toBe(0);
+    expect(out.extra).toBeLessThan(4096);
+  }, 90_000);
+});
