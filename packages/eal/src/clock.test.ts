@@ -19,4 +19,27 @@ describe("storeClockMs", () => {
     expect(m, r.stdout.slice(0, 2000)).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(NEVER_INLINED_BYTECODE);
   }, 30_000);
+
+  it("warmStoreClockMs: true once the calls allocate nothing; false at its deadline when V8 cannot optimize (child processes)", () => {
+    // The heap read right after the warm-up: the first 20,000 calls (a storeClockMs that runs in
+    // baseline code boxes clockMs()'s reading: 16 B or more a call; see vhost's device-clock-warm.test.ts).
+    const script = `
+      import { getHeapStatistics } from "node:v8";
+      import { storeClockMs, warmStoreClockMs } from "@tpdk/eal";
+      const cell = new Float64Array(1);
+      const warmed = warmStoreClockMs(cell, Number(process.argv[1]));
+      gc({ type: "minor" });
+      const before = getHeapStatistics().used_heap_size;
+      for (let i = 0; i < 20_000; i++) storeClockMs(cell);
+      console.log(JSON.stringify({ warmed, grown: getHeapStatistics().used_heap_size - before }));`;
+    const run = (flags: string[], maxMs: number): { warmed: boolean; grown: number } => {
+      const r = runChild(script.replace("process.argv[1]", String(maxMs)), ["--expose-gc", ...flags], 30_000);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split("\n").pop()!) as { warmed: boolean; grown: number };
+    };
+    const warm = run([], 5_000);
+    expect(warm.warmed).toBe(true);
+    expect(warm.grown).toBeLessThan(4096);
+    expect(run(["--no-opt"], 100).warmed).toBe(false);
+  }, 30_000);
 });

@@ -8,6 +8,8 @@
  * garbage collection. process.hrtime() indexed at once does not (its array is
  * optimised away: 2 scavenges in the same 20M calls, ~34 ns a call).
  */
+import { getHeapStatistics } from "node:v8";
+
 const start = process.hrtime();
 const startSec = start[0];
 const startNsec = start[1];
@@ -65,4 +67,38 @@ export function storeClockMs(cell: Float64Array): void {
     h = (h * 31 + 45) | 0; h = (h * 31 + 46) | 0; h = (h * 31 + 47) | 0; h = (h * 31 + 48) | 0;
     cell[0] = h;
   }
+}
+
+/** warmStoreClockMs(): calls per measured batch, and the heap growth under which a batch counts as clean. */
+const WARM_BATCH = 4096;
+
+/**
+ * Calls storeClockMs(cell) until its TurboFan code runs, for a thread that reads the clock from a
+ * cold path (cold: before its first pass). Returns true when two batches running of WARM_BATCH
+ * calls each grew the heap by less than WARM_BATCH bytes (under 1 B a call; the two heap reads
+ * make ~0.4 KB), false if that did not happen within `maxMs` (e.g. under --jitless or --no-opt).
+ *
+ * Why: storeClockMs() is never inlined, so it is optimized only on its own, and its 516 bytes of
+ * bytecode (the point of it) make V8 11 wait 6 interrupt-budget ticks (3 + 516 / 150,
+ * --ticks-before-optimization, --bytecode-size-allowance-per-tick): 16,000-22,000 calls. Until
+ * then it runs in baseline code, where its clockMs() call returns a boxed double (16 B a call;
+ * process.hrtime()'s array too while clockMs() is unoptimized). A device thread in a throughput run
+ * reads the clock every ~0.2-0.5 ms, so that took 4-11 s: through a pipeline run's whole 2 s window,
+ * 40-90 KB/s of device-thread garbage (the allocation stacks on clockMs < storeClockMs < spin,
+ * bench/README.md "Session 25: GC"), and a device scavenge in the window whenever the start-up left
+ * less young space than that (the full bench of a9eba66: 2 of 87 configurations). Warmed, the
+ * same calls allocate nothing from the first pass (vhost's device-clock-warm.test.ts).
+ *
+ * A scavenge inside a batch makes its growth negative: such a batch does not count as clean.
+ */
+export function warmStoreClockMs(cell: Float64Array, maxMs = 500): boolean {
+  const deadline = clockMs() + maxMs;
+  for (let clean = 0; clean < 2; ) {
+    if (clockMs() > deadline) return false;
+    const before = getHeapStatistics().used_heap_size;
+    for (let i = 0; i < WARM_BATCH; i++) storeClockMs(cell);
+    const grown = getHeapStatistics().used_heap_size - before;
+    clean = grown >= 0 && grown < WARM_BATCH ? clean + 1 : 0;
+  }
+  return true;
 }

@@ -20,4 +20,4 @@ export type { LcoreContext, LcoreInfo } from "./lcore.js";
 export { Eal } from "./eal.js";
 export { MEMFD_NAME, HUGEPAGE_BYTES, hugepageNotice } from "./shared-memory.js";
 export { installSignalHandlers, type SignalHandler } from "./signals.js";
-export { clockMs, storeClockMs } from "./clock.js";
+export { clockMs, storeClockMs, warmStoreClockMs } from "./clock.js";

@@ -1,4 +1,4 @@
-import { clockMs, storeClockMs, type Memory } from "@tpdk/eal";
+import { clockMs, storeClockMs, warmStoreClockMs, type Memory } from "@tpdk/eal";
 import type { LoopConfig } from "./config.js";
 import { CTL_DOORBELL, CTL_PASSES, CTL_SLEEPS, CTL_STATE, CTL_STOP, THREAD_RUNNING, THREAD_STOPPED } from "./device/layout.js";
 import { NetDevice } from "./device/net-device.js";
@@ -150,8 +150,13 @@ export class DeviceLoop {
     return this.io.length > 0;
   }
 
-  /** Open the wires that have an event-loop side (bind sockets); cold, before the first pass. */
+  /**
+   * Cold, before the first pass: warm the clock read (see readClock) and open the wires that have
+   * an event-loop side (bind sockets). The device thread calls this before it reports ready.
+   */
   async open(): Promise<void> {
+    // False only where V8 cannot optimize it (--jitless, --no-opt): nothing more to do then.
+    warmStoreClockMs(deviceClock);
     await Promise.all(this.io.map((io) => io.open()));
   }
 
@@ -284,6 +289,10 @@ export class DeviceLoop {
    * 10-18 MB/s of device garbage, bench/README.md "Session 24: GC"). Hence
    * storeClockMs(): never inlined, it returns nothing and allocates nothing
    * (device-clock-alloc.test.ts), and the reading is loaded from the cell.
+   * Never inlined, it is optimized only after ~16,000-22,000 calls, seconds into a throughput run
+   * (a read every ~0.2-0.5 ms), and until then its baseline code boxed clockMs()'s reading, 16 B a
+   * read, 40-90 KB/s through the window: so open() warms it first (warmStoreClockMs;
+   * bench/README.md "Session 25: GC").
    */
   private readClock(): void {
     storeClockMs(deviceClock);

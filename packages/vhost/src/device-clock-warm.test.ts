@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { runChild } from "@tpdk/testing/child";
+
+/**
+ * The device thread's clock read as a throughput run makes it: from spin(), every ~0.2-0.5 ms
+ * (CLOCK_BUDGET), through eal's storeClockMs(), which is never inlined and so is optimized only on
+ * its own, after 16,000-22,000 calls: 4-11 s at that rate. Until then it ran in baseline code and
+ * boxed clockMs()'s reading, 16 B a read: 40-90 KB/s of device-thread garbage through a pipeline
+ * run's window (bench/README.md "Session 25: GC"). DeviceLoop.open() (the device thread calls it
+ * before it reports ready) now warms it. Here a loop with a throughput run's wires (an unpaced
+ * generator, a sink) is opened, the young space emptied, and 20,000 reads made as spin() makes them (a call
+ * from an optimized loop): they must add under 4 KB and see no GC (main: 16 B or more a read, over
+ * 320 KB, or a scavenge). One window, not retried: retried windows would run the function past its
+ * tier-up. Prints { gcs, grown, reads }.
+ */
+const script = `
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
+import { Memory, storeClockMs } from "@tpdk/eal";
+import { Vhost, parseWireSpec, deviceClock } from "@tpdk/vhost";
+const mem = Memory.create(32 << 20);
+const vhost = new Vhost(mem);
+vhost.addDevice({ name: "virtio0", wire: parseWireSpec("virtio0", new Map([["wire", "gen"]])) });
+vhost.addDevice({ name: "virtio1", wire: parseWireSpec("virtio1", new Map([["wire", "sink"]])) });
+const loop = vhost.createLoop();
+await loop.open();
+const READS = 20_000;
+function readAll(n) { for (let i = 0; i < n; i++) storeClockMs(deviceClock); }
+let gcs = 0;
+const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
+obs.observe({ entryTypes: ["gc"] });
+// A scavenge: the young space emptied of the start-up's garbage, so that the window's own reads
+// cannot fill it (a full gc() would not do: old space's sweeping after it moves the heap's used size).
+gc({ type: "minor" });
+for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
+gcs = 0;
+const before = getHeapStatistics().used_heap_size;
+readAll(READS);
+const grown = getHeapStatistics().used_heap_size - before;
+for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
+obs.disconnect();
+loop.close();
+console.log(JSON.stringify({ gcs, grown, reads: READS }));
+`;
+
+describe("the device loop's clock read in a throughput run", () => {
+  it("is warmed by open(): the first 20,000 reads allocate under 4 KB, no GC (a child process)", () => {
+    const r = runChild(script, ["--expose-gc"], 60_000);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; grown: number; reads: number };
+    expect(out.reads).toBe(20_000);
+    expect(out.gcs).toBe(0);
+    expect(out.grown).toBeLessThan(4096);
+  }, 60_000);
+});
