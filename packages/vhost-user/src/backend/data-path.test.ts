@@ -328,17 +328,31 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
   });
 
   /** Count the walks of a queue's GuestQueue (next and nextMore: one walk per call), calling `at` before each. */
-  function spyWalks(queue: object, at: () => void): { walks: number } {
+  /**
+   * Counts a queue's chain reads: `walks` by the walk (next/nextMore), `taken` by takeSimple (the
+   * one-descriptor chains, read in one loop), `given` of those given back (untake); `at` runs at
+   * each walk and once per chain takeSimple took, right after it (before anything is written).
+   */
+  function spyWalks(queue: object, at: () => void): { walks: number; taken: number; given: number } {
     const q = (queue as { q: GuestQueue }).q;
-    const w = { walks: 0 };
+    const w = { walks: 0, taken: 0, given: 0 };
     const next = q.next.bind(q);
     q.next = () => (w.walks++, at(), next());
     const nextMore = q.nextMore.bind(q);
     q.nextMore = () => (w.walks++, at(), nextMore());
+    const takeSimple = q.takeSimple.bind(q);
+    q.takeSimple = (...a: Parameters<GuestQueue["takeSimple"]>) => {
+      const k = takeSimple(...a);
+      w.taken += k;
+      for (let i = 0; i < k; i++) at();
+      return k;
+    };
+    const untake = q.untake.bind(q);
+    q.untake = (k: number) => (w.given += k, untake(k));
     return w;
   }
 
-  it("txBurst walks a burst's chains before it writes any frame (the front-end's buffers claimed together), each chain once", () => {
+  it("txBurst takes a burst's one-descriptor chains in one loop (takeSimple, no walk) before it writes any frame, each chain once", () => {
     const t = setup(bit(15));
     for (let i = 0; i < 4; i++) {
       t.g8.fill(0xee, BUF(i), BUF(i) + 2048);
@@ -352,12 +366,13 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
       for (let b = 0; b < 60; b++) t.mem.u8[mb.dataAddr(m) + b] = (b + 5 * i) & 0xff;
       pkts[i] = m;
     }
-    // At each walk: the last byte of the first frame's place (no early touch writes it).
+    // At each chain read: the first and the last byte of the first frame's place (the touch
+    // stores, header and frame all come after the last chain is read).
     const seen: number[] = [];
-    const w = spyWalks(t.tx, () => seen.push(t.g8[BUF(0) + 12 + 59]!));
+    const w = spyWalks(t.tx, () => seen.push(t.g8[BUF(0) + 12]!, t.g8[BUF(0) + 12 + 59]!));
     expect(t.tx.txBurst(pkts, 4)).toBe(4);
-    expect(w.walks).toBe(4);
-    expect(seen).toEqual([0xee, 0xee, 0xee, 0xee]);
+    expect([w.walks, w.taken, w.given]).toEqual([0, 4, 0]);
+    expect(seen).toEqual(new Array(8).fill(0xee));
     for (let i = 0; i < 4; i++) {
       expect(t.usedElem(0, i)).toEqual([i, 72]);
       expect(Array.from(t.g8.subarray(BUF(i), BUF(i) + 12))).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
@@ -367,7 +382,45 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
-  it("txBurst: a walk ahead that stops at a chain too short for its frame hands that chain to MRG_RXBUF's loop as the frame's first, each chain walked once", () => {
+  it("txBurst walks a burst's two-descriptor chains (header, then frame) before it stores into any of their buffers", () => {
+    const t = setup(bit(15));
+    // Chain i: descriptor 2i, a 12-byte header buffer (WRITE | NEXT) -> 2i + 1, a 2048-byte frame buffer.
+    const g32 = new Uint32Array(t.g8.buffer);
+    for (let i = 0; i < 3; i++) {
+      t.g8.fill(0xee, BUF(2 * i), BUF(2 * i) + 12);
+      t.g8.fill(0xee, BUF(2 * i + 1), BUF(2 * i + 1) + 2048);
+      const o = (ringOff(0) + (2 * i + 1) * 16) >>> 2;
+      g32[o] = (GPA + BUF(2 * i + 1)) % 0x1_0000_0000;
+      g32[o + 1] = Math.floor((GPA + BUF(2 * i + 1)) / 0x1_0000_0000);
+      g32[o + 2] = 2048;
+      t.g16[(ringOff(0) + (2 * i + 1) * 16 + 12) >>> 1] = 2; // WRITE
+      t.g16[(ringOff(0) + 2 * i * 16 + 14) >>> 1] = 2 * i + 1; // next
+      t.post(0, 2 * i, GPA + BUF(2 * i), 12, 3); // WRITE | NEXT
+    }
+    const mb = new Mbufs(t.mem);
+    const pkts = new Uint32Array(3);
+    for (let i = 0; i < 3; i++) {
+      const m = t.pool.alloc();
+      mb.append(m, 60);
+      for (let b = 0; b < 60; b++) t.mem.u8[mb.dataAddr(m) + b] = (b * 3 + i) & 0xff;
+      pkts[i] = m;
+    }
+    // At each walk: the first chain's first header byte and first frame byte (nothing stored yet).
+    const seen: number[] = [];
+    const w = spyWalks(t.tx, () => seen.push(t.g8[BUF(0)]!, t.g8[BUF(1)]!));
+    expect(t.tx.txBurst(pkts, 3)).toBe(3);
+    expect(w.walks).toBe(3);
+    expect(seen).toEqual(new Array(6).fill(0xee));
+    for (let i = 0; i < 3; i++) {
+      expect(t.usedElem(0, i)).toEqual([2 * i, 72]);
+      expect(Array.from(t.g8.subarray(BUF(2 * i), BUF(2 * i) + 12))).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+      for (let b = 0; b < 60; b++) expect(t.g8[BUF(2 * i + 1) + b]).toBe((b * 3 + i) & 0xff);
+      expect(t.g8[BUF(2 * i + 1) + 60]).toBe(0xee);
+    }
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("txBurst: takeSimple's run ends at a chain too short for its frame: that chain and the rest are given back and walked once, the short one as MRG_RXBUF's first for the frame", () => {
     const t = setup(bit(15));
     // Chains 0 and 1 hold a small frame each; chain 2 is too short for the 1000-byte frame (the walk
     // ahead stops there and holds it), which spreads over 2 and 3; chain 4 takes the last frame.
@@ -387,7 +440,8 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     }
     const w = spyWalks(t.tx, () => {});
     expect(t.tx.txBurst(pkts, 4)).toBe(4);
-    expect(w.walks).toBe(5);
+    // takeSimple reads chains 0-3 (frames 0-3 have no more); 2 and 3 go back, then 2, 3 and 4 are walked.
+    expect([w.walks, w.taken, w.given]).toEqual([3, 4, 2]);
     expect([0, 1, 2, 3, 4].map((k) => t.usedElem(0, k))).toEqual([[0, 72], [1, 72], [2, 800], [3, 212], [4, 72]]);
     expect([0, 1, 2, 4].map((i) => t.g8[BUF(i) + 10])).toEqual([1, 1, 2, 1]);
     const bytesAt = (at: [number, number, number][]): number[] => at.flatMap(([buf, from, to]) => Array.from(t.g8.subarray(BUF(buf) + from, BUF(buf) + to)));
@@ -400,21 +454,22 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
-  it("rxBurst walks a burst's chains before it copies any (no mbuf taken meanwhile), each chain once; a bad chain among them is counted and the frames after it still come", () => {
+  it("rxBurst takes a burst's one-descriptor chains (takeSimple) before it copies any (no mbuf taken meanwhile), each chain once; a bad chain ends the run, is counted, and the frames after it still come", () => {
     const t = setup(0);
     for (let i = 0; i < 5; i++) {
       const off = BUF(i);
       for (let b = 0; b < 60; b++) t.g8[off + 12 + b] = (i * 11 + b) & 0xff;
-      // The third in no region: the walk ahead stops there, the one-by-one loop counts it.
+      // The third in no region: takeSimple stops before it, the walk ahead stops at it, the one-by-one loop counts it.
       t.post(1, i, i === 2 ? 0x10 : GPA + off, 72, 0);
     }
     const inUse: number[] = [];
     const w = spyWalks(t.rx, () => inUse.push(t.pool.inUse()));
     const out = new Uint32Array(8);
     expect(t.rx.rxBurst(out, 8)).toBe(4);
-    expect(w.walks).toBe(5);
-    // Walks 1-3 (the two good chains and the bad one) before any copy; 4 and 5 one by one after them.
-    expect(inUse).toEqual([0, 0, 0, 2, 3]);
+    // Chains 0 and 1 taken together before any copy; then the bad one walked (the walk ahead stops
+    // there), 3 and 4 one by one.
+    expect([w.walks, w.taken, w.given]).toEqual([3, 2, 0]);
+    expect(inUse).toEqual([0, 0, 2, 2, 3]);
     const mb = new Mbufs(t.mem);
     for (const [k, i] of [[0, 0], [1, 1], [2, 3], [3, 4]] as const) {
       const m = out[k]!;

@@ -31,6 +31,26 @@ export class WalkedChains {
 }
 
 /**
+ * The chains of a burst that have the commonest shape, one descriptor (a readable one holding
+ * header and frame from the front-end's TX ring; a writable one on its RX ring), each read and
+ * validated once by the device core's takeSimple (DeviceQueue / PackedDeviceQueue, the fields of
+ * its TxBatch): id, offset in the mapping (after `hdr` bytes) and length less `hdr`. Sized to the ring.
+ */
+export class SimpleChains {
+  id = new Uint32Array(0);
+  addr = new Uint32Array(0);
+  len = new Uint32Array(0);
+
+  /** Room for a ring of `size` (allocates once per ring size: cold). */
+  fit(size: number): void {
+    if (this.id.length >= size) return;
+    this.id = new Uint32Array(size);
+    this.addr = new Uint32Array(size);
+    this.len = new Uint32Array(size);
+  }
+}
+
+/**
  * The header of a frame that fits one receive buffer, at word `w` (the buffer 4-aligned, as DPDK's
  * RX buffers are: headroom less 12): no offloads, num_buffers 1 (bytes 10-11, little-endian;
  * §5.1.6.4: the device sets it to the buffers used), in three word stores.
