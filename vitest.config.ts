@@ -41,6 +41,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Removes what killed test processes left (owned folders of dead owners; test/support/README.md "Cleanup").
+    globalSetup: ["test/support/src/global-setup.ts"],
     // Two CPUs: running test files in parallel would starve the busy-polling threads.
     fileParallelism: false,
   },

@@ -4,7 +4,7 @@
 // pipeline sustains, nothing is missed or dropped.
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { L2FWD, lastJson, runL2fwd } from "@tpdk/testing/e2e";
+import { L2FWD, lastJson, ownedChild, runL2fwd } from "@tpdk/testing/e2e";
 
 describe("l2fwd gen -> sink", () => {
   // Retried once: a paced source misses whatever arrives while the lcore is
@@ -53,11 +53,11 @@ describe("l2fwd gen -> sink", () => {
 describe("l2fwd signals", () => {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`${signal}: stops the lcores, drains, prints final statistics and exits 0`, async () => {
-      const child = spawn(process.execPath, [
+      const child = ownedChild(spawn(process.execPath, [
         L2FWD, "-l", "0",
         "--vdev", "virtio0,wire=gen,rate=50000", "--vdev", "virtio1,wire=sink",
         "--", "-p", "0x3", "-q", "2", "-T", "1", "--json",
-      ], { stdio: ["ignore", "pipe", "pipe"] });
+      ], { stdio: ["ignore", "pipe", "pipe"] }));
       let stdout = "";
       child.stdout.on("data", (d) => (stdout += d));
       // Wait for the first statistics line: the lcores are forwarding.

@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir } from "@tpdk/testing/e2e";
+import { ownedChild, tempDir } from "@tpdk/testing/e2e";
 import {
   type Host, L2fwdChild, addHost, addVxlan, freeSubnets, netnsUnavailable, removeHost, removeStaleHosts,
 } from "@tpdk/testing/e2e";
@@ -35,7 +35,7 @@ let tmp: ReturnType<typeof tempDir> | undefined;
 /** Run a command to completion; stdout, stderr and exit code. */
 function run(cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const c = ownedChild(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }));
     let stdout = "";
     let stderr = "";
     c.stdout.on("data", (d) => (stdout += d));
@@ -169,7 +169,7 @@ describe.skipIf(unavailable !== null)("Linux network namespaces as real peers of
     writeFileSync(file, data);
     writeFileSync(join(dir, "server.mjs"), SERVER);
     writeFileSync(join(dir, "client.mjs"), CLIENT);
-    const server = spawn("ip", ["netns", "exec", hosts[1]!.ns, process.execPath, join(dir, "server.mjs"), "10.200.0.2", "5000"], { stdio: ["ignore", "pipe", "pipe"] });
+    const server = ownedChild(spawn("ip", ["netns", "exec", hosts[1]!.ns, process.execPath, join(dir, "server.mjs"), "10.200.0.2", "5000"], { stdio: ["ignore", "pipe", "pipe"] }));
     try {
       await new Promise<void>((resolve, reject) => {
         server.stdout.once("data", () => resolve());

@@ -3,7 +3,7 @@
 // worktrees' suites at once). Needs only `ip` (it reads the root namespace's addresses; adds none).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { distUrl, freeSubnets, releaseSubnet } from "@tpdk/testing/e2e";
+import { distUrl, freeSubnets, ownedChild, releaseSubnet } from "@tpdk/testing/e2e";
 
 const noIp = spawnSync("sh", ["-c", "command -v ip"]).status !== 0 ? "no `ip` (install iproute2)" : null;
 if (noIp) console.warn(`netns-subnets.test: skipped: ${noIp}`);
@@ -18,7 +18,7 @@ const { freeSubnets } = await import(${JSON.stringify(distUrl("@tpdk/testing/e2e
 console.log(JSON.stringify(await freeSubnets(${n}, ${start})));
 setInterval(() => {}, 1000);
 `;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = ownedChild(spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] }));
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";

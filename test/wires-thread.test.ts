@@ -3,10 +3,9 @@
 // wire runs there against EAL memory, and the main thread reads the stats
 // block while it runs. Its threads load the compiled dist/ (the test command builds first).
 import { afterAll, describe, expect, it } from "vitest";
-import { distUrl } from "@tpdk/testing/e2e";
+import { distUrl, ownedTempDir } from "@tpdk/testing/e2e";
 import { Worker } from "node:worker_threads";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { Memory } from "@tpdk/eal";
 import {
@@ -17,7 +16,7 @@ import { wireSpec as specOf } from "@tpdk/testing/vhost";
 const EAL_URL = distUrl("@tpdk/eal");
 const WIRES_URL = distUrl("@tpdk/vhost");
 const FIXTURE = new URL("./fixtures/wires/le-us.pcap", import.meta.url).pathname;
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wires-thread-"));
+const tmp = ownedTempDir("wires-thread");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
+import { PACED_LATENCY_LOOP_PREAMBLE } from "@tpdk/testing/vhost";
 
 /**
  * The device thread's per-pass clock read (DeviceLoop.readClock, every pass when a wire needs the
@@ -14,16 +15,7 @@ import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
  * own with clockMs() and process.hrtime() inlined. The heap's growth is read over 10,000 passes and
  * over 100,000; the 90,000 more must add under 4 KB and see no GC (main: ~1.4 MB). Prints { gcs, extra, passes }.
  */
-const script = `
-import { PerformanceObserver } from "node:perf_hooks";
-import { getHeapStatistics } from "node:v8";
-import { Memory } from "@tpdk/eal";
-import { Vhost, parseWireSpec } from "@tpdk/vhost";
-const mem = Memory.create(32 << 20);
-const vhost = new Vhost(mem);
-vhost.addDevice({ name: "virtio0", wire: parseWireSpec("virtio0", new Map([["wire", "gen"], ["rate", "1M"], ["timestamp", "1"]])) });
-vhost.addDevice({ name: "virtio1", wire: parseWireSpec("virtio1", new Map([["wire", "sink"], ["latency", "1"]])) });
-const loop = vhost.createLoop();
+const script = `${PACED_LATENCY_LOOP_PREAMBLE}
 let passes = 0;
 function drive(n) { for (let i = 0; i < n; i++) loop.pass(); passes += n; }
 // Optimized (pass, readClock and the polls inlined into drive) before the windows.

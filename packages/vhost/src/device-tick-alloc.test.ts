@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
+import { PACED_LATENCY_LOOP_PREAMBLE } from "@tpdk/testing/vhost";
 
 /**
  * The device thread's housekeeping as a pipeline run has it for its first 1.5-2 s: DeviceLoop.tick()
@@ -11,16 +12,7 @@ import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
  * must add under 4 KB (main: ~32-48 B a tick, 600-900 KB). A window with a GC is read again (up to
  * three tries). Prints { gcs, extra, unoptimized, heartbeats }.
  */
-const script = `
-import { PerformanceObserver } from "node:perf_hooks";
-import { getHeapStatistics } from "node:v8";
-import { Memory } from "@tpdk/eal";
-import { Vhost, parseWireSpec } from "@tpdk/vhost";
-const mem = Memory.create(32 << 20);
-const vhost = new Vhost(mem);
-vhost.addDevice({ name: "virtio0", wire: parseWireSpec("virtio0", new Map([["wire", "gen"], ["rate", "1M"], ["timestamp", "1"]])) });
-vhost.addDevice({ name: "virtio1", wire: parseWireSpec("virtio1", new Map([["wire", "sink"], ["latency", "1"]])) });
-const loop = vhost.createLoop();
+const script = `${PACED_LATENCY_LOOP_PREAMBLE}
 const dev = loop.devices[0];
 const fns = [Object.getPrototypeOf(loop).tick, Object.getPrototypeOf(dev).tick, Object.getPrototypeOf(dev.wire).exhausted];
 for (const f of fns) %NeverOptimizeFunction(f);

@@ -11,4 +11,5 @@ export * from "./fake-vhost-backend.js";
 export * from "./hostile-frontend.js";
 export * from "./qemu-guest.js";
 export * from "./peer-session.js";
+export * from "./owned.js";
 export * from "./net-vhost-scenario.js";

@@ -2,10 +2,9 @@
 // classic pcap files with a small implementation of our own, independent of
 // the app's pcap wire, so expected outputs are computed without tpdk's code.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { ownedChild, ownedTempDir } from "./owned.js";
 
 export const L2FWD = fileURLToPath(new URL("../../../../apps/l2fwd/bin/tpdk-l2fwd.js", import.meta.url) /* same path from src/e2e and dist/e2e */);
 
@@ -27,7 +26,7 @@ export function runL2fwd(
   onSpawn?: (child: ChildProcess) => void,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = ownedChild(spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
     onSpawn?.(child);
     let stdout = "";
     let stderr = "";
@@ -58,8 +57,9 @@ export function portMac(stdout: string, port: number): number[] {
   return m[1]!.split(":").map((h) => parseInt(h, 16));
 }
 
-export function tempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "tpdk-l2fwd-"));
+/** An owned temporary folder (ownedTempDir: removed even if the test process is killed); `cleanup` removes it now. */
+export function tempDir(tag = "l2fwd"): { dir: string; cleanup: () => void } {
+  const dir = ownedTempDir(tag);
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import { L2FWD } from "./l2fwd.js";
+import { ownNetns, ownedChild } from "./owned.js";
 
 export interface PortJson {
   port: number;
@@ -24,7 +25,7 @@ export class L2fwdChild {
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = ownedChild(spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"] }));
     this.child.stdout!.on("data", (d) => (this.stdout += d));
     this.child.stderr!.on("data", (d) => (this.stderr += d));
     this.exited = new Promise((resolve) => this.child.on("close", (code, signal) => resolve({ code, signal })));
@@ -126,6 +127,7 @@ export function addHost(tag: string, index: number, subnet: number): Host {
     subnet,
   };
   ip("netns", "add", h.ns);
+  ownNetns(h.ns);
   ip("link", "add", h.rootIf, "type", "veth", "peer", "name", h.nsIf);
   ip("link", "set", h.nsIf, "netns", h.ns);
   ip("addr", "add", `${h.rootAddr}/24`, "dev", h.rootIf);

@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { ownedTempDir } from "./owned.js";
 import { inLoadOrder } from "./qemu-guest.js";
 
 let dir = "";
@@ -12,7 +12,7 @@ afterEach(() => {
 
 /** A stand-in .ko: some bytes, then a .modinfo-like run of NUL-terminated key=value strings. */
 function ko(name: string, depends: string): string {
-  if (!dir) dir = mkdtempSync(join(tmpdir(), "tpdk-ko-"));
+  if (!dir) dir = ownedTempDir("ko");
   const p = join(dir, `${name}.ko`);
   writeFileSync(p, Buffer.from(`\x7fELF...\0license=GPL\0depends=${depends}\0name=${name}\0vermagic=6.1.0 SMP\0`, "latin1"));
   return p;

@@ -7,6 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { ownedChild } from "./owned.js";
 import { which } from "./which.js";
 
 const QEMU = "qemu-system-x86_64";
@@ -157,7 +158,7 @@ export class QemuGuest {
       "-chardev", `socket,id=c0,path=${o.socket}`, "-netdev", "vhost-user,id=n0,chardev=c0",
       "-device", `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,vectors=0${o.packed ? ",packed=on" : ""}`,
     ];
-    this.child = spawn("taskset", args, { stdio: ["ignore", "pipe", "pipe"] });
+    this.child = ownedChild(spawn("taskset", args, { stdio: ["ignore", "pipe", "pipe"] }));
     this.child.stdout!.on("data", (d) => (this.console += d));
     this.child.stderr!.on("data", (d) => (this.console += d));
     const timer = setTimeout(() => this.child.kill("SIGKILL"), o.timeoutMs);

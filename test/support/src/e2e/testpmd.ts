@@ -4,8 +4,10 @@
 // test can watch and signal.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { L2FWD, type RunResult } from "./l2fwd.js";
+import { dpdkRuntimeRoot, ownedChild, ownedDpdkPrefix } from "./owned.js";
 import { which } from "./which.js";
 
 const TESTPMD = "dpdk-testpmd";
@@ -59,7 +61,7 @@ export interface TestpmdOptions {
   cpu: number;
   /** More application arguments (after --). */
   extra?: readonly string[];
-  /** Unique per instance (DPDK's runtime files). */
+  /** A tag of the --file-prefix, which is made unique per instance and owned (ownedDpdkPrefix: DPDK's runtime files). */
   prefix: string;
   /**
    * EAL --log-level settings for the vhost library instead of the default "lib.vhost.*:error", e.g.
@@ -67,8 +69,6 @@ export interface TestpmdOptions {
    */
   logLevels?: readonly string[];
 }
-
-let instances = 0;
 
 /**
  * One testpmd process. Its main lcore and forwarding lcore are pinned
@@ -101,14 +101,14 @@ export class Testpmd {
 
   static start(o: TestpmdOptions): Testpmd {
     const main = o.cpu === 0 ? 1 : 0;
-    const prefix = `${o.prefix}-${process.pid}-${instances++}`;
+    const prefix = ownedDpdkPrefix(o.prefix);
     const args = [
       "-l", "0,1", "--main-lcore", String(main), "--no-huge", "-m", "256", "--file-prefix", prefix, "--no-pci",
       "--log-level", "lib.eal:error", ...(o.logLevels ?? ["lib.vhost.*:error"]).flatMap((l) => ["--log-level", l]), ...(typeof o.vdev === "string" ? [o.vdev] : o.vdev).flatMap((v) => ["--vdev", v]),
       "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192", `--forward-mode=${o.mode}`, ...(o.extra ?? []),
     ];
     // Line-buffered: testpmd prints with stdio, which a pipe would otherwise hold until exit.
-    const child = spawn("stdbuf", ["-oL", "-eL", TESTPMD, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = ownedChild(spawn("stdbuf", ["-oL", "-eL", TESTPMD, ...args], { stdio: ["pipe", "pipe", "pipe"] }));
     return new Testpmd(child, prefix);
   }
 
@@ -181,14 +181,14 @@ export class Testpmd {
       await this.exited;
       clearTimeout(t);
     }
-    rmSync(`/var/run/dpdk/${this.prefix}`, { recursive: true, force: true });
+    rmSync(join(dpdkRuntimeRoot(), this.prefix), { recursive: true, force: true });
   }
 
   /** SIGKILL (a back-end that dies). */
   async kill(): Promise<void> {
     this.child.kill("SIGKILL");
     await this.exited;
-    rmSync(`/var/run/dpdk/${this.prefix}`, { recursive: true, force: true });
+    rmSync(join(dpdkRuntimeRoot(), this.prefix), { recursive: true, force: true });
   }
 }
 
@@ -210,7 +210,7 @@ export class WatchedL2fwd {
   readonly done: Promise<RunResult>;
 
   constructor(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    this.child = ownedChild(spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
     this.child.stdout!.on("data", (d) => (this.stdout += d));
     this.child.stderr!.on("data", (d) => (this.stderr += d));
     this.done = new Promise((resolve) => {
