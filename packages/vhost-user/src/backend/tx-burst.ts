@@ -84,28 +84,17 @@ export class NetVhostTxQueue {
       const k1 = q.takeSimple(n < avail ? n : avail, 0, HDR + 1, 0xffffffff, sc, F_WRITE);
       const { id, addr, len } = sc;
       const g8 = q.u8;
-      const g32 = q.u32;
       const u8 = this.u8;
       let fit = 0;
       for (; fit < k1; fit++) {
         const m = pkts[off + fit]!;
         const a = addr[fit]!;
-        const flen = mb.dataLen(m);
-        if (mb.nbSegs(m) !== 1 || (a & 3) !== 0 || len[fit]! < flen + HDR) break;
+        if (!this.fitsOneBuffer(m, a, len[fit]!)) break;
         g8[a] = 0;
-        if (flen !== 0) g8[a + HDR] = u8[mb.dataAddr(m)]!;
+        if (mb.dataLen(m) !== 0) g8[a + HDR] = u8[mb.dataAddr(m)]!;
       }
       if (fit < k1) q.untake(k1 - fit);
-      for (let k = 0; k < fit; k++) {
-        const m = pkts[off + k]!;
-        const a = addr[k]!;
-        const flen = mb.dataLen(m);
-        writeOneBufferHeader(g32, a >>> 2);
-        copy(g8, g32, a + HDR, this.u8, this.u32, mb.dataAddr(m), flen);
-        q.usedAs(id[k]!, 1, flen + HDR);
-        bytes += flen;
-        mb.free(m);
-      }
+      for (let k = 0; k < fit; k++) bytes += this.writeOneBuffer(pkts[off + k]!, addr[k]!, id[k]!, 1);
       first = fit;
       off += fit;
       n -= fit;
@@ -119,22 +108,14 @@ export class NetVhostTxQueue {
     const ahead = n < avail ? n : avail;
     this.held = NOT_HELD;
     let sent = ahead > 1 ? this.walkAhead(pkts, ahead, off) : 0;
-    const g8 = q.u8;
-    const g32 = q.u32;
     let from = 0;
     for (let k = 0; k < sent; k++) {
       const m = pkts[off + k]!;
       const a = c.addr[from]!;
-      if (mb.nbSegs(m) === 1 && (a & 3) === 0 && c.len[from]! >= mb.dataLen(m) + HDR) {
-        // One mbuf into the chain's first buffer, 4-aligned: what fill() writes there, the header
-        // in word stores, then the frame.
-        const flen = mb.dataLen(m);
-        writeOneBufferHeader(g32, a >>> 2);
-        copy(g8, g32, a + HDR, this.u8, this.u32, mb.dataAddr(m), flen);
-        q.usedAs(ids[k]!, descs[k]!, flen + HDR);
+      if (this.fitsOneBuffer(m, a, c.len[from]!)) {
+        // One mbuf into the chain's first buffer, 4-aligned: what fill() writes there.
+        bytes += this.writeOneBuffer(m, a, ids[k]!, descs[k]!);
         from = ends[k]!;
-        bytes += flen;
-        mb.free(m);
         continue;
       }
       const flen = mb.nbSegs(m) === 1 ? mb.dataLen(m) : mb.pktLen(m);
@@ -260,6 +241,29 @@ export class NetVhostTxQueue {
     if (sent < n) st[2] += n - sent;
     if (bad !== 0) st[3] += bad;
     return sent;
+  }
+
+  /** Whether mbuf `m` is one segment that writeOneBuffer can put in the buffer at `a` of `len` bytes (4-aligned, header and frame). */
+  private fitsOneBuffer(m: number, a: number, len: number): boolean {
+    const mb = this.mbufs;
+    return mb.nbSegs(m) === 1 && (a & 3) === 0 && len >= mb.dataLen(m) + HDR;
+  }
+
+  /**
+   * Write the one-mbuf frame `m` into the front-end's buffer at `a` (4-aligned, holding header and
+   * frame: the caller checked), return the chain (id, descs) used with what was written, free the
+   * mbuf. The header in three word stores (num_buffers 1: one buffer), then the frame. Returns
+   * the frame's bytes.
+   */
+  private writeOneBuffer(m: number, a: number, id: number, descs: number): number {
+    const q = this.q;
+    const mb = this.mbufs;
+    const flen = mb.dataLen(m);
+    writeOneBufferHeader(q.u32, a >>> 2);
+    copy(q.u8, q.u32, a + HDR, this.u8, this.u32, mb.dataAddr(m), flen);
+    q.usedAs(id, descs, flen + HDR);
+    mb.free(m);
+    return flen;
   }
 
   /**
