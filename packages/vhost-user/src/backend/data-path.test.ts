@@ -8,7 +8,7 @@ import * as P from "../protocol.js";
 import { NetVhostRxQueue } from "./rx-burst.js";
 import { NetVhostTxQueue } from "./tx-burst.js";
 import { bit } from "./features.js";
-import { E_ADDR, GuestQueue, mappedFiles } from "./guest-queue.js";
+import { E_ADDR, E_FULL, GuestQueue, mappedFiles } from "./guest-queue.js";
 import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
 import { BackendSession } from "./session.js";
 import { msg } from "@tpdk/testing/vhost-user";
@@ -481,6 +481,58 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(q.counts[E_ADDR]).toBe(1);
     expect(t.usedIdx(1)).toBe(5);
     expect([0, 1, 2, 3, 4].map((k) => t.usedElem(1, k)[0])).toEqual([0, 1, 2, 3, 4]);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("rxBurst with the pool short of mbufs: the frames it has none for are counted and their chains used, never handed out as mbuf 0; a pool of enough takes the run in one allocBulk", () => {
+    const t = setup(0);
+    const q = (t.rx as unknown as { q: GuestQueue }).q;
+    const mb = new Mbufs(t.mem);
+    // Leave 3 mbufs free: the 5-chain run's allocBulk fails, the one-at-a-time fallback takes 3.
+    const held = new Uint32Array(512);
+    expect(t.pool.allocBulk(held, 509)).toBe(509);
+    for (let i = 0; i < 5; i++) {
+      for (let b = 0; b < 60; b++) t.g8[BUF(i) + 12 + b] = (i * 13 + b) & 0xff;
+      t.post(1, i, GPA + BUF(i), 72, 0);
+    }
+    const out = new Uint32Array(8);
+    expect(t.rx.rxBurst(out, 8)).toBe(3);
+    expect(Array.from(out.subarray(0, 3)).includes(0)).toBe(false);
+    for (let k = 0; k < 3; k++) {
+      for (let b = 0; b < 60; b++) expect(t.mem.u8[mb.dataAddr(out[k]!) + b]).toBe((k * 13 + b) & 0xff);
+    }
+    expect(q.counts[E_FULL]).toBe(2);
+    expect(t.rx.stats[2]).toBe(2);
+    expect(t.usedIdx(1)).toBe(5);
+    expect(t.pool.available()).toBe(0);
+    // An empty pool: the one-by-one loop (a burst of one) drops too.
+    t.post(1, 5, GPA + BUF(5), 72, 0);
+    expect(t.rx.rxBurst(out, 8)).toBe(0);
+    expect(q.counts[E_FULL]).toBe(3);
+    expect(t.usedIdx(1)).toBe(6);
+    for (let k = 0; k < 3; k++) mb.free(out[k]!);
+    t.pool.putBulk(held, 509);
+    // Enough mbufs: a run of 4, one of them longer than an mbuf's room (chained by gather from its
+    // bulk-taken first mbuf), delivered whole, in order.
+    const lens = [60, 3000, 61, 62];
+    const at = [BUF(8), BUF(10), BUF(13), BUF(14)];
+    for (let i = 0; i < 4; i++) {
+      for (let b = 0; b < lens[i]!; b++) t.g8[at[i]! + 12 + b] = (i * 5 + b) & 0xff;
+      t.post(1, 6 + i, GPA + at[i]!, 12 + lens[i]!, 0);
+    }
+    expect(t.rx.rxBurst(out, 8)).toBe(4);
+    for (let i = 0; i < 4; i++) {
+      const m = out[i]!;
+      expect(mb.pktLen(m)).toBe(lens[i]);
+      expect(mb.nbSegs(m)).toBe(lens[i]! > 2048 ? 2 : 1);
+      expect(mb.port(m)).toBe(3);
+      let b = 0;
+      for (let s = m; s !== 0; s = mb.next(s)) for (let j = 0; j < mb.dataLen(s); j++, b++) expect(t.mem.u8[mb.dataAddr(s) + j]).toBe((i * 5 + b) & 0xff);
+      expect(b).toBe(lens[i]);
+      mb.free(m);
+    }
+    expect(t.usedIdx(1)).toBe(10);
+    expect([6, 7, 8, 9].map((k) => t.usedElem(1, k))).toEqual([[6, 0], [7, 0], [8, 0], [9, 0]]);
     expect(t.pool.inUse()).toBe(0);
   });
 

@@ -31,6 +31,9 @@ export class NetVhostRxQueue {
   private held = NOT_HELD;
   /** What walkAhead's touch loads read (kept so they are not optimized away). */
   touched = 0;
+  /** The takeSimple run's mbufs (allocBulk) and its used entries' lengths (all 0), sized to the ring. */
+  private fresh = new Uint32Array(0);
+  private zeros = new Uint32Array(0);
 
   constructor(mem: Memory, private readonly q: GuestQueue, private readonly pool: Mempool, readonly portId: number, readonly queueId = 0, stats: Float64Array<ArrayBufferLike> = new Float64Array(3)) {
     this.stats = stats;
@@ -43,6 +46,11 @@ export class NetVhostRxQueue {
     const q = this.q;
     if (!q.begin()) return 0;
     this.chains.fit(q.size);
+    if (this.fresh.length < q.size) {
+      // Cold: once per ring size.
+      this.fresh = new Uint32Array(q.size);
+      this.zeros = new Uint32Array(q.size);
+    }
     let got = 0;
     const avail = q.available();
     let take = avail < n ? avail : n;
@@ -63,19 +71,49 @@ export class NetVhostRxQueue {
       let touched = 0;
       for (let k = 0; k < k1; k++) touched += g8[addr[k]!]!;
       this.touched = touched;
-      for (let k = 0; k < k1; k++) {
-        c.addr[0] = addr[k]!;
-        c.len[0] = len[k]!;
-        const m = this.gather(c, 0, 1, 0);
-        q.usedAs(id[k]!, 1, 0);
-        if (m < 0) {
-          q.counts[E_FULL]++;
-          dropped++;
-          continue;
+      // The run's mbufs in one call (rte_pktmbuf_alloc_bulk, as DPDK's dequeue): all or none; a
+      // pool short of k1 falls back to one at a time, dropping the frames it has none for.
+      const fresh = this.fresh;
+      if (k1 !== 0 && this.pool.allocBulk(fresh, k1) === k1) {
+        const mb = this.mbufs;
+        const g32 = q.u32;
+        for (let k = 0; k < k1; k++) {
+          const m = fresh[k]!;
+          const l = len[k]!;
+          if (l <= mb.tailroom(m)) {
+            // The frame fits the fresh mbuf (nb_segs 1, next 0 from the reset): copied straight in.
+            copy(this.u8, this.u32, mb.dataAddr(m), g8, g32, addr[k]!, l);
+            mb.setDataLen(m, l);
+            mb.setPktLen(m, l);
+            mb.setPort(m, this.portId);
+          } else {
+            c.addr[0] = addr[k]!;
+            c.len[0] = l;
+            if (this.gather(c, 0, 1, 0, m) < 0) {
+              q.counts[E_FULL]++;
+              dropped++;
+              continue;
+            }
+          }
+          out[off + got++] = m;
+          bytes += l;
         }
-        out[off + got++] = m;
-        bytes += len[k]!;
+      } else {
+        for (let k = 0; k < k1; k++) {
+          const m = this.pool.alloc();
+          c.addr[0] = addr[k]!;
+          c.len[0] = len[k]!;
+          if (m === 0 || this.gather(c, 0, 1, 0, m) < 0) {
+            q.counts[E_FULL]++;
+            dropped++;
+            continue;
+          }
+          out[off + got++] = m;
+          bytes += len[k]!;
+        }
       }
+      // Their used entries (nothing written into a TX buffer: length 0) in one run.
+      q.usedRun(id, this.zeros, k1);
       take -= k1;
     }
     // The well-formed leading frames walked first (walkAhead), then copied. One frame has nothing
@@ -86,10 +124,11 @@ export class NetVhostRxQueue {
     let from = 0;
     for (let k = 0; k < run; k++) {
       const to = ends[k]!;
-      const m = this.gather(c, from, to, HDR);
+      const m = this.pool.alloc();
+      const ok = m !== 0 && this.gather(c, from, to, HDR, m) >= 0;
       from = to;
       q.usedAs(ids[k]!, descs[k]!, 0);
-      if (m < 0) {
+      if (!ok) {
         q.counts[E_FULL]++;
         dropped++;
         continue;
@@ -113,9 +152,10 @@ export class NetVhostRxQueue {
         q.used(0);
         continue;
       }
-      const m = this.gather(c, 0, c.nRead, HDR);
+      const m = this.pool.alloc();
+      const ok = m !== 0 && this.gather(c, 0, c.nRead, HDR, m) >= 0;
       q.used(0);
-      if (m < 0) {
+      if (!ok) {
         q.counts[E_FULL]++;
         dropped++;
         continue;
@@ -185,15 +225,14 @@ export class NetVhostRxQueue {
 
   /**
    * Gather the frame in segments [from, to) of `c` after its `hdr` header bytes (which may span
-   * segments, ANY_LAYOUT; 0: the segments hold the frame alone) into an mbuf of the pool, and
-   * into further mbufs chained to it when it is longer than one's room. Returns the mbuf, or -1
-   * when the pool ran dry (nothing kept).
+   * segments, ANY_LAYOUT; 0: the segments hold the frame alone) into `m`, a fresh mbuf of the
+   * pool, and into further mbufs chained to it when it is longer than one's room. Returns m, or
+   * -1 when the pool ran dry on the way (m and what was chained to it freed: nothing kept).
+   * Mempool.alloc returns 0 when the pool is empty (no mbuf is handle 0).
    */
-  private gather(c: Chain, from: number, to: number, hdr: number): number {
+  private gather(c: Chain, from: number, to: number, hdr: number, m: number): number {
     const q = this.q;
     const mb = this.mbufs;
-    const m = this.pool.alloc();
-    if (m < 0) return -1;
     let cur = m;
     let dst = mb.dataAddr(m);
     let room = mb.tailroom(m);
@@ -214,7 +253,7 @@ export class NetVhostRxQueue {
       while (sl > 0) {
         if (room === 0) {
           const nx = this.pool.alloc();
-          if (nx < 0) {
+          if (nx === 0) {
             // The pool ran dry mid-frame: the partial chain goes back (free follows next).
             mb.setDataLen(cur, curLen);
             mb.free(m);

@@ -94,7 +94,13 @@ export class NetVhostTxQueue {
         if (mb.dataLen(m) !== 0) g8[a + HDR] = u8[mb.dataAddr(m)]!;
       }
       if (fit < k1) q.untake(k1 - fit);
-      for (let k = 0; k < fit; k++) bytes += this.writeOneBuffer(pkts[off + k]!, addr[k]!, id[k]!, 1);
+      for (let k = 0; k < fit; k++) {
+        const flen = this.writeOneBuffer(pkts[off + k]!, addr[k]!);
+        len[k] = flen + HDR;
+        bytes += flen;
+      }
+      // Their used entries (each chain with what was written, kept in len) in one run.
+      q.usedRun(id, len, fit);
       first = fit;
       off += fit;
       n -= fit;
@@ -114,7 +120,9 @@ export class NetVhostTxQueue {
       const a = c.addr[from]!;
       if (this.fitsOneBuffer(m, a, c.len[from]!)) {
         // One mbuf into the chain's first buffer, 4-aligned: what fill() writes there.
-        bytes += this.writeOneBuffer(m, a, ids[k]!, descs[k]!);
+        const flen = this.writeOneBuffer(m, a);
+        q.usedAs(ids[k]!, descs[k]!, flen + HDR);
+        bytes += flen;
         from = ends[k]!;
         continue;
       }
@@ -251,17 +259,16 @@ export class NetVhostTxQueue {
 
   /**
    * Write the one-mbuf frame `m` into the front-end's buffer at `a` (4-aligned, holding header and
-   * frame: the caller checked), return the chain (id, descs) used with what was written, free the
-   * mbuf. The header in three word stores (num_buffers 1: one buffer), then the frame. Returns
-   * the frame's bytes.
+   * frame: fitsOneBuffer checked) and free the mbuf: the header in three word stores (num_buffers
+   * 1: one buffer), then the frame. Returns the frame's bytes (the caller returns the chain with
+   * them and the header).
    */
-  private writeOneBuffer(m: number, a: number, id: number, descs: number): number {
+  private writeOneBuffer(m: number, a: number): number {
     const q = this.q;
     const mb = this.mbufs;
     const flen = mb.dataLen(m);
     writeOneBufferHeader(q.u32, a >>> 2);
     copy(q.u8, q.u32, a + HDR, this.u8, this.u32, mb.dataAddr(m), flen);
-    q.usedAs(id, descs, flen + HDR);
     mb.free(m);
     return flen;
   }
