@@ -32,11 +32,13 @@ export function pushHeader(u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, m
 }
 
 /**
- * Zero the `hdr`-byte virtio-net header at `h` where it is not already zero:
- * a recycled mbuf's headroom usually is, and skipping the stores keeps the
- * line clean (DPDK measured up to 20 % on small packets). A 4-aligned 12-byte
- * header is compared word by word (bench/README.md, "push-path header": as
- * cheap as three word stores, where byte compares cost six times more).
+ * Zero the `hdr`-byte virtio-net header at `h` where it is not already zero
+ * (virtio 1.2 §5.1.6.2.1, num_buffers included): a recycled mbuf's headroom
+ * usually is, and skipping the stores keeps the line clean (DPDK measured up
+ * to 20 % on small packets). A 4-aligned 12-byte header is compared word by
+ * word (bench/README.md, "push-path header": as cheap as three word stores,
+ * where byte compares cost six times more). Its stores are primed as the
+ * module loads (primeFrameSteps).
  */
 export function zeroHeader(u8: Uint8Array, u32: Uint32Array, h: number, hdr: number): void {
   if ((h & 3) === 0 && hdr === 12) {
@@ -51,27 +53,43 @@ export function zeroHeader(u8: Uint8Array, u32: Uint32Array, h: number, hdr: num
 
 /**
  * The split IN_ORDER push batch's test for the 12-byte header (txq.ts; the batch runs only with
- * it, VERSION_1 or MRG_RXBUF): pushHeader's test, the header zeroed by zeroHeader12.
+ * it, VERSION_1 or MRG_RXBUF): pushHeader's test, the header zeroed by zeroHeader12 (`compare`: the
+ * queue's choice, TxQueue.quietHeader).
  */
-export function pushHeader12(u16: Uint16Array, u32: Uint32Array, m: number, maxFrame: number): number {
+export function pushHeader12(u16: Uint16Array, u32: Uint32Array, m: number, maxFrame: number, compare: boolean): number {
   const dataOff = u16[(m + M_DATA_OFF) >>> 1]!;
   const h = u32[(m + M_BUF_ADDR) >>> 2]! + dataOff - 12;
   if (u32[(m + M_PKT_LEN) >>> 2]! > maxFrame || u16[(m + M_NB_SEGS) >>> 1] !== 1 || dataOff < 12 || u16[(m + M_REFCNT) >>> 1] !== 1 || (h & 3) !== 0) return -1;
-  zeroHeader12(u32, h >>> 2);
+  zeroHeader12(u32, h >>> 2, compare);
   return h;
 }
 
 /**
- * The 12-byte header at word `w` (4-aligned) zeroed: three word stores (the split push batch;
- * packed keeps zeroHeader's compare-and-skip). The back-end writes `num_buffers` (word 2) into
- * every buffer it fills (virtio 1.2 §5.1.6.4), so a forwarded frame's header line is stored into
- * anyway, and the two other words go to that same line; compared first they cost as much
- * ("push-path header"). Three stores keep this small enough that the split push batch inlines
- * every call: it calls it five times, and zeroHeader's compares and byte loop (142 bytes of
- * bytecode each) used up V8's inlining budget for txBurst (920 bytes in all), so zeroHeader and
- * sizeBinOf ran as calls of their own (bench/README.md, "Session 22: burst 32").
+ * The 12-byte header at word `w` (4-aligned) zeroed (the split push batch; packed keeps
+ * zeroHeader's compare-and-skip, which is what `compare` does here in one compare).
+ *
+ * Under MRG_RXBUF (`compare` false): three word stores. The back-end writes `num_buffers` (word 2)
+ * into every buffer it fills (virtio 1.2 §5.1.6.4), so a forwarded frame's header line is stored
+ * into anyway, and the two other words go to that same line; compared first they cost as much
+ * ("push-path header").
+ *
+ * Without MRG_RXBUF (`compare` true, the queue's choice, made once per queue): only a header that is
+ * not all zero is stored. DPDK's vhost then writes nothing into the line (its `num_buffers` store
+ * is for mergeable rings only, the other fields compare-and-skip), and the RX touch only loads it
+ * (rxq.ts), so a recycled mbuf's header line stays shared between the CPUs instead of moving to
+ * this one and back every frame (bench/README.md, "Session 26: the header line without
+ * MRG_RXBUF"). A device that stores `num_buffers` = 1 without MRG_RXBUF (QEMU and Linux's
+ * vhost-net since 2025) gets its 1 replaced by 0: §5.1.6.2.1, "The driver MUST set num_buffers to
+ * zero", compare-and-skip, never skip.
+ *
+ * Small enough that the split push batch inlines every call: it calls it five times, and
+ * zeroHeader's per-word compares and byte loop (142 bytes of bytecode each) used up V8's inlining
+ * budget for txBurst (920 bytes in all), so zeroHeader and sizeBinOf ran as calls of their own
+ * (bench/README.md, "Session 22: burst 32"; tx-inlining.test.ts). Its stores are primed as the
+ * module loads (primeFrameSteps).
  */
-export function zeroHeader12(u32: Uint32Array, w: number): void {
+export function zeroHeader12(u32: Uint32Array, w: number, compare: boolean): void {
+  if (compare && (u32[w]! | u32[w + 1]! | u32[w + 2]!) === 0) return;
   u32[w] = 0;
   u32[w + 1] = 0;
   u32[w + 2] = 0;
@@ -171,11 +189,19 @@ export function sizeRunEnd(f64: Float64Array, st: number, acc: number): void {
  * feedback; the first frame of another size, long after the bursts were optimized, then
  * deoptimized sizeBinOf, sizeRun4, txBurst and rxBurst (--trace-deopt, "Insufficient type
  * feedback"; frame-size-deopt.test.ts).
+ *
+ * The header zeroings too, with headers of zero and non-zero words (a small num_buffers, and a
+ * word past 2^31: a load of it is not a small integer): facing a device that leaves every header
+ * 0 (DPDK's vhost without MRG_RXBUF), their stores would not run before the bursts are optimized,
+ * and the first header with a 1 in it (a device that stores num_buffers = 1 without MRG_RXBUF,
+ * an application's frame) deoptimized txBurst there (quiet-header-deopt.test.ts).
  */
 function primeFrameSteps(): void {
   const f64 = new Float64Array(S_SIZE_BINS + 8);
   const u8 = new Uint8Array(24).fill(0xff, 0, 6).fill(1, 8, 9);
   const lens = [60, 64, 65, 128, 256, 512, 1024, 1518, 1519, 9000];
+  const hdr32 = new Uint32Array(5);
+  const hdr8 = new Uint8Array(hdr32.buffer);
   for (let r = 0; r < 16; r++) {
     let acc = 0;
     for (const len of lens) {
@@ -186,6 +212,17 @@ function primeFrameSteps(): void {
     }
     sizeRunEnd(f64, 0, acc);
     castQuad(u8, 0, 8, 16, 16);
+    for (const word of [0, 1 << 16, 0xffffffff]) {
+      for (const compare of [true, false]) {
+        hdr32.fill(word);
+        zeroHeader12(hdr32, 1, compare);
+      }
+      hdr32.fill(word);
+      zeroHeader(hdr8, hdr32, 4, 12);
+      hdr32.fill(word);
+      zeroHeader(hdr8, hdr32, 5, 12);
+      zeroHeader(hdr8, hdr32, 4, 10);
+    }
   }
 }
 primeFrameSteps();

@@ -185,8 +185,8 @@ export class PackedRxQueue extends QueueBase {
    * Touch the header line and the first data line of each frame this burst will take: lines
    * the device just wrote on the other CPU, whose misses overlap when touched together rather
    * than one per packet in the loop. Where it can, the touch is a store (a byte the device
-   * did not write: the headroom byte before the header; the byte after a frame that ends
-   * inside its first data line): a store retires without waiting for the line and fetches it
+   * did not write: the headroom byte before the header, under MRG_RXBUF only; the byte after a
+   * frame that ends inside its first data line): a store retires without waiting for the line and fetches it
    * for writing at once, where a load waits for it and fetches it shared, so that the later
    * writes (the TX header, the application's MAC rewrite) fetch it a second time (A/B in
    * bench/README.md). Elsewhere (a frame longer than that line, a len out of bounds) it is
@@ -212,6 +212,7 @@ export class PackedRxQueue extends QueueBase {
     const ownerW = this.ownerW;
     const addrOff = MBUF_HDR + PKTMBUF_HEADROOM - hdr;
     const postLen = this.postLen;
+    const mrg = this.mrg;
     // Past the ring's end: one lap back, the other wrap counter. Computed on every call, not in a
     // branch: that branch ran only when a call began with the lead past the ring's end, first
     // long after touchAhead was optimized, whose arithmetic then had no type feedback and
@@ -240,8 +241,9 @@ export class PackedRxQueue extends QueueBase {
           touch |= u32[(m + M_BUF_ADDR) >>> 2]!;
           const a = m + addrOff;
           const len = u32[(h >>> 1) + 2]!;
-          // Header line: a store into the headroom byte before the header (never the device's).
-          const headStore = (a & 63) !== 0;
+          // Header line: a store into the headroom byte before the header (never the device's),
+          // under MRG_RXBUF only; without it a load, the line left quiet (see RxQueue.rxInOrder).
+          const headStore = mrg && (a & 63) !== 0;
           if (headStore) u8[a - 1] = 0;
           if (!headStore || primeLoads) touch |= u8[a]!;
           // Data line: a store past the frame's end when the frame ends inside that line.

@@ -204,8 +204,12 @@ export class RxQueue extends QueueBase {
           // into it, rather than shared and then taken again by those stores.
           const b = m + (MBUF_HDR + PKTMBUF_HEADROOM);
           const h = b - hdr;
-          // Header line: the headroom byte before the header (never posted to the device).
-          const headStore = (h & 63) !== 0;
+          // Header line: the headroom byte before the header (never posted to the device), under
+          // MRG_RXBUF only, where the device has just stored num_buffers into it (virtio 1.2
+          // §5.1.6.4). Without MRG_RXBUF a load: DPDK's vhost then writes nothing into the line,
+          // and the TX header zeroing only compares (TxQueue.quietHeader), so nobody stores into
+          // it and it stays shared (bench/README.md, "Session 26: the header line without MRG_RXBUF").
+          const headStore = mrg && (h & 63) !== 0;
           if (headStore) u8[h - 1] = 0;
           if (!headStore || primeLoads) touch |= u8[h]!;
           // Data line: the byte past the frame when the frame ends inside its first data line.

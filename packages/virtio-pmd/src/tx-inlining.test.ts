@@ -6,9 +6,10 @@ import { RIG_URL } from "@tpdk/testing/virtio-pmd";
  * Split IN_ORDER push TX at burst 32 with now and then a shorter burst (so a later burst starts off
  * a line boundary and the one-frame step runs too), the fake device taking every chain back.
  */
-const script = `
+const script = (mrg: boolean): string => `
 const { rig, frame } = await import(${JSON.stringify(RIG_URL)});
-const r = rig({ rxDesc: 256, txDesc: 256, poolSize: 2048, pmd: { queueSize: 256 } });
+const r = rig({ rxDesc: 256, txDesc: 256, poolSize: 2048, pmd: { queueSize: 256, mrgRxbuf: ${mrg} } });
+if (r.info.features.includes("MRG_RXBUF") !== ${mrg}) throw new Error("MRG_RXBUF not as asked");
 const f = frame(64, 1);
 const arr = new Uint32Array(32);
 for (let i = 0; i < 20000; i++) {
@@ -50,11 +51,12 @@ function inlinedIntoTxBurst(out: string): Map<string, number> {
  * The split push batch calls its per-frame steps from the quad (four header zeroings, the size run)
  * and from the one-frame step (push test with its header zeroing, the size run): with zeroHeader's
  * compares and byte loop (142 bytes each) those calls took the budget, and zeroHeader and sizeBinOf
- * ran as calls of their own (bench/README.md, "Session 22: burst 32").
+ * ran as calls of their own (bench/README.md, "Session 22: burst 32"). Both header choices of the
+ * queue (TxQueue.quietHeader): the three stores under MRG_RXBUF, the compare first without it.
  */
 describe("split TX push batch: the per-frame steps fit V8's inlining budget", () => {
-  it("txBurst inlines every header zeroing, the push test and the size-bin steps of both the quad and the one-frame step", () => {
-    const { before } = tracePhases(script, ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
+  it.each([{ mrg: true }, { mrg: false }])("txBurst inlines every header zeroing, the push test and the size-bin steps of both the quad and the one-frame step (MRG_RXBUF: $mrg)", ({ mrg }) => {
+    const { before } = tracePhases(script(mrg), ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
     const n = inlinedIntoTxBurst(before);
     // Four in the quad, one in pushHeader12.
     expect(n.get("zeroHeader12") ?? 0).toBe(5);

@@ -10,7 +10,7 @@ import { isPackedQueue } from "./packed-check.js";
 const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_POOL_ID, M_REFCNT } = MB;
 const { VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT } = V;
 const {
-  QF_ANY_LAYOUT, QF_INDIRECT, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BAD_USED_IDX,
+  QF_ANY_LAYOUT, QF_INDIRECT, QF_MRG_RXBUF, Q_FREE_THRESH, Q_TX_MODE, Q_TX_REGION, S_BAD_USED_ID, S_BAD_USED_IDX,
   S_BYTES, S_ERRORS, S_PACKETS, S_TX_CHAINED,
   S_TX_INDIRECT, P_MAX_FRAME, S_TX_PUSH, TXM_AUTO, TXM_CHAINED, TXM_INDIRECT, TXM_PUSH,
   TX_INDIRECT_MAX, TX_REGION, TX_REGION_HDR, TX_REGION_TABLE,
@@ -72,6 +72,13 @@ export class TxQueue extends QueueBase {
   private pushOk = false;
   /** Longest frame the device takes (P_MAX_FRAME: MTU + Ethernet header + one VLAN tag). */
   private maxFrame = 1518;
+  /**
+   * MRG_RXBUF not negotiated: the push batch stores a header only where it is not all zero
+   * (zeroHeader12), so the header line of a recycled mbuf stays quiet facing a device that writes
+   * nothing into it then (DPDK's vhost). Under MRG_RXBUF the device stores `num_buffers` there on
+   * every RX (virtio 1.2 §5.1.6.4), and the batch's three stores stay (frame-steps.ts says why).
+   */
+  private quietHeader = false;
   /** usedSeen when used_event was last moved (EVENT_IDX; see reclaim()). */
   private usedEventAt = 0;
 
@@ -107,6 +114,7 @@ export class TxQueue extends QueueBase {
     this.indirectOk = (this.flags & QF_INDIRECT) !== 0;
     this.pushOk = (this.mode === TXM_AUTO || this.mode === TXM_PUSH) && this.anyLayout && this.hdr === 12;
     this.maxFrame = this.u32[(this.portEntry + P_MAX_FRAME) >>> 2]! || 1518;
+    this.quietHeader = (this.flags & QF_MRG_RXBUF) === 0;
     // The first reclaim moves used_event (the ring starts with it at 0).
     this.usedEventAt = (this.usedCached - USED_EVENT_REFRESH) & 0xffff;
   }
@@ -150,6 +158,8 @@ export class TxQueue extends QueueBase {
       const fastPool = this.fastPool;
       const desc = this.desc;
       const availRingH = this.availRingH;
+      // The queue's header zeroing (zeroHeader12): compare first without MRG_RXBUF.
+      const compare = this.quietHeader;
       let dh = this.descHead;
       // One load: a second `this.nfree` in the false arm first ran when the ring had fewer free than
       // the burst, at a random moment of a run, and deoptimized txBurst there (no type feedback;
@@ -197,10 +207,10 @@ export class TxQueue extends QueueBase {
             u16[(m2 + M_NB_SEGS) >>> 1] !== 1 || u16[(m3 + M_NB_SEGS) >>> 1] !== 1 ||
             l0 > maxFrame || l1 > maxFrame || l2 > maxFrame || l3 > maxFrame || ((h0 | h1 | h2 | h3) & 3) !== 0
           ) break;
-          zeroHeader12(u32, h0 >>> 2);
-          zeroHeader12(u32, h1 >>> 2);
-          zeroHeader12(u32, h2 >>> 2);
-          zeroHeader12(u32, h3 >>> 2);
+          zeroHeader12(u32, h0 >>> 2, compare);
+          zeroHeader12(u32, h1 >>> 2, compare);
+          zeroHeader12(u32, h2 >>> 2, compare);
+          zeroHeader12(u32, h3 >>> 2, compare);
           const head = dh & mask;
           dh = (dh + 4) & 0xffff;
           const a = desc + 16 * head;
@@ -259,7 +269,7 @@ export class TxQueue extends QueueBase {
         // (the next refused frame ends the batch here). Before, a head off the boundary sent every
         // later burst down this path frame by frame.
         const m = mbufs[off + sent]!;
-        const h = pushHeader12(u16, u32, m, maxFrame);
+        const h = pushHeader12(u16, u32, m, maxFrame, compare);
         if (h < 0) break;
         const len = u32[(m + M_PKT_LEN) >>> 2]!;
         const data = h + hdr;

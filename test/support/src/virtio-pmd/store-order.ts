@@ -1,39 +1,47 @@
 /**
- * The order of a queue object's 32-bit stores into a byte range (a descriptor table), for tests of
- * where the driver stores first: the queue's `u32` view is swapped for a Proxy that logs each store
- * in [from, to) as its byte address, then performs it. Loads and methods pass through; Atomics
- * (which refuse a Proxy) are patched to act on the real view while recording. restore() puts the
- * view and Atomics back.
+ * The order of a queue object's stores into a byte range (a descriptor table, a buffer's header
+ * line), for tests of where the driver stores first and where it does not store: the queue's
+ * typed-array views named in `views` (its 32-bit `u32` by default) are swapped for Proxies that log
+ * each store in [from, to) as its byte address, width and value, then perform it. Loads and methods
+ * pass through; Atomics (which refuse a Proxy) are patched to act on the real view while recording.
+ * restore() puts the views and Atomics back.
  */
-export function recordStoreOrder(queue: object, from: number, to: number) {
-  const q = queue as { u32: Uint32Array };
-  const real = q.u32;
-  const log: { bytes: number; value: number }[] = [];
-  const proxy = new Proxy(real, {
-    get(target, prop) {
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-    set(target, prop, value) {
-      if (typeof prop === "string") {
-        const bytes = 4 * Number(prop);
-        if (bytes >= from && bytes < to) log.push({ bytes, value: Number(value) >>> 0 });
-      }
-      return Reflect.set(target, prop, value, target);
-    },
-  });
-  q.u32 = proxy;
+export function recordStoreOrder(queue: object, from: number, to: number, views: readonly ("u8" | "u16" | "u32")[] = ["u32"]) {
+  const q = queue as Record<string, Uint8Array | Uint16Array | Uint32Array>;
+  const log: { bytes: number; value: number; width: number }[] = [];
+  const reals = new Map<unknown, unknown>();
+  for (const view of views) {
+    const real = q[view]!;
+    const width = real.BYTES_PER_ELEMENT;
+    const proxy = new Proxy(real, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+      set(target, prop, value) {
+        if (typeof prop === "string") {
+          const bytes = width * Number(prop);
+          if (bytes >= from && bytes < to) log.push({ bytes, value: Number(value) >>> 0, width });
+        }
+        return Reflect.set(target, prop, value, target);
+      },
+    });
+    q[view] = proxy;
+    reals.set(proxy, real);
+  }
   const A = Atomics as unknown as Record<string, (a: unknown, ...rest: unknown[]) => unknown>;
   const saved = new Map<string, (a: unknown, ...rest: unknown[]) => unknown>();
   for (const name of ["load", "store", "add", "sub", "exchange", "compareExchange", "and", "or", "xor"]) {
     const f = A[name]!;
     saved.set(name, f);
-    A[name] = (a: unknown, ...rest: unknown[]) => f(a === proxy ? real : a, ...rest);
+    A[name] = (a: unknown, ...rest: unknown[]) => f(reals.get(a) ?? a, ...rest);
   }
   return {
     log,
     restore: () => {
-      q.u32 = real;
+      for (const [proxy, real] of reals) {
+        for (const view of views) if (q[view] === proxy) q[view] = real as Uint8Array;
+      }
       for (const [name, f] of saved) A[name] = f;
     },
   };
