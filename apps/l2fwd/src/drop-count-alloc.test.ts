@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ownedTempDir } from "@tpdk/testing/owned";
 import { SCRIPTED_PORTS_PREAMBLE } from "@tpdk/testing/l2fwd";
 
 // The built packages (dist/): the test command builds first.
@@ -55,7 +55,7 @@ console.log(JSON.stringify({ grown: heap[1] - heap[0], rx: c.rx, tx: c.tx, dropp
 
 function run(burst: number): { grown: number; rx: number; tx: number; dropped: number } {
   // A file, not -e: the loop's module graph loads as in the lcore worker.
-  const dir = mkdtempSync(join(tmpdir(), "tpdk-drop-count-"));
+  const dir = ownedTempDir("drop-count");
   const file = join(dir, "run.mjs");
   writeFileSync(file, script(burst));
   try {

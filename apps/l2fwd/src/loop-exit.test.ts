@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ownedTempDir } from "@tpdk/testing/owned";
 
 // The built packages (dist/, as the lcore's worker thread loads them): the test command builds first.
 const url = (p: string): string => JSON.stringify(new URL(p, import.meta.url).href);
@@ -44,7 +44,7 @@ if (pool.inUse() !== 0) throw new Error(pool.inUse() + " mbufs not returned");
 describe("l2fwdLoop's stop", () => {
   it("returns without deoptimizing the loop (--trace-deopt: no code after the loop that never ran), every frame flushed", () => {
     // A file, not -e with --input-type: the lcore's worker inherits the flags, and --input-type stops a worker's load.
-    const dir = mkdtempSync(join(tmpdir(), "tpdk-loop-exit-"));
+    const dir = ownedTempDir("loop-exit");
     const file = join(dir, "run.mjs");
     writeFileSync(file, script);
     const r = spawnSync(process.execPath, ["--trace-deopt", file], { encoding: "utf8", timeout: 60_000 });

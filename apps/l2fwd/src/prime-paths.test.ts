@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ownedTempDir } from "@tpdk/testing/owned";
 import { SCRIPTED_PORTS_PREAMBLE } from "@tpdk/testing/l2fwd";
 
 // The built packages (dist/): the test command builds first.
@@ -67,7 +67,7 @@ console.log("=== done passes " + pass + " rx " + c.rx + " tx " + c.tx + " droppe
 
 function run(burst: number, dropFirst = false): { out: string; rx: number; tx: number; dropped: number; fences: number } {
   // A file, not -e: the loop's module graph loads as in the lcore worker.
-  const dir = mkdtempSync(join(tmpdir(), "tpdk-prime-paths-"));
+  const dir = ownedTempDir("prime-paths");
   const file = join(dir, "run.mjs");
   writeFileSync(file, script(burst, dropFirst));
   try {

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { RUN_MAIN_SCRIPT_URL } from "@tpdk/testing/eal";
+import { ownedTempDir } from "@tpdk/testing/owned";
 
 const script = fileURLToPath(RUN_MAIN_SCRIPT_URL);
 
@@ -34,7 +34,7 @@ describe("runMain", () => {
   });
   it("an error while lcore threads still load their modules: the line at once, the exit once they have loaded", () => {
     // Exiting under a loading worker can abort node (SIGABRT; threads-loading.ts).
-    const dir = mkdtempSync(join(tmpdir(), "tpdk-run-main-"));
+    const dir = ownedTempDir("run-main");
     try {
       const mark = join(dir, "loaded");
       const r = run("loading", { TPDK_TEST_LOADED_MARK: mark });

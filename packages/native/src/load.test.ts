@@ -1,9 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+// @tpdk/testing depends on this package, so it is not a dependency here: its owned.ts by path
+// (what a killed run leaves is removed; test/support/README.md "Cleanup").
+import { ownedTempDir } from "../../../test/support/src/e2e/owned.js";
 
 const DIST = new URL("../dist/index.js", import.meta.url);
 
@@ -32,7 +34,7 @@ describe.skipIf(!existsSync(DIST))("the loader when the addon is missing (skippe
 
   it("a binary that is not there or does not load: native is null with a one-line reason (the install step's record when there is one)", () => {
     // A copy of the package without build/Release: dist/index.js plus the install step's record.
-    const pkg = mkdtempSync(join(tmpdir(), "tpdk-native-pkg-"));
+    const pkg = ownedTempDir("native-pkg");
     try {
       mkdirSync(join(pkg, "dist"));
       mkdirSync(join(pkg, "build"));

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason, NativeError } from "./index.js";
+// @tpdk/testing depends on this package, so it is not a dependency here: its owned.ts by path
+// (what a killed run leaves is removed; test/support/README.md "Cleanup").
+import { ownedTempDir } from "../../../test/support/src/e2e/owned.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
 
@@ -10,7 +12,7 @@ const MB = 1 << 20;
 
 describe.skipIf(native === null)(`Unix stream sockets with SCM_RIGHTS, poll, watch${skipNote}`, () => {
   const n = native!;
-  const dir = mkdtempSync(join(tmpdir(), "tpdk-native-"));
+  const dir = ownedTempDir("native");
   let seq = 0;
   const fds: number[] = [];
   const own = (fd: number) => (fds.push(fd), fd);
@@ -187,7 +189,7 @@ describe.skipIf(native === null)(`Unix stream sockets with SCM_RIGHTS, poll, wat
 
 describe.skipIf(native === null)(`Unix sockets: bounded connect, shared buffers${skipNote}`, () => {
   const n = native!;
-  const dir = mkdtempSync(join(tmpdir(), "tpdk-native-"));
+  const dir = ownedTempDir("native");
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("connect to a listener that never accepts fails with EAGAIN after timeoutMs instead of hanging", () => {

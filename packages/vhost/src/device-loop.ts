@@ -14,10 +14,10 @@ import { connectLoopWires } from "./wires/wire-loop.js";
 const MIN_SLEEP_MS = 0.02;
 /** Housekeeping period (heartbeat, kicks, link, exhausted flag), ms. */
 const TICK_MS = 1;
-/** runAsync: passes between event-loop turns while the sockets are quiet, ms. */
-const YIELD_IDLE_MS = 1;
-/** runAsync: the same while the last turn handled callbacks (datagrams, send completions), ms. */
-const YIELD_BUSY_MS = 0.05;
+/** runAsync: passes between event-loop turns while the sockets are quiet, µs (a small integer: see nextYield). */
+const YIELD_IDLE_US = 1000;
+/** runAsync: the same while the last turn handled callbacks (datagrams, send completions), µs. */
+const YIELD_BUSY_US = 50;
 
 /** Atomics.waitAsync (Node >= 16; ES2024, newer than this project's lib setting). */
 const waitAsync = (
@@ -92,7 +92,10 @@ export class DeviceLoop {
   private clockBudget = 0;
   /** The event-loop sides of the wires that have one (udp). */
   private readonly io: WireEventLoop[] = [];
-  private yieldAt = 0;
+  /** runAsync: the pass clock's reading after the last event-loop turn (a cell: see nextYield). */
+  private readonly turnAt = new Float64Array(1);
+  /** runAsync: µs of passes from turnAt to the next turn (YIELD_IDLE_US or YIELD_BUSY_US). */
+  private yieldUs = YIELD_IDLE_US;
   private ioEvents = 0;
   private sleeping = false;
 
@@ -205,7 +208,7 @@ export class DeviceLoop {
     // A waitAsync timeout does not keep the event loop alive by itself.
     const keepAlive = setInterval(noop, 1 << 30);
     try {
-      this.nextYield(clockMs());
+      this.nextYield();
       for (;;) {
         const r = this.spin(true);
         if (r === STOPPED) break;
@@ -219,7 +222,7 @@ export class DeviceLoop {
           this.sleeping = false;
           this.slept();
         }
-        this.nextYield(clockMs());
+        this.nextYield();
       }
     } finally {
       clearInterval(keepAlive);
@@ -266,7 +269,8 @@ export class DeviceLoop {
           return SLEEP;
         }
       }
-      if (evented && deviceClock[0]! >= this.yieldAt) return YIELD;
+      // The subtraction is here, in code optimized early, not in nextYield(): see nextYield().
+      if (evented && (deviceClock[0]! - this.turnAt[0]!) * 1000 >= this.yieldUs) return YIELD;
     }
     return MORE;
   }
@@ -319,11 +323,25 @@ export class DeviceLoop {
     this.sleepMs = this.sleepMs * 2 < this.maxSleepMs ? this.sleepMs * 2 : this.maxSleepMs;
   }
 
-  /** After an event-loop turn: the next one soon if callbacks ran since the last. */
-  private nextYield(now: number): void {
+  /**
+   * After an event-loop turn (or a sleep): the next turn soon if callbacks ran since the last.
+   * Called once per turn (1-20 k a second) from runAsync(), an async function called once and so
+   * never optimized, nextYield() runs unoptimized for seconds to minutes, where every double read
+   * from a cell or a field, computed, passed or returned is a new HeapNumber (16 B). So no double
+   * is made here: storeClockMs() (warmed by open(), optimized; it returns nothing) writes the
+   * reading into the cell, TypedArray.prototype.set (a builtin) copies it to turnAt, the period
+   * is a small integer, and spinSome() (optimized early) does the arithmetic. Not readClock():
+   * inlined into pass(), its own copy is optimized only by these calls, and its `now` is a
+   * HeapNumber until then. Before session 26 this was `nextYield(clockMs())` computing `now +
+   * period` here: 16 B for clockMs()'s boxed return and 16 B for the sum, per turn
+   * (device-turn-clock.test.ts; bench/README.md "Session 26: GC").
+   */
+  private nextYield(): void {
     let events = 0;
     for (let i = 0; i < this.io.length; i++) events += this.io[i]!.events();
-    this.yieldAt = now + (events !== this.ioEvents ? YIELD_BUSY_MS : YIELD_IDLE_MS);
+    storeClockMs(deviceClock);
+    this.turnAt.set(deviceClock);
+    this.yieldUs = events !== this.ioEvents ? YIELD_BUSY_US : YIELD_IDLE_US;
     this.ioEvents = events;
   }
 

@@ -1,5 +1,4 @@
-import { ftruncateSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { ftruncateSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import * as P from "../protocol.js";
 import { bit } from "./features.js";
 import { VhostUserBackend } from "./server.js";
 import { MessagePeer, RecordingPlane, msg, openFds, settle } from "@tpdk/testing/vhost-user";
+import { ownedTempDir } from "@tpdk/testing/owned";
 
 const n = native!;
 /** Tests that close their own copies early: cleanup must not fail on them. */
@@ -27,7 +27,7 @@ describe.skipIf(!native)(`net_vhost control path${native ? "" : ` (skipped: ${na
   let path: string;
   const cleanup: (() => void)[] = [];
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "nvhost-"));
+    dir = ownedTempDir("nvhost");
     path = join(dir, "vhost.sock");
   });
   afterEach(() => {

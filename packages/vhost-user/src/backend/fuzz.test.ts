@@ -1,4 +1,5 @@
-import { openSync } from "node:fs";
+import { openSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { VIRTIO_F_RING_PACKED, availRingBytes, descTableBytes, usedRingBytes } from "@tpdk/virtio";
 import { describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { bit, hasBit } from "./features.js";
 import { VhostUserBackend } from "./server.js";
 import { BackendSession, ProtocolError, type RingRun } from "./session.js";
 import { MessagePeer, RecordingPlane, msg, openFds, settle } from "@tpdk/testing/vhost-user";
+import { ownedTempDir } from "@tpdk/testing/owned";
 
 /**
  * A hostile front-end, two ways: (1) random message sequences straight into
@@ -185,8 +187,9 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
   });
 
   it("malformed framing on the socket closes that connection only; the port keeps serving", async () => {
-    const dir = `/tmp/nvhost-fuzz-${process.pid}`;
-    const path = `${dir}.sock`;
+    // The socket inside an owned folder: removed whatever ends the run (test/support/README.md "Cleanup").
+    const dir = ownedTempDir("nvhost-fuzz");
+    const path = join(dir, "vhost.sock");
     const dp = new RecordingPlane();
     const be = new VhostUserBackend(n, { name: "net_vhost0", path, client: false, queuePairs: 1, requireSealed: false }, dp);
     be.start();
@@ -235,6 +238,7 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
     expect((await fe.reply())!.request).toBe(P.GET_QUEUE_NUM);
     fe.close();
     be.close();
+    rmSync(dir, { recursive: true, force: true }); // on a failure before here, the watchdog does it
     console.log(`net_vhost framing fuzz: ${ran} cases, ${be.counters.protocolErrors} protocol errors counted, no fd leaked`);
     expect(be.counters.protocolErrors).toBeGreaterThanOrEqual(5 * (cases.length - 1));
   });

@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ownedTempDir } from "@tpdk/testing/owned";
 import { buildUdpFrame } from "./frame.js";
 import { PcapWriter, packFrames, parsePcap, readPcap } from "./pcap-file.js";
 // @ts-expect-error: a plain .mjs script, no types
@@ -12,7 +12,7 @@ import { LENGTHS, ORIG, fixtureFrame } from "../../../../test/fixtures/wires/mak
 const HAS_DEV_FULL = fs.existsSync("/dev/full");
 
 const FIXTURES = fileURLToPath(new URL("../../../../test/fixtures/wires", import.meta.url));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-pcap-"));
+const tmp = ownedTempDir("pcap");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function usageMessage(fn: () => unknown): string {

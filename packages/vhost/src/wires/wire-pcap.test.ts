@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ownedTempDir } from "@tpdk/testing/owned";
 import { Memory } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
 import { readPcap } from "./pcap-file.js";
@@ -17,7 +17,7 @@ import { readyAt, consumeAt } from "./at-time.js";
 const HAS_DEV_FULL = fs.existsSync("/dev/full");
 
 const FIXTURE = fileURLToPath(new URL("../../../../test/fixtures/wires/be-ns.pcap", import.meta.url));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-pcap-"));
+const tmp = ownedTempDir("wire-pcap");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const hasTshark = spawnSync("tshark", ["-v"], { stdio: "ignore" }).status === 0;

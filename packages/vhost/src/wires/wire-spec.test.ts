@@ -1,14 +1,14 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { ownedTempDir } from "@tpdk/testing/owned";
 import { UsageError, assertNoUnknownKeys, parseDevargs } from "@tpdk/eal";
 import { describeWireSpec, parseWireSpec } from "./wires.js";
 import { wireSpec as spec } from "@tpdk/testing/vhost";
 
 const FIXTURE = fileURLToPath(new URL("../../../../test/fixtures/wires/le-us.pcap", import.meta.url));
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tpdk-wire-spec-"));
+const tmp = ownedTempDir("wire-spec");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function error(devargs: string): string {

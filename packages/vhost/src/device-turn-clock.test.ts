@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { runChild } from "@tpdk/testing/child";
+
+/**
+ * The device loop's clock read once per event-loop turn, as a thread with a udp wire runs it
+ * (DeviceLoop.runAsync; udp wires are plain node:dgram, no addon). runAsync() is an async function
+ * called once, so it is never optimized, and nextYield(), called once per turn (1-20 k a second),
+ * is optimized only after seconds to minutes: kept unoptimized here with natives syntax. Until
+ * session 26 runAsync passed clockMs() to nextYield(), which added the period to it: 16 B for
+ * clockMs()'s boxed return and 16 B for the sum, per turn. The turn's own garbage (a promise, an
+ * Immediate) is Node's and cannot be told apart by the heap's size, so the heap is sampled (V8's
+ * sampling heap profiler, a sample every ~32 B allocated, collected objects included) over a 1 s
+ * window of runAsync() (~1000 turns: busy polling, a quiet socket). Samples in the clock's
+ * functions (clockMs, process.hrtime, storeClockMs, nextYield) must be fewer than a tenth of the
+ * turns. Main: about one a turn (32 B a turn at a sample per 32 B). Not zero: the read after the
+ * loop stops may be sampled, and a concurrent compile finishing in the window installs its code
+ * (some objects of 50-1,400 B) from whichever function's stack check is on top, storeClockMs()
+ * often (seen as 1-15 samples). Prints { clockSamples, clockBytes, byFunction, turns, allBytes }.
+ */
+const script = `
+import { Session } from "node:inspector/promises";
+import * as dgram from "node:dgram";
+import { Memory } from "@tpdk/eal";
+import { CTL_STOP, Vhost, parseWireSpec } from "@tpdk/vhost";
+const freePort = async () => {
+  const s = dgram.createSocket("udp4");
+  await new Promise((r) => s.bind(0, "127.0.0.1", r));
+  const p = s.address().port;
+  await new Promise((r) => s.close(r));
+  return p;
+};
+const mem = Memory.create(32 << 20);
+const vhost = new Vhost(mem, { busyPoll: true });
+const local = await freePort();
+const remote = await freePort();
+vhost.addDevice({ name: "virtio0", wire: parseWireSpec("virtio0", new Map([["wire", "udp"], ["local", "127.0.0.1:" + local], ["remote", "127.0.0.1:" + remote]])) });
+const loop = vhost.createLoop();
+%NeverOptimizeFunction(Object.getPrototypeOf(loop).nextYield);
+await loop.open();
+const stopI = (vhost.loopConfig().ctlOffset + CTL_STOP) >>> 2;
+let turns = 0;
+let counting = false;
+const countTurn = () => { turns++; if (counting) setImmediate(countTurn); };
+async function runFor(ms) {
+  Atomics.store(mem.i32, stopI, 0);
+  setTimeout(() => { counting = false; Atomics.store(mem.i32, stopI, 1); }, ms);
+  counting = true;
+  turns = 0;
+  setImmediate(countTurn);
+  await loop.runAsync();
+}
+await runFor(200); // past the first calls of everything on the turn's path
+const session = new Session();
+session.connect();
+await session.post("HeapProfiler.startSampling", { samplingInterval: 32, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+await runFor(1000);
+const { profile } = await session.post("HeapProfiler.getSamplingProfile");
+await session.post("HeapProfiler.stopSampling");
+loop.close();
+const nodes = new Map();
+(function walk(n) { nodes.set(n.id, n); for (const c of n.children) walk(c); })(profile.head);
+const CLOCK = new Set(["clockMs", "hrtime", "storeClockMs", "nextYield"]);
+const byFunction = {};
+let clockBytes = 0;
+let clockSamples = 0;
+let allBytes = 0;
+for (const s of profile.samples) {
+  const name = nodes.get(s.nodeId).callFrame.functionName;
+  allBytes += s.size;
+  if (!CLOCK.has(name)) continue;
+  clockBytes += s.size;
+  clockSamples++;
+  byFunction[name] = (byFunction[name] ?? 0) + s.size;
+}
+const nextYieldUnoptimized = (%GetOptimizationStatus(Object.getPrototypeOf(loop).nextYield) & 16) === 0;
+console.log(JSON.stringify({ clockSamples, clockBytes, byFunction, turns, allBytes, nextYieldUnoptimized }));
+`;
+
+describe("the device loop's clock read per event-loop turn (runAsync, udp wires)", () => {
+  it("allocates nothing: fewer heap samples in the clock's functions than a tenth of the turns, over 1 s (a child process)", () => {
+    const r = runChild(script, ["--allow-natives-syntax"], 60_000);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+      clockSamples: number; clockBytes: number; byFunction: Record<string, number>; turns: number; allBytes: number; nextYieldUnoptimized: boolean;
+    };
+    console.log(`runAsync turn clock: ${JSON.stringify(out)}`);
+    expect(out.nextYieldUnoptimized).toBe(true);
+    // The window turned the event loop (~1000 a second: busy polling, quiet socket) and the profiler saw its garbage.
+    expect(out.turns).toBeGreaterThan(200);
+    expect(out.allBytes).toBeGreaterThan(20_000);
+    expect(out.clockSamples, JSON.stringify(out.byFunction)).toBeLessThan(out.turns / 10);
+  }, 60_000);
+});
