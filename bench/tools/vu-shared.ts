@@ -6,7 +6,7 @@
  * back-end instance.
  *
  *   node bench/dist/tools/vu-shared.js --sides dpdk,/work/main [--burst 32] [--backends 3]
- *        [--runs 7] [--packed] [--warmup 3] [--duration 5]
+ *        [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR]
  *
  * --runs is per back-end and should be odd (dpdk, tpdk, dpdk, ...: every tpdk run
  * between two DPDK runs). Run it under the bench lock at autogroup -20.
@@ -14,12 +14,19 @@
  * tpdk's l2fwd runs traced (--trace-gc and the GC probe, testpmd.ts gcTrace, as in the bench's
  * vhost-user section and vu-ab.js): each run's line and the summary say the GCs of its lcore and
  * main thread inside the window ("GC l/m 0/0"; the target is none). --node-flag F (repeatable)
- * passes an extra node/V8 flag to tpdk's l2fwd (--trace-deopt, ...).
+ * passes an extra node/V8 flag to tpdk's l2fwd (--trace-deopt, ...). --keep DIR writes each tpdk
+ * run's whole traced output (first line: the window, then the threads' GC marks and V8's traces) to
+ * DIR/<instance>-<run>-<side>-b<burst>.txt, as vu-ab.js --keep does, for deopt-times.js; e.g. the
+ * bench's packed burst-1 shape (run.js --only vhost-user --vu-rings packed --dpdk-bursts 1 --repeat 6
+ * --vu-tpdk-runs 3), traced, run in DIR so V8's per-isolate --log-deopt files land beside the runs:
+ *   cd DIR && node /work/main/bench/dist/tools/vu-shared.js --sides dpdk,/work/main --burst 1 --backends 6
+ *     --runs 7 --packed --warmup 2 --node-flag --log-deopt --node-flag --logfile=v8.log --keep DIR
  *
  * A tpdk side may carry extra vdev keys for its front-end after colons (vu-sides.ts), so one
  * worktree can face the back-end in several port configurations in one batch:
  *   --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect,dpdk,/work/main:tx_mode=chained
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js";
@@ -30,11 +37,12 @@ import { opt, positiveInt } from "./args.js";
 import { type Side, parseSide } from "./vu-sides.js";
 
 const USAGE =
-  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]...\n" +
+  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR]\n" +
   "  a tpdk side's :key=value pairs are extra vdev keys for its front-end (tx_mode, indirect, event_idx, mrg_rxbuf, queue_size; one the common keys set replaces it),\n" +
   "  e.g. --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect\n" +
   "  front-ends in turn against one running DPDK back-end per instance; each tpdk run against the mean of the\n" +
   "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +
+  "  --keep DIR: each tpdk run's whole traced output in DIR/<instance>-<run>-<side>-b<burst>.txt (first line: the window).\n" +
   "  Run under the bench lock at autogroup -20.";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -57,6 +65,12 @@ const runsPer = positiveInt("vu-shared", "--runs", "7");
 const warmupS = positiveInt("vu-shared", "--warmup", "3");
 const durationS = positiveInt("vu-shared", "--duration", "5");
 const packed = process.argv.includes("--packed");
+const keepDir = opt("--keep", "");
+if (process.argv.includes("--keep") && (!keepDir || keepDir.startsWith("-"))) {
+  console.error("vu-shared: option --keep needs a directory after it (e.g. --keep /tmp/vu-keep)");
+  process.exit(2);
+}
+if (keepDir) mkdirSync(keepDir, { recursive: true });
 const nodeFlags: string[] = [];
 for (let i = 0; i < process.argv.length; i++) {
   if (process.argv[i] !== "--node-flag") continue;
@@ -94,7 +108,9 @@ for (let b = 0; b < backends; b++) {
   for (let k = 0; k < runsPer; k++) {
     const side = sides[k % sides.length]!;
     const l2fwd = [process.execPath, join(side.dir, "apps/l2fwd/bin/tpdk-l2fwd.js")];
-    turns.push({ side: side.name, kind: side.kind, opts: { ...base, l2fwd, tpdkKeys: side.keys } });
+    const keepFile = keepDir && side.kind === "tpdk" ? join(keepDir, `${b + 1}-${k + 1}-${side.name.split("/").pop()!.replace(/[^\w.+=:-]/g, "_")}-b${burst}.txt`) : "";
+    const keep = keepFile ? { keepTrace: (t: string) => writeFileSync(keepFile, t) } : {};
+    turns.push({ side: side.name, kind: side.kind, opts: { ...base, l2fwd, tpdkKeys: side.keys, ...keep } });
   }
   const res = await faceInTurn({ ...base, burst: 32 }, turns, best, (r, k) => {
     if (r.run === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
