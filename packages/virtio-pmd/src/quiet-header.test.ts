@@ -32,6 +32,18 @@ function storesIntoHeaderLines(log: Stores, ms: readonly number[]): Map<number, 
   return out;
 }
 
+/** Runs `run` with every store (u8, u16, u32) of each queue into the memory recorded, the views put back after; one log per queue. */
+function recordStores(queues: readonly object[], memLen: number, run: () => void) {
+  const recs = queues.map((q) => recordStoreOrder(q, 0, memLen, ["u8", "u16", "u32"]));
+  try {
+    run();
+  } finally {
+    // Last recorder first: each restores the view it replaced.
+    for (let i = recs.length - 1; i >= 0; i--) recs[i]!.restore();
+  }
+  return recs.map((rec) => rec.log);
+}
+
 /** Frame cycles on a split rig: `n` frames delivered, received, sent back out; the stores of rxBurst and txBurst recorded. */
 function splitCycle(r: Rig, n: number, numBuffers: (i: number) => number) {
   const mergeable = r.info.features.includes("MRG_RXBUF");
@@ -46,26 +58,21 @@ function splitCycle(r: Rig, n: number, numBuffers: (i: number) => number) {
   });
   r.dev.publishUsed(r.rxVq);
   const arr = new Uint32Array(64);
-  const rec = recordStoreOrder(r.rxq, 0, r.mem.u8.length, ["u8", "u16", "u32"]);
-  const txRec = recordStoreOrder(r.txq, 0, r.mem.u8.length, ["u8", "u16", "u32"]);
   let got = 0;
   let sent = 0;
-  try {
+  const [rxLog, txLog] = recordStores([r.rxq, r.txq], r.mem.u8.length, () => {
     got = r.rxq.rxBurst(arr, n);
     // Bursts of 7: four by the push batch's quad, three by its one-frame step (the next burst then
     // starts off a line boundary and takes one-frame steps up to it).
     while (sent < got) sent += r.txq.txBurst(arr, Math.min(7, got - sent), sent);
-  } finally {
-    txRec.restore();
-    rec.restore();
-  }
+  });
   expect(got).toBe(n);
   const ms = Array.from(arr.subarray(0, n));
   const chains = r.dev.drainTx(r.txVq);
   expect(chains.map((c) => r.dev.gather(c, r.hdr))).toEqual(frames);
   // Every header the device reads on TX is 0 (§5.1.6.2.1), num_buffers included.
   for (const c of chains) expect(Array.from(r.mem.u8.subarray(c.segs[0]!.addr, c.segs[0]!.addr + 12))).toEqual(new Array(12).fill(0));
-  return { ms, rx: storesIntoHeaderLines(rec.log, ms), tx: storesIntoHeaderLines(txRec.log, ms), chains };
+  return { ms, rx: storesIntoHeaderLines(rxLog!, ms), tx: storesIntoHeaderLines(txLog!, ms), chains };
 }
 
 function stopAndCheck(r: Rig): void {
@@ -159,17 +166,12 @@ describe("packed rings: the header line across RX and TX of a forwarded frame", 
   /** RX of the `n` placed frames then TX of them, the stores of both recorded; the device takes the TX frames. */
   function packedCycle(s: PackedRig, n: number) {
     const arr = new Uint32Array(64);
-    const rec = recordStoreOrder(s.rxq, 0, s.mem.u8.length, ["u8", "u16", "u32"]);
-    const txRec = recordStoreOrder(s.txq, 0, s.mem.u8.length, ["u8", "u16", "u32"]);
     let got = 0;
     let sent = 0;
-    try {
+    const [rxLog, txLog] = recordStores([s.rxq, s.txq], s.mem.u8.length, () => {
       for (let t = 0; t < 4 && got < n; t++) got += s.rxq.rxBurst(arr, n - got, got);
       for (let t = 0; t < 8 && sent < got; t++) sent += s.txq.txBurst(arr, got - sent, sent);
-    } finally {
-      txRec.restore();
-      rec.restore();
-    }
+    });
     expect([got, sent]).toEqual([n, n]);
     const ms = Array.from(arr.subarray(0, n));
     // Before the device takes them: the headers it will read are 0 (§5.1.6.2.1).
@@ -177,7 +179,7 @@ describe("packed rings: the header line across RX and TX of a forwarded frame", 
       const h = s.mbufs.dataAddr(m) - 12;
       expect(Array.from(s.mem.u8.subarray(h, h + 12))).toEqual(new Array(12).fill(0));
     }
-    return { ms, rx: storesIntoHeaderLines(rec.log, ms), tx: storesIntoHeaderLines(txRec.log, ms) };
+    return { ms, rx: storesIntoHeaderLines(rxLog!, ms), tx: storesIntoHeaderLines(txLog!, ms) };
   }
 
   function close(s: PackedRig): void {
@@ -216,15 +218,12 @@ describe("packed rings: the header line across RX and TX of a forwarded frame", 
       expect(s.mem.u8.slice(a, a + s.mbufs.dataLen(m))).toEqual(frames[i]);
       expect(s.mem.u8[s.mbufs.dataAddr(m) - 2]).toBe(1);
     }
-    const txRec = recordStoreOrder(s.txq, 0, s.mem.u8.length, ["u8", "u16", "u32"]);
     let sent = 0;
-    try {
+    const [txLog] = recordStores([s.txq], s.mem.u8.length, () => {
       for (let t = 0; t < 8 && sent < 16; t++) sent += s.txq.txBurst(arr, 16 - sent, sent);
-    } finally {
-      txRec.restore();
-    }
+    });
     expect(sent).toBe(16);
-    const tx = storesIntoHeaderLines(txRec.log, Array.from(arr.subarray(0, 16)));
+    const tx = storesIntoHeaderLines(txLog!, Array.from(arr.subarray(0, 16)));
     for (let i = 0; i < 16; i++) expect(tx.get(arr[i]!), `TX of frame ${i}`).toEqual([[60, 4, 0]]);
     close(s);
   });
