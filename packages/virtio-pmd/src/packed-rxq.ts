@@ -360,20 +360,33 @@ export class PackedRxQueue extends QueueBase {
         // check made it yet (the barrier: see above; it pairs with the device's store of those
         // flags). Checked for a burst of fewer than four too: the rest wait in usedAhead.
         if ((u16[h0 + 7]! & F_WRAP_BITS) === wbits && (u16[h0 + 15]! & F_WRAP_BITS) === wbits && (u16[h0 + 23]! & F_WRAP_BITS) === wbits) {
-          const f4 = polled ? u16[h0 + 31]! : Atomics.load(u16, h0 + 31);
+          // The plain load runs on every check, the Atomics.load (the poll) only on the call's first:
+          // one load site for both (see the one-descriptor read below).
+          const at4 = h0 + 31;
+          let f4 = u16[at4]!;
+          if (!polled) f4 = Atomics.load(u16, at4);
           polled = true;
           if ((f4 & F_WRAP_BITS) === wbits) known = 4;
         }
       }
       if (known === 0) {
         // One descriptor: the call's Atomics.load when no check made it yet (elsewhere than x86
-        // every time), pairing with the device's store of its flags.
-        const f = polled && LOADS_IN_ORDER ? u16[h0 + 7]! : Atomics.load(u16, h0 + 7);
+        // every time), pairing with the device's store of its flags. The plain load runs every
+        // time, so its site always has type feedback: as a ternary arm it ran only after a batch
+        // check that saw three of four used (never at burst 1 in a warm-up where the device
+        // fills whole groups), and its first run then deoptimized rxInOrder inside the measured
+        // window (bench README "Session 27: the packed RX poll deopt").
+        const at = h0 + 7;
+        let f = u16[at]!;
+        if (!(polled && LOADS_IN_ORDER)) f = Atomics.load(u16, at);
         polled = true;
         if ((f & F_WRAP_BITS) !== wbits) break;
         known = 1;
       }
-      const cnt = known < n - k ? known : n - k;
+      // room computed outside the ternary: an arm's arithmetic that never ran in the warm-up has no
+      // type feedback, and its first run deoptimizes (a burst filled by a batch's tail).
+      const room = n - k;
+      const cnt = known < room ? known : room;
       known -= cnt;
       for (let i = 0; i < cnt; i++) {
         const h = h0 + (i << 3);

@@ -5,7 +5,7 @@ export {
 export { ALL_FEATURES, rig, txBoundRig, frame, toMbuf, fromMbuf, type FakePort, type Rig, type RigOptions } from "./harness.js";
 export { MQ_FEATURES, mqPort, setUpQueues } from "./mq-port.js";
 export {
-  packedRig, frameOf, type PackedRig, packedDriverScenarioArb, type PackedDriverScenario, runPackedDriverScenario,
+  packedRig, frameOf, writeHonestUsed, type PackedRig, packedDriverScenarioArb, type PackedDriverScenario, runPackedDriverScenario,
   type PackedDriverStats, newPackedDriverStats,
 } from "./packed-rig.js";
 export { storeBufferModel } from "./store-buffer-model.js";

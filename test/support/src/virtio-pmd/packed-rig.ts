@@ -62,6 +62,29 @@ export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOpti
 
 export type PackedRig = ReturnType<typeof packedRig>;
 
+/**
+ * An honest device's next used descriptor on a packed queue (zone: the queue's zone, cur: the device's
+ * [position, wrap counter], moved on): the posted id kept; on RX a `frameLen`-byte frame behind a
+ * 12-byte header with num_buffers 1 in the buffer posted there, on TX len 0.
+ */
+export function writeHonestUsed(mem: Memory, zone: number, size: number, cur: number[], tx: boolean, frameLen: number): void {
+  const pos = cur[0]!;
+  const d = mem.u32[(zone + Q_DESC) >>> 2]! + 16 * pos;
+  const addr = mem.u32[d >>> 2]!;
+  if (!tx && addr !== 0 && addr + 12 + frameLen <= mem.size) {
+    mem.u8.fill(0, addr, addr + 12);
+    mem.u8[addr + 10] = 1;
+    mem.u8.set(frameOf(frameLen, pos), addr + 12);
+  }
+  mem.u32[(d + 8) >>> 2] = tx ? 0 : 12 + frameLen;
+  // Pairs with the driver's Atomics.load of the flags at its used position (§2.8.1: AVAIL = USED = wrap).
+  Atomics.store(mem.u16, (d + 14) >>> 1, v.packedUsedFlags(cur[1]!) | (tx ? 0 : v.VRING_DESC_F_WRITE));
+  if (++cur[0]! === size) {
+    cur[0] = 0;
+    cur[1]! ^= 1;
+  }
+}
+
 // ---------------------------------------------------------------- a hostile device
 
 /**
@@ -135,26 +158,14 @@ export function runPackedDriverScenario(s: PackedDriverScenario, stats?: PackedD
   const cur = [[0, 1], [0, 1]];
   for (const round of s.rounds) {
     for (const w of round.writes) {
-      const c = cur[w.tx ? 1 : 0]!;
-      const pos = w.honest ? c[0]! : w.pos % s.size;
+      if (w.honest) {
+        writeHonestUsed(mem, zones[w.tx ? 1 : 0]!, s.size, cur[w.tx ? 1 : 0]!, w.tx, w.frameLen);
+        continue;
+      }
+      const pos = w.pos % s.size;
       const d = mem.u32[(zones[w.tx ? 1 : 0]! + Q_DESC) >>> 2]! + 16 * pos;
       const postedId = mem.u16[(d + 12) >>> 1]!;
       const addr = mem.u32[d >>> 2]!;
-      if (w.honest) {
-        if (!w.tx && addr !== 0 && addr + 12 + w.frameLen <= mem.size) {
-          mem.u8.fill(0, addr, addr + 12);
-          mem.u8[addr + 10] = 1;
-          mem.u8.set(frameOf(w.frameLen, pos), addr + 12);
-        }
-        mem.u32[(d + 8) >>> 2] = w.tx ? 0 : 12 + w.frameLen;
-        // Pairs with the driver's Atomics.load of the flags at its used position (§2.8.1: AVAIL = USED = wrap).
-        Atomics.store(mem.u16, (d + 14) >>> 1, v.packedUsedFlags(c[1]!) | (w.tx ? 0 : v.VRING_DESC_F_WRITE));
-        if (++c[0]! === s.size) {
-          c[0] = 0;
-          c[1]! ^= 1;
-        }
-        continue;
-      }
       if (!w.tx && w.frame && addr !== 0 && addr + 12 + w.frameLen <= mem.size) {
         mem.u8.fill(0, addr, addr + 12);
         mem.u8[addr + 10] = w.nb;
