@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { writeHeader } from "./rx-frame.js";
+import { writeHeader, writeHeaders } from "./rx-frame.js";
 
 describe("writeHeader", () => {
   it.each([
@@ -19,5 +19,33 @@ describe("writeHeader", () => {
     expect([...u8.slice(a, a + hdr)]).toEqual(want);
     expect(u8[a - 1]).toBe(0xaa);
     expect(u8[a + hdr]).toBe(0xaa);
+  });
+});
+
+describe("writeHeaders", () => {
+  it("with frameWord also stores the frame's first word (its line requested with the header's), nothing else", () => {
+    const buf = new ArrayBuffer(512);
+    const u8 = new Uint8Array(buf);
+    const u32 = new Uint32Array(buf);
+    const addrs = Uint32Array.of(116, 372);
+    for (const frameWord of [false, true]) {
+      u8.fill(0xaa);
+      writeHeaders(u8, u32, addrs, 2, 12, frameWord);
+      for (const a of addrs) {
+        expect([...u8.slice(a, a + 12)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        expect([...u8.slice(a + 12, a + 16)]).toEqual(frameWord ? [0, 0, 0, 0] : [0xaa, 0xaa, 0xaa, 0xaa]);
+        expect(u8[a - 1]).toBe(0xaa);
+        expect(u8[a + 16]).toBe(0xaa);
+      }
+    }
+  });
+
+  it("leaves a frame that does not start 4-aligned alone (a header at 2 mod 4)", () => {
+    const buf = new ArrayBuffer(256);
+    const u8 = new Uint8Array(buf);
+    const u32 = new Uint32Array(buf);
+    u8.fill(0xaa);
+    writeHeaders(u8, u32, Uint32Array.of(118), 1, 12, true);
+    expect([...u8.slice(130, 134)]).toEqual([0xaa, 0xaa, 0xaa, 0xaa]);
   });
 });

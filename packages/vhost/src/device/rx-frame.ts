@@ -59,10 +59,24 @@ export function writeHeader(u8: Uint8Array, u32: Uint32Array, a: number, hdr: nu
 
 /**
  * writeHeader(numBuffers 1) at each of addrs[0, n): one call for a run of
- * buffers rather than one per buffer (the RX fast run in rx-path.ts).
+ * buffers rather than one per buffer (the RX fast run in rx-path.ts). With
+ * `frameWord` (every buffer holds the header and at least 4 frame bytes) the
+ * frame's first word is stored too (0; the wire writes the frame over it):
+ * the frame's line is then requested with the header's, every buffer's two
+ * lines in flight at once, where the frame's line was requested only when the
+ * wire's stores reached it, behind the headers' in the store buffer (both
+ * lines are the lcore CPU's; bench/README.md, "Session 27: pipeline"). The
+ * buffers are the device's until used (a buffer the run gives back untaken
+ * is not read by the driver: up to used.idx on a split ring, §2.8.22 on a
+ * packed one).
  */
-export function writeHeaders(u8: Uint8Array, u32: Uint32Array, addrs: Uint32Array, n: number, hdr: number): void {
-  for (let k = 0; k < n; k++) writeHeader(u8, u32, addrs[k]!, hdr, 1);
+export function writeHeaders(u8: Uint8Array, u32: Uint32Array, addrs: Uint32Array, n: number, hdr: number, frameWord: boolean): void {
+  for (let k = 0; k < n; k++) {
+    const a = addrs[k]!;
+    writeHeader(u8, u32, a, hdr, 1);
+    const f = a + hdr;
+    if (frameWord && (f & 3) === 0) u32[f >>> 2] = 0;
+  }
 }
 
 /**

@@ -46,7 +46,8 @@ type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
  * due frame is missed (a lossless wire keeps them).
  *
  * Split rings: at most one Atomics.load of avail.idx per queue per pass and
- * one Atomics.store of used.idx per queue that received. Packed rings: one
+ * one store of used.idx per queue that received (DeviceQueue.publishBatched:
+ * plain on x86, fenced every PUBLISH_FENCE_ENTRIES). Packed rings: one
  * Atomics.load of a descriptor's flags per buffer, one Atomics.store of used
  * flags per queue that received. Hot path: nothing allocated.
  */
@@ -105,7 +106,9 @@ export function processRx(dev: PathDevice): number {
     // then the frames: the buffers' lines are the lcore CPU's, each store
     // waits in the store buffer for its line, and the headers' stores in a
     // loop of their own put every buffer's first line in flight at once
-    // instead of a frame's worth at a time. The run ends at the first buffer
+    // instead of a frame's worth at a time; with each header the frame's
+    // first word (writeHeaders' frameWord: every taken buffer holds header +
+    // flen0 bytes), so the frame's line is in flight too. The run ends at the first buffer
     // shorter than header + the next frame; a later frame (the wire's lengths
     // may vary) that does not fit its buffer, or is oversize, ends it too:
     // the buffers from it on are put
@@ -143,7 +146,7 @@ export function processRx(dev: PathDevice): number {
       // JS call pushes its frame (6-10 words) behind them in program order;
       // on the AMD host the RX steps stalled at calls' pushes (bench/README.md,
       // "Session 20: pipeline on the AMD host": 7.42 -> 8.32 -> 9.47 Mpps).
-      writeHeaders(u8, u32, addrs, m, hdr);
+      writeHeaders(u8, u32, addrs, m, hdr, flen0 >= 4);
       if (wire.produceRun !== undefined) {
         i = wire.produceRun(u8, addrs, lens, m, hdr, maxFrame);
         for (let k = 0; k < i; k++) bytes += lens[k]! - hdr;
@@ -217,7 +220,7 @@ export function processRx(dev: PathDevice): number {
     for (let k = 0; k < nq; k++) {
       const qi = steer[k]!;
       const q = queues[qi]!;
-      if (packed ? pqueues[qi]!.publish() : q.publish()) dev.interrupt(q);
+      if (packed ? pqueues[qi]!.publish() : q.publishBatched()) dev.interrupt(q);
     }
   }
   if (dev.onDemand && delivered !== 0) dev.demand.produced(delivered);
