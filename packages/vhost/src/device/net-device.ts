@@ -163,8 +163,6 @@ export class NetDevice extends DeviceState implements PathDevice {
   /** Ask for kicks on the served TX queues (on: about to sleep) or suppress them (off: polling). */
   setNotify(on: boolean): void {
     if (!this.active) return;
-    // About to sleep: no publish stays unfenced while the thread sleeps (DeviceQueue.publishBatched).
-    if (on) this.fenceUsed();
     const pairs = this.activePairs;
     if (this.packed) {
       for (let p = 0; p < pairs; p++) {
@@ -180,26 +178,10 @@ export class NetDevice extends DeviceState implements PathDevice {
   }
 
   /**
-   * The notification check behind a barrier on every split data queue that published since its
-   * last one (DeviceQueue.publishBatched, fenceUsed): at each tick and before the thread sleeps, so
-   * a used-buffer notification a plain check missed comes within ~1 ms. Cold.
-   */
-  fenceUsed(): void {
-    if (!this.active || this.packed) return;
-    const n = 2 * this.activePairs;
-    for (let i = 0; i < n; i++) {
-      const q = this.queues[i]!;
-      if (q.enabled && q.fencedUsed !== q.usedIdx && q.fenceUsed()) this.interrupt(q);
-    }
-  }
-
-  /**
    * Housekeeping, about once per ms (cold): heartbeat, kick count, link
-   * requests from the main thread, the wire's exhausted flag, the fenced
-   * notification check (fenceUsed).
+   * requests from the main thread, the wire's exhausted flag.
    */
   tick(): void {
-    this.fenceUsed();
     const mem = this.mem;
     Atomics.add(mem.u32, (this.t + HDR_HEARTBEAT) >>> 2, 1);
     let kicks = 0;

@@ -46,8 +46,7 @@ type PeekFn = (u8: Uint8Array, addr: number, max: number) => number;
  * due frame is missed (a lossless wire keeps them).
  *
  * Split rings: at most one Atomics.load of avail.idx per queue per pass and
- * one store of used.idx per queue that received (DeviceQueue.publishBatched:
- * plain on x86, fenced every PUBLISH_FENCE_ENTRIES). Packed rings: one
+ * one Atomics.store of used.idx per queue that received. Packed rings: one
  * Atomics.load of a descriptor's flags per buffer, one Atomics.store of used
  * flags per queue that received. Hot path: nothing allocated.
  */
@@ -220,7 +219,7 @@ export function processRx(dev: PathDevice): number {
     for (let k = 0; k < nq; k++) {
       const qi = steer[k]!;
       const q = queues[qi]!;
-      if (packed ? pqueues[qi]!.publish() : q.publishBatched()) dev.interrupt(q);
+      if (packed ? pqueues[qi]!.publish() : q.publish()) dev.interrupt(q);
     }
   }
   if (dev.onDemand && delivered !== 0) dev.demand.produced(delivered);

@@ -39,9 +39,8 @@ const { ETH_HDR_LEN } = V;
  * call: where chains are found (split: one Atomics.load of avail.idx per
  * call, then the avail ring; packed: one Atomics.load of each list's first
  * flags, in takeSimple() or isAvail()), what names a chain (head index or
- * buffer id) and how it is returned used. One store of used.idx (split,
- * DeviceQueue.publishBatched: plain on x86) or an Atomics.store of the first
- * used descriptor's flags (packed) per call.
+ * buffer id) and how it is returned used. One Atomics.store of used.idx
+ * (split) or of the first used descriptor's flags (packed) per call.
  * `qi` is the queue's index (its registers in dev.queues, its packed ring in
  * dev.pqueues). Returns the number of chains taken.
  */
@@ -204,7 +203,7 @@ export function processTx(dev: PathDevice, qi: number, scratch: number): number 
       if (pq.publish()) dev.interrupt(q);
     } else {
       if (inOrder) q.addUsedInOrder(lastId, taken, 0);
-      if (q.publishBatched()) dev.interrupt(q);
+      if (q.publish()) dev.interrupt(q);
     }
   }
   const f64 = dev.f64;

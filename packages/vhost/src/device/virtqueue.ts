@@ -18,11 +18,6 @@ const TWO_32 = 0x1_0000_0000;
  * a plain load (as the driver's kick check, virtio-pmd queue-base.ts STORE_FENCES).
  */
 const STORE_FENCES = process.arch === "x64" || process.arch === "ia32";
-/**
- * Used entries publishBatched() may leave behind a plain notification check before it fences one
- * (the driver side's TX_FENCE_FRAMES, virtio-pmd queue-base.ts, is the same idea; not tuned).
- */
-export const PUBLISH_FENCE_ENTRIES = 256;
 
 /** walk() result when the shared segment list is full (not the chain's fault). */
 export const WALK_FULL = -1;
@@ -83,8 +78,6 @@ export class DeviceQueue extends QueueRegs {
   usedIdx = 0;
   /** Used entries written after usedIdx but not yet published. */
   pending = 0;
-  /** used.idx as of the last notification check made behind a full barrier (publishBatched, fenceUsed). */
-  fencedUsed = 0;
   // --- negotiated ---
   indirectOk = false;
   eventIdx = false;
@@ -152,7 +145,7 @@ export class DeviceQueue extends QueueRegs {
     this.msixVector = VIRTIO_MSI_NO_VECTOR;
     this.descLo = this.descHi = this.driverLo = this.driverHi = this.deviceLo = this.deviceHi = 0;
     this.mask = this.desc = this.avail = this.used = 0;
-    this.lastAvail = this.availCached = this.usedIdx = this.pending = this.fencedUsed = 0;
+    this.lastAvail = this.availCached = this.usedIdx = this.pending = 0;
     this.indirectOk = this.eventIdx = this.notifyOn = false;
   }
 
@@ -194,7 +187,7 @@ export class DeviceQueue extends QueueRegs {
     this.desc = desc;
     this.avail = avail;
     this.used = used;
-    this.lastAvail = this.availCached = this.usedIdx = this.pending = this.fencedUsed = 0;
+    this.lastAvail = this.availCached = this.usedIdx = this.pending = 0;
     this.availIdxI = (this.avail + AVAIL_IDX) >>> 1;
     this.availFlagsI = (this.avail + AVAIL_FLAGS) >>> 1;
     this.availRingI = (this.avail + AVAIL_RING) >>> 1;
@@ -212,7 +205,7 @@ export class DeviceQueue extends QueueRegs {
   resume(lastAvail: number): void {
     this.lastAvail = this.availCached = lastAvail & 0xffff;
     // Pairs with nothing: the ring is not running yet; the driver does not write used.idx.
-    this.usedIdx = this.fencedUsed = this.u16[this.usedIdxI]!;
+    this.usedIdx = this.u16[this.usedIdxI]!;
     this.pending = 0;
   }
 
@@ -482,64 +475,6 @@ export class DeviceQueue extends QueueRegs {
     if (this.eventIdx) {
       const ev = STORE_FENCES ? u16[this.usedEventI]! : Atomics.load(u16, this.usedEventI);
       return ((now - ev - 1) & 0xffff) < ((now - old) & 0xffff);
-    }
-    const f = STORE_FENCES ? u16[this.availFlagsI]! : Atomics.load(u16, this.availFlagsI);
-    return (f & VRING_AVAIL_F_NO_INTERRUPT) === 0;
-  }
-
-  /**
-   * publish() for the built-in device's data path (rx-path.ts, tx-path.ts: one call per queue per
-   * pass). On x86 (STORE_FENCES) used.idx is stored plainly: x86-TSO makes it visible after the
-   * used entries and the buffers stored before it (V8 keeps typed-array stores in program order,
-   * its effect chain), so the driver's Atomics.load of used.idx that sees it sees them. The store
-   * then waits in the store buffer, not the pass: publish()'s Atomics.store is an xchg, which
-   * drained the pass's stores into lines the driver's CPU holds (the frames, the used entries,
-   * used.idx's line, which the driver polls) before the next pass could load anything
-   * (bench/README.md, "Session 27: pipeline"). The notification check after it reads used_event
-   * / avail.flags plainly; that read may be stale (§2.7.13.4: a driver re-arming used_event while
-   * this store still sits in the store buffer, reading the old used.idx and going to sleep), so a
-   * "no" is only provisional: fenceUsed() checks again behind a barrier over every entry published
-   * since the last fenced check, here once PUBLISH_FENCE_ENTRIES are unfenced, and from the
-   * device's tick (~1 ms) and before the device thread sleeps (NetDevice.fenceUsed). Elsewhere
-   * publish(). net_vhost's back-end keeps publish() (a guest's interrupts would wait for the tick).
-   */
-  publishBatched(): boolean {
-    if (!STORE_FENCES) return this.publish();
-    if (this.pending === 0) return false;
-    const old = this.usedIdx;
-    const now = (old + this.pending) & 0xffff;
-    this.pending = 0;
-    this.usedIdx = now;
-    const u16 = this.u16;
-    // Pairs with the driver's Atomics.load of used.idx (see above: x86-TSO orders it after the entries).
-    u16[this.usedIdxI] = now;
-    if (((now - this.fencedUsed) & 0xffff) >= PUBLISH_FENCE_ENTRIES) return this.fenceUsed();
-    if (this.eventIdx) {
-      const ev = u16[this.usedEventI]!;
-      return ((now - ev - 1) & 0xffff) < ((now - old) & 0xffff);
-    }
-    return (u16[this.availFlagsI]! & VRING_AVAIL_F_NO_INTERRUPT) === 0;
-  }
-
-  /**
-   * The notification check behind a full barrier over every entry published since the last one
-   * (publishBatched): true when the driver asks for a used-buffer notification anywhere in that
-   * range (§2.7.7: NO_INTERRUPT clear, or under EVENT_IDX vring_need_event(used_event) over the
-   * range, §2.7.10). A notification the plain check already sent may come again: harmless.
-   */
-  fenceUsed(): boolean {
-    const now = this.usedIdx;
-    const from = this.fencedUsed;
-    this.fencedUsed = now;
-    const u16 = this.u16;
-    // An xchg, a full barrier: the plain used.idx stores before it are visible before the read
-    // below (the device's side of §2.7.13.4; pairs with the driver's store of used_event or
-    // avail.flags and its load of used.idx after it). The value is the one published already.
-    Atomics.store(u16, this.usedIdxI, now);
-    if (now === from) return false;
-    if (this.eventIdx) {
-      const ev = STORE_FENCES ? u16[this.usedEventI]! : Atomics.load(u16, this.usedEventI);
-      return ((now - ev - 1) & 0xffff) < ((now - from) & 0xffff);
     }
     const f = STORE_FENCES ? u16[this.availFlagsI]! : Atomics.load(u16, this.availFlagsI);
     return (f & VRING_AVAIL_F_NO_INTERRUPT) === 0;
