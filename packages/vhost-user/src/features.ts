@@ -1,6 +1,6 @@
 import {
   type Features, NET_CTRL_FEATURES, NET_RING_FEATURES, VIRTIO_F_ANY_LAYOUT, VIRTIO_F_RING_PACKED, VIRTIO_NET_F_CTRL_RX,
-  VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_F_STATUS, features, hasFeature, intersectFeatures,
+  VIRTIO_NET_F_MAC, VIRTIO_NET_F_MQ, VIRTIO_NET_F_STATUS, features, hasFeature, intersectFeatures, withFeature,
 } from "@tpdk/virtio";
 import type { BackendInfo } from "./frontend.js";
 
@@ -26,7 +26,15 @@ export function deviceFeatures(backend: BackendInfo, pairs: number): Features {
   return features(...bits);
 }
 
-/** What SET_FEATURES tells the back-end: the driver's features minus the emulated ones. */
+/**
+ * What SET_FEATURES tells the back-end: the driver's features the back-end offered, minus the
+ * emulated ones, also when the back-end offers them too (DPDK's vhost library offers CTRL_VQ and
+ * CTRL_RX): the control queue is answered here and never given to the back-end, so the back-end
+ * must not expect one. DPDK's virtio_user strips MAC, CTRL_VQ and STATUS the same way
+ * (virtio_user_dev_set_features); MQ stays, the back-end needs it for more than one pair.
+ */
 export function backendFeatureMask(driver: Features, backend: BackendInfo): Features {
-  return intersectFeatures(driver, backend.features);
+  let f = intersectFeatures(driver, backend.features);
+  for (const b of EMULATED) f = withFeature(f, b, false);
+  return f;
 }
