@@ -63,6 +63,18 @@ export function packedRig(size: number, frames: Uint8Array[], pmd: VirtioPmdOpti
 export type PackedRig = ReturnType<typeof packedRig>;
 
 /**
+ * A device's RX write into the buffer posted at `addr`: a 12-byte virtio-net header (num_buffers
+ * `numBuffers`, the rest 0) and frameOf(`frameLen`, `seed`) behind it; nothing when no buffer is
+ * posted there (addr 0) or the frame would run past the memory.
+ */
+function writeRxFrame(mem: Memory, addr: number, frameLen: number, numBuffers: number, seed: number): void {
+  if (addr === 0 || addr + 12 + frameLen > mem.size) return;
+  mem.u8.fill(0, addr, addr + 12);
+  mem.u8[addr + 10] = numBuffers;
+  mem.u8.set(frameOf(frameLen, seed), addr + 12);
+}
+
+/**
  * An honest device's next used descriptor on a packed queue (zone: the queue's zone, cur: the device's
  * [position, wrap counter], moved on): the posted id kept; on RX a `frameLen`-byte frame behind a
  * 12-byte header with num_buffers 1 in the buffer posted there, on TX len 0.
@@ -71,11 +83,7 @@ export function writeHonestUsed(mem: Memory, zone: number, size: number, cur: nu
   const pos = cur[0]!;
   const d = mem.u32[(zone + Q_DESC) >>> 2]! + 16 * pos;
   const addr = mem.u32[d >>> 2]!;
-  if (!tx && addr !== 0 && addr + 12 + frameLen <= mem.size) {
-    mem.u8.fill(0, addr, addr + 12);
-    mem.u8[addr + 10] = 1;
-    mem.u8.set(frameOf(frameLen, pos), addr + 12);
-  }
+  if (!tx) writeRxFrame(mem, addr, frameLen, 1, pos);
   mem.u32[(d + 8) >>> 2] = tx ? 0 : 12 + frameLen;
   // Pairs with the driver's Atomics.load of the flags at its used position (§2.8.1: AVAIL = USED = wrap).
   Atomics.store(mem.u16, (d + 14) >>> 1, v.packedUsedFlags(cur[1]!) | (tx ? 0 : v.VRING_DESC_F_WRITE));
@@ -166,11 +174,7 @@ export function runPackedDriverScenario(s: PackedDriverScenario, stats?: PackedD
       const d = mem.u32[(zones[w.tx ? 1 : 0]! + Q_DESC) >>> 2]! + 16 * pos;
       const postedId = mem.u16[(d + 12) >>> 1]!;
       const addr = mem.u32[d >>> 2]!;
-      if (!w.tx && w.frame && addr !== 0 && addr + 12 + w.frameLen <= mem.size) {
-        mem.u8.fill(0, addr, addr + 12);
-        mem.u8[addr + 10] = w.nb;
-        mem.u8.set(frameOf(w.frameLen, pos), addr + 12);
-      }
+      if (!w.tx && w.frame) writeRxFrame(mem, addr, w.frameLen, w.nb, pos);
       mem.u16[(d + 12) >>> 1] = w.idKind === 0 ? postedId : w.idKind === 1 ? w.id % 40 : w.id;
       mem.u32[(d + 8) >>> 2] = w.lenKind === 0 ? 12 + w.frameLen : w.len;
       // Pairs with the driver's Atomics.load of the flags at its used position.
