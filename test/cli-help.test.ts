@@ -1,11 +1,11 @@
 // Issue 13: every command's --help lists every option its parser takes, every option it lists
 // exists, -h/--help exit 0 with the usage on stdout, and a bad option is one line on stderr naming
 // it, exit 2, no stack. For l2fwd, the bench, bench:micro, the soak and the fuzz.
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runOwned } from "@tpdk/testing/owned";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -32,8 +32,9 @@ const CLIS: Cli[] = [
   { name: "fuzz", script: "scripts/dist/hostile-fuzz.js", sources: ["scripts/src/hostile-fuzz.ts"], place: (opt) => [opt] },
 ];
 
-function run(cli: Cli, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, cli.script), ...args], { encoding: "utf8", timeout: 20_000 });
+async function run(cli: Cli, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // Owned and bounded: a CLI that hung on an option would be SIGKILLed by PID, never left running.
+  const r = await runOwned(process.execPath, [join(root, cli.script), ...args], { timeoutMs: 20_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -65,13 +66,16 @@ function documented(usage: string): Map<string, string> {
 }
 
 describe.each(CLIS)("$name --help", (cli) => {
-  const help = run(cli, ["--help"]);
+  let help: Awaited<ReturnType<typeof run>>;
+  beforeAll(async () => {
+    help = await run(cli, ["--help"]);
+  });
 
-  it("-h and --help: the usage on stdout, nothing on stderr, exit 0", () => {
+  it("-h and --help: the usage on stdout, nothing on stderr, exit 0", async () => {
     expect(help.code, help.stderr).toBe(0);
     expect(help.stderr).toBe("");
     expect(help.stdout).toMatch(/^usage: /);
-    const h = run(cli, ["-h"]);
+    const h = await run(cli, ["-h"]);
     expect(h.code).toBe(0);
     expect(h.stdout).toBe(help.stdout);
   });
@@ -82,12 +86,12 @@ describe.each(CLIS)("$name --help", (cli) => {
     expect(missing).toEqual([]);
   });
 
-  it("takes every option it documents (none is refused as unknown)", () => {
+  it("takes every option it documents (none is refused as unknown)", async () => {
     const refused: string[] = [];
     for (const [opt, section] of documented(help.stdout)) {
       if (opt === "-h" || opt === "--help") continue;
       // A bad option after it: the run stops at a usage error whatever `opt` is, so nothing starts.
-      const r = run(cli, [...cli.place(opt, section), "--zz-not-an-option"]);
+      const r = await run(cli, [...cli.place(opt, section), "--zz-not-an-option"]);
       expect(r.code, `${opt}: ${r.stderr}`).toBe(2);
       // "unknown option X", "unknown EAL option 'X'", "unknown l2fwd option "X"": the one refused.
       const named = /unknown (?:\S+ )?option ['"]?([^'"\s;]+)/.exec(r.stderr)?.[1];
@@ -96,8 +100,8 @@ describe.each(CLIS)("$name --help", (cli) => {
     expect(refused).toEqual([]);
   });
 
-  it("a bad option: one line on stderr naming it, exit 2, no stack", () => {
-    const r = run(cli, cli.place("--zz-not-an-option", "l2fwd options"));
+  it("a bad option: one line on stderr naming it, exit 2, no stack", async () => {
+    const r = await run(cli, cli.place("--zz-not-an-option", "l2fwd options"));
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split("\n");
     expect(lines, r.stderr).toHaveLength(1);

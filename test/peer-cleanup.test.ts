@@ -1,6 +1,7 @@
 // Tests that start peers leave nothing behind, however their process ends (test/support/README.md
 // "Cleanup"). An owner process, as a vitest fork is, starts two peers through ownedChild (`sleep`,
-// and a node that ignores SIGINT, SIGTERM and SIGHUP, as a peer busy in its loop may), an owned
+// and a node that ignores SIGINT, SIGTERM and SIGHUP, as a peer busy in its loop may), a third such
+// node through runOwned (a script run to its end, as the tests' child scripts are), an owned
 // temporary folder holding a listening Unix socket, and an owned DPDK runtime folder (what
 // testpmd's --file-prefix leaves). The owner is then ended the ways a test run ends: SIGTERM (vitest
 // stopping a fork after its file, after a test timed out too; an outer `timeout`), SIGINT to its
@@ -12,7 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { alive, ownedTempDir, procStat, sweepDeadOwners } from "@tpdk/testing/e2e";
+import { alive, ownedTempDir, procStat, runOwned, sweepDeadOwners } from "@tpdk/testing/e2e";
 
 const OWNED_URL = new URL("./support/dist/e2e/owned.js", import.meta.url).href;
 
@@ -22,7 +23,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-const { dpdkRuntimeRoot, ownedChild, ownedDpdkPrefix, ownedTempDir, watchdogPid } = await import(${JSON.stringify(OWNED_URL)});
+const { dpdkRuntimeRoot, ownedChild, ownedDpdkPrefix, ownedTempDir, runOwned, watchdogPid } = await import(${JSON.stringify(OWNED_URL)});
 const dir = ownedTempDir("cleanup-test");
 await new Promise((r) => createServer().listen(join(dir, "peer.sock"), r));
 const runtime = join(dpdkRuntimeRoot(), ownedDpdkPrefix("cleanup-test"));
@@ -30,10 +31,12 @@ mkdirSync(runtime, { recursive: true });
 writeFileSync(join(runtime, "config"), "");
 const stubborn = "for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => {}); setInterval(() => {}, 1000);";
 const peers = [
-  ownedChild(spawn("sleep", ["600"], { stdio: "ignore" })),
-  ownedChild(spawn(process.execPath, ["-e", stubborn], { stdio: "ignore" })),
+  ownedChild(spawn("sleep", ["600"], { stdio: "ignore" })).pid,
+  ownedChild(spawn(process.execPath, ["-e", stubborn], { stdio: "ignore" })).pid,
 ];
-console.log(JSON.stringify({ owner: process.pid, dir, runtime, peers: peers.map((p) => p.pid), watchdog: watchdogPid() }));
+// A child run to its end (runOwned, what runChild and the tests' script runs use instead of spawnSync), still running.
+await new Promise((r) => void runOwned(process.execPath, ["-e", stubborn], { timeoutMs: 600_000, onStart: (pid) => r(peers.push(pid)) }));
+console.log(JSON.stringify({ owner: process.pid, dir, runtime, peers, watchdog: watchdogPid() }));
 setInterval(() => {}, 1000);
 `;
 
@@ -136,4 +139,21 @@ describe("owned peers and folders: nothing remains when the test process ends", 
     expect(existsSync(live)).toBe(true);
     // The peers had no watchdog: afterEach kills them by PID.
   }, 60_000);
+});
+
+describe("runOwned: a child script run to its end, bounded", () => {
+  it("a child past its time is SIGKILLed by PID, also one that ignores SIGTERM; its output so far is kept", async () => {
+    const stubborn = "for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => {}); console.log('up'); setInterval(() => {}, 1000);";
+    let pid = -1;
+    const t0 = Date.now();
+    const r = await runOwned(process.execPath, ["-e", stubborn], { timeoutMs: 1000, onStart: (p) => remember((pid = p)) });
+    expect(r).toMatchObject({ status: null, signal: "SIGKILL", timedOut: true, stdout: "up\n" });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(alive(pid)).toBe(false);
+  }, 30_000);
+
+  it("a child that ends: its status and whole output (more than spawnSync's 1 MiB default maxBuffer), not timed out", async () => {
+    const r = await runOwned(process.execPath, ["-e", "process.stdout.write('x'.repeat(3 << 20)); console.error('e'); process.exitCode = 3;"], { timeoutMs: 20_000 });
+    expect({ status: r.status, signal: r.signal, timedOut: r.timedOut, out: r.stdout.length, err: r.stderr }).toEqual({ status: 3, signal: null, timedOut: false, out: 3 << 20, err: "e\n" });
+  }, 30_000);
 });

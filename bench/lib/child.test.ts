@@ -1,9 +1,12 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
+// The test support's owned.ts by path (bench does not depend on @tpdk/testing): the children here are
+// SIGKILLed by PID if the test process dies before superviseChild's limit does it.
+import { ownedChild } from "../../test/support/src/e2e/owned.js";
 import { superviseChild } from "./child.js";
 
 function run(code: string, limitMs = 10_000) {
-  const child = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = ownedChild(spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "pipe"] }));
   return superviseChild(child, { limitMs, results: child.stdout!, prefix: "RESULT ", errChars: 1000, errLines: 2 });
 }
 

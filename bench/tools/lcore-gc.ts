@@ -57,6 +57,9 @@ const args = ["--expose-gc", "--trace-gc", ...opts("--node-flag"), "--require", 
 const env: NodeJS.ProcessEnv = { ...process.env, TPDK_BENCH_GC_PROBE: "1" };
 if (lcoreUrl) env.TPDK_BENCH_LCORE_URL = lcoreUrl;
 const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe", "pipe"] });
+// Bounded: the run is warm-up + window and its start-up and exit (seconds); a child still running a
+// minute past that is hung and SIGKILLed by its PID (the close handler then reports the failure).
+const limit = setTimeout(() => child.kill("SIGKILL"), config.warmupMs + config.durationMs + 60_000);
 let trace = "";
 let out = "";
 let err = "";
@@ -64,6 +67,7 @@ child.stdout!.setEncoding("utf8").on("data", (d: string) => (trace += d));
 (child.stdio[3] as NodeJS.ReadableStream).setEncoding("utf8").on("data", (d: string) => (out += d));
 child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
 child.on("close", (code) => {
+  clearTimeout(limit);
   const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
   if (!line || code !== 0) {
     if (traceFile) writeFileSync(traceFile, trace);

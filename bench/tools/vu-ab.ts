@@ -84,7 +84,8 @@ for (let r = 0; r < rounds; r++) {
       };
       const key = `${side} b${burst}`;
       try {
-        const probe = probeCmd ? ` probe ${execSync(probeCmd, { encoding: "utf8" }).trim()},` : "";
+        // The probe is a quick shell command (bounded: one that hangs is SIGKILLed after 10 s and the run reported failed).
+        const probe = probeCmd ? ` probe ${execSync(probeCmd, { encoding: "utf8", timeout: 10_000, killSignal: "SIGKILL" }).trim()},` : "";
         const res = await runVhostPair(o, side === "dpdk" ? "dpdk" : "tpdk");
         const mpps = res.pps / 1e6;
         (runs.get(key) ?? runs.set(key, []).get(key)!).push(mpps);

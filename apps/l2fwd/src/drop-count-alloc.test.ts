@@ -1,8 +1,7 @@
-import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ownedTempDir } from "@tpdk/testing/owned";
+import { ownedTempDir, runOwned } from "@tpdk/testing/owned";
 import { SCRIPTED_PORTS_PREAMBLE } from "@tpdk/testing/l2fwd";
 
 // The built packages (dist/): the test command builds first.
@@ -53,7 +52,7 @@ const c = readCounters(mem, statsOffset, [0])[0];
 console.log(JSON.stringify({ grown: heap[1] - heap[0], rx: c.rx, tx: c.tx, dropped: c.dropped }));
 `;
 
-function run(burst: number): { grown: number; rx: number; tx: number; dropped: number } {
+async function run(burst: number): Promise<{ grown: number; rx: number; tx: number; dropped: number }> {
   // A file, not -e: the loop's module graph loads as in the lcore worker.
   const dir = ownedTempDir("drop-count");
   const file = join(dir, "run.mjs");
@@ -63,7 +62,7 @@ function run(burst: number): { grown: number; rx: number; tx: number; dropped: n
     // the pipeline's lcore runs it for its first few thousand calls. Synchronous compiles, so that
     // the loop is optimized long before the window whatever the machine's load.
     const flags = ["--no-turbo-inlining", "--turbo-filter=-dropFrom", "--no-concurrent-recompilation", "--no-concurrent-osr", "--min-semi-space-size=32", "--max-semi-space-size=32"];
-    const r = spawnSync(process.execPath, [...flags, file], { encoding: "utf8", timeout: 60_000 });
+    const r = await runOwned(process.execPath, [...flags, file], { timeoutMs: 60_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     return JSON.parse(r.stdout.trim().split("\n").pop()!) as { grown: number; rx: number; tx: number; dropped: number };
   } finally {
@@ -82,8 +81,8 @@ function run(burst: number): { grown: number; rx: number; tx: number; dropped: n
  */
 describe("l2fwdLoop's drops at a full TX ring", () => {
   for (const burst of [32, 1]) {
-    it(`burst ${burst}: counted without allocating, with dropFrom unoptimized (under 64 KB over 1,000,000 passes); every frame accounted for`, () => {
-      const { grown, rx, tx, dropped } = run(burst);
+    it(`burst ${burst}: counted without allocating, with dropFrom unoptimized (under 64 KB over 1,000,000 passes); every frame accounted for`, async () => {
+      const { grown, rx, tx, dropped } = await run(burst);
       expect(dropped).toBeGreaterThan(15_000);
       expect(tx + dropped).toBe(rx);
       expect(grown).toBeLessThan(64 * 1024);

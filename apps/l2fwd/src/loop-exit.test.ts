@@ -1,8 +1,7 @@
-import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ownedTempDir } from "@tpdk/testing/owned";
+import { ownedTempDir, runOwned } from "@tpdk/testing/owned";
 
 // The built packages (dist/, as the lcore's worker thread loads them): the test command builds first.
 const url = (p: string): string => JSON.stringify(new URL(p, import.meta.url).href);
@@ -42,13 +41,17 @@ if (pool.inUse() !== 0) throw new Error(pool.inUse() + " mbufs not returned");
 `;
 
 describe("l2fwdLoop's stop", () => {
-  it("returns without deoptimizing the loop (--trace-deopt: no code after the loop that never ran), every frame flushed", () => {
+  it("returns without deoptimizing the loop (--trace-deopt: no code after the loop that never ran), every frame flushed", async () => {
     // A file, not -e with --input-type: the lcore's worker inherits the flags, and --input-type stops a worker's load.
     const dir = ownedTempDir("loop-exit");
     const file = join(dir, "run.mjs");
     writeFileSync(file, script);
-    const r = spawnSync(process.execPath, ["--trace-deopt", file], { encoding: "utf8", timeout: 60_000 });
-    rmSync(dir, { recursive: true, force: true });
+    let r: Awaited<ReturnType<typeof runOwned>>;
+    try {
+      r = await runOwned(process.execPath, ["--trace-deopt", file], { timeoutMs: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(r.status, r.stderr).toBe(0);
     const after = r.stdout.slice(r.stdout.indexOf("=== stop"));
     const done = /=== done passes (\d+) rx (\d+) tx (\d+) dropped (\d+)/.exec(after);

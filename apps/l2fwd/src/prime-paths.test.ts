@@ -1,8 +1,7 @@
-import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ownedTempDir } from "@tpdk/testing/owned";
+import { ownedTempDir, runOwned } from "@tpdk/testing/owned";
 import { SCRIPTED_PORTS_PREAMBLE } from "@tpdk/testing/l2fwd";
 
 // The built packages (dist/): the test command builds first.
@@ -65,14 +64,14 @@ const c = readCounters(mem, statsOffset, [0])[0];
 console.log("=== done passes " + pass + " rx " + c.rx + " tx " + c.tx + " dropped " + c.dropped + " fences " + fences);
 `;
 
-function run(burst: number, dropFirst = false): { out: string; rx: number; tx: number; dropped: number; fences: number } {
+async function run(burst: number, dropFirst = false): Promise<{ out: string; rx: number; tx: number; dropped: number; fences: number }> {
   // A file, not -e: the loop's module graph loads as in the lcore worker.
   const dir = ownedTempDir("prime-paths");
   const file = join(dir, "run.mjs");
   writeFileSync(file, script(burst, dropFirst));
   try {
     // Synchronous TurboFan compiles: "optimized before the short bursts" is the script's doing, not the machine's load.
-    const r = spawnSync(process.execPath, ["--no-concurrent-recompilation", "--trace-opt", "--trace-deopt", file], { encoding: "utf8", timeout: 60_000 });
+    const r = await runOwned(process.execPath, ["--no-concurrent-recompilation", "--trace-opt", "--trace-deopt", file], { timeoutMs: 60_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const done = /=== done passes \d+ rx (\d+) tx (\d+) dropped (\d+) fences (\d+)/.exec(r.stdout);
     expect(done, r.stdout.slice(-2000)).not.toBeNull();
@@ -96,8 +95,8 @@ const loopOptimized = (out: string): boolean => /completed (optimizing|compiling
  * primes those paths with its first passes that find input.
  */
 describe("l2fwdLoop's first short burst after steady full bursts", () => {
-  it("burst 32: no deopt of the loop; every frame received was sent", () => {
-    const { out, rx, tx, dropped, fences } = run(32);
+  it("burst 32: no deopt of the loop; every frame received was sent", async () => {
+    const { out, rx, tx, dropped, fences } = await run(32);
     expect(loopOptimized(out), out.slice(-2000)).toBe(true);
     expect(loopDeopts(out)).toEqual([]);
     // The priming passes ask for 31 of 32 half the time.
@@ -107,16 +106,16 @@ describe("l2fwdLoop's first short burst after steady full bursts", () => {
     expect(fences).toBeGreaterThan(0);
   });
 
-  it("burst 1: no deopt of the loop (the idle path primed); every frame received was sent", () => {
-    const { out, rx, tx, dropped } = run(1);
+  it("burst 1: no deopt of the loop (the idle path primed); every frame received was sent", async () => {
+    const { out, rx, tx, dropped } = await run(1);
     expect(loopOptimized(out), out.slice(-2000)).toBe(true);
     expect(loopDeopts(out)).toEqual([]);
     expect(tx).toBe(rx);
     expect(dropped).toBe(0);
   });
 
-  it("burst 32, every send short until the loop is optimized: the first full send deoptimizes nothing", () => {
-    const { out, rx, tx, dropped } = run(32, true);
+  it("burst 32, every send short until the loop is optimized: the first full send deoptimizes nothing", async () => {
+    const { out, rx, tx, dropped } = await run(32, true);
     expect(loopOptimized(out), out.slice(-2000)).toBe(true);
     expect(loopDeopts(out)).toEqual([]);
     expect(dropped).toBeGreaterThan(290000);

@@ -27,14 +27,14 @@ const FLAGS = ["--trace-opt", "--trace-deopt"];
 const passDeopts = (out: string): string[] => deoptsOf(out, /<JSFunction pass\b/);
 
 describe("Backoff.prime", () => {
-  it("without it, the first idle spell past the spin passes deoptimizes the loop that inlined idle()", () => {
-    const { before, after } = tracePhases(script(false), FLAGS, "idle spell", 30_000);
+  it("without it, the first idle spell past the spin passes deoptimizes the loop that inlined idle()", async () => {
+    const { before, after } = await tracePhases(script(false), FLAGS, "idle spell", 30_000);
     expect(optimized(before, "pass")).toBe(true);
     expect(passDeopts(after).length).toBeGreaterThan(0);
   });
 
-  it("with it (the EAL's lcore threads), no deopt; sleeps as many as without", () => {
-    const { before, after } = tracePhases(script(true), FLAGS, "idle spell", 30_000);
+  it("with it (the EAL's lcore threads), no deopt; sleeps as many as without", async () => {
+    const { before, after } = await tracePhases(script(true), FLAGS, "idle spell", 30_000);
     expect(optimized(before, "pass")).toBe(true);
     expect(passDeopts(after)).toEqual([]);
     // The first phase ends on 7 idle passes (199,999 & 7 = 7): of the 100 the first BACKOFF_SPIN_PASSES - 7

@@ -11,16 +11,16 @@ describe("storeClockMs", () => {
     expect(cell[0]).toBeLessThanOrEqual(clockMs());
   });
 
-  it("stays longer than V8 inlines (its point: see clock.ts), read from --print-bytecode in a child process", () => {
+  it("stays longer than V8 inlines (its point: see clock.ts), read from --print-bytecode in a child process", async () => {
     const script = `import { storeClockMs } from "@tpdk/eal"; storeClockMs(new Float64Array(1));`;
-    const r = runChild(script, ["--print-bytecode", "--print-bytecode-filter=storeClockMs"], 30_000);
+    const r = await runChild(script, ["--print-bytecode", "--print-bytecode-filter=storeClockMs"], 30_000);
     expect(r.status, r.stderr).toBe(0);
     const m = /Bytecode length: (\d+)/.exec(r.stdout);
     expect(m, r.stdout.slice(0, 2000)).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(NEVER_INLINED_BYTECODE);
   }, 30_000);
 
-  it("warmStoreClockMs: true once the calls allocate nothing; false at its deadline when V8 cannot optimize (child processes)", () => {
+  it("warmStoreClockMs: true once the calls allocate nothing; false at its deadline when V8 cannot optimize (child processes)", async () => {
     // The heap read right after the warm-up: the first 20,000 calls (a storeClockMs that runs in
     // baseline code boxes clockMs()'s reading: 16 B or more a call; see vhost's device-clock-warm.test.ts).
     const script = `
@@ -32,14 +32,14 @@ describe("storeClockMs", () => {
       const before = getHeapStatistics().used_heap_size;
       for (let i = 0; i < 20_000; i++) storeClockMs(cell);
       console.log(JSON.stringify({ warmed, grown: getHeapStatistics().used_heap_size - before }));`;
-    const run = (flags: string[], maxMs: number): { warmed: boolean; grown: number } => {
-      const r = runChild(script.replace("process.argv[1]", String(maxMs)), ["--expose-gc", ...flags], 30_000);
+    const run = async (flags: string[], maxMs: number): Promise<{ warmed: boolean; grown: number }> => {
+      const r = await runChild(script.replace("process.argv[1]", String(maxMs)), ["--expose-gc", ...flags], 30_000);
       expect(r.status, r.stderr).toBe(0);
       return JSON.parse(r.stdout.trim().split("\n").pop()!) as { warmed: boolean; grown: number };
     };
-    const warm = run([], 5_000);
+    const warm = await run([], 5_000);
     expect(warm.warmed).toBe(true);
     expect(warm.grown).toBeLessThan(4096);
-    expect(run(["--no-opt"], 100).warmed).toBe(false);
+    expect((await run(["--no-opt"], 100)).warmed).toBe(false);
   }, 30_000);
 });

@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -6,6 +5,7 @@ import { Eal } from "./eal.js";
 import { MEMORY_MAX_BYTES } from "./memory.js";
 import { createSharedMemory, HUGEPAGE_BYTES, hugepageNotice } from "./shared-memory.js";
 import { type CountResult, LCORE_FIXTURE_URL } from "@tpdk/testing/eal";
+import { runOwned } from "@tpdk/testing/owned";
 
 const FIXTURE = LCORE_FIXTURE_URL;
 const EAL_DIST = new URL("../dist/index.js", import.meta.url);
@@ -126,18 +126,14 @@ describe.skipIf(native === null)(`EAL memory on a memfd${skipNote}`, () => {
 });
 
 describe("EAL without the native addon (TPDK_NATIVE_DISABLE=1, in a child process)", () => {
-  it("sharedMemory fails with ENOTSUP and the one-line reason; a plain EAL still works", () => {
+  it("sharedMemory fails with ENOTSUP and the one-line reason; a plain EAL still works", async () => {
     const code = `import(${JSON.stringify(EAL_DIST.href)}).then(async ({ Eal }) => {
       const plain = Eal.init({ memoryMb: 2 });
       console.log(JSON.stringify({ fd: plain.memoryFd, size: plain.mem.size }));
       await plain.close();
       try { Eal.init({ memoryMb: 2, sharedMemory: true }); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, msg: e.message })); }
     });`;
-    const r = spawnSync(process.execPath, ["-e", code], {
-      env: { ...process.env, TPDK_NATIVE_DISABLE: "1" },
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const r = await runOwned(process.execPath, ["-e", code], { env: { ...process.env, TPDK_NATIVE_DISABLE: "1" }, timeoutMs: 20_000 });
     expect(r.stderr).toBe("");
     const [plain, failed] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(plain).toEqual({ fd: -1, size: 2 * MB });

@@ -2,13 +2,15 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { SIGNAL_SCRIPT_URL } from "@tpdk/testing/eal";
+import { ownedChild } from "@tpdk/testing/owned";
 
 const script = fileURLToPath(SIGNAL_SCRIPT_URL);
 
 /** Start the fixture, wait for "ready", send `signals` (one at a time, after each handler printed), collect the outcome. */
 function runWithSignals(mode: string, signals: NodeJS.Signals[]) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [script, mode], { stdio: ["ignore", "pipe", "pipe"] });
+    // Owned: SIGKILLed by PID if this process dies first; the 30 s timer kills it otherwise.
+    const child = ownedChild(spawn(process.execPath, [script, mode], { stdio: ["ignore", "pipe", "pipe"] }));
     let stdout = "";
     let stderr = "";
     let sent = 0;

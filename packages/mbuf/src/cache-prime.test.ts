@@ -30,8 +30,8 @@ console.log("=== done " + a.available());
 `;
 
 describe("Mempool.warmCache: the lcore change of another view", () => {
-  it("a second view's first burst deoptimizes nothing (--trace-deopt: cache()'s lcore change has type feedback)", () => {
-    const { after } = tracePhases(script, ["--trace-deopt"], "other view");
+  it("a second view's first burst deoptimizes nothing (--trace-deopt: cache()'s lcore change has type feedback)", async () => {
+    const { after } = await tracePhases(script, ["--trace-deopt"], "other view");
     expect(after).toContain("=== done 4096");
     expect(deoptsOf(after, /deoptimizing .*(cache|getBulk|putBulk|cacheGet|putRaw|burst)/)).toEqual([]);
   });

@@ -36,8 +36,8 @@ console.log("=== done " + pool.available());
 `;
 
 describe("Mbufs: the pools built before it", () => {
-  it("are attached when it is made: a view's first free deoptimizes nothing (--trace-deopt)", () => {
-    const { after } = tracePhases(script, ["--trace-opt", "--trace-deopt"], "other view");
+  it("are attached when it is made: a view's first free deoptimizes nothing (--trace-deopt)", async () => {
+    const { after } = await tracePhases(script, ["--trace-opt", "--trace-deopt"], "other view");
     expect(after).toContain("=== done 4096");
     expect(deoptsOf(after, /deoptimizing .*(burst|freeBulk|pool|putBulk)/)).toEqual([]);
   });

@@ -1,8 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { FILE_SLOT_ALIGN, fileSlots, native, nativeMissingReason, NativeError } from "./index.js";
+// @tpdk/testing depends on this package: its owned.ts by path (a child run owned and bounded).
+import { runOwned } from "../../../test/support/src/e2e/owned.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
 
@@ -62,7 +63,7 @@ describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () =
     expect(a[MB / 4 + 3]).toBe(1234);
   });
 
-  it("another process mapping the fd sees our writes and we see its writes", () => {
+  it("another process mapping the fd sees our writes and we see its writes", async () => {
     const fd = n.memfdCreate("tpdk-test", MB);
     fds.push(fd);
     const u32 = new Uint32Array(n.mmapShared(fd, MB, 0));
@@ -74,7 +75,7 @@ describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () =
       if (u32[100] !== 0x11223344) { console.log("child saw " + u32[100]); process.exit(1); }
       Atomics.store(u32, 101, 0x55667788);
     `;
-    const r = spawnSync(process.execPath, ["-e", child], { stdio: ["ignore", "pipe", "pipe", fd], timeout: 20_000, encoding: "utf8" });
+    const r = await runOwned(process.execPath, ["-e", child], { fds: [fd], timeoutMs: 20_000 });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(Atomics.load(u32, 101)).toBe(0x55667788);
@@ -125,7 +126,7 @@ describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () =
 });
 
 describe.skipIf(native === null)(`mappings are released${skipNote}`, () => {
-  it("a collected SharedArrayBuffer unmaps its memory (no mapping leak), in a child process with --expose-gc", () => {
+  it("a collected SharedArrayBuffer unmaps its memory (no mapping leak), in a child process with --expose-gc", async () => {
     const child = `
       const n = require(${JSON.stringify(BINARY)});
       const fs = require("node:fs");
@@ -136,7 +137,7 @@ describe.skipIf(native === null)(`mappings are released${skipNote}`, () => {
       const settle = (k) => { globalThis.gc(); if (count() > 2 && k > 0) return setTimeout(() => settle(k - 1), 20); console.log(JSON.stringify({ before, after: count() })); };
       settle(100);
     `;
-    const r = spawnSync(process.execPath, ["--expose-gc", "-e", child], { timeout: 20_000, encoding: "utf8" });
+    const r = await runOwned(process.execPath, ["--expose-gc", "-e", child], { timeoutMs: 20_000 });
     expect(r.stderr).toBe("");
     const { before, after } = JSON.parse(r.stdout) as { before: number; after: number };
     expect(before).toBeGreaterThan(2); // some were still mapped before collection

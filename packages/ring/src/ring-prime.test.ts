@@ -21,8 +21,8 @@ console.log("=== done");
 `;
 
 describe("Ring copies across the slots' end", () => {
-  it("the first copy that crosses the end deoptimizes nothing (--trace-deopt: the wrap loop has type feedback from the module's priming)", () => {
-    const { after } = tracePhases(script, ["--trace-deopt"], "crossing");
+  it("the first copy that crosses the end deoptimizes nothing (--trace-deopt: the wrap loop has type feedback from the module's priming)", async () => {
+    const { after } = await tracePhases(script, ["--trace-deopt"], "crossing");
     expect(after).toContain("=== done");
     expect(deoptsOf(after, /deoptimizing .*(enqueueN|dequeueN|enqueueBurst|dequeueBurst|copyIn|copyOut|burst)/)).toEqual([]);
   });

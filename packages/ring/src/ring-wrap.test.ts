@@ -39,8 +39,8 @@ console.log("=== done " + r.count() + " " + bad + " " + (seq === next) + " " + (
 describe("Ring indices crossing 2^30, 2^31 and 2^32 (free-running 32-bit counters)", () => {
   for (const sp of [true, false]) {
     for (const start of [2 ** 30, 2 ** 31, 2 ** 32]) {
-      it(`${sp ? "SP/SC" : "MP/MC"} at ${start.toString(16)}: no deopt, no GC, every value in order (--trace-deopt --trace-gc)`, () => {
-        const { after } = tracePhases(script(start, sp), ["--trace-deopt", "--trace-gc", "--expose-gc"], "crossing");
+      it(`${sp ? "SP/SC" : "MP/MC"} at ${start.toString(16)}: no deopt, no GC, every value in order (--trace-deopt --trace-gc)`, async () => {
+        const { after } = await tracePhases(script(start, sp), ["--trace-deopt", "--trace-gc", "--expose-gc"], "crossing");
         // 99500 bursts of 32 past the crossing point: prod.tail (a u32) sits 32 * 99500 past it, mod 2^32.
         expect(doneLine(after)).toBe(`=== done 0 0 true ${32 * 99500}`);
         // The ring's bursts, and the burst loop that inlines them; the script's own top level (its console.log

@@ -44,8 +44,8 @@ console.log(JSON.stringify({ gcs, grown, reads: READS }));
 `;
 
 describe("the device loop's clock read in a throughput run", () => {
-  it("is warmed by open(): the first 20,000 reads allocate under 4 KB, no GC (a child process)", () => {
-    const r = runChild(script, ["--expose-gc"], 60_000);
+  it("is warmed by open(): the first 20,000 reads allocate under 4 KB, no GC (a child process)", async () => {
+    const r = await runChild(script, ["--expose-gc"], 60_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; grown: number; reads: number };
     expect(out.reads).toBe(20_000);

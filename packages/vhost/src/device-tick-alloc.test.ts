@@ -29,8 +29,8 @@ console.log(JSON.stringify({ gcs, extra, unoptimized, exhausted }));
 `;
 
 describe("the device loop's tick", () => {
-  it("allocates nothing in unoptimized code: 18,000 ticks under 4 KB more heap and no GC (a child process)", () => {
-    const r = runChild(script, ["--allow-natives-syntax"], 90_000);
+  it("allocates nothing in unoptimized code: 18,000 ticks under 4 KB more heap and no GC (a child process)", async () => {
+    const r = await runChild(script, ["--allow-natives-syntax"], 90_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; unoptimized: boolean; exhausted: boolean };
     expect(out.unoptimized).toBe(true);

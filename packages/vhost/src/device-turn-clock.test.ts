@@ -77,8 +77,8 @@ console.log(JSON.stringify({ clockSamples, clockBytes, byFunction, turns, allByt
 `;
 
 describe("the device loop's clock read per event-loop turn (runAsync, udp wires)", () => {
-  it("allocates nothing: fewer heap samples in the clock's functions than a tenth of the turns, over 1 s (a child process)", () => {
-    const r = runChild(script, ["--allow-natives-syntax"], 60_000);
+  it("allocates nothing: fewer heap samples in the clock's functions than a tenth of the turns, over 1 s (a child process)", async () => {
+    const r = await runChild(script, ["--allow-natives-syntax"], 60_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
       clockSamples: number; clockBytes: number; byFunction: Record<string, number>; turns: number; allBytes: number; nextYieldUnoptimized: boolean;

@@ -40,8 +40,8 @@ console.log(JSON.stringify({ gcs, grown, rung }));
  * 200k kicks allocating one 16-byte number each would be 3.2 MB and at least one scavenge.
  */
 describe("kicks through the built-in device's doorbell", () => {
-  it("the kick path allocates nothing: 200k kicks, no GC and no heap growth (a child process)", () => {
-    const r = runChild(script);
+  it("the kick path allocates nothing: 200k kicks, no GC and no heap growth (a child process)", async () => {
+    const r = await runChild(script);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; grown: number; rung: number };
     expect(out.rung).toBe(200_000);

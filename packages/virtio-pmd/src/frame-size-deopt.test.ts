@@ -63,8 +63,8 @@ if (got !== (W + 501) * 32) throw new Error("received " + got);
 console.log("=== done");
 `;
 
-function trace(script: string): { before: string; after: string } {
-  const parts = tracePhases(script, ["--trace-opt", "--trace-deopt"], "mix", 110_000);
+async function trace(script: string): Promise<{ before: string; after: string }> {
+  const parts = await tracePhases(script, ["--trace-opt", "--trace-deopt"], "mix", 110_000);
   expect(parts.after).toContain("=== done");
   return parts;
 }
@@ -78,15 +78,15 @@ function trace(script: string): { before: string; after: string } {
  */
 describe("the first frame of another size after 64 B traffic", () => {
   for (const mrg of [false, true]) {
-    it(`split rings (mrg_rxbuf=${mrg ? 1 : 0}): deoptimizes nothing on the data path`, () => {
-      const { before, after } = trace(splitScript(mrg));
+    it(`split rings (mrg_rxbuf=${mrg ? 1 : 0}): deoptimizes nothing on the data path`, async () => {
+      const { before, after } = await trace(splitScript(mrg));
       expect(optimized(before, "rxInOrder") && optimized(before, "txBurst")).toBe(true);
       expect(dataPathDeopts(after)).toEqual([]);
     }, 120_000);
   }
 
-  it("packed rings: deoptimizes nothing on the data path", () => {
-    const { before, after } = trace(packedScript);
+  it("packed rings: deoptimizes nothing on the data path", async () => {
+    const { before, after } = await trace(packedScript);
     expect(optimized(before, "touchAhead") && optimized(before, "txBurst")).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);
   }, 120_000);

@@ -62,8 +62,8 @@ describe("FreeBatcher.flush: the batch kind first held late", () => {
   it.each([
     ["the slow batch after reclaims that held only fast ones", "both", "slow"],
     ["the fast batch after reclaims that held only slow ones", "slow", "both"],
-  ])("%s deoptimizes nothing (--trace-deopt), every mbuf back", (_name, first, then) => {
-    const { after } = tracePhases(script(first, then), ["--trace-opt", "--trace-deopt"], "other");
+  ])("%s deoptimizes nothing (--trace-deopt), every mbuf back", async (_name, first, then) => {
+    const { after } = await tracePhases(script(first, then), ["--trace-opt", "--trace-deopt"], "other");
     expect(after).toContain("=== done 4096");
     expect(deoptsOf(after, /deoptimizing .*<JSFunction (reclaim|flush|add|freeBulk|fastFreeBulk)\b/)).toEqual([]);
   }, 60_000);

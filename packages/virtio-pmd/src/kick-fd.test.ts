@@ -135,10 +135,10 @@ describe.skipIf(native === null)(`kicks written to the transport's kick eventfd 
   // second on an lcore forwarding to DPDK's vhost (EVENT_IDX, avail_event never moved). 200k kicks
   // allocating even one 16-byte number each would be 3.2 MB and at least one scavenge; the bound is
   // 256 KB (code the optimizer installs meanwhile lands on the heap too) and no GC at all.
-  it("the kick path allocates nothing: 200k kicks, no GC and no heap growth (a child process)", () => {
+  it("the kick path allocates nothing: 200k kicks, no GC and no heap growth (a child process)", async () => {
     // In a child process: in the test's own isolate vitest's RPC and timers allocate too, which under
     // load (session 16: once at load 8-12) put a scavenge into the window that no kick caused.
-    const r = runChild(allocScript);
+    const r = await runChild(allocScript);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; grown: number; written: number };
     expect(out.written).toBe(200_000);

@@ -56,8 +56,8 @@ describe("packed RX: a group of four used three at a time after the warm-up", ()
     [1, "3+1"],
     [4, "3+1"],
     [8, "8"],
-  ] as const)("at burst %i, then %s a round: deoptimizes nothing on the data path, every frame received", (burst, partial) => {
-    const { before, after } = tracePhases(script(burst, partial), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "partial");
+  ] as const)("at burst %i, then %s a round: deoptimizes nothing on the data path, every frame received", async (burst, partial) => {
+    const { before, after } = await tracePhases(script(burst, partial), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "partial");
     expect(doneCounts(after)).toEqual({ sent: 20000 * 4 + 2000 * (partial === "8" ? 8 : 4), dropped: 0 });
     expect(optimized(before, "rxInOrder")).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);

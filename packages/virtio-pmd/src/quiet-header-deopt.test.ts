@@ -53,8 +53,8 @@ console.log("=== done sent " + sent + " dropped " + dropped + " delivered " + ($
  */
 describe("TX without MRG_RXBUF: headers all 0, then some with num_buffers 1", () => {
   for (const packed of [false, true]) {
-    it(`${packed ? "packed" : "split IN_ORDER push batch"} at burst 32: deoptimizes nothing on the data path`, () => {
-      const { before, after } = tracePhases(script(packed), ["--trace-opt", "--trace-deopt"], "dirty");
+    it(`${packed ? "packed" : "split IN_ORDER push batch"} at burst 32: deoptimizes nothing on the data path`, async () => {
+      const { before, after } = await tracePhases(script(packed), ["--trace-opt", "--trace-deopt"], "dirty");
       const { sent, dropped } = doneCounts(after);
       expect(dropped).toBe(0);
       expect(sent).toBe(22000 * 32);

@@ -61,8 +61,8 @@ console.log("=== done sent " + got + " dropped 0");
  */
 describe("an RX refill of fewer buffers than a chunk after steady traffic", () => {
   for (const [ring, script] of [["split", splitScript], ["packed", packedScript]] as const) {
-    it(`${ring}: deoptimizes nothing on the RX path, every frame received`, () => {
-      const { before, after } = tracePhases(script, ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "odd");
+    it(`${ring}: deoptimizes nothing on the RX path, every frame received`, async () => {
+      const { before, after } = await tracePhases(script, ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "odd");
       expect(doneCounts(after).sent).toBe(20000 * 32 + 2000 * 20);
       expect(optimized(before, "refillRing")).toBe(true);
       expect(deoptsOf(after, RX_PATH)).toEqual([]);

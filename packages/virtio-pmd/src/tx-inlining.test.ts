@@ -55,8 +55,8 @@ function inlinedIntoTxBurst(out: string): Map<string, number> {
  * queue (TxQueue.quietHeader): the three stores under MRG_RXBUF, the compare first without it.
  */
 describe("split TX push batch: the per-frame steps fit V8's inlining budget", () => {
-  it.each([{ mrg: true }, { mrg: false }])("txBurst inlines every header zeroing, the push test and the size-bin steps of both the quad and the one-frame step (MRG_RXBUF: $mrg)", ({ mrg }) => {
-    const { before } = tracePhases(script(mrg), ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
+  it.each([{ mrg: true }, { mrg: false }])("txBurst inlines every header zeroing, the push test and the size-bin steps of both the quad and the one-frame step (MRG_RXBUF: $mrg)", async ({ mrg }) => {
+    const { before } = await tracePhases(script(mrg), ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
     const n = inlinedIntoTxBurst(before);
     // Four in the quad, one in pushHeader12.
     expect(n.get("zeroHeader12") ?? 0).toBe(5);

@@ -82,8 +82,8 @@ describe("a TX ring shorter than the burst after steady traffic", () => {
     ...([["push", 1], ["indirect", 16], ["chained", 16]] as const).map(([mode, burst]): [string, string] => [`split IN_ORDER ${mode} at burst ${burst}`, script(mode, burst)]),
   ];
   for (const [name, source] of cases) {
-    it(`${name}: deoptimizes nothing on the data path, every frame counted sent delivered`, () => {
-      const { before, after } = tracePhases(source, ["--trace-opt", "--trace-deopt"], "short");
+    it(`${name}: deoptimizes nothing on the data path, every frame counted sent delivered`, async () => {
+      const { before, after } = await tracePhases(source, ["--trace-opt", "--trace-deopt"], "short");
       const { sent, dropped, delivered } = doneCounts(after);
       // The short phase ran out of room: some frames dropped; every frame counted sent reached the device.
       expect(dropped).toBeGreaterThan(0);

@@ -45,8 +45,8 @@ describe("used_event refreshed after steady traffic", () => {
   it.each([
     ["IN_ORDER", true],
     ["without IN_ORDER (the general walk)", false],
-  ])("split %s push at burst 1: deoptimizes nothing on the data path, every frame sent", (_name, inOrder) => {
-    const { before, after } = tracePhases(script(inOrder), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "refresh");
+  ])("split %s push at burst 1: deoptimizes nothing on the data path, every frame sent", async (_name, inOrder) => {
+    const { before, after } = await tracePhases(script(inOrder), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "refresh");
     expect(doneCounts(after)).toEqual({ sent: 50000, dropped: 0 });
     expect(optimized(before, "rxBurst")).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);

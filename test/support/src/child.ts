@@ -1,6 +1,6 @@
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { runOwned } from "./e2e/owned.js";
 
 /**
  * A script run in a fresh node, for checks of compiled code: no deopt after a phase, no GC in a window,
@@ -14,12 +14,17 @@ export interface ChildRun {
   stderr: string;
 }
 
-/** Run `script` (an ES module) in a child node; bare imports resolve from the test-support package. */
-export function runChild(script: string, flags: readonly string[] = [], timeoutMs = 60_000): ChildRun {
-  const r = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], {
-    encoding: "utf8", cwd: fileURLToPath(new URL("..", import.meta.url)), timeout: timeoutMs,
+/**
+ * Run `script` (an ES module) in a child node; bare imports resolve from the test-support package.
+ * The child is owned and bounded (runOwned): SIGKILLed by PID after `timeoutMs` or when the test
+ * process dies first, never left running.
+ */
+export async function runChild(script: string, flags: readonly string[] = [], timeoutMs = 60_000): Promise<ChildRun> {
+  const r = await runOwned(process.execPath, [...flags, "--input-type=module", "-e", script], {
+    cwd: fileURLToPath(new URL("..", import.meta.url)), timeoutMs,
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  const stderr = r.timedOut ? `${r.stderr}\n(killed after ${timeoutMs} ms)` : r.stderr;
+  return { status: r.status, stdout: r.stdout, stderr };
 }
 
 /**
@@ -57,11 +62,11 @@ export function splitAt(stdout: string, marker: string): { before: string; after
  * runChild (with V8's optimizing compiles synchronous), then splitAt `marker`: throws (with the
  * child's stderr, or its last output) when the child failed or never reached the marker.
  */
-export function tracePhases(script: string, flags: readonly string[], marker: string, timeoutMs = 60_000): { before: string; after: string } {
+export async function tracePhases(script: string, flags: readonly string[], marker: string, timeoutMs = 60_000): Promise<{ before: string; after: string }> {
   // TurboFan compiles on the main thread when it decides to (not on a background thread whose job a loaded
   // machine may not finish before the phase starts): "optimized before the phase" is then the script's doing,
   // not the machine's (the fresh-clone CIs of 2026-12-05 11:19 and 11:29 UTC each failed one such check).
-  const r = runChild(script, ["--no-concurrent-recompilation", ...flags], timeoutMs);
+  const r = await runChild(script, ["--no-concurrent-recompilation", ...flags], timeoutMs);
   if (r.status !== 0) throw new Error(`child exited with ${r.status}: ${r.stderr.slice(-2000)}`);
   const parts = splitAt(r.stdout, marker);
   if (parts === null) throw new Error(`child never printed "=== ${marker}": ${r.stdout.slice(-2000)}`);

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ownedTempDir } from "@tpdk/testing/owned";
+import { ownedTempDir, runOwned } from "@tpdk/testing/owned";
 import { Memory } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
 import { readPcap } from "./pcap-file.js";
@@ -20,7 +20,8 @@ const FIXTURE = fileURLToPath(new URL("../../../../test/fixtures/wires/be-ns.pca
 const tmp = ownedTempDir("wire-pcap");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const hasTshark = spawnSync("tshark", ["-v"], { stdio: "ignore" }).status === 0;
+// A probe of the tool (bounded: a tshark that hangs counts as missing, SIGKILLed at 10 s).
+const hasTshark = spawnSync("tshark", ["-v"], { stdio: "ignore", timeout: 10_000, killSignal: "SIGKILL" }).status === 0;
 if (!hasTshark) console.log("wire-pcap.test: tshark is not on PATH, skipping the tshark check (CI installs it via .ci/run)");
 
 function setup(keys: Record<string, string>) {
@@ -109,21 +110,22 @@ describe("wire=pcap tx_pcap", () => {
     expect(Math.abs(t0.tsSec * 1e3 + t0.tsNsec / 1e6 - (performance.timeOrigin + 1000))).toBeLessThan(0.002);
   });
 
-  it.skipIf(!hasTshark)("output is read by tshark without complaint", () => {
+  it.skipIf(!hasTshark)("output is read by tshark without complaint", async () => {
     const file = path.join(tmp, "tshark.pcap");
     const { wire, send } = setup({ tx_pcap: file });
     const lengths = [60, 64, 1000, 1514, 9014];
     for (const length of lengths) send(buildUdpFrame({ length }));
     wire.close();
-    const r = spawnSync("tshark", ["-r", file, "-T", "fields", "-e", "frame.len"], { encoding: "utf8" });
+    // tshark runs owned and bounded (20 s each: it reads five frames).
+    const r = await runOwned("tshark", ["-r", file, "-T", "fields", "-e", "frame.len"], { timeoutMs: 20_000 });
     expect(r.status).toBe(0);
     expect(r.stderr.replace(/.*Running as user "root".*\n?/g, "").trim()).toBe("");
     expect(r.stdout.trim().split("\n").map(Number)).toEqual(lengths);
     // tshark also decodes our frames as IPv4/UDP with good checksums.
-    const udp = execFileSync("tshark", ["-r", file, "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
-      "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "udp.checksum.status", "-e", "ip.checksum.status"],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    for (const line of udp.trim().split("\n")) expect(line.split("\t")).toEqual(["198.18.0.1", "198.18.0.2", "1", "1"]); // 1 = good
+    const udp = await runOwned("tshark", ["-r", file, "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+      "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "udp.checksum.status", "-e", "ip.checksum.status"], { timeoutMs: 20_000 });
+    expect(udp.status).toBe(0);
+    for (const line of udp.stdout.trim().split("\n")) expect(line.split("\t")).toEqual(["198.18.0.1", "198.18.0.2", "1", "1"]); // 1 = good
   });
 
   it.skipIf(!HAS_DEV_FULL)("counts write errors (disk full) in the stats instead of throwing" + (HAS_DEV_FULL ? "" : " (skipped: no /dev/full on this system)"), () => {

@@ -40,8 +40,8 @@ console.log("=== done " + [s.received, s.lost, s.reordered, s.duplicated, s.badC
 
 describe("wire sequence numbers crossing 2^30, 2^31 and 2^32 (u32 on the wire)", () => {
   for (const start of [2 ** 30, 2 ** 31, 2 ** 32]) {
-    it(`gen -> sink at ${start.toString(16)}: no deopt, no GC, the counts exact (--trace-deopt --trace-gc)`, () => {
-      const { after } = tracePhases(script(start), ["--trace-deopt", "--trace-gc", "--expose-gc"], "crossing");
+    it(`gen -> sink at ${start.toString(16)}: no deopt, no GC, the counts exact (--trace-deopt --trace-gc)`, async () => {
+      const { after } = await tracePhases(script(start), ["--trace-deopt", "--trace-gc", "--expose-gc"], "crossing");
       // 600904 frames, all distinct and in order; the highest is start + 299900 (mod 2^32), so the four
       // gaps lost start + 299901 - 600904 numbers; no bad checksum (check=1), none foreign.
       expect(doneLine(after)).toBe(`=== done 600904 ${start - 301003} 0 0 0 0`);

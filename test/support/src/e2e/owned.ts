@@ -79,6 +79,62 @@ export function ownedChild<C extends ChildProcess>(child: C): C {
   return child;
 }
 
+/** What `runOwned` returns: the child's exit (status, or the signal that ended it), its output, and whether its time ran out. */
+export interface OwnedRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The child was SIGKILLed by PID after `timeoutMs` (status null, signal SIGKILL). */
+  timedOut: boolean;
+}
+
+export interface OwnedRunOptions {
+  /** The bound on the child's run: it is SIGKILLed by PID after this long (no default: each caller sizes its own). */
+  timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** File descriptors of this process handed to the child as its fds 3, 4, ... */
+  fds?: readonly number[];
+  /** Called with the child's PID once it is started (and owned). */
+  onStart?: (pid: number) => void;
+}
+
+/**
+ * Run `cmd args` to its end, as spawnSync would, without its two gaps: spawnSync gives no PID until
+ * the child has ended, so nothing can own the child (a test process killed meanwhile leaves it to
+ * run on), and its timeout sends SIGTERM, which a hung child may never act on. Here the child is
+ * owned from its start (SIGKILLed by PID if this process dies first), SIGKILLed by PID when
+ * `timeoutMs` runs out (`timedOut`), and its stdout and stderr are read whole (no maxBuffer).
+ * Rejects only when the child cannot be started (ENOENT...).
+ */
+export function runOwned(cmd: string, args: readonly string[], o: OwnedRunOptions): Promise<OwnedRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: o.cwd, env: o.env ?? process.env, stdio: ["ignore", "pipe", "pipe", ...(o.fds ?? [])],
+    });
+    if (child.pid === undefined) {
+      child.once("error", reject);
+      return;
+    }
+    ownedChild(child);
+    o.onStart?.(child.pid);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on("data", (d: Buffer) => out.push(d));
+    child.stderr!.on("data", (d: Buffer) => err.push(d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL"); // by its PID
+    }, o.timeoutMs);
+    child.once("close", (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), timedOut });
+    });
+  });
+}
+
 /** A new folder `<tmpdir>/tpdk-<pid>-<tag>-XXXXXX`, removed (with what is in it) if left when this process ends. */
 export function ownedTempDir(tag: string): string {
   const dir = mkdtempSync(join(tmpdir(), `${ownedName(tag)}-`));

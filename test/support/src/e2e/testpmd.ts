@@ -19,7 +19,7 @@ const TESTPMD = "dpdk-testpmd";
 export function testpmdMissing(): string | null {
   const path = which(TESTPMD);
   if (!path) return "dpdk-testpmd not found (Debian: apt-get install dpdk-dev)";
-  const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000 });
+  const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000, killSignal: "SIGKILL" });
   if (r.error) return `dpdk-testpmd does not run: ${r.error.message}`;
   if (!native) return `the native addon is not built: ${nativeMissingReason}`;
   return null;

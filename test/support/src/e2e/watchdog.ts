@@ -42,7 +42,7 @@ function cleanUp(): void {
   // Bounded: a killed process ends at once unless it is in uninterruptible sleep.
   for (let i = 0; i < 500 && left.some(running); i++) Atomics.wait(nap, 0, 0, 10);
   for (const path of paths) rmSync(path, { recursive: true, force: true });
-  for (const ns of namespaces) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+  for (const ns of namespaces) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore", timeout: 10_000, killSignal: "SIGKILL" });
 }
 
 process.stdin.setEncoding("utf8");
