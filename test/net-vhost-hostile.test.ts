@@ -8,7 +8,7 @@
 // l2fwd neither crashes nor hangs, and at exit every mbuf is back (exit 0:
 // l2fwd exits 1 with ELEAK otherwise), no fd or mapping of the front-end's
 // is left, and the socket file is gone with the test's folder.
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
@@ -83,7 +83,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       "--vdev", "virtio3,wire=sink",
       "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
     ], 90_000);
-    await until("the socket", () => existsSync(sock));
+    await l2.waitForPath(sock);
     await l2.waitFor(/Checking link status/, 20_000);
     // Before any front-end (some start-up files may still be open: an upper bound).
     const startFds = fdCount(l2.pid);
@@ -128,7 +128,17 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     // Both avail indices run more than a ring ahead: counted, nothing taken, nothing written.
     a.setAvailIdx(TX, a.availIndex[TX]! + Q + 10);
     a.setAvailIdx(RX, a.availIndex[RX]! + Q + 10);
-    await sleep(200);
+    // Counted: both show in the port's xstats of l2fwd's --json lines (one a second). Waited for, not
+    // slept on: 200 ms was not always a poll of the port on a loaded machine (session 28: the session
+    // closed before either was counted, and the check at the end found no xstat).
+    await until("both runaway avail indices counted", () => {
+      try {
+        const rx = lastJson(l2.stdout).ports[0] as unknown as { xstats?: Record<string, number> };
+        return (rx.xstats?.rx_q0_avail_idx_runaway ?? 0) > 0 && (rx.xstats?.tx_q0_avail_idx_runaway ?? 0) > 0;
+      } catch {
+        return false; // no complete JSON line yet
+      }
+    }, 30_000, () => l2.stdout);
     expect(a.usedIdx(TX)).toBe(8 + goodA);
     expect(a.usedIdx(RX)).toBe(11);
     a.close();

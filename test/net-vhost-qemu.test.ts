@@ -4,7 +4,6 @@
 // (ARP requests: frames it transmits) while a generator on l2fwd's other
 // port sends it broadcast frames; the guest's /sys statistics and l2fwd's
 // counters must agree. sealed=1: QEMU's memfd is sealed, or the port refuses it.
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
@@ -48,7 +47,7 @@ describe.skipIf(missing !== null)(`net_vhost serving a Linux guest in QEMU${miss
       "--", "-p", "0x3", "-q", "2", "--no-mac-updating", "-T", "0", "--json",
     ], 150_000);
     cleanups.push(() => l2.signal("SIGKILL"));
-    for (let i = 0; i < 400 && !existsSync(sock); i++) await sleep(25);
+    await l2.waitForPath(sock);
     const guest = new QemuGuest({ kernel, initrd, socket: sock, mac: "52:54:00:12:34:56", cpu: 0, timeoutMs: 120_000, packed });
     cleanups.push(() => guest.kill());
     const code = await guest.exited;

@@ -1,7 +1,6 @@
 // net_virtio_user against the real DPDK: testpmd's net_vhost back-end (DPDK's
 // vhost library) facing l2fwd's net_virtio_user port. Every frame either side
 // counts is counted by the other; frames are checked byte for byte.
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PeerSession, SHARED_CPU, TXONLY_FRAME, lastJson, readPcap, testpmdMissing, txonlyFrameFields, writePcap } from "@tpdk/testing/e2e";
@@ -153,7 +152,7 @@ describe.skipIf(missing !== null)(`net_virtio_user against DPDK testpmd${missing
     const dir = sockDir();
     const sock = join(dir, "vhost.sock");
     const l2 = l2fwd(["-l", "0", "--no-huge", "--vdev", `net_virtio_user0,path=${sock},server=1${keys}`, "--", "-p", "0x1", "-T", "0", "--json"]);
-    for (let i = 0; i < 200 && !existsSync(sock); i++) await sleep(25);
+    await l2.waitForPath(sock);
     const first = await testpmd({ vdev: `net_vhost0,iface=${sock},client=1,queues=1`, mode: "txonly", cpu: 1, prefix: "vu-srv1", extra: ["--txpkts=60"] });
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
     first.command("start");

@@ -4,7 +4,6 @@
 // which they are stopped so both sides' counters are final, and the two
 // directions as scenarios: testpmd txonly into the port, and the port into
 // testpmd rxonly. Every process and file belongs to the PeerSession.
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { lastJson, readPcap } from "./l2fwd.js";
 import { type PeerSession, SHARED_CPU } from "./peer-session.js";
@@ -41,10 +40,9 @@ export interface NetVhostPeersOptions {
   extra?: string[];
 }
 
-/** Wait (bounded: 20 s) until l2fwd's socket exists; its output in the error otherwise. */
-export async function listening(sock: string, l2?: WatchedL2fwd): Promise<void> {
-  for (let i = 0; i < 800 && !existsSync(sock); i++) await sleep(25);
-  if (!existsSync(sock)) throw new Error(`l2fwd does not listen at ${sock} after 20 s${l2 ? `:\n${l2.stdout}\n${l2.stderr}` : ""}`);
+/** Wait until l2fwd's socket exists (WatchedL2fwd.waitForPath: bounded by L2FWD_START_MS, ended by l2fwd's exit). */
+export async function listening(sock: string, l2: WatchedL2fwd): Promise<void> {
+  await l2.waitForPath(sock);
 }
 
 /** l2fwd with its net_vhost port listening, then testpmd connected and at its prompt. */
