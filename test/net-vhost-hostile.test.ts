@@ -128,13 +128,14 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     // Both avail indices run more than a ring ahead: counted, nothing taken, nothing written.
     a.setAvailIdx(TX, a.availIndex[TX]! + Q + 10);
     a.setAvailIdx(RX, a.availIndex[RX]! + Q + 10);
-    // Counted: both show in the port's xstats of l2fwd's --json lines (one a second). Waited for, not
-    // slept on: 200 ms was not always a poll of the port on a loaded machine (session 28: the session
-    // closed before either was counted, and the check at the end found no xstat).
+    // Counted: both show in the port's xstats on l2fwd's --json lines (one a second). Waited for, not
+    // slept on: a 200 ms sleep was not always a poll of the port on a loaded machine (session 28, CPU
+    // hogs at autogroup -10: the session was closed before one was counted, and the check at the end
+    // found no such xstat). 30 s: a few of those lines even there.
     await until("both runaway avail indices counted", () => {
       try {
-        const rx = lastJson(l2.stdout).ports[0] as unknown as { xstats?: Record<string, number> };
-        return (rx.xstats?.rx_q0_avail_idx_runaway ?? 0) > 0 && (rx.xstats?.tx_q0_avail_idx_runaway ?? 0) > 0;
+        const p0 = lastJson(l2.stdout).ports[0] as unknown as { xstats?: Record<string, number> };
+        return (p0.xstats?.rx_q0_avail_idx_runaway ?? 0) > 0 && (p0.xstats?.tx_q0_avail_idx_runaway ?? 0) > 0;
       } catch {
         return false; // no complete JSON line yet
       }
