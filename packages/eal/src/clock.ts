@@ -73,10 +73,24 @@ export function storeClockMs(cell: Float64Array): void {
 const WARM_BATCH = 4096;
 
 /**
+ * warmStoreClockMs(): the batches it runs before its deadline may end it. Calls, not time, decide
+ * V8's tier-up: a function is optimized once its runs have used up an interrupt budget charged by
+ * the bytecode they execute (see below), so storeClockMs() is optimized after a number of calls
+ * (16,000-22,000: 4-6 batches) however long they take; a wall-clock deadline only measures how
+ * much CPU the thread got meanwhile. 32 batches (131,072 calls, ~20-40 ms where V8 cannot
+ * optimize) leave room for batches a scavenge spoiled. Before session 28 the deadline alone ended it: on a loaded machine (CPU hogs at
+ * autogroup -20, the thread ~1 % of a CPU) 500 ms went by before the tier-up, open() returned
+ * with the function in baseline code, and the first 20,000 reads allocated 240-660 KB (vhost's
+ * device-clock-warm.test.ts, 3 of 3 runs).
+ */
+const WARM_MIN_BATCHES = 32;
+
+/**
  * Calls storeClockMs(cell) until its TurboFan code runs, for a thread that reads the clock from a
  * cold path (cold: before its first pass). Returns true when two batches running of WARM_BATCH
  * calls each grew the heap by less than WARM_BATCH bytes (under 1 B a call; the two heap reads
- * make ~0.4 KB), false if that did not happen within `maxMs` (e.g. under --jitless or --no-opt).
+ * make ~0.4 KB), false if that did not happen within `maxMs` and WARM_MIN_BATCHES batches, whichever
+ * ends later (e.g. under --jitless or --no-opt).
  *
  * Why: storeClockMs() is never inlined, so it is optimized only on its own, and its 516 bytes of
  * bytecode (the point of it) make V8 11 wait 6 interrupt-budget ticks (3 + 516 / 150,
@@ -93,8 +107,8 @@ const WARM_BATCH = 4096;
  */
 export function warmStoreClockMs(cell: Float64Array, maxMs = 500): boolean {
   const deadline = clockMs() + maxMs;
-  for (let clean = 0; clean < 2; ) {
-    if (clockMs() > deadline) return false;
+  for (let clean = 0, batches = 0; clean < 2; batches++) {
+    if (batches >= WARM_MIN_BATCHES && clockMs() > deadline) return false;
     const before = getHeapStatistics().used_heap_size;
     for (let i = 0; i < WARM_BATCH; i++) storeClockMs(cell);
     const grown = getHeapStatistics().used_heap_size - before;
