@@ -5,7 +5,7 @@
 // on a built-in port.
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { PeerSession, SHARED_CPU, TXONLY_FRAME, indexedFrames, lastJson, listening, netVhostIntoRxonly, testpmdMissing, txonlyFrameFields, txonlyIntoNetVhost } from "@tpdk/testing/e2e";
+import { PeerSession, SHARED_CPU, TXONLY_FRAME, indexedFrames, lastJson, netVhostIntoRxonly, testpmdMissing, txonlyFrameFields, txonlyIntoNetVhost } from "@tpdk/testing/e2e";
 
 const missing = testpmdMissing();
 const peers = new PeerSession();
@@ -69,7 +69,7 @@ describe.skipIf(missing !== null)(`net_vhost against DPDK testpmd's virtio_user$
     const sock = join(dir, "vhost.sock");
     const fe = `net_virtio_user0,path=${sock}${packed ? ",packed_vq=1" : ""}`;
     const l2 = l2fwd(["-l", "0", "--no-huge", "--vdev", `net_vhost0,iface=${sock}`, "--vdev", "virtio1,wire=sink", "--", "-p", "0x3", "-q", "2", "-T", "0", "--json"]);
-    await listening(sock, l2);
+    await l2.waitForPath(sock);
     const first = await testpmd({ vdev: fe, mode: "txonly", cpu: SHARED_CPU, prefix: "nv-kill1", extra: ["--txpkts=60"] });
     await l2.waitFor(/Lcore \d+: RX port 0/, 20_000);
     await sleep(800);

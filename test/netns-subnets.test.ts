@@ -3,9 +3,9 @@
 // worktrees' suites at once). Needs only `ip` (it reads the root namespace's addresses; adds none).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { distUrl, freeSubnets, ownedChild, releaseSubnet } from "@tpdk/testing/e2e";
+import { PROBE_BOUND, distUrl, freeSubnets, ownedChild, releaseSubnet } from "@tpdk/testing/e2e";
 
-const noIp = spawnSync("sh", ["-c", "command -v ip"], { timeout: 10_000, killSignal: "SIGKILL" }).status !== 0 ? "no `ip` (install iproute2)" : null;
+const noIp = spawnSync("sh", ["-c", "command -v ip"], PROBE_BOUND).status !== 0 ? "no `ip` (install iproute2)" : null;
 if (noIp) console.warn(`netns-subnets.test: skipped: ${noIp}`);
 
 /** A first free subnet at or after 180 in this root namespace (each run may find others in use). */

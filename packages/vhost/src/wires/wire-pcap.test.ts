@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ownedTempDir, runOwned } from "@tpdk/testing/owned";
+import { PROBE_BOUND, ownedTempDir, runOwned } from "@tpdk/testing/owned";
 import { Memory } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
 import { readPcap } from "./pcap-file.js";
@@ -21,7 +21,7 @@ const tmp = ownedTempDir("wire-pcap");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // A probe of the tool (bounded: a tshark that hangs counts as missing, SIGKILLed at 10 s).
-const hasTshark = spawnSync("tshark", ["-v"], { stdio: "ignore", timeout: 10_000, killSignal: "SIGKILL" }).status === 0;
+const hasTshark = spawnSync("tshark", ["-v"], { ...PROBE_BOUND, stdio: "ignore" }).status === 0;
 if (!hasTshark) console.log("wire-pcap.test: tshark is not on PATH, skipping the tshark check (CI installs it via .ci/run)");
 
 function setup(keys: Record<string, string>) {

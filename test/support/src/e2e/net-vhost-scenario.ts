@@ -40,17 +40,12 @@ export interface NetVhostPeersOptions {
   extra?: string[];
 }
 
-/** Wait until l2fwd's socket exists (WatchedL2fwd.waitForPath: bounded by L2FWD_START_MS, ended by l2fwd's exit). */
-export async function listening(sock: string, l2: WatchedL2fwd): Promise<void> {
-  await l2.waitForPath(sock);
-}
-
 /** l2fwd with its net_vhost port listening, then testpmd connected and at its prompt. */
 export async function netVhostPeers(peers: PeerSession, o: NetVhostPeersOptions): Promise<NetVhostPeers> {
   const dir = peers.sockDir();
   const sock = join(dir, "vhost.sock");
   const l2 = peers.l2fwd(["-l", "0", "--no-huge", ...o.l2fwdVdevs(sock, dir).flatMap((v) => ["--vdev", v]), "--", ...o.l2fwdApp, "-T", "0", "--json"]);
-  await listening(sock, l2);
+  await l2.waitForPath(sock);
   const fe = `net_virtio_user${o.vdevsBefore?.length ?? 0},path=${sock}${o.packed ? ",packed_vq=1" : ""}${o.frontEndKeys ?? ""}`;
   const pmd = await peers.testpmd({ vdev: [...(o.vdevsBefore ?? []), fe], mode: o.mode, cpu: SHARED_CPU, prefix: o.prefix, extra: o.extra });
   return { dir, sock, l2, pmd };

@@ -5,7 +5,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import { L2FWD } from "./l2fwd.js";
-import { ownNetns, ownedChild } from "./owned.js";
+import { PROBE_BOUND, ownNetns, ownedChild } from "./owned.js";
 
 export interface PortJson {
   port: number;
@@ -73,37 +73,30 @@ export class L2fwdChild {
   }
 }
 
-/**
- * The bound on each `ip` (and `sh -c command -v`) run: they end in milliseconds; one that hangs (a
- * namespace busy in the kernel) is SIGKILLed after 10 s rather than holding the test process, which
- * spawnSync blocks (no timer of the test can fire meanwhile).
- */
-const BOUNDED = { timeout: 10_000, killSignal: "SIGKILL" } as const;
-
 /** Why namespaces cannot be used here, or null when they can. */
 export function netnsUnavailable(): string | null {
   if (process.platform !== "linux") return `not Linux (${process.platform})`;
   if (typeof process.getuid === "function" && process.getuid() !== 0) return "not root (ip netns needs CAP_SYS_ADMIN)";
   for (const tool of ["ip", "ping"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`], BOUNDED).status !== 0) return `no \`${tool}\` (install iproute2 and iputils-ping)`;
+    if (spawnSync("sh", ["-c", `command -v ${tool}`], PROBE_BOUND).status !== 0) return `no \`${tool}\` (install iproute2 and iputils-ping)`;
   }
   // Try for real: containers may forbid namespaces or veth even to root.
   const probe = `tpdkprobe${process.pid}`;
-  const r = spawnSync("ip", ["netns", "add", probe], { ...BOUNDED, encoding: "utf8" });
+  const r = spawnSync("ip", ["netns", "add", probe], { ...PROBE_BOUND, encoding: "utf8" });
   if (r.status !== 0) return `ip netns add failed: ${(r.stderr || r.error?.message || "").trim()}`;
-  const v = spawnSync("ip", ["link", "add", `tpv${process.pid % 100000}`, "type", "veth", "peer", "name", `tpw${process.pid % 100000}`], { ...BOUNDED, encoding: "utf8" });
-  spawnSync("ip", ["link", "del", `tpv${process.pid % 100000}`], BOUNDED);
-  spawnSync("ip", ["netns", "del", probe], BOUNDED);
+  const v = spawnSync("ip", ["link", "add", `tpv${process.pid % 100000}`, "type", "veth", "peer", "name", `tpw${process.pid % 100000}`], { ...PROBE_BOUND, encoding: "utf8" });
+  spawnSync("ip", ["link", "del", `tpv${process.pid % 100000}`], PROBE_BOUND);
+  spawnSync("ip", ["netns", "del", probe], PROBE_BOUND);
   if (v.status !== 0) return `veth pairs cannot be created: ${(v.stderr || "").trim()}`;
-  const x = spawnSync("ip", ["link", "add", `tpx${process.pid % 100000}`, "type", "vxlan", "id", "1", "dstport", "4789", "local", "127.0.0.1"], { ...BOUNDED, encoding: "utf8" });
-  spawnSync("ip", ["link", "del", `tpx${process.pid % 100000}`], BOUNDED);
+  const x = spawnSync("ip", ["link", "add", `tpx${process.pid % 100000}`, "type", "vxlan", "id", "1", "dstport", "4789", "local", "127.0.0.1"], { ...PROBE_BOUND, encoding: "utf8" });
+  spawnSync("ip", ["link", "del", `tpx${process.pid % 100000}`], PROBE_BOUND);
   if (x.status !== 0) return `vxlan interfaces cannot be created: ${(x.stderr || "").trim()}`;
   return null;
 }
 
 /** Run `ip ...` (throws with its stderr). */
 export function ip(...args: string[]): string {
-  return execFileSync("ip", args, { ...BOUNDED, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync("ip", args, { ...PROBE_BOUND, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
 export interface Host {
@@ -158,14 +151,14 @@ export function addVxlan(h: Host, vni: number, inner: string, mac: string): void
 
 /** Remove a host (its namespace takes the veth pair with it); never throws. */
 export function removeHost(h: Host): void {
-  spawnSync("ip", ["netns", "del", h.ns], BOUNDED);
-  spawnSync("ip", ["link", "del", h.rootIf], BOUNDED); // gone with the namespace normally
+  spawnSync("ip", ["netns", "del", h.ns], PROBE_BOUND);
+  spawnSync("ip", ["link", "del", h.rootIf], PROBE_BOUND); // gone with the namespace normally
   releaseSubnet(h.subnet);
 }
 
 /** Remove leftovers of earlier runs killed before their cleanup (names start with tpdk-<tag>). */
 export function removeStaleHosts(prefix = "tpdk-"): void {
-  const r = spawnSync("ip", ["netns", "list"], { ...BOUNDED, encoding: "utf8" });
+  const r = spawnSync("ip", ["netns", "list"], { ...PROBE_BOUND, encoding: "utf8" });
   for (const line of (r.stdout ?? "").split("\n")) {
     const name = line.split(" ")[0]!;
     const m = /^tpdk-(\d+)-\d+$/.exec(name);
@@ -178,7 +171,7 @@ export function removeStaleHosts(prefix = "tpdk-"): void {
     } catch {
       alive = false;
     }
-    if (!alive) spawnSync("ip", ["netns", "del", name], BOUNDED);
+    if (!alive) spawnSync("ip", ["netns", "del", name], PROBE_BOUND);
   }
 }
 

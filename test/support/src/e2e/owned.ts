@@ -24,6 +24,14 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/**
+ * spawnSync/execFileSync options for a quick probe or command (`ip`, `sh -c command -v`, `tshark -v`,
+ * `testpmd --version`): they end in milliseconds; one that hangs (a namespace busy in the kernel, a
+ * tool waiting on something) is SIGKILLed after 10 s rather than holding the test process, which a
+ * synchronous spawn blocks (no timer of the test can fire meanwhile). Spread it: `{ ...PROBE_BOUND, encoding }`.
+ */
+export const PROBE_BOUND = { timeout: 10_000, killSignal: "SIGKILL" } as const;
+
 /** The compiled watchdog (the same path from src/e2e and dist/e2e). */
 export const WATCHDOG = fileURLToPath(new URL("../../dist/e2e/watchdog.js", import.meta.url));
 

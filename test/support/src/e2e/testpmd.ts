@@ -7,7 +7,7 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { L2FWD, type RunResult } from "./l2fwd.js";
-import { dpdkRuntimeRoot, ownedChild, ownedDpdkPrefix } from "./owned.js";
+import { PROBE_BOUND, dpdkRuntimeRoot, ownedChild, ownedDpdkPrefix } from "./owned.js";
 import { which } from "./which.js";
 
 const TESTPMD = "dpdk-testpmd";
@@ -19,7 +19,7 @@ const TESTPMD = "dpdk-testpmd";
 export function testpmdMissing(): string | null {
   const path = which(TESTPMD);
   if (!path) return "dpdk-testpmd not found (Debian: apt-get install dpdk-dev)";
-  const r = spawnSync(path, ["--version"], { encoding: "utf8", timeout: 10_000, killSignal: "SIGKILL" });
+  const r = spawnSync(path, ["--version"], { ...PROBE_BOUND, encoding: "utf8" });
   if (r.error) return `dpdk-testpmd does not run: ${r.error.message}`;
   if (!native) return `the native addon is not built: ${nativeMissingReason}`;
   return null;

@@ -8,7 +8,7 @@
 // awaited, and the folders and namespaces removed. Exits then.
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
-import { procStat } from "./owned.js";
+import { PROBE_BOUND, procStat } from "./owned.js";
 
 const pids: { pid: number; start: string }[] = [];
 const paths: string[] = [];
@@ -42,7 +42,7 @@ function cleanUp(): void {
   // Bounded: a killed process ends at once unless it is in uninterruptible sleep.
   for (let i = 0; i < 500 && left.some(running); i++) Atomics.wait(nap, 0, 0, 10);
   for (const path of paths) rmSync(path, { recursive: true, force: true });
-  for (const ns of namespaces) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore", timeout: 10_000, killSignal: "SIGKILL" });
+  for (const ns of namespaces) spawnSync("ip", ["netns", "del", ns], { ...PROBE_BOUND, stdio: "ignore" });
 }
 
 process.stdin.setEncoding("utf8");
