@@ -15,6 +15,7 @@ import { native, nativeMissingReason } from "@tpdk/native";
 import { protocol, statePayload, u64Payload, addrPayload } from "@tpdk/vhost-user";
 import {
   DESC_INDIRECT, DESC_NEXT, DESC_WRITE, GUEST_BASE, GUEST_BYTES, HOSTILE_QUEUE_SIZE, HostileFrontend, PeerSession, bufferOffset, lastJson,
+  type NetVhostPortJson,
 } from "@tpdk/testing/e2e";
 
 const missing = native ? null : `the native addon is not built: ${nativeMissingReason}`;
@@ -134,7 +135,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     // found no such xstat). 30 s: a few of those lines even there.
     await until("both runaway avail indices counted", () => {
       try {
-        const p0 = lastJson(l2.stdout).ports[0] as unknown as { xstats?: Record<string, number> };
+        const p0 = lastJson(l2.stdout).ports[0] as NetVhostPortJson;
         return (p0.xstats?.rx_q0_avail_idx_runaway ?? 0) > 0 && (p0.xstats?.tx_q0_avail_idx_runaway ?? 0) > 0;
       } catch {
         return false; // no complete JSON line yet
@@ -247,7 +248,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     expect(p1!.tx! + p1!.dropped!).toBe(p0!.rx);
     expect(p0!.tx).toBe(8);
     expect(p0!.tx! + p0!.dropped!).toBe(p1!.rx);
-    const x = (p0 as unknown as { xstats: Record<string, number> }).xstats;
+    const x = (p0 as NetVhostPortJson).xstats!;
     expect(x).toMatchObject({
       rx_q0_good_packets: p0!.rx,
       rx_q0_addr_outside_memory: 3,
