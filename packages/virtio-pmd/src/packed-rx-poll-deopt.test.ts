@@ -48,8 +48,9 @@ console.log("=== done sent " + sent + " dropped " + r.port.stats().ierrors);
  * which a device filling whole groups never makes during the warm-up, and its first run deoptimized
  * rxInOrder ("Insufficient type feedback for binary operation"; 3 of 54 traced packed burst-1 bench
  * runs, bench README "Session 26: GC"). The batch check's fourth flag was read the same way (a plain
- * arm reached only from a call's second group). Both now load plainly every time and poll with
- * Atomics.load only on the call's first read.
+ * arm reached only from a call's second group). Both loaded plainly every time and polled with
+ * Atomics.load only on the call's first read (session 27); since session 29 one check serves both,
+ * the first flags so read, a group's other three after them.
  */
 describe("packed RX: a group of four used three at a time after the warm-up", () => {
   it.each([
@@ -61,5 +62,78 @@ describe("packed RX: a group of four used three at a time after the warm-up", ()
     expect(doneCounts(after)).toEqual({ sent: 20000 * 4 + 2000 * (partial === "8" ? 8 : 4), dropped: 0 });
     expect(optimized(before, "rxInOrder")).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);
+  }, 60_000);
+});
+
+/**
+ * The same ring at burst `burst` in one regime until rxInOrder and rxBurst are optimized, then in the
+ * other. "full": the device keeps 64 descriptors used ahead of the driver from the start (DPDK's
+ * flowgen keeps the ring full), so every check finds a whole group and the driver never finds the
+ * ring empty; then the device stops, the driver catches up and polls the empty ring, and frames come
+ * one at a time. "backlog": four frames a round, all taken, and an empty poll (a driver faster than
+ * its device: rxBurst's touched lead never exceeds what rxInOrder takes); then two bursts' worth at
+ * once.
+ */
+const regimes = (burst: number, mode: "full" | "backlog"): string => `
+const { packedRig, writeHonestUsed } = await import(${JSON.stringify(RIG_URL)});
+const r = packedRig(256, []);
+if (!r.info.features.includes("IN_ORDER")) throw new Error("IN_ORDER not negotiated");
+const zone = r.zoneOf(false);
+const cur = [0, 1];
+const arr = new Uint32Array(64);
+let used = 0;
+let taken = 0;
+function use(n) {
+  for (let i = 0; i < n; i++) writeHonestUsed(r.mem, zone, 256, cur, false, 60);
+  used += n;
+}
+function poll() {
+  const k = r.rxq.rxBurst(arr, ${burst});
+  for (let j = 0; j < k; j++) r.mbufs.free(arr[j]);
+  taken += k;
+  return k;
+}
+function drain() {
+  while (taken < used) if (poll() === 0) throw new Error("received " + taken + " of " + used);
+  if (poll() !== 0) throw new Error("received more than " + used);
+}
+if (${JSON.stringify(mode)} === "full") {
+  for (let i = 0; i < 30000; i++) {
+    use(64 - (used - taken));
+    if (poll() === 0) throw new Error("nothing from a full ring");
+  }
+  console.log("=== other");
+  drain();
+  for (let i = 0; i < 2000; i++) { use(1); drain(); }
+} else {
+  for (let i = 0; i < 30000; i++) { use(4); drain(); }
+  console.log("=== other");
+  for (let i = 0; i < 2000; i++) { use(${2 * burst}); drain(); }
+}
+console.log("=== done sent " + taken + " dropped " + r.port.stats().ierrors);
+`;
+
+/**
+ * Code that runs in one of the two regimes only has no type feedback when TurboFan compiles it in the
+ * other, and its first run then deoptimizes. Under a full ring the one-descriptor check never ran
+ * (the group check always saw four used), so catching up deoptimized rxInOrder at its first
+ * arithmetic (packed-rxq.js `h0 + 7`, in the warm-up of traced bench runs: bench README "Session 29:
+ * the packed RX poll deopt"); a driver that keeps up never took fewer than it had touched, so
+ * rxBurst's `lead - nrx` had no feedback and the first backlog deoptimized rxBurst. One check shape
+ * now serves one descriptor and a group, and the lead's updates subtract on every call.
+ */
+describe("packed RX: warm-up in one regime, then the other", () => {
+  it.each([
+    [1, "full"],
+    [32, "full"],
+    [32, "backlog"],
+  ] as const)("at burst %i, %s first: deoptimizes nothing on the data path, every frame received", async (burst, mode) => {
+    const { before, after } = await tracePhases(regimes(burst, mode), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "other");
+    // "full": 64 used at first, then each round's burst again but the last's; then 2000 one at a time.
+    const sent = mode === "full" ? 64 + 29999 * burst + 2000 : 30000 * 4 + 2000 * 2 * burst;
+    expect(optimized(before, "rxInOrder")).toBe(true);
+    expect(optimized(before, "rxBurst")).toBe(true);
+    expect(dataPathDeopts(after)).toEqual([]);
+    expect(doneCounts(after)).toEqual({ sent, dropped: 0 });
   }, 60_000);
 });

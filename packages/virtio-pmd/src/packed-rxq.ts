@@ -296,13 +296,14 @@ export class PackedRxQueue extends QueueBase {
    * DPDK's batch: four flag loads, then virtio_rmb). The device writes a
    * descriptor's id and len, and the buffer, before its flags (§2.8.1;
    * tpdk's device stores its batch's first flags last with Atomics.store,
-   * DPDK's vhost writes a batch's flags after a release fence). Here the four
-   * flags are read with plain loads, then (the call's first check) the
-   * fourth again with one Atomics.load, and only then ids, lens and buffers.
-   * In the JavaScript memory model that Atomics.load synchronizes with the
-   * device's store of the fourth flags only: it orders the fourth
-   * descriptor's contents, not the other three's nor any later check's. For
-   * those the order comes from the host: V8
+   * DPDK's vhost writes a batch's flags after a release fence). Here a
+   * check reads its first descriptor's flags (the call's first check: with
+   * one Atomics.load), then, for a group, the other three's with plain
+   * loads, and only then ids, lens and buffers. In the JavaScript memory
+   * model that Atomics.load synchronizes with the device's store of those
+   * flags only (tpdk's device: the Atomics.store of a batch's first flags,
+   * made last): it orders what that store published, not what a later
+   * check reads beyond it. For the rest the order comes from the host: V8
    * keeps typed-array loads on one effect chain and never moves them across
    * an Atomics operation (the compiler barrier DPDK's virtio_rmb is on x86),
    * and x86-TSO never lets a later load pass an earlier one, so a flags value
@@ -355,33 +356,29 @@ export class PackedRxQueue extends QueueBase {
     let polled = false;
     while (k < n && pending > 0) {
       const h0 = descH + (pos << 3);
-      if (known === 0 && LOADS_IN_ORDER && pending >= 4 && (pos & 3) === 0 && pos + 4 <= size) {
-        // Four flags with plain loads, the fourth's again with the call's Atomics.load when no
-        // check made it yet (the barrier: see above; it pairs with the device's store of those
-        // flags). Checked for a burst of fewer than four too: the rest wait in usedAhead.
-        if ((u16[h0 + 7]! & F_WRAP_BITS) === wbits && (u16[h0 + 15]! & F_WRAP_BITS) === wbits && (u16[h0 + 23]! & F_WRAP_BITS) === wbits) {
-          // The plain load runs on every check, the Atomics.load (the poll) only on the call's first:
-          // one load site for both (see the one-descriptor read below).
-          const at4 = h0 + 31;
-          let f4 = u16[at4]!;
-          if (!polled) f4 = Atomics.load(u16, at4);
-          polled = true;
-          if ((f4 & F_WRAP_BITS) === wbits) known = 4;
-        }
-      }
       if (known === 0) {
-        // One descriptor: the call's Atomics.load when no check made it yet (elsewhere than x86
-        // every time), pairing with the device's store of its flags. The plain load runs every
-        // time, so its site always has type feedback: as a ternary arm it ran only after a batch
-        // check that saw three of four used (never at burst 1 in a warm-up where the device
-        // fills whole groups), and its first run then deoptimized rxInOrder inside the measured
-        // window (bench README "Session 27: the packed RX poll deopt").
+        // The check, one shape for one descriptor and for a group of four, so that all of it runs
+        // whatever the device's pace. (A group check and a one-descriptor block of its own: with a
+        // device that keeps the ring full the group check always found four used, the block first
+        // ran when the driver caught up, after TurboFan compiled rxInOrder, and deoptimized it: bench
+        // README "Session 29: the packed RX poll deopt".) First this descriptor's flags: the plain
+        // load on every check, the call's Atomics.load (the poll, pairing with the device's store of
+        // the flags) when no check made it yet, elsewhere than x86 every time; one index for both
+        // (as a ternary's arms the plain load ran only on a call's second check: Session 27).
         const at = h0 + 7;
         let f = u16[at]!;
         if (!(polled && LOADS_IN_ORDER)) f = Atomics.load(u16, at);
         polled = true;
         if ((f & F_WRAP_BITS) !== wbits) break;
         known = 1;
+        // At a position aligned to 4 with four pending before the ring's end (x86): the group's
+        // other three flags, plainly, in order after that load (see above); all three read and
+        // tested in one expression, so no part of it waits for a pace to first run. Checked for a
+        // burst of fewer than four too: the rest wait in usedAhead.
+        if (LOADS_IN_ORDER && pending >= 4 && (pos & 3) === 0 && pos + 4 <= size) {
+          const g = (u16[h0 + 15]! ^ wbits) | (u16[h0 + 23]! ^ wbits) | (u16[h0 + 31]! ^ wbits);
+          if ((g & F_WRAP_BITS) === 0) known = 4;
+        }
       }
       // room computed outside the ternary: an arm's arithmetic that never ran in the warm-up has no
       // type feedback, and its first run deoptimizes (a burst filled by a batch's tail).
@@ -474,8 +471,11 @@ export class PackedRxQueue extends QueueBase {
       if (!this.inOrderStopped) {
         // It stopped at a descriptor not yet used: nothing for the loop below (no second poll).
         // The position moved by nrx (at most a lap): the touched lead moves back by as many.
-        const lead = this.touchLead;
-        this.touchLead = lead > nrx ? lead - nrx : 0;
+        // The subtraction on every call: as a ternary's arm it ran only when the burst took fewer
+        // than were touched, never for a driver that keeps up, and a first backlog then deoptimized
+        // rxBurst (bench README "Session 29: the packed RX poll deopt").
+        const lead = this.touchLead - nrx;
+        this.touchLead = lead > 0 ? lead : 0;
         if (this.nfree >= this.refillThresh) this.refillRing();
         return nrx;
       }
@@ -595,7 +595,8 @@ export class PackedRxQueue extends QueueBase {
     let took = this.usedPos - pos0;
     if (took < 0 || (took === 0 && this.usedWrap !== wrap0)) took += size;
     took += nrx0;
-    this.touchLead = this.touchLead > took ? this.touchLead - took : 0;
+    const lead = this.touchLead - took; // on every call, as in rxBurst
+    this.touchLead = lead > 0 ? lead : 0;
     if (this.nfree >= this.refillThresh) this.refillRing();
     return nrx;
   }
