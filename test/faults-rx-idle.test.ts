@@ -6,15 +6,7 @@
 // counters and the devices are at hand.
 import { describe, expect, it } from "vitest";
 import { InprocL2fwd, sleep } from "@tpdk/scripts/inproc-l2fwd";
-
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await sleep(20);
-  }
-  return true;
-}
+import { until } from "@tpdk/testing/until";
 
 describe("RX idle for a long time", () => {
   it("costs a fraction of a CPU (backoff, no busy spin); traffic resumes when frames come back", async () => {
@@ -22,7 +14,7 @@ describe("RX idle for a long time", () => {
     let stopped = false;
     try {
       const rx = (): number => app.appCounters()[0]!.rx;
-      expect(await until(() => rx() > 10_000, 30_000)).toBe(true);
+      await until(() => rx() > 10_000, 30_000, "10 000 frames received", { every: 20 });
       // The generating port's link goes down: no more frames; wait for the pipeline to empty,
       // by counts (every frame the generator put into the RX ring received by the lcore, twice
       // running): an rx count that merely stood still for one poll was a descheduled lcore
@@ -30,13 +22,18 @@ describe("RX idle for a long time", () => {
       const gen = app.bus.devices[0]!;
       gen.setLinkUp(false);
       let last = -1;
-      expect(await until(() => {
-        const w = gen.wireStats();
-        const now = rx();
-        const drained = now === w.generated - w.missed && now === last;
-        last = now;
-        return drained;
-      }, 10_000)).toBe(true);
+      await until(
+        () => {
+          const w = gen.wireStats();
+          const now = rx();
+          const drained = now === w.generated - w.missed && now === last;
+          last = now;
+          return drained;
+        },
+        10_000,
+        "every generated frame received, twice running (20 ms apart)",
+        { every: 20 },
+      );
       await sleep(100);
       const idleRx = rx();
       // One second of nothing to do: every polling thread should be sleeping most of it.
@@ -51,7 +48,7 @@ describe("RX idle for a long time", () => {
       expect(share).toBeLessThan(0.5);
       // Frames again: forwarding resumes.
       gen.setLinkUp(true);
-      expect(await until(() => rx() > idleRx + 10_000, 30_000)).toBe(true);
+      await until(() => rx() > idleRx + 10_000, 30_000, "10 000 more frames once the link is up again", { every: 20 });
       const r = await app.stop();
       stopped = true;
       expect(r.lcoreError).toBeNull();

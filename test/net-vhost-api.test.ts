@@ -10,6 +10,7 @@ import { Eal } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { native } from "@tpdk/native";
 import { Testpmd, tempDir, testpmdMissing } from "@tpdk/testing/e2e";
+import { until } from "@tpdk/testing/until";
 import { NetVhostPort, registerNetVhostQueues } from "@tpdk/vhost-user";
 import { bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 
@@ -53,14 +54,6 @@ function rig(sock: string): Rig {
 async function linkUp(r: Rig, pmd: Testpmd): Promise<void> {
   for (let i = 0; i < 600 && !r.port.linkStatus().up; i++) await sleep(25);
   expect(r.port.linkStatus().up, `link up once testpmd enabled its rings:\n${pmd.output}`).toBe(true);
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** This process's open eventfds, memfds and sockets (what a front-end's session holds here). */

@@ -17,6 +17,7 @@ import {
   DESC_INDIRECT, DESC_NEXT, DESC_WRITE, GUEST_BASE, GUEST_BYTES, HOSTILE_QUEUE_SIZE, HostileFrontend, PeerSession, bufferOffset, lastJson,
   type NetVhostPortJson,
 } from "@tpdk/testing/e2e";
+import { until } from "@tpdk/testing/until";
 
 const missing = native ? null : `the native addon is not built: ${nativeMissingReason}`;
 const peers = new PeerSession();
@@ -46,14 +47,6 @@ function postFrame(f: HostileFrontend, i: number, d: number): void {
   f.g8.set([0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0xee, 0x08, 0x00], off + 12);
   f.desc(TX, d, GUEST_BASE + off, 72, 0);
   f.offer(TX, d);
-}
-
-async function until(what: string, cond: () => boolean, ms = 10_000, log: () => string = () => ""): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${log().split("\n").slice(-15).join("\n")}`);
-    await sleep(10);
-  }
 }
 
 const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
@@ -112,7 +105,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     a.offer(TX, 6);
     const goodA = 20;
     for (let k = 0; k < goodA; k++) postFrame(a, 8 + k, 8 + k);
-    await until("every TX chain returned used", () => a.usedIdx(TX) === 8 + goodA);
+    await until(() => a.usedIdx(TX) === 8 + goodA, 10_000, "every TX chain returned used");
     // The RX ring: a buffer in no region, a readable one, a bad head, then 8 good ones that port 1's frames fill.
     a.desc(RX, 0, 0x1_0000, 2048, DESC_WRITE);
     a.offer(RX, 0);
@@ -123,7 +116,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       a.desc(RX, 2 + k, GUEST_BASE + bufferOffset(41 + k), 2048, DESC_WRITE);
       a.offer(RX, 2 + k);
     }
-    await until("every RX buffer returned used", () => a.usedIdx(RX) === 11);
+    await until(() => a.usedIdx(RX) === 11, 10_000, "every RX buffer returned used");
     expect([0, 1, 2].map((k) => a.usedElem(RX, k)[1]), "bad RX buffers are returned with length 0").toEqual([0, 0, 0]);
     for (let k = 3; k < 11; k++) expect(a.usedElem(RX, k)[1], "12-byte header + the generator's 60-byte frame").toBe(72);
     // Both avail indices run more than a ring ahead: counted, nothing taken, nothing written.
@@ -133,14 +126,14 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     // slept on: a 200 ms sleep was not always a poll of the port on a loaded machine (session 28, CPU
     // hogs at autogroup -10: the session was closed before one was counted, and the check at the end
     // found no such xstat). 30 s: a few of those lines even there.
-    await until("both runaway avail indices counted", () => {
+    await until(() => {
       try {
         const p0 = lastJson(l2.stdout).ports[0] as NetVhostPortJson;
         return (p0.xstats?.rx_q0_avail_idx_runaway ?? 0) > 0 && (p0.xstats?.tx_q0_avail_idx_runaway ?? 0) > 0;
       } catch {
         return false; // no complete JSON line yet
       }
-    }, 30_000, () => l2.stdout);
+    }, 30_000, "both runaway avail indices counted", { log: () => l2.stdout });
     expect(a.usedIdx(TX)).toBe(8 + goodA);
     expect(a.usedIdx(RX)).toBe(11);
     a.close();
@@ -192,10 +185,10 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     const upsBefore = ups();
     const b = await connect(sock);
     await b.handshake();
-    await until("link up again", () => ups() > upsBefore);
+    await until(() => ups() > upsBefore, 10_000, "link up again");
     const goodB = 30;
     for (let k = 0; k < goodB; k++) postFrame(b, k, k % Q);
-    await until("session I's frames taken", () => b.usedIdx(TX) === goodB);
+    await until(() => b.usedIdx(TX) === goodB, 10_000, "session I's frames taken");
     let streamed = 0;
     const stop = Date.now() + 300;
     while (Date.now() < stop) {
@@ -209,23 +202,23 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     }
     const downsBefore = downs();
     b.close();
-    await until("link down after the hang-up", () => downs() > downsBefore, 20_000, () => l2.stdout + l2.stderr);
+    await until(() => downs() > downsBefore, 20_000, "link down after the hang-up", { log: () => l2.stdout + l2.stderr });
     // The good pair still forwards after all that (10 s of generator at 20 kpps outlast the hostile sessions).
     const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
     const before = goodRx();
     if (before + (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.missed! : 0) < COUNT) {
-      await until("the good pair forwarding after the hostile sessions", () => goodRx() > before, 10_000, () => l2.stdout);
+      await until(() => goodRx() > before, 10_000, "the good pair forwarding after the hostile sessions", { log: () => l2.stdout });
     }
 
     // --- The good pair runs to its end; then stop l2fwd. ---
-    await until("the good generator's frames all received or missed", () => {
+    await until(() => {
       try {
         const p2 = lastJson(l2.stdout).ports[2]!;
         return p2.rx! + p2.missed! === COUNT;
       } catch {
         return false;
       }
-    }, 30_000);
+    }, 30_000, "the good generator's frames all received or missed");
     await sleep(300);
     expect(fdList(l2.pid), "no fd of a front-end left (sockets, memfds, eventfds)").toBe(baseFds);
     expect(guestMapped(l2.pid), "no mapping of the front-end's memory left").toBe(false);

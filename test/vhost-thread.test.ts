@@ -7,18 +7,9 @@ import { Memory, parseDevargs } from "@tpdk/eal";
 import * as v from "@tpdk/virtio";
 import { THREAD_RUNNING, Vhost, parseWireSpec } from "@tpdk/vhost";
 import { Arena, DriverRing, TrapClient, frame, readTestWire, releaseTestWire, testWireSpec } from "@tpdk/testing/vhost";
+import { until } from "@tpdk/testing/until";
 
 const W = v.VRING_DESC_F_WRITE;
-
-/** Poll `cond` (sleeping 1 ms between looks) for at most `ms`; returns its last value. */
-async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  return true;
-}
 
 const running: Vhost[] = [];
 afterEach(async () => {
@@ -60,7 +51,7 @@ describe("vhost device thread", () => {
     expect(s.client.status() & v.STATUS_DRIVER_OK).toBe(v.STATUS_DRIVER_OK);
     // RX: the wire's frames land in the posted buffers.
     releaseTestWire(s.mem, s.spec.recordOffset, frames.length);
-    expect(await until(() => s.rx.usedIdx() === 3)).toBe(true);
+    await until(() => s.rx.usedIdx() === 3, 5000, "3 RX buffers used");
     for (let i = 0; i < 3; i++) expect(s.rx.usedElem(i).len).toBe(12 + frames[i]!.length);
     // TX: transmitted frames reach the wire.
     for (let i = 0; i < 5; i++) {
@@ -71,9 +62,9 @@ describe("vhost device thread", () => {
     }
     s.tx.publish();
     s.client.kick(1);
-    expect(await until(() => s.tx.usedIdx() === 5)).toBe(true);
+    await until(() => s.tx.usedIdx() === 5, 5000, "5 TX chains used");
     expect(readTestWire(s.mem, s.spec.recordOffset).frames).toEqual([0, 1, 2, 3, 4].map((i) => frame(60, 10 + i)));
-    expect(await until(() => s.dev.inputExhausted())).toBe(true);
+    await until(() => s.dev.inputExhausted(), 5000, "the wire's input exhausted");
     const st = s.dev.stats();
     expect([st.rxPackets, st.txPackets, st.rxMissed]).toEqual([3, 5, 0]);
     expect(s.dev.wireStats()).toMatchObject({ generated: 3, received: 5, exhausted: true });
@@ -88,10 +79,10 @@ describe("vhost device thread", () => {
     s.client.setupQueue(1, s.tx);
     s.client.driverOk();
     // Idle: the thread re-enables notifications (clears NO_NOTIFY) and sleeps.
-    expect(await until(() => s.tx.usedFlags() === 0)).toBe(true);
+    await until(() => s.tx.usedFlags() === 0, 5000, "NO_NOTIFY cleared (the thread idle)");
     const hb = (s.dev.transportOffset + v.HDR_HEARTBEAT) >>> 2;
     const h0 = Atomics.load(s.mem.u32, hb);
-    expect(await until(() => Atomics.load(s.mem.u32, hb) > h0 + 2)).toBe(true); // heartbeat while idle
+    await until(() => Atomics.load(s.mem.u32, hb) > h0 + 2, 5000, "3 heartbeats while idle");
     for (let round = 0; round < 20; round++) {
       const a = s.arena.alloc(72);
       s.tx.setDesc(round % 64, a, 72);
@@ -99,7 +90,7 @@ describe("vhost device thread", () => {
       s.tx.publish();
       // A driver kicks only when the device asked for it (§2.7.10).
       if ((s.tx.usedFlags() & v.VRING_USED_F_NO_NOTIFY) === 0) s.client.kick(1);
-      expect(await until(() => s.tx.usedIdx() === round + 1)).toBe(true);
+      await until(() => s.tx.usedIdx() === round + 1, 5000, `TX chain ${round + 1} used`);
     }
     expect(s.dev.stats().kicks).toBeGreaterThan(0);
     await s.vhost.stop();
@@ -110,7 +101,7 @@ describe("vhost device thread", () => {
     await s.vhost.start();
     const hb = (s.dev.transportOffset + v.HDR_HEARTBEAT) >>> 2;
     const h0 = Atomics.load(s.mem.u32, hb);
-    expect(await until(() => Atomics.load(s.mem.u32, hb) > h0)).toBe(true);
+    await until(() => Atomics.load(s.mem.u32, hb) > h0, 5000, "a heartbeat");
     await s.vhost.kill();
     const h1 = Atomics.load(s.mem.u32, hb);
     await new Promise((r) => setTimeout(r, 20));
@@ -177,7 +168,7 @@ describe("vhost device thread", () => {
     rx.publish();
     client.driverOk();
     let seen = 0;
-    const drained = await until(() => {
+    await until(() => {
       // The flag first: the device raises it (Atomics.store, in its tick) after it published the
       // last batch, so once it is seen here, the used.idx read below includes that batch.
       const exhausted = dev.inputExhausted();
@@ -188,8 +179,7 @@ describe("vhost device thread", () => {
       }
       rx.publish();
       return exhausted;
-    });
-    expect(drained).toBe(true);
+    }, 5000, "the wire's 200 frames generated (buffers reposted)");
     const st = dev.stats();
     const ws = dev.wireStats();
     expect(ws.generated).toBe(200);

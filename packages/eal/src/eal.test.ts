@@ -7,18 +7,10 @@ import { TpdkError } from "./errors.js";
 import { LCORE_ID_ANY, lcoreId } from "./lcore-id.js";
 import { allowedCpus } from "./pin.js";
 import { type CountResult, LCORE_FIXTURE_URL } from "@tpdk/testing/eal";
+import { until } from "@tpdk/testing/until";
 
 const FIXTURE = LCORE_FIXTURE_URL;
 const hasTaskset = fs.existsSync("/usr/bin/taskset");
-
-/** Wait (bounded, sleeping) until `cond` holds. */
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe("Eal lcores", () => {
   const eal = Eal.init({ lcores: [0, 1], memoryMb: 4 });
@@ -53,7 +45,7 @@ describe("Eal lcores", () => {
     // not a race with how soon this thread looks (a stop seen within the spins left it 0: fresh-clone
     // CI of 2b8a468 on a loaded machine).
     const past = BACKOFF_SPIN_PASSES + 3;
-    await until(() => Atomics.load(eal.mem.i32, w + 3) > past && Atomics.load(eal.mem.i32, w + 4 + 3) > past, "loop passes");
+    await until(() => Atomics.load(eal.mem.i32, w + 3) > past && Atomics.load(eal.mem.i32, w + 4 + 3) > past, 20_000, "loop passes");
     expect(eal.stopped()).toBe(false);
     eal.stop();
     expect(eal.stopped()).toBe(true);

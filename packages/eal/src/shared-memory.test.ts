@@ -5,6 +5,7 @@ import { Eal } from "./eal.js";
 import { MEMORY_MAX_BYTES } from "./memory.js";
 import { createSharedMemory, HUGEPAGE_BYTES, hugepageNotice } from "./shared-memory.js";
 import { type CountResult, LCORE_FIXTURE_URL } from "@tpdk/testing/eal";
+import { until } from "@tpdk/testing/until";
 import { runOwned } from "@tpdk/testing/owned";
 
 const FIXTURE = LCORE_FIXTURE_URL;
@@ -19,14 +20,6 @@ function freeHugepages(): number {
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
-  }
-}
-
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
@@ -99,7 +92,7 @@ describe.skipIf(native === null)(`EAL memory on a memfd${skipNote}`, () => {
     const w = z.offset >>> 2;
     const infos = await eal.launch(FIXTURE, "countUntilStopped", () => ({ zone: "test.ids" }));
     expect(infos.map((i) => i.lcoreId)).toEqual([0]);
-    await until(() => Atomics.load(view, w + 2) === 1 && Atomics.load(view, w + 3) > 1, "the lcore to count");
+    await until(() => Atomics.load(view, w + 2) === 1 && Atomics.load(view, w + 3) > 1, 20_000, "the lcore to count");
     eal.stop();
     const [r] = (await eal.wait()) as CountResult[];
     expect(r!.lcoreId).toBe(0);

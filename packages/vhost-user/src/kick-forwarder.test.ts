@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { KickForwarder } from "./kick-forwarder.js";
+import { until } from "@tpdk/testing/until";
 
 const DOORBELL = 3;
 const NOTIFY = 5;
@@ -28,11 +29,6 @@ function rig() {
   return { i32, seen, f };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await sleep(1);
-}
-
 const stops: (() => void)[] = [];
 afterEach(() => {
   for (const s of stops.splice(0)) s();
@@ -54,12 +50,12 @@ describe("KickForwarder", () => {
       { eval: true, workerData: i32.buffer },
     );
     await new Promise((r) => w.once("exit", r));
-    await until(() => seen.kicks === 1);
+    await until(() => seen.kicks === 1, 5000, "the first kick forwarded");
     expect(seen.kicks).toBe(1);
     expect(f.wakeCount).toBeGreaterThanOrEqual(1);
     // And again: the wait was re-armed after the wake.
     kick(i32);
-    await until(() => seen.kicks === 2);
+    await until(() => seen.kicks === 2, 5000, "the second kick forwarded");
     expect(seen.kicks).toBe(2);
   });
 
@@ -96,8 +92,7 @@ describe("KickForwarder", () => {
     stops.push(() => f.stop());
     let turned = false;
     setTimeout(() => (turned = true), 0);
-    await until(() => turned, 2000);
-    expect(turned).toBe(true);
+    await until(() => turned, 2000, "a turn of the event loop (a 0 ms timer)");
     expect(forwards).toBeGreaterThan(1);
     f.stop();
     const after = forwards;
@@ -121,7 +116,7 @@ describe("KickForwarder", () => {
     expect(seen.kicks).toBe(1);
     const forwards = seen.forwards;
     kick(i32);
-    await until(() => seen.kicks === 2);
+    await until(() => seen.kicks === 2, 5000, "the kick after the restart forwarded");
     await sleep(20);
     expect(seen.kicks).toBe(2);
     // One wake, one forward (a second, stale waiter would have forwarded twice).

@@ -3,22 +3,13 @@ import * as dgram from "node:dgram";
 import { Memory, parseDevargs } from "@tpdk/eal";
 import { buildUdpFrame } from "./frame.js";
 import { usageErrorOf as error, wireSpec as spec } from "@tpdk/testing/vhost";
+import { until } from "@tpdk/testing/until";
 import { UDP_RX_FRAMES, UDP_TX_FRAMES, UdpWire } from "./wire-udp.js";
 import { readVxlanVni, writeVxlanHeader } from "./vxlan.js";
 import {
   WIRE_STATS_BYTES, createWire, describeWireSpec, readWireStats, validateWirePeers, type UdpWireSpec,
 } from "./wires.js";
 import { readyAt, consumeAt } from "./at-time.js";
-
-const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await tick();
-  }
-}
 
 const toClose: Array<{ close(): void }> = [];
 afterEach(() => {
@@ -142,7 +133,7 @@ describe("udp wire over 127.0.0.1", () => {
     const peer = await remoteSocket();
     const frames = [60, 1514, 100, 9014].map((l, i) => frame(l, i));
     for (const f of frames) peer.sock.send(f, port, "127.0.0.1");
-    await until(() => readyAt(wire, 0) === frames.length, "4 frames due");
+    await until(() => readyAt(wire, 0) === frames.length, 10_000, "4 frames due");
     expect(wakes()).toBe(4);
     for (const f of frames) {
       expect(wire.frameLength()).toBe(f.length);
@@ -166,7 +157,7 @@ describe("udp wire over 127.0.0.1", () => {
     peer.sock.send(Buffer.from([8, 0, 0, 0]), port, "127.0.0.1"); // shorter than the header
     peer.sock.send(vxlanDatagram(42, good.subarray(0, 13)), port, "127.0.0.1"); // runt frame
     peer.sock.send(vxlanDatagram(42, frame(61, 1), 0x08 | 0x40), port, "127.0.0.1"); // reserved bit: ignored
-    await until(() => stats().datagramsIn === 6, "6 datagrams");
+    await until(() => stats().datagramsIn === 6, 10_000, "6 datagrams");
     expect(stats()).toMatchObject({ datagramsIn: 6, badVxlan: 3, badLength: 1 });
     expect(readyAt(wire, 0)).toBe(2);
     wire.produce(mem.u8, buf);
@@ -188,13 +179,13 @@ describe("udp wire over 127.0.0.1", () => {
       consumeAt(wire, mem.u8, buf, f.length, performance.now());
       mem.u8.fill(0xaa, buf, buf + f.length); // the driver reuses the buffer
     }
-    await until(() => peer.got.length === 3, "3 datagrams at the remote");
+    await until(() => peer.got.length === 3, 10_000, "3 datagrams at the remote");
     for (let i = 0; i < 3; i++) {
       const d = peer.got[i]!;
       expect([...d.subarray(0, 8)]).toEqual([0x08, 0, 0, 0, 0x00, 0x12, 0x34, 0]);
       expect(new Uint8Array(d.subarray(8))).toEqual(frames[i]);
     }
-    await until(() => stats().datagramsOut === 3, "3 completions");
+    await until(() => stats().datagramsOut === 3, 10_000, "3 completions");
     expect(stats()).toMatchObject({ received: 3, datagramsOut: 3, sendDropped: 0, writeErrors: 0, badChecksum: 0, lost: 0 });
     expect(wire.inFlight()).toBe(0);
   });
@@ -208,7 +199,7 @@ describe("udp wire over 127.0.0.1", () => {
     for (let i = 0; i < UDP_TX_FRAMES + 50; i++) consumeAt(wire, mem.u8, buf, 60, 0);
     expect(wire.inFlight()).toBe(UDP_TX_FRAMES);
     expect(stats()).toMatchObject({ received: UDP_TX_FRAMES + 50, sendDropped: 50, datagramsOut: 0 });
-    await until(() => wire.inFlight() === 0, "completions");
+    await until(() => wire.inFlight() === 0, 10_000, "completions");
     const s = stats();
     expect(s.datagramsOut + s.writeErrors).toBe(UDP_TX_FRAMES);
     expect(s.received).toBe(s.datagramsOut + s.sendDropped + s.writeErrors);
@@ -223,7 +214,7 @@ describe("udp wire over 127.0.0.1", () => {
     const f = Buffer.from(frame(60, 0));
     for (let i = 0; i < n; i += 50) {
       for (let k = i; k < Math.min(n, i + 50); k++) peer.sock.send(f, port, "127.0.0.1");
-      await until(() => stats().datagramsIn === Math.min(n, i + 50), "datagrams read"); // keep the socket buffer short
+      await until(() => stats().datagramsIn === Math.min(n, i + 50), 10_000, "datagrams read"); // keep the socket buffer short
     }
     expect(readyAt(wire, 0)).toBe(UDP_RX_FRAMES);
     expect(stats()).toMatchObject({ datagramsIn: n, generated: 40, missed: 40, overflow: 40 });
