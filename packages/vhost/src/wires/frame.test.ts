@@ -5,6 +5,7 @@ import {
   PL_HEADER_LEN, PL_SEQ, PL_STREAM, PL_TIMESTAMP, buildUdpFrame, checksum, copyBytes, fold16, onesSum, readF64, readU16,
   readU32, tpdkPayloadOffset, verifyIpv4Udp, writeF64,
 } from "./frame.js";
+import { assertProperty } from "@tpdk/testing/property";
 
 /** Independent reference: add 16-bit words one at a time with end-around carry (RFC 1071, section 4.1 style). */
 function refSum(bytes: ArrayLike<number>): number {
@@ -33,19 +34,23 @@ describe("checksum", () => {
   });
 
   it("agrees with a word-at-a-time reference on random data, odd lengths and offsets", () => {
-    fc.assert(
+    // Bounded (@tpdk/testing/property): a case ~0.07 ms alone, ~1.1 ms with two CPU hogs at autogroup -10
+    // (session 29); all 300 cases required (~25 ms of CPU alone).
+    assertProperty(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.nat(7), (bytes, skip) => {
         const off = Math.min(skip, bytes.length);
         const len = bytes.length - off;
         // Both give 0 only for all-zero data, else the value in 1..0xffff congruent mod 0xffff.
         expect(fold16(onesSum(bytes, off, len))).toBe(refSum(bytes.slice(off)));
       }),
-      { numRuns: 300 },
+      { numRuns: 300, seed: 2903, limitMs: 20_000, minCases: 300 },
     );
-  });
+  }, 60_000);
 
   it("checksum of data plus its checksum verifies", () => {
-    fc.assert(
+    // Bounded (@tpdk/testing/property): a case ~0.04 ms alone, ~0.7 ms with two CPU hogs at autogroup -10
+    // (session 29); all 200 cases required (~10 ms of CPU alone).
+    assertProperty(
       fc.property(fc.uint8Array({ minLength: 2, maxLength: 200 }), (bytes) => {
         const b = Uint8Array.from(bytes.length % 2 ? [...bytes, 0] : bytes);
         b[0] = 0;
@@ -55,9 +60,9 @@ describe("checksum", () => {
         b[1] = c & 0xff;
         expect(refSum(b)).toBe(0xffff);
       }),
-      { numRuns: 200 },
+      { numRuns: 200, seed: 2904, limitMs: 20_000, minCases: 200 },
     );
-  });
+  }, 60_000);
 });
 
 describe("buildUdpFrame", () => {
