@@ -33,6 +33,20 @@ const TX = 1; // the front-end's transmit ring (the port's rxBurst reads it)
 /** Frames on the good pair: paced, so they last the whole hostile session. */
 const COUNT = 200_000;
 const RATE = "20k";
+/**
+ * The bound of a wait on l2fwd's port: used ring entries, the link going up or down, the good pair
+ * moving. Session 29 timed each of this test's waits alone and with a CPU hog on each CPU at
+ * autogroup nice -10 (2 runs each): 0-30 ms alone (0.4 s for the good pair's next JSON line), 0-1.0 s
+ * loaded. 10 s is ten times the loaded figure (a bound costs time only in a failing run; a benchmark
+ * at -20 leaves a test ~3 times less CPU than those hogs). Each such wait also ends at once if l2fwd
+ * exits, with its output.
+ */
+const WAIT_MS = 10_000;
+/**
+ * The bound on the port closing a connection it refuses (closedByPeer): 0-4 ms alone, 64-282 ms
+ * loaded (the 7 sessions, 2 runs, as WAIT_MS): 5 s, eighteen times the loaded figure.
+ */
+const CLOSE_MS = 5000;
 
 async function connect(sock: string): Promise<HostileFrontend> {
   const f = await HostileFrontend.connect(native!, sock);
@@ -78,6 +92,8 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
     ], 90_000);
     await l2.waitForPath(sock);
+    // A wait on the port ends at once if l2fwd exits; a time-out or an exit shows the end of its output.
+    const onL2 = { stop: l2.exited, log: () => `${l2.stdout}\n${l2.stderr}` };
     await l2.waitFor(/Checking link status/, 20_000);
     // Before any front-end (some start-up files may still be open: an upper bound).
     const startFds = fdCount(l2.pid);
@@ -105,7 +121,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     a.offer(TX, 6);
     const goodA = 20;
     for (let k = 0; k < goodA; k++) postFrame(a, 8 + k, 8 + k);
-    await until(() => a.usedIdx(TX) === 8 + goodA, 10_000, "every TX chain returned used");
+    await until(() => a.usedIdx(TX) === 8 + goodA, WAIT_MS, "every TX chain returned used", onL2);
     // The RX ring: a buffer in no region, a readable one, a bad head, then 8 good ones that port 1's frames fill.
     a.desc(RX, 0, 0x1_0000, 2048, DESC_WRITE);
     a.offer(RX, 0);
@@ -116,7 +132,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       a.desc(RX, 2 + k, GUEST_BASE + bufferOffset(41 + k), 2048, DESC_WRITE);
       a.offer(RX, 2 + k);
     }
-    await until(() => a.usedIdx(RX) === 11, 10_000, "every RX buffer returned used");
+    await until(() => a.usedIdx(RX) === 11, WAIT_MS, "every RX buffer returned used", onL2);
     expect([0, 1, 2].map((k) => a.usedElem(RX, k)[1]), "bad RX buffers are returned with length 0").toEqual([0, 0, 0]);
     for (let k = 3; k < 11; k++) expect(a.usedElem(RX, k)[1], "12-byte header + the generator's 60-byte frame").toBe(72);
     // Both avail indices run more than a ring ahead: counted, nothing taken, nothing written.
@@ -133,11 +149,11 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       } catch {
         return false; // no complete JSON line yet
       }
-    }, 30_000, "both runaway avail indices counted", { log: () => l2.stdout });
+    }, 30_000, "both runaway avail indices counted", onL2);
     expect(a.usedIdx(TX)).toBe(8 + goodA);
     expect(a.usedIdx(RX)).toBe(11);
     a.close();
-    await l2.waitFor(/Port 0 Link down \(net_vhost0: .*\); waiting for a front-end/, 10_000);
+    await l2.waitFor(/Port 0 Link down \(net_vhost0: .*\); waiting for a front-end/, WAIT_MS);
     await sleep(200);
     // No front-end now: what session A was sent is closed, nothing else of it is open.
     const baseFds = fdList(l2.pid);
@@ -175,7 +191,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     for (const [what, misbehave] of refused) {
       const f = await connect(sock);
       misbehave(f);
-      expect(await f.closedByPeer(5000), `the port closes the connection after ${what}`).toBe(true);
+      expect(await f.closedByPeer(CLOSE_MS), `the port closes the connection after ${what}`).toBe(true);
       f.close();
     }
 
@@ -185,10 +201,10 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     const upsBefore = ups();
     const b = await connect(sock);
     await b.handshake();
-    await until(() => ups() > upsBefore, 10_000, "link up again");
+    await until(() => ups() > upsBefore, WAIT_MS, "link up again", onL2);
     const goodB = 30;
     for (let k = 0; k < goodB; k++) postFrame(b, k, k % Q);
-    await until(() => b.usedIdx(TX) === goodB, 10_000, "session I's frames taken");
+    await until(() => b.usedIdx(TX) === goodB, WAIT_MS, "session I's frames taken", onL2);
     let streamed = 0;
     const stop = Date.now() + 300;
     while (Date.now() < stop) {
@@ -202,12 +218,12 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     }
     const downsBefore = downs();
     b.close();
-    await until(() => downs() > downsBefore, 20_000, "link down after the hang-up", { log: () => l2.stdout + l2.stderr });
+    await until(() => downs() > downsBefore, 20_000, "link down after the hang-up", onL2);
     // The good pair still forwards after all that (10 s of generator at 20 kpps outlast the hostile sessions).
     const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
     const before = goodRx();
     if (before + (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.missed! : 0) < COUNT) {
-      await until(() => goodRx() > before, 10_000, "the good pair forwarding after the hostile sessions", { log: () => l2.stdout });
+      await until(() => goodRx() > before, WAIT_MS, "the good pair forwarding after the hostile sessions", onL2);
     }
 
     // --- The good pair runs to its end; then stop l2fwd. ---
@@ -218,7 +234,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       } catch {
         return false;
       }
-    }, 30_000, "the good generator's frames all received or missed");
+    }, 30_000, "the good generator's frames all received or missed", onL2);
     await sleep(300);
     expect(fdList(l2.pid), "no fd of a front-end left (sockets, memfds, eventfds)").toBe(baseFds);
     expect(guestMapped(l2.pid), "no mapping of the front-end's memory left").toBe(false);

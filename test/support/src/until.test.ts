@@ -26,4 +26,15 @@ describe("until", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(looks).toBe(after); // no look after the time-out
   });
+
+  it("rejects at once when stop() gives a reason (a peer that exited), with the tail of the log", async () => {
+    const t0 = Date.now();
+    let looks = 0;
+    const err = await until(() => false, 10_000, "a frame", { stop: () => (++looks === 3 ? "l2fwd exited (1)" : null), log: () => "a\nlast", logLines: 1 }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toBe("l2fwd exited (1) while waiting for a frame\nlast");
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
 });

@@ -11,22 +11,25 @@ export interface UntilOptions {
   log?: () => string;
   /** How many of `log()`'s last lines the error carries (default 15). */
   logLines?: number;
+  /** Looked at with each look at the condition: a reason to stop waiting at once (a peer that exited), or null. */
+  stop?: () => string | null;
 }
 
 /**
  * Resolves once `cond()` returns true; looks at it first at once, then every `o.every` ms.
  * Rejects with "timed out after <ms> ms waiting for <what>" (and the tail of `o.log()`) when it
- * still does not hold `ms` after the call. `cond` may do work of its own (repost buffers, read
+ * still does not hold `ms` after the call, or at once with "<reason> while waiting for <what>"
+ * when `o.stop()` gives a reason. `cond` may do work of its own (repost buffers, read
  * counters): it runs once per look, never after the time-out.
  */
 export async function until(cond: () => boolean, ms: number, what = "the condition", o: UntilOptions = {}): Promise<void> {
   const every = o.every ?? 10;
   const end = Date.now() + ms;
+  const tail = (): string => (o.log ? `\n${o.log().split("\n").slice(-(o.logLines ?? 15)).join("\n")}` : "");
   while (!cond()) {
-    if (Date.now() > end) {
-      const tail = o.log ? `\n${o.log().split("\n").slice(-(o.logLines ?? 15)).join("\n")}` : "";
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${tail}`);
-    }
+    const stop = o.stop?.() ?? null;
+    if (stop !== null) throw new Error(`${stop} while waiting for ${what}${tail()}`);
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${tail()}`);
     await new Promise((r) => setTimeout(r, every));
   }
 }
