@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ownedChild } from "@tpdk/testing/owned";
 import { type GcAttribution, attributeGcs, parseGcMarks, parseTraceGc } from "../pipeline/trace-gc.js";
 import {
   type FrontEndKind,
@@ -166,7 +167,9 @@ export async function startPairServer(o: DpdkRunOptions, kind: FrontEndKind, rol
   const sock = `/tmp/tpdk-bench-${process.pid}.sock`;
   rmSync(sock, { force: true });
   const cmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
-  const proc = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  // Owned (@tpdk/testing/owned): stopped by PID in stopPairServer as before, and SIGKILLed by this
+  // process's watchdog if the bench dies first (a SIGKILL, an outer timeout) with the server running.
+  const proc = ownedChild(spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] }));
   const s: PairServer = { role, sock, proc, exit: exited(proc), sampler: new RxSampler(), opts: o, log: "" };
   const keep = (d: string): void => {
     s.log = (s.log + d).slice(-20_000);
@@ -219,7 +222,7 @@ export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: Fron
   };
   const tails = (): string => `client:\n${tailOf(log)}\nserver (back-end):\n${tailOf(s.log)}`;
   const env = gcTrace ? { ...process.env, TPDK_BENCH_GC_PROBE: "1", TPDK_BENCH_GC_MARK_STDERR: "1" } : process.env;
-  const client = spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env });
+  const client = ownedChild(spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env })); // owned as the server
   try {
     // Its output is all read once both pipes closed ('exit' may come before the last data).
     const clientClosed = new Promise<void>((r) => client.once("close", () => r()));

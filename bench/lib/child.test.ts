@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-// The test support's owned.ts by path (bench does not depend on @tpdk/testing): the children here are
-// SIGKILLed by PID if the test process dies before superviseChild's limit does it.
-import { ownedChild } from "../../test/support/src/e2e/owned.js";
+// Owned (as the bench's own children are): SIGKILLed by PID if the test process dies before
+// superviseChild's limit does it.
+import { ownedChild } from "@tpdk/testing/owned";
 import { superviseChild } from "./child.js";
 
 function run(code: string, limitMs = 10_000) {

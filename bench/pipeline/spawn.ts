@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { ownedChild } from "@tpdk/testing/owned";
 import { superviseChild } from "../lib/child.js";
 import { waitForIdle } from "../lib/idle.js";
 import { attributeGcs, parseTraceGc } from "./trace-gc.js";
@@ -30,11 +31,12 @@ export function runOne(config: RunConfig, o: SpawnOptions): Promise<RunResult | 
   const args = ["--expose-gc", "--trace-gc", "--require", GC_PROBE];
   if (o.cpuProf) args.push("--cpu-prof", "--cpu-prof-dir", o.cpuProf);
   args.push(RUN_ONE, JSON.stringify(config));
-  const child = spawn(process.execPath, args, {
+  // Owned: SIGKILLed by PID if the bench dies first (superviseChild bounds it otherwise).
+  const child = ownedChild(spawn(process.execPath, args, {
     env: { ...process.env, TPDK_BENCH_GC_PROBE: "1" },
     // fd 3 carries the result line; stdout carries V8's --trace-gc lines (buffered by libc, so kept apart).
     stdio: ["ignore", "pipe", "pipe", "pipe"],
-  });
+  }));
   const limitMs = config.warmupMs + config.durationMs + o.timeoutMs;
   return superviseChild(child, {
     limitMs, results: child.stdio[3] as NodeJS.ReadableStream, prefix: RESULT_PREFIX, other: child.stdout!, errChars: 64_000, errLines: 12,

@@ -15,6 +15,7 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { ownedChild } from "@tpdk/testing/owned";
 import { parseTraceGc } from "../pipeline/trace-gc.js";
 import { oneOf, opt, positiveInt, seconds } from "./args.js";
 import { RESULT_PREFIX, type RunConfig, type RunResult } from "../pipeline/types.js";
@@ -56,7 +57,8 @@ const traceFile = opt("--trace", "");
 const args = ["--expose-gc", "--trace-gc", ...opts("--node-flag"), "--require", GC_PROBE, RUN_ONE, JSON.stringify(config)];
 const env: NodeJS.ProcessEnv = { ...process.env, TPDK_BENCH_GC_PROBE: "1" };
 if (lcoreUrl) env.TPDK_BENCH_LCORE_URL = lcoreUrl;
-const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe", "pipe"] });
+// Owned: SIGKILLed by PID if this tool dies first.
+const child = ownedChild(spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe", "pipe"] }));
 // Bounded: the run is warm-up + window and its start-up and exit (seconds); a child still running a
 // minute past that is hung and SIGKILLed by its PID (the close handler then reports the failure).
 const limit = setTimeout(() => child.kill("SIGKILL"), config.warmupMs + config.durationMs + 60_000);
