@@ -2,6 +2,15 @@ import { describe, expect, it } from "vitest";
 import { doneCounts, optimized, tracePhases } from "@tpdk/testing/child";
 import { RIG_URL, dataPathDeopts } from "@tpdk/testing/virtio-pmd";
 
+/** Both scripts' ring: packed, 256 entries, IN_ORDER; `use` writes used descriptors as an honest device. */
+const RIG = `
+const { packedRig, writeHonestUsed } = await import(${JSON.stringify(RIG_URL)});
+const r = packedRig(256, []);
+if (!r.info.features.includes("IN_ORDER")) throw new Error("IN_ORDER not negotiated");
+const zone = r.zoneOf(false);
+const cur = [0, 1];
+const arr = new Uint32Array(64);`;
+
 /**
  * Packed ring, IN_ORDER, 60 B frames: the device uses RX descriptors one group of four per round (as
  * a back-end that keeps just ahead of the driver does) while rxBurst runs at burst `burst` until
@@ -11,12 +20,7 @@ import { RIG_URL, dataPathDeopts } from "@tpdk/testing/virtio-pmd";
 once more, as a busy-polling lcore does between frames.
  */
 const script = (burst: number, partial: "3+1" | "8"): string => `
-const { packedRig, writeHonestUsed } = await import(${JSON.stringify(RIG_URL)});
-const r = packedRig(256, []);
-if (!r.info.features.includes("IN_ORDER")) throw new Error("IN_ORDER not negotiated");
-const zone = r.zoneOf(false);
-const cur = [0, 1];
-const arr = new Uint32Array(64);
+${RIG}
 let sent = 0;
 function use(n) {
   for (let i = 0; i < n; i++) writeHonestUsed(r.mem, zone, 256, cur, false, 60);
@@ -75,12 +79,7 @@ describe("packed RX: a group of four used three at a time after the warm-up", ()
  * once.
  */
 const regimes = (burst: number, mode: "full" | "backlog"): string => `
-const { packedRig, writeHonestUsed } = await import(${JSON.stringify(RIG_URL)});
-const r = packedRig(256, []);
-if (!r.info.features.includes("IN_ORDER")) throw new Error("IN_ORDER not negotiated");
-const zone = r.zoneOf(false);
-const cur = [0, 1];
-const arr = new Uint32Array(64);
+${RIG}
 let used = 0;
 let taken = 0;
 function use(n) {
