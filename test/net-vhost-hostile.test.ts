@@ -92,8 +92,8 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
       "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
     ], 90_000);
     await l2.waitForPath(sock);
-    // A wait on the port ends at once if l2fwd exits; a time-out or an exit shows the end of its output.
-    const onL2 = { stop: l2.exited, log: () => `${l2.stdout}\n${l2.stderr}` };
+    // A wait on the port ends at once if l2fwd exits; a time-out or an exit shows its output.
+    const onL2 = l2.untilOptions;
     await l2.waitFor(/Checking link status/, 20_000);
     // Before any front-end (some start-up files may still be open: an upper bound).
     const startFds = fdCount(l2.pid);

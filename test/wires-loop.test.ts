@@ -14,6 +14,7 @@ import { Vhost, type VhostDevice } from "@tpdk/vhost";
 import { VirtioPort, bindThreadMemory, rxBurst, txBurst } from "@tpdk/virtio-pmd";
 import { wireSpec as spec } from "@tpdk/testing/vhost";
 import { startPorts } from "@tpdk/testing/e2e";
+import { until } from "@tpdk/testing/until";
 
 
 function makeFrame(i: number, from: number): Uint8Array {
@@ -109,14 +110,6 @@ function receive(b: Bench, port: number, want: Uint8Array[], got: number): numbe
   return got;
 }
 
-async function settle(b: Bench, until: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!until()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 describe("wire=loop across threads, with the real driver", () => {
   it("frames sent on one port arrive on its peer intact and in order, both ways; counters balance", async () => {
     const b = await setUp(1024);
@@ -141,7 +134,7 @@ describe("wire=loop across threads, with the real driver", () => {
       }
     }
     const bytes = Array.from({ length: N }, (_, i) => makeFrame(i, 0).length).reduce((s, l) => s + l, 0);
-    await settle(b, () => b.devs[0]!.wireStats().generated === N, "wire 0 to count every frame");
+    await until(() => b.devs[0]!.wireStats().generated === N, 20_000, "wire 0 to count every frame", { every: 2 });
     const w0 = b.devs[0]!.wireStats();
     const w1 = b.devs[1]!.wireStats();
     expect(w1).toMatchObject({ kind: "loop", generated: N, generatedBytes: bytes, missed: 0, overflow: 0, received: N, exhausted: false });
@@ -157,7 +150,7 @@ describe("wire=loop across threads, with the real driver", () => {
     const N = 3000;
     const frames = Array.from({ length: N }, (_, i) => makeFrame(i, 0));
     send(b, 0, frames, 0, N, deadline); // port 1 does not poll meanwhile: its 256 RX buffers fill up
-    await settle(b, () => b.devs[1]!.wireStats().generated === N, "every frame offered to device 1");
+    await until(() => b.devs[1]!.wireStats().generated === N, 20_000, "every frame offered to device 1", { every: 2 });
     const d1 = b.devs[1]!.stats();
     const w1 = b.devs[1]!.wireStats();
     expect(b.devs[0]!.wireStats().received).toBe(N);

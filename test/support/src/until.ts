@@ -9,7 +9,7 @@ export interface UntilOptions {
   every?: number;
   /** Called on time-out: its last `logLines` lines go into the error (a peer's output, say). */
   log?: () => string;
-  /** How many of `log()`'s last lines the error carries (default 15). */
+  /** How many of `log()`'s last lines the error carries (default 15; Infinity: all of it). */
   logLines?: number;
   /** Looked at with each look at the condition: a reason to stop waiting at once (a peer that exited), or null. */
   stop?: () => string | null;

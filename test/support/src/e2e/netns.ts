@@ -5,6 +5,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as net from "node:net";
 import { L2FWD } from "./l2fwd.js";
+import { until } from "../until.js";
 import { PROBE_BOUND, ownNetns, ownedChild } from "./owned.js";
 
 export interface PortJson {
@@ -40,14 +41,12 @@ export class L2fwdChild {
 
   /** Wait until `cond` holds for the latest statistics (or the output), failing after `ms` or if l2fwd exits. */
   async waitFor(what: string, cond: (ports: PortJson[] | null, stdout: string) => boolean, ms = 30_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!cond(this.lastPorts(), this.stdout)) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`l2fwd exited (${this.child.exitCode ?? this.child.signalCode}) while waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(() => cond(this.lastPorts(), this.stdout), ms, what, {
+      every: 50,
+      stop: () => (this.child.exitCode !== null || this.child.signalCode !== null ? `l2fwd exited (${this.child.exitCode ?? this.child.signalCode})` : null),
+      log: () => `stdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+      logLines: Infinity,
+    });
   }
 
   /** SIGINT, then the exit status (SIGKILL after `ms`). */

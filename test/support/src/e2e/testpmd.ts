@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { L2FWD, type RunResult } from "./l2fwd.js";
 import { PROBE_BOUND, dpdkRuntimeRoot, ownedChild, ownedDpdkPrefix } from "./owned.js";
+import { until } from "../until.js";
 import { which } from "./which.js";
 
 const TESTPMD = "dpdk-testpmd";
@@ -125,14 +126,14 @@ export class Testpmd {
    * `from` on (offsets into each, taken together before the command whose output is awaited).
    */
   async waitFor(re: RegExp, timeoutMs: number, from = 0, stdoutFrom = 0): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = re.exec(this.stdoutText.slice(stdoutFrom)) ?? re.exec(this.out.slice(from));
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`testpmd exited (${this.child.exitCode}) before printing ${re}:\n${this.out}`);
-      if (Date.now() > deadline) throw new Error(`testpmd did not print ${re} within ${timeoutMs} ms:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    let m: RegExpExecArray | null = null;
+    await until(() => (m = re.exec(this.stdoutText.slice(stdoutFrom)) ?? re.exec(this.out.slice(from))) !== null, timeoutMs, `testpmd to print ${re}`, {
+      every: 20,
+      stop: () => (this.child.exitCode !== null ? `testpmd exited (${this.child.exitCode})` : null),
+      log: () => this.out,
+      logLines: Infinity,
+    });
+    return m!;
   }
 
   command(line: string): void {
@@ -243,13 +244,12 @@ export class WatchedL2fwd {
   readonly exited = (): string | null =>
     this.child.exitCode !== null || this.child.signalCode !== null ? `l2fwd exited (${this.child.exitCode ?? this.child.signalCode})` : null;
 
+  /** `until`'s options for a wait on this l2fwd: ends when it exits, shows its whole output. */
+  readonly untilOptions = { stop: this.exited, log: (): string => `${this.stdout}\n${this.stderr}`, logLines: Infinity };
+
+  /** Wait until stdout and stderr together match `re` (every 20 ms); ends at once if l2fwd exits, with its output. */
   async waitFor(re: RegExp, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!re.test(this.stdout + this.stderr)) {
-      if (this.child.exitCode !== null) throw new Error(`l2fwd exited (${this.child.exitCode}) before printing ${re}:\n${this.stdout}\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`l2fwd did not print ${re} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(() => re.test(this.stdout + this.stderr), timeoutMs, `l2fwd to print ${re}`, { every: 20, ...this.untilOptions });
   }
 
   /**
@@ -258,14 +258,7 @@ export class WatchedL2fwd {
    * fails at once if l2fwd exits first (with its output), or after `timeoutMs`.
    */
   async waitForPath(path: string, timeoutMs = L2FWD_START_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!existsSync(path)) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`l2fwd exited (${this.child.exitCode ?? this.child.signalCode}) before creating ${path}:\n${this.stdout}\n${this.stderr}`);
-      }
-      if (Date.now() > deadline) throw new Error(`l2fwd did not create ${path} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => existsSync(path), timeoutMs, `l2fwd to create ${path}`, this.untilOptions);
   }
 
   signal(sig: NodeJS.Signals = "SIGINT"): void {
