@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ownedChild } from "@tpdk/testing/owned";
+import { ownedChild, ownedPath } from "@tpdk/testing/owned";
 import { type GcAttribution, attributeGcs, parseGcMarks, parseTraceGc } from "../pipeline/trace-gc.js";
 import {
   type FrontEndKind,
@@ -17,6 +17,7 @@ import {
   runtimeDir,
 } from "./commands.js";
 import { RxSampler, windowRate } from "./samples.js";
+import { benchSock, sweepDeadBenches } from "./stale.js";
 
 /**
  * Runs a vhost-user pair (commands.ts): DPDK's back-end facing DPDK's or
@@ -164,8 +165,11 @@ export interface PairServer {
  * tail of its output when it does not within 10 s.
  */
 export async function startPairServer(o: DpdkRunOptions, kind: FrontEndKind, role: PairRole): Promise<PairServer> {
-  const sock = `/tmp/tpdk-bench-${process.pid}.sock`;
+  sweepStale();
+  const sock = benchSock();
   rmSync(sock, { force: true });
+  own(sock);
+  own(runtimeDir(prefixOf(o, "vhost")));
   const cmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
   // Owned (@tpdk/testing/owned): stopped by PID in stopPairServer as before, and SIGKILLed by this
   // process's watchdog if the bench dies first (a SIGKILL, an outer timeout) with the server running.
@@ -184,6 +188,26 @@ export async function startPairServer(o: DpdkRunOptions, kind: FrontEndKind, rol
     throw e;
   }
   return s;
+}
+
+/**
+ * What a dead bench left (stale.ts: its socket and its testpmds' runtime folders, removed in a finally it
+ * never reached), removed once per process before its first server starts; a live bench's are never touched.
+ */
+let swept = false;
+function sweepStale(): void {
+  if (swept) return;
+  swept = true;
+  const removed = sweepDeadBenches();
+  if (removed.length > 0) console.error(`bench: removed what ${removed.length === 1 ? "a dead bench" : "dead benches"} left: ${removed.join(" ")}`);
+}
+
+/** Registered once each with this process's watchdog (@tpdk/testing/owned): removed if left when the bench dies (a SIGKILL runs no finally). */
+const owned = new Set<string>();
+function own(path: string): void {
+  if (owned.has(path)) return;
+  owned.add(path);
+  ownedPath(path);
 }
 
 /** Stop the server, remove its socket and runtime directory. */
@@ -222,6 +246,7 @@ export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: Fron
   };
   const tails = (): string => `client:\n${tailOf(log)}\nserver (back-end):\n${tailOf(s.log)}`;
   const env = gcTrace ? { ...process.env, TPDK_BENCH_GC_PROBE: "1", TPDK_BENCH_GC_MARK_STDERR: "1" } : process.env;
+  own(runtimeDir(prefixOf(o, "virtio")));
   const client = ownedChild(spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env })); // owned as the server
   try {
     // Its output is all read once both pipes closed ('exit' may come before the last data).

@@ -165,6 +165,15 @@ export function ownedDpdkPrefix(tag: string): string {
   return prefix;
 }
 
+/**
+ * Register a file or folder made under a name of its own elsewhere (the bench's vhost-user socket and its
+ * testpmds' --file-prefix folders, whose names carry the bench's PID and sweep of their own): removed if
+ * left when this process ends. Prefer ownedTempDir / ownedDpdkPrefix for new names.
+ */
+export function ownedPath(path: string): void {
+  tell(`path ${path}`);
+}
+
 /** Register network namespace `name` (its veth pairs go with it): deleted (`ip netns del`) if left when this process ends. */
 export function ownNetns(name: string): void {
   tell(`netns ${name}`);
