@@ -1,4 +1,4 @@
-// pnpm fuzz [-- --seconds N] [--seed S] [--side device|driver|packed-device|packed-driver|split|packed|both] [--runs R]
+// pnpm fuzz [-- --seconds N] [--seed S] [--side device|driver|packed-device|packed-driver|split|packed|both|properties] [--runs R]
 //
 // Property-based runs over hostile rings in both directions (lib/fuzz.ts):
 // the device (vhost) against random driver-written rings, and the driver
@@ -6,11 +6,14 @@
 // seed; a failure (an invariant broken, an exception, or a run that never
 // returns: the batches run in a worker with a watchdog) prints the seed that
 // replays it. Exit 0 when nothing failed, 1 otherwise.
+// --side properties: the unit property tests (ring, vhost's wires and device, virtio-pmd's packed
+// driver) round after round on fresh seeds instead (lib/property-rounds.ts, TPDK_PROPERTY_SEED).
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FUZZ_SIDES, type FuzzSide } from "./lib/fuzz.js";
 import { superviseFuzz } from "./lib/fuzz-supervisor.js";
+import { PROPERTY_FILES, runPropertyRounds } from "./lib/property-rounds.js";
 
 const USAGE = `usage: pnpm fuzz [-- options]   (node scripts/dist/hostile-fuzz.js [options])
 
@@ -24,8 +27,12 @@ failed, 1 otherwise, 2 for bad options.
   --seed S                     first batch's seed, 0..4294967295 (default: the time; printed)
   --side SIDE                  device, driver (split rings), packed-device, packed-driver,
                                split (both split sides), packed (both packed sides),
-                               both (all four; the default)
-  --runs R                     fast-check runs per batch, 1..100000 (default 25)
+                               both (all four; the default);
+                               properties: instead, the unit property tests (ring, vhost's
+                               wires and device, virtio-pmd's packed driver) in rounds, each
+                               a vitest run of their files with TPDK_PROPERTY_SEED=S + round;
+                               a failure prints the command that replays it
+  --runs R                     fast-check runs per batch, 1..100000 (default 25; not with properties)
   -h, --help                   this help`;
 
 interface Args {
@@ -33,10 +40,13 @@ interface Args {
   seed: number;
   sides: FuzzSide[];
   runs: number;
+  /** --side properties */
+  properties: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { seconds: 60, seed: Date.now() >>> 0, sides: [...FUZZ_SIDES], runs: 25 };
+  const out: Args = { seconds: 60, seed: Date.now() >>> 0, sides: [...FUZZ_SIDES], runs: 25, properties: false };
+  let runsGiven = false;
   const args = argv[0] === "--" ? argv.slice(1) : argv;
   const fail = (m: string): never => {
     process.stderr.write(`fuzz: ${m}\n`);
@@ -56,19 +66,39 @@ function parseArgs(argv: string[]): Args {
     };
     if (a === "--seconds") out.seconds = num(1, 86_400);
     else if (a === "--seed") out.seed = num(0, 0xffffffff);
-    else if (a === "--runs") out.runs = num(1, 100_000);
-    else if (a === "--side") {
-      if (v === "both") out.sides = [...FUZZ_SIDES];
+    else if (a === "--runs") {
+      out.runs = num(1, 100_000);
+      runsGiven = true;
+    } else if (a === "--side") {
+      out.properties = v === "properties";
+      if (v === "both" || v === "properties") out.sides = [...FUZZ_SIDES];
       else if (v === "split") out.sides = ["device", "driver"];
       else if (v === "packed") out.sides = ["packed-device", "packed-driver"];
       else if ((FUZZ_SIDES as readonly string[]).includes(v ?? "")) out.sides = [v as FuzzSide];
-      else fail(`--side ${v}: use device, driver, packed-device, packed-driver, split, packed or both`);
+      else fail(`--side ${v}: use device, driver, packed-device, packed-driver, split, packed, both or properties`);
     } else fail(`unknown option ${a}; use --seconds N, --seed S, --side SIDE, --runs R (see --help)`);
   }
+  if (out.properties && runsGiven) fail("--runs is not an option of --side properties (each property keeps its own number of cases)");
   return out;
 }
 
 const a = parseArgs(process.argv.slice(2));
+if (a.properties) {
+  console.log(`fuzz: properties on fresh seeds from ${a.seed}, ${a.seconds} s, ${PROPERTY_FILES.length} files`);
+  const t0 = performance.now();
+  const r = await runPropertyRounds({ seconds: a.seconds, seed: a.seed, log: (l) => console.log(l) });
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  console.log(`fuzz: ${r.rounds} round(s) in ${secs} s (TPDK_PROPERTY_SEED ${r.seeds[0]}..${r.seeds[1]})`);
+  if (r.failure) {
+    const out = r.failure.output.split("\n");
+    console.log(`fuzz: FAILED on TPDK_PROPERTY_SEED=${r.failure.seed}; the round's output${out.length > 200 ? " (last 200 lines)" : ""}:`);
+    console.log(out.slice(-200).join("\n"));
+    console.log(`fuzz: replay with: ${r.failure.replay}`);
+    process.exit(1);
+  }
+  console.log("fuzz: OK (no property failed)");
+  process.exit(0);
+}
 console.log(`fuzz: seed ${a.seed}, ${a.seconds} s, sides ${a.sides.join(", ")}, ${a.runs} runs per batch`);
 const t0 = performance.now();
 const r = await superviseFuzz({ seconds: a.seconds, seed: a.seed, sides: a.sides, runsPerBatch: a.runs, log: (l) => console.log(l) });
