@@ -211,7 +211,8 @@ export function parseForwardStats(text: string): PortStats[] {
  * gave it failed 2 of 2 runs (session 28). 60 s: four times the loaded figure, under the tests' own
  * limits; a start-up that fails ends the wait at once (the process exits). Session 29 measured the
  * same start-up under the same load at 28.8 and 37.8 s (2 runs; 0.9-1.1 s alone): 60 s is now 1.6
- * times the loaded figure.
+ * times the loaded figure. Session 30: 9.8-14.1 s (5 runs), the same CPU as alone (nothing of l2fwd's
+ * spins), each step slowed by the load's CFS share alone (apps/l2fwd/README.md, "Start-up under load").
  */
 export const L2FWD_START_MS = 60_000;
 
