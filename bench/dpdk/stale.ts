@@ -1,6 +1,6 @@
-import { readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { alive } from "@tpdk/testing/owned";
+import { sweepDead } from "@tpdk/testing/owned";
 import { runtimeDir } from "./commands.js";
 
 /**
@@ -49,36 +49,11 @@ export const SWEEP_ROOTS: SweepRoots = { sockDir: SOCK_DIR, runtimeRoot: dirname
 
 /**
  * Remove the sockets and runtime folders of dead benches (names above, PID
- * not alive, named by no live command line). Never this process's own.
- * Returns what it removed.
+ * not alive, named by no live command line). Never this process's own (it is
+ * alive). Returns what it removed.
  */
 export function sweepDeadBenches(roots: SweepRoots = SWEEP_ROOTS): string[] {
-  const candidates: { path: string; name: string }[] = [];
-  for (const [dir, re] of [
-    [roots.sockDir, SOCK_NAME],
-    [roots.runtimeRoot, PREFIX_NAME],
-  ] as const) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const m = re.exec(name);
-      if (m === null) continue;
-      const pid = Number(m[1]);
-      if (pid === process.pid || alive(pid)) continue;
-      candidates.push({ path: join(dir, name), name });
-    }
-  }
-  if (candidates.length === 0) return [];
-  const lines = commandLines();
-  const removed: string[] = [];
-  for (const c of candidates) {
-    if (lines.some((l) => l.includes(c.name))) continue;
-    rmSync(c.path, { recursive: true, force: true });
-    removed.push(c.path);
-  }
-  return removed;
+  let lines: string[] | undefined; // read once, and only when a dead bench's name is found
+  const named = (name: string): boolean => (lines ??= commandLines()).some((l) => l.includes(name));
+  return [...sweepDead([roots.sockDir], SOCK_NAME, named), ...sweepDead([roots.runtimeRoot], PREFIX_NAME, named)];
 }

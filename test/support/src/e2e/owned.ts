@@ -194,6 +194,15 @@ export function alive(pid: number): boolean {
  * test process's watchdog never removed. Anything of a live owner stays. Returns what it removed.
  */
 export function sweepDeadOwners(roots: readonly string[] = [tmpdir(), dpdkRuntimeRoot()]): string[] {
+  return sweepDead(roots, OWNED);
+}
+
+/**
+ * Remove the entries under `roots` whose name `pattern` matches with a PID as its first group that is
+ * no live process, unless `keep(name)` holds on to it (e.g. a live process's command line names it):
+ * what a killed process left under a name of its own. Returns what it removed.
+ */
+export function sweepDead(roots: readonly string[], pattern: RegExp, keep: (name: string) => boolean = () => false): string[] {
   const removed: string[] = [];
   for (const root of roots) {
     let names: string[];
@@ -203,8 +212,8 @@ export function sweepDeadOwners(roots: readonly string[] = [tmpdir(), dpdkRuntim
       continue;
     }
     for (const name of names) {
-      const m = OWNED.exec(name);
-      if (m === null || alive(Number(m[1]))) continue;
+      const m = pattern.exec(name);
+      if (m === null || alive(Number(m[1])) || keep(name)) continue;
       rmSync(join(root, name), { recursive: true, force: true });
       removed.push(join(root, name));
     }
