@@ -52,6 +52,8 @@ export async function faceInTurn(
   turns: readonly Turn[],
   best: BestOptions,
   report: (r: TurnResult, index: number) => void = () => {},
+  /** Run after each turn's report, the back-end still running (vu-shared's --line-move). */
+  between: (index: number) => Promise<void> = async () => {},
 ): Promise<TurnResult[]> {
   const out: TurnResult[] = [];
   const failAll = (from: number, why: string): void => {
@@ -82,6 +84,7 @@ export async function faceInTurn(
         out.push({ turn, run: null, error: (e as Error).message });
       }
       report(out[i]!, i);
+      await between(i);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
     }
   } finally {

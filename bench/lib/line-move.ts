@@ -1,15 +1,13 @@
 /**
- * The host's line-move cost: one cache line bounced between two pinned threads (this one and an echo
- * worker), the round trip per bounce, medians over batches. On this 2-vCPU guest it names the host's
- * level without a DPDK run (bench README "Session 30: packed burst 32, the host's speed in the slow
- * seconds": ~150 ns at the fast level, 420-480 ns at the usual one). Cold tool code, not a hot path:
- * it spins both CPUs for `ms`.
+ * The host's line-move cost: one cache line bounced between two pinned worker threads, the round
+ * trip per bounce, medians over batches. On this 2-vCPU guest it names the host's level without a
+ * DPDK run (bench README "Session 30: packed burst 32, the host's speed in the slow seconds": ~150 ns
+ * at the fast level, 420-480 ns at the usual one). Both threads are workers so that the calling
+ * thread's CPU affinity, which the processes it spawns inherit, is left alone. Cold tool code, not a
+ * hot path: it spins both CPUs for `ms`.
  */
 import { Worker } from "node:worker_threads";
-import { pinCurrentThread } from "@tpdk/eal";
-
-/** Bounces per timed batch (pp.c's 200). */
-const BATCH = 200;
+import type { LineMoveWork } from "./line-move-worker.js";
 
 export interface LineMove {
   /** Round trip per bounce, ns: median, 10th and 90th percentile of the batches. */
@@ -21,37 +19,29 @@ export interface LineMove {
   pinned: boolean;
 }
 
-/** Words of the shared line: [0] the ball (odd: with the echo, even: back), [1] stop. */
-const BALL = 0;
-const STOP = 1;
+const WORKER = new URL("./line-move-worker.js", import.meta.url);
 
-/** Bounce for `ms` between this thread on `cpus[0]` and an echo worker on `cpus[1]`. */
+/** Bounce for `ms` between a worker on `cpus[0]` and an echo worker on `cpus[1]`. */
 export async function measureLineMove(ms: number, cpus: readonly [number, number] = [0, 1]): Promise<LineMove> {
   const line = new Int32Array(new SharedArrayBuffer(64));
-  const echo = new Worker(new URL("./line-move-echo.js", import.meta.url), { workerData: { line, cpu: cpus[1] } });
+  const start = (role: LineMoveWork["role"], cpu: number): Worker => new Worker(WORKER, { workerData: { role, line, cpu, ms } satisfies LineMoveWork });
+  const echo = start("echo", cpus[1]);
   try {
     const echoPinned = await new Promise<boolean>((resolve, reject) => {
       echo.once("message", (m: { pinned: boolean }) => resolve(m.pinned));
       echo.once("error", reject);
     });
-    const here = pinCurrentThread(cpus[0]);
-    const perBounce: number[] = [];
-    let v = 0;
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      const t0 = performance.now();
-      for (let i = 0; i < BATCH; i++) {
-        Atomics.store(line, BALL, v + 1); // to the echo (line-move-echo.ts answers v + 2)
-        while (Atomics.load(line, BALL) !== v + 2);
-        v = (v + 2) & 0x3fffffff;
-      }
-      perBounce.push(((performance.now() - t0) * 1e6) / BATCH);
-    }
-    perBounce.sort((a, b) => a - b);
+    const pitcher = start("pitch", cpus[0]);
+    const r = await new Promise<{ pinned: boolean; perBounce: number[] }>((resolve, reject) => {
+      pitcher.once("message", resolve);
+      pitcher.once("error", reject);
+    });
+    await pitcher.terminate();
+    const perBounce = r.perBounce.sort((a, b) => a - b);
     const at = (q: number): number => perBounce[Math.min(perBounce.length - 1, Math.floor(perBounce.length * q))] ?? Number.NaN;
-    return { medianNs: at(0.5), p10Ns: at(0.1), p90Ns: at(0.9), batches: perBounce.length, pinned: here.pinned && echoPinned };
+    return { medianNs: at(0.5), p10Ns: at(0.1), p90Ns: at(0.9), batches: perBounce.length, pinned: r.pinned && echoPinned };
   } finally {
-    Atomics.store(line, STOP, 1);
+    Atomics.store(line, 1, 1); // STOP: the echo's loop ends even when the pitcher failed
     await echo.terminate();
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { oneOf, opt, positiveInt, seconds } from "./args.js";
+import { nonNegativeInt, oneOf, opt, positiveInt, seconds } from "./args.js";
 
 const argv = process.argv;
 afterEach(() => {
@@ -25,6 +25,19 @@ describe("bench tool options", () => {
     expect(() => positiveInt("t", "--burst", "32")).toThrow("exit");
     expect(exit).toHaveBeenCalledWith(2);
     expect(err).toHaveBeenCalledWith("t: option --burst must be a positive integer (got '0')");
+  });
+
+  it("nonNegativeInt: an integer >= 0 (0 turns a step off), else one line naming the tool and the option, exit 2", () => {
+    process.argv = ["node", "tool.js", "--line-move", "0", "--ms", "1.5"];
+    expect(nonNegativeInt("t", "--line-move", "1000")).toBe(0);
+    expect(nonNegativeInt("t", "--absent", "1000")).toBe(1000);
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(() => nonNegativeInt("t", "--ms", "1000")).toThrow("exit");
+    expect(exit).toHaveBeenCalledWith(2);
+    expect(err).toHaveBeenCalledWith("t: option --ms must be an integer >= 0 (got '1.5')");
   });
 
   it("oneOf and seconds: a listed value / seconds >= 0, else one line naming the tool and the option, exit 2", () => {

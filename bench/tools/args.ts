@@ -16,6 +16,17 @@ export function positiveInt(tool: string, name: string, dflt: string): number {
   return v;
 }
 
+/** `opt` as an integer >= 0 (0 may turn a step off); anything else: one line naming the option, exit 2. */
+export function nonNegativeInt(tool: string, name: string, dflt: string): number {
+  const s = opt(name, dflt);
+  const v = Number(s);
+  if (s === "" || !Number.isInteger(v) || v < 0) {
+    console.error(`${tool}: option ${name} must be an integer >= 0 (got '${s}')`);
+    process.exit(2);
+  }
+  return v;
+}
+
 /** `opt` as one of `choices`; anything else: one line naming the option, exit 2. */
 export function oneOf<T extends string>(tool: string, name: string, dflt: T, choices: readonly T[]): T {
   const v = opt(name, dflt);

@@ -31,18 +31,21 @@ import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk } from "../dpdk/testpmd.js";
+import { measureLineMove } from "../lib/line-move.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
-import { opt, positiveInt } from "./args.js";
+import { nonNegativeInt, opt, positiveInt } from "./args.js";
 import { type Side, parseSide } from "./vu-sides.js";
 
 const USAGE =
-  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR]\n" +
+  "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR] [--line-move MS]\n" +
   "  a tpdk side's :key=value pairs are extra vdev keys for its front-end (tx_mode, indirect, event_idx, mrg_rxbuf, queue_size; one the common keys set replaces it),\n" +
   "  e.g. --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect\n" +
   "  front-ends in turn against one running DPDK back-end per instance; each tpdk run against the mean of the\n" +
   "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +
   "  --keep DIR: each tpdk run's whole traced output in DIR/<instance>-<run>-<side>-b<burst>.txt (first line: the window).\n" +
+  "  --line-move MS: after each run, a line bounced between CPUs 0 and 1 for MS ms (tools/line-move.js; default 1000, 0: off):\n" +
+  "  the round trip names the host's level (~150 ns fast, 420-480 usual; bench README session 30).\n" +
   "  Run under the bench lock at autogroup -20.";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -65,6 +68,7 @@ const runsPer = positiveInt("vu-shared", "--runs", "7");
 const warmupS = positiveInt("vu-shared", "--warmup", "3");
 const durationS = positiveInt("vu-shared", "--duration", "5");
 const packed = process.argv.includes("--packed");
+const lineMoveMs = nonNegativeInt("vu-shared", "--line-move", "1000"); // 0: off
 const keepDir = opt("--keep", "");
 if (process.argv.includes("--keep") && (!keepDir || keepDir.startsWith("-"))) {
   console.error("vu-shared: option --keep needs a directory after it (e.g. --keep /tmp/vu-keep)");
@@ -112,10 +116,20 @@ for (let b = 0; b < backends; b++) {
     const keep = keepFile ? { keepTrace: (t: string) => writeFileSync(keepFile, t) } : {};
     turns.push({ side: side.name, kind: side.kind, opts: { ...base, l2fwd, tpdkKeys: side.keys, ...keep } });
   }
-  const res = await faceInTurn({ ...base, burst: 32 }, turns, best, (r, k) => {
-    if (r.run === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
-    else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.run.mpps.toFixed(2)} Mpps${r.run.gc ? `, GC l/m ${gcText(r.run.gc)} (whole run ${r.run.gc.total.lcore}/${r.run.gc.total.main})` : ""}`);
-  });
+  const res = await faceInTurn(
+    { ...base, burst: 32 },
+    turns,
+    best,
+    (r, k) => {
+      if (r.run === null) console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side}: failed: ${r.error!.slice(0, 300)}`);
+      else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.run.mpps.toFixed(2)} Mpps${r.run.gc ? `, GC l/m ${gcText(r.run.gc)} (whole run ${r.run.gc.total.lcore}/${r.run.gc.total.main})` : ""}`);
+    },
+    async (k) => {
+      if (lineMoveMs === 0) return;
+      const m = await measureLineMove(lineMoveMs);
+      console.log(`back-end ${b + 1} after run ${k + 1}: line move round trip ${m.medianNs.toFixed(0)} ns (p10 ${m.p10Ns.toFixed(0)}, p90 ${m.p90Ns.toFixed(0)})${m.pinned ? "" : ", not pinned"}`);
+    },
+  );
   for (const r of res) {
     if (r.run) add(mpps, r.turn.side, r.run.mpps);
     if (r.run?.gc) add(gcs, r.turn.side, gcText(r.run.gc));
