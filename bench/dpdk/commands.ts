@@ -1,5 +1,5 @@
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dpdkRuntimeRoot } from "@tpdk/testing/owned";
 
 /**
  * The command lines of a vhost-user pair: one DPDK back-end and one of two
@@ -93,8 +93,7 @@ export function prefixOf(o: PairOptions, side: "vhost" | "virtio"): string {
 
 /** Where a testpmd without --in-memory keeps its runtime files (DPDK's eal_get_runtime_dir). */
 export function runtimeDir(prefix: string): string {
-  const base = process.getuid?.() === 0 ? "/var/run" : (process.env.XDG_RUNTIME_DIR ?? tmpdir());
-  return join(base, "dpdk", prefix);
+  return join(dpdkRuntimeRoot(), prefix);
 }
 
 /** The back-end: main lcore on CPU 0 (statistics only), forwarding lcore 1 on CPU 1. */

@@ -1,7 +1,6 @@
 import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { sweepDead } from "@tpdk/testing/owned";
-import { runtimeDir } from "./commands.js";
+import { join } from "node:path";
+import { dpdkRuntimeRoot, sweepDead } from "@tpdk/testing/owned";
 
 /**
  * What a bench leaves when it dies before its `finally` (a SIGKILL, an outer
@@ -39,13 +38,13 @@ function commandLines(): string[] {
   return out;
 }
 
-/** The folders swept: the socket's and DPDK's runtime root (`runtimeDir`'s parent). */
+/** The folders swept: the socket's and DPDK's runtime root (`dpdkRuntimeRoot`, where runtimeDir puts each prefix). */
 export interface SweepRoots {
   sockDir: string;
   runtimeRoot: string;
 }
 
-export const SWEEP_ROOTS: SweepRoots = { sockDir: SOCK_DIR, runtimeRoot: dirname(runtimeDir("x")) };
+export const SWEEP_ROOTS: SweepRoots = { sockDir: SOCK_DIR, runtimeRoot: dpdkRuntimeRoot() };
 
 /**
  * Remove the sockets and runtime folders of dead benches (names above, PID

@@ -168,8 +168,9 @@ export async function startPairServer(o: DpdkRunOptions, kind: FrontEndKind, rol
   sweepStale();
   const sock = benchSock();
   rmSync(sock, { force: true });
-  own(sock);
-  own(runtimeDir(prefixOf(o, "vhost")));
+  // Removed by this process's watchdog (@tpdk/testing/owned) if left when the bench dies (a SIGKILL runs no finally).
+  ownedPath(sock);
+  ownedPath(runtimeDir(prefixOf(o, "vhost")));
   const cmd = role === "front-end" ? backEndCommand(o, sock) : forwarderBackEndCommand(kind, o, sock);
   // Owned (@tpdk/testing/owned): stopped by PID in stopPairServer as before, and SIGKILLed by this
   // process's watchdog if the bench dies first (a SIGKILL, an outer timeout) with the server running.
@@ -200,14 +201,6 @@ function sweepStale(): void {
   swept = true;
   const removed = sweepDeadBenches();
   if (removed.length > 0) console.error(`bench: removed what ${removed.length === 1 ? "a dead bench" : "dead benches"} left: ${removed.join(" ")}`);
-}
-
-/** Registered once each with this process's watchdog (@tpdk/testing/owned): removed if left when the bench dies (a SIGKILL runs no finally). */
-const owned = new Set<string>();
-function own(path: string): void {
-  if (owned.has(path)) return;
-  owned.add(path);
-  ownedPath(path);
 }
 
 /** Stop the server, remove its socket and runtime directory. */
@@ -246,7 +239,7 @@ export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: Fron
   };
   const tails = (): string => `client:\n${tailOf(log)}\nserver (back-end):\n${tailOf(s.log)}`;
   const env = gcTrace ? { ...process.env, TPDK_BENCH_GC_PROBE: "1", TPDK_BENCH_GC_MARK_STDERR: "1" } : process.env;
-  own(runtimeDir(prefixOf(o, "virtio")));
+  ownedPath(runtimeDir(prefixOf(o, "virtio")));
   const client = ownedChild(spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env })); // owned as the server
   try {
     // Its output is all read once both pipes closed ('exit' may come before the last data).

@@ -7,7 +7,7 @@
  * hot path: it spins both CPUs for `ms`.
  */
 import { Worker } from "node:worker_threads";
-import type { LineMoveWork } from "./line-move-worker.js";
+import { type LineMoveWork, STOP } from "./line-move-worker.js";
 
 export interface LineMove {
   /** Round trip per bounce, ns: median, 10th and 90th percentile of the batches. */
@@ -41,7 +41,7 @@ export async function measureLineMove(ms: number, cpus: readonly [number, number
     const at = (q: number): number => perBounce[Math.min(perBounce.length - 1, Math.floor(perBounce.length * q))] ?? Number.NaN;
     return { medianNs: at(0.5), p10Ns: at(0.1), p90Ns: at(0.9), batches: perBounce.length, pinned: r.pinned && echoPinned };
   } finally {
-    Atomics.store(line, 1, 1); // STOP: the echo's loop ends even when the pitcher failed
+    Atomics.store(line, STOP, 1); // the echo's loop ends even when the pitcher failed
     await echo.terminate();
   }
 }

@@ -168,9 +168,13 @@ export function ownedDpdkPrefix(tag: string): string {
 /**
  * Register a file or folder made under a name of its own elsewhere (the bench's vhost-user socket and its
  * testpmds' --file-prefix folders, whose names carry the bench's PID and sweep of their own): removed if
- * left when this process ends. Prefer ownedTempDir / ownedDpdkPrefix for new names.
+ * left when this process ends. Prefer ownedTempDir / ownedDpdkPrefix for new names. Registering a path again
+ * does nothing (a bench registers the same names for every pair it starts).
  */
+const ownedPaths = new Set<string>();
 export function ownedPath(path: string): void {
+  if (ownedPaths.has(path)) return;
+  ownedPaths.add(path);
   tell(`path ${path}`);
 }
 
