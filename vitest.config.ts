@@ -41,7 +41,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
-    // Removes what killed test processes left (owned folders of dead owners; test/support/README.md "Cleanup").
+    // Removes what killed test processes left (owned folders of dead owners; test/support/README.md
+    // "Cleanup: what a test starts outside its process").
     globalSetup: ["test/support/src/global-setup.ts"],
     // Two CPUs: running test files in parallel would starve the busy-polling threads.
     fileParallelism: false,

@@ -1,5 +1,5 @@
 // Tests that start peers leave nothing behind, however their process ends (test/support/README.md
-// "Cleanup"). An owner process, as a vitest fork is, starts two peers through ownedChild (`sleep`,
+// "Cleanup: what a test starts outside its process"). An owner process, as a vitest fork is, starts two peers through ownedChild (`sleep`,
 // and a node that ignores SIGINT, SIGTERM and SIGHUP, as a peer busy in its loop may), a third such
 // node through runOwned (a script run to its end, as the tests' child scripts are), an owned
 // temporary folder holding a listening Unix socket, and an owned DPDK runtime folder (what

@@ -45,7 +45,7 @@ export const NEVER_INLINED_BYTECODE = 460;
  * child process, a DeviceLoop with the latency runs' wires, pass() from an optimized loop,
  * young-space bytes per pass (median of 7 x 20,000 passes): with readClock() calling clockMs(),
  * 16 B in 5 of 16 children (the allocation stacks on clockMs) and 64 B in 2 (on hrtime); through
- * this function, 0 in 12 of 12 (bench/README.md "Session 24: GC"; vhost's device-clock-alloc.test.ts
+ * this function, 0 in 12 of 12 (bench/notes/gc.md "Session 24: GC"; vhost's device-clock-alloc.test.ts
  * forces the case). The branch below never runs (a clock cell has one element): it is only
  * there to make the bytecode longer than NEVER_INLINED_BYTECODE.
  */
@@ -99,7 +99,7 @@ const WARM_MIN_BATCHES = 32;
  * process.hrtime()'s array too while clockMs() is unoptimized). A device thread in a throughput run
  * reads the clock every ~0.2-0.5 ms, so that took 4-11 s: through a pipeline run's whole 2 s window,
  * 40-90 KB/s of device-thread garbage (the allocation stacks on clockMs < storeClockMs < spin,
- * bench/README.md "Session 25: GC"), and a device scavenge in the window whenever the start-up left
+ * bench/notes/gc.md "Session 25: GC"), and a device scavenge in the window whenever the start-up left
  * less young space than that (the full bench of a9eba66: 2 of 87 configurations). Warmed, the
  * same calls allocate nothing from the first pass (vhost's device-clock-warm.test.ts).
  *

@@ -48,7 +48,7 @@ const WASM_PAGE_BYTES = 65536;
  * calloc, and glibc hands a large block out 16 bytes past the start of its
  * own mapping (a 256 MB buffer is a 256 MB + 4 KB mapping), so each offset
  * that is 0 mod 64 is 16 mod 64 in the address space and a frame's first 64
- * bytes span two lines (bench/README.md, "Session 21: pipeline"). A shared
+ * bytes span two lines (bench/notes/pipeline.md, "Session 21: pipeline"). A shared
  * WebAssembly.Memory's buffer is a SharedArrayBuffer V8 maps by itself, page
  * by page: exactly its size, at a page, between guard reservations. Plain
  * JavaScript, so memory without the native addon is aligned as well. Only

@@ -308,7 +308,8 @@ export class Mempool {
    * left, the optimized code that inlined the untried path was deoptimized
    * ("insufficient type feedback"), and the bursts interpreted until it was
    * optimized again boxed their Float64 counters: garbage, a scavenge on the
-   * lcore (bench/README.md, "Session 11: GC", "Session 12: mechanisms and GC").
+   * lcore (bench/notes/gc.md, "Session 11: GC (what still allocated on the lcore: deopts
+   * mid-run)", "Session 12: mechanisms and GC").
    *
    * Each round empties the cache into a scratch array (served by the cache),
    * takes one more object (the refill), repeats until it holds twice the cache

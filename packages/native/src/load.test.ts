@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 // @tpdk/testing depends on this package, so it is not a dependency here: its owned.ts by path
-// (what a killed run leaves is removed; test/support/README.md "Cleanup").
+// (what a killed run leaves is removed; test/support/README.md "Cleanup: what a test starts outside its process").
 import { ownedTempDir, runOwned } from "../../../test/support/src/e2e/owned.js";
 
 const DIST = new URL("../dist/index.js", import.meta.url);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason, NativeError } from "./index.js";
 // @tpdk/testing depends on this package, so it is not a dependency here: its owned.ts by path
-// (what a killed run leaves is removed; test/support/README.md "Cleanup").
+// (what a killed run leaves is removed; test/support/README.md "Cleanup: what a test starts outside its process").
 import { ownedTempDir } from "../../../test/support/src/e2e/owned.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;

@@ -380,7 +380,7 @@ function copyOut(u32: Uint32Array, slots: number, idx: number, first: number, ds
  * optimized burst around it (--trace-deopt, "Insufficient type feedback for
  * binary operation" in enqueueN/dequeueN and their callers). One masked loop
  * instead had nothing to prime but was slower: SP/SC burst 32 100 -> 111 ns
- * per enqueue+dequeue pair (bench/README.md, "Session 12: mechanisms and GC").
+ * per enqueue+dequeue pair (bench/notes/gc.md, "Session 12: mechanisms and GC").
  */
 function primeCopies(): void {
   const slots = new Uint32Array(8);

@@ -6,7 +6,7 @@ import { PACED_LATENCY_LOOP_PREAMBLE } from "@tpdk/testing/vhost";
  * The device thread's per-pass clock read (DeviceLoop.readClock, every pass when a wire needs the
  * time: the latency runs' paced timestamping generator and latency sink) from code whose inlining
  * budget is spent before the clock: the case that gave a few latency runs 10-18 MB/s of device-thread
- * garbage (bench/README.md "Session 24: GC"). Forced here: compiles run synchronously
+ * garbage (bench/notes/gc.md "Session 24: GC"). Forced here: compiles run synchronously
  * (--no-concurrent-recompilation, so which calls are inlined does not depend on when a background
  * compile finishes) with a cumulative inlining budget of 400 bytes of bytecode, which the compile of
  * the driving loop spends on pass() and the devices' polls; readClock() is inlined and the clock call

@@ -6,7 +6,7 @@ import { runChild } from "@tpdk/testing/child";
  * (CLOCK_BUDGET), through eal's storeClockMs(), which is never inlined and so is optimized only on
  * its own, after 16,000-22,000 calls: 4-11 s at that rate. Until then it ran in baseline code and
  * boxed clockMs()'s reading, 16 B a read: 40-90 KB/s of device-thread garbage through a pipeline
- * run's window (bench/README.md "Session 25: GC"). DeviceLoop.open() (the device thread calls it
+ * run's window (bench/notes/gc.md "Session 25: GC"). DeviceLoop.open() (the device thread calls it
  * before it reports ready) now warms it. Here a loop with a throughput run's wires (an unpaced
  * generator, a sink) is opened, the young space emptied, and 20,000 reads made as spin() makes them (a call
  * from an optimized loop): they must add under 4 KB and see no GC (main: 16 B or more a read, over

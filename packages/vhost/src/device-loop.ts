@@ -290,13 +290,13 @@ export class DeviceLoop {
    * read in pass() is hot, and the compile that inlines pass() spends its
    * inlining budget on the devices' polls first: clockMs() was then left out
    * of line and returned its double boxed, 16 B a pass (the latency runs'
-   * 10-18 MB/s of device garbage, bench/README.md "Session 24: GC"). Hence
+   * 10-18 MB/s of device garbage, bench/notes/gc.md "Session 24: GC"). Hence
    * storeClockMs(): never inlined, it returns nothing and allocates nothing
    * (device-clock-alloc.test.ts), and the reading is loaded from the cell.
    * Never inlined, it is optimized only after ~16,000-22,000 calls, seconds into a throughput run
    * (a read every ~0.2-0.5 ms), and until then its baseline code boxed clockMs()'s reading, 16 B a
    * read, 40-90 KB/s through the window: so open() warms it first (warmStoreClockMs;
-   * bench/README.md "Session 25: GC").
+   * bench/notes/gc.md "Session 25: GC").
    */
   private readClock(): void {
     storeClockMs(deviceClock);
@@ -334,7 +334,7 @@ export class DeviceLoop {
    * inlined into pass(), its own copy is optimized only by these calls, and its `now` is a
    * HeapNumber until then. Before session 26 this was `nextYield(clockMs())` computing `now +
    * period` here: 16 B for clockMs()'s boxed return and 16 B for the sum, per turn
-   * (device-turn-clock.test.ts; bench/README.md "Session 26: GC").
+   * (device-turn-clock.test.ts; bench/notes/gc.md "Session 26: GC").
    */
   private nextYield(): void {
     let events = 0;
@@ -380,7 +380,7 @@ export class DeviceLoop {
    * runs in baseline code until then, where a Float64Array read or a double field load makes a
    * HeapNumber: so the common path reads no double (readClock() sets nextTick; the generator's
    * exhausted() is a boolean field). The device thread's young space then gets no tail from the
-   * start-up into the measurement window (bench/README.md "Session 24: GC": `deviceClock[0] +
+   * start-up into the measurement window (bench/notes/gc.md "Session 24: GC": `deviceClock[0] +
    * TICK_MS` here was 32 B per tick, ~2-15 KB in a latency run's window).
    */
   private tick(): void {

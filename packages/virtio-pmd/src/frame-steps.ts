@@ -3,7 +3,8 @@ import * as L from "./layout.js";
 
 // Per-frame steps the split and packed queues share (rxq.ts/packed-rxq.ts, txq.ts/packed-txq.ts).
 // Small on purpose: each is called once per frame in a burst loop and inlined there by V8
-// (kept only because a vhost-user A/B against DPDK's back-end showed no loss; bench/README.md).
+// (kept only because a vhost-user A/B against DPDK's back-end showed no loss;
+// bench/notes/packed-front-end.md "Packed rings: budget against DPDK's front-end").
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const { M_BUF_ADDR, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_PKT_LEN, M_PORT, M_REFCNT, MBUF_PORT_INVALID, PKTMBUF_HEADROOM } = MB;
 const { S_BROADCAST, S_MULTICAST, S_SIZE_BINS } = L;
@@ -77,7 +78,7 @@ export function pushHeader12(u16: Uint16Array, u32: Uint32Array, m: number, maxF
  * not all zero is stored. DPDK's vhost then writes nothing into the line (its `num_buffers` store
  * is for mergeable rings only, the other fields compare-and-skip), and the RX touch only loads it
  * (rxq.ts), so a recycled mbuf's header line stays shared between the CPUs instead of moving to
- * this one and back every frame (bench/README.md, "Session 26: the header line without
+ * this one and back every frame (bench/notes/both-rings.md, "Session 26: the header line without
  * MRG_RXBUF"). A device that stores `num_buffers` = 1 without MRG_RXBUF (QEMU and Linux's
  * vhost-net since 2025) gets its 1 replaced by 0: §5.1.6.2.1, "The driver MUST set num_buffers to
  * zero", compare-and-skip, never skip.
@@ -85,7 +86,8 @@ export function pushHeader12(u16: Uint16Array, u32: Uint32Array, m: number, maxF
  * Small enough that the split push batch inlines every call: it calls it five times, and
  * zeroHeader's per-word compares and byte loop (142 bytes of bytecode each) used up V8's inlining
  * budget for txBurst (920 bytes in all), so zeroHeader and sizeBinOf ran as calls of their own
- * (bench/README.md, "Session 22: burst 32"; tx-inlining.test.ts). Its stores are primed as the
+ * (bench/notes/both-rings.md, "Session 22: burst 32 (split TX, packed stores: dropped)";
+ * tx-inlining.test.ts). Its stores are primed as the
  * module loads (primeFrameSteps).
  */
 export function zeroHeader12(u32: Uint32Array, w: number, compare: boolean): void {
@@ -309,7 +311,8 @@ export class FreeBatcher {
  * last, so the first store into each waits for its line to come back; made one line after another,
  * the next line's stores queue behind that wait and the store buffer fills (perf: the first
  * descriptor store of the refill and the stores after TX's descriptor stores). These stores come
- * first, together, so the lines' transfers overlap (bench/README.md, "Session 20").
+ * first, together, so the lines' transfers overlap (bench/notes/both-rings.md, "Session 20: burst
+ * 32 on the AMD host").
  */
 export function touchDescLines(u32: Uint32Array, desc: number, first: number, n: number, size: number): void {
   let d = first;

@@ -189,7 +189,8 @@ export class PackedRxQueue extends QueueBase {
    * frame that ends inside its first data line): a store retires without waiting for the line and fetches it
    * for writing at once, where a load waits for it and fetches it shared, so that the later
    * writes (the TX header, the application's MAC rewrite) fetch it a second time (A/B in
-   * bench/README.md). Elsewhere (a frame longer than that line, a len out of bounds) it is
+   * bench/notes/packed-front-end.md "Packed rings: budget against DPDK's front-end"). Elsewhere
+   * (a frame longer than that line, a len out of bounds) it is
    * a load. A hint only: plain reads of the flags (the loop validates each descriptor with
    * its Atomics.load), ids and lens bounds-checked, stores only inside the buffer posted.
    *
@@ -197,7 +198,8 @@ export class PackedRxQueue extends QueueBase {
    * handle + MBUF_HDR, buf_len = the pool's data room: what refillRing posted), so the two
    * lines' touches do not wait for the mbuf's own line. That line is loaded too, on its own:
    * its miss overlaps the others, and rxInOrder's stores into it find it here (without that
-   * load they waited in the store buffer: bench/README.md, packed rings, third pass).
+   * load they waited in the store buffer: bench/notes/packed-front-end.md, "Packed rings: budget
+   * against DPDK's front-end", third pass).
    */
   private touchAhead(n: number): void {
     // Called (rxBurst) only when the lead (descriptors past the used position already touched)
@@ -216,7 +218,8 @@ export class PackedRxQueue extends QueueBase {
     // Past the ring's end: one lap back, the other wrap counter. Computed on every call, not in a
     // branch: that branch ran only when a call began with the lead past the ring's end, first
     // long after touchAhead was optimized, whose arithmetic then had no type feedback and
-    // deoptimized it (a scavenge on the lcore: bench/README.md, session 11).
+    // deoptimized it (a scavenge on the lcore: bench/notes/gc.md, "Session 11: GC (what still
+    // allocated on the lcore: deopts mid-run)").
     const past = this.usedPos + lead >= size ? 1 : 0;
     let pos = this.usedPos + lead - past * size;
     let wrap = (this.usedWrap ^ past) !== 0;
@@ -289,7 +292,8 @@ export class PackedRxQueue extends QueueBase {
    * Atomics.load per four frames; the order below covers them as well).
    * One Atomics.load per call: the first check's (the poll); the checks
    * after it read the flags plainly (the order below covers them too; at
-   * burst 32 one load instead of eight, bench/README.md "Session 21"):
+   * burst 32 one load instead of eight, bench/notes/packed-front-end.md
+   * "Session 21: packed burst 32"):
    *
    * Memory order (virtio 1.2 §2.8.22 "Receiving Used Buffers From The Device":
    * read the flags, then a read memory barrier, then id, len and the buffer;

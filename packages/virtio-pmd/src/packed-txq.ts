@@ -283,7 +283,8 @@ export class PackedTxQueue extends QueueBase {
       // writes them (free positions: the device reads none but the flags before the head's flags
       // store; frame-steps.ts). Not the first line: the device polls the flags at our first position
       // (§2.8.2), so a store there ahead of the descriptor's own took the line from it once more per
-      // burst, at burst 1 per frame (bench/README.md, "Session 20": packed b1 lower).
+      // burst, at burst 1 per frame (bench/notes/both-rings.md, "Session 20: burst 32 on the AMD
+      // host": packed b1 lower).
       // Descriptors in the burst's first line (to the table's end when it ends mid-line).
       let inFirst = 4 - (((descH << 1) + 16 * pos) >>> 4 & 3);
       if (inFirst > size - pos) inFirst = size - pos;
@@ -333,7 +334,8 @@ export class PackedTxQueue extends QueueBase {
       // above. The burst ends here, as the general loop's own reclaim-and-break would end it:
       // that loop, never run for push frames, has no type feedback, and the first full ring long
       // after txBurst was optimized deoptimized it (insufficient type feedback): interpreted
-      // bursts box the Float64 counters, a scavenge on the lcore (bench/README.md, session 11).
+      // bursts box the Float64 counters, a scavenge on the lcore (bench/notes/gc.md, "Session 11:
+      // GC (what still allocated on the lcore: deopts mid-run)").
       if (sent === k && k < n) {
         full = 1;
         n = sent;

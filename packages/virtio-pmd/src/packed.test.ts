@@ -517,7 +517,8 @@ describe("virtio-pmd packed rings (§2.8)", () => {
 
   it("the refill and the IN_ORDER push batch store once into each descriptor line they write (the high address word, 0) before any line's second store", () => {
     // The lines' transfers from the device's CPU overlap instead of each waiting behind the last
-    // line's stores (bench/README.md, "Session 20"). Flags are 16-bit stores: not in the log.
+    // line's stores (bench/notes/both-rings.md, "Session 20: burst 32 on the AMD host"). Flags are
+    // 16-bit stores: not in the log.
     const s = setup(64, [], { inOrder: true });
     const z = s.zoneOf(false);
     const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;

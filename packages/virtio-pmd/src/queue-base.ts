@@ -32,7 +32,7 @@ export function needEvent(idx: number, ev: number, range: number): boolean {
 }
 /**
  * Split TX on x86 (publishTx): frames published with a plain avail.idx store and an unfenced kick
- * check at most, before a fenced check runs (picked by A/B, bench/README.md "Session 15: the TX
+ * check at most, before a fenced check runs (picked by A/B, bench/notes/split-front-end.md "Session 15: the TX
  * kick check per batch").
  */
 export const TX_FENCE_FRAMES = 32;

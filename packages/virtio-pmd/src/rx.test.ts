@@ -355,7 +355,7 @@ describe("RX", () => {
 
   it("IN_ORDER refill: one store into each descriptor line it writes (the high address word, 0) before any line's second store", () => {
     // The lines' transfers from the device's CPU overlap instead of each waiting behind the last
-    // line's stores (bench/README.md, "Session 20").
+    // line's stores (bench/notes/both-rings.md, "Session 20: burst 32 on the AMD host").
     const r = rig({ rxDesc: 64 });
     const q = r.dev.queues[r.rxVq]!;
     // Attached first (the attach's Atomics refuse the recorder's Proxy).

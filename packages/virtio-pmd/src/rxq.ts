@@ -174,7 +174,7 @@ export class RxQueue extends QueueBase {
     // header line (num_buffers) and first data line, which the device just wrote on the other
     // CPU. These touches do not depend on each other, so the CPU overlaps their misses; in the
     // loop, behind each packet's many instructions, they would mostly wait one at a time. Stores
-    // where they can be, since session 15 (bench/README.md, "Session 15: burst 1"): a load
+    // where they can be, since session 15 (bench/notes/split-front-end.md, "Session 15: burst 1"): a load
     // fetched the line shared, and the TX header zeroing and the MAC rewrite then had to take it
     // from the device's CPU again, waited for by the TX publish's Atomics.store.
     // (JavaScript has no prefetch instruction; DPDK's C loop gets this overlap for free.)
@@ -208,7 +208,7 @@ export class RxQueue extends QueueBase {
           // MRG_RXBUF only, where the device has just stored num_buffers into it (virtio 1.2
           // §5.1.6.4). Without MRG_RXBUF a load: DPDK's vhost then writes nothing into the line,
           // and the TX header zeroing only compares (TxQueue.quietHeader), so nobody stores into
-          // it and it stays shared (bench/README.md, "Session 26: the header line without MRG_RXBUF").
+          // it and it stays shared (bench/notes/both-rings.md, "Session 26: the header line without MRG_RXBUF").
           const headStore = mrg && (h & 63) !== 0;
           if (headStore) u8[h - 1] = 0;
           if (!headStore || primeLoads) touch |= u8[h]!;

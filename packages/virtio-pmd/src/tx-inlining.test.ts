@@ -51,7 +51,8 @@ function inlinedIntoTxBurst(out: string): Map<string, number> {
  * The split push batch calls its per-frame steps from the quad (four header zeroings, the size run)
  * and from the one-frame step (push test with its header zeroing, the size run): with zeroHeader's
  * compares and byte loop (142 bytes each) those calls took the budget, and zeroHeader and sizeBinOf
- * ran as calls of their own (bench/README.md, "Session 22: burst 32"). Both header choices of the
+ * ran as calls of their own (bench/notes/both-rings.md, "Session 22: burst 32 (split TX, packed
+ * stores: dropped)"). Both header choices of the
  * queue (TxQueue.quietHeader): the three stores under MRG_RXBUF, the compare first without it.
  */
 describe("split TX push batch: the per-frame steps fit V8's inlining budget", () => {

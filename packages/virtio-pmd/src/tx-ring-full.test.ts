@@ -4,8 +4,8 @@ import { TxQueue } from "./txq.js";
 
 // Split ring, IN_ORDER push batch meeting a full ring (the same contract as packed.test.ts "IN_ORDER
 // TX, ring full"): one reclaim per burst, at its top; the general loop, which push frames never run,
-// is not entered (entered first long after txBurst was optimized, it deoptimized it: bench/README.md,
-// "Session 11: GC").
+// is not entered (entered first long after txBurst was optimized, it deoptimized it: bench/notes/gc.md,
+// "Session 11: GC (what still allocated on the lcore: deopts mid-run)").
 
 function xs(r: Rig, name: string): number {
   return r.port.xstats().find((s) => s.name === name)!.value;

@@ -272,7 +272,7 @@ describe("TX ring management", () => {
 
   it("IN_ORDER push batch: one store into each descriptor line of the burst (the high address word, 0) before any line's second store", () => {
     // The lines' transfers from the device's CPU overlap instead of each waiting behind the last
-    // line's stores (bench/README.md, "Session 20").
+    // line's stores (bench/notes/both-rings.md, "Session 20: burst 32 on the AMD host").
     const r = rig({ txDesc: 64 });
     const q = r.dev.queues[r.txVq]!;
     const first = new Uint32Array(6);
@@ -329,7 +329,8 @@ describe("TX ring management", () => {
   }
 
   it("IN_ORDER push batch: three stores per descriptor (address, len, flags and next as one word), the high word only by the line touch", () => {
-    // As DPDK's in-order push: the high word stays 0 (bench/README.md, "Session 22: burst 32").
+    // As DPDK's in-order push: the high word stays 0 (bench/notes/both-rings.md, "Session 22: burst
+    // 32 (split TX, packed stores: dropped)").
     const { log, desc } = offLineBurst();
     const inTable = log.filter((w) => w.bytes >= desc && w.bytes < desc + 16 * 64);
     // The touch's five stores (descriptors 6, 8, 12, 16, 20, byte 4), then three per descriptor 6..23.
@@ -342,7 +343,8 @@ describe("TX ring management", () => {
   });
 
   it("IN_ORDER push batch: after a burst that ended off a line boundary, the next burst's quads start at the next line", () => {
-    // Before, a head off the boundary sent the whole burst frame by frame (bench/README.md, "Session 22: burst 32").
+    // Before, a head off the boundary sent the whole burst frame by frame (bench/notes/both-rings.md,
+    // "Session 22: burst 32 (split TX, packed stores: dropped)").
     const { log, desc, hdrOf } = offLineBurst();
     const at = (pred: (b: number) => boolean): number => log.findIndex((w) => pred(w.bytes));
     const header = (i: number) => (b: number) => b >= hdrOf(i) && b < hdrOf(i) + 12;

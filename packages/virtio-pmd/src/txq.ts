@@ -307,8 +307,8 @@ export class TxQueue extends QueueBase {
       // Stopped for room (not at a frame it does not take): the ring is full as of the reclaim
       // above, and the burst ends here as the general loop's reclaim-and-break would end it. That
       // loop, never run for push frames, has no type feedback: entered at the first full ring
-      // long after txBurst was optimized, it deoptimized it (as PackedTxQueue; bench/README.md,
-      // "Session 11: GC").
+      // long after txBurst was optimized, it deoptimized it (as PackedTxQueue; bench/notes/gc.md,
+      // "Session 11: GC (what still allocated on the lcore: deopts mid-run)").
       if (sent === k && k < n) {
         full = 1;
         n = sent;

@@ -11,7 +11,7 @@ export const RX_REFILL_THRESHOLD_MAX = 128;
  * Rings of 256 or more: half the ring, at most 128. At burst 1 the refill's
  * granularity sets the rhythm of a driver and a polling back-end: refilled
  * per frame, as DPDK's in-order RX does, the back-end finds a few buffers per
- * pass and both sides fall into lock-step (bench/README.md, "Session 18:
+ * pass and both sides fall into lock-step (bench/notes/levels.md, "Session 18:
  * DPDK's fast burst-1 level"). Smaller rings: a quarter, at most 32.
  *
  * It is part of the contract because the other half relies on it: the

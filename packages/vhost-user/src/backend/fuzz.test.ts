@@ -187,7 +187,8 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
   });
 
   it("malformed framing on the socket closes that connection only; the port keeps serving", async () => {
-    // The socket inside an owned folder: removed whatever ends the run (test/support/README.md "Cleanup").
+    // The socket inside an owned folder: removed whatever ends the run (test/support/README.md
+    // "Cleanup: what a test starts outside its process").
     const dir = ownedTempDir("nvhost-fuzz");
     const path = join(dir, "vhost.sock");
     const dp = new RecordingPlane();

@@ -52,7 +52,8 @@ export interface GuestViews {
  * TWO_32 (not a small integer) yield heap numbers even for small results; the
  * queues copy these fields, so a heap number here makes their fields doubles
  * and every buffer offset computed from them a float (simpleAddr, the wires'
- * copies): 15-18 % of the built-in pipeline (bench/README.md "Speed").
+ * copies): 15-18 % of the built-in pipeline (bench/notes/split-front-end.md "Speed: where the
+ * front-end's time goes").
  */
 function small(x: number): number {
   return x >= -0x4000_0000 && x < 0x4000_0000 ? x | 0 : x;

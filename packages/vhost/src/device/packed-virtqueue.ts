@@ -515,7 +515,7 @@ export class PackedDeviceQueue {
    * run, as the split ring's addUsedRun): the position, wrap and flags in
    * locals, the queue's fields written once after the run, so a frame costs
    * the used descriptor's stores and no field stores behind them (on the AMD
-   * host the RX stores wait in the store buffer; bench/README.md, "Session
+   * host the RX stores wait in the store buffer; bench/notes/pipeline.md, "Session
    * 21: pipeline"). The first used descriptor since the last publish() keeps
    * its flags back as in addUsed().
    */

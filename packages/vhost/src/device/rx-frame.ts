@@ -65,7 +65,7 @@ export function writeHeader(u8: Uint8Array, u32: Uint32Array, a: number, hdr: nu
  * the frame's line is then requested with the header's, every buffer's two
  * lines in flight at once, where the frame's line was requested only when the
  * wire's stores reached it, behind the headers' in the store buffer (both
- * lines are the lcore CPU's; bench/README.md, "Session 27: pipeline"). The
+ * lines are the lcore CPU's; bench/notes/pipeline.md, "Session 27: pipeline"). The
  * buffers are the device's until used (a buffer the run gives back untaken
  * is not read by the driver: up to used.idx on a split ring, §2.8.22 on a
  * packed one).

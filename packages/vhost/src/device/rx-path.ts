@@ -143,7 +143,7 @@ export function processRx(dev: PathDevice): number {
       // per buffer), the used entries in one after them. The frames' stores
       // wait in the store buffer for lines the lcore's CPU holds, and every
       // JS call pushes its frame (6-10 words) behind them in program order;
-      // on the AMD host the RX steps stalled at calls' pushes (bench/README.md,
+      // on the AMD host the RX steps stalled at calls' pushes (bench/notes/pipeline.md,
       // "Session 20: pipeline on the AMD host": 7.42 -> 8.32 -> 9.47 Mpps).
       writeHeaders(u8, u32, addrs, m, hdr, flen0 >= 4);
       if (wire.produceRun !== undefined) {

@@ -93,7 +93,7 @@ export function processTx(dev: PathDevice, qi: number, scratch: number): number 
         dev.touched = touch;
         // One call per run where the wire can take one (consumeRun), as the RX fast run's
         // produceRun: each JS call's pushes wait in the store buffer behind the pass's stores
-        // (bench/README.md, "Session 21: pipeline").
+        // (bench/notes/pipeline.md, "Session 21: pipeline").
         if (wire.consumeRun !== undefined) wire.consumeRun(u8, addrs, lens, m);
         else for (let k = 0; k < m; k++) wire.consume(u8, addrs[k]!, lens[k]!);
         if (packed) {

@@ -85,7 +85,7 @@ export class FrameChecker {
    * branch the optimized consume() had no type feedback for, and deoptimized
    * it mid-run on the device thread (--trace-deopt: wire-sink.js `if (d > 1)
    * f[s + S_LOST] += d - 1`); the bursts interpreted until it was optimized
-   * again boxed their counters: garbage, a scavenge (bench/README.md,
+   * again boxed their counters: garbage, a scavenge (bench/notes/gc.md,
    * "Session 12: mechanisms and GC"). More rounds than the calls after which
    * V8 gives a function its feedback vector (8).
    */
@@ -164,7 +164,7 @@ export class FrameChecker {
    * consume() for a run of frames (Wire.consumeRun): the same counts as n
    * calls of consume() in order, one call where consume() made two per frame
    * (on the AMD host a JS call's pushes wait in the store buffer behind the
-   * device's stores; bench/README.md, "Session 21: pipeline"). The commonest
+   * device's stores; bench/notes/pipeline.md, "Session 21: pipeline"). The commonest
    * frame, ours, of the stream of the frame before and one above its highest
    * (sequence()'s d === 1), is counted here with that stream's highest and
    * advance in locals; any other goes to sequence(). Hot path.
