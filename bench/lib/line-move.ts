@@ -1,7 +1,7 @@
 /**
  * The host's line-move cost: one cache line bounced between two pinned worker threads, the round
  * trip per bounce, medians over batches. On this 2-vCPU guest it names the host's level without a
- * DPDK run (bench README "Session 30: packed burst 32, the host's speed in the slow seconds": ~150 ns
+ * DPDK run (bench/notes/levels.md "Session 30: packed burst 32, the host's speed in the slow seconds": ~150 ns
  * at the fast level, 420-480 ns at the usual one). Both threads are workers so that the calling
  * thread's CPU affinity, which the processes it spawns inherit, is left alone. Cold tool code, not a
  * hot path: it spins both CPUs for `ms`.
@@ -43,5 +43,21 @@ export async function measureLineMove(ms: number, cpus: readonly [number, number
   } finally {
     Atomics.store(line, STOP, 1); // the echo's loop ends even when the pitcher failed
     await echo.terminate();
+  }
+}
+
+/**
+ * One gap's line move, as the DPDK comparisons measure it between runs (vu-shared.js, the vhost-user
+ * section): prints "<at> round trip N ns (p10 .., p90 ..)" or "<at> failed: ... (the runs go on)" and
+ * returns the median (whole ns), or null when the measurement failed: a label, not a result, it never ends a run.
+ */
+export async function gapLineMove(ms: number, at: string, print: (line: string) => void): Promise<number | null> {
+  try {
+    const m = await measureLineMove(ms);
+    print(`${at} round trip ${m.medianNs.toFixed(0)} ns (p10 ${m.p10Ns.toFixed(0)}, p90 ${m.p90Ns.toFixed(0)})${m.pinned ? "" : ", not pinned"}`);
+    return Math.round(m.medianNs); // whole ns: the batches' spread is tens of ns
+  } catch (e) {
+    print(`${at} failed: ${(e as Error).message} (the runs go on)`);
+    return null;
   }
 }

@@ -22,6 +22,11 @@
  *   cd DIR && node /work/main/bench/dist/tools/vu-shared.js --sides dpdk,/work/main --burst 1 --backends 6
  *     --runs 7 --packed --warmup 2 --node-flag --log-deopt --node-flag --logfile=v8.log --keep DIR
  *
+ * --line-move MS (default 1000, 0: off): after every run, the back-end still running, a line bounced
+ * between CPUs 0 and 1 (lib/line-move.ts) names the host's level; each tpdk run's ratio carries the
+ * gaps before and after it ("usual", "fast", or "mixed" when they disagree: lib/host-level.ts) and the
+ * summary splits the ratios by it.
+ *
  * A tpdk side may carry extra vdev keys for its front-end after colons (vu-sides.ts), so one
  * worktree can face the back-end in several port configurations in one batch:
  *   --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect,dpdk,/work/main:tx_mode=chained
@@ -31,7 +36,8 @@ import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk } from "../dpdk/testpmd.js";
-import { measureLineMove } from "../lib/line-move.js";
+import { FAST_LEVEL_BELOW_NS, type LeveledRatio, levelCell, levelSummary, leveledRatios } from "../lib/host-level.js";
+import { gapLineMove } from "../lib/line-move.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
 import { nonNegativeInt, opt, positiveInt } from "./args.js";
@@ -45,7 +51,8 @@ const USAGE =
   "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +
   "  --keep DIR: each tpdk run's whole traced output in DIR/<instance>-<run>-<side>-b<burst>.txt (first line: the window).\n" +
   "  --line-move MS: after each run, a line bounced between CPUs 0 and 1 for MS ms (tools/line-move.js; default 1000, 0: off):\n" +
-  "  the round trip names the host's level (~150 ns fast, 420-480 usual; bench README session 30).\n" +
+  "  the round trip names the host's level (~150 ns fast, 420-480 usual; bench/notes/levels.md, session 30): each tpdk run's ratio is\n" +
+  "  labelled by the gaps before and after it (both fast or both usual; mixed when they disagree) and the summary splits by it.\n" +
   "  Run under the bench lock at autogroup -20.";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -96,9 +103,9 @@ if (!env.testpmd || !env.hugepages) {
   process.exit(2);
 }
 
-/** Per side: every run's Mpps; per tpdk side: each run over the mean of the DPDK runs around it. */
+/** Per side: every run's Mpps; per tpdk side: each run over the mean of the DPDK runs around it, with the host's level around it. */
 const mpps = new Map<string, number[]>();
-const ratios = new Map<string, number[]>();
+const ratios = new Map<string, LeveledRatio[]>();
 /** Per tpdk side: each run's GCs in the window, "lcore/main". */
 const gcs = new Map<string, string[]>();
 const add = <T>(m: Map<string, T[]>, k: string, v: T): void => void (m.get(k) ?? m.set(k, []).get(k)!).push(v);
@@ -109,6 +116,8 @@ const best: BestOptions = { timeoutMs: 0, cpuProf: "", minCpuShare: 0, retries: 
 
 for (let b = 0; b < backends; b++) {
   const turns: Turn[] = [];
+  /** gaps[k]: the line move right after run k (median round trip, ns; null: not measured). */
+  const gaps: (number | null)[] = [];
   for (let k = 0; k < runsPer; k++) {
     const side = sides[k % sides.length]!;
     const l2fwd = [process.execPath, join(side.dir, "apps/l2fwd/bin/tpdk-l2fwd.js")];
@@ -125,21 +134,19 @@ for (let b = 0; b < backends; b++) {
       else console.log(`back-end ${b + 1} run ${k + 1} ${r.turn.side} b${burst}: ${r.run.mpps.toFixed(2)} Mpps${r.run.gc ? `, GC l/m ${gcText(r.run.gc)} (whole run ${r.run.gc.total.lcore}/${r.run.gc.total.main})` : ""}`);
     },
     async (k) => {
-      if (lineMoveMs === 0) return;
-      const at = `back-end ${b + 1} after run ${k + 1}: line move`;
-      try {
-        const m = await measureLineMove(lineMoveMs);
-        console.log(`${at} round trip ${m.medianNs.toFixed(0)} ns (p10 ${m.p10Ns.toFixed(0)}, p90 ${m.p90Ns.toFixed(0)})${m.pinned ? "" : ", not pinned"}`);
-      } catch (e) {
-        console.log(`${at} failed: ${(e as Error).message} (the runs go on)`); // a label, not a result: never ends the A/B
-      }
+      // A label, not a result: a failed measurement prints one line and the A/B goes on.
+      if (lineMoveMs > 0) gaps[k] = await gapLineMove(lineMoveMs, `back-end ${b + 1} after run ${k + 1}: line move`, console.log);
     },
   );
   for (const r of res) {
     if (r.run) add(mpps, r.turn.side, r.run.mpps);
     if (r.run?.gc) add(gcs, r.turn.side, gcText(r.run.gc));
   }
-  for (const { index, ratio } of bracketRatios(res)) add(ratios, res[index]!.turn.side, ratio);
+  for (const l of leveledRatios(bracketRatios(res), gaps)) {
+    const side = res[l.index]!.turn.side;
+    add(ratios, side, l);
+    if (lineMoveMs > 0) console.log(`back-end ${b + 1} run ${l.index + 1} ${side} b${burst} over the DPDK runs around it: ${(100 * l.ratio).toFixed(0)} %, line move ${levelCell([l])}`);
+  }
 }
 
 console.log(`summary (${packed ? "packed" : "split"}, burst ${burst}, ${backends} back-end instances, ${warmupS} s warm-up, ${durationS} s window):`);
@@ -147,8 +154,10 @@ for (const [side, a] of mpps) {
   const r = ratios.get(side);
   const g = gcs.get(side);
   const rs =
-    (r ? `; against the DPDK runs around each: median ${(100 * agg(r).median).toFixed(0)} % (${r.map((x) => (100 * x).toFixed(0)).join(" ")})` : "") +
+    (r ? `; against the DPDK runs around each: median ${(100 * agg(r.map((x) => x.ratio)).median).toFixed(0)} % (${r.map((x) => (100 * x.ratio).toFixed(0)).join(" ")})` : "") +
     (g ? `; GC l/m in the window ${g.join(" ")}` : "");
   const m = agg(a);
   console.log(`  ${side}: median ${m.median.toFixed(2)} Mpps (${m.min.toFixed(2)}-${m.max.toFixed(2)}), runs ${a.map((x) => x.toFixed(2)).join(" ")}${rs}`);
+  // The same ratios split by the host's level in the gaps around each run (lib/host-level.ts).
+  if (r && lineMoveMs > 0) console.log(`    by the line move around each run (fast below ${FAST_LEVEL_BELOW_NS} ns): ${levelSummary(r)}`);
 }
