@@ -53,6 +53,15 @@ describe("parseOptions", () => {
     expect(() => parseOptions(["--vu-tpdk-runs", "0"])).toThrow(/^--vu-tpdk-runs 0: out of range; use 1\.\.20/);
   });
 
+  it("line move between the DPDK comparisons' runs: 1000 ms by default (--quick too), 0 turns it off, a bad value refused naming the option", () => {
+    expect(parseOptions([]).lineMoveMs).toBe(1000);
+    expect(parseOptions(["--quick"]).lineMoveMs).toBe(1000);
+    expect(parseOptions(["--line-move", "0"]).lineMoveMs).toBe(0);
+    expect(parseOptions(["--line-move=300"]).lineMoveMs).toBe(300);
+    expect(() => parseOptions(["--line-move", "1s"])).toThrow(/^--line-move 1s: not a whole number; use 0\.\.60000/);
+    expect(() => parseOptions(["--line-move", "70000"])).toThrow(/^--line-move 70000: out of range; use 0\.\.60000/);
+  });
+
   it("parses lists, rates and name=value", () => {
     const o = parseOptions(["--", "--bursts=32,1,32", "--tx-paths", "push", "--in-order", "1", "--latency-rate", "2.5M", "--only", "throughput,latency"]);
     expect(o.bursts).toEqual([1, 32]);

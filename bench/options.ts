@@ -39,6 +39,11 @@ export interface BenchOptions {
   vuRings: VuRing[];
   /** vhost-user section: tpdk runs per back-end instance and burst, each between two of DPDK's (shared-back-end.ts). */
   vuTpdkRuns: number;
+  /**
+   * vhost-user and net-vhost sections: after every run, a line bounced between CPUs 0 and 1 for this
+   * many ms names the host's level (lib/line-move.ts, lib/host-level.ts); 0: off.
+   */
+  lineMoveMs: number;
   dpdkDurationS: number;
   dpdkWarmupS: number;
   /** Results directory and the base name of the files written there. */
@@ -79,6 +84,7 @@ export const DEFAULTS: Readonly<BenchOptions> = Object.freeze({
   dpdkBursts: [1, 32],
   vuRings: ["split", "packed"] as VuRing[],
   vuTpdkRuns: 1,
+  lineMoveMs: 1000,
   dpdkDurationS: 5,
   dpdkWarmupS: 2,
   out: "bench/results",
@@ -146,6 +152,9 @@ and tpdk's (l2fwd net_vhost, CPU 0) in turn.
                           (default ${DEFAULTS.vuRings.join(",")}); --repeat back-end instances each, every
                           instance faced in turn: DPDK, tpdk, DPDK (... --vu-tpdk-runs times) at each burst
   --vu-tpdk-runs N        tpdk runs per back-end instance and burst, each between two of DPDK's (default ${DEFAULTS.vuTpdkRuns})
+  --line-move MS          vhost-user and net-vhost sections: after every run, a line bounced between CPUs 0 and 1
+                          for MS ms names the host's level beside each row's ratio (~150 ns fast, 420-480 usual;
+                          default ${DEFAULTS.lineMoveMs}, 0: off)
   --dpdk-duration S       their measurement window, seconds (default ${DEFAULTS.dpdkDurationS})
   --dpdk-warmup S         their warm-up, seconds (default ${DEFAULTS.dpdkWarmupS})
   --out DIR               results directory (default ${DEFAULTS.out})
@@ -296,6 +305,9 @@ const PARSERS: Record<string, Parser> = {
   },
   "--vu-tpdk-runs": (o, v, opt) => {
     o.vuTpdkRuns = int(v, opt, 1, 20);
+  },
+  "--line-move": (o, v, opt) => {
+    o.lineMoveMs = int(v, opt, 0, 60_000);
   },
   "--dpdk-duration": (o, v, opt) => {
     o.dpdkDurationS = int(v, opt, 1, 600);

@@ -1,3 +1,4 @@
+import type { LineMovesAround } from "../lib/host-level.js";
 import { type Agg, agg } from "../lib/summary.js";
 import type { BestOptions, RunFailure } from "../pipeline/spawn.js";
 import { isFailure, maybeWaitIdle, runBest } from "../pipeline/spawn.js";
@@ -29,6 +30,12 @@ export interface DpdkRow {
   failures: string[];
   /** tpdk's GCs inside each run's window per thread (vhost-user section: l2fwd traced), when measured. */
   tpdkGc?: RowGc;
+  /**
+   * The host's level around each tpdk run, when measured (--line-move): the line moves of the gaps
+   * just before and after it and the level they name (lib/host-level.ts). vhost-user: one per
+   * pairRatios entry, in its order.
+   */
+  lineMoves?: LineMovesAround[];
 }
 
 /** GCs inside the measured windows of a row's tpdk runs, per thread. */
@@ -61,6 +68,8 @@ export interface CompareOptions {
   queueSize: number;
   spawn: BestOptions;
   progress: (line: string) => void;
+  /** vhost-user section: ms of line move (lib/line-move.ts) after every run, naming the host's level; 0 or absent: none. */
+  lineMoveMs?: number;
 }
 
 export const TPDK_SHAPE = "64 B, tx_mode=push, in_order=1, mrg_rxbuf=1 (DPDK's virtio-user defaults; DPDK pushes the header too)";
@@ -171,11 +180,13 @@ export interface BurstAcc {
   gcs: GcAttribution[];
   /** Per-run ratios (one back-end instance faced in turn), when measured. */
   ratios: number[];
+  /** The host's level around each tpdk run, when measured (vhost-user: one per ratio). */
+  lineMoves: LineMovesAround[];
   failures: string[];
 }
 
 export function newBurstAcc(): BurstAcc {
-  return { mpps: { dpdk: [], tpdk: [] }, cpu: { dpdk: [], tpdk: [] }, gcs: [], ratios: [], failures: [] };
+  return { mpps: { dpdk: [], tpdk: [] }, cpu: { dpdk: [], tpdk: [] }, gcs: [], ratios: [], lineMoves: [], failures: [] };
 }
 
 /** Record one measured run of `who`. */
@@ -192,6 +203,7 @@ export function burstRow(burst: number, a: BurstAcc): DpdkRow {
   return {
     ...(a.gcs.length > 0 ? { tpdkGc: rowGc(a.gcs) } : {}),
     ...(a.ratios.length > 0 ? { pairRatios: a.ratios } : {}),
+    ...(a.lineMoves.length > 0 ? { lineMoves: a.lineMoves } : {}),
     burst,
     dpdk: da,
     tpdk: ta,

@@ -1,4 +1,6 @@
 import { native, nativeMissingReason } from "@tpdk/native";
+import { type LeveledRatio, levelCell, leveledRatios } from "../lib/host-level.js";
+import { gapLineMove } from "../lib/line-move.js";
 import { type CompareOptions, type DpdkRow, SHOWN_SOCK, addRun, burstRow, displayPair, newBurstAcc, pairOptions, runText } from "./compare.js";
 import { backEndCommand, frontEndCommand } from "./commands.js";
 import { type Turn, bracketRatios, faceInTurn } from "./shared-back-end.js";
@@ -55,13 +57,17 @@ export function vhostUserCommands(bursts: readonly number[], hugepages: boolean)
  * each faced in turn (shared-back-end.ts) at every burst by DPDK's
  * front-end, then tpdk's and DPDK's again `tpdkRuns` times. A row's ratio is
  * the median over its tpdk runs of each run's rate over the DPDK runs around
- * it on the same instance.
+ * it on the same instance. With `o.lineMoveMs`, after every run (the back-end still running) a line
+ * bounced between the CPUs names the host's level (lib/line-move.ts): each tpdk run carries the
+ * gaps before and after it (row.lineMoves, in pairRatios' order) and the report prints the level
+ * beside the ratio (lib/host-level.ts).
  */
 export async function compareFrontEnds(o: CompareOptions, rings: readonly ("split" | "packed")[] = ["split"], tpdkRuns = 1): Promise<VhostUserSection> {
   const env = detectDpdk();
   const skipped = vhostUserMissing(env);
   if (skipped || !env.testpmd) return { skipped, env, commands: null, rows: [] };
   const rows: DpdkRow[] = [];
+  const lineMoveMs = o.lineMoveMs ?? 0;
   for (const ring of rings) {
     // gcTrace: tpdk's l2fwd reports its GCs per thread inside each window (the target: none on any thread).
     const base = { ...pairOptions(o, env.hugepages, env.testpmd), backEndBurst: BACK_END_BURST, packed: ring === "packed", gcTrace: true };
@@ -76,19 +82,35 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
         }
       }
       const tag = `[vhost-user ${ring} back-end ${rep + 1}/${o.repeat}]`;
-      const res = await faceInTurn({ ...base, burst: BACK_END_BURST }, turns, o.spawn, (r, i) => {
-        const who = `run ${i + 1}/${turns.length} burst=${r.turn.opts.burst} ${r.turn.kind === "dpdk" ? "DPDK" : "tpdk"}`;
-        o.progress(`${tag} ${who} ${r.run ? runText(r.run) : `FAILED: ${r.error!.split("\n")[0]}`}`);
-      });
+      /** gaps[i]: the line move right after run i, the back-end still running (null: not measured). */
+      const gaps: (number | null)[] = [];
+      const res = await faceInTurn(
+        { ...base, burst: BACK_END_BURST },
+        turns,
+        o.spawn,
+        (r, i) => {
+          const who = `run ${i + 1}/${turns.length} burst=${r.turn.opts.burst} ${r.turn.kind === "dpdk" ? "DPDK" : "tpdk"}`;
+          o.progress(`${tag} ${who} ${r.run ? runText(r.run) : `FAILED: ${r.error!.split("\n")[0]}`}`);
+        },
+        async (i) => {
+          // A label, not a result: a failed measurement prints one line and the section goes on.
+          if (lineMoveMs > 0) gaps[i] = await gapLineMove(lineMoveMs, `${tag} after run ${i + 1}/${turns.length}: line move`, o.progress);
+        },
+      );
       for (const r of res) {
         const a = acc.get(r.turn.opts.burst)!;
         const name = r.turn.kind === "dpdk" ? "DPDK" : "tpdk";
         if (r.run) addRun(a, r.turn.kind, r.run);
         else a.failures.push(`${name}: ${r.error}`);
       }
-      const ratios = bracketRatios(res);
-      for (const { index, ratio } of ratios) acc.get(res[index]!.turn.opts.burst)!.ratios.push(ratio);
-      o.progress(`${tag} tpdk over the DPDK runs around it: ${ratios.map(({ index, ratio }) => `b${res[index]!.turn.opts.burst} ${(100 * ratio).toFixed(0)} %`).join(", ") || "none"}`);
+      const ratios = leveledRatios(bracketRatios(res), gaps);
+      for (const { index, ratio, ...around } of ratios) {
+        const a = acc.get(res[index]!.turn.opts.burst)!;
+        a.ratios.push(ratio);
+        if (lineMoveMs > 0) a.lineMoves.push(around);
+      }
+      const level = (l: LeveledRatio): string => (lineMoveMs > 0 ? ` (line move ${levelCell([l])})` : "");
+      o.progress(`${tag} tpdk over the DPDK runs around it: ${ratios.map((l) => `b${res[l.index]!.turn.opts.burst} ${(100 * l.ratio).toFixed(0)} %${level(l)}`).join(", ") || "none"}`);
     }
     for (const burst of o.bursts) rows.push({ ...burstRow(burst, acc.get(burst)!), ring });
   }

@@ -54,6 +54,33 @@ describe("markdownReport with only the vhost-user section", () => {
     expect(md).not.toContain("- Method: each configuration");
   });
 
+  it("with line moves measured: the host's level beside each row's ratio, in the table, the method and the columns", () => {
+    const usual = { ...row(32, [12.3, 12.1, 12.5], [8.97, 9.1, 8.8]), ratio: 0.73, pairRatios: [0.73, 0.75, 0.71] };
+    usual.lineMoves = [
+      { beforeNs: 431, afterNs: 455, level: "usual" },
+      { beforeNs: 455, afterNs: 470, level: "usual" },
+      { beforeNs: 447, afterNs: 462, level: "usual" },
+    ];
+    const split = { ...row(1, [5.4, 9.8, 5.5], [4, 9.9, 4.2]), ratio: 0.76, pairRatios: [0.74, 1.01, 0.76] };
+    split.lineMoves = [
+      { beforeNs: 450, afterNs: 460, level: "usual" },
+      { beforeNs: 150, afterNs: 146, level: "fast" },
+      { beforeNs: 148, afterNs: 452, level: "mixed" },
+    ];
+    const r = vhostOnly([split, usual]);
+    const md = markdownReport(r, "x.svg");
+    expect(md).toContain("| burst | DPDK Mpps | tpdk Mpps | DPDK ns/pkt | tpdk ns/pkt | DPDK Gbit/s | tpdk Gbit/s | tpdk/DPDK | line move (level) | CPU % (DPDK/tpdk) | runs (DPDK/tpdk) |");
+    expect(md).toContain("| 32 | 12.3 (12.1–12.5) | 8.97 (8.80–9.10) | ");
+    expect(md).toContain("| 73 % (71–75) | 431–470 ns: usual | 92/95 | 3/3 |");
+    expect(md).toContain("| 76 % (74–101) | 146–460 ns: usual 1 74 %, fast 1 101 %, mixed 1 76 % | 92/95 | 3/3 |");
+    expect(md).toContain("one cache line bounced between CPUs 0 and 1 for 1 s names the host's level");
+    expect(md).toContain("- **line move (level)** (vhost-user): the median round trip");
+    expect(md).toContain("fast below 300 ns");
+    // Without line moves (--line-move 0, or results written before): no column, no text.
+    const plain = markdownReport(vhostOnly([row(32, [12.3], [8.97])]), "x.svg");
+    expect(plain).not.toContain("line move");
+  });
+
   it("the net-vhost section: its own heading, table and the front-end's and both back-ends' command lines", () => {
     const r = vhostOnly([]);
     r.vhostUser = null;

@@ -1,3 +1,4 @@
+import { FAST_LEVEL_BELOW_NS } from "../lib/host-level.js";
 import { fmt } from "../lib/summary.js";
 import { describe, fmtRate } from "../pipeline/plan.js";
 import type { BenchResults } from "./results.js";
@@ -120,7 +121,10 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
     else {
       out.push(
         `A dpdk-testpmd back-end (a vhost-user port in flowgen mode: generates 64 B frames and counts what comes back) on CPU 1 faces, in turn, DPDK's front-end (testpmd, a virtio-user port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_virtio_user port forwarding to itself), each on CPU 0 with one forwarding core; both front-ends get the same keys (IN_ORDER, MRG_RXBUF, 256 entries; the ring layout per row). ` +
-          `Each of the ${r.meta.options.repeat} back-end instances per ring layout runs DPDK's front-end, then tpdk's and DPDK's again (${r.meta.options.vuTpdkRuns ?? 1} time${(r.meta.options.vuTpdkRuns ?? 1) > 1 ? "s" : ""}) at each burst; tpdk/DPDK is the median over tpdk's runs of each run's rate over the mean of the DPDK runs just before and after it on the same instance (range in brackets), because on a shared host an instance has a level of its own. Delivered: what the back-end receives back. ${v.env?.version ?? ""}; ${v.env?.hugeNote ?? ""}.`,
+          `Each of the ${r.meta.options.repeat} back-end instances per ring layout runs DPDK's front-end, then tpdk's and DPDK's again (${r.meta.options.vuTpdkRuns ?? 1} time${(r.meta.options.vuTpdkRuns ?? 1) > 1 ? "s" : ""}) at each burst; tpdk/DPDK is the median over tpdk's runs of each run's rate over the mean of the DPDK runs just before and after it on the same instance (range in brackets), because on a shared host an instance has a level of its own. Delivered: what the back-end receives back. ${v.env?.version ?? ""}; ${v.env?.hugeNote ?? ""}.` +
+          (v.rows.some((row) => row.lineMoves !== undefined)
+            ? ` After every run, the back-end still running, one cache line bounced between CPUs 0 and 1 for ${fmt(o.lineMoveMs / 1000)} s names the host's level (column **line move (level)**, below): at the fast level a line moves about three times faster and both front-ends run faster, so compare ratios drawn at one level.`
+            : ""),
       );
       out.push("");
       const t = vhostUserTable(r);
@@ -175,6 +179,11 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   out.push("- **loss %**: frames l2fwd received but did not deliver (TX ring full drops, device TX drops) / frames received. **rx miss %**: frames the unpaced generator offered that found no RX buffer: the excess offer, not a loss of the pipeline. **e2e loss %** (latency runs, paced): sink sequence gaps / frames offered.");
   out.push("- **pkts/pass**: frames per l2fwd loop pass (received / passes over the whole run): how full the bursts are.");
   out.push("- **GC l/d/m**: garbage collections inside the window on the lcore, the device thread and the run's main thread (most in any repetition), counted from V8's `--trace-gc` output, each thread's isolate identified by a marker preloaded into every thread (`pipeline/gc-probe.cts`); a `?` means some GCs could not be attributed.");
+  if (r.vhostUser?.rows.some((row) => row.lineMoves !== undefined)) {
+    out.push(
+      `- **line move (level)** (vhost-user): the median round trip of one cache line bounced between CPUs 0 and 1 (\`tools/line-move.js\`) in the gaps before and after each of the row's tpdk runs, lowest–highest, and the host's level it names: fast below ${FAST_LEVEL_BELOW_NS} ns (~150 ns in session 30), usual above (420–480 ns), mixed for a run whose two gaps disagree; runs at more than one level are counted per level, each level with its median tpdk/DPDK.`,
+    );
+  }
   out.push("- **tpdk GC l/m** (vhost-user): the same count for tpdk's l2fwd process, traced the same way (`--trace-gc`, the marker on stderr): its lcore and its main thread.");
   out.push("- **CPU %**: CPU time the run's process got during the window over twice the window (two busy-polling threads), lowest of the repetitions. About 100 when the lcore and the device thread had their CPUs to themselves; lower means other processes took turns on them and the figures understate.");
   out.push(`- **runs**: repetitions measured; "tries" counts attempts when runs that got less than ${(100 * o.minCpuShare).toFixed(0)} % of their CPUs were retried (best attempt kept, at most ${o.retries} retries).`);

@@ -1,3 +1,4 @@
+import { levelCell } from "../lib/host-level.js";
 import { type Agg, fmt, fmtAgg } from "../lib/summary.js";
 import type { CaseSummary } from "../pipeline/aggregate.js";
 import { fmtRate } from "../pipeline/plan.js";
@@ -90,9 +91,22 @@ export function vhostUserTable(r: BenchResults): Table | null {
   if (v.rows.some((row) => row.tpdkGc !== undefined)) {
     t = { header: [...t.header, "tpdk GC l/m"], align: [...t.align, "r"], rows: t.rows.map((cells, i) => [...cells, rowGcCell(v.rows[i]!)]) };
   }
+  // The host's level beside the ratio, when measured (--line-move): the line moves in the gaps around the row's tpdk runs.
+  if (v.rows.some((row) => row.lineMoves !== undefined)) {
+    const at = t.header.indexOf("tpdk/DPDK") + 1;
+    const ins = <T>(cells: readonly T[], x: T): T[] => [...cells.slice(0, at), x, ...cells.slice(at)];
+    t = { header: ins(t.header, "line move (level)"), align: ins(t.align, "l"), rows: t.rows.map((cells, i) => ins(cells, rowLevelCell(v.rows[i]!))) };
+  }
   // A ring column when the section ran with a layout recorded (split and/or packed).
   if (!v.rows.some((row) => row.ring !== undefined)) return t;
   return { header: ["ring", ...t.header], align: ["l", ...t.align], rows: t.rows.map((cells, i) => [v.rows[i]!.ring ?? "split", ...cells]) };
+}
+
+/** The line moves around the row's tpdk runs and the level they name; per level its median ratio when the runs span levels (lib/host-level.ts). */
+function rowLevelCell(row: DpdkRow): string {
+  const m = row.lineMoves ?? [];
+  const r = row.pairRatios;
+  return levelCell(r && r.length === m.length ? m.map((x, i) => ({ ...x, ratio: r[i]! })) : m);
 }
 
 function rowGcCell(row: DpdkRow): string {
