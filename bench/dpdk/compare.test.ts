@@ -30,7 +30,35 @@ describe("alternate", () => {
       [32, [10, 10], [8], 0.8, ["tpdk: no traffic"]],
     ]);
     expect(rows[0]!.pairRatios).toBeUndefined();
+    expect(rows[0]!.lineMoves).toBeUndefined();
     expect(lines.some((l) => l.includes("tpdk FAILED: no traffic"))).toBe(true);
+  });
+
+  it("with a line move after every run (net-vhost): each measured tpdk run's row records the gaps before and after it", async () => {
+    const lines: string[] = [];
+    const ats: string[] = [];
+    // Gaps after D1, T1, D32, T32 (the host turns fast after T1), then D1, T1 (failed), D32, T32 (a gap not measured).
+    const gaps = [450, 460, 150, 148, 152, 149, 440, null];
+    let tpdkCalls = 0;
+    const rows = await alternate(
+      opts(2, [1, 32], lines),
+      "t",
+      {
+        dpdk: async (b) => ({ mpps: b === 1 ? 4 : 10, cpuShare: 0.99 }),
+        tpdk: async (b) => {
+          if (++tpdkCalls === 3) throw new Error("no traffic");
+          return { mpps: b === 1 ? 5 : 8, cpuShare: 0.98 };
+        },
+      },
+      async (at) => (ats.push(at), gaps[ats.length - 1] ?? null),
+    );
+    expect(ats.length).toBe(8);
+    expect(ats[1]).toBe("[t 1/4] rep 1/2 burst=1 after tpdk: line move");
+    expect(rows[0]!.lineMoves).toEqual([{ beforeNs: 450, afterNs: 460, level: "usual" }]);
+    expect(rows[1]!.lineMoves).toEqual([
+      { beforeNs: 150, afterNs: 148, level: "fast" },
+      { beforeNs: 440, afterNs: null, level: "usual" },
+    ]);
   });
 });
 

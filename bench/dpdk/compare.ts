@@ -1,4 +1,4 @@
-import type { LineMovesAround } from "../lib/host-level.js";
+import { type LineMovesAround, runLevel } from "../lib/host-level.js";
 import { type Agg, agg } from "../lib/summary.js";
 import type { BestOptions, RunFailure } from "../pipeline/spawn.js";
 import { isFailure, maybeWaitIdle, runBest } from "../pipeline/spawn.js";
@@ -33,7 +33,7 @@ export interface DpdkRow {
   /**
    * The host's level around each tpdk run, when measured (--line-move): the line moves of the gaps
    * just before and after it and the level they name (lib/host-level.ts). vhost-user: one per
-   * pairRatios entry, in its order.
+   * pairRatios entry, in its order; net-vhost: one per tpdkRuns entry.
    */
   lineMoves?: LineMovesAround[];
 }
@@ -68,7 +68,7 @@ export interface CompareOptions {
   queueSize: number;
   spawn: BestOptions;
   progress: (line: string) => void;
-  /** vhost-user section: ms of line move (lib/line-move.ts) after every run, naming the host's level; 0 or absent: none. */
+  /** vhost-user and net-vhost sections: ms of line move (lib/line-move.ts) after every run, naming the host's level; 0 or absent: none. */
   lineMoveMs?: number;
 }
 
@@ -148,24 +148,41 @@ export function runText(r: ContenderRun): string {
  * machine's load hits both), into one row per burst. A failed run is noted
  * in its row and the comparison goes on.
  */
-export async function alternate(o: CompareOptions, section: string, run: { dpdk: Contender; tpdk: Contender }): Promise<DpdkRow[]> {
+export async function alternate(
+  o: CompareOptions,
+  section: string,
+  run: { dpdk: Contender; tpdk: Contender },
+  /**
+   * After every run: the gap's line move (median round trip, ns; null: not measured), the
+   * net-vhost section's --line-move; each measured tpdk run's row records the gaps just before
+   * and after it (row.lineMoves, in tpdkRuns' order).
+   */
+  lineMove?: (at: string) => Promise<number | null>,
+): Promise<DpdkRow[]> {
   const acc = new Map(o.bursts.map((b) => [b, newBurstAcc()]));
   const total = o.repeat * o.bursts.length;
   let i = 0;
+  let gap: number | null = null;
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const burst of o.bursts) {
       i++;
       const tag = `[${section} ${i}/${total}] rep ${rep + 1}/${o.repeat} burst=${burst}`;
       for (const who of ["dpdk", "tpdk"] as const) {
         const name = who === "dpdk" ? "DPDK" : "tpdk";
+        const before = gap;
+        let measured = false;
         try {
           const r = await run[who](burst);
           addRun(acc.get(burst)!, who, r);
           o.progress(`${tag} ${name} ${runText(r)}`);
+          measured = true;
         } catch (e) {
           acc.get(burst)!.failures.push(`${name}: ${(e as Error).message}`);
           o.progress(`${tag} ${name} FAILED: ${(e as Error).message.split("\n")[0]}`);
         }
+        if (!lineMove) continue;
+        gap = await lineMove(`${tag} after ${name}: line move`);
+        if (who === "tpdk" && measured) acc.get(burst)!.lineMoves.push({ beforeNs: before, afterNs: gap, level: runLevel(before, gap) });
       }
     }
   }

@@ -1,4 +1,5 @@
 import { native, nativeMissingReason } from "@tpdk/native";
+import { gapLineMove } from "../lib/line-move.js";
 import { type CompareOptions, type DpdkRow, SHOWN_SOCK, alternate, bestPair, displayPair, pairOptions } from "./compare.js";
 import { forwarderBackEndCommand, generatorCommand } from "./commands.js";
 import { type DpdkEnv, TESTPMD, detectDpdk, runVhostPair } from "./testpmd.js";
@@ -42,15 +43,25 @@ export function netVhostCommands(bursts: readonly number[], hugepages: boolean):
   };
 }
 
-/** DPDK's back-end, then tpdk's, at each burst of each repetition (alternate()). */
+/**
+ * DPDK's back-end, then tpdk's, at each burst of each repetition (alternate()); with `o.lineMoveMs`
+ * the line move after every run names the host's level around each tpdk run (row.lineMoves).
+ */
 export async function compareBackEnds(o: CompareOptions): Promise<NetVhostSection> {
   const env = detectDpdk();
   const skipped = netVhostMissing(env);
   if (skipped || !env.testpmd) return { skipped, env, commands: null, rows: [] };
   const base = { ...pairOptions(o, env.hugepages, env.testpmd), generatorBurst: GENERATOR_BURST };
-  const rows = await alternate(o, "net-vhost", {
-    dpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "dpdk", "back-end"), o.spawn),
-    tpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "tpdk", "back-end"), o.spawn),
-  });
+  const lineMoveMs = o.lineMoveMs ?? 0;
+  const rows = await alternate(
+    o,
+    "net-vhost",
+    {
+      dpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "dpdk", "back-end"), o.spawn),
+      tpdk: (burst) => bestPair(() => runVhostPair({ ...base, burst }, "tpdk", "back-end"), o.spawn),
+    },
+    // Between the pairs (each run starts its own): a label, not a result; a failure prints one line.
+    lineMoveMs > 0 ? (at) => gapLineMove(lineMoveMs, at, o.progress) : undefined,
+  );
   return { skipped: null, env, commands: netVhostCommands(o.bursts, env.hugepages), rows };
 }

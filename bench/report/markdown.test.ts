@@ -74,7 +74,7 @@ describe("markdownReport with only the vhost-user section", () => {
     expect(md).toContain("| 73 % (71–75) | 431–470 ns: usual | 92/95 | 3/3 |");
     expect(md).toContain("| 76 % (74–101) | 146–460 ns: usual 1 74 %, fast 1 101 %, mixed 1 76 % | 92/95 | 3/3 |");
     expect(md).toContain("one cache line bounced between CPUs 0 and 1 for 1 s names the host's level");
-    expect(md).toContain("- **line move (level)** (vhost-user): the median round trip");
+    expect(md).toContain("- **line move (level)** (vhost-user, net-vhost): the median round trip");
     expect(md).toContain("fast below 300 ns");
     // Without line moves (--line-move 0, or results written before): no column, no text.
     const plain = markdownReport(vhostOnly([row(32, [12.3], [8.97])]), "x.svg");
@@ -90,6 +90,20 @@ describe("markdownReport with only the vhost-user section", () => {
     expect(md).not.toContain("## vhost-user");
     expect(md).toContain("| 32 | 10 | 5 | 100 | 200 | 6.72 | 3.36 | 50 % | 92/95 | 1/1 |");
     expect(md).toContain("dpdk-testpmd GEN\ndpdk-testpmd VHOST\nnode l2fwd VHOST");
+  });
+
+  it("net-vhost with line moves measured: the level beside the ratio (no per-run ratios: runs per level)", () => {
+    const r = vhostOnly([]);
+    r.vhostUser = null;
+    const nvRow = row(32, [10, 10.4], [5, 5.2]);
+    nvRow.lineMoves = [
+      { beforeNs: 452, afterNs: 470, level: "usual" },
+      { beforeNs: 151, afterNs: 149, level: "fast" },
+    ];
+    r.netVhost = { skipped: null, env: null, commands: null, rows: [nvRow] };
+    const md = markdownReport(r, "x.svg");
+    expect(md).toContain("| 50 % | 149–470 ns: usual 1, fast 1 | 92/95 | 2/2 |");
+    expect(md).toContain("After every run (no pair running) one cache line bounced between CPUs 0 and 1 for 1 s");
   });
 
   it("a skipped section says why", () => {

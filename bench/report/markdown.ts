@@ -148,7 +148,10 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
     if (nv.skipped) out.push(nv.skipped);
     else {
       out.push(
-        `One dpdk-testpmd front-end (a net_virtio_user port in flowgen mode, burst 32: generates 64 B frames and counts what comes back) on CPU 1 faces, in alternating runs, DPDK's back-end (testpmd, a net_vhost port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_vhost port forwarding to itself, its rings processed inside rxBurst/txBurst), each on CPU 0 with one forwarding core; the front-end's keys: split ring, IN_ORDER, MRG_RXBUF, 256 entries. Delivered: what the front-end receives back. ${nv.env?.version ?? ""}; ${nv.env?.hugeNote ?? ""}.`,
+        `One dpdk-testpmd front-end (a net_virtio_user port in flowgen mode, burst 32: generates 64 B frames and counts what comes back) on CPU 1 faces, in alternating runs, DPDK's back-end (testpmd, a net_vhost port in mac forwarding mode with port topology loop) and tpdk's (l2fwd with one busy-polling lcore on a net_vhost port forwarding to itself, its rings processed inside rxBurst/txBurst), each on CPU 0 with one forwarding core; the front-end's keys: split ring, IN_ORDER, MRG_RXBUF, 256 entries. Delivered: what the front-end receives back. ${nv.env?.version ?? ""}; ${nv.env?.hugeNote ?? ""}.` +
+          (nv.rows.some((row) => row.lineMoves !== undefined)
+            ? ` After every run (no pair running) one cache line bounced between CPUs 0 and 1 for ${fmt(o.lineMoveMs / 1000)} s names the host's level around each tpdk run (column **line move (level)**).`
+            : ""),
       );
       out.push("");
       const t = netVhostTable(r);
@@ -179,9 +182,9 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   out.push("- **loss %**: frames l2fwd received but did not deliver (TX ring full drops, device TX drops) / frames received. **rx miss %**: frames the unpaced generator offered that found no RX buffer: the excess offer, not a loss of the pipeline. **e2e loss %** (latency runs, paced): sink sequence gaps / frames offered.");
   out.push("- **pkts/pass**: frames per l2fwd loop pass (received / passes over the whole run): how full the bursts are.");
   out.push("- **GC l/d/m**: garbage collections inside the window on the lcore, the device thread and the run's main thread (most in any repetition), counted from V8's `--trace-gc` output, each thread's isolate identified by a marker preloaded into every thread (`pipeline/gc-probe.cts`); a `?` means some GCs could not be attributed.");
-  if (r.vhostUser?.rows.some((row) => row.lineMoves !== undefined)) {
+  if ([...(r.vhostUser?.rows ?? []), ...(r.netVhost?.rows ?? [])].some((row) => row.lineMoves !== undefined)) {
     out.push(
-      `- **line move (level)** (vhost-user): the median round trip of one cache line bounced between CPUs 0 and 1 (\`tools/line-move.js\`) in the gaps before and after each of the row's tpdk runs, lowest–highest, and the host's level it names: fast below ${FAST_LEVEL_BELOW_NS} ns (~150 ns in session 30), usual above (420–480 ns), mixed for a run whose two gaps disagree; runs at more than one level are counted per level, each level with its median tpdk/DPDK.`,
+      `- **line move (level)** (vhost-user, net-vhost): the median round trip of one cache line bounced between CPUs 0 and 1 (\`tools/line-move.js\`) in the gaps before and after each of the row's tpdk runs, lowest–highest, and the host's level it names: fast below ${FAST_LEVEL_BELOW_NS} ns (~150 ns in session 30), usual above (420–480 ns), mixed for a run whose two gaps disagree; runs at more than one level are counted per level, each level with its median tpdk/DPDK.`,
     );
   }
   out.push("- **tpdk GC l/m** (vhost-user): the same count for tpdk's l2fwd process, traced the same way (`--trace-gc`, the marker on stderr): its lcore and its main thread.");

@@ -91,15 +91,18 @@ export function vhostUserTable(r: BenchResults): Table | null {
   if (v.rows.some((row) => row.tpdkGc !== undefined)) {
     t = { header: [...t.header, "tpdk GC l/m"], align: [...t.align, "r"], rows: t.rows.map((cells, i) => [...cells, rowGcCell(v.rows[i]!)]) };
   }
-  // The host's level beside the ratio, when measured (--line-move): the line moves in the gaps around the row's tpdk runs.
-  if (v.rows.some((row) => row.lineMoves !== undefined)) {
-    const at = t.header.indexOf("tpdk/DPDK") + 1;
-    const ins = <T>(cells: readonly T[], x: T): T[] => [...cells.slice(0, at), x, ...cells.slice(at)];
-    t = { header: ins(t.header, "line move (level)"), align: ins(t.align, "l"), rows: t.rows.map((cells, i) => ins(cells, rowLevelCell(v.rows[i]!))) };
-  }
+  t = withLevelColumn(t, v.rows);
   // A ring column when the section ran with a layout recorded (split and/or packed).
   if (!v.rows.some((row) => row.ring !== undefined)) return t;
   return { header: ["ring", ...t.header], align: ["l", ...t.align], rows: t.rows.map((cells, i) => [v.rows[i]!.ring ?? "split", ...cells]) };
+}
+
+/** The host's level beside the ratio, when measured (--line-move): the line moves in the gaps around the row's tpdk runs. */
+function withLevelColumn(t: Table, rows: readonly DpdkRow[]): Table {
+  if (!rows.some((row) => row.lineMoves !== undefined)) return t;
+  const at = t.header.indexOf("tpdk/DPDK") + 1;
+  const ins = <T>(cells: readonly T[], x: T): T[] => [...cells.slice(0, at), x, ...cells.slice(at)];
+  return { header: ins(t.header, "line move (level)"), align: ins(t.align, "l"), rows: t.rows.map((cells, i) => ins(cells, rowLevelCell(rows[i]!))) };
 }
 
 /** The line moves around the row's tpdk runs and the level they name; per level its median ratio when the runs span levels (lib/host-level.ts). */
@@ -116,7 +119,7 @@ function rowGcCell(row: DpdkRow): string {
 
 export function netVhostTable(r: BenchResults): Table | null {
   const v = r.netVhost;
-  return v && !v.skipped ? comparisonTable(v.rows) : null;
+  return v && !v.skipped ? withLevelColumn(comparisonTable(v.rows), v.rows) : null;
 }
 
 /** 64-byte frames plus preamble, start delimiter and inter-frame gap, in bits. */
