@@ -152,9 +152,9 @@ function fakeVhostUser(o: BenchOptions): VhostUserSection {
   const slower = (a: Agg): Agg => ({ ...a, median: 0.6 * a.median, min: 0.6 * a.min, max: 0.6 * a.max });
   // The host's level around each of the three tpdk runs (--line-move): two at the usual level, one at the fast.
   const lineMoves: LineMovesAround[] = [
-    { beforeNs: 448, afterNs: 462, level: "usual" },
-    { beforeNs: 455, afterNs: 471, level: "usual" },
-    { beforeNs: 149, afterNs: 153, level: "fast" },
+    { before: { medianNs: 448, p10Ns: 421, p90Ns: 540 }, after: { medianNs: 462, p10Ns: 437, p90Ns: 561 }, level: "usual" },
+    { before: { medianNs: 462, p10Ns: 437, p90Ns: 561 }, after: { medianNs: 471, p10Ns: 446, p90Ns: 575 }, level: "usual" },
+    { before: { medianNs: 149, p10Ns: 141, p90Ns: 166 }, after: { medianNs: 153, p10Ns: 144, p90Ns: 170 }, level: "fast" },
   ];
   const rows = o.vuRings.flatMap((ring) =>
     fakeDpdk(o).rows.map((row) => ({

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { GapMove } from "../lib/host-level.js";
 import { type CompareOptions, addRun, alternate, burstRow, newBurstAcc } from "./compare.js";
 
 const opts = (repeat: number, bursts: number[], lines: string[]): CompareOptions => ({
@@ -38,7 +39,8 @@ describe("alternate", () => {
     const lines: string[] = [];
     const ats: string[] = [];
     // Gaps after D1, T1, D32, T32 (the host turns fast after T1), then D1, T1 (failed), D32, T32 (a gap not measured).
-    const gaps = [450, 460, 150, 148, 152, 149, 440, null];
+    const g = (m: number): GapMove => ({ medianNs: m, p10Ns: m - 20, p90Ns: m + 20 });
+    const gaps = [g(450), g(460), g(150), g(148), g(152), g(149), g(440), null];
     let tpdkCalls = 0;
     const rows = await alternate(
       opts(2, [1, 32], lines),
@@ -54,10 +56,10 @@ describe("alternate", () => {
     );
     expect(ats.length).toBe(8);
     expect(ats[1]).toBe("[t 1/4] rep 1/2 burst=1 after tpdk: line move");
-    expect(rows[0]!.lineMoves).toEqual([{ beforeNs: 450, afterNs: 460, level: "usual" }]);
+    expect(rows[0]!.lineMoves).toEqual([{ before: g(450), after: g(460), level: "usual" }]);
     expect(rows[1]!.lineMoves).toEqual([
-      { beforeNs: 150, afterNs: 148, level: "fast" },
-      { beforeNs: 440, afterNs: null, level: "usual" },
+      { before: g(150), after: g(148), level: "fast" },
+      { before: g(440), after: null, level: "usual" },
     ]);
   });
 });

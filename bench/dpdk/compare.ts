@@ -1,4 +1,4 @@
-import { type LineMovesAround, runLevel } from "../lib/host-level.js";
+import { type GapMove, type LineMovesAround, runLevel } from "../lib/host-level.js";
 import { type Agg, agg } from "../lib/summary.js";
 import type { BestOptions, RunFailure } from "../pipeline/spawn.js";
 import { isFailure, maybeWaitIdle, runBest } from "../pipeline/spawn.js";
@@ -153,16 +153,16 @@ export async function alternate(
   section: string,
   run: { dpdk: Contender; tpdk: Contender },
   /**
-   * After every run: the gap's line move (median round trip, ns; null: not measured), the
+   * After every run: the gap's line move (null: not measured), the
    * net-vhost section's --line-move; each measured tpdk run's row records the gaps just before
    * and after it (row.lineMoves, in tpdkRuns' order).
    */
-  lineMove?: (at: string) => Promise<number | null>,
+  lineMove?: (at: string) => Promise<GapMove | null>,
 ): Promise<DpdkRow[]> {
   const acc = new Map(o.bursts.map((b) => [b, newBurstAcc()]));
   const total = o.repeat * o.bursts.length;
   let i = 0;
-  let gap: number | null = null;
+  let gap: GapMove | null = null;
   for (let rep = 0; rep < o.repeat; rep++) {
     for (const burst of o.bursts) {
       i++;
@@ -182,7 +182,7 @@ export async function alternate(
         }
         if (!lineMove) continue;
         gap = await lineMove(`${tag} after ${name}: line move`);
-        if (who === "tpdk" && measured) acc.get(burst)!.lineMoves.push({ beforeNs: before, afterNs: gap, level: runLevel(before, gap) });
+        if (who === "tpdk" && measured) acc.get(burst)!.lineMoves.push({ before, after: gap, level: runLevel(before, gap) });
       }
     }
   }

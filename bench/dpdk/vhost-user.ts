@@ -1,5 +1,5 @@
 import { native, nativeMissingReason } from "@tpdk/native";
-import { type LeveledRatio, levelCell, leveledRatios } from "../lib/host-level.js";
+import { type GapMove, type LeveledRatio, aroundText, leveledRatios } from "../lib/host-level.js";
 import { gapLineMove } from "../lib/line-move.js";
 import { type CompareOptions, type DpdkRow, SHOWN_SOCK, addRun, burstRow, displayPair, newBurstAcc, pairOptions, runText } from "./compare.js";
 import { backEndCommand, frontEndCommand } from "./commands.js";
@@ -83,7 +83,7 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
       }
       const tag = `[vhost-user ${ring} back-end ${rep + 1}/${o.repeat}]`;
       /** gaps[i]: the line move right after run i, the back-end still running (null: not measured). */
-      const gaps: (number | null)[] = [];
+      const gaps: (GapMove | null)[] = [];
       const res = await faceInTurn(
         { ...base, burst: BACK_END_BURST },
         turns,
@@ -109,7 +109,7 @@ export async function compareFrontEnds(o: CompareOptions, rings: readonly ("spli
         a.ratios.push(ratio);
         if (lineMoveMs > 0) a.lineMoves.push(around);
       }
-      const level = (l: LeveledRatio): string => (lineMoveMs > 0 ? ` (line move ${levelCell([l])})` : "");
+      const level = (l: LeveledRatio): string => (lineMoveMs > 0 ? ` (line move ${aroundText(l)})` : "");
       o.progress(`${tag} tpdk over the DPDK runs around it: ${ratios.map((l) => `b${res[l.index]!.turn.opts.burst} ${(100 * l.ratio).toFixed(0)} %${level(l)}`).join(", ") || "none"}`);
     }
     for (const burst of o.bursts) rows.push({ ...burstRow(burst, acc.get(burst)!), ring });

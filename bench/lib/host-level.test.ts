@@ -1,35 +1,48 @@
 import { describe, expect, it } from "vitest";
-import { FAST_LEVEL_BELOW_NS, gapLevel, levelCell, levelSummary, leveledRatios, runLevel } from "./host-level.js";
+import { FAST_LEVEL_BELOW_NS, type GapMove, aroundText, gapLevel, levelCell, levelSummary, leveledRatios, runLevel } from "./host-level.js";
+
+/** A gap of median `m` ns, its batches' p10 and p90 near it unless given. */
+const g = (m: number, p10 = m - 20, p90 = m + 20): GapMove => ({ medianNs: m, p10Ns: p10, p90Ns: p90 });
 
 describe("gapLevel", () => {
-  it("names session 30's figures: 145-155 ns fast, 422-482 usual; the threshold itself usual", () => {
-    for (const ns of [121, 145, 155, 161]) expect(gapLevel(ns)).toBe("fast");
-    for (const ns of [388, 422, 443, 482, 601]) expect(gapLevel(ns)).toBe("usual");
-    expect(gapLevel(FAST_LEVEL_BELOW_NS)).toBe("usual");
-    expect(gapLevel(FAST_LEVEL_BELOW_NS - 1)).toBe("fast");
+  it("names session 30's and 31's gaps: fast (p10-p90 121-178 ns), usual (368-605)", () => {
+    for (const x of [g(150, 121, 161), g(166, 160, 178), g(119, 116, 129)]) expect(gapLevel(x)).toBe("fast");
+    for (const x of [g(443, 388, 601), g(412, 372, 503), g(490, 447, 605), g(408, 368, 508)]) expect(gapLevel(x)).toBe("usual");
+  });
+
+  it("a gap whose batches straddle the threshold is mixed (session 31: median 427, p10 163, after a run at the fast level's rate)", () => {
+    expect(gapLevel(g(427, 163, 466))).toBe("mixed");
+    expect(gapLevel(g(180, 140, 320))).toBe("mixed");
+  });
+
+  it("the threshold itself is usual: fast needs p90 below it, usual p10 at or above it", () => {
+    expect(gapLevel(g(FAST_LEVEL_BELOW_NS, FAST_LEVEL_BELOW_NS, 400))).toBe("usual");
+    expect(gapLevel(g(200, 150, FAST_LEVEL_BELOW_NS - 1))).toBe("fast");
+    expect(gapLevel(g(250, 150, FAST_LEVEL_BELOW_NS))).toBe("mixed");
   });
 });
 
 describe("runLevel", () => {
-  it("both gaps at one level: that level; at two: mixed", () => {
-    expect(runLevel(450, 470)).toBe("usual");
-    expect(runLevel(150, 146)).toBe("fast");
-    expect(runLevel(442, 146)).toBe("mixed");
-    expect(runLevel(150, 460)).toBe("mixed");
+  it("both gaps at one level: that level; at two, or either mixed: mixed", () => {
+    expect(runLevel(g(450), g(470))).toBe("usual");
+    expect(runLevel(g(150), g(146))).toBe("fast");
+    expect(runLevel(g(442), g(146))).toBe("mixed");
+    expect(runLevel(g(150), g(460))).toBe("mixed");
+    expect(runLevel(g(422), g(427, 163, 466))).toBe("mixed");
   });
 
   it("one gap measured: its level; none: unknown", () => {
-    expect(runLevel(null, 150)).toBe("fast");
-    expect(runLevel(450, null)).toBe("usual");
+    expect(runLevel(null, g(150))).toBe("fast");
+    expect(runLevel(g(450), null)).toBe("usual");
     expect(runLevel(null, null)).toBe("unknown");
-    expect(runLevel(Number.NaN, null)).toBe("unknown");
+    expect(runLevel(g(Number.NaN), null)).toBe("unknown");
   });
 });
 
 describe("leveledRatios", () => {
   it("run i sits between the gap after run i-1 and the gap after run i", () => {
     // dpdk, tpdk, dpdk, tpdk, dpdk: gaps after each of the five runs.
-    const gaps = [450, 460, 150, null, 148];
+    const gaps = [g(450), g(460), g(150), null, g(148)];
     expect(
       leveledRatios(
         [
@@ -39,13 +52,21 @@ describe("leveledRatios", () => {
         gaps,
       ),
     ).toEqual([
-      { index: 1, ratio: 0.9, beforeNs: 450, afterNs: 460, level: "usual" },
-      { index: 3, ratio: 1.02, beforeNs: 150, afterNs: null, level: "fast" },
+      { index: 1, ratio: 0.9, before: g(450), after: g(460), level: "usual" },
+      { index: 3, ratio: 1.02, before: g(150), after: null, level: "fast" },
     ]);
   });
 
   it("no gaps measured (--line-move 0): every run unknown", () => {
-    expect(leveledRatios([{ index: 1, ratio: 0.9 }], [])).toEqual([{ index: 1, ratio: 0.9, beforeNs: null, afterNs: null, level: "unknown" }]);
+    expect(leveledRatios([{ index: 1, ratio: 0.9 }], [])).toEqual([{ index: 1, ratio: 0.9, before: null, after: null, level: "unknown" }]);
+  });
+});
+
+describe("aroundText", () => {
+  it("the two gaps' medians and the run's level; a mixed gap with its p10 and p90; a gap not measured a dash", () => {
+    expect(aroundText({ before: g(422), after: g(427, 163, 466), level: "mixed" })).toBe("422 / 427 (p10 163, p90 466) ns: mixed");
+    expect(aroundText({ before: g(450), after: g(460), level: "usual" })).toBe("450 / 460 ns: usual");
+    expect(aroundText({ before: null, after: g(150), level: "fast" })).toBe("– / 150 ns: fast");
   });
 });
 
@@ -68,26 +89,26 @@ describe("levelSummary", () => {
 });
 
 describe("levelCell", () => {
-  it("the range of the gaps' line moves and the level, or the runs per level (with ratios: each level's median)", () => {
-    expect(levelCell([{ beforeNs: 430, afterNs: 470, level: "usual" }])).toBe("430–470 ns: usual");
+  it("the range of the gaps' medians and the level, or the runs per level (with ratios: each level's median)", () => {
+    expect(levelCell([{ before: g(430), after: g(470), level: "usual" }])).toBe("430–470 ns: usual");
     expect(
       levelCell([
-        { beforeNs: 450, afterNs: 460, level: "usual" },
-        { beforeNs: 460, afterNs: 150, level: "mixed" },
-        { beforeNs: 148, afterNs: 152, level: "fast" },
-        { beforeNs: 440, afterNs: 470, level: "usual" },
+        { before: g(450), after: g(460), level: "usual" },
+        { before: g(460), after: g(150), level: "mixed" },
+        { before: g(148), after: g(152), level: "fast" },
+        { before: g(440), after: g(470), level: "usual" },
       ]),
     ).toBe("148–470 ns: usual 2, fast 1, mixed 1");
     expect(
       levelCell([
-        { ratio: 0.86, beforeNs: 450, afterNs: 460, level: "usual" },
-        { ratio: 1.02, beforeNs: 148, afterNs: 152, level: "fast" },
-        { ratio: 0.9, beforeNs: 440, afterNs: 470, level: "usual" },
+        { ratio: 0.86, before: g(450), after: g(460), level: "usual" },
+        { ratio: 1.02, before: g(148), after: g(152), level: "fast" },
+        { ratio: 0.9, before: g(440), after: g(470), level: "usual" },
       ]),
     ).toBe("148–470 ns: usual 2 88 %, fast 1 102 %");
-    expect(levelCell([{ ratio: 0.9, beforeNs: 440, afterNs: 470, level: "usual" }])).toBe("440–470 ns: usual");
-    expect(levelCell([{ beforeNs: 450, afterNs: null, level: "usual" }])).toBe("450 ns: usual");
-    expect(levelCell([{ beforeNs: null, afterNs: null, level: "unknown" }])).toBe("–");
+    expect(levelCell([{ ratio: 0.9, before: g(440), after: g(470), level: "usual" }])).toBe("440–470 ns: usual");
+    expect(levelCell([{ before: g(450), after: null, level: "usual" }])).toBe("450 ns: usual");
+    expect(levelCell([{ before: null, after: null, level: "unknown" }])).toBe("–");
     expect(levelCell([])).toBe("–");
   });
 });

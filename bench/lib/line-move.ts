@@ -7,6 +7,7 @@
  * hot path: it spins both CPUs for `ms`.
  */
 import { Worker } from "node:worker_threads";
+import type { GapMove } from "./host-level.js";
 import { type LineMoveWork, STOP } from "./line-move-worker.js";
 
 export interface LineMove {
@@ -49,13 +50,14 @@ export async function measureLineMove(ms: number, cpus: readonly [number, number
 /**
  * One gap's line move, as the DPDK comparisons measure it between runs (vu-shared.js, the vhost-user
  * section): prints "<at> round trip N ns (p10 .., p90 ..)" or "<at> failed: ... (the runs go on)" and
- * returns the median (whole ns), or null when the measurement failed: a label, not a result, it never ends a run.
+ * returns its median, p10 and p90 (whole ns), or null when the measurement failed: a label, not a result, it never ends a run.
  */
-export async function gapLineMove(ms: number, at: string, print: (line: string) => void): Promise<number | null> {
+export async function gapLineMove(ms: number, at: string, print: (line: string) => void): Promise<GapMove | null> {
   try {
     const m = await measureLineMove(ms);
     print(`${at} round trip ${m.medianNs.toFixed(0)} ns (p10 ${m.p10Ns.toFixed(0)}, p90 ${m.p90Ns.toFixed(0)})${m.pinned ? "" : ", not pinned"}`);
-    return Math.round(m.medianNs); // whole ns: the batches' spread is tens of ns
+    // Whole ns: the batches' spread is tens of ns.
+    return { medianNs: Math.round(m.medianNs), p10Ns: Math.round(m.p10Ns), p90Ns: Math.round(m.p90Ns) };
   } catch (e) {
     print(`${at} failed: ${(e as Error).message} (the runs go on)`);
     return null;

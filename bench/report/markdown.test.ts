@@ -1,10 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { DpdkRow } from "../dpdk/compare.js";
+import type { GapMove } from "../lib/host-level.js";
 import { agg } from "../lib/summary.js";
 import { DEFAULTS } from "../options.js";
 import { markdownReport } from "./markdown.js";
 import type { BenchResults } from "./results.js";
 import { comparisonTable } from "./sections.js";
+
+/** A gap of median `m` ns (p10, p90 near it). */
+const g = (m: number): GapMove => ({ medianNs: m, p10Ns: m - 20, p90Ns: m + 20 });
 
 function row(burst: number, dpdk: number[], tpdk: number[]): DpdkRow {
   const d = agg(dpdk);
@@ -57,15 +61,15 @@ describe("markdownReport with only the vhost-user section", () => {
   it("with line moves measured: the host's level beside each row's ratio, in the table, the method and the columns", () => {
     const usual = { ...row(32, [12.3, 12.1, 12.5], [8.97, 9.1, 8.8]), ratio: 0.73, pairRatios: [0.73, 0.75, 0.71] };
     usual.lineMoves = [
-      { beforeNs: 431, afterNs: 455, level: "usual" },
-      { beforeNs: 455, afterNs: 470, level: "usual" },
-      { beforeNs: 447, afterNs: 462, level: "usual" },
+      { before: g(431), after: g(455), level: "usual" },
+      { before: g(455), after: g(470), level: "usual" },
+      { before: g(447), after: g(462), level: "usual" },
     ];
     const split = { ...row(1, [5.4, 9.8, 5.5], [4, 9.9, 4.2]), ratio: 0.76, pairRatios: [0.74, 1.01, 0.76] };
     split.lineMoves = [
-      { beforeNs: 450, afterNs: 460, level: "usual" },
-      { beforeNs: 150, afterNs: 146, level: "fast" },
-      { beforeNs: 148, afterNs: 452, level: "mixed" },
+      { before: g(450), after: g(460), level: "usual" },
+      { before: g(150), after: g(146), level: "fast" },
+      { before: g(148), after: g(452), level: "mixed" },
     ];
     const r = vhostOnly([split, usual]);
     const md = markdownReport(r, "x.svg");
@@ -97,8 +101,8 @@ describe("markdownReport with only the vhost-user section", () => {
     r.vhostUser = null;
     const nvRow = row(32, [10, 10.4], [5, 5.2]);
     nvRow.lineMoves = [
-      { beforeNs: 452, afterNs: 470, level: "usual" },
-      { beforeNs: 151, afterNs: 149, level: "fast" },
+      { before: g(452), after: g(470), level: "usual" },
+      { before: g(151), after: g(149), level: "fast" },
     ];
     r.netVhost = { skipped: null, env: null, commands: null, rows: [nvRow] };
     const md = markdownReport(r, "x.svg");

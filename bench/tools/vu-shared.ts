@@ -24,7 +24,8 @@
  *
  * --line-move MS (default 1000, 0: off): after every run, the back-end still running, a line bounced
  * between CPUs 0 and 1 (lib/line-move.ts) names the host's level; each tpdk run's ratio carries the
- * gaps before and after it ("usual", "fast", or "mixed" when they disagree: lib/host-level.ts) and the
+ * gaps before and after it ("usual", "fast", or "mixed" when they disagree or a gap's batches straddle
+ * the threshold: lib/host-level.ts) and the
  * summary splits the ratios by it.
  *
  * A tpdk side may carry extra vdev keys for its front-end after colons (vu-sides.ts), so one
@@ -36,7 +37,7 @@ import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { type Turn, bracketRatios, faceInTurn } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk } from "../dpdk/testpmd.js";
-import { FAST_LEVEL_BELOW_NS, type LeveledRatio, levelCell, levelSummary, leveledRatios } from "../lib/host-level.js";
+import { FAST_LEVEL_BELOW_NS, type GapMove, type LeveledRatio, aroundText, levelSummary, leveledRatios } from "../lib/host-level.js";
 import { gapLineMove } from "../lib/line-move.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
@@ -52,7 +53,7 @@ const USAGE =
   "  --keep DIR: each tpdk run's whole traced output in DIR/<instance>-<run>-<side>-b<burst>.txt (first line: the window).\n" +
   "  --line-move MS: after each run, a line bounced between CPUs 0 and 1 for MS ms (tools/line-move.js; default 1000, 0: off):\n" +
   "  the round trip names the host's level (~150 ns fast, 420-480 usual; bench/notes/levels.md, session 30): each tpdk run's ratio is\n" +
-  "  labelled by the gaps before and after it (both fast or both usual; mixed when they disagree) and the summary splits by it.\n" +
+  "  labelled by the gaps before and after it (both fast or both usual; mixed when they disagree or one gap spans both) and the summary splits by it.\n" +
   "  Run under the bench lock at autogroup -20.";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
@@ -116,8 +117,8 @@ const best: BestOptions = { timeoutMs: 0, cpuProf: "", minCpuShare: 0, retries: 
 
 for (let b = 0; b < backends; b++) {
   const turns: Turn[] = [];
-  /** gaps[k]: the line move right after run k (median round trip, ns; null: not measured). */
-  const gaps: (number | null)[] = [];
+  /** gaps[k]: the line move right after run k (null: not measured). */
+  const gaps: (GapMove | null)[] = [];
   for (let k = 0; k < runsPer; k++) {
     const side = sides[k % sides.length]!;
     const l2fwd = [process.execPath, join(side.dir, "apps/l2fwd/bin/tpdk-l2fwd.js")];
@@ -145,7 +146,7 @@ for (let b = 0; b < backends; b++) {
   for (const l of leveledRatios(bracketRatios(res), gaps)) {
     const side = res[l.index]!.turn.side;
     add(ratios, side, l);
-    if (lineMoveMs > 0) console.log(`back-end ${b + 1} run ${l.index + 1} ${side} b${burst} over the DPDK runs around it: ${(100 * l.ratio).toFixed(0)} %, line move ${levelCell([l])}`);
+    if (lineMoveMs > 0) console.log(`back-end ${b + 1} run ${l.index + 1} ${side} b${burst} over the DPDK runs around it: ${(100 * l.ratio).toFixed(0)} %, line move ${aroundText(l)}`);
   }
 }
 
