@@ -1,0 +1,242 @@
+import { describe, expect, it } from "vitest";
+import {
+  BY_NAME,
+  budget,
+  budgetTable,
+  mergeRuns,
+  nameOf,
+  nsPerFrame,
+  parseFdeRanges,
+  parseLoads,
+  parseNmRanges,
+  parsePerfMap,
+  parsePerfScript,
+  processes,
+  resolveUnmapped,
+  shortName,
+  tailWindow,
+  toFileOffsets,
+} from "./perf-budget.js";
+
+// Recorded 2026-12-06 19:21 UTC (perf record -C 0 -e cpu-clock -F 2999 -k realtime over a vu-shared split b32
+// batch; perf script -F comm,pid,tid,cpu,time,event,ip,sym,dso --show-mmap-events), lines picked and times
+// moved so that a window holds them: DPDK's front-end (testpmd, pid 12699: stripped, no comm), tpdk's l2fwd
+// (pid 12716, its lcore thread 12727, JIT names from /tmp/perf-12716.map), idle, the kernel, a C++ name with
+// parens, an MMAP event of a mapping that is not executable, and one line that is none of these.
+const D = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_virtio.so.23.0";
+const fixture = `
+    dpdk-testpmd 12699/12699 [000] 1796584859.708623: PERF_RECORD_MMAP2 12699/12699: [0x55b3e99f2000(0x59000) @ 0x40000 fe:00 2170951 577215695]: r-xp /usr/bin/dpdk-testpmd
+    dpdk-testpmd 12699/12699 [000] 1796584859.830492: PERF_RECORD_MMAP2 12699/12699: [0x7fb4e2a63000(0x19000) @ 0x4000 fe:00 5595816 2075654147]: r-xp ${D}
+    dpdk-testpmd 12699/12699 [000] 1796584859.830500: PERF_RECORD_MMAP2 12699/12699: [0x7fb4e2a7c000(0xa000) @ 0x1d000 fe:00 5595816 2075654147]: r--p ${D}
+          :12703 12699/12703 [000] 1796584860.717239: cpu-clock:      7fb4e2a71eae [unknown] (${D})
+          :12703 12699/12703 [000] 1796584860.717572: cpu-clock:      7fb4e2a71573 [unknown] (${D})
+          :12703 12699/12703 [000] 1796584860.717904: cpu-clock:      55b3e9a2e4a2 [unknown] (/usr/bin/dpdk-testpmd)
+          :12703 12699/12703 [000] 1796584860.718239: cpu-clock:      7fb4e2a7bfff [unknown] (${D})
+         swapper     0/0     [000] 1796584860.718500: cpu-clock:  ffffffff82242055 pvm_safe_halt_hc ([kernel.kallsyms])
+            node 12716/12727 [000] 1796584861.981641: cpu-clock:      7f82e406e9a7 JS:^rxInOrder file:///work/main/packages/virtio-pmd/dist/rxq.js:137:14 (/tmp/perf-12716.map)
+            node 12716/12727 [000] 1796584862.064336: cpu-clock:      7f82e40883b8 JS:*refillRing file:///work/main/packages/virtio-pmd/dist/rxq.js:622:15 (/tmp/perf-12716.map)
+            node 12716/12727 [000] 1796584862.064670: cpu-clock:      7f82e40883b8 JS:*refillRing file:///work/main/packages/virtio-pmd/dist/rxq.js:622:15 (/tmp/perf-12716.map)
+            node 12716/12727 [000] 1796584862.065000: cpu-clock:      7f8303ec311c Builtins_AtomicsStore (/usr/bin/node)
+            node 12716/12727 [000] 1796584862.065330: cpu-clock:      7f82e40a1000 JS:*txBurst file:///work/main/packages/virtio-pmd/dist/txq.js:114:12 (/tmp/perf-12716.map)
+            node 12716/12716 [000] 1796584862.065660: cpu-clock:           129f860 v8::internal::(anonymous namespace)::ElementsAccessorBase<v8::internal::(anonymous namespace)::FastPackedObjectElementsAccessor>::Unshift (/usr/bin/node)
+    kworker/0:2-eve  7571/7571  [000] 1796584862.066000: cpu-clock:  ffffffff8110a2b1 process_one_work ([kernel.kallsyms])
+            node 12716/12727 [001] 1796584862.066100: cpu-clock:      7f82e406e9a7 JS:*rxInOrder file:///work/main/packages/virtio-pmd/dist/rxq.js:137:14 (/tmp/perf-12716.map)
+this line is not perf script output
+`;
+
+// readelf --debug-dump=frames of librte_net_virtio.so.23.0 (two FDEs of 393, one CIE).
+const frames = `
+00000000 0000000000000014 00000000 CIE
+  Version:               1
+00001afc 0000000000000048 00001b00 FDE cie=00000000 pc=00000000000116e0..0000000000011a30
+00001cc8 000000000000002c 00001ccc FDE cie=00000000 pc=0000000000012520..0000000000012ee0
+`;
+
+describe("perf-budget", () => {
+  const script = parsePerfScript(fixture);
+
+  it("parses samples (comm with a colon, C++ names with parens, the CPU, the time) and executable mappings only", () => {
+    expect(script.samples).toHaveLength(13);
+    expect(script.skipped).toBe(1);
+    expect(script.maps.map((m) => [m.path.split("/").pop(), m.start.toString(16), m.pgoff.toString(16)])).toEqual([
+      ["dpdk-testpmd", "55b3e99f2000", "40000"],
+      ["librte_net_virtio.so.23.0", "7fb4e2a63000", "4000"],
+    ]);
+    const dpdk = script.samples[0]!;
+    expect([dpdk.comm, dpdk.pid, dpdk.cpu, dpdk.time, dpdk.sym, dpdk.dso]).toEqual([":12703", 12699, 0, 1796584860.717239, "[unknown]", D]);
+    expect(script.samples[10]!.sym).toBe("v8::internal::(anonymous namespace)::ElementsAccessorBase<v8::internal::(anonymous namespace)::FastPackedObjectElementsAccessor>::Unshift");
+    expect(script.samples[11]!.comm).toBe("kworker/0:2-eve");
+    expect(script.samples[12]!.cpu).toBe(1);
+  });
+
+  it("parses perf's default output (no CPU, a period) and -g call chains (the leaf frame)", () => {
+    const s = parsePerfScript(
+      [
+        "            node 11428 1796584720.518178:    1001001 cpu-clock:      7fd01e68fe84 search_cache+0xf4 (/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2)",
+        "node 12716/12727 [000] 1796584862.1: cpu-clock:ppp: ",
+        "\t    7f8303ec311c Builtins_AtomicsStore+0x1c (/usr/bin/node)",
+        "\t    7f82e40a1000 JS:*txBurst file:///x/txq.js:114:12 (/tmp/perf-12716.map)",
+        "",
+      ].join("\n"),
+    );
+    expect(s.samples.map((x) => [x.pid, x.cpu, x.sym])).toEqual([
+      [11428, -1, "search_cache"],
+      [12716, 0, "Builtins_AtomicsStore"],
+    ]);
+  });
+
+  it("names stripped code by the .eh_frame function holding its DSO offset (ip - map start + pgoff), by DSO without ranges", () => {
+    const ranges = new Map([[D, parseFdeRanges(frames)]]);
+    expect(ranges.get(D)!.map(([a, b]) => [a.toString(16), b.toString(16)])).toEqual([
+      ["116e0", "11a30"],
+      ["12520", "12ee0"],
+    ]);
+    const names = script.samples.slice(0, 4).map((s) => nameOf(s, script.maps, ranges));
+    // 0x7fb4e2a71eae - 0x7fb4e2a63000 + 0x4000 = 0x12eae (virtio_recv_pkts_inorder); 0x12573; testpmd without ranges; 0x1cfff in no FDE.
+    expect(names).toEqual(["librte_net_virtio.so.23.0+0x12520", "librte_net_virtio.so.23.0+0x12520", "dpdk-testpmd", "librte_net_virtio.so.23.0+0x1cfff?"]);
+    expect(nameOf(script.samples[0]!, script.maps, new Map())).toBe("librte_net_virtio.so.23.0");
+    expect(nameOf(script.samples[5]!, script.maps, ranges)).toBe("JS:^rxInOrder file:///work/main/packages/virtio-pmd/dist/rxq.js:137:14");
+  });
+
+  it("gives each sample of the CPU in the window its step; ns per frame = share x 1e9 / rate", () => {
+    const ranges = new Map([[D, parseFdeRanges(frames)]]);
+    const [dpdk, tpdk] = budget(
+      script,
+      0,
+      [
+        { label: "DPDK", from: 1796584860.7, to: 1796584860.9, mpps: 10 },
+        { label: "tpdk", from: 1796584861.9, to: 1796584862.1, mpps: 8 },
+      ],
+      undefined,
+      ranges,
+    );
+    // DPDK: 5 samples: 2 in virtio_recv_pkts_inorder (RX), testpmd (app), the sample in no function (the PMD's other), idle.
+    expect(dpdk!.samples).toBe(5);
+    expect([...dpdk!.steps].map(([k, v]) => [k, v.samples])).toEqual([
+      ["RX poll and completion", 2],
+      ["app (loop, MAC rewrite, TX buffer)", 1],
+      ["DPDK virtio PMD, other", 1],
+      ["idle (swapper)", 1],
+    ]);
+    expect(nsPerFrame(dpdk!, 2)).toBeCloseTo(40); // 2/5 of 100 ns
+    // tpdk: 7 samples of CPU 0 (the one on CPU 1 left out): RX, refill x2, Atomics.store, TX, V8 (main thread), a kworker.
+    expect(tpdk!.samples).toBe(7);
+    expect(tpdk!.steps.get("RX refill (mbufs from the pool, descriptors)")!.samples).toBe(2);
+    expect(tpdk!.steps.get("Atomics.store builtin")!.samples).toBe(1);
+    expect(tpdk!.steps.get("TX descriptors, header, publish")!.samples).toBe(1);
+    expect(tpdk!.steps.get("V8 and node, other (GC, builtins, runtime)")!.samples).toBe(1);
+    expect(tpdk!.steps.get("kernel")!.samples).toBe(1);
+    const table = budgetTable([dpdk!, tpdk!], undefined, 1).split("\n");
+    expect(table[0]).toBe("| step | DPDK (10.00 Mpps, 5 samples) | tpdk (8.00 Mpps, 7 samples) |");
+    expect(table).toContain("| RX poll and completion | 40.0 | 17.9 |");
+    expect(table).toContain("|   tpdk: JS:^rxInOrder rxq.js:137:14 |  | 17.9 |");
+    expect(table).toContain("| RX refill (mbufs from the pool, descriptors) | 0.0 | 35.7 |");
+    expect(table.at(-1)).toBe("| **total** | **100.0** | **125.0** |");
+    expect(table.findIndex((l) => l.startsWith("| idle"))).toBeGreaterThan(table.findIndex((l) => l.startsWith("| kernel")));
+  });
+
+  it("with the front-end's pid, other processes' samples are one row (idle stays idle)", () => {
+    const [c] = budget(script, 0, [{ label: "tpdk", from: 1796584860.7, to: 1796584862.1, mpps: 8, pid: 12716 }]);
+    expect(c!.steps.get("other processes (the bench's driver, the kernel's threads, other users)")!.names).toEqual([
+      ["librte_net_virtio.so.23.0", 3],
+      ["dpdk-testpmd", 1],
+      ["process_one_work", 1],
+    ]);
+    expect(c!.steps.get("idle (swapper)")!.samples).toBe(1);
+    expect(c!.steps.get("V8 and node, other (GC, builtins, runtime)")!.samples).toBe(1); // its main thread
+  });
+
+  it("BY_NAME: one row per name, heaviest first, the top N and the rest in one row", () => {
+    const ranges = new Map([[D, parseFdeRanges(frames)]]);
+    const cols = budget(script, 0, [{ label: "all", from: 1796584860, to: 1796584863, mpps: 1 }], BY_NAME, ranges);
+    expect(budgetTable(cols, BY_NAME, 2).split("\n").slice(2)).toEqual([
+      "| librte_net_virtio.so.23.0+0x12520 | 166.7 |",
+      "| JS:*refillRing rxq.js:622:15 | 166.7 |",
+      "| the rest (8 names) | 666.7 |",
+      "| **total** | **1000.0** |",
+    ]);
+  });
+
+  it("places samples perf left unmapped by side-band MMAP events: stripped code by .eh_frame, JIT code by V8's perf map", () => {
+    // Recorded with perf -C 0 at 19:22 UTC: this testpmd and this l2fwd mapped their code on CPU 1 (no MMAP events in
+    // the -C 0 recording); the side-band lines as perf record -a -e dummy writes them.
+    const s = parsePerfScript(
+      [
+        `          :12793 12791/12793 [000] 1796584928.785163: cpu-clock:      7fb4e2a71eae [unknown] ([unknown])`,
+        `            node 12716/12727 [000] 1796584928.785493: cpu-clock:      7f82e406e9a7 [unknown] ([unknown])`,
+        `            node 12716/12727 [000] 1796584928.785823: cpu-clock:      7f0000000000 [unknown] ([unknown])`,
+        `    dpdk-testpmd 12791/12791 [001] 1796584927.830492: PERF_RECORD_MMAP2 12791/12791: [0x7fb4e2a63000(0x19000) @ 0x4000 fe:00 5595816 2075654147]: r-xp ${D}`,
+        `            node 12716/12716 [001] 1796584927.620025: PERF_RECORD_MMAP2 12716/12716: [0x7f82e4000000(0x100000) @ 0x7f82e4000000 00:00 0 0]: rwxp //anon`,
+      ].join("\n"),
+    );
+    expect(resolveUnmapped(s)).toBe(2);
+    expect(s.samples.map((x) => x.dso)).toEqual([D, "//anon", "[unknown]"]);
+    const jit = new Map([
+      [12716, parsePerfMap("7f82e406e900 1a0 JS:*rxInOrder file:///w/rxq.js:137:14\n7f82e406e900 200 JS:*rxInOrder file:///w/rxq.js:137:14\n7f82e4070000 40 JS:*txBurst file:///w/txq.js:1:1\n")],
+    ]);
+    expect(jit.get(12716)!.map((e) => e[1] - e[0])).toEqual([0x200n, 0x40n]); // the later entry at one start wins
+    const ranges = new Map([[D, parseFdeRanges(frames)]]);
+    expect(s.samples.map((x) => nameOf(x, s.maps, ranges, jit))).toEqual([
+      "librte_net_virtio.so.23.0+0x12520",
+      "JS:*rxInOrder file:///w/rxq.js:137:14",
+      "[unknown]",
+    ]);
+    const [c] = budget(s, 0, [{ label: "x", from: 1796584928, to: 1796584929, mpps: 1 }], undefined, ranges, jit);
+    expect(c!.steps.get("RX poll and completion")!.samples).toBe(2);
+  });
+
+  it("names code in a DSO with symbols by nm's ranges, as file offsets through readelf -l's LOADs (node: vaddr != offset)", () => {
+    // node v20.20.2's binary: its text LOAD at file offset 0x772000, vaddr 0xb72000; perf -C 0 missed this l2fwd's MMAP events.
+    const loads = parseLoads(
+      [
+        "  LOAD           0x000000 0x0000000000400000 0x0000000000400000 0x76e5d8 0x76e5d8 R   0x1000",
+        "  LOAD           0x772000 0x0000000000b72000 0x0000000000b72000 0x1a8bca0 0x1a8bca0 R E 0x1000",
+      ].join("\n"),
+    );
+    const nm = parseNmRanges("0000000001946780 0000000000000838 t Builtins_AtomicsLoad\n0000000001946fc0 000000000000088c t Builtins_AtomicsStore\n0000000000b80000 0000000000000000 T empty\n00000000056a0000 0000000000000010 d data\n");
+    expect(nm.map((r) => r[2])).toEqual(["Builtins_AtomicsLoad", "Builtins_AtomicsStore"]);
+    const node = "/usr/bin/node";
+    const s = parsePerfScript(
+      [
+        `            node 12716/12716 [001] 1796584927.5: PERF_RECORD_MMAP2 12716/12716: [0xb72000(0x1a8c000) @ 0x772000 fe:00 260689 0]: r-xp ${node}`,
+        "            node 12716/12727 [000] 1796584928.1: cpu-clock:      1946fd0 [unknown] ([unknown])",
+      ].join("\n"),
+    );
+    resolveUnmapped(s);
+    const ranges = new Map([[node, toFileOffsets(nm, loads)]]);
+    expect(ranges.get(node)![1]!.slice(0, 2)).toEqual([0x1546fc0n, 0x154784cn]);
+    expect(nameOf(s.samples[0]!, s.maps, ranges)).toBe("Builtins_AtomicsStore");
+  });
+
+  it("merges columns of one label into the mean of their runs' ns per frame", () => {
+    const cols = budget(script, 0, [
+      { label: "tpdk", from: 1796584861.9, to: 1796584862.0, mpps: 10 }, // rxInOrder only: 100 ns RX
+      { label: "DPDK", from: 1796584860.7, to: 1796584860.9, mpps: 10 },
+      { label: "tpdk", from: 1796584862.0, to: 1796584862.1, mpps: 5 }, // 6 samples: refill 2 of 6 of 200 ns
+    ]);
+    const merged = mergeRuns(cols);
+    expect(merged.map((c) => c.window.label)).toEqual(["tpdk", "DPDK"]);
+    const t = merged[0]!;
+    expect(t.runs).toEqual([10, 5]);
+    expect(1e3 / t.window.mpps).toBeCloseTo(150); // (100 + 200) / 2
+    expect(nsPerFrame(t, t.steps.get("RX poll and completion")!.samples)).toBeCloseTo(50); // (100 + 0) / 2
+    expect(nsPerFrame(t, t.steps.get("RX refill (mbufs from the pool, descriptors)")!.samples)).toBeCloseTo(200 / 6); // (0 + 400/6) / 2
+    expect(merged[1]).toBe(cols[1]);
+    expect(budgetTable(merged).split("\n")[0]).toBe("| step | tpdk (mean of 2 runs: 10.00 5.00 Mpps) | DPDK (10.00 Mpps, 5 samples) |");
+  });
+
+  it("lists processes on the CPU and takes a run's window from its last sample", () => {
+    const p = processes(script, 0);
+    expect(p[0]).toMatchObject({ pid: 12716, samples: 6 });
+    expect(p.find((x) => x.pid === 12699)).toMatchObject({ samples: 4, first: 1796584860.717239, last: 1796584860.718239 });
+    const w = tailWindow(script, 0, 12716, 0.2, 0.001)!;
+    expect(w.from).toBeCloseTo(1796584861.8657, 3);
+    expect(w.to).toBeCloseTo(1796584862.06466, 3);
+    expect(tailWindow(script, 0, 4242, 5.5, 1)).toBeNull();
+  });
+
+  it("cuts a JS name's URL to its file name", () => {
+    expect(shortName("JS:*txBurst file:///work/main/packages/virtio-pmd/dist/txq.js:114:12")).toBe("JS:*txBurst txq.js:114:12");
+    expect(shortName("Builtins_AtomicsLoad")).toBe("Builtins_AtomicsLoad");
+  });
+});
