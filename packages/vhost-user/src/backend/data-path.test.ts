@@ -1,4 +1,4 @@
-import { openSync } from "node:fs";
+import { constants, openSync } from "node:fs";
 import { Memory } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { native, nativeMissingReason } from "@tpdk/native";
@@ -10,7 +10,7 @@ import { NetVhostTxQueue } from "./tx-burst.js";
 import { bit } from "./features.js";
 import { E_ADDR, E_FULL, GuestQueue, mappedFiles } from "./guest-queue.js";
 import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
-import { BackendSession } from "./session.js";
+import { BackendSession, ProtocolError } from "./session.js";
 import { msg } from "@tpdk/testing/vhost-user";
 
 /**
@@ -693,6 +693,32 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     t.s.handle({ request: P.SET_VRING_BASE, flags: 0, payload: msg.state(1, 0x80038003), fds: [] });
     const r2 = t.s.handle({ request: P.GET_VRING_BASE, flags: 0, payload: msg.state(1, 0), fds: [] })!;
     expect(new DataView(r2.buffer, r2.byteOffset).getUint32(16, true)).toBe(0x80038003);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("a memory file the lcore cannot map shared and writable (fd read-only or write-only, file sealed against writes): SET_MEM_TABLE refused, the rings keep the old table, no burst throws", () => {
+    const t = setup(0);
+    const other = n.memfdCreate("nvhost-hostile", FILE, { allowSealing: true });
+    opened.push(other);
+    const sealed = n.memfdCreate("nvhost-sealed", FILE, { allowSealing: true });
+    opened.push(sealed);
+    n.addSeals(sealed, n.F_SEAL_WRITE);
+    const path = (fd: number): string => `/proc/self/fd/${fd}`;
+    const cases: [string, () => number][] = [
+      ["read-only fd", () => openSync(path(other), "r")],
+      ["write-only fd", () => openSync(path(other), constants.O_WRONLY)],
+      ["F_SEAL_WRITE", () => openSync(path(sealed), "r+")],
+    ];
+    const table = memTablePayload([{ guestPhysAddr: GPA, memorySize: FILE, userspaceAddr: UVA, mmapOffset: 0 }]);
+    const out = new Uint32Array(32);
+    for (const [what, fd] of cases) {
+      expect(() => t.s.handle({ request: P.SET_MEM_TABLE, flags: 0, payload: table, fds: [fd()] }), what).toThrow(ProtocolError);
+      // The server closes the connection on a ProtocolError; until then the rings run on the table they had.
+      expect(t.rx.rxBurst(out, 32), what).toBe(0);
+      expect(t.tx.txBurst(out, 0), what).toBe(0);
+    }
+    t.s.close();
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
     expect(t.pool.inUse()).toBe(0);
   });
 

@@ -2,6 +2,7 @@ import { fstatSync } from "node:fs";
 import { type NativeBinding, fileSlots } from "@tpdk/native";
 import type { MemoryRegion } from "../message.js";
 import { MAX_REGIONS } from "../protocol.js";
+import { O_ACCMODE, O_RDWR, fdInfo } from "./fd-info.js";
 
 /**
  * The front-end's memory as SET_MEM_TABLE describes it (vhost-user spec,
@@ -88,7 +89,8 @@ export class GuestMemoryTable {
    * build it. Throws MemTableError: no regions, an empty region, a range
    * that wraps or passes 2^53, regions overlapping in guest physical or
    * front-end virtual space, a region past its file's end (touching it would
-   * be SIGBUS), files of 4 GiB or more together, or (requireSealed) a file
+   * be SIGBUS), an fd not open O_RDWR or a file sealed against writes (the
+   * lcore's shared writable mmap would fail), files of 4 GiB or more together, or (requireSealed) a file
    * not sealed against shrinking. Regions of one file (by device and inode)
    * share its one place in the mapping, whichever fd each came with.
    */
@@ -111,6 +113,9 @@ export class GuestMemoryTable {
         throw new MemTableError(`region ${i}: fstat: ${(e as Error).message}`);
       }
       if (!st.isFile()) throw new MemTableError(`region ${i}: the fd is not a regular file (memfd)`);
+      // The lcore maps the file shared, readable and writable: refused here, mmap would throw on the lcore.
+      const unmappable = notMappableReason(native, fds[i]!);
+      if (unmappable !== null) throw new MemTableError(`region ${i}: ${unmappable}`);
       const k = { dev: st.dev, ino: st.ino, size: st.size };
       let f = keys.findIndex((q) => q.dev === k.dev && q.ino === k.ino);
       if (f < 0) {
@@ -147,6 +152,20 @@ export class GuestMemoryTable {
   translateUva(uva: number, len: number): number {
     return translate(this.ranges, this.n, R_UVA_LO, uva, len);
   }
+}
+
+/** F_SEAL_FUTURE_WRITE (Linux 5.1): like F_SEAL_WRITE, no new writable shared mapping. */
+const F_SEAL_FUTURE_WRITE = 0x10;
+/**
+ * Why mmap(PROT_READ | PROT_WRITE, MAP_SHARED) of `fd` would fail (EACCES: not
+ * open for reading and writing; EPERM: sealed against writes), or null.
+ */
+function notMappableReason(native: NativeBinding, fd: number): string | null {
+  const info = fdInfo(fd);
+  if (info === null) return "the fd's open flags cannot be read (/proc/self/fdinfo)";
+  if ((info.flags & O_ACCMODE) !== O_RDWR) return "the fd is not open for reading and writing (O_RDWR): the memory cannot be mapped shared";
+  if ((native.getSeals(fd) & (native.F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) return "the file is sealed against writes (F_SEAL_WRITE): the memory cannot be mapped shared";
+  return null;
 }
 
 function overlaps(a: number, b: number, la: number, lb: number): boolean {
