@@ -722,6 +722,33 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("a call fd that is not an eventfd (a read-only fd, a regular file): SET_VRING_CALL refused, never written by a burst", () => {
+    const t = setup(0);
+    const file = n.memfdCreate("nvhost-callfile", 4096);
+    opened.push(file);
+    const cases: [string, () => number][] = [
+      // write() fails (EBADF): eventfdWrite would throw inside the lcore's burst.
+      ["/dev/null read-only", () => openSync("/dev/null", "r")],
+      // Written 8 bytes per call, without end: the front-end's file grows by a burst's call.
+      ["regular file", () => openSync(`/proc/self/fd/${file}`, "r+")],
+    ];
+    const out = new Uint32Array(32);
+    for (const [what, fd] of cases) {
+      expect(() => t.s.handle({ request: P.SET_VRING_CALL, flags: 0, payload: msg.u64(0), fds: [fd()] }), what).toThrow(ProtocolError);
+    }
+    // The rings kept their eventfds: a burst that calls writes the one the front-end gave at setup.
+    t.post(0, 0, GPA + BUF(0), 2048, 2);
+    const mb = new Mbufs(t.mem);
+    const m = t.pool.alloc();
+    mb.append(m, 60);
+    out[0] = m;
+    expect(t.tx.txBurst(out, 1)).toBe(1);
+    expect(n.eventfdRead(t.call[0]!)).toBe(1);
+    expect(n.fileSize(file)).toBe(4096);
+    t.s.close();
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("one queue object per ring: a second claimant is refused (EBUSY) until the claims are cleared", () => {
     const t = setup(0);
     const a = new GuestQueue(n, t.rw[1]!, undefined, 7);
