@@ -10,6 +10,7 @@ import { VhostUserBackend } from "./server.js";
 import { BackendSession, ProtocolError, type RingRun } from "./session.js";
 import { MessagePeer, RecordingPlane, msg, openFds, settle } from "@tpdk/testing/vhost-user";
 import { ownedTempDir } from "@tpdk/testing/owned";
+import { SEED_ENV, propertySeed } from "@tpdk/testing/property";
 
 /**
  * A hostile front-end, two ways: (1) random message sequences straight into
@@ -17,7 +18,10 @@ import { ownedTempDir } from "@tpdk/testing/owned";
  * (2) malformed framing on a real socket. Every case must end in a reply,
  * nothing, or a ProtocolError (then the connection closes); nothing may
  * leak an fd, and every ring handed to the data path must lie inside the
- * mapped file. The number of cases run is printed.
+ * mapped file. The number of cases run is printed. The session fuzz's seed
+ * is fixed (0x5eed) unless TPDK_PROPERTY_SEED gives another (propertySeed:
+ * `pnpm fuzz -- --side properties` runs this file on fresh seeds); a failure
+ * names its seed and case.
  */
 
 const n = native!;
@@ -60,7 +64,8 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
   it("random sessions end in replies or a protocol error; no fd leaks; rings always inside memory", () => {
     const mem = n.memfdCreate("nvhost-fuzz", FILE, { allowSealing: true });
     const baseline = openFds();
-    const pick = rng(0x5eed);
+    const seed = propertySeed(0x5eed);
+    const pick = rng(seed);
     const r = (k: number): number => Math.floor(pick() * k);
     const uvaBase = 0x7f00_0000_0000;
     let cases = 0;
@@ -163,24 +168,28 @@ describe.skipIf(!native)(`net_vhost message-channel fuzz${native ? "" : ` (skipp
         });
       }
       cases++;
-      for (const step of script) {
-        const m = step();
-        let out: Uint8Array | null = null;
-        try {
-          out = s.handle(m);
-        } catch (e) {
-          if (!(e instanceof ProtocolError)) throw e;
-          errors++;
-          break; // the server closes the connection
+      try {
+        for (const step of script) {
+          const m = step();
+          let out: Uint8Array | null = null;
+          try {
+            out = s.handle(m);
+          } catch (e) {
+            if (!(e instanceof ProtocolError)) throw e;
+            errors++;
+            break; // the server closes the connection
+          }
+          if (out !== null) expect(out.length).toBeLessThanOrEqual(P.HEADER_BYTES + P.MAX_PAYLOAD_BYTES);
         }
-        if (out !== null) expect(out.length).toBeLessThanOrEqual(P.HEADER_BYTES + P.MAX_PAYLOAD_BYTES);
+        s.close();
+        expect(dp.running.size).toBe(0);
+        expect(openFds()).toBe(baseline);
+      } catch (e) {
+        throw new Error(`case ${c} of seed ${seed} (replay with ${SEED_ENV}=${seed}): ${(e as Error).message}`, { cause: e });
       }
-      s.close();
-      expect(dp.running.size).toBe(0);
-      expect(openFds()).toBe(baseline);
     }
     n.close(mem);
-    console.log(`net_vhost session fuzz: ${cases} cases (${errors} ended in a protocol error, ${started} rings started, all inside memory), no fd leaked`);
+    console.log(`net_vhost session fuzz: seed ${seed}, ${cases} cases (${errors} ended in a protocol error, ${started} rings started, all inside memory), no fd leaked`);
     expect(cases).toBe(400);
     expect(errors).toBeGreaterThan(100);
     expect(started).toBeGreaterThan(10);
