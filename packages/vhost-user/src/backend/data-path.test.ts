@@ -722,6 +722,32 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  // A regular file of a file system without mmap (a sysfs attribute: 4096 bytes, ENODEV), open O_RDWR: root only.
+  const SYSFS_FILE = "/sys/kernel/mm/transparent_hugepage/enabled";
+  const sysfsRw = ((): boolean => {
+    try {
+      n.close(openSync(SYSFS_FILE, "r+"));
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it.skipIf(!sysfsRw)("a memory file whose file system cannot mmap (a sysfs attribute, O_RDWR): SET_MEM_TABLE refused, no burst throws", () => {
+    const t = setup(0);
+    // The rings stay where they were (the memfd, region 0); region 1 is the sysfs file's 4096 bytes.
+    const table = memTablePayload([
+      { guestPhysAddr: GPA, memorySize: FILE, userspaceAddr: UVA, mmapOffset: 0 },
+      { guestPhysAddr: GPA + FILE, memorySize: 4096, userspaceAddr: UVA + FILE, mmapOffset: 0 },
+    ]);
+    const fds = [openSync(`/proc/self/fd/${t.memFd}`, "r+"), openSync(SYSFS_FILE, "r+")];
+    expect(() => t.s.handle({ request: P.SET_MEM_TABLE, flags: 0, payload: table, fds })).toThrow(ProtocolError);
+    const out = new Uint32Array(32);
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
+    expect(t.tx.txBurst(out, 0)).toBe(0);
+    t.s.close();
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("a call fd that is not an eventfd (a read-only fd, a regular file): SET_VRING_CALL refused, never written by a burst", () => {
     const t = setup(0);
     const file = n.memfdCreate("nvhost-callfile", 4096);

@@ -90,7 +90,8 @@ export class GuestMemoryTable {
    * that wraps or passes 2^53, regions overlapping in guest physical or
    * front-end virtual space, a region past its file's end (touching it would
    * be SIGBUS), an fd not open O_RDWR or a file sealed against writes (the
-   * lcore's shared writable mmap would fail), files of 4 GiB or more together, or (requireSealed) a file
+   * lcore's shared writable mmap would fail), files the lcore could not map
+   * for another reason (tried here), files of 4 GiB or more together, or (requireSealed) a file
    * not sealed against shrinking. Regions of one file (by device and inode)
    * share its one place in the mapping, whichever fd each came with.
    */
@@ -135,6 +136,15 @@ export class GuestMemoryTable {
     if (slots.total > MAX_FILE_BYTES) throw new MemTableError(`the memory files have ${keys.reduce((a, k) => a + k.size, 0)} bytes (${slots.total} mapped); at most ${MAX_FILE_BYTES} are supported`);
     const sealed = fileFds.every((fd) => (native.getSeals(fd) & native.F_SEAL_SHRINK) !== 0);
     if (requireSealed && !sealed) throw new MemTableError("a memory file is not sealed against shrinking (F_SEAL_SHRINK) and sealed=1 requires it");
+    // Map the files as the lcore will (guest-queue.ts mapFiles), and let go at once: a file that cannot be
+    // mapped so (a file system without mmap, a 1 GiB hugepage file at a 2 MiB slot) is refused here, not
+    // found by an lcore's burst.
+    try {
+      const lengths = keys.map((k) => k.size);
+      native.unmapShared(fileFds.length === 1 ? native.mmapShared(fileFds[0]!, lengths[0]!, 0) : native.mmapSharedFiles(fileFds, lengths));
+    } catch (e) {
+      throw new MemTableError(`the memory files cannot be mapped shared: ${(e as Error).message}`);
+    }
     const files = keys.map((key, f) => ({ fd: fileFds[f]!, key, base: slots.bases[f]! }));
     return new GuestMemoryTable(regions, files, fileOf, slots.total, sealed);
   }
