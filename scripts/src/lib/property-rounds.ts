@@ -13,8 +13,8 @@ export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
  * The unit test files with properties (assertProperty), relative to the repository: the ring's, vhost's
- * wires' and device's, virtio-pmd's packed driver; and net_vhost's message-channel fuzz (its own PRNG,
- * seeded by propertySeed). property-rounds.test.ts checks this is every test file that imports
+ * wires' and device's, virtio-pmd's packed driver; and net_vhost's message-channel fuzz and ring fuzz
+ * (their own PRNGs, seeded by propertySeed). property-rounds.test.ts checks this is every test file that imports
  * @tpdk/testing/property (less that module's own test, which pins its seeds).
  */
 export const PROPERTY_FILES: readonly string[] = [
@@ -29,6 +29,7 @@ export const PROPERTY_FILES: readonly string[] = [
   "packages/vhost/src/device/packed-used-run.test.ts",
   "packages/virtio-pmd/src/packed.test.ts",
   "packages/vhost-user/src/backend/fuzz.test.ts",
+  "packages/vhost-user/src/backend/data-path.test.ts",
 ];
 
 /** What one round gave. */
