@@ -54,33 +54,30 @@ function anchor(heading: string): string {
 const FENCE = /^ {0,3}(```|~~~)/;
 const ATX = /^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$/;
 
-/** The text of every ATX heading outside fenced code, in order. */
-function headingTexts(md: string): string[] {
-  const out: string[] = [];
+/** The lines outside fenced code, in order (fence lines left out). */
+function proseLines(md: string): string[] {
   let fence = false;
-  for (const line of md.split("\n")) {
+  return md.split("\n").filter((line) => {
     if (FENCE.test(line)) fence = !fence;
-    else if (!fence) {
-      const m = ATX.exec(line);
-      if (m) out.push(m[2]!);
-    }
-  }
-  return out;
+    else return !fence;
+    return false;
+  });
 }
 
-/** Bold labels that open a list item or a paragraph (`- **On-demand sources.** ...`): a document's named items. */
-function boldLabels(md: string): string[] {
-  const out: string[] = [];
-  let fence = false;
-  for (const line of md.split("\n")) {
-    if (FENCE.test(line)) fence = !fence;
-    else if (!fence) {
-      const m = /^ {0,3}(?:[-*+] +|\d+\. +)?\*\*(.+?)\*\*/.exec(line);
-      if (m) out.push(m[1]!.replace(/[.:]\s*$/, ""));
-    }
-  }
-  return out;
+/** Capture `group` of `re` on each line outside fenced code that matches it, in order. */
+function captures(md: string, re: RegExp, group: number): string[] {
+  return proseLines(md).flatMap((line) => {
+    const m = re.exec(line);
+    return m ? [m[group]!] : [];
+  });
 }
+
+/** The text of every ATX heading outside fenced code, in order. */
+const headingTexts = (md: string): string[] => captures(md, ATX, 2);
+
+/** Bold labels that open a list item or a paragraph (`- **On-demand sources.** ...`): a document's named items. */
+const BOLD_LABEL = /^ {0,3}(?:[-*+] +|\d+\. +)?\*\*(.+?)\*\*/;
+const boldLabels = (md: string): string[] => captures(md, BOLD_LABEL, 1).map((t) => t.replace(/[.:]\s*$/, ""));
 
 /** What a citation may name, as anchors: a heading's text, or a bold label's; either also without a trailing "(...)". */
 function citable(md: string): Set<string> {
