@@ -733,7 +733,7 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
       return false;
     }
   })();
-  it.skipIf(!sysfsRw)("a memory file whose file system cannot mmap (a sysfs attribute, O_RDWR): SET_MEM_TABLE refused, no burst throws", () => {
+  it.skipIf(!sysfsRw)(`a memory file whose file system cannot mmap (a sysfs attribute, O_RDWR): SET_MEM_TABLE refused, no burst throws${sysfsRw ? "" : ` (skipped: ${SYSFS_FILE} cannot be opened for reading and writing here; it needs root)`}`, () => {
     const t = setup(0);
     // The rings stay where they were (the memfd, region 0); region 1 is the sysfs file's 4096 bytes.
     const table = memTablePayload([
