@@ -122,6 +122,54 @@ const recordMpps = mppsOpt === undefined ? 0 : num("--mpps", mppsOpt, (x) => x >
 if (record !== undefined && !list && mppsOpt === undefined) fail("option --record needs --mpps R (the rate in the recorded seconds), or --list");
 if (!list && record === undefined && !opts.has("--col")) fail("give at least one --col LABEL,WINDOW,MPPS, or --list (--help)");
 
+/** One --col as given: LABEL,WINDOW,MPPS[,pid=PID], WINDOW FROM..TO (epoch s), keep=FILE (vu-shared --keep) or pid=PID. */
+interface ColSpec {
+  spec: string;
+  label: string;
+  mpps: number;
+  /** The fourth field's pid=PID: the process whose samples count. */
+  pid: number | undefined;
+  window:
+    | { kind: "range"; from: number; to: number }
+    | { kind: "keep"; span: { from: number; to: number }; pid: number | undefined }
+    | { kind: "pid"; pid: number };
+}
+
+function parseCol(spec: string): ColSpec {
+  const parts = spec.split(",");
+  if (parts.length < 3 || parts.length > 4 || parts[0] === "") fail(`option --col must be LABEL,WINDOW,MPPS[,pid=PID] (got '${spec}')`);
+  const [label, w, r, p] = parts as [string, string, string, string | undefined];
+  let pid: number | undefined;
+  if (p !== undefined) {
+    const pm = /^pid=(\d+)$/.exec(p);
+    if (!pm) fail(`option --col ${spec}: the fourth field must be pid=PID (the front-end's process)`);
+    pid = Number(pm[1]);
+  }
+  const mpps = num("--col", r, (x) => x > 0, `a rate in Mpps > 0 as the third field of LABEL,WINDOW,MPPS in '${spec}'`);
+  let m: RegExpExecArray | null;
+  if ((m = /^(\d+(?:\.\d+)?)\.\.(\d+(?:\.\d+)?)$/.exec(w))) {
+    const from = Number(m[1]);
+    const to = Number(m[2]);
+    if (!(to > from)) fail(`option --col ${spec}: the window's end must be after its start`);
+    return { spec, label, mpps, pid, window: { kind: "range", from, to } };
+  }
+  if (w.startsWith("keep=")) {
+    const f = w.slice(5);
+    if (!existsSync(f)) fail(`option --col ${spec}: no such file ${f}`);
+    const kept = readFileSync(f, "utf8");
+    const k = /^tpdk-vu-window-epoch-ms (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)/.exec(kept);
+    if (!k) fail(`option --col ${spec}: ${f} does not start with vu-shared's 'tpdk-vu-window-epoch-ms FROM TO' line`);
+    // The run's pid: V8's --trace-gc lines start [PID:0xISOLATE].
+    const gp = /^\[(\d+):0x[0-9a-f]+\]/m.exec(kept);
+    return { spec, label, mpps, pid, window: { kind: "keep", span: { from: Number(k[1]) / 1000, to: Number(k[2]) / 1000 }, pid: gp ? Number(gp[1]) : undefined } };
+  }
+  if ((m = /^pid=(\d+)$/.exec(w))) return { spec, label, mpps, pid, window: { kind: "pid", pid: Number(m[1]) } };
+  fail(`option --col ${spec}: WINDOW must be FROM..TO, keep=FILE or pid=PID`);
+}
+
+// Checked before any perf text is read: a malformed --col is one line at once, not after a large --script or --data.
+const colSpecs = (opts.get("--col") ?? []).map(parseCol);
+
 /** perf is needed for --data and --record: one line if it is missing. */
 function perf(args: string[], what: string): string {
   const r = spawnSync("perf", args, { encoding: "utf8", maxBuffer: 1 << 30 });
@@ -179,45 +227,23 @@ if (list) {
   if (record === undefined && !opts.has("--col")) process.exit(0);
 }
 
-function windowOf(spec: string): Window {
-  const parts = spec.split(",");
-  if (parts.length < 3 || parts.length > 4 || parts[0] === "") fail(`option --col must be LABEL,WINDOW,MPPS[,pid=PID] (got '${spec}')`);
-  const [label, w, r, p] = parts as [string, string, string, string | undefined];
-  let pid: number | undefined;
-  if (p !== undefined) {
-    const pm = /^pid=(\d+)$/.exec(p);
-    if (!pm) fail(`option --col ${spec}: the fourth field must be pid=PID (the front-end's process)`);
-    pid = Number(pm[1]);
-  }
-  const mpps = num("--col", r, (x) => x > 0, `LABEL,WINDOW,MPPS with a rate in Mpps > 0 (got '${spec}')`);
-  let m: RegExpExecArray | null;
-  if ((m = /^(\d+(?:\.\d+)?)\.\.(\d+(?:\.\d+)?)$/.exec(w))) {
-    const from = Number(m[1]);
-    const to = Number(m[2]);
-    if (!(to > from)) fail(`option --col ${spec}: the window's end must be after its start`);
-    return { label, from, to, mpps, pid };
-  }
-  if (w.startsWith("keep=")) {
-    const f = w.slice(5);
-    if (!existsSync(f)) fail(`option --col ${spec}: no such file ${f}`);
-    const k = /^tpdk-vu-window-epoch-ms (\d+(?:\.\d+)?) (\d+(?:\.\d+)?)/.exec(readFileSync(f, "utf8"));
-    if (!k) fail(`option --col ${spec}: ${f} does not start with vu-shared's 'tpdk-vu-window-epoch-ms FROM TO' line`);
-    // The run's pid: V8's --trace-gc lines start [PID:0xISOLATE].
-    const gp = /^\[(\d+):0x[0-9a-f]+\]/m.exec(readFileSync(f, "utf8"));
-    return { label, from: Number(k[1]) / 1000, to: Number(k[2]) / 1000, mpps, pid: pid ?? (gp ? Number(gp[1]) : undefined) };
-  }
-  if ((m = /^pid=(\d+)$/.exec(w))) {
-    const t = tailWindow(script, windowCpu, Number(m[1]), tailA, tailB);
-    if (!t) fail(`option --col ${spec}: pid ${m[1]} has no samples on CPU ${windowCpu} (--list)`);
-    return { label, ...t, mpps, pid: pid ?? Number(m[1]) };
-  }
-  fail(`option --col ${spec}: WINDOW must be FROM..TO, keep=FILE or pid=PID`);
+/**
+ * The windows of this run's columns: FROM..TO as given, keep=FILE from vu-shared's first line,
+ * pid=PID the process's last samples on --window-cpu (--tail).
+ */
+function windowOf(c: ColSpec): Window {
+  const { label, mpps, spec } = c;
+  if (c.window.kind === "range") return { label, from: c.window.from, to: c.window.to, mpps, pid: c.pid };
+  if (c.window.kind === "keep") return { label, ...c.window.span, mpps, pid: c.pid ?? c.window.pid };
+  const t = tailWindow(script, windowCpu, c.window.pid, tailA, tailB);
+  if (!t) fail(`option --col ${spec}: pid ${c.window.pid} has no samples on CPU ${windowCpu} (--list)`);
+  return { label, ...t, mpps, pid: c.pid ?? c.window.pid };
 }
 
 // Another CPU than the windows' (the back-end's, --cpu 1 --window-cpu 0): every process there counts, no pid filter.
 const windows: Window[] = recorded
   ? [{ label: `CPU ${cpu}`, ...recorded, mpps: recordMpps }]
-  : (opts.get("--col") ?? []).map(windowOf).map((w) => (cpu === windowCpu ? w : { ...w, pid: undefined }));
+  : colSpecs.map(windowOf).map((w) => (cpu === windowCpu ? w : { ...w, pid: undefined }));
 
 // Code perf could not name (stripped DSOs; DSOs whose samples the side-band events placed): the DSO's symbols (nm)
 // where it has them, else its functions' ranges from .eh_frame (readelf), as file offsets (readelf -l's LOADs).
