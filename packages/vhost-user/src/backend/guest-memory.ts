@@ -2,7 +2,6 @@ import { fstatSync } from "node:fs";
 import { type NativeBinding, fileSlots } from "@tpdk/native";
 import type { MemoryRegion } from "../message.js";
 import { MAX_REGIONS } from "../protocol.js";
-import { O_ACCMODE, O_RDWR, fdInfo } from "./fd-info.js";
 
 /**
  * The front-end's memory as SET_MEM_TABLE describes it (vhost-user spec,
@@ -89,9 +88,9 @@ export class GuestMemoryTable {
    * build it. Throws MemTableError: no regions, an empty region, a range
    * that wraps or passes 2^53, regions overlapping in guest physical or
    * front-end virtual space, a region past its file's end (touching it would
-   * be SIGBUS), an fd not open O_RDWR or a file sealed against writes (the
-   * lcore's shared writable mmap would fail), files the lcore could not map
-   * for another reason (tried here), files of 4 GiB or more together, or (requireSealed) a file
+   * be SIGBUS), files the lcore could not map (tried here with its own
+   * mapFiles: an fd not open O_RDWR, a file sealed against writes, a file
+   * system without mmap), files of 4 GiB or more together, or (requireSealed) a file
    * not sealed against shrinking. Regions of one file (by device and inode)
    * share its one place in the mapping, whichever fd each came with.
    */
@@ -114,9 +113,6 @@ export class GuestMemoryTable {
         throw new MemTableError(`region ${i}: fstat: ${(e as Error).message}`);
       }
       if (!st.isFile()) throw new MemTableError(`region ${i}: the fd is not a regular file (memfd)`);
-      // The lcore maps the file shared, readable and writable: refused here, mmap would throw on the lcore.
-      const unmappable = notMappableReason(native, fds[i]!);
-      if (unmappable !== null) throw new MemTableError(`region ${i}: ${unmappable}`);
       const k = { dev: st.dev, ino: st.ino, size: st.size };
       let f = keys.findIndex((q) => q.dev === k.dev && q.ino === k.ino);
       if (f < 0) {
@@ -136,14 +132,13 @@ export class GuestMemoryTable {
     if (slots.total > MAX_FILE_BYTES) throw new MemTableError(`the memory files have ${keys.reduce((a, k) => a + k.size, 0)} bytes (${slots.total} mapped); at most ${MAX_FILE_BYTES} are supported`);
     const sealed = fileFds.every((fd) => (native.getSeals(fd) & native.F_SEAL_SHRINK) !== 0);
     if (requireSealed && !sealed) throw new MemTableError("a memory file is not sealed against shrinking (F_SEAL_SHRINK) and sealed=1 requires it");
-    // Map the files as the lcore will (guest-queue.ts mapFiles), and let go at once: a file that cannot be
-    // mapped so (a file system without mmap, a 1 GiB hugepage file at a 2 MiB slot) is refused here, not
-    // found by an lcore's burst.
+    // Map the files as the lcore will and let go at once: a table the lcore's mmap would refuse (EACCES: an
+    // fd not open O_RDWR; EPERM: a file sealed against writes; ENODEV: a file system without mmap; EINVAL: a
+    // 1 GiB hugepage file at a 2 MiB slot) is refused here, not found by an lcore's burst.
     try {
-      const lengths = keys.map((k) => k.size);
-      native.unmapShared(fileFds.length === 1 ? native.mmapShared(fileFds[0]!, lengths[0]!, 0) : native.mmapSharedFiles(fileFds, lengths));
+      native.unmapShared(mapTableFiles(native, fileFds, keys.map((k) => k.size)));
     } catch (e) {
-      throw new MemTableError(`the memory files cannot be mapped shared: ${(e as Error).message}`);
+      throw new MemTableError(`the memory files cannot be mapped shared, readable and writable: ${(e as Error).message}`);
     }
     const files = keys.map((key, f) => ({ fd: fileFds[f]!, key, base: slots.bases[f]! }));
     return new GuestMemoryTable(regions, files, fileOf, slots.total, sealed);
@@ -164,18 +159,13 @@ export class GuestMemoryTable {
   }
 }
 
-/** F_SEAL_FUTURE_WRITE (Linux 5.1): like F_SEAL_WRITE, no new writable shared mapping. */
-const F_SEAL_FUTURE_WRITE = 0x10;
 /**
- * Why mmap(PROT_READ | PROT_WRITE, MAP_SHARED) of `fd` would fail (EACCES: not
- * open for reading and writing; EPERM: sealed against writes), or null.
+ * A table's files in one shared, readable and writable mapping, as the lcore
+ * uses them: one file mapped plainly, several side by side at fileSlots'
+ * bases (native.mmapSharedFiles). Throws what mmap refuses.
  */
-function notMappableReason(native: NativeBinding, fd: number): string | null {
-  const info = fdInfo(fd);
-  if (info === null) return "the fd's open flags cannot be read (/proc/self/fdinfo)";
-  if ((info.flags & O_ACCMODE) !== O_RDWR) return "the fd is not open for reading and writing (O_RDWR): the memory cannot be mapped shared";
-  if ((native.getSeals(fd) & (native.F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) !== 0) return "the file is sealed against writes (F_SEAL_WRITE): the memory cannot be mapped shared";
-  return null;
+export function mapTableFiles(native: NativeBinding, fds: readonly number[], lengths: readonly number[]): SharedArrayBuffer {
+  return fds.length === 1 ? native.mmapShared(fds[0]!, lengths[0]!, 0) : native.mmapSharedFiles(fds, lengths);
 }
 
 function overlaps(a: number, b: number, la: number, lb: number): boolean {

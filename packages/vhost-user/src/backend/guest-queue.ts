@@ -6,7 +6,7 @@ import {
   S_ERR_HEAD_INDEX, S_ERR_INDIRECT_FEATURE, S_ERR_INDIRECT_NESTED, S_ERR_INDIRECT_NEXT, S_ERR_INDIRECT_TABLE, S_ERR_NEXT_INDEX, WALK_FULL,
 } from "@tpdk/vhost/device";
 import { AVAIL_RING, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_NET_F_MRG_RXBUF } from "@tpdk/virtio";
-import { RANGE_FIELDS } from "./guest-memory.js";
+import { RANGE_FIELDS, mapTableFiles } from "./guest-memory.js";
 import type { SimpleChains } from "./net-frame.js";
 import { RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_GEN, W_NFILES, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
 
@@ -66,8 +66,7 @@ function mapFiles(native: NativeBinding, fds: readonly number[], lengths: readon
   }).join("|");
   let m = mappings.get(key);
   if (m === undefined) {
-    // One file: a plain mapping; several: side by side (fileSlots' bases, as the table computed them).
-    m = { sab: fds.length === 1 ? native.mmapShared(fds[0]!, lengths[0]!, 0) : native.mmapSharedFiles(fds, lengths), users: 0 };
+    m = { sab: mapTableFiles(native, fds, lengths), users: 0 };
     mappings.set(key, m);
   }
   m.users++;

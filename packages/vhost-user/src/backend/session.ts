@@ -3,7 +3,7 @@ import { type Message, decodeAddr, decodeMemTable, decodeState, decodeU64, encod
 import * as P from "../protocol.js";
 import { VIRTIO_F_RING_PACKED } from "@tpdk/virtio";
 import { hasBit, isSubset, offeredFeatures, offeredProtocolFeatures } from "./features.js";
-import { fdInfo } from "./fd-info.js";
+import { isEventfd } from "./fd-info.js";
 import { GuestMemoryTable, MemTableError } from "./guest-memory.js";
 import { BackendRing } from "./ring.js";
 
@@ -271,7 +271,7 @@ export class BackendSession {
         this.ring(idx, name);
         // The lcore writes the call fd (eventfdWrite): anything but an eventfd would make that write throw
         // (a read-only fd), block the lcore (a pipe or socket nobody reads) or grow a file without end.
-        if (m.request === P.SET_VRING_CALL && m.fds.length > 0 && fdInfo(m.fds[0]!)?.eventfd !== true) {
+        if (m.request === P.SET_VRING_CALL && m.fds.length > 0 && !isEventfd(m.fds[0]!)) {
           throw new ProtocolError(`SET_VRING_CALL: ring ${idx}: the fd is not an eventfd`);
         }
         const fd = (v & P.VRING_NOFD_MASK) !== 0 ? -1 : m.fds.splice(0, 1)[0]!;
