@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -20,24 +20,10 @@ import { describe, expect, it } from "vitest";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const self = fileURLToPath(import.meta.url);
 
-/** The repository's files (relative paths): git's list, new files not ignored included; a walk outside a checkout. */
+/** The repository's files (relative paths): git's list, new files not ignored included (the tests run in a checkout). */
 function repoFiles(): string[] {
-  try {
-    const out = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: root, encoding: "utf8" });
-    return [...new Set(out.split("\0").filter(Boolean))].filter((f) => existsSync(join(root, f)) && statSync(join(root, f)).isFile());
-  } catch {
-    const out: string[] = [];
-    const walk = (d: string): void => {
-      for (const e of readdirSync(d)) {
-        if (e === "node_modules" || e === "dist" || e.startsWith(".")) continue;
-        const p = join(d, e);
-        if (statSync(p).isDirectory()) walk(p);
-        else out.push(relative(root, p));
-      }
-    };
-    walk(root);
-    return out;
-  }
+  const out = execFileSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: root, encoding: "utf8" });
+  return [...new Set(out.split("\0").filter(Boolean))].filter((f) => existsSync(join(root, f)) && statSync(join(root, f)).isFile());
 }
 
 /** GitHub's heading anchor: the heading's text (links as their text), lowercased, every character but letters, digits, '_', '-' and spaces dropped, spaces to '-'. */
@@ -54,19 +40,21 @@ function anchor(heading: string): string {
 const FENCE = /^ {0,3}(```|~~~)/;
 const ATX = /^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$/;
 
-/** The lines outside fenced code, in order (fence lines left out). */
-function proseLines(md: string): string[] {
+/** The lines with fenced code and the fence lines themselves blanked, so line numbers stay. */
+function unfencedLines(md: string): string[] {
   let fence = false;
-  return md.split("\n").filter((line) => {
-    if (FENCE.test(line)) fence = !fence;
-    else return !fence;
-    return false;
+  return md.split("\n").map((line) => {
+    if (FENCE.test(line)) {
+      fence = !fence;
+      return "";
+    }
+    return fence ? "" : line;
   });
 }
 
 /** Capture `group` of `re` on each line outside fenced code that matches it, in order. */
 function captures(md: string, re: RegExp, group: number): string[] {
-  return proseLines(md).flatMap((line) => {
+  return unfencedLines(md).flatMap((line) => {
     const m = re.exec(line);
     return m ? [m[group]!] : [];
   });
@@ -104,15 +92,7 @@ function anchors(md: string): Set<string> {
 
 /** Fenced blocks and inline code blanked (lengths and line breaks kept, so offsets still give lines). */
 function withoutCode(md: string): string {
-  let fence = false;
-  const lines = md.split("\n").map((line) => {
-    if (FENCE.test(line)) {
-      fence = !fence;
-      return "";
-    }
-    return fence ? "" : line;
-  });
-  return lines.join("\n").replace(/`+(?:[^`\n]|\n(?!\s*\n))*?`+/g, (s) => s.replace(/[^\n]/g, " "));
+  return unfencedLines(md).join("\n").replace(/`+(?:[^`\n]|\n(?!\s*\n))*?`+/g, (s) => s.replace(/[^\n]/g, " "));
 }
 
 const lineOf = (text: string, offset: number): number => text.slice(0, offset).split("\n").length;
