@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { nonNegativeInt, oneOf, opt, positiveInt, seconds } from "./args.js";
+import { argsProblem, checkArgs, nonNegativeInt, oneOf, opt, optAll, positiveInt, seconds } from "./args.js";
 
 const argv = process.argv;
 afterEach(() => {
@@ -54,5 +54,32 @@ describe("bench tool options", () => {
     expect(err).toHaveBeenLastCalledWith("t: option --duration must be a number of seconds >= 0 (got '-1')");
     expect(exit).toHaveBeenCalledTimes(2);
     expect(exit).toHaveBeenCalledWith(2);
+  });
+
+  const known = { values: ["--burst", "--sides"], repeatable: ["--node-flag"], flags: ["--packed"] };
+
+  it("argsProblem: a typo, a missing value, an option given twice; a repeatable option and a flag are fine", () => {
+    expect(argsProblem(["--sides", "dpdk,/w", "--packed", "--node-flag", "--perf-prof", "--node-flag", "--trace-deopt"], known)).toBeNull();
+    expect(argsProblem(["--brust", "32"], known)).toBe("unknown argument '--brust' (--help lists the options)");
+    expect(argsProblem(["--burst", "32", "1"], known)).toBe("unknown argument '1' (--help lists the options)");
+    expect(argsProblem(["--burst"], known)).toBe("option --burst needs a value after it (--help)");
+    expect(argsProblem(["--burst", "--packed"], known)).toBe("option --burst needs a value after it (--help)");
+    expect(argsProblem(["--burst", "1", "--burst", "32"], known)).toBe("option --burst given twice");
+    expect(argsProblem(["--packed", "--packed"], known)).toBe("option --packed given twice");
+  });
+
+  it("checkArgs: one line naming the tool and the problem, exit 2; optAll: every value of a repeated option", () => {
+    process.argv = ["node", "tool.js", "--node-flag", "--perf-prof", "--burst", "1", "--node-flag", "--trace-gc"];
+    expect(() => checkArgs("t", known)).not.toThrow();
+    expect(optAll("--node-flag")).toEqual(["--perf-prof", "--trace-gc"]);
+    expect(optAll("--sides")).toEqual([]);
+    process.argv = ["node", "tool.js", "--runs", "9"];
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect(() => checkArgs("t", known)).toThrow("exit");
+    expect(exit).toHaveBeenCalledWith(2);
+    expect(err).toHaveBeenCalledWith("t: unknown argument '--runs' (--help lists the options)");
   });
 });

@@ -1,5 +1,53 @@
 /** The bench tools' command lines (cold): `--name value` options read from process.argv. */
 
+/** What a tool takes: `values` are `--name value` options (`repeatable` ones may come more than once), `flags` stand alone. */
+export interface ToolArgs {
+  values: readonly string[];
+  repeatable?: readonly string[];
+  flags?: readonly string[];
+}
+
+/**
+ * The first thing wrong with `args` (process.argv after the script) for a tool taking `known`, or null:
+ * an unknown argument (a typo such as --brust would otherwise run with the defaults), a value missing
+ * (nothing after the option, or another of the tool's options), a non-repeatable option given twice.
+ * A value may itself start with "--" (`--node-flag --perf-prof`): it is skipped, not checked.
+ */
+export function argsProblem(args: readonly string[], known: ToolArgs): string | null {
+  const repeatable = known.repeatable ?? [];
+  const flags = known.flags ?? [];
+  const valued = [...known.values, ...repeatable];
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const isFlag = flags.includes(a);
+    if (!isFlag && !valued.includes(a)) return `unknown argument '${a}' (--help lists the options)`;
+    if (seen.has(a) && !repeatable.includes(a)) return `option ${a} given twice`;
+    seen.add(a);
+    if (isFlag) continue;
+    const v = args[i + 1];
+    if (v === undefined || flags.includes(v) || valued.includes(v)) return `option ${a} needs a value after it (--help)`;
+    i++;
+  }
+  return null;
+}
+
+/** `argsProblem` on process.argv: one line naming the tool and the problem, exit 2. Call it first, after --help. */
+export function checkArgs(tool: string, known: ToolArgs): void {
+  const problem = argsProblem(process.argv.slice(2), known);
+  if (problem !== null) {
+    console.error(`${tool}: ${problem}`);
+    process.exit(2);
+  }
+}
+
+/** Every value of a repeatable option, in order. */
+export function optAll(name: string): string[] {
+  const out: string[] = [];
+  for (let i = 2; i < process.argv.length - 1; i++) if (process.argv[i] === name) out.push(process.argv[++i]!);
+  return out;
+}
+
 /** The value after `name`, `dflt` when `name` is absent, "" when nothing follows it. */
 export function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);

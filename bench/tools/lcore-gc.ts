@@ -17,7 +17,7 @@ import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ownedChild } from "@tpdk/testing/owned";
 import { parseTraceGc } from "../pipeline/trace-gc.js";
-import { oneOf, opt, positiveInt, seconds } from "./args.js";
+import { checkArgs, oneOf, opt, optAll, positiveInt, seconds } from "./args.js";
 import { RESULT_PREFIX, type RunConfig, type RunResult } from "../pipeline/types.js";
 
 const RUN_ONE = fileURLToPath(new URL("../pipeline/run-one.js", import.meta.url));
@@ -30,11 +30,11 @@ if (process.argv.includes("--help")) {
   console.log(USAGE);
   process.exit(0);
 }
-function opts(name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === name) out.push(process.argv[i + 1]!);
-  return out;
-}
+checkArgs("lcore-gc", {
+  values: ["--duration", "--warmup", "--burst", "--tx", "--size", "--in-order", "--mrg", "--rate", "--lcore-url", "--trace"],
+  repeatable: ["--node-flag"],
+  flags: ["--latency"],
+});
 const durationS = positiveInt("lcore-gc", "--duration", "30");
 const latency = process.argv.includes("--latency");
 const config: RunConfig = {
@@ -54,7 +54,7 @@ const config: RunConfig = {
 const lcoreUrl = opt("--lcore-url", "");
 const traceFile = opt("--trace", "");
 
-const args = ["--expose-gc", "--trace-gc", ...opts("--node-flag"), "--require", GC_PROBE, RUN_ONE, JSON.stringify(config)];
+const args = ["--expose-gc", "--trace-gc", ...optAll("--node-flag"), "--require", GC_PROBE, RUN_ONE, JSON.stringify(config)];
 const env: NodeJS.ProcessEnv = { ...process.env, TPDK_BENCH_GC_PROBE: "1" };
 if (lcoreUrl) env.TPDK_BENCH_LCORE_URL = lcoreUrl;
 // Owned: SIGKILLed by PID if this tool dies first.

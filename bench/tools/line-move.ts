@@ -7,8 +7,9 @@
  * Prints one line: "line move: round trip <median> ns (p10 <..>, p90 <..>), <n> batches, CPUs a,b[, not pinned]".
  */
 import { measureLineMove } from "../lib/line-move.js";
-import { opt, positiveInt } from "./args.js";
+import { checkArgs, opt, positiveInt } from "./args.js";
 
+checkArgs("line-move", { values: ["--ms", "--cpus"] });
 const ms = positiveInt("line-move", "--ms", "1000");
 const cpuArg = opt("--cpus", "0,1");
 const cpus = cpuArg.split(",").map(Number);

@@ -17,7 +17,7 @@ import { GENERATOR_BURST } from "../dpdk/net-vhost.js";
 import { type TurnResult, bracketRatios } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
-import { opt, positiveInt } from "./args.js";
+import { checkArgs, opt, positiveInt } from "./args.js";
 
 const USAGE =
   "usage: node bench/dist/tools/nv-ab.js --sides dpdk,/work/wt-base,dpdk,/work/wt-change [--burst 32] [--runs 9] [--warmup 2] [--duration 5]\n" +
@@ -27,7 +27,7 @@ const USAGE =
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
-}
+}checkArgs("nv-ab", { values: ["--sides", "--burst", "--runs", "--warmup", "--duration"] });
 
 const sides = opt("--sides", "dpdk").split(",");
 const burst = positiveInt("nv-ab", "--burst", "32");

@@ -24,4 +24,10 @@ describe("perf-budget's command line", () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split("\n")).toEqual(["perf-budget: --script /nonexistent/perf.txt: no such file"]);
   });
+
+  it("names an unknown option (bench/tools/args.ts checkArgs, shared with the other tools)", () => {
+    const r = run("--script", "/nonexistent/perf.txt", "--colum", "tpdk,1..2,9.5");
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split("\n")).toEqual(["perf-budget: unknown argument '--colum' (--help lists the options)"]);
+  });
 });

@@ -45,6 +45,7 @@ import {
   tailWindow,
   toFileOffsets,
 } from "../lib/perf-budget.js";
+import { checkArgs, opt, optAll } from "./args.js";
 
 const USAGE =
   "usage: node bench/dist/tools/perf-budget.js (--script FILE | --data PERF_DATA | --record S [--mpps R]) [--cpu N]\n" +
@@ -77,33 +78,21 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-const KNOWN = new Set(["--sideband", "--window-cpu", "--by-name", "--script", "--data", "--record", "--mpps", "--cpu", "--col", "--tail", "--top", "--list", "--save"]);
-const FLAGS = new Set(["--list", "--by-name"]);
-const opts = new Map<string, string[]>();
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i]!;
-  if (!KNOWN.has(a)) fail(`unknown argument '${a}' (--help)`);
-  if (FLAGS.has(a)) {
-    opts.set(a, [""]);
-    continue;
-  }
-  const v = argv[i + 1];
-  if (v === undefined || (v.startsWith("--") && KNOWN.has(v))) fail(`option ${a} needs a value (--help)`);
-  (opts.get(a) ?? opts.set(a, []).get(a)!).push(v);
-  i++;
-}
-const one = (name: string): string | undefined => {
-  const v = opts.get(name);
-  if (v && v.length > 1) fail(`option ${name} given twice`);
-  return v?.[0];
-};
+checkArgs("perf-budget", {
+  values: ["--sideband", "--window-cpu", "--script", "--data", "--record", "--mpps", "--cpu", "--tail", "--top", "--save"],
+  repeatable: ["--col"],
+  flags: ["--list", "--by-name"],
+});
+const given = (name: string): boolean => argv.includes(name);
+/** An option's value, undefined when absent (checkArgs let it appear at most once). */
+const one = (name: string): string | undefined => (given(name) ? opt(name, "") : undefined);
 const num = (name: string, v: string, ok: (x: number) => boolean, what: string): number => {
   const x = Number(v);
   if (v.trim() === "" || !Number.isFinite(x) || !ok(x)) fail(`option ${name} must be ${what} (got '${v}')`);
   return x;
 };
 
-const sources = ["--script", "--data", "--record"].filter((s) => opts.has(s));
+const sources = ["--script", "--data", "--record"].filter((s) => given(s));
 if (sources.length !== 1) fail("give exactly one of --script FILE, --data PERF_DATA, --record S (--help)");
 const cpu = num("--cpu", one("--cpu") ?? "0", (x) => Number.isInteger(x) && x >= 0, "a CPU number >= 0");
 const windowCpu = num("--window-cpu", one("--window-cpu") ?? String(cpu), (x) => Number.isInteger(x) && x >= 0, "a CPU number >= 0");
@@ -112,15 +101,15 @@ const tailParts = (one("--tail") ?? "5.5,1.0").split(",");
 if (tailParts.length !== 2) fail(`option --tail must be A,B in seconds, A > B >= 0 (got '${one("--tail")}')`);
 const [tailA, tailB] = tailParts.map((p) => num("--tail", p, (x) => x >= 0, "A,B in seconds, A > B >= 0")) as [number, number];
 if (!(tailA > tailB)) fail(`option --tail must be A,B in seconds, A > B >= 0 (got '${one("--tail")}')`);
-const list = opts.has("--list");
+const list = given("--list");
 const record = one("--record");
 const recordS = record === undefined ? 0 : num("--record", record, (x) => x > 0 && x <= 600, "seconds, > 0 and <= 600");
 const mppsOpt = one("--mpps");
 if (mppsOpt !== undefined && record === undefined) fail("option --mpps goes with --record (a column carries its own rate: --col LABEL,WINDOW,MPPS)");
-if (record !== undefined && opts.has("--col")) fail("--record makes one column over the whole recording: give --mpps R, not --col");
+if (record !== undefined && given("--col")) fail("--record makes one column over the whole recording: give --mpps R, not --col");
 const recordMpps = mppsOpt === undefined ? 0 : num("--mpps", mppsOpt, (x) => x > 0, "a rate in Mpps > 0");
 if (record !== undefined && !list && mppsOpt === undefined) fail("option --record needs --mpps R (the rate in the recorded seconds), or --list");
-if (!list && record === undefined && !opts.has("--col")) fail("give at least one --col LABEL,WINDOW,MPPS, or --list (--help)");
+if (!list && record === undefined && !given("--col")) fail("give at least one --col LABEL,WINDOW,MPPS, or --list (--help)");
 
 /** One --col as given: LABEL,WINDOW,MPPS[,pid=PID], WINDOW FROM..TO (epoch s), keep=FILE (vu-shared --keep) or pid=PID. */
 interface ColSpec {
@@ -168,7 +157,7 @@ function parseCol(spec: string): ColSpec {
 }
 
 // Checked before any perf text is read: a malformed --col is one line at once, not after a large --script or --data.
-const colSpecs = (opts.get("--col") ?? []).map(parseCol);
+const colSpecs = optAll("--col").map(parseCol);
 
 /** perf is needed for --data and --record: one line if it is missing. */
 function perf(args: string[], what: string): string {
@@ -182,11 +171,11 @@ const SCRIPT_ARGS = ["script", "-F", "comm,pid,tid,cpu,time,event,ip,sym,dso", "
 let text: string;
 let tmp = "";
 let recorded: { from: number; to: number } | null = null;
-if (opts.has("--script")) {
+if (given("--script")) {
   const f = one("--script")!;
   if (!existsSync(f)) fail(`--script ${f}: no such file`);
   text = readFileSync(f, "utf8");
-} else if (opts.has("--data")) {
+} else if (given("--data")) {
   text = scriptText(one("--data")!, "--data");
 } else {
   tmp = mkdtempSync(join(tmpdir(), "perf-budget-"));
@@ -224,7 +213,7 @@ if (onCpu === 0) fail(`no samples of CPU ${cpu} (the text's CPUs: ${[...new Set(
 if (list) {
   console.log(`CPU ${cpu}: ${onCpu} samples; per process (pid comm samples first..last, s):`);
   for (const p of processes(script, cpu).slice(0, 30)) console.log(`  ${p.pid} ${p.comm} ${p.samples} ${p.first.toFixed(3)}..${p.last.toFixed(3)} (${(p.last - p.first).toFixed(1)} s)`);
-  if (record === undefined && !opts.has("--col")) process.exit(0);
+  if (record === undefined && !given("--col")) process.exit(0);
 }
 
 /**
@@ -268,7 +257,7 @@ for (const pid of new Set(script.samples.filter((s) => s.cpu === cpu && s.dso ==
   const f = `/tmp/perf-${pid}.map`;
   if (existsSync(f)) jit.set(pid, parsePerfMap(readFileSync(f, "utf8")));
 }
-const byName = opts.has("--by-name");
+const byName = given("--by-name");
 const cols = budget(script, cpu, windows, byName ? BY_NAME : undefined, ranges, jit);
 for (const c of cols) {
   const w = c.window;

@@ -28,7 +28,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gcText } from "../dpdk/compare.js";
 import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
-import { opt, positiveInt } from "./args.js";
+import { checkArgs, opt, optAll, positiveInt } from "./args.js";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(
@@ -43,7 +43,11 @@ if (process.argv.includes("--help") || process.argv.includes("-h")) {
   );
   process.exit(0);
 }
-
+checkArgs("vu-ab", {
+  values: ["--sides", "--bursts", "--rounds", "--warmup", "--duration", "--keep", "--probe"],
+  repeatable: ["--node-flag"],
+  flags: ["--packed"],
+});
 
 const sides = opt("--sides", "dpdk").split(",");
 const bursts = opt("--bursts", "1,32").split(",").map(Number);
@@ -51,8 +55,7 @@ const rounds = positiveInt("vu-ab", "--rounds", "5");
 const packed = process.argv.includes("--packed");
 const warmupS = positiveInt("vu-ab", "--warmup", "3");
 const durationS = positiveInt("vu-ab", "--duration", "5");
-const nodeFlags: string[] = [];
-for (let i = 0; i < process.argv.length; i++) if (process.argv[i] === "--node-flag") nodeFlags.push(process.argv[i + 1]!);
+const nodeFlags = optAll("--node-flag");
 const keepDir = opt("--keep", "");
 const probeCmd = opt("--probe", "");
 if (keepDir) mkdirSync(keepDir, { recursive: true });

@@ -41,7 +41,7 @@ import { FAST_LEVEL_BELOW_NS, type GapMove, type LeveledRatio, aroundText, level
 import { gapLineMove } from "../lib/line-move.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
-import { nonNegativeInt, opt, positiveInt } from "./args.js";
+import { checkArgs, nonNegativeInt, opt, optAll, positiveInt } from "./args.js";
 import { type Side, parseSide } from "./vu-sides.js";
 
 const USAGE =
@@ -59,9 +59,11 @@ const USAGE =
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(USAGE);
   process.exit(0);
-}
-
-
+}checkArgs("vu-shared", {
+  values: ["--sides", "--burst", "--backends", "--runs", "--warmup", "--duration", "--line-move", "--keep"],
+  repeatable: ["--node-flag"],
+  flags: ["--packed"],
+});
 
 let sides: Side[] = [];
 try {
@@ -83,15 +85,12 @@ if (process.argv.includes("--keep") && (!keepDir || keepDir.startsWith("-"))) {
   process.exit(2);
 }
 if (keepDir) mkdirSync(keepDir, { recursive: true });
-const nodeFlags: string[] = [];
-for (let i = 0; i < process.argv.length; i++) {
-  if (process.argv[i] !== "--node-flag") continue;
-  const f = process.argv[i + 1];
-  if (f === undefined || !f.startsWith("-")) {
-    console.error("vu-shared: option --node-flag needs a node/V8 flag after it (e.g. --node-flag --trace-deopt)");
+const nodeFlags = optAll("--node-flag");
+for (const f of nodeFlags) {
+  if (!f.startsWith("-")) {
+    console.error(`vu-shared: option --node-flag needs a node/V8 flag after it, e.g. --node-flag --trace-deopt (got '${f}')`);
     process.exit(2);
   }
-  nodeFlags.push(f);
 }
 if (sides[0]!.kind !== "dpdk") {
   console.error("vu-shared: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
