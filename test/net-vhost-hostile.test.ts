@@ -8,7 +8,7 @@
 // l2fwd neither crashes nor hangs, and at exit every mbuf is back (exit 0:
 // l2fwd exits 1 with ELEAK otherwise), no fd or mapping of the front-end's
 // is left, and the socket file is gone with the test's folder.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { ftruncateSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { native, nativeMissingReason } from "@tpdk/native";
@@ -278,4 +278,74 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     expect(x.vhost_quiesce_stuck ?? 0).toBe(0);
     console.log(`net_vhost hostile: ${refused.length} refused sessions, xstats ${JSON.stringify(x)}; good pair ${p2!.rx} received + ${p2!.missed} missed of ${COUNT}`);
   }, 120_000);
+
+  it("a front-end that shrinks its memory file after SET_MEM_TABLE (the lcore's own map then fails): connection closed and counted, the lcore and the good pair keep running, the port serves the next front-end", async () => {
+    const dir = peers.sockDir();
+    const sock = join(dir, "vhost.sock");
+    const count = 40_000;
+    // As above: port 0 the front-end's (port 1 feeds it), ports 2 -> 3 the good pair; one lcore polls all four.
+    const l2 = peers.l2fwd([
+      "-l", "0", "--no-huge",
+      "--vdev", `net_vhost0,iface=${sock}`,
+      "--vdev", `virtio1,wire=gen,rate=${RATE}`,
+      "--vdev", `virtio2,wire=gen,count=${count},rate=${RATE}`,
+      "--vdev", "virtio3,wire=sink",
+      "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
+    ], 60_000);
+    await l2.waitForPath(sock);
+    const onL2 = l2.untilOptions;
+    await l2.waitFor(/Checking link status/, 20_000);
+    const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
+
+    // The table is accepted (the session's trial map of the whole file succeeds); then the file is cut to
+    // half before the rings start, so the lcore's map at their first burst fails (past the file's end).
+    const a = await connect(sock);
+    // The port may close before it acks the last enable (when the lcore met ring 0 before ring 1 was enabled).
+    await a.handshake(() => ftruncateSync(a.memFd, GUEST_BYTES / 2)).catch((e: Error) => expect(e.message).toMatch(/closed at SET_VRING_ENABLE/));
+    expect(await a.closedByPeer(CLOSE_MS), "the port closes the connection once its lcore could not map the table").toBe(true);
+    a.close();
+    await until(() => {
+      try {
+        return (lastJson(l2.stdout).ports[0] as NetVhostPortJson).xstats?.vhost_ring_faults === 1;
+      } catch {
+        return false;
+      }
+    }, 30_000, "the fault counted (vhost_ring_faults)", onL2);
+
+    // The lcore is alive: the good pair still moves, and the port serves the next front-end.
+    const before = goodRx();
+    await until(() => goodRx() > before, WAIT_MS, "the good pair forwarding after the fault", onL2);
+    const b = await connect(sock);
+    await b.handshake();
+    for (let k = 0; k < 10; k++) postFrame(b, k, k);
+    await until(() => b.usedIdx(TX) === 10, WAIT_MS, "the next front-end's frames taken", onL2);
+    b.close();
+
+    await until(() => {
+      try {
+        const p2 = lastJson(l2.stdout).ports[2]!;
+        return p2.rx! + p2.missed! === count;
+      } catch {
+        return false;
+      }
+    }, 30_000, "the good generator's frames all received or missed", onL2);
+    await sleep(300);
+    expect(guestMapped(l2.pid), "no mapping of the front-ends' memory left").toBe(false);
+    l2.signal("SIGINT");
+    const r = await l2.done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/ELEAK|not returned/);
+    const [p0, , p2, p3] = lastJson(r.stdout).ports as Record<string, number>[];
+    expect(p2!.rx! + p2!.missed!).toBe(count);
+    expect(p3!.tx! + p3!.dropped!).toBe(p2!.rx);
+    expect(p0!.rx).toBe(10);
+    const x = (p0 as NetVhostPortJson).xstats!;
+    expect(x).toMatchObject({ vhost_connections: 2, vhost_ring_faults: 1, vhost_disconnects: 2 });
+    expect(x.vhost_protocol_errors ?? 0).toBe(0);
+    // The ring(s) the lcore reached before the connection closed: each counted once.
+    const setup = (x.rx_q0_ring_setup_errors ?? 0) + (x.tx_q0_ring_setup_errors ?? 0);
+    expect(setup).toBeGreaterThanOrEqual(1);
+    expect(setup).toBeLessThanOrEqual(2);
+    console.log(`net_vhost shrunk table: xstats ${JSON.stringify(x)}`);
+  }, 90_000);
 });

@@ -1,4 +1,4 @@
-import { constants, openSync } from "node:fs";
+import { constants, ftruncateSync, openSync } from "node:fs";
 import { Memory } from "@tpdk/eal";
 import { Mbufs, Mempool } from "@tpdk/mbuf";
 import { native, nativeMissingReason } from "@tpdk/native";
@@ -8,7 +8,7 @@ import * as P from "../protocol.js";
 import { NetVhostRxQueue } from "./rx-burst.js";
 import { NetVhostTxQueue } from "./tx-burst.js";
 import { bit } from "./features.js";
-import { E_ADDR, E_FULL, GuestQueue, mappedFiles } from "./guest-queue.js";
+import { E_ADDR, E_FULL, GuestQueue, SETUP_FAILED, mappedFiles } from "./guest-queue.js";
 import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
 import { BackendSession, ProtocolError } from "./session.js";
 import { msg } from "@tpdk/testing/vhost-user";
@@ -32,8 +32,10 @@ const BUF = (i: number): number => 0x10000 + i * 2048;
 describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativeMissingReason})`}`, () => {
   const opened: number[] = [];
   const sessions: BackendSession[] = [];
+  const controls: RingControl[] = [];
   afterEach(() => {
     for (const x of sessions.splice(0)) x.close();
+    for (const c of controls.splice(0)) c.close();
     for (const fd of opened.splice(0)) n.close(fd);
   });
 
@@ -46,7 +48,8 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     const g32 = new Uint32Array(guest);
     const words = new SharedArrayBuffer(2 * RING_BYTES);
     const rw = [new RingWords(words, 0), new RingWords(words, RING_BYTES)];
-    const control = new RingControl(rw);
+    const control = new RingControl(rw, n);
+    controls.push(control);
     const s = new BackendSession(n, control, { queuePairs: 1, requireSealed: false });
     // The session owns what it is sent (closed at s.close()); the test reads the same eventfds.
     const call = [n.eventfd(0), n.eventfd(0)];
@@ -64,8 +67,10 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     }
     const mem = Memory.create(8 << 20);
     const pool = Mempool.create(mem, "p", { n: 512, cacheSize: 0 });
-    const rx = new NetVhostRxQueue(mem, new GuestQueue(n, rw[1]!), pool, 3);
-    const tx = new NetVhostTxQueue(mem, new GuestQueue(n, rw[0]!), 3);
+    const rxq = new GuestQueue(n, rw[1]!);
+    const txq = new GuestQueue(n, rw[0]!);
+    const rx = new NetVhostRxQueue(mem, rxq, pool, 3);
+    const tx = new NetVhostTxQueue(mem, txq, 3);
     const availIdx = [0, 0];
     /** Front-end: post a descriptor (one buffer) on ring r. */
     const post = (r: number, i: number, gpa: number, len: number, flags: number): void => {
@@ -84,7 +89,7 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
       const e = (ringOff(r) + 0x2000 + 4 + 8 * k) >>> 2;
       return [g32[e]!, g32[e + 1]!];
     };
-    return { s, g8, g16, rx, tx, mem, pool, post, usedIdx, usedElem, call, control, rw, memFd };
+    return { s, g8, g16, rx, tx, rxq, txq, mem, pool, post, usedIdx, usedElem, call, control, rw, memFd };
   }
 
   it("rxBurst takes the front-end's TX frames into mbufs (header skipped), used len 0, the call written", () => {
@@ -746,6 +751,63 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.rx.rxBurst(out, 32)).toBe(0);
     expect(t.tx.txBurst(out, 0)).toBe(0);
     t.s.close();
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("a table the lcore cannot map at a ring's first burst (its file shrunk after SET_MEM_TABLE's trial map): no burst throws, the rings stay idle, counted once, the control path told; a later table runs", () => {
+    const t = setup(0);
+    t.post(1, 0, GPA + BUF(0), 72, 0);
+    // The front-end shrinks its file once the table is accepted: the lcore's map of the table's length fails (EINVAL: past the end).
+    ftruncateSync(t.memFd, FILE / 2);
+    const mapped = mappedFiles();
+    const out = new Uint32Array(32);
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
+    expect(t.tx.txBurst(out, 0)).toBe(0);
+    // Counted once per ring (not per burst), nothing mapped, nothing used, the control path's eventfd written.
+    expect([t.rxq.counts[SETUP_FAILED], t.txq.counts[SETUP_FAILED]]).toEqual([1, 1]);
+    expect(mappedFiles()).toBe(mapped);
+    expect(t.usedIdx(1)).toBe(0);
+    expect(n.eventfdRead(t.control.faultFd)).toBe(2);
+    expect(t.control.fault()).toMatch(/^ring [01]: the lcore could not set the ring up: .*EINVAL/);
+    // A stop answers at once (the lcore is not busy in the ring) with the base it was given.
+    const r = t.s.handle({ request: P.GET_VRING_BASE, flags: 0, payload: msg.state(1, 0), fds: [] })!;
+    expect(new DataView(r.buffer, r.byteOffset).getUint32(16, true)).toBe(0);
+    expect(t.control.stuck).toBe(0);
+    // The file whole again and a new table: the rings restart on it (ring 1 kicked again) and run.
+    ftruncateSync(t.memFd, FILE);
+    t.s.handle({ request: P.SET_MEM_TABLE, flags: 0, payload: memTablePayload([{ guestPhysAddr: GPA, memorySize: FILE, userspaceAddr: UVA, mmapOffset: 0 }]), fds: [openSync(`/proc/self/fd/${t.memFd}`, "r+")] });
+    t.s.handle({ request: P.SET_VRING_KICK, flags: 0, payload: msg.u64(1), fds: [n.eventfd(0)] });
+    expect(t.control.fault()).toBeNull();
+    expect(t.rx.rxBurst(out, 32)).toBe(1);
+    new Mbufs(t.mem).free(out[0]!);
+    expect(t.usedIdx(1)).toBe(1);
+    expect([t.rxq.counts[SETUP_FAILED], t.txq.counts[SETUP_FAILED]]).toEqual([1, 1]);
+    t.s.close();
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
+    expect(mappedFiles()).toBe(mapped);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
+  it("a mapping whose in-place release fails (unmapShared throws: ENOMEM under strict overcommit or the map count): the lcore lets go of it without throwing", () => {
+    const t = setup(0);
+    const enomem = (): never => {
+      throw Object.assign(new Error("mmap(MAP_FIXED)(unmapShared): Cannot allocate memory"), { code: "ENOMEM", errno: 12 });
+    };
+    // The addon with its unmapShared failing (the rest is the addon's own).
+    const flaky = Object.assign(Object.create(n) as typeof n, { unmapShared: enomem });
+    const rx = new NetVhostRxQueue(t.mem, new GuestQueue(flaky, t.rw[1]!), t.pool, 3);
+    const out = new Uint32Array(8);
+    t.post(1, 0, GPA + BUF(0), 72, 0);
+    const mapped = mappedFiles();
+    expect(rx.rxBurst(out, 8)).toBe(1);
+    new Mbufs(t.mem).free(out[0]!);
+    expect(mappedFiles()).toBe(mapped + 1);
+    // The front-end goes: at the next burst the ring lets go of the table; the unmap fails, the burst does not.
+    t.s.close();
+    expect(rx.rxBurst(out, 8)).toBe(0);
+    expect(mappedFiles()).toBe(mapped);
+    expect(rx.rxBurst(out, 8)).toBe(0);
     expect(t.pool.inUse()).toBe(0);
   });
 

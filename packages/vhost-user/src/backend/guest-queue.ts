@@ -8,7 +8,10 @@ import {
 import { AVAIL_RING, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORDER, VIRTIO_F_RING_PACKED, VIRTIO_NET_F_MRG_RXBUF } from "@tpdk/virtio";
 import { RANGE_FIELDS, mapTableFiles } from "./guest-memory.js";
 import type { SimpleChains } from "./net-frame.js";
-import { RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_GEN, W_NFILES, W_NREGIONS, W_SIZE, W_STATE, W_USED } from "./ring-control.js";
+import {
+  RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FAULT, W_FAULT_FD, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_GEN, W_NFILES,
+  W_NREGIONS, W_SIZE, W_STATE, W_USED,
+} from "./ring-control.js";
 
 /** Error counters of a queue (by kind; the walk returns one of these, 0 = fine). */
 export const E_HEAD = 1;
@@ -20,6 +23,10 @@ export const E_ORDER = 6;
 export const E_AVAIL_IDX = 7;
 export const E_FULL = 8;
 export const ERROR_KINDS = 9;
+/** In `counts` after the calls ([ERROR_KINDS]): ring configurations the lcore could not set up (reload threw). */
+export const SETUP_FAILED = ERROR_KINDS + 1;
+/** Slots of a queue's `counts`: [E_*] errors by kind, [ERROR_KINDS] calls, [SETUP_FAILED]. */
+export const COUNT_SLOTS = ERROR_KINDS + 2;
 
 /** The device core's S_ERR_* slot of a failed walk -> net_vhost's error kind (made once). */
 const KIND_OF = new Uint8Array(DEVICE_STAT_SLOTS);
@@ -77,7 +84,12 @@ function unmapFile(native: NativeBinding, key: string): void {
   const m = mappings.get(key);
   if (m === undefined || --m.users > 0) return;
   mappings.delete(key);
-  native.unmapShared(m.sab);
+  try {
+    native.unmapShared(m.sab);
+  } catch {
+    // The in-place replacement failed (ENOMEM: the kernel's map count): the pages stay mapped until
+    // the collector frees the buffer (no view of it is left here). Cold; never an lcore's exception.
+  }
 }
 
 /** Mappings this thread holds (tests). */
@@ -114,7 +126,7 @@ export class GuestQueue {
   mrg = false;
   inOrder = false;
   callFd = -1;
-  /** Counters: [E_*] errors by kind, [ERROR_KINDS] calls made (a view into shared memory when the port gives one). */
+  /** Counters: [E_*] errors by kind, [ERROR_KINDS] calls made, [SETUP_FAILED] (a view into shared memory when the port gives one). */
   readonly counts: Float64Array<ArrayBufferLike>;
   /** Chain segments of the last walk (the device core's Chain): offsets in the mapping and lengths; device-readable first. */
   chain: Chain;
@@ -131,6 +143,8 @@ export class GuestQueue {
   private readonly i32: Int32Array;
   private readonly ranges: Float64Array;
   private gen = -1;
+  /** The GEN whose configuration reload() could not set up: the ring stays idle until GEN moves (-1: none). */
+  private failedGen = -1;
   private memGen = -1;
   private memKey: string | null = null;
 
@@ -140,7 +154,7 @@ export class GuestQueue {
    * same queue) would corrupt its indices, so it is refused (EBUSY). 0: no
    * claim (tests that drive a ring by hand).
    */
-  constructor(private readonly native: NativeBinding, words: RingWords, counts: Float64Array<ArrayBufferLike> = new Float64Array(ERROR_KINDS + 1), private readonly token = 0) {
+  constructor(private readonly native: NativeBinding, words: RingWords, counts: Float64Array<ArrayBufferLike> = new Float64Array(COUNT_SLOTS), private readonly token = 0) {
     this.counts = counts;
     this.i32 = words.i32;
     if (!this.claim()) throw new TpdkError("EBUSY", "net_vhost: this queue is already driven by another queue object (another thread?); stop and start the port to hand it over");
@@ -192,12 +206,48 @@ export class GuestQueue {
     return cur === 0 || cur === this.token;
   }
 
-  /** Cold: a (re)started ring. Maps the memory if it is new to this thread; configures the device core's queue. */
+  /**
+   * Cold: a (re)started ring. Maps the memory if it is new to this thread; configures the device
+   * core's queue. Whatever fails here (the lcore's mmap of a file the front-end shrank after
+   * SET_MEM_TABLE's trial, ENOMEM, address space) is not thrown into the burst: the ring stays idle
+   * until the control path restarts it, counted (SETUP_FAILED), and the control path is told (FAULT,
+   * the fault eventfd), which closes the connection. The lcore's other rings and ports keep running.
+   */
   private reload(): boolean {
     const i = this.i32;
     // After a port stop/start another object may have taken the ring: then this one stays idle.
     if (!this.claim()) return false;
-    this.gen = Atomics.load(i, W_GEN);
+    const gen = Atomics.load(i, W_GEN);
+    // This configuration failed already: idle (counted once), until the control path restarts the ring.
+    if (gen === this.failedGen) return false;
+    try {
+      this.configure();
+    } catch (e) {
+      this.failed(gen, e);
+      return false;
+    }
+    this.gen = gen;
+    return true;
+  }
+
+  /** Cold (reload): the ring's fault, kept to its ring: idle, counted, the control path told. */
+  private failed(gen: number, e: unknown): void {
+    const i = this.i32;
+    this.failedGen = gen;
+    this.gen = -1;
+    this.releaseMemory();
+    this.counts[SETUP_FAILED]++;
+    const errno = (e as { errno?: unknown } | null)?.errno;
+    // Pairs with the control path's Atomics.load of FAULT (RingControl.fault) after the eventfd woke it.
+    Atomics.store(i, W_FAULT, typeof errno === "number" && errno > 0 ? errno : -1);
+    const fd = i[W_FAULT_FD]!;
+    // eventfdKick never throws (a non-blocking eventfd of the port's own).
+    if (fd >= 0) this.native.eventfdKick(fd, 1);
+  }
+
+  /** Cold (reload): read the ring's configuration, map its memory when new to this thread, set the device core's queue up. May throw. */
+  private configure(): void {
+    const i = this.i32;
     const dq = this.dq;
     if (i[W_MEM_GEN] !== this.memGen) {
       const fds: number[] = [];
@@ -259,7 +309,6 @@ export class GuestQueue {
       dq.setNotify(false);
     }
     this.callFd = i[W_CALL_FD]!;
-    return true;
   }
 
   /** Cold: drop this ring's hold on its mapping (unmapped when no ring of this thread uses it). */

@@ -1,5 +1,5 @@
 import type { Memory } from "@tpdk/eal";
-import { ERROR_KINDS } from "./guest-queue.js";
+import { COUNT_SLOTS } from "./guest-queue.js";
 import { RING_BYTES, RingWords } from "./ring-control.js";
 
 /**
@@ -74,9 +74,9 @@ export class PortZone {
     return new RingWords(this.mem.sab, this.offset + HEADER_BYTES + 2 * this.pairs * STATS_F64 * 8 + ring * RING_BYTES);
   }
 
-  /** The walk's error counts of `ring` ([E_*], [ERROR_KINDS] calls). */
+  /** The walk's error counts of `ring` ([E_*], [ERROR_KINDS] calls, [SETUP_FAILED]: guest-queue.ts). */
   counts(ring: number): Float64Array {
-    return new Float64Array(this.mem.sab, this.offset + HEADER_BYTES + ring * STATS_F64 * 8, ERROR_KINDS + 1);
+    return new Float64Array(this.mem.sab, this.offset + HEADER_BYTES + ring * STATS_F64 * 8, COUNT_SLOTS);
   }
 
   /** The burst's counters of `ring` (RX: packets, bytes, dropped; TX: packets, bytes, ring full, bad chains). */

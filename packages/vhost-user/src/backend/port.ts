@@ -2,7 +2,7 @@ import { type Memory, TpdkError } from "@tpdk/eal";
 import type { Mempool } from "@tpdk/mbuf";
 import type { NativeBinding } from "@tpdk/native";
 import { type EthStats, type LinkStatus, type PortInfo, type XStat, formatMac } from "@tpdk/virtio-pmd";
-import { E_ADDR, E_AVAIL_IDX, E_FULL, E_HEAD, E_INDIRECT, E_LENGTH, E_NEXT, E_ORDER, ERROR_KINDS } from "./guest-queue.js";
+import { E_ADDR, E_AVAIL_IDX, E_FULL, E_HEAD, E_INDIRECT, E_LENGTH, E_NEXT, E_ORDER, ERROR_KINDS, SETUP_FAILED } from "./guest-queue.js";
 import type { NetVhostOptions } from "./options-backend.js";
 import { PortZone } from "./port-zone.js";
 import { RingControl } from "./ring-control.js";
@@ -29,7 +29,7 @@ export class NetVhostPort {
 
   constructor(mem: Memory, private readonly native: NativeBinding, readonly portId: number, readonly name: string, readonly opts: NetVhostOptions) {
     this.zone = PortZone.create(mem, portId, opts.queues);
-    this.control = new RingControl(Array.from({ length: 2 * opts.queues }, (_, r) => this.zone.ringWords(r)));
+    this.control = new RingControl(Array.from({ length: 2 * opts.queues }, (_, r) => this.zone.ringWords(r)), native);
     this.be = this.newBackend(native);
     this.mac = Uint8Array.of(0x02, 0x70, 0x64, 0x6b, 0x00, portId & 0xff);
   }
@@ -88,7 +88,10 @@ export class NetVhostPort {
   }
 
   close(): void {
+    if (this.state === "closed") return;
     this.stop();
+    // Every ring stopped (the connection closed): no lcore writes the fault eventfd any more.
+    this.control.close();
     this.state = "closed";
   }
 
@@ -162,14 +165,14 @@ export class NetVhostPort {
       for (const [side, ring] of [["rx", 2 * q + 1], ["tx", 2 * q]] as const) {
         const c = this.zone.counts(ring);
         for (const [k, i] of kinds) out.push({ name: `${side}_q${q}_${k}`, value: c[i]! });
-        out.push({ name: `${side}_q${q}_calls`, value: c[ERROR_KINDS]! });
+        out.push({ name: `${side}_q${q}_calls`, value: c[ERROR_KINDS]! }, { name: `${side}_q${q}_ring_setup_errors`, value: c[SETUP_FAILED]! });
       }
     }
     const b = this.backend.counters;
     out.push({ name: "vhost_connections", value: b.connections }, { name: "vhost_disconnects", value: b.disconnects },
       { name: "vhost_protocol_errors", value: b.protocolErrors }, { name: "vhost_unsealed_tables", value: b.unsealedTables },
       { name: "vhost_refused_connections", value: b.refusedConnections }, { name: "vhost_quiesce_stuck", value: this.control.stuck },
-      { name: "vhost_packed_connections", value: b.packedConnections });
+      { name: "vhost_packed_connections", value: b.packedConnections }, { name: "vhost_ring_faults", value: b.ringFaults });
     return out;
   }
 }

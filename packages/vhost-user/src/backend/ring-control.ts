@@ -1,3 +1,5 @@
+import { getSystemErrorName } from "node:util";
+import type { NativeBinding } from "@tpdk/native";
 import { MAX_REGIONS } from "../protocol.js";
 import type { DataPlane, RingRun } from "./session.js";
 
@@ -7,7 +9,8 @@ import type { DataPlane, RingRun } from "./session.js";
  * vhost-user session (main) decides, the lcore obeys at its next burst.
  *
  *   lcore, every burst:  store BUSY=1; load STATE; not RUNNING: store BUSY=0, return 0
- *                        GEN moved: reload the configuration (cold: map the memory)
+ *                        GEN moved: reload the configuration (cold: map the memory); when that
+ *                        fails: store FAULT, write FAULT_FD, the ring idle until GEN moves again
  *                        ... process ... store LAST_AVAIL; store BUSY=0
  *   main, stopRing():    store STATE=STOPPED; wait until BUSY reads 0 (bounded); load LAST_AVAIL
  *   main, startRing():   write the configuration, GEN+1, LAST_AVAIL=base; store STATE=RUNNING
@@ -17,6 +20,12 @@ import type { DataPlane, RingRun } from "./session.js";
  * after its BUSY store, so it no longer touches the ring nor its memory;
  * that is when the session may close the memory's fds. Per burst this costs
  * three Atomics stores and one load.
+ *
+ * A reload can fail for reasons SET_MEM_TABLE's trial map could not see (the
+ * front-end shrank its file in between, ENOMEM, address space): the lcore
+ * must not die of it (its other rings and ports keep running), so it counts
+ * it, stores the errno in FAULT and writes the port's fault eventfd; the
+ * control path (server.ts) watches that eventfd and closes the connection.
  */
 
 export const W_STATE = 0;
@@ -36,8 +45,12 @@ export const W_FEAT_HI = 12;
 export const W_NREGIONS = 13;
 /** The queue object that drives this ring (its token), 0 = none: one object per ring, like the PMD's queues. */
 export const W_CLAIM = 14;
-/** Int32 words per ring; then MAX_REGIONS * 5 f64 (the table's ranges), then per file its fd and length (RING_FILES). */
-export const RING_WORDS = 16;
+/** Set by the lcore when it could not set this configuration up (reload threw): the errno, or -1; 0 = none. Cleared by startRing. */
+export const W_FAULT = 15;
+/** The eventfd the lcore writes after storing FAULT (RingControl.faultFd), -1 = none. */
+export const W_FAULT_FD = 16;
+/** Int32 words per ring (a multiple of 2: the f64 part follows); then MAX_REGIONS * 5 f64 (the table's ranges), then per file its fd and length (RING_FILES). */
+export const RING_WORDS = 18;
 /** In the f64 part: file k's fd at RING_FILES + 2k, the bytes mapped of it at + 1. */
 export const RING_FILES = MAX_REGIONS * 5;
 const RING_F64_FIELDS = RING_FILES + MAX_REGIONS * 2;
@@ -69,8 +82,18 @@ export class RingControl implements DataPlane {
   private lastMemory: unknown = null;
   /** Stops that found an lcore still busy after QUIESCE_MS (it is hung: the ring is abandoned). */
   stuck = 0;
+  /**
+   * The eventfd lcores write when they could not set a ring up (W_FAULT): the server watches it and
+   * closes the connection. One per port for its life (close() closes it); -1 without `native`.
+   */
+  get faultFd(): number {
+    return this.faultEventfd;
+  }
+  private faultEventfd: number;
 
-  constructor(private readonly words: readonly RingWords[]) {}
+  constructor(private readonly words: readonly RingWords[], private readonly native?: NativeBinding) {
+    this.faultEventfd = native ? native.eventfd(0) : -1;
+  }
 
   startRing(r: RingRun): void {
     const w = this.words[r.index]!;
@@ -96,6 +119,8 @@ export class RingControl implements DataPlane {
     i[W_NREGIONS] = r.memory.n;
     w.f64.set(r.memory.ranges.subarray(0, RING_FILES));
     i[W_LAST_AVAIL] = r.base;
+    i[W_FAULT] = 0;
+    i[W_FAULT_FD] = this.faultFd;
     Atomics.add(i, W_GEN, 1);
     // Pairs with the lcore's Atomics.load of STATE after its BUSY store: the words above are visible to it.
     Atomics.store(i, W_STATE, RUNNING);
@@ -132,6 +157,27 @@ export class RingControl implements DataPlane {
   /** Port stopped: every ring may be taken again by a new queue object. */
   clearClaims(): void {
     for (const w of this.words) Atomics.store(w.i32, W_CLAIM, 0);
+  }
+
+  /**
+   * The first running ring whose lcore could not set it up (W_FAULT), as a reason naming the
+   * errno; null when none. Main thread, cold: after the fault eventfd fired.
+   */
+  fault(): string | null {
+    for (let r = 0; r < this.words.length; r++) {
+      const i = this.words[r]!.i32;
+      // Pairs with the lcore's Atomics.store of FAULT before it wrote the eventfd.
+      const code = Atomics.load(i, W_FAULT);
+      if (code === 0 || Atomics.load(i, W_STATE) !== RUNNING) continue;
+      return `ring ${r}: the lcore could not set the ring up: ${code > 0 ? getSystemErrorName(-code) : "error"} (mapping the front-end's memory or configuring the ring)`;
+    }
+    return null;
+  }
+
+  /** The port is gone: its fault eventfd is closed (every ring stopped by now). */
+  close(): void {
+    if (this.faultEventfd >= 0) this.native!.close(this.faultEventfd);
+    this.faultEventfd = -1;
   }
 
   /** Whether ring `index` is running (for the link and tests). */

@@ -15,7 +15,9 @@ import { BackendSession, type DataPlane, ProtocolError } from "./session.js";
  * the fds that came with any of its bytes) before it is handled; a version
  * other than 1, a size over 264 bytes, dropped fds or any error from the
  * session closes the connection and is counted. The session then stops
- * every ring and closes every fd the front-end gave us.
+ * every ring and closes every fd the front-end gave us. So does a ring the
+ * data path could not set up (the DataPlane's fault eventfd, watched here:
+ * e.g. the lcore's map of a file the front-end shrank after SET_MEM_TABLE).
  */
 
 export interface BackendOptions {
@@ -40,6 +42,8 @@ export interface BackendCounters {
   refusedConnections: number;
   /** Connections whose front-end negotiated packed rings (VIRTIO_F_RING_PACKED). */
   packedConnections: number;
+  /** Connections closed because the data path could not set a ring up (DataPlane.fault(): the lcore's map failed). */
+  ringFaults: number;
   lastError: string | null;
 }
 
@@ -51,7 +55,7 @@ const RECONNECT_MS = 1000;
 
 export class VhostUserBackend {
   readonly counters: BackendCounters = {
-    connections: 0, disconnects: 0, protocolErrors: 0, messages: 0, unsealedTables: 0, refusedConnections: 0, packedConnections: 0, lastError: null,
+    connections: 0, disconnects: 0, protocolErrors: 0, messages: 0, unsealedTables: 0, refusedConnections: 0, packedConnections: 0, ringFaults: 0, lastError: null,
   };
   private listenFd = -1;
   private listenWatch: WatchHandle | null = null;
@@ -59,6 +63,7 @@ export class VhostUserBackend {
   /** This connection has been counted in packedConnections. */
   private packedCounted = false;
   private connWatch: WatchHandle | null = null;
+  private faultWatch: WatchHandle | null = null;
   private session: BackendSession | null = null;
   private readonly buf = new Uint8Array(MAX_MESSAGE);
   private got = 0;
@@ -73,6 +78,8 @@ export class VhostUserBackend {
 
   /** Listen (server) or start connecting (client). Throws TpdkError when the socket cannot be made. */
   start(): void {
+    const faultFd = this.dp.faultFd ?? -1;
+    if (faultFd >= 0 && this.faultWatch === null) this.faultWatch = this.native.watch(faultFd, this.native.POLLIN, () => this.onFault(faultFd));
     if (this.opts.client) {
       this.tryConnect();
       return;
@@ -104,6 +111,8 @@ export class VhostUserBackend {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
     this.disconnect("port closed", false);
+    this.faultWatch?.stop();
+    this.faultWatch = null;
     this.listenWatch?.stop();
     this.listenWatch = null;
     if (this.listenFd >= 0) {
@@ -224,7 +233,17 @@ export class VhostUserBackend {
     this.updateLink();
   }
 
-  private updateLink(): void {
+  /** The data path could not set a ring up (an lcore wrote the fault eventfd): close the connection. */
+  private onFault(fd: number): void {
+    this.native.eventfdRead(fd);
+    const why = this.dp.fault?.() ?? null;
+    // A ring restarted meanwhile (a new table) runs again: nothing to close.
+    if (why === null || this.conn < 0) return;
+    this.counters.ringFaults++;
+    this.disconnect(why, false);
+  }
+
+    private updateLink(): void {
     const s = this.session;
     const up = s !== null && s.rings[0]!.running && s.rings[1]!.running;
     if (up === this.linkUp) return;

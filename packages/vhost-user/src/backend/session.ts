@@ -56,6 +56,10 @@ export interface DataPlane {
   stopRing(index: number): number;
   /** The memory table is no longer used by any ring (its fds may be closed after this). */
   memoryReleased?(table: GuestMemoryTable): void;
+  /** An eventfd the data path writes when it could not set a ring up (fault() says which); absent or -1: none. */
+  readonly faultFd?: number;
+  /** A running ring the data path could not set up, as a reason; null: none. */
+  fault?(): string | null;
 }
 
 export interface SessionOptions {

@@ -69,8 +69,9 @@ export class HostileFrontend extends MessagePeer {
    * DPDK virtio_user's order: SET_OWNER, features, protocol features (REPLY_ACK),
    * calls before SET_FEATURES, the table, then both rings of pair 0 and enable.
    * Resolves once the back-end acked the last enable (its link is then up).
+   * `afterTable` runs once the back-end acked the table, before any ring is described.
    */
-  async handshake(): Promise<void> {
+  async handshake(afterTable?: () => void): Promise<void> {
     this.send(protocol.SET_OWNER);
     this.send(protocol.GET_FEATURES);
     if (!(await this.reply())) throw new Error("back-end closed at GET_FEATURES");
@@ -81,6 +82,7 @@ export class HostileFrontend extends MessagePeer {
     this.send(protocol.SET_FEATURES, u64Payload(FEATURES));
     this.send(protocol.SET_MEM_TABLE, this.memTable(), [this.memFd], protocol.FLAG_NEED_REPLY);
     if (!(await this.reply())) throw new Error("back-end refused the memory table");
+    afterTable?.();
     for (const r of [0, 1]) {
       const at = GUEST_BASE + ringOff(r);
       this.send(protocol.SET_VRING_NUM, statePayload({ index: r, num: HOSTILE_QUEUE_SIZE }));
