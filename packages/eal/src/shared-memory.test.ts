@@ -46,6 +46,12 @@ describe.skipIf(native === null)(`EAL memory on a memfd${skipNote}`, () => {
     expect(n.fileSize(eal.memoryFd)).toBe(4 * MB);
     const seals = n.getSeals(eal.memoryFd);
     expect(seals & (n.F_SEAL_SHRINK | n.F_SEAL_GROW)).toBe(n.F_SEAL_SHRINK | n.F_SEAL_GROW);
+    // The seals are final (F_SEAL_SEAL, as QEMU's memory-backend-memfd): a peer that holds the fd (a
+    // vhost-user back-end) cannot add F_SEAL_FUTURE_WRITE (Linux 5.1), which would refuse every later
+    // writable mapping, a reconnecting back-end's included.
+    const F_SEAL_FUTURE_WRITE = 0x10;
+    expect(() => n.addSeals(eal.memoryFd, F_SEAL_FUTURE_WRITE)).toThrow(expect.objectContaining({ code: "EPERM" }));
+    n.unmapShared(n.mmapShared(eal.memoryFd, 4 * MB, 0));
     const z = eal.mem.reserve("test.zone", 4096);
     eal.mem.u32[(z.offset >>> 2) + 1] = 0xabcdef;
     const other = new Uint32Array(n.mmapShared(eal.memoryFd, 4 * MB, 0));

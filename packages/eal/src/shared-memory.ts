@@ -73,7 +73,10 @@ function mapMemfd(n: NativeBinding, size: number, hugetlb: boolean): { mem: Memo
   const fd = n.memfdCreate(MEMFD_NAME, size, { hugetlb, allowSealing: true });
   try {
     try {
-      n.addSeals(fd, n.F_SEAL_SHRINK | n.F_SEAL_GROW);
+      // A peer given the fd (a vhost-user back-end maps it) can neither shrink it (SIGBUS here) nor grow
+      // it, nor add seals of its own (F_SEAL_SEAL, as QEMU's memory-backend-memfd: F_SEAL_FUTURE_WRITE
+      // would refuse every later writable mapping, a reconnecting back-end's included).
+      n.addSeals(fd, n.F_SEAL_SHRINK | n.F_SEAL_GROW | n.F_SEAL_SEAL);
     } catch {
       // Older kernels cannot seal hugetlb memfds (EINVAL before 4.16): the memory
       // still works; only its protection against a peer's ftruncate is missing.
