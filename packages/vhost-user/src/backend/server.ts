@@ -243,7 +243,7 @@ export class VhostUserBackend {
     this.disconnect(why, false);
   }
 
-    private updateLink(): void {
+  private updateLink(): void {
     const s = this.session;
     const up = s !== null && s.rings[0]!.running && s.rings[1]!.running;
     if (up === this.linkUp) return;
