@@ -1,6 +1,7 @@
+import { createRequire } from "node:module";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { pathToFileURL } from "node:url";
-import { Piscina } from "piscina";
+import type { Piscina } from "piscina";
 import { resolveEalOptions, type EalOptions } from "./args.js";
 import { Backoff } from "./backoff.js";
 import { CTRL_LAUNCHED, CTRL_LAUNCH_MASK_HI, CTRL_LAUNCH_MASK_LO, CTRL_LAUNCH_PENDING, CTRL_STOP, lcoreWakeIndex, reserveControlZone } from "./control.js";
@@ -14,6 +15,20 @@ import { trackThreadsLoading } from "./threads-loading.js";
 
 /** Compiled worker entry; the same URL works from src/ (tests) and dist/. */
 const LCORE_WORKER_URL = new URL("../dist/lcore-worker.js", import.meta.url);
+
+/**
+ * piscina's pool class, loaded by the first Eal.init, not when this module loads: every thread
+ * that imports @tpdk/eal (the device thread, each lcore thread's forwarding loop) would otherwise
+ * load and compile piscina's pool (its CommonJS module graph and the node builtins it requires)
+ * without ever making a pool: CPU each thread's start-up pays, and on a loaded machine start-up
+ * takes its CPU divided by the share the scheduler gives it (apps/l2fwd/README.md, "Start-up
+ * under load, the phases").
+ */
+let piscinaClass: typeof Piscina | null = null;
+function loadPiscina(): typeof Piscina {
+  piscinaClass ??= (createRequire(import.meta.url)("piscina") as { Piscina: typeof Piscina }).Piscina;
+  return piscinaClass;
+}
 
 interface Run {
   /** Resolves with every lcore's return value in lcore order, or rejects with the first failure. */
@@ -114,7 +129,7 @@ export class Eal {
    */
   private startThreads(preload: string[]): void {
     const n = this.lcores.length;
-    const pool = new Piscina({
+    const pool = new (loadPiscina())({
       filename: LCORE_WORKER_URL.href,
       minThreads: n,
       maxThreads: n,
