@@ -48,6 +48,29 @@ const WAIT_MS = 10_000;
  */
 const CLOSE_MS = 5000;
 
+/**
+ * l2fwd with port 0 the front-end's net_vhost (port 1, a generator, feeds its RX ring and takes what
+ * it sends) and ports 2 -> 3 the good pair, `count` paced frames into a sink; one lcore polls all
+ * four. Resolved once its ports are started. `onL2`: a wait on the port ends at once if l2fwd
+ * exits (a time-out or an exit shows its output); `goodRx`: the good pair's frames received so far.
+ */
+async function startL2fwd(count: number, boundMs: number) {
+  const sock = join(peers.sockDir(), "vhost.sock");
+  const l2 = peers.l2fwd([
+    "-l", "0", "--no-huge",
+    "--vdev", `net_vhost0,iface=${sock}`,
+    "--vdev", `virtio1,wire=gen,rate=${RATE}`,
+    "--vdev", `virtio2,wire=gen,count=${count},rate=${RATE}`,
+    "--vdev", "virtio3,wire=sink",
+    "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
+  ], boundMs);
+  await l2.waitForPath(sock);
+  const onL2 = l2.untilOptions;
+  await l2.waitFor(/Checking link status/, 20_000);
+  const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
+  return { l2, sock, onL2, goodRx };
+}
+
 async function connect(sock: string): Promise<HostileFrontend> {
   const f = await HostileFrontend.connect(native!, sock);
   fronts.push(f);
@@ -79,22 +102,7 @@ const guestMapped = (pid: number): boolean => readFileSync(`/proc/${pid}/maps`, 
 
 describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another pair forwards${missing ? ` (skipped: ${missing})` : ""}`, () => {
   it("bad rings, runaway indices, garbage messages and a disconnect mid-traffic: counted by kind, the good pair fully accounted for, no leak", async () => {
-    const dir = peers.sockDir();
-    const sock = join(dir, "vhost.sock");
-    // Port 0: the hostile front-end's; port 1 (gen) feeds its RX ring and takes what it sends.
-    // Ports 2 -> 3: the good pair, a counted generator into a sink. One lcore polls all four.
-    const l2 = peers.l2fwd([
-      "-l", "0", "--no-huge",
-      "--vdev", `net_vhost0,iface=${sock}`,
-      "--vdev", `virtio1,wire=gen,rate=${RATE}`,
-      "--vdev", `virtio2,wire=gen,count=${COUNT},rate=${RATE}`,
-      "--vdev", "virtio3,wire=sink",
-      "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
-    ], 90_000);
-    await l2.waitForPath(sock);
-    // A wait on the port ends at once if l2fwd exits; a time-out or an exit shows its output.
-    const onL2 = l2.untilOptions;
-    await l2.waitFor(/Checking link status/, 20_000);
+    const { l2, sock, onL2, goodRx } = await startL2fwd(COUNT, 90_000);
     // Before any front-end (some start-up files may still be open: an upper bound).
     const startFds = fdCount(l2.pid);
 
@@ -220,7 +228,6 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     b.close();
     await until(() => downs() > downsBefore, 20_000, "link down after the hang-up", onL2);
     // The good pair still forwards after all that (10 s of generator at 20 kpps outlast the hostile sessions).
-    const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
     const before = goodRx();
     if (before + (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.missed! : 0) < COUNT) {
       await until(() => goodRx() > before, WAIT_MS, "the good pair forwarding after the hostile sessions", onL2);
@@ -280,22 +287,8 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
   }, 120_000);
 
   it("a front-end that shrinks its memory file after SET_MEM_TABLE (the lcore's own map then fails): connection closed and counted, the lcore and the good pair keep running, the port serves the next front-end", async () => {
-    const dir = peers.sockDir();
-    const sock = join(dir, "vhost.sock");
     const count = 40_000;
-    // As above: port 0 the front-end's (port 1 feeds it), ports 2 -> 3 the good pair; one lcore polls all four.
-    const l2 = peers.l2fwd([
-      "-l", "0", "--no-huge",
-      "--vdev", `net_vhost0,iface=${sock}`,
-      "--vdev", `virtio1,wire=gen,rate=${RATE}`,
-      "--vdev", `virtio2,wire=gen,count=${count},rate=${RATE}`,
-      "--vdev", "virtio3,wire=sink",
-      "--", "-p", "0xf", "-q", "4", "-T", "1", "--json",
-    ], 60_000);
-    await l2.waitForPath(sock);
-    const onL2 = l2.untilOptions;
-    await l2.waitFor(/Checking link status/, 20_000);
-    const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
+    const { l2, sock, onL2, goodRx } = await startL2fwd(count, 60_000);
 
     // The table is accepted (the session's trial map of the whole file succeeds); then the file is cut to
     // half before the rings start, so the lcore's map at their first burst fails (past the file's end).
