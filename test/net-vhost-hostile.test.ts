@@ -52,7 +52,8 @@ const CLOSE_MS = 5000;
  * l2fwd with port 0 the front-end's net_vhost (port 1, a generator, feeds its RX ring and takes what
  * it sends) and ports 2 -> 3 the good pair, `count` paced frames into a sink; one lcore polls all
  * four. Resolved once its ports are started. `onL2`: a wait on the port ends at once if l2fwd
- * exits (a time-out or an exit shows its output); `goodRx`: the good pair's frames received so far.
+ * exits (a time-out or an exit shows its output); `goodRx`: the good pair's frames received so far;
+ * `goodPairAccounted`: waits until each of its `count` frames was received or missed.
  */
 async function startL2fwd(count: number, boundMs: number) {
   const sock = join(peers.sockDir(), "vhost.sock");
@@ -68,7 +69,16 @@ async function startL2fwd(count: number, boundMs: number) {
   const onL2 = l2.untilOptions;
   await l2.waitFor(/Checking link status/, 20_000);
   const goodRx = (): number => (l2.stdout.includes("{") ? lastJson(l2.stdout).ports[2]!.rx! : 0);
-  return { l2, sock, onL2, goodRx };
+  const goodPairAccounted = (): Promise<void> =>
+    until(() => {
+      try {
+        const p2 = lastJson(l2.stdout).ports[2]!;
+        return p2.rx! + p2.missed! === count;
+      } catch {
+        return false;
+      }
+    }, 30_000, "the good generator's frames all received or missed", onL2);
+  return { l2, sock, onL2, goodRx, goodPairAccounted };
 }
 
 async function connect(sock: string): Promise<HostileFrontend> {
@@ -102,7 +112,7 @@ const guestMapped = (pid: number): boolean => readFileSync(`/proc/${pid}/maps`, 
 
 describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another pair forwards${missing ? ` (skipped: ${missing})` : ""}`, () => {
   it("bad rings, runaway indices, garbage messages and a disconnect mid-traffic: counted by kind, the good pair fully accounted for, no leak", async () => {
-    const { l2, sock, onL2, goodRx } = await startL2fwd(COUNT, 90_000);
+    const { l2, sock, onL2, goodRx, goodPairAccounted } = await startL2fwd(COUNT, 90_000);
     // Before any front-end (some start-up files may still be open: an upper bound).
     const startFds = fdCount(l2.pid);
 
@@ -234,14 +244,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     }
 
     // --- The good pair runs to its end; then stop l2fwd. ---
-    await until(() => {
-      try {
-        const p2 = lastJson(l2.stdout).ports[2]!;
-        return p2.rx! + p2.missed! === COUNT;
-      } catch {
-        return false;
-      }
-    }, 30_000, "the good generator's frames all received or missed", onL2);
+    await goodPairAccounted();
     await sleep(300);
     expect(fdList(l2.pid), "no fd of a front-end left (sockets, memfds, eventfds)").toBe(baseFds);
     expect(guestMapped(l2.pid), "no mapping of the front-end's memory left").toBe(false);
@@ -288,7 +291,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
 
   it("a front-end that shrinks its memory file after SET_MEM_TABLE (the lcore's own map then fails): connection closed and counted, the lcore and the good pair keep running, the port serves the next front-end", async () => {
     const count = 40_000;
-    const { l2, sock, onL2, goodRx } = await startL2fwd(count, 60_000);
+    const { l2, sock, onL2, goodRx, goodPairAccounted } = await startL2fwd(count, 60_000);
 
     // The table is accepted (the session's trial map of the whole file succeeds); then the file is cut to
     // half before the rings start, so the lcore's map at their first burst fails (past the file's end).
@@ -314,14 +317,7 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     await until(() => b.usedIdx(TX) === 10, WAIT_MS, "the next front-end's frames taken", onL2);
     b.close();
 
-    await until(() => {
-      try {
-        const p2 = lastJson(l2.stdout).ports[2]!;
-        return p2.rx! + p2.missed! === count;
-      } catch {
-        return false;
-      }
-    }, 30_000, "the good generator's frames all received or missed", onL2);
+    await goodPairAccounted();
     await sleep(300);
     expect(guestMapped(l2.pid), "no mapping of the front-ends' memory left").toBe(false);
     l2.signal("SIGINT");
