@@ -70,7 +70,7 @@ describe("bench tool options", () => {
 
   it("checkArgs: one line naming the tool and the problem, exit 2; optAll: every value of a repeated option", () => {
     process.argv = ["node", "tool.js", "--node-flag", "--perf-prof", "--burst", "1", "--node-flag", "--trace-gc"];
-    expect(() => checkArgs("t", known)).not.toThrow();
+    expect(() => checkArgs("t", "usage: t", known)).not.toThrow();
     expect(optAll("--node-flag")).toEqual(["--perf-prof", "--trace-gc"]);
     expect(optAll("--sides")).toEqual([]);
     process.argv = ["node", "tool.js", "--runs", "9"];
@@ -78,8 +78,21 @@ describe("bench tool options", () => {
       throw new Error("exit");
     }) as never);
     const err = vi.spyOn(console, "error").mockImplementation(() => {});
-    expect(() => checkArgs("t", known)).toThrow("exit");
+    expect(() => checkArgs("t", "usage: t", known)).toThrow("exit");
     expect(exit).toHaveBeenCalledWith(2);
     expect(err).toHaveBeenCalledWith("t: unknown argument '--runs' (--help lists the options)");
+  });
+
+  it("checkArgs: --help or -h prints the usage, exit 0, before any other check", () => {
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    const log = vi.spyOn(console, "log").mockImplementation(() => {});
+    for (const h of ["--help", "-h"]) {
+      process.argv = ["node", "tool.js", "--brust", "32", h];
+      expect(() => checkArgs("t", "usage: t [--burst N]", known)).toThrow("exit");
+      expect(exit).toHaveBeenLastCalledWith(0);
+      expect(log).toHaveBeenLastCalledWith("usage: t [--burst N]");
+    }
   });
 });

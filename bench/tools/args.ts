@@ -32,9 +32,17 @@ export function argsProblem(args: readonly string[], known: ToolArgs): string | 
   return null;
 }
 
-/** `argsProblem` on process.argv: one line naming the tool and the problem, exit 2. Call it first, after --help. */
-export function checkArgs(tool: string, known: ToolArgs): void {
-  const problem = argsProblem(process.argv.slice(2), known);
+/**
+ * A tool's command line, checked before it reads any option: --help or -h prints `usage`, exit 0;
+ * else `argsProblem` on process.argv, one line naming the tool and the problem, exit 2.
+ */
+export function checkArgs(tool: string, usage: string, known: ToolArgs): void {
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const problem = argsProblem(args, known);
   if (problem !== null) {
     console.error(`${tool}: ${problem}`);
     process.exit(2);

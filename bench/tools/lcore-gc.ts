@@ -26,11 +26,7 @@ const GC_PROBE = fileURLToPath(new URL("../pipeline/gc-probe.cjs", import.meta.u
 const USAGE =
   "usage: node bench/dist/tools/lcore-gc.js [--duration S] [--warmup S] [--burst N] [--tx push|chained|indirect]\n" +
   "       [--size B] [--in-order 0|1] [--mrg 0|1] [--rate PPS] [--latency] [--lcore-url file:///module.js] [--node-flag FLAG]... [--trace FILE]";
-if (process.argv.includes("--help")) {
-  console.log(USAGE);
-  process.exit(0);
-}
-checkArgs("lcore-gc", {
+checkArgs("lcore-gc", USAGE, {
   values: ["--duration", "--warmup", "--burst", "--tx", "--size", "--in-order", "--mrg", "--rate", "--lcore-url", "--trace"],
   repeatable: ["--node-flag"],
   flags: ["--latency"],

@@ -9,7 +9,10 @@
 import { measureLineMove } from "../lib/line-move.js";
 import { checkArgs, opt, positiveInt } from "./args.js";
 
-checkArgs("line-move", { values: ["--ms", "--cpus"] });
+const USAGE =
+  "usage: node bench/dist/tools/line-move.js [--ms 1000] [--cpus 0,1]\n" +
+  "  one cache line bounced between the two CPUs for --ms ms; prints its round trip (median, p10, p90).";
+checkArgs("line-move", USAGE, { values: ["--ms", "--cpus"] });
 const ms = positiveInt("line-move", "--ms", "1000");
 const cpuArg = opt("--cpus", "0,1");
 const cpus = cpuArg.split(",").map(Number);

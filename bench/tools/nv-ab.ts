@@ -24,10 +24,7 @@ const USAGE =
   "  back-ends in turn (DPDK's testpmd net_vhost, tpdk's l2fwd net_vhost from a tree) facing the same DPDK\n" +
   "  flowgen front-end; each tpdk run against the mean of the DPDK runs around it. Run under the bench lock.";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(USAGE);
-  process.exit(0);
-}checkArgs("nv-ab", { values: ["--sides", "--burst", "--runs", "--warmup", "--duration"] });
+checkArgs("nv-ab", USAGE, { values: ["--sides", "--burst", "--runs", "--warmup", "--duration"] });
 
 const sides = opt("--sides", "dpdk").split(",");
 const burst = positiveInt("nv-ab", "--burst", "32");

@@ -68,17 +68,13 @@ const USAGE =
   "  named by the DSO's symbols (nm) or, stripped, by function start from its .eh_frame (readelf), when binutils is there.";
 
 const argv = process.argv.slice(2);
-if (argv.includes("--help") || argv.includes("-h")) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 function fail(msg: string): never {
   console.error(`perf-budget: ${msg}`);
   process.exit(2);
 }
 
-checkArgs("perf-budget", {
+checkArgs("perf-budget", USAGE, {
   values: ["--sideband", "--window-cpu", "--script", "--data", "--record", "--mpps", "--cpu", "--tail", "--top", "--save"],
   repeatable: ["--col"],
   flags: ["--list", "--by-name"],

@@ -30,20 +30,16 @@ import { gcText } from "../dpdk/compare.js";
 import { detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 import { checkArgs, opt, optAll, positiveInt } from "./args.js";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(
-    "usage: node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32] [--rounds 5] [--packed] [--warmup 3] [--duration 5]\n" +
-      "       [--node-flag F]... [--keep DIR] [--probe CMD]\n" +
-      "  a side DIR+F1+F2 runs DIR's l2fwd with the node flags F1, F2 on that side alone;\n" +
-      "  --probe CMD: a shell command run before each run, its output printed on the run's line;\n" +
-      "  interleaved A/B of front-ends against one DPDK back-end (built worktrees; 'dpdk' is DPDK's testpmd front-end);\n" +
-      "  tpdk runs report their lcore/main GCs inside the window. Run under the bench lock at autogroup -20.\n" +
-      "  --node-flag: a V8/node flag for tpdk's l2fwd (repeatable: --trace-deopt, --log-deopt, --logfile=v8.log);\n" +
-      "  --keep DIR: each tpdk run's whole traced output in DIR/<round>-<side>-b<burst>.txt (first line: the window).",
-  );
-  process.exit(0);
-}
-checkArgs("vu-ab", {
+const USAGE =
+  "usage: node bench/dist/tools/vu-ab.js --sides dpdk,/work/wt-base,/work/wt-change [--bursts 1,32] [--rounds 5] [--packed] [--warmup 3] [--duration 5]\n" +
+  "       [--node-flag F]... [--keep DIR] [--probe CMD]\n" +
+  "  a side DIR+F1+F2 runs DIR's l2fwd with the node flags F1, F2 on that side alone;\n" +
+  "  --probe CMD: a shell command run before each run, its output printed on the run's line;\n" +
+  "  interleaved A/B of front-ends against one DPDK back-end (built worktrees; 'dpdk' is DPDK's testpmd front-end);\n" +
+  "  tpdk runs report their lcore/main GCs inside the window. Run under the bench lock at autogroup -20.\n" +
+  "  --node-flag: a V8/node flag for tpdk's l2fwd (repeatable: --trace-deopt, --log-deopt, --logfile=v8.log);\n" +
+  "  --keep DIR: each tpdk run's whole traced output in DIR/<round>-<side>-b<burst>.txt (first line: the window).";
+checkArgs("vu-ab", USAGE, {
   values: ["--sides", "--bursts", "--rounds", "--warmup", "--duration", "--keep", "--probe"],
   repeatable: ["--node-flag"],
   flags: ["--packed"],

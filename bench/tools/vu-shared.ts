@@ -56,10 +56,7 @@ const USAGE =
   "  labelled by the gaps before and after it (both fast or both usual; mixed when they disagree or one gap spans both) and the summary splits by it.\n" +
   "  Run under the bench lock at autogroup -20.";
 
-if (process.argv.includes("--help") || process.argv.includes("-h")) {
-  console.log(USAGE);
-  process.exit(0);
-}checkArgs("vu-shared", {
+checkArgs("vu-shared", USAGE, {
   values: ["--sides", "--burst", "--backends", "--runs", "--warmup", "--duration", "--line-move", "--keep"],
   repeatable: ["--node-flag"],
   flags: ["--packed"],
