@@ -17,17 +17,15 @@ import { trackThreadsLoading } from "./threads-loading.js";
 const LCORE_WORKER_URL = new URL("../dist/lcore-worker.js", import.meta.url);
 
 /**
- * piscina's pool class, loaded by the first Eal.init, not when this module loads: every thread
+ * piscina's pool class, required when an Eal makes its pool, not when this module loads: every thread
  * that imports @tpdk/eal (the device thread, each lcore thread's forwarding loop) would otherwise
  * load and compile piscina's pool (its CommonJS module graph and the node builtins it requires)
  * without ever making a pool: CPU each thread's start-up pays, and on a loaded machine start-up
  * takes its CPU divided by the share the scheduler gives it (apps/l2fwd/README.md, "Start-up
- * under load, the phases").
+ * under load, the phases"). Node's require cache keeps the module after the first call.
  */
-let piscinaClass: typeof Piscina | null = null;
-function loadPiscina(): typeof Piscina {
-  piscinaClass ??= (createRequire(import.meta.url)("piscina") as { Piscina: typeof Piscina }).Piscina;
-  return piscinaClass;
+function piscinaPool(): typeof Piscina {
+  return (createRequire(import.meta.url)("piscina") as { Piscina: typeof Piscina }).Piscina;
 }
 
 interface Run {
@@ -129,7 +127,7 @@ export class Eal {
    */
   private startThreads(preload: string[]): void {
     const n = this.lcores.length;
-    const pool = new (loadPiscina())({
+    const pool = new (piscinaPool())({
       filename: LCORE_WORKER_URL.href,
       minThreads: n,
       maxThreads: n,
