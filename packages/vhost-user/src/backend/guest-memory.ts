@@ -88,8 +88,8 @@ export class GuestMemoryTable {
    * build it. Throws MemTableError: no regions, an empty region, a range
    * that wraps or passes 2^53, regions overlapping in guest physical or
    * front-end virtual space, a region past its file's end (touching it would
-   * be SIGBUS), files the lcore could not map (tried here with its own
-   * mapFiles: an fd not open O_RDWR, a file sealed against writes, a file
+   * be SIGBUS), files the lcore could not map (tried here with mapTableFiles, the
+   * mapping the lcore's mapFiles makes: an fd not open O_RDWR, a file sealed against writes, a file
    * system without mmap), files of 4 GiB or more together, or (requireSealed) a file
    * not sealed against shrinking. Regions of one file (by device and inode)
    * share its one place in the mapping, whichever fd each came with.
