@@ -48,6 +48,23 @@ export interface NativeBinding {
    * Released like mmapShared's (unmapShared, or the collector).
    */
   mmapSharedFiles(fds: readonly number[], lengths: readonly number[]): SharedArrayBuffer;
+  /**
+   * Guard a mapping of files another process may shrink (a front-end's unsealed memfd): a SIGBUS from a
+   * touch inside one of its file slots (past the file's new end) no longer kills the process. The
+   * process-wide handler (installed at the first call) maps private zero pages over that file's whole
+   * slot (mmapSharedFiles: its 2 MiB-aligned place, so a hugetlb file is replaced at huge-page
+   * granularity; mmapShared: the mapping), adds 1 to `words[faultIndex]`, writes 1 to the eventfd whose
+   * number `words[fdIndex]` holds at that moment (-1: none), and returns: the touch reads zeros. A SIGBUS
+   * anywhere else still ends the process (the previous action is restored). `sab`: from mmapShared or
+   * mmapSharedFiles; `lengths`: the lengths it was made with; `words`: over a SharedArrayBuffer. Both
+   * buffers are kept alive until unguardMapping. Returns the registration's id. Cold: a table's first
+   * burst on an lcore; ENOSPC past 1024 guarded file slots in the process.
+   */
+  guardMapping(sab: SharedArrayBuffer, lengths: readonly number[], words: Int32Array, faultIndex: number, fdIndex: number): number;
+  /** Drop a guardMapping registration (idempotent; only the thread that registered it may). */
+  unguardMapping(id: number): void;
+  /** SIGBUS faults the guard has answered in this process (all threads). */
+  guardedFaults(): number;
   /** fstat st_size. */
   fileSize(fd: number): number;
   /** fcntl F_GET_SEALS; 0 when the file cannot be sealed. */

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -74,6 +76,7 @@ struct Addon {
   Global<Function> errorCtor;  // NativeError, set by the TypeScript wrapper
   std::unordered_map<uint32_t, Watch*> watches;
   uint32_t nextWatchId = 1;
+  std::vector<uint32_t> guards;  // guardMapping ids registered from this environment (dropped at its cleanup)
 };
 
 // ---------------------------------------------------------------- errors
@@ -804,6 +807,220 @@ void WatchFd(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(res);
 }
 
+// ---------------------------------------------------------------- SIGBUS guard
+//
+// A front-end's memory file that is not sealed against shrinking (DPDK's
+// virtio_user does not seal) can be cut by its owner while an lcore has it
+// mapped; the lcore's next touch past the new end is SIGBUS, whose default
+// action kills the whole process (every port). guardMapping registers the
+// file slots of a mapping (mmapShared / mmapSharedFiles) in a fixed-size,
+// process-wide registry; one SIGBUS handler (installed at the first
+// registration) answers a fault inside a registered slot by mapping private
+// anonymous zero pages over the whole slot (MAP_FIXED: 2 MiB slots for
+// several files, so a hugetlb file is replaced at huge-page granularity),
+// adding 1 to the registration's fault word and writing 1 to the eventfd
+// whose number its fd word holds, then returning: the faulting load or store
+// runs again on the zero page. A fault in no registered slot (or a SIGBUS
+// sent by kill) is not ours: the previous handler runs, or the previous
+// action is restored so the fault repeats and ends the process as before.
+//
+// The handler uses only atomics, mmap, write, sigaction and raise. Writers
+// (register, unregister: cold, under gGuardMutex) bump a slot's sequence
+// number to odd, write it, and bump it back to even; the handler skips a
+// slot whose number is odd or moved while it read it (seqlock). A slot's
+// memory and words stay valid while it is registered: the registration
+// holds both buffers' backing stores until unguardMapping (or the cleanup of
+// the environment that registered it).
+
+constexpr int kMaxGuardSlots = 1024;  // file slots (a ring's table has at most 8 files)
+
+struct GuardSlot {
+  std::atomic<uint32_t> seq{0};
+  std::atomic<uint32_t> id{0};  // 0: free
+  std::atomic<uintptr_t> start{0};
+  std::atomic<uintptr_t> len{0};
+  std::atomic<int32_t*> faultWord{nullptr};
+  std::atomic<int32_t*> fdWord{nullptr};
+};
+
+GuardSlot gGuards[kMaxGuardSlots];
+std::atomic<uint64_t> gGuardedFaults{0};  // SIGBUS faults the handler answered (process-wide)
+std::mutex gGuardMutex;
+uint32_t gNextGuardId = 1;  // under gGuardMutex
+struct GuardHold {
+  std::shared_ptr<v8::BackingStore> mapping;
+  std::shared_ptr<v8::BackingStore> words;
+};
+std::unordered_map<uint32_t, GuardHold> gGuardHolds;  // under gGuardMutex
+struct sigaction gPrevSigbus;
+bool gSigbusInstalled = false;  // under gGuardMutex
+
+void OnSigbus(int sig, siginfo_t* si, void* uc) {
+  int savedErrno = errno;
+  bool handled = false;
+  // si_code > 0: raised by the kernel for a fault (BUS_ADRERR past a file's end), not sent by kill/sigqueue.
+  if (si != nullptr && si->si_code > 0) {
+    uintptr_t addr = reinterpret_cast<uintptr_t>(si->si_addr);
+    uintptr_t doneStart = 0, doneLen = 0;
+    for (int k = 0; k < kMaxGuardSlots; k++) {
+      GuardSlot& g = gGuards[k];
+      uint32_t s = g.seq.load();
+      if ((s & 1) != 0 || g.id.load() == 0) continue;
+      uintptr_t start = g.start.load(), len = g.len.load();
+      int32_t* faultWord = g.faultWord.load();
+      int32_t* fdWord = g.fdWord.load();
+      if (g.seq.load() != s || g.id.load() == 0) continue;
+      if (addr < start || addr - start >= len) continue;
+      // Several registrations (rings sharing one mapping) name the same slot: it is replaced once.
+      if (start != doneStart || len != doneLen) {
+        void* q = mmap(reinterpret_cast<void*>(start), len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (q == MAP_FAILED) continue;
+        doneStart = start;
+        doneLen = len;
+      }
+      __atomic_fetch_add(faultWord, 1, __ATOMIC_SEQ_CST);
+      int fd = __atomic_load_n(fdWord, __ATOMIC_SEQ_CST);
+      if (fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(fd, &one, sizeof one);  // non-blocking eventfd of the port's; a full counter needs no second wake-up
+        (void)w;
+      }
+      handled = true;
+    }
+  }
+  if (handled) {
+    gGuardedFaults.fetch_add(1);
+    errno = savedErrno;
+    return;
+  }
+  // Not ours: chain to what was there before.
+  if ((gPrevSigbus.sa_flags & SA_SIGINFO) != 0 && gPrevSigbus.sa_sigaction != nullptr) {
+    gPrevSigbus.sa_sigaction(sig, si, uc);
+  } else if ((gPrevSigbus.sa_flags & SA_SIGINFO) == 0 && gPrevSigbus.sa_handler != SIG_DFL && gPrevSigbus.sa_handler != SIG_IGN) {
+    gPrevSigbus.sa_handler(sig);
+  } else {
+    // The default action (or ignore): restore it; a fault repeats when we return and ends the
+    // process as it would have without us; a SIGBUS sent by kill is raised again (delivered on return).
+    sigaction(SIGBUS, &gPrevSigbus, nullptr);
+    if ((si == nullptr || si->si_code <= 0) && gPrevSigbus.sa_handler == SIG_DFL) raise(SIGBUS);
+  }
+  errno = savedErrno;
+}
+
+// Under gGuardMutex.
+void GuardReleaseLocked(uint32_t id) {
+  for (int k = 0; k < kMaxGuardSlots; k++) {
+    GuardSlot& g = gGuards[k];
+    if (g.id.load() != id) continue;
+    g.seq.fetch_add(1);
+    g.id.store(0);
+    g.seq.fetch_add(1);
+  }
+  gGuardHolds.erase(id);
+}
+
+// guardMapping(sab, lengths, words, faultIndex, fdIndex) -> id
+void GuardMapping(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  Isolate* iso = a->isolate;
+  Local<Context> ctx = iso->GetCurrentContext();
+  const char* usage = "guardMapping: expected (sab from mmapShared or mmapSharedFiles, lengths: number[], words: Int32Array over a SharedArrayBuffer, faultIndex, fdIndex)";
+  if (args.Length() < 5 || !args[0]->IsSharedArrayBuffer() || !args[1]->IsArray() || !args[2]->IsInt32Array() || !args[3]->IsInt32() || !args[4]->IsInt32()) {
+    return ThrowType(iso, usage);
+  }
+  Local<SharedArrayBuffer> sab = args[0].As<SharedArrayBuffer>();
+  Local<v8::Int32Array> words = args[2].As<v8::Int32Array>();
+  if (!words->Buffer()->IsSharedArrayBuffer()) return ThrowType(iso, "guardMapping: words must be an Int32Array over a SharedArrayBuffer");
+  int faultIndex = args[3].As<v8::Int32>()->Value(), fdIndex = args[4].As<v8::Int32>()->Value();
+  int nWords = static_cast<int>(words->Length());
+  if (faultIndex < 0 || faultIndex >= nWords || fdIndex < 0 || fdIndex >= nWords) return ThrowRange(iso, "guardMapping: faultIndex and fdIndex must index words");
+  Local<v8::Array> lensA = args[1].As<v8::Array>();
+  uint32_t n = lensA->Length();
+  if (n == 0 || n > 64) return ThrowType(iso, "guardMapping: 1..64 lengths, one per file");
+  std::vector<size_t> lens(n);
+  for (uint32_t i = 0; i < n; i++) {
+    Local<Value> lv;
+    if (!lensA->Get(ctx, i).ToLocal(&lv)) return;
+    double len = lv->IsNumber() ? lv.As<Number>()->Value() : -1;
+    if (!(len > 0) || len > kMaxSafeInt || len != static_cast<double>(static_cast<uint64_t>(len))) return ThrowType(iso, "guardMapping: bad length");
+    lens[i] = static_cast<size_t>(len);
+  }
+  char* base = static_cast<char*>(sab->Data());
+  size_t total = sab->ByteLength();
+  {
+    std::lock_guard<std::mutex> lock(gMapsMutex);
+    auto it = gMaps.find(base);
+    if (it == gMaps.end() || it->second != total) return ThrowType(iso, "guardMapping: expected a SharedArrayBuffer from mmapShared or mmapSharedFiles");
+  }
+  // The file slots: a plain mapping of one file (mmapShared) is its own slot (whole pages); several
+  // files lie at fileSlots' 2 MiB-aligned places (mmapSharedFiles), each slot up to the next file.
+  const size_t kAlign = 2u << 20;
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  std::vector<uintptr_t> starts(n), slotLens(n);
+  if (n == 1 && lens[0] == total) {
+    starts[0] = reinterpret_cast<uintptr_t>(base);
+    slotLens[0] = (total + page - 1) / page * page;
+  } else {
+    size_t at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      starts[i] = reinterpret_cast<uintptr_t>(base) + at;
+      slotLens[i] = (lens[i] + kAlign - 1) / kAlign * kAlign;
+      at += slotLens[i];
+    }
+    if (at != total) return ThrowType(iso, "guardMapping: the lengths do not match the mapping (mmapSharedFiles' slots)");
+  }
+  int32_t* wordBase = reinterpret_cast<int32_t*>(static_cast<char*>(words->Buffer()->Data()) + words->ByteOffset());
+  std::lock_guard<std::mutex> lock(gGuardMutex);
+  if (!gSigbusInstalled) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnSigbus;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGBUS, &sa, &gPrevSigbus) != 0) return ThrowErrno(a, "sigaction", "SIGBUS", errno);
+    gSigbusInstalled = true;
+  }
+  std::vector<int> freeSlots;
+  for (int k = 0; k < kMaxGuardSlots && freeSlots.size() < n; k++) {
+    if (gGuards[k].id.load() == 0) freeSlots.push_back(k);
+  }
+  if (freeSlots.size() < n) return ThrowErrno(a, "guardMapping", std::to_string(kMaxGuardSlots) + " file slots guarded already", ENOSPC);
+  uint32_t id = gNextGuardId++;
+  if (gNextGuardId == 0) gNextGuardId = 1;
+  gGuardHolds[id] = GuardHold{sab->GetBackingStore(), words->Buffer().As<Value>().As<SharedArrayBuffer>()->GetBackingStore()};
+  for (uint32_t i = 0; i < n; i++) {
+    GuardSlot& g = gGuards[freeSlots[i]];
+    g.seq.fetch_add(1);
+    g.start.store(starts[i]);
+    g.len.store(slotLens[i]);
+    g.faultWord.store(wordBase + faultIndex);
+    g.fdWord.store(wordBase + fdIndex);
+    g.id.store(id);
+    g.seq.fetch_add(1);
+  }
+  a->guards.push_back(id);
+  args.GetReturnValue().Set(static_cast<double>(id));
+}
+
+void UnguardMapping(const FunctionCallbackInfo<Value>& args) {
+  Addon* a = GetAddon(args);
+  if (!args[0]->IsUint32()) return ThrowType(a->isolate, "unguardMapping: expected an id from guardMapping");
+  uint32_t id = args[0].As<v8::Uint32>()->Value();
+  std::lock_guard<std::mutex> lock(gGuardMutex);
+  for (size_t i = 0; i < a->guards.size(); i++) {
+    if (a->guards[i] != id) continue;
+    a->guards[i] = a->guards.back();
+    a->guards.pop_back();
+    GuardReleaseLocked(id);
+    return;
+  }
+  // Unknown (or another environment's, or released already): nothing to do.
+}
+
+void GuardedFaults(const FunctionCallbackInfo<Value>& args) {
+  args.GetReturnValue().Set(static_cast<double>(gGuardedFaults.load()));
+}
+
 // ---------------------------------------------------------------- registration
 
 void SetErrorClass(const FunctionCallbackInfo<Value>& args) {
@@ -816,6 +1033,11 @@ void AddonCleanup(void* arg) {
   Addon* a = static_cast<Addon*>(arg);
   // Watches still open have their own (earlier-run) async hooks; drop what is left.
   a->errorCtor.Reset();
+  {
+    // Guards this environment left registered (an lcore thread that ended with a table mapped).
+    std::lock_guard<std::mutex> lock(gGuardMutex);
+    for (uint32_t id : a->guards) GuardReleaseLocked(id);
+  }
   delete a;
 }
 
@@ -905,6 +1127,9 @@ NODE_MODULE_INIT(/* exports, module, context */) {
   SetMethod(context, exports, a, "mmapShared", MmapShared);
   SetMethod(context, exports, a, "unmapShared", UnmapShared);
   SetMethod(context, exports, a, "mmapSharedFiles", MmapSharedFiles);
+  SetMethod(context, exports, a, "guardMapping", GuardMapping);
+  SetMethod(context, exports, a, "unguardMapping", UnguardMapping);
+  SetMethod(context, exports, a, "guardedFaults", GuardedFaults);
   SetMethod(context, exports, a, "fileSize", FileSize);
   SetMethod(context, exports, a, "getSeals", GetSeals);
   SetMethod(context, exports, a, "addSeals", AddSeals);
