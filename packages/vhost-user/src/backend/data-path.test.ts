@@ -789,6 +789,40 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("a front-end that shrinks its file while a ring runs: the lcore's touch past the new end (SIGBUS) is answered by the addon's guard: the process lives, no burst throws, the ring reads zeros, the control path told once (memoryFault); the ring lets go of the mapping and its guard", () => {
+    const t = setup(0);
+    const mapped = mappedFiles();
+    const out = new Uint32Array(32);
+    t.post(1, 0, GPA + BUF(0), 72, 0);
+    expect(t.rx.rxBurst(out, 32)).toBe(1); // the table mapped (and guarded) by ring 1's first burst
+    const mb = new Mbufs(t.mem);
+    mb.free(out[0]!);
+    // A frame in buffer 1 (64 KiB in), then the file cut to 32 KiB: the rings stay in it, the buffer does not.
+    // From the cut on the test touches only the rings (its own mapping past 32 KiB is SIGBUS too).
+    t.g8.fill(0x5a, BUF(1), BUF(1) + 72);
+    ftruncateSync(t.memFd, 0x8000);
+    t.post(1, 1, GPA + BUF(1), 72, 0);
+    const faults = n.guardedFaults();
+    const got = t.rx.rxBurst(out, 32); // reads buffer 1: SIGBUS, answered (zero pages over the file's slot)
+    for (let k = 0; k < got; k++) mb.free(out[k]!);
+    expect(got).toBeLessThanOrEqual(1);
+    expect(n.guardedFaults()).toBe(faults + 1);
+    expect(n.eventfdRead(t.control.faultFd)).toBe(1);
+    expect(t.control.fault()).toBeNull(); // not a ring the lcore could not set up
+    expect(t.control.memoryFault()).toMatch(/^ring 1: the front-end shrank its memory file under the lcore's mapping/);
+    expect(t.control.memoryFault()).toBeNull(); // taken: reported once
+    // The lcore's view is zeros now: nothing more to take or fill, nothing thrown.
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
+    expect(t.tx.txBurst(out, 0)).toBe(0);
+    expect(n.eventfdRead(t.control.faultFd)).toBe(0);
+    // The session ends (the server closes the connection on the fault): the rings let go of the mapping.
+    t.s.close();
+    expect(t.rx.rxBurst(out, 32)).toBe(0);
+    expect(t.tx.txBurst(out, 0)).toBe(0);
+    expect(mappedFiles()).toBe(mapped);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("a mapping whose in-place release fails (unmapShared throws: ENOMEM under strict overcommit or the map count): the lcore lets go of it without throwing", () => {
     const t = setup(0);
     const enomem = (): never => {

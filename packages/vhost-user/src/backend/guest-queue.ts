@@ -9,8 +9,8 @@ import { AVAIL_RING, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_IN_ORD
 import { RANGE_FIELDS, mapTableFiles } from "./guest-memory.js";
 import type { SimpleChains } from "./net-frame.js";
 import {
-  RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FAULT, W_FAULT_FD, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_GEN, W_NFILES,
-  W_NREGIONS, W_SIZE, W_STATE, W_USED,
+  RING_FILES, RUNNING, type RingWords, W_AVAIL, W_BUSY, W_CALL_FD, W_CLAIM, W_DESC, W_FAULT, W_FAULT_FD, W_FEAT_HI, W_FEAT_LO, W_GEN, W_LAST_AVAIL, W_MEM_FAULT, W_MEM_GEN,
+  W_NFILES, W_NREGIONS, W_SIZE, W_STATE, W_USED,
 } from "./ring-control.js";
 
 /** Error counters of a queue (by kind; the walk returns one of these, 0 = fine). */
@@ -147,6 +147,8 @@ export class GuestQueue {
   private failedGen = -1;
   private memGen = -1;
   private memKey: string | null = null;
+  /** This ring's SIGBUS guard over the mapping it uses (native.guardMapping), -1 = none. */
+  private guardId = -1;
 
   /**
    * `token` (non-zero: from the port's sequence) claims the ring for this
@@ -260,6 +262,9 @@ export class GuestQueue {
       const { key, sab } = mapFiles(this.native, fds, lengths);
       this.releaseMemory();
       this.memKey = key;
+      // A front-end that shrinks an unsealed file under us: the touch past its end is answered by the
+      // addon (zero pages over the file's slot, MEM_FAULT + 1, FAULT_FD written), not the process's death.
+      this.guardId = this.native.guardMapping(sab, lengths, i, W_MEM_FAULT, W_FAULT_FD);
       const views = { u8: new Uint8Array(sab), u16: new Uint16Array(sab, 0, sab.byteLength >>> 1), u32: new Uint32Array(sab, 0, sab.byteLength >>> 2) };
       // Descriptors hold guest physical addresses: the table's gpa ranges, each at its offset in the mapping.
       const regions: GuestRegion[] = [];
@@ -313,6 +318,8 @@ export class GuestQueue {
 
   /** Cold: drop this ring's hold on its mapping (unmapped when no ring of this thread uses it). */
   private releaseMemory(): void {
+    if (this.guardId >= 0) this.native.unguardMapping(this.guardId);
+    this.guardId = -1;
     if (this.memKey === null) return;
     unmapFile(this.native, this.memKey);
     this.memKey = null;

@@ -172,7 +172,8 @@ export class NetVhostPort {
     out.push({ name: "vhost_connections", value: b.connections }, { name: "vhost_disconnects", value: b.disconnects },
       { name: "vhost_protocol_errors", value: b.protocolErrors }, { name: "vhost_unsealed_tables", value: b.unsealedTables },
       { name: "vhost_refused_connections", value: b.refusedConnections }, { name: "vhost_quiesce_stuck", value: this.control.stuck },
-      { name: "vhost_packed_connections", value: b.packedConnections }, { name: "vhost_ring_faults", value: b.ringFaults });
+      { name: "vhost_packed_connections", value: b.packedConnections }, { name: "vhost_ring_faults", value: b.ringFaults },
+      { name: "vhost_guest_memory_faults", value: b.memoryFaults });
     return out;
   }
 }

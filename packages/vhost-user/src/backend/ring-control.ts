@@ -26,6 +26,13 @@ import type { DataPlane, RingRun } from "./session.js";
  * must not die of it (its other rings and ports keep running), so it counts
  * it, stores the errno in FAULT and writes the port's fault eventfd; the
  * control path (server.ts) watches that eventfd and closes the connection.
+ *
+ * A front-end whose memory file is not sealed may also shrink it while a ring
+ * runs: the lcore's next touch past the new end is SIGBUS. The lcore guards
+ * each mapping it uses (native.guardMapping with this ring's MEM_FAULT and
+ * FAULT_FD words): the addon's handler puts zero pages over the file's slot
+ * (the rings then read as empty), adds 1 to MEM_FAULT and writes FAULT_FD,
+ * and the same path closes the connection. No work in the burst.
  */
 
 export const W_STATE = 0;
@@ -49,6 +56,12 @@ export const W_CLAIM = 14;
 export const W_FAULT = 15;
 /** The eventfd the lcore writes after storing FAULT (RingControl.faultFd), -1 = none. */
 export const W_FAULT_FD = 16;
+/**
+ * Touches of the ring's memory past the end of a file the front-end shrank (SIGBUS), answered by the
+ * addon's guard (native.guardMapping, registered by the lcore with this word and W_FAULT_FD): it adds 1
+ * here and writes FAULT_FD. Taken (set back to 0) by RingControl.memoryFault on the main thread.
+ */
+export const W_MEM_FAULT = 17;
 /** Int32 words per ring (a multiple of 2: the f64 part follows); then MAX_REGIONS * 5 f64 (the table's ranges), then per file its fd and length (RING_FILES). */
 export const RING_WORDS = 18;
 /** In the f64 part: file k's fd at RING_FILES + 2k, the bytes mapped of it at + 1. */
@@ -174,8 +187,27 @@ export class RingControl implements DataPlane {
     return null;
   }
 
+  /**
+   * Rings whose lcore met a shrunk memory file (W_MEM_FAULT, the addon's SIGBUS guard), as a reason;
+   * null when none. Takes the marks (sets them back to 0): each fault is reported once. Main thread,
+   * cold: after the fault eventfd fired.
+   */
+  memoryFault(): string | null {
+    let why: string | null = null;
+    for (let r = 0; r < this.words.length; r++) {
+      // Pairs with the guard's atomic add of MEM_FAULT before it wrote the eventfd.
+      const n = Atomics.exchange(this.words[r]!.i32, W_MEM_FAULT, 0);
+      if (n !== 0 && why === null) {
+        why = `ring ${r}: the front-end shrank its memory file under the lcore's mapping (SIGBUS past the file's end, answered by zero pages; seal the file with F_SEAL_SHRINK, or sealed=1 to require it)`;
+      }
+    }
+    return why;
+  }
+
   /** The port is gone: its fault eventfd is closed (every ring stopped by now). */
   close(): void {
+    // The addon's SIGBUS guard reads the fd from the words when it fires: never a closed (or reused) number.
+    for (const w of this.words) Atomics.store(w.i32, W_FAULT_FD, -1);
     if (this.faultEventfd >= 0) this.native!.close(this.faultEventfd);
     this.faultEventfd = -1;
   }

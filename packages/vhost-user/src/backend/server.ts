@@ -17,7 +17,9 @@ import { BackendSession, type DataPlane, ProtocolError } from "./session.js";
  * session closes the connection and is counted. The session then stops
  * every ring and closes every fd the front-end gave us. So does a ring the
  * data path could not set up (the DataPlane's fault eventfd, watched here:
- * e.g. the lcore's map of a file the front-end shrank after SET_MEM_TABLE).
+ * e.g. the lcore's map of a file the front-end shrank after SET_MEM_TABLE),
+ * and a front-end that shrank its file while a ring ran (the same eventfd,
+ * written by the addon's SIGBUS guard: DataPlane.memoryFault).
  */
 
 export interface BackendOptions {
@@ -44,6 +46,8 @@ export interface BackendCounters {
   packedConnections: number;
   /** Connections closed because the data path could not set a ring up (DataPlane.fault(): the lcore's map failed). */
   ringFaults: number;
+  /** Connections closed because the front-end shrank its memory file under the data path (DataPlane.memoryFault(): SIGBUS, answered by the guard). */
+  memoryFaults: number;
   lastError: string | null;
 }
 
@@ -55,7 +59,7 @@ const RECONNECT_MS = 1000;
 
 export class VhostUserBackend {
   readonly counters: BackendCounters = {
-    connections: 0, disconnects: 0, protocolErrors: 0, messages: 0, unsealedTables: 0, refusedConnections: 0, packedConnections: 0, ringFaults: 0, lastError: null,
+    connections: 0, disconnects: 0, protocolErrors: 0, messages: 0, unsealedTables: 0, refusedConnections: 0, packedConnections: 0, ringFaults: 0, memoryFaults: 0, lastError: null,
   };
   private listenFd = -1;
   private listenWatch: WatchHandle | null = null;
@@ -236,10 +240,14 @@ export class VhostUserBackend {
   /** The data path could not set a ring up (an lcore wrote the fault eventfd): close the connection. */
   private onFault(fd: number): void {
     this.native.eventfdRead(fd);
-    const why = this.dp.fault?.() ?? null;
+    // The front-end shrank its memory under a running ring (the guard answered a SIGBUS): taken here,
+    // so a mark is never left for the next connection.
+    const memory = this.dp.memoryFault?.() ?? null;
+    const why = memory ?? this.dp.fault?.() ?? null;
     // A ring restarted meanwhile (a new table) runs again: nothing to close.
     if (why === null || this.conn < 0) return;
-    this.counters.ringFaults++;
+    if (memory !== null) this.counters.memoryFaults++;
+    else this.counters.ringFaults++;
     this.disconnect(why, false);
   }
 

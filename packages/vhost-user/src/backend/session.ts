@@ -60,6 +60,8 @@ export interface DataPlane {
   readonly faultFd?: number;
   /** A running ring the data path could not set up, as a reason; null: none. */
   fault?(): string | null;
+  /** A ring whose memory file the front-end shrank under the data path (its SIGBUS guard fired), as a reason; null: none. Reports each once. */
+  memoryFault?(): string | null;
 }
 
 export interface SessionOptions {
