@@ -132,13 +132,32 @@ void ThrowRange(Isolate* iso, const std::string& msg) {
   iso->ThrowException(v8::Exception::RangeError(Str(iso, msg)));
 }
 
+// V8 14.3+ (Node 26) tags External pointers and deprecates the untagged calls; its
+// V8_EXTERNAL_POINTER_TAG_COUNT marks the tagged API (Node 20-24's V8 has only the untagged one).
+Local<External> NewExternal(Isolate* iso, void* p) {
+#ifdef V8_EXTERNAL_POINTER_TAG_COUNT
+  return External::New(iso, p, v8::kExternalPointerTypeTagDefault);
+#else
+  return External::New(iso, p);
+#endif
+}
+
+void* ExternalValue(Local<Value> v) {
+#ifdef V8_EXTERNAL_POINTER_TAG_COUNT
+  return v.As<External>()->Value(v8::kExternalPointerTypeTagDefault);
+#else
+  return v.As<External>()->Value();
+#endif
+}
+
 Addon* GetAddon(const FunctionCallbackInfo<Value>& args) {
-  return static_cast<Addon*>(args.Data().As<External>()->Value());
+  return static_cast<Addon*>(ExternalValue(args.Data()));
 }
 
 // ---------------------------------------------------------------- argument helpers
 
 bool ArgFd(const FunctionCallbackInfo<Value>& args, int i, const char* fn, int* out) {
+  *out = -1;  // set on every path: gcc 12 at -std=gnu++20 (Node 24+) warns maybe-uninitialized otherwise
   if (!args[i]->IsInt32()) {
     ThrowType(args.GetIsolate(), std::string(fn) + ": fd must be an integer");
     return false;
@@ -163,6 +182,7 @@ bool ArgSize(const FunctionCallbackInfo<Value>& args, int i, const char* fn, con
 }
 
 bool ArgInt(const FunctionCallbackInfo<Value>& args, int i, const char* fn, const char* what, int* out) {
+  *out = -1;  // set on every path: gcc 12 at -std=gnu++20 (Node 24+) warns maybe-uninitialized otherwise
   if (!args[i]->IsInt32()) {
     ThrowType(args.GetIsolate(), std::string(fn) + ": " + what + " must be an integer");
     return false;
@@ -751,8 +771,11 @@ void WatchEnvCleanup(void* arg, void (*done)(void*), void* doneArg) {
 }
 
 void WatchStop(const FunctionCallbackInfo<Value>& args) {
-  Addon* a = static_cast<Addon*>(args.Data().As<Object>()->GetAlignedPointerFromInternalField(0));
-  uint32_t id = static_cast<uint32_t>(args.Data().As<Object>()->GetInternalField(1).As<Value>().As<Integer>()->Value());
+  // The stop function's data: [External(addon), id] (see WatchFd).
+  Local<Context> ctx = args.GetIsolate()->GetCurrentContext();
+  Local<v8::Array> data = args.Data().As<v8::Array>();
+  Addon* a = static_cast<Addon*>(ExternalValue(data->Get(ctx, 0).ToLocalChecked()));
+  uint32_t id = data->Get(ctx, 1).ToLocalChecked().As<v8::Uint32>()->Value();
   auto it = a->watches.find(id);
   if (it == a->watches.end()) return;  // idempotent
   Watch* w = it->second;
@@ -794,13 +817,11 @@ void WatchFd(const FunctionCallbackInfo<Value>& args) {
   w->cleanupHookArg = new WatchCleanupArg{a, id};
   w->cleanupHook = node::AddEnvironmentCleanupHook(iso, WatchEnvCleanup, w->cleanupHookArg);
 
-  // { stop() }: the stop function carries (addon, id) in an internal-field object.
+  // { stop() }: the stop function carries [External(addon), id] as its data (an array, not
+  // aligned-pointer internal fields, whose signature V8 14 (Node 26) changed; Node 20-26 share this).
   Local<Context> ctx = iso->GetCurrentContext();
-  Local<v8::ObjectTemplate> dt = v8::ObjectTemplate::New(iso);
-  dt->SetInternalFieldCount(2);
-  Local<Object> data = dt->NewInstance(ctx).ToLocalChecked();
-  data->SetAlignedPointerInInternalField(0, a);
-  data->SetInternalField(1, Integer::NewFromUnsigned(iso, id));
+  Local<Value> dataElems[2] = {NewExternal(iso, a), Integer::NewFromUnsigned(iso, id)};
+  Local<v8::Array> data = v8::Array::New(iso, dataElems, 2);
   Local<Function> stop = Function::New(ctx, WatchStop, data).ToLocalChecked();
   Local<Object> res = Object::New(iso);
   res->Set(ctx, Str(iso, "stop"), stop).Check();
@@ -1043,14 +1064,14 @@ void AddonCleanup(void* arg) {
 
 void SetMethod(Local<Context> ctx, Local<Object> exports, Addon* a, const char* name, v8::FunctionCallback fn) {
   Isolate* iso = a->isolate;
-  Local<FunctionTemplate> t = FunctionTemplate::New(iso, fn, External::New(iso, a));
+  Local<FunctionTemplate> t = FunctionTemplate::New(iso, fn, NewExternal(iso, a));
   Local<Function> f = t->GetFunction(ctx).ToLocalChecked();
   f->SetName(Str(iso, name));
   exports->Set(ctx, Str(iso, name), f).Check();
 }
 
 void SetConst(Local<Context> ctx, Local<Object> exports, const char* name, int value) {
-  Isolate* iso = ctx->GetIsolate();
+  Isolate* iso = Isolate::GetCurrent();  // not ctx->GetIsolate(): gone in V8 14 (Node 26)
   exports->DefineOwnProperty(ctx, Str(iso, name), Integer::New(iso, value),
                              static_cast<PropertyAttribute>(v8::ReadOnly | v8::DontDelete)).Check();
 }
@@ -1119,7 +1140,9 @@ void MmapSharedFiles(const FunctionCallbackInfo<Value>& args) {
 }  // namespace
 
 NODE_MODULE_INIT(/* exports, module, context */) {
-  Isolate* iso = context->GetIsolate();
+  // Isolate::GetCurrent(), not context->GetIsolate() (gone in V8 14, Node 26): Node calls this with
+  // the environment's isolate entered, in the main thread and in each worker.
+  Isolate* iso = Isolate::GetCurrent();
   Addon* a = new Addon();
   a->isolate = iso;
   node::AddEnvironmentCleanupHook(iso, AddonCleanup, a);
