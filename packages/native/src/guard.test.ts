@@ -2,14 +2,13 @@
 // whoever else holds it) is answered in place (zero pages over that file's slot, the fault word and
 // eventfd told); a SIGBUS anywhere else still ends the process. Every fault runs in a child process:
 // the unguarded ones are meant to die.
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { native, nativeMissingReason } from "./index.js";
+import { native, nativeBinaryPath, nativeMissingReason } from "./index.js";
 // @tpdk/testing depends on this package: its owned.ts by path (a child run owned and bounded).
 import { runOwned } from "../../../test/support/src/e2e/owned.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
-const BINARY = fileURLToPath(new URL("../build/Release/tpdk_native.node", import.meta.url));
+const BINARY = nativeBinaryPath;
 const MB = 1 << 20;
 
 /** A child's prelude: the addon, ftruncate, a fault word (0) and an eventfd number (1) in shared words. */

@@ -1,16 +1,17 @@
 /**
- * @tpdk/native: the one native addon in tpdk (build/Release/tpdk_native.node,
- * source src/tpdk_native.cc). This module loads it once per thread and hands
- * out the binding itself: no wrapper functions, so a call costs one native
- * call. When the addon is missing (not built, fails to load, or disabled with
+ * @tpdk/native: the one native addon in tpdk (build/node-v<ABI>/tpdk_native.node:
+ * one build per Node ABI, process.versions.modules; source src/tpdk_native.cc).
+ * This module loads it once per thread and hands out the binding itself: no
+ * wrapper functions, so a call costs one native call. When the addon is missing (not built, fails to load, or disabled with
  * TPDK_NATIVE_DISABLE=1) `native` is null and `nativeMissingReason` says why in
  * one line; everything that does not need it keeps working.
  *
  * See README.md for what each call guarantees (fd ownership, threads, errors).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 export interface RecvResult {
   /** Bytes received; 0 on EOF (the peer closed), -1 when nothing is queued (EAGAIN). */
@@ -154,9 +155,40 @@ export function fileSlots(lengths: readonly number[]): { bases: number[]; total:
 }
 
 export const REBUILD_COMMAND = "pnpm --filter @tpdk/native rebuild";
-const BINARY_REL = "build/Release/tpdk_native.node";
-const BINARY_URL = new URL(`../${BINARY_REL}`, import.meta.url);
-const FAILED_URL = new URL("../build/install-failed.txt", import.meta.url);
+/**
+ * Where builds live: build/ of this package, or TPDK_NATIVE_BUILD_DIR (scripts/build.mjs reads the same
+ * variable). Each Node ABI has its own directory, node-v<process.versions.modules> (115 is Node 20,
+ * 127 Node 22, 137 Node 24, 147 Node 26), so one checkout serves several Nodes.
+ */
+const BUILD_ENV = process.env.TPDK_NATIVE_BUILD_DIR;
+const BUILD_URL = BUILD_ENV ? pathToFileURL(`${resolve(BUILD_ENV)}/`) : new URL("../build/", import.meta.url);
+const ABI_DIR = `node-v${process.versions.modules}`;
+/** The file the loader loads in this Node (whether or not it is there). */
+export const nativeBinaryPath: string = fileURLToPath(new URL(`${ABI_DIR}/tpdk_native.node`, BUILD_URL));
+/** The binary as messages name it: relative to the package for its own build/, else absolute. */
+const BINARY_REL = BUILD_ENV ? nativeBinaryPath : `build/${ABI_DIR}/tpdk_native.node`;
+const FAILED_URL = new URL(`${ABI_DIR}/install-failed.txt`, BUILD_URL);
+
+/** Why there is no build for this Node: the build step's record, else which Nodes there are builds for. */
+function notBuiltReason(): string {
+  try {
+    return `at install, ${readFileSync(FAILED_URL, "utf8").trim()}`;
+  } catch {
+    // no recorded failure: the build step never ran for this Node (or build/ was removed)
+  }
+  let others: string[] = [];
+  try {
+    others = readdirSync(BUILD_URL)
+      .filter((d) => /^node-v\d+$/.test(d) && existsSync(new URL(`${d}/tpdk_native.node`, BUILD_URL)))
+      .sort();
+  } catch {
+    // no build directory at all
+  }
+  if (others.length > 0) return `not built for this Node (${process.version}, ABI ${process.versions.modules}; built only for ${others.join(", ")})`;
+  // A checkout built before builds were keyed by ABI (the next build removes build/Release).
+  if (!BUILD_ENV && existsSync(new URL("Release/tpdk_native.node", BUILD_URL))) return "not built (build/Release/tpdk_native.node is from before builds were per Node ABI: rebuild)";
+  return "not built";
+}
 
 interface RawBinding extends NativeBinding {
   _setErrorClass(ctor: typeof NativeError): void;
@@ -164,16 +196,8 @@ interface RawBinding extends NativeBinding {
 
 function load(): { binding: NativeBinding | null; reason: string | null } {
   if (process.env.TPDK_NATIVE_DISABLE === "1") return { binding: null, reason: "disabled by TPDK_NATIVE_DISABLE" };
-  const path = fileURLToPath(BINARY_URL);
-  if (!existsSync(path)) {
-    let why = "not built";
-    try {
-      why = `at install, ${readFileSync(FAILED_URL, "utf8").trim()}`;
-    } catch {
-      // no recorded failure: the install step never ran (or build/ was removed)
-    }
-    return { binding: null, reason: `${BINARY_REL} not found: ${why}` };
-  }
+  const path = nativeBinaryPath;
+  if (!existsSync(path)) return { binding: null, reason: `${BINARY_REL} not found: ${notBuiltReason()}` };
   try {
     const raw = createRequire(import.meta.url)(path) as RawBinding;
     raw._setErrorClass(NativeError);

@@ -1,13 +1,12 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { FILE_SLOT_ALIGN, fileSlots, native, nativeMissingReason, NativeError } from "./index.js";
+import { FILE_SLOT_ALIGN, fileSlots, native, nativeBinaryPath, nativeMissingReason, NativeError } from "./index.js";
 // @tpdk/testing depends on this package: its owned.ts by path (a child run owned and bounded).
 import { runOwned } from "../../../test/support/src/e2e/owned.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
 
-const BINARY = fileURLToPath(new URL("../build/Release/tpdk_native.node", import.meta.url));
+const BINARY = nativeBinaryPath;
 const MB = 1 << 20;
 
 describe.skipIf(native === null)(`memfd as a SharedArrayBuffer${skipNote}`, () => {

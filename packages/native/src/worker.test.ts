@@ -1,11 +1,10 @@
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
-import { native, nativeMissingReason } from "./index.js";
+import { native, nativeBinaryPath, nativeMissingReason } from "./index.js";
 
 const skipNote = nativeMissingReason === null ? "" : ` (skipped: ${nativeMissingReason})`;
 
-const BINARY = fileURLToPath(new URL("../build/Release/tpdk_native.node", import.meta.url));
+const BINARY = nativeBinaryPath;
 const MB = 1 << 20;
 
 /** Resolve with the worker's first message; reject on error, early exit or after `ms`. */
