@@ -223,8 +223,9 @@ export class WatchedL2fwd {
   stderr = "";
   readonly done: Promise<RunResult>;
 
-  constructor(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}) {
-    this.child = ownedChild(spawn(process.execPath, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
+  /** `node`: the Node that runs l2fwd (another version's, test/native-nodes.test.ts); this test's by default. */
+  constructor(args: readonly string[], timeoutMs = 60_000, env: Record<string, string> = {}, node = process.execPath) {
+    this.child = ownedChild(spawn(node, [L2FWD, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } }));
     this.child.stdout!.on("data", (d) => (this.stdout += d));
     this.child.stderr!.on("data", (d) => (this.stderr += d));
     this.done = new Promise((resolve) => {
