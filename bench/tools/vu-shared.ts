@@ -31,6 +31,9 @@
  * A tpdk side may carry extra vdev keys for its front-end after colons (vu-sides.ts), so one
  * worktree can face the back-end in several port configurations in one batch:
  *   --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect,dpdk,/work/main:tx_mode=chained
+ * and the key node=PATH runs the side's l2fwd with another node binary than the tool's (the worktree's
+ * native addon built for that Node: packages/native's build with that node), for tpdk under two Nodes:
+ *   --sides dpdk,/work/wt-n20,dpdk,/work/wt-n26:node=/opt/node-26/bin/node
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -42,12 +45,13 @@ import { gapLineMove } from "../lib/line-move.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
 import { checkArgs, nonNegativeInt, opt, optAll, positiveInt } from "./args.js";
-import { type Side, parseSide } from "./vu-sides.js";
+import { type Side, keepStem, parseSide } from "./vu-sides.js";
 
 const USAGE =
   "usage: node bench/dist/tools/vu-shared.js --sides dpdk,/work/main[:key=value...] [--burst 32] [--backends 3] [--runs 7] [--packed] [--warmup 3] [--duration 5] [--node-flag F]... [--keep DIR] [--line-move MS]\n" +
   "  a tpdk side's :key=value pairs are extra vdev keys for its front-end (tx_mode, indirect, event_idx, mrg_rxbuf, queue_size; one the common keys set replaces it),\n" +
   "  e.g. --sides dpdk,/work/main,dpdk,/work/main:tx_mode=indirect\n" +
+  "  :node=PATH (absolute) runs that side's l2fwd with another node binary (the worktree's native addon built for it), e.g. /work/wt-n26:node=/opt/node-26/bin/node\n" +
   "  front-ends in turn against one running DPDK back-end per instance; each tpdk run against the mean of the\n" +
   "  DPDK runs around it on the same back-end, with its lcore / main GCs in the window (GC l/m).\n" +
   "  --keep DIR: each tpdk run's whole traced output in DIR/<instance>-<run>-<side>-b<burst>.txt (first line: the window).\n" +
@@ -117,8 +121,8 @@ for (let b = 0; b < backends; b++) {
   const gaps: (GapMove | null)[] = [];
   for (let k = 0; k < runsPer; k++) {
     const side = sides[k % sides.length]!;
-    const l2fwd = [process.execPath, join(side.dir, "apps/l2fwd/bin/tpdk-l2fwd.js")];
-    const keepFile = keepDir && side.kind === "tpdk" ? join(keepDir, `${b + 1}-${k + 1}-${side.name.split("/").pop()!.replace(/[^\w.+=:-]/g, "_")}-b${burst}.txt`) : "";
+    const l2fwd = [side.node || process.execPath, join(side.dir, "apps/l2fwd/bin/tpdk-l2fwd.js")];
+    const keepFile = keepDir && side.kind === "tpdk" ? join(keepDir, `${b + 1}-${k + 1}-${keepStem(side)}-b${burst}.txt`) : "";
     const keep = keepFile ? { keepTrace: (t: string) => writeFileSync(keepFile, t) } : {};
     turns.push({ side: side.name, kind: side.kind, opts: { ...base, l2fwd, tpdkKeys: side.keys, ...keep } });
   }
