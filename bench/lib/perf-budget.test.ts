@@ -146,6 +146,23 @@ describe("perf-budget", () => {
     expect(c!.steps.get("V8 and node, other (GC, builtins, runtime)")!.samples).toBe(1); // its main thread
   });
 
+  it("puts Node 26's JS names (JS:*'txBurst, JS:o*l2fwdLoop: OSR) in their steps as Node 20's", () => {
+    const lines = [
+      "JS:*'txBurst file:///w/packed-txq.js:220:12",
+      "JS:+'rxInOrder file:///w/packed-rxq.js:300:3",
+      "JS:*'refillRing file:///w/packed-rxq.js:600:3",
+      "JS:o*l2fwdLoop file:///w/lcore-loop.js:28:32",
+    ]
+      .map((n, i) => `            node 5/6 [000] 100.${i + 1}00000: cpu-clock:      7f0000000${i}00 ${n} (/tmp/perf-5.map)`)
+      .join("\n");
+    const [c] = budget(parsePerfScript(lines), 0, [{ label: "n26", from: 100, to: 101, mpps: 1, pid: 5 }]);
+    expect(c!.steps.get("TX descriptors, header, publish")?.samples).toBe(1);
+    expect(c!.steps.get("RX poll and completion")?.samples).toBe(1);
+    expect(c!.steps.get("RX refill (mbufs from the pool, descriptors)")?.samples).toBe(1);
+    expect(c!.steps.get("app (loop, MAC rewrite, TX buffer)")?.samples).toBe(1);
+    expect(c!.steps.get("other JS")).toBeUndefined();
+  });
+
   it("BY_NAME: one row per name, heaviest first, the top N and the rest in one row", () => {
     const ranges = new Map([[D, parseFdeRanges(frames)]]);
     const cols = budget(script, 0, [{ label: "all", from: 1796584860, to: 1796584863, mpps: 1 }], BY_NAME, ranges);

@@ -239,24 +239,27 @@ const at = (step: string, dso: RegExp, ...starts: string[]): StepRule => ({ step
  * the caller's code, so a step is what its functions did, not all of that kind of work) and DPDK 22.11's
  * virtio PMD functions named by address (split IN_ORDER and packed paths; bench/notes/both-rings.md
  * "Session 20: burst 32 on the AMD host", bench/notes/packed-front-end.md "Session 25: packed burst 32").
+ * A JS name is V8's perf-map name: `JS:` and the code's tier mark (`*` TurboFan, `+` Maglev, `^` Sparkplug, `~`
+ * interpreted), which Node 26 writes `JS:*'txBurst` (a quote after the mark) and, for on-stack-replacement code,
+ * `JS:o*l2fwdLoop` (l2fwd's loop under Node 26); Node 20: `JS:*txBurst`.
  */
 export const DEFAULT_RULES: readonly StepRule[] = [
-  { step: "RX poll and completion", name: /^JS:\W?(rxInOrder|rxBurst|rxGeneral|rxValidating|loadUsed|loadUsedMore|usedReady|takeUsed|linkRxSegment) / },
+  { step: "RX poll and completion", name: /^JS:o?\W{0,2}(rxInOrder|rxBurst|rxGeneral|rxValidating|loadUsed|loadUsedMore|usedReady|takeUsed|linkRxSegment) / },
   at("RX poll and completion", NET_VIRTIO, "12520", "116e0", "136d0"), // virtio_recv_pkts_inorder and the routine it calls; packed RX
-  { step: "RX touch (packed: flags wait, frames' lines)", name: /^JS:\W?touchAhead / },
+  { step: "RX touch (packed: flags wait, frames' lines)", name: /^JS:o?\W{0,2}touchAhead / },
   at("RX touch (packed: flags wait, frames' lines)", NET_VIRTIO, "10480"), // virtqueue_dequeue_burst_rx_packed
-  { step: "RX refill (mbufs from the pool, descriptors)", name: /^JS:\W?(refillRing|cacheGet|getBulk|allocBulk|touchDescLines|markInUse) / },
+  { step: "RX refill (mbufs from the pool, descriptors)", name: /^JS:o?\W{0,2}(refillRing|cacheGet|getBulk|allocBulk|touchDescLines|markInUse) / },
   at("RX refill (mbufs from the pool, descriptors)", NET_VIRTIO, "10810"), // rte_pktmbuf_alloc_bulk's region
-  { step: "mbuf reset", name: /^JS:\W?(resetMbuf|reset) / },
-  { step: "app (loop, MAC rewrite, TX buffer)", name: /^JS:\W?(l2fwdLoop|flush|dropFrom|run|burst) / },
+  { step: "mbuf reset", name: /^JS:o?\W{0,2}(resetMbuf|reset) / },
+  { step: "app (loop, MAC rewrite, TX buffer)", name: /^JS:o?\W{0,2}(l2fwdLoop|flush|dropFrom|run|burst) / },
   { step: "app (loop, MAC rewrite, TX buffer)", dso: TESTPMD }, // testpmd's mac forwarding and its loop (~0x7c400, ~0x84cb0)
-  { step: "TX descriptors, header, publish", name: /^JS:\W?(txBurst|publishTx|pushHeader|zeroHeader|kickIfNeeded|kickOrPrime|fencedCheck|fencedRangeCheck|primeTx|publish|allocDesc|txFence) / },
+  { step: "TX descriptors, header, publish", name: /^JS:o?\W{0,2}(txBurst|publishTx|pushHeader|zeroHeader|kickIfNeeded|kickOrPrime|fencedCheck|fencedRangeCheck|primeTx|publish|allocDesc|txFence) / },
   at("TX descriptors, header, publish", NET_VIRTIO, "15830", "14790"), // virtio_xmit_pkts_inorder; packed TX
-  { step: "reclaim and free", name: /^JS:\W?(reclaim|reclaimInOrder|freeBulk|fastFreeBulk|putBulk|putRaw|markFree|freeDesc|takeBack) / },
+  { step: "reclaim and free", name: /^JS:o?\W{0,2}(reclaim|reclaimInOrder|freeBulk|fastFreeBulk|putBulk|putRaw|markFree|freeDesc|takeBack) / },
   at("reclaim and free", NET_VIRTIO, "11400", "10da0", "11060"),
-  { step: "statistics", name: /^JS:\W?(countFrame|countRareTx|sizeRun|sizeRunEnd|sizeBinOf) / },
+  { step: "statistics", name: /^JS:o?\W{0,2}(countFrame|countRareTx|sizeRun|sizeRunEnd|sizeBinOf) / },
   at("statistics", NET_VIRTIO, "11640"), // virtio_update_packet_stats
-  { step: "idle passes (the lcore's backoff)", name: /^JS:\W?idle .*backoff/ },
+  { step: "idle passes (the lcore's backoff)", name: /^JS:o?\W{0,2}idle .*backoff/ },
   { step: "Atomics.load builtin", name: /^Builtins?_?AtomicsLoad/ },
   { step: "Atomics.store builtin", name: /^Builtins?_?AtomicsStore/ },
   { step: "DPDK virtio PMD, other", dso: NET_VIRTIO },
