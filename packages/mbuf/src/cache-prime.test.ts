@@ -36,3 +36,42 @@ describe("Mempool.warmCache: the lcore change of another view", () => {
     expect(deoptsOf(after, /deoptimizing .*(cache|getBulk|putBulk|cacheGet|putRaw|burst)/)).toEqual([]);
   });
 });
+
+/**
+ * The RX refill's takeCached (the objects read where they lie in the cache) after warmCache: steady
+ * takes and puts of 32 keep the cache between its refill and its flush until optimized, then the
+ * cache is emptied so the next take refills from the ring, the path steady traffic never reaches.
+ */
+const takeScript = `
+const { Memory, setLcoreId } = await import(${JSON.stringify(ealUrl)});
+const { Mempool } = await import(${JSON.stringify(mbufUrl)});
+const mem = Memory.create(32 << 20);
+setLcoreId(0);
+const a = Mempool.create(mem, "p", { n: 4096, cacheSize: 256 });
+a.warmCache();
+const m = new Uint32Array(64);
+function burst(p) {
+  const w = p.takeCached(32);
+  if (w < 0) throw new Error("empty");
+  for (let i = 0; i < 32; i++) m[i] = mem.u32[w + i];
+  p.putBulk(m, 32, 0);
+}
+for (let i = 0; i < 200000; i++) burst(a);
+console.log("=== short");
+const held = new Uint32Array(1024);
+let nh = 0;
+while (a.cacheCount(0) >= 32) { a.getBulk(held, 32, nh); nh += 32; }
+for (let i = 0; i < 1000; i++) burst(a);
+// Back in bursts, as an lcore frees (one put of more than the cache size goes to the ring
+// directly, a path no lcore loop takes: its own deopt, not the take's).
+for (let o = 0; o < nh; o += 32) a.putBulk(held, 32, o);
+console.log("=== done " + a.available());
+`;
+
+describe("Mempool.warmCache: takeCached's refill from the ring", () => {
+  it("the first take that refills the cache deoptimizes nothing (--trace-deopt)", async () => {
+    const { after } = await tracePhases(takeScript, ["--trace-deopt"], "short");
+    expect(after).toContain("=== done 4096");
+    expect(deoptsOf(after, /deoptimizing .*(cache|takeCached|getBulk|putBulk|cacheGet|putRaw|burst)/)).toEqual([]);
+  });
+});

@@ -20,6 +20,55 @@ describe("per-lcore cache", () => {
     expect(p.ringCount()).toBe(256);
   });
 
+  it("takeCached hands out the cache's top n where they lie, refilling from the ring as getBulk does", () => {
+    const p = pool(256, 32);
+    setLcoreId(5);
+    expect(p.takeCached(0)).toBe(-1);
+    expect(p.takeCached(33)).toBe(-1); // above the cache size: getBulk's ring path serves it
+    // Empty cache: refill 20 + 32 from the ring, hand out the top 20.
+    const w = p.takeCached(20);
+    expect(w).toBeGreaterThanOrEqual(0);
+    expect(p.cacheCount(5)).toBe(32);
+    expect(p.ringCount()).toBe(256 - 52);
+    expect(p.available()).toBe(256 - 20);
+    const got = Array.from(mem.u32.subarray(w, w + 20));
+    expect(new Set(got).size).toBe(20);
+    for (const m of got) expect(m).not.toBe(0);
+    // They are out of the cache: its 32 are others. Emptying the cache hands those 32 out.
+    const rest = new Uint32Array(32);
+    expect(p.getBulk(rest, 32)).toBe(32);
+    expect(p.cacheCount(5)).toBe(0);
+    for (const m of rest) expect(got).not.toContain(m);
+    // A non-empty cache: the top n, the objects a getBulk of n would hand out (the last ones put).
+    // Puts of 20 and 10 stay under the flush threshold (48), so the cache holds exactly these 30.
+    p.putBulk(Uint32Array.from(got), 20);
+    p.putBulk(rest, 10);
+    expect(p.cacheCount(5)).toBe(30);
+    const top = p.takeCached(12);
+    expect(p.cacheCount(5)).toBe(18);
+    expect(Array.from(mem.u32.subarray(top, top + 12))).toEqual([...got.slice(18), ...rest.slice(0, 10)]);
+    // Back: every object in the pool again.
+    p.putBulk(mem.u32.slice(top, top + 12), 12);
+    p.putBulk(rest, 22, 10);
+    expect(p.available()).toBe(256);
+  });
+
+  it("takeCached refuses a cache-less thread, a debug pool and a pool with too few objects (-1, nothing taken)", () => {
+    const p = pool(64, 32);
+    expect(p.takeCached(8)).toBe(-1); // LCORE_ID_ANY: no cache
+    setLcoreId(6);
+    const d = Mempool.create(mem, `c${seq++}`, { n: 64, cacheSize: 32, dataRoomSize: 64, debug: true });
+    expect(d.takeCached(8)).toBe(-1);
+    expect(d.available()).toBe(64);
+    const all = new Uint32Array(64);
+    expect(p.getBulk(all, 32)).toBe(32);
+    expect(p.getBulk(all, 30, 32)).toBe(30);
+    expect(p.takeCached(3)).toBe(-1); // 2 left
+    expect(p.available()).toBe(2);
+    expect(p.takeCached(2)).toBeGreaterThanOrEqual(0);
+    expect(p.available()).toBe(0);
+  });
+
   it("a get on an empty cache refills request + cacheSize from the ring", () => {
     const p = pool(256, 32);
     setLcoreId(3);

@@ -275,6 +275,33 @@ export class Mempool {
     return got;
   }
 
+  /**
+   * rte_mempool_get_bulk without the copy (hot path: the RX refill): takes n objects from this
+   * lcore's cache and returns the word index w in the pool's memory (`mem.u32`) where they lie,
+   * u32[w..w+n). Read them before this lcore puts any object back into this pool (a put reuses
+   * those slots). Returns -1, taking nothing, when getBulk must serve instead: no lcore cache,
+   * n above the cache size or below 1, a debug pool (getBulk marks the objects in use), or too few
+   * objects left (the cache is refilled from the ring first, as getBulk does).
+   */
+  takeCached(n: number): number {
+    const cw = this.cache();
+    if (cw < 0 || n > this.cacheSize || n <= 0 || this.debug) return -1;
+    const u32 = this.u32;
+    const objs = cw + (CACHE_OBJS >>> 2);
+    let len = u32[cw]!;
+    if (len < n) {
+      // Refill enough for the request plus a full cache, as cacheGet (rte_mempool) does.
+      const req = n - len + this.cacheSize;
+      if (this.ring.dequeueBulk(u32, req, objs + len) !== 0) len += req;
+      else if (this.ring.dequeueBulk(u32, n - len, objs + len) !== 0) len = n;
+      else return -1;
+    }
+    // The top n: the most recently freed (cache-hot) objects, as getBulk hands out.
+    len -= n;
+    u32[cw] = len;
+    return objs + len;
+  }
+
   /** Return one object to the pool. The caller must not use it afterwards. */
   put(m: number): void {
     if (this.debug) this.markFree1(m);
@@ -302,8 +329,9 @@ export class Mempool {
   /**
    * Give this lcore cache's two rare paths type feedback before the calling
    * thread's hot functions are optimized (cold: once, before an lcore's loop):
-   * the refill from the ring when the cache runs short (cacheGet) and the flush
-   * to the ring when it passes its threshold (putRaw). In steady state the
+   * the refill from the ring when the cache runs short (cacheGet, and takeCached's
+   * for the RX refill) and the flush to the ring when it passes its threshold
+   * (putRaw). In steady state the
    * cache's length can stay between the two for seconds; the first time it
    * left, the optimized code that inlined the untried path was deoptimized
    * ("insufficient type feedback"), and the bursts interpreted until it was
@@ -346,8 +374,11 @@ export class Mempool {
           c -= k;
         }
         if (u32[cw] !== 0 || nh >= held.length) break;
-        // The cache is empty: one more object comes through the refill (nothing comes: the pool is nearly empty).
-        if (this.getBulk(held, 1, nh) === 0) break;
+        // The cache is empty: one more object comes through the refill (nothing comes: the pool is nearly empty),
+        // getBulk's (cacheGet) in even rounds, takeCached's (the RX refill's) in odd ones.
+        const w = (r & 1) !== 0 ? this.takeCached(1) : -1;
+        if (w >= 0) held[nh] = u32[w]!;
+        else if (this.getBulk(held, 1, nh) === 0) break;
         nh++;
         if (u32[cw] === 0) break;
         refills++;

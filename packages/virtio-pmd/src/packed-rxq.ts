@@ -638,7 +638,17 @@ export class PackedRxQueue extends QueueBase {
       const free = this.nfree;
       let c = free < REFILL_CHUNK ? free : REFILL_CHUNK;
       // Raw objects: every field of the reset state is written by rxBurst.
-      while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
+      // The chunk's objects are read where they lie in this lcore's cache, u32[from..from+c) of the
+      // pool's memory (the queue's: the pool was looked up in it), before anything is freed: no copy
+      // into `arr` (Mempool.takeCached). getBulk when the cache cannot serve (no lcore cache, a debug
+      // pool, the pool short).
+      let src = u32;
+      let from = pool.takeCached(c);
+      if (from < 0) {
+        while (c > 0 && pool.getBulk(arr, c) === 0) c >>>= 1;
+        src = arr;
+        from = 0;
+      }
       if (c === 0) {
         this.f64[this.st + S_NOMBUF] += this.nfree;
         break;
@@ -653,7 +663,7 @@ export class PackedRxQueue extends QueueBase {
       // least rxRefillThreshold, not per frame as the push batch's would be at burst 1.
       touchDescLines(u32, descH << 1, pos, c, size);
       for (let i = 0; i < c; i++) {
-        const m = arr[i]!;
+        const m = src[from + i]!;
         // IN_ORDER: the id is the position (the free ids are the positions from availPos on).
         const id = inOrder ? pos : freeStack[--top]!;
         const h = descH + (pos << 3);

@@ -289,22 +289,29 @@ export class PackedTxQueue extends QueueBase {
       let inFirst = 4 - (((descH << 1) + 16 * pos) >>> 4 & 3);
       if (inFirst > size - pos) inFirst = size - pos;
       if (k > inFirst) touchDescLines(u32, descH << 1, pos + inFirst === size ? 0 : pos + inFirst, k - inFirst, size);
-      for (; sent < k; sent++) {
-        const m = mbufs[off + sent]!;
-        const a = pushHeader(u8, u16, u32, m, hdr, maxFrame);
+      // The burst's head (its flags are the publish): fixed before the loop, which stores every other
+      // descriptor's flags, so the loop carries no head state. The loop keeps few values live (one
+      // index into mbufs, the header size a literal: pushOk means 12, the group-address frames in one
+      // counter) and loads the mbuf's fields once each: TurboFan's code for it spilled ~15 values
+      // to the stack per frame, stores that queue in the store buffer behind the descriptor stores
+      // waiting for their lines (bench/notes/both-rings.md, "Session 32: TX line by line").
+      const headH = descH + (pos << 3) + 7;
+      const headFlags = wrap !== 0 ? F_AVAIL : F_USED;
+      // Broadcast frames (high half) and multicast ones (low half) of the batch.
+      let casts = 0;
+      const end = off + k;
+      let i = off;
+      for (; i < end; i++) {
+        const m = mbufs[i]!;
+        const a = pushHeader(u8, u16, u32, m, 12, maxFrame);
         if (a < 0) break;
         const len = u32[(m + M_PKT_LEN) >>> 2]!;
-        const data = a + hdr;
         const h = descH + (pos << 3);
         u32[h >>> 1] = a;
         u32[(h >>> 1) + 1] = 0;
-        u32[(h >>> 1) + 2] = u16[(m + M_DATA_LEN) >>> 1]! + hdr;
+        u32[(h >>> 1) + 2] = u16[(m + M_DATA_LEN) >>> 1]! + 12;
         u16[h + 6] = pos;
-        const flags = wrap !== 0 ? F_AVAIL : F_USED;
-        if (firstH < 0) {
-          firstH = h + 7;
-          firstFlags = flags;
-        } else u16[h + 7] = flags;
+        if (h + 7 !== headH) u16[h + 7] = wrap !== 0 ? F_AVAIL : F_USED;
         ndesc[pos] = 1;
         // pushHeader checked one segment and refcnt 1 on this line; next 0 makes it the pool's state.
         fastPool[pos] = u32[(m + M_NEXT) >>> 2] === 0 ? u16[(m + M_POOL_ID) >>> 1]! : 0;
@@ -316,10 +323,17 @@ export class PackedTxQueue extends QueueBase {
         // ---- statistics, summed per burst (the same totals as per packet)
         bytes += len;
         sizes = sizeRun(f64, st, sizes, sizeBinOf(len), 1);
+        const data = a + 12;
         if ((u8[data]! & 1) !== 0) {
-          if ((u8[data]! & u8[data + 1]! & u8[data + 2]! & u8[data + 3]! & u8[data + 4]! & u8[data + 5]!) === 0xff) bcast++;
-          else mcast++;
+          casts += (u8[data]! & u8[data + 1]! & u8[data + 2]! & u8[data + 3]! & u8[data + 4]! & u8[data + 5]!) === 0xff ? 0x10000 : 1;
         }
+      }
+      sent = i - off;
+      bcast = casts >>> 16;
+      mcast = casts & 0xffff;
+      if (sent !== 0) {
+        firstH = headH;
+        firstFlags = headFlags;
       }
       if (sent !== 0) {
         this.availPos = pos;
