@@ -334,8 +334,6 @@ export class PackedTxQueue extends QueueBase {
       if (sent !== 0) {
         firstH = headH;
         firstFlags = headFlags;
-      }
-      if (sent !== 0) {
         this.availPos = pos;
         this.availWrap = wrap;
         this.nfreeDesc -= sent;
