@@ -84,6 +84,42 @@ async function startL2fwd(count: number, boundMs: number) {
   return { l2, sock, onL2, goodRx, goodPairAccounted };
 }
 
+/**
+ * After a fault closed a front-end's connection: the port's counter `xstat` reaches 1, the lcore is alive
+ * (the good pair still moves), the port serves the next front-end (10 frames), every good frame is
+ * accounted for, the front-ends' memory is unmapped, and l2fwd stops cleanly. Returns port 0's last JSON.
+ */
+async function servesNextAfterFault(run: Awaited<ReturnType<typeof startL2fwd>>, xstat: string, count: number): Promise<NetVhostPortJson> {
+  const { l2, sock, onL2, goodRx, goodPairAccounted } = run;
+  await until(() => {
+    try {
+      return (lastJson(l2.stdout).ports[0] as NetVhostPortJson).xstats?.[xstat] === 1;
+    } catch {
+      return false;
+    }
+  }, 30_000, `the fault counted (${xstat})`, onL2);
+  const before = goodRx();
+  await until(() => goodRx() > before, WAIT_MS, "the good pair forwarding after the fault", onL2);
+  const b = await connect(sock);
+  await b.handshake();
+  for (let k = 0; k < 10; k++) postFrame(b, k, k);
+  await until(() => b.usedIdx(TX) === 10, WAIT_MS, "the next front-end's frames taken", onL2);
+  b.close();
+
+  await goodPairAccounted();
+  await sleep(300);
+  expect(guestMapped(l2.pid), "no mapping of the front-ends' memory left").toBe(false);
+  l2.signal("SIGINT");
+  const r = await l2.done;
+  expect(r.signal, r.stderr).toBe(null);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).not.toMatch(/ELEAK|not returned/);
+  const [p0, , p2, p3] = lastJson(r.stdout).ports as Record<string, number>[];
+  expect(p2!.rx! + p2!.missed!).toBe(count);
+  expect(p3!.tx! + p3!.dropped!).toBe(p2!.rx);
+  return p0 as NetVhostPortJson;
+}
+
 async function connect(sock: string): Promise<HostileFrontend> {
   const f = await HostileFrontend.connect(native!, sock);
   fronts.push(f);
@@ -299,7 +335,8 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
 
   it("a front-end that shrinks its memory file after SET_MEM_TABLE (the lcore's own map then fails): connection closed and counted, the lcore and the good pair keep running, the port serves the next front-end", async () => {
     const count = 40_000;
-    const { l2, sock, onL2, goodRx, goodPairAccounted } = await startL2fwd(count, 60_000);
+    const run = await startL2fwd(count, 60_000);
+    const { sock } = run;
 
     // The table is accepted (the session's trial map of the whole file succeeds); then the file is cut to
     // half before the rings start, so the lcore's map at their first burst fails (past the file's end).
@@ -308,35 +345,9 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     await a.handshake(() => ftruncateSync(a.memFd, GUEST_BYTES / 2)).catch((e: Error) => expect(e.message).toMatch(/closed at SET_VRING_ENABLE/));
     expect(await a.closedByPeer(CLOSE_MS), "the port closes the connection once its lcore could not map the table").toBe(true);
     a.close();
-    await until(() => {
-      try {
-        return (lastJson(l2.stdout).ports[0] as NetVhostPortJson).xstats?.vhost_ring_faults === 1;
-      } catch {
-        return false;
-      }
-    }, 30_000, "the fault counted (vhost_ring_faults)", onL2);
-
-    // The lcore is alive: the good pair still moves, and the port serves the next front-end.
-    const before = goodRx();
-    await until(() => goodRx() > before, WAIT_MS, "the good pair forwarding after the fault", onL2);
-    const b = await connect(sock);
-    await b.handshake();
-    for (let k = 0; k < 10; k++) postFrame(b, k, k);
-    await until(() => b.usedIdx(TX) === 10, WAIT_MS, "the next front-end's frames taken", onL2);
-    b.close();
-
-    await goodPairAccounted();
-    await sleep(300);
-    expect(guestMapped(l2.pid), "no mapping of the front-ends' memory left").toBe(false);
-    l2.signal("SIGINT");
-    const r = await l2.done;
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toMatch(/ELEAK|not returned/);
-    const [p0, , p2, p3] = lastJson(r.stdout).ports as Record<string, number>[];
-    expect(p2!.rx! + p2!.missed!).toBe(count);
-    expect(p3!.tx! + p3!.dropped!).toBe(p2!.rx);
-    expect(p0!.rx).toBe(10);
-    const x = (p0 as NetVhostPortJson).xstats!;
+    const p0 = await servesNextAfterFault(run, "vhost_ring_faults", count);
+    expect(p0.rx).toBe(10);
+    const x = p0.xstats!;
     expect(x).toMatchObject({ vhost_connections: 2, vhost_ring_faults: 1, vhost_disconnects: 2 });
     expect(x.vhost_protocol_errors ?? 0).toBe(0);
     // The ring(s) the lcore reached before the connection closed: each counted once.
@@ -347,7 +358,8 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
   }, 90_000);
   it("a front-end that shrinks its memory file while traffic runs (the lcore's next touch past the end is SIGBUS): the addon's guard answers it, the connection is closed and counted, the lcore and the good pair keep running, the port serves the next front-end", async () => {
     const count = 40_000;
-    const { l2, sock, onL2, goodRx, goodPairAccounted } = await startL2fwd(count, 60_000);
+    const run = await startL2fwd(count, 60_000);
+    const { sock, onL2 } = run;
 
     // Traffic first: frames through the port, so the lcore has the table mapped and is reading it.
     const a = await connect(sock);
@@ -363,39 +375,12 @@ describe.skipIf(missing !== null)(`net_vhost: a hostile front-end while another 
     for (let k = 10; k < 20; k++) a.offer(TX, k);
     expect(await a.closedByPeer(CLOSE_MS), "the port closes the connection once the guard answered the fault").toBe(true);
     a.close();
-    await until(() => {
-      try {
-        return (lastJson(l2.stdout).ports[0] as NetVhostPortJson).xstats?.vhost_guest_memory_faults === 1;
-      } catch {
-        return false;
-      }
-    }, 30_000, "the fault counted (vhost_guest_memory_faults)", onL2);
-
-    // The lcore is alive: the good pair still moves, and the port serves the next front-end.
-    const before = goodRx();
-    await until(() => goodRx() > before, WAIT_MS, "the good pair forwarding after the fault", onL2);
-    const b = await connect(sock);
-    await b.handshake();
-    for (let k = 0; k < 10; k++) postFrame(b, k, k);
-    await until(() => b.usedIdx(TX) === 10, WAIT_MS, "the next front-end's frames taken", onL2);
-    b.close();
-
-    await goodPairAccounted();
-    await sleep(300);
-    expect(guestMapped(l2.pid), "no mapping of the front-ends' memory left").toBe(false);
-    l2.signal("SIGINT");
-    const r = await l2.done;
-    expect(r.signal, r.stderr).toBe(null);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).not.toMatch(/ELEAK|not returned/);
-    const [p0, , p2, p3] = lastJson(r.stdout).ports as Record<string, number>[];
-    expect(p2!.rx! + p2!.missed!).toBe(count);
-    expect(p3!.tx! + p3!.dropped!).toBe(p2!.rx);
+    const p0 = await servesNextAfterFault(run, "vhost_guest_memory_faults", count);
     // The 10 before the cut and the next front-end's 10; of the 10 offered after the cut, those the lcore took
     // in the burst that met the fault (read as zeros from there on).
-    expect(p0!.rx).toBeGreaterThanOrEqual(20);
-    expect(p0!.rx).toBeLessThanOrEqual(30);
-    const x = (p0 as NetVhostPortJson).xstats!;
+    expect(p0.rx).toBeGreaterThanOrEqual(20);
+    expect(p0.rx).toBeLessThanOrEqual(30);
+    const x = p0.xstats!;
     expect(x).toMatchObject({ vhost_connections: 2, vhost_guest_memory_faults: 1, vhost_disconnects: 2 });
     expect(x.vhost_ring_faults ?? 0).toBe(0);
     expect(x.vhost_protocol_errors ?? 0).toBe(0);
