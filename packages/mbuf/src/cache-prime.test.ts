@@ -5,12 +5,8 @@ import { deoptsOf, tracePhases } from "@tpdk/testing/child";
 const mbufUrl = new URL("../dist/index.js", import.meta.url).href;
 const ealUrl = new URL("../../eal/dist/index.js", import.meta.url).href;
 
-/**
- * An lcore's pool warmed (warmCache) on one view, bursts through that view until optimized, then
- * through a second view of the same pool (as Mbufs attaches its own, by id): its first call's
- * cache() takes the lcore change.
- */
-const script = `
+/** Both scripts' start: lcore 0's pool (cache 256) warmed by warmCache, and a burst array. */
+const warmedPool = `
 const { Memory, setLcoreId } = await import(${JSON.stringify(ealUrl)});
 const { Mempool } = await import(${JSON.stringify(mbufUrl)});
 const mem = Memory.create(32 << 20);
@@ -18,7 +14,15 @@ setLcoreId(0);
 const a = Mempool.create(mem, "p", { n: 4096, cacheSize: 256 });
 a.warmCache();
 const m = new Uint32Array(64);
-function burst(p) {
+`;
+
+/**
+ * An lcore's pool warmed (warmCache) on one view, bursts through that view until optimized, then
+ * through a second view of the same pool (as Mbufs attaches its own, by id): its first call's
+ * cache() takes the lcore change.
+ */
+const script = `
+${warmedPool}function burst(p) {
   if (p.getBulk(m, 32, 0) === 0) throw new Error("empty");
   p.putBulk(m, 32, 0);
 }
@@ -43,14 +47,7 @@ describe("Mempool.warmCache: the lcore change of another view", () => {
  * cache is emptied so the next take refills from the ring, the path steady traffic never reaches.
  */
 const takeScript = `
-const { Memory, setLcoreId } = await import(${JSON.stringify(ealUrl)});
-const { Mempool } = await import(${JSON.stringify(mbufUrl)});
-const mem = Memory.create(32 << 20);
-setLcoreId(0);
-const a = Mempool.create(mem, "p", { n: 4096, cacheSize: 256 });
-a.warmCache();
-const m = new Uint32Array(64);
-function burst(p) {
+${warmedPool}function burst(p) {
   const w = p.takeCached(32);
   if (w < 0) throw new Error("empty");
   for (let i = 0; i < 32; i++) m[i] = mem.u32[w + i];

@@ -290,11 +290,8 @@ export class Mempool {
     const objs = cw + (CACHE_OBJS >>> 2);
     let len = u32[cw]!;
     if (len < n) {
-      // Refill enough for the request plus a full cache, as cacheGet (rte_mempool) does.
-      const req = n - len + this.cacheSize;
-      if (this.ring.dequeueBulk(u32, req, objs + len) !== 0) len += req;
-      else if (this.ring.dequeueBulk(u32, n - len, objs + len) !== 0) len = n;
-      else return -1;
+      len = this.cacheRefill(cw, len, n);
+      if (len < 0) return -1;
     }
     // The top n: the most recently freed (cache-hot) objects, as getBulk hands out.
     len -= n;
@@ -446,18 +443,27 @@ export class Mempool {
     return this.cacheW;
   }
 
+  /**
+   * The cache at word cw holds len < n objects: refill it from the ring with enough for the request
+   * plus a full cache, as rte_mempool does, or (a nearly empty pool) just what the request lacks.
+   * Returns the cache's new length, -1 when the ring cannot give even that (nothing taken). The rare
+   * path of cacheGet and takeCached (warmCache gives it type feedback through both).
+   */
+  private cacheRefill(cw: number, len: number, n: number): number {
+    const objs = cw + (CACHE_OBJS >>> 2);
+    if (this.ring.dequeueBulk(this.u32, n - len + this.cacheSize, objs + len) !== 0) return n + this.cacheSize;
+    if (this.ring.dequeueBulk(this.u32, n - len, objs + len) !== 0) return n;
+    return -1;
+  }
+
   /** Serve n <= cacheSize objects from the cache at word cw, refilling from the ring first if short. */
   private cacheGet(cw: number, dst: Uint32Array, n: number, off: number): number {
     const u32 = this.u32;
     const objs = cw + (CACHE_OBJS >>> 2);
     let len = u32[cw]!;
     if (len < n) {
-      // Refill enough for the request plus a full cache, as rte_mempool does.
-      const req = n - len + this.cacheSize;
-      if (this.ring.dequeueBulk(u32, req, objs + len) !== 0) len += req;
-      // Nearly empty pool: settle for just what this request lacks.
-      else if (this.ring.dequeueBulk(u32, n - len, objs + len) !== 0) len = n;
-      else return 0;
+      len = this.cacheRefill(cw, len, n);
+      if (len < 0) return 0;
     }
     // LIFO: the most recently freed (cache-hot) objects go out first.
     let top = objs + len;
