@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild, V8_TIERS_JS } from "@tpdk/testing/child";
 
 /**
  * A poll loop's idle passes (idle() inlined, reset() every 8th pass, as an lcore between light bursts),
@@ -22,8 +22,9 @@ pass(10);
 const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; pass(k); return getHeapStatistics().used_heap_size - before; };
 grownBy(2_000); // the first read's own one-time allocation (about 9 KB) is not the loop's
 ${GC_WINDOW_JS}
+${V8_TIERS_JS}
 const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), () => true);
-console.log(JSON.stringify({ gcs, extra, optimized: (%GetOptimizationStatus(pass) & 16) !== 0 }));
+console.log(JSON.stringify({ gcs, extra, optimized: isTurboFanned(pass) }));
 `;
 
 /**

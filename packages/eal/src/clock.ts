@@ -1,12 +1,22 @@
 /**
  * A monotonic clock in milliseconds on performance.now()'s scale (since this
- * thread's time origin), that does not allocate.
+ * thread's time origin), that does not allocate in optimized code, on each Node
+ * this runs on: the reading comes from whichever of two sources the running
+ * Node's optimizing compiler leaves allocation-free (CLOCK_FROM_PERFORMANCE_NOW).
  *
- * On Node 20 performance.now() and Date.now() allocate on every call (a
+ * Node 20 (V8 11): performance.now() and Date.now() allocate on every call (a
  * scavenge every few million reads: measured 622 scavenges in 20M calls),
  * which a busy-polling loop that reads the clock each pass turns into steady
  * garbage collection. process.hrtime() indexed at once does not (its array is
  * optimised away: 2 scavenges in the same 20M calls, ~34 ns a call).
+ *
+ * Node 26 (V8 14) the other way round: TurboFan inlines process.hrtime() (238 bytes of
+ * bytecode) but no longer removes its [sec, nsec] array (32 B a call, also with clockMs()
+ * and hrtime() inlined into storeClockMs()), while performance.now() reads without
+ * allocating in optimized code (CLOCK_FROM_PERFORMANCE_NOW).
+ * Bytes a call in a warmed loop (session 33, bench/notes/gc.md "Session 33: the clock under
+ * Node 26"), Node 20 / 24 / 26: storeClockMs() as it was (hrtime) 0.03 / 0.03 / 32, performance.now()
+ * 16 / 0.03 / 0.03, Date.now() 16 / - / 16.
  */
 import { getHeapStatistics } from "node:v8";
 
@@ -16,8 +26,20 @@ const startNsec = start[1];
 /** performance.now() at the moment `start` was read: aligns the two scales. */
 const base = performance.now();
 
+/**
+ * Read performance.now() rather than process.hrtime(): V8 13 and later (Node 24: both read
+ * allocation-free; Node 26, V8 14: only performance.now(), a method over a native clock read
+ * whose double optimized code keeps unboxed). V8 11 (Node 20) keeps hrtime(): there
+ * performance.now() is JavaScript over its own clock read and returns a boxed double. Node 22
+ * (V8 12) was not measured and keeps hrtime(), whose array V8 11 and 13 both remove. Decided once
+ * as the module loads; clockMs() then takes one branch, the other has no type feedback and is not
+ * compiled in.
+ */
+export const CLOCK_FROM_PERFORMANCE_NOW = Number(process.versions.v8.split(".")[0]) >= 13;
+
 /** Milliseconds on this thread's performance.now() scale, without allocating (hot-path safe). */
 export function clockMs(): number {
+  if (CLOCK_FROM_PERFORMANCE_NOW) return performance.now();
   const t = process.hrtime();
   return base + (t[0] - startSec) * 1e3 + (t[1] - startNsec) * 1e-6;
 }

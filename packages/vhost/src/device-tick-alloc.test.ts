@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild, V8_TIERS_JS } from "@tpdk/testing/child";
 import { PACED_LATENCY_LOOP_PREAMBLE } from "@tpdk/testing/vhost";
 
 /**
@@ -21,8 +21,9 @@ for (let i = 0; i < 2_000; i++) loop.tick();
 const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; for (let i = 0; i < k; i++) loop.tick(); return getHeapStatistics().used_heap_size - before; };
 grownBy(2_000);
 ${GC_WINDOW_JS}
+${V8_TIERS_JS}
 const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), () => true);
-const unoptimized = fns.every((f) => (%GetOptimizationStatus(f) & 16) === 0);
+const unoptimized = fns.every((f) => !isOptimized(f));
 const exhausted = dev.wire.exhausted();
 loop.close();
 console.log(JSON.stringify({ gcs, extra, unoptimized, exhausted }));

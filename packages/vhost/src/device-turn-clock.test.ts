@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runChild } from "@tpdk/testing/child";
+import { runChild, V8_TIERS_JS } from "@tpdk/testing/child";
 
 /**
  * The device loop's clock read once per event-loop turn, as a thread with a udp wire runs it
@@ -77,7 +77,8 @@ for (const s of profile.samples) {
   clockSamples++;
   byFunction[name] = (byFunction[name] ?? 0) + s.size;
 }
-const nextYieldUnoptimized = (%GetOptimizationStatus(Object.getPrototypeOf(loop).nextYield) & 16) === 0;
+${V8_TIERS_JS}
+const nextYieldUnoptimized = !isOptimized(Object.getPrototypeOf(loop).nextYield);
 console.log(JSON.stringify({ clockSamples, clockBytes, byFunction, turns, allBytes, nextYieldUnoptimized }));
 `;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GC_WINDOW_JS, runChild } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild, V8_TIERS_JS } from "@tpdk/testing/child";
 import { RIG_URL } from "@tpdk/testing/virtio-pmd";
 
 /**
@@ -31,9 +31,10 @@ const grownBy = (k) => { const before = getHeapStatistics().used_heap_size; publ
 grownBy(2_000); // the first read's own one-time allocation is not the kicks'
 const k0 = kicks();
 ${GC_WINDOW_JS}
+${V8_TIERS_JS}
 const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), () => true);
 const counted = kicks() - k0;
-const optimized = (%GetOptimizationStatus(publishKicks) & 16) !== 0 && (%GetOptimizationStatus(proto.kick) & 16) === 0;
+const optimized = isTurboFanned(publishKicks) && !isOptimized(proto.kick);
 r.port.stop();
 console.log(JSON.stringify({ gcs, extra, optimized, counted }));
 `;

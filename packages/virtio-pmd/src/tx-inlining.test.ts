@@ -54,14 +54,23 @@ function inlinedIntoTxBurst(out: string): Map<string, number> {
  * ran as calls of their own (bench/notes/both-rings.md, "Session 22: burst 32 (split TX, packed
  * stores: dropped)"). Both header choices of the
  * queue (TxQueue.quietHeader): the three stores under MRG_RXBUF, the compare first without it.
+ *
+ * The one-frame step's pushHeader12 (the frames of a burst before and after its quads) is inlined
+ * by V8 11 (Node 20) but not by V8 14 (Node 26): every step's bytecode is 1-5 bytes longer there
+ * (zeroHeader12 72 for 71, sizeRun4 85 for 82, pushHeader12 151 for 146), and pushHeader12 with its
+ * zeroHeader12 no longer fits what the quad's steps leave of the budget (session 33,
+ * bench/notes/both-rings.md "Session 33: txBurst's inlining under Node 26"). So the check is that
+ * every header zeroing is inlined where its caller is (four in the quad, one more when pushHeader12
+ * is) and every size step is, not a count of one V8's.
  */
 describe("split TX push batch: the per-frame steps fit V8's inlining budget", () => {
-  it.each([{ mrg: true }, { mrg: false }])("txBurst inlines every header zeroing, the push test and the size-bin steps of both the quad and the one-frame step (MRG_RXBUF: $mrg)", async ({ mrg }) => {
+  it.each([{ mrg: true }, { mrg: false }])("txBurst inlines every header zeroing of the quad (and of the push test where it inlines that) and the size-bin steps of both the quad and the one-frame step (MRG_RXBUF: $mrg)", async ({ mrg }) => {
     const { before } = await tracePhases(script(mrg), ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
     const n = inlinedIntoTxBurst(before);
-    // Four in the quad, one in pushHeader12.
-    expect(n.get("zeroHeader12") ?? 0).toBe(5);
-    expect(n.get("pushHeader12") ?? 0).toBe(1);
+    // Four in the quad, one in pushHeader12 where txBurst inlines it (V8 11; V8 14 calls it).
+    const push = n.get("pushHeader12") ?? 0;
+    expect(push).toBeLessThanOrEqual(1);
+    expect(n.get("zeroHeader12") ?? 0).toBe(4 + push);
     expect(n.get("sizeRun4") ?? 0).toBe(1);
     // The quad's (in sizeRun4) and the one-frame step's.
     expect(n.get("sizeRun") ?? 0).toBe(2);

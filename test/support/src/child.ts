@@ -52,6 +52,19 @@ async function gcWindow(measure, good) {
 }
 `;
 
+/**
+ * Source for a child script run with --allow-natives-syntax (interpolate it at the script's top
+ * level): `isTurboFanned(f)`, true when f runs TurboFan code, and `isOptimized(f)`, true when it runs
+ * TurboFan or Maglev code. Not %GetOptimizationStatus's bits: they moved between V8 versions (V8 11,
+ * Node 20: 16 optimized, 32 Maglev, 64 TurboFan; V8 14, Node 26: 16 Maglev, 32 TurboFan, no
+ * "optimized" bit), so `& 16` read a TurboFan-compiled loop as unoptimized under Node 26 and a
+ * Maglev-compiled function as optimized (session 33). The %ActiveTierIs* natives mean the same in both.
+ */
+export const V8_TIERS_JS = `
+function isTurboFanned(f) { return %ActiveTierIsTurbofan(f); }
+function isOptimized(f) { return %ActiveTierIsTurbofan(f) || %ActiveTierIsMaglev(f); }
+`;
+
 /** stdout before and from the line `=== <marker>` (null when the marker never printed). */
 export function splitAt(stdout: string, marker: string): { before: string; after: string } | null {
   const at = stdout.indexOf(`=== ${marker}`);
