@@ -35,7 +35,7 @@ const base = performance.now();
  * as the module loads; clockMs() then takes one branch, the other has no type feedback and is not
  * compiled in.
  */
-export const CLOCK_FROM_PERFORMANCE_NOW = Number(process.versions.v8.split(".")[0]) >= 13;
+const CLOCK_FROM_PERFORMANCE_NOW = Number(process.versions.v8.split(".")[0]) >= 13;
 
 /** Milliseconds on this thread's performance.now() scale, without allocating (hot-path safe). */
 export function clockMs(): number {
