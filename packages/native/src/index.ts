@@ -57,11 +57,11 @@ export interface NativeBinding {
    * granularity; mmapShared: the mapping), adds 1 to `words[faultIndex]`, writes 1 to the eventfd whose
    * number `words[fdIndex]` holds at that moment (-1: none), and returns: the touch reads zeros. A SIGBUS
    * anywhere else still ends the process (the previous action is restored). `sab`: from mmapShared or
-   * mmapSharedFiles; `lengths`: the lengths it was made with; `words`: over a SharedArrayBuffer. Both
+   * mmapSharedFiles (its file slots are those it was made with); `words`: over a SharedArrayBuffer. Both
    * buffers are kept alive until unguardMapping. Returns the registration's id. Cold: a table's first
    * burst on an lcore; ENOSPC past 1024 guarded file slots in the process.
    */
-  guardMapping(sab: SharedArrayBuffer, lengths: readonly number[], words: Int32Array, faultIndex: number, fdIndex: number): number;
+  guardMapping(sab: SharedArrayBuffer, words: Int32Array, faultIndex: number, fdIndex: number): number;
   /** Drop a guardMapping registration (idempotent; only the thread that registered it may). */
   unguardMapping(id: number): void;
   /** SIGBUS faults the guard has answered in this process (all threads). */

@@ -300,10 +300,17 @@ void MemfdCreate(const FunctionCallbackInfo<Value>& args) {
   args.GetReturnValue().Set(fd);
 }
 
-// Every live mapping made by mmapShared (address -> length), process-wide:
-// unmapShared only ever touches memory listed here, never V8's own buffers.
+// Every live mapping made by mmapShared / mmapSharedFiles, process-wide:
+// unmapShared and guardMapping only ever touch memory listed here, never V8's
+// own buffers. `slots`: each file's place in the mapping (offset, length),
+// whole pages (mmapShared) or 2 MiB-aligned (mmapSharedFiles): what
+// guardMapping replaces when that file is cut under us.
+struct Mapping {
+  size_t length;
+  std::vector<std::pair<size_t, size_t>> slots;
+};
 std::mutex gMapsMutex;
-std::unordered_map<void*, size_t> gMaps;
+std::unordered_map<void*, Mapping> gMaps;
 
 void Unmap(void* data, size_t length, void* /*deleter_data*/) {
   // May run on any thread, once the last SharedArrayBuffer (in any isolate) using it is gone.
@@ -327,7 +334,7 @@ void UnmapShared(const FunctionCallbackInfo<Value>& args) {
   size_t len = sab->ByteLength();
   std::lock_guard<std::mutex> lock(gMapsMutex);
   auto it = gMaps.find(p);
-  if (it == gMaps.end() || it->second != len) {
+  if (it == gMaps.end() || it->second.length != len) {
     return ThrowType(a->isolate, "unmapShared: expected a SharedArrayBuffer from mmapShared");
   }
   void* q = mmap(p, len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -368,7 +375,9 @@ void MmapShared(const FunctionCallbackInfo<Value>& args) {
   }
   {
     std::lock_guard<std::mutex> lock(gMapsMutex);
-    gMaps[p] = static_cast<size_t>(length);
+    size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_t len = static_cast<size_t>(length);
+    gMaps[p] = Mapping{len, {{0, (len + page - 1) / page * page}}};
   }
   std::shared_ptr<v8::BackingStore> store =
       SharedArrayBuffer::NewBackingStore(p, static_cast<size_t>(length), Unmap, nullptr);
@@ -940,56 +949,30 @@ void GuardReleaseLocked(uint32_t id) {
   gGuardHolds.erase(id);
 }
 
-// guardMapping(sab, lengths, words, faultIndex, fdIndex) -> id
+// guardMapping(sab, words, faultIndex, fdIndex) -> id
 void GuardMapping(const FunctionCallbackInfo<Value>& args) {
   Addon* a = GetAddon(args);
   Isolate* iso = a->isolate;
-  Local<Context> ctx = iso->GetCurrentContext();
-  const char* usage = "guardMapping: expected (sab from mmapShared or mmapSharedFiles, lengths: number[], words: Int32Array over a SharedArrayBuffer, faultIndex, fdIndex)";
-  if (args.Length() < 5 || !args[0]->IsSharedArrayBuffer() || !args[1]->IsArray() || !args[2]->IsInt32Array() || !args[3]->IsInt32() || !args[4]->IsInt32()) {
+  const char* usage = "guardMapping: expected (sab from mmapShared or mmapSharedFiles, words: Int32Array over a SharedArrayBuffer, faultIndex, fdIndex)";
+  if (args.Length() < 4 || !args[0]->IsSharedArrayBuffer() || !args[1]->IsInt32Array() || !args[2]->IsInt32() || !args[3]->IsInt32()) {
     return ThrowType(iso, usage);
   }
   Local<SharedArrayBuffer> sab = args[0].As<SharedArrayBuffer>();
-  Local<v8::Int32Array> words = args[2].As<v8::Int32Array>();
+  Local<v8::Int32Array> words = args[1].As<v8::Int32Array>();
   if (!words->Buffer()->IsSharedArrayBuffer()) return ThrowType(iso, "guardMapping: words must be an Int32Array over a SharedArrayBuffer");
-  int faultIndex = args[3].As<v8::Int32>()->Value(), fdIndex = args[4].As<v8::Int32>()->Value();
+  int faultIndex = args[2].As<v8::Int32>()->Value(), fdIndex = args[3].As<v8::Int32>()->Value();
   int nWords = static_cast<int>(words->Length());
   if (faultIndex < 0 || faultIndex >= nWords || fdIndex < 0 || fdIndex >= nWords) return ThrowRange(iso, "guardMapping: faultIndex and fdIndex must index words");
-  Local<v8::Array> lensA = args[1].As<v8::Array>();
-  uint32_t n = lensA->Length();
-  if (n == 0 || n > 64) return ThrowType(iso, "guardMapping: 1..64 lengths, one per file");
-  std::vector<size_t> lens(n);
-  for (uint32_t i = 0; i < n; i++) {
-    Local<Value> lv;
-    if (!lensA->Get(ctx, i).ToLocal(&lv)) return;
-    double len = lv->IsNumber() ? lv.As<Number>()->Value() : -1;
-    if (!(len > 0) || len > kMaxSafeInt || len != static_cast<double>(static_cast<uint64_t>(len))) return ThrowType(iso, "guardMapping: bad length");
-    lens[i] = static_cast<size_t>(len);
-  }
   char* base = static_cast<char*>(sab->Data());
-  size_t total = sab->ByteLength();
+  // The file slots the mapping was made with (gMaps): one per file.
+  std::vector<std::pair<size_t, size_t>> slots;
   {
     std::lock_guard<std::mutex> lock(gMapsMutex);
     auto it = gMaps.find(base);
-    if (it == gMaps.end() || it->second != total) return ThrowType(iso, "guardMapping: expected a SharedArrayBuffer from mmapShared or mmapSharedFiles");
+    if (it == gMaps.end() || it->second.length != sab->ByteLength()) return ThrowType(iso, "guardMapping: expected a SharedArrayBuffer from mmapShared or mmapSharedFiles");
+    slots = it->second.slots;
   }
-  // The file slots: a plain mapping of one file (mmapShared) is its own slot (whole pages); several
-  // files lie at fileSlots' 2 MiB-aligned places (mmapSharedFiles), each slot up to the next file.
-  const size_t kAlign = 2u << 20;
-  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  std::vector<uintptr_t> starts(n), slotLens(n);
-  if (n == 1 && lens[0] == total) {
-    starts[0] = reinterpret_cast<uintptr_t>(base);
-    slotLens[0] = (total + page - 1) / page * page;
-  } else {
-    size_t at = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      starts[i] = reinterpret_cast<uintptr_t>(base) + at;
-      slotLens[i] = (lens[i] + kAlign - 1) / kAlign * kAlign;
-      at += slotLens[i];
-    }
-    if (at != total) return ThrowType(iso, "guardMapping: the lengths do not match the mapping (mmapSharedFiles' slots)");
-  }
+  size_t n = slots.size();
   int32_t* wordBase = reinterpret_cast<int32_t*>(static_cast<char*>(words->Buffer()->Data()) + words->ByteOffset());
   std::lock_guard<std::mutex> lock(gGuardMutex);
   if (!gSigbusInstalled) {
@@ -1012,8 +995,8 @@ void GuardMapping(const FunctionCallbackInfo<Value>& args) {
   for (uint32_t i = 0; i < n; i++) {
     GuardSlot& g = gGuards[freeSlots[i]];
     g.seq.fetch_add(1);
-    g.start.store(starts[i]);
-    g.len.store(slotLens[i]);
+    g.start.store(reinterpret_cast<uintptr_t>(base) + slots[i].first);
+    g.len.store(slots[i].second);
     g.faultWord.store(wordBase + faultIndex);
     g.fdWord.store(wordBase + fdIndex);
     g.id.store(id);
@@ -1131,7 +1114,9 @@ void MmapSharedFiles(const FunctionCallbackInfo<Value>& args) {
   }
   {
     std::lock_guard<std::mutex> lock(gMapsMutex);
-    gMaps[base] = total;
+    Mapping m{total, {}};
+    for (uint32_t i = 0; i < n; i++) m.slots.emplace_back(bases[i], (lens[i] + kAlign - 1) / kAlign * kAlign);
+    gMaps[base] = std::move(m);
   }
   std::shared_ptr<v8::BackingStore> store = SharedArrayBuffer::NewBackingStore(base, total, Unmap, nullptr);
   args.GetReturnValue().Set(SharedArrayBuffer::New(iso, std::move(store)));

@@ -264,7 +264,7 @@ export class GuestQueue {
       this.memKey = key;
       // A front-end that shrinks an unsealed file under us: the touch past its end is answered by the
       // addon (zero pages over the file's slot, MEM_FAULT + 1, FAULT_FD written), not the process's death.
-      this.guardId = this.native.guardMapping(sab, lengths, i, W_MEM_FAULT, W_FAULT_FD);
+      this.guardId = this.native.guardMapping(sab, i, W_MEM_FAULT, W_FAULT_FD);
       const views = { u8: new Uint8Array(sab), u16: new Uint16Array(sab, 0, sab.byteLength >>> 1), u32: new Uint32Array(sab, 0, sab.byteLength >>> 2) };
       // Descriptors hold guest physical addresses: the table's gpa ranges, each at its offset in the mapping.
       const regions: GuestRegion[] = [];
