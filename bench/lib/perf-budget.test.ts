@@ -152,11 +152,12 @@ describe("perf-budget", () => {
       "JS:+'rxInOrder file:///w/packed-rxq.js:300:3",
       "JS:*'refillRing file:///w/packed-rxq.js:600:3",
       "JS:o*l2fwdLoop file:///w/lcore-loop.js:28:32",
+      "JS:*'pushHeader12 file:///w/push-header.js:60:8", // V8 14 calls it from split txBurst's one-frame step
     ]
       .map((n, i) => `            node 5/6 [000] 100.${i + 1}00000: cpu-clock:      7f0000000${i}00 ${n} (/tmp/perf-5.map)`)
       .join("\n");
     const [c] = budget(parsePerfScript(lines), 0, [{ label: "n26", from: 100, to: 101, mpps: 1, pid: 5 }]);
-    expect(c!.steps.get("TX descriptors, header, publish")?.samples).toBe(1);
+    expect(c!.steps.get("TX descriptors, header, publish")?.samples).toBe(2);
     expect(c!.steps.get("RX poll and completion")?.samples).toBe(1);
     expect(c!.steps.get("RX refill (mbufs from the pool, descriptors)")?.samples).toBe(1);
     expect(c!.steps.get("app (loop, MAC rewrite, TX buffer)")?.samples).toBe(1);

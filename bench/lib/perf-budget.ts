@@ -233,6 +233,10 @@ const NET_VIRTIO = /librte_net_virtio\.so/;
 const TESTPMD = /dpdk-testpmd$/;
 /** A stripped DPDK function by its start (Debian DPDK 22.11 on the bench host; sessions 17-25 named them from their code). */
 const at = (step: string, dso: RegExp, ...starts: string[]): StepRule => ({ step, dso, name: new RegExp(`\\+0x(?:${starts.join("|")})$`) });
+/** V8's perf-map name of JS code: `JS:`, an OSR mark, the tier mark and Node 26's quote (see DEFAULT_RULES). */
+const JS_CODE = String.raw`^JS:o?\W{0,2}`;
+/** tpdk's step by its functions' names (the name ends at the space before the source position). */
+const js = (step: string, ...functions: string[]): StepRule => ({ step, name: new RegExp(`${JS_CODE}(?:${functions.join("|")}) `) });
 
 /**
  * The steps, in the order the table prints them: tpdk's functions (V8 keeps inlined callees' samples in
@@ -244,22 +248,22 @@ const at = (step: string, dso: RegExp, ...starts: string[]): StepRule => ({ step
  * `JS:o*l2fwdLoop` (l2fwd's loop under Node 26); Node 20: `JS:*txBurst`.
  */
 export const DEFAULT_RULES: readonly StepRule[] = [
-  { step: "RX poll and completion", name: /^JS:o?\W{0,2}(rxInOrder|rxBurst|rxGeneral|rxValidating|loadUsed|loadUsedMore|usedReady|takeUsed|linkRxSegment) / },
+  js("RX poll and completion", "rxInOrder", "rxBurst", "rxGeneral", "rxValidating", "loadUsed", "loadUsedMore", "usedReady", "takeUsed", "linkRxSegment"),
   at("RX poll and completion", NET_VIRTIO, "12520", "116e0", "136d0"), // virtio_recv_pkts_inorder and the routine it calls; packed RX
-  { step: "RX touch (packed: flags wait, frames' lines)", name: /^JS:o?\W{0,2}touchAhead / },
+  js("RX touch (packed: flags wait, frames' lines)", "touchAhead"),
   at("RX touch (packed: flags wait, frames' lines)", NET_VIRTIO, "10480"), // virtqueue_dequeue_burst_rx_packed
-  { step: "RX refill (mbufs from the pool, descriptors)", name: /^JS:o?\W{0,2}(refillRing|cacheGet|getBulk|allocBulk|touchDescLines|markInUse) / },
+  js("RX refill (mbufs from the pool, descriptors)", "refillRing", "cacheGet", "getBulk", "allocBulk", "touchDescLines", "markInUse"),
   at("RX refill (mbufs from the pool, descriptors)", NET_VIRTIO, "10810"), // rte_pktmbuf_alloc_bulk's region
-  { step: "mbuf reset", name: /^JS:o?\W{0,2}(resetMbuf|reset) / },
-  { step: "app (loop, MAC rewrite, TX buffer)", name: /^JS:o?\W{0,2}(l2fwdLoop|flush|dropFrom|run|burst) / },
+  js("mbuf reset", "resetMbuf", "reset"),
+  js("app (loop, MAC rewrite, TX buffer)", "l2fwdLoop", "flush", "dropFrom", "run", "burst"),
   { step: "app (loop, MAC rewrite, TX buffer)", dso: TESTPMD }, // testpmd's mac forwarding and its loop (~0x7c400, ~0x84cb0)
-  { step: "TX descriptors, header, publish", name: /^JS:o?\W{0,2}(txBurst|publishTx|pushHeader|zeroHeader|kickIfNeeded|kickOrPrime|fencedCheck|fencedRangeCheck|primeTx|publish|allocDesc|txFence) / },
+  js("TX descriptors, header, publish", "txBurst", "publishTx", "pushHeader", "pushHeader12", "zeroHeader", "kickIfNeeded", "kickOrPrime", "fencedCheck", "fencedRangeCheck", "primeTx", "publish", "allocDesc", "txFence"),
   at("TX descriptors, header, publish", NET_VIRTIO, "15830", "14790"), // virtio_xmit_pkts_inorder; packed TX
-  { step: "reclaim and free", name: /^JS:o?\W{0,2}(reclaim|reclaimInOrder|freeBulk|fastFreeBulk|putBulk|putRaw|markFree|freeDesc|takeBack) / },
+  js("reclaim and free", "reclaim", "reclaimInOrder", "freeBulk", "fastFreeBulk", "putBulk", "putRaw", "markFree", "freeDesc", "takeBack"),
   at("reclaim and free", NET_VIRTIO, "11400", "10da0", "11060"),
-  { step: "statistics", name: /^JS:o?\W{0,2}(countFrame|countRareTx|sizeRun|sizeRunEnd|sizeBinOf) / },
+  js("statistics", "countFrame", "countRareTx", "sizeRun", "sizeRunEnd", "sizeBinOf"),
   at("statistics", NET_VIRTIO, "11640"), // virtio_update_packet_stats
-  { step: "idle passes (the lcore's backoff)", name: /^JS:o?\W{0,2}idle .*backoff/ },
+  { step: "idle passes (the lcore's backoff)", name: new RegExp(`${JS_CODE}idle .*backoff`) },
   { step: "Atomics.load builtin", name: /^Builtins?_?AtomicsLoad/ },
   { step: "Atomics.store builtin", name: /^Builtins?_?AtomicsStore/ },
   { step: "DPDK virtio PMD, other", dso: NET_VIRTIO },
