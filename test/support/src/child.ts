@@ -53,6 +53,25 @@ async function gcWindow(measure, good) {
 `;
 
 /**
+ * Source for a child script (interpolate it at the script's top level; the script must import
+ * getHeapSpaceStatistics from node:v8): `youngHeapUsed()`, the bytes in use in V8's young generation
+ * (new space and new large-object space), where every allocation of running code goes: a boxed double,
+ * an array, a closure. A window's growth of it is what the window's code allocated (one read's own
+ * objects, ~1 KB, fall in the window: the limit leaves room for them). Not used_heap_size: it also counts
+ * what V8's compilers add to old, code and trusted space, and V8 14 (Node 26) tiers a measuring loop up
+ * through Maglev and TurboFan with on-stack replacement inside a window: 8-12 KB of compiled code in the
+ * first 20,000 calls of a loop that allocates nothing (bench/notes/gc.md "Session 34: a window for
+ * compiled code's allocations"). A scavenge empties the young space: read it in a window watched for GCs.
+ */
+export const YOUNG_HEAP_JS = `
+function youngHeapUsed() {
+  let used = 0;
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === "new_space" || s.space_name === "new_large_object_space") used += s.space_used_size;
+  return used;
+}
+`;
+
+/**
  * Source for a child script run with --allow-natives-syntax (interpolate it at the script's top
  * level): `isTurboFanned(f)`, true when f runs TurboFan code, and `isOptimized(f)`, true when it runs
  * TurboFan or Maglev code. Not %GetOptimizationStatus's bits: they moved between V8 versions (V8 11,
