@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runChild, YOUNG_HEAP_JS } from "@tpdk/testing/child";
+import { runChild, YOUNG_HEAP_JS, YOUNG_WINDOW_LIMIT } from "@tpdk/testing/child";
 import { clockMs, NEVER_INLINED_BYTECODE, storeClockMs } from "./clock.js";
 
 describe("storeClockMs", () => {
@@ -52,13 +52,13 @@ describe("storeClockMs", () => {
     const warm = await run([], 5_000);
     expect(warm.warmed).toBe(true);
     expect(warm.gcs).toBe(0);
-    expect(warm.grown).toBeLessThan(4096);
+    expect(warm.grown).toBeLessThan(YOUNG_WINDOW_LIMIT);
     // A deadline already passed does not end it before the calls V8 needs (WARM_MIN_BATCHES): the
     // tier-up is a count of calls, and a loaded machine's 500 ms may hold only a few of them.
     const late = await run([], 0);
     expect(late.warmed).toBe(true);
     expect(late.gcs).toBe(0);
-    expect(late.grown).toBeLessThan(4096);
+    expect(late.grown).toBeLessThan(YOUNG_WINDOW_LIMIT);
     expect((await run(["--no-opt"], 100)).warmed).toBe(false);
   }, 30_000);
 });

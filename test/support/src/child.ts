@@ -72,6 +72,15 @@ function youngHeapUsed() {
 `;
 
 /**
+ * The most a window of 20,000 calls may add to the young generation (youngHeapUsed) when the calls
+ * themselves allocate nothing: room for the window's one-off objects (the heap reads' own, and what a
+ * compile inside the window leaves there: up to 4.5 KB seen under Node 24 in a whole-suite run, session 34),
+ * far below any allocation per call (8 B, the smallest heap object, is 160 KB over 20,000 calls; the clock
+ * bugs these windows caught were 16-32 B a call).
+ */
+export const YOUNG_WINDOW_LIMIT = 16 * 1024;
+
+/**
  * Source for a child script run with --allow-natives-syntax (interpolate it at the script's top
  * level): `isTurboFanned(f)`, true when f runs TurboFan code, and `isOptimized(f)`, true when it runs
  * TurboFan or Maglev code. Not %GetOptimizationStatus's bits: they moved between V8 versions (V8 11,
