@@ -29,17 +29,18 @@ export async function runChild(script: string, flags: readonly string[] = [], ti
 
 /**
  * Source for a child script (interpolate it at the script's top level, after its imports): an async
- * `gcWindow(measure, good)` that runs `measure()` in a window watched by a GC observer, up to three
- * windows, until one saw no GC and `good(value)`: a scavenge the bookkeeping around a window happens
- * to trigger then does not count, while code that allocates fails all three. Returns
+ * `gcWindow(measure, good, attempts = 3)` that runs `measure()` in a window watched by a GC observer, up to
+ * `attempts` windows, until one saw no GC and `good(value)`: a scavenge the bookkeeping around a window
+ * happens to trigger then does not count, while code that allocates fails all three (attempts 1: one
+ * window, for a measure that must not be repeated, such as a function's first calls). Returns
  * `{ gcs, value }` of the last window. The script must import PerformanceObserver from
  * node:perf_hooks. Shared by the allocation tests (kick-fd, doorbell-kick-alloc, kick-count-alloc,
- * backoff-alloc).
+ * backoff-alloc, eal clock).
  */
 export const GC_WINDOW_JS = `
-async function gcWindow(measure, good) {
+async function gcWindow(measure, good, attempts = 3) {
   let gcs = -1, value;
-  for (let attempt = 0; attempt < 3 && !(gcs === 0 && good(value)); attempt++) {
+  for (let attempt = 0; attempt < attempts && !(gcs === 0 && good(value)); attempt++) {
     let seen = 0;
     const obs = new PerformanceObserver((list) => { seen += list.getEntries().length; });
     obs.observe({ entryTypes: ["gc"] });
