@@ -62,7 +62,10 @@ async function gcWindow(measure, good, attempts = 3) {
  * what V8's compilers add to old, code and trusted space, and V8 14 (Node 26) tiers a measuring loop up
  * through Maglev and TurboFan with on-stack replacement inside a window: 8-12 KB of compiled code in the
  * first 20,000 calls of a loop that allocates nothing (bench/notes/gc.md "Session 34: a window for
- * compiled code's allocations"). A scavenge empties the young space: read it in a window watched for GCs.
+ * compiled code's allocations"); and V8's accounting of the old spaces moves with no GC and nothing
+ * allocated by the window's code: by 170-440 KB within one window in 1-3 of 50 loaded Node 26 runs, with
+ * concurrent sweeping on or off (session 35), which in a difference of two windows (20,000 calls less
+ * 2,000) reads as growth or shrinkage. A scavenge empties the young space: read it in a window watched for GCs.
  */
 export const YOUNG_HEAP_JS = `
 function youngHeapUsed() {

@@ -2,13 +2,13 @@
  * Source for the start of a child script (`runChild`, an ES module) that drives a device loop by
  * hand over the latency runs' wires: a Vhost with a paced generator that timestamps its frames
  * (rate=1M, timestamp=1) and a latency sink, so every pass reads the clock and every tick paces
- * the generator. Defines PerformanceObserver (for GC_WINDOW_JS), getHeapStatistics, Memory, Vhost,
+ * the generator. Defines PerformanceObserver (for GC_WINDOW_JS), getHeapSpaceStatistics (for YOUNG_HEAP_JS), Memory, Vhost,
  * parseWireSpec, mem, vhost and loop (vhost.createLoop(); the script closes it). Shared by the
  * device loop's allocation tests (device-clock-alloc, device-tick-alloc).
  */
 export const PACED_LATENCY_LOOP_PREAMBLE = `
 import { PerformanceObserver } from "node:perf_hooks";
-import { getHeapStatistics } from "node:v8";
+import { getHeapSpaceStatistics } from "node:v8";
 import { Memory } from "@tpdk/eal";
 import { Vhost, parseWireSpec } from "@tpdk/vhost";
 const mem = Memory.create(32 << 20);
