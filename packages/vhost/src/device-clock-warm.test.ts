@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runChild, YOUNG_HEAP_JS, YOUNG_WINDOW_LIMIT } from "@tpdk/testing/child";
+import { GC_WINDOW_JS, runChild, YOUNG_HEAP_JS, YOUNG_WINDOW_LIMIT } from "@tpdk/testing/child";
 
 /**
  * The device thread's clock read as a throughput run makes it: from spin(), every ~0.2-0.5 ms
@@ -12,9 +12,9 @@ import { runChild, YOUNG_HEAP_JS, YOUNG_WINDOW_LIMIT } from "@tpdk/testing/child
  * from an optimized loop): they must add under YOUNG_WINDOW_LIMIT (16 KB) to the young generation and see no GC (main: 16 B or
  * more a read, over 320 KB, or a scavenge; Node 26 before session 33's clock: 32 B a read). The young
  * generation, not the whole heap: under Node 26 (V8 14) the window's own loop is compiled on-stack inside
- * the window, 8-12 KB of code in old/code/trusted space (YOUNG_HEAP_JS). One window, not retried: retried
- * windows would run the function past its tier-up. Prints { gcs, young, heap, reads } (heap: the whole
- * heap's growth, for the record).
+ * the window, 8-12 KB of code in old/code/trusted space (YOUNG_HEAP_JS). The window is test/support's
+ * gcWindow with one attempt, as eal's clock.test: not retried, since retried windows would run the function
+ * past its tier-up. Prints { gcs, young, heap, reads } (heap: the whole heap's growth, for the record).
  */
 const script = `
 import { PerformanceObserver } from "node:perf_hooks";
@@ -30,21 +30,19 @@ await loop.open();
 const READS = 20_000;
 function readAll(n) { for (let i = 0; i < n; i++) storeClockMs(deviceClock); }
 ${YOUNG_HEAP_JS}
-let gcs = 0;
-const obs = new PerformanceObserver((list) => { gcs += list.getEntries().length; });
-obs.observe({ entryTypes: ["gc"] });
 // A scavenge: the young space emptied of the start-up's garbage, so that the window's own reads
 // cannot fill it (a full gc() would not do: old space's sweeping after it moves the heap's used size).
 gc({ type: "minor" });
 for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-gcs = 0;
-const heap0 = getHeapStatistics().used_heap_size;
-const young0 = youngHeapUsed();
-readAll(READS);
-const young = youngHeapUsed() - young0;
-const heap = getHeapStatistics().used_heap_size - heap0;
-for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-obs.disconnect();
+${GC_WINDOW_JS}
+// One window (attempts 1): a second would measure reads past the first 20,000.
+const { gcs, value: { young, heap } } = await gcWindow(() => {
+  const heap0 = getHeapStatistics().used_heap_size;
+  const young0 = youngHeapUsed();
+  readAll(READS);
+  const young = youngHeapUsed() - young0;
+  return { young, heap: getHeapStatistics().used_heap_size - heap0 };
+}, () => true, 1);
 loop.close();
 console.log(JSON.stringify({ gcs, young, heap, reads: READS }));
 `;

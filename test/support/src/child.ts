@@ -35,7 +35,7 @@ export async function runChild(script: string, flags: readonly string[] = [], ti
  * window, for a measure that must not be repeated, such as a function's first calls). Returns
  * `{ gcs, value }` of the last window. The script must import PerformanceObserver from
  * node:perf_hooks. Shared by the allocation tests (kick-fd, doorbell-kick-alloc, kick-count-alloc,
- * backoff-alloc, eal clock).
+ * backoff-alloc, eal clock, vhost device-clock-warm).
  */
 export const GC_WINDOW_JS = `
 async function gcWindow(measure, good, attempts = 3) {
