@@ -59,4 +59,49 @@ describe("storeClockMs", () => {
     expect(late.grown).toBeLessThan(YOUNG_WINDOW_LIMIT);
     expect((await run(["--no-opt"], 100)).warmed).toBe(false);
   }, 30_000);
+
+  it("warmStoreClockMs judges a batch by the young generation: a batch that only grew old space (what a compile adds) is clean (a child process, V8's heap readings offset)", async () => {
+    // Under Node 24 and 26 V8 tiers warmStoreClockMs's own loop up with on-stack compiles whose code (2-16 KB
+    // in old, code and trusted space) lands in whichever batch is running. Here every reading of old space and
+    // of used_heap_size is offset by 8 KB more than the one before, as if each batch held such a compile; the
+    // young generation is read as it is. A warm-up that judged by the whole heap would find no clean batch and
+    // return false at its deadline (main before session 35: false); judged by what the calls allocate, it
+    // returns true, and the next 20,000 calls grow the young generation by under the window limit.
+    const script = `
+      import { syncBuiltinESMExports } from "node:module";
+      import { PerformanceObserver } from "node:perf_hooks";
+      import v8 from "node:v8";
+      const real = { stats: v8.getHeapStatistics, spaces: v8.getHeapSpaceStatistics };
+      let reads = 0;
+      v8.getHeapStatistics = () => { const s = real.stats(); s.used_heap_size += ++reads * 8192; return s; };
+      v8.getHeapSpaceStatistics = () => {
+        const spaces = real.spaces();
+        reads++;
+        for (const s of spaces) if (s.space_name === "old_space") s.space_used_size += reads * 8192;
+        return spaces;
+      };
+      syncBuiltinESMExports();
+      const { storeClockMs, warmStoreClockMs } = await import("@tpdk/eal");
+      ${YOUNG_HEAP_JS.replace("getHeapSpaceStatistics()", "real.spaces()")}
+      const cell = new Float64Array(1);
+      const warmed = warmStoreClockMs(cell, 100);
+      const offsetReads = reads;
+      gc({ type: "minor" });
+      for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
+      ${GC_WINDOW_JS}
+      const { gcs, value: grown } = await gcWindow(() => {
+        const before = youngHeapUsed();
+        for (let i = 0; i < 20_000; i++) storeClockMs(cell);
+        return youngHeapUsed() - before;
+      }, () => true, 1);
+      console.log(JSON.stringify({ warmed, offsetReads, grown, gcs }));`;
+    const r = await runChild(script, ["--expose-gc"], 30_000);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { warmed: boolean; offsetReads: number; grown: number; gcs: number };
+    // The offset readings were the ones it made (not vacuous: two or more a batch, at least two batches).
+    expect(out.offsetReads, JSON.stringify(out)).toBeGreaterThanOrEqual(4);
+    expect(out.warmed, JSON.stringify(out)).toBe(true);
+    expect(out.gcs, JSON.stringify(out)).toBe(0);
+    expect(out.grown, JSON.stringify(out)).toBeLessThan(YOUNG_WINDOW_LIMIT);
+  }, 30_000);
 });

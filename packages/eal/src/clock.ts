@@ -18,7 +18,7 @@
  * Node 26"), Node 20 / 24 / 26: storeClockMs() as it was (hrtime) 0.03 / 0.03 / 32, performance.now()
  * 16 / 0.03 / 0.03, Date.now() 16 / - / 16.
  */
-import { getHeapStatistics } from "node:v8";
+import { getHeapSpaceStatistics } from "node:v8";
 
 const start = process.hrtime();
 const startSec = start[0];
@@ -91,8 +91,15 @@ export function storeClockMs(cell: Float64Array): void {
   }
 }
 
-/** warmStoreClockMs(): calls per measured batch, and the heap growth under which a batch counts as clean. */
+/** warmStoreClockMs(): calls per measured batch. */
 const WARM_BATCH = 4096;
+
+/**
+ * warmStoreClockMs(): the young generation's growth over a batch under which it counts as clean: 2 B a call.
+ * The batch's two reads (getHeapSpaceStatistics()'s objects) add 2.5-3.5 KB of it; any allocation per call is
+ * 8 B or more, 32 KB a batch (baseline code's boxed double: 64 KB; Node 26's Maglev code: 360 KB).
+ */
+const CLEAN_BATCH_GROWTH = 2 * WARM_BATCH;
 
 /**
  * warmStoreClockMs(): the batches it runs before its deadline may end it. Calls, not time, decide
@@ -110,9 +117,9 @@ const WARM_MIN_BATCHES = 32;
 /**
  * Calls storeClockMs(cell) until its TurboFan code runs, for a thread that reads the clock from a
  * cold path (cold: before its first pass). Returns true when two batches running of WARM_BATCH
- * calls each grew the heap by less than WARM_BATCH bytes (under 1 B a call; the two heap reads
- * make ~0.4 KB), false if that did not happen within `maxMs` and WARM_MIN_BATCHES batches, whichever
- * ends later (e.g. under --jitless or --no-opt).
+ * calls each grew the young generation by less than CLEAN_BATCH_GROWTH bytes (under 2 B a call), false
+ * if that did not happen within `maxMs` and WARM_MIN_BATCHES batches, whichever ends later (e.g. under
+ * --jitless or --no-opt).
  *
  * Why: storeClockMs() is never inlined, so it is optimized only on its own, and its 516 bytes of
  * bytecode (the point of it) make V8 11 wait 6 interrupt-budget ticks (3 + 516 / 150,
@@ -126,15 +133,36 @@ const WARM_MIN_BATCHES = 32;
  * same calls allocate nothing from the first pass (vhost's device-clock-warm.test.ts).
  *
  * A scavenge inside a batch makes its growth negative: such a batch does not count as clean.
+ *
+ * The young generation (youngGenerationUsed), not the whole heap: what it checks is that the calls
+ * allocate nothing, and what running code allocates (a boxed double, hrtime()'s array) goes there, while
+ * V8's compiles (this function's own loop compiled on-stack, 2-16 KB under Node 24 and 26) add to old,
+ * code and trusted space, and the old spaces' accounting moves by up to 440 KB with no GC under Node 26
+ * (bench/notes/gc.md "Session 34: a window for compiled code's allocations", "Session 35: kick-count-alloc's
+ * 320 KB under Node 26"). used_heap_size counted all of it: a batch could read unclean for a compile, or
+ * clean when an old-space drop offset the calls' garbage. Batches to warm were the same either way
+ * (bench/notes/gc.md "Session 35: warmStoreClockMs judged by the young generation").
  */
 export function warmStoreClockMs(cell: Float64Array, maxMs = 500): boolean {
   const deadline = clockMs() + maxMs;
   for (let clean = 0, batches = 0; clean < 2; batches++) {
     if (batches >= WARM_MIN_BATCHES && clockMs() > deadline) return false;
-    const before = getHeapStatistics().used_heap_size;
+    const before = youngGenerationUsed();
     for (let i = 0; i < WARM_BATCH; i++) storeClockMs(cell);
-    const grown = getHeapStatistics().used_heap_size - before;
-    clean = grown >= 0 && grown < WARM_BATCH ? clean + 1 : 0;
+    const grown = youngGenerationUsed() - before;
+    clean = grown >= 0 && grown < CLEAN_BATCH_GROWTH ? clean + 1 : 0;
   }
   return true;
+}
+
+/**
+ * Bytes in use in V8's young generation (new space and new large-object space), where running code's
+ * allocations go; a scavenge empties it. Cold path only: each read allocates 2.5-3.5 KB of statistics objects.
+ */
+function youngGenerationUsed(): number {
+  let used = 0;
+  for (const s of getHeapSpaceStatistics()) {
+    if (s.space_name === "new_space" || s.space_name === "new_large_object_space") used += s.space_used_size;
+  }
+  return used;
 }
