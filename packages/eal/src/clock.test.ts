@@ -2,6 +2,23 @@ import { describe, expect, it } from "vitest";
 import { GC_WINDOW_JS, runChild, YOUNG_HEAP_JS, YOUNG_WINDOW_LIMIT } from "@tpdk/testing/child";
 import { clockMs, NEVER_INLINED_BYTECODE, storeClockMs } from "./clock.js";
 
+/**
+ * Source for the child scripts below (after warmStoreClockMs(cell, ...), with youngHeapUsed defined):
+ * the young generation's growth over the first 20,000 storeClockMs(cell) calls after the warm-up, in one
+ * GC-watched window (attempts 1: a second would measure calls past the first 20,000), after a scavenge
+ * and a settle so the window starts from an empty young space. Defines `gcs` and `grown`.
+ */
+const FIRST_CALLS_WINDOW_JS = `
+gc({ type: "minor" });
+for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
+${GC_WINDOW_JS}
+const { gcs, value: grown } = await gcWindow(() => {
+  const before = youngHeapUsed();
+  for (let i = 0; i < 20_000; i++) storeClockMs(cell);
+  return youngHeapUsed() - before;
+}, () => true, 1);
+`;
+
 describe("storeClockMs", () => {
   it("writes clockMs()'s reading into the cell", () => {
     const cell = new Float64Array(1);
@@ -32,15 +49,7 @@ describe("storeClockMs", () => {
       ${YOUNG_HEAP_JS}
       const cell = new Float64Array(1);
       const warmed = warmStoreClockMs(cell, Number(process.argv[1]));
-      gc({ type: "minor" });
-      for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-      ${GC_WINDOW_JS}
-      // One window (attempts 1): a second would measure calls past the first 20,000.
-      const { gcs, value: grown } = await gcWindow(() => {
-        const before = youngHeapUsed();
-        for (let i = 0; i < 20_000; i++) storeClockMs(cell);
-        return youngHeapUsed() - before;
-      }, () => true, 1);
+      ${FIRST_CALLS_WINDOW_JS}
       console.log(JSON.stringify({ warmed, grown, gcs }));`;
     const run = async (flags: string[], maxMs: number): Promise<{ warmed: boolean; grown: number; gcs: number }> => {
       const r = await runChild(script.replace("process.argv[1]", String(maxMs)), ["--expose-gc", ...flags], 30_000);
@@ -86,14 +95,7 @@ describe("storeClockMs", () => {
       const cell = new Float64Array(1);
       const warmed = warmStoreClockMs(cell, 100);
       const offsetReads = reads;
-      gc({ type: "minor" });
-      for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
-      ${GC_WINDOW_JS}
-      const { gcs, value: grown } = await gcWindow(() => {
-        const before = youngHeapUsed();
-        for (let i = 0; i < 20_000; i++) storeClockMs(cell);
-        return youngHeapUsed() - before;
-      }, () => true, 1);
+      ${FIRST_CALLS_WINDOW_JS}
       console.log(JSON.stringify({ warmed, offsetReads, grown, gcs }));`;
     const r = await runChild(script, ["--expose-gc"], 30_000);
     expect(r.status, r.stderr).toBe(0);
