@@ -21,11 +21,10 @@ pass(200); pass(200);
 %OptimizeFunctionOnNextCall(pass);
 pass(10);
 ${YOUNG_HEAP_JS}
-const grownBy = (k) => { const before = youngHeapUsed(); pass(k); return youngHeapUsed() - before; };
-grownBy(2_000); // the first read's own one-time allocation (about 9 KB) is not the loop's
+youngGrownBy(pass, 2_000); // the first read's own one-time allocation (about 9 KB) is not the loop's
 ${GC_WINDOW_JS}
 ${V8_TIERS_JS}
-const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), (v) => v < 4096);
+const { gcs, value: extra } = await gcWindow(() => youngGrownBy(pass, 20_000) - youngGrownBy(pass, 2_000), (v) => v < 4096);
 console.log(JSON.stringify({ gcs, extra, optimized: isTurboFanned(pass) }));
 `;
 

@@ -91,7 +91,8 @@ describe("storeClockMs", () => {
       };
       syncBuiltinESMExports();
       const { storeClockMs, warmStoreClockMs } = await import("@tpdk/eal");
-      ${YOUNG_HEAP_JS.replace("getHeapSpaceStatistics()", "real.spaces()")}
+      const getHeapSpaceStatistics = real.spaces; // YOUNG_HEAP_JS's reads: the young generation as it is
+      ${YOUNG_HEAP_JS}
       const cell = new Float64Array(1);
       const warmed = warmStoreClockMs(cell, 100);
       const offsetReads = reads;

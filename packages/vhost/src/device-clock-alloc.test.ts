@@ -22,10 +22,9 @@ function drive(n) { for (let i = 0; i < n; i++) loop.pass(); passes += n; }
 // Optimized (pass, readClock and the polls inlined into drive) before the windows.
 for (let r = 0; r < 50; r++) drive(2_000);
 ${YOUNG_HEAP_JS}
-const grownBy = (k) => { const before = youngHeapUsed(); drive(k); return youngHeapUsed() - before; };
-grownBy(10_000);
+youngGrownBy(drive, 10_000);
 ${GC_WINDOW_JS}
-const { gcs, value: extra } = await gcWindow(() => grownBy(100_000) - grownBy(10_000), (v) => v < 4096);
+const { gcs, value: extra } = await gcWindow(() => youngGrownBy(drive, 100_000) - youngGrownBy(drive, 10_000), (v) => v < 4096);
 loop.close();
 console.log(JSON.stringify({ gcs, extra, passes }));
 `;

@@ -20,11 +20,11 @@ for (const f of fns) %NeverOptimizeFunction(f);
 // Past the interpreter's first calls: baseline (Sparkplug) code, as the device thread runs it.
 for (let i = 0; i < 2_000; i++) loop.tick();
 ${YOUNG_HEAP_JS}
-const grownBy = (k) => { const before = youngHeapUsed(); for (let i = 0; i < k; i++) loop.tick(); return youngHeapUsed() - before; };
-grownBy(2_000);
+function ticks(k) { for (let i = 0; i < k; i++) loop.tick(); }
+youngGrownBy(ticks, 2_000);
 ${GC_WINDOW_JS}
 ${V8_TIERS_JS}
-const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), (v) => v < 4096);
+const { gcs, value: extra } = await gcWindow(() => youngGrownBy(ticks, 20_000) - youngGrownBy(ticks, 2_000), (v) => v < 4096);
 const unoptimized = fns.every((f) => !isOptimized(f));
 const exhausted = dev.wire.exhausted();
 loop.close();

@@ -11,9 +11,9 @@ import { RIG_URL } from "@tpdk/testing/virtio-pmd";
  * (YOUNG_HEAP_JS) is read over 2,000 kicks and over 20,000; the 18,000 more must add under 4 KB. Not
  * used_heap_size: under Node 26 on a loaded machine it moved by a compile's code (12-18 KB) and once by
  * 320,192 B (CI, 2026-12-07 05:29 UTC), with no kick allocating: the old spaces' figure moves by hundreds
- * of KB inside a window without a GC (session 35: -440,744 B in a loaded run whose young generation grew 208 B). A window with a GC or over the limit is read again
- * (up to three tries): a scavenge the bookkeeping triggers would hide an allocation, and a kick that
- * allocates fails all three. Prints { gcs, extra, optimized, counted }.
+ * of KB inside a window without a GC (session 35: -440,744 B in a loaded run whose young generation grew
+ * 208 B). A window with a GC or over the limit is read again (up to three tries): a scavenge the
+ * bookkeeping triggers would hide an allocation, and a kick that allocates fails all three. Prints { gcs, extra, optimized, counted }.
  */
 const script = `
 import { PerformanceObserver } from "node:perf_hooks";
@@ -31,12 +31,11 @@ publishKicks(200); publishKicks(200);
 publishKicks(10);
 const kicks = () => r.port.xstats().find((s) => s.name === "tx_q0_kicks").value;
 ${YOUNG_HEAP_JS}
-const grownBy = (k) => { const before = youngHeapUsed(); publishKicks(k); return youngHeapUsed() - before; };
-grownBy(2_000); // the first read's own one-time allocation is not the kicks'
+youngGrownBy(publishKicks, 2_000); // the first read's own one-time allocation is not the kicks'
 const k0 = kicks();
 ${GC_WINDOW_JS}
 ${V8_TIERS_JS}
-const { gcs, value: extra } = await gcWindow(() => grownBy(20_000) - grownBy(2_000), (v) => v < 4096);
+const { gcs, value: extra } = await gcWindow(() => youngGrownBy(publishKicks, 20_000) - youngGrownBy(publishKicks, 2_000), (v) => v < 4096);
 const counted = kicks() - k0;
 const optimized = isTurboFanned(publishKicks) && !isOptimized(proto.kick);
 r.port.stop();

@@ -66,12 +66,20 @@ async function gcWindow(measure, good, attempts = 3) {
  * allocated by the window's code: by 170-440 KB within one window in 1-3 of 50 loaded Node 26 runs, with
  * concurrent sweeping on or off (session 35), which in a difference of two windows (20,000 calls less
  * 2,000) reads as growth or shrinkage. A scavenge empties the young space: read it in a window watched for GCs.
+ * Also `youngGrownBy(run, k)`: the young generation's growth over `run(k)` (the allocation tests that
+ * subtract a short run's growth from a long one's: kick-count-alloc, backoff-alloc, device-tick-alloc,
+ * device-clock-alloc).
  */
 export const YOUNG_HEAP_JS = `
 function youngHeapUsed() {
   let used = 0;
   for (const s of getHeapSpaceStatistics()) if (s.space_name === "new_space" || s.space_name === "new_large_object_space") used += s.space_used_size;
   return used;
+}
+function youngGrownBy(run, k) {
+  const before = youngHeapUsed();
+  run(k);
+  return youngHeapUsed() - before;
 }
 `;
 
