@@ -49,7 +49,7 @@ console.log(JSON.stringify({ gcs, young, heap, reads: READS }));
 
 describe("the device loop's clock read in a throughput run", () => {
   it("is warmed by open(): the first 20,000 reads allocate under 16 KB (none per read), no GC (a child process)", async () => {
-    const r = await runChild(script, ["--expose-gc"], 60_000);
+    const r = await runChild(script, ["--expose-gc", "--no-memory-reducer"], 60_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; young: number; heap: number; reads: number };
     expect(out.reads).toBe(20_000);
