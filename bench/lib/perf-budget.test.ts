@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   BY_NAME,
+  NET_VHOST_RULES,
   budget,
   budgetTable,
   mergeRuns,
@@ -241,6 +242,68 @@ describe("perf-budget", () => {
     expect(nsPerFrame(t, t.steps.get("RX refill (mbufs from the pool, descriptors)")!.samples)).toBeCloseTo(200 / 6); // (0 + 400/6) / 2
     expect(merged[1]).toBe(cols[1]);
     expect(budgetTable(merged).split("\n")[0]).toBe("| step | tpdk (mean of 2 runs: 10.00 5.00 Mpps) | DPDK (10.00 Mpps, 5 samples) |");
+  });
+
+  it("NET_VHOST_RULES: a vhost-user back-end's steps, tpdk's net_vhost by function and file, DPDK's librte_vhost by function start", () => {
+    // Names as recorded 2026-12-07 09:18 UTC (net_vhost b32, perf -C 0 with the side-band events): tpdk's l2fwd
+    // (V8's perf map), DPDK's testpmd net_vhost (librte_vhost stripped: named by .eh_frame start; its exported
+    // burst functions by perf), and virtio-pmd's rxBurst (the same name in another file: not net_vhost's dequeue).
+    const V = "/usr/lib/x86_64-linux-gnu/librte_vhost.so.23.0";
+    const NV = "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_vhost.so.23.0";
+    const js = (n: string): [string, string] => [n, "/tmp/perf-5.map"];
+    // Stripped code: [unknown] in a mapping (at 0x7f1000000000 for librte_vhost, 0x7f2000000000 for net_vhost, offset 0), named by its FDE.
+    const at = (dso: string, off: number): [string, string] => ["[unknown]", `${dso}@${off.toString(16)}`];
+    const samples: [string, string][] = [
+      js("JS:*rxBurst file:///w/packages/vhost-user/dist/backend/rx-burst.js:46:12"),
+      js("JS:*writeOneBuffer file:///w/packages/vhost-user/dist/backend/tx-burst.js:274:19"),
+      js("JS:*txBurst file:///w/packages/vhost-user/dist/backend/tx-burst.js:64:12"),
+      js("JS:*takeSimple file:///w/packages/vhost-user/dist/backend/guest-queue.js:410:15"),
+      js("JS:*copy file:///w/packages/vhost-user/dist/backend/net-frame.js:60:21"),
+      js("JS:*allocBulk file:///w/packages/mbuf/dist/mempool.js:203:14"),
+      js("JS:*addUsedRun file:///w/packages/vhost/dist/device/virtqueue.js:419:15"),
+      js("JS:o*'l2fwdLoop file:///w/apps/l2fwd/dist/lcore-loop.js:28:32"),
+      js("JS:*rxBurst file:///w/packages/virtio-pmd/dist/registry.js:77:24"),
+      ["Builtins_AtomicsStore", "/usr/bin/node"],
+      at(V, 0x8ca40), // virtio_dev_tx_split_compliant
+      ["rte_vhost_dequeue_burst", V], // exported: perf names it
+      at(V, 0x35600), // do_data_copy_dequeue
+      at(V, 0x7dd70), // virtio_dev_rx_split
+      at(V, 0x33e00), // reserve_avail_buf_split
+      at(NV, 0x5060), // rte_pktmbuf_free
+      at(NV, 0x4240), // eth_vhost_rx
+      at(V, 0x1010), // none of these
+    ];
+    const mmaps = [
+      `    dpdk-testpmd 5/5 [000] 99.000000: PERF_RECORD_MMAP2 5/5: [0x7f1000000000(0x100000) @ 0 fe:00 1 2]: r-xp ${V}`,
+      `    dpdk-testpmd 5/5 [000] 99.000001: PERF_RECORD_MMAP2 5/5: [0x7f2000000000(0x10000) @ 0 fe:00 3 4]: r-xp ${NV}`,
+    ];
+    const line = ([n, where]: [string, string], i: number): string => {
+      const [dso, off] = where.split("@") as [string, string | undefined];
+      const ip = off === undefined ? `7f00000${i}00` : (BigInt(dso === V ? "0x7f1000000000" : "0x7f2000000000") + BigInt(`0x${off}`)).toString(16);
+      return `            node 5/6 [000] 100.${String(i + 10)}0000: cpu-clock:      ${ip} ${n} (${dso})`;
+    };
+    const text = [...mmaps, ...samples.map(line)].join("\n");
+    const fde = (ranges: [number, number][]): string => ranges.map(([a, b]) => `00000000 0000000000000010 00000000 FDE cie=00000000 pc=${a.toString(16).padStart(16, "0")}..${b.toString(16).padStart(16, "0")}`).join("\n");
+    const ranges = new Map([
+      [V, parseFdeRanges(fde([[0x1000, 0x1100], [0x33de0, 0x342bb], [0x355e0, 0x36e19], [0x7dd50, 0x845d4], [0x8ca20, 0x94e37]]))],
+      [NV, parseFdeRanges(fde([[0x4230, 0x44f1], [0x5050, 0x530b]]))],
+    ]);
+    const [c] = budget(parsePerfScript(text), 0, [{ label: "b", from: 100, to: 101, mpps: 1 }], NET_VHOST_RULES, ranges);
+    const of = (step: string): number => c!.steps.get(step)?.samples ?? 0;
+    expect(of("dequeue: burst body, descriptors' touch, mbuf fields, copy inlined")).toBe(3); // rxBurst, tx_split, dequeue_burst
+    expect(of("dequeue: frame copies (DPDK's batched after the walk)")).toBe(1);
+    expect(of("copy out of line (net-frame.js; either burst)")).toBe(1);
+    expect(of("descriptors taken and checked (takeSimple, walk; both rings)")).toBe(1);
+    expect(of("mbuf alloc")).toBe(1);
+    expect(of("app (loop, MAC rewrite)")).toBe(1);
+    expect(of("enqueue: header and frame into the front-end's RX buffers, mbuf freed")).toBe(3); // writeOneBuffer, rx_split, free
+    expect(of("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)")).toBe(2); // txBurst, reserve
+    expect(of("used entries, publish, ring handshake (both rings)")).toBe(1);
+    expect(of("PMD wrappers, statistics (DPDK net_vhost's eth_vhost_rx/tx)")).toBe(1);
+    expect(of("Atomics.store builtin")).toBe(1);
+    expect(c!.steps.get("DPDK vhost, other")!.names).toEqual([["librte_vhost.so.23.0+0x1000", 1]]);
+    expect(c!.steps.get("other JS")!.names).toEqual([["JS:*rxBurst file:///w/packages/virtio-pmd/dist/registry.js:77:24", 1]]);
+    expect(budgetTable([c!], NET_VHOST_RULES).split("\n")[2]).toBe("| dequeue: burst body, descriptors' touch, mbuf fields, copy inlined | 166.7 |");
   });
 
   it("lists processes on the CPU and takes a run's window from its last sample", () => {

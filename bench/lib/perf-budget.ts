@@ -273,6 +273,56 @@ export const DEFAULT_RULES: readonly StepRule[] = [
   { step: "kernel", dso: /kernel\.kallsyms|\[vdso\]/ },
 ];
 
+const VHOST = /librte_vhost\.so/;
+const NET_VHOST = /librte_net_vhost\.so/;
+/** tpdk's function by name in one file (`file`: the end of its path, e.g. `backend/rx-burst`), where names repeat across files. */
+const jsIn = (step: string, file: string, ...functions: string[]): StepRule => ({
+  step,
+  name: new RegExp(`${JS_CODE}(?:${functions.join("|")}) \\S*${file.replace(/[/.]/g, "\\$&")}\\.[cm]?js:`),
+});
+
+/**
+ * The steps of a vhost-user **back-end** (the net-vhost section, `--steps net-vhost`): tpdk's net_vhost
+ * (packages/vhost-user backend/, its bursts inside l2fwd's lcore) and DPDK 22.11's vhost library with
+ * testpmd's net_vhost. "dequeue" takes the front-end's TX ring into mbufs (tpdk rxBurst, DPDK
+ * rte_vhost_dequeue_burst), "enqueue" writes mbufs into the front-end's RX buffers (tpdk txBurst, DPDK
+ * rte_vhost_enqueue_burst). DPDK's stripped librte_vhost by function start: the addresses are those of the
+ * static functions in Debian's librte_vhost.a (same objects: nm gives each its offset in virtio_net.c.o's
+ * .text, which starts at 0x33c20 in the .so; rte_vhost_enqueue_burst and rte_vhost_dequeue_burst, exported,
+ * check it), net_vhost's likewise (+0x3260). DPDK inlines the walk, the header and the used ring into
+ * its burst functions, so its rows are coarser than tpdk's (bench/notes/net-vhost.md "Session 36: net_vhost budget at burst 32").
+ */
+export const NET_VHOST_RULES: readonly StepRule[] = [
+  jsIn("dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", "backend/rx-burst", "rxBurst", "walkAhead", "gather"),
+  at("dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", VHOST, "8ca20", "845e0", "950d0"), // virtio_dev_tx_split_compliant, _legacy, rte_vhost_dequeue_burst
+  { step: "dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", dso: VHOST, name: /^rte_vhost_dequeue_burst$/ },
+  at("dequeue: frame copies (DPDK's batched after the walk)", VHOST, "355e0"), // do_data_copy_dequeue
+  jsIn("copy out of line (net-frame.js; either burst)", "backend/net-frame", "copy"),
+  jsIn("descriptors taken and checked (takeSimple, walk; both rings)", "backend/guest-queue", "takeSimple", "next", "nextMore", "walkNext", "touchDescriptors"),
+  js("descriptors taken and checked (takeSimple, walk; both rings)", "walk", "takeSimple"),
+  js("mbuf alloc", "allocBulk", "cacheGet", "getBulk", "alloc"),
+  at("mbuf alloc", VHOST, "343d0", "34740"), // rte_pktmbuf_alloc_bulk, rte_pktmbuf_alloc
+  js("app (loop, MAC rewrite)", "l2fwdLoop"),
+  { step: "app (loop, MAC rewrite)", dso: TESTPMD },
+  jsIn("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "backend/tx-burst", "writeOneBuffer", "fill"),
+  at("enqueue: header and frame into the front-end's RX buffers, mbuf freed", VHOST, "7dd50", "38770", "36e20"), // virtio_dev_rx_split, do_data_copy_enqueue, copy_vnet_hdr_to_desc
+  at("enqueue: header and frame into the front-end's RX buffers, mbuf freed", NET_VHOST, "5050"), // rte_pktmbuf_free (net_vhost's eth_vhost_tx frees)
+  js("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "free", "freeBulk", "put", "putBulk", "prefree"),
+  jsIn("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", "backend/tx-burst", "txBurst", "walkAhead", "fitsOneBuffer"),
+  at("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", VHOST, "33de0", "94e40"), // reserve_avail_buf_split, rte_vhost_enqueue_burst
+  { step: "enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", dso: VHOST, name: /^rte_vhost_enqueue_burst$/ },
+  js("used entries, publish, ring handshake (both rings)", "addUsedRun", "usedRun", "addUsed", "usedAs", "used", "publish", "begin", "end", "available", "pollAvail"),
+  at("PMD wrappers, statistics (DPDK net_vhost's eth_vhost_rx/tx)", NET_VHOST, "4230", "5310"),
+  { step: "PMD wrappers, statistics (DPDK net_vhost's eth_vhost_rx/tx)", dso: NET_VHOST },
+  { step: "Atomics.load builtin", name: /^Builtins?_?AtomicsLoad/ },
+  { step: "Atomics.store builtin", name: /^Builtins?_?AtomicsStore/ },
+  { step: "DPDK vhost, other", dso: VHOST },
+  { step: "DPDK, other librte_*", dso: /librte_/ },
+  { step: "other JS", name: /^JS:/ },
+  { step: "V8 and node, other (GC, builtins, runtime)", dso: /\/node$|perf-\d+\.map$/ },
+  { step: "kernel", dso: /kernel\.kallsyms|\[vdso\]/ },
+];
+
 export const IDLE_STEP = "idle (swapper)";
 export const OTHER_STEP = "other";
 export const OTHER_PROCESSES = "other processes (the bench's driver, the kernel's threads, other users)";

@@ -25,6 +25,14 @@ describe("perf-budget's command line", () => {
     expect(r.stderr.trim().split("\n")).toEqual(["perf-budget: --script /nonexistent/perf.txt: no such file"]);
   });
 
+  it("takes --steps front-end or net-vhost (the back-end's step map), checked before the perf text", () => {
+    const bad = run("--script", "/nonexistent/perf.txt", "--steps", "back-end", "--col", "tpdk,1..2,9.5");
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split("\n")).toEqual(["perf-budget: option --steps must be front-end or net-vhost (got 'back-end')"]);
+    const ok = run("--script", "/nonexistent/perf.txt", "--steps", "net-vhost", "--col", "tpdk,1..2,9.5");
+    expect(ok.stderr.trim().split("\n")).toEqual(["perf-budget: --script /nonexistent/perf.txt: no such file"]);
+  });
+
   it("names an unknown option (bench/tools/args.ts checkArgs, shared with the other tools)", () => {
     const r = run("--script", "/nonexistent/perf.txt", "--colum", "tpdk,1..2,9.5");
     expect(r.status).toBe(2);

@@ -29,6 +29,9 @@ import { join } from "node:path";
 import {
   BY_NAME,
   type CodeRange,
+  DEFAULT_RULES,
+  NET_VHOST_RULES,
+  type StepRule,
   type JitEntry,
   type Window,
   baseName,
@@ -49,7 +52,7 @@ import { checkArgs, opt, optAll } from "./args.js";
 
 const USAGE =
   "usage: node bench/dist/tools/perf-budget.js (--script FILE | --data PERF_DATA | --record S [--mpps R]) [--cpu N]\n" +
-  "         [--col LABEL,WINDOW,MPPS[,pid=PID]]... [--sideband FILE] [--tail A,B] [--window-cpu N] [--top N] [--by-name] [--list] [--save FILE]\n" +
+  "         [--col LABEL,WINDOW,MPPS[,pid=PID]]... [--sideband FILE] [--tail A,B] [--window-cpu N] [--top N] [--by-name] [--steps front-end|net-vhost] [--list] [--save FILE]\n" +
   "  ns per frame per step from perf samples of one CPU (cpu-clock): each step's share of the CPU's samples in a\n" +
   "  window x 1e9 / the window's rate. --script: `perf script -F comm,pid,tid,cpu,time,event,ip,sym,dso --show-mmap-events`\n" +
   "  text; --data: a perf.data (this tool runs perf script; V8's /tmp/perf-<pid>.map files must still be there);\n" +
@@ -62,6 +65,8 @@ const USAGE =
   "  perf.data or its perf script text): samples perf could not place (their process mapped its code on another CPU\n" +
   "  than -C's) are placed and named from them (stripped DSOs by .eh_frame, JIT code by /tmp/perf-<pid>.map).\n" +
   "  --by-name: one row per function (top N with --top N) instead of the steps (e.g. the back-end's CPU: --cpu 1).\n" +
+  "  --steps: the step map: front-end (default: tpdk's virtio-pmd and DPDK's net_virtio, the vhost-user section) or\n" +
+  "  net-vhost (a vhost-user back-end: tpdk's net_vhost and DPDK's vhost library, the net-vhost section).\n" +
   "  --window-cpu N: the CPU whose samples pid=PID windows are found on (default --cpu; --cpu 1 --window-cpu 0 for the\n" +
   "  back-end's CPU in the front-ends' windows, every process counted).\n" +
   "  --top N: each step's N heaviest names per column. --save FILE: the perf script text. Code perf did not name is\n" +
@@ -75,7 +80,7 @@ function fail(msg: string): never {
 }
 
 checkArgs("perf-budget", USAGE, {
-  values: ["--sideband", "--window-cpu", "--script", "--data", "--record", "--mpps", "--cpu", "--tail", "--top", "--save"],
+  values: ["--sideband", "--window-cpu", "--script", "--data", "--record", "--mpps", "--cpu", "--tail", "--top", "--save", "--steps"],
   repeatable: ["--col"],
   flags: ["--list", "--by-name"],
 });
@@ -98,6 +103,11 @@ if (tailParts.length !== 2) fail(`option --tail must be A,B in seconds, A > B >=
 const [tailA, tailB] = tailParts.map((p) => num("--tail", p, (x) => x >= 0, "A,B in seconds, A > B >= 0")) as [number, number];
 if (!(tailA > tailB)) fail(`option --tail must be A,B in seconds, A > B >= 0 (got '${one("--tail")}')`);
 const list = given("--list");
+const STEP_MAPS: Record<string, readonly StepRule[]> = { "front-end": DEFAULT_RULES, "net-vhost": NET_VHOST_RULES };
+const stepsOpt = one("--steps") ?? "front-end";
+const stepMap = STEP_MAPS[stepsOpt];
+if (stepMap === undefined) fail(`option --steps must be front-end or net-vhost (got '${stepsOpt}')`);
+if (stepsOpt !== "front-end" && given("--by-name")) fail("give --steps or --by-name, not both (--by-name has no steps)");
 const record = one("--record");
 const recordS = record === undefined ? 0 : num("--record", record, (x) => x > 0 && x <= 600, "seconds, > 0 and <= 600");
 const mppsOpt = one("--mpps");
@@ -254,7 +264,8 @@ for (const pid of new Set(script.samples.filter((s) => s.cpu === cpu && s.dso ==
   if (existsSync(f)) jit.set(pid, parsePerfMap(readFileSync(f, "utf8")));
 }
 const byName = given("--by-name");
-const cols = budget(script, cpu, windows, byName ? BY_NAME : undefined, ranges, jit);
+const rules = byName ? BY_NAME : stepMap;
+const cols = budget(script, cpu, windows, rules, ranges, jit);
 for (const c of cols) {
   const w = c.window;
   const span = `${new Date(w.from * 1000).toISOString().slice(11, 19)}-${new Date(w.to * 1000).toISOString().slice(11, 19)} UTC`;
@@ -262,7 +273,7 @@ for (const c of cols) {
   if (c.samples === 0) console.log(`  (no samples of CPU ${cpu} in this window: check its times against --list)`);
 }
 console.log(`\nns per frame on CPU ${cpu} (the step's share of the CPU's samples x 1e9 / rate):\n`);
-console.log(budgetTable(mergeRuns(cols), byName ? BY_NAME : undefined, top));
+console.log(budgetTable(mergeRuns(cols), rules, top));
 // Samples nothing could place in a mapping: the process's MMAP events were not recorded (perf record -C N records the
 // side-band events of its CPUs only: a process that execs or maps code on another CPU loses them; --sideband has them).
 for (const w of windows) {
