@@ -139,6 +139,42 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("txBurst: buffers holding garbage where the header goes get it whole (no offloads, num_buffers 1) on every path: the takeSimple run, the walk ahead, one by one", () => {
+    const t = setup(bit(15));
+    const mb = new Mbufs(t.mem);
+    const frame = (i: number): number => {
+      const m = t.pool.alloc();
+      mb.append(m, 60);
+      for (let b = 0; b < 60; b++) t.mem.u8[mb.dataAddr(m) + b] = (b * 5 + i) & 0xff;
+      return m;
+    };
+    // Buffers 0-2 one-descriptor chains (takeSimple), 3-4 two-descriptor chains (the walk ahead), 5 a
+    // one-descriptor chain after them; every header slot full of 0xff first.
+    for (let i = 0; i < 8; i++) for (let b = 0; b < 12; b++) t.g8[BUF(i) + b] = 0xff;
+    for (let i = 0; i < 3; i++) t.post(0, i, GPA + BUF(i), 2048, 2);
+    const twoDesc = (head: number, second: number): void => {
+      // head -> second (NEXT | WRITE), both writable.
+      t.post(0, head, GPA + BUF(head), 1024, 2 | 1);
+      t.g16[(ringOff(0) + head * 16 + 14) >>> 1] = second;
+      const e = (ringOff(0) + second * 16) >>> 2;
+      const g32 = new Uint32Array(t.g8.buffer);
+      g32[e] = (GPA + BUF(head) + 1024) % 0x1_0000_0000;
+      g32[e + 1] = Math.floor((GPA + BUF(head) + 1024) / 0x1_0000_0000);
+      g32[e + 2] = 1024;
+      t.g16[(ringOff(0) + second * 16 + 12) >>> 1] = 2;
+    };
+    twoDesc(3, 40);
+    twoDesc(4, 41);
+    t.post(0, 5, GPA + BUF(5), 2048, 2);
+    const pkts = Uint32Array.from({ length: 6 }, (_, i) => frame(i));
+    expect(t.tx.txBurst(pkts, 6)).toBe(6);
+    for (let i = 0; i < 6; i++) {
+      expect([...t.g8.subarray(BUF(i), BUF(i) + 12)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+      for (let b = 0; b < 60; b++) expect(t.g8[BUF(i) + 12 + b]).toBe((b * 5 + i) & 0xff);
+    }
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("MRG_RXBUF: a frame larger than one buffer spreads over several, num_buffers says how many", () => {
     const t = setup(bit(15));
     for (let i = 0; i < 8; i++) t.post(0, i, GPA + BUF(i), 64, 2);

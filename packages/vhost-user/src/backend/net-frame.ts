@@ -50,15 +50,21 @@ export class SimpleChains {
   }
 }
 
+/** The header's third word for one buffer: csum_offset 0, num_buffers 1 (bytes 10-11, little-endian). */
+const ONE_BUFFER_WORD = 1 << 16;
+
 /**
  * The header of a frame that fits one receive buffer, at word `w` (the buffer 4-aligned, as DPDK's
  * RX buffers are: headroom less 12): no offloads, num_buffers 1 (bytes 10-11, little-endian;
- * §5.1.6.4: the device sets it to the buffers used), in three word stores.
+ * §5.1.6.4: the device sets it to the buffers used), in three words, each stored only when it does
+ * not hold its value already (DPDK's vhost ASSIGN_UNLESS_EQUAL, "to lessen cache issues"): a
+ * front-end that reuses its buffers finds the same header there burst after burst, and a line only
+ * read stays shared with the front-end's CPU instead of being taken from it for writing.
  */
 export function writeOneBufferHeader(g32: Uint32Array<ArrayBufferLike>, w: number): void {
-  g32[w] = 0;
-  g32[w + 1] = 0;
-  g32[w + 2] = 1 << 16;
+  if (g32[w] !== 0) g32[w] = 0;
+  if (g32[w + 1] !== 0) g32[w + 1] = 0;
+  if (g32[w + 2] !== ONE_BUFFER_WORD) g32[w + 2] = ONE_BUFFER_WORD;
 }
 
 /** Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike. */

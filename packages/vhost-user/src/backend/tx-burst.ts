@@ -29,6 +29,8 @@ export class NetVhostTxQueue {
   /** walkAhead's stop: the walk result of the chain it took and kept (NOT_HELD: none), where its segments start in q.chain. */
   private held = NOT_HELD;
   private heldStart = 0;
+  /** What the touch loops' loads of the headers read (kept so they are not optimized away). */
+  touched = 0;
   // The frame being copied (fill()): the source cursor (mbuf, address, bytes left in it), bytes
   // written so far and wanted (header included), where its header went (-1 none yet, -2 split).
   private src = 0;
@@ -75,9 +77,9 @@ export class NetVhostTxQueue {
       // The commonest case first: one-mbuf frames into chains of one writable descriptor, each
       // read and validated by takeSimple in one loop (a whole burst's descriptor reads in flight
       // at once); then, for the leading frames whose buffer is 4-aligned and holds header and
-      // frame, a store to each line they will fill, in a loop of its own (the front-end's CPU
-      // wrote these lines: fetched all together instead of one frame after another); then the
-      // header in word stores and the frame. The first frame that does not fit so gives back
+      // frame, a load of the header's line and a store to the frame's, in a loop of its own (the
+      // front-end's CPU wrote these lines: fetched all together instead of one frame after
+      // another); then the header's words stored where they differ, and the frame. The first frame that does not fit so gives back
       // its chain and the rest (untake) to the walk below.
       const sc = this.simple;
       sc.fit(q.size);
@@ -86,13 +88,16 @@ export class NetVhostTxQueue {
       const g8 = q.u8;
       const u8 = this.u8;
       let fit = 0;
+      let touched = 0;
       for (; fit < k1; fit++) {
         const m = pkts[off + fit]!;
         const a = addr[fit]!;
         if (!this.fitsOneBuffer(m, a, len[fit]!)) break;
-        g8[a] = 0;
+        // The header's line loaded (writeOneBufferHeader stores only what differs), the frame's stored to.
+        touched += g8[a]!;
         if (mb.dataLen(m) !== 0) g8[a + HDR] = u8[mb.dataAddr(m)]!;
       }
+      this.touched = touched;
       if (fit < k1) q.untake(k1 - fit);
       for (let k = 0; k < fit; k++) {
         const flen = this.writeOneBuffer(pkts[off + k]!, addr[k]!);
@@ -277,10 +282,11 @@ export class NetVhostTxQueue {
    * Reserve a chain for each of the first frames of pkts[off..off+n) (n at most the chains
    * available) for as long as each fits one walked, valid, all-writable chain (DPDK's
    * reserve_avail_buf_split for a whole burst before copy_mbuf_to_desc): the chains' segments
-   * side by side in q.chain (nextMore), id, descriptors and end in this.chains. Each reserved buffer gets its first header byte (0, as fill() writes it) and,
-   * when the first segment holds it, the frame's first byte at once: one store per cache line a
-   * frame will fill, so the front-end's lines (last written by its own CPU) are fetched for
-   * writing all together instead of one frame after another behind fill()'s stores. The first
+   * side by side in q.chain (nextMore), id, descriptors and end in this.chains. Each reserved buffer's header line is
+   * loaded (the header is stored only where it differs: writeOneBufferHeader) and, when the first
+   * segment holds it, the frame's first byte stored at once: the front-end's lines (last written
+   * by its own CPU) are fetched all together instead of one frame after another behind fill()'s
+   * stores. The first
    * frame that does not fit so (or a bad chain, or q.chain full) is given back (seek) for the
    * one-by-one loop. Returns the frames reserved.
    */
@@ -321,14 +327,16 @@ export class NetVhostTxQueue {
     // Then the stores, in a loop of their own: short enough that the CPU has a whole burst's lines
     // on their way at once (inside the walk loop each waited for the one before).
     let start = 0;
+    let touched = 0;
     for (let j = 0; j < k; j++) {
       const m = pkts[off + j]!;
       const a = c.addr[start]!;
       const l = c.len[start]!;
-      if (l !== 0) g8[a] = 0;
+      if (l !== 0) touched += g8[a]!;
       if (l > HDR && mb.dataLen(m) !== 0) g8[a + HDR] = u8[mb.dataAddr(m)]!;
       start = ends[j]!;
     }
+    this.touched = touched;
     return k;
   }
 
@@ -370,7 +378,7 @@ export class NetVhostTxQueue {
           done++;
           written++;
         }
-        if (done === HDR && this.hdrAt >= 0) g8[this.hdrAt + HDR_NUM_BUFFERS] = 1;
+        if (done === HDR && this.hdrAt >= 0 && g8[this.hdrAt + HDR_NUM_BUFFERS] !== 1) g8[this.hdrAt + HDR_NUM_BUFFERS] = 1;
       }
       while (sl > 0 && done < need) {
         if (sLeft === 0) {
