@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { doneCounts, optimized, tracePhases } from "@tpdk/testing/child";
 import { RIG_URL, dataPathDeopts } from "@tpdk/testing/virtio-pmd";
 
+/** The IN_ORDER pass a burst takes: takeAhead below four (batch-ahead, rxSmall), rxInOrder from four on. */
+const inOrderPath = (burst: number): string => (burst < 4 ? "takeAhead" : "rxInOrder");
+
 /** Both scripts' ring: packed, 256 entries, IN_ORDER; `use` writes used descriptors as an honest device. */
 const RIG = `
 const { packedRig, writeHonestUsed } = await import(${JSON.stringify(RIG_URL)});
@@ -64,7 +67,7 @@ describe("packed RX: a group of four used three at a time after the warm-up", ()
   ] as const)("at burst %i, then %s a round: deoptimizes nothing on the data path, every frame received", async (burst, partial) => {
     const { before, after } = await tracePhases(script(burst, partial), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "partial");
     expect(doneCounts(after)).toEqual({ sent: 20000 * 4 + 2000 * (partial === "8" ? 8 : 4), dropped: 0 });
-    expect(optimized(before, "rxInOrder")).toBe(true);
+    expect(optimized(before, inOrderPath(burst))).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);
   }, 60_000);
 });
@@ -130,9 +133,65 @@ describe("packed RX: warm-up in one regime, then the other", () => {
     const { before, after } = await tracePhases(regimes(burst, mode), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "other");
     // "full": 64 used at first, then each round's burst again but the last's; then 2000 one at a time.
     const sent = mode === "full" ? 64 + 29999 * burst + 2000 : 30000 * 4 + 2000 * 2 * burst;
-    expect(optimized(before, "rxInOrder")).toBe(true);
+    expect(optimized(before, inOrderPath(burst))).toBe(true);
     expect(optimized(before, "rxBurst")).toBe(true);
     expect(dataPathDeopts(after)).toEqual([]);
     expect(doneCounts(after)).toEqual({ sent, dropped: 0 });
+  }, 60_000);
+});
+
+/**
+ * Batch-ahead (bursts of fewer than four take a whole group, rxSmall / takeAhead) beside rxInOrder's
+ * longer bursts (bench/notes/packed-front-end.md "Session 36: batch-ahead beside burst 32's path"): the
+ * ring warmed with `warm` used a round at burst `first` until the bursts are optimized, then `then` used a
+ * round, one burst of `pre` first (frames ahead when `pre` < 4 took a group), the rest at burst `second`.
+ * "1 x 1 -> 1 x 4": a device that delivers one frame at a time in the warm-up (no group, nothing ever
+ * ahead), then groups: the frames ahead first kept then.
+ */
+const switched = (first: number, warm: number, pre: number, second: number, then: number): string => `
+${RIG}
+let used = 0;
+let taken = 0;
+function use(n) {
+  for (let i = 0; i < n; i++) writeHonestUsed(r.mem, zone, 256, cur, false, 60);
+  used += n;
+}
+function poll(burst) {
+  const k = r.rxq.rxBurst(arr, burst);
+  for (let j = 0; j < k; j++) r.mbufs.free(arr[j]);
+  taken += k;
+  return k;
+}
+function drain(burst) {
+  while (taken < used) if (poll(burst) === 0) throw new Error("received " + taken + " of " + used);
+  if (poll(burst) !== 0) throw new Error("received more than " + used);
+}
+for (let i = 0; i < 30000; i++) { use(${warm}); drain(${first}); }
+console.log("=== other");
+for (let i = 0; i < 2000; i++) { use(${then}); if (poll(${pre}) === 0) throw new Error("nothing"); drain(${second}); }
+console.log("=== done sent " + taken + " dropped " + r.port.stats().ierrors);
+`;
+
+describe("packed RX: batch-ahead beside the longer bursts", () => {
+  it.each([
+    [1, 1, 1, 1, 4],
+    [32, 8, 1, 32, 8],
+    [32, 8, 1, 1, 8],
+  ] as const)("warm-up at burst %i, %i a round; then a burst of %i and bursts of %i, %i a round: deoptimizes nothing on the data path", async (first, warm, pre, second, then) => {
+    const { before, after } = await tracePhases(switched(first, warm, pre, second, then), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "other");
+    expect(optimized(before, "rxBurst")).toBe(true);
+    expect(dataPathDeopts(after)).toEqual([]);
+    expect(doneCounts(after)).toEqual({ sent: 30000 * warm + 2000 * then, dropped: 0 });
+  }, 60_000);
+
+  // The one switch not primed (rxBurst's longer-burst path never runs at burst 1; priming it would
+  // change the refills of a burst-1 start): rxBurst deoptimizes once, nothing else does.
+  it("warm-up at burst 1, 4 a round; then a burst of 1 and bursts of 32, 8 a round: deoptimizes rxBurst once at most, nothing else on the data path", async () => {
+    const { before, after } = await tracePhases(switched(1, 4, 1, 32, 8), ["--trace-opt", "--trace-deopt", "--no-turbo-inlining"], "other");
+    expect(optimized(before, "rxBurst")).toBe(true);
+    const deopts = dataPathDeopts(after);
+    expect(deopts.filter((l) => !/<JSFunction rxBurst\b/.test(l))).toEqual([]);
+    expect(deopts.length).toBeLessThanOrEqual(1);
+    expect(doneCounts(after)).toEqual({ sent: 30000 * 4 + 2000 * 8, dropped: 0 });
   }, 60_000);
 });

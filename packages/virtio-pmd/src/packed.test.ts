@@ -362,6 +362,108 @@ describe("virtio-pmd packed rings (§2.8)", () => {
     closeWithoutLeak(s);
   });
 
+  it("IN_ORDER bursts of fewer than four: a group of four found used is completed in one pass and handed out one a call (its descriptors not read again); a stop frees what was not handed out", () => {
+    const s = setup(16, [], { inOrder: true });
+    const want = placeUsed(s, 0, 4);
+    const arr = new Uint32Array(1);
+    expect(s.rxq.rxBurst(arr, 1)).toBe(1);
+    s.mbufs.free(arr[0]!);
+    // Positions 1..3 were completed with position 0 (mbuf fields, statistics): their descriptors may
+    // now say anything (unused flags, a len beyond the buffer) and are not read again.
+    const z = s.zoneOf(false);
+    const d0 = s.mem.u32[(z + Q_DESC) >>> 2]!;
+    for (let pos = 1; pos < 4; pos++) {
+      s.mem.u32[(d0 + 16 * pos + 8) >>> 2] = 1 << 20;
+      Atomics.store(s.mem.u16, (d0 + 16 * pos + 14) >>> 1, 0);
+    }
+    expect(takeOneByOne(s, want.slice(1))).toBe(3);
+    expect(s.port.stats()).toMatchObject({ ipackets: 4, ierrors: 0 });
+    expect(s.xs("rx_q0_bad_used_len")).toBe(0);
+    // A group taken with a burst of two: one frame left ahead when the port stops; its buffer is
+    // still the ring's (its owner slot), so the stop frees it with the rest.
+    const more = placeUsed(s, 4, 8);
+    const two = new Uint32Array(2);
+    expect(s.rxq.rxBurst(two, 2)).toBe(2);
+    s.mbufs.free(two[0]!);
+    s.mbufs.free(two[1]!);
+    expect(s.rxq.rxBurst(two, 1)).toBe(1);
+    const a = s.mbufs.dataAddr(two[0]!);
+    expect(s.mem.u8.subarray(a, a + more[2]!.length)).toEqual(more[2]);
+    s.mbufs.free(two[0]!);
+    closeWithoutLeak(s);
+  });
+
+  it("IN_ORDER bursts of fewer than four: the receive counters count a frame taken ahead when a burst returns it (packets, bytes, size bin, group address), and a stop leaves them at the frames returned", () => {
+    const s = setup(16, [], { inOrder: true });
+    const want = placeUsed(s, 0, 4);
+    // Position 1 broadcast, position 2 multicast (the frames' destination addresses in their buffers).
+    const d0 = s.mem.u32[(s.zoneOf(false) + Q_DESC) >>> 2]!;
+    const dest = (pos: number): number => s.mem.u32[(d0 + 16 * pos) >>> 2]! + 12;
+    s.mem.u8.fill(0xff, dest(1), dest(1) + 6);
+    s.mem.u8[dest(2)] = 0x01;
+    want[1]!.fill(0xff, 0, 6);
+    want[2]![0] = 0x01;
+    const counters = () => ({
+      ...s.port.stats(),
+      bcast: s.xs("rx_q0_broadcast_packets"),
+      mcast: s.xs("rx_q0_multicast_packets"),
+      b64: s.xs("rx_q0_size_64_packets"),
+      b65: s.xs("rx_q0_size_65_127_packets"),
+    });
+    const arr = new Uint32Array(1);
+    // Frames of 64..67 bytes: after each burst of one, exactly the frames returned so far.
+    const expected = [
+      { ipackets: 1, ibytes: 64, bcast: 0, mcast: 0, b64: 1, b65: 0 },
+      { ipackets: 2, ibytes: 64 + 65, bcast: 1, mcast: 0, b64: 1, b65: 1 },
+      { ipackets: 3, ibytes: 64 + 65 + 66, bcast: 1, mcast: 1, b64: 1, b65: 2 },
+      { ipackets: 4, ibytes: 64 + 65 + 66 + 67, bcast: 1, mcast: 1, b64: 1, b65: 3 },
+    ];
+    for (let i = 0; i < 4; i++) {
+      expect(s.rxq.rxBurst(arr, 1)).toBe(1);
+      const a = s.mbufs.dataAddr(arr[0]!);
+      expect(s.mem.u8.subarray(a, a + want[i]!.length)).toEqual(want[i]);
+      s.mbufs.free(arr[0]!);
+      expect(counters()).toMatchObject({ ...expected[i]!, ierrors: 0 });
+    }
+    // A group of four taken by a burst of one, three of it still ahead when the port stops (no park):
+    // the stop frees them with the ring's buffers, uncounted (no burst returned them).
+    placeUsed(s, 4, 8);
+    expect(s.rxq.rxBurst(arr, 1)).toBe(1);
+    s.mbufs.free(arr[0]!);
+    s.port.stop();
+    expect(counters()).toMatchObject({ ipackets: 5, ibytes: 64 + 65 + 66 + 67 + 68, b65: 4, ierrors: 0 });
+    expect(s.xs("rx_q0_reset_dropped_packets")).toBe(0);
+    expect(s.pool.available()).toBe(s.pool.size);
+    s.port.close();
+  });
+
+  it("IN_ORDER mixed bursts: a longer burst after a burst of one returns the frames taken ahead and only those, the next takes the ring's (the longer-burst pass); a burst of one after a longer burst that ended inside a group takes that group's rest ahead", () => {
+    const s = setup(16, [], { inOrder: true });
+    const want = placeUsed(s, 0, 12);
+    const arr = new Uint32Array(64);
+    let got = 0;
+    let bytes = 0;
+    const burst = (n: number, k: number): void => {
+      expect(s.rxq.rxBurst(arr, n)).toBe(k);
+      for (let i = 0; i < k; i++) {
+        const a = s.mbufs.dataAddr(arr[i]!);
+        expect(s.mem.u8.subarray(a, a + want[got]!.length)).toEqual(want[got]);
+        bytes += want[got]!.length;
+        s.mbufs.free(arr[i]!);
+        got++;
+      }
+      expect(s.port.stats()).toMatchObject({ ipackets: got, ibytes: bytes, ierrors: 0 });
+    };
+    burst(1, 1); // group 0..3: 1..3 ahead
+    burst(32, 3); // the frames ahead, in ring order, and only those
+    burst(6, 6); // the longer-burst pass: 4..9, its second group's 10 and 11 left used in the ring
+    burst(1, 1); // 10, and 11 ahead
+    burst(32, 1);
+    burst(32, 0);
+    expect(s.xs("rx_q0_reset_dropped_packets")).toBe(0);
+    closeWithoutLeak(s);
+  });
+
   it("IN_ORDER bursts of one: fewer than four used falls back to one flags check per frame; a bad len inside a checked batch ends it", () => {
     const s = setup(16, [], { inOrder: true });
     // Three used, the fourth not yet: no batch, each frame by its own check.

@@ -8,7 +8,7 @@ export const RIG_URL = new URL("../../dist/virtio-pmd/index.js", import.meta.url
 export const VHOST_RIG_URL = new URL("../../dist/vhost/index.js", import.meta.url).href;
 
 /** The driver's data-path functions (frame-steps.ts and the queues' burst and reclaim methods). */
-export const DATA_PATH = /<JSFunction (rxBurst|rxInOrder|rxGeneral|touchAhead|txBurst|reclaim|reclaimInOrder|sizeBinOf|sizeRun4?|sizeRunEnd|countFrame|castQuad)\b/;
+export const DATA_PATH = /<JSFunction (rxBurst|rxSmall|rxInOrder|takeAhead|rxGeneral|touchAhead|txBurst|reclaim|reclaimInOrder|sizeBinOf|sizeRun4?|sizeRunEnd|countFrame|castQuad)\b/;
 
 /** --trace-deopt: the lines deoptimizing a data-path function. */
 export function dataPathDeopts(out: string): string[] {
