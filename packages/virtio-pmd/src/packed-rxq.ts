@@ -331,11 +331,13 @@ export class PackedRxQueue extends QueueBase {
   private smallBelow = 0;
   /**
    * rxSmall's calls with nothing ahead left, since the last resync, that keep the gate open: a burst of
-   * four or more then goes through rxSmall (-1) to rxInOrder, so that rxBurst's call of rxSmall has
-   * type feedback at burst 32 too (a first small burst after rxBurst was optimized deoptimized it).
-   * Behaviour unchanged: the same path either way. (Not primed: rxBurst's longer-burst path at a burst
-   * of fewer than four, whose refill call runs only at the ring's threshold; a switch from bursts under
-   * four to longer ones deoptimizes rxBurst once, bench/notes/packed-front-end.md "Session 36".)
+   * four or more then goes through rxSmall, which calls rxBurst again with the gate shut (the same
+   * path and behaviour), so that rxBurst's call of rxSmall has type feedback at burst 32 too (without
+   * it a first burst of fewer than four after rxBurst was optimized deoptimized it:
+   * packed-rx-poll-deopt.test.ts). (Not primed: rxBurst's longer-burst path at bursts of fewer than
+   * four, which never run it, and whose refill call runs at the ring's threshold only; a switch from
+   * bursts under four to longer ones deoptimizes rxBurst once, bench/notes/packed-front-end.md
+   * "Session 36: batch-ahead beside burst 32's path".)
    */
   private aheadPrimes = 0;
 
@@ -523,11 +525,9 @@ export class PackedRxQueue extends QueueBase {
     if (run !== this.run && !this.resync(run)) return 0;
     if (n > RX_BURST_MAX) n = RX_BURST_MAX;
     // Bursts of fewer than four (IN_ORDER, x86), and every burst while frames taken ahead remain:
-    // rxSmall (-1: not there, go on; see it). The one test a longer burst adds (a field and a compare).
-    if (n < this.smallBelow) {
-      const r = this.rxSmall(mbufs, n, off);
-      if (r >= 0) return r;
-    }
+    // rxSmall. The one test a longer burst adds (a field and a compare), and as little bytecode as can
+    // be: the lcore's loop inlines rxBurst near V8's cumulative budget (920 B).
+    if (n < this.smallBelow) return this.rxSmall(mbufs, n, off);
     // The lead's test here rather than at touchAhead's start: at burst 1 it resumes once in 16
     // bursts, and the call is not made for nothing in the other 15.
     if (this.touchLead < n + TOUCH_AHEAD) this.touchAhead(n);
@@ -563,8 +563,8 @@ export class PackedRxQueue extends QueueBase {
    * one frame at a time in the warm-up, groups later). One refill test for both ways (session 35's v2:
    * a hand-out's own refill call site first ran late and deoptimized rxBurst).
    *
-   * -1: not taken here, rxBurst goes on (rxInOrder): a burst of four or more with nothing ahead (the
-   * gate open for aheadPrimes: this call site gets type feedback at burst 32 too).
+   * A burst of four or more with nothing ahead (the gate open for aheadPrimes, so that rxBurst's call
+   * of this one has type feedback at burst 32 too) goes back to rxBurst's own path, the gate shut.
    */
   private rxSmall(mbufs: Uint32Array, n: number, off: number): number {
     let i = this.aheadI;
@@ -573,8 +573,12 @@ export class PackedRxQueue extends QueueBase {
       const left = this.aheadPrimes - 1;
       this.aheadPrimes = left > 0 ? left : 0;
       if (n >= SMALL_BURST) {
-        this.smallBelow = left > 0 ? GATE_OPEN : SMALL_BURST;
-        return -1;
+        // A longer burst, the gate open for the primes: rxBurst again with the gate shut (-1, below
+        // any n), its own path; then the gate as the primes leave it (unless a resync inside set it).
+        this.smallBelow = -1;
+        const r = this.rxBurst(mbufs, n, off);
+        if (this.smallBelow === -1) this.smallBelow = left > 0 ? GATE_OPEN : SMALL_BURST;
+        return r;
       }
       // As rxBurst's longer bursts: the touched lead, then the pass (it stops before a descriptor
       // that is not a plain one-buffer frame, for the validating loop).
