@@ -15,6 +15,29 @@ const cur = [0, 1];
 const arr = new Uint32Array(64);`;
 
 /**
+ * The regimes' and switches' device and driver on RIG: `use` writes used descriptors (counted in `used`),
+ * `poll(burst)` takes and frees one burst (counted in `taken`), `drain(burst)` takes all that was used and
+ * then finds the ring empty.
+ */
+const COUNTED = `${RIG}
+let used = 0;
+let taken = 0;
+function use(n) {
+  for (let i = 0; i < n; i++) writeHonestUsed(r.mem, zone, 256, cur, false, 60);
+  used += n;
+}
+function poll(burst) {
+  const k = r.rxq.rxBurst(arr, burst);
+  for (let j = 0; j < k; j++) r.mbufs.free(arr[j]);
+  taken += k;
+  return k;
+}
+function drain(burst) {
+  while (taken < used) if (poll(burst) === 0) throw new Error("received " + taken + " of " + used);
+  if (poll(burst) !== 0) throw new Error("received more than " + used);
+}`;
+
+/**
  * Packed ring, IN_ORDER, 60 B frames: the device uses RX descriptors one group of four per round (as
  * a back-end that keeps just ahead of the driver does) while rxBurst runs at burst `burst` until
  * rxInOrder is optimized; then, "3+1": three of each group first, so the batch check sees three flags
@@ -82,35 +105,19 @@ describe("packed RX: a group of four used three at a time after the warm-up", ()
  * once.
  */
 const regimes = (burst: number, mode: "full" | "backlog"): string => `
-${RIG}
-let used = 0;
-let taken = 0;
-function use(n) {
-  for (let i = 0; i < n; i++) writeHonestUsed(r.mem, zone, 256, cur, false, 60);
-  used += n;
-}
-function poll() {
-  const k = r.rxq.rxBurst(arr, ${burst});
-  for (let j = 0; j < k; j++) r.mbufs.free(arr[j]);
-  taken += k;
-  return k;
-}
-function drain() {
-  while (taken < used) if (poll() === 0) throw new Error("received " + taken + " of " + used);
-  if (poll() !== 0) throw new Error("received more than " + used);
-}
+${COUNTED}
 if (${JSON.stringify(mode)} === "full") {
   for (let i = 0; i < 30000; i++) {
     use(64 - (used - taken));
-    if (poll() === 0) throw new Error("nothing from a full ring");
+    if (poll(${burst}) === 0) throw new Error("nothing from a full ring");
   }
   console.log("=== other");
-  drain();
-  for (let i = 0; i < 2000; i++) { use(1); drain(); }
+  drain(${burst});
+  for (let i = 0; i < 2000; i++) { use(1); drain(${burst}); }
 } else {
-  for (let i = 0; i < 30000; i++) { use(4); drain(); }
+  for (let i = 0; i < 30000; i++) { use(4); drain(${burst}); }
   console.log("=== other");
-  for (let i = 0; i < 2000; i++) { use(${2 * burst}); drain(); }
+  for (let i = 0; i < 2000; i++) { use(${2 * burst}); drain(${burst}); }
 }
 console.log("=== done sent " + taken + " dropped " + r.port.stats().ierrors);
 `;
@@ -149,23 +156,7 @@ describe("packed RX: warm-up in one regime, then the other", () => {
  * ahead), then groups: the frames ahead first kept then.
  */
 const switched = (first: number, warm: number, pre: number, second: number, then: number): string => `
-${RIG}
-let used = 0;
-let taken = 0;
-function use(n) {
-  for (let i = 0; i < n; i++) writeHonestUsed(r.mem, zone, 256, cur, false, 60);
-  used += n;
-}
-function poll(burst) {
-  const k = r.rxq.rxBurst(arr, burst);
-  for (let j = 0; j < k; j++) r.mbufs.free(arr[j]);
-  taken += k;
-  return k;
-}
-function drain(burst) {
-  while (taken < used) if (poll(burst) === 0) throw new Error("received " + taken + " of " + used);
-  if (poll(burst) !== 0) throw new Error("received more than " + used);
-}
+${COUNTED}
 for (let i = 0; i < 30000; i++) { use(${warm}); drain(${first}); }
 console.log("=== other");
 for (let i = 0; i < 2000; i++) { use(${then}); if (poll(${pre}) === 0) throw new Error("nothing"); drain(${second}); }
