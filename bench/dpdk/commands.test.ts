@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FRONT_END_KEYS, FRONT_END_KEYS_PACKED, type PairOptions, backEndCommand, forwarderBackEndCommand, frontEndCommand, generatorCommand } from "./commands.js";
+import { FRONT_END_KEYS, FRONT_END_KEYS_PACKED, type PairOptions, backEndCommand, forwarderBackEndCommand, frontEndCommand, generatorCommand, isNodeProgram } from "./commands.js";
 
 const opts = (hugepages: boolean): PairOptions => ({ burst: 1, hugepages, testpmd: "dpdk-testpmd", l2fwd: ["node", "main.js"], tag: "42" });
 const after = (argv: string[], opt: string): string | undefined => argv[argv.indexOf(opt) + 1];
@@ -92,5 +92,10 @@ describe("vhost-user pair command lines", () => {
     expect(backEndCommand(o, "/s")).toContain("--burst=32");
     expect(frontEndCommand("dpdk", o, "/s")).toContain("--burst=1");
     expect(frontEndCommand("tpdk", o, "/s")).toContain("--burst=1");
+  });
+
+  it("a node program takes the GC probe: node, a node binary elsewhere, or a wrapper named node-* (vu-shared's node=PATH)", () => {
+    for (const p of ["node", "/usr/bin/node", "/root/.cache/tpdk/node/node-v26.12.1/bin/node", "/work/coord/lab/node-inl4000", "nodejs"]) expect(isNodeProgram(p), p).toBe(true);
+    for (const p of ["dpdk-testpmd", "/usr/bin/dpdk-testpmd", "/opt/node-26/bin/deno", "/work/node/wrapper.sh"]) expect(isNodeProgram(p), p).toBe(false);
   });
 });

@@ -110,6 +110,15 @@ export function backEndCommand(o: PairOptions, sock: string): string[] {
   ];
 }
 
+/**
+ * Whether a command's program is a node binary that takes node's flags (the GC probe, --node-flag):
+ * its file name starts with "node" (node, nodejs, node-26, or a lab wrapper such as node-inl4000 that
+ * execs node with its arguments; vu-shared.js's `node=PATH` side key names one).
+ */
+export function isNodeProgram(program: string): boolean {
+  return /(^|\/)node[^/]*$/.test(program);
+}
+
 /** A front-end whose forwarding core is on CPU 0. */
 export function frontEndCommand(kind: FrontEndKind, o: PairOptions, sock: string): string[] {
   if (kind === "dpdk") {

@@ -13,6 +13,7 @@ import {
   forwarderBackEndCommand,
   frontEndCommand,
   generatorCommand,
+  isNodeProgram,
   prefixOf,
   runtimeDir,
 } from "./commands.js";
@@ -221,7 +222,7 @@ export async function stopPairServer(s: PairServer): Promise<void> {
 export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: FrontEndKind): Promise<DpdkRun> {
   let cmd = s.role === "front-end" ? frontEndCommand(kind, o, s.sock) : generatorCommand(o, s.sock);
   // Only a node l2fwd can take the probe (the vhost-user section's tpdk front-end).
-  const gcTrace = o.gcTrace === true && kind === "tpdk" && s.role === "front-end" && /(^|\/)node$/.test(cmd[0]!);
+  const gcTrace = o.gcTrace === true && kind === "tpdk" && s.role === "front-end" && isNodeProgram(cmd[0]!);
   if (gcTrace) cmd = withGcProbe(cmd, o.nodeFlags);
   // V8's --trace-gc lines (stdout) and the probe's marks (stderr) of the whole run, kept apart from the tails.
   let gcText = "";
