@@ -1,7 +1,7 @@
 import * as MB from "@tpdk/mbuf";
 import * as L from "./layout.js";
 
-// Per-frame steps the split and packed queues share (rxq.ts/packed-rxq.ts, txq.ts/packed-txq.ts).
+// Per-frame steps the split and packed queues share (rxq.ts/packed-rx-*.ts, txq.ts/packed-txq.ts).
 // Small on purpose: each is called once per frame in a burst loop and inlined there by V8
 // (kept only because a vhost-user A/B against DPDK's back-end showed no loss;
 // bench/notes/packed-front-end.md "Packed rings: budget against DPDK's front-end").

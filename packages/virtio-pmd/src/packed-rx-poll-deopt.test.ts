@@ -126,10 +126,11 @@ console.log("=== done sent " + taken + " dropped " + r.port.stats().ierrors);
  * Code that runs in one of the two regimes only has no type feedback when TurboFan compiles it in the
  * other, and its first run then deoptimizes. Under a full ring the one-descriptor check never ran
  * (the group check always saw four used), so catching up deoptimized rxInOrder at its first
- * arithmetic (packed-rxq.js `h0 + 7`, in the warm-up of traced bench runs: bench README "Session 29:
- * the packed RX poll deopt"); a driver that keeps up never took fewer than it had touched, so
- * rxBurst's `lead - nrx` had no feedback and the first backlog deoptimized rxBurst. One check shape
- * now serves one descriptor and a group, and the lead's updates subtract on every call.
+ * arithmetic (`h0 + 7`, then in packed-rxq.js, now packed-rx-in-order.js; in the warm-up of traced
+ * bench runs: bench README "Session 29: the packed RX poll deopt"); a driver that keeps up never
+ * took fewer than it had touched, so rxBurst's `lead - nrx` had no feedback and the first backlog
+ * deoptimized rxBurst. One check shape now serves one descriptor and a group, and the lead's
+ * updates subtract on every call.
  */
 describe("packed RX: warm-up in one regime, then the other", () => {
   it.each([

@@ -500,7 +500,7 @@ export abstract class QueueBase {
   /**
    * Kick when `kick`, else run the kick path as a no-op while primes remain
    * (the priming explained in kickIfNeeded). The split rings come here from
-   * kickIfNeeded; the packed rings (packed-rxq.ts, packed-txq.ts) directly,
+   * kickIfNeeded; the packed rings (packed-rx-refill.ts, packed-txq.ts) directly,
    * their publish deciding `kick` from the device event suppression
    * structure (§2.8.10, packedKickNeeded).
    */

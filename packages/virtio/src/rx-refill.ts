@@ -5,7 +5,7 @@ export const RX_REFILL_THRESHOLD_MAX = 128;
  * tpdk's driver re-posts receive buffers in bulk: once at least
  * `rxRefillThreshold(queueSize)` descriptors of a receive queue are free, it
  * posts all of them with one avail.idx publish (virtio-pmd rxq.ts and
- * packed-rxq.ts). Until then it holds back up to one less than this many
+ * packed-rx-refill.ts). Until then it holds back up to one less than this many
  * buffers.
  *
  * Rings of 256 or more: half the ring, at most 128. At burst 1 the refill's

@@ -22,7 +22,7 @@ const TWO_32 = 0x1_0000_0000;
 /**
  * takeSimple() checks four descriptors' flags with one Atomics.load where the
  * host keeps loads in program order (x86-TSO; see takeSimple); elsewhere
- * every descriptor gets its own, as virtio-pmd's packed RX (packed-rxq.ts).
+ * every descriptor gets its own, as virtio-pmd's packed RX (packed-rx-in-order.ts).
  */
 const LOADS_IN_ORDER = process.arch === "x64" || process.arch === "ia32";
 
@@ -296,7 +296,7 @@ export class PackedDeviceQueue {
       // with four descriptors before the ring's end, the four flags are read
       // with plain loads, then the fourth again with one Atomics.load, and
       // only then the four descriptors (virtio-pmd's packed RX does the same
-      // for used descriptors: packed-rxq.ts, rxInOrder). That Atomics.load
+      // for used descriptors: packed-rx-in-order.ts, rxInOrder). That Atomics.load
       // pairs with the driver's store of the fourth flags; for the other
       // three the order comes from the host: V8 keeps typed-array loads on
       // one effect chain and never moves them across an Atomics operation,
