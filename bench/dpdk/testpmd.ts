@@ -114,6 +114,10 @@ export interface DpdkRun {
   samples: number[];
   /** tpdk's process with gcTrace: its GCs per thread (lcore, main) inside the window and over the run. */
   gc?: GcAttribution;
+  /** The measured window in epoch ms (perf record -k realtime's clock: perf-budget.js --col LABEL,FROM..TO in s). */
+  windowEpochMs?: [number, number];
+  /** runVhostPair: the server's pid (role "back-end": the back-end under test; perf-budget.js --col ...,pid=PID). */
+  serverPid?: number;
 }
 
 export interface DpdkRunOptions extends PairOptions {
@@ -130,6 +134,8 @@ export interface DpdkRunOptions extends PairOptions {
   nodeFlags?: readonly string[];
   /** With gcTrace: the traced l2fwd's whole stdout and stderr are handed here when the run ends (vu-ab.js --keep). */
   keepTrace?: (text: string) => void;
+  /** Every chunk of the pair server's stdout and stderr, as it comes (nv-ab.js --keep: a back-end's whole output). */
+  serverOutput?: (chunk: string) => void;
 }
 
 const GC_PROBE = fileURLToPath(new URL("../pipeline/gc-probe.cjs", import.meta.url));
@@ -177,9 +183,11 @@ export async function startPairServer(o: DpdkRunOptions, kind: FrontEndKind, rol
   // process's watchdog if the bench dies first (a SIGKILL, an outer timeout) with the server running.
   const proc = ownedChild(spawn(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] }));
   const s: PairServer = { role, sock, proc, exit: exited(proc), sampler: new RxSampler(), opts: o, log: "" };
+  const out = o.serverOutput;
   const keep = (d: string): void => {
     s.log = (s.log + d).slice(-20_000);
     if (role === "front-end") s.sampler.push(d, performance.now());
+    if (out) out(d);
   };
   proc.stdout!.setEncoding("utf8").on("data", keep);
   proc.stderr!.setEncoding("utf8").on("data", keep);
@@ -260,7 +268,7 @@ export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: Fron
     const w = windowRate(sampler.samples, from);
     if (!w) throw new Error(`testpmd printed too few statistics (${sampler.samples.length})`);
     const cpuShare = (((cpu1 - cpu0) / CLK_TCK) * 1000) / (2 * (c1 - c0));
-    const run: DpdkRun = { burst: o.burst, pps: w.pps, windowS: w.windowS, cpuShare, samples: w.perSecond };
+    const run: DpdkRun = { burst: o.burst, pps: w.pps, windowS: w.windowS, cpuShare, samples: w.perSecond, windowEpochMs: [performance.timeOrigin + c0, performance.timeOrigin + c1] };
     if (gcTrace) {
       // V8 writes --trace-gc through libc's buffered stdout: the lines come when l2fwd exits.
       await stop(client);
@@ -287,7 +295,9 @@ export async function runPairClient(s: PairServer, o: DpdkRunOptions, kind: Fron
 export async function runVhostPair(o: DpdkRunOptions, kind: FrontEndKind, role: PairRole = "front-end"): Promise<DpdkRun> {
   const s = await startPairServer(o, kind, role);
   try {
-    return await runPairClient(s, o, kind);
+    const run = await runPairClient(s, o, kind);
+    run.serverPid = s.proc.pid;
+    return run;
   } finally {
     await stopPairServer(s);
   }
