@@ -311,7 +311,7 @@ export const NET_VHOST_RULES: readonly StepRule[] = [
   jsIn("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", "backend/tx-burst", "txBurst", "walkAhead", "fitsOneBuffer"),
   at("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", VHOST, "33de0", "94e40"), // reserve_avail_buf_split, rte_vhost_enqueue_burst
   { step: "enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", dso: VHOST, name: /^rte_vhost_enqueue_burst$/ },
-  js("used entries, publish, ring handshake (both rings)", "addUsedRun", "addUsedRunUnlessEqual", "usedRun", "addUsed", "usedAs", "used", "publish", "begin", "end", "available", "pollAvail"),
+  js("used entries, publish, ring handshake (both rings)", "addUsedRun", "usedRun", "addUsed", "usedAs", "used", "publish", "begin", "end", "available", "pollAvail"),
   at("PMD wrappers, statistics (DPDK net_vhost's eth_vhost_rx/tx)", NET_VHOST, "4230", "5310"),
   { step: "PMD wrappers, statistics (DPDK net_vhost's eth_vhost_rx/tx)", dso: NET_VHOST },
   { step: "Atomics.load builtin", name: /^Builtins?_?AtomicsLoad/ },

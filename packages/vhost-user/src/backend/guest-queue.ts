@@ -491,14 +491,11 @@ export class GuestQueue {
    * Return `n` chains of one descriptor each at once, ids[k] with lens[k] bytes written (the
    * chains takeSimple took, in the order taken): the device core's addUsedRun, one call per burst
    * with the entries' stores in one tight loop (DPDK's vhost writes a burst's used entries from
-   * its shadow used ring at once too), instead of a usedAs() call per chain. Split rings: each
-   * entry's words stored only where they differ (DeviceQueue.addUsedRunUnlessEqual: an IN_ORDER
-   * front-end's used ring holds the same id and len lap after lap; its lines then stay shared).
-   * Packed rings overwrite the driver's descriptors, whose flags differ every lap: stored.
+   * its shadow used ring at once too), instead of a usedAs() call per chain.
    */
   usedRun(ids: Uint32Array, lens: Uint32Array, n: number): void {
     if (this.packed) this.pq.addUsedRun(ids, lens, n);
-    else this.dq.addUsedRunUnlessEqual(ids, lens, n);
+    else this.dq.addUsedRun(ids, lens, n);
   }
 
   /** Publish used entries; call the front-end unless it suppressed it (§2.7.7, §2.7.10; packed §2.8.10). */

@@ -439,33 +439,6 @@ export class DeviceQueue extends QueueRegs {
   }
 
   /**
-   * addUsedRun with each entry's two words (§2.7.8: id, len) stored only where the ring does not
-   * hold them already (the compare-then-store of DPDK's ASSIGN_UNLESS_EQUAL, lib/vhost: "avoid write
-   * operation when necessary, to lessen cache issues"; DPDK copies its split used ring from the
-   * shadow ring unconditionally). An IN_ORDER front-end that takes one descriptor per frame finds
-   * the same id and len in a slot lap after lap at a fixed frame size; its RX path reads each
-   * entry's len (DPDK's virtqueue_dequeue_rx_inorder), so a stored line is taken from its CPU for
-   * writing and fetched back when it reads; a line only read stays shared. Whatever the ring held
-   * (the driver's memory: untrusted), each entry holds ids[k] and lens[k] afterwards, written
-   * before publish()'s store of used.idx as addUsedRun's. net_vhost's runs (GuestQueue.usedRun).
-   */
-  addUsedRunUnlessEqual(ids: Uint32Array, lens: Uint32Array, n: number): void {
-    const u32 = this.u32;
-    const ring = this.usedRingI;
-    const mask = this.mask;
-    let pos = this.usedIdx + this.pending;
-    for (let k = 0; k < n; k++) {
-      const e = ring + ((pos & mask) << 1);
-      const id = ids[k]!;
-      const len = lens[k]!;
-      if (u32[e] !== id) u32[e] = id;
-      if (u32[e + 1] !== len) u32[e + 1] = len;
-      pos++;
-    }
-    this.pending += n;
-  }
-
-  /**
    * IN_ORDER batch (virtio 1.2, in-order use of descriptors): one used entry carrying the id of
    * the last chain of the batch, written at the batch's first slot; used.idx
    * then advances by the whole batch.
