@@ -175,6 +175,43 @@ describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativ
     expect(t.pool.inUse()).toBe(0);
   });
 
+  it("used rings holding garbage (or last lap's entries) get each run's id and len (§2.7.8), two laps of both rings", () => {
+    const t = setup(bit(15));
+    const mb = new Mbufs(t.mem);
+    // Both used rings' entries full of 0xff first (the front-end's memory: whatever it held).
+    for (const r of [0, 1]) t.g8.fill(0xff, ringOff(r) + 0x2000 + 4, ringOff(r) + 0x2000 + 4 + 8 * Q);
+    const out = new Uint32Array(Q);
+    for (let lap = 0; lap < 2; lap++) {
+      // The front-end's TX ring (1): Q/2 one-descriptor frames (takeSimple's run), lengths by slot.
+      for (let i = 0; i < Q / 2; i++) {
+        t.g8.fill(0, BUF(i), BUF(i) + 12);
+        t.post(1, i, GPA + BUF(i), 72 + i, 0);
+      }
+      expect(t.rx.rxBurst(out, Q / 2)).toBe(Q / 2);
+      // Its RX ring (0): the same mbufs back, into one-descriptor writable buffers; the first lap's
+      // frames one byte longer than the second's, so the second lap changes every len.
+      for (let i = 0; i < Q / 2; i++) {
+        if (lap === 0) mb.append(out[i]!, 1);
+        t.post(0, i, GPA + BUF(Q / 2 + i), 2048, 2);
+      }
+      const lens = Array.from(out.subarray(0, Q / 2), (m) => mb.dataLen(m) + 12);
+      expect(t.tx.txBurst(out, Q / 2)).toBe(Q / 2);
+      for (let i = 0; i < Q / 2; i++) {
+        const k = lap * (Q / 2) + i;
+        expect(t.usedElem(1, k)).toEqual([i, 0]);
+        expect(t.usedElem(0, k)).toEqual([i, lens[i]]);
+        expect(lens[i]).toBe(60 + i + 1 - lap + 12);
+      }
+      // The second lap's entries over the first's: the ring size is Q, so lap 1 lands in the second half;
+      // copy the first half's entries there so that lap meets last lap's values (the unequal ones: lens).
+      if (lap === 0) {
+        for (const r of [0, 1]) t.g8.copyWithin(ringOff(r) + 0x2000 + 4 + 8 * (Q / 2), ringOff(r) + 0x2000 + 4, ringOff(r) + 0x2000 + 4 + 8 * (Q / 2));
+      }
+    }
+    expect([t.usedIdx(0), t.usedIdx(1)]).toEqual([Q, Q]);
+    expect(t.pool.inUse()).toBe(0);
+  });
+
   it("MRG_RXBUF: a frame larger than one buffer spreads over several, num_buffers says how many", () => {
     const t = setup(bit(15));
     for (let i = 0; i < 8; i++) t.post(0, i, GPA + BUF(i), 64, 2);
