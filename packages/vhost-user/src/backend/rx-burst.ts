@@ -73,31 +73,10 @@ export class NetVhostRxQueue {
       this.touched = touched;
       // The run's mbufs in one call (rte_pktmbuf_alloc_bulk, as DPDK's dequeue): all or none; a
       // pool short of k1 falls back to one at a time, dropping the frames it has none for.
-      const fresh = this.fresh;
-      if (k1 !== 0 && this.pool.allocBulk(fresh, k1) === k1) {
-        const mb = this.mbufs;
-        const g32 = q.u32;
-        for (let k = 0; k < k1; k++) {
-          const m = fresh[k]!;
-          const l = len[k]!;
-          if (l <= mb.tailroom(m)) {
-            // The frame fits the fresh mbuf (nb_segs 1, next 0 from the reset): copied straight in.
-            copy(this.u8, this.u32, mb.dataAddr(m), g8, g32, addr[k]!, l);
-            mb.setDataLen(m, l);
-            mb.setPktLen(m, l);
-            mb.setPort(m, this.portId);
-          } else {
-            c.addr[0] = addr[k]!;
-            c.len[0] = l;
-            if (this.gather(c, 0, 1, 0, m) < 0) {
-              q.counts[E_FULL]++;
-              dropped++;
-              continue;
-            }
-          }
-          out[off + got++] = m;
-          bytes += l;
-        }
+      if (k1 !== 0 && this.pool.allocBulk(this.fresh, k1) === k1) {
+        got = this.copyRun(out, off, k1);
+        bytes = this.runBytes;
+        dropped = this.runDropped;
       } else {
         for (let k = 0; k < k1; k++) {
           const m = this.pool.alloc();
@@ -169,6 +148,57 @@ export class NetVhostRxQueue {
     st[0] += got;
     st[1] += bytes;
     if (dropped !== 0) st[2] += dropped;
+    return got;
+  }
+
+  /** Of the last copyRun: bytes handed out, frames dropped. */
+  private runBytes = 0;
+  private runDropped = 0;
+
+  /**
+   * The takeSimple run's `k1` frames (this.simple) copied into the run's fresh mbufs (this.fresh,
+   * allocBulk took k1) and handed out at out[off..]; returns how many (bytes and drops in runBytes,
+   * runDropped). A function of its own, called once per run, so that TurboFan weighs its per-frame
+   * callees (copy, Mbufs' accessors) by calls per run: inside rxBurst they were weighed by calls per
+   * rxBurst call, which the empty polls of the first milliseconds of traffic (when rxBurst is
+   * compiled) put below the per-burst callees, and the cumulative inlining budget ran out before
+   * them in some runs and not in others (bench/notes/net-vhost.md "Session 37: net_vhost used runs
+   * stored unless equal; the inlining variant placed").
+   */
+  private copyRun(out: Uint32Array, off: number, k1: number): number {
+    const q = this.q;
+    const mb = this.mbufs;
+    const fresh = this.fresh;
+    const { addr, len } = this.simple;
+    const g8 = q.u8;
+    const g32 = q.u32;
+    const c = q.chain;
+    let got = 0;
+    let bytes = 0;
+    let dropped = 0;
+    for (let k = 0; k < k1; k++) {
+      const m = fresh[k]!;
+      const l = len[k]!;
+      if (l <= mb.tailroom(m)) {
+        // The frame fits the fresh mbuf (nb_segs 1, next 0 from the reset): copied straight in.
+        copy(this.u8, this.u32, mb.dataAddr(m), g8, g32, addr[k]!, l);
+        mb.setDataLen(m, l);
+        mb.setPktLen(m, l);
+        mb.setPort(m, this.portId);
+      } else {
+        c.addr[0] = addr[k]!;
+        c.len[0] = l;
+        if (this.gather(c, 0, 1, 0, m) < 0) {
+          q.counts[E_FULL]++;
+          dropped++;
+          continue;
+        }
+      }
+      out[off + got++] = m;
+      bytes += l;
+    }
+    this.runBytes = bytes;
+    this.runDropped = dropped;
     return got;
   }
 
