@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { argsProblem, checkArgs, nonNegativeInt, oneOf, opt, optAll, positiveInt, seconds } from "./args.js";
+import { argsProblem, checkArgs, nonNegativeInt, oneOf, opt, optAll, positiveInt, seconds, validNodeFlags } from "./args.js";
 
 const argv = process.argv;
 afterEach(() => {
@@ -94,5 +94,18 @@ describe("bench tool options", () => {
       expect(exit).toHaveBeenLastCalledWith(0);
       expect(log).toHaveBeenLastCalledWith("usage: t [--burst N]");
     }
+  });
+
+  it("validNodeFlags: every --node-flag in order; a value that is not a flag: one line naming the option, exit 2", () => {
+    process.argv = ["node", "tool.js", "--node-flag", "--perf-basic-prof", "--burst", "1", "--node-flag", "--trace-deopt"];
+    expect(validNodeFlags("t")).toEqual(["--perf-basic-prof", "--trace-deopt"]);
+    const exit = vi.spyOn(process, "exit").mockImplementation((() => {
+      throw new Error("exit");
+    }) as never);
+    const err = vi.spyOn(console, "error").mockImplementation(() => {});
+    process.argv = ["node", "tool.js", "--node-flag", "trace-deopt"];
+    expect(() => validNodeFlags("t")).toThrow("exit");
+    expect(exit).toHaveBeenCalledWith(2);
+    expect(err).toHaveBeenCalledWith("t: option --node-flag needs a node/V8 flag after it, e.g. --node-flag --trace-deopt (got 'trace-deopt')");
   });
 });

@@ -56,6 +56,18 @@ export function optAll(name: string): string[] {
   return out;
 }
 
+/** Every `--node-flag F` (extra node/V8 flags for tpdk's l2fwd), in order; a value that is not a flag: one line, exit 2. */
+export function validNodeFlags(tool: string): string[] {
+  const flags = optAll("--node-flag");
+  for (const f of flags) {
+    if (!f.startsWith("-")) {
+      console.error(`${tool}: option --node-flag needs a node/V8 flag after it, e.g. --node-flag --trace-deopt (got '${f}')`);
+      process.exit(2);
+    }
+  }
+  return flags;
+}
+
 /** The value after `name`, `dflt` when `name` is absent, "" when nothing follows it. */
 export function opt(name: string, dflt: string): string {
   const i = process.argv.indexOf(name);

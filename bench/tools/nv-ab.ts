@@ -23,7 +23,7 @@ import { GENERATOR_BURST } from "../dpdk/net-vhost.js";
 import { type TurnResult, bracketRatios } from "../dpdk/shared-back-end.js";
 import { type DpdkRunOptions, detectDpdk, runVhostPair } from "../dpdk/testpmd.js";
 import { agg } from "../lib/summary.js";
-import { checkArgs, opt, optAll, positiveInt } from "./args.js";
+import { checkArgs, opt, positiveInt, validNodeFlags } from "./args.js";
 
 const USAGE =
   "usage: node bench/dist/tools/nv-ab.js --sides dpdk,/work/wt-base,dpdk,/work/wt-change [--burst 32] [--runs 9] [--warmup 2] [--duration 5] [--node-flag F]... [--keep DIR]\n" +
@@ -39,13 +39,7 @@ const burst = positiveInt("nv-ab", "--burst", "32");
 const runs = positiveInt("nv-ab", "--runs", "9");
 const warmupS = positiveInt("nv-ab", "--warmup", "2");
 const durationS = positiveInt("nv-ab", "--duration", "5");
-const nodeFlags = optAll("--node-flag");
-for (const f of nodeFlags) {
-  if (!f.startsWith("-")) {
-    console.error(`nv-ab: option --node-flag needs a node/V8 flag after it, e.g. --node-flag --perf-basic-prof (got '${f}')`);
-    process.exit(2);
-  }
-}
+const nodeFlags = validNodeFlags("nv-ab");
 const keepDir = opt("--keep", "");
 if (process.argv.includes("--keep") && (!keepDir || keepDir.startsWith("-"))) {
   console.error("nv-ab: option --keep needs a directory after it (e.g. --keep /tmp/nv-keep)");

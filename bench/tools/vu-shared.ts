@@ -44,7 +44,7 @@ import { FAST_LEVEL_BELOW_NS, type GapMove, type LeveledRatio, aroundText, level
 import { gapLineMove } from "../lib/line-move.js";
 import { agg } from "../lib/summary.js";
 import type { BestOptions } from "../pipeline/spawn.js";
-import { checkArgs, nonNegativeInt, opt, optAll, positiveInt } from "./args.js";
+import { checkArgs, nonNegativeInt, opt, positiveInt, validNodeFlags } from "./args.js";
 import { type Side, keepStem, parseSide } from "./vu-sides.js";
 
 const USAGE =
@@ -86,13 +86,7 @@ if (process.argv.includes("--keep") && (!keepDir || keepDir.startsWith("-"))) {
   process.exit(2);
 }
 if (keepDir) mkdirSync(keepDir, { recursive: true });
-const nodeFlags = optAll("--node-flag");
-for (const f of nodeFlags) {
-  if (!f.startsWith("-")) {
-    console.error(`vu-shared: option --node-flag needs a node/V8 flag after it, e.g. --node-flag --trace-deopt (got '${f}')`);
-    process.exit(2);
-  }
-}
+const nodeFlags = validNodeFlags("vu-shared");
 if (sides[0]!.kind !== "dpdk") {
   console.error("vu-shared: option --sides must start with dpdk (each tpdk run is compared with the DPDK runs around it)");
   process.exit(2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { tracePhases } from "@tpdk/testing/child";
+import { tracePhases, turbofanInlined } from "@tpdk/testing/child";
 import { RIG_URL } from "@tpdk/testing/virtio-pmd";
 
 /**
@@ -30,20 +30,9 @@ console.log("=== done");
 
 /** --trace-turbo-inlining: the functions inlined into txBurst's last TurboFan compile, in the order V8 inlined them. */
 function inlinedIntoTxBurst(out: string): string[] {
-  const lines = out.split("\n");
-  let from = -1;
-  let to = -1;
-  lines.forEach((l, i) => {
-    if (/\[compiling method .*<JSFunction txBurst\b/.test(l)) from = i;
-    if (/\[completed compiling .*<JSFunction txBurst\b/.test(l) && from >= 0) to = i;
-  });
-  expect(from >= 0 && to > from, "txBurst compiled by TurboFan").toBe(true);
-  const order: string[] = [];
-  for (const l of lines.slice(from, to)) {
-    const m = /^Inlining .*<SharedFunctionInfo (\w+)>\} into .*<SharedFunctionInfo txBurst>/.exec(l);
-    if (m) order.push(m[1]!);
-  }
-  return order;
+  const compiles = turbofanInlined(out, "txBurst");
+  expect(compiles.length > 0, "txBurst compiled by TurboFan").toBe(true);
+  return compiles[compiles.length - 1]!;
 }
 
 /**

@@ -145,6 +145,29 @@ export function optimized(out: string, name: string): boolean {
   return new RegExp(`completed (optimizing|compiling).*<JSFunction ${name}\\b`).test(out);
 }
 
+/**
+ * --trace-turbo-inlining (with --trace-opt): the functions TurboFan inlined into each of its compiles of
+ * `fn`, in compile order, each list in the order V8 inlined them. Maglev's compiles (V8 12+, Node 22 on:
+ * "(target MAGLEV)") inline nothing here and are not listed.
+ */
+export function turbofanInlined(out: string, fn: string): string[][] {
+  const compiling = new RegExp(`\\[compiling method .*<JSFunction ${fn}\\b`);
+  const completed = new RegExp(`\\[completed compiling .*<JSFunction ${fn}\\b`);
+  const inlining = new RegExp(`^Inlining .*<SharedFunctionInfo (\\w+)>\\} into .*<SharedFunctionInfo ${fn}>`);
+  const compiles: string[][] = [];
+  let cur: string[] | null = null;
+  for (const l of out.split("\n")) {
+    if (compiling.test(l) && !l.includes("MAGLEV")) cur = [];
+    const m = inlining.exec(l);
+    if (m && cur) cur.push(m[1]!);
+    if (completed.test(l) && cur) {
+      compiles.push(cur);
+      cur = null;
+    }
+  }
+  return compiles;
+}
+
 /** --trace-deopt: the lines deoptimizing a function whose trace line matches `functions`. */
 export function deoptsOf(out: string, functions: RegExp): string[] {
   return out.split("\n").filter((l) => /deoptimiz/.test(l) && functions.test(l));

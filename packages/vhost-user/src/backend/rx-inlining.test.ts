@@ -1,5 +1,5 @@
 import { native, nativeMissingReason } from "@tpdk/native";
-import { tracePhases } from "@tpdk/testing/child";
+import { tracePhases, turbofanInlined } from "@tpdk/testing/child";
 import { describe, expect, it } from "vitest";
 
 const pkg = (p: string): string => JSON.stringify(new URL(`../../../${p}`, import.meta.url).href);
@@ -66,23 +66,6 @@ if (got !== 1250 + 4000 * 32 || pool.inUse() !== 0) throw new Error("frames " + 
 console.log("=== done");
 `;
 
-/** --trace-turbo-inlining: what TurboFan inlined into each of its compiles of `fn`, in order. */
-function inlinedInto(out: string, fn: string): string[][] {
-  const compiles: string[][] = [];
-  let cur: string[] | null = null;
-  for (const l of out.split("\n")) {
-    // TurboFan's compiles only: V8 12+ (Node 22 on) first compiles with Maglev, which inlines nothing here.
-    if (new RegExp(`\\[compiling method .*<JSFunction ${fn}\\b`).test(l) && !l.includes("MAGLEV")) cur = [];
-    const m = new RegExp(`^Inlining .*<SharedFunctionInfo (\\w+)>\\} into .*<SharedFunctionInfo ${fn}>`).exec(l);
-    if (m && cur) cur.push(m[1]!);
-    if (new RegExp(`\\[completed compiling .*<JSFunction ${fn}\\b`).test(l) && cur) {
-      compiles.push(cur);
-      cur = null;
-    }
-  }
-  return compiles;
-}
-
 /**
  * V8 weighs a call site by its calls per call of the function it compiles, from the feedback of the
  * calls so far, and inlines at most 920 bytes of bytecode into one function. rxBurst is compiled in
@@ -98,8 +81,8 @@ describe.skipIf(!native)(`net_vhost rxBurst: the per-frame copy fits V8's inlini
     // The function whose loop copies the run (copyRun; rxBurst itself before it had one): every TurboFan
     // compile of it, the first included, inlines the per-frame callees. Before copyRun, rxBurst's first
     // compile here (the sparse start) inlined none of them; a later recompile did.
-    const holder = inlinedInto(before, "copyRun").length > 0 ? "copyRun" : "rxBurst";
-    const compiles = inlinedInto(before, holder);
+    const holder = turbofanInlined(before, "copyRun").length > 0 ? "copyRun" : "rxBurst";
+    const compiles = turbofanInlined(before, holder);
     expect(compiles.length, `${holder} compiled by TurboFan`).toBeGreaterThan(0);
     compiles.forEach((inlined, k) => {
       for (const f of ["copy", "setDataLen", "setPktLen", "setPort"]) expect(inlined, `${holder}'s compile ${k + 1} of ${compiles.length} inlines ${f}`).toContain(f);
