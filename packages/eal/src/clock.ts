@@ -105,8 +105,10 @@ const CLEAN_BATCH_GROWTH = 2 * WARM_BATCH;
  * warmStoreClockMs(): the batches it runs before its deadline may end it. Calls, not time, decide
  * V8's tier-up: a function is optimized once its runs have used up an interrupt budget charged by
  * the bytecode they execute (see below), so storeClockMs() is optimized after a number of calls
- * (16,000-22,000: 4-6 batches) however long they take; a wall-clock deadline only measures how
- * much CPU the thread got meanwhile. 32 batches (131,072 calls, ~20-40 ms where V8 cannot
+ * (16,000-22,000: 4-6 batches under Node 20, 7 under Node 26, the two clean ones counted) however long they take; a wall-clock
+ * deadline only measures how much CPU the thread got meanwhile. The compile itself runs on a background
+ * thread, whose wait is time (Node 26: 18-21 batches in all on an idle machine, more under load): the
+ * deadline covers that. 32 batches (131,072 calls, ~20-40 ms where V8 cannot
  * optimize) leave room for batches a scavenge spoiled. Before session 28 the deadline alone ended it: on a loaded machine (CPU hogs at
  * autogroup -20, the thread ~1 % of a CPU) 500 ms went by before the tier-up, open() returned
  * with the function in baseline code, and the first 20,000 reads allocated 240-660 KB (vhost's
