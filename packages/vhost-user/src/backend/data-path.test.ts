@@ -1,17 +1,14 @@
 import { constants, ftruncateSync, openSync } from "node:fs";
-import { Memory } from "@tpdk/eal";
-import { Mbufs, Mempool } from "@tpdk/mbuf";
+import { Mbufs } from "@tpdk/mbuf";
 import { native, nativeMissingReason } from "@tpdk/native";
 import { afterEach, describe, expect, it } from "vitest";
 import { memTablePayload } from "../message.js";
 import * as P from "../protocol.js";
 import { NetVhostRxQueue } from "./rx-burst.js";
-import { NetVhostTxQueue } from "./tx-burst.js";
 import { bit } from "./features.js";
 import { E_ADDR, E_FULL, GuestQueue, SETUP_FAILED, mappedFiles } from "./guest-queue.js";
-import { RING_BYTES, RingControl, RingWords } from "./ring-control.js";
-import { BackendSession, ProtocolError } from "./session.js";
-import { msg } from "@tpdk/testing/vhost-user";
+import { ProtocolError } from "./session.js";
+import { BUF, FILE, GPA, type MemfdFrontend, memfdFrontend, msg, Q, ringOff, UVA } from "@tpdk/testing/vhost-user";
 import { SEED_ENV, propertySeed } from "@tpdk/testing/property";
 
 /**
@@ -21,75 +18,21 @@ import { SEED_ENV, propertySeed } from "@tpdk/testing/property";
  */
 
 const n = native!;
-const FILE = 1 << 20;
-const GPA = 0x1_0033_8000;
-const UVA = 0x7f00_0000_0000;
-const Q = 64;
-// Front-end layout in its memory (offsets): ring r at r * 0x4000 (desc, avail +0x1000, used +0x2000); buffers from 0x10000.
-const ringOff = (r: number): number => r * 0x4000;
-const BUF = (i: number): number => 0x10000 + i * 2048;
 
 describe.skipIf(!native)(`net_vhost data path${native ? "" : ` (skipped: ${nativeMissingReason})`}`, () => {
+  const rigs: MemfdFrontend[] = [];
+  /** Other fds a test opens (closed after its rig). */
   const opened: number[] = [];
-  const sessions: BackendSession[] = [];
-  const controls: RingControl[] = [];
   afterEach(() => {
-    for (const x of sessions.splice(0)) x.close();
-    for (const c of controls.splice(0)) c.close();
+    for (const r of rigs.splice(0)) r.close();
     for (const fd of opened.splice(0)) n.close(fd);
   });
 
-  function setup(features: number) {
-    const memFd = n.memfdCreate("nvhost-guest", FILE, { allowSealing: true });
-    opened.push(memFd);
-    const guest = n.mmapShared(memFd, FILE, 0);
-    const g8 = new Uint8Array(guest);
-    const g16 = new Uint16Array(guest);
-    const g32 = new Uint32Array(guest);
-    const words = new SharedArrayBuffer(2 * RING_BYTES);
-    const rw = [new RingWords(words, 0), new RingWords(words, RING_BYTES)];
-    const control = new RingControl(rw, n);
-    controls.push(control);
-    const s = new BackendSession(n, control, { queuePairs: 1, requireSealed: false });
-    // The session owns what it is sent (closed at s.close()); the test reads the same eventfds.
-    const call = [n.eventfd(0), n.eventfd(0)];
-    sessions.push(s);
-    const send = (request: number, payload: Uint8Array, fds: number[] = []): Uint8Array | null => s.handle({ request, flags: 0, payload, fds });
-    send(P.SET_OWNER, new Uint8Array(0));
-    send(P.SET_FEATURES, msg.u64(features + bit(P.VHOST_USER_F_PROTOCOL_FEATURES) + bit(32)));
-    send(P.SET_MEM_TABLE, memTablePayload([{ guestPhysAddr: GPA, memorySize: FILE, userspaceAddr: UVA, mmapOffset: 0 }]), [openSync(`/proc/self/fd/${memFd}`, "r+")]);
-    for (const r of [0, 1]) {
-      send(P.SET_VRING_NUM, msg.state(r, Q));
-      send(P.SET_VRING_ADDR, msg.addr(r, UVA + ringOff(r), UVA + ringOff(r) + 0x2000, UVA + ringOff(r) + 0x1000));
-      send(P.SET_VRING_CALL, msg.u64(r), [call[r]!]);
-      send(P.SET_VRING_KICK, msg.u64(r), [n.eventfd(0)]);
-      send(P.SET_VRING_ENABLE, msg.state(r, 1));
-    }
-    const mem = Memory.create(8 << 20);
-    const pool = Mempool.create(mem, "p", { n: 512, cacheSize: 0 });
-    const rxq = new GuestQueue(n, rw[1]!);
-    const txq = new GuestQueue(n, rw[0]!);
-    const rx = new NetVhostRxQueue(mem, rxq, pool, 3);
-    const tx = new NetVhostTxQueue(mem, txq, 3);
-    const availIdx = [0, 0];
-    /** Front-end: post a descriptor (one buffer) on ring r. */
-    const post = (r: number, i: number, gpa: number, len: number, flags: number): void => {
-      const d = (ringOff(r) + i * 16) >>> 2;
-      g32[d] = gpa % 0x1_0000_0000;
-      g32[d + 1] = Math.floor(gpa / 0x1_0000_0000);
-      g32[d + 2] = len;
-      g16[(ringOff(r) + i * 16 + 12) >>> 1] = flags;
-      const a = ringOff(r) + 0x1000;
-      g16[(a + 4 + 2 * (availIdx[r]! % Q)) >>> 1] = i;
-      availIdx[r] = (availIdx[r]! + 1) & 0xffff;
-      Atomics.store(g16, (a + 2) >>> 1, availIdx[r]!);
-    };
-    const usedIdx = (r: number): number => Atomics.load(g16, (ringOff(r) + 0x2000 + 2) >>> 1);
-    const usedElem = (r: number, k: number): [number, number] => {
-      const e = (ringOff(r) + 0x2000 + 4 + 8 * k) >>> 2;
-      return [g32[e]!, g32[e + 1]!];
-    };
-    return { s, g8, g16, rx, tx, rxq, txq, mem, pool, post, usedIdx, usedElem, call, control, rw, memFd };
+  /** The front-end's memory, the session and both queues (@tpdk/testing/vhost-user's memfdFrontend). */
+  function setup(features: number): MemfdFrontend {
+    const t = memfdFrontend(n, features);
+    rigs.push(t);
+    return t;
   }
 
   it("rxBurst takes the front-end's TX frames into mbufs (header skipped), used len 0, the call written", () => {
