@@ -99,11 +99,7 @@ export class NetVhostTxQueue {
       }
       this.touched = touched;
       if (fit < k1) q.untake(k1 - fit);
-      for (let k = 0; k < fit; k++) {
-        const flen = this.writeOneBuffer(pkts[off + k]!, addr[k]!);
-        len[k] = flen + HDR;
-        bytes += flen;
-      }
+      if (fit !== 0) bytes += this.writeRun(pkts, off, fit);
       // Their used entries (each chain with what was written, kept in len) in one run.
       q.usedRun(id, len, fit);
       first = fit;
@@ -254,6 +250,29 @@ export class NetVhostTxQueue {
     if (sent < n) st[2] += n - sent;
     if (bad !== 0) st[3] += bad;
     return sent;
+  }
+
+  /**
+   * The takeSimple run's first `fit` frames, pkts[off..off+fit) (each one mbuf that fitsOneBuffer
+   * found room for in its chain, this.simple), written into their buffers and freed, each chain's
+   * length (header and frame) left in this.simple.len for the used run; returns the frames' bytes.
+   * A function of its own, called once per run, so that TurboFan weighs its per-frame callees
+   * (writeOneBuffer and in it writeOneBufferHeader, copy, Mbufs' accessors and free) by calls per
+   * run: inside txBurst they were weighed by calls per txBurst call, which the one-frame flushes of
+   * the first milliseconds of traffic (when txBurst is compiled) put below the per-burst callees,
+   * and V8's cumulative inlining budget ran out before them in some runs and not in others (as
+   * rxBurst's copyRun; bench/notes/net-vhost.md "Session 37: net_vhost used runs stored unless
+   * equal; the inlining variant placed" and "Session 38").
+   */
+  private writeRun(pkts: Uint32Array, off: number, fit: number): number {
+    const { addr, len } = this.simple;
+    let bytes = 0;
+    for (let k = 0; k < fit; k++) {
+      const flen = this.writeOneBuffer(pkts[off + k]!, addr[k]!);
+      len[k] = flen + HDR;
+      bytes += flen;
+    }
+    return bytes;
   }
 
   /** Whether mbuf `m` is one segment that writeOneBuffer can put in the buffer at `a` of `len` bytes (4-aligned, header and frame). */
