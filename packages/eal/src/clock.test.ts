@@ -72,7 +72,7 @@ describe("storeClockMs", () => {
     expect(late.grown).toBeLessThan(YOUNG_WINDOW_LIMIT);
     expect((await run(["--no-opt"], 100)).warmed).toBe(false);
     // Three children one after another, each bounded at 30 s: the test's bound is their sum (at 30 s it
-    // ended the test at 30.5 s in a Node 20 run at 1-3 % of a CPU, bench/notes/gc.md "Session 38").
+    // ended the test at 30.5 s in a Node 20 run at 1-3 % of a CPU, bench/notes/gc.md "Session 38: tests on a loaded machine").
   }, 90_000);
 
   it("warmStoreClockMs judges a batch by the young generation: a batch that only grew old space (what a compile adds) is clean (a child process, V8's heap readings offset)", async () => {

@@ -43,7 +43,9 @@ console.log("=== done");
  */
 describe.skipIf(!native)(`net_vhost rxBurst: the per-frame copy fits V8's inlining budget${native ? "" : ` (skipped: ${nativeMissingReason})`}`, () => {
   it("copy and the mbuf field setters are inlined where the run's frames are copied, after a start with sparse frames", async () => {
-    const { before } = await tracePhases(script, ["--trace-turbo-inlining", "--trace-opt"], "done", 110_000);
+    // Compiles on the main thread (--no-concurrent-recompilation), as tx-inlining.test's: a compile thread's
+    // trace lines can land inside an "Inlining ... into ..." line and hide a name (helper-123, session 38).
+    const { before } = await tracePhases(script, ["--trace-turbo-inlining", "--trace-opt", "--no-concurrent-recompilation"], "done", 110_000);
     // The function whose loop copies the run (copyRun; rxBurst itself before it had one): every TurboFan
     // compile of it, the first included, inlines the per-frame callees. Before copyRun, rxBurst's first
     // compile here (the sparse start) inlined none of them; a later recompile did.
