@@ -262,7 +262,9 @@ export class NetVhostTxQueue {
    * the first milliseconds of traffic (when txBurst is compiled) put below the per-burst callees,
    * and V8's cumulative inlining budget ran out before them in some runs and not in others (as
    * rxBurst's copyRun; bench/notes/net-vhost.md "Session 37: net_vhost used runs stored unless
-   * equal; the inlining variant placed" and "Session 38").
+   * equal; the inlining variant placed"). In l2fwd it was inlined in 1 of 3 profiled runs, where
+   * walkAhead's calls may optimize writeOneBuffer first with free in it (bench/notes/net-vhost.md
+   * "Session 38: net_vhost txBurst's write run in a method of its own (writeRun)").
    */
   private writeRun(pkts: Uint32Array, off: number, fit: number): number {
     const { addr, len } = this.simple;
