@@ -168,6 +168,21 @@ export function turbofanInlined(out: string, fn: string): string[][] {
   return compiles;
 }
 
+/**
+ * --trace-turbo-inlining (with --trace-opt): whether every TurboFan compile of the function holding a loop
+ * inlines `callees`. The holder is `holder` when the trace has a compile of it, else `fallback` (the
+ * function the loop lived in before it had one of its own: the check then fails on the old code).
+ * Returns the holder, its compile count, and one line per callee a compile left out ("holder's compile
+ * k of n inlines f"); none when all were inlined. The net_vhost rx/tx-inlining tests.
+ */
+export function compilesMissingInlines(out: string, holder: string, fallback: string, callees: readonly string[]): { holder: string; compiles: number; missing: string[] } {
+  const fn = turbofanInlined(out, holder).length > 0 ? holder : fallback;
+  const compiles = turbofanInlined(out, fn);
+  const missing = compiles.flatMap((inlined, k) =>
+    callees.filter((f) => !inlined.includes(f)).map((f) => `${fn}'s compile ${k + 1} of ${compiles.length} inlines ${f}`));
+  return { holder: fn, compiles: compiles.length, missing };
+}
+
 /** --trace-deopt: the lines deoptimizing a function whose trace line matches `functions`. */
 export function deoptsOf(out: string, functions: RegExp): string[] {
   return out.split("\n").filter((l) => /deoptimiz/.test(l) && functions.test(l));
