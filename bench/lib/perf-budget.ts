@@ -293,7 +293,9 @@ const jsIn = (step: string, file: string, ...functions: string[]): StepRule => (
  * its burst functions, so its rows are coarser than tpdk's (bench/notes/net-vhost.md "Session 36: net_vhost budget at burst 32").
  */
 export const NET_VHOST_RULES: readonly StepRule[] = [
-  jsIn("dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", "backend/rx-burst", "rxBurst", "walkAhead", "gather"),
+  // copyRun and writeRun: the takeSimple runs' per-frame loops, methods of their own (sessions 37, 38), with
+  // copy and the mbuf fields (RX) and writeOneBuffer (TX) inlined when V8 does: their step's work.
+  jsIn("dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", "backend/rx-burst", "rxBurst", "walkAhead", "gather", "copyRun"),
   at("dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", VHOST, "8ca20", "845e0", "950d0"), // virtio_dev_tx_split_compliant, _legacy, rte_vhost_dequeue_burst
   { step: "dequeue: burst body, descriptors' touch, mbuf fields, copy inlined", dso: VHOST, name: /^rte_vhost_dequeue_burst$/ },
   at("dequeue: frame copies (DPDK's batched after the walk)", VHOST, "355e0"), // do_data_copy_dequeue
@@ -304,10 +306,11 @@ export const NET_VHOST_RULES: readonly StepRule[] = [
   at("mbuf alloc", VHOST, "343d0", "34740"), // rte_pktmbuf_alloc_bulk, rte_pktmbuf_alloc
   js("app (loop, MAC rewrite)", "l2fwdLoop"),
   { step: "app (loop, MAC rewrite)", dso: TESTPMD },
-  jsIn("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "backend/tx-burst", "writeOneBuffer", "fill"),
+  jsIn("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "backend/tx-burst", "writeOneBuffer", "writeRun", "fill"),
   at("enqueue: header and frame into the front-end's RX buffers, mbuf freed", VHOST, "7dd50", "38770", "36e20"), // virtio_dev_rx_split, do_data_copy_enqueue, copy_vnet_hdr_to_desc
   at("enqueue: header and frame into the front-end's RX buffers, mbuf freed", NET_VHOST, "5050"), // rte_pktmbuf_free (net_vhost's eth_vhost_tx frees)
-  js("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "free", "freeBulk", "put", "putBulk", "prefree"),
+  // putRaw: putBulk's body (the lcore cache or the ring), out of line when freeBulk is inlined into writeRun.
+  js("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "free", "freeBulk", "put", "putBulk", "putRaw", "prefree"),
   jsIn("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", "backend/tx-burst", "txBurst", "walkAhead", "fitsOneBuffer"),
   at("enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", VHOST, "33de0", "94e40"), // reserve_avail_buf_split, rte_vhost_enqueue_burst
   { step: "enqueue: burst body (fit tests, touches; DPDK: the avail reservation)", dso: VHOST, name: /^rte_vhost_enqueue_burst$/ },
