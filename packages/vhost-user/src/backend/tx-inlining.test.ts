@@ -101,9 +101,13 @@ describe.skipIf(!native)(`net_vhost txBurst: the per-frame write fits V8's inlin
     // compiled on its own before writeRun. With the mbuf's free in its body that compile inlined
     // free and free's callees (free had no optimized code yet), and writeRun's compile then weighed
     // it at 110 + 827 bytes and left it a call. The run's mbufs freed after its writes keep
-    // writeOneBuffer's own code small enough to be inlined.
+    // writeOneBuffer's own code small enough to be inlined. The order is checked too: without it
+    // this case would not be l2fwd's.
     const r = compilesMissingInlines(before, "writeRun", "txBurst", ["writeOneBuffer", "writeOneBufferHeader", "copy", "dataLen", "dataAddr"]);
     expect(r.compiles, `${r.holder} compiled by TurboFan`).toBeGreaterThan(0);
+    const firstCompile = (fn: string): number => before.split("\n").findIndex((l) => new RegExp(`\\[compiling method .*<JSFunction ${fn} .*target TURBOFAN`).test(l));
+    expect(firstCompile("writeOneBuffer"), "writeOneBuffer compiled by TurboFan").toBeGreaterThanOrEqual(0);
+    expect(firstCompile("writeOneBuffer"), "writeOneBuffer compiled before writeRun").toBeLessThan(firstCompile("writeRun"));
     expect(r.missing).toEqual([]);
   }, 120_000);
 });
