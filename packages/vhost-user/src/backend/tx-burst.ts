@@ -8,9 +8,8 @@ import { copy, HDR, HDR_NUM_BUFFERS, NOT_HELD, SimpleChains, writeOneBufferHeade
 /**
  * net_vhost's txBurst for the lcore that polls the port (DPDK's rte_vhost_enqueue_burst as an
  * ethdev): mbufs, chained or not → the front-end's RX ring (2q), spread over several of its
- * buffers under MRG_RXBUF (num_buffers); each mbuf freed once copied (a takeSimple run's after
- * all its writes, with one freeBulk). Frames are copied (the front-end's buffers are its own
- * memory). Nothing here allocates; counts are returned.
+ * buffers under MRG_RXBUF (num_buffers); each mbuf freed once copied. Frames are copied (the
+ * front-end's buffers are its own memory). Nothing here allocates; counts are returned.
  */
 
 const NONE = NO_CHAIN;
@@ -126,7 +125,6 @@ export class NetVhostTxQueue {
         q.usedAs(ids[k]!, descs[k]!, flen + HDR);
         bytes += flen;
         from = ends[k]!;
-        mb.free(m);
         continue;
       }
       const flen = mb.nbSegs(m) === 1 ? mb.dataLen(m) : mb.pktLen(m);
@@ -256,21 +254,21 @@ export class NetVhostTxQueue {
 
   /**
    * The takeSimple run's first `fit` frames, pkts[off..off+fit) (each one mbuf that fitsOneBuffer
-   * found room for in its chain, this.simple), written into their buffers, each chain's length
-   * (header and frame) left in this.simple.len for the used run, then the run's mbufs freed with
-   * one freeBulk (rte_pktmbuf_free_bulk; DPDK's net_vhost too frees after the enqueue's copies);
-   * returns the frames' bytes.
+   * found room for in its chain, this.simple), written into their buffers and freed, each chain's
+   * length (header and frame) left in this.simple.len for the used run; returns the frames' bytes.
    * A function of its own, called once per run, so that TurboFan weighs its per-frame callees
-   * (writeOneBuffer and in it writeOneBufferHeader, copy and Mbufs' accessors) by calls per run:
-   * inside txBurst they were weighed by calls per txBurst call, which the one-frame flushes of the
-   * first milliseconds of traffic (when txBurst is compiled) put below the per-burst callees, and
-   * V8's cumulative inlining budget ran out before them in some runs and not in others (as
+   * (writeOneBuffer and in it writeOneBufferHeader, copy, Mbufs' accessors and free) by calls per
+   * run: inside txBurst they were weighed by calls per txBurst call, which the one-frame flushes of
+   * the first milliseconds of traffic (when txBurst is compiled) put below the per-burst callees,
+   * and V8's cumulative inlining budget ran out before them in some runs and not in others (as
    * rxBurst's copyRun; bench/notes/net-vhost.md "Session 37: net_vhost used runs stored unless
-   * equal; the inlining variant placed"). The free is not in writeOneBuffer: called once per frame,
-   * writeOneBuffer is optimized on its own before this loop is, and with free and its callees
-   * inlined there V8 weighed it at 110 + 827 bytes and left it a call here (in l2fwd, 3 of 3
-   * traced runs: bench/notes/net-vhost.md "Session 39: net_vhost writeOneBuffer without the free,
-   * inlined into writeRun in l2fwd's order").
+   * equal; the inlining variant placed"). In l2fwd it was inlined in 1 of 3 profiled runs
+   * (bench/notes/net-vhost.md "Session 38: net_vhost txBurst's write run in a method of its own
+   * (writeRun)"): there writeOneBuffer is compiled on its own first, with free and its callees
+   * inlined when free has no optimized code yet (110 + 827 bytes), and writeRun's compile then leaves
+   * it a call unless it started before that compile completed. Freeing the run's mbufs after its
+   * writes instead pinned the inlining but was level (bench/notes/net-vhost.md "Session 39: net_vhost
+   * writeOneBuffer without the free, inlined into writeRun in l2fwd's order").
    */
   private writeRun(pkts: Uint32Array, off: number, fit: number): number {
     const { addr, len } = this.simple;
@@ -280,7 +278,6 @@ export class NetVhostTxQueue {
       len[k] = flen + HDR;
       bytes += flen;
     }
-    this.mbufs.freeBulk(pkts, fit, off);
     return bytes;
   }
 
@@ -292,10 +289,9 @@ export class NetVhostTxQueue {
 
   /**
    * Write the one-mbuf frame `m` into the front-end's buffer at `a` (4-aligned, holding header and
-   * frame: fitsOneBuffer checked): the header in three word stores (num_buffers 1: one buffer),
-   * then the frame. Returns the frame's bytes (the caller returns the chain with them and the
-   * header, and frees the mbuf: kept out of here so that this function's own optimized code, which
-   * its callers' compiles weigh it by, stays small; writeRun's doc).
+   * frame: fitsOneBuffer checked) and free the mbuf: the header in three word stores (num_buffers
+   * 1: one buffer), then the frame. Returns the frame's bytes (the caller returns the chain with
+   * them and the header).
    */
   private writeOneBuffer(m: number, a: number): number {
     const q = this.q;
@@ -303,6 +299,7 @@ export class NetVhostTxQueue {
     const flen = mb.dataLen(m);
     writeOneBufferHeader(q.u32, a >>> 2);
     copy(q.u8, q.u32, a + HDR, this.u8, this.u32, mb.dataAddr(m), flen);
+    mb.free(m);
     return flen;
   }
 
