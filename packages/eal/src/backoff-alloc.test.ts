@@ -39,7 +39,7 @@ describe("Backoff.idle's sleeps", () => {
     // Without the memory reducer: on a loaded machine the sleeps stretch the loop to 20-35 s, and the reducer's
     // idle-time major GC then lands in the window (and the first read's one-time allocation repeats after it):
     // 3 of 5 runs failed at load 10, 0 of 5 with the flag (2026-12-05 21:09-21:11 UTC). Not the loop's doing.
-    const r = await runChild(script, ["--allow-natives-syntax", "--no-memory-reducer"], 90_000);
+    const r = await runChild(script, ["--allow-natives-syntax", "--no-memory-reducer", "--expose-gc"], 90_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; optimized: boolean };
     expect(out.optimized).toBe(true);

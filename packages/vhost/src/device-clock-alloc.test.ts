@@ -31,7 +31,7 @@ console.log(JSON.stringify({ gcs, extra, passes }));
 
 describe("the device loop's per-pass clock read", () => {
   it("allocates nothing when the caller's compile leaves the clock call out of line: 90,000 passes under 4 KB, no GC (a child process)", async () => {
-    const r = await runChild(script, ["--no-concurrent-recompilation", "--max-inlined-bytecode-size-cumulative=400"], 90_000);
+    const r = await runChild(script, ["--no-concurrent-recompilation", "--max-inlined-bytecode-size-cumulative=400", "--expose-gc"], 90_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; passes: number };
     expect(out.passes).toBeGreaterThan(100_000);

@@ -33,7 +33,7 @@ console.log(JSON.stringify({ gcs, extra, unoptimized, exhausted }));
 
 describe("the device loop's tick", () => {
   it("allocates nothing in unoptimized code: 18,000 ticks under 4 KB more young generation and no GC (a child process)", async () => {
-    const r = await runChild(script, ["--allow-natives-syntax"], 90_000);
+    const r = await runChild(script, ["--allow-natives-syntax", "--expose-gc"], 90_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; unoptimized: boolean; exhausted: boolean };
     expect(out.unoptimized).toBe(true);

@@ -51,7 +51,7 @@ console.log(JSON.stringify({ gcs, extra, optimized, counted }));
  */
 describe("the kick count", () => {
   it("is added in the optimized caller: 18,000 kicks through an unoptimized kick(), under 4 KB more young generation and no GC (a child process)", async () => {
-    const r = await runChild(script, ["--allow-natives-syntax"], 90_000);
+    const r = await runChild(script, ["--allow-natives-syntax", "--expose-gc"], 90_000);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { gcs: number; extra: number; optimized: boolean; counted: number };
     expect(out.optimized).toBe(true);
