@@ -6,12 +6,11 @@ import { clockMs, NEVER_INLINED_BYTECODE, storeClockMs } from "./clock.js";
  * Source for the child scripts below (after warmStoreClockMs(cell, ...), with youngHeapUsed defined):
  * the young generation's growth over the first 20,000 storeClockMs(cell) calls after the warm-up, in one
  * GC-watched window (attempts 1: a second would measure calls past the first 20,000), after a full
- * collection and a settle so the window starts from an empty young space and an old space with room for
- * a background compile's allocations (see vhost's device-clock-warm.test.ts). Defines `gcs` and `grown`.
+ * collection and a settle (gcWindow's, the children run with --expose-gc) so the window starts from an
+ * empty young space and an old space with room for a background compile's allocations (see vhost's
+ * device-clock-warm.test.ts). Defines `gcs` and `grown`.
  */
 const FIRST_CALLS_WINDOW_JS = `
-gc();
-for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
 ${GC_WINDOW_JS}
 const { gcs, value: grown } = await gcWindow(() => {
   const before = youngHeapUsed();

@@ -30,14 +30,13 @@ await loop.open();
 const READS = 20_000;
 function readAll(n) { for (let i = 0; i < n; i++) storeClockMs(deviceClock); }
 ${YOUNG_HEAP_JS}
-// A full collection before the window: it empties the young space of the start-up's garbage (so the
-// window's own reads cannot fill it) and frees old space's, whose absence let a compile on a background
-// thread inside the window fail to allocate and request one (--trace-gc: "Mark-Compact ... background
-// allocation failure; GC in old space requested", 1 of 24 loaded Node 26 runs after a scavenge alone,
-// the gcs 1 / young -51 KB / heap -760 KB of two CI runs; 0 of 60 after gc()).
-gc();
-for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
 ${GC_WINDOW_JS}
+// gcWindow starts the window after a full collection (this child has --expose-gc): it empties the
+// young space of the start-up's garbage (so the window's own reads cannot fill it) and frees old
+// space's, whose absence let a compile on a background thread inside the window fail to allocate and
+// request one (--trace-gc: "Mark-Compact ... background allocation failure; GC in old space
+// requested", 1 of 24 loaded Node 26 runs after a scavenge alone, the gcs 1 / young -51 KB / heap
+// -760 KB of two CI runs; 0 of 60 after gc()).
 // One window (attempts 1): a second would measure reads past the first 20,000.
 const { gcs, value: { young, heap } } = await gcWindow(() => {
   const heap0 = getHeapStatistics().used_heap_size;
