@@ -29,7 +29,7 @@ export async function runChild(script: string, flags: readonly string[] = [], ti
 
 /**
  * Source for a child script (interpolate it at the script's top level, after its imports): an async
- * `gcWindow(measure, good, attempts = 3)` that runs `measure()` in a window watched by a GC observer, up to
+ * `gcWindow(measure, good, attempts = 3, collectFirst = true)` that runs `measure()` in a window watched by a GC observer, up to
  * `attempts` windows, until one saw no GC and `good(value)`: a scavenge the bookkeeping around a window
  * happens to trigger then does not count, while code that allocates fails all three (attempts 1: one
  * window, for a measure that must not be repeated, such as a function's first calls). Returns
@@ -37,20 +37,21 @@ export async function runChild(script: string, flags: readonly string[] = [], ti
  * node:perf_hooks. Shared by the allocation tests (kick-fd, doorbell-kick-alloc, kick-count-alloc,
  * backoff-alloc, device-tick-alloc, device-clock-alloc, eal clock, vhost device-clock-warm).
  *
- * Run with --expose-gc, each window starts after a full collection and a settle, from an empty young
- * generation: without it the set-up's garbage left the young generation near full under Node 26, and a
+ * collectFirst: each window starts after a full collection and a settle, from an empty young generation
+ * (the child must run with --expose-gc; gcWindow throws otherwise): without it the set-up's garbage left
+ * the young generation near full under Node 26, and a
  * scavenge ("allocation failure") fell in the first window of backoff-alloc, device-tick-alloc,
  * device-clock-alloc and kick-count-alloc in every idle run: one of the three attempts spent before any
- * load (bench/notes/gc.md "Session 39: the unit tests' margins"). Those four and the one-window tests
- * (eal clock, device-clock-warm) run with it. Not kick-fd and doorbell-kick-alloc: they read
- * used_heap_size, which moves after a full collection (Node 20: 156-171 KB over the window with it,
+ * load (bench/notes/gc.md "Session 39: the unit tests' margins"). Every caller but two collects first.
+ * kick-fd and doorbell-kick-alloc pass false: they read used_heap_size, which moves after a full collection (Node 20: 156-171 KB over the window with it,
  * 9.9 KB without, of 256 KB allowed); their first window saw a scavenge in 1 of 2 Node 26 runs.
  */
 export const GC_WINDOW_JS = `
-async function gcWindow(measure, good, attempts = 3) {
+async function gcWindow(measure, good, attempts = 3, collectFirst = true) {
+  if (collectFirst && typeof gc !== "function") throw new Error("gcWindow: collectFirst needs the child run with --expose-gc");
   let gcs = -1, value;
   for (let attempt = 0; attempt < attempts && !(gcs === 0 && good(value)); attempt++) {
-    if (typeof gc === "function") {
+    if (collectFirst) {
       gc();
       for (let t = 0; t < 3; t++) await new Promise((res) => setImmediate(res));
     }
