@@ -302,7 +302,8 @@ export const NET_VHOST_RULES: readonly StepRule[] = [
   jsIn("copy out of line (net-frame.js; either burst)", "backend/net-frame", "copy"),
   jsIn("descriptors taken and checked (takeSimple, walk; both rings)", "backend/guest-queue", "takeSimple", "next", "nextMore", "walkNext", "touchDescriptors"),
   js("descriptors taken and checked (takeSimple, walk; both rings)", "walk", "takeSimple"),
-  js("mbuf alloc", "allocBulk", "cacheGet", "getBulk", "alloc"),
+  // initSegment (session 40): the fresh mbuf's reset and its frame's fields in one pass, out of copyRun when V8 does not inline it.
+  js("mbuf alloc", "allocBulk", "cacheGet", "getBulk", "alloc", "initSegment"),
   at("mbuf alloc", VHOST, "343d0", "34740"), // rte_pktmbuf_alloc_bulk, rte_pktmbuf_alloc
   js("app (loop, MAC rewrite)", "l2fwdLoop"),
   { step: "app (loop, MAC rewrite)", dso: TESTPMD },

@@ -6,8 +6,8 @@ import { resetMbuf } from "./reset.js";
 
 // Hot-path constants: module-local copies of imported ones (bench/README.md, "Hot-path constants").
 const {
-  MBUF_MAX_NB_SEGS, M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_OL_FLAGS, M_PKT_LEN,
-  M_POOL_ID, M_PORT, M_REFCNT, M_STATE,
+  MBUF_MAX_NB_SEGS, M_BUF_ADDR, M_BUF_LEN, M_DATA_LEN, M_DATA_OFF, M_NB_SEGS, M_NEXT, M_OL_FLAGS, M_OL_FLAGS_HI, M_PKT_LEN,
+  M_POOL_ID, M_PORT, M_REFCNT, M_STATE, PKTMBUF_HEADROOM,
 } = L;
 
 /** Mbufs gathered per pool by freeBulk before one putBulk. */
@@ -142,6 +142,30 @@ export class Mbufs {
   tailroom(m: number): number {
     return this.u16[(m + M_BUF_LEN) >>> 1]! - this.u16[(m + M_DATA_OFF) >>> 1]! - this.u16[(m + M_DATA_LEN) >>> 1]!;
   }
+  /**
+   * A raw object just taken from its pool (Mempool.getBulk) made a packet of one segment holding `len`
+   * bytes at the default headroom, from port `port`: what Mempool.allocBulk's reset (refcnt 1) and then
+   * setDataLen, setPktLen and setPort leave, in one pass over the header with the neighbouring 16-bit
+   * fields stored as one word (data_off with refcnt, nb_segs with port: layout.ts, little-endian) and
+   * nothing stored twice (RX paths that fill fresh mbufs from a run: net_vhost's copyRun). Returns the
+   * data address (rte_pktmbuf_mtod), or -1, nothing written, when `len` does not fit after the headroom.
+   */
+  initSegment(m: number, len: number, port: number): number {
+    const u32 = this.u32;
+    const bufLen = this.u16[(m + M_BUF_LEN) >>> 1]!;
+    const off = bufLen < PKTMBUF_HEADROOM ? bufLen : PKTMBUF_HEADROOM;
+    if (len > bufLen - off) return -1;
+    // data_off (bytes 8-9) and refcnt 1 (10-11); nb_segs 1 (12-13) and port (14-15).
+    u32[(m + M_DATA_OFF) >>> 2] = off | 0x10000;
+    u32[(m + M_NB_SEGS) >>> 2] = 1 | (port << 16);
+    u32[(m + M_OL_FLAGS) >>> 2] = 0;
+    u32[(m + M_OL_FLAGS_HI) >>> 2] = 0;
+    u32[(m + M_PKT_LEN) >>> 2] = len;
+    this.u16[(m + M_DATA_LEN) >>> 1] = len;
+    u32[(m + M_NEXT) >>> 2] = 0;
+    return u32[(m + M_BUF_ADDR) >>> 2]! + off;
+  }
+
   /** rte_pktmbuf_reset: lengths 0, one segment, no next, default headroom, port none, flags 0 (refcnt untouched). */
   reset(m: number): void {
     resetMbuf(this.u16, this.u32, m);

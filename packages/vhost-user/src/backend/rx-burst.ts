@@ -71,9 +71,10 @@ export class NetVhostRxQueue {
       let touched = 0;
       for (let k = 0; k < k1; k++) touched += g8[addr[k]!]!;
       this.touched = touched;
-      // The run's mbufs in one call (rte_pktmbuf_alloc_bulk, as DPDK's dequeue): all or none; a
-      // pool short of k1 falls back to one at a time, dropping the frames it has none for.
-      if (k1 !== 0 && this.pool.allocBulk(this.fresh, k1) === k1) {
+      // The run's mbufs in one call (rte_mempool_get_bulk: raw, reset by copyRun as it fills each,
+      // Mbufs.initSegment): all or none; a pool short of k1 falls back to one at a time, dropping the
+      // frames it has none for.
+      if (k1 !== 0 && this.pool.getBulk(this.fresh, k1) === k1) {
         got = this.copyRun(out, off, k1);
         bytes = this.runBytes;
         dropped = this.runDropped;
@@ -157,8 +158,9 @@ export class NetVhostRxQueue {
 
   /**
    * The takeSimple run's `k1` frames (this.simple) copied into the run's fresh mbufs (this.fresh,
-   * allocBulk took k1) and handed out at out[off..]; returns how many (bytes and drops in runBytes,
-   * runDropped). A function of its own, called once per run, so that TurboFan weighs its per-frame
+   * raw from getBulk: each reset here, with its frame's fields, by one Mbufs.initSegment instead of
+   * allocBulk's reset loop and three setters after it) and handed out at out[off..]; returns how many
+   * (bytes and drops in runBytes, runDropped). A function of its own, called once per run, so that TurboFan weighs its per-frame
    * callees (copy, Mbufs' accessors) by calls per run: inside rxBurst they were weighed by calls per
    * rxBurst call, which the empty polls of the first milliseconds of traffic (when rxBurst is
    * compiled) put below the per-burst callees, and the cumulative inlining budget ran out before
@@ -179,13 +181,14 @@ export class NetVhostRxQueue {
     for (let k = 0; k < k1; k++) {
       const m = fresh[k]!;
       const l = len[k]!;
-      if (l <= mb.tailroom(m)) {
-        // The frame fits the fresh mbuf (nb_segs 1, next 0 from the reset): copied straight in.
-        copy(this.u8, this.u32, mb.dataAddr(m), g8, g32, addr[k]!, l);
-        mb.setDataLen(m, l);
-        mb.setPktLen(m, l);
-        mb.setPort(m, this.portId);
+      const a = mb.initSegment(m, l, this.portId);
+      if (a >= 0) {
+        // The frame fits the fresh mbuf (now one segment of l bytes from this port): copied straight in.
+        copy(this.u8, this.u32, a, g8, g32, addr[k]!, l);
       } else {
+        // Longer than one mbuf's room: reset as allocBulk would (refcnt 1), then gathered over a chain.
+        mb.reset(m);
+        mb.setRefcnt(m, 1);
         c.addr[0] = addr[k]!;
         c.len[0] = l;
         if (this.gather(c, 0, 1, 0, m) < 0) {
