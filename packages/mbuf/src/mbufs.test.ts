@@ -45,34 +45,43 @@ describe("Mbufs data helpers", () => {
     expect(p.allocBulk(ref, 2)).toBe(2);
     expect(p.getBulk(raw, 2)).toBe(2);
     const header = (m: number): number[] => [...mb.u8.subarray(m, m + 64)];
-    for (let i = 0; i < 2; i++) {
-      const m = raw[i]!;
-      // Whatever the previous owner left: every field the reset sets, and refcnt, made wrong.
-      mb.setDataOff(m, 3);
-      mb.setNbSegs(m, 7);
-      mb.setPort(m, 9);
-      mb.setOlFlags(m, 0xffffffff);
-      mb.u8.fill(0xff, m + 20, m + 24); // ol_flags' high half
-      mb.setPktLen(m, 99999);
-      mb.setDataLen(m, 77);
-      mb.setNext(m, 64 * 5);
-      mb.u8[m + 10] = 2; // refcnt 2
-      const len = i === 0 ? 60 : 2048;
-      const r = ref[i]!;
-      mb.setDataLen(r, len);
-      mb.setPktLen(r, len);
-      mb.setPort(r, 0xfffe);
-      expect(mb.initSegment(m, len, 0xfffe)).toBe(mb.dataAddr(r) - r + m);
-      // Byte for byte, bytes 8-35 (data_off to next; buf_addr, the pool id and the state byte are each object's own).
-      expect(header(m).slice(0, 36)).toEqual([...header(r).slice(0, 36)].map((b, k) => (k < 8 ? header(m)[k]! : b)));
-      expect(mb.dataAddr(m)).toBe(mb.bufAddr(m) + 128);
+    // The pool is shared with the other cases: its four mbufs go back however this one ends.
+    try {
+      for (let i = 0; i < 2; i++) {
+        const m = raw[i]!;
+        // Whatever the previous owner left: every field the reset sets, and refcnt, made wrong.
+        mb.setDataOff(m, 3);
+        mb.setNbSegs(m, 7);
+        mb.setPort(m, 9);
+        mb.setOlFlags(m, 0xffffffff);
+        mb.u8.fill(0xff, m + 20, m + 24); // ol_flags' high half
+        mb.setPktLen(m, 99999);
+        mb.setDataLen(m, 77);
+        mb.setNext(m, 64 * 5);
+        mb.u8[m + 10] = 2; // refcnt 2
+        const len = i === 0 ? 60 : 2048;
+        const r = ref[i]!;
+        mb.setDataLen(r, len);
+        mb.setPktLen(r, len);
+        mb.setPort(r, 0xfffe);
+        expect(mb.initSegment(m, len, 0xfffe)).toBe(mb.dataAddr(r) - r + m);
+        // Byte for byte, bytes 8-35 (data_off to next; buf_addr, the pool id and the state byte are each object's own).
+        expect(header(m).slice(0, 36)).toEqual([...header(r).slice(0, 36)].map((b, k) => (k < 8 ? header(m)[k]! : b)));
+        expect(mb.dataAddr(m)).toBe(mb.bufAddr(m) + 128);
+      }
+      // One byte over the room after the headroom (2048): -1 and the header untouched.
+      const before = header(raw[0]!);
+      expect(mb.initSegment(raw[0]!, 2049, 1)).toBe(-1);
+      expect(header(raw[0]!)).toEqual(before);
+    } finally {
+      // Reset first: a failed case may leave the wrong refcnt and next made above.
+      for (const m of raw) {
+        mb.reset(m);
+        mb.setRefcnt(m, 1);
+      }
+      mb.freeBulk(raw, 2);
+      mb.freeBulk(ref, 2);
     }
-    // One byte over the room after the headroom (2048): -1 and the header untouched.
-    const before = header(raw[0]!);
-    expect(mb.initSegment(raw[0]!, 2049, 1)).toBe(-1);
-    expect(header(raw[0]!)).toEqual(before);
-    mb.freeBulk(raw, 2);
-    mb.freeBulk(ref, 2);
     expect(p.available()).toBe(64);
   });
 
