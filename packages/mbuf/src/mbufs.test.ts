@@ -39,7 +39,7 @@ describe("Mbufs data helpers", () => {
     mb.free(m);
   });
 
-  it("initSegment leaves a raw object's header byte for byte as allocBulk's reset and the three setters do; too long: -1, nothing written", () => {
+  it("initSegment leaves a raw object's header byte for byte as allocBulk's reset and the three setters do; too long: -1, as allocBulk's reset alone", () => {
     const raw = new Uint32Array(2);
     const ref = new Uint32Array(2);
     expect(p.allocBulk(ref, 2)).toBe(2);
@@ -69,10 +69,17 @@ describe("Mbufs data helpers", () => {
         expect(header(m).slice(0, 36)).toEqual([...header(r).slice(0, 36)].map((b, k) => (k < 8 ? header(m)[k]! : b)));
         expect(mb.dataAddr(m)).toBe(mb.bufAddr(m) + 128);
       }
-      // One byte over the room after the headroom (2048): -1 and the header untouched.
-      const before = header(raw[0]!);
-      expect(mb.initSegment(raw[0]!, 2049, 1)).toBe(-1);
-      expect(header(raw[0]!)).toEqual(before);
+      // One byte over the room after the headroom (2048): -1 and the header as allocBulk's reset
+      // leaves it (refcnt 1, no data), whatever was there.
+      const reset = p.alloc();
+      try {
+        mb.setDataLen(raw[0]!, 77);
+        mb.u8[raw[0]! + 10] = 2; // refcnt 2
+        expect(mb.initSegment(raw[0]!, 2049, 1)).toBe(-1);
+        expect(header(raw[0]!).slice(8, 36)).toEqual(header(reset).slice(8, 36));
+      } finally {
+        mb.free(reset);
+      }
     } finally {
       // Reset first: a failed case may leave the wrong refcnt and next made above.
       for (const m of raw) {

@@ -148,13 +148,18 @@ export class Mbufs {
    * setDataLen, setPktLen and setPort leave, in one pass over the header with the neighbouring 16-bit
    * fields stored as one word (data_off with refcnt, nb_segs with port: layout.ts, little-endian) and
    * nothing stored twice (RX paths that fill fresh mbufs from a run: net_vhost's copyRun). Returns the
-   * data address (rte_pktmbuf_mtod), or -1, nothing written, when `len` does not fit after the headroom.
+   * data address (rte_pktmbuf_mtod); or, when `len` does not fit after the headroom, -1 with the mbuf
+   * as allocBulk leaves it (reset, refcnt 1, no data), for the caller to gather the frame over a chain.
    */
   initSegment(m: number, len: number, port: number): number {
     const u32 = this.u32;
     const bufLen = this.u16[(m + M_BUF_LEN) >>> 1]!;
     const off = bufLen < PKTMBUF_HEADROOM ? bufLen : PKTMBUF_HEADROOM;
-    if (len > bufLen - off) return -1;
+    if (len > bufLen - off) {
+      resetMbuf(this.u16, u32, m);
+      this.u16[(m + M_REFCNT) >>> 1] = 1;
+      return -1;
+    }
     // data_off (bytes 8-9) and refcnt 1 (10-11); nb_segs 1 (12-13) and port (14-15).
     u32[(m + M_DATA_OFF) >>> 2] = off | 0x10000;
     u32[(m + M_NB_SEGS) >>> 2] = 1 | (port << 16);

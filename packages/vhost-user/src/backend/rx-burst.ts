@@ -186,9 +186,7 @@ export class NetVhostRxQueue {
         // The frame fits the fresh mbuf (now one segment of l bytes from this port): copied straight in.
         copy(this.u8, this.u32, a, g8, g32, addr[k]!, l);
       } else {
-        // Longer than one mbuf's room: reset as allocBulk would (refcnt 1), then gathered over a chain.
-        mb.reset(m);
-        mb.setRefcnt(m, 1);
+        // Longer than one mbuf's room (initSegment reset it as allocBulk does): gathered over a chain.
         c.addr[0] = addr[k]!;
         c.len[0] = l;
         if (this.gather(c, 0, 1, 0, m) < 0) {
