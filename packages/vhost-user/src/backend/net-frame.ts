@@ -75,8 +75,9 @@ export function writeOneBufferHeader(g32: Uint32Array<ArrayBufferLike>, w: numbe
  * samples at burst 32, spread evenly over them (instruction-bound, not waiting on the lines;
  * bench/notes/net-vhost.md "Session 41: the frame copy four words a step"). Four words a step pay it
  * once per four; the 0-3 words left are stored without a loop. The word index is `k` from 0 (an
- * induction variable TurboFan bounds by `words`), so `dw + k + 3` needs no overflow check. The two
- * buffers never overlap (the front-end's mapping and EAL memory): all four loads may precede the stores.
+ * induction variable TurboFan bounds by `words`), so `dw + k + 3` needs no overflow check. All four
+ * loads precede the stores: the source and the destination are different buffers (a guest buffer and
+ * an mbuf); ranges a front-end made overlap would garble only those bytes, nothing outside [d, d + len).
  */
 export function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
   let i = 0;
