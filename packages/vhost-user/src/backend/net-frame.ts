@@ -68,16 +68,16 @@ export function writeOneBufferHeader(g32: Uint32Array<ArrayBufferLike>, w: numbe
 }
 
 /**
- * Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike,
- * four words a loop step. In TurboFan's code every step of a typed-array loop checks both arrays' maps
- * and reloads their lengths and data pointers (the step's interrupt check may run anything); a word a
- * step paid that for every word, ~22 instructions a word, over a third of the one-buffer enqueue's
- * samples at burst 32, spread evenly over them (instruction-bound, not waiting on the lines;
- * bench/notes/net-vhost.md "Session 41: the frame copy four words a step"). Four words a step pay it
- * once per four; the 0-3 words left are stored without a loop. The word index is `k` from 0 (an
- * induction variable TurboFan bounds by `words`), so `dw + k + 3` needs no overflow check. All four
- * loads precede the stores: the source and the destination are different buffers (a guest buffer and
- * an mbuf); ranges a front-end made overlap would garble only those bytes, nothing outside [d, d + len).
+ * Copy `len` bytes between two buffers (no subarray): 4 bytes at a time when both are 4-aligned alike, four
+ * words a loop step. In TurboFan's code every step of a typed-array loop checks both arrays' maps and
+ * reloads their lengths and data pointers (the step's interrupt check may run anything); a word a step paid
+ * that for every word, ~22 instructions a word, over a third of the one-buffer enqueue's samples at burst
+ * 32, spread evenly over them (instruction-bound, not waiting on the lines; bench/notes/net-vhost.md
+ * "Session 41: net_vhost at burst 32: the frame copy four words a step"). Four words a step pay it once per
+ * four; the 0-3 words left are stored without a loop. The word index is `k` from 0 (an induction variable
+ * TurboFan bounds by `words`), so `dw + k + 3` needs no overflow check. All four loads precede the stores:
+ * the source and the destination are different buffers (a guest buffer and an mbuf); ranges a front-end
+ * made overlap would garble only those bytes, nothing outside [d, d + len).
  */
 export function copy(dst: Uint8Array<ArrayBufferLike>, dst32: Uint32Array<ArrayBufferLike>, d: number, src: Uint8Array<ArrayBufferLike>, src32: Uint32Array<ArrayBufferLike>, s: number, len: number): void {
   let i = 0;
