@@ -237,6 +237,13 @@ const at = (step: string, dso: RegExp, ...starts: string[]): StepRule => ({ step
 const JS_CODE = String.raw`^JS:o?\W{0,2}`;
 /** tpdk's step by its functions' names (the name ends at the space before the source position). */
 const js = (step: string, ...functions: string[]): StepRule => ({ step, name: new RegExp(`${JS_CODE}(?:${functions.join("|")}) `) });
+/** tpdk's function by name in one file (`file`: the end of its path, e.g. `backend/rx-burst`), where names repeat across files. */
+const jsIn = (step: string, file: string, ...functions: string[]): StepRule => ({
+  step,
+  name: new RegExp(`${JS_CODE}(?:${functions.join("|")}) \\S*${file.replace(/[/.]/g, "\\$&")}\\.[cm]?js:`),
+});
+/** Both rule sets' row for Mempool's private `cache()` (the lcore's cache slot), named by its file: `cache` is a common name. */
+const MEMPOOL_CACHE_STEP = "mempool's lcore-cache lookup (Mempool.cache out of line; alloc and free)";
 
 /**
  * The steps, in the order the table prints them: tpdk's functions (V8 keeps inlined callees' samples in
@@ -261,6 +268,8 @@ export const DEFAULT_RULES: readonly StepRule[] = [
   at("TX descriptors, header, publish", NET_VIRTIO, "15830", "14790"), // virtio_xmit_pkts_inorder; packed TX
   js("reclaim and free", "reclaim", "reclaimInOrder", "freeBulk", "fastFreeBulk", "putBulk", "putRaw", "markFree", "freeDesc", "takeBack"),
   at("reclaim and free", NET_VIRTIO, "11400", "10da0", "11060"),
+  // Mempool's lookup of the calling lcore's cache, when V8 leaves it out of line (alloc and free both call it).
+  jsIn(MEMPOOL_CACHE_STEP, "mempool", "cache"),
   js("statistics", "countFrame", "countRareTx", "sizeRun", "sizeRunEnd", "sizeBinOf"),
   at("statistics", NET_VIRTIO, "11640"), // virtio_update_packet_stats
   { step: "idle passes (the lcore's backoff)", name: new RegExp(`${JS_CODE}idle .*backoff`) },
@@ -275,12 +284,6 @@ export const DEFAULT_RULES: readonly StepRule[] = [
 
 const VHOST = /librte_vhost\.so/;
 const NET_VHOST = /librte_net_vhost\.so/;
-/** tpdk's function by name in one file (`file`: the end of its path, e.g. `backend/rx-burst`), where names repeat across files. */
-const jsIn = (step: string, file: string, ...functions: string[]): StepRule => ({
-  step,
-  name: new RegExp(`${JS_CODE}(?:${functions.join("|")}) \\S*${file.replace(/[/.]/g, "\\$&")}\\.[cm]?js:`),
-});
-
 /**
  * The steps of a vhost-user **back-end** (the net-vhost section, `--steps net-vhost`): tpdk's net_vhost
  * (packages/vhost-user backend/, its bursts inside l2fwd's lcore) and DPDK 22.11's vhost library with
@@ -305,6 +308,9 @@ export const NET_VHOST_RULES: readonly StepRule[] = [
   // initSegment (session 40): the fresh mbuf's reset and its frame's fields in one pass, out of copyRun when V8 does not inline it.
   js("mbuf alloc", "allocBulk", "cacheGet", "getBulk", "alloc", "initSegment"),
   at("mbuf alloc", VHOST, "343d0", "34740"), // rte_pktmbuf_alloc_bulk, rte_pktmbuf_alloc
+  // Out of writeOneBuffer's inlining budget since session 41's copy (bench/notes/net-vhost.md "Session 41: net_vhost
+  // at burst 32: the frame copy four words a step"): "other JS" before.
+  jsIn(MEMPOOL_CACHE_STEP, "mempool", "cache"),
   js("app (loop, MAC rewrite)", "l2fwdLoop"),
   { step: "app (loop, MAC rewrite)", dso: TESTPMD },
   jsIn("enqueue: header and frame into the front-end's RX buffers, mbuf freed", "backend/tx-burst", "writeOneBuffer", "writeRun", "fill"),
