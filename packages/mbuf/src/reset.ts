@@ -9,7 +9,9 @@ const {
 /**
  * rte_pktmbuf_reset: the state alloc() hands out (alloc also sets refcnt = 1).
  * refcnt is left alone (other owners may hold references); buf_addr, buf_len
- * and the pool id are fixed at pool creation.
+ * and the pool id are fixed at pool creation. Mbufs.initSegment writes this state
+ * fused with a frame's length and port (one pass for RX paths): a field added or
+ * changed here changes there too; mbufs.test compares the two byte for byte.
  */
 export function resetMbuf(u16: Uint16Array, u32: Uint32Array, m: number): void {
   const bufLen = u16[(m + M_BUF_LEN) >>> 1]!;

@@ -157,15 +157,15 @@ export class NetVhostRxQueue {
   private runDropped = 0;
 
   /**
-   * The takeSimple run's `k1` frames (this.simple) copied into the run's fresh mbufs (this.fresh,
-   * raw from getBulk: each reset here, with its frame's fields, by one Mbufs.initSegment instead of
+   * The takeSimple run's `k1` frames (this.simple) copied into the run's fresh mbufs (this.fresh, raw
+   * from getBulk: each reset here, with its frame's fields, by one Mbufs.initSegment instead of
    * allocBulk's reset loop and three setters after it) and handed out at out[off..]; returns how many
-   * (bytes and drops in runBytes, runDropped). A function of its own, called once per run, so that TurboFan weighs its per-frame
-   * callees (copy, Mbufs' accessors) by calls per run: inside rxBurst they were weighed by calls per
-   * rxBurst call, which the empty polls of the first milliseconds of traffic (when rxBurst is
-   * compiled) put below the per-burst callees, and the cumulative inlining budget ran out before
-   * them in some runs and not in others (bench/notes/net-vhost.md "Session 37: net_vhost used runs
-   * stored unless equal; the inlining variant placed").
+   * (bytes and drops in runBytes, runDropped). A function of its own, called once per run, so that
+   * TurboFan weighs its per-frame callees (copy, Mbufs' accessors) by calls per run: inside rxBurst they
+   * were weighed by calls per rxBurst call, which the empty polls of the first milliseconds of traffic
+   * (when rxBurst is compiled) put below the per-burst callees, and the cumulative inlining budget ran
+   * out before them in some runs and not in others (bench/notes/net-vhost.md "Session 37: net_vhost used
+   * runs stored unless equal; the inlining variant placed").
    */
   private copyRun(out: Uint32Array, off: number, k1: number): number {
     const q = this.q;
